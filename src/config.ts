@@ -1,0 +1,168 @@
+import { isValidClientId, normalizeCidr } from './clients/rules.js';
+
+/**
+ * Portier's whole configuration, read once from the environment at start-up.
+ * Every variable is documented in the README's configuration table; the names and
+ * defaults are part of the public contract (DESIGN.md).
+ */
+export interface Config {
+  /** `postgres://…`; undefined means the embedded PGlite database in `dataDir`. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  port: number;
+  host: string;
+  /** The `iss` of every token, without a trailing slash. */
+  issuer: string;
+  /** Access token lifetime in seconds. */
+  accessTokenTtl: number;
+  signingAlg: SigningAlg;
+  /** 32-byte AES-256-GCM key for private signing keys at rest, or undefined (stored unencrypted). */
+  keyEncryptionKey: Buffer | undefined;
+  /** Passed to Fastify's `trustProxy`: false, true, a hop count, or a list of addresses/CIDRs. */
+  trustProxy: boolean | number | string[];
+  bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
+  logLevel: LogLevel;
+}
+
+export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The longest access token lifetime we accept: one day. Longer-lived bearer tokens are a liability. */
+export const MAX_ACCESS_TOKEN_TTL = 86_400;
+
+/** A configuration problem; `message` is the one line printed before the process stops. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const port = parseIntegerVar(env, 'PORT', 8080, 0, 65_535);
+  return {
+    databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
+    dataDir: nonEmpty(env.DATA_DIR) ?? './data',
+    port,
+    host: nonEmpty(env.HOST) ?? '127.0.0.1',
+    issuer: parseIssuer(env.ISSUER, port),
+    accessTokenTtl: parseIntegerVar(env, 'ACCESS_TOKEN_TTL', 3600, 60, MAX_ACCESS_TOKEN_TTL),
+    signingAlg: parseChoice(env, 'SIGNING_ALG', SIGNING_ALGS, 'ES256'),
+    keyEncryptionKey: parseKeyEncryptionKey(env.KEY_ENCRYPTION_KEY),
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    bootstrapAdmin: parseBootstrapAdmin(env),
+    logLevel: parseChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function parseIntegerVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function parseChoice<T extends string>(env: Env, name: string, choices: readonly T[], fallback: T): T {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  const found = choices.find((choice) => choice === raw);
+  if (found === undefined) throw new ConfigError(name, `must be one of ${choices.join(', ')}, got "${raw}"`);
+  return found;
+}
+
+function parseDatabaseUrl(raw: string | undefined): string | undefined {
+  const value = nonEmpty(raw);
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('DATABASE_URL', 'is not a valid URL (expected postgres://user@host:port/database)');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError('DATABASE_URL', `must start with postgres:// or postgresql://, got "${url.protocol}//"`);
+  }
+  return value;
+}
+
+function parseIssuer(raw: string | undefined, port: number): string {
+  const value = nonEmpty(raw);
+  if (value === undefined) return `http://localhost:${port}`;
+  // The URL parser silently drops tabs and newlines, but the raw value is what goes into tokens.
+  if (/[\s\x00-\x1f\x7f]/.test(value)) throw new ConfigError('ISSUER', 'must not contain whitespace or control characters');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('ISSUER', `is not a valid URL, got "${value}"`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new ConfigError('ISSUER', 'must be an http:// or https:// URL');
+  }
+  // RFC 8414 §2: the issuer has no query or fragment components.
+  // (An empty `?` or `#` leaves url.search/url.hash empty, hence the look at the raw value.)
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(value)) {
+    throw new ConfigError('ISSUER', 'must not contain a query or fragment');
+  }
+  return value.replace(/\/+$/, '');
+}
+
+function parseKeyEncryptionKey(raw: string | undefined): Buffer | undefined {
+  const value = nonEmpty(raw);
+  if (value === undefined) return undefined;
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be base64');
+  const key = Buffer.from(value, 'base64');
+  if (key.length !== 32) {
+    throw new ConfigError('KEY_ENCRYPTION_KEY', `must decode to exactly 32 bytes, got ${key.length}`);
+  }
+  return key;
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
+  const value = nonEmpty(raw);
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    // normalizeCidr, like the client IP ranges: refuses octal/hex/short IPv4 forms such as
+    // `010.0.0.1`, which ipaddr.js (and so Fastify) would read as 8.0.0.1.
+    if (normalizeCidr(entry) === undefined) {
+      throw new ConfigError('TRUST_PROXY', `expected false, true, a hop count or a list of IPs/CIDRs; "${entry}" is none`);
+    }
+  }
+  return entries;
+}
+
+function parseBootstrapAdmin(env: Env): Config['bootstrapAdmin'] {
+  // The secret is taken verbatim (not trimmed): any printable characters are allowed.
+  const clientId = nonEmpty(env.BOOTSTRAP_ADMIN_CLIENT_ID);
+  const clientSecret = env.BOOTSTRAP_ADMIN_CLIENT_SECRET === '' ? undefined : env.BOOTSTRAP_ADMIN_CLIENT_SECRET;
+  if (clientId === undefined && clientSecret === undefined) return undefined;
+  if (clientId === undefined) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_ID', 'must be set when BOOTSTRAP_ADMIN_CLIENT_SECRET is');
+  if (clientSecret === undefined) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must be set when BOOTSTRAP_ADMIN_CLIENT_ID is');
+  if (!isValidClientId(clientId)) {
+    throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_ID', `must be 3–64 of a-z, 0-9, ".", "_", "-", starting with a letter or digit; got ${JSON.stringify(clientId)}`);
+  }
+  if (clientSecret.length < 16) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must be at least 16 characters');
+  if (clientSecret.length > 512) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must be at most 512 characters');
+  if (!/^[\x20-\x7e]+$/.test(clientSecret)) {
+    throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must consist of printable ASCII characters');
+  }
+  return { clientId, clientSecret };
+}

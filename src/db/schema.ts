@@ -1,0 +1,194 @@
+import { relations, sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
+
+/** The catalogue of APIs a client can be granted: each has an audience and the scopes it knows. */
+export const services = pgTable('services', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  description: text('description').notNull().default(''),
+  audience: text('audience').notNull().unique(),
+  scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
+  builtIn: boolean('built_in').notNull().default(false),
+  createdAt: createdAt(),
+  updatedAt: updatedAt(),
+});
+
+/**
+ * An API client. `id` is the service-account user's id (the token `sub`): a fresh UUID per
+ * row, so a client deleted and re-created under the same client_id is a different subject.
+ * Delete is permanent (the row goes), which also frees the client_id.
+ */
+export const clients = pgTable(
+  'clients',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    clientId: text('client_id').notNull().unique(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    owner: text('owner').notNull(),
+    createdBy: text('created_by').notNull(),
+    firstName: text('first_name'),
+    lastName: text('last_name'),
+    roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
+    authMethod: text('auth_method', { enum: ['client_secret', 'private_key_jwt'] })
+      .notNull()
+      .default('client_secret'),
+    /** Public JWKS for private_key_jwt clients. */
+    jwks: jsonb('jwks'),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+    enabled: boolean('enabled').notNull().default(true),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index('clients_owner_idx').on(t.owner),
+    index('clients_created_by_idx').on(t.createdBy),
+    index('clients_created_at_id_idx').on(t.createdAt, t.id),
+  ],
+);
+
+/**
+ * A client's secrets, as argon2id hashes. Usually one; two during the grace period after a
+ * regeneration, when the previous secret gets an `expires_at` and keeps working until then.
+ */
+export const clientSecrets = pgTable(
+  'client_secrets',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    clientUuid: uuid('client_uuid')
+      .notNull()
+      .references(() => clients.id, { onDelete: 'cascade' }),
+    hash: text('hash').notNull(),
+    createdAt: createdAt(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }),
+  },
+  (t) => [index('client_secrets_client_idx').on(t.clientUuid)],
+);
+
+/** Which services a client may get tokens for, and with which of the service's scopes. */
+export const clientGrants = pgTable(
+  'client_grants',
+  {
+    clientUuid: uuid('client_uuid')
+      .notNull()
+      .references(() => clients.id, { onDelete: 'cascade' }),
+    serviceId: text('service_id')
+      .notNull()
+      .references(() => services.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
+    scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
+  },
+  (t) => [primaryKey({ columns: [t.clientUuid, t.serviceId] }), index('client_grants_service_idx').on(t.serviceId)],
+);
+
+/** Networks a client may call the token endpoint from; none means anywhere. */
+export const clientIpRanges = pgTable(
+  'client_ip_ranges',
+  {
+    clientUuid: uuid('client_uuid')
+      .notNull()
+      .references(() => clients.id, { onDelete: 'cascade' }),
+    /** Normalised CIDR text, e.g. `192.0.2.0/24` or `2001:db8::/32`. */
+    cidr: text('cidr').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.clientUuid, t.cidr] })],
+);
+
+/**
+ * Token signing keys. Exactly one is `active` (enforced by a partial unique index, which is
+ * what makes two instances starting at once on an empty database end with one key).
+ * Retired keys stay published in the JWKS until every token they signed has expired.
+ */
+export const signingKeys = pgTable(
+  'signing_keys',
+  {
+    kid: text('kid').primaryKey(),
+    alg: text('alg').notNull(),
+    status: text('status', { enum: ['active', 'retired'] }).notNull(),
+    publicJwk: jsonb('public_jwk').notNull(),
+    /** The private JWK as JSON, or its AES-256-GCM encryption (`v1.<iv>.<tag>.<ciphertext>`). */
+    privateKey: text('private_key').notNull(),
+    encrypted: boolean('encrypted').notNull(),
+    createdAt: createdAt(),
+    retiredAt: timestamp('retired_at', { withTimezone: true }),
+    /** When a retired key may leave the JWKS: retirement + the longest token lifetime. */
+    publishUntil: timestamp('publish_until', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('signing_keys_one_active').on(t.status).where(sql`${t.status} = 'active'`)],
+);
+
+/** Revoked access tokens (RFC 7009), kept until the token would have expired anyway. */
+export const revokedTokens = pgTable('revoked_tokens', {
+  jti: text('jti').primaryKey(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Who did what to which client, and refused token requests with their real reason. */
+export const auditEvents = pgTable(
+  'audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    action: text('action').notNull(),
+    /** The admin client's client_id (or `cli`, `bootstrap`), or the caller of the token endpoint. */
+    actorClientId: text('actor_client_id'),
+    /** The admin token's `sub`. */
+    actorSub: text('actor_sub'),
+    /** The client acted on; text, not a foreign key, so events outlive a deleted client. */
+    clientId: text('client_id'),
+    ip: text('ip'),
+    details: jsonb('details').notNull().default(sql`'{}'::jsonb`),
+    /** How many identical events this row stands for (throttled token denials). */
+    count: integer('count').notNull().default(1),
+  },
+  (t) => [index('audit_events_client_idx').on(t.clientId, t.id), index('audit_events_action_idx').on(t.action, t.id)],
+);
+
+/**
+ * A single row whose `generation` goes up in the same transaction as every change that
+ * affects token issuing (clients, secrets, grants, services, keys). Each instance polls it
+ * and drops its caches when it moves, which is how a change made through one instance is
+ * in force on all of them within a second.
+ */
+export const cacheGeneration = pgTable('cache_generation', {
+  id: integer('id').primaryKey().default(1),
+  generation: bigint('generation', { mode: 'number' }).notNull().default(0),
+});
+
+// Relations, so that the token endpoint loads a client with its secrets, grants (with
+// their services) and IP ranges in a single query.
+export const clientsRelations = relations(clients, ({ many }) => ({
+  secrets: many(clientSecrets),
+  grants: many(clientGrants),
+  ipRanges: many(clientIpRanges),
+}));
+
+export const clientSecretsRelations = relations(clientSecrets, ({ one }) => ({
+  client: one(clients, { fields: [clientSecrets.clientUuid], references: [clients.id] }),
+}));
+
+export const clientGrantsRelations = relations(clientGrants, ({ one }) => ({
+  client: one(clients, { fields: [clientGrants.clientUuid], references: [clients.id] }),
+  service: one(services, { fields: [clientGrants.serviceId], references: [services.id] }),
+}));
+
+export const clientIpRangesRelations = relations(clientIpRanges, ({ one }) => ({
+  client: one(clients, { fields: [clientIpRanges.clientUuid], references: [clients.id] }),
+}));

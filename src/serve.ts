@@ -1,0 +1,70 @@
+import type { FastifyInstance } from 'fastify';
+import { ConfigError, type Config, loadConfig } from './config.js';
+import { connectDatabase, type Database } from './db/connect.js';
+import { createLogger } from './logger.js';
+import { KeyUnavailableError } from './oauth/keys.js';
+import { buildServer } from './server.js';
+import { prepareDatabase } from './startup.js';
+
+/** Prints one line and stops: how every start-up failure ends. */
+export function exitWithError(message: string): never {
+  process.stderr.write(`portier: ${message}\n`);
+  process.exit(1);
+}
+
+/** Reads the configuration, or stops with one line naming the bad variable. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) exitWithError(`configuration error: ${error.message}`);
+    throw error;
+  }
+}
+
+/** Opens the database named by the configuration, or stops with one line. */
+export async function openDatabaseOrExit(config: Config): Promise<Database> {
+  try {
+    return await connectDatabase(config);
+  } catch (error) {
+    exitWithError(`cannot open the database: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/** `portier serve` / `npm start`. SIGTERM and SIGINT drain in-flight requests, then exit 0. */
+export async function serve(): Promise<void> {
+  const config = loadConfigOrExit();
+  const log = createLogger(config.logLevel);
+  const database = await openDatabaseOrExit(config);
+  let app: FastifyInstance;
+  try {
+    await prepareDatabase(database, config, log);
+    app = await buildServer({ config, database, logger: log });
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await database.close().catch(() => {});
+    if (error instanceof KeyUnavailableError) exitWithError(error.message);
+    exitWithError(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  log.info({ issuer: config.issuer, database: database.driver, alg: config.signingAlg }, 'portier is ready');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining in-flight requests');
+    // Fastify stops accepting connections, answers requests under way, then runs onClose
+    // (which writes pending last_used_at and audit rows) before we close the database.
+    // A keep-alive connection that was busy when the server closed goes idle once its
+    // response is sent; Node would hold it (and so the exit) until keepAliveTimeout (65 s).
+    // Close such connections as soon as they are idle.
+    const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
+    await app.close();
+    clearInterval(closeIdle);
+    await database.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}
