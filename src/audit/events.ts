@@ -1,0 +1,37 @@
+import type { DbOrTx } from '../db/connect.js';
+import { auditEvents } from '../db/schema.js';
+
+/** Who made a change: the admin token's client_id and sub, or `cli` / `bootstrap`. */
+export interface Actor {
+  clientId: string;
+  sub: string | null;
+  ip?: string | undefined;
+}
+
+export const CLI_ACTOR: Actor = { clientId: 'cli', sub: null };
+export const BOOTSTRAP_ACTOR: Actor = { clientId: 'bootstrap', sub: null };
+/** Portier itself, e.g. rotating the key at start because SIGNING_ALG changed. */
+export const SYSTEM_ACTOR: Actor = { clientId: 'system', sub: null };
+
+/** The name recorded as a client's `created_by`. */
+export function actorName(actor: Actor): string {
+  return actor.sub ?? actor.clientId;
+}
+
+/**
+ * Writes one audit event. Callers pass their transaction so that a change and its event
+ * are committed together or not at all. `details` must never contain a secret.
+ */
+export async function recordAuditEvent(
+  tx: DbOrTx,
+  event: { action: string; actor: Actor; clientId?: string | null; details?: Record<string, unknown> },
+): Promise<void> {
+  await tx.insert(auditEvents).values({
+    action: event.action,
+    actorClientId: event.actor.clientId,
+    actorSub: event.actor.sub,
+    ip: event.actor.ip ?? null,
+    clientId: event.clientId ?? null,
+    details: event.details ?? {},
+  });
+}

@@ -1,0 +1,258 @@
+import { eq } from 'drizzle-orm';
+import { importJWK, type JWK } from 'jose';
+import { type Actor, actorName, recordAuditEvent } from '../audit/events.js';
+import type { Db, DbOrTx } from '../db/connect.js';
+import { bumpGeneration } from '../db/generation.js';
+import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
+import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
+import { clientStatus, generateClientId, isValidClientId, normalizeCidr, serviceAccountUsername } from './rules.js';
+import { generateSecret, hashSecret } from './secrets.js';
+import { findServicesByIds } from './services.js';
+
+export interface GrantInput {
+  service: string;
+  scopes: string[];
+}
+
+export interface CreateClientInput {
+  client_id?: string | undefined;
+  name: string;
+  description?: string | undefined;
+  owner: string;
+  first_name?: string | null | undefined;
+  last_name?: string | null | undefined;
+  roles?: string[] | undefined;
+  grants?: GrantInput[] | undefined;
+  ip_ranges?: string[] | undefined;
+  expires_at?: string | null | undefined;
+  auth_method?: 'client_secret' | 'private_key_jwt' | undefined;
+  /** Public keys, required for (and only for) private_key_jwt. */
+  jwks?: { keys: unknown[] } | null | undefined;
+  /**
+   * Only for BOOTSTRAP_ADMIN_CLIENT_SECRET, which the operator chooses. Every other
+   * client gets a generated secret.
+   */
+  secret?: string | undefined;
+}
+
+/** The client resource of DESIGN.md. Never contains a secret or a hash. */
+export interface ClientResource {
+  client_id: string;
+  name: string;
+  description: string;
+  owner: string;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  first_name: string | null;
+  last_name: string | null;
+  roles: string[];
+  grants: GrantInput[];
+  ip_ranges: string[];
+  auth_method: 'client_secret' | 'private_key_jwt';
+  jwks: unknown;
+  expires_at: string | null;
+  enabled: boolean;
+  status: 'active' | 'disabled' | 'expired';
+  last_used_at: string | null;
+  service_account: { id: string; username: string };
+}
+
+/** Validates grants against the service catalogue; returns the field errors found. */
+export async function checkGrants(db: DbOrTx, grants: GrantInput[]): Promise<FieldError[]> {
+  const errors: FieldError[] = [];
+  const known = await findServicesByIds(db, grants.map((grant) => grant.service));
+  const seen = new Set<string>();
+  grants.forEach((grant, i) => {
+    const service = known.get(grant.service);
+    if (service === undefined) {
+      errors.push({ path: `/grants/${i}/service`, message: `unknown service "${grant.service}"` });
+      return;
+    }
+    if (seen.has(grant.service)) errors.push({ path: `/grants/${i}/service`, message: `service "${grant.service}" is granted twice` });
+    seen.add(grant.service);
+    grant.scopes.forEach((scope, j) => {
+      if (!service.scopes.includes(scope)) {
+        errors.push({ path: `/grants/${i}/scopes/${j}`, message: `service "${grant.service}" has no scope "${scope}"` });
+      }
+    });
+  });
+  return errors;
+}
+
+/** Normalises IP ranges; records a field error for each one that is not a network. */
+export function checkIpRanges(ranges: string[], errors: FieldError[]): string[] {
+  const normalized: string[] = [];
+  ranges.forEach((range, i) => {
+    const cidr = normalizeCidr(range);
+    if (cidr === undefined) errors.push({ path: `/ip_ranges/${i}`, message: `"${range}" is not an IPv4 or IPv6 address or CIDR` });
+    else if (!normalized.includes(cidr)) normalized.push(cidr);
+  });
+  return normalized;
+}
+
+export function checkExpiry(expiresAt: string | null | undefined, errors: FieldError[], now = Date.now()): Date | null {
+  if (expiresAt === undefined || expiresAt === null) return null;
+  const date = new Date(expiresAt);
+  if (Number.isNaN(date.getTime())) {
+    errors.push({ path: '/expires_at', message: 'must be an RFC 3339 date-time' });
+    return null;
+  }
+  if (date.getTime() <= now) errors.push({ path: '/expires_at', message: 'must be in the future' });
+  return date;
+}
+
+/**
+ * Creates a client with a new secret (or the given bootstrap secret), its grants and IP
+ * ranges, in one transaction with its audit event. Returns the resource and the secret,
+ * which is never stored or shown again.
+ */
+export async function createClient(
+  db: Db,
+  input: CreateClientInput,
+  actor: Actor,
+): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
+  const errors: FieldError[] = [];
+  const clientId = input.client_id ?? generateClientId();
+  if (!isValidClientId(clientId)) {
+    errors.push({ path: '/client_id', message: '3–64 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit' });
+  }
+  const grants = input.grants ?? [];
+  errors.push(...(await checkGrants(db, grants)));
+  const ipRanges = checkIpRanges(input.ip_ranges ?? [], errors);
+  const expiresAt = checkExpiry(input.expires_at, errors);
+  const authMethod = input.auth_method ?? 'client_secret';
+  const jwks = await checkClientJwks(authMethod, input.jwks, errors);
+  if (errors.length > 0) throw new ValidationError(errors);
+
+  // private_key_jwt clients prove themselves with their key and have no secret at all.
+  const clientSecret = authMethod === 'client_secret' ? (input.secret ?? generateSecret()) : undefined;
+  const hash = clientSecret === undefined ? undefined : await hashSecret(clientSecret);
+  const inserted = await db.transaction(async (tx) => {
+    const [row] = await tx
+      .insert(clients)
+      .values({
+        clientId,
+        name: input.name,
+        description: input.description ?? '',
+        owner: input.owner,
+        createdBy: actorName(actor),
+        firstName: input.first_name ?? null,
+        lastName: input.last_name ?? null,
+        roles: input.roles ?? [],
+        expiresAt,
+        authMethod,
+        jwks,
+      })
+      .onConflictDoNothing({ target: clients.clientId })
+      .returning({ id: clients.id });
+    if (row === undefined) throw new ConflictError(`a client with client_id "${clientId}" already exists`);
+    if (hash !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, hash });
+    if (grants.length > 0) {
+      await tx.insert(clientGrants).values(grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
+    }
+    if (ipRanges.length > 0) {
+      await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
+    }
+    await recordAuditEvent(tx, {
+      action: 'client.created',
+      actor,
+      clientId,
+      details: { name: input.name, owner: input.owner, grants, ip_ranges: ipRanges, expires_at: expiresAt?.toISOString() ?? null },
+    });
+    await bumpGeneration(tx);
+    return row;
+  });
+  const client = await getClient(db, clientId);
+  if (client === undefined || client.service_account.id !== inserted.id) throw new NotFoundError(`client "${clientId}" vanished`);
+  return { client, clientSecret };
+}
+
+/** Members of a JWK that only a private key has. */
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+
+/**
+ * private_key_jwt needs a JWKS of public keys (at most 10), each importable; client_secret
+ * takes none. Returns the JWKS to store, or null.
+ */
+async function checkClientJwks(
+  authMethod: 'client_secret' | 'private_key_jwt',
+  jwks: { keys: unknown[] } | null | undefined,
+  errors: FieldError[],
+): Promise<{ keys: JWK[] } | null> {
+  if (authMethod === 'client_secret') {
+    if (jwks !== undefined && jwks !== null) errors.push({ path: '/jwks', message: 'only private_key_jwt clients have a jwks' });
+    return null;
+  }
+  if (jwks === undefined || jwks === null || !Array.isArray(jwks.keys) || jwks.keys.length === 0) {
+    errors.push({ path: '/jwks', message: 'private_key_jwt requires a jwks with at least one public key' });
+    return null;
+  }
+  const keys: JWK[] = [];
+  for (const [i, key] of jwks.keys.entries()) {
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) {
+      errors.push({ path: `/jwks/keys/${i}`, message: 'must be a JWK object' });
+      continue;
+    }
+    const jwk = key as JWK;
+    if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) {
+      errors.push({ path: `/jwks/keys/${i}`, message: 'must be a public key: private or symmetric key material is refused' });
+      continue;
+    }
+    try {
+      await importJWK(jwk, jwk.alg ?? defaultAlgFor(jwk));
+      keys.push(jwk);
+    } catch {
+      errors.push({ path: `/jwks/keys/${i}`, message: 'is not a usable public key (kty EC, RSA or OKP)' });
+    }
+  }
+  return { keys };
+}
+
+function defaultAlgFor(jwk: JWK): string {
+  if (jwk.kty === 'RSA') return 'RS256';
+  if (jwk.kty === 'OKP') return 'EdDSA';
+  if (jwk.crv === 'P-384') return 'ES384';
+  if (jwk.crv === 'P-521') return 'ES512';
+  return 'ES256';
+}
+
+/** One client as the resource of DESIGN.md, or undefined. */
+export async function getClient(db: DbOrTx, clientId: string): Promise<ClientResource | undefined> {
+  const row = await db.query.clients.findFirst({
+    where: eq(clients.clientId, clientId),
+    with: { grants: true, ipRanges: true },
+  });
+  return row === undefined ? undefined : toClientResource(row);
+}
+
+type ClientRowWithRelations = typeof clients.$inferSelect & {
+  grants: Array<typeof clientGrants.$inferSelect>;
+  ipRanges: Array<typeof clientIpRanges.$inferSelect>;
+};
+
+export function toClientResource(row: ClientRowWithRelations, now = Date.now()): ClientResource {
+  return {
+    client_id: row.clientId,
+    name: row.name,
+    description: row.description,
+    owner: row.owner,
+    created_by: row.createdBy,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    first_name: row.firstName,
+    last_name: row.lastName,
+    roles: row.roles,
+    grants: row.grants
+      .map((grant) => ({ service: grant.serviceId, scopes: grant.scopes }))
+      .sort((a, b) => a.service.localeCompare(b.service)),
+    ip_ranges: row.ipRanges.map((range) => range.cidr).sort(),
+    auth_method: row.authMethod,
+    jwks: row.jwks ?? null,
+    expires_at: row.expiresAt?.toISOString() ?? null,
+    enabled: row.enabled,
+    status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),
+    last_used_at: row.lastUsedAt?.toISOString() ?? null,
+    service_account: { id: row.id, username: serviceAccountUsername(row.clientId) },
+  };
+}

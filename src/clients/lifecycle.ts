@@ -1,0 +1,186 @@
+import { and, eq, inArray, isNotNull } from 'drizzle-orm';
+import { type Actor, recordAuditEvent } from '../audit/events.js';
+import type { Db, DbOrTx } from '../db/connect.js';
+import { bumpGeneration } from '../db/generation.js';
+import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
+import { checkExpiry, checkGrants, checkIpRanges, type ClientResource, getClient, type GrantInput } from './clients.js';
+import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from './errors.js';
+import { generateSecret, hashSecret } from './secrets.js';
+
+/** The fields PATCH may change. client_id and owner are fixed forever. */
+export interface ClientPatch {
+  client_id?: unknown;
+  owner?: unknown;
+  name?: string;
+  description?: string;
+  first_name?: string | null;
+  last_name?: string | null;
+  roles?: string[];
+  grants?: GrantInput[];
+  ip_ranges?: string[];
+  expires_at?: string | null;
+}
+
+/** The longest grace period a regenerated secret can give the previous one: 7 days. */
+export const MAX_PREVIOUS_SECRET_VALIDITY = 7 * 24 * 3600;
+
+/** Loads the client row for a change, locking it until the transaction ends. */
+async function lockClient(tx: DbOrTx, clientId: string) {
+  const [row] = await tx.select().from(clients).where(eq(clients.clientId, clientId)).for('update');
+  if (row === undefined) throw new NotFoundError(`no client with client_id "${clientId}"`);
+  return row;
+}
+
+async function mustGet(db: DbOrTx, clientId: string): Promise<ClientResource> {
+  const client = await getClient(db, clientId);
+  if (client === undefined) throw new NotFoundError(`no client with client_id "${clientId}"`);
+  return client;
+}
+
+/**
+ * Applies a PATCH: the given fields replace the stored ones (grants and ip_ranges as a
+ * whole). The change, its audit event (with before and after of each changed field) and
+ * the cache generation bump are one transaction.
+ */
+export async function updateClient(db: Db, clientId: string, patch: ClientPatch, actor: Actor): Promise<ClientResource> {
+  const errors: FieldError[] = [];
+  if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
+  if (patch.owner !== undefined) errors.push({ path: '/owner', message: 'owner cannot be changed after creation' });
+  if (patch.grants !== undefined) errors.push(...(await checkGrants(db, patch.grants)));
+  const ipRanges = patch.ip_ranges === undefined ? undefined : checkIpRanges(patch.ip_ranges, errors);
+  const expiresAt = patch.expires_at === undefined ? undefined : checkExpiry(patch.expires_at, errors);
+  if (errors.length > 0) throw new ValidationError(errors);
+
+  return db.transaction(async (tx) => {
+    const before = await mustGet(tx, clientId);
+    const row = await lockClient(tx, clientId);
+    const columns: Partial<typeof clients.$inferInsert> = {};
+    if (patch.name !== undefined) columns.name = patch.name;
+    if (patch.description !== undefined) columns.description = patch.description;
+    if (patch.first_name !== undefined) columns.firstName = patch.first_name;
+    if (patch.last_name !== undefined) columns.lastName = patch.last_name;
+    if (patch.roles !== undefined) columns.roles = patch.roles;
+    if (expiresAt !== undefined) columns.expiresAt = expiresAt;
+    await tx.update(clients).set({ ...columns, updatedAt: new Date() }).where(eq(clients.id, row.id));
+    if (patch.grants !== undefined) {
+      await tx.delete(clientGrants).where(eq(clientGrants.clientUuid, row.id));
+      if (patch.grants.length > 0) {
+        await tx.insert(clientGrants).values(patch.grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
+      }
+    }
+    if (ipRanges !== undefined) {
+      await tx.delete(clientIpRanges).where(eq(clientIpRanges.clientUuid, row.id));
+      if (ipRanges.length > 0) await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
+    }
+    const after = await mustGet(tx, clientId);
+    await recordAuditEvent(tx, { action: 'client.updated', actor, clientId, details: { changes: changedFields(before, after) } });
+    await bumpGeneration(tx);
+    return after;
+  });
+}
+
+const AUDITED_FIELDS = ['name', 'description', 'first_name', 'last_name', 'roles', 'grants', 'ip_ranges', 'expires_at', 'enabled'] as const;
+
+/** `{ field: { from, to } }` for each field that differs. */
+function changedFields(before: ClientResource, after: ClientResource): Record<string, { from: unknown; to: unknown }> {
+  const changes: Record<string, { from: unknown; to: unknown }> = {};
+  for (const field of AUDITED_FIELDS) {
+    if (JSON.stringify(before[field]) !== JSON.stringify(after[field])) changes[field] = { from: before[field], to: after[field] };
+  }
+  return changes;
+}
+
+/** Disable or enable one client. Disabling stops new tokens at once and makes its live tokens inactive. */
+export async function setClientEnabled(db: Db, clientId: string, enabled: boolean, actor: Actor): Promise<ClientResource> {
+  return db.transaction(async (tx) => {
+    await setEnabledInTx(tx, clientId, enabled, actor);
+    return mustGet(tx, clientId);
+  });
+}
+
+async function setEnabledInTx(tx: DbOrTx, clientId: string, enabled: boolean, actor: Actor): Promise<void> {
+  const row = await lockClient(tx, clientId);
+  if (row.enabled === enabled) return;
+  await tx.update(clients).set({ enabled, updatedAt: new Date() }).where(eq(clients.id, row.id));
+  await recordAuditEvent(tx, { action: enabled ? 'client.enabled' : 'client.disabled', actor, clientId });
+  await bumpGeneration(tx);
+}
+
+export interface BulkResult {
+  client_id: string;
+  ok: boolean;
+  status?: ClientResource['status'];
+  error?: string;
+}
+
+/** Enables or disables many clients; one result per id, in the order given. */
+export async function bulkSetEnabled(db: Db, clientIds: string[], enabled: boolean, actor: Actor): Promise<BulkResult[]> {
+  const results: BulkResult[] = [];
+  for (const clientId of clientIds) {
+    try {
+      const client = await setClientEnabled(db, clientId, enabled, actor);
+      results.push({ client_id: clientId, ok: true, status: client.status });
+    } catch (error) {
+      if (!(error instanceof RuleError)) throw error;
+      results.push({ client_id: clientId, ok: false, error: error.message });
+    }
+  }
+  return results;
+}
+
+/** Deletes a client for good: its secrets, grants and IP ranges go with it. */
+export async function deleteClient(db: Db, clientId: string, actor: Actor): Promise<void> {
+  await db.transaction(async (tx) => {
+    const row = await lockClient(tx, clientId);
+    await tx.delete(clients).where(eq(clients.id, row.id));
+    await recordAuditEvent(tx, { action: 'client.deleted', actor, clientId, details: { service_account_id: row.id } });
+    await bumpGeneration(tx);
+  });
+}
+
+/**
+ * Makes a new secret. The previous one stops working at once, or, with
+ * `previousSecretValidFor` seconds, keeps working until then; a secret still in an earlier
+ * grace period is dropped, so a client never has more than two live secrets.
+ */
+export async function regenerateSecret(
+  db: Db,
+  clientId: string,
+  previousSecretValidFor: number,
+  actor: Actor,
+): Promise<{ clientSecret: string; previousSecretExpiresAt: string | null }> {
+  if (!Number.isInteger(previousSecretValidFor) || previousSecretValidFor < 0 || previousSecretValidFor > MAX_PREVIOUS_SECRET_VALIDITY) {
+    throw new ValidationError([{ path: '/previous_secret_valid_for', message: `must be a whole number of seconds from 0 to ${MAX_PREVIOUS_SECRET_VALIDITY}` }]);
+  }
+  const clientSecret = generateSecret();
+  const hash = await hashSecret(clientSecret);
+  const previousExpiresAt = previousSecretValidFor > 0 ? new Date(Date.now() + previousSecretValidFor * 1000) : null;
+  await db.transaction(async (tx) => {
+    const row = await lockClient(tx, clientId);
+    if (row.authMethod !== 'client_secret') throw new ConflictError(`client "${clientId}" authenticates with ${row.authMethod} and has no secret`);
+    // Secrets already counting down belong to an earlier regeneration: they go now.
+    await tx.delete(clientSecrets).where(and(eq(clientSecrets.clientUuid, row.id), isNotNull(clientSecrets.expiresAt)));
+    if (previousExpiresAt === null) {
+      await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
+    } else {
+      await tx.update(clientSecrets).set({ expiresAt: previousExpiresAt }).where(eq(clientSecrets.clientUuid, row.id));
+    }
+    await tx.insert(clientSecrets).values({ clientUuid: row.id, hash });
+    await tx.update(clients).set({ updatedAt: new Date() }).where(eq(clients.id, row.id));
+    await recordAuditEvent(tx, {
+      action: 'client.secret_regenerated',
+      actor,
+      clientId,
+      details: { previous_secret_valid_until: previousExpiresAt?.toISOString() ?? null },
+    });
+    await bumpGeneration(tx);
+  });
+  return { clientSecret, previousSecretExpiresAt: previousExpiresAt?.toISOString() ?? null };
+}
+
+/** The client_ids among `uuids`, for messages that name clients. */
+export async function clientIdsOf(db: DbOrTx, uuids: string[]): Promise<string[]> {
+  if (uuids.length === 0) return [];
+  const rows = await db.select({ clientId: clients.clientId }).from(clients).where(inArray(clients.id, uuids));
+  return rows.map((row) => row.clientId).sort();
+}

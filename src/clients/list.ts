@@ -1,0 +1,102 @@
+import { and, asc, eq, exists, gt, ilike, isNotNull, isNull, lt, lte, or, type SQL } from 'drizzle-orm';
+import type { DbOrTx } from '../db/connect.js';
+import { clientGrants, clients } from '../db/schema.js';
+import { type ClientResource, toClientResource } from './clients.js';
+import { ValidationError } from './errors.js';
+
+export interface ClientFilters {
+  /** Case-insensitive substring of the name. */
+  name?: string | undefined;
+  owner?: string | undefined;
+  created_by?: string | undefined;
+  status?: 'active' | 'disabled' | 'expired' | undefined;
+  /** Clients granted this service id. */
+  service?: string | undefined;
+  expires_before?: string | undefined;
+  expires_after?: string | undefined;
+}
+
+export const MAX_PAGE_SIZE = 200;
+export const DEFAULT_PAGE_SIZE = 50;
+
+/**
+ * Keyset pagination on client_id, which is unique and never changes: a page starts after
+ * the last client_id of the previous one, so no row is seen twice or skipped however many
+ * clients are added or deleted between pages. The cursor is opaque to callers.
+ */
+export function encodeCursor(lastClientId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastClientId })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null && 'after' in parsed && typeof parsed.after === 'string') return parsed.after;
+  } catch {
+    // fall through to the error below
+  }
+  throw new ValidationError([{ path: '/cursor', message: 'is not a cursor this server issued' }]);
+}
+
+function parseDate(value: string, path: string): Date {
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new ValidationError([{ path, message: 'must be an RFC 3339 date-time' }]);
+  return date;
+}
+
+/** Escapes LIKE wildcards so a name filter is a plain substring match. */
+function likeSubstring(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
+/** The SQL form of clientStatus() in rules.ts: the two must agree. */
+function statusCondition(status: NonNullable<ClientFilters['status']>, now: Date): SQL | undefined {
+  const expired = and(isNotNull(clients.expiresAt), lte(clients.expiresAt, now));
+  switch (status) {
+    case 'disabled':
+      return eq(clients.enabled, false);
+    case 'expired':
+      return and(eq(clients.enabled, true), expired);
+    case 'active':
+      return and(eq(clients.enabled, true), or(isNull(clients.expiresAt), gt(clients.expiresAt, now)));
+  }
+}
+
+/** One page of clients matching every given filter, with their grants and ranges, in one query. */
+export async function listClients(
+  db: DbOrTx,
+  filters: ClientFilters,
+  page: { limit?: number | undefined; cursor?: string | undefined } = {},
+): Promise<{ items: ClientResource[]; next_cursor: string | null }> {
+  const limit = Math.min(Math.max(page.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
+  const now = new Date();
+  const conditions: Array<SQL | undefined> = [];
+  if (page.cursor !== undefined) conditions.push(gt(clients.clientId, decodeCursor(page.cursor)));
+  if (filters.name !== undefined && filters.name !== '') conditions.push(ilike(clients.name, likeSubstring(filters.name)));
+  if (filters.owner !== undefined) conditions.push(eq(clients.owner, filters.owner));
+  if (filters.created_by !== undefined) conditions.push(eq(clients.createdBy, filters.created_by));
+  if (filters.status !== undefined) conditions.push(statusCondition(filters.status, now));
+  if (filters.service !== undefined) {
+    const service = filters.service;
+    conditions.push(
+      exists(
+        db
+          .select({ one: clientGrants.serviceId })
+          .from(clientGrants)
+          .where(and(eq(clientGrants.clientUuid, clients.id), eq(clientGrants.serviceId, service))),
+      ),
+    );
+  }
+  if (filters.expires_before !== undefined) conditions.push(lt(clients.expiresAt, parseDate(filters.expires_before, '/expires_before')));
+  if (filters.expires_after !== undefined) conditions.push(gt(clients.expiresAt, parseDate(filters.expires_after, '/expires_after')));
+
+  const rows = await db.query.clients.findMany({
+    where: and(...conditions),
+    with: { grants: true, ipRanges: true },
+    orderBy: asc(clients.clientId),
+    limit: limit + 1,
+  });
+  const items = rows.slice(0, limit).map((row) => toClientResource(row, now.getTime()));
+  const last = items.at(-1);
+  return { items, next_cursor: rows.length > limit && last !== undefined ? encodeCursor(last.client_id) : null };
+}

@@ -1,0 +1,199 @@
+import { asc, eq, inArray } from 'drizzle-orm';
+import { type Actor, recordAuditEvent } from '../audit/events.js';
+import type { Db, DbOrTx } from '../db/connect.js';
+import { bumpGeneration } from '../db/generation.js';
+import { clientGrants, clients, services } from '../db/schema.js';
+import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
+import { isAbsoluteUriWithoutFragment, isValidScopeToken, SERVICE_ID_PATTERN } from './rules.js';
+
+/** The built-in service whose tokens open the admin API. */
+export const ADMIN_SERVICE_ID = 'portier-admin';
+export const ADMIN_SCOPES = ['admin:read', 'admin:write'] as const;
+
+export function adminAudience(issuer: string): string {
+  return `${issuer}/admin`;
+}
+
+/**
+ * Creates the built-in `portier-admin` service, or brings its audience in line with the
+ * current ISSUER. Idempotent; runs at every start.
+ */
+export async function ensureBuiltInServices(db: DbOrTx, issuer: string): Promise<void> {
+  const audience = adminAudience(issuer);
+  await db
+    .insert(services)
+    .values({
+      id: ADMIN_SERVICE_ID,
+      name: 'Portier admin API',
+      description: 'Manage API clients, services and signing keys of this Portier',
+      audience,
+      scopes: [...ADMIN_SCOPES],
+      builtIn: true,
+    })
+    .onConflictDoUpdate({ target: services.id, set: { audience, scopes: [...ADMIN_SCOPES], builtIn: true } });
+}
+
+export type ServiceRow = typeof services.$inferSelect;
+
+export async function findServicesByIds(db: DbOrTx, ids: string[]): Promise<Map<string, ServiceRow>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.select().from(services).where(inArray(services.id, ids));
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+export async function getServiceRow(db: DbOrTx, id: string): Promise<ServiceRow | undefined> {
+  const [row] = await db.select().from(services).where(eq(services.id, id));
+  return row;
+}
+
+/** A service as the admin API shows it. */
+export interface ServiceResource {
+  id: string;
+  name: string;
+  description: string;
+  audience: string;
+  scopes: string[];
+  built_in: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ServiceInput {
+  id: string;
+  name: string;
+  description?: string | undefined;
+  audience: string;
+  scopes?: string[] | undefined;
+}
+
+export type ServicePatch = Partial<Omit<ServiceInput, 'id'>> & { id?: unknown };
+
+export function toServiceResource(row: ServiceRow): ServiceResource {
+  return {
+    id: row.id,
+    name: row.name,
+    description: row.description,
+    audience: row.audience,
+    scopes: row.scopes,
+    built_in: row.builtIn,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
+function checkServiceFields(input: { audience?: string | undefined; scopes?: string[] | undefined }, errors: FieldError[]): void {
+  if (input.audience !== undefined && !isAbsoluteUriWithoutFragment(input.audience)) {
+    errors.push({ path: '/audience', message: 'must be an absolute URI without a fragment (RFC 8707)' });
+  }
+  input.scopes?.forEach((scope, i) => {
+    if (!isValidScopeToken(scope)) errors.push({ path: `/scopes/${i}`, message: 'has characters RFC 6749 §3.3 does not allow in a scope' });
+    else if (input.scopes?.indexOf(scope) !== i) errors.push({ path: `/scopes/${i}`, message: `"${scope}" is listed twice` });
+  });
+}
+
+async function audienceTaken(db: DbOrTx, audience: string, exceptId?: string): Promise<boolean> {
+  const [row] = await db.select({ id: services.id }).from(services).where(eq(services.audience, audience));
+  return row !== undefined && row.id !== exceptId;
+}
+
+export async function listServices(db: DbOrTx): Promise<ServiceResource[]> {
+  const rows = await db.select().from(services).orderBy(asc(services.id));
+  return rows.map(toServiceResource);
+}
+
+export async function getService(db: DbOrTx, id: string): Promise<ServiceResource> {
+  const row = await getServiceRow(db, id);
+  if (row === undefined) throw new NotFoundError(`no service with id "${id}"`);
+  return toServiceResource(row);
+}
+
+export async function createService(db: Db, input: ServiceInput, actor: Actor): Promise<ServiceResource> {
+  const errors: FieldError[] = [];
+  if (!SERVICE_ID_PATTERN.test(input.id)) {
+    errors.push({ path: '/id', message: '2–64 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit' });
+  }
+  checkServiceFields(input, errors);
+  if (errors.length > 0) throw new ValidationError(errors);
+  return db.transaction(async (tx) => {
+    if (await audienceTaken(tx, input.audience)) throw new ConflictError(`another service already has the audience "${input.audience}"`);
+    const [row] = await tx
+      .insert(services)
+      .values({ id: input.id, name: input.name, description: input.description ?? '', audience: input.audience, scopes: input.scopes ?? [] })
+      .onConflictDoNothing({ target: services.id })
+      .returning();
+    if (row === undefined) throw new ConflictError(`a service with id "${input.id}" already exists`);
+    await recordAuditEvent(tx, { action: 'service.created', actor, details: { service: row.id, audience: row.audience, scopes: row.scopes } });
+    await bumpGeneration(tx);
+    return toServiceResource(row);
+  });
+}
+
+/** The client_ids granted a service (and, when `scopes` is given, one of those scopes). */
+async function clientsUsing(db: DbOrTx, serviceId: string, scopes?: string[]): Promise<string[]> {
+  const rows = await db
+    .select({ clientId: clients.clientId, scopes: clientGrants.scopes })
+    .from(clientGrants)
+    .innerJoin(clients, eq(clients.id, clientGrants.clientUuid))
+    .where(eq(clientGrants.serviceId, serviceId))
+    .orderBy(asc(clients.clientId));
+  return rows.filter((row) => scopes === undefined || row.scopes.some((scope) => scopes.includes(scope))).map((row) => row.clientId);
+}
+
+export async function updateService(db: Db, id: string, patch: ServicePatch, actor: Actor): Promise<ServiceResource> {
+  const errors: FieldError[] = [];
+  if (patch.id !== undefined && patch.id !== id) errors.push({ path: '/id', message: 'a service id cannot be changed' });
+  checkServiceFields(patch, errors);
+  if (errors.length > 0) throw new ValidationError(errors);
+  return db.transaction(async (tx) => {
+    const [current] = await tx.select().from(services).where(eq(services.id, id)).for('update');
+    if (current === undefined) throw new NotFoundError(`no service with id "${id}"`);
+    if (current.builtIn && (patch.audience !== undefined || patch.scopes !== undefined)) {
+      throw new ConflictError(`"${id}" is built in: its audience and scopes cannot be changed`);
+    }
+    if (patch.audience !== undefined && (await audienceTaken(tx, patch.audience, id))) {
+      throw new ConflictError(`another service already has the audience "${patch.audience}"`);
+    }
+    if (patch.scopes !== undefined) {
+      const removed = current.scopes.filter((scope) => !patch.scopes?.includes(scope));
+      const users = removed.length > 0 ? await clientsUsing(tx, id, removed) : [];
+      if (users.length > 0) {
+        throw new ConflictError(`scopes ${removed.join(', ')} are still granted to clients: ${users.join(', ')}`, { clients: users });
+      }
+    }
+    const [row] = await tx
+      .update(services)
+      .set({
+        ...(patch.name !== undefined && { name: patch.name }),
+        ...(patch.description !== undefined && { description: patch.description }),
+        ...(patch.audience !== undefined && { audience: patch.audience }),
+        ...(patch.scopes !== undefined && { scopes: patch.scopes }),
+        updatedAt: new Date(),
+      })
+      .where(eq(services.id, id))
+      .returning();
+    if (row === undefined) throw new NotFoundError(`no service with id "${id}"`);
+    // Like client.updated: what each changed field was and became.
+    const changes: Record<string, { from: unknown; to: unknown }> = {};
+    for (const field of ['name', 'description', 'audience', 'scopes'] as const) {
+      if (JSON.stringify(current[field]) !== JSON.stringify(row[field])) changes[field] = { from: current[field], to: row[field] };
+    }
+    await recordAuditEvent(tx, { action: 'service.updated', actor, details: { service: id, changes } });
+    await bumpGeneration(tx);
+    return toServiceResource(row);
+  });
+}
+
+export async function deleteService(db: Db, id: string, actor: Actor): Promise<void> {
+  await db.transaction(async (tx) => {
+    const [current] = await tx.select().from(services).where(eq(services.id, id)).for('update');
+    if (current === undefined) throw new NotFoundError(`no service with id "${id}"`);
+    if (current.builtIn) throw new ConflictError(`"${id}" is built in and cannot be deleted`);
+    const users = await clientsUsing(tx, id);
+    if (users.length > 0) {
+      throw new ConflictError(`service "${id}" is still granted to clients: ${users.join(', ')}`, { clients: users });
+    }
+    await tx.delete(services).where(eq(services.id, id));
+    await recordAuditEvent(tx, { action: 'service.deleted', actor, details: { service: id } });
+    await bumpGeneration(tx);
+  });
+}

@@ -1,0 +1,107 @@
+import { clientStatus, isAddressAllowed } from '../clients/rules.js';
+import { dummySecretHash, verifySecret } from '../clients/secrets.js';
+import type { ClientDirectory, ClientRecord } from './client-directory.js';
+import { InvalidClient, InvalidRequest } from './errors.js';
+import type { TokenParameters } from './parameters.js';
+
+export interface ClientCredentials {
+  method: 'client_secret_basic' | 'client_secret_post';
+  clientId: string;
+  clientSecret: string;
+}
+
+/** Longest client_id or secret we will even look at; anything longer cannot be valid. */
+const MAX_CREDENTIAL_LENGTH = 1024;
+
+/**
+ * RFC 6749 §2.3.1: with HTTP Basic, the client_id and secret are each
+ * application/x-www-form-urlencoded before being joined with ':' and base64-encoded.
+ * Returns undefined when there is no Authorization header.
+ */
+export function parseBasicAuthorization(header: string | undefined): { clientId: string; clientSecret: string } | undefined {
+  if (header === undefined) return undefined;
+  const match = /^Basic +([A-Za-z0-9+/]*={0,2}) *$/i.exec(header);
+  if (match === null) {
+    if (/^Basic\b/i.test(header)) throw new InvalidRequest('malformed Basic authorization header: not base64');
+    throw new InvalidRequest('unsupported authorization scheme on the token endpoint: use Basic');
+  }
+  const encoded = match[1] ?? '';
+  if (encoded === '') throw new InvalidRequest('malformed Basic authorization header: empty credentials');
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw new InvalidRequest('malformed Basic authorization header: no ":" between client_id and secret');
+  return {
+    clientId: formDecode(decoded.slice(0, colon), 'client_id'),
+    clientSecret: formDecode(decoded.slice(colon + 1), 'client_secret'),
+  };
+}
+
+function formDecode(value: string, what: string): string {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    throw new InvalidRequest(`malformed Basic authorization header: ${what} has an invalid percent-escape`);
+  }
+}
+
+/**
+ * Works out how the client authenticates. Exactly one method per request: Basic and a
+ * body secret together are refused (RFC 6749 §2.3). A client_id in the body alongside
+ * Basic is tolerated only when it names the same client.
+ */
+export function readClientCredentials(authorization: string | undefined, params: TokenParameters): ClientCredentials {
+  if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
+    throw new InvalidRequest('client_assertion (private_key_jwt) authentication is not supported by this server yet');
+  }
+  const basic = parseBasicAuthorization(authorization);
+  if (basic !== undefined) {
+    if (params.client_secret !== undefined) {
+      throw new InvalidRequest('use exactly one client authentication method: HTTP Basic or client_secret in the body');
+    }
+    if (params.client_id !== undefined && params.client_id !== basic.clientId) {
+      throw new InvalidRequest('client_id in the body does not match the Authorization header');
+    }
+    return { method: 'client_secret_basic', ...basic };
+  }
+  if (params.client_id === undefined) throw new InvalidClient('no client authentication');
+  // The client_id is not checked yet: only its first characters go to the log.
+  if (params.client_secret === undefined) throw new InvalidClient(`client ${JSON.stringify(params.client_id.slice(0, 64))} sent no secret`);
+  return { method: 'client_secret_post', clientId: params.client_id, clientSecret: params.client_secret };
+}
+
+/**
+ * Authenticates the client, or throws InvalidClient. Every failure costs at least one
+ * argon2id verification (a dummy one when there is nothing real to verify) and looks the
+ * same to the caller; the reason is in the error's private detail.
+ */
+export async function authenticateClient(
+  directory: ClientDirectory,
+  credentials: ClientCredentials,
+  callerIp: string,
+): Promise<ClientRecord> {
+  const triedBasic = credentials.method === 'client_secret_basic';
+  const fail = async (detail: string): Promise<never> => {
+    await verifySecret(await dummySecretHash(), credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
+    throw new InvalidClient(detail, triedBasic);
+  };
+
+  // Empty or absurdly long credentials cannot be valid, but they cost the same as any other
+  // failure, and nothing this long is looked up.
+  if (credentials.clientId === '' || credentials.clientSecret === '') return fail('empty client_id or secret');
+  if (credentials.clientId.length > MAX_CREDENTIAL_LENGTH || credentials.clientSecret.length > MAX_CREDENTIAL_LENGTH) {
+    return fail('client_id or secret too long');
+  }
+
+  const client = await directory.find(credentials.clientId);
+  if (client === undefined) return fail('unknown client');
+  if (client.authMethod !== 'client_secret') return fail(`client authenticates with ${client.authMethod}, not a secret`);
+  const status = clientStatus(client);
+  if (status !== 'active') return fail(`client is ${status}`);
+  if (!(await directory.verifySecret(client, credentials.clientSecret))) {
+    throw new InvalidClient('wrong secret', triedBasic);
+  }
+  if (!isAddressAllowed(callerIp, client.networks)) {
+    throw new InvalidClient(`caller ${callerIp} is outside the client's IP ranges`, triedBasic);
+  }
+  return client;
+}

@@ -1,0 +1,46 @@
+import type { FastifyInstance } from 'fastify';
+import { SUPPORTED_GRANT_TYPES } from './token.js';
+
+/** Resource servers may cache the key set this long; they refetch on an unknown `kid`. */
+const JWKS_MAX_AGE_SECONDS = 300;
+const DISCOVERY_MAX_AGE_SECONDS = 3600;
+
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+
+/** RFC 8414 authorization server metadata (also served as openid-configuration). */
+export function serverMetadata(issuer: string, scopes: string[]) {
+  return {
+    issuer,
+    token_endpoint: `${issuer}/oauth/token`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    grant_types_supported: [...SUPPORTED_GRANT_TYPES],
+    token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    introspection_endpoint: `${issuer}/oauth/introspect`,
+    introspection_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    revocation_endpoint: `${issuer}/oauth/revoke`,
+    revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    // token_endpoint_auth_signing_alg_values_supported only means something with
+    // private_key_jwt client authentication, which the token endpoint does not do yet.
+    // This server has no authorization endpoint, so it supports no response types.
+    response_types_supported: [] as string[],
+    scopes_supported: scopes,
+  };
+}
+
+export async function wellKnownRoutes(app: FastifyInstance): Promise<void> {
+  const { portier } = app;
+
+  app.get('/.well-known/jwks.json', async (_request, reply) => {
+    const { jwks } = await portier.keys.get();
+    return reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(jwks);
+  });
+
+  const metadata = async (_request: unknown, reply: import('fastify').FastifyReply) => {
+    const scopes = await portier.scopeCatalogue();
+    return reply
+      .header('cache-control', `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`)
+      .send(serverMetadata(portier.config.issuer, scopes));
+  };
+  app.get('/.well-known/oauth-authorization-server', metadata);
+  app.get('/.well-known/openid-configuration', metadata);
+}

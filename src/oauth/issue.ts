@@ -1,0 +1,50 @@
+import { randomUUID } from 'node:crypto';
+import { SignJWT } from 'jose';
+import { serviceAccountUsername } from '../clients/rules.js';
+import type { ClientRecord, GrantedService } from './client-directory.js';
+import type { ActiveKey } from './keys.js';
+
+export interface IssuedToken {
+  accessToken: string;
+  expiresIn: number;
+  scope: string;
+  jti: string;
+}
+
+/**
+ * Signs an RFC 9068 access token for the client's service-account user. `sub` is the
+ * service account's UUID (never reused), `aud` the chosen service(s).
+ */
+export async function issueAccessToken(options: {
+  issuer: string;
+  ttl: number;
+  key: ActiveKey;
+  client: ClientRecord;
+  services: GrantedService[];
+  scopes: string[];
+  now?: number;
+}): Promise<IssuedToken> {
+  const { client, services, scopes, key, ttl } = options;
+  const iat = Math.floor((options.now ?? Date.now()) / 1000);
+  const jti = randomUUID();
+  const scope = scopes.join(' ');
+  const audiences = services.map((service) => service.audience);
+  const name = [client.firstName, client.lastName].filter((part) => part !== null && part !== '').join(' ');
+  const claims: Record<string, unknown> = {
+    iss: options.issuer,
+    sub: client.uuid,
+    aud: audiences.length === 1 ? audiences[0] : audiences,
+    client_id: client.clientId,
+    scope,
+    iat,
+    exp: iat + ttl,
+    jti,
+    preferred_username: serviceAccountUsername(client.clientId),
+  };
+  if (name !== '') claims.name = name;
+  if (client.roles.length > 0) claims.roles = client.roles;
+  const accessToken = await new SignJWT(claims)
+    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
+    .sign(key.privateKey);
+  return { accessToken, expiresIn: ttl, scope, jti };
+}

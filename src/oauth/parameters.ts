@@ -1,0 +1,48 @@
+import { InvalidRequest } from './errors.js';
+
+/** The token request parameters Portier understands; others are ignored (RFC 6749 §3.2). */
+export interface TokenParameters {
+  grant_type?: string;
+  client_id?: string;
+  client_secret?: string;
+  client_assertion?: string;
+  client_assertion_type?: string;
+  scope?: string;
+  audience?: string;
+  /** Introspection and revocation: the token in question. */
+  token?: string;
+  token_type_hint?: string;
+  /** RFC 8707 §2: the only parameter that may be repeated. */
+  resource: string[];
+}
+
+const SINGLE_VALUED = [
+  'grant_type',
+  'client_id',
+  'client_secret',
+  'client_assertion',
+  'client_assertion_type',
+  'scope',
+  'audience',
+  'token',
+  'token_type_hint',
+] as const;
+
+/**
+ * Reads the parsed form body. A parameter sent twice is an invalid_request (RFC 6749 §3.2),
+ * except `resource`, which RFC 8707 allows to repeat.
+ */
+export function readTokenParameters(body: unknown): TokenParameters {
+  const form = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const params: TokenParameters = { resource: [] };
+  for (const name of SINGLE_VALUED) {
+    const value = form[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'string') throw new InvalidRequest(`parameter ${name} must not be repeated`);
+    params[name] = value;
+  }
+  const resource = form.resource;
+  if (typeof resource === 'string') params.resource = [resource];
+  else if (Array.isArray(resource)) params.resource = resource.map(String);
+  return params;
+}

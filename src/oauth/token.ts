@@ -1,0 +1,123 @@
+import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../clients/rules.js';
+import { authenticateClient, readClientCredentials } from './authenticate.js';
+import type { ClientDirectory, ClientRecord, GrantedService } from './client-directory.js';
+import { InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnsupportedGrantType } from './errors.js';
+import { type IssuedToken, issueAccessToken } from './issue.js';
+import type { Db } from '../db/connect.js';
+import type { KeyCache } from './keys.js';
+import type { RevocationList } from './revocations.js';
+import { readTokenParameters, type TokenParameters } from './parameters.js';
+
+export interface TokenEndpointContext {
+  issuer: string;
+  accessTokenTtl: number;
+  db: Db;
+  directory: ClientDirectory;
+  keys: KeyCache;
+  revocations: RevocationList;
+  /** Drops this instance's caches after a change it made (a revocation). */
+  onChange(): void;
+}
+
+export interface TokenRequest {
+  body: unknown;
+  authorization: string | undefined;
+  ip: string;
+}
+
+export interface TokenSuccess {
+  client: ClientRecord;
+  services: GrantedService[];
+  token: IssuedToken;
+}
+
+export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
+
+/**
+ * POST /oauth/token, as a list of steps (RFC 6749 §4.4 with RFC 8707 resource indicators).
+ * Cheap syntactic checks come before client authentication so a malformed request never
+ * costs an argon2 verification.
+ */
+export async function handleTokenRequest(ctx: TokenEndpointContext, request: TokenRequest): Promise<TokenSuccess> {
+  const params = readTokenParameters(request.body);
+  checkGrantType(params);
+  const credentials = readClientCredentials(request.authorization, params);
+  try {
+    const requestedAudiences = readRequestedAudiences(params);
+    const requestedScopes = readRequestedScopes(params);
+    const client = await authenticateClient(ctx.directory, credentials, request.ip);
+    const services = selectServices(client, requestedAudiences);
+    const scopes = selectScopes(services, requestedScopes);
+    const key = (await ctx.keys.get()).active;
+    const token = await issueAccessToken({ issuer: ctx.issuer, ttl: ctx.accessTokenTtl, key, client, services, scopes });
+    return { client, services, token };
+  } catch (error) {
+    // Name the client a refusal concerns, for the log and the audit trail.
+    if (error instanceof OAuthError) error.attributeTo(credentials.clientId);
+    throw error;
+  }
+}
+
+function checkGrantType(params: TokenParameters): void {
+  if (params.grant_type === undefined || params.grant_type === '') throw new InvalidRequest('grant_type is required');
+  if (params.grant_type !== 'client_credentials') {
+    throw new UnsupportedGrantType(`grant_type ${JSON.stringify(params.grant_type.slice(0, 64))} is not supported; use client_credentials`);
+  }
+}
+
+/**
+ * The services asked for, by audience: `resource` (RFC 8707, repeatable, absolute URIs
+ * without a fragment) or Auth0's `audience`; not both. Empty means "not said".
+ */
+export function readRequestedAudiences(params: TokenParameters): string[] {
+  if (params.audience !== undefined && params.resource.length > 0) {
+    throw new InvalidRequest('send either resource or audience, not both');
+  }
+  if (params.audience !== undefined) return params.audience === '' ? [] : [params.audience];
+  for (const resource of params.resource) {
+    if (!isAbsoluteUriWithoutFragment(resource)) {
+      throw new InvalidTarget('resource must be an absolute URI without a fragment (RFC 8707)');
+    }
+  }
+  return [...new Set(params.resource)];
+}
+
+/** The requested scopes, or undefined when `scope` was omitted or empty. */
+export function readRequestedScopes(params: TokenParameters): string[] | undefined {
+  if (params.scope === undefined || params.scope.trim() === '') return undefined;
+  const scopes = params.scope.split(' ').filter((scope) => scope !== '');
+  for (const scope of scopes) {
+    if (!isValidScopeToken(scope)) throw new InvalidScope('scope contains characters RFC 6749 §3.3 does not allow');
+  }
+  return [...new Set(scopes)];
+}
+
+/**
+ * Which granted services the token is for. Nothing asked and exactly one granted: that
+ * one. Nothing asked and several granted: the caller must choose. Anything not granted
+ * (or unknown) is invalid_target.
+ */
+export function selectServices(client: ClientRecord, audiences: string[]): GrantedService[] {
+  if (audiences.length === 0) {
+    const granted = [...client.grants.values()];
+    if (granted.length === 1) return granted;
+    if (granted.length === 0) throw new InvalidTarget('the client is not granted any service');
+    throw new InvalidTarget('the client is granted several services: name one with resource or audience');
+  }
+  return audiences.map((audience) => {
+    const service = client.grants.get(audience);
+    if (service === undefined) throw new InvalidTarget(`the client is not granted the service ${JSON.stringify(audience.slice(0, 200))}`);
+    return service;
+  });
+}
+
+/** The requested scopes must be granted for the chosen services; omitted means all of those. */
+export function selectScopes(services: GrantedService[], requested: string[] | undefined): string[] {
+  const granted = new Set(services.flatMap((service) => service.scopes));
+  if (requested === undefined) return [...granted];
+  const missing = requested.filter((scope) => !granted.has(scope));
+  if (missing.length > 0) {
+    throw new InvalidScope(`scope not granted: ${missing.slice(0, 10).join(' ').slice(0, 200)}`);
+  }
+  return requested;
+}
