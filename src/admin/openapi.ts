@@ -1,0 +1,38 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+
+/**
+ * The OpenAPI document, generated from the route schemas (/docs/json), and a browsable
+ * UI at /docs. Registered before the routes so that it sees all of them.
+ */
+export const openApi = fp(async (app: FastifyInstance, options: { issuer: string }) => {
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Portier',
+        description: 'OAuth 2.0 client-credentials authorization server: token endpoint and admin API.',
+        version: '0.1.0',
+      },
+      servers: [{ url: options.issuer }],
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'An access token from POST /oauth/token for the portier-admin service (scope admin:read or admin:write).',
+          },
+        },
+      },
+      tags: [
+        { name: 'clients', description: 'API clients and their secrets' },
+        { name: 'services', description: 'The catalogue of services clients are granted' },
+        { name: 'keys', description: 'Token signing keys (public parts only)' },
+        { name: 'audit', description: 'Who did what, and refused token requests' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+});

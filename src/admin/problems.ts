@@ -1,0 +1,73 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ConflictError, RuleError, ValidationError, type FieldError } from '../clients/errors.js';
+import { AdminAuthError } from './auth.js';
+
+/** An RFC 9457 problem document. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: FieldError[];
+  clients?: string[];
+}
+
+const PROBLEM_BASE = 'urn:portier:problem:';
+
+/** At most this many field errors are listed: a body of 10,000 bad items gets a short answer. */
+const MAX_FIELD_ERRORS = 100;
+
+/** Fastify's schema validation errors, as `{ path, message }` per bad field. */
+function validationErrors(error: FastifyError): FieldError[] {
+  const where = error.validationContext === 'body' ? '' : `/${error.validationContext ?? 'request'}`;
+  return (error.validation ?? []).slice(0, MAX_FIELD_ERRORS).map((issue) => {
+    const params = issue.params as Record<string, unknown>;
+    const extra = typeof params.additionalProperty === 'string' ? `/${params.additionalProperty}` : '';
+    const missing = typeof params.missingProperty === 'string' ? `/${params.missingProperty}` : '';
+    const message =
+      extra !== '' ? 'is not a known field' : missing !== '' ? 'is required' : (issue.message ?? 'is invalid');
+    return { path: `${where}${issue.instancePath}${extra}${missing}` || '/', message };
+  });
+}
+
+/** Turns any error into a problem document; a 5xx never shows its message. */
+export function toProblem(error: FastifyError | Error): Problem {
+  if (error instanceof AdminAuthError) {
+    return {
+      type: `${PROBLEM_BASE}${error.status === 401 ? 'unauthorized' : 'forbidden'}`,
+      title: error.status === 401 ? 'Unauthorized' : 'Forbidden',
+      status: error.status,
+      detail: error.message,
+    };
+  }
+  if (error instanceof ValidationError) {
+    return { type: `${PROBLEM_BASE}validation`, title: error.title, status: 400, detail: 'the request has invalid fields', errors: error.errors };
+  }
+  if (error instanceof RuleError) {
+    const problem: Problem = { type: `${PROBLEM_BASE}${error.title.toLowerCase().replace(/ /g, '-')}`, title: error.title, status: error.status, detail: error.message };
+    if (error instanceof ConflictError && Array.isArray(error.extra.clients)) problem.clients = error.extra.clients as string[];
+    return problem;
+  }
+  const fastifyError = error as FastifyError;
+  if (fastifyError.validation !== undefined) {
+    return {
+      type: `${PROBLEM_BASE}validation`,
+      title: 'Invalid request',
+      status: 400,
+      detail: 'the request has invalid fields',
+      errors: validationErrors(fastifyError),
+    };
+  }
+  const status = fastifyError.statusCode ?? 500;
+  if (status >= 400 && status < 500) {
+    return { type: `${PROBLEM_BASE}bad-request`, title: 'Bad Request', status, detail: fastifyError.message };
+  }
+  return { type: `${PROBLEM_BASE}internal`, title: 'Internal Server Error', status: 500, detail: 'internal error' };
+}
+
+export function sendProblem(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const problem = toProblem(error);
+  if (problem.status >= 500) request.log.error({ err: error }, 'admin request failed');
+  if (error instanceof AdminAuthError) reply.header('www-authenticate', error.challenge);
+  return reply.status(problem.status).type('application/problem+json').send(problem);
+}
