@@ -1,0 +1,115 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t from 'tap';
+import { connectDatabase, type Database } from '../src/db/connect.js';
+import { basicAuth, build, createTestDatabase, postToken, type TestLike } from './helpers.js';
+
+const run = promisify(execFile);
+
+/**
+ * The CLI as an operator runs it: a separate process on the same database. On PGlite each
+ * test gets a DATA_DIR of its own; on PostgreSQL a fresh database.
+ */
+async function cliEnvironment(t: TestLike): Promise<{ env: Record<string, string>; open: () => Promise<Database> }> {
+  const { databaseUrl, database } = await createTestDatabase(t);
+  if (databaseUrl !== undefined) {
+    return { env: { DATABASE_URL: databaseUrl }, open: async () => database };
+  }
+  await database.close();
+  const dataDir = mkdtempSync(join(tmpdir(), 'portier-cli-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  rmSync(`${dataDir}.lock`, { force: true });
+  return { env: { DATA_DIR: dataDir }, open: () => connectDatabase({ dataDir }) };
+}
+
+function portier(env: Record<string, string>, ...args: string[]) {
+  return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    env: { PATH: process.env.PATH, ISSUER: 'http://portier.test', LOG_LEVEL: 'warn', ...env },
+  });
+}
+
+t.test('create a service and a client, then the client gets a token', async (t) => {
+  const { env, open } = await cliEnvironment(t);
+  await portier(env, 'services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read');
+  const created = await portier(env, 'clients', 'create', '--name', 'API Eaglebe', '--owner', 'user-42', '--client-id', 'eaglebe', '--grant', 'events:events:read');
+  const secret = created.stdout.trim().split('\n').at(-1) ?? '';
+  t.match(secret, /^portier_cs_[A-Za-z0-9_-]{43}$/, 'the secret is the last line of standard output');
+  t.match(created.stderr, /shown this once/);
+  const resource = JSON.parse(created.stdout.slice(0, created.stdout.lastIndexOf('}') + 1));
+  t.equal(resource.created_by, `cli:${(await import('node:os')).userInfo().username}`);
+
+  const listed = JSON.parse((await portier(env, 'clients', 'list', '--status', 'active')).stdout);
+  t.same(listed.items.map((client: { client_id: string }) => client.client_id), ['eaglebe']);
+  t.notMatch(JSON.stringify(listed), secret, 'the list never shows the secret');
+
+  // The server, started afterwards on the same database, honours what the CLI made.
+  const database = await open();
+  const server = await build(t, { database });
+  t.teardown(() => database.close());
+  const res = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('eaglebe', secret) });
+  t.equal(res.statusCode, 200);
+  t.equal(res.json().scope, 'events:read');
+});
+
+t.test('disable, rotate-secret, delete and the audit trail', async (t) => {
+  const { env } = await cliEnvironment(t);
+  await portier(env, 'services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read');
+  await portier(env, 'clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read');
+  const disabled = JSON.parse((await portier(env, 'clients', 'disable', 'client-a')).stdout);
+  t.same(disabled.results, [{ client_id: 'client-a', ok: true, status: 'disabled' }]);
+  const rotated = await portier(env, 'clients', 'rotate-secret', 'client-a', '--previous-valid-for', '60');
+  t.match(rotated.stdout.trim(), /^portier_cs_/);
+  t.match(rotated.stderr, /previous secret works until/);
+  await portier(env, 'clients', 'delete', 'client-a');
+  const audit = JSON.parse((await portier(env, 'audit', '--client-id', 'client-a')).stdout);
+  t.same(
+    audit.items.map((event: { action: string }) => event.action),
+    ['client.deleted', 'client.secret_regenerated', 'client.disabled', 'client.created'],
+  );
+  t.notMatch(JSON.stringify(audit), rotated.stdout.trim(), 'no secret in the audit trail');
+});
+
+t.test('bad input is one clear line and a non-zero exit, and changes nothing', async (t) => {
+  const { env } = await cliEnvironment(t);
+  const failures: Array<[string[], RegExp]> = [
+    [['clients', 'create', '--name', 'x', '--owner', 'o', '--grant', 'nope:read'], /\/grants\/0\/service: unknown service "nope"/],
+    [['clients', 'create', '--name', 'x', '--owner', 'o', '--client-id', 'Bad ID'], /\/client_id/],
+    [['clients', 'create', '--name', 'x', '--owner', 'o', '--ip-range', '10.0.0.0/33'], /\/ip_ranges\/0/],
+    [['clients', 'get', 'missing'], /no client with client_id "missing"/],
+    [['clients', 'delete', 'missing'], /no client with client_id "missing"/],
+    [['clients', 'frobnicate'], /unknown clients command/],
+    [['clients', 'create', '--bogus'], /Unknown option/],
+  ];
+  for (const [args, message] of failures) {
+    const error = await portier(env, ...args).then(
+      () => undefined,
+      (failure: { code: number; stderr: string }) => failure,
+    );
+    t.ok(error, `${args.join(' ')} fails`);
+    t.equal(error?.code, 1);
+    t.match(error?.stderr ?? '', message);
+  }
+  const listed = JSON.parse((await portier(env, 'clients', 'list')).stdout);
+  t.same(listed.items, [], 'no client was half-created');
+});
+
+t.test('on PGlite, a second process cannot open a DATA_DIR in use', { skip: process.env.DATABASE_URL ? 'PGlite only' : false }, async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'portier-lock-'));
+  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+  const database = await connectDatabase({ dataDir });
+  try {
+    const error = await portier({ DATA_DIR: dataDir }, 'clients', 'list').then(
+      () => undefined,
+      (failure: { code: number; stderr: string }) => failure,
+    );
+    t.equal(error?.code, 1);
+    t.match(error?.stderr ?? '', /DATA_DIR .* is in use by process \d+/);
+  } finally {
+    await database.close();
+  }
+  const after = await portier({ DATA_DIR: dataDir }, 'migrate');
+  t.match(after.stderr, /up to date/, 'once released, the folder opens');
+});

@@ -1,0 +1,237 @@
+import { randomBytes } from 'node:crypto';
+import t, { type Test } from 'tap';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+type Env = Record<string, string | undefined>;
+
+/**
+ * loadConfig(env) must throw a ConfigError for `variable`, whose one-line message starts
+ * with the variable's name and says what is wrong (`problem`).
+ */
+function refuses(t: Test, env: Env, variable: string, problem: RegExp, label = `${variable}=${JSON.stringify(Object.values(env).join(' '))}`) {
+  let error: unknown;
+  try {
+    loadConfig(env);
+  } catch (caught) {
+    error = caught;
+  }
+  if (!(error instanceof ConfigError)) {
+    t.fail(`${label}: expected a ConfigError, got ${error === undefined ? 'no error' : String(error)}`);
+    return undefined;
+  }
+  t.equal(error.variable, variable, `${label}: names ${variable}`);
+  t.ok(error.message.startsWith(`${variable}: `), `${label}: message starts with the variable name (${error.message})`);
+  t.match(error.message, problem, `${label}: says what is wrong`);
+  t.notOk(error.message.includes('\n'), `${label}: one line`);
+  return error;
+}
+
+t.test('defaults are those of the DESIGN.md table', async (t) => {
+  const config = loadConfig({});
+  t.strictSame(config, {
+    databaseUrl: undefined,
+    dataDir: './data',
+    port: 8080,
+    host: '127.0.0.1',
+    issuer: 'http://localhost:8080',
+    accessTokenTtl: 3600,
+    signingAlg: 'ES256',
+    keyEncryptionKey: undefined,
+    trustProxy: false,
+    bootstrapAdmin: undefined,
+    logLevel: 'info',
+  });
+  t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
+  t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
+});
+
+t.test('every variable is read', async (t) => {
+  const key = randomBytes(32);
+  const config = loadConfig({
+    DATABASE_URL: 'postgres://portier:pw@db.internal:5432/portier',
+    DATA_DIR: '/var/lib/portier',
+    PORT: '3000',
+    HOST: '0.0.0.0',
+    ISSUER: 'https://auth.example.com',
+    ACCESS_TOKEN_TTL: '600',
+    SIGNING_ALG: 'EdDSA',
+    KEY_ENCRYPTION_KEY: key.toString('base64'),
+    TRUST_PROXY: '1',
+    BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin',
+    BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret',
+    LOG_LEVEL: 'debug',
+  });
+  t.strictSame(config, {
+    databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
+    dataDir: '/var/lib/portier',
+    port: 3000,
+    host: '0.0.0.0',
+    issuer: 'https://auth.example.com',
+    accessTokenTtl: 600,
+    signingAlg: 'EdDSA',
+    keyEncryptionKey: key,
+    trustProxy: 1,
+    bootstrapAdmin: { clientId: 'root-admin', clientSecret: 'a-long-enough-secret' },
+    logLevel: 'debug',
+  });
+});
+
+t.test('PORT', async (t) => {
+  t.equal(loadConfig({ PORT: '1' }).port, 1);
+  t.equal(loadConfig({ PORT: '65535' }).port, 65535);
+  t.equal(loadConfig({ PORT: ' 8081 ' }).port, 8081, 'surrounding spaces are ignored');
+  for (const bad of ['http', 'eighty', '80a', '8080.5', '1e3', '-1', '0x50']) {
+    refuses(t, { PORT: bad }, 'PORT', /whole number/);
+  }
+  for (const bad of ['65536', '70000', '99999999999999999999']) {
+    refuses(t, { PORT: bad }, 'PORT', /between 0 and 65535/);
+  }
+});
+
+t.test('ISSUER', async (t) => {
+  t.equal(loadConfig({ ISSUER: 'https://auth.example.com' }).issuer, 'https://auth.example.com');
+  t.equal(loadConfig({ ISSUER: 'https://auth.example.com/' }).issuer, 'https://auth.example.com', 'trailing slash stripped');
+  t.equal(loadConfig({ ISSUER: 'https://example.com/auth/' }).issuer, 'https://example.com/auth', 'with a path');
+  t.equal(loadConfig({ ISSUER: 'https://example.com/auth//' }).issuer, 'https://example.com/auth');
+  t.equal(loadConfig({ ISSUER: 'http://localhost:8080' }).issuer, 'http://localhost:8080', 'http is allowed');
+  t.equal(loadConfig({ ISSUER: 'https://example.com:8443/tenant-a' }).issuer, 'https://example.com:8443/tenant-a');
+
+  for (const bad of ['not-a-url', 'auth.example.com', '/relative/path', 'https://']) {
+    refuses(t, { ISSUER: bad }, 'ISSUER', /URL/);
+  }
+  for (const bad of ['ftp://example.com', 'file:///etc/passwd', 'mailto:admin@example.com', 'javascript:alert(1)']) {
+    refuses(t, { ISSUER: bad }, 'ISSUER', /http:\/\/ or https:\/\//);
+  }
+  for (const bad of [
+    'https://example.com?tenant=a',
+    'https://example.com/auth?x=1',
+    'https://example.com#frag',
+    'https://example.com/auth#',
+    'https://example.com/?',
+  ]) {
+    refuses(t, { ISSUER: bad }, 'ISSUER', /query or fragment/);
+  }
+  refuses(t, { ISSUER: 'https://exa\nmple.com' }, 'ISSUER', /whitespace or control/, 'a newline inside the URL');
+  refuses(t, { ISSUER: 'https://example.com/a b' }, 'ISSUER', /whitespace or control/, 'a space inside the URL');
+});
+
+t.test('ACCESS_TOKEN_TTL', async (t) => {
+  t.equal(loadConfig({ ACCESS_TOKEN_TTL: '60' }).accessTokenTtl, 60);
+  t.equal(loadConfig({ ACCESS_TOKEN_TTL: '86400' }).accessTokenTtl, 86400, 'one day is the longest');
+  refuses(t, { ACCESS_TOKEN_TTL: '0' }, 'ACCESS_TOKEN_TTL', /between 60 and 86400, got 0/);
+  refuses(t, { ACCESS_TOKEN_TTL: '59' }, 'ACCESS_TOKEN_TTL', /between 60 and 86400/);
+  refuses(t, { ACCESS_TOKEN_TTL: '-60' }, 'ACCESS_TOKEN_TTL', /whole number/);
+  refuses(t, { ACCESS_TOKEN_TTL: 'one hour' }, 'ACCESS_TOKEN_TTL', /whole number/);
+  refuses(t, { ACCESS_TOKEN_TTL: '1h' }, 'ACCESS_TOKEN_TTL', /whole number/);
+  refuses(t, { ACCESS_TOKEN_TTL: '3600.5' }, 'ACCESS_TOKEN_TTL', /whole number/);
+  refuses(t, { ACCESS_TOKEN_TTL: '86401' }, 'ACCESS_TOKEN_TTL', /between 60 and 86400/);
+  refuses(t, { ACCESS_TOKEN_TTL: '31536000' }, 'ACCESS_TOKEN_TTL', /between 60 and 86400/);
+});
+
+t.test('SIGNING_ALG', async (t) => {
+  for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256']) t.equal(loadConfig({ SIGNING_ALG: alg }).signingAlg, alg);
+  for (const bad of ['HS256', 'es256', 'rs256', 'none', 'ES512', 'Ed25519']) {
+    refuses(t, { SIGNING_ALG: bad }, 'SIGNING_ALG', /one of ES256, EdDSA, RS256, PS256/);
+  }
+});
+
+t.test('KEY_ENCRYPTION_KEY', async (t) => {
+  const key = randomBytes(32);
+  t.strictSame(loadConfig({ KEY_ENCRYPTION_KEY: key.toString('base64') }).keyEncryptionKey, key, 'base64');
+  t.strictSame(loadConfig({ KEY_ENCRYPTION_KEY: key.toString('base64url') }).keyEncryptionKey, key, 'base64url');
+  t.strictSame(loadConfig({ KEY_ENCRYPTION_KEY: `${key.toString('base64')}\n` }).keyEncryptionKey, key, 'a trailing newline (from a file) is ignored');
+
+  refuses(t, { KEY_ENCRYPTION_KEY: 'this is not base64!' }, 'KEY_ENCRYPTION_KEY', /base64/);
+  refuses(t, { KEY_ENCRYPTION_KEY: `${key.toString('base64').slice(0, 20)}*${key.toString('base64').slice(21)}` }, 'KEY_ENCRYPTION_KEY', /base64/);
+  refuses(t, { KEY_ENCRYPTION_KEY: key.toString('hex') }, 'KEY_ENCRYPTION_KEY', /32 bytes, got 48/, 'hex is not base64 of 32 bytes');
+  refuses(t, { KEY_ENCRYPTION_KEY: randomBytes(16).toString('base64') }, 'KEY_ENCRYPTION_KEY', /exactly 32 bytes, got 16/);
+  refuses(t, { KEY_ENCRYPTION_KEY: randomBytes(33).toString('base64') }, 'KEY_ENCRYPTION_KEY', /exactly 32 bytes, got 33/);
+
+  const secretValue = randomBytes(16).toString('base64');
+  const error = refuses(t, { KEY_ENCRYPTION_KEY: secretValue }, 'KEY_ENCRYPTION_KEY', /32 bytes/);
+  t.notOk(error?.message.includes(secretValue), 'the key itself is not repeated in the message');
+});
+
+t.test('TRUST_PROXY', async (t) => {
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false);
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true);
+  t.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, 1, 'hop count');
+  t.equal(loadConfig({ TRUST_PROXY: '3' }).trustProxy, 3);
+  t.strictSame(loadConfig({ TRUST_PROXY: '10.0.0.0/8' }).trustProxy, ['10.0.0.0/8'], 'one CIDR');
+  t.strictSame(
+    loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.1,2001:db8::/32 , ::1' }).trustProxy,
+    ['10.0.0.0/8', '192.168.1.1', '2001:db8::/32', '::1'],
+    'a list of CIDRs and addresses',
+  );
+  for (const bad of ['garbage', 'yes', 'FALSE', '10.0.0.0/33', '10.0.0.0/8,', '10.0.0.0/8,nonsense', '300.1.1.1', '2001:db8::/200', '-1', '1.5', '010.0.0.1', '0x0a000001', '10.0.0.0 /8']) {
+    refuses(t, { TRUST_PROXY: bad }, 'TRUST_PROXY', /hop count|IPs\/CIDRs/);
+  }
+});
+
+t.test('DATABASE_URL', async (t) => {
+  t.equal(loadConfig({ DATABASE_URL: 'postgres://u@localhost:5432/db' }).databaseUrl, 'postgres://u@localhost:5432/db');
+  t.equal(loadConfig({ DATABASE_URL: 'postgresql://u@localhost/db' }).databaseUrl, 'postgresql://u@localhost/db');
+  t.equal(loadConfig({ DATABASE_URL: '' }).databaseUrl, undefined, 'empty: embedded PGlite');
+
+  const mysql = refuses(t, { DATABASE_URL: 'mysql://root:hunter2@localhost/portier' }, 'DATABASE_URL', /postgres:\/\//);
+  t.match(mysql?.message ?? '', /mysql:/, 'names the scheme it got');
+  t.notOk(mysql?.message.includes('hunter2'), 'the password is not repeated in the message');
+  refuses(t, { DATABASE_URL: 'sqlite:///tmp/portier.db' }, 'DATABASE_URL', /postgres:\/\//);
+  const notUrl = refuses(t, { DATABASE_URL: 'host=localhost password=hunter2' }, 'DATABASE_URL', /not a valid URL/);
+  t.notOk(notUrl?.message.includes('hunter2'), 'the password is not repeated in the message');
+  refuses(t, { DATABASE_URL: 'localhost:5432' }, 'DATABASE_URL', /postgres:\/\//, 'host:port parses as a URL with scheme localhost:');
+});
+
+t.test('BOOTSTRAP_ADMIN_CLIENT_ID and BOOTSTRAP_ADMIN_CLIENT_SECRET', async (t) => {
+  const awkward = 'p@ss word:with%25+plus&=/?#"\'\\';
+  t.strictSame(
+    loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin', BOOTSTRAP_ADMIN_CLIENT_SECRET: awkward }).bootstrapAdmin,
+    { clientId: 'root-admin', clientSecret: awkward },
+    'any printable ASCII secret, taken verbatim',
+  );
+  t.strictSame(
+    loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin', BOOTSTRAP_ADMIN_CLIENT_SECRET: '  sixteen chars  ' }).bootstrapAdmin,
+    { clientId: 'root-admin', clientSecret: '  sixteen chars  ' },
+    'the secret is not trimmed',
+  );
+  t.equal(loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: '', BOOTSTRAP_ADMIN_CLIENT_SECRET: '' }).bootstrapAdmin, undefined, 'both empty: none');
+
+  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin' }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /must be set when BOOTSTRAP_ADMIN_CLIENT_ID is/);
+  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin', BOOTSTRAP_ADMIN_CLIENT_SECRET: '' }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /must be set/);
+  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret' }, 'BOOTSTRAP_ADMIN_CLIENT_ID', /must be set when BOOTSTRAP_ADMIN_CLIENT_SECRET is/);
+
+  const id = 'root-admin';
+  const short = refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'short-secret' }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /at least 16/);
+  t.notOk(short?.message.includes('short-secret'), 'the secret is not repeated in the message');
+  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(15) }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /at least 16/);
+  t.equal(loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(16) }).bootstrapAdmin?.clientSecret.length, 16);
+  t.equal(loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(512) }).bootstrapAdmin?.clientSecret.length, 512);
+  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(513) }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /at most 512/);
+
+  for (const [label, secret] of [
+    ['a newline', 'sixteen-chars-ok\n'],
+    ['a tab', 'sixteen\tchars-ok!'],
+    ['a NUL', 'sixteen-chars\u0000ok'],
+    ['DEL', 'sixteen-chars-ok\u007f'],
+    ['non-ASCII', 'sécret-de-seize-car'],
+    ['an emoji', 'sixteen-chars-ok🔑'],
+  ] as const) {
+    const error = refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: secret }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /printable ASCII/, `secret with ${label}`);
+    t.notOk(error?.message.includes(secret), 'the secret is not repeated in the message');
+  }
+
+  for (const badId of ['Root-Admin', 'root admin', 'ab', '-admin', 'admin/root', 'ädmin', 'x'.repeat(65)]) {
+    refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: badId, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret' }, 'BOOTSTRAP_ADMIN_CLIENT_ID', /3–64/);
+  }
+});
+
+t.test('LOG_LEVEL', async (t) => {
+  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) t.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
+  for (const bad of ['verbose', 'INFO', 'warning', '30']) refuses(t, { LOG_LEVEL: bad }, 'LOG_LEVEL', /must be one of fatal, error, warn, info, debug, trace, silent/);
+});
+
+t.test('the first bad variable stops the load, whatever the others', async (t) => {
+  const error = refuses(t, { PORT: 'x', LOG_LEVEL: 'info', SIGNING_ALG: 'ES256' }, 'PORT', /whole number/);
+  t.ok(error instanceof Error, 'a ConfigError is an Error');
+  t.equal(error?.name, 'ConfigError');
+});

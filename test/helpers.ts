@@ -1,0 +1,181 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { type CreateClientInput, createClient } from '../src/clients/clients.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { connectDatabase, type Database } from '../src/db/connect.js';
+import { createLogger } from '../src/logger.js';
+import { buildServer } from '../src/server.js';
+import { prepareDatabase } from '../src/startup.js';
+import { CLI_ACTOR } from '../src/audit/events.js';
+
+/** The subset of tap's Test that helpers use, so they work with any test object. */
+export interface TestLike {
+  teardown(fn: () => unknown): void;
+}
+
+export const ISSUER = 'http://portier.test';
+
+/** A Config as loadConfig would return it, with test-friendly defaults and overrides. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig({ ISSUER, LOG_LEVEL: 'silent' }), ...overrides };
+}
+
+/**
+ * A fresh, empty database for one test: an in-memory PGlite, or, when DATABASE_URL is set,
+ * a new database created on that server (dropped again at teardown). Each test file, and
+ * each test that asks, gets its own, so files run in parallel without sharing state.
+ */
+export async function createTestDatabase(t: TestLike): Promise<{ database: Database; databaseUrl: string | undefined }> {
+  const serverUrl = process.env.DATABASE_URL;
+  if (serverUrl === undefined || serverUrl === '') {
+    const database = await connectDatabase({});
+    t.teardown(() => database.close());
+    return { database, databaseUrl: undefined };
+  }
+  const name = `portier_test_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  const databaseUrl = url.toString();
+  const database = await connectDatabase({ databaseUrl });
+  t.teardown(async () => {
+    await database.close().catch(() => {});
+    const dropper = new pg.Client({ connectionString: serverUrl });
+    await dropper.connect();
+    await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await dropper.end();
+  });
+  return { database, databaseUrl };
+}
+
+/** Collects log lines, so a test can check what was (and was not) logged. */
+export function captureLogs(level = 'info'): { logger: Logger; text(): string; lines(): Array<Record<string, unknown>> } {
+  const chunks: string[] = [];
+  const stream = new Writable({
+    write(chunk, _encoding, callback) {
+      chunks.push(String(chunk));
+      callback();
+    },
+  });
+  return {
+    logger: createLogger(level, stream),
+    text: () => chunks.join(''),
+    lines: () =>
+      chunks
+        .join('')
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line) as Record<string, unknown>),
+  };
+}
+
+export interface TestServer {
+  app: FastifyInstance;
+  database: Database;
+  databaseUrl: string | undefined;
+  config: Config;
+}
+
+/**
+ * A prepared database and a Portier built on it, closed at teardown. Use `app.inject()`
+ * for HTTP-level tests, or `app.listen({ port: 0 })` when the test is about sockets.
+ */
+export async function build(
+  t: TestLike,
+  options: { config?: Partial<Config>; logger?: Logger; database?: Database } = {},
+): Promise<TestServer> {
+  const config = testConfig(options.config);
+  const { database, databaseUrl } = options.database
+    ? { database: options.database, databaseUrl: undefined }
+    : await createTestDatabase(t);
+  await prepareDatabase(database, config);
+  const app = await buildServer({ config, database, logger: options.logger ?? createLogger('silent') });
+  await app.ready();
+  t.teardown(() => app.close());
+  return { app, database, databaseUrl, config };
+}
+
+/** A service in the catalogue, written straight to the database. */
+export async function addService(
+  database: Database,
+  service: { id: string; audience: string; scopes: string[]; name?: string },
+): Promise<void> {
+  const { services } = await import('../src/db/schema.js');
+  await database.db.insert(services).values({ name: service.id, ...service });
+}
+
+/** Creates a client through the same function the admin API and CLI use. */
+export async function addClient(
+  server: TestServer,
+  input: Partial<CreateClientInput> = {},
+): Promise<{ clientId: string; clientSecret: string; uuid: string }> {
+  const { client, clientSecret } = await createClient(
+    server.database.db,
+    { name: 'Test client', owner: 'user-1', ...input },
+    CLI_ACTOR,
+  );
+  // The test's server must see the new client at once, as it would after an admin change.
+  server.app.portier.generation.changed();
+  return { clientId: client.client_id, clientSecret: clientSecret ?? '', uuid: client.service_account.id };
+}
+
+/** RFC 6749 §2.3.1: form-urlencode id and secret, join with ':', base64. */
+export function basicAuth(clientId: string, clientSecret: string): string {
+  const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`).toString('base64')}`;
+}
+
+/** POSTs a form to the token endpoint through inject(). */
+export function postToken(
+  app: FastifyInstance,
+  form: Record<string, string | string[]>,
+  headers: Record<string, string> = {},
+) {
+  const body = new URLSearchParams();
+  for (const [name, value] of Object.entries(form)) {
+    for (const item of Array.isArray(value) ? value : [value]) body.append(name, item);
+  }
+  return app.inject({
+    method: 'POST',
+    url: '/oauth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: body.toString(),
+  });
+}
+
+export const ADMIN_ID = 'root-admin';
+export const ADMIN_SECRET = 'root-admin-secret-0123456789';
+
+/**
+ * A server with a bootstrap admin, and a function that gets admin tokens: `admin:write`
+ * by default, or the scope asked for.
+ */
+export async function buildWithAdmin(t: TestLike, options: Parameters<typeof build>[1] = {}) {
+  const server = await build(t, {
+    ...options,
+    config: { ...options.config, bootstrapAdmin: { clientId: ADMIN_ID, clientSecret: ADMIN_SECRET } },
+  });
+  const tokenFor = async (scope = 'admin:write', clientId = ADMIN_ID, clientSecret = ADMIN_SECRET): Promise<string> => {
+    const res = await postToken(server.app, { grant_type: 'client_credentials', scope, resource: `${server.config.issuer}/admin` }, {
+      authorization: basicAuth(clientId, clientSecret),
+    });
+    if (res.statusCode !== 200) throw new Error(`admin token request failed: ${res.statusCode} ${res.body}`);
+    return (res.json() as { access_token: string }).access_token;
+  };
+  const token = await tokenFor();
+  /** inject() with the admin token; `payload` is sent as JSON. */
+  const admin = (method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: unknown, bearer = token) =>
+    server.app.inject({
+      method,
+      url,
+      headers: { authorization: `Bearer ${bearer}`, ...(payload === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(payload === undefined ? {} : { payload: JSON.stringify(payload) }),
+    });
+  return { ...server, token, tokenFor, admin };
+}

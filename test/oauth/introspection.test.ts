@@ -1,0 +1,113 @@
+import t from 'tap';
+import { addClient, addService, basicAuth, build, postToken, type TestLike, type TestServer } from '../helpers.js';
+
+function post(server: TestServer, url: string, form: Record<string, string>, authorization?: string) {
+  return server.app.inject({
+    method: 'POST',
+    url,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...(authorization === undefined ? {} : { authorization }) },
+    payload: new URLSearchParams(form).toString(),
+  });
+}
+
+async function setup(t: TestLike) {
+  const server = await build(t);
+  await addService(server.database, { id: 'events', audience: 'https://events.example', scopes: ['events:read'] });
+  const owner = await addClient(server, { client_id: 'vendor-a', grants: [{ service: 'events', scopes: ['events:read'] }] });
+  const other = await addClient(server, { client_id: 'vendor-b', grants: [{ service: 'events', scopes: ['events:read'] }] });
+  const res = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(owner.clientId, owner.clientSecret) });
+  const token = (res.json() as { access_token: string }).access_token;
+  return { server, owner, other, token };
+}
+
+t.test('introspection reports an issued token as active with its claims', async (t) => {
+  const { server, owner, other, token } = await setup(t);
+  const res = await post(server, '/oauth/introspect', { token }, basicAuth(other.clientId, other.clientSecret));
+  t.equal(res.statusCode, 200);
+  const body = res.json();
+  t.equal(body.active, true);
+  t.equal(body.client_id, 'vendor-a');
+  t.equal(body.sub, owner.uuid);
+  t.equal(body.scope, 'events:read');
+  t.equal(body.username, 'service-account-vendor-a');
+  t.equal(body.token_type, 'Bearer');
+  t.equal(res.headers['cache-control'], 'no-store');
+});
+
+t.test('garbage, foreign and tampered tokens are inactive, not errors', async (t) => {
+  const { server, other, token } = await setup(t);
+  const auth = basicAuth(other.clientId, other.clientSecret);
+  for (const candidate of ['garbage', `${token}x`, token.split('.').slice(0, 2).join('.') + '.AAAA']) {
+    const res = await post(server, '/oauth/introspect', { token: candidate }, auth);
+    t.equal(res.statusCode, 200);
+    t.same(res.json(), { active: false });
+  }
+});
+
+t.test('introspection needs client authentication and a token', async (t) => {
+  const { server, other, token } = await setup(t);
+  let res = await post(server, '/oauth/introspect', { token });
+  t.equal(res.statusCode, 401);
+  t.equal(res.json().error, 'invalid_client');
+  res = await post(server, '/oauth/introspect', { token }, basicAuth(other.clientId, 'wrong'));
+  t.equal(res.statusCode, 401);
+  res = await post(server, '/oauth/introspect', {}, basicAuth(other.clientId, other.clientSecret));
+  t.equal(res.statusCode, 400);
+  t.equal(res.json().error, 'invalid_request');
+});
+
+t.test('a token is inactive once its client is disabled or deleted', async (t) => {
+  const { server, other, token } = await setup(t);
+  const { setClientEnabled, deleteClient } = await import('../../src/clients/lifecycle.js');
+  const auth = basicAuth(other.clientId, other.clientSecret);
+  await setClientEnabled(server.database.db, 'vendor-a', false, { clientId: 'test', sub: null });
+  server.app.portier.generation.changed();
+  t.same((await post(server, '/oauth/introspect', { token }, auth)).json(), { active: false });
+  await setClientEnabled(server.database.db, 'vendor-a', true, { clientId: 'test', sub: null });
+  server.app.portier.generation.changed();
+  t.equal((await post(server, '/oauth/introspect', { token }, auth)).json().active, true);
+  await deleteClient(server.database.db, 'vendor-a', { clientId: 'test', sub: null });
+  server.app.portier.generation.changed();
+  t.same((await post(server, '/oauth/introspect', { token }, auth)).json(), { active: false });
+});
+
+t.test('revocation: only the owner may revoke; afterwards the token is inactive', async (t) => {
+  const { server, owner, other, token } = await setup(t);
+  let res = await post(server, '/oauth/revoke', { token }, basicAuth(other.clientId, other.clientSecret));
+  t.equal(res.statusCode, 400);
+  t.equal(res.json().error, 'unauthorized_client');
+  res = await post(server, '/oauth/introspect', { token }, basicAuth(other.clientId, other.clientSecret));
+  t.equal(res.json().active, true, 'a refused revocation changes nothing');
+
+  res = await post(server, '/oauth/revoke', { token, token_type_hint: 'access_token' }, basicAuth(owner.clientId, owner.clientSecret));
+  t.equal(res.statusCode, 200);
+  res = await post(server, '/oauth/introspect', { token }, basicAuth(other.clientId, other.clientSecret));
+  t.same(res.json(), { active: false });
+  res = await post(server, '/oauth/revoke', { token }, basicAuth(owner.clientId, owner.clientSecret));
+  t.equal(res.statusCode, 200, 'revoking again, or an unknown token, is still 200 (RFC 7009 §2.2)');
+  res = await post(server, '/oauth/revoke', { token: 'garbage' }, basicAuth(owner.clientId, owner.clientSecret));
+  t.equal(res.statusCode, 200);
+});
+
+t.test('a revocation reaches another instance on the same database within a second', async (t) => {
+  const { server, owner, other, token } = await setup(t);
+  const second = await build(t, { database: server.database });
+  const auth = basicAuth(other.clientId, other.clientSecret);
+  t.equal((await post(second, '/oauth/introspect', { token }, auth)).json().active, true);
+  await post(server, '/oauth/revoke', { token }, basicAuth(owner.clientId, owner.clientSecret));
+  let active = true;
+  for (let i = 0; i < 20 && active; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    active = (await post(second, '/oauth/introspect', { token }, auth)).json().active;
+  }
+  t.equal(active, false);
+});
+
+t.test('GET on introspection and revocation is 405', async (t) => {
+  const server = await build(t);
+  for (const url of ['/oauth/introspect', '/oauth/revoke']) {
+    const res = await server.app.inject({ method: 'GET', url });
+    t.equal(res.statusCode, 405);
+    t.equal(res.headers.allow, 'POST');
+  }
+});

@@ -1,0 +1,337 @@
+import { eq, sql } from 'drizzle-orm';
+import { exportJWK, generateKeyPair } from 'jose';
+import t, { type Test } from 'tap';
+import { CLI_ACTOR } from '../../src/audit/events.js';
+import { deleteClient, setClientEnabled } from '../../src/clients/lifecycle.js';
+import { auditEvents, clients } from '../../src/db/schema.js';
+import { addClient, addService, basicAuth, build, captureLogs, postToken, type TestServer } from '../helpers.js';
+
+// Malformed token requests and failed client authentication. Every refusal is a 4xx with an
+// RFC 6749 §5.2 JSON body and Cache-Control: no-store, and the server keeps serving after it.
+
+type Response = Awaited<ReturnType<typeof postToken>>;
+
+const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
+const FORM = 'application/x-www-form-urlencoded';
+
+/** An RFC 6749 §5.2 error: the status, a JSON body of exactly {error, error_description}, no-store. */
+function expectOAuthError(t: Test, response: Response, status: number, error: string, label = ''): void {
+  const what = label === '' ? '' : `${label}: `;
+  t.equal(response.statusCode, status, `${what}status ${status}`);
+  t.match(response.headers['content-type'], /^application\/json/, `${what}JSON body`);
+  t.equal(response.headers['cache-control'], 'no-store', `${what}Cache-Control: no-store`);
+  const body = response.json() as Record<string, unknown>;
+  t.same(Object.keys(body).sort(), ['error', 'error_description'], `${what}body is {error, error_description}`);
+  t.equal(body.error, error, `${what}error is ${error}`);
+  t.type(body.error_description, 'string', `${what}error_description is a string`);
+}
+
+/** A request to /oauth/token exactly as given: body, headers and method. */
+function injectRaw(
+  server: TestServer,
+  payload: string | undefined,
+  headers: Record<string, string> = {},
+  method: 'POST' | 'GET' | 'PUT' | 'DELETE' = 'POST',
+) {
+  return server.app.inject({ method, url: '/oauth/token', headers, ...(payload === undefined ? {} : { payload }) });
+}
+
+/** Polls until `check` holds or `limitMs` passes; returns the last value. */
+async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, limitMs = 2000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  let value = await probe();
+  while (!check(value) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    value = await probe();
+  }
+  return value;
+}
+
+t.test('malformed requests', async (t) => {
+  const server = await build(t);
+  await addService(server.database, EVENTS);
+  const client = await addClient(server, { grants: [{ service: 'events', scopes: ['events:read'] }] });
+  const basic = basicAuth(client.clientId, client.clientSecret);
+  const good = 'grant_type=client_credentials';
+
+  /** After every bad request, a good one still gets a token. */
+  async function stillServing(t: Test): Promise<void> {
+    const response = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basic });
+    t.equal(response.statusCode, 200, 'a good request afterwards still gets a token');
+  }
+
+  t.test('malformed or foreign Authorization headers are invalid_request', async (t) => {
+    const noColon = `Basic ${Buffer.from(`${client.clientId}${client.clientSecret}`).toString('base64')}`;
+    const headers: Array<[string, string]> = [
+      ['Basic without credentials', 'Basic'],
+      ['Basic with an empty value', 'Basic '],
+      ['Basic with characters outside base64', 'Basic !!!'],
+      ['base64 without a colon', noColon],
+      ['Bearer scheme', 'Bearer x'],
+    ];
+    for (const [label, authorization] of headers) {
+      const response = await injectRaw(server, good, { 'content-type': FORM, authorization });
+      expectOAuthError(t, response, 400, 'invalid_request', label);
+    }
+    await stillServing(t);
+  });
+
+  t.test('percent-escapes that do not decode', async (t) => {
+    // In the Basic header, id and secret are form-urlencoded (RFC 6749 §2.3.1).
+    for (const escape of ['%zz', '%E0%A4%A']) {
+      const asId = `Basic ${Buffer.from(`${escape}:${client.clientSecret}`).toString('base64')}`;
+      const asSecret = `Basic ${Buffer.from(`${client.clientId}:${escape}`).toString('base64')}`;
+      expectOAuthError(t, await injectRaw(server, good, { 'content-type': FORM, authorization: asId }), 400, 'invalid_request');
+      expectOAuthError(t, await injectRaw(server, good, { 'content-type': FORM, authorization: asSecret }), 400, 'invalid_request');
+      // In the body, the form parser keeps an undecodable escape as it is (as WHATWG
+      // URLSearchParams does), so the value is simply wrong; rejecting it as malformed
+      // (invalid_request) would do as well.
+      const inBody: Array<[string, string, Record<string, string>, number, string]> = [
+        ['grant_type', `grant_type=${escape}`, {}, 400, 'unsupported_grant_type'],
+        ['client_id', `${good}&client_id=${escape}&client_secret=${client.clientSecret}`, {}, 401, 'invalid_client'],
+        ['client_secret', `${good}&client_id=${client.clientId}&client_secret=${escape}`, {}, 401, 'invalid_client'],
+        ['scope', `${good}&scope=${escape}`, { authorization: basic }, 400, 'invalid_scope'],
+        ['resource', `${good}&resource=https://events.example/${escape}`, { authorization: basic }, 400, 'invalid_target'],
+      ];
+      for (const [name, payload, headers, status, error] of inBody) {
+        const response = await injectRaw(server, payload, { 'content-type': FORM, ...headers });
+        const malformed = response.statusCode === 400 && response.json().error === 'invalid_request';
+        if (malformed) expectOAuthError(t, response, 400, 'invalid_request', `${name}=${escape}`);
+        else expectOAuthError(t, response, status, error, `${name}=${escape}`);
+      }
+    }
+    await stillServing(t);
+  });
+
+  t.test('bodies that are not application/x-www-form-urlencoded are invalid_request', async (t) => {
+    const json = await injectRaw(server, JSON.stringify({ grant_type: 'client_credentials' }), {
+      'content-type': 'application/json',
+      authorization: basic,
+    });
+    expectOAuthError(t, json, 400, 'invalid_request');
+    const multipart = await injectRaw(
+      server,
+      '--xyz\r\nContent-Disposition: form-data; name="grant_type"\r\n\r\nclient_credentials\r\n--xyz--\r\n',
+      { 'content-type': 'multipart/form-data; boundary=xyz', authorization: basic },
+    );
+    expectOAuthError(t, multipart, 400, 'invalid_request');
+    const text = await injectRaw(server, good, { 'content-type': 'text/plain', authorization: basic });
+    expectOAuthError(t, text, 400, 'invalid_request');
+    const noContentType = await injectRaw(server, good, { authorization: basic });
+    expectOAuthError(t, noContentType, 400, 'invalid_request');
+    const noBody = await injectRaw(server, undefined, { authorization: basic });
+    expectOAuthError(t, noBody, 400, 'invalid_request');
+    await stillServing(t);
+  });
+
+  t.test('a body over 64 KiB is 413 with an RFC 6749 body', async (t) => {
+    const big = `${good}&padding=${'a'.repeat(65 * 1024)}`;
+    expectOAuthError(t, await injectRaw(server, big, { 'content-type': FORM, authorization: basic }), 413, 'invalid_request');
+    // Just under the limit is parsed as usual.
+    const justUnder = `${good}&padding=${'a'.repeat(60 * 1024)}`;
+    t.equal((await injectRaw(server, justUnder, { 'content-type': FORM, authorization: basic })).statusCode, 200);
+    await stillServing(t);
+  });
+
+  t.test('GET, PUT and DELETE on /oauth/token are 405', async (t) => {
+    for (const method of ['GET', 'PUT', 'DELETE'] as const) {
+      const response = await injectRaw(server, method === 'GET' ? undefined : good, { 'content-type': FORM, authorization: basic }, method);
+      expectOAuthError(t, response, 405, 'invalid_request');
+      t.equal(response.headers.allow, 'POST', `${method}: Allow: POST`);
+    }
+    await stillServing(t);
+  });
+
+  t.test('grant_type', async (t) => {
+    expectOAuthError(t, await postToken(server.app, {}, { authorization: basic }), 400, 'invalid_request');
+    expectOAuthError(t, await postToken(server.app, { grant_type: '' }, { authorization: basic }), 400, 'invalid_request');
+    for (const grantType of ['authorization_code', 'password', 'refresh_token', 'garbage']) {
+      const response = await postToken(server.app, { grant_type: grantType }, { authorization: basic });
+      expectOAuthError(t, response, 400, 'unsupported_grant_type');
+    }
+    await stillServing(t);
+  });
+
+  t.test('a repeated parameter is invalid_request', async (t) => {
+    const twice = (name: string, value: string) =>
+      postToken(server.app, { grant_type: 'client_credentials', [name]: [value, value] }, name === 'client_id' ? {} : { authorization: basic });
+    expectOAuthError(t, await twice('grant_type', 'client_credentials'), 400, 'invalid_request');
+    expectOAuthError(t, await twice('scope', 'events:read'), 400, 'invalid_request');
+    const clientIdTwice = await postToken(server.app, {
+      grant_type: 'client_credentials',
+      client_id: [client.clientId, client.clientId],
+      client_secret: client.clientSecret,
+    });
+    expectOAuthError(t, clientIdTwice, 400, 'invalid_request');
+    const secretTwice = await postToken(server.app, {
+      grant_type: 'client_credentials',
+      client_id: client.clientId,
+      client_secret: [client.clientSecret, client.clientSecret],
+    });
+    expectOAuthError(t, secretTwice, 400, 'invalid_request');
+    await stillServing(t);
+  });
+
+  t.test('client authentication methods', async (t) => {
+    const both = await postToken(server.app, { grant_type: 'client_credentials', client_secret: client.clientSecret }, { authorization: basic });
+    expectOAuthError(t, both, 400, 'invalid_request');
+    const bothWithId = await postToken(
+      server.app,
+      { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret },
+      { authorization: basic },
+    );
+    expectOAuthError(t, bothWithId, 400, 'invalid_request');
+    const otherId = await postToken(server.app, { grant_type: 'client_credentials', client_id: 'someone-else' }, { authorization: basic });
+    expectOAuthError(t, otherId, 400, 'invalid_request');
+    // The same client_id in the body as in the Basic header is fine.
+    const sameId = await postToken(server.app, { grant_type: 'client_credentials', client_id: client.clientId }, { authorization: basic });
+    t.equal(sameId.statusCode, 200, 'Basic with the same client_id in the body is accepted');
+
+    const none = await postToken(server.app, { grant_type: 'client_credentials' });
+    expectOAuthError(t, none, 401, 'invalid_client');
+    t.notOk(none.headers['www-authenticate'], 'no WWW-Authenticate when Basic was not tried');
+
+    const assertion = await postToken(server.app, {
+      grant_type: 'client_credentials',
+      client_id: client.clientId,
+      client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+      client_assertion: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
+    });
+    expectOAuthError(t, assertion, 400, 'invalid_request');
+    await stillServing(t);
+  });
+});
+
+t.test('every failed client authentication is the same 401 invalid_client; the reason goes to log and audit only', async (t) => {
+  const logs = captureLogs('info');
+  const server = await build(t, { logger: logs.logger });
+  const { db } = server.database;
+  await addService(server.database, EVENTS);
+  const grants = [{ service: 'events', scopes: ['events:read'] }];
+  const client = await addClient(server, { grants });
+  const other = await addClient(server, { grants });
+  const disabled = await addClient(server, { grants });
+  const expired = await addClient(server, { grants });
+  const deleted = await addClient(server, { grants });
+  const { publicKey } = await generateKeyPair('ES256');
+  const keyClient = await addClient(server, { grants, auth_method: 'private_key_jwt', jwks: { keys: [await exportJWK(publicKey)] } });
+
+  // Each was fine before it was disabled, expired or deleted.
+  for (const c of [disabled, expired, deleted]) {
+    const before = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.clientSecret) });
+    t.equal(before.statusCode, 200, `${c.clientId} works before`);
+  }
+  await setClientEnabled(db, disabled.clientId, false, CLI_ACTOR);
+  // create refuses a past expires_at, so the clock is moved past it in the database.
+  await db.update(clients).set({ expiresAt: sql`now() - interval '1 minute'` }).where(eq(clients.clientId, expired.clientId));
+  await deleteClient(db, deleted.clientId, CLI_ACTOR);
+  server.app.portier.generation.changed();
+
+  const long = 'a'.repeat(2000);
+  const cases: Array<{ label: string; clientId: string; secret: string; reason: RegExp; audited: string | null }> = [
+    { label: 'unknown client', clientId: 'no-such-client', secret: client.clientSecret, reason: /unknown client/, audited: 'no-such-client' },
+    { label: 'wrong secret', clientId: client.clientId, secret: `${client.clientSecret}x`, reason: /wrong secret/, audited: client.clientId },
+    { label: 'disabled client', clientId: disabled.clientId, secret: disabled.clientSecret, reason: /disabled/, audited: disabled.clientId },
+    { label: 'expired client', clientId: expired.clientId, secret: expired.clientSecret, reason: /expired/, audited: expired.clientId },
+    { label: 'deleted client', clientId: deleted.clientId, secret: deleted.clientSecret, reason: /unknown client/, audited: deleted.clientId },
+    { label: "another client's secret", clientId: client.clientId, secret: other.clientSecret, reason: /wrong secret/, audited: client.clientId },
+    { label: 'a private_key_jwt client presenting a secret', clientId: keyClient.clientId, secret: client.clientSecret, reason: /private_key_jwt/, audited: keyClient.clientId },
+    { label: 'over-long client_id', clientId: long, secret: client.clientSecret, reason: /too long/, audited: null },
+    { label: 'over-long secret', clientId: client.clientId, secret: long, reason: /too long/, audited: null },
+    { label: 'empty secret', clientId: client.clientId, secret: '', reason: /empty/, audited: null },
+  ];
+
+  const basicResponses: Response[] = [];
+  const postResponses: Response[] = [];
+  for (const c of cases) {
+    const viaBasic = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret) });
+    const viaPost = await postToken(server.app, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret });
+    t.test(c.label, async (t) => {
+      expectOAuthError(t, viaBasic, 401, 'invalid_client');
+      t.match(viaBasic.headers['www-authenticate'], /^Basic realm="[^"]*"/, 'Basic was tried: WWW-Authenticate: Basic realm=…');
+      expectOAuthError(t, viaPost, 401, 'invalid_client');
+      t.notOk(viaPost.headers['www-authenticate'], 'client_secret_post: no WWW-Authenticate');
+      for (const response of [viaBasic, viaPost]) {
+        t.notMatch(response.body, /unknown|wrong|disabled|expired|deleted|long|empty|secret of/i, 'the response does not say why');
+      }
+    });
+    basicResponses.push(viaBasic);
+    postResponses.push(viaPost);
+  }
+  // A client_id without any secret is the same refusal too.
+  postResponses.push(await postToken(server.app, { grant_type: 'client_credentials', client_id: client.clientId }));
+
+  const shape = (response: Response) => ({
+    status: response.statusCode,
+    body: response.body,
+    wwwAuthenticate: response.headers['www-authenticate'],
+    cacheControl: response.headers['cache-control'],
+  });
+  const [firstBasic] = basicResponses;
+  const [firstPost] = postResponses;
+  if (firstBasic === undefined || firstPost === undefined) throw new Error('no responses');
+  t.test('all answers are identical', async (t) => {
+    for (const response of basicResponses) t.same(shape(response), shape(firstBasic));
+    for (const response of postResponses) t.same(shape(response), shape(firstPost));
+    t.equal(firstBasic.body, firstPost.body, 'Basic and post refusals have the same body');
+  });
+
+  t.test('the real reason is in the log', async (t) => {
+    const refusals = logs.lines().filter((line) => /refused/.test(String(line.msg)));
+    for (const c of cases) {
+      const found = refusals.some((line) => c.reason.test(String(line.reason)) && (c.audited === null || line.client_id === c.audited));
+      t.ok(found, `${c.label}: logged with its reason`);
+    }
+  });
+
+  t.test('the real reason is in the audit trail (token.denied)', async (t) => {
+    const readDenials = () => db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
+    const hasAll = (rows: Array<typeof auditEvents.$inferSelect>) =>
+      cases.every((c) => rows.some((row) => matches(row, c)));
+    const matches = (row: typeof auditEvents.$inferSelect, c: (typeof cases)[number]) => {
+      const details = row.details as { error?: string; reason?: string };
+      return details.error === 'invalid_client' && c.reason.test(String(details.reason)) && (c.audited === null || row.clientId === c.audited);
+    };
+    // The denial is written in the background, after the answer.
+    const rows = await eventually(readDenials, hasAll);
+    for (const c of cases) t.ok(rows.some((row) => matches(row, c)), `${c.label}: audited with its reason`);
+    const audit = JSON.stringify(rows);
+    for (const secret of [client.clientSecret, other.clientSecret, disabled.clientSecret, expired.clientSecret, deleted.clientSecret]) {
+      t.notOk(audit.includes(secret), 'the audit trail never holds a secret');
+    }
+  });
+
+  const after = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
+  t.equal(after.statusCode, 200, 'the server still serves the good client');
+});
+
+t.test('over-long input is never copied whole into the log or the audit trail', async (t) => {
+  const logs = captureLogs('trace');
+  const server = await build(t, { logger: logs.logger });
+  await addService(server.database, EVENTS);
+  const client = await addClient(server, { grants: [{ service: 'events', scopes: ['events:read'] }] });
+  const huge = (c: string) => c.repeat(60_000);
+  const requests: Array<[string, Record<string, string>, Record<string, string>]> = [
+    ['client_id without a secret', { client_id: huge('i') }, {}],
+    ['client_id with a secret', { client_id: huge('j'), client_secret: client.clientSecret }, {}],
+    ['secret', { client_id: client.clientId, client_secret: huge('k') }, {}],
+    ['Basic client_id', {}, { authorization: basicAuth(huge('l'), client.clientSecret) }],
+    ['grant_type', { grant_type: huge('m') }, { authorization: basicAuth(client.clientId, client.clientSecret) }],
+    ['scope', { scope: huge('n') }, { authorization: basicAuth(client.clientId, client.clientSecret) }],
+    ['resource', { resource: `https://${huge('o')}.example` }, { authorization: basicAuth(client.clientId, client.clientSecret) }],
+    ['audience', { audience: `https://${huge('p')}.example` }, { authorization: basicAuth(client.clientId, client.clientSecret) }],
+  ];
+  for (const [label, form, headers] of requests) {
+    const response = await postToken(server.app, { grant_type: 'client_credentials', ...form }, headers);
+    t.ok(response.statusCode >= 400 && response.statusCode < 500, `${label}: refused with ${response.statusCode}`);
+    t.ok(response.body.length < 1024, `${label}: the answer does not echo it`);
+  }
+  const { db } = server.database;
+  const readDenials = () => db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
+  // Eight distinct denials: each names a different (truncated) client_id or reason.
+  const rows = await eventually(readDenials, (found) => found.length >= 8);
+  t.equal(rows.length, 8, 'the refusals are audited');
+  const longest = (values: string[]) => Math.max(0, ...values.map((value) => value.length));
+  t.ok(longest(logs.text().split('\n')) < 4096, 'no log line carries the whole input');
+  t.ok(longest(rows.map((row) => JSON.stringify(row))) < 4096, 'no audit row carries the whole input');
+});
