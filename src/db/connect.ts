@@ -93,6 +93,15 @@ async function connectPglite(dataDir: string | undefined): Promise<Database> {
     releaseLock();
     throw error;
   }
+  return pgliteDatabase(client, releaseLock);
+}
+
+/**
+ * The Database over an open PGlite client; `onClose` runs after the client is closed.
+ * connectDatabase uses it, and so do the tests, which open each database from a migrated
+ * template (PGlite's `loadDataDir`) instead of paying initdb every time.
+ */
+export function pgliteDatabase(client: PGlite, onClose: () => void = () => {}): Database {
   const db = drizzlePglite(client, { schema });
   // PGlite lives inside this process: an in-process queue is lock enough (one for the
   // start-up, one for the migrations, which run inside the start-up lock too).
@@ -117,7 +126,7 @@ async function connectPglite(dataDir: string | undefined): Promise<Database> {
     async close() {
       if (client.closed) return;
       await client.close();
-      releaseLock();
+      onClose();
     },
   };
 }
