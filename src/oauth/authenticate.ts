@@ -97,11 +97,12 @@ export async function authenticateClient(
   if (client.authMethod !== 'client_secret') return fail(`client authenticates with ${client.authMethod}, not a secret`);
   const status = clientStatus(client);
   if (status !== 'active') return fail(`client is ${status}`);
+  // The caller's address before its secret: a secret that verified before is recognised
+  // without argon2, so checking it first would answer an outsider holding the right secret
+  // faster than one holding a wrong secret, and tell it that the secret is good.
+  if (!isAddressAllowed(callerIp, client.networks)) return fail(`caller ${callerIp} is outside the client's IP ranges`);
   if (!(await directory.verifySecret(client, credentials.clientSecret))) {
     throw new InvalidClient('wrong secret', triedBasic);
-  }
-  if (!isAddressAllowed(callerIp, client.networks)) {
-    throw new InvalidClient(`caller ${callerIp} is outside the client's IP ranges`, triedBasic);
   }
   return client;
 }

@@ -162,6 +162,42 @@ t.test('ip_ranges changed to exclude the caller', async (t) => {
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'inside again');
 });
 
+t.test('a caller outside the ranges is refused before its secret is looked at', async (t) => {
+  // A secret that verified once is recognised without argon2. Were the caller's address
+  // checked after the secret, an outsider holding the right secret would get its 401
+  // sooner than one with a wrong secret, and so learn that the secret is good.
+  const { server, db, client } = await setup(t);
+  await updateClient(db, client.clientId, { ip_ranges: ['127.0.0.1/32'] }, CLI_ACTOR);
+  changed(server);
+  t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'from inside: the secret is now remembered');
+
+  const { directory } = server.app.portier;
+  const verifySecret = directory.verifySecret.bind(directory);
+  let secretChecks = 0;
+  directory.verifySecret = (...args) => {
+    secretChecks += 1;
+    return verifySecret(...args);
+  };
+  t.teardown(() => {
+    directory.verifySecret = verifySecret;
+  });
+  const fromOutside = (secret: string) =>
+    server.app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      remoteAddress: '192.0.2.9',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(client.clientId, secret) },
+      payload: 'grant_type=client_credentials',
+    });
+  const right = await fromOutside(client.clientSecret);
+  const wrong = await fromOutside(`${client.clientSecret}x`);
+  expectRefused(t, right, 'invalid_client', 'right secret from outside');
+  expectRefused(t, wrong, 'invalid_client', 'wrong secret from outside');
+  t.same(right.json(), wrong.json(), 'the same answer');
+  t.equal(secretChecks, 0, 'the presented secret was not compared at all');
+  t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'from inside it still works');
+});
+
 t.test('grants changed', async (t) => {
   const { server, db, client } = await setup(t);
   t.equal((await ask(server, client.clientId, client.clientSecret, { scope: 'events:read' })).statusCode, 200);
