@@ -1,19 +1,19 @@
 import { gt, lte } from 'drizzle-orm';
-import type { Db, DbOrTx } from '../db/connect.js';
+import type { Db } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { revokedTokens } from '../db/schema.js';
 
-/** Records a revoked token until it would have expired anyway (RFC 7009). */
+/**
+ * Records a revoked token until it would have expired anyway (RFC 7009). Revocations of
+ * tokens that have expired since are of no further use and go in the same transaction,
+ * so the table holds no more rows than there are live revoked tokens.
+ */
 export async function revokeToken(db: Db, jti: string, expiresAt: Date): Promise<void> {
   await db.transaction(async (tx) => {
+    await tx.delete(revokedTokens).where(lte(revokedTokens.expiresAt, new Date()));
     await tx.insert(revokedTokens).values({ jti, expiresAt }).onConflictDoNothing();
     await bumpGeneration(tx);
   });
-}
-
-/** Revocations of tokens that have expired are of no further use. */
-export async function pruneRevocations(db: DbOrTx): Promise<void> {
-  await db.delete(revokedTokens).where(lte(revokedTokens.expiresAt, new Date()));
 }
 
 /**

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { revokedTokens } from '../../src/db/schema.js';
 import { addClient, addService, basicAuth, build, postToken, type TestLike, type TestServer } from '../helpers.js';
 
 function post(server: TestServer, url: string, form: Record<string, string>, authorization?: string) {
@@ -87,6 +88,21 @@ t.test('revocation: only the owner may revoke; afterwards the token is inactive'
   t.equal(res.statusCode, 200, 'revoking again, or an unknown token, is still 200 (RFC 7009 §2.2)');
   res = await post(server, '/oauth/revoke', { token: 'garbage' }, basicAuth(owner.clientId, owner.clientSecret));
   t.equal(res.statusCode, 200);
+});
+
+t.test('a revocation clears out the revocations of tokens that have expired since', async (t) => {
+  const { server, owner, token } = await setup(t);
+  const { db } = server.database;
+  const past = new Date(Date.now() - 1000);
+  await db.insert(revokedTokens).values([
+    { jti: 'expired-long-ago', expiresAt: new Date(Date.now() - 86_400_000) },
+    { jti: 'expired-just-now', expiresAt: past },
+  ]);
+  const res = await post(server, '/oauth/revoke', { token }, basicAuth(owner.clientId, owner.clientSecret));
+  t.equal(res.statusCode, 200);
+  const left = await db.select({ jti: revokedTokens.jti }).from(revokedTokens);
+  t.equal(left.length, 1, 'only the new revocation is left');
+  t.notOk(left.some((row) => row.jti.startsWith('expired-')), 'the expired ones are gone');
 });
 
 t.test('a revocation reaches another instance on the same database within a second', async (t) => {
