@@ -18,11 +18,6 @@ interface StoredSecret {
   id: string;
   hash: string;
   expiresAt: number | null;
-  /**
-   * HMAC (under a per-process random key) of the secret that last verified against this
-   * hash, or undefined. Never the secret itself.
-   */
-  verifiedDigest: Buffer | undefined;
 }
 
 /** Everything the token endpoint needs to know about one client. */
@@ -61,7 +56,6 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
       id: secret.id,
       hash: secret.hash,
       expiresAt: secret.expiresAt?.getTime() ?? null,
-      verifiedDigest: undefined,
     })),
     grants: new Map(
       row.grants.map((grant) => [
@@ -81,30 +75,50 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
 const RECORD_MAX_AGE_MS = 60_000;
 /** Bound on memory: at most this many clients are cached; the oldest entry goes first. */
 const MAX_CACHED_CLIENTS = 10_000;
+/** Bound on memory: at most this many verified secrets are remembered (two per cached client). */
+const MAX_REMEMBERED_SECRETS = 2 * MAX_CACHED_CLIENTS;
 
 interface CacheEntry {
   record: Promise<ClientRecord | undefined>;
   loadedAt: number;
 }
 
+/** A secret that verified: the stored hash it verified against, and the HMAC of what was presented. */
+interface RememberedSecret {
+  hash: string;
+  digest: Buffer;
+}
+
 /**
- * The token endpoint's view of clients: a cache of ClientRecords plus the secret
- * verification cache.
+ * The token endpoint's view of clients: a cache of ClientRecords, and the secrets that
+ * verified, so that a returning client does not pay argon2id on every request.
  *
- * Why it is safe: the cache is dropped whole whenever the cache generation moves, and
- * every change that affects authentication (disable, delete, new secret, grants, IP
- * ranges, expiry) moves it in the same transaction. The instance that made the change
- * drops its cache right after the commit; the others within one poll interval (250 ms).
- * A verified secret is remembered only as an HMAC under a random per-process key, attached
- * to the stored hash it verified against: a regenerated secret is a new row and starts
- * unverified, an expired grace secret is refused by its own expiry, and a disabled or
- * expired client never reaches the cache (see authenticate.ts).
+ * Why it is safe: every change that affects authentication (disable, delete, new secret,
+ * grants, IP ranges, expiry) moves the cache generation in the same transaction, and the
+ * record cache is then dropped whole: by the instance that made the change right after
+ * the commit, by the others within one poll interval (250 ms). The next request works
+ * from a freshly loaded record.
+ *
+ * A verified secret is remembered apart from the records, as an HMAC under a random
+ * per-process key (never the secret itself), keyed by the id of the secret row it
+ * verified against and bound to that row's hash. It is honoured only while the current
+ * record still holds that row, live and with the same hash: a regenerated secret is a new
+ * row and starts unverified, a replaced one is gone from the record, an expired grace
+ * secret is refused by its own expiry, and a disabled, expired or deleted client never
+ * reaches the secret check (see authenticate.ts). Because it outlives the record, a
+ * reload (every change anywhere, and every RECORD_MAX_AGE_MS) costs one query, not one
+ * argon2id verification per connection waiting at that moment.
  */
 export class ClientDirectory {
   private readonly entries = new Map<string, CacheEntry>();
+  private readonly remembered = new Map<string, RememberedSecret>();
   private readonly digestKey = randomBytes(32);
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** The argon2id verification; a parameter so that tests can count the real calls. */
+    private readonly verifyHash: (hash: string, presented: string) => Promise<boolean> = verifySecret,
+  ) {}
 
   find(clientId: string): Promise<ClientRecord | undefined> {
     const now = Date.now();
@@ -113,7 +127,7 @@ export class ClientDirectory {
     const record = loadClientRecord(this.db, clientId);
     // A failed load is not cached.
     record.catch(() => this.entries.delete(clientId));
-    if (this.entries.size >= MAX_CACHED_CLIENTS) this.evictOldest();
+    if (this.entries.size >= MAX_CACHED_CLIENTS) evictOldest(this.entries);
     this.entries.set(clientId, { record, loadedAt: now });
     return record;
   }
@@ -127,28 +141,37 @@ export class ClientDirectory {
     const live = record.secrets.filter((secret) => secret.expiresAt === null || secret.expiresAt > now);
     const digest = hmacSha256(this.digestKey, presented);
     for (const secret of live) {
-      if (secret.verifiedDigest !== undefined && constantTimeEqual(secret.verifiedDigest, digest)) return true;
+      const remembered = this.remembered.get(secret.id);
+      if (remembered !== undefined && remembered.hash === secret.hash && constantTimeEqual(remembered.digest, digest)) return true;
     }
     if (live.length === 0) {
-      await verifySecret(await dummySecretHash(), presented);
+      await this.verifyHash(await dummySecretHash(), presented);
       return false;
     }
     for (const secret of live) {
-      if (await verifySecret(secret.hash, presented)) {
-        secret.verifiedDigest = digest;
+      if (await this.verifyHash(secret.hash, presented)) {
+        this.remember(secret, digest);
         return true;
       }
     }
     return false;
   }
 
-  /** Forgets everything; called when the cache generation moves. */
+  /** Forgets every record; called when the cache generation moves. Remembered secrets stay (see above). */
   invalidate(): void {
     this.entries.clear();
   }
 
-  private evictOldest(): void {
-    const oldest = this.entries.keys().next();
-    if (!oldest.done) this.entries.delete(oldest.value);
+  private remember(secret: StoredSecret, digest: Buffer): void {
+    // Delete first, so that the entry moves to the end of the eviction order.
+    this.remembered.delete(secret.id);
+    if (this.remembered.size >= MAX_REMEMBERED_SECRETS) evictOldest(this.remembered);
+    this.remembered.set(secret.id, { hash: secret.hash, digest });
   }
+}
+
+/** Drops a map's oldest entry (Maps iterate in insertion order). */
+function evictOldest(map: Map<string, unknown>): void {
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
 }

@@ -1,0 +1,95 @@
+import { eq } from 'drizzle-orm';
+import t, { type Test } from 'tap';
+import { CLI_ACTOR } from '../../src/audit/events.js';
+import { createClient } from '../../src/clients/clients.js';
+import { regenerateSecret } from '../../src/clients/lifecycle.js';
+import { hashSecret, verifySecret } from '../../src/clients/secrets.js';
+import { clientSecrets } from '../../src/db/schema.js';
+import { ClientDirectory, type ClientRecord } from '../../src/oauth/client-directory.js';
+import { prepareDatabase } from '../../src/startup.js';
+import { createTestDatabase, testConfig } from '../helpers.js';
+
+// The secret verification cache, without HTTP: a real database, real argon2id, and a count
+// of the argon2id verifications the directory asks for.
+
+async function setup(t: Test) {
+  const { database } = await createTestDatabase(t);
+  await prepareDatabase(database, testConfig());
+  const { db } = database;
+  const { client, clientSecret } = await createClient(db, { client_id: 'vendor-a', name: 'Vendor A', owner: 'user-1' }, CLI_ACTOR);
+  const argon2 = { calls: 0 };
+  const directory = new ClientDirectory(db, (hash, presented) => {
+    argon2.calls += 1;
+    return verifySecret(hash, presented);
+  });
+  const record = async (): Promise<ClientRecord> => {
+    const found = await directory.find(client.client_id);
+    if (found === undefined) throw new Error('client not found');
+    return found;
+  };
+  return { db, directory, record, secret: clientSecret ?? '', argon2 };
+}
+
+t.test('a returning client pays argon2id once, also when its record is reloaded', async (t) => {
+  const { directory, record, secret, argon2 } = await setup(t);
+  t.equal(await directory.verifySecret(await record(), secret), true);
+  t.equal(argon2.calls, 1, 'the first time costs one verification');
+  t.equal(await directory.verifySecret(await record(), secret), true);
+  t.equal(argon2.calls, 1, 'the second is recognised by its HMAC');
+  directory.invalidate(); // what a change anywhere (the cache generation moving) does
+  t.equal(await directory.verifySecret(await record(), secret), true);
+  t.equal(argon2.calls, 1, 'after a reload too: the same row with the same hash');
+});
+
+t.test('a wrong secret costs a full verification every time', async (t) => {
+  const { directory, record, secret, argon2 } = await setup(t);
+  await directory.verifySecret(await record(), secret);
+  for (let i = 1; i <= 3; i++) {
+    t.equal(await directory.verifySecret(await record(), `${secret}x`), false);
+    t.equal(argon2.calls, 1 + i);
+  }
+});
+
+t.test('a regenerated secret: the old one is refused at once, the new one starts unverified', async (t) => {
+  const { db, directory, record, secret, argon2 } = await setup(t);
+  await directory.verifySecret(await record(), secret);
+  const { clientSecret: newSecret } = await regenerateSecret(db, 'vendor-a', 0, CLI_ACTOR);
+  directory.invalidate();
+  t.equal(await directory.verifySecret(await record(), secret), false, 'the old secret is refused');
+  t.equal(argon2.calls, 2, 'checked against the new row with argon2id, not waved through');
+  t.equal(await directory.verifySecret(await record(), newSecret), true);
+  t.equal(argon2.calls, 3, 'the new secret is verified once');
+  t.equal(await directory.verifySecret(await record(), newSecret), true);
+  t.equal(argon2.calls, 3, 'and then remembered');
+});
+
+t.test('a remembered secret is bound to the hash it verified against', async (t) => {
+  const { db, directory, record, secret, argon2 } = await setup(t);
+  await directory.verifySecret(await record(), secret);
+  const [row] = await db.select({ id: clientSecrets.id }).from(clientSecrets);
+  if (row === undefined) throw new Error('no secret row');
+  // The same row, another hash (nothing in Portier does this, but the cache must not care).
+  await db.update(clientSecrets).set({ hash: await hashSecret('another secret entirely') }).where(eq(clientSecrets.id, row.id));
+  directory.invalidate();
+  t.equal(await directory.verifySecret(await record(), secret), false, 'the old secret no longer verifies');
+  t.equal(argon2.calls, 2);
+});
+
+t.test('a grace-period secret is refused once it expires, remembered or not', async (t) => {
+  const { db, directory, record, secret, argon2 } = await setup(t);
+  await directory.verifySecret(await record(), secret);
+  const { previousSecretExpiresAt } = await regenerateSecret(db, 'vendor-a', 60, CLI_ACTOR);
+  directory.invalidate();
+  const expiry = Date.parse(previousSecretExpiresAt ?? '');
+  t.equal(await directory.verifySecret(await record(), secret, expiry - 1000), true, 'within the grace period');
+  t.equal(argon2.calls, 1, 'still remembered: the same row and hash');
+  t.equal(await directory.verifySecret(await record(), secret, expiry + 1), false, 'after it');
+});
+
+t.test('a client without live secrets still costs one verification', async (t) => {
+  const { db, directory, record, secret, argon2 } = await setup(t);
+  await db.delete(clientSecrets);
+  directory.invalidate();
+  t.equal(await directory.verifySecret(await record(), secret), false);
+  t.equal(argon2.calls, 1, 'a dummy verification');
+});
