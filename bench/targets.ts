@@ -9,7 +9,7 @@ import pg from 'pg';
 import { CLI_ACTOR } from '../src/audit/events.js';
 import { createClient } from '../src/clients/clients.js';
 import { createService } from '../src/clients/services.js';
-import { loadConfig } from '../src/config.js';
+import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { prepareDatabase } from '../src/startup.js';
 import {
@@ -35,25 +35,10 @@ export interface PortierTarget {
   clientSecret: string;
 }
 
-/** Portier's variables are set by the benchmark alone, never inherited from the caller's shell. */
-const PORTIER_VARIABLES = [
-  'DATABASE_URL',
-  'DATA_DIR',
-  'PORT',
-  'HOST',
-  'ISSUER',
-  'ACCESS_TOKEN_TTL',
-  'SIGNING_ALG',
-  'KEY_ENCRYPTION_KEY',
-  'TRUST_PROXY',
-  'BOOTSTRAP_ADMIN_CLIENT_ID',
-  'BOOTSTRAP_ADMIN_CLIENT_SECRET',
-  'LOG_LEVEL',
-];
-
 export function portierEnv(options: { port: number; alg: string; databaseUrl?: string; dataDir?: string }): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of PORTIER_VARIABLES) delete env[name];
+  // Portier's variables are set by the benchmark alone, never inherited from the caller's shell.
+  for (const name of CONFIG_VARIABLES) delete env[name];
   delete env.NODE_OPTIONS; // no loader of the benchmark's own (tsx) in the server
   return {
     ...env,

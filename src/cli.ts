@@ -1,9 +1,8 @@
 #!/usr/bin/env node
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
-import { Ajv, type ErrorObject } from 'ajv';
-import addFormats from 'ajv-formats';
 import * as schemas from './admin/schemas.js';
+import { bodyValidator, fieldErrors } from './admin/validation.js';
 import type { Actor } from './audit/events.js';
 import { listAuditEvents } from './audit/list.js';
 import { createClient, type CreateClientInput, getClient, type GrantInput } from './clients/clients.js';
@@ -76,18 +75,11 @@ const OPTIONS = {
 
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
-const ajv = new Ajv({ allErrors: true, coerceTypes: false });
-addFormats.default(ajv);
-
-/** Checks `value` against an admin API schema; throws ValidationError like the API would. */
+/** Checks `value` against an admin API schema, as the API does; throws ValidationError like the API would. */
 function validate<T>(schema: object, value: unknown): T {
-  const check = ajv.compile(schema);
+  const check = bodyValidator.compile(schema);
   if (check(value)) return value as T;
-  const errors = (check.errors ?? []).map((error: ErrorObject) => ({
-    path: error.instancePath || '/',
-    message: error.message ?? 'is invalid',
-  }));
-  throw new ValidationError(errors);
+  throw new ValidationError(fieldErrors(check.errors ?? []));
 }
 
 /** `service:scope1,scope2` → { service, scopes }. */

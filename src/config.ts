@@ -24,6 +24,22 @@ export interface Config {
   logLevel: LogLevel;
 }
 
+/** Every environment variable Portier reads (the README's configuration table). */
+export const CONFIG_VARIABLES = [
+  'DATABASE_URL',
+  'DATA_DIR',
+  'PORT',
+  'HOST',
+  'ISSUER',
+  'ACCESS_TOKEN_TTL',
+  'SIGNING_ALG',
+  'KEY_ENCRYPTION_KEY',
+  'TRUST_PROXY',
+  'BOOTSTRAP_ADMIN_CLIENT_ID',
+  'BOOTSTRAP_ADMIN_CLIENT_SECRET',
+  'LOG_LEVEL',
+] as const;
+
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 

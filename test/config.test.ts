@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -234,4 +235,17 @@ t.test('the first bad variable stops the load, whatever the others', async (t) =
   const error = refuses(t, { PORT: 'x', LOG_LEVEL: 'info', SIGNING_ALG: 'ES256' }, 'PORT', /whole number/);
   t.ok(error instanceof Error, 'a ConfigError is an Error');
   t.equal(error?.name, 'ConfigError');
+});
+
+t.test("the README's configuration table names exactly the variables Portier reads", async (t) => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+  const documented = [...table.matchAll(/^\| (.+?) \|/gm)]
+    .flatMap((row) => [...(row[1] ?? '').matchAll(/`([A-Z_]+)`/g)].map((match) => match[1]))
+    .sort();
+  t.same(documented, [...CONFIG_VARIABLES].sort());
+
+  const read = new Set<string | symbol>();
+  loadConfig(new Proxy({}, { get: (_env, name) => (read.add(name), undefined) }));
+  t.same([...read].map(String).sort(), [...CONFIG_VARIABLES].sort(), 'and they are the ones loadConfig reads');
 });

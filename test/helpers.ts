@@ -201,3 +201,19 @@ export async function buildWithAdmin(t: TestLike, options: Parameters<typeof bui
     });
   return { ...server, token, tokenFor, admin };
 }
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Repeats `probe` every 50 ms until `check` holds or `limitMs` passes, and returns the last
+ * answer: the bound on how long something may take, for the assertion that follows.
+ */
+export async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, limitMs = 2000): Promise<T> {
+  const deadline = Date.now() + limitMs;
+  let value = await probe();
+  while (!check(value) && Date.now() < deadline) {
+    await sleep(50);
+    value = await probe();
+  }
+  return value;
+}

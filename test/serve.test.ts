@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import t, { type Test } from 'tap';
+import { CONFIG_VARIABLES } from '../src/config.js';
 import { basicAuth, createTestDatabase } from './helpers.js';
 
 /**
@@ -18,22 +19,8 @@ import { basicAuth, createTestDatabase } from './helpers.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ON_POSTGRES = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
 
-/** Every variable Portier reads, plus what tap sets for its own children. */
-const INHERITED_NOT = [
-  'DATABASE_URL',
-  'DATA_DIR',
-  'PORT',
-  'HOST',
-  'ISSUER',
-  'ACCESS_TOKEN_TTL',
-  'SIGNING_ALG',
-  'KEY_ENCRYPTION_KEY',
-  'TRUST_PROXY',
-  'BOOTSTRAP_ADMIN_CLIENT_ID',
-  'BOOTSTRAP_ADMIN_CLIENT_SECRET',
-  'LOG_LEVEL',
-  'NODE_OPTIONS',
-];
+/** Every variable Portier reads, and the loader tap sets for its own children. */
+const INHERITED_NOT: readonly string[] = [...CONFIG_VARIABLES, 'NODE_OPTIONS'];
 
 function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, RuleError, ValidationError, type FieldError } from '../clients/errors.js';
 import { AdminAuthError } from './auth.js';
+import { fieldErrors } from './validation.js';
 
 /** An RFC 9457 problem document. */
 export interface Problem {
@@ -14,20 +15,10 @@ export interface Problem {
 
 const PROBLEM_BASE = 'urn:portier:problem:';
 
-/** At most this many field errors are listed: a body of 10,000 bad items gets a short answer. */
-const MAX_FIELD_ERRORS = 100;
-
 /** Fastify's schema validation errors, as `{ path, message }` per bad field. */
 function validationErrors(error: FastifyError): FieldError[] {
-  const where = error.validationContext === 'body' ? '' : `/${error.validationContext ?? 'request'}`;
-  return (error.validation ?? []).slice(0, MAX_FIELD_ERRORS).map((issue) => {
-    const params = issue.params as Record<string, unknown>;
-    const extra = typeof params.additionalProperty === 'string' ? `/${params.additionalProperty}` : '';
-    const missing = typeof params.missingProperty === 'string' ? `/${params.missingProperty}` : '';
-    const message =
-      extra !== '' ? 'is not a known field' : missing !== '' ? 'is required' : (issue.message ?? 'is invalid');
-    return { path: `${where}${issue.instancePath}${extra}${missing}` || '/', message };
-  });
+  const prefix = error.validationContext === 'body' ? '' : `/${error.validationContext ?? 'request'}`;
+  return fieldErrors(error.validation ?? [], prefix);
 }
 
 /** Turns any error into a problem document; a 5xx never shows its message. */

@@ -1,5 +1,3 @@
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Actor } from '../audit/events.js';
 import { listAuditEvents, type AuditFilters } from '../audit/list.js';
@@ -19,6 +17,7 @@ import { listSigningKeys, rotateSigningKey } from '../oauth/keys.js';
 import { authenticateAdmin } from './auth.js';
 import { sendProblem } from './problems.js';
 import * as s from './schemas.js';
+import { bodyValidator, textValidator } from './validation.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -29,20 +28,6 @@ declare module 'fastify' {
 
 /** Admin bodies are small JSON documents; 256 KiB is generous and bounds validation work. */
 const ADMIN_BODY_LIMIT = 256 * 1024;
-
-/**
- * Request validation of the admin routes. A JSON body is checked as sent, without type
- * coercion, as the CLI checks the same schemas: `"name": 123` or `"roles": "x"` is a 400,
- * not a name "123" or a list of one. Query strings and path parameters are text by
- * nature and keep coercion (`limit=10` is a number).
- */
-function validator(coerceTypes: false | 'array'): Ajv {
-  const ajv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: true, coerceTypes });
-  addFormats.default(ajv);
-  return ajv;
-}
-const bodyValidator = validator(false);
-const textValidator = validator('array');
 
 const problems = { 400: s.problemResponse, 401: s.problemResponse, 403: s.problemResponse, 404: s.problemResponse, 409: s.problemResponse };
 const secured = [{ bearerAuth: [] }];

@@ -2,7 +2,7 @@ import { and, count, eq, sql, sum } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
 import { auditEvents, clientGrants, clientIpRanges, clients, clientSecrets, signingKeys } from '../../src/db/schema.js';
-import { ADMIN_ID, ADMIN_SECRET, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
+import { ADMIN_ID, ADMIN_SECRET, basicAuth, buildWithAdmin, eventually, postToken } from '../helpers.js';
 
 // The audit trail: one event per change made through the admin API, naming who made it
 // (the admin's client_id and token sub) and what changed; refused token requests with
@@ -28,18 +28,7 @@ interface Page {
 
 const EVENTS = { id: 'events', name: 'Events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Repeats `probe` until `check` holds or `limitMs` passes (a bound, not an assertion); returns the last value. */
-async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, limitMs = 5000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let value = await probe();
-  while (!check(value) && Date.now() < deadline) {
-    await sleep(50);
-    value = await probe();
-  }
-  return value;
-}
 
 async function page(t: Test, server: Server, query: Record<string, string> = {}): Promise<Page> {
   const response = await server.admin('GET', `/admin/audit-events?${new URLSearchParams(query).toString()}`);
@@ -131,6 +120,7 @@ t.test('one event per change, naming the admin, the client and what changed; no 
   await eventually(
     () => page(t, server, { action: 'token.denied' }),
     (result) => result.items.length > 0,
+    5000,
   );
 
   const events = (await allEvents(t, server)).filter((event) => Number(event.id) > startId).reverse();
@@ -229,6 +219,7 @@ t.test('refused token requests: token.denied events with the real reason', async
   const denied = await eventually(
     () => allEvents(t, server, { action: 'token.denied' }),
     (events) => events.length >= 4,
+    5000,
   );
   t.equal(denied.length, 4, 'one event per refusal');
   const reasonFor = (clientId: string) => denied.filter((event) => event.client_id === clientId).map((event) => event.details.reason);
@@ -278,6 +269,7 @@ t.test('throttling: a flood of identical refusals writes a few rows that count t
   const before = await eventually(
     () => rowsFor('flood-client'),
     (result) => result.rows >= 1,
+    5000,
   );
   t.ok(before.rows >= 1, 'the first refusal is written');
   t.ok(before.rows <= 2, `far fewer rows than requests (${before.rows} for ${FLOOD})`);
@@ -296,6 +288,7 @@ t.test('throttling: a flood of identical refusals writes a few rows that count t
   const other = await eventually(
     () => rowsFor(ADMIN_ID),
     (result) => result.rows >= 1,
+    5000,
   );
   t.equal(other.total, 1, 'the distinct denial has its own row');
 });

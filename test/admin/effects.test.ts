@@ -1,6 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import t, { type Test } from 'tap';
-import { basicAuth, build, buildWithAdmin, ISSUER, postToken, type TestServer } from '../helpers.js';
+import { basicAuth, build, buildWithAdmin, eventually, ISSUER, postToken, sleep, type TestServer } from '../helpers.js';
 
 // "Every change takes effect at once": each change made through the admin API is in force
 // on the very next token request to the same instance, and within a second on another
@@ -18,7 +18,6 @@ interface Client {
   secret: string;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A server with the two services and one client granted both, all made through the admin API. */
 async function setup(t: Test, options: Parameters<typeof buildWithAdmin>[1] = {}): Promise<{ server: Server; client: Client }> {
@@ -56,16 +55,6 @@ async function change(t: Test, server: Server, method: 'POST' | 'PATCH' | 'DELET
   return response.statusCode === 204 ? {} : (response.json() as Record<string, unknown>);
 }
 
-/** Repeats `probe` until `check` holds or `limitMs` passes; returns the last answer. */
-async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, limitMs: number): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let value = await probe();
-  while (!check(value) && Date.now() < deadline) {
-    await sleep(50);
-    value = await probe();
-  }
-  return value;
-}
 
 t.test('disable → 401 at once, enable → 200 at once', async (t) => {
   const { server, client } = await setup(t);

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { CLI_ACTOR } from '../../src/audit/events.js';
 import { deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../../src/clients/lifecycle.js';
 import { clientSecrets } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, postToken, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, eventually, postToken, sleep, type TestServer } from '../helpers.js';
 
 // The token endpoint caches clients and remembers verified secrets. These tests check,
 // through real token requests, that every change that matters is in force on the next
@@ -41,18 +41,7 @@ function expectRefused(t: Test, response: Response, error = 'invalid_client', la
   t.equal(response.json().error, error, `${what}${error}`);
 }
 
-/** Repeats `probe` until `check` holds or `limitMs` passes (a bound, not an assertion); returns the last answer. */
-async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, limitMs = 2000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let value = await probe();
-  while (!check(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    value = await probe();
-  }
-  return value;
-}
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 t.test('regenerated secret without grace: the old one is refused on the very next request', async (t) => {
   const { server, db, client } = await setup(t);

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { CLI_ACTOR } from '../../src/audit/events.js';
 import { deleteClient, setClientEnabled } from '../../src/clients/lifecycle.js';
 import { auditEvents, clients } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, captureLogs, postToken, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, captureLogs, eventually, postToken, type TestServer } from '../helpers.js';
 
 // Malformed token requests and failed client authentication. Every refusal is a 4xx with an
 // RFC 6749 §5.2 JSON body and Cache-Control: no-store, and the server keeps serving after it.
@@ -36,16 +36,6 @@ function injectRaw(
   return server.app.inject({ method, url: '/oauth/token', headers, ...(payload === undefined ? {} : { payload }) });
 }
 
-/** Polls until `check` holds or `limitMs` passes; returns the last value. */
-async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, limitMs = 2000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let value = await probe();
-  while (!check(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    value = await probe();
-  }
-  return value;
-}
 
 t.test('malformed requests', async (t) => {
   const server = await build(t);

@@ -3,7 +3,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import t, { type Test } from 'tap';
 import { getClient } from '../../src/clients/clients.js';
 import { auditEvents, clients } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, captureLogs, ISSUER, postToken, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, captureLogs, eventually, ISSUER, postToken, type TestServer } from '../helpers.js';
 
 // POST /oauth/token, the successful path: both client authentication methods, scope and
 // resource/audience selection, what the log never holds, and last_used_at.
@@ -35,16 +35,6 @@ function expectToken(t: Test, response: Response, label = '') {
   return { body, claims: decodeJwt(body.access_token) };
 }
 
-/** Repeats `probe` until `check` holds or `limitMs` passes (a bound, not an assertion); returns the last answer. */
-async function eventually<T>(probe: () => Promise<T>, check: (value: T) => boolean, limitMs = 2000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  let value = await probe();
-  while (!check(value) && Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    value = await probe();
-  }
-  return value;
-}
 
 t.test('success with client_secret_basic and client_secret_post', async (t) => {
   const server = await build(t);
