@@ -1,4 +1,4 @@
-import { clientStatus, isAddressAllowed } from '../clients/rules.js';
+import { clientStatus, isAddressAllowed, isValidClientId } from '../clients/rules.js';
 import { dummySecretHash, verifySecret } from '../clients/secrets.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import { InvalidClient, InvalidRequest } from './errors.js';
@@ -10,7 +10,7 @@ export interface ClientCredentials {
   clientSecret: string;
 }
 
-/** Longest client_id or secret we will even look at; anything longer cannot be valid. */
+/** Longest secret we will even look at; anything longer cannot be valid. */
 const MAX_CREDENTIAL_LENGTH = 1024;
 
 /**
@@ -85,12 +85,12 @@ export async function authenticateClient(
     throw new InvalidClient(detail, triedBasic);
   };
 
-  // Empty or absurdly long credentials cannot be valid, but they cost the same as any other
-  // failure, and nothing this long is looked up.
-  if (credentials.clientId === '' || credentials.clientSecret === '') return fail('empty client_id or secret');
-  if (credentials.clientId.length > MAX_CREDENTIAL_LENGTH || credentials.clientSecret.length > MAX_CREDENTIAL_LENGTH) {
-    return fail('client_id or secret too long');
-  }
+  // Credentials that cannot be valid cost the same as any other failure, and are never
+  // looked up: every client_id follows the client_id rule (which also keeps bytes such as
+  // NUL, which PostgreSQL refuses in text, away from the database).
+  if (!isValidClientId(credentials.clientId)) return fail('not a well-formed client_id');
+  if (credentials.clientSecret === '') return fail('empty secret');
+  if (credentials.clientSecret.length > MAX_CREDENTIAL_LENGTH) return fail('secret too long');
 
   const client = await directory.find(credentials.clientId);
   if (client === undefined) return fail('unknown client');

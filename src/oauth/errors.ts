@@ -9,9 +9,14 @@ export class OAuthError extends Error {
   /** The client_id the refused request named, once known (for log and audit only). */
   clientId: string | undefined;
 
-  /** Names the client a refusal concerns; the caller chose that text, so only its start is kept. */
+  /**
+   * Names the client a refusal concerns. The caller chose that text: only its start is
+   * kept, and characters that a log line or a PostgreSQL text column cannot hold (control
+   * characters, NUL among them, and lone UTF-16 surrogates) become U+FFFD.
+   */
   attributeTo(clientId: string): this {
-    this.clientId = clientId.length > 128 ? `${clientId.slice(0, 128)}…` : clientId;
+    const start = clientId.length > 128 ? `${clientId.slice(0, 128)}…` : clientId;
+    this.clientId = start.replace(/[\u0000-\u001f\u007f]|[\ud800-\udfff]/gu, '\ufffd');
     return this;
   }
 

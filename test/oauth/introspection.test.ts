@@ -55,6 +55,10 @@ t.test('introspection needs client authentication and a token', async (t) => {
   res = await post(server, '/oauth/introspect', {}, basicAuth(other.clientId, other.clientSecret));
   t.equal(res.statusCode, 400);
   t.equal(res.json().error, 'invalid_request');
+  for (const url of ['/oauth/introspect', '/oauth/revoke']) {
+    res = await post(server, url, { token, client_id: `${other.clientId}\u0000`, client_secret: other.clientSecret });
+    t.equal(res.statusCode, 401, `${url}: a client_id with a NUL byte is invalid_client, not a 500`);
+  }
 });
 
 t.test('a token is inactive once its client is disabled or deleted', async (t) => {

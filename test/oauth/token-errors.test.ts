@@ -226,7 +226,9 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
     { label: 'deleted client', clientId: deleted.clientId, secret: deleted.clientSecret, reason: /unknown client/, audited: deleted.clientId },
     { label: "another client's secret", clientId: client.clientId, secret: other.clientSecret, reason: /wrong secret/, audited: client.clientId },
     { label: 'a private_key_jwt client presenting a secret', clientId: keyClient.clientId, secret: client.clientSecret, reason: /private_key_jwt/, audited: keyClient.clientId },
-    { label: 'over-long client_id', clientId: long, secret: client.clientSecret, reason: /too long/, audited: null },
+    { label: 'over-long client_id', clientId: long, secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
+    { label: 'client_id with a NUL byte', clientId: `${client.clientId}\u0000`, secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
+    { label: 'client_id outside the client_id rule', clientId: client.clientId.toUpperCase(), secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
     { label: 'over-long secret', clientId: client.clientId, secret: long, reason: /too long/, audited: null },
     { label: 'empty secret', clientId: client.clientId, secret: '', reason: /empty/, audited: null },
   ];
