@@ -10,12 +10,23 @@ import { MAX_AUDIT_PAGE_SIZE } from '../audit/list.js';
  * network) live in src/clients/, which the CLI shares.
  */
 
-/** No control characters: names and identifiers are shown in consoles and logs. */
-const PRINTABLE = '^[^\\u0000-\\u001f\\u007f]+$';
+/**
+ * What no text field may hold: control characters (names are shown in consoles and logs,
+ * and PostgreSQL refuses NUL), and lone UTF-16 surrogates, which have no UTF-8 form and
+ * which jsonb refuses. Ajv compiles patterns with the `u` flag, so a surrogate *pair*
+ * (an emoji) is one code point and passes; only a lone half matches the range.
+ */
+const CONTROL_OR_LONE_SURROGATE = '\\u0000-\\u001f\\u007f\\ud800-\\udfff';
+/** One line of text. */
+const PRINTABLE = `^[^${CONTROL_OR_LONE_SURROGATE}]+$`;
+/** Free text that may span lines: tab, line feed and carriage return are allowed. */
+const MULTILINE = '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f\\ud800-\\udfff]*$';
 /** Identifiers an operator types (owner, roles, scopes): visible ASCII, no spaces. */
 const TOKEN = '^[\\u0021-\\u007e]+$';
 
 const text = (maxLength: number, pattern = PRINTABLE) => ({ type: 'string', minLength: 1, maxLength, pattern }) as const;
+/** A filter in a query string: like text(), but may be empty. */
+const filterText = (maxLength: number) => ({ type: 'string', maxLength, pattern: `^[^${CONTROL_OR_LONE_SURROGATE}]*$` }) as const;
 const dateTime = { type: 'string', format: 'date-time', maxLength: 64 } as const;
 const nullable = <T extends object>(schema: T) => ({ anyOf: [schema, { type: 'null' }] }) as const;
 
@@ -31,7 +42,23 @@ const grantSchema = {
   properties: { service: serviceIdSchema, scopes: scopeList },
 } as const;
 
-const jwkSchema = { type: 'object', additionalProperties: true, maxProperties: 30, required: ['kty'], properties: { kty: text(10) } } as const;
+/**
+ * A client's public key. Other members (x5c, key_ops, …) are accepted but not stored: the
+ * key is kept as jose re-exports it, with these three (see checkClientJwks).
+ */
+const jwkSchema = {
+  type: 'object',
+  additionalProperties: true,
+  maxProperties: 30,
+  required: ['kty'],
+  properties: {
+    kty: text(10, TOKEN),
+    kid: text(200),
+    alg: text(20, TOKEN),
+    // Keys verify the client's signed assertions (RFC 7523): a key for encryption cannot.
+    use: { type: 'string', enum: ['sig'] },
+  },
+} as const;
 const jwksSchema = {
   type: 'object',
   additionalProperties: false,
@@ -42,7 +69,7 @@ const jwksSchema = {
 /** The fields a client has that an admin can set (create and patch share them). */
 const editableClientFields = {
   name: text(200),
-  description: { type: 'string', maxLength: 2000, pattern: '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f]*$' },
+  description: { type: 'string', maxLength: 2000, pattern: MULTILINE },
   first_name: nullable(text(100)),
   last_name: nullable(text(100)),
   roles: { type: 'array', maxItems: 50, uniqueItems: true, items: text(100, TOKEN) },
@@ -117,9 +144,9 @@ export const listClientsQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    name: { type: 'string', maxLength: 200 },
-    owner: { type: 'string', maxLength: 200 },
-    created_by: { type: 'string', maxLength: 200 },
+    name: filterText(200),
+    owner: filterText(200),
+    created_by: filterText(200),
     status: { type: 'string', enum: ['active', 'disabled', 'expired'] },
     service: serviceIdSchema,
     expires_before: dateTime,
@@ -185,7 +212,7 @@ export const regeneratedSecret = {
 
 const serviceFields = {
   name: text(200),
-  description: { type: 'string', maxLength: 2000, pattern: '^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f]*$' },
+  description: { type: 'string', maxLength: 2000, pattern: MULTILINE },
   audience: { type: 'string', minLength: 1, maxLength: 500, pattern: TOKEN },
   scopes: { type: 'array', maxItems: 100, items: text(200, TOKEN) },
 } as const;
@@ -259,9 +286,9 @@ export const auditQuery = {
   type: 'object',
   additionalProperties: false,
   properties: {
-    action: { type: 'string', maxLength: 100 },
-    client_id: { type: 'string', maxLength: 1024 },
-    actor_client_id: { type: 'string', maxLength: 1024 },
+    action: filterText(100),
+    client_id: filterText(1024),
+    actor_client_id: filterText(1024),
     since: dateTime,
     until: dateTime,
     limit: { type: 'integer', minimum: 1, maximum: MAX_AUDIT_PAGE_SIZE },

@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import { importJWK, type JWK } from 'jose';
+import { exportJWK, importJWK, type JWK } from 'jose';
 import { type Actor, actorName, recordAuditEvent } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
@@ -200,8 +200,13 @@ async function checkClientJwks(
       continue;
     }
     try {
-      await importJWK(jwk, jwk.alg ?? defaultAlgFor(jwk));
-      keys.push(jwk);
+      if (!['EC', 'RSA', 'OKP'].includes(String(jwk.kty))) throw new Error('unsupported kty');
+      const publicKey = await importJWK(jwk, jwk.alg ?? defaultAlgFor(jwk));
+      // Kept as jose exports the public key (just the members that define it), with the
+      // kid, alg and use the admin gave (checked by the schema); nothing else of the
+      // submitted object is stored.
+      const { kid, alg, use } = jwk;
+      keys.push({ ...(await exportJWK(publicKey)), ...(kid !== undefined && { kid }), ...(alg !== undefined && { alg }), ...(use !== undefined && { use }) });
     } catch {
       errors.push({ path: `/jwks/keys/${i}`, message: 'is not a usable public key (kty EC, RSA or OKP)' });
     }

@@ -1,3 +1,4 @@
+import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
 import { ADMIN_ID, addService, buildWithAdmin } from '../helpers.js';
 
@@ -220,6 +221,11 @@ t.test('hostile strings: SQL-looking, emoji, control characters', async (t) => {
     ['escape sequence in name', { name: '\u001b[31mred' }, ['/name']],
     ['DEL in first_name', { first_name: 'a\u007fb' }, ['/first_name']],
     ['NUL in description', { description: 'a\u0000b' }, ['/description']],
+    // A lone surrogate has no UTF-8 form (PostgreSQL's jsonb refuses it): never a 500.
+    ['lone surrogate in name', { name: 'a\ud800b' }, ['/name']],
+    ['lone low surrogate in description', { description: 'a\udc00b' }, ['/description']],
+    ['lone surrogate in last_name', { last_name: '\ud83d' }, ['/last_name']],
+    ['NUL in a key id', { auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', kid: 'k\u0000' }] } }, ['/jwks/keys/0/kid']],
   ];
   for (const [what, fields, paths] of refusals) {
     expectInvalid(t, await server.admin('POST', '/admin/clients', { ...BASE, ...fields }), paths, what);
@@ -236,6 +242,36 @@ t.test('hostile strings: SQL-looking, emoji, control characters', async (t) => {
     expectProblem(t, await server.admin('POST', `${url}/secret`), 400, `secret ${url}`);
   }
   expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['existing', SQL] }), ['/client_ids/1'], 'bulk with a SQL client_id');
+
+  // Filters in query strings: PostgreSQL refuses NUL in text, so these never reach it.
+  for (const [url, path] of [
+    ['/admin/clients?name=a%00b', '/querystring/name'],
+    ['/admin/clients?owner=%00', '/querystring/owner'],
+    ['/admin/clients?created_by=cli%00', '/querystring/created_by'],
+    ['/admin/audit-events?client_id=a%00', '/querystring/client_id'],
+    ['/admin/audit-events?action=client.created%00', '/querystring/action'],
+    ['/admin/audit-events?actor_client_id=%00', '/querystring/actor_client_id'],
+  ] as const) {
+    expectInvalid(t, await server.admin('GET', url), [path], `GET ${url}`);
+  }
+  const byEmoji = await server.admin('GET', `/admin/clients?name=${encodeURIComponent('🎉')}`);
+  t.same((byEmoji.json() as { items: Array<{ client_id: string }> }).items.map((item) => item.client_id), ['unicode-name'], 'an emoji filter is fine');
+});
+
+t.test('a client key is stored as its public key, not as the object that was sent', async (t) => {
+  const server = await setUp(t);
+  const { publicKey } = await generateKeyPair('ES256');
+  const jwk = await exportJWK(publicKey);
+  const created = await server.admin('POST', '/admin/clients', {
+    ...BASE,
+    client_id: 'key-client',
+    auth_method: 'private_key_jwt',
+    jwks: { keys: [{ ...jwk, kid: 'key-1', use: 'sig', x5u: 'https://attacker.example/certs', note: 'a\u0000b', nested: { deep: ['\ud800'] } }] },
+  });
+  t.equal(created.statusCode, 201, 'unknown members are accepted');
+  t.same((created.json() as { jwks: unknown }).jwks, { keys: [{ ...jwk, kid: 'key-1', use: 'sig' }] }, 'and dropped: only the key, kid and use are kept');
+  const encryptionKey = await server.admin('POST', '/admin/clients', { ...BASE, auth_method: 'private_key_jwt', jwks: { keys: [{ ...jwk, use: 'enc' }] } });
+  expectInvalid(t, encryptionKey, ['/jwks/keys/0/use'], 'a key marked for encryption');
 });
 
 t.test('arrays of 10,000 elements are refused quickly and briefly', async (t) => {
