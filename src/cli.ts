@@ -11,6 +11,7 @@ import { bulkSetEnabled, deleteClient, regenerateSecret, updateClient } from './
 import { type ClientFilters, listClients } from './clients/list.js';
 import { createService, deleteService, getService, listServices, updateService } from './clients/services.js';
 import type { Database } from './db/connect.js';
+import { isConstraintViolation } from './db/errors.js';
 import { listSigningKeys, rotateSigningKey } from './oauth/keys.js';
 import { exitWithError, loadConfigOrExit, openDatabaseOrExit, serve } from './serve.js';
 import { prepareDatabase } from './startup.js';
@@ -301,6 +302,7 @@ async function main(argv: string[]): Promise<void> {
     if (error instanceof UsageError) exitWithError(`${error.message}\n${USAGE}`);
     if (error instanceof ValidationError) exitWithError(error.errors.map((e) => `${e.path}: ${e.message}`).join('\n'));
     if (error instanceof RuleError) exitWithError(error.message);
+    if (isConstraintViolation(error)) exitWithError('the change conflicts with another change made at the same time; try again');
     throw error;
   } finally {
     await database.close();

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ConflictError, RuleError, ValidationError, type FieldError } from '../clients/errors.js';
+import { isConstraintViolation } from '../db/errors.js';
 import { AdminAuthError } from './auth.js';
 import { fieldErrors } from './validation.js';
 
@@ -38,6 +39,14 @@ export function toProblem(error: FastifyError | Error): Problem {
     const problem: Problem = { type: `${PROBLEM_BASE}${error.title.toLowerCase().replace(/ /g, '-')}`, title: error.title, status: error.status, detail: error.message };
     if (error instanceof ConflictError && Array.isArray(error.extra.clients)) problem.clients = error.extra.clients as string[];
     return problem;
+  }
+  if (isConstraintViolation(error)) {
+    return {
+      type: `${PROBLEM_BASE}conflict`,
+      title: 'Conflict',
+      status: 409,
+      detail: 'the change conflicts with another change made at the same time; read the current state and try again',
+    };
   }
   const fastifyError = error as FastifyError;
   if (fastifyError.validation !== undefined) {

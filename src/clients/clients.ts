@@ -7,7 +7,7 @@ import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/sche
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
 import { clientStatus, generateClientId, isValidClientId, normalizeCidr, serviceAccountUsername } from './rules.js';
 import { generateSecret, hashSecret } from './secrets.js';
-import { findServicesByIds } from './services.js';
+import { lockServicesForGrant } from './services.js';
 
 export interface GrantInput {
   service: string;
@@ -58,10 +58,14 @@ export interface ClientResource {
   service_account: { id: string; username: string };
 }
 
-/** Validates grants against the service catalogue; returns the field errors found. */
-export async function checkGrants(db: DbOrTx, grants: GrantInput[]): Promise<FieldError[]> {
+/**
+ * Validates grants against the service catalogue; returns the field errors found. Call it
+ * in the transaction that writes the grants: it locks the services it finds (see
+ * lockServicesForGrant), so what it checked still holds when the grants are written.
+ */
+export async function checkGrants(tx: DbOrTx, grants: GrantInput[]): Promise<FieldError[]> {
   const errors: FieldError[] = [];
-  const known = await findServicesByIds(db, grants.map((grant) => grant.service));
+  const known = await lockServicesForGrant(tx, grants.map((grant) => grant.service));
   const seen = new Set<string>();
   grants.forEach((grant, i) => {
     const service = known.get(grant.service);
@@ -118,17 +122,19 @@ export async function createClient(
     errors.push({ path: '/client_id', message: '3–64 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit' });
   }
   const grants = input.grants ?? [];
-  errors.push(...(await checkGrants(db, grants)));
   const ipRanges = checkIpRanges(input.ip_ranges ?? [], errors);
   const expiresAt = checkExpiry(input.expires_at, errors);
   const authMethod = input.auth_method ?? 'client_secret';
   const jwks = await checkClientJwks(authMethod, input.jwks, errors);
-  if (errors.length > 0) throw new ValidationError(errors);
 
   // private_key_jwt clients prove themselves with their key and have no secret at all.
+  // The hash is made before the transaction (it takes milliseconds of CPU), and only for
+  // input that is valid so far.
   const clientSecret = authMethod === 'client_secret' ? (input.secret ?? generateSecret()) : undefined;
-  const hash = clientSecret === undefined ? undefined : await hashSecret(clientSecret);
+  const hash = clientSecret === undefined || errors.length > 0 ? undefined : await hashSecret(clientSecret);
   const inserted = await db.transaction(async (tx) => {
+    errors.push(...(await checkGrants(tx, grants)));
+    if (errors.length > 0) throw new ValidationError(errors);
     const [row] = await tx
       .insert(clients)
       .values({

@@ -46,14 +46,15 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
   const errors: FieldError[] = [];
   if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
   if (patch.owner !== undefined) errors.push({ path: '/owner', message: 'owner cannot be changed after creation' });
-  if (patch.grants !== undefined) errors.push(...(await checkGrants(db, patch.grants)));
   const ipRanges = patch.ip_ranges === undefined ? undefined : checkIpRanges(patch.ip_ranges, errors);
   const expiresAt = patch.expires_at === undefined ? undefined : checkExpiry(patch.expires_at, errors);
-  if (errors.length > 0) throw new ValidationError(errors);
 
   return db.transaction(async (tx) => {
-    const before = await mustGet(tx, clientId);
+    if (patch.grants !== undefined) errors.push(...(await checkGrants(tx, patch.grants)));
+    if (errors.length > 0) throw new ValidationError(errors);
+    // Lock first, then read: `before` is what this change replaces, not an earlier state.
     const row = await lockClient(tx, clientId);
+    const before = await mustGet(tx, clientId);
     const columns: Partial<typeof clients.$inferInsert> = {};
     if (patch.name !== undefined) columns.name = patch.name;
     if (patch.description !== undefined) columns.description = patch.description;

@@ -35,9 +35,14 @@ export async function ensureBuiltInServices(db: DbOrTx, issuer: string): Promise
 
 export type ServiceRow = typeof services.$inferSelect;
 
-export async function findServicesByIds(db: DbOrTx, ids: string[]): Promise<Map<string, ServiceRow>> {
+/**
+ * The services with these ids, locked FOR SHARE until the transaction `tx` ends: a client
+ * being granted them is written before any concurrent delete or scope change of theirs
+ * (which lock FOR UPDATE) can look for the clients using them.
+ */
+export async function lockServicesForGrant(tx: DbOrTx, ids: string[]): Promise<Map<string, ServiceRow>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.select().from(services).where(inArray(services.id, ids));
+  const rows = await tx.select().from(services).where(inArray(services.id, ids)).for('share');
   return new Map(rows.map((row) => [row.id, row]));
 }
 
@@ -115,13 +120,17 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
   checkServiceFields(input, errors);
   if (errors.length > 0) throw new ValidationError(errors);
   return db.transaction(async (tx) => {
-    if (await audienceTaken(tx, input.audience)) throw new ConflictError(`another service already has the audience "${input.audience}"`);
+    // Both the id and the audience are unique: the insert itself finds a conflict on
+    // either, also with a concurrent create, and then we say which it was.
     const [row] = await tx
       .insert(services)
       .values({ id: input.id, name: input.name, description: input.description ?? '', audience: input.audience, scopes: input.scopes ?? [] })
-      .onConflictDoNothing({ target: services.id })
+      .onConflictDoNothing()
       .returning();
-    if (row === undefined) throw new ConflictError(`a service with id "${input.id}" already exists`);
+    if (row === undefined) {
+      if (await getServiceRow(tx, input.id)) throw new ConflictError(`a service with id "${input.id}" already exists`);
+      throw new ConflictError(`another service already has the audience "${input.audience}"`);
+    }
     await recordAuditEvent(tx, { action: 'service.created', actor, details: { service: row.id, audience: row.audience, scopes: row.scopes } });
     await bumpGeneration(tx);
     return toServiceResource(row);
