@@ -86,14 +86,19 @@ async function connectPglite(dataDir: string | undefined): Promise<Database> {
     mkdirSync(dataDir, { recursive: true });
     releaseLock = lockDataDir(dataDir);
   }
-  const client = new PGlite(dataDir);
   try {
-    await client.waitReady;
+    // On a new DATA_DIR, PGlite first runs initdb in a WASM instance of its own, and the
+    // process keeps much of that memory: about 820 MB resident once ready, here. Closing
+    // and opening the new cluster again lets part of it go (about 650 MB) for one more
+    // second on the very first start; later starts on the same DATA_DIR sit near 370 MB.
+    const isNew = dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'));
+    if (isNew) await (await PGlite.create(dataDir)).close();
+    const client = await PGlite.create(dataDir);
+    return pgliteDatabase(client, releaseLock);
   } catch (error) {
     releaseLock();
     throw error;
   }
-  return pgliteDatabase(client, releaseLock);
 }
 
 /**
