@@ -205,19 +205,28 @@ async function checkClientJwks(
       errors.push({ path: `/jwks/keys/${i}`, message: 'must be a public key: private or symmetric key material is refused' });
       continue;
     }
-    try {
-      if (!['EC', 'RSA', 'OKP'].includes(String(jwk.kty))) throw new Error('unsupported kty');
-      const publicKey = await importJWK(jwk, jwk.alg ?? defaultAlgFor(jwk));
-      // Kept as jose exports the public key (just the members that define it), with the
-      // kid, alg and use the admin gave (checked by the schema); nothing else of the
-      // submitted object is stored.
-      const { kid, alg, use } = jwk;
-      keys.push({ ...(await exportJWK(publicKey)), ...(kid !== undefined && { kid }), ...(alg !== undefined && { alg }), ...(use !== undefined && { use }) });
-    } catch {
-      errors.push({ path: `/jwks/keys/${i}`, message: 'is not a usable public key (kty EC, RSA or OKP)' });
-    }
+    const stored = await storablePublicKey(jwk);
+    if (stored === undefined) errors.push({ path: `/jwks/keys/${i}`, message: 'is not a usable public key (kty EC, RSA or OKP)' });
+    else keys.push(stored);
   }
   return { keys };
+}
+
+/**
+ * The key as it is stored: the members that define the public key, as jose exports them,
+ * plus the kid, alg and use the admin gave (the schema checks those). Nothing else of the
+ * submitted object is kept. Undefined when it is not a usable EC, RSA or OKP public key.
+ */
+async function storablePublicKey(jwk: JWK): Promise<JWK | undefined> {
+  if (jwk.kty !== 'EC' && jwk.kty !== 'RSA' && jwk.kty !== 'OKP') return undefined;
+  let publicKey;
+  try {
+    publicKey = await importJWK(jwk, jwk.alg ?? defaultAlgFor(jwk));
+  } catch {
+    return undefined;
+  }
+  const { kid, alg, use } = jwk;
+  return { ...(await exportJWK(publicKey)), ...(kid !== undefined && { kid }), ...(alg !== undefined && { alg }), ...(use !== undefined && { use }) };
 }
 
 function defaultAlgFor(jwk: JWK): string {
