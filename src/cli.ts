@@ -114,6 +114,19 @@ function one(positionals: string[], what: string): string {
 
 class UsageError extends Error {}
 
+/** The flags of the client fields that create and update share, as the admin API names them. */
+function editableClientFlags(flags: Flags) {
+  return {
+    name: flags.name,
+    description: flags.description,
+    first_name: flags['first-name'],
+    last_name: flags['last-name'],
+    roles: flags.role,
+    grants: flags.grant?.map(parseGrant),
+    ip_ranges: flags['ip-range'],
+  };
+}
+
 function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
@@ -125,18 +138,7 @@ async function clientsCommand(database: Database, sub: string | undefined, args:
     case 'create': {
       const input = validate<CreateClientInput>(
         schemas.createClientBody,
-        definedOnly({
-          client_id: flags['client-id'],
-          name: flags.name,
-          owner: flags.owner,
-          description: flags.description,
-          first_name: flags['first-name'],
-          last_name: flags['last-name'],
-          roles: flags.role,
-          grants: flags.grant?.map(parseGrant),
-          ip_ranges: flags['ip-range'],
-          expires_at: flags['expires-at'],
-        }),
+        definedOnly({ client_id: flags['client-id'], owner: flags.owner, ...editableClientFlags(flags), expires_at: flags['expires-at'] }),
       );
       const { client, clientSecret } = await createClient(db, input, actor);
       print(client);
@@ -177,16 +179,7 @@ async function clientsCommand(database: Database, sub: string | undefined, args:
       const expiresAt = flags['expires-at'] === 'none' ? null : flags['expires-at'];
       const patch = validate<object>(
         schemas.patchClientBody,
-        definedOnly({
-          name: flags.name,
-          description: flags.description,
-          first_name: flags['first-name'],
-          last_name: flags['last-name'],
-          roles: flags.role,
-          grants: flags.grant?.map(parseGrant),
-          ip_ranges: flags['ip-range'],
-          expires_at: expiresAt,
-        }),
+        definedOnly({ ...editableClientFlags(flags), expires_at: expiresAt }),
       );
       print(await updateClient(db, clientId, patch, actor));
       return;

@@ -113,3 +113,30 @@ t.test('on PGlite, a second process cannot open a DATA_DIR in use', { skip: proc
   const after = await portier({ DATA_DIR: dataDir }, 'migrate');
   t.match(after.stderr, /up to date/, 'once released, the folder opens');
 });
+
+t.test('clients update changes the fields given, as PATCH does', async (t) => {
+  const { env } = await cliEnvironment(t);
+  await portier(env, 'services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read', '--scope', 'events:write');
+  await portier(env, 'clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read', '--expires-at', '2099-01-01T00:00:00Z');
+  const updated = JSON.parse(
+    (await portier(env, 'clients', 'update', 'client-a', '--description', 'Events feed', '--role', 'reader', '--role', 'writer', '--grant', 'events:events:read,events:write', '--ip-range', '192.0.2.7/24', '--expires-at', 'none')).stdout,
+  );
+  t.match(updated, {
+    client_id: 'client-a',
+    name: 'A',
+    owner: 'o',
+    description: 'Events feed',
+    roles: ['reader', 'writer'],
+    grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }],
+    ip_ranges: ['192.0.2.0/24'],
+    expires_at: null,
+  });
+  const refused = await portier(env, 'clients', 'update', 'client-a', '--ip-range', '10.0.0.0/33').then(
+    () => undefined,
+    (error: { code?: number; stderr?: string }) => error,
+  );
+  t.equal(refused?.code, 1, 'a bad value: exit 1');
+  t.match(refused?.stderr, /\/ip_ranges\/0/, 'naming the field');
+  const after = JSON.parse((await portier(env, 'clients', 'get', 'client-a')).stdout);
+  t.same(after.ip_ranges, ['192.0.2.0/24'], 'and nothing changed');
+});

@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
+import type { ServiceResource } from '../../src/clients/services.js';
 import { basicAuth, buildWithAdmin, ISSUER, postToken } from '../helpers.js';
 
 // /admin/services: the catalogue clients' grants choose from. Creation and its conflicts,
@@ -12,16 +13,8 @@ type Response = Awaited<ReturnType<Server['admin']>>;
 
 const EVENTS = { id: 'events', name: 'Events API', description: 'Happenings', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 
-interface ServiceBody {
-  id: string;
-  name: string;
-  description: string;
-  audience: string;
-  scopes: string[];
-  built_in: boolean;
-  created_at: string;
-  updated_at: string;
-}
+/** What the API answers for a service. */
+type ServiceBody = ServiceResource;
 
 interface ProblemBody {
   type: string;
