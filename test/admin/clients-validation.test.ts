@@ -1,5 +1,6 @@
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
+import type { Problem } from '../../src/admin/problems.js';
 import { ADMIN_ID, addService, buildWithAdmin } from '../helpers.js';
 
 // Validation of admin client bodies, paths and query strings: unknown fields, length
@@ -20,20 +21,13 @@ async function setUp(t: Test): Promise<Server> {
   return server;
 }
 
-interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors?: Array<{ path: string; message: string }>;
-}
 
 /** A 4xx problem document; returns it. */
-function expectProblem(t: Test, response: Response, status: number | 'any4xx', what: string): ProblemBody {
+function expectProblem(t: Test, response: Response, status: number | 'any4xx', what: string): Problem {
   if (status === 'any4xx') t.ok(response.statusCode >= 400 && response.statusCode < 500, `${what}: 4xx (got ${response.statusCode})`);
   else t.equal(response.statusCode, status, `${what}: ${status}`);
   t.match(response.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`);
-  const body = response.json() as ProblemBody;
+  const body = response.json() as Problem;
   t.equal(body.status, response.statusCode, `${what}: status member`);
   t.type(body.type, 'string', `${what}: type`);
   t.type(body.title, 'string', `${what}: title`);
@@ -45,7 +39,7 @@ function expectProblem(t: Test, response: Response, status: number | 'any4xx', w
  * A 400 problem whose errors[] names each of these paths, and nothing else but their
  * ancestors (a failed `anyOf` of a nullable field also reports the field itself).
  */
-function expectInvalid(t: Test, response: Response, paths: string[], what: string): ProblemBody {
+function expectInvalid(t: Test, response: Response, paths: string[], what: string): Problem {
   const body = expectProblem(t, response, 400, what);
   t.ok(Array.isArray(body.errors), `${what}: errors[]`);
   const found = new Set((body.errors ?? []).map((error) => error.path));

@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
+import type { Problem } from '../../src/admin/problems.js';
 import type { ServiceResource } from '../../src/clients/services.js';
 import { basicAuth, buildWithAdmin, ISSUER, postToken } from '../helpers.js';
 
@@ -16,26 +17,18 @@ const EVENTS = { id: 'events', name: 'Events API', description: 'Happenings', au
 /** What the API answers for a service. */
 type ServiceBody = ServiceResource;
 
-interface ProblemBody {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors?: Array<{ path: string; message: string }>;
-  clients?: string[];
-}
 
-function expectProblem(t: Test, response: Response, status: number, label = ''): ProblemBody {
+function expectProblem(t: Test, response: Response, status: number, label = ''): Problem {
   const what = label === '' ? '' : `${label}: `;
   t.equal(response.statusCode, status, `${what}status ${status}`);
   t.match(response.headers['content-type'], /^application\/problem\+json/, `${what}problem+json`);
-  const body = response.json() as ProblemBody;
+  const body = response.json() as Problem;
   t.equal(body.status, status, `${what}body.status`);
   t.type(body.detail, 'string', `${what}has a detail`);
   return body;
 }
 
-function errorPaths(body: ProblemBody): string[] {
+function errorPaths(body: Problem): string[] {
   return (body.errors ?? []).map((error) => error.path);
 }
 
