@@ -1,18 +1,20 @@
 #!/usr/bin/env node
+import { DrizzleQueryError } from 'drizzle-orm';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as schemas from './admin/schemas.js';
 import { bodyValidator, fieldErrors } from './admin/validation.js';
 import type { Actor } from './audit/events.js';
-import { listAuditEvents } from './audit/list.js';
+import { type AuditFilters, listAuditEvents } from './audit/list.js';
 import { createClient, type CreateClientInput, getClient, type GrantInput } from './clients/clients.js';
-import { RuleError, ValidationError } from './clients/errors.js';
+import { NotFoundError, RuleError, ValidationError } from './clients/errors.js';
 import { bulkSetEnabled, deleteClient, regenerateSecret, updateClient } from './clients/lifecycle.js';
 import { type ClientFilters, listClients } from './clients/list.js';
-import { createService, deleteService, getService, listServices, updateService } from './clients/services.js';
+import { createService, deleteService, getService, IssuerMismatchError, listServices, updateService } from './clients/services.js';
 import type { Database } from './db/connect.js';
-import { isConstraintViolation } from './db/errors.js';
-import { listSigningKeys, rotateSigningKey } from './oauth/keys.js';
+import { databaseErrorKind, isConstraintViolation, isDatabaseUnavailable } from './db/errors.js';
+import { pendingMigrations } from './db/migrations.js';
+import { KeyUnavailableError, listSigningKeys, rotateSigningKey } from './oauth/keys.js';
 import { exitWithError, loadConfigOrExit, openDatabaseOrExit, serve } from './serve.js';
 import { prepareDatabase } from './startup.js';
 
@@ -25,7 +27,8 @@ import { prepareDatabase } from './startup.js';
 const USAGE = `usage: portier <command>
 
   serve                                  start the server (same as npm start)
-  migrate                                apply database migrations and create the first signing key
+  migrate [--move-issuer]                apply database migrations and create the first signing key;
+                                         --move-issuer moves the admin audience to this ISSUER
 
   clients create --name N --owner O [--client-id ID] [--description D]
                  [--grant SERVICE[:SCOPE,SCOPE…]]… [--ip-range CIDR]… [--role R]…
@@ -46,7 +49,8 @@ const USAGE = `usage: portier <command>
   audit [--client-id ID] [--action A] [--limit N]
 
 Configuration comes from the same environment variables as the server (DATABASE_URL, DATA_DIR, …).
-Secrets are printed once, on standard output; nothing else is.`;
+Only migrate prepares the database; every other command expects it prepared, and list, get,
+keys list and audit write nothing. Secrets are printed once, on standard output; nothing else is.`;
 
 const OPTIONS = {
   name: { type: 'string' },
@@ -71,6 +75,7 @@ const OPTIONS = {
   audience: { type: 'string' },
   scope: { type: 'string', multiple: true },
   action: { type: 'string' },
+  'move-issuer': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -170,7 +175,7 @@ async function clientsCommand(database: Database, sub: string | undefined, args:
     case 'get': {
       const clientId = one(args, 'client_id');
       const client = await getClient(db, clientId);
-      if (client === undefined) throw new UsageError(`no client with client_id "${clientId}"`);
+      if (client === undefined) throw new NotFoundError(`no client with client_id "${clientId}"`);
       print(client);
       return;
     }
@@ -267,11 +272,16 @@ async function main(argv: string[]): Promise<void> {
   const config = loadConfigOrExit();
   const database = await openDatabaseOrExit(config);
   try {
-    await prepareDatabase(database, config);
+    if (command === 'migrate') {
+      await prepareDatabase(database, config, undefined, { moveIssuer: flags['move-issuer'] === true });
+      process.stderr.write(`database is up to date (${database.driver})\n`);
+      return;
+    }
+    // Everything else works on a prepared database as it is: a command run with another
+    // environment than the servers' (say, without their ISSUER) must not change it.
+    const pending = await pendingMigrations(database.db);
+    if (pending > 0) throw new RuleError(`the database lacks ${pending} migration(s): run \`portier migrate\` first`);
     switch (command) {
-      case 'migrate':
-        process.stderr.write(`database is up to date (${database.driver})\n`);
-        break;
       case 'clients':
         await clientsCommand(database, sub, args, flags);
         break;
@@ -285,21 +295,37 @@ async function main(argv: string[]): Promise<void> {
           print({ rotated_to: kid, items: await listSigningKeys(database.db) });
         } else throw new UsageError(`unknown keys command "${sub ?? ''}"`);
         break;
-      case 'audit':
-        print(await listAuditEvents(database.db, definedOnly({ client_id: flags['client-id'], action: flags.action }), { limit: flags.limit === undefined ? undefined : Number(flags.limit) }));
+      case 'audit': {
+        const query = validate<AuditFilters & { limit?: number }>(
+          schemas.auditQuery,
+          definedOnly({ client_id: flags['client-id'], action: flags.action, limit: flags.limit === undefined ? undefined : Number(flags.limit) }),
+        );
+        const { limit, ...filters } = query;
+        print(await listAuditEvents(database.db, filters, { limit }));
         break;
+      }
       default:
         throw new UsageError(`unknown command "${command}"`);
     }
   } catch (error) {
-    if (error instanceof UsageError) exitWithError(`${error.message}\n${USAGE}`);
-    if (error instanceof ValidationError) exitWithError(error.errors.map((e) => `${e.path}: ${e.message}`).join('\n'));
-    if (error instanceof RuleError) exitWithError(error.message);
-    if (isConstraintViolation(error)) exitWithError('the change conflicts with another change made at the same time; try again');
-    throw error;
+    // One line, then the database is closed (the finally below) before the process ends:
+    // PGlite must release DATA_DIR's lock.
+    process.stderr.write(`portier: ${describeFailure(error)}\n`);
+    process.exitCode = 1;
   } finally {
     await database.close();
   }
+}
+
+/** What went wrong, in one line that never carries query text or parameters. */
+function describeFailure(error: unknown): string {
+  if (error instanceof UsageError) return `${error.message}\n${USAGE}`;
+  if (error instanceof ValidationError) return error.errors.map((e) => `${e.path}: ${e.message}`).join('\n');
+  if (error instanceof RuleError || error instanceof IssuerMismatchError || error instanceof KeyUnavailableError) return error.message;
+  if (isConstraintViolation(error)) return 'the change conflicts with another change made at the same time; try again';
+  if (isDatabaseUnavailable(error)) return `cannot reach the database (${databaseErrorKind(error)})`;
+  if (error instanceof DrizzleQueryError) return `database error: ${databaseErrorKind(error)}`;
+  return error instanceof Error ? error.message : String(error);
 }
 
 await main(process.argv.slice(2));

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { isValidClientId, normalizeCidr } from './clients/rules.js';
 
 /**
@@ -22,6 +23,28 @@ export interface Config {
   trustProxy: boolean | number | string[];
   bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
   logLevel: LogLevel;
+  protection: ProtectionConfig;
+}
+
+/** Limits that keep the server up under attack: see protection/ and the README's "Abuse resistance". */
+export interface ProtectionConfig {
+  /** Failed client authentications allowed per (client_id, source address) per window. */
+  failuresPerClientAndAddress: number;
+  /** Failed client authentications allowed per source address per window. */
+  failuresPerAddress: number;
+  failureWindowMs: number;
+  /** How long a throttled (429) answer is held back. */
+  throttleDelayMs: number;
+  /** argon2id verifications run at once. */
+  argon2Concurrency: number;
+  /** argon2id verifications that may wait for a turn; beyond that, 503 at once. */
+  argon2Queue: number;
+  /** Open connections in all. */
+  maxConnections: number;
+  /** Open connections per source address (0: no limit); trusted proxies are exempt. */
+  maxConnectionsPerAddress: number;
+  /** The whole request, headers and body, must arrive within this. */
+  requestTimeoutMs: number;
 }
 
 /** Every environment variable Portier reads (the README's configuration table). */
@@ -38,6 +61,15 @@ export const CONFIG_VARIABLES = [
   'BOOTSTRAP_ADMIN_CLIENT_ID',
   'BOOTSTRAP_ADMIN_CLIENT_SECRET',
   'LOG_LEVEL',
+  'AUTH_FAILURES_PER_CLIENT_AND_ADDRESS',
+  'AUTH_FAILURES_PER_ADDRESS',
+  'AUTH_FAILURE_WINDOW',
+  'AUTH_THROTTLE_DELAY_MS',
+  'ARGON2_CONCURRENCY',
+  'ARGON2_QUEUE',
+  'MAX_CONNECTIONS',
+  'MAX_CONNECTIONS_PER_ADDRESS',
+  'REQUEST_TIMEOUT',
 ] as const;
 
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
@@ -77,6 +109,22 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     bootstrapAdmin: parseBootstrapAdmin(env),
     logLevel: parseChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    protection: parseProtection(env),
+  };
+}
+
+function parseProtection(env: Env): ProtectionConfig {
+  const argon2Concurrency = parseIntegerVar(env, 'ARGON2_CONCURRENCY', availableParallelism(), 1, 64);
+  return {
+    failuresPerClientAndAddress: parseIntegerVar(env, 'AUTH_FAILURES_PER_CLIENT_AND_ADDRESS', 10, 1, 1_000_000),
+    failuresPerAddress: parseIntegerVar(env, 'AUTH_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
+    failureWindowMs: parseIntegerVar(env, 'AUTH_FAILURE_WINDOW', 60, 1, 86_400) * 1000,
+    throttleDelayMs: parseIntegerVar(env, 'AUTH_THROTTLE_DELAY_MS', 1000, 0, 10_000),
+    argon2Concurrency,
+    argon2Queue: parseIntegerVar(env, 'ARGON2_QUEUE', 4 * argon2Concurrency, 0, 10_000),
+    maxConnections: parseIntegerVar(env, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    maxConnectionsPerAddress: parseIntegerVar(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1_000_000),
+    requestTimeoutMs: parseIntegerVar(env, 'REQUEST_TIMEOUT', 10, 1, 600) * 1000,
   };
 }
 

@@ -1,5 +1,6 @@
-import { pino, type DestinationStream, type Logger } from 'pino';
 import type { FastifyRequest } from 'fastify';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
+import { redactSecrets } from './lib/redact.js';
 
 /**
  * Paths pino blanks out wherever they appear. The request serializer below already keeps
@@ -41,18 +42,42 @@ function serializeRequest(request: FastifyRequest) {
  */
 function serializeError(error: Error) {
   const serialized = pino.stdSerializers.err(error) as ReturnType<typeof pino.stdSerializers.err> & { params?: unknown };
-  const cut = (text: string | undefined) => text?.replace(/\nparams:[\s\S]*?(?=\n\s+at |$)/, '\nparams: [hidden]');
+  const cut = (text: string | undefined) =>
+    text === undefined ? undefined : redactSecrets(text.replace(/\nparams:[\s\S]*?(?=\n\s+at |$)/, '\nparams: [hidden]'));
   serialized.message = cut(serialized.message) ?? '';
   serialized.stack = cut(serialized.stack) ?? '';
   delete serialized.params;
   return serialized;
 }
 
+/**
+ * Anything shaped like a Portier secret is blanked wherever it appears in a log line: in
+ * the message and in every string of the logged object. Named fields (REDACTED_PATHS)
+ * catch secrets where they belong; this catches them where they do not (a secret sent as
+ * a client_id, pasted into a scope, quoted in an error message).
+ */
+function redactDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactSecrets(value);
+  if (depth > 6 || typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => redactDeep(item, depth + 1));
+  // Errors (and other class instances) keep their shape for the serializers, which redact them.
+  if (Object.getPrototypeOf(value) !== Object.prototype) return value;
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = redactDeep(item, depth + 1);
+  return copy;
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const options = {
+  const options: LoggerOptions = {
     level,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: { req: serializeRequest, err: serializeError },
+    formatters: { log: (object) => redactDeep(object) as Record<string, unknown> },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map((arg) => (typeof arg === 'string' ? redactSecrets(arg) : arg)) as Parameters<typeof method>);
+      },
+    },
   };
   return destination === undefined ? pino(options) : pino(options, destination);
 }

@@ -23,6 +23,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** argon2id verifications of presented secrets: the work a flood of wrong secrets costs. */
+  readonly argon2Verifications = new Counter({
+    name: 'portier_argon2_verifications_total',
+    help: 'argon2id verifications of presented client secrets (dummy ones included)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portier_' });
   }

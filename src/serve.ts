@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { ConfigError, type Config, loadConfig } from './config.js';
 import { connectDatabase, type Database } from './db/connect.js';
 import { createLogger } from './logger.js';
+import { IssuerMismatchError } from './clients/services.js';
 import { KeyUnavailableError } from './oauth/keys.js';
 import { buildServer } from './server.js';
 import { prepareDatabase } from './startup.js';
@@ -43,7 +44,7 @@ export async function serve(): Promise<void> {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await database.close().catch(() => {});
-    if (error instanceof KeyUnavailableError) exitWithError(error.message);
+    if (error instanceof KeyUnavailableError || error instanceof IssuerMismatchError) exitWithError(error.message);
     exitWithError(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
   }
   log.info({ issuer: config.issuer, database: database.driver, alg: config.signingAlg }, 'portier is ready');

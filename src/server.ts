@@ -15,8 +15,21 @@ import { wellKnownRoutes } from './oauth/discovery.js';
 import { KeyCache } from './oauth/keys.js';
 import { RevocationList } from './oauth/revocations.js';
 import { tokenRoutes } from './oauth/routes.js';
+import { SecretVerifier } from './oauth/secret-verifier.js';
 import type { TokenEndpointContext } from './oauth/token.js';
 import { UsageTracker } from './oauth/usage.js';
+import { isAddressAllowed, normalizeCidr, parseNetworks } from './clients/rules.js';
+import { verifySecret } from './clients/secrets.js';
+import { databaseErrorKind } from './db/errors.js';
+import { loadFingerprintKey } from './db/settings.js';
+import { createErrorHandler } from './http/errors.js';
+import { Cached } from './lib/cached.js';
+import { ClientFingerprints } from './lib/redact.js';
+import { RepeatedLog } from './lib/repeated-log.js';
+import { Admission } from './protection/admission.js';
+import { capConnections } from './protection/connections.js';
+import { FailureBudgets } from './protection/failure-budget.js';
+import { Tarpit } from './protection/tarpit.js';
 
 export interface ServerDeps {
   config: Config;
@@ -38,8 +51,11 @@ export interface Portier {
   revocations: RevocationList;
   metrics: Metrics;
   tokenEndpoint: TokenEndpointContext;
+  tarpit: Tarpit;
+  /** For failures that repeat (an outage fails every request): at most a line a second per kind. */
+  repeatedLog: RepeatedLog;
   /** Every scope of every service, for discovery's scopes_supported. */
-  scopeCatalogue(): Promise<string[]>;
+  scopeCatalogue: Cached<string[]>;
 }
 
 declare module 'fastify' {
@@ -55,6 +71,7 @@ declare module 'fastify' {
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config, database } = deps;
   const logger = deps.logger ?? createLogger(config.logLevel);
+  const { protection } = config;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     trustProxy: trustProxyOption(config.trustProxy),
@@ -62,23 +79,23 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     // Two log lines per request would dominate the token endpoint's cost; routes log
     // what matters (refusals, failures) themselves.
     logController: new LogController({ disableRequestLogging: true }),
-    // Explicit timeouts: a slow client cannot hold a connection forever.
+    // Explicit timeouts: a slow client cannot hold a connection for long. The whole
+    // request, headers and body, must arrive within REQUEST_TIMEOUT; Node checks that
+    // every connectionsCheckingInterval, which by default is 30 s and let a connection
+    // trickling its headers live for most of a minute.
     connectionTimeout: 30_000,
-    requestTimeout: 30_000,
+    requestTimeout: protection.requestTimeoutMs,
     keepAliveTimeout: 65_000,
+    http: { headersTimeout: protection.requestTimeoutMs, connectionsCheckingInterval: 1000 },
     bodyLimit: 1024 * 1024,
     // Reject duplicate slashes etc. the same way everywhere; ignore a trailing slash.
     routerOptions: { ignoreTrailingSlash: true },
-    ajv: {
-      // Unknown fields are refused, not silently dropped, and every bad field is reported.
-      // allErrors is safe here because every string and array in the schemas has a
-      // length limit and admin bodies are capped at 256 KiB.
-      customOptions: { removeAdditional: false, allErrors: true, coerceTypes: 'array', useDefaults: true },
-    },
   });
 
-  const portier = createPortier(config, database, logger);
+  const portier = await createPortier(config, database, logger);
   app.decorate('portier', portier);
+  app.setErrorHandler(createErrorHandler(portier.repeatedLog));
+  capConnections(app.server, protection, exemptFromAddressCap(config.trustProxy), logger);
 
   app.addHook('onReady', async () => {
     await portier.generation.start();
@@ -91,12 +108,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (request, reply) => {
+  app.get('/readyz', async (_request, reply) => {
     try {
       await database.ping();
       return { status: 'ready' };
     } catch (error) {
-      request.log.warn({ err: error }, 'database not reachable');
+      portier.repeatedLog.warn(`readyz: ${databaseErrorKind(error)}`, {}, 'database not reachable');
       return reply.status(503).send({ status: 'unavailable', detail: 'database not reachable' });
     }
   });
@@ -121,19 +138,44 @@ function trustProxyOption(value: Config['trustProxy']): boolean | string[] | ((a
   return (_address, hop) => hop < hops;
 }
 
-function createPortier(config: Config, database: Database, logger: Logger): Portier {
+/**
+ * Which connecting addresses the per-address connection cap leaves alone: the trusted
+ * proxies, through which every caller arrives. With TRUST_PROXY=true or a hop count any
+ * address may be a proxy, so the cap is off; the proxy must then limit connections itself.
+ */
+function exemptFromAddressCap(value: Config['trustProxy']): (address: string) => boolean {
+  if (value === false) return () => false;
+  if (value === true || typeof value === 'number') return () => true;
+  const proxies = parseNetworks(value.map((entry) => normalizeCidr(entry) ?? entry));
+  return (address) => isAddressAllowed(address, proxies);
+}
+
+async function createPortier(config: Config, database: Database, logger: Logger): Promise<Portier> {
   const { db } = database;
-  const logError = (what: string) => (error: unknown) => logger.error({ err: error }, what);
-  const directory = new ClientDirectory(db);
+  const repeatedLog = new RepeatedLog(logger);
+  const logError = (what: string) => (error: unknown) => repeatedLog.error(what, { err: error }, what);
+  const { protection } = config;
+  const metrics = new Metrics();
+  const admission = new Admission(protection.argon2Concurrency, protection.argon2Queue);
+  const verifier = new SecretVerifier(admission, verifySecret, () => metrics.argon2Verifications.inc());
+  const directory = new ClientDirectory(db, verifier);
   const keys = new KeyCache(db, config.keyEncryptionKey);
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
   const revocations = new RevocationList(db);
-  let scopes: Promise<string[]> | undefined;
+  const scopeCatalogue = new Cached(async () => {
+    const rows = await db.select({ scopes: services.scopes }).from(services);
+    return [...new Set(rows.flatMap((row) => row.scopes))].sort();
+  });
   generation.onChange(() => {
     directory.invalidate();
     keys.invalidate();
     revocations.invalidate();
-    scopes = undefined;
+    scopeCatalogue.invalidate();
+  });
+  const budgets = new FailureBudgets({
+    perClientAndAddress: protection.failuresPerClientAndAddress,
+    perAddress: protection.failuresPerAddress,
+    windowMs: protection.failureWindowMs,
   });
   return {
     config,
@@ -143,7 +185,9 @@ function createPortier(config: Config, database: Database, logger: Logger): Port
     keys,
     generation,
     revocations,
-    metrics: new Metrics(),
+    repeatedLog,
+    metrics,
+    tarpit: new Tarpit(protection.throttleDelayMs),
     usage: new UsageTracker(db, logError('writing last_used_at failed')),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
     tokenEndpoint: {
@@ -151,16 +195,13 @@ function createPortier(config: Config, database: Database, logger: Logger): Port
       accessTokenTtl: config.accessTokenTtl,
       db,
       directory,
+      verifier,
+      budgets,
+      fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),
       keys,
       revocations,
       onChange: () => generation.changed(),
     },
-    scopeCatalogue() {
-      scopes ??= db
-        .select({ scopes: services.scopes })
-        .from(services)
-        .then((rows) => [...new Set(rows.flatMap((row) => row.scopes))].sort());
-      return scopes;
-    },
+    scopeCatalogue,
   };
 }

@@ -4,11 +4,13 @@ import { ensureBuiltInServices } from './clients/services.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { ensureGenerationRow } from './db/generation.js';
+import { ensureFingerprintKey } from './db/settings.js';
 import { encryptStoredKeys, ensureActiveKey, loadKeySet } from './oauth/keys.js';
 
 /**
  * Brings the database to what this version of Portier needs: migrations, the cache
- * generation row, the built-in admin service, an active signing key of SIGNING_ALG and the
+ * generation row, the fingerprint key, the built-in admin service (whose audience must
+ * match ISSUER, see ensureBuiltInServices), an active signing key of SIGNING_ALG and the
  * bootstrap admin. Runs under the start-up lock, so several instances starting at once on
  * one PostgreSQL do this one after the other, and the second finds the work done.
  */
@@ -16,12 +18,14 @@ export async function prepareDatabase(
   database: Database,
   config: Pick<Config, 'issuer' | 'signingAlg' | 'keyEncryptionKey' | 'bootstrapAdmin'>,
   log?: Logger,
+  options: { moveIssuer?: boolean } = {},
 ): Promise<void> {
   await database.withStartupLock(async () => {
     await database.migrate();
     const { db } = database;
     await ensureGenerationRow(db);
-    await ensureBuiltInServices(db, config.issuer);
+    await ensureFingerprintKey(db);
+    await ensureBuiltInServices(db, config.issuer, options);
     await ensureActiveKey(db, config.signingAlg, config.keyEncryptionKey);
     if (config.keyEncryptionKey !== undefined) {
       const encrypted = await encryptStoredKeys(db, config.keyEncryptionKey);

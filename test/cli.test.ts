@@ -16,13 +16,18 @@ const run = promisify(execFile);
 async function cliEnvironment(t: TestLike): Promise<{ env: Record<string, string>; open: () => Promise<Database> }> {
   const { databaseUrl, database } = await createTestDatabase(t);
   if (databaseUrl !== undefined) {
-    return { env: { DATABASE_URL: databaseUrl }, open: async () => database };
+    const env = { DATABASE_URL: databaseUrl };
+    await portier(env, 'migrate');
+    return { env, open: async () => database };
   }
   await database.close();
   const dataDir = mkdtempSync(join(tmpdir(), 'portier-cli-'));
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   rmSync(`${dataDir}.lock`, { force: true });
-  return { env: { DATA_DIR: dataDir }, open: () => connectDatabase({ dataDir }) };
+  const env = { DATA_DIR: dataDir };
+  // The operator's first step: every other command expects a prepared database.
+  await portier(env, 'migrate');
+  return { env, open: () => connectDatabase({ dataDir }) };
 }
 
 function portier(env: Record<string, string>, ...args: string[]) {

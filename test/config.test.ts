@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import t, { type Test } from 'tap';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
 
@@ -41,6 +42,17 @@ t.test('defaults are those of the DESIGN.md table', async (t) => {
     trustProxy: false,
     bootstrapAdmin: undefined,
     logLevel: 'info',
+    protection: {
+      failuresPerClientAndAddress: 10,
+      failuresPerAddress: 100,
+      failureWindowMs: 60_000,
+      throttleDelayMs: 1000,
+      argon2Concurrency: availableParallelism(),
+      argon2Queue: 4 * availableParallelism(),
+      maxConnections: 10_000,
+      maxConnectionsPerAddress: 256,
+      requestTimeoutMs: 10_000,
+    },
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -61,6 +73,15 @@ t.test('every variable is read', async (t) => {
     BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin',
     BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret',
     LOG_LEVEL: 'debug',
+    AUTH_FAILURES_PER_CLIENT_AND_ADDRESS: '5',
+    AUTH_FAILURES_PER_ADDRESS: '50',
+    AUTH_FAILURE_WINDOW: '120',
+    AUTH_THROTTLE_DELAY_MS: '0',
+    ARGON2_CONCURRENCY: '3',
+    ARGON2_QUEUE: '0',
+    MAX_CONNECTIONS: '500',
+    MAX_CONNECTIONS_PER_ADDRESS: '0',
+    REQUEST_TIMEOUT: '30',
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -74,6 +95,17 @@ t.test('every variable is read', async (t) => {
     trustProxy: 1,
     bootstrapAdmin: { clientId: 'root-admin', clientSecret: 'a-long-enough-secret' },
     logLevel: 'debug',
+    protection: {
+      failuresPerClientAndAddress: 5,
+      failuresPerAddress: 50,
+      failureWindowMs: 120_000,
+      throttleDelayMs: 0,
+      argon2Concurrency: 3,
+      argon2Queue: 0,
+      maxConnections: 500,
+      maxConnectionsPerAddress: 0,
+      requestTimeoutMs: 30_000,
+    },
   });
 });
 
@@ -226,6 +258,27 @@ t.test('BOOTSTRAP_ADMIN_CLIENT_ID and BOOTSTRAP_ADMIN_CLIENT_SECRET', async (t) 
   }
 });
 
+t.test('the abuse-resistance limits are whole numbers within bounds', async (t) => {
+  const limits: Array<[string, string, string]> = [
+    ['AUTH_FAILURES_PER_CLIENT_AND_ADDRESS', '0', '1000001'],
+    ['AUTH_FAILURES_PER_ADDRESS', '0', '1000001'],
+    ['AUTH_FAILURE_WINDOW', '0', '86401'],
+    ['AUTH_THROTTLE_DELAY_MS', '-1', '10001'],
+    ['ARGON2_CONCURRENCY', '0', '65'],
+    ['ARGON2_QUEUE', '-1', '10001'],
+    ['MAX_CONNECTIONS', '0', '1000001'],
+    ['MAX_CONNECTIONS_PER_ADDRESS', '-1', '1000001'],
+    ['REQUEST_TIMEOUT', '0', '601'],
+  ];
+  for (const [variable, tooLow, tooHigh] of limits) {
+    refuses(t, { [variable]: 'ten' }, variable, /whole number/);
+    refuses(t, { [variable]: '1.5' }, variable, /whole number/);
+    refuses(t, { [variable]: tooLow }, variable, /whole number|between/);
+    refuses(t, { [variable]: tooHigh }, variable, /between/);
+  }
+  t.equal(loadConfig({ ARGON2_CONCURRENCY: '4' }).protection.argon2Queue, 16, 'the queue follows the concurrency unless set');
+});
+
 t.test('LOG_LEVEL', async (t) => {
   for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) t.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
   for (const bad of ['verbose', 'INFO', 'warning', '30']) refuses(t, { LOG_LEVEL: bad }, 'LOG_LEVEL', /must be one of fatal, error, warn, info, debug, trace, silent/);
@@ -241,7 +294,7 @@ t.test("the README's configuration table names exactly the variables Portier rea
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
   const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
   const documented = [...table.matchAll(/^\| (.+?) \|/gm)]
-    .flatMap((row) => [...(row[1] ?? '').matchAll(/`([A-Z_]+)`/g)].map((match) => match[1]))
+    .flatMap((row) => [...(row[1] ?? '').matchAll(/`([A-Z0-9_]+)`/g)].map((match) => match[1]))
     .sort();
   t.same(documented, [...CONFIG_VARIABLES].sort());
 

@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply } from 'fastify';
 import { ConflictError, RuleError, ValidationError, type FieldError } from '../clients/errors.js';
-import { isConstraintViolation } from '../db/errors.js';
+import { isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
+import { Overloaded } from '../protection/admission.js';
 import { AdminAuthError } from './auth.js';
 import { fieldErrors } from './validation.js';
 
@@ -58,6 +59,9 @@ export function toProblem(error: FastifyError | Error): Problem {
       errors: validationErrors(fastifyError),
     };
   }
+  if (isDatabaseUnavailable(error) || error instanceof Overloaded) {
+    return { type: `${PROBLEM_BASE}unavailable`, title: 'Service Unavailable', status: 503, detail: 'temporarily unable to handle the request; retry later' };
+  }
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     return { type: `${PROBLEM_BASE}bad-request`, title: 'Bad Request', status, detail: fastifyError.message };
@@ -65,9 +69,10 @@ export function toProblem(error: FastifyError | Error): Problem {
   return { type: `${PROBLEM_BASE}internal`, title: 'Internal Server Error', status: 500, detail: 'internal error' };
 }
 
-export function sendProblem(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+/** Writes the problem document for `error`, with the headers its status needs. Logging is the caller's. */
+export function sendProblem(error: FastifyError | Error, reply: FastifyReply): FastifyReply {
   const problem = toProblem(error);
-  if (problem.status >= 500) request.log.error({ err: error }, 'admin request failed');
   if (error instanceof AdminAuthError) reply.header('www-authenticate', error.challenge);
+  if (problem.status === 503) reply.header('retry-after', '1');
   return reply.status(problem.status).type('application/problem+json').send(problem);
 }

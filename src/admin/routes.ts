@@ -48,8 +48,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
 
   app.decorateRequest('admin', null as unknown as Actor);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyValidator : textValidator).compile(schema));
-  app.setErrorHandler(sendProblem);
-  app.setNotFoundHandler((request, reply) => sendProblem(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`), request, reply));
+  app.setNotFoundHandler((request, reply) => sendProblem(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`), reply));
   app.addHook('onRequest', async (request) => {
     request.admin = await authenticateAdmin(portier, request.headers.authorization, request.method);
   });

@@ -1,9 +1,10 @@
 import type { Db } from '../db/connect.js';
 import { auditEvents } from '../db/schema.js';
+import { type ClientReference, clientFields, redactSecrets } from '../lib/redact.js';
 
 export interface TokenDenial {
-  /** The client_id the request named, if any. */
-  clientId: string | undefined;
+  /** The client the request named, if any: by client_id only when such a client exists. */
+  client: ClientReference | undefined;
   ip: string;
   /** The public error code. */
   error: string;
@@ -36,7 +37,7 @@ export class DenialRecorder {
   ) {}
 
   record(denial: TokenDenial): void {
-    const key = `${denial.clientId ?? ''}\u0000${denial.ip}\u0000${denial.reason}`;
+    const key = `${clientKey(denial.client)}\u0000${denial.ip}\u0000${denial.reason}`;
     const entry = this.seen.get(key);
     if (entry !== undefined) {
       entry.repeats += 1;
@@ -64,7 +65,7 @@ export class DenialRecorder {
     this.overflow = 0;
     const rows = repeated.map((entry) => ({ denial: entry.denial, count: entry.repeats }));
     if (overflow > 0) {
-      rows.push({ denial: { clientId: undefined, ip: '', error: 'various', reason: 'too many distinct denials to list' }, count: overflow });
+      rows.push({ denial: { client: undefined, ip: '', error: 'various', reason: 'too many distinct denials to list' }, count: overflow });
     }
     await this.write(rows);
   }
@@ -78,14 +79,27 @@ export class DenialRecorder {
   private async write(rows: Array<{ denial: TokenDenial; count: number }>): Promise<void> {
     if (rows.length === 0) return;
     await this.db.insert(auditEvents).values(
-      rows.map(({ denial, count }) => ({
-        action: 'token.denied',
-        actorClientId: denial.clientId ?? null,
-        clientId: denial.clientId ?? null,
-        ip: denial.ip === '' ? null : denial.ip,
-        details: { error: denial.error, reason: denial.reason, ...(denial.endpoint !== undefined && { endpoint: denial.endpoint }) },
-        count,
-      })),
+      rows.map(({ denial, count }) => {
+        const { client_id: clientId = null, presented_client_id } = clientFields(denial.client);
+        return {
+          action: 'token.denied',
+          actorClientId: clientId,
+          clientId,
+          ip: denial.ip === '' ? null : denial.ip,
+          details: {
+            error: denial.error,
+            reason: redactSecrets(denial.reason),
+            ...(presented_client_id !== undefined && { presented_client_id }),
+            ...(denial.endpoint !== undefined && { endpoint: denial.endpoint }),
+          },
+          count,
+        };
+      }),
     );
   }
+}
+
+function clientKey(client: ClientReference | undefined): string {
+  if (client === undefined) return '';
+  return 'clientId' in client ? `id:${client.clientId}` : `fp:${client.fingerprint}`;
 }

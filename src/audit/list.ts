@@ -2,6 +2,7 @@ import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import { ValidationError } from '../clients/errors.js';
 import type { DbOrTx } from '../db/connect.js';
 import { auditEvents } from '../db/schema.js';
+import { parseTimestamp } from '../lib/time.js';
 
 export interface AuditFilters {
   action?: string | undefined;
@@ -24,8 +25,8 @@ export interface AuditEventResource {
 export const MAX_AUDIT_PAGE_SIZE = 200;
 
 function parseDate(value: string, path: string): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new ValidationError([{ path, message: 'must be an RFC 3339 date-time' }]);
+  const date = parseTimestamp(value);
+  if (date === undefined) throw new ValidationError([{ path, message: 'must be an RFC 3339 date-time in the years 1 to 9999' }]);
   return date;
 }
 
@@ -47,10 +48,10 @@ export async function listAuditEvents(
   if (filters.action !== undefined) conditions.push(eq(auditEvents.action, filters.action));
   if (filters.client_id !== undefined) conditions.push(eq(auditEvents.clientId, filters.client_id));
   if (filters.actor_client_id !== undefined) conditions.push(eq(auditEvents.actorClientId, filters.actor_client_id));
-  if (filters.since !== undefined) conditions.push(gte(auditEvents.at, parseDate(filters.since, '/since')));
+  if (filters.since !== undefined) conditions.push(gte(auditEvents.at, parseDate(filters.since, '/querystring/since')));
   // Times are shown to the millisecond but stored to the microsecond: `until` covers its
   // whole millisecond, so an event's own `at` as `until` includes that event.
-  if (filters.until !== undefined) conditions.push(lt(auditEvents.at, new Date(parseDate(filters.until, '/until').getTime() + 1)));
+  if (filters.until !== undefined) conditions.push(lt(auditEvents.at, new Date(parseDate(filters.until, '/querystring/until').getTime() + 1)));
   const rows = await db
     .select()
     .from(auditEvents)

@@ -4,6 +4,7 @@ import { type Actor, actorName, recordAuditEvent } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
+import { parseTimestamp } from '../lib/time.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
 import { clientStatus, generateClientId, isValidClientId, normalizeCidr, serviceAccountUsername } from './rules.js';
 import { generateSecret, hashSecret } from './secrets.js';
@@ -97,9 +98,9 @@ export function checkIpRanges(ranges: string[], errors: FieldError[]): string[] 
 
 export function checkExpiry(expiresAt: string | null | undefined, errors: FieldError[], now = Date.now()): Date | null {
   if (expiresAt === undefined || expiresAt === null) return null;
-  const date = new Date(expiresAt);
-  if (Number.isNaN(date.getTime())) {
-    errors.push({ path: '/expires_at', message: 'must be an RFC 3339 date-time' });
+  const date = parseTimestamp(expiresAt);
+  if (date === undefined) {
+    errors.push({ path: '/expires_at', message: 'must be an RFC 3339 date-time in the years 1 to 9999' });
     return null;
   }
   if (date.getTime() <= now) errors.push({ path: '/expires_at', message: 'must be in the future' });

@@ -2,7 +2,9 @@ import { and, asc, eq, exists, gt, ilike, isNotNull, isNull, lt, lte, or, type S
 import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clients } from '../db/schema.js';
 import { type ClientResource, toClientResource } from './clients.js';
+import { parseTimestamp } from '../lib/time.js';
 import { ValidationError } from './errors.js';
+import { isValidClientId } from './rules.js';
 
 export interface ClientFilters {
   /** Case-insensitive substring of the name. */
@@ -28,10 +30,13 @@ export function encodeCursor(lastClientId: string): string {
   return Buffer.from(JSON.stringify({ after: lastClientId })).toString('base64url');
 }
 
+/** The client_id a cursor continues after. Only a client_id can be in one this server issued. */
 function decodeCursor(cursor: string): string {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null && 'after' in parsed && typeof parsed.after === 'string') return parsed.after;
+    if (typeof parsed === 'object' && parsed !== null && 'after' in parsed && typeof parsed.after === 'string' && isValidClientId(parsed.after)) {
+      return parsed.after;
+    }
   } catch {
     // fall through to the error below
   }
@@ -39,8 +44,8 @@ function decodeCursor(cursor: string): string {
 }
 
 function parseDate(value: string, path: string): Date {
-  const date = new Date(value);
-  if (Number.isNaN(date.getTime())) throw new ValidationError([{ path, message: 'must be an RFC 3339 date-time' }]);
+  const date = parseTimestamp(value);
+  if (date === undefined) throw new ValidationError([{ path, message: 'must be an RFC 3339 date-time in the years 1 to 9999' }]);
   return date;
 }
 
@@ -87,8 +92,8 @@ export async function listClients(
       ),
     );
   }
-  if (filters.expires_before !== undefined) conditions.push(lt(clients.expiresAt, parseDate(filters.expires_before, '/expires_before')));
-  if (filters.expires_after !== undefined) conditions.push(gt(clients.expiresAt, parseDate(filters.expires_after, '/expires_after')));
+  if (filters.expires_before !== undefined) conditions.push(lt(clients.expiresAt, parseDate(filters.expires_before, '/querystring/expires_before')));
+  if (filters.expires_after !== undefined) conditions.push(gt(clients.expiresAt, parseDate(filters.expires_after, '/querystring/expires_after')));
 
   const rows = await db.query.clients.findMany({
     where: and(...conditions),

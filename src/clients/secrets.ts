@@ -1,11 +1,8 @@
 import { hash, verify } from '@node-rs/argon2';
 import { randomBase64Url } from '../lib/crypto.js';
+import { SECRET_PREFIX } from '../lib/redact.js';
 
-/**
- * Every generated secret starts with this prefix so that secret scanners (GitHub, GitLab,
- * trufflehog…) can be taught to recognise a leaked Portier secret.
- */
-export const SECRET_PREFIX = 'portier_cs_';
+export { SECRET_PREFIX };
 
 /** A new client secret: the prefix and 32 random bytes in base64url. */
 export function generateSecret(): string {
@@ -13,7 +10,13 @@ export function generateSecret(): string {
 }
 
 /**
- * argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 15 ms here.
+ * The most secrets a client has at once: its current one and, for a grace period after a
+ * regeneration, the previous one (see regenerateSecret).
+ */
+export const MAX_LIVE_SECRETS = 2;
+
+/**
+ * argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 10 ms here.
  * The verification cache (oauth/client-directory.ts) keeps a returning client from paying
  * it on every request.
  */

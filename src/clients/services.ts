@@ -1,5 +1,5 @@
 import { asc, eq, inArray } from 'drizzle-orm';
-import { type Actor, recordAuditEvent } from '../audit/events.js';
+import { type Actor, recordAuditEvent, SYSTEM_ACTOR } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clients, services } from '../db/schema.js';
@@ -14,23 +14,52 @@ export function adminAudience(issuer: string): string {
   return `${issuer}/admin`;
 }
 
+/** ISSUER and the admin audience stored in the database disagree, and no move was asked for. */
+export class IssuerMismatchError extends Error {
+  override name = 'IssuerMismatchError';
+}
+
 /**
- * Creates the built-in `portier-admin` service, or brings its audience in line with the
- * current ISSUER. Idempotent; runs at every start.
+ * Creates the built-in `portier-admin` service on the first start. Its audience comes from
+ * ISSUER, and every admin token carries it; a process started with another ISSUER (a
+ * typo, a CLI run without the servers' environment) must not quietly move it, which would
+ * lock every admin out of every instance. So a mismatch is an IssuerMismatchError, unless
+ * `moveIssuer` says to move the audience: then it moves, with an audit event, and the
+ * cache generation moves with it so every instance follows within a second.
  */
-export async function ensureBuiltInServices(db: DbOrTx, issuer: string): Promise<void> {
+export async function ensureBuiltInServices(db: DbOrTx, issuer: string, options: { moveIssuer?: boolean } = {}): Promise<void> {
   const audience = adminAudience(issuer);
-  await db
-    .insert(services)
-    .values({
-      id: ADMIN_SERVICE_ID,
-      name: 'Portier admin API',
-      description: 'Manage API clients, services and signing keys of this Portier',
-      audience,
-      scopes: [...ADMIN_SCOPES],
-      builtIn: true,
-    })
-    .onConflictDoUpdate({ target: services.id, set: { audience, scopes: [...ADMIN_SCOPES], builtIn: true } });
+  const [current] = await db.select().from(services).where(eq(services.id, ADMIN_SERVICE_ID));
+  if (current === undefined) {
+    await db
+      .insert(services)
+      .values({
+        id: ADMIN_SERVICE_ID,
+        name: 'Portier admin API',
+        description: 'Manage API clients, services and signing keys of this Portier',
+        audience,
+        scopes: [...ADMIN_SCOPES],
+        builtIn: true,
+      })
+      .onConflictDoNothing();
+    return;
+  }
+  if (current.audience === audience) return;
+  if (options.moveIssuer !== true) {
+    throw new IssuerMismatchError(
+      `ISSUER is ${issuer}, but this database belongs to the issuer whose admin audience is ${current.audience}; ` +
+        'start with the ISSUER the other instances use, or move the issuer for good with `portier migrate --move-issuer`',
+    );
+  }
+  await db.transaction(async (tx) => {
+    await tx.update(services).set({ audience, updatedAt: new Date() }).where(eq(services.id, ADMIN_SERVICE_ID));
+    await recordAuditEvent(tx, {
+      action: 'service.updated',
+      actor: SYSTEM_ACTOR,
+      details: { service: ADMIN_SERVICE_ID, changes: { audience: { from: current.audience, to: audience } }, reason: 'issuer moved' },
+    });
+    await bumpGeneration(tx);
+  });
 }
 
 export type ServiceRow = typeof services.$inferSelect;

@@ -172,7 +172,7 @@ function isRunning(pid: number): boolean {
 }
 
 /** drizzle/ at the package root, found from this file whether it runs from src/ or dist/src/. */
-function migrationsFolder(): string {
+export function migrationsFolder(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'drizzle');

@@ -28,11 +28,24 @@ export async function readGeneration(db: Db): Promise<number> {
 export const GENERATION_POLL_MS = 250;
 
 /**
+ * How long an instance that cannot reach the database goes on answering from its caches.
+ * While the database is down nobody can change anything in it, so what is cached is still
+ * true: clients already seen keep getting tokens, the JWKS and discovery keep answering.
+ * An instance cut off from a database that others still reach could miss a change,
+ * though; this bounds how long it may act on one it missed (every cached client record
+ * also expires after a minute, see ClientDirectory). Then it drops its caches, and
+ * whatever needs the database answers 503 until it is back.
+ */
+export const OUTAGE_GRACE_MS = 30_000;
+
+/**
  * Polls the generation and calls `onChange` when it moves. Local changes call `changed()`
  * directly, so the instance that made a change sees it on the very next request.
  */
 export class GenerationWatcher {
   private last: number | undefined;
+  /** When the polls began to fail, while they do. */
+  private failingSince: number | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly listeners: Array<() => void> = [];
 
@@ -56,13 +69,16 @@ export class GenerationWatcher {
     const tick = async () => {
       try {
         const current = await readGeneration(this.db);
-        if (current !== this.last) {
+        // Back after an outage: reload everything once, whatever the counter says.
+        if (current !== this.last || this.failingSince !== undefined) {
           this.last = current;
+          this.failingSince = undefined;
           this.changed();
         }
       } catch (error) {
-        // Unknown state: drop caches rather than serve from them, and say so.
-        this.changed();
+        const now = Date.now();
+        this.failingSince ??= now;
+        if (now - this.failingSince >= OUTAGE_GRACE_MS) this.changed();
         this.onError(error);
       }
       if (this.timer !== undefined) this.timer = setTimeout(tick, this.intervalMs).unref();

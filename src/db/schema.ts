@@ -172,6 +172,15 @@ export const cacheGeneration = pgTable('cache_generation', {
   generation: bigint('generation', { mode: 'number' }).notNull().default(0),
 });
 
+/**
+ * Values every instance must share and that no configuration holds, each made once by the
+ * first instance to start (see db/settings.ts).
+ */
+export const settings = pgTable('settings', {
+  name: text('name').primaryKey(),
+  value: text('value').notNull(),
+});
+
 // Relations, so that the token endpoint loads a client with its secrets, grants (with
 // their services) and IP ranges in a single query.
 export const clientsRelations = relations(clients, ({ many }) => ({

@@ -1,8 +1,9 @@
 import { clientStatus, isAddressAllowed, isValidClientId } from '../clients/rules.js';
-import { dummySecretHash, verifySecret } from '../clients/secrets.js';
+import type { FailureBudgets } from '../protection/failure-budget.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
-import { InvalidClient, InvalidRequest } from './errors.js';
+import { InvalidClient, InvalidRequest, TooManyRequests } from './errors.js';
 import type { TokenParameters } from './parameters.js';
+import type { SecretVerifier } from './secret-verifier.js';
 
 export interface ClientCredentials {
   method: 'client_secret_basic' | 'client_secret_post';
@@ -64,25 +65,48 @@ export function readClientCredentials(authorization: string | undefined, params:
     return { method: 'client_secret_basic', ...basic };
   }
   if (params.client_id === undefined) throw new InvalidClient('no client authentication');
-  // The client_id is not checked yet: only its first characters go to the log.
-  if (params.client_secret === undefined) throw new InvalidClient(`client ${JSON.stringify(params.client_id.slice(0, 64))} sent no secret`);
+  if (params.client_secret === undefined) throw new InvalidClient('client_id without client_secret');
   return { method: 'client_secret_post', clientId: params.client_id, clientSecret: params.client_secret };
 }
 
+/** What client authentication works with; the token, introspection and revocation endpoints share it. */
+export interface AuthenticationContext {
+  directory: ClientDirectory;
+  verifier: SecretVerifier;
+  budgets: FailureBudgets;
+}
+
 /**
- * Authenticates the client, or throws InvalidClient. Every failure costs at least one
- * argon2id verification (a dummy one when there is nothing real to verify) and looks the
- * same to the caller; the reason is in the error's private detail.
+ * Authenticates the client, or throws. In order:
+ * 1. a caller over its failure budget is refused with 429 before anything else is done,
+ *    whether the client_id it names exists or not;
+ * 2. the credentials are checked (see checkCredentials);
+ * 3. a failure spends the caller's budget; a success makes its budget for this client whole.
  */
-export async function authenticateClient(
-  directory: ClientDirectory,
-  credentials: ClientCredentials,
-  callerIp: string,
-): Promise<ClientRecord> {
+export async function authenticateClient(ctx: AuthenticationContext, credentials: ClientCredentials, callerIp: string): Promise<ClientRecord> {
+  const waitMs = ctx.budgets.waitMs(credentials.clientId, callerIp);
+  if (waitMs > 0) throw new TooManyRequests(waitMs);
+  try {
+    const client = await checkCredentials(ctx, credentials, callerIp);
+    ctx.budgets.succeeded(credentials.clientId, callerIp);
+    return client;
+  } catch (error) {
+    if (error instanceof InvalidClient) ctx.budgets.failed(credentials.clientId, callerIp);
+    throw error;
+  }
+}
+
+/**
+ * Checks the credentials, or throws InvalidClient. Every failure costs the same argon2id
+ * work as a wrong secret (see SecretVerifier) and looks the same to the caller; the reason
+ * is in the error's private detail.
+ */
+async function checkCredentials(ctx: AuthenticationContext, credentials: ClientCredentials, callerIp: string): Promise<ClientRecord> {
   const triedBasic = credentials.method === 'client_secret_basic';
-  const fail = async (detail: string): Promise<never> => {
-    await verifySecret(await dummySecretHash(), credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
-    throw new InvalidClient(detail, triedBasic);
+  const fail = async (detail: string, client?: ClientRecord): Promise<never> => {
+    await ctx.verifier.refuse(credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
+    const error = new InvalidClient(detail, triedBasic);
+    throw client === undefined ? error : error.concerns({ clientId: client.clientId });
   };
 
   // Credentials that cannot be valid cost the same as any other failure, and are never
@@ -92,17 +116,17 @@ export async function authenticateClient(
   if (credentials.clientSecret === '') return fail('empty secret');
   if (credentials.clientSecret.length > MAX_CREDENTIAL_LENGTH) return fail('secret too long');
 
-  const client = await directory.find(credentials.clientId);
+  const client = await ctx.directory.find(credentials.clientId);
   if (client === undefined) return fail('unknown client');
-  if (client.authMethod !== 'client_secret') return fail(`client authenticates with ${client.authMethod}, not a secret`);
+  if (client.authMethod !== 'client_secret') return fail(`client authenticates with ${client.authMethod}, not a secret`, client);
   const status = clientStatus(client);
-  if (status !== 'active') return fail(`client is ${status}`);
+  if (status !== 'active') return fail(`client is ${status}`, client);
   // The caller's address before its secret: a secret that verified before is recognised
   // without argon2, so checking it first would answer an outsider holding the right secret
   // faster than one holding a wrong secret, and tell it that the secret is good.
-  if (!isAddressAllowed(callerIp, client.networks)) return fail(`caller ${callerIp} is outside the client's IP ranges`);
-  if (!(await directory.verifySecret(client, credentials.clientSecret))) {
-    throw new InvalidClient('wrong secret', triedBasic);
+  if (!isAddressAllowed(callerIp, client.networks)) return fail(`caller ${callerIp} is outside the client's IP ranges`, client);
+  if (!(await ctx.directory.verifySecret(client, credentials.clientSecret))) {
+    throw new InvalidClient('wrong secret', triedBasic).concerns({ clientId: client.clientId });
   }
   return client;
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { type Network, parseNetworks } from '../clients/rules.js';
-import { dummySecretHash, verifySecret } from '../clients/secrets.js';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
+import { CachedMap, evictOldest } from '../lib/cached.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
+import type { SecretVerifier, StoredSecret } from './secret-verifier.js';
 
 /** A granted service as the token endpoint sees it. */
 export interface GrantedService {
@@ -12,12 +13,6 @@ export interface GrantedService {
   audience: string;
   /** The granted scopes that the service still offers. */
   scopes: string[];
-}
-
-interface StoredSecret {
-  id: string;
-  hash: string;
-  expiresAt: number | null;
 }
 
 /** Everything the token endpoint needs to know about one client. */
@@ -78,11 +73,6 @@ const MAX_CACHED_CLIENTS = 10_000;
 /** Bound on memory: at most this many verified secrets are remembered (two per cached client). */
 const MAX_REMEMBERED_SECRETS = 2 * MAX_CACHED_CLIENTS;
 
-interface CacheEntry {
-  record: Promise<ClientRecord | undefined>;
-  loadedAt: number;
-}
-
 /** A secret that verified: the stored hash it verified against, and the HMAC of what was presented. */
 interface RememberedSecret {
   hash: string;
@@ -110,32 +100,29 @@ interface RememberedSecret {
  * argon2id verification per connection waiting at that moment.
  */
 export class ClientDirectory {
-  private readonly entries = new Map<string, CacheEntry>();
+  private readonly records: CachedMap<string, ClientRecord | undefined>;
   private readonly remembered = new Map<string, RememberedSecret>();
   private readonly digestKey = randomBytes(32);
 
   constructor(
-    private readonly db: Db,
-    /** The argon2id verification; a parameter so that tests can count the real calls. */
-    private readonly verifyHash: (hash: string, presented: string) => Promise<boolean> = verifySecret,
-  ) {}
+    db: Db,
+    /** argon2id verification under admission control, at a constant cost when it fails. */
+    private readonly verifier: SecretVerifier,
+  ) {
+    this.records = new CachedMap((clientId) => loadClientRecord(db, clientId), {
+      maxAgeMs: RECORD_MAX_AGE_MS,
+      maxEntries: MAX_CACHED_CLIENTS,
+    });
+  }
 
   find(clientId: string): Promise<ClientRecord | undefined> {
-    const now = Date.now();
-    const cached = this.entries.get(clientId);
-    if (cached !== undefined && now - cached.loadedAt < RECORD_MAX_AGE_MS) return cached.record;
-    const record = loadClientRecord(this.db, clientId);
-    // A failed load is not cached.
-    record.catch(() => this.entries.delete(clientId));
-    if (this.entries.size >= MAX_CACHED_CLIENTS) evictOldest(this.entries);
-    this.entries.set(clientId, { record, loadedAt: now });
-    return record;
+    return this.records.get(clientId);
   }
 
   /**
    * Does `presented` match one of the client's live secrets? A secret that verified before
-   * is recognised by its HMAC in constant time; otherwise each live secret costs one
-   * argon2id verification, and a client without live secrets costs one dummy verification.
+   * is recognised by its HMAC in constant time, without argon2 and without waiting for
+   * admission; otherwise the verifier checks the live secrets (see SecretVerifier).
    */
   async verifySecret(record: ClientRecord, presented: string, now = Date.now()): Promise<boolean> {
     const live = record.secrets.filter((secret) => secret.expiresAt === null || secret.expiresAt > now);
@@ -144,22 +131,15 @@ export class ClientDirectory {
       const remembered = this.remembered.get(secret.id);
       if (remembered !== undefined && remembered.hash === secret.hash && constantTimeEqual(remembered.digest, digest)) return true;
     }
-    if (live.length === 0) {
-      await this.verifyHash(await dummySecretHash(), presented);
-      return false;
-    }
-    for (const secret of live) {
-      if (await this.verifyHash(secret.hash, presented)) {
-        this.remember(secret, digest);
-        return true;
-      }
-    }
-    return false;
+    const matched = await this.verifier.match(live, presented);
+    if (matched === undefined) return false;
+    this.remember(matched, digest);
+    return true;
   }
 
   /** Forgets every record; called when the cache generation moves. Remembered secrets stay (see above). */
   invalidate(): void {
-    this.entries.clear();
+    this.records.invalidate();
   }
 
   private remember(secret: StoredSecret, digest: Buffer): void {
@@ -168,10 +148,4 @@ export class ClientDirectory {
     if (this.remembered.size >= MAX_REMEMBERED_SECRETS) evictOldest(this.remembered);
     this.remembered.set(secret.id, { hash: secret.hash, digest });
   }
-}
-
-/** Drops a map's oldest entry (Maps iterate in insertion order). */
-function evictOldest(map: Map<string, unknown>): void {
-  const oldest = map.keys().next();
-  if (!oldest.done) map.delete(oldest.value);
 }

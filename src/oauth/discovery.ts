@@ -36,7 +36,7 @@ export async function wellKnownRoutes(app: FastifyInstance): Promise<void> {
   });
 
   const metadata = async (_request: unknown, reply: import('fastify').FastifyReply) => {
-    const scopes = await portier.scopeCatalogue();
+    const scopes = await portier.scopeCatalogue.get();
     return reply
       .header('cache-control', `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`)
       .send(serverMetadata(portier.config.issuer, scopes));

@@ -1,3 +1,7 @@
+import { isDatabaseUnavailable } from '../db/errors.js';
+import type { ClientReference } from '../lib/redact.js';
+import { Overloaded } from '../protection/admission.js';
+
 /**
  * OAuth 2.0 errors (RFC 6749 §5.2, RFC 8707 §2). Each carries the public `error` code and
  * description sent to the caller, and a private `detail` that only reaches the log and the
@@ -6,17 +10,15 @@
 export class OAuthError extends Error {
   readonly status: number = 400;
   readonly error: string = 'invalid_request';
-  /** The client_id the refused request named, once known (for log and audit only). */
-  clientId: string | undefined;
-
   /**
-   * Names the client a refusal concerns. The caller chose that text: only its start is
-   * kept, and characters that a log line or a PostgreSQL text column cannot hold (control
-   * characters, NUL among them, and lone UTF-16 surrogates) become U+FFFD.
+   * The client the refused request concerns, for log and audit only: by its client_id once
+   * a client with that id was found, otherwise by a fingerprint of what was presented.
    */
-  attributeTo(clientId: string): this {
-    const start = clientId.length > 128 ? `${clientId.slice(0, 128)}…` : clientId;
-    this.clientId = start.replace(/[\u0000-\u001f\u007f]|[\ud800-\udfff]/gu, '\ufffd');
+  client: ClientReference | undefined;
+
+  /** Says which client the refusal concerns, unless an earlier step already did. */
+  concerns(client: ClientReference): this {
+    this.client ??= client;
     return this;
   }
 
@@ -68,8 +70,60 @@ export class InvalidTarget extends OAuthError {
   override readonly error = 'invalid_target';
 }
 
+/**
+ * Over a failure budget (see protection/failure-budget.ts). RFC 6749 has no code for this;
+ * the answer keeps its JSON form, with HTTP's own 429 and Retry-After.
+ */
+export class TooManyRequests extends OAuthError {
+  override readonly status = 429;
+  override readonly error = 'too_many_requests';
+
+  constructor(
+    /** How long the caller must wait, in milliseconds. */
+    readonly retryAfterMs: number,
+  ) {
+    super(`too many failed client authentications; retry after ${Math.ceil(retryAfterMs / 1000)} s`, 'over its failure budget');
+  }
+}
+
+/**
+ * The server cannot answer now (database unreachable, verification queue full), the code
+ * RFC 6749 §4.1.2.1 defines for it, with 503 and Retry-After.
+ */
+export class TemporarilyUnavailable extends OAuthError {
+  override readonly status = 503;
+  override readonly error = 'temporarily_unavailable';
+
+  constructor(
+    detail: string,
+    readonly retryAfterMs = 1000,
+  ) {
+    super('the server is temporarily unable to handle the request; retry later', detail);
+  }
+}
+
 /** Not an RFC 6749 code, but the form RFC 6749 errors take for an oversized body. */
 export class RequestTooLarge extends OAuthError {
   override readonly status = 413;
   override readonly error = 'invalid_request';
+}
+
+/** Fastify's error for a body over the route's limit. */
+const BODY_TOO_LARGE = 'FST_ERR_CTP_BODY_TOO_LARGE';
+
+/**
+ * Any error as the OAuth error it answers with, or undefined for a server failure (500):
+ * the database being unreachable or the verification queue full is a 503 the caller may
+ * retry; what Fastify refuses while reading the request (bad content length, oversized
+ * body…) is the caller's invalid_request.
+ */
+export function toOAuthError(error: unknown): OAuthError | undefined {
+  if (error instanceof OAuthError) return error;
+  if (isDatabaseUnavailable(error)) return new TemporarilyUnavailable('database unavailable');
+  if (error instanceof Overloaded) return new TemporarilyUnavailable('argon2 verification queue full');
+  if (!(error instanceof Error)) return undefined;
+  const { code, statusCode } = error as Error & { code?: unknown; statusCode?: unknown };
+  if (code === BODY_TOO_LARGE) return new RequestTooLarge('request body too large');
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return new InvalidRequest(error.message);
+  return undefined;
 }

@@ -2,23 +2,25 @@ import { errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
 import { clientStatus } from '../clients/rules.js';
 import { authenticateClient, readClientCredentials } from './authenticate.js';
 import type { ClientRecord } from './client-directory.js';
-import { InvalidRequest, OAuthError, UnauthorizedClient } from './errors.js';
+import { InvalidRequest, UnauthorizedClient } from './errors.js';
 import { readTokenParameters } from './parameters.js';
 import { revokeToken } from './revocations.js';
-import type { TokenEndpointContext, TokenRequest } from './token.js';
+import { concerning, type TokenEndpointContext, type TokenRequest } from './token.js';
 
 /** Authenticates the caller of introspection or revocation exactly as the token endpoint does. */
 async function authenticateCaller(ctx: TokenEndpointContext, request: TokenRequest): Promise<{ caller: ClientRecord; token: string }> {
   const params = readTokenParameters(request.body);
   const credentials = readClientCredentials(request.authorization, params);
+  let caller: ClientRecord;
   try {
-    const caller = await authenticateClient(ctx.directory, credentials, request.ip);
-    if (params.token === undefined || params.token === '') throw new InvalidRequest('token is required');
-    return { caller, token: params.token };
+    caller = await authenticateClient(ctx, credentials, request.ip);
   } catch (error) {
-    if (error instanceof OAuthError) error.attributeTo(credentials.clientId);
-    throw error;
+    throw concerning(error, ctx.fingerprints.of(credentials.clientId));
   }
+  if (params.token === undefined || params.token === '') {
+    throw new InvalidRequest('token is required').concerns({ clientId: caller.clientId });
+  }
+  return { caller, token: params.token };
 }
 
 /**
@@ -72,7 +74,7 @@ export async function handleRevocation(ctx: TokenEndpointContext, request: Token
   const claims = await activeClaims(ctx, token);
   if (claims === undefined) return;
   if (claims.client_id !== caller.clientId) {
-    throw new UnauthorizedClient('the token was not issued to this client');
+    throw new UnauthorizedClient('the token was not issued to this client').concerns({ clientId: caller.clientId });
   }
   await revokeToken(ctx.db, String(claims.jti), new Date(Number(claims.exp) * 1000));
   ctx.onChange();

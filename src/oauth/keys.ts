@@ -5,6 +5,7 @@ import { MAX_ACCESS_TOKEN_TTL, type SigningAlg } from '../config.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { signingKeys } from '../db/schema.js';
+import { Cached } from '../lib/cached.js';
 import { decryptAtRest, encryptAtRest } from '../lib/crypto.js';
 
 /** A retired key stays in the JWKS this long past the longest token it could have signed (clock skew). */
@@ -188,27 +189,8 @@ export async function listSigningKeys(db: Db): Promise<SigningKeyInfo[]> {
  * Keeps the key set in memory. The token endpoint signs with the cached key; the cache is
  * dropped when the cache generation moves (a rotation anywhere) and reloaded on next use.
  */
-export class KeyCache {
-  private current: Promise<KeySet> | undefined;
-
-  constructor(
-    private readonly db: Db,
-    private readonly keyEncryptionKey: Buffer | undefined,
-  ) {}
-
-  get(): Promise<KeySet> {
-    if (this.current === undefined) {
-      const loading = loadKeySet(this.db, this.keyEncryptionKey);
-      // A failed load is not cached: the next request tries again.
-      loading.catch(() => {
-        if (this.current === loading) this.current = undefined;
-      });
-      this.current = loading;
-    }
-    return this.current;
-  }
-
-  invalidate(): void {
-    this.current = undefined;
+export class KeyCache extends Cached<KeySet> {
+  constructor(db: Db, keyEncryptionKey: Buffer | undefined) {
+    super(() => loadKeySet(db, keyEncryptionKey));
   }
 }

@@ -2,6 +2,7 @@ import { gt, lte } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { revokedTokens } from '../db/schema.js';
+import { Cached } from '../lib/cached.js';
 
 /**
  * Records a revoked token until it would have expired anyway (RFC 7009). Revocations of
@@ -22,26 +23,20 @@ export async function revokeToken(db: Db, jti: string, expiresAt: Date): Promise
  * longer than the token it revokes.
  */
 export class RevocationList {
-  private jtis: Promise<Set<string>> | undefined;
+  private readonly jtis: Cached<Set<string>>;
 
-  constructor(private readonly db: Db) {}
+  constructor(db: Db) {
+    this.jtis = new Cached(async () => {
+      const rows = await db.select({ jti: revokedTokens.jti }).from(revokedTokens).where(gt(revokedTokens.expiresAt, new Date()));
+      return new Set(rows.map((row) => row.jti));
+    });
+  }
 
   async isRevoked(jti: string): Promise<boolean> {
-    if (this.jtis === undefined) {
-      const loading = this.db
-        .select({ jti: revokedTokens.jti })
-        .from(revokedTokens)
-        .where(gt(revokedTokens.expiresAt, new Date()))
-        .then((rows) => new Set(rows.map((row) => row.jti)));
-      loading.catch(() => {
-        if (this.jtis === loading) this.jtis = undefined;
-      });
-      this.jtis = loading;
-    }
-    return (await this.jtis).has(jti);
+    return (await this.jtis.get()).has(jti);
   }
 
   invalidate(): void {
-    this.jtis = undefined;
+    this.jtis.invalidate();
   }
 }

@@ -1,6 +1,7 @@
 import formbody from '@fastify/formbody';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidClient, InvalidRequest, OAuthError, RequestTooLarge } from './errors.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientFields } from '../lib/redact.js';
+import { InvalidRequest, TemporarilyUnavailable, toOAuthError, TooManyRequests } from './errors.js';
 import { handleIntrospection, handleRevocation } from './introspection.js';
 import { handleTokenRequest } from './token.js';
 
@@ -12,32 +13,11 @@ function noStore(reply: FastifyReply): void {
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 }
 
-/** Turns any error into an RFC 6749 §5.2 response; never shows a 5xx's message. */
-export function sendOAuthError(error: FastifyError | OAuthError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const oauthError = toOAuthError(error);
-  if (oauthError === undefined) {
-    request.log.error({ err: error }, 'token endpoint failed');
-    return reply.status(500).send({ error: 'server_error', error_description: 'internal error' });
-  }
-  if (oauthError instanceof InvalidClient && oauthError.triedBasic) {
-    reply.header('www-authenticate', 'Basic realm="portier", charset="UTF-8"');
-  }
-  return reply.status(oauthError.status).send(oauthError.toJSON());
-}
-
-function toOAuthError(error: FastifyError | OAuthError): OAuthError | undefined {
-  if (error instanceof OAuthError) return error;
-  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new RequestTooLarge(`request body exceeds ${TOKEN_BODY_LIMIT / 1024} KiB`);
-  // Other client errors Fastify raises while reading the request (bad content length, …).
-  const status = error.statusCode ?? 500;
-  if (status >= 400 && status < 500) return new InvalidRequest(error.message);
-  return undefined;
-}
-
 /**
- * POST /oauth/token, /oauth/introspect and /oauth/revoke. Encapsulated so that its parsers and error handler apply here only:
- * the body must be application/x-www-form-urlencoded; any other content type, JSON and
- * multipart included, is an invalid_request.
+ * POST /oauth/token, /oauth/introspect and /oauth/revoke. Encapsulated so that its parsers
+ * apply here only: the body must be application/x-www-form-urlencoded; any other content
+ * type, JSON and multipart included, is an invalid_request. Errors are written by the root
+ * error handler (http/errors.ts) in RFC 6749 form, which every route here asks for.
  */
 export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.removeAllContentTypeParsers();
@@ -45,19 +25,31 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.addContentTypeParser('*', { bodyLimit: TOKEN_BODY_LIMIT }, (_request, _payload, done) => {
     done(new InvalidRequest('the token endpoint accepts application/x-www-form-urlencoded only'), undefined);
   });
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, errorFormat: 'oauth' };
+  });
   app.addHook('onRequest', async (_request, reply) => noStore(reply));
-  app.setErrorHandler(sendOAuthError);
 
   const { portier } = app;
   const ctx = portier.tokenEndpoint;
 
-  /** Records a refused request (log and throttled audit trail), then lets the error handler answer. */
-  const refused = (request: FastifyRequest, error: unknown): never => {
-    if (error instanceof OAuthError) {
-      const reason = error.detail ?? error.description;
-      // The route's path, not request.url: a query string may carry a secret.
-      portier.denials.record({ clientId: error.clientId, ip: request.ip, error: error.error, reason, endpoint: request.routeOptions.url });
-      request.log.info({ client_id: error.clientId, error: error.error, reason }, 'request refused');
+  /**
+   * Records a refusal (log and throttled audit trail), holds a throttled answer back (see
+   * Tarpit), then lets the error handler answer. The database being down is no refusal of
+   * the client: the error handler logs it, once a second at most.
+   */
+  const refused = async (request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<never> => {
+    const oauthError = toOAuthError(error);
+    if (oauthError !== undefined && !(oauthError instanceof TemporarilyUnavailable)) {
+      const reason = oauthError.detail ?? oauthError.description;
+      const endpoint = request.routeOptions.url;
+      portier.denials.record({ client: oauthError.client, ip: request.ip, error: oauthError.error, reason, endpoint });
+      if (oauthError instanceof TooManyRequests) {
+        portier.repeatedLog.warn(`throttled ${request.ip}`, { ip: request.ip, endpoint }, 'caller over its failure budget');
+        if (!(await portier.tarpit.hold(oauthError.retryAfterMs))) reply.header('connection', 'close');
+      } else {
+        request.log.info({ ...clientFields(oauthError.client), error: oauthError.error, reason }, 'request refused');
+      }
     }
     throw error;
   };
@@ -68,23 +60,24 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     const stopTimer = tokenDuration.startTimer();
     try {
       const { client, token } = await handleTokenRequest(ctx, tokenRequest(request));
+      stopTimer();
       portier.usage.record(client.uuid);
       tokenRequests.inc({ outcome: 'issued' });
       request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
       return reply.send({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn, scope: token.scope });
     } catch (error) {
-      tokenRequests.inc({ outcome: error instanceof OAuthError ? error.error : 'server_error' });
-      return refused(request, error);
-    } finally {
+      // Timed before a throttled answer is held back: the histogram is about our work.
       stopTimer();
+      tokenRequests.inc({ outcome: toOAuthError(error)?.error ?? 'server_error' });
+      return refused(request, reply, error);
     }
   });
 
-  app.post('/oauth/introspect', { bodyLimit: TOKEN_BODY_LIMIT }, async (request) => {
+  app.post('/oauth/introspect', { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     try {
       return await handleIntrospection(ctx, tokenRequest(request));
     } catch (error) {
-      return refused(request, error);
+      return refused(request, reply, error);
     }
   });
 
@@ -93,7 +86,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
       await handleRevocation(ctx, tokenRequest(request));
       return reply.status(200).send();
     } catch (error) {
-      return refused(request, error);
+      return refused(request, reply, error);
     }
   });
 

@@ -1,6 +1,8 @@
 import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../clients/rules.js';
-import { authenticateClient, readClientCredentials } from './authenticate.js';
-import type { ClientDirectory, ClientRecord, GrantedService } from './client-directory.js';
+import type { ClientFingerprints, ClientReference } from '../lib/redact.js';
+import { quoteParameter } from '../lib/redact.js';
+import { type AuthenticationContext, authenticateClient, readClientCredentials } from './authenticate.js';
+import type { ClientRecord, GrantedService } from './client-directory.js';
 import { InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnsupportedGrantType } from './errors.js';
 import { type IssuedToken, issueAccessToken } from './issue.js';
 import type { Db } from '../db/connect.js';
@@ -8,13 +10,13 @@ import type { KeyCache } from './keys.js';
 import type { RevocationList } from './revocations.js';
 import { readTokenParameters, type TokenParameters } from './parameters.js';
 
-export interface TokenEndpointContext {
+export interface TokenEndpointContext extends AuthenticationContext {
   issuer: string;
   accessTokenTtl: number;
   db: Db;
-  directory: ClientDirectory;
   keys: KeyCache;
   revocations: RevocationList;
+  fingerprints: ClientFingerprints;
   /** Drops this instance's caches after a change it made (a revocation). */
   onChange(): void;
 }
@@ -45,23 +47,34 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
   try {
     const requestedAudiences = readRequestedAudiences(params);
     const requestedScopes = readRequestedScopes(params);
-    const client = await authenticateClient(ctx.directory, credentials, request.ip);
-    const services = selectServices(client, requestedAudiences);
-    const scopes = selectScopes(services, requestedScopes);
-    const key = (await ctx.keys.get()).active;
-    const token = await issueAccessToken({ issuer: ctx.issuer, ttl: ctx.accessTokenTtl, key, client, services, scopes });
-    return { client, services, token };
+    const client = await authenticateClient(ctx, credentials, request.ip);
+    try {
+      const services = selectServices(client, requestedAudiences);
+      const scopes = selectScopes(services, requestedScopes);
+      const key = (await ctx.keys.get()).active;
+      const token = await issueAccessToken({ issuer: ctx.issuer, ttl: ctx.accessTokenTtl, key, client, services, scopes });
+      return { client, services, token };
+    } catch (error) {
+      throw concerning(error, { clientId: client.clientId });
+    }
   } catch (error) {
-    // Name the client a refusal concerns, for the log and the audit trail.
-    if (error instanceof OAuthError) error.attributeTo(credentials.clientId);
-    throw error;
+    throw concerning(error, ctx.fingerprints.of(credentials.clientId));
   }
+}
+
+/**
+ * Names the client a refusal concerns, for the log and the audit trail, unless a step
+ * nearer the cause already did: the client_id itself once a client with it was found,
+ * otherwise only a fingerprint of what was presented (it may be a misplaced secret).
+ */
+export function concerning(error: unknown, client: ClientReference): unknown {
+  return error instanceof OAuthError ? error.concerns(client) : error;
 }
 
 function checkGrantType(params: TokenParameters): void {
   if (params.grant_type === undefined || params.grant_type === '') throw new InvalidRequest('grant_type is required');
   if (params.grant_type !== 'client_credentials') {
-    throw new UnsupportedGrantType(`grant_type ${JSON.stringify(params.grant_type.slice(0, 64))} is not supported; use client_credentials`);
+    throw new UnsupportedGrantType(`grant_type ${quoteParameter(params.grant_type)} is not supported; use client_credentials`);
   }
 }
 
@@ -106,7 +119,7 @@ export function selectServices(client: ClientRecord, audiences: string[]): Grant
   }
   return audiences.map((audience) => {
     const service = client.grants.get(audience);
-    if (service === undefined) throw new InvalidTarget(`the client is not granted the service ${JSON.stringify(audience.slice(0, 200))}`);
+    if (service === undefined) throw new InvalidTarget(`the client is not granted the service ${quoteParameter(audience)}`);
     return service;
   });
 }
@@ -117,7 +130,7 @@ export function selectScopes(services: GrantedService[], requested: string[] | u
   if (requested === undefined) return [...granted];
   const missing = requested.filter((scope) => !granted.has(scope));
   if (missing.length > 0) {
-    throw new InvalidScope(`scope not granted: ${missing.slice(0, 10).join(' ').slice(0, 200)}`);
+    throw new InvalidScope(`scope not granted: ${quoteParameter(missing.join(' '))}`);
   }
   return requested;
 }

@@ -3,9 +3,11 @@ import t, { type Test } from 'tap';
 import { CLI_ACTOR } from '../../src/audit/events.js';
 import { createClient } from '../../src/clients/clients.js';
 import { regenerateSecret } from '../../src/clients/lifecycle.js';
-import { hashSecret, verifySecret } from '../../src/clients/secrets.js';
+import { hashSecret, MAX_LIVE_SECRETS, verifySecret } from '../../src/clients/secrets.js';
 import { clientSecrets } from '../../src/db/schema.js';
 import { ClientDirectory, type ClientRecord } from '../../src/oauth/client-directory.js';
+import { SecretVerifier } from '../../src/oauth/secret-verifier.js';
+import { Admission } from '../../src/protection/admission.js';
 import { prepareDatabase } from '../../src/startup.js';
 import { createTestDatabase, testConfig } from '../helpers.js';
 
@@ -18,16 +20,17 @@ async function setup(t: Test) {
   const { db } = database;
   const { client, clientSecret } = await createClient(db, { client_id: 'vendor-a', name: 'Vendor A', owner: 'user-1' }, CLI_ACTOR);
   const argon2 = { calls: 0 };
-  const directory = new ClientDirectory(db, (hash, presented) => {
+  const verifier = new SecretVerifier(new Admission(2, 8), (hash, presented) => {
     argon2.calls += 1;
     return verifySecret(hash, presented);
   });
+  const directory = new ClientDirectory(db, verifier);
   const record = async (): Promise<ClientRecord> => {
     const found = await directory.find(client.client_id);
     if (found === undefined) throw new Error('client not found');
     return found;
   };
-  return { db, directory, record, secret: clientSecret ?? '', argon2 };
+  return { db, directory, verifier, record, secret: clientSecret ?? '', argon2 };
 }
 
 t.test('a returning client pays argon2id once, also when its record is reloaded', async (t) => {
@@ -41,13 +44,32 @@ t.test('a returning client pays argon2id once, also when its record is reloaded'
   t.equal(argon2.calls, 1, 'after a reload too: the same row with the same hash');
 });
 
-t.test('a wrong secret costs a full verification every time', async (t) => {
+t.test('a wrong secret costs full verifications every time: as many as two live secrets would', async (t) => {
   const { directory, record, secret, argon2 } = await setup(t);
   await directory.verifySecret(await record(), secret);
   for (let i = 1; i <= 3; i++) {
     t.equal(await directory.verifySecret(await record(), `${secret}x`), false);
-    t.equal(argon2.calls, 1 + i);
+    t.equal(argon2.calls, 1 + MAX_LIVE_SECRETS * i);
   }
+});
+
+t.test('a wrong secret costs the same with one live secret, two live secrets and none (an unknown client)', async (t) => {
+  const { db, directory, verifier, record, secret, argon2 } = await setup(t);
+  const cost = async (work: () => Promise<unknown>) => {
+    const before = argon2.calls;
+    await work();
+    return argon2.calls - before;
+  };
+  const one = await cost(async () => directory.verifySecret(await record(), 'wrong'));
+  await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR);
+  directory.invalidate();
+  t.equal((await record()).secrets.length, 2, 'mid-rotation: two live secrets');
+  const two = await cost(async () => directory.verifySecret(await record(), 'wrong'));
+  const unknown = await cost(() => verifier.refuse('wrong'));
+  t.equal(one, MAX_LIVE_SECRETS, 'one live secret');
+  t.equal(two, MAX_LIVE_SECRETS, 'two live secrets');
+  t.equal(unknown, MAX_LIVE_SECRETS, 'an unknown client (a dummy verification each)');
+  t.equal(await directory.verifySecret(await record(), secret), true, 'the previous secret still works in its grace period');
 });
 
 t.test('a regenerated secret: the old one is refused at once, the new one starts unverified', async (t) => {
@@ -56,11 +78,11 @@ t.test('a regenerated secret: the old one is refused at once, the new one starts
   const { clientSecret: newSecret } = await regenerateSecret(db, 'vendor-a', 0, CLI_ACTOR);
   directory.invalidate();
   t.equal(await directory.verifySecret(await record(), secret), false, 'the old secret is refused');
-  t.equal(argon2.calls, 2, 'checked against the new row with argon2id, not waved through');
+  t.equal(argon2.calls, 1 + MAX_LIVE_SECRETS, 'checked against the new row with argon2id, not waved through');
   t.equal(await directory.verifySecret(await record(), newSecret), true);
-  t.equal(argon2.calls, 3, 'the new secret is verified once');
+  t.equal(argon2.calls, 2 + MAX_LIVE_SECRETS, 'the new secret is verified once');
   t.equal(await directory.verifySecret(await record(), newSecret), true);
-  t.equal(argon2.calls, 3, 'and then remembered');
+  t.equal(argon2.calls, 2 + MAX_LIVE_SECRETS, 'and then remembered');
 });
 
 t.test('a remembered secret is bound to the hash it verified against', async (t) => {
@@ -72,7 +94,7 @@ t.test('a remembered secret is bound to the hash it verified against', async (t)
   await db.update(clientSecrets).set({ hash: await hashSecret('another secret entirely') }).where(eq(clientSecrets.id, row.id));
   directory.invalidate();
   t.equal(await directory.verifySecret(await record(), secret), false, 'the old secret no longer verifies');
-  t.equal(argon2.calls, 2);
+  t.equal(argon2.calls, 1 + MAX_LIVE_SECRETS);
 });
 
 t.test('a grace-period secret is refused once it expires, remembered or not', async (t) => {
@@ -86,10 +108,10 @@ t.test('a grace-period secret is refused once it expires, remembered or not', as
   t.equal(await directory.verifySecret(await record(), secret, expiry + 1), false, 'after it');
 });
 
-t.test('a client without live secrets still costs one verification', async (t) => {
+t.test('a client without live secrets still costs what a wrong secret costs', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
   await db.delete(clientSecrets);
   directory.invalidate();
   t.equal(await directory.verifySecret(await record(), secret), false);
-  t.equal(argon2.calls, 1, 'a dummy verification');
+  t.equal(argon2.calls, MAX_LIVE_SECRETS, 'dummy verifications');
 });

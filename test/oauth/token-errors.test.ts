@@ -192,6 +192,15 @@ t.test('malformed requests', async (t) => {
   });
 });
 
+/** A log line's or audit row's naming of the client: a client_id, or for FINGERPRINT a fingerprint and no client_id. */
+const FINGERPRINT = 'fingerprint';
+function namesClient(expected: string | null, clientId: unknown, presented: unknown): boolean {
+  if (expected === null) return true;
+  if (expected !== FINGERPRINT) return clientId === expected;
+  const fingerprint = (presented as { fingerprint?: unknown } | undefined)?.fingerprint;
+  return (clientId === undefined || clientId === null) && typeof fingerprint === 'string' && /^[0-9a-f]{12}$/.test(fingerprint);
+}
+
 t.test('every failed client authentication is the same 401 invalid_client; the reason goes to log and audit only', async (t) => {
   const logs = captureLogs('info');
   const server = await build(t, { logger: logs.logger });
@@ -218,12 +227,14 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
   server.app.portier.generation.changed();
 
   const long = 'a'.repeat(2000);
+  // `audited`: the client_id logged and audited; FINGERPRINT where no client has the
+  // presented client_id (it could be anything, a misplaced secret too), null: not checked.
   const cases: Array<{ label: string; clientId: string; secret: string; reason: RegExp; audited: string | null }> = [
-    { label: 'unknown client', clientId: 'no-such-client', secret: client.clientSecret, reason: /unknown client/, audited: 'no-such-client' },
+    { label: 'unknown client', clientId: 'no-such-client', secret: client.clientSecret, reason: /unknown client/, audited: FINGERPRINT },
     { label: 'wrong secret', clientId: client.clientId, secret: `${client.clientSecret}x`, reason: /wrong secret/, audited: client.clientId },
     { label: 'disabled client', clientId: disabled.clientId, secret: disabled.clientSecret, reason: /disabled/, audited: disabled.clientId },
     { label: 'expired client', clientId: expired.clientId, secret: expired.clientSecret, reason: /expired/, audited: expired.clientId },
-    { label: 'deleted client', clientId: deleted.clientId, secret: deleted.clientSecret, reason: /unknown client/, audited: deleted.clientId },
+    { label: 'deleted client', clientId: deleted.clientId, secret: deleted.clientSecret, reason: /unknown client/, audited: FINGERPRINT },
     { label: "another client's secret", clientId: client.clientId, secret: other.clientSecret, reason: /wrong secret/, audited: client.clientId },
     { label: 'a private_key_jwt client presenting a secret', clientId: keyClient.clientId, secret: client.clientSecret, reason: /private_key_jwt/, audited: keyClient.clientId },
     { label: 'over-long client_id', clientId: long, secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
@@ -271,7 +282,7 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
   t.test('the real reason is in the log', async (t) => {
     const refusals = logs.lines().filter((line) => /refused/.test(String(line.msg)));
     for (const c of cases) {
-      const found = refusals.some((line) => c.reason.test(String(line.reason)) && (c.audited === null || line.client_id === c.audited));
+      const found = refusals.some((line) => c.reason.test(String(line.reason)) && namesClient(c.audited, line.client_id, line.presented_client_id));
       t.ok(found, `${c.label}: logged with its reason`);
     }
   });
@@ -281,8 +292,8 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
     const hasAll = (rows: Array<typeof auditEvents.$inferSelect>) =>
       cases.every((c) => rows.some((row) => matches(row, c)));
     const matches = (row: typeof auditEvents.$inferSelect, c: (typeof cases)[number]) => {
-      const details = row.details as { error?: string; reason?: string };
-      return details.error === 'invalid_client' && c.reason.test(String(details.reason)) && (c.audited === null || row.clientId === c.audited);
+      const details = row.details as { error?: string; reason?: string; presented_client_id?: unknown };
+      return details.error === 'invalid_client' && c.reason.test(String(details.reason)) && namesClient(c.audited, row.clientId, details.presented_client_id);
     };
     // The denial is written in the background, after the answer.
     const rows = await eventually(readDenials, hasAll);
@@ -291,6 +302,7 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
     for (const secret of [client.clientSecret, other.clientSecret, disabled.clientSecret, expired.clientSecret, deleted.clientSecret]) {
       t.notOk(audit.includes(secret), 'the audit trail never holds a secret');
     }
+    t.notOk(audit.includes('no-such-client'), 'nor a client_id that names no client');
   });
 
   const after = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });

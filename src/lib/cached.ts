@@ -1,0 +1,71 @@
+/**
+ * A value loaded on first use and kept until invalidated. A load that fails is never kept:
+ * the caller that triggered it gets the error, and the next call loads again. That is what
+ * lets every cache recover by itself once the database is back.
+ *
+ * An invalidation during a load wins: the load's result is handed to the callers already
+ * waiting for it, but it is not kept, because it may predate the change that invalidated it.
+ */
+export class Cached<T> {
+  private current: Promise<T> | undefined;
+
+  constructor(private readonly load: () => Promise<T>) {}
+
+  get(): Promise<T> {
+    if (this.current === undefined) {
+      const loading = this.load();
+      this.current = loading;
+      loading.catch(() => {
+        if (this.current === loading) this.current = undefined;
+      });
+    }
+    return this.current;
+  }
+
+  invalidate(): void {
+    this.current = undefined;
+  }
+}
+
+/**
+ * Cached values by key, each kept until `maxAgeMs` has passed or the whole map is
+ * invalidated, at most `maxEntries` of them (the oldest goes first). Failed loads are never
+ * kept, as in Cached.
+ */
+export class CachedMap<K, V> {
+  private readonly entries = new Map<K, { value: Promise<V>; loadedAt: number }>();
+
+  constructor(
+    private readonly load: (key: K) => Promise<V>,
+    private readonly options: { maxAgeMs: number; maxEntries: number; now?: () => number },
+  ) {}
+
+  get(key: K): Promise<V> {
+    const now = (this.options.now ?? Date.now)();
+    const cached = this.entries.get(key);
+    if (cached !== undefined && now - cached.loadedAt < this.options.maxAgeMs) return cached.value;
+    const value = this.load(key);
+    const entry = { value, loadedAt: now };
+    value.catch(() => {
+      if (this.entries.get(key) === entry) this.entries.delete(key);
+    });
+    this.entries.delete(key);
+    if (this.entries.size >= this.options.maxEntries) evictOldest(this.entries);
+    this.entries.set(key, entry);
+    return value;
+  }
+
+  invalidate(): void {
+    this.entries.clear();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+/** Drops a map's oldest entry (Maps iterate in insertion order). */
+export function evictOldest(map: Map<unknown, unknown>): void {
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
+}

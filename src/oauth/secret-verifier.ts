@@ -1,0 +1,51 @@
+import { dummySecretHash, MAX_LIVE_SECRETS, verifySecret } from '../clients/secrets.js';
+import type { Admission } from '../protection/admission.js';
+
+/** A client secret as stored: an argon2id hash, live until `expiresAt` (null: no end). */
+export interface StoredSecret {
+  id: string;
+  hash: string;
+  expiresAt: number | null;
+}
+
+/**
+ * argon2id verification of presented secrets, the one place that spends it on the token,
+ * introspection and revocation endpoints.
+ *
+ * Constant cost: a presented secret that matches nothing always costs MAX_LIVE_SECRETS
+ * verifications, whether the client has two live secrets (mid-rotation), one, or none at
+ * all (an unknown client, or any other refusal: see `refuse`), so that the time of a
+ * refusal tells an outsider nothing about the client.
+ *
+ * Admission: the verifications of one request run as one unit of work under `admission`
+ * (about one per core, a short queue, Overloaded beyond it), so a flood of wrong secrets
+ * cannot queue up more argon2 work than the machine does in a few milliseconds.
+ */
+export class SecretVerifier {
+  constructor(
+    private readonly admission: Admission,
+    /** The argon2id verification; a parameter so that tests can count the real calls. */
+    private readonly verifyHash: (hash: string, presented: string) => Promise<boolean> = verifySecret,
+    /** Called once per verification, for the metrics. */
+    private readonly onVerification: () => void = () => {},
+  ) {}
+
+  /** The live secret that `presented` matches, or undefined. Throws Overloaded when the queue is full. */
+  match(live: readonly StoredSecret[], presented: string): Promise<StoredSecret | undefined> {
+    return this.admission.run(async () => {
+      const rounds = Math.max(live.length, MAX_LIVE_SECRETS);
+      for (let i = 0; i < rounds; i++) {
+        const candidate = live[i];
+        this.onVerification();
+        const verified = await this.verifyHash(candidate?.hash ?? (await dummySecretHash()), presented);
+        if (verified && candidate !== undefined) return candidate;
+      }
+      return undefined;
+    });
+  }
+
+  /** Spends what a wrong secret costs, for a refusal decided without checking one. */
+  async refuse(presented: string): Promise<void> {
+    await this.match([], presented);
+  }
+}

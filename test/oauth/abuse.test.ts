@@ -1,0 +1,202 @@
+import { eq } from 'drizzle-orm';
+import type { FastifyInstance } from 'fastify';
+import t, { type Test } from 'tap';
+import type { ProtectionConfig } from '../../src/config.js';
+import { auditEvents } from '../../src/db/schema.js';
+import { addClient, addService, basicAuth, build, captureLogs, eventually, testConfig } from '../helpers.js';
+
+// Abuse resistance at the token, introspection and revocation endpoints: failure budgets
+// (429 at no argon2 cost, never a lockout another address can impose), argon2 admission
+// (503 when the queue is full, a recognised secret never waits), misplaced secrets kept
+// out of the log and the audit trail.
+
+const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read'] };
+const GRANTS = [{ service: 'events', scopes: ['events:read'] }];
+
+function protection(overrides: Partial<ProtectionConfig>): ProtectionConfig {
+  return { ...testConfig().protection, throttleDelayMs: 0, ...overrides };
+}
+
+function tokenFrom(app: FastifyInstance, remoteAddress: string, clientId: string, secret: string, url = '/oauth/token') {
+  return app.inject({
+    method: 'POST',
+    url,
+    remoteAddress,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(clientId, secret) },
+    payload: url === '/oauth/token' ? 'grant_type=client_credentials' : 'token=x',
+  });
+}
+
+/** argon2id verifications so far, from the server's own metric. */
+async function argon2Count(app: FastifyInstance): Promise<number> {
+  const metric = await app.portier.metrics.argon2Verifications.get();
+  return metric.values[0]?.value ?? 0;
+}
+
+async function setup(t: Test, limits: Partial<ProtectionConfig> = {}) {
+  const logs = captureLogs('info');
+  const server = await build(t, { logger: logs.logger, config: { protection: protection(limits) } });
+  await addService(server.database, EVENTS);
+  const victim = await addClient(server, { client_id: 'victim', grants: GRANTS });
+  return { ...server, logs, victim };
+}
+
+t.test('a flood of wrong secrets for one client_id from one address is throttled at no argon2 cost', async (t) => {
+  const { app, victim } = await setup(t, { failuresPerClientAndAddress: 5, failuresPerAddress: 1000 });
+  for (let i = 0; i < 5; i++) t.equal((await tokenFrom(app, '192.0.2.66', 'victim', 'wrong')).statusCode, 401, `failure ${i + 1}: 401`);
+
+  const before = await argon2Count(app);
+  const throttled = await tokenFrom(app, '192.0.2.66', 'victim', 'wrong');
+  t.equal(throttled.statusCode, 429, 'over the budget: 429');
+  t.match(throttled.headers['retry-after'], /^\d+$/, 'with Retry-After in seconds');
+  t.ok(Number(throttled.headers['retry-after']) >= 1);
+  t.same(Object.keys(throttled.json()).sort(), ['error', 'error_description'], 'an RFC 6749-shaped body');
+  t.equal(throttled.json().error, 'too_many_requests');
+  t.equal(throttled.headers['cache-control'], 'no-store');
+  const right = await tokenFrom(app, '192.0.2.66', 'victim', victim.clientSecret);
+  t.equal(right.statusCode, 429, 'even the right secret is not tried from there (no oracle for guesses)');
+  t.equal(await argon2Count(app), before, 'no argon2 work for throttled requests');
+
+  const own = await tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret);
+  t.equal(own.statusCode, 200, "the victim still gets tokens from its own address: nobody else can lock it out");
+  for (const url of ['/oauth/introspect', '/oauth/revoke']) {
+    const response = await tokenFrom(app, '192.0.2.66', 'victim', 'wrong', url);
+    t.equal(response.statusCode, 429, `${url} shares the budget`);
+  }
+});
+
+t.test('a throttled answer looks the same whether the client_id exists or not', async (t) => {
+  const { app } = await setup(t, { failuresPerClientAndAddress: 2, failuresPerAddress: 1000 });
+  for (const clientId of ['victim', 'nobody-at-all']) {
+    for (let i = 0; i < 2; i++) await tokenFrom(app, '198.51.100.1', clientId, 'wrong');
+  }
+  const existing = await tokenFrom(app, '198.51.100.1', 'victim', 'wrong');
+  const missing = await tokenFrom(app, '198.51.100.1', 'nobody-at-all', 'wrong');
+  const shape = (response: typeof existing) => ({
+    status: response.statusCode,
+    body: response.body,
+    retryAfter: response.headers['retry-after'],
+    wwwAuthenticate: response.headers['www-authenticate'],
+  });
+  t.same(shape(existing), shape(missing));
+  t.equal(existing.statusCode, 429);
+});
+
+t.test('random client_ids from one address spend that address budget, and nobody else\'s', async (t) => {
+  const { app, victim } = await setup(t, { failuresPerClientAndAddress: 100, failuresPerAddress: 8 });
+  for (let i = 0; i < 8; i++) t.equal((await tokenFrom(app, '203.0.113.9', `random-${i}`, 'guess')).statusCode, 401);
+  const before = await argon2Count(app);
+  t.equal((await tokenFrom(app, '203.0.113.9', 'random-new', 'guess')).statusCode, 429, 'the address is over its budget');
+  t.equal((await tokenFrom(app, '203.0.113.9', 'victim', victim.clientSecret)).statusCode, 429, 'whatever it names');
+  t.equal(await argon2Count(app), before, 'at no argon2 cost');
+  t.equal((await tokenFrom(app, '203.0.113.10', 'victim', victim.clientSecret)).statusCode, 200, 'another address is not affected');
+});
+
+t.test('a success makes the pair whole again', async (t) => {
+  const { app, victim } = await setup(t, { failuresPerClientAndAddress: 3, failuresPerAddress: 1000 });
+  for (let round = 0; round < 3; round++) {
+    t.equal((await tokenFrom(app, '192.0.2.5', 'victim', 'typo')).statusCode, 401);
+    t.equal((await tokenFrom(app, '192.0.2.5', 'victim', 'typo')).statusCode, 401);
+    t.equal((await tokenFrom(app, '192.0.2.5', 'victim', victim.clientSecret)).statusCode, 200, `round ${round}: the right secret still works`);
+  }
+});
+
+t.test('throttled answers are held back (the tarpit) and logged at most once a second', async (t) => {
+  const { app, logs } = await setup(t, { failuresPerClientAndAddress: 1, failuresPerAddress: 1000, throttleDelayMs: 300 });
+  await tokenFrom(app, '192.0.2.77', 'victim', 'wrong');
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: 20 }, () => tokenFrom(app, '192.0.2.77', 'victim', 'wrong')));
+  t.ok(answers.every((answer) => answer.statusCode === 429), 'all throttled');
+  t.ok(Date.now() - started >= 290, 'each answer waited the tarpit delay');
+  const lines = logs.lines().filter((line) => line.msg === 'caller over its failure budget');
+  t.ok(lines.length >= 1 && lines.length <= 2, `the throttling is logged, but not 20 times (${lines.length})`);
+});
+
+t.test('argon2 admission: a full queue answers 503 at once; a recognised secret never waits', async (t) => {
+  const { app, victim } = await setup(t, { argon2Concurrency: 1, argon2Queue: 1, failuresPerAddress: 1000, failuresPerClientAndAddress: 1000 });
+  // The victim's secret is verified once and remembered from then on.
+  t.equal((await tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret)).statusCode, 200);
+
+  // Twenty wrong secrets at once, from twenty addresses (no budget runs out).
+  const flood = Array.from({ length: 20 }, (_, i) => tokenFrom(app, `198.51.100.${i + 1}`, `guess-${i}`, 'wrong'));
+  const legit = await tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret);
+  t.equal(legit.statusCode, 200, 'a recognised secret gets its token while argon2 is busy');
+  const answers = await Promise.all(flood);
+  const statuses = answers.map((answer) => answer.statusCode);
+  t.equal(statuses.filter((status) => status === 401).length, 2, 'one runs, one waits: two are verified');
+  const refused = answers.filter((answer) => answer.statusCode === 503);
+  t.equal(refused.length, 18, 'the rest are refused at once');
+  for (const answer of refused.slice(0, 1)) {
+    t.same(answer.json(), { error: 'temporarily_unavailable', error_description: 'the server is temporarily unable to handle the request; retry later' });
+    t.equal(answer.headers['retry-after'], '1');
+  }
+});
+
+t.test('a misplaced secret never reaches the log or the audit trail', async (t) => {
+  const { app, logs, database, victim } = await setup(t);
+  const secret = victim.clientSecret;
+  const requests = [
+    // id and secret swapped in Basic
+    tokenFrom(app, '192.0.2.20', secret, 'victim'),
+    // the secret as client_id in the body
+    app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      remoteAddress: '192.0.2.21',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: secret, client_secret: 'x' }).toString(),
+    }),
+    // the secret pasted into other parameters
+    app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      remoteAddress: '192.0.2.22',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth('victim', secret) },
+      payload: new URLSearchParams({ grant_type: 'client_credentials', scope: `events:read ${secret}` }).toString(),
+    }),
+    app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      remoteAddress: '192.0.2.23',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth('victim', secret) },
+      payload: new URLSearchParams({ grant_type: secret }).toString(),
+    }),
+    app.inject({
+      method: 'POST',
+      url: '/oauth/token',
+      remoteAddress: '192.0.2.24',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth('victim', secret) },
+      payload: new URLSearchParams({ grant_type: 'client_credentials', audience: `https://x.example/${secret}` }).toString(),
+    }),
+  ];
+  for (const response of await Promise.all(requests)) t.ok(response.statusCode >= 400 && response.statusCode < 500, `refused: ${response.statusCode}`);
+  const rows = await eventually(
+    () => database.db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied')),
+    (found) => found.length >= 5,
+  );
+  t.ok(rows.length >= 5, 'every refusal is audited');
+  const text = logs.text();
+  t.ok(logs.lines().filter((line) => line.msg === 'request refused').length >= 5, 'and logged');
+  const secretBody = secret.slice('portier_cs_'.length);
+  t.notOk(text.includes(secretBody), 'the secret is not in the log');
+  t.notOk(JSON.stringify(rows).includes(secretBody), 'nor in the audit trail');
+  const swapped = rows.find((row) => row.ip === '192.0.2.20');
+  t.match(swapped?.details, { presented_client_id: { fingerprint: /^[0-9a-f]{12}$/, length: secret.length } }, 'a client_id that names no client: a fingerprint and its length');
+  t.equal(swapped?.clientId, null);
+});
+
+t.test('other parameter values are logged truncated', async (t) => {
+  const { app, logs, victim } = await setup(t);
+  const long = `https://${'x'.repeat(300)}.example`;
+  const response = await app.inject({
+    method: 'POST',
+    url: '/oauth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth('victim', victim.clientSecret) },
+    payload: new URLSearchParams({ grant_type: 'client_credentials', resource: long }).toString(),
+  });
+  t.equal(response.statusCode, 400);
+  const line = logs.lines().find((entry) => entry.msg === 'request refused');
+  t.ok(line !== undefined, 'the refusal is logged');
+  t.ok(String(line?.reason).length < 120, `the reason quotes the value cut short (${String(line?.reason).length} characters)`);
+  t.notOk(logs.text().includes('x'.repeat(100)), 'the whole value is nowhere in the log');
+});
