@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { SignJWT } from 'jose';
 import { serviceAccountUsername } from '../clients/rules.js';
 import type { ClientRecord, GrantedService } from './client-directory.js';
 import type { ActiveKey } from './keys.js';
@@ -15,7 +14,7 @@ export interface IssuedToken {
  * Signs an RFC 9068 access token for the client's service-account user. `sub` is the
  * service account's UUID (never reused), `aud` the chosen service(s).
  */
-export async function issueAccessToken(options: {
+export function issueAccessToken(options: {
   issuer: string;
   ttl: number;
   key: ActiveKey;
@@ -23,7 +22,7 @@ export async function issueAccessToken(options: {
   services: GrantedService[];
   scopes: string[];
   now?: number;
-}): Promise<IssuedToken> {
+}): IssuedToken {
   const { client, services, scopes, key, ttl } = options;
   const iat = Math.floor((options.now ?? Date.now()) / 1000);
   const jti = randomUUID();
@@ -43,8 +42,6 @@ export async function issueAccessToken(options: {
   };
   if (name !== '') claims.name = name;
   if (client.roles.length > 0) claims.roles = client.roles;
-  const accessToken = await new SignJWT(claims)
-    .setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'at+jwt' })
-    .sign(key.privateKey);
+  const accessToken = key.signer.sign(claims);
   return { accessToken, expiresIn: ttl, scope, jti };
 }

@@ -1,5 +1,6 @@
 import { and, DrizzleQueryError, eq, gt, or } from 'drizzle-orm';
-import { type CryptoKey, calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
+import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { type Actor, recordAuditEvent, SYSTEM_ACTOR } from '../audit/events.js';
 import { MAX_ACCESS_TOKEN_TTL, type SigningAlg } from '../config.js';
 import type { Db, DbOrTx } from '../db/connect.js';
@@ -7,6 +8,7 @@ import { bumpGeneration } from '../db/generation.js';
 import { signingKeys } from '../db/schema.js';
 import { Cached } from '../lib/cached.js';
 import { decryptAtRest, encryptAtRest } from '../lib/crypto.js';
+import { CompactSigner } from './jws.js';
 
 /** A retired key stays in the JWKS this long past the longest token it could have signed (clock skew). */
 const PUBLISH_MARGIN_SECONDS = 300;
@@ -14,7 +16,9 @@ const PUBLISH_MARGIN_SECONDS = 300;
 export interface ActiveKey {
   kid: string;
   alg: SigningAlg;
-  privateKey: CryptoKey;
+  privateKey: KeyObject;
+  /** Signs access tokens with this key (see CompactSigner). */
+  signer: CompactSigner;
 }
 
 /** What the token endpoint and the JWKS endpoint need, loaded once and cached. */
@@ -161,10 +165,14 @@ export async function loadKeySet(db: Db, keyEncryptionKey: Buffer | undefined): 
     }
   }
   const alg = activeRow.alg as SigningAlg;
-  const privateKey = await importJWK(JSON.parse(privateJson) as JWK, alg);
-  if (privateKey instanceof Uint8Array) throw new Error('signing key is not an asymmetric key');
+  const privateKey = createPrivateKey({ key: JSON.parse(privateJson) as JsonWebKey, format: 'jwk' });
+  if (privateKey.asymmetricKeyType === undefined) throw new Error('signing key is not an asymmetric key');
   const jwks = { keys: rows.map((row) => row.publicJwk as JWK) };
-  return { active: { kid: activeRow.kid, alg, privateKey }, jwks, verificationKeys: createLocalJWKSet(jwks) };
+  return {
+    active: { kid: activeRow.kid, alg, privateKey, signer: new CompactSigner(alg, activeRow.kid, privateKey) },
+    jwks,
+    verificationKeys: createLocalJWKSet(jwks),
+  };
 }
 
 /** The stored key cannot be used with this configuration; the message names the variable. */
