@@ -1,20 +1,23 @@
 #!/usr/bin/env node
 import { DrizzleQueryError } from 'drizzle-orm';
 import { userInfo } from 'node:os';
+import type { Static, TSchema } from 'typebox';
 import { parseArgs } from 'node:util';
-import * as schemas from './admin/schemas.js';
 import { bodyValidator, fieldErrors } from './admin/validation.js';
 import type { Actor } from './audit/events.js';
-import { type AuditFilters, listAuditEvents } from './audit/list.js';
-import { createClient, type CreateClientInput, getClient, type GrantInput } from './clients/clients.js';
+import { listAuditEvents } from './audit/list.js';
+import { createClient, getClient } from './clients/clients.js';
 import { NotFoundError, RuleError, ValidationError } from './clients/errors.js';
 import { bulkSetEnabled, deleteClient, regenerateSecret, updateClient } from './clients/lifecycle.js';
-import { type ClientFilters, listClients } from './clients/list.js';
+import { listClients } from './clients/list.js';
 import { createService, deleteService, getService, IssuerMismatchError, listServices, updateService } from './clients/services.js';
 import type { Database } from './db/connect.js';
 import { databaseErrorKind, isConstraintViolation, isDatabaseUnavailable } from './db/errors.js';
 import { pendingMigrations } from './db/migrations.js';
 import { KeyUnavailableError, listSigningKeys, rotateSigningKey } from './oauth/keys.js';
+import { auditQuery } from './schemas/audit.js';
+import { createClientBody, type GrantInput, listClientsQuery, patchClientBody } from './schemas/clients.js';
+import { createServiceBody, patchServiceBody } from './schemas/services.js';
 import { exitWithError, loadConfigOrExit, openDatabaseOrExit, serve } from './serve.js';
 import { prepareDatabase } from './startup.js';
 
@@ -82,9 +85,9 @@ const OPTIONS = {
 type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
 
 /** Checks `value` against an admin API schema, as the API does; throws ValidationError like the API would. */
-function validate<T>(schema: object, value: unknown): T {
+function validate<S extends TSchema>(schema: S, value: unknown): Static<S> {
   const check = bodyValidator.compile(schema);
-  if (check(value)) return value as T;
+  if (check(value)) return value as Static<S>;
   throw new ValidationError(fieldErrors(check.errors ?? []));
 }
 
@@ -141,8 +144,8 @@ async function clientsCommand(database: Database, sub: string | undefined, args:
   const actor = cliActor();
   switch (sub) {
     case 'create': {
-      const input = validate<CreateClientInput>(
-        schemas.createClientBody,
+      const input = validate(
+        createClientBody,
         definedOnly({ client_id: flags['client-id'], owner: flags.owner, ...editableClientFlags(flags), expires_at: flags['expires-at'] }),
       );
       const { client, clientSecret } = await createClient(db, input, actor);
@@ -154,8 +157,8 @@ async function clientsCommand(database: Database, sub: string | undefined, args:
       return;
     }
     case 'list': {
-      const query = validate<ClientFilters & { limit?: number; cursor?: string }>(
-        schemas.listClientsQuery,
+      const query = validate(
+        listClientsQuery,
         definedOnly({
           name: flags.name,
           owner: flags.owner,
@@ -182,8 +185,8 @@ async function clientsCommand(database: Database, sub: string | undefined, args:
     case 'update': {
       const clientId = one(args, 'client_id');
       const expiresAt = flags['expires-at'] === 'none' ? null : flags['expires-at'];
-      const patch = validate<object>(
-        schemas.patchClientBody,
+      const patch = validate(
+        patchClientBody,
         definedOnly({ ...editableClientFlags(flags), expires_at: expiresAt }),
       );
       print(await updateClient(db, clientId, patch, actor));
@@ -230,16 +233,16 @@ async function servicesCommand(database: Database, sub: string | undefined, args
       print(await getService(db, one(args, 'service id')));
       return;
     case 'create': {
-      const input = validate<{ id: string; name: string; audience: string }>(
-        schemas.createServiceBody,
+      const input = validate(
+        createServiceBody,
         definedOnly({ id: flags.id, name: flags.name, audience: flags.audience, description: flags.description, scopes: flags.scope }),
       );
       print(await createService(db, input, actor));
       return;
     }
     case 'update': {
-      const patch = validate<object>(
-        schemas.patchServiceBody,
+      const patch = validate(
+        patchServiceBody,
         definedOnly({ name: flags.name, audience: flags.audience, description: flags.description, scopes: flags.scope }),
       );
       print(await updateService(db, one(args, 'service id'), patch, actor));
@@ -296,8 +299,8 @@ async function main(argv: string[]): Promise<void> {
         } else throw new UsageError(`unknown keys command "${sub ?? ''}"`);
         break;
       case 'audit': {
-        const query = validate<AuditFilters & { limit?: number }>(
-          schemas.auditQuery,
+        const query = validate(
+          auditQuery,
           definedOnly({ client_id: flags['client-id'], action: flags.action, limit: flags.limit === undefined ? undefined : Number(flags.limit) }),
         );
         const { limit, ...filters } = query;

@@ -4,7 +4,8 @@ import { PGlite } from '@electric-sql/pglite';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { Logger } from 'pino';
-import { type CreateClientInput, createClient } from '../src/clients/clients.js';
+import { createClient } from '../src/clients/clients.js';
+import type { CreateClientInput } from '../src/schemas/clients.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { connectDatabase, type Database, pgliteDatabase } from '../src/db/connect.js';
 import { createLogger } from '../src/logger.js';
@@ -135,11 +136,12 @@ export async function addService(
 /** Creates a client through the same function the admin API and CLI use. */
 export async function addClient(
   server: TestServer,
-  input: Partial<CreateClientInput> = {},
+  // Keys as jose exports them (the schema's narrower JWK type is checked at run time).
+  input: Partial<Omit<CreateClientInput, 'jwks'>> & { jwks?: { keys: object[] } | null } = {},
 ): Promise<{ clientId: string; clientSecret: string; uuid: string }> {
   const { client, clientSecret } = await createClient(
     server.database.db,
-    { name: 'Test client', owner: 'user-1', ...input },
+    { name: 'Test client', owner: 'user-1', ...input } as CreateClientInput,
     CLI_ACTOR,
   );
   // The test's server must see the new client at once, as it would after an admin change.

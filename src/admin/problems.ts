@@ -1,19 +1,14 @@
 import type { FastifyError, FastifyReply } from 'fastify';
-import { ConflictError, RuleError, ValidationError, type FieldError } from '../clients/errors.js';
+import type { Static } from 'typebox';
+import type { problemResponse } from '../schemas/common.js';
+import { ConflictError, type FieldError, RuleError, ValidationError } from '../clients/errors.js';
 import { isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
 import { Overloaded } from '../protection/admission.js';
 import { AdminAuthError } from './auth.js';
 import { fieldErrors } from './validation.js';
 
 /** An RFC 9457 problem document. */
-export interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  errors?: FieldError[];
-  clients?: string[];
-}
+export type Problem = Static<typeof problemResponse>;
 
 const PROBLEM_BASE = 'urn:portier:problem:';
 

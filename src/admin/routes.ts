@@ -1,22 +1,21 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import Type from 'typebox';
 import type { Actor } from '../audit/events.js';
-import { listAuditEvents, type AuditFilters } from '../audit/list.js';
-import { createClient, type CreateClientInput, getClient } from '../clients/clients.js';
+import { listAuditEvents } from '../audit/list.js';
+import { createClient, getClient } from '../clients/clients.js';
 import { NotFoundError } from '../clients/errors.js';
-import {
-  bulkSetEnabled,
-  type ClientPatch,
-  deleteClient,
-  regenerateSecret,
-  setClientEnabled,
-  updateClient,
-} from '../clients/lifecycle.js';
-import { type ClientFilters, listClients } from '../clients/list.js';
-import { createService, deleteService, getService, listServices, type ServiceInput, type ServicePatch, updateService } from '../clients/services.js';
+import { bulkSetEnabled, deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../clients/lifecycle.js';
+import { listClients } from '../clients/list.js';
+import { createService, deleteService, getService, listServices, updateService } from '../clients/services.js';
 import { listSigningKeys, rotateSigningKey } from '../oauth/keys.js';
+import * as audit from '../schemas/audit.js';
+import * as clients from '../schemas/clients.js';
+import { problemResponse } from '../schemas/common.js';
+import * as keys from '../schemas/keys.js';
+import * as services from '../schemas/services.js';
 import { authenticateAdmin } from './auth.js';
 import { sendProblem } from './problems.js';
-import * as s from './schemas.js';
 import { bodyValidator, textValidator } from './validation.js';
 
 declare module 'fastify' {
@@ -29,19 +28,20 @@ declare module 'fastify' {
 /** Admin bodies are small JSON documents; 256 KiB is generous and bounds validation work. */
 const ADMIN_BODY_LIMIT = 256 * 1024;
 
-const problems = { 400: s.problemResponse, 401: s.problemResponse, 403: s.problemResponse, 404: s.problemResponse, 409: s.problemResponse };
+const problems = { 400: problemResponse, 401: problemResponse, 403: problemResponse, 404: problemResponse, 409: problemResponse };
 const secured = [{ bearerAuth: [] }];
-
-type ClientParams = { Params: { client_id: string } };
-type ServiceParams = { Params: { id: string } };
+/** A 204: nothing in the body. */
+const noContent = Type.Unsafe<void>({ type: 'null', description: 'No content' });
 
 /**
- * /admin (registered with that prefix): translates HTTP to the plain functions in src/clients/ and back. Every request is
- * authenticated first; every successful write drops this instance's caches before the
+ * /admin (registered with that prefix): translates HTTP to the plain functions in
+ * src/clients/ and back. Every route declares its schemas (src/schemas/): they validate
+ * the request, type it, shape the response and make the OpenAPI document. Every request
+ * is authenticated first; every successful write drops this instance's caches before the
  * response leaves, so the very next token request sees the change (other instances see it
  * through the cache generation within a second).
  */
-export async function adminRoutes(app: FastifyInstance): Promise<void> {
+export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { portier } = app;
   const { db } = portier;
   const actor = (request: FastifyRequest): Actor => ({ ...request.admin, ip: request.ip });
@@ -57,27 +57,27 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   });
 
   // Clients
-  app.post<{ Body: CreateClientInput }>(
+  app.post(
     '/clients',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, body: s.createClientBody, response: { 201: s.createdClientResource, ...problems } } },
+    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, body: clients.createClientBody, response: { 201: clients.createdClientResource, ...problems } } },
     async (request, reply) => {
-      const { client, clientSecret } = await createClient(db, { ...request.body, secret: undefined }, actor(request));
+      const { client, clientSecret } = await createClient(db, request.body, actor(request));
       return reply.status(201).send(clientSecret === undefined ? client : { ...client, client_secret: clientSecret });
     },
   );
 
-  app.get<{ Querystring: ClientFilters & { limit?: number; cursor?: string } }>(
+  app.get(
     '/clients',
-    { schema: { tags: ['clients'], security: secured, querystring: s.listClientsQuery, response: { 200: s.clientPage, ...problems } } },
+    { schema: { tags: ['clients'], security: secured, querystring: clients.listClientsQuery, response: { 200: clients.clientPage, ...problems } } },
     async (request) => {
       const { limit, cursor, ...filters } = request.query;
       return listClients(db, filters, { limit, cursor });
     },
   );
 
-  app.get<ClientParams>(
+  app.get(
     '/clients/:client_id',
-    { schema: { tags: ['clients'], security: secured, params: s.clientParams, response: { 200: s.clientResource, ...problems } } },
+    { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 200: clients.clientResource, ...problems } } },
     async (request) => {
       const client = await getClient(db, request.params.client_id);
       if (client === undefined) throw new NotFoundError(`no client with client_id "${request.params.client_id}"`);
@@ -85,15 +85,15 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     },
   );
 
-  app.patch<ClientParams & { Body: ClientPatch }>(
+  app.patch(
     '/clients/:client_id',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, params: s.clientParams, body: s.patchClientBody, response: { 200: s.clientResource, ...problems } } },
+    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, params: clients.clientParams, body: clients.patchClientBody, response: { 200: clients.clientResource, ...problems } } },
     async (request) => updateClient(db, request.params.client_id, request.body, actor(request)),
   );
 
-  app.delete<ClientParams>(
+  app.delete(
     '/clients/:client_id',
-    { schema: { tags: ['clients'], security: secured, params: s.clientParams, response: { 204: { type: 'null' }, ...problems } } },
+    { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 204: noContent, ...problems } } },
     async (request, reply) => {
       await deleteClient(db, request.params.client_id, actor(request));
       return reply.status(204).send();
@@ -101,24 +101,24 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   );
 
   for (const action of ['disable', 'enable'] as const) {
-    app.post<ClientParams>(
+    app.post(
       `/clients/:client_id/${action}`,
-      { schema: { tags: ['clients'], security: secured, params: s.clientParams, response: { 200: s.clientResource, ...problems } } },
+      { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 200: clients.clientResource, ...problems } } },
       async (request) => setClientEnabled(db, request.params.client_id, action === 'enable', actor(request)),
     );
   }
 
-  app.post<{ Body: { action: 'enable' | 'disable'; client_ids: string[] } }>(
+  app.post(
     '/clients/bulk',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, body: s.bulkBody, response: { 200: s.bulkResponse, ...problems } } },
+    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, body: clients.bulkBody, response: { 200: clients.bulkResponse, ...problems } } },
     async (request) => ({
       results: await bulkSetEnabled(db, request.body.client_ids, request.body.action === 'enable', actor(request)),
     }),
   );
 
-  app.post<ClientParams & { Body: { previous_secret_valid_for?: number } | undefined }>(
+  app.post(
     '/clients/:client_id/secret',
-    { schema: { tags: ['clients'], security: secured, params: s.clientParams, body: s.regenerateSecretBody, response: { 200: s.regeneratedSecret, ...problems } } },
+    { schema: { tags: ['clients'], security: secured, params: clients.clientParams, body: clients.regenerateSecretBody, response: { 200: clients.regeneratedSecret, ...problems } } },
     async (request) => {
       const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(
         db,
@@ -131,33 +131,33 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   );
 
   // Services
-  app.post<{ Body: ServiceInput }>(
+  app.post(
     '/services',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['services'], security: secured, body: s.createServiceBody, response: { 201: s.serviceResource, ...problems } } },
+    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['services'], security: secured, body: services.createServiceBody, response: { 201: services.serviceResource, ...problems } } },
     async (request, reply) => reply.status(201).send(await createService(db, request.body, actor(request))),
   );
 
   app.get(
     '/services',
-    { schema: { tags: ['services'], security: secured, response: { 200: { type: 'object', properties: { items: { type: 'array', items: s.serviceResource } } } } } },
+    { schema: { tags: ['services'], security: secured, response: { 200: services.serviceList } } },
     async () => ({ items: await listServices(db) }),
   );
 
-  app.get<ServiceParams>(
+  app.get(
     '/services/:id',
-    { schema: { tags: ['services'], security: secured, params: s.serviceParams, response: { 200: s.serviceResource, ...problems } } },
+    { schema: { tags: ['services'], security: secured, params: services.serviceParams, response: { 200: services.serviceResource, ...problems } } },
     async (request) => getService(db, request.params.id),
   );
 
-  app.patch<ServiceParams & { Body: ServicePatch }>(
+  app.patch(
     '/services/:id',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['services'], security: secured, params: s.serviceParams, body: s.patchServiceBody, response: { 200: s.serviceResource, ...problems } } },
+    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['services'], security: secured, params: services.serviceParams, body: services.patchServiceBody, response: { 200: services.serviceResource, ...problems } } },
     async (request) => updateService(db, request.params.id, request.body, actor(request)),
   );
 
-  app.delete<ServiceParams>(
+  app.delete(
     '/services/:id',
-    { schema: { tags: ['services'], security: secured, params: s.serviceParams, response: { 204: { type: 'null' }, ...problems } } },
+    { schema: { tags: ['services'], security: secured, params: services.serviceParams, response: { 204: noContent, ...problems } } },
     async (request, reply) => {
       await deleteService(db, request.params.id, actor(request));
       return reply.status(204).send();
@@ -165,11 +165,11 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   );
 
   // Signing keys (public parts only)
-  app.get('/keys', { schema: { tags: ['keys'], security: secured, response: { 200: s.keysResponse } } }, async () => ({
+  app.get('/keys', { schema: { tags: ['keys'], security: secured, response: { 200: keys.keysResponse } } }, async () => ({
     items: await listSigningKeys(db),
   }));
 
-  app.post('/keys/rotate', { schema: { tags: ['keys'], security: secured, response: { 200: s.keysResponse, ...problems } } }, async (request) => {
+  app.post('/keys/rotate', { schema: { tags: ['keys'], security: secured, response: { 200: keys.keysResponse, ...problems } } }, async (request) => {
     const { config } = portier;
     const kid = await rotateSigningKey(db, config.signingAlg, config.keyEncryptionKey, config.accessTokenTtl, actor(request));
     request.log.info({ kid, actor: request.admin.clientId }, 'signing key rotated');
@@ -177,12 +177,12 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
   });
 
   // Audit trail
-  app.get<{ Querystring: AuditFilters & { limit?: number; cursor?: string } }>(
+  app.get(
     '/audit-events',
-    { schema: { tags: ['audit'], security: secured, querystring: s.auditQuery, response: { 200: s.auditPage, ...problems } } },
+    { schema: { tags: ['audit'], security: secured, querystring: audit.auditQuery, response: { 200: audit.auditPage, ...problems } } },
     async (request) => {
       const { limit, cursor, ...filters } = request.query;
       return listAuditEvents(db, filters, { limit, cursor });
     },
   );
-}
+};

@@ -3,26 +3,8 @@ import { ValidationError } from '../clients/errors.js';
 import type { DbOrTx } from '../db/connect.js';
 import { auditEvents } from '../db/schema.js';
 import { parseTimestamp } from '../lib/time.js';
-
-export interface AuditFilters {
-  action?: string | undefined;
-  client_id?: string | undefined;
-  actor_client_id?: string | undefined;
-  since?: string | undefined;
-  until?: string | undefined;
-}
-
-export interface AuditEventResource {
-  id: string;
-  at: string;
-  action: string;
-  actor: { client_id: string | null; sub: string | null; ip: string | null };
-  client_id: string | null;
-  details: unknown;
-  count: number;
-}
-
-export const MAX_AUDIT_PAGE_SIZE = 200;
+import type { AuditEventResource, AuditFilters } from '../schemas/audit.js';
+import { MAX_PAGE_SIZE } from '../schemas/common.js';
 
 function parseDate(value: string, path: string): Date {
   const date = parseTimestamp(value);
@@ -39,7 +21,7 @@ export async function listAuditEvents(
   filters: AuditFilters,
   page: { limit?: number | undefined; cursor?: string | undefined } = {},
 ): Promise<{ items: AuditEventResource[]; next_cursor: string | null }> {
-  const limit = Math.min(Math.max(page.limit ?? 50, 1), MAX_AUDIT_PAGE_SIZE);
+  const limit = Math.min(Math.max(page.limit ?? 50, 1), MAX_PAGE_SIZE);
   const conditions: Array<SQL | undefined> = [];
   if (page.cursor !== undefined) {
     if (!/^\d{1,18}$/.test(page.cursor)) throw new ValidationError([{ path: '/cursor', message: 'is not a cursor this server issued' }]);
@@ -64,7 +46,7 @@ export async function listAuditEvents(
     action: row.action,
     actor: { client_id: row.actorClientId, sub: row.actorSub, ip: row.ip },
     client_id: row.clientId,
-    details: row.details,
+    details: row.details as Record<string, unknown>,
     count: row.count,
   }));
   const last = items.at(-1);

@@ -25,9 +25,9 @@ export async function ensureBootstrapAdmin(db: Db, clientId: string, clientSecre
         description: 'Created from BOOTSTRAP_ADMIN_CLIENT_ID',
         owner: 'bootstrap',
         grants: [{ service: ADMIN_SERVICE_ID, scopes: [...ADMIN_SCOPES] }],
-        secret: clientSecret,
       },
       BOOTSTRAP_ACTOR,
+      { secret: clientSecret },
     );
     return 'created';
   }

@@ -5,59 +5,11 @@ import type { Db, DbOrTx } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
 import { parseTimestamp } from '../lib/time.js';
+import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
 import { clientStatus, generateClientId, isValidClientId, normalizeCidr, serviceAccountUsername } from './rules.js';
 import { generateSecret, hashSecret } from './secrets.js';
 import { lockServicesForGrant } from './services.js';
-
-export interface GrantInput {
-  service: string;
-  scopes: string[];
-}
-
-export interface CreateClientInput {
-  client_id?: string | undefined;
-  name: string;
-  description?: string | undefined;
-  owner: string;
-  first_name?: string | null | undefined;
-  last_name?: string | null | undefined;
-  roles?: string[] | undefined;
-  grants?: GrantInput[] | undefined;
-  ip_ranges?: string[] | undefined;
-  expires_at?: string | null | undefined;
-  auth_method?: 'client_secret' | 'private_key_jwt' | undefined;
-  /** Public keys, required for (and only for) private_key_jwt. */
-  jwks?: { keys: unknown[] } | null | undefined;
-  /**
-   * Only for BOOTSTRAP_ADMIN_CLIENT_SECRET, which the operator chooses. Every other
-   * client gets a generated secret.
-   */
-  secret?: string | undefined;
-}
-
-/** The client resource of DESIGN.md. Never contains a secret or a hash. */
-export interface ClientResource {
-  client_id: string;
-  name: string;
-  description: string;
-  owner: string;
-  created_by: string;
-  created_at: string;
-  updated_at: string;
-  first_name: string | null;
-  last_name: string | null;
-  roles: string[];
-  grants: GrantInput[];
-  ip_ranges: string[];
-  auth_method: 'client_secret' | 'private_key_jwt';
-  jwks: unknown;
-  expires_at: string | null;
-  enabled: boolean;
-  status: 'active' | 'disabled' | 'expired';
-  last_used_at: string | null;
-  service_account: { id: string; username: string };
-}
 
 /**
  * Validates grants against the service catalogue; returns the field errors found. Call it
@@ -116,6 +68,8 @@ export async function createClient(
   db: Db,
   input: CreateClientInput,
   actor: Actor,
+  /** `secret`: only for BOOTSTRAP_ADMIN_CLIENT_SECRET, which the operator chooses; every other client gets a generated one. */
+  options: { secret?: string } = {},
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   const clientId = input.client_id ?? generateClientId();
@@ -131,7 +85,7 @@ export async function createClient(
   // private_key_jwt clients prove themselves with their key and have no secret at all.
   // The hash is made before the transaction (it takes milliseconds of CPU), and only for
   // input that is valid so far.
-  const clientSecret = authMethod === 'client_secret' ? (input.secret ?? generateSecret()) : undefined;
+  const clientSecret = authMethod === 'client_secret' ? (options.secret ?? generateSecret()) : undefined;
   const hash = clientSecret === undefined || errors.length > 0 ? undefined : await hashSecret(clientSecret);
   const inserted = await db.transaction(async (tx) => {
     errors.push(...(await checkGrants(tx, grants)));
@@ -238,7 +192,7 @@ function defaultAlgFor(jwk: JWK): string {
   return 'ES256';
 }
 
-/** One client as the resource of DESIGN.md, or undefined. */
+/** One client as the admin API shows it, or undefined. */
 export async function getClient(db: DbOrTx, clientId: string): Promise<ClientResource | undefined> {
   const row = await db.query.clients.findFirst({
     where: eq(clients.clientId, clientId),

@@ -3,26 +3,11 @@ import { type Actor, recordAuditEvent } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
-import { checkExpiry, checkGrants, checkIpRanges, type ClientResource, getClient, type GrantInput } from './clients.js';
+import { type BulkResult, type ClientPatch, type ClientResource } from '../schemas/clients.js';
+import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
+import { checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
 import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from './errors.js';
 import { generateSecret, hashSecret } from './secrets.js';
-
-/** The fields PATCH may change. client_id and owner are fixed forever. */
-export interface ClientPatch {
-  client_id?: unknown;
-  owner?: unknown;
-  name?: string;
-  description?: string;
-  first_name?: string | null;
-  last_name?: string | null;
-  roles?: string[];
-  grants?: GrantInput[];
-  ip_ranges?: string[];
-  expires_at?: string | null;
-}
-
-/** The longest grace period a regenerated secret can give the previous one: 7 days. */
-export const MAX_PREVIOUS_SECRET_VALIDITY = 7 * 24 * 3600;
 
 /** Loads the client row for a change, locking it until the transaction ends. */
 async function lockClient(tx: DbOrTx, clientId: string) {
@@ -38,7 +23,7 @@ async function mustGet(db: DbOrTx, clientId: string): Promise<ClientResource> {
 }
 
 /**
- * Applies a PATCH: the given fields replace the stored ones (grants and ip_ranges as a
+ * Applies a PATCH (client_id and owner are fixed forever): the given fields replace the stored ones (grants and ip_ranges as a
  * whole). The change, its audit event (with before and after of each changed field) and
  * the cache generation bump are one transaction.
  */
@@ -105,13 +90,6 @@ async function setEnabledInTx(tx: DbOrTx, clientId: string, enabled: boolean, ac
   await tx.update(clients).set({ enabled, updatedAt: new Date() }).where(eq(clients.id, row.id));
   await recordAuditEvent(tx, { action: enabled ? 'client.enabled' : 'client.disabled', actor, clientId });
   await bumpGeneration(tx);
-}
-
-export interface BulkResult {
-  client_id: string;
-  ok: boolean;
-  status?: ClientResource['status'];
-  error?: string;
 }
 
 /** Enables or disables many clients; one result per id, in the order given. */

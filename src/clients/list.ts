@@ -1,24 +1,13 @@
 import { and, asc, eq, exists, gt, ilike, isNotNull, isNull, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clients } from '../db/schema.js';
-import { type ClientResource, toClientResource } from './clients.js';
+import type { ClientFilters, ClientPage } from '../schemas/clients.js';
+import { MAX_PAGE_SIZE } from '../schemas/common.js';
+import { toClientResource } from './clients.js';
 import { parseTimestamp } from '../lib/time.js';
 import { ValidationError } from './errors.js';
 import { isValidClientId } from './rules.js';
 
-export interface ClientFilters {
-  /** Case-insensitive substring of the name. */
-  name?: string | undefined;
-  owner?: string | undefined;
-  created_by?: string | undefined;
-  status?: 'active' | 'disabled' | 'expired' | undefined;
-  /** Clients granted this service id. */
-  service?: string | undefined;
-  expires_before?: string | undefined;
-  expires_after?: string | undefined;
-}
-
-export const MAX_PAGE_SIZE = 200;
 export const DEFAULT_PAGE_SIZE = 50;
 
 /**
@@ -72,7 +61,7 @@ export async function listClients(
   db: DbOrTx,
   filters: ClientFilters,
   page: { limit?: number | undefined; cursor?: string | undefined } = {},
-): Promise<{ items: ClientResource[]; next_cursor: string | null }> {
+): Promise<ClientPage> {
   const limit = Math.min(Math.max(page.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
   const now = new Date();
   const conditions: Array<SQL | undefined> = [];

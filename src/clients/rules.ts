@@ -1,13 +1,11 @@
 import ipaddr from 'ipaddr.js';
 import { randomBytes } from 'node:crypto';
+import { CLIENT_ID_PATTERN } from '../schemas/common.js';
 
 /**
  * The rules about what a client looks like. Routes, the CLI and the configuration all call
  * these, so each rule is written once.
  */
-
-/** 3–64 of [a-z0-9._-], starting with a letter or digit (DESIGN.md). */
-export const CLIENT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{2,63}$/;
 
 export function isValidClientId(clientId: string): boolean {
   return CLIENT_ID_PATTERN.test(clientId);
@@ -45,9 +43,6 @@ export function isAbsoluteUriWithoutFragment(value: string): boolean {
     return false;
   }
 }
-
-/** A service id: like a client_id, 2–64 characters. */
-export const SERVICE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 
 /**
  * Parses an IPv4 or IPv6 CIDR (a bare address means a single host) and returns it in

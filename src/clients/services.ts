@@ -4,7 +4,9 @@ import type { Db, DbOrTx } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clients, services } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
-import { isAbsoluteUriWithoutFragment, isValidScopeToken, SERVICE_ID_PATTERN } from './rules.js';
+import { SERVICE_ID_PATTERN } from '../schemas/common.js';
+import type { ServiceInput, ServicePatch, ServiceResource } from '../schemas/services.js';
+import { isAbsoluteUriWithoutFragment, isValidScopeToken } from './rules.js';
 
 /** The built-in service whose tokens open the admin API. */
 export const ADMIN_SERVICE_ID = 'portier-admin';
@@ -79,28 +81,6 @@ export async function getServiceRow(db: DbOrTx, id: string): Promise<ServiceRow 
   const [row] = await db.select().from(services).where(eq(services.id, id));
   return row;
 }
-
-/** A service as the admin API shows it. */
-export interface ServiceResource {
-  id: string;
-  name: string;
-  description: string;
-  audience: string;
-  scopes: string[];
-  built_in: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ServiceInput {
-  id: string;
-  name: string;
-  description?: string | undefined;
-  audience: string;
-  scopes?: string[] | undefined;
-}
-
-export type ServicePatch = Partial<Omit<ServiceInput, 'id'>> & { id?: unknown };
 
 export function toServiceResource(row: ServiceRow): ServiceResource {
   return {

@@ -50,7 +50,7 @@ export const clients = pgTable(
       .notNull()
       .default('client_secret'),
     /** Public JWKS for private_key_jwt clients. */
-    jwks: jsonb('jwks'),
+    jwks: jsonb('jwks').$type<{ keys: Array<Record<string, unknown>> }>(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     enabled: boolean('enabled').notNull().default(true),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),

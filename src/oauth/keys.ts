@@ -7,6 +7,7 @@ import type { Db, DbOrTx } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { signingKeys } from '../db/schema.js';
 import { Cached } from '../lib/cached.js';
+import type { SigningKeyInfo } from '../schemas/keys.js';
 import { decryptAtRest, encryptAtRest } from '../lib/crypto.js';
 import { CompactSigner } from './jws.js';
 
@@ -28,17 +29,6 @@ export interface KeySet {
   jwks: { keys: JWK[] };
   /** The same keys, for jwtVerify: how Portier checks tokens it issued (admin API, introspection). */
   verificationKeys: ReturnType<typeof createLocalJWKSet>;
-}
-
-/** The public part of a key, as listed by /admin/keys. */
-export interface SigningKeyInfo {
-  kid: string;
-  alg: string;
-  status: 'active' | 'retired';
-  created_at: string;
-  retired_at: string | null;
-  publish_until: string | null;
-  public_jwk: JWK;
 }
 
 async function newKeyRow(alg: SigningAlg, keyEncryptionKey: Buffer | undefined) {
@@ -189,7 +179,7 @@ export async function listSigningKeys(db: Db): Promise<SigningKeyInfo[]> {
     created_at: row.createdAt.toISOString(),
     retired_at: row.retiredAt?.toISOString() ?? null,
     publish_until: row.publishUntil?.toISOString() ?? null,
-    public_jwk: row.publicJwk as JWK,
+    public_jwk: row.publicJwk as SigningKeyInfo['public_jwk'],
   }));
 }
 

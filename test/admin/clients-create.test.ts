@@ -1,7 +1,7 @@
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
 import { getClient } from '../../src/clients/clients.js';
-import { CLIENT_ID_PATTERN } from '../../src/clients/rules.js';
+import { CLIENT_ID_PATTERN } from '../../src/schemas/common.js';
 import { ADMIN_ID, addService, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
 
 // POST /admin/clients: what a created client looks like, the secret shown exactly once,

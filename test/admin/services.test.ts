@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
 import type { Problem } from '../../src/admin/problems.js';
-import type { ServiceResource } from '../../src/clients/services.js';
+import type { ServiceResource } from '../../src/schemas/services.js';
 import { basicAuth, buildWithAdmin, ISSUER, postToken } from '../helpers.js';
 
 // /admin/services: the catalogue clients' grants choose from. Creation and its conflicts,

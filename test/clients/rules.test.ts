@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import {
-  CLIENT_ID_PATTERN,
   generateClientId,
   isAddressAllowed,
   isValidClientId,
@@ -10,6 +9,7 @@ import {
 } from '../../src/clients/rules.js';
 import { generateSecret, hashSecret, SECRET_PREFIX, verifySecret } from '../../src/clients/secrets.js';
 import { decryptAtRest, encryptAtRest } from '../../src/lib/crypto.js';
+import { CLIENT_ID_PATTERN } from '../../src/schemas/common.js';
 
 t.test('client_id pattern', async (t) => {
   const valid = [

@@ -1,0 +1,184 @@
+import Type, { type Static } from 'typebox';
+import {
+  clientIdSchema,
+  dateTime,
+  filterText,
+  limitSchema,
+  MAX_PAGE_SIZE,
+  MAX_PREVIOUS_SECRET_VALIDITY,
+  multilineText,
+  nullable,
+  scopeList,
+  serviceIdSchema,
+  text,
+  TOKEN, stringEnum } from './common.js';
+
+/** A client's grant: a service and the scopes of it the client may ask for. */
+export const grantSchema = Type.Object({ service: serviceIdSchema, scopes: scopeList }, { additionalProperties: false });
+
+export const AUTH_METHODS = ['client_secret', 'private_key_jwt'] as const;
+export const authMethodSchema = stringEnum(AUTH_METHODS);
+
+export const CLIENT_STATUSES = ['active', 'disabled', 'expired'] as const;
+export const clientStatusSchema = stringEnum(CLIENT_STATUSES);
+
+/**
+ * A client's public key. Other members (x5c, key_ops, …) are accepted but not stored: the
+ * key is kept as jose re-exports it, with these three (see checkClientJwks).
+ */
+export const jwkSchema = Type.Object(
+  {
+    kty: text(10, TOKEN),
+    kid: Type.Optional(text(200)),
+    alg: Type.Optional(text(20, TOKEN)),
+    // Keys verify the client's signed assertions (RFC 7523): a key for encryption cannot.
+    use: Type.Optional(stringEnum(['sig'])),
+  },
+  { additionalProperties: true, maxProperties: 30 },
+);
+export const jwksSchema = Type.Object({ keys: Type.Array(jwkSchema, { minItems: 1, maxItems: 10 }) }, { additionalProperties: false });
+
+/** The fields a client has that an admin can set (create and patch share them). */
+const editableClientFields = {
+  name: text(200),
+  description: multilineText(2000),
+  first_name: nullable(text(100)),
+  last_name: nullable(text(100)),
+  roles: Type.Array(text(100, TOKEN), { maxItems: 50, uniqueItems: true }),
+  grants: Type.Array(grantSchema, { maxItems: 50 }),
+  ip_ranges: Type.Array(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9a-fA-F.:/]+$' }), { maxItems: 100 }),
+  expires_at: nullable(dateTime),
+};
+
+export const createClientBody = Type.Object(
+  {
+    client_id: Type.Optional(clientIdSchema),
+    owner: text(200, TOKEN),
+    name: editableClientFields.name,
+    description: Type.Optional(editableClientFields.description),
+    first_name: Type.Optional(editableClientFields.first_name),
+    last_name: Type.Optional(editableClientFields.last_name),
+    roles: Type.Optional(editableClientFields.roles),
+    grants: Type.Optional(editableClientFields.grants),
+    ip_ranges: Type.Optional(editableClientFields.ip_ranges),
+    expires_at: Type.Optional(editableClientFields.expires_at),
+    auth_method: Type.Optional(authMethodSchema),
+    jwks: Type.Optional(nullable(jwksSchema)),
+  },
+  { additionalProperties: false },
+);
+export type CreateClientInput = Static<typeof createClientBody>;
+
+export const patchClientBody = Type.Object(
+  {
+    // Accepted by the schema so that the rule can answer "cannot be changed" by name.
+    client_id: Type.Optional(Type.String({ maxLength: 64 })),
+    owner: Type.Optional(Type.String({ maxLength: 200 })),
+    name: Type.Optional(editableClientFields.name),
+    description: Type.Optional(editableClientFields.description),
+    first_name: Type.Optional(editableClientFields.first_name),
+    last_name: Type.Optional(editableClientFields.last_name),
+    roles: Type.Optional(editableClientFields.roles),
+    grants: Type.Optional(editableClientFields.grants),
+    ip_ranges: Type.Optional(editableClientFields.ip_ranges),
+    expires_at: Type.Optional(editableClientFields.expires_at),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type ClientPatch = Static<typeof patchClientBody>;
+export type GrantInput = Static<typeof grantSchema>;
+
+/** The client resource. Never contains a secret or a hash: the serialiser drops anything not listed here. */
+export const clientResource = Type.Object(
+  {
+    client_id: Type.String(),
+    name: Type.String(),
+    description: Type.String(),
+    owner: Type.String(),
+    created_by: Type.String(),
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
+    first_name: nullable(Type.String()),
+    last_name: nullable(Type.String()),
+    roles: Type.Array(Type.String()),
+    grants: Type.Array(Type.Object({ service: Type.String(), scopes: Type.Array(Type.String()) })),
+    ip_ranges: Type.Array(Type.String()),
+    auth_method: authMethodSchema,
+    jwks: nullable(Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }, { additionalProperties: true })),
+    expires_at: nullable(Type.String({ format: 'date-time' })),
+    enabled: Type.Boolean(),
+    status: clientStatusSchema,
+    last_used_at: nullable(Type.String({ format: 'date-time' })),
+    service_account: Type.Object({ id: Type.String({ format: 'uuid' }), username: Type.String() }),
+  },
+  { additionalProperties: false },
+);
+export type ClientResource = Static<typeof clientResource>;
+
+export const createdClientResource = Type.Object(
+  {
+    ...clientResource.properties,
+    client_secret: Type.Optional(Type.String({ description: 'Shown this once; only a hash is stored.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const listClientsQuery = Type.Object(
+  {
+    name: Type.Optional(filterText(200)),
+    owner: Type.Optional(filterText(200)),
+    created_by: Type.Optional(filterText(200)),
+    status: Type.Optional(clientStatusSchema),
+    service: Type.Optional(serviceIdSchema),
+    expires_before: Type.Optional(dateTime),
+    expires_after: Type.Optional(dateTime),
+    limit: Type.Optional(limitSchema),
+    cursor: Type.Optional(Type.String({ maxLength: 400 })),
+  },
+  { additionalProperties: false },
+);
+export type ListClientsQuery = Static<typeof listClientsQuery>;
+/** The filters of a client list (the query without its paging). */
+export type ClientFilters = Omit<ListClientsQuery, 'limit' | 'cursor'>;
+
+export const clientPage = Type.Object({ items: Type.Array(clientResource), next_cursor: nullable(Type.String()) });
+export type ClientPage = Static<typeof clientPage>;
+
+export const clientParams = Type.Object({ client_id: clientIdSchema });
+
+export const bulkBody = Type.Object(
+  {
+    action: stringEnum(['enable', 'disable']),
+    client_ids: Type.Array(clientIdSchema, { minItems: 1, maxItems: MAX_PAGE_SIZE, uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+
+export const bulkResult = Type.Object({
+  client_id: Type.String(),
+  ok: Type.Boolean(),
+  status: Type.Optional(clientStatusSchema),
+  error: Type.Optional(Type.String()),
+});
+export type BulkResult = Static<typeof bulkResult>;
+export const bulkResponse = Type.Object({ results: Type.Array(bulkResult) });
+
+const regenerateSecretFields = Type.Object(
+  { previous_secret_valid_for: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PREVIOUS_SECRET_VALIDITY })) },
+  { additionalProperties: false },
+);
+/**
+ * The body of POST /clients/{client_id}/secret: optional (null or none at all). One schema
+ * with `type: [object, null]` rather than anyOf, so that a bad field is reported as that
+ * field alone.
+ */
+export const regenerateSecretBody = Type.Unsafe<Static<typeof regenerateSecretFields> | null>({
+  ...regenerateSecretFields,
+  type: ['object', 'null'],
+});
+
+export const regeneratedSecret = Type.Object({
+  client_id: Type.String(),
+  client_secret: Type.String({ description: 'Shown this once; only a hash is stored.' }),
+  previous_secret_expires_at: nullable(Type.String({ format: 'date-time' })),
+});

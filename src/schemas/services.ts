@@ -1,0 +1,50 @@
+import Type, { type Static } from 'typebox';
+import { multilineText, scopeList, serviceIdSchema, text, TOKEN } from './common.js';
+
+const serviceFields = {
+  name: text(200),
+  description: multilineText(2000),
+  audience: Type.String({ minLength: 1, maxLength: 500, pattern: TOKEN }),
+  scopes: scopeList,
+};
+
+export const createServiceBody = Type.Object(
+  {
+    id: serviceIdSchema,
+    name: serviceFields.name,
+    description: Type.Optional(serviceFields.description),
+    audience: serviceFields.audience,
+    scopes: Type.Optional(serviceFields.scopes),
+  },
+  { additionalProperties: false },
+);
+export type ServiceInput = Static<typeof createServiceBody>;
+
+export const patchServiceBody = Type.Object(
+  {
+    // Accepted by the schema so that the rule can answer "cannot be changed" by name.
+    id: Type.Optional(Type.String({ maxLength: 64 })),
+    name: Type.Optional(serviceFields.name),
+    description: Type.Optional(serviceFields.description),
+    audience: Type.Optional(serviceFields.audience),
+    scopes: Type.Optional(serviceFields.scopes),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export type ServicePatch = Static<typeof patchServiceBody>;
+
+export const serviceParams = Type.Object({ id: serviceIdSchema });
+
+export const serviceResource = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  description: Type.String(),
+  audience: Type.String(),
+  scopes: Type.Array(Type.String()),
+  built_in: Type.Boolean(),
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+export type ServiceResource = Static<typeof serviceResource>;
+
+export const serviceList = Type.Object({ items: Type.Array(serviceResource) });
