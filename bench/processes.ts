@@ -7,6 +7,15 @@ import { createServer } from 'node:net';
 
 export const LOOPBACK = '127.0.0.1';
 
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The environment for a Node child: ours, without the benchmark's own loader (tsx). */
+export function nodeEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+  delete env.NODE_OPTIONS;
+  return env;
+}
+
 /** Refuses any address but the loopback: the benchmark sends traffic nowhere else. */
 export function assertLoopback(url: string): void {
   const { hostname } = new URL(url);
@@ -139,8 +148,8 @@ export async function runCommand(
   return { code, output: child.tail().join('\n') };
 }
 
-/** Polls `url` until it answers 2xx, the child dies, or `timeoutMs` passes. */
-export async function waitForHttp(child: Child, url: string, timeoutMs: number): Promise<void> {
+/** Polls `url` (with `init`, GET by default) until it answers 2xx, the child dies, or `timeoutMs` passes. */
+export async function waitForHttp(child: Child, url: string, timeoutMs: number, init: RequestInit = {}): Promise<void> {
   assertLoopback(url);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -148,7 +157,7 @@ export async function waitForHttp(child: Child, url: string, timeoutMs: number):
       throw new Error(`${child.name} exited during start-up:\n  ${child.tail().join('\n  ')}`);
     }
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(1_000) });
+      const response = await fetch(url, { ...init, signal: AbortSignal.timeout(1_000) });
       await response.arrayBuffer();
       if (response.ok) return;
     } catch {
@@ -157,6 +166,6 @@ export async function waitForHttp(child: Child, url: string, timeoutMs: number):
     if (Date.now() > deadline) {
       throw new Error(`${child.name} did not answer ${url} within ${timeoutMs / 1000} s:\n  ${child.tail().join('\n  ')}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
   }
 }
