@@ -1,20 +1,23 @@
 // `npm run bench`: Portier's token endpoint under load, next to the peer (node-oidc-provider)
-// and the no-database ceiling. See bench/README.md.
+// and the no-database ceiling, then under attack. See bench/README.md.
 //
 // Builds Portier, starts it as `node dist/src/main.js` on a fresh PostgreSQL database and on
 // a fresh PGlite directory, starts the peer and the ceiling from ../shared/bench, checks that
 // each hands out a valid token, drives them in turn (A B C D A B C D) with
-// ../shared/bench/load.mjs, prints the table, the ratios and the verdict. Everything it starts or creates is removed at the end or on Ctrl-C.
+// ../shared/bench/load.mjs, prints the table, the ratios and the verdict; then the attack
+// table (attack.ts). Everything it starts or creates is removed at the end or on Ctrl-C.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashSecret, verifySecret } from '../src/clients/secrets.js';
+import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
+import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S } from './attack.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
 import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
 import {
+  type Credentials,
   checkToken,
   createBenchDatabase,
   portierEnv,
@@ -54,16 +57,17 @@ const targetNames = (process.env.BENCH_TARGETS?.trim() || ALL_TARGETS.join(','))
 for (const name of targetNames) {
   if (!ALL_TARGETS.includes(name)) throw new Error(`BENCH_TARGETS: unknown target "${name}" (known: ${ALL_TARGETS.join(', ')})`);
 }
+const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes('portier-pg');
 const pgServerUrl = process.env.BENCH_PG_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
 const sharedDir = resolve(process.env.BENCH_SHARED_DIR?.trim() || join(ROOT, '..', 'shared', 'bench'));
 const cpuProfileDir = process.env.BENCH_CPU_PROF?.trim() ? resolve(process.env.BENCH_CPU_PROF.trim()) : undefined;
 const skipBuild = process.env.BENCH_SKIP_BUILD === '1';
 
 /** The whole run, set-up included; past it everything is stopped and removed. */
-const DEADLINE_SECONDS = 300;
+const DEADLINE_SECONDS = 420;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
-const plannedLoadSeconds = rounds * targetNames.length * loadSeconds;
-if (plannedLoadSeconds > 210) throw new Error(`planned load time ${plannedLoadSeconds} s is over 210 s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS`);
+const plannedLoadSeconds = rounds * targetNames.length * loadSeconds + (attack ? 3 * loadSeconds : 0);
+if (plannedLoadSeconds > 300) throw new Error(`planned load time ${plannedLoadSeconds} s is over 300 s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS`);
 assertLoopback(pgServerUrl);
 
 // ---- interruption and the deadline -------------------------------------------------------
@@ -85,7 +89,7 @@ setTimeout(() => void abort(`deadline of ${DEADLINE_SECONDS} s reached`, 124), D
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
-/** Times 20 sequential verifySecret calls (after one untimed): what the verification cache saves. */
+/** Times 20 sequential verifySecret calls (after one untimed): what a wrong secret costs the server. */
 async function argon2Cost(): Promise<string> {
   const secret = 'portier_cs_bench-argon2-timing-0123456789abcdefghij';
   const hash = await hashSecret(secret);
@@ -99,8 +103,9 @@ async function argon2Cost(): Promise<string> {
   }
   const described = params === null ? 'argon2id' : `argon2id m=${params[1]} KiB, t=${params[2]}, p=${params[3]}`;
   return (
-    `${described}: one verifySecret takes ${fixed(median(times), 1)} ms (median of 20, here in the bench process), ` +
-    `what the verification cache saves a returning client: without it one core could authenticate at most ~${integer(1000 / median(times))} requests/s.`
+    `${described}: one verifySecret takes ${fixed(median(times), 1)} ms (median of 20, here in the bench process): ` +
+    `each request with a wrong secret or an unknown client_id costs the server about that much CPU, ` +
+    `so ${cpus().length} cores absorb at most ~${integer((cpus().length * 1000) / median(times))} of them per second.`
   );
 }
 
@@ -157,7 +162,8 @@ async function main(): Promise<number> {
   log(`Portier token endpoint benchmark — ${new Date().toISOString()}`);
   log(
     `  node ${process.version}, ${cpus().length} cores, ${alg}, commit ${gitDescription()}; load.mjs: ${settings.connections} connections, ` +
-      `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ${rounds} round(s) of ${targetNames.join(', ')}`,
+      `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ${rounds} round(s) of ${targetNames.join(', ')}` +
+      (attack ? '; then the attack table on portier-pg' : ''),
   );
   log(`  request: POST with HTTP Basic and the body ${TOKEN_BODY}`);
   log();
@@ -179,6 +185,10 @@ async function main(): Promise<number> {
   const jsonDir = mkdtempSync(join(tmpdir(), 'portier-bench-json-'));
   removeDirOnCleanup(jsonDir);
 
+  // The admin client of both Portier targets; the attack table creates its new clients with it.
+  const admin: Credentials = { clientId: 'bench-admin', clientSecret: generateSecret() };
+  let pgEnv: NodeJS.ProcessEnv | undefined;
+  let pgSetUp: Awaited<ReturnType<typeof setUpPortierDatabase>> | undefined;
 
   async function startTarget(name: TargetName): Promise<Target> {
     const port = await freePort();
@@ -187,18 +197,19 @@ async function main(): Promise<number> {
     let env: NodeJS.ProcessEnv;
     if (name === 'portier-pg') {
       const databaseUrl = await createBenchDatabase(pgServerUrl);
-      env = portierEnv({ port, alg, databaseUrl });
+      env = portierEnv({ port, alg, admin, databaseUrl });
       log(`  ${name}: database ${new URL(databaseUrl).pathname.slice(1)} on ${new URL(pgServerUrl).host}`);
     } else {
       // DATA_DIR inside a folder of our own: PGlite also writes a lock file beside DATA_DIR.
       const parent = mkdtempSync(join(tmpdir(), 'portier-bench-pglite-'));
       removeDirOnCleanup(parent);
-      env = portierEnv({ port, alg, dataDir: join(parent, 'data') });
+      env = portierEnv({ port, alg, admin, dataDir: join(parent, 'data') });
       log(`  ${name}: DATA_DIR ${env.DATA_DIR}`);
     }
     const setUp = await setUpPortierDatabase(env);
+    if (name === 'portier-pg') [pgEnv, pgSetUp] = [env, setUp];
     const server = await startPortier(name, ROOT, env, cpuProfileDir);
-    const spec = { ...setUp, tokenUrl: `${server.baseUrl}/oauth/token`, discoveryUrl: `${server.baseUrl}/.well-known/openid-configuration`, alg };
+    const spec = { ...setUp.legit, tokenUrl: `${server.baseUrl}/oauth/token`, discoveryUrl: `${server.baseUrl}/.well-known/openid-configuration`, alg };
     return { name, ...server, spec };
   }
 
@@ -285,12 +296,37 @@ async function main(): Promise<number> {
   }
   log();
 
+  if (attack && pgEnv !== undefined && pgSetUp !== undefined) {
+    const env = pgEnv;
+    // The measured servers go first: the attack table has the machine (and portier-pg's port) to itself.
+    for (const target of targets) await target.child.stop();
+    log(
+      `attack table: portier-pg, a fresh process per scenario on the same database; legit load from 127.0.0.1 ` +
+        `(load.mjs, as above); attacker ${FLOOD_CONNECTIONS} keep-alive connections from ${ATTACKER_ADDRESS}; ` +
+        `a client created through the admin API ${settings.warmupSeconds + 1} s in asks for its first token (gives up after ${NEW_CLIENT_DEADLINE_S} s)`,
+    );
+    problems.push(
+      ...(await attackTable({
+        startPortier: () => startPortier('portier-pg', ROOT, env, cpuProfileDir),
+        legit: pgSetUp.legit,
+        victimId: pgSetUp.victimId,
+        admin,
+        alg,
+        sharedDir: shared.dir,
+        jsonDir,
+        settings,
+        log,
+      })),
+    );
+    log();
+  }
+
   log(argon2);
   for (const problem of problems) log(`note: ${problem}`);
   if (cpuProfileDir !== undefined) log(`CPU profiles are written to ${cpuProfileDir} when the servers stop`);
   log(`total ${fixed((Date.now() - startedAt) / 1000, 0)} s`);
   // A Portier target that could not be measured is a failure; a skipped peer or ceiling is not.
-  return problems.some((problem) => problem.startsWith('portier')) ? 1 : 0;
+  return problems.some((problem) => problem.startsWith('portier') || problem.startsWith('attack')) ? 1 : 0;
 }
 
 let exitCode = 1;

@@ -107,7 +107,7 @@ export async function startCeiling(sharedDir: string, alg: string, port: number)
 
 // ---- Portier -------------------------------------------------------------------------------
 
-export function portierEnv(options: { port: number; alg: string; databaseUrl?: string; dataDir?: string }): NodeJS.ProcessEnv {
+export function portierEnv(options: { port: number; alg: string; admin: Credentials; databaseUrl?: string; dataDir?: string }): NodeJS.ProcessEnv {
   const env = nodeEnv();
   // Portier's variables are set by the benchmark alone, never inherited from the caller's shell.
   for (const name of CONFIG_VARIABLES) delete env[name];
@@ -120,6 +120,8 @@ export function portierEnv(options: { port: number; alg: string; databaseUrl?: s
     LOG_LEVEL: 'warn',
     // As in production: private signing keys encrypted at rest (costs nothing per request).
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BOOTSTRAP_ADMIN_CLIENT_ID: options.admin.clientId,
+    BOOTSTRAP_ADMIN_CLIENT_SECRET: options.admin.clientSecret,
     ...(options.databaseUrl !== undefined ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(options.dataDir !== undefined ? { DATA_DIR: options.dataDir } : {}),
   };
@@ -147,10 +149,11 @@ export async function createBenchDatabase(serverUrl: string): Promise<string> {
 
 /**
  * Prepares the database exactly as the server will find it (same environment, so the same
- * configuration), then registers with the project's own functions one service (scopes
- * read, write) and one client granted it, `bench-client`, which asks for the tokens.
+ * configuration, bootstrap admin included), then registers with the project's own
+ * functions one service (scopes read, write) and two clients granted it: `bench-client`,
+ * which asks for the tokens, and `bench-victim`, whose client_id the wrong-secret flood uses.
  */
-export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<Credentials> {
+export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<{ legit: Credentials; victimId: string }> {
   const config = loadConfig(env);
   const database = await connectDatabase(config);
   try {
@@ -165,8 +168,9 @@ export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<Cred
         CLI_ACTOR,
       );
     const { client, clientSecret } = await register('bench-client');
+    const victim = await register('bench-victim');
     if (clientSecret === undefined) throw new Error('createClient returned no secret');
-    return { clientId: client.client_id, clientSecret };
+    return { legit: { clientId: client.client_id, clientSecret }, victimId: victim.client.client_id };
   } finally {
     await database.close();
   }
