@@ -86,7 +86,8 @@ process.on('SIGINT', () => void abort('interrupted', 130));
 process.on('SIGTERM', () => void abort('terminated', 143));
 setTimeout(() => void abort(`deadline of ${DEADLINE_SECONDS} s reached`, 124), DEADLINE_SECONDS * 1000).unref();
 
-const log = (line = '') => process.stdout.write(`${line}\n`);
+/** Silent once interrupted: what fails as the servers go away is not news. */
+const log = (line = '') => void (aborting || process.stdout.write(`${line}\n`));
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** Times 20 sequential verifySecret calls (after one untimed): what a wrong secret costs the server. */
