@@ -110,6 +110,14 @@ async function argon2Cost(): Promise<string> {
   );
 }
 
+/** Samples the machine for 1 s while the bench is idle; warns when another job is running. */
+async function checkIdle(before: string): Promise<void> {
+  const busy = await busyCores(1_000);
+  log(`machine before ${before}: ${fixed(busy, 2)} of ${cpus().length} cores busy over 1 s`);
+  if (busy > 0.5) log('WARNING: the machine is already busy (> 0.5 core) before any load: the figures below are not trustworthy.');
+  log();
+}
+
 function gitDescription(): string {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
@@ -231,10 +239,7 @@ async function main(): Promise<number> {
   if (targets.length === 0) return 1;
   log();
 
-  const busy = await busyCores(1_000);
-  log(`machine before the first run: ${fixed(busy, 2)} of ${cpus().length} cores busy over 1 s`);
-  if (busy > 0.5) log(`WARNING: the machine is already busy (> 0.5 core) before any load: the figures below are not trustworthy.`);
-  log();
+  await checkIdle('the first run');
 
   log(table.header());
   const rows = new Map<TargetName, Row[]>();
@@ -301,6 +306,7 @@ async function main(): Promise<number> {
     const env = pgEnv;
     // The measured servers go first: the attack table has the machine (and portier-pg's port) to itself.
     for (const target of targets) await target.child.stop();
+    await checkIdle('the attack table');
     log(
       `attack table: portier-pg, a fresh process per scenario on the same database; legit load from 127.0.0.1 ` +
         `(load.mjs, as above); attacker ${FLOOD_CONNECTIONS} keep-alive connections from ${ATTACKER_ADDRESS}; ` +
