@@ -16,20 +16,8 @@ import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
 import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
-import {
-  type Credentials,
-  checkToken,
-  createBenchDatabase,
-  portierEnv,
-  prepareSharedBench,
-  type Server,
-  setUpPortierDatabase,
-  startCeiling,
-  startPeer,
-  startPortier,
-  TOKEN_BODY,
-  type TokenSpec,
-} from './targets.js';
+import { checkToken, createBenchDatabase, type Credentials, portierEnv, portierSpec, prepareSharedBench, type Server } from './targets.js';
+import { setUpPortierDatabase, startCeiling, startPeer, startPortier, TOKEN_BODY, type TokenSpec } from './targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -104,9 +92,8 @@ async function argon2Cost(): Promise<string> {
   }
   const described = params === null ? 'argon2id' : `argon2id m=${params[1]} KiB, t=${params[2]}, p=${params[3]}`;
   return (
-    `${described}: one verifySecret takes ${fixed(median(times), 1)} ms (median of 20, here in the bench process): ` +
-    `each request with a wrong secret or an unknown client_id costs the server about that much CPU, ` +
-    `so ${cpus().length} cores absorb at most ~${integer((cpus().length * 1000) / median(times))} of them per second.`
+    `${described}: one verifySecret takes ${fixed(median(times), 1)} ms (median of 20, in the bench process), the CPU the server spends ` +
+    `on each wrong secret or unknown client_id: ${cpus().length} cores absorb at most ~${integer((cpus().length * 1000) / median(times))} of them per second.`
   );
 }
 
@@ -137,33 +124,12 @@ interface Target extends Server {
 
 type Row = LoadResult & { peakRssMb: number };
 
-const table = new Table([
-  { title: 'target', align: 'left' },
-  { title: 'round' },
-  { title: 'tokens/s' },
-  { title: 'p50 ms' },
-  { title: 'p99 ms' },
-  { title: 'non-2xx' },
-  { title: 'errors' },
-  { title: 'peak RSS MB' },
-  { title: 'server cores' },
-  { title: 'loadgen cores' },
-  { title: 'other cores' },
-]);
+const titles = ['round', 'tokens/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'peak RSS MB', 'server cores', 'loadgen cores', 'other cores'];
+const table = new Table([{ title: 'target', align: 'left' }, ...titles.map((title) => ({ title }))]);
 table.fit(['portier-pglite', 'median']);
-
 const cells = (target: string, round: string, r: Row) => [
-  target,
-  round,
-  integer(r.tokensPerSecond),
-  fixed(r.p50, 1),
-  fixed(r.p99, 1),
-  integer(r.non2xx),
-  integer(r.errors),
-  fixed(r.peakRssMb, 1),
-  fixed(r.serverCores, 2),
-  fixed(r.loadgenCores, 2),
-  fixed(r.otherCores, 2),
+  ...[target, round, integer(r.tokensPerSecond), fixed(r.p50, 1), fixed(r.p99, 1), integer(r.non2xx), integer(r.errors)],
+  ...[fixed(r.peakRssMb, 1), fixed(r.serverCores, 2), fixed(r.loadgenCores, 2), fixed(r.otherCores, 2)],
 ];
 
 async function main(): Promise<number> {
@@ -218,8 +184,7 @@ async function main(): Promise<number> {
     const setUp = await setUpPortierDatabase(env);
     if (name === 'portier-pg') [pgEnv, pgSetUp] = [env, setUp];
     const server = await startPortier(name, ROOT, env, cpuProfileDir);
-    const spec = { ...setUp.legit, tokenUrl: `${server.baseUrl}/oauth/token`, discoveryUrl: `${server.baseUrl}/.well-known/openid-configuration`, alg };
-    return { name, ...server, spec };
+    return { name, ...server, spec: portierSpec(server.baseUrl, setUp.legit, alg) };
   }
 
   log('starting targets…');
@@ -261,18 +226,11 @@ async function main(): Promise<number> {
   log(table.header());
   const medians = new Map<TargetName, Row>();
   for (const [name, mine] of rows) {
-    const m = (pick: (row: Row) => number) => median(mine.map(pick));
-    const row: Row = {
-      tokensPerSecond: m((r) => r.tokensPerSecond),
-      p50: m((r) => r.p50),
-      p99: m((r) => r.p99),
-      non2xx: m((r) => r.non2xx),
-      errors: m((r) => r.errors),
-      peakRssMb: Math.max(...mine.map((r) => r.peakRssMb)),
-      serverCores: m((r) => r.serverCores),
-      loadgenCores: m((r) => r.loadgenCores),
-      otherCores: m((r) => r.otherCores),
-    };
+    const [first] = mine;
+    if (first === undefined) continue;
+    const row = { ...first };
+    for (const key of Object.keys(row) as (keyof Row)[]) row[key] = median(mine.map((r) => r[key]));
+    row.peakRssMb = Math.max(...mine.map((r) => r.peakRssMb));
     medians.set(name, row);
     log(table.row(cells(name, 'median', row)));
   }
@@ -312,19 +270,8 @@ async function main(): Promise<number> {
         `(load.mjs, as above); attacker ${FLOOD_CONNECTIONS} keep-alive connections from ${ATTACKER_ADDRESS}; ` +
         `about 1 s into the measured window, a client created through the admin API asks for its first token (gives up after ${NEW_CLIENT_DEADLINE_S} s)`,
     );
-    problems.push(
-      ...(await attackTable({
-        startPortier: () => startPortier('portier-pg', ROOT, env, cpuProfileDir),
-        legit: pgSetUp.legit,
-        victimId: pgSetUp.victimId,
-        admin,
-        alg,
-        sharedDir: shared.dir,
-        jsonDir,
-        settings,
-        log,
-      })),
-    );
+    const startAgain = () => startPortier('portier-pg', ROOT, env, cpuProfileDir);
+    problems.push(...(await attackTable({ startPortier: startAgain, ...pgSetUp, admin, alg, sharedDir: shared.dir, jsonDir, settings, log })));
     log();
   }
 

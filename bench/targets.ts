@@ -176,6 +176,11 @@ export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<{ le
   }
 }
 
+/** How to ask a Portier at `baseUrl` for a token. */
+export function portierSpec(baseUrl: string, credentials: Credentials, alg: string): TokenSpec {
+  return { ...credentials, tokenUrl: `${baseUrl}/oauth/token`, discoveryUrl: `${baseUrl}/.well-known/openid-configuration`, alg };
+}
+
 /** Starts `node dist/src/main.js` (optionally with --cpu-prof) and waits for /readyz. */
 export async function startPortier(name: string, root: string, env: NodeJS.ProcessEnv, cpuProfileDir: string | undefined): Promise<Server> {
   const profile = cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
