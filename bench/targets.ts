@@ -1,10 +1,11 @@
 // The servers under load: Portier (built, run as `node dist/src/main.js`) on a fresh
-// PostgreSQL database or a fresh PGlite directory, and the peer, node-oidc-provider, from
-// shared/bench.
+// PostgreSQL database or a fresh PGlite directory, and from ../shared/bench the peer
+// (node-oidc-provider) and the no-database ceiling (Fastify + jose). Also: the token check.
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, cpSync, existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import pg from 'pg';
 import { CLI_ACTOR } from '../src/audit/events.js';
 import { createClient } from '../src/clients/clients.js';
@@ -12,152 +13,38 @@ import { createService } from '../src/clients/services.js';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { prepareDatabase } from '../src/startup.js';
-import {
-  assertLoopback,
-  type Child,
-  LOOPBACK,
-  onCleanup,
-  removeDirOnCleanup,
-  runCommand,
-  startChild,
-  waitForHttp,
-} from './processes.js';
+import { assertLoopback, type Child, LOOPBACK, nodeEnv, onCleanup, removeDirOnCleanup, runCommand, startChild, waitForHttp } from './processes.js';
 
-/** The one resource server both Portier and the peer issue tokens for (the peer's is fixed). */
+/** The one resource server every target issues tokens for (the peer's and the ceiling's is fixed). */
 export const AUDIENCE = 'https://api.example.test';
 /** What every target is asked, byte for byte the same. */
 export const TOKEN_BODY = new URLSearchParams({ grant_type: 'client_credentials', resource: AUDIENCE, scope: 'read' }).toString();
 
-export interface PortierTarget {
-  child: Child;
-  baseUrl: string;
+export interface Credentials {
   clientId: string;
   clientSecret: string;
 }
 
-export function portierEnv(options: { port: number; alg: string; databaseUrl?: string; dataDir?: string }): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  // Portier's variables are set by the benchmark alone, never inherited from the caller's shell.
-  for (const name of CONFIG_VARIABLES) delete env[name];
-  delete env.NODE_OPTIONS; // no loader of the benchmark's own (tsx) in the server
-  return {
-    ...env,
-    PORT: String(options.port),
-    HOST: LOOPBACK,
-    ISSUER: `http://${LOOPBACK}:${options.port}`,
-    SIGNING_ALG: options.alg,
-    LOG_LEVEL: 'warn',
-    // As in production: private signing keys encrypted at rest (costs nothing per request).
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    ...(options.databaseUrl !== undefined ? { DATABASE_URL: options.databaseUrl } : {}),
-    ...(options.dataDir !== undefined ? { DATA_DIR: options.dataDir } : {}),
-  };
+/** How to ask one target for a token. */
+export interface TokenSpec extends Credentials {
+  tokenUrl: string;
+  /** Where the signing keys are announced; undefined for the ceiling, which publishes none. */
+  discoveryUrl: string | undefined;
+  alg: string;
 }
 
-/** Creates `portier_bench_<random>` on the server; it is dropped (WITH FORCE) at cleanup. */
-export async function createBenchDatabase(serverUrl: string): Promise<string> {
-  assertLoopback(serverUrl);
-  const name = `portier_bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  onCleanup(`drop database ${name}`, async () => {
-    const dropper = new pg.Client({ connectionString: serverUrl });
-    await dropper.connect();
-    try {
-      await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    } finally {
-      await dropper.end();
-    }
-  });
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-/**
- * Transactions (each statement outside a transaction is one) of one database so far, from
- * pg_stat_database. Backends report at most once a second, so this is approximate.
- */
-export async function committedTransactions(databaseUrl: string): Promise<number> {
-  assertLoopback(databaseUrl);
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    const name = decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
-    const result = await client.query<{ n: string }>(
-      'SELECT (xact_commit + xact_rollback)::text AS n FROM pg_stat_database WHERE datname = $1',
-      [name],
-    );
-    return Number(result.rows[0]?.n ?? 0);
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * Prepares the database exactly as the server will find it (same environment, so the same
- * configuration), then registers one service with two scopes and one client granted both,
- * through the project's own functions. Returns the client's credentials.
- */
-export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<{ clientId: string; clientSecret: string }> {
-  const config = loadConfig(env);
-  const database = await connectDatabase(config);
-  try {
-    await prepareDatabase(database, config);
-    await createService(
-      database.db,
-      { id: 'bench-api', name: 'Bench API', description: 'Resource server of the benchmark', audience: AUDIENCE, scopes: ['read', 'write'] },
-      CLI_ACTOR,
-    );
-    const { client, clientSecret } = await createClient(
-      database.db,
-      {
-        client_id: 'bench-client',
-        name: 'Bench client',
-        owner: 'bench',
-        first_name: 'Bench',
-        last_name: 'Client',
-        roles: ['reader'],
-        grants: [{ service: 'bench-api', scopes: ['read', 'write'] }],
-      },
-      CLI_ACTOR,
-    );
-    if (clientSecret === undefined) throw new Error('createClient returned no secret');
-    return { clientId: client.client_id, clientSecret };
-  } finally {
-    await database.close();
-  }
-}
-
-export async function startPortier(
-  name: string,
-  root: string,
-  env: NodeJS.ProcessEnv,
-  credentials: { clientId: string; clientSecret: string },
-  cpuProfileDir: string | undefined,
-): Promise<PortierTarget> {
-  const args = cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}.cpuprofile`];
-  const child = startChild(name, process.execPath, [...args, 'dist/src/main.js'], { cwd: root, env });
-  const baseUrl = `http://${LOOPBACK}:${env.PORT}`;
-  await waitForHttp(child, `${baseUrl}/readyz`, 60_000);
-  return { child, baseUrl, ...credentials };
-}
-
-export interface PeerTarget {
+export interface Server {
   child: Child;
   baseUrl: string;
-  clientId: string;
-  clientSecret: string;
 }
 
-/** The peer's fixed credentials (peer-oidc-provider.mjs). */
-const PEER_CLIENT_ID = 'bench';
-const PEER_CLIENT_SECRET = 'bench-secret-0123456789abcdefghijklmnopqrstuvwxyzABCD';
+/** RFC 6749 §2.3.1: form-urlencode id and secret, join with ':', base64. */
+export function basicAuthorization({ clientId, clientSecret }: Credentials): string {
+  const formEncode = (value: string) => encodeURIComponent(value).replace(/%20/g, '+');
+  return `Basic ${Buffer.from(`${formEncode(clientId)}:${formEncode(clientSecret)}`).toString('base64')}`;
+}
+
+// ---- ../shared/bench -------------------------------------------------------------------
 
 function isWritable(dir: string): boolean {
   // Root may write anywhere: also honour a folder whose mode says read-only (shared/bench).
@@ -171,41 +58,172 @@ function isWritable(dir: string): boolean {
 }
 
 /**
- * Finds a runnable peer: the folder itself when its node_modules exists, else installs
- * its dependencies (in place if the folder is writable, else in a temporary copy removed at
- * the end). Returns the folder to run from, or why the peer is skipped.
+ * The shared bench folder, ready to run (load.mjs, the peer and the ceiling need its
+ * node_modules): as is when node_modules exists, else after `npm ci` in place when the
+ * folder is writable, or in a temporary copy (removed at the end) when it is not.
  */
-export async function preparePeer(peerDir: string): Promise<{ dir: string; note: string } | { skipped: string }> {
-  const script = join(peerDir, 'peer-oidc-provider.mjs');
-  if (!existsSync(script)) return { skipped: `${script} not found (set BENCH_PEER_DIR)` };
-  if (existsSync(join(peerDir, 'node_modules'))) return { dir: peerDir, note: `using ${peerDir} as is` };
-  let dir = peerDir;
-  let note = `installed into ${peerDir}`;
-  if (!isWritable(peerDir)) {
-    dir = mkdtempSync(join(tmpdir(), 'portier-bench-peer-'));
+export async function prepareSharedBench(sharedDir: string): Promise<{ dir: string; note: string }> {
+  for (const file of ['load.mjs', 'peer-oidc-provider.mjs', 'ceiling-fastify.mjs']) {
+    if (!existsSync(join(sharedDir, file))) throw new Error(`${join(sharedDir, file)} not found (set BENCH_SHARED_DIR)`);
+  }
+  if (existsSync(join(sharedDir, 'node_modules'))) return { dir: sharedDir, note: `${sharedDir}, as is` };
+  let dir = sharedDir;
+  let note = `${sharedDir}: npm ci in place`;
+  if (!isWritable(sharedDir)) {
+    dir = mkdtempSync(join(tmpdir(), 'portier-bench-shared-'));
     removeDirOnCleanup(dir);
-    cpSync(peerDir, dir, { recursive: true, filter: (source) => !source.includes('node_modules') });
-    note = `${peerDir} is read-only: installed into a temporary copy`;
+    cpSync(sharedDir, dir, { recursive: true, filter: (source) => !source.includes('node_modules') });
+    note = `${sharedDir} is read-only: npm ci in a temporary copy`;
   }
   const npmArgs = existsSync(join(dir, 'package-lock.json')) ? ['ci'] : ['install'];
   const started = Date.now();
-  const { code, output } = await runCommand('npm (peer)', 'npm', [...npmArgs, '--no-audit', '--no-fund', '--loglevel=error'], {
+  const { code, output } = await runCommand('npm (shared/bench)', 'npm', [...npmArgs, '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: dir,
     timeoutMs: 180_000,
   });
-  if (code !== 0) {
-    const last = output.split('\n').filter((line) => line.trim() !== '').slice(-3).join(' | ');
-    return { skipped: `npm ${npmArgs[0]} in ${dir} failed (exit ${code}): ${last || 'no output'}` };
-  }
-  return { dir, note: `${note} (npm ${npmArgs[0]}, ${((Date.now() - started) / 1000).toFixed(1)} s)` };
+  if (code !== 0) throw new Error(`npm ${npmArgs[0]} in ${dir} failed (exit ${code}): ${output.split('\n').slice(-3).join(' | ')}`);
+  return { dir, note: `${note} (${((Date.now() - started) / 1000).toFixed(1)} s)` };
 }
 
-export async function startPeer(dir: string, alg: string, port: number): Promise<PeerTarget> {
-  const child = startChild('peer', process.execPath, ['peer-oidc-provider.mjs'], {
-    cwd: dir,
-    env: { ...process.env, NODE_OPTIONS: '', ALG: alg, PORT: String(port) },
-  });
+/** The fixed client of both peer-oidc-provider.mjs and ceiling-fastify.mjs. */
+const SHARED_CLIENT: Credentials = { clientId: 'bench', clientSecret: 'bench-secret-0123456789abcdefghijklmnopqrstuvwxyzABCD' };
+
+export async function startPeer(sharedDir: string, alg: string, port: number): Promise<Server & { spec: TokenSpec }> {
+  if (!['ES256', 'RS256'].includes(alg)) throw new Error(`the peer signs with ES256 or RS256 only, not ${alg}`);
+  const child = startChild('peer', process.execPath, ['peer-oidc-provider.mjs'], { cwd: sharedDir, env: nodeEnv({ ALG: alg, PORT: String(port) }) });
   const baseUrl = `http://${LOOPBACK}:${port}`;
   await waitForHttp(child, `${baseUrl}/.well-known/openid-configuration`, 30_000);
-  return { child, baseUrl, clientId: PEER_CLIENT_ID, clientSecret: PEER_CLIENT_SECRET };
+  return { child, baseUrl, spec: { ...SHARED_CLIENT, tokenUrl: `${baseUrl}/token`, discoveryUrl: `${baseUrl}/.well-known/openid-configuration`, alg } };
+}
+
+export async function startCeiling(sharedDir: string, alg: string, port: number): Promise<Server & { spec: TokenSpec }> {
+  const env = nodeEnv({ ALG: alg, PORT: String(port), SIGNER: 'jose' });
+  delete env.PG; // no /token-pg route, no database
+  const child = startChild('ceiling', process.execPath, ['ceiling-fastify.mjs'], { cwd: sharedDir, env });
+  const baseUrl = `http://${LOOPBACK}:${port}`;
+  await waitForHttp(child, `${baseUrl}/hello`, 30_000, { method: 'POST' });
+  return { child, baseUrl, spec: { ...SHARED_CLIENT, tokenUrl: `${baseUrl}/token-min`, discoveryUrl: undefined, alg } };
+}
+
+// ---- Portier -------------------------------------------------------------------------------
+
+export function portierEnv(options: { port: number; alg: string; admin: Credentials; databaseUrl?: string; dataDir?: string }): NodeJS.ProcessEnv {
+  const env = nodeEnv();
+  // Portier's variables are set by the benchmark alone, never inherited from the caller's shell.
+  for (const name of CONFIG_VARIABLES) delete env[name];
+  return {
+    ...env,
+    PORT: String(options.port),
+    HOST: LOOPBACK,
+    ISSUER: `http://${LOOPBACK}:${options.port}`,
+    SIGNING_ALG: options.alg,
+    LOG_LEVEL: 'warn',
+    // As in production: private signing keys encrypted at rest (costs nothing per request).
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BOOTSTRAP_ADMIN_CLIENT_ID: options.admin.clientId,
+    BOOTSTRAP_ADMIN_CLIENT_SECRET: options.admin.clientSecret,
+    ...(options.databaseUrl !== undefined ? { DATABASE_URL: options.databaseUrl } : {}),
+    ...(options.dataDir !== undefined ? { DATA_DIR: options.dataDir } : {}),
+  };
+}
+
+/** Creates `portier_bench_<random>` on the server; it is dropped (WITH FORCE) at cleanup. */
+export async function createBenchDatabase(serverUrl: string): Promise<string> {
+  assertLoopback(serverUrl);
+  const name = `portier_bench_${randomBytes(6).toString('hex')}`;
+  const run = async (sql: string) => {
+    const client = new pg.Client({ connectionString: serverUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`CREATE DATABASE ${name}`);
+  onCleanup(`drop database ${name}`, () => run(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * Prepares the database exactly as the server will find it (same environment, so the same
+ * configuration, bootstrap admin included), then registers with the project's own
+ * functions one service (scopes read, write) and two clients granted it: `bench-client`,
+ * which asks for the tokens, and `bench-victim`, whose client_id the wrong-secret flood uses.
+ */
+export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<{ legit: Credentials; victimId: string }> {
+  const config = loadConfig(env);
+  const database = await connectDatabase(config);
+  try {
+    await prepareDatabase(database, config);
+    const { db } = database;
+    await createService(db, { id: 'bench-api', name: 'Bench API', description: 'Resource server of the benchmark', audience: AUDIENCE, scopes: ['read', 'write'] }, CLI_ACTOR);
+    // The names and role end up in every token (a realistic size to sign).
+    const register = (clientId: string) =>
+      createClient(
+        db,
+        { client_id: clientId, name: clientId, owner: 'bench', first_name: 'Bench', last_name: 'Client', roles: ['reader'], grants: [{ service: 'bench-api', scopes: ['read', 'write'] }] },
+        CLI_ACTOR,
+      );
+    const { client, clientSecret } = await register('bench-client');
+    const victim = await register('bench-victim');
+    if (clientSecret === undefined) throw new Error('createClient returned no secret');
+    return { legit: { clientId: client.client_id, clientSecret }, victimId: victim.client.client_id };
+  } finally {
+    await database.close();
+  }
+}
+
+/** How to ask a Portier at `baseUrl` for a token. */
+export function portierSpec(baseUrl: string, credentials: Credentials, alg: string): TokenSpec {
+  return { ...credentials, tokenUrl: `${baseUrl}/oauth/token`, discoveryUrl: `${baseUrl}/.well-known/openid-configuration`, alg };
+}
+
+/** Starts `node dist/src/main.js` (optionally with --cpu-prof) and waits for /readyz. */
+export async function startPortier(name: string, root: string, env: NodeJS.ProcessEnv, cpuProfileDir: string | undefined): Promise<Server> {
+  const profile = cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+  const child = startChild(name, process.execPath, [...profile, 'dist/src/main.js'], { cwd: root, env });
+  const baseUrl = `http://${LOOPBACK}:${env.PORT}`;
+  await waitForHttp(child, `${baseUrl}/readyz`, 60_000);
+  return { child, baseUrl };
+}
+
+// ---- the token check -------------------------------------------------------------------
+
+/**
+ * Asks for one token and checks that it really is one: 200, the RFC 6749 §5.1 shape, a JWT
+ * of the expected algorithm and audience; when the target announces its keys (Portier, the
+ * peer), the signature must verify against its own JWKS. Throws with the reason.
+ */
+export async function checkToken(spec: TokenSpec): Promise<void> {
+  assertLoopback(spec.tokenUrl);
+  const response = await fetch(spec.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuthorization(spec) },
+    body: TOKEN_BODY,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`token request answered ${response.status}: ${text.slice(0, 300)}`);
+  const body = JSON.parse(text) as { access_token?: unknown; token_type?: unknown; expires_in?: unknown };
+  if (typeof body.access_token !== 'string') throw new Error(`no access_token in ${text.slice(0, 300)}`);
+  if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') throw new Error(`token_type ${String(body.token_type)}, not Bearer`);
+  if (typeof body.expires_in !== 'number') throw new Error('expires_in is missing');
+  const header = decodeProtectedHeader(body.access_token);
+  if (header.alg !== spec.alg) throw new Error(`token is signed with ${header.alg}, expected ${spec.alg}`);
+  if (spec.discoveryUrl === undefined) {
+    const claims = decodeJwt(body.access_token);
+    if (claims.aud !== AUDIENCE || typeof claims.exp !== 'number') throw new Error('token has the wrong audience or no exp');
+    return;
+  }
+  assertLoopback(spec.discoveryUrl);
+  const discovery = (await (await fetch(spec.discoveryUrl, { signal: AbortSignal.timeout(5_000) })).json()) as { jwks_uri?: string };
+  if (typeof discovery.jwks_uri !== 'string') throw new Error('discovery document has no jwks_uri');
+  // The issuer may advertise another loopback name (localhost): fetch the JWKS from the address we use.
+  const jwksUrl = new URL(new URL(discovery.jwks_uri).pathname, spec.discoveryUrl).toString();
+  const jwks = (await (await fetch(jwksUrl, { signal: AbortSignal.timeout(5_000) })).json()) as JSONWebKeySet;
+  const { payload } = await jwtVerify(body.access_token, createLocalJWKSet(jwks), { audience: AUDIENCE });
+  if (typeof payload.exp !== 'number') throw new Error('token has no exp');
 }
