@@ -50,7 +50,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyValidator : textValidator).compile(schema));
   app.setNotFoundHandler((request, reply) => sendProblem(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`), reply));
   app.addHook('onRequest', async (request) => {
-    request.admin = await authenticateAdmin(portier, request.headers.authorization, request.method);
+    request.admin = await authenticateAdmin(portier.tokenEndpoint, request.headers.authorization, request.method);
   });
   app.addHook('onSend', async (request, reply) => {
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) portier.generation.changed();

@@ -1,4 +1,5 @@
 import type { DbOrTx } from '../db/connect.js';
+import { bumpGeneration } from '../db/generation.js';
 import { auditEvents } from '../db/schema.js';
 
 /** Who made a change: the admin token's client_id and sub, or `cli` / `bootstrap`. */
@@ -19,10 +20,19 @@ export function actorName(actor: Actor): string {
 }
 
 /**
- * Writes one audit event. Callers pass their transaction so that a change and its event
- * are committed together or not at all. `details` must never contain a secret.
+ * Records a change in the transaction that makes it: its audit event, and a move of the
+ * cache generation so that every instance drops its caches (db/generation.ts). Both commit
+ * with the change or not at all. `details` must never contain a secret.
  */
-export async function recordAuditEvent(
+export async function recordChange(
+  tx: DbOrTx,
+  event: { action: string; actor: Actor; clientId?: string | null; details?: Record<string, unknown> },
+): Promise<void> {
+  await recordAuditEvent(tx, event);
+  await bumpGeneration(tx);
+}
+
+async function recordAuditEvent(
   tx: DbOrTx,
   event: { action: string; actor: Actor; clientId?: string | null; details?: Record<string, unknown> },
 ): Promise<void> {

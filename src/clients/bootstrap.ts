@@ -1,7 +1,6 @@
 import { and, eq } from 'drizzle-orm';
-import { BOOTSTRAP_ACTOR, recordAuditEvent } from '../audit/events.js';
+import { BOOTSTRAP_ACTOR, recordChange } from '../audit/events.js';
 import type { Db } from '../db/connect.js';
-import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clients, clientSecrets } from '../db/schema.js';
 import { createClient } from './clients.js';
 import { hashSecret, verifySecret } from './secrets.js';
@@ -57,13 +56,12 @@ export async function ensureBootstrapAdmin(db: Db, clientId: string, clientSecre
         .values({ clientUuid: existing.id, serviceId: ADMIN_SERVICE_ID, scopes })
         .onConflictDoUpdate({ target: [clientGrants.clientUuid, clientGrants.serviceId], set: { scopes } });
     }
-    await recordAuditEvent(tx, {
+    await recordChange(tx, {
       action: 'client.bootstrap_updated',
       actor: BOOTSTRAP_ACTOR,
       clientId,
       details: { secret_replaced: hash !== undefined, admin_grant_restored: !grantComplete },
     });
-    await bumpGeneration(tx);
   });
   return 'updated';
 }

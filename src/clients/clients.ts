@@ -1,8 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { exportJWK, importJWK, type JWK } from 'jose';
-import { type Actor, actorName, recordAuditEvent } from '../audit/events.js';
+import { type Actor, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
 import { parseTimestamp } from '../lib/time.js';
 import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
@@ -115,13 +114,12 @@ export async function createClient(
     if (ipRanges.length > 0) {
       await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
     }
-    await recordAuditEvent(tx, {
+    await recordChange(tx, {
       action: 'client.created',
       actor,
       clientId,
       details: { name: input.name, owner: input.owner, grants, ip_ranges: ipRanges, expires_at: expiresAt?.toISOString() ?? null },
     });
-    await bumpGeneration(tx);
     return row;
   });
   const client = await getClient(db, clientId);

@@ -1,7 +1,6 @@
-import { and, eq, inArray, isNotNull } from 'drizzle-orm';
-import { type Actor, recordAuditEvent } from '../audit/events.js';
+import { and, eq, isNotNull } from 'drizzle-orm';
+import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
 import { type BulkResult, type ClientPatch, type ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
@@ -59,8 +58,7 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
       if (ipRanges.length > 0) await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
     }
     const after = await mustGet(tx, clientId);
-    await recordAuditEvent(tx, { action: 'client.updated', actor, clientId, details: { changes: changedFields(before, after) } });
-    await bumpGeneration(tx);
+    await recordChange(tx, { action: 'client.updated', actor, clientId, details: { changes: changedFields(before, after) } });
     return after;
   });
 }
@@ -88,8 +86,7 @@ async function setEnabledInTx(tx: DbOrTx, clientId: string, enabled: boolean, ac
   const row = await lockClient(tx, clientId);
   if (row.enabled === enabled) return;
   await tx.update(clients).set({ enabled, updatedAt: new Date() }).where(eq(clients.id, row.id));
-  await recordAuditEvent(tx, { action: enabled ? 'client.enabled' : 'client.disabled', actor, clientId });
-  await bumpGeneration(tx);
+  await recordChange(tx, { action: enabled ? 'client.enabled' : 'client.disabled', actor, clientId });
 }
 
 /** Enables or disables many clients; one result per id, in the order given. */
@@ -112,8 +109,7 @@ export async function deleteClient(db: Db, clientId: string, actor: Actor): Prom
   await db.transaction(async (tx) => {
     const row = await lockClient(tx, clientId);
     await tx.delete(clients).where(eq(clients.id, row.id));
-    await recordAuditEvent(tx, { action: 'client.deleted', actor, clientId, details: { service_account_id: row.id } });
-    await bumpGeneration(tx);
+    await recordChange(tx, { action: 'client.deleted', actor, clientId, details: { service_account_id: row.id } });
   });
 }
 
@@ -146,20 +142,12 @@ export async function regenerateSecret(
     }
     await tx.insert(clientSecrets).values({ clientUuid: row.id, hash });
     await tx.update(clients).set({ updatedAt: new Date() }).where(eq(clients.id, row.id));
-    await recordAuditEvent(tx, {
+    await recordChange(tx, {
       action: 'client.secret_regenerated',
       actor,
       clientId,
       details: { previous_secret_valid_until: previousExpiresAt?.toISOString() ?? null },
     });
-    await bumpGeneration(tx);
   });
   return { clientSecret, previousSecretExpiresAt: previousExpiresAt?.toISOString() ?? null };
-}
-
-/** The client_ids among `uuids`, for messages that name clients. */
-export async function clientIdsOf(db: DbOrTx, uuids: string[]): Promise<string[]> {
-  if (uuids.length === 0) return [];
-  const rows = await db.select({ clientId: clients.clientId }).from(clients).where(inArray(clients.id, uuids));
-  return rows.map((row) => row.clientId).sort();
 }

@@ -1,7 +1,6 @@
 import { asc, eq, inArray } from 'drizzle-orm';
-import { type Actor, recordAuditEvent, SYSTEM_ACTOR } from '../audit/events.js';
+import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { bumpGeneration } from '../db/generation.js';
 import { clientGrants, clients, services } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
 import { SERVICE_ID_PATTERN } from '../schemas/common.js';
@@ -55,12 +54,11 @@ export async function ensureBuiltInServices(db: DbOrTx, issuer: string, options:
   }
   await db.transaction(async (tx) => {
     await tx.update(services).set({ audience, updatedAt: new Date() }).where(eq(services.id, ADMIN_SERVICE_ID));
-    await recordAuditEvent(tx, {
+    await recordChange(tx, {
       action: 'service.updated',
       actor: SYSTEM_ACTOR,
       details: { service: ADMIN_SERVICE_ID, changes: { audience: { from: current.audience, to: audience } }, reason: 'issuer moved' },
     });
-    await bumpGeneration(tx);
   });
 }
 
@@ -140,8 +138,7 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
       if (await getServiceRow(tx, input.id)) throw new ConflictError(`a service with id "${input.id}" already exists`);
       throw new ConflictError(`another service already has the audience "${input.audience}"`);
     }
-    await recordAuditEvent(tx, { action: 'service.created', actor, details: { service: row.id, audience: row.audience, scopes: row.scopes } });
-    await bumpGeneration(tx);
+    await recordChange(tx, { action: 'service.created', actor, details: { service: row.id, audience: row.audience, scopes: row.scopes } });
     return toServiceResource(row);
   });
 }
@@ -195,8 +192,7 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
     for (const field of ['name', 'description', 'audience', 'scopes'] as const) {
       if (JSON.stringify(current[field]) !== JSON.stringify(row[field])) changes[field] = { from: current[field], to: row[field] };
     }
-    await recordAuditEvent(tx, { action: 'service.updated', actor, details: { service: id, changes } });
-    await bumpGeneration(tx);
+    await recordChange(tx, { action: 'service.updated', actor, details: { service: id, changes } });
     return toServiceResource(row);
   });
 }
@@ -211,7 +207,6 @@ export async function deleteService(db: Db, id: string, actor: Actor): Promise<v
       throw new ConflictError(`service "${id}" is still granted to clients: ${users.join(', ')}`, { clients: users });
     }
     await tx.delete(services).where(eq(services.id, id));
-    await recordAuditEvent(tx, { action: 'service.deleted', actor, details: { service: id } });
-    await bumpGeneration(tx);
+    await recordChange(tx, { action: 'service.deleted', actor, details: { service: id } });
   });
 }

@@ -1,5 +1,4 @@
-import { errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
-import { clientStatus } from '../clients/rules.js';
+import { checkAccessToken } from './access-tokens.js';
 import { authenticateClient, readClientCredentials } from './authenticate.js';
 import type { ClientRecord } from './client-directory.js';
 import { InvalidRequest, UnauthorizedClient } from './errors.js';
@@ -23,33 +22,12 @@ async function authenticateCaller(ctx: TokenEndpointContext, request: TokenReque
   return { caller, token: params.token };
 }
 
-/**
- * The claims of a token this server issued that is still in force: signature and issuer
- * check out, not expired, not revoked, and its client still exists (the same one), active.
- */
-async function activeClaims(ctx: TokenEndpointContext, token: string): Promise<JWTPayload | undefined> {
-  let payload: JWTPayload;
-  try {
-    ({ payload } = await jwtVerify(token, (await ctx.keys.get()).verificationKeys, {
-      issuer: ctx.issuer,
-      typ: 'at+jwt',
-      requiredClaims: ['sub', 'client_id', 'jti', 'exp'],
-    }));
-  } catch (error) {
-    if (error instanceof joseErrors.JOSEError) return undefined;
-    throw error;
-  }
-  const client = await ctx.directory.find(String(payload.client_id));
-  if (client === undefined || client.uuid !== payload.sub || clientStatus(client) !== 'active') return undefined;
-  if (await ctx.revocations.isRevoked(String(payload.jti))) return undefined;
-  return payload;
-}
-
 /** RFC 7662. Any authenticated client may introspect; an unusable token is just `active: false`. */
 export async function handleIntrospection(ctx: TokenEndpointContext, request: TokenRequest): Promise<Record<string, unknown>> {
   const { token } = await authenticateCaller(ctx, request);
-  const claims = await activeClaims(ctx, token);
-  if (claims === undefined) return { active: false };
+  const check = await checkAccessToken(ctx, token);
+  if (!check.active) return { active: false };
+  const { claims } = check;
   return {
     active: true,
     scope: claims.scope,
@@ -71,8 +49,9 @@ export async function handleIntrospection(ctx: TokenEndpointContext, request: To
  */
 export async function handleRevocation(ctx: TokenEndpointContext, request: TokenRequest): Promise<void> {
   const { caller, token } = await authenticateCaller(ctx, request);
-  const claims = await activeClaims(ctx, token);
-  if (claims === undefined) return;
+  const check = await checkAccessToken(ctx, token);
+  if (!check.active) return;
+  const { claims } = check;
   if (claims.client_id !== caller.clientId) {
     throw new UnauthorizedClient('the token was not issued to this client').concerns({ clientId: caller.clientId });
   }

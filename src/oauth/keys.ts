@@ -1,10 +1,9 @@
 import { and, DrizzleQueryError, eq, gt, or } from 'drizzle-orm';
 import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { type Actor, recordAuditEvent, SYSTEM_ACTOR } from '../audit/events.js';
+import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import { MAX_ACCESS_TOKEN_TTL, type SigningAlg } from '../config.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { bumpGeneration } from '../db/generation.js';
 import { signingKeys } from '../db/schema.js';
 import { Cached } from '../lib/cached.js';
 import type { SigningKeyInfo } from '../schemas/keys.js';
@@ -109,8 +108,7 @@ export async function rotateSigningKey(
       })
       .where(eq(signingKeys.status, 'active'));
     await tx.insert(signingKeys).values(row);
-    await recordAuditEvent(tx, { action: 'key.rotated', actor, details: { kid: row.kid, alg } });
-    await bumpGeneration(tx);
+    await recordChange(tx, { action: 'key.rotated', actor, details: { kid: row.kid, alg } });
   }));
   return row.kid;
 }
