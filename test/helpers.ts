@@ -1,9 +1,14 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { PGlite } from '@electric-sql/pglite';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import tap from 'tap';
 import { createClient } from '../src/clients/clients.js';
 import type { CreateClientInput } from '../src/schemas/clients.js';
 import { loadConfig, type Config } from '../src/config.js';
@@ -26,17 +31,32 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 }
 
 /**
- * A fresh, empty database for one test: an in-memory PGlite, or, when DATABASE_URL is set,
- * a new database created on that server (dropped again at teardown). Each test file, and
- * each test that asks, gets its own, so files run in parallel without sharing state.
+ * A fresh, empty (migrated) database for one test: on PGlite, an in-memory instance; when
+ * DATABASE_URL is set, a new database created on that server (dropped again at teardown).
+ * Each test gets a database of its own, so test files run in parallel without sharing
+ * state.
+ *
+ * Starting a PGlite instance takes a second or more of CPU (the WASM PostgreSQL boots
+ * and loads its data directory), most of a small test's time; so on PGlite an instance a
+ * test is done with is emptied (every table truncated) and handed to the next test of the
+ * same process (unless the test closed it). `fresh: true` asks for an instance nobody used
+ * before and nobody will use after.
  */
-export async function createTestDatabase(t: TestLike): Promise<{ database: Database; databaseUrl: string | undefined }> {
+export async function createTestDatabase(
+  t: TestLike,
+  options: { fresh?: boolean } = {},
+): Promise<{ database: Database; databaseUrl: string | undefined }> {
   const serverUrl = process.env.DATABASE_URL;
   if (serverUrl === undefined || serverUrl === '') {
-    const client = new PGlite({ loadDataDir: await migratedPgliteTemplate() });
-    const database = pgliteDatabase(client);
-    t.teardown(() => database.close());
-    return { database, databaseUrl: undefined };
+    if (options.fresh === true) {
+      const database = pgliteDatabase(new PGlite({ loadDataDir: await migratedPgliteTemplate() }));
+      t.teardown(() => database.close());
+      return { database, databaseUrl: undefined };
+    }
+    const client = idlePglites.pop() ?? new PGlite({ loadDataDir: await migratedPgliteTemplate() });
+    // A test that closes its database closes it for good; otherwise it is recycled.
+    t.teardown(() => recycle(client));
+    return { database: pgliteDatabase(client), databaseUrl: undefined };
   }
   const name = `portier_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
@@ -57,24 +77,69 @@ export async function createTestDatabase(t: TestLike): Promise<{ database: Datab
   return { database, databaseUrl };
 }
 
+/** PGlite instances a finished test left, emptied, for the next test of this process. */
+const idlePglites: PGlite[] = [];
+const recycled = new WeakSet<PGlite>();
+// They hold the process open: close them when the file's last test is done.
+tap.teardown(async () => {
+  await Promise.all(idlePglites.splice(0).map((client) => client.close().catch(() => {})));
+});
+
+/**
+ * Empties a PGlite instance for the next test: every table of the schema truncated and
+ * its sequences restarted; the migrations' own bookkeeping (schema `drizzle`) stays. An
+ * instance that cannot be emptied (closed, or left mid-transaction) is closed instead.
+ */
+async function recycle(client: PGlite): Promise<void> {
+  if (client.closed || recycled.has(client)) return;
+  recycled.add(client);
+  try {
+    const { rows } = await client.query<{ name: string }>("SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'");
+    await client.exec(`TRUNCATE ${rows.map((row) => row.name).join(', ')} RESTART IDENTITY CASCADE`);
+    recycled.delete(client);
+    idlePglites.push(client);
+  } catch {
+    await client.close().catch(() => {});
+  }
+}
+
 let pgliteTemplate: Promise<Blob> | undefined;
 
 /**
- * A dump of an in-memory PGlite with every migration applied, made once per test process.
- * A new PGlite runs initdb (1.5–2.5 s here); loading this dump takes about 0.3 s. Each test
- * still gets its own instance, and prepareDatabase still runs the (then empty) migration
- * step through the production code.
+ * A dump of a PGlite with every migration applied: a new PGlite would run initdb, which
+ * takes several seconds here. It is made once per machine for each set of migrations and
+ * PGlite version, kept in the system's temporary folder, and read by every test process.
+ * Each test still gets an instance of its own, and prepareDatabase still runs the (then
+ * empty) migration step through the production code.
  */
 function migratedPgliteTemplate(): Promise<Blob> {
   pgliteTemplate ??= (async () => {
+    const file = join(tmpdir(), `portier-test-pglite-${templateKey()}.tar`);
+    if (existsSync(file)) return new Blob([readFileSync(file)]);
     const client = new PGlite();
     const database = pgliteDatabase(client);
     await database.migrate();
     const dump = await client.dumpDataDir('none');
     await database.close();
+    // Written aside, then renamed: a process reading it never sees half a file.
+    const partial = `${file}.${process.pid}`;
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+    renameSync(partial, file);
     return dump;
   })();
   return pgliteTemplate;
+}
+
+/** Names the template after what it is made of: the migration files and the PGlite version. */
+function templateKey(): string {
+  const hash = createHash('sha256');
+  const folder = fileURLToPath(new URL('../drizzle/', import.meta.url));
+  for (const name of readdirSync(folder, { recursive: true, encoding: 'utf8' }).sort()) {
+    const path = join(folder, name);
+    if (statSync(path).isFile()) hash.update(name).update(readFileSync(path));
+  }
+  const pglite = JSON.parse(readFileSync(fileURLToPath(new URL('../node_modules/@electric-sql/pglite/package.json', import.meta.url)), 'utf8')) as { version: string };
+  return hash.update(pglite.version).digest('hex').slice(0, 16);
 }
 
 /** Collects log lines, so a test can check what was (and was not) logged. */
