@@ -9,6 +9,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
+import { DATABASE_DEFAULTS } from '../config.js';
 import { applyMigrations } from './migrations.js';
 import * as schema from './schema.js';
 
@@ -59,10 +60,6 @@ export interface PostgresOptions {
   databaseCa?: { file: string; pem: string } | undefined;
 }
 
-export const DEFAULT_POOL_SIZE = 10;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
-export const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
-
 /**
  * Portier's advisory locks are the two-key form (namespace, lock): this first key, "port"
  * in ASCII, keeps them apart from other applications' locks on the same database.
@@ -96,15 +93,15 @@ export function postgresPoolConfig(options: PostgresOptions): pg.PoolConfig {
     // loadConfig has already refused sslmode=disable and no-verify with a CA file.
     ssl = { ...(typeof ssl === 'object' ? ssl : {}), ca: options.databaseCa.pem, rejectUnauthorized: true };
   }
-  const statementTimeout = options.databaseStatementTimeout ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const statementTimeout = options.databaseStatementTimeout ?? DATABASE_DEFAULTS.statementTimeout;
   return {
     ...fromUrl,
     ssl,
     // Shows in pg_stat_activity (and PgBouncer's SHOW CLIENTS) unless the URL names another.
     application_name: fromUrl.application_name ?? 'portier',
-    max: options.databasePoolSize ?? DEFAULT_POOL_SIZE,
+    max: options.databasePoolSize ?? DATABASE_DEFAULTS.poolSize,
     // Covers both opening a connection and waiting for a free one when all `max` are busy.
-    connectionTimeoutMillis: options.databaseConnectTimeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    connectionTimeoutMillis: options.databaseConnectTimeout ?? DATABASE_DEFAULTS.connectTimeout,
     // Measured on the client, so it also ends the wait for a database that no longer
     // answers at all, and it needs no session setting: PgBouncer 1.18 refuses the
     // statement_timeout and options startup parameters, and a SET would stay on whichever
