@@ -42,7 +42,9 @@ async function advisoryLocks(database: Database): Promise<number> {
 t.test("the migrations are recorded as Drizzle's migrator records them, and either one sees the other's", async (t) => {
   const expected = readMigrationFiles({ migrationsFolder: migrationsFolder() }).map((m) => ({ hash: m.hash, created_at: m.folderMillis }));
 
-  const ours = await emptyDatabase(t);
+  // On PGlite, createTestDatabase loads a template that this code migrated; on PostgreSQL
+  // the database is empty and migrate() does it here.
+  const { database: ours } = await createTestDatabase(t);
   await ours.migrate();
   t.strictSame(await migrationRows(ours), expected, 'one row per migration: sha256 of the file, the journal time');
   t.equal(await ours.exclusive('startup', applyMigrations), 0, 'applied again: nothing to do');
