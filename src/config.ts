@@ -1,14 +1,23 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { isValidClientId, normalizeCidr } from './clients/rules.js';
 
 /**
  * Portier's whole configuration, read once from the environment at start-up.
  * Every variable is documented in the README's configuration table; the names and
- * defaults are part of the public contract (DESIGN.md).
+ * defaults are part of the public contract.
  */
 export interface Config {
   /** `postgres://…`; undefined means the embedded PGlite database in `dataDir`. */
   databaseUrl: string | undefined;
+  /** Connections each instance keeps to PostgreSQL at most. */
+  databasePoolSize: number;
+  /** Milliseconds to open a database connection, or to wait for a free one. */
+  databaseConnectTimeout: number;
+  /** Milliseconds a database query may take before it fails; 0: no limit. */
+  databaseStatementTimeout: number;
+  /** DATABASE_CA_FILE and its PEM contents: the CA that signed the database's TLS certificate. */
+  databaseCa: { file: string; pem: string } | undefined;
   dataDir: string;
   port: number;
   host: string;
@@ -50,6 +59,10 @@ export interface ProtectionConfig {
 /** Every environment variable Portier reads (the README's configuration table). */
 export const CONFIG_VARIABLES = [
   'DATABASE_URL',
+  'DATABASE_POOL_SIZE',
+  'DATABASE_CONNECT_TIMEOUT',
+  'DATABASE_STATEMENT_TIMEOUT',
+  'DATABASE_CA_FILE',
   'DATA_DIR',
   'PORT',
   'HOST',
@@ -78,6 +91,9 @@ export type SigningAlg = (typeof SIGNING_ALGS)[number];
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** DATABASE_POOL_SIZE, DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT when unset. */
+export const DATABASE_DEFAULTS = { poolSize: 10, connectTimeout: 5_000, statementTimeout: 10_000 } as const;
+
 /** The longest access token lifetime we accept: one day. Longer-lived bearer tokens are a liability. */
 export const MAX_ACCESS_TOKEN_TTL = 86_400;
 
@@ -97,8 +113,15 @@ type Env = Record<string, string | undefined>;
 /** Reads and validates the environment. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const port = parseIntegerVar(env, 'PORT', 8080, 0, 65_535);
+  const databaseUrl = parseDatabaseUrl(env.DATABASE_URL);
   return {
-    databaseUrl: parseDatabaseUrl(env.DATABASE_URL),
+    databaseUrl,
+    databasePoolSize: parseIntegerVar(env, 'DATABASE_POOL_SIZE', DATABASE_DEFAULTS.poolSize, 1, 1000),
+    // Milliseconds, and at least 100: a value like "5" is far more likely meant as seconds
+    // than as a limit no connection could meet.
+    databaseConnectTimeout: parseIntegerVar(env, 'DATABASE_CONNECT_TIMEOUT', DATABASE_DEFAULTS.connectTimeout, 100, 600_000, 'milliseconds'),
+    databaseStatementTimeout: parseStatementTimeout(env),
+    databaseCa: parseDatabaseCaFile(env.DATABASE_CA_FILE, databaseUrl),
     dataDir: nonEmpty(env.DATA_DIR) ?? './data',
     port,
     host: nonEmpty(env.HOST) ?? '127.0.0.1',
@@ -132,12 +155,12 @@ function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-function parseIntegerVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+function parseIntegerVar(env: Env, name: string, fallback: number, min: number, max: number, unit = ''): number {
   const raw = nonEmpty(env[name]);
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got "${raw}"`);
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number${unit && ` of ${unit}`}, got "${raw}"`);
   const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}${unit && ` ${unit}`}, got ${value}`);
   return value;
 }
 
@@ -161,7 +184,47 @@ function parseDatabaseUrl(raw: string | undefined): string | undefined {
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
     throw new ConfigError('DATABASE_URL', `must start with postgres:// or postgresql://, got "${url.protocol}//"`);
   }
+  const sslmode = url.searchParams.get('sslmode');
+  // node-postgres takes a value it does not know for verify-full: refuse it rather than
+  // guess what was meant.
+  if (sslmode !== null && !SSL_MODES.some((mode) => mode === sslmode)) {
+    throw new ConfigError('DATABASE_URL', `sslmode must be one of ${SSL_MODES.join(', ')}, got "${sslmode}"`);
+  }
   return value;
+}
+
+/** What node-postgres makes of `sslmode` in the URL (see the README's "Production PostgreSQL"). */
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
+
+function parseStatementTimeout(env: Env): number {
+  const raw = nonEmpty(env.DATABASE_STATEMENT_TIMEOUT);
+  if (raw === undefined) return DATABASE_DEFAULTS.statementTimeout;
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN;
+  if (value !== 0 && !(value >= 100 && value <= 3_600_000)) {
+    throw new ConfigError('DATABASE_STATEMENT_TIMEOUT', `must be 0 (no limit) or 100 to 3600000 milliseconds, got "${raw}"`);
+  }
+  return value;
+}
+
+function parseDatabaseCaFile(raw: string | undefined, databaseUrl: string | undefined): Config['databaseCa'] {
+  const file = nonEmpty(raw);
+  if (file === undefined) return undefined;
+  if (databaseUrl === undefined) throw new ConfigError('DATABASE_CA_FILE', 'is set, but DATABASE_URL is not (the embedded database has no TLS)');
+  const sslmode = new URL(databaseUrl).searchParams.get('sslmode');
+  if (sslmode === 'disable' || sslmode === 'no-verify') {
+    throw new ConfigError('DATABASE_CA_FILE', `is set, but DATABASE_URL has sslmode=${sslmode}, which does not check the certificate`);
+  }
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    throw new ConfigError('DATABASE_CA_FILE', `cannot read ${file} (${reason})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError('DATABASE_CA_FILE', `${file} contains no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return { file, pem };
 }
 
 function parseIssuer(raw: string | undefined, port: number): string {

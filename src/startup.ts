@@ -4,6 +4,7 @@ import { ensureBuiltInServices } from './clients/services.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { ensureGenerationRow } from './db/generation.js';
+import { applyMigrations } from './db/migrations.js';
 import { ensureFingerprintKey } from './db/settings.js';
 import { encryptStoredKeys, ensureActiveKey, loadKeySet } from './oauth/keys.js';
 
@@ -11,8 +12,9 @@ import { encryptStoredKeys, ensureActiveKey, loadKeySet } from './oauth/keys.js'
  * Brings the database to what this version of Portier needs: migrations, the cache
  * generation row, the fingerprint key, the built-in admin service (whose audience must
  * match ISSUER, see ensureBuiltInServices), an active signing key of SIGNING_ALG and the
- * bootstrap admin. Runs under the start-up lock, so several instances starting at once on
- * one PostgreSQL do this one after the other, and the second finds the work done.
+ * bootstrap admin. Runs under the start-up lock (Database.exclusive), so several instances
+ * starting at once on one PostgreSQL do this one after the other, and the second finds the
+ * work done.
  */
 export async function prepareDatabase(
   database: Database,
@@ -20,19 +22,21 @@ export async function prepareDatabase(
   log?: Logger,
   options: { moveIssuer?: boolean } = {},
 ): Promise<void> {
-  await database.withStartupLock(async () => {
-    await database.migrate();
-    const { db } = database;
-    await ensureGenerationRow(db);
-    await ensureFingerprintKey(db);
-    await ensureBuiltInServices(db, config.issuer, options);
-    await ensureActiveKey(db, config.signingAlg, config.keyEncryptionKey);
+  // One transaction under the start-up lock: several instances starting at once take
+  // turns, and each finds what the ones before it did. Everything goes through `tx`.
+  await database.exclusive('startup', async (tx) => {
+    const applied = await applyMigrations(tx);
+    if (applied > 0) log?.info({ migrations: applied }, 'applied database migrations');
+    await ensureGenerationRow(tx);
+    await ensureFingerprintKey(tx);
+    await ensureBuiltInServices(tx, config.issuer, options);
+    await ensureActiveKey(tx, config.signingAlg, config.keyEncryptionKey);
     if (config.keyEncryptionKey !== undefined) {
-      const encrypted = await encryptStoredKeys(db, config.keyEncryptionKey);
+      const encrypted = await encryptStoredKeys(tx, config.keyEncryptionKey);
       if (encrypted > 0) log?.info({ keys: encrypted }, 'encrypted signing keys that were stored in clear');
     }
     if (config.bootstrapAdmin !== undefined) {
-      const outcome = await ensureBootstrapAdmin(db, config.bootstrapAdmin.clientId, config.bootstrapAdmin.clientSecret);
+      const outcome = await ensureBootstrapAdmin(tx, config.bootstrapAdmin.clientId, config.bootstrapAdmin.clientSecret);
       log?.info({ client_id: config.bootstrapAdmin.clientId, outcome }, 'bootstrap admin client checked');
     }
   });

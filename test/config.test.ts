@@ -1,10 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
 
 type Env = Record<string, string | undefined>;
+
+/** Enough of a PEM file for loadConfig, which only reads it; TLS itself is tested elsewhere. */
+const FAKE_PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
 /**
  * loadConfig(env) must throw a ConfigError for `variable`, whose one-line message starts
@@ -28,10 +32,14 @@ function refuses(t: Test, env: Env, variable: string, problem: RegExp, label = `
   return error;
 }
 
-t.test('defaults are those of the DESIGN.md table', async (t) => {
+t.test("defaults are those of the README's table", async (t) => {
   const config = loadConfig({});
   t.strictSame(config, {
     databaseUrl: undefined,
+    databasePoolSize: 10,
+    databaseConnectTimeout: 5000,
+    databaseStatementTimeout: 10000,
+    databaseCa: undefined,
     dataDir: './data',
     port: 8080,
     host: '127.0.0.1',
@@ -60,8 +68,14 @@ t.test('defaults are those of the DESIGN.md table', async (t) => {
 
 t.test('every variable is read', async (t) => {
   const key = randomBytes(32);
+  const caFile = join(t.testdir(), 'ca.pem');
+  writeFileSync(caFile, FAKE_PEM);
   const config = loadConfig({
     DATABASE_URL: 'postgres://portier:pw@db.internal:5432/portier',
+    DATABASE_POOL_SIZE: '25',
+    DATABASE_CONNECT_TIMEOUT: '2000',
+    DATABASE_STATEMENT_TIMEOUT: '30000',
+    DATABASE_CA_FILE: caFile,
     DATA_DIR: '/var/lib/portier',
     PORT: '3000',
     HOST: '0.0.0.0',
@@ -85,6 +99,10 @@ t.test('every variable is read', async (t) => {
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
+    databasePoolSize: 25,
+    databaseConnectTimeout: 2000,
+    databaseStatementTimeout: 30000,
+    databaseCa: { file: caFile, pem: FAKE_PEM },
     dataDir: '/var/lib/portier',
     port: 3000,
     host: '0.0.0.0',
@@ -213,6 +231,69 @@ t.test('DATABASE_URL', async (t) => {
   const notUrl = refuses(t, { DATABASE_URL: 'host=localhost password=hunter2' }, 'DATABASE_URL', /not a valid URL/);
   t.notOk(notUrl?.message.includes('hunter2'), 'the password is not repeated in the message');
   refuses(t, { DATABASE_URL: 'localhost:5432' }, 'DATABASE_URL', /postgres:\/\//, 'host:port parses as a URL with scheme localhost:');
+});
+
+t.test('DATABASE_URL sslmode', async (t) => {
+  for (const mode of ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify']) {
+    const url = `postgres://u@db.internal/portier?sslmode=${mode}`;
+    t.equal(loadConfig({ DATABASE_URL: url }).databaseUrl, url, `sslmode=${mode}`);
+  }
+  for (const bad of ['verifyfull', 'true', 'VERIFY-FULL', 'allow-all', '']) {
+    refuses(t, { DATABASE_URL: `postgres://u@db.internal/portier?sslmode=${bad}` }, 'DATABASE_URL', /sslmode must be one of disable, prefer, require, verify-ca, verify-full, no-verify/);
+  }
+});
+
+t.test('DATABASE_POOL_SIZE', async (t) => {
+  t.equal(loadConfig({ DATABASE_POOL_SIZE: '1' }).databasePoolSize, 1);
+  t.equal(loadConfig({ DATABASE_POOL_SIZE: '1000' }).databasePoolSize, 1000);
+  refuses(t, { DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE', /between 1 and 1000, got 0/);
+  refuses(t, { DATABASE_POOL_SIZE: '1001' }, 'DATABASE_POOL_SIZE', /between 1 and 1000/);
+  for (const bad of ['ten', '-5', '2.5', '10 connections']) refuses(t, { DATABASE_POOL_SIZE: bad }, 'DATABASE_POOL_SIZE', /whole number/);
+});
+
+t.test('DATABASE_CONNECT_TIMEOUT', async (t) => {
+  t.equal(loadConfig({ DATABASE_CONNECT_TIMEOUT: '100' }).databaseConnectTimeout, 100);
+  t.equal(loadConfig({ DATABASE_CONNECT_TIMEOUT: '600000' }).databaseConnectTimeout, 600000);
+  refuses(t, { DATABASE_CONNECT_TIMEOUT: '5' }, 'DATABASE_CONNECT_TIMEOUT', /between 100 and 600000 milliseconds, got 5/, 'seconds where milliseconds are meant');
+  refuses(t, { DATABASE_CONNECT_TIMEOUT: '0' }, 'DATABASE_CONNECT_TIMEOUT', /between 100 and 600000 milliseconds/, 'no "wait forever"');
+  refuses(t, { DATABASE_CONNECT_TIMEOUT: '600001' }, 'DATABASE_CONNECT_TIMEOUT', /between 100 and 600000/);
+  for (const bad of ['5s', '1e4', '-1', 'soon']) refuses(t, { DATABASE_CONNECT_TIMEOUT: bad }, 'DATABASE_CONNECT_TIMEOUT', /whole number of milliseconds/);
+});
+
+t.test('DATABASE_STATEMENT_TIMEOUT', async (t) => {
+  t.equal(loadConfig({ DATABASE_STATEMENT_TIMEOUT: '0' }).databaseStatementTimeout, 0, '0: no limit');
+  t.equal(loadConfig({ DATABASE_STATEMENT_TIMEOUT: '100' }).databaseStatementTimeout, 100);
+  t.equal(loadConfig({ DATABASE_STATEMENT_TIMEOUT: '3600000' }).databaseStatementTimeout, 3600000);
+  for (const bad of ['10', '99', '3600001', '10s', '-1', '1.5', 'none']) {
+    refuses(t, { DATABASE_STATEMENT_TIMEOUT: bad }, 'DATABASE_STATEMENT_TIMEOUT', /must be 0 \(no limit\) or 100 to 3600000 milliseconds/);
+  }
+});
+
+t.test('DATABASE_CA_FILE', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'portier-ca-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const caFile = join(dir, 'ca.pem');
+  writeFileSync(caFile, FAKE_PEM);
+  const url = 'postgres://u@db.internal/portier';
+  t.strictSame(loadConfig({ DATABASE_URL: url, DATABASE_CA_FILE: caFile }).databaseCa, { file: caFile, pem: FAKE_PEM });
+  t.strictSame(loadConfig({ DATABASE_URL: `${url}?sslmode=verify-full`, DATABASE_CA_FILE: caFile }).databaseCa?.file, caFile, 'with verify-full');
+
+  const missing = join(dir, 'missing.pem');
+  refuses(t, { DATABASE_URL: url, DATABASE_CA_FILE: missing }, 'DATABASE_CA_FILE', new RegExp(`cannot read ${missing} \\(ENOENT\\)`));
+  refuses(t, { DATABASE_URL: url, DATABASE_CA_FILE: dir }, 'DATABASE_CA_FILE', /cannot read .* \(EISDIR\)/, 'a directory');
+  if (process.getuid?.() !== 0) {
+    const unreadable = join(dir, 'unreadable.pem');
+    writeFileSync(unreadable, FAKE_PEM);
+    chmodSync(unreadable, 0o000);
+    refuses(t, { DATABASE_URL: url, DATABASE_CA_FILE: unreadable }, 'DATABASE_CA_FILE', /cannot read .* \(EACCES\)/, 'no permission');
+  }
+  const notPem = join(dir, 'key.txt');
+  writeFileSync(notPem, 'not a certificate');
+  refuses(t, { DATABASE_URL: url, DATABASE_CA_FILE: notPem }, 'DATABASE_CA_FILE', /contains no PEM certificate/);
+  refuses(t, { DATABASE_CA_FILE: caFile }, 'DATABASE_CA_FILE', /DATABASE_URL is not/, 'without DATABASE_URL');
+  for (const mode of ['disable', 'no-verify']) {
+    refuses(t, { DATABASE_URL: `${url}?sslmode=${mode}`, DATABASE_CA_FILE: caFile }, 'DATABASE_CA_FILE', new RegExp(`sslmode=${mode}, which does not check`));
+  }
 });
 
 t.test('BOOTSTRAP_ADMIN_CLIENT_ID and BOOTSTRAP_ADMIN_CLIENT_SECRET', async (t) => {

@@ -49,11 +49,11 @@ export async function createTestDatabase(
   const serverUrl = process.env.DATABASE_URL;
   if (serverUrl === undefined || serverUrl === '') {
     if (options.fresh === true) {
-      const database = pgliteDatabase(new PGlite({ loadDataDir: await migratedPgliteTemplate() }));
+      const database = pgliteDatabase(await newPglite());
       t.teardown(() => database.close());
       return { database, databaseUrl: undefined };
     }
-    const client = idlePglites.pop() ?? new PGlite({ loadDataDir: await migratedPgliteTemplate() });
+    const client = idlePglites.pop() ?? (await newPglite());
     // A test that closes its database closes it for good; otherwise it is recycled.
     t.teardown(() => recycle(client));
     return { database: pgliteDatabase(client), databaseUrl: undefined };
@@ -85,10 +85,34 @@ tap.teardown(async () => {
   await Promise.all(idlePglites.splice(0).map((client) => client.close().catch(() => {})));
 });
 
+/** The schema every pooled instance must still have: read off the first one, before any test. */
+let pristineSchema: Promise<string> | undefined;
+
+async function newPglite(): Promise<PGlite> {
+  const client = new PGlite({ loadDataDir: await migratedPgliteTemplate() });
+  pristineSchema ??= schemaSignature(client);
+  await pristineSchema;
+  return client;
+}
+
+/** A digest of the tables, columns, constraints and indexes of the schema `public`. */
+async function schemaSignature(client: PGlite): Promise<string> {
+  const { rows } = await client.query<{ signature: string }>(`
+    SELECT md5(string_agg(item, ',' ORDER BY item)) AS signature FROM (
+      SELECT conrelid::regclass::text || ':' || conname || ':' || pg_get_constraintdef(oid) AS item
+        FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+      UNION ALL SELECT table_name || '.' || column_name || ':' || data_type
+        FROM information_schema.columns WHERE table_schema = 'public'
+      UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'
+    ) AS schema`);
+  return rows[0]?.signature ?? '';
+}
+
 /**
  * Empties a PGlite instance for the next test: every table of the schema truncated and
  * its sequences restarted; the migrations' own bookkeeping (schema `drizzle`) stays. An
- * instance that cannot be emptied (closed, or left mid-transaction) is closed instead.
+ * instance that cannot be emptied (closed, or left mid-transaction), or whose schema a
+ * test changed, is closed instead.
  */
 async function recycle(client: PGlite): Promise<void> {
   if (client.closed || recycled.has(client)) return;
@@ -96,6 +120,7 @@ async function recycle(client: PGlite): Promise<void> {
   try {
     const { rows } = await client.query<{ name: string }>("SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'");
     await client.exec(`TRUNCATE ${rows.map((row) => row.name).join(', ')} RESTART IDENTITY CASCADE`);
+    if ((await schemaSignature(client)) !== (await pristineSchema)) throw new Error('the schema was changed');
     recycled.delete(client);
     idlePglites.push(client);
   } catch {

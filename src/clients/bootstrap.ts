@@ -1,6 +1,6 @@
 import { and, eq } from 'drizzle-orm';
 import { BOOTSTRAP_ACTOR, recordChange } from '../audit/events.js';
-import type { Db } from '../db/connect.js';
+import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clients, clientSecrets } from '../db/schema.js';
 import { createClient } from './clients.js';
 import { hashSecret, verifySecret } from './secrets.js';
@@ -13,7 +13,7 @@ export type BootstrapOutcome = 'created' | 'updated' | 'unchanged';
  * credentials exists and is granted both admin scopes. Idempotent: run at every start.
  * It does not re-enable a client an admin has disabled on purpose.
  */
-export async function ensureBootstrapAdmin(db: Db, clientId: string, clientSecret: string): Promise<BootstrapOutcome> {
+export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientSecret: string): Promise<BootstrapOutcome> {
   const [existing] = await db.select().from(clients).where(eq(clients.clientId, clientId));
   if (existing === undefined) {
     await createClient(

@@ -1,76 +1,147 @@
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { type ExtractTablesWithRelations, sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { parseIntoClientConfig } from 'pg-connection-string';
+import { DATABASE_DEFAULTS } from '../config.js';
+import { applyMigrations } from './migrations.js';
 import * as schema from './schema.js';
 
 /** The Drizzle handle every module uses; the same type for both drivers. */
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** A transaction on it, as Database.exclusive hands one to its callback. */
+export type Tx = PgTransaction<PgQueryResultHKT, typeof schema, ExtractTablesWithRelations<typeof schema>>;
 /** A transaction or the database itself: functions that write take this so callers can compose them. */
-export type DbOrTx = Db | PgTransaction<PgQueryResultHKT, typeof schema, ExtractTablesWithRelations<typeof schema>>;
+export type DbOrTx = Db | Tx;
+
+/**
+ * The names of Portier's cluster-wide locks. `startup`: migrations, the cache generation
+ * row, the built-in admin service, the first signing key and the bootstrap admin. A
+ * scheduled job (key rotation, pruning) would get a name of its own.
+ */
+export type LockName = 'startup';
 
 export interface Database {
   db: Db;
   driver: 'pg' | 'pglite';
-  /** Applies the SQL migrations in drizzle/. Safe to call from several processes at once. */
+  /** Applies the SQL migrations in drizzle/, under the start-up lock. Safe from several processes at once. */
   migrate(): Promise<void>;
   /**
-   * Runs `fn` while holding a cluster-wide lock, so start-up work (migrations, the first
-   * signing key, the bootstrap admin) runs in one process at a time.
+   * Runs `fn` in one transaction that holds the lock `name`: on PostgreSQL a
+   * transaction-scoped advisory lock, so several processes (instances, the CLI) on one
+   * database take turns, and the lock goes with the transaction (commit, rollback, or a
+   * lost connection). Nothing of it outlives the transaction, so it works the same behind
+   * a pooler in transaction mode, where consecutive statements outside a transaction may
+   * run on different server connections. `fn` must do all its work through `tx`: on
+   * PGlite the open transaction holds up every other query of the process.
    */
-  withStartupLock<T>(fn: () => Promise<T>): Promise<T>;
+  exclusive<T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
 }
 
-/** Any fixed number; identifies Portier's start-up lock among other applications' advisory locks. */
-const STARTUP_LOCK_KEY = 0x706f7274; // "port"
-/**
- * A second lock for the migrations alone, so that `migrate()` is safe on its own (`portier
- * migrate`) and also inside withStartupLock (a session-level advisory lock taken again from
- * another pooled connection would wait for itself). Always taken after the start-up lock.
- */
-const MIGRATION_LOCK_KEY = STARTUP_LOCK_KEY + 1;
-
-/** Connects to PostgreSQL when `databaseUrl` is set, otherwise opens PGlite in `dataDir` (or in memory). */
-export async function connectDatabase(options: {
-  databaseUrl?: string | undefined;
-  dataDir?: string | undefined;
-}): Promise<Database> {
-  return options.databaseUrl ? connectPostgres(options.databaseUrl) : connectPglite(options.dataDir);
+/** How to reach PostgreSQL: DATABASE_URL and the DATABASE_* settings (see Config). */
+export interface PostgresOptions {
+  databaseUrl: string;
+  /** Connections this process may open (pg.Pool `max`). */
+  databasePoolSize?: number | undefined;
+  /** Milliseconds to open a connection or to wait for a free one. */
+  databaseConnectTimeout?: number | undefined;
+  /** Milliseconds to wait for a query's answer; 0: no limit. */
+  databaseStatementTimeout?: number | undefined;
+  /** PEM certificates to trust for the server's TLS certificate (DATABASE_CA_FILE). */
+  databaseCa?: { file: string; pem: string } | undefined;
 }
 
-function connectPostgres(databaseUrl: string): Database {
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 10, idleTimeoutMillis: 30_000 });
+/**
+ * Portier's advisory locks are the two-key form (namespace, lock): this first key, "port"
+ * in ASCII, keeps them apart from other applications' locks on the same database.
+ */
+const LOCK_NAMESPACE = 0x706f7274;
+
+/** The second key of the lock `name`: a stable 32-bit number derived from it. */
+function lockKey(name: LockName): number {
+  return createHash('sha256').update(`portier:${name}`).digest().readInt32BE(0);
+}
+
+/** Connects to PostgreSQL when `databaseUrl` is set, otherwise opens PGlite in `dataDir` (or in memory). */
+export async function connectDatabase(
+  options: Partial<Omit<PostgresOptions, 'databaseUrl'>> & { databaseUrl?: string | undefined; dataDir?: string | undefined },
+): Promise<Database> {
+  const { databaseUrl } = options;
+  return databaseUrl ? connectPostgres({ ...options, databaseUrl }) : connectPglite(options.dataDir);
+}
+
+/**
+ * The pg.Pool settings for these options. DATABASE_URL is read as node-postgres reads it
+ * (pg-connection-string), and the CA of DATABASE_CA_FILE is added to its TLS settings:
+ * pg lets a connection string override a separate `ssl` option, so the two have to be
+ * merged here rather than passed side by side.
+ */
+export function postgresPoolConfig(options: PostgresOptions): pg.PoolConfig {
+  const fromUrl = parseIntoClientConfig(options.databaseUrl);
+  let ssl = fromUrl.ssl;
+  if (options.databaseCa !== undefined) {
+    // Verification on, against this CA (and host name checks, as for sslmode=verify-full);
+    // loadConfig has already refused sslmode=disable and no-verify with a CA file.
+    ssl = { ...(typeof ssl === 'object' ? ssl : {}), ca: options.databaseCa.pem, rejectUnauthorized: true };
+  }
+  const statementTimeout = options.databaseStatementTimeout ?? DATABASE_DEFAULTS.statementTimeout;
+  return {
+    ...fromUrl,
+    ssl,
+    // Shows in pg_stat_activity (and PgBouncer's SHOW CLIENTS) unless the URL names another.
+    application_name: fromUrl.application_name ?? 'portier',
+    max: options.databasePoolSize ?? DATABASE_DEFAULTS.poolSize,
+    // Covers both opening a connection and waiting for a free one when all `max` are busy.
+    connectionTimeoutMillis: options.databaseConnectTimeout ?? DATABASE_DEFAULTS.connectTimeout,
+    // Measured on the client, so it also ends the wait for a database that no longer
+    // answers at all, and it needs no session setting: PgBouncer 1.18 refuses the
+    // statement_timeout and options startup parameters, and a SET would stay on whichever
+    // server connection ran it. (undefined: pg's default, no limit.)
+    query_timeout: statementTimeout > 0 ? statementTimeout : undefined,
+    idleTimeoutMillis: 30_000,
+    // Lets the operating system notice a connection whose peer has gone away.
+    keepAlive: true,
+  };
+}
+
+function connectPostgres(options: PostgresOptions): Database {
+  const pool = new pg.Pool(postgresPoolConfig(options));
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query simply gets a fresh connection.
   pool.on('error', () => {});
-  const db = drizzlePg(pool, { schema });
-  const withAdvisoryLock = async <T>(key: number, fn: () => Promise<T>): Promise<T> => {
-    const lockClient = await pool.connect();
-    try {
-      await lockClient.query('SELECT pg_advisory_lock($1)', [key]);
-      return await fn();
-    } finally {
-      await lockClient.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => {});
-      lockClient.release();
+  const db: Db = drizzlePg(pool, { schema });
+  const exclusive = async <T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    const key = lockKey(name);
+    // Try the lock and, if another process holds it, end the transaction and try again
+    // shortly: a blocking pg_advisory_xact_lock would be cut off by the statement
+    // timeout when the holder takes longer (a long migration), and would keep a server
+    // connection busy all that time, which matters behind a pooler.
+    for (;;) {
+      const outcome = await db.transaction(async (tx) => {
+        const attempt = (await tx.execute(sql`SELECT pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, ${key}) AS locked`)) as unknown as {
+          rows: Array<{ locked: boolean }>;
+        };
+        if (attempt.rows[0]?.locked !== true) return undefined;
+        return { value: await fn(tx) };
+      });
+      if (outcome !== undefined) return outcome.value;
+      await sleep(50 + Math.random() * 100);
     }
   };
   return {
     db,
     driver: 'pg',
-    // Drizzle's migrator checks what is applied, then applies the rest: two processes doing
-    // that at once on an empty database would both try to create the tables.
-    migrate: () => withAdvisoryLock(MIGRATION_LOCK_KEY, () => migratePg(db, { migrationsFolder: migrationsFolder() })),
-    withStartupLock: (fn) => withAdvisoryLock(STARTUP_LOCK_KEY, fn),
+    migrate: () => exclusive('startup', async (tx) => void (await applyMigrations(tx))),
+    exclusive,
     async ping() {
       await db.execute(sql`SELECT 1`);
     },
@@ -107,24 +178,20 @@ async function connectPglite(dataDir: string | undefined): Promise<Database> {
  * template (PGlite's `loadDataDir`) instead of paying initdb every time.
  */
 export function pgliteDatabase(client: PGlite, onClose: () => void = () => {}): Database {
-  const db = drizzlePglite(client, { schema });
-  // PGlite lives inside this process: an in-process queue is lock enough (one for the
-  // start-up, one for the migrations, which run inside the start-up lock too).
-  const queued = () => {
-    let queue: Promise<unknown> = Promise.resolve();
-    return <T>(fn: () => Promise<T>): Promise<T> => {
-      const run = queue.then(fn, fn);
-      queue = run.catch(() => {});
-      return run;
-    };
+  const db: Db = drizzlePglite(client, { schema });
+  // PGlite lives inside this process: an in-process queue per lock name is lock enough.
+  const queues = new Map<LockName, Promise<unknown>>();
+  const exclusive = <T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<T> => {
+    const work = () => db.transaction(fn);
+    const run = (queues.get(name) ?? Promise.resolve()).then(work, work);
+    queues.set(name, run.catch(() => {}));
+    return run;
   };
-  const migrationQueue = queued();
-  const startupQueue = queued();
   return {
     db,
     driver: 'pglite',
-    migrate: () => migrationQueue(() => migratePglite(db, { migrationsFolder: migrationsFolder() })),
-    withStartupLock: (fn) => startupQueue(fn),
+    migrate: () => exclusive('startup', async (tx) => void (await applyMigrations(tx))),
+    exclusive,
     async ping() {
       await db.execute(sql`SELECT 1`);
     },
@@ -168,17 +235,5 @@ function isRunning(pid: number): boolean {
     return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** drizzle/ at the package root, found from this file whether it runs from src/ or dist/src/. */
-export function migrationsFolder(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'drizzle');
-    if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the drizzle/ migrations folder');
-    dir = parent;
   }
 }
