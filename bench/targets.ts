@@ -9,10 +9,10 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet
 import pg from 'pg';
 import { CLI_ACTOR } from '../src/audit/events.js';
 import { createClient } from '../src/clients/clients.js';
-import { createService } from '../src/clients/services.js';
+import { createService } from '../src/services/services.js';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
-import { prepareDatabase } from '../src/startup.js';
+import { prepareDatabase } from '../src/prepare.js';
 import { assertLoopback, type Child, LOOPBACK, nodeEnv, onCleanup, removeDirOnCleanup, runCommand, startChild, waitForHttp } from './processes.js';
 
 /** The one resource server every target issues tokens for (the peer's and the ceiling's is fixed). */

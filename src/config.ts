@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { isValidClientId, normalizeCidr } from './clients/rules.js';
+import { isValidClientId } from './clients/rules.js';
+import { normalizeCidr } from './lib/networks.js';
 
 /**
  * Portier's whole configuration, read once from the environment at start-up.

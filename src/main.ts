@@ -1,4 +1,4 @@
-import { serve } from './serve.js';
+import { start } from './server.js';
 
-// `npm start`: configuration → database → migrations → server → listen.
-await serve();
+// `npm start`: configuration → database → preparation → app → listen (see server.ts).
+await start();

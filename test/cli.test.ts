@@ -4,72 +4,79 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { main } from '../src/cli/main.js';
 import { connectDatabase, type Database } from '../src/db/connect.js';
 import { basicAuth, build, createTestDatabase, postToken, type TestLike } from './helpers.js';
 
 const run = promisify(execFile);
 
 /**
- * The CLI as an operator runs it: a separate process on the same database. On PGlite each
- * test gets a DATA_DIR of its own; on PostgreSQL a fresh database.
+ * The CLI in this process: main() with the test's database and the output captured.
+ * Resolves with what it printed on exit 0, rejects with the exit code and what it
+ * printed otherwise, as a real process run by execFile would.
  */
-async function cliEnvironment(t: TestLike): Promise<{ env: Record<string, string>; open: () => Promise<Database> }> {
-  const { databaseUrl, database } = await createTestDatabase(t);
-  if (databaseUrl !== undefined) {
-    const env = { DATABASE_URL: databaseUrl };
-    await portier(env, 'migrate');
-    return { env, open: async () => database };
-  }
-  await database.close();
-  const dataDir = mkdtempSync(join(tmpdir(), 'portier-cli-'));
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  rmSync(`${dataDir}.lock`, { force: true });
-  const env = { DATA_DIR: dataDir };
-  // The operator's first step: every other command expects a prepared database.
-  await portier(env, 'migrate');
-  return { env, open: () => connectDatabase({ dataDir }) };
+function inProcess(database: Database) {
+  return async (...args: string[]): Promise<{ stdout: string; stderr: string }> => {
+    let stdout = '';
+    let stderr = '';
+    const code = await main(args, {
+      out: { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) },
+      env: { ISSUER: 'http://portier.test', LOG_LEVEL: 'warn' },
+      database,
+    });
+    if (code !== 0) throw Object.assign(new Error(`portier ${args.join(' ')}: exit ${code}`), { code, stdout, stderr });
+    return { stdout, stderr };
+  };
 }
 
-function portier(env: Record<string, string>, ...args: string[]) {
+/** A database prepared as an operator's first step (`portier migrate`) would, and the CLI on it. */
+async function cliEnvironment(t: TestLike) {
+  const { database } = await createTestDatabase(t);
+  const portier = inProcess(database);
+  await portier('migrate');
+  return { portier, open: async () => database };
+}
+
+/** The real command, as an operator runs it: a separate process. */
+function portierProcess(env: Record<string, string>, ...args: string[]) {
   return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
     env: { PATH: process.env.PATH, ISSUER: 'http://portier.test', LOG_LEVEL: 'warn', ...env },
   });
 }
 
 t.test('create a service and a client, then the client gets a token', async (t) => {
-  const { env, open } = await cliEnvironment(t);
-  await portier(env, 'services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read');
-  const created = await portier(env, 'clients', 'create', '--name', 'API Eaglebe', '--owner', 'user-42', '--client-id', 'eaglebe', '--grant', 'events:events:read');
+  const { portier, open } = await cliEnvironment(t);
+  await portier('services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read');
+  const created = await portier('clients', 'create', '--name', 'API Eaglebe', '--owner', 'user-42', '--client-id', 'eaglebe', '--grant', 'events:events:read');
   const secret = created.stdout.trim().split('\n').at(-1) ?? '';
   t.match(secret, /^portier_cs_[A-Za-z0-9_-]{43}$/, 'the secret is the last line of standard output');
   t.match(created.stderr, /shown this once/);
   const resource = JSON.parse(created.stdout.slice(0, created.stdout.lastIndexOf('}') + 1));
   t.equal(resource.created_by, `cli:${(await import('node:os')).userInfo().username}`);
 
-  const listed = JSON.parse((await portier(env, 'clients', 'list', '--status', 'active')).stdout);
+  const listed = JSON.parse((await portier('clients', 'list', '--status', 'active')).stdout);
   t.same(listed.items.map((client: { client_id: string }) => client.client_id), ['eaglebe']);
   t.notMatch(JSON.stringify(listed), secret, 'the list never shows the secret');
 
   // The server, started afterwards on the same database, honours what the CLI made.
   const database = await open();
   const server = await build(t, { database });
-  t.teardown(() => database.close());
   const res = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('eaglebe', secret) });
   t.equal(res.statusCode, 200);
   t.equal(res.json().scope, 'events:read');
 });
 
 t.test('disable, rotate-secret, delete and the audit trail', async (t) => {
-  const { env } = await cliEnvironment(t);
-  await portier(env, 'services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read');
-  await portier(env, 'clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read');
-  const disabled = JSON.parse((await portier(env, 'clients', 'disable', 'client-a')).stdout);
+  const { portier } = await cliEnvironment(t);
+  await portier('services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read');
+  await portier('clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read');
+  const disabled = JSON.parse((await portier('clients', 'disable', 'client-a')).stdout);
   t.same(disabled.results, [{ client_id: 'client-a', ok: true, status: 'disabled' }]);
-  const rotated = await portier(env, 'clients', 'rotate-secret', 'client-a', '--previous-valid-for', '60');
+  const rotated = await portier('clients', 'rotate-secret', 'client-a', '--previous-valid-for', '60');
   t.match(rotated.stdout.trim(), /^portier_cs_/);
   t.match(rotated.stderr, /previous secret works until/);
-  await portier(env, 'clients', 'delete', 'client-a');
-  const audit = JSON.parse((await portier(env, 'audit', '--client-id', 'client-a')).stdout);
+  await portier('clients', 'delete', 'client-a');
+  const audit = JSON.parse((await portier('audit', '--client-id', 'client-a')).stdout);
   t.same(
     audit.items.map((event: { action: string }) => event.action),
     ['client.deleted', 'client.secret_regenerated', 'client.disabled', 'client.created'],
@@ -78,7 +85,7 @@ t.test('disable, rotate-secret, delete and the audit trail', async (t) => {
 });
 
 t.test('bad input is one clear line and a non-zero exit, and changes nothing', async (t) => {
-  const { env } = await cliEnvironment(t);
+  const { portier } = await cliEnvironment(t);
   const failures: Array<[string[], RegExp]> = [
     [['clients', 'create', '--name', 'x', '--owner', 'o', '--grant', 'nope:read'], /\/grants\/0\/service: unknown service "nope"/],
     [['clients', 'create', '--name', 'x', '--owner', 'o', '--client-id', 'Bad ID'], /\/client_id/],
@@ -89,7 +96,7 @@ t.test('bad input is one clear line and a non-zero exit, and changes nothing', a
     [['clients', 'create', '--bogus'], /Unknown option/],
   ];
   for (const [args, message] of failures) {
-    const error = await portier(env, ...args).then(
+    const error = await portier(...args).then(
       () => undefined,
       (failure: { code: number; stderr: string }) => failure,
     );
@@ -97,7 +104,7 @@ t.test('bad input is one clear line and a non-zero exit, and changes nothing', a
     t.equal(error?.code, 1);
     t.match(error?.stderr ?? '', message);
   }
-  const listed = JSON.parse((await portier(env, 'clients', 'list')).stdout);
+  const listed = JSON.parse((await portier('clients', 'list')).stdout);
   t.same(listed.items, [], 'no client was half-created');
 });
 
@@ -106,7 +113,7 @@ t.test('on PGlite, a second process cannot open a DATA_DIR in use', { skip: proc
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const database = await connectDatabase({ dataDir });
   try {
-    const error = await portier({ DATA_DIR: dataDir }, 'clients', 'list').then(
+    const error = await portierProcess({ DATA_DIR: dataDir }, 'clients', 'list').then(
       () => undefined,
       (failure: { code: number; stderr: string }) => failure,
     );
@@ -115,16 +122,16 @@ t.test('on PGlite, a second process cannot open a DATA_DIR in use', { skip: proc
   } finally {
     await database.close();
   }
-  const after = await portier({ DATA_DIR: dataDir }, 'migrate');
+  const after = await portierProcess({ DATA_DIR: dataDir }, 'migrate');
   t.match(after.stderr, /up to date/, 'once released, the folder opens');
 });
 
 t.test('clients update changes the fields given, as PATCH does', async (t) => {
-  const { env } = await cliEnvironment(t);
-  await portier(env, 'services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read', '--scope', 'events:write');
-  await portier(env, 'clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read', '--expires-at', '2099-01-01T00:00:00Z');
+  const { portier } = await cliEnvironment(t);
+  await portier('services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read', '--scope', 'events:write');
+  await portier('clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read', '--expires-at', '2099-01-01T00:00:00Z');
   const updated = JSON.parse(
-    (await portier(env, 'clients', 'update', 'client-a', '--description', 'Events feed', '--role', 'reader', '--role', 'writer', '--grant', 'events:events:read,events:write', '--ip-range', '192.0.2.7/24', '--expires-at', 'none')).stdout,
+    (await portier('clients', 'update', 'client-a', '--description', 'Events feed', '--role', 'reader', '--role', 'writer', '--grant', 'events:events:read,events:write', '--ip-range', '192.0.2.7/24', '--expires-at', 'none')).stdout,
   );
   t.match(updated, {
     client_id: 'client-a',
@@ -136,12 +143,12 @@ t.test('clients update changes the fields given, as PATCH does', async (t) => {
     ip_ranges: ['192.0.2.0/24'],
     expires_at: null,
   });
-  const refused = await portier(env, 'clients', 'update', 'client-a', '--ip-range', '10.0.0.0/33').then(
+  const refused = await portier('clients', 'update', 'client-a', '--ip-range', '10.0.0.0/33').then(
     () => undefined,
     (error: { code?: number; stderr?: string }) => error,
   );
   t.equal(refused?.code, 1, 'a bad value: exit 1');
   t.match(refused?.stderr, /\/ip_ranges\/0/, 'naming the field');
-  const after = JSON.parse((await portier(env, 'clients', 'get', 'client-a')).stdout);
+  const after = JSON.parse((await portier('clients', 'get', 'client-a')).stdout);
   t.same(after.ip_ranges, ['192.0.2.0/24'], 'and nothing changed');
 });

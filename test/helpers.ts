@@ -14,8 +14,8 @@ import type { CreateClientInput } from '../src/schemas/clients.js';
 import { loadConfig, type Config } from '../src/config.js';
 import { connectDatabase, type Database, pgliteDatabase } from '../src/db/connect.js';
 import { createLogger } from '../src/logger.js';
-import { buildServer } from '../src/server.js';
-import { prepareDatabase } from '../src/startup.js';
+import { buildApp } from '../src/app.js';
+import { prepareDatabase } from '../src/prepare.js';
 import { CLI_ACTOR } from '../src/audit/events.js';
 
 /** The subset of tap's Test that helpers use, so they work with any test object. */
@@ -208,7 +208,7 @@ export async function build(
     ? { database: options.database, databaseUrl: undefined }
     : await createTestDatabase(t);
   await prepareDatabase(database, config);
-  const app = await buildServer({ config, database, logger: options.logger ?? createLogger('silent') });
+  const app = await buildApp({ config, database, logger: options.logger ?? createLogger('silent') });
   await app.ready();
   t.teardown(() => app.close());
   return { app, database, databaseUrl, config };

@@ -1,5 +1,5 @@
 import type { Actor } from '../audit/events.js';
-import { ADMIN_SCOPES, adminAudience } from '../clients/services.js';
+import { ADMIN_SCOPES, adminAudience } from '../services/services.js';
 import { type AccessTokenContext, checkAccessToken } from '../oauth/access-tokens.js';
 
 export type AdminScope = (typeof ADMIN_SCOPES)[number];

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply } from 'fastify';
 import type { Static } from 'typebox';
 import type { problemResponse } from '../schemas/common.js';
-import { ConflictError, type FieldError, RuleError, ValidationError } from '../clients/errors.js';
+import { ConflictError, type FieldError, RuleError, ValidationError } from '../lib/errors.js';
 import { isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
 import { Overloaded } from '../protection/admission.js';
 import { AdminAuthError } from './auth.js';

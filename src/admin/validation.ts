@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { FieldError } from '../clients/errors.js';
+import type { FieldError } from '../lib/errors.js';
 
 /**
  * How admin input is checked against the JSON schemas in schemas.ts, in one place for the

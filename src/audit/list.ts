@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
-import { ValidationError } from '../clients/errors.js';
+import { ValidationError } from '../lib/errors.js';
 import type { DbOrTx } from '../db/connect.js';
 import { auditEvents } from '../db/schema.js';
 import { parseTimestamp } from '../lib/time.js';

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clients, clientSecrets } from '../db/schema.js';
 import { createClient } from './clients.js';
 import { hashSecret, verifySecret } from './secrets.js';
-import { ADMIN_SCOPES, ADMIN_SERVICE_ID } from './services.js';
+import { ADMIN_SCOPES, ADMIN_SERVICE_ID } from '../services/services.js';
 
 export type BootstrapOutcome = 'created' | 'updated' | 'unchanged';
 

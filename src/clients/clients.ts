@@ -5,10 +5,11 @@ import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
 import { parseTimestamp } from '../lib/time.js';
 import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
-import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
-import { clientStatus, generateClientId, isValidClientId, normalizeCidr, serviceAccountUsername } from './rules.js';
+import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
+import { normalizeCidr } from '../lib/networks.js';
 import { generateSecret, hashSecret } from './secrets.js';
-import { lockServicesForGrant } from './services.js';
+import { lockServicesForGrant } from '../services/services.js';
 
 /**
  * Validates grants against the service catalogue; returns the field errors found. Call it

@@ -5,7 +5,7 @@ import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/sche
 import { type BulkResult, type ClientPatch, type ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
 import { checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
-import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from './errors.js';
+import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { generateSecret, hashSecret } from './secrets.js';
 
 /** Loads the client row for a change, locking it until the transaction ends. */

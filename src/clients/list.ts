@@ -5,7 +5,7 @@ import type { ClientFilters, ClientPage } from '../schemas/clients.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import { toClientResource } from './clients.js';
 import { parseTimestamp } from '../lib/time.js';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../lib/errors.js';
 import { isValidClientId } from './rules.js';
 
 export const DEFAULT_PAGE_SIZE = 50;

@@ -1,7 +1,7 @@
 import { errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
 import { clientStatus } from '../clients/rules.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
-import type { KeyCache } from './keys.js';
+import type { KeyCache } from '../keys/signing-keys.js';
 import type { RevocationList } from './revocations.js';
 
 /** What checking an access token needs: this server's issuer, keys, clients and revocations. */

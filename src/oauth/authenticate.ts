@@ -1,4 +1,5 @@
-import { clientStatus, isAddressAllowed, isValidClientId } from '../clients/rules.js';
+import { clientStatus, isValidClientId } from '../clients/rules.js';
+import { isAddressAllowed } from '../lib/networks.js';
 import type { FailureBudgets } from '../protection/failure-budget.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import { InvalidClient, InvalidRequest, TooManyRequests } from './errors.js';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { type Network, parseNetworks } from '../clients/rules.js';
+import { type Network, parseNetworks } from '../lib/networks.js';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
 import { CachedMap, evictOldest } from '../lib/cached.js';

@@ -1,4 +1,4 @@
-import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../clients/rules.js';
+import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
 import type { ClientFingerprints, ClientReference } from '../lib/redact.js';
 import { quoteParameter } from '../lib/redact.js';
 import { type AuthenticationContext, authenticateClient, readClientCredentials } from './authenticate.js';
@@ -6,7 +6,7 @@ import type { ClientRecord, GrantedService } from './client-directory.js';
 import { InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnsupportedGrantType } from './errors.js';
 import { type IssuedToken, issueAccessToken } from './issue.js';
 import type { Db } from '../db/connect.js';
-import type { KeyCache } from './keys.js';
+import type { KeyCache } from '../keys/signing-keys.js';
 import type { RevocationList } from './revocations.js';
 import { readTokenParameters, type TokenParameters } from './parameters.js';
 

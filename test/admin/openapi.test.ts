@@ -1,7 +1,7 @@
 import Fastify from 'fastify';
 import t from 'tap';
 import { adminRoutes } from '../../src/admin/routes.js';
-import type { Portier } from '../../src/server.js';
+import type { Portier } from '../../src/portier.js';
 import { build } from '../helpers.js';
 
 // The OpenAPI document at /docs/json and the browsable UI at /docs. The list of admin

@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import t from 'tap';
 import { CLI_ACTOR } from '../../src/audit/events.js';
 import { createClient, getClient } from '../../src/clients/clients.js';
-import { ValidationError } from '../../src/clients/errors.js';
+import { ValidationError } from '../../src/lib/errors.js';
 import { updateClient } from '../../src/clients/lifecycle.js';
 import { clientGrants, services } from '../../src/db/schema.js';
 import { addService, buildWithAdmin, sleep } from '../helpers.js';

@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import {
-  generateClientId,
-  isAddressAllowed,
-  isValidClientId,
-  normalizeCidr,
-  parseNetworks,
-} from '../../src/clients/rules.js';
+import { generateClientId, isValidClientId } from '../../src/clients/rules.js';
+import { isAddressAllowed, normalizeCidr, parseNetworks } from '../../src/lib/networks.js';
 import { generateSecret, hashSecret, SECRET_PREFIX, verifySecret } from '../../src/clients/secrets.js';
 import { decryptAtRest, encryptAtRest } from '../../src/lib/crypto.js';
 import { CLIENT_ID_PATTERN } from '../../src/schemas/common.js';
@@ -243,7 +238,7 @@ t.test('encryptAtRest and decryptAtRest', async (t) => {
 });
 
 t.test('an IPv4-mapped IPv6 range is stored as the IPv4 range it means', async (t) => {
-  const { normalizeCidr, isAddressAllowed, parseNetworks } = await import('../../src/clients/rules.js');
+  const { normalizeCidr, isAddressAllowed, parseNetworks } = await import('../../src/lib/networks.js');
   t.equal(normalizeCidr('::ffff:10.1.2.3/104'), '10.0.0.0/8');
   t.equal(normalizeCidr('::ffff:192.0.2.7'), '192.0.2.7/32');
   const networks = parseNetworks([normalizeCidr('::ffff:10.0.0.0/104') ?? '']);

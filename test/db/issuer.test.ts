@@ -1,21 +1,16 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { and, eq } from 'drizzle-orm';
 import t from 'tap';
-import { ADMIN_SERVICE_ID, IssuerMismatchError } from '../../src/clients/services.js';
-import { connectDatabase, type Database } from '../../src/db/connect.js';
+import { main } from '../../src/cli/main.js';
+import { ADMIN_SERVICE_ID, IssuerMismatchError } from '../../src/services/services.js';
+import type { Database } from '../../src/db/connect.js';
 import { readGeneration } from '../../src/db/generation.js';
 import { auditEvents, services } from '../../src/db/schema.js';
-import { prepareDatabase } from '../../src/startup.js';
+import { prepareDatabase } from '../../src/prepare.js';
 import { ADMIN_ID, ADMIN_SECRET, buildWithAdmin, createTestDatabase, eventually, ISSUER, testConfig } from '../helpers.js';
 
 // The admin audience (<ISSUER>/admin) is stored in the database and every admin token
 // carries it: a process with another ISSUER must not move it by accident.
 
-const run = promisify(execFile);
 
 async function storedAudience(database: Database): Promise<string | undefined> {
   const [row] = await database.db.select({ audience: services.audience }).from(services).where(eq(services.id, ADMIN_SERVICE_ID));
@@ -61,41 +56,23 @@ t.test('a move asked for moves the audience, is audited, and every instance foll
 });
 
 t.test('the CLI run without the servers\' ISSUER leaves the admin audience alone', async (t) => {
-  const { database, databaseUrl } = await createTestDatabase(t);
+  const { database } = await createTestDatabase(t);
   await prepareDatabase(database, testConfig({ bootstrapAdmin: { clientId: ADMIN_ID, clientSecret: ADMIN_SECRET } }));
-  let env: Record<string, string>;
-  let reopen: () => Promise<Database>;
-  if (databaseUrl !== undefined) {
-    env = { DATABASE_URL: databaseUrl };
-    reopen = async () => database;
-  } else {
-    // PGlite: the CLI is another process, so the data must be in a DATA_DIR it can open.
-    await database.close();
-    const dataDir = mkdtempSync(join(tmpdir(), 'portier-issuer-'));
-    t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-    const onDisk = await connectDatabase({ dataDir });
-    await prepareDatabase(onDisk, testConfig());
-    await onDisk.close();
-    env = { DATA_DIR: dataDir };
-    reopen = async () => {
-      const opened = await connectDatabase({ dataDir });
-      t.teardown(() => opened.close());
-      return opened;
-    };
-  }
-  const cli = (...args: string[]) =>
-    run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
-      // No ISSUER: the default, http://localhost:8080, is not the servers'.
-      env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env },
-    });
+  const cli = async (...args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    // No ISSUER: the default, http://localhost:8080, is not the servers'.
+    const code = await main(args, { out: { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) }, env: { LOG_LEVEL: 'warn' }, database });
+    return { code, stdout, stderr };
+  };
   const listed = await cli('clients', 'list');
+  t.equal(listed.code, 0);
   t.ok(JSON.parse(listed.stdout).items !== undefined, 'clients list works');
-  const failed = await cli('migrate').then(
-    () => undefined,
-    (error: { code: number; stderr: string }) => error,
-  );
-  t.equal(failed?.code, 1, 'migrate with another ISSUER fails');
-  t.match(failed?.stderr ?? '', /^portier: ISSUER is http:\/\/localhost:8080, but .*--move-issuer/);
-  const after = await reopen();
-  t.equal(await storedAudience(after), `${ISSUER}/admin`, 'the audience is what the servers use');
+  const created = await cli('clients', 'create', '--name', 'Made by the CLI', '--owner', 'ops');
+  t.equal(created.code, 0, 'so does a write');
+  const failed = await cli('migrate');
+  t.equal(failed.code, 1, 'migrate with another ISSUER fails');
+  t.match(failed.stderr, /^portier: ISSUER is http:\/\/localhost:8080, but .*--move-issuer/);
+  t.equal(failed.stderr.trim().split('\n').length, 1, 'in one line');
+  t.equal(await storedAudience(database), `${ISSUER}/admin`, 'the audience is what the servers use');
 });

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { type Database, pgliteDatabase } from '../../src/db/connect.js';
 import { applyMigrations, migrationsFolder } from '../../src/db/migrations.js';
 import { cacheGeneration } from '../../src/db/schema.js';
-import { prepareDatabase } from '../../src/startup.js';
+import { prepareDatabase } from '../../src/prepare.js';
 import { createTestDatabase, sleep, testConfig } from '../helpers.js';
 
 const onPostgres = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';

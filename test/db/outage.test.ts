@@ -4,7 +4,7 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 import { connectDatabase } from '../../src/db/connect.js';
 import { GENERATION_POLL_MS } from '../../src/db/generation.js';
-import { prepareDatabase } from '../../src/startup.js';
+import { prepareDatabase } from '../../src/prepare.js';
 import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, build, captureLogs, createTestDatabase, eventually, postToken, testConfig } from '../helpers.js';
 
 // When the database fails: 503 + Retry-After (never a 500, never SQL in a body), logs that

@@ -8,7 +8,7 @@ import { DrizzleQueryError, sql } from 'drizzle-orm';
 import pg from 'pg';
 import t from 'tap';
 import { connectDatabase } from '../../src/db/connect.js';
-import { prepareDatabase } from '../../src/startup.js';
+import { prepareDatabase } from '../../src/prepare.js';
 import { ADMIN_ID, ADMIN_SECRET, basicAuth, build, ISSUER, postToken, testConfig } from '../helpers.js';
 
 const serverUrl = process.env.DATABASE_URL;

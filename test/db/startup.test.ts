@@ -10,8 +10,8 @@ import { ensureBootstrapAdmin } from '../../src/clients/bootstrap.js';
 import type { Config } from '../../src/config.js';
 import type { Database } from '../../src/db/connect.js';
 import { clientGrants, clients, clientSecrets, services, signingKeys } from '../../src/db/schema.js';
-import { ensureActiveKey, KeyUnavailableError, loadKeySet, rotateSigningKey } from '../../src/oauth/keys.js';
-import { prepareDatabase } from '../../src/startup.js';
+import { ensureActiveKey, KeyUnavailableError, loadKeySet, rotateSigningKey } from '../../src/keys/signing-keys.js';
+import { prepareDatabase } from '../../src/prepare.js';
 import {
   addClient,
   addService,

@@ -8,7 +8,7 @@ import { clientSecrets } from '../../src/db/schema.js';
 import { ClientDirectory, type ClientRecord } from '../../src/oauth/client-directory.js';
 import { SecretVerifier } from '../../src/oauth/secret-verifier.js';
 import { Admission } from '../../src/protection/admission.js';
-import { prepareDatabase } from '../../src/startup.js';
+import { prepareDatabase } from '../../src/prepare.js';
 import { createTestDatabase, testConfig } from '../helpers.js';
 
 // The secret verification cache, without HTTP: a real database, real argon2id, and a count

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { CLI_ACTOR } from '../../src/audit/events.js';
 import { createClient } from '../../src/clients/clients.js';
 import type { Config } from '../../src/config.js';
-import { prepareDatabase } from '../../src/startup.js';
+import { prepareDatabase } from '../../src/prepare.js';
 import { addService, basicAuth, build, captureLogs, createTestDatabase, type TestLike, testConfig } from '../helpers.js';
 
 /**

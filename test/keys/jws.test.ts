@@ -2,7 +2,7 @@ import { createPrivateKey, type JsonWebKey } from 'node:crypto';
 import { decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import t from 'tap';
 import { SIGNING_ALGS } from '../../src/config.js';
-import { CompactSigner } from '../../src/oauth/jws.js';
+import { CompactSigner } from '../../src/keys/jws.js';
 
 // The token signer is written with node:crypto (synchronous, off the thread pool): every
 // algorithm it signs with must verify with a maintained library no one here wrote.

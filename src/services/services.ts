@@ -2,10 +2,10 @@ import { asc, eq, inArray } from 'drizzle-orm';
 import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clients, services } from '../db/schema.js';
-import { ConflictError, type FieldError, NotFoundError, ValidationError } from './errors.js';
+import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { SERVICE_ID_PATTERN } from '../schemas/common.js';
 import type { ServiceInput, ServicePatch, ServiceResource } from '../schemas/services.js';
-import { isAbsoluteUriWithoutFragment, isValidScopeToken } from './rules.js';
+import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
 
 /** The built-in service whose tokens open the admin API. */
 export const ADMIN_SERVICE_ID = 'portier-admin';

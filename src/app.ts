@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { openApi } from './admin/openapi.js';
+import { adminRoutes } from './admin/routes.js';
+import type { Config } from './config.js';
+import type { Database } from './db/connect.js';
+import { databaseErrorKind } from './db/errors.js';
+import { createErrorHandler } from './http/errors.js';
+import { isAddressAllowed, normalizeCidr, parseNetworks } from './lib/networks.js';
+import { createLogger } from './logger.js';
+import { metricsRoutes } from './metrics.js';
+import { wellKnownRoutes } from './oauth/discovery.js';
+import { tokenRoutes } from './oauth/routes.js';
+import { createPortier } from './portier.js';
+import { capConnections } from './protection/connections.js';
+
+export interface AppDeps {
+  config: Config;
+  database: Database;
+  /** Defaults to a pino logger at config.logLevel on stdout. */
+  logger?: Logger;
+}
+
+/**
+ * Builds the Fastify application on an already prepared database (see prepare.ts), in
+ * order: the server's own settings (timeouts, connection caps, the one error handler),
+ * the services routes use (portier.ts, as `app.portier`), then the routes. Tests call this
+ * and use `inject()`; server.ts calls it and listens.
+ */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, database } = deps;
+  const logger = deps.logger ?? createLogger(config.logLevel);
+  const { protection } = config;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    trustProxy: trustProxyOption(config.trustProxy),
+    genReqId: () => randomUUID(),
+    // Two log lines per request would dominate the token endpoint's cost; routes log
+    // what matters (refusals, failures) themselves.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Explicit timeouts: a slow client cannot hold a connection for long. The whole
+    // request, headers and body, must arrive within REQUEST_TIMEOUT; Node checks that
+    // every connectionsCheckingInterval, which by default is 30 s and let a connection
+    // trickling its headers live for most of a minute.
+    connectionTimeout: 30_000,
+    requestTimeout: protection.requestTimeoutMs,
+    keepAliveTimeout: 65_000,
+    http: { headersTimeout: protection.requestTimeoutMs, connectionsCheckingInterval: 1000 },
+    bodyLimit: 1024 * 1024,
+    // Reject duplicate slashes etc. the same way everywhere; ignore a trailing slash.
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+
+  const portier = await createPortier(config, database, logger);
+  app.decorate('portier', portier);
+  app.setErrorHandler(createErrorHandler(portier.repeatedLog));
+  capConnections(app.server, protection, exemptFromAddressCap(config.trustProxy), logger);
+
+  app.addHook('onReady', async () => {
+    await portier.generation.start();
+    portier.usage.start();
+    portier.denials.start();
+  });
+  app.addHook('onClose', async () => {
+    portier.generation.stop();
+    await Promise.allSettled([portier.usage.stop(), portier.denials.stop()]);
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_request, reply) => {
+    try {
+      await database.ping();
+      return { status: 'ready' };
+    } catch (error) {
+      portier.repeatedLog.warn(`readyz: ${databaseErrorKind(error)}`, {}, 'database not reachable');
+      return reply.status(503).send({ status: 'unavailable', detail: 'database not reachable' });
+    }
+  });
+
+  await app.register(openApi, { issuer: config.issuer });
+  await app.register(metricsRoutes);
+  await app.register(wellKnownRoutes);
+  await app.register(tokenRoutes);
+  await app.register(adminRoutes, { prefix: '/admin' });
+  return app;
+}
+
+/**
+ * Fastify 5 treats a bare number as "trust nothing", so TRUST_PROXY's hop count becomes
+ * the equivalent function: trust the nearest `hops` proxies. (As with any hop count, a
+ * caller that reaches Portier directly can then choose its own X-Forwarded-For; prefer a
+ * list of proxy addresses.)
+ */
+function trustProxyOption(value: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof value !== 'number') return value;
+  const hops = value;
+  return (_address, hop) => hop < hops;
+}
+
+/**
+ * Which connecting addresses the per-address connection cap leaves alone: the trusted
+ * proxies, through which every caller arrives. With TRUST_PROXY=true or a hop count any
+ * address may be a proxy, so the cap is off; the proxy must then limit connections itself.
+ */
+function exemptFromAddressCap(value: Config['trustProxy']): (address: string) => boolean {
+  if (value === false) return () => false;
+  if (value === true || typeof value === 'number') return () => true;
+  const proxies = parseNetworks(value.map((entry) => normalizeCidr(entry) ?? entry));
+  return (address) => isAddressAllowed(address, proxies);
+}
+

@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import { DenialRecorder } from './audit/denials.js';
+import { verifySecret } from './clients/secrets.js';
+import type { Config } from './config.js';
+import type { Database, Db } from './db/connect.js';
+import { GenerationWatcher } from './db/generation.js';
+import { services } from './db/schema.js';
+import { loadFingerprintKey } from './db/settings.js';
+import { KeyCache } from './keys/signing-keys.js';
+import { Cached } from './lib/cached.js';
+import { ClientFingerprints } from './lib/redact.js';
+import { RepeatedLog } from './lib/repeated-log.js';
+import { Metrics } from './metrics.js';
+import { ClientDirectory } from './oauth/client-directory.js';
+import { RevocationList } from './oauth/revocations.js';
+import { SecretVerifier } from './oauth/secret-verifier.js';
+import type { TokenEndpointContext } from './oauth/token.js';
+import { UsageTracker } from './oauth/usage.js';
+import { Admission } from './protection/admission.js';
+import { FailureBudgets } from './protection/failure-budget.js';
+import { Tarpit } from './protection/tarpit.js';
+
+/** The services routes use, attached to the Fastify instance as `app.portier`. */
+export interface Portier {
+  config: Config;
+  database: Database;
+  db: Db;
+  directory: ClientDirectory;
+  keys: KeyCache;
+  usage: UsageTracker;
+  denials: DenialRecorder;
+  generation: GenerationWatcher;
+  revocations: RevocationList;
+  metrics: Metrics;
+  tokenEndpoint: TokenEndpointContext;
+  tarpit: Tarpit;
+  /** For failures that repeat (an outage fails every request): at most a line a second per kind. */
+  repeatedLog: RepeatedLog;
+  /** Every scope of every service, for discovery's scopes_supported. */
+  scopeCatalogue: Cached<string[]>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    portier: Portier;
+  }
+}
+
+/**
+ * Makes the services of one Portier instance: the caches (and what invalidates them), the
+ * protections, the background writers. Nothing here knows HTTP; app.ts attaches the result
+ * to Fastify as `app.portier`, and routes ask it for what they need.
+ */
+export async function createPortier(config: Config, database: Database, logger: Logger): Promise<Portier> {
+  const { db } = database;
+  const repeatedLog = new RepeatedLog(logger);
+  const logError = (what: string) => (error: unknown) => repeatedLog.error(what, { err: error }, what);
+  const { protection } = config;
+  const metrics = new Metrics();
+  const admission = new Admission(protection.argon2Concurrency, protection.argon2Queue);
+  const verifier = new SecretVerifier(admission, verifySecret, () => metrics.argon2Verifications.inc());
+  const directory = new ClientDirectory(db, verifier);
+  const keys = new KeyCache(db, config.keyEncryptionKey);
+  const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
+  const revocations = new RevocationList(db);
+  const scopeCatalogue = new Cached(async () => {
+    const rows = await db.select({ scopes: services.scopes }).from(services);
+    return [...new Set(rows.flatMap((row) => row.scopes))].sort();
+  });
+  generation.onChange(() => {
+    directory.invalidate();
+    keys.invalidate();
+    revocations.invalidate();
+    scopeCatalogue.invalidate();
+  });
+  const budgets = new FailureBudgets({
+    perClientAndAddress: protection.failuresPerClientAndAddress,
+    perAddress: protection.failuresPerAddress,
+    windowMs: protection.failureWindowMs,
+  });
+  return {
+    config,
+    database,
+    db,
+    directory,
+    keys,
+    generation,
+    revocations,
+    repeatedLog,
+    metrics,
+    tarpit: new Tarpit(protection.throttleDelayMs),
+    usage: new UsageTracker(db, logError('writing last_used_at failed')),
+    denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
+    tokenEndpoint: {
+      issuer: config.issuer,
+      accessTokenTtl: config.accessTokenTtl,
+      db,
+      directory,
+      verifier,
+      budgets,
+      fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),
+      keys,
+      revocations,
+      onChange: () => generation.changed(),
+    },
+    scopeCatalogue,
+  };
+}
