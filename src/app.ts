@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { databaseErrorKind } from './db/errors.js';
 import { createErrorHandler } from './http/errors.js';
+import { type Clock, systemClock } from './lib/clock.js';
 import { isAddressAllowed, normalizeCidr, parseNetworks } from './lib/networks.js';
 import { createLogger } from './logger.js';
 import { metricsRoutes } from './metrics.js';
@@ -20,6 +21,8 @@ export interface AppDeps {
   database: Database;
   /** Defaults to a pino logger at config.logLevel on stdout. */
   logger?: Logger;
+  /** Defaults to the system clock; tests pass one they can move forward. */
+  clock?: Clock;
 }
 
 /**
@@ -52,7 +55,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     routerOptions: { ignoreTrailingSlash: true },
   });
 
-  const portier = await createPortier(config, database, logger);
+  const portier = await createPortier(config, database, logger, deps.clock ?? systemClock);
   app.decorate('portier', portier);
   app.setErrorHandler(createErrorHandler(portier.repeatedLog));
   capConnections(app.server, protection, exemptFromAddressCap(config.trustProxy), logger);

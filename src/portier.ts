@@ -8,6 +8,7 @@ import { services } from './db/schema.js';
 import { loadFingerprintKey } from './db/settings.js';
 import { KeyCache } from './keys/signing-keys.js';
 import { Cached } from './lib/cached.js';
+import type { Clock } from './lib/clock.js';
 import { ClientFingerprints } from './lib/redact.js';
 import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
@@ -23,6 +24,8 @@ import { Tarpit } from './protection/tarpit.js';
 /** The services routes use, attached to the Fastify instance as `app.portier`. */
 export interface Portier {
   config: Config;
+  /** The time as request handling sees it (see lib/clock.ts). */
+  clock: Clock;
   database: Database;
   db: Db;
   directory: ClientDirectory;
@@ -51,7 +54,7 @@ declare module 'fastify' {
  * protections, the background writers. Nothing here knows HTTP; app.ts attaches the result
  * to Fastify as `app.portier`, and routes ask it for what they need.
  */
-export async function createPortier(config: Config, database: Database, logger: Logger): Promise<Portier> {
+export async function createPortier(config: Config, database: Database, logger: Logger, clock: Clock): Promise<Portier> {
   const { db } = database;
   const repeatedLog = new RepeatedLog(logger);
   const logError = (what: string) => (error: unknown) => repeatedLog.error(what, { err: error }, what);
@@ -80,6 +83,7 @@ export async function createPortier(config: Config, database: Database, logger: 
   });
   return {
     config,
+    clock,
     database,
     db,
     directory,
@@ -93,6 +97,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
     tokenEndpoint: {
       issuer: config.issuer,
+      clock,
       accessTokenTtl: config.accessTokenTtl,
       db,
       directory,

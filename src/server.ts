@@ -1,11 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { ConfigError, type Config, loadConfig } from './config.js';
-import { connectDatabase, type Database } from './db/connect.js';
-import { createLogger } from './logger.js';
-import { IssuerMismatchError } from './services/services.js';
-import { KeyUnavailableError } from './keys/signing-keys.js';
-import { buildApp } from './app.js';
-import { prepareDatabase } from './prepare.js';
+import { type Config, ConfigError, loadConfig } from './config.js';
+import type { Database } from './db/connect.js';
 
 /**
  * The server process: configuration → database → preparation (prepare.ts) → the app
@@ -30,6 +25,7 @@ function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
 
 /** Opens the database named by the configuration, or stops with one line. */
 async function openDatabaseOrExit(config: Config): Promise<Database> {
+  const { connectDatabase } = await import('./db/connect.js');
   try {
     return await connectDatabase(config);
   } catch (error) {
@@ -40,6 +36,15 @@ async function openDatabaseOrExit(config: Config): Promise<Database> {
 /** `portier serve` / `npm start`. SIGTERM and SIGINT drain in-flight requests, then exit 0. */
 export async function start(): Promise<void> {
   const config = loadConfigOrExit();
+  // The rest of Portier is loaded once the configuration is known to be good: a bad value
+  // stops the start in a fraction of a second, before hundreds of modules are read.
+  const [{ createLogger }, { prepareDatabase }, { buildApp }, { IssuerMismatchError }, { KeyUnavailableError }] = await Promise.all([
+    import('./logger.js'),
+    import('./prepare.js'),
+    import('./app.js'),
+    import('./services/services.js'),
+    import('./keys/signing-keys.js'),
+  ]);
   const log = createLogger(config.logLevel);
   const database = await openDatabaseOrExit(config);
   let app: FastifyInstance;

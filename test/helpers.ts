@@ -193,6 +193,20 @@ export interface TestServer {
   database: Database;
   databaseUrl: string | undefined;
   config: Config;
+  /** The server's clock: real time, until a test moves it forward. */
+  clock: TestClock;
+}
+
+export interface TestClock {
+  now(): number;
+  /** Moves this server's time forward, as if `ms` had passed. */
+  advance(ms: number): void;
+}
+
+/** Real time plus however far the test has moved it forward. */
+export function testClock(): TestClock {
+  let ahead = 0;
+  return { now: () => Date.now() + ahead, advance: (ms) => void (ahead += ms) };
 }
 
 /**
@@ -208,10 +222,11 @@ export async function build(
     ? { database: options.database, databaseUrl: undefined }
     : await createTestDatabase(t);
   await prepareDatabase(database, config);
-  const app = await buildApp({ config, database, logger: options.logger ?? createLogger('silent') });
+  const clock = testClock();
+  const app = await buildApp({ config, database, logger: options.logger ?? createLogger('silent'), clock: clock.now });
   await app.ready();
   t.teardown(() => app.close());
-  return { app, database, databaseUrl, config };
+  return { app, database, databaseUrl, config, clock };
 }
 
 /** A service in the catalogue, written straight to the database. */

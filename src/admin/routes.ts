@@ -61,7 +61,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/clients',
     { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, body: clients.createClientBody, response: { 201: clients.createdClientResource, ...problems } } },
     async (request, reply) => {
-      const { client, clientSecret } = await createClient(db, request.body, actor(request));
+      const { client, clientSecret } = await createClient(db, request.body, actor(request), { now: portier.clock() });
       return reply.status(201).send(clientSecret === undefined ? client : { ...client, client_secret: clientSecret });
     },
   );
@@ -71,7 +71,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { tags: ['clients'], security: secured, querystring: clients.listClientsQuery, response: { 200: clients.clientPage, ...problems } } },
     async (request) => {
       const { limit, cursor, ...filters } = request.query;
-      return listClients(db, filters, { limit, cursor });
+      return listClients(db, filters, { limit, cursor }, portier.clock());
     },
   );
 
@@ -79,7 +79,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/clients/:client_id',
     { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 200: clients.clientResource, ...problems } } },
     async (request) => {
-      const client = await getClient(db, request.params.client_id);
+      const client = await getClient(db, request.params.client_id, portier.clock());
       if (client === undefined) throw new NotFoundError(`no client with client_id "${request.params.client_id}"`);
       return client;
     },
@@ -88,7 +88,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.patch(
     '/clients/:client_id',
     { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, params: clients.clientParams, body: clients.patchClientBody, response: { 200: clients.clientResource, ...problems } } },
-    async (request) => updateClient(db, request.params.client_id, request.body, actor(request)),
+    async (request) => updateClient(db, request.params.client_id, request.body, actor(request), portier.clock()),
   );
 
   app.delete(
@@ -104,7 +104,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     app.post(
       `/clients/:client_id/${action}`,
       { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 200: clients.clientResource, ...problems } } },
-      async (request) => setClientEnabled(db, request.params.client_id, action === 'enable', actor(request)),
+      async (request) => setClientEnabled(db, request.params.client_id, action === 'enable', actor(request), portier.clock()),
     );
   }
 
@@ -112,7 +112,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/clients/bulk',
     { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, body: clients.bulkBody, response: { 200: clients.bulkResponse, ...problems } } },
     async (request) => ({
-      results: await bulkSetEnabled(db, request.body.client_ids, request.body.action === 'enable', actor(request)),
+      results: await bulkSetEnabled(db, request.body.client_ids, request.body.action === 'enable', actor(request), portier.clock()),
     }),
   );
 

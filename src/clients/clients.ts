@@ -68,8 +68,11 @@ export async function createClient(
   db: Db,
   input: CreateClientInput,
   actor: Actor,
-  /** `secret`: only for BOOTSTRAP_ADMIN_CLIENT_SECRET, which the operator chooses; every other client gets a generated one. */
-  options: { secret?: string } = {},
+  /**
+   * `secret`: only for BOOTSTRAP_ADMIN_CLIENT_SECRET, which the operator chooses; every
+   * other client gets a generated one. `now`: the time the returned resource's status is for.
+   */
+  options: { secret?: string; now?: number } = {},
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   const clientId = input.client_id ?? generateClientId();
@@ -123,7 +126,7 @@ export async function createClient(
     });
     return row;
   });
-  const client = await getClient(db, clientId);
+  const client = await getClient(db, clientId, options.now);
   if (client === undefined || client.service_account.id !== inserted.id) throw new NotFoundError(`client "${clientId}" vanished`);
   return { client, clientSecret };
 }
@@ -192,12 +195,12 @@ function defaultAlgFor(jwk: JWK): string {
 }
 
 /** One client as the admin API shows it, or undefined. */
-export async function getClient(db: DbOrTx, clientId: string): Promise<ClientResource | undefined> {
+export async function getClient(db: DbOrTx, clientId: string, now = Date.now()): Promise<ClientResource | undefined> {
   const row = await db.query.clients.findFirst({
     where: eq(clients.clientId, clientId),
     with: { grants: true, ipRanges: true },
   });
-  return row === undefined ? undefined : toClientResource(row);
+  return row === undefined ? undefined : toClientResource(row, now);
 }
 
 type ClientRowWithRelations = typeof clients.$inferSelect & {

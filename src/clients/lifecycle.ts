@@ -15,8 +15,8 @@ async function lockClient(tx: DbOrTx, clientId: string) {
   return row;
 }
 
-async function mustGet(db: DbOrTx, clientId: string): Promise<ClientResource> {
-  const client = await getClient(db, clientId);
+async function mustGet(db: DbOrTx, clientId: string, now: number): Promise<ClientResource> {
+  const client = await getClient(db, clientId, now);
   if (client === undefined) throw new NotFoundError(`no client with client_id "${clientId}"`);
   return client;
 }
@@ -26,7 +26,7 @@ async function mustGet(db: DbOrTx, clientId: string): Promise<ClientResource> {
  * whole). The change, its audit event (with before and after of each changed field) and
  * the cache generation bump are one transaction.
  */
-export async function updateClient(db: Db, clientId: string, patch: ClientPatch, actor: Actor): Promise<ClientResource> {
+export async function updateClient(db: Db, clientId: string, patch: ClientPatch, actor: Actor, now = Date.now()): Promise<ClientResource> {
   const errors: FieldError[] = [];
   if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
   if (patch.owner !== undefined) errors.push({ path: '/owner', message: 'owner cannot be changed after creation' });
@@ -38,7 +38,7 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
     if (errors.length > 0) throw new ValidationError(errors);
     // Lock first, then read: `before` is what this change replaces, not an earlier state.
     const row = await lockClient(tx, clientId);
-    const before = await mustGet(tx, clientId);
+    const before = await mustGet(tx, clientId, now);
     const columns: Partial<typeof clients.$inferInsert> = {};
     if (patch.name !== undefined) columns.name = patch.name;
     if (patch.description !== undefined) columns.description = patch.description;
@@ -57,7 +57,7 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
       await tx.delete(clientIpRanges).where(eq(clientIpRanges.clientUuid, row.id));
       if (ipRanges.length > 0) await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
     }
-    const after = await mustGet(tx, clientId);
+    const after = await mustGet(tx, clientId, now);
     await recordChange(tx, { action: 'client.updated', actor, clientId, details: { changes: changedFields(before, after) } });
     return after;
   });
@@ -75,10 +75,10 @@ function changedFields(before: ClientResource, after: ClientResource): Record<st
 }
 
 /** Disable or enable one client. Disabling stops new tokens at once and makes its live tokens inactive. */
-export async function setClientEnabled(db: Db, clientId: string, enabled: boolean, actor: Actor): Promise<ClientResource> {
+export async function setClientEnabled(db: Db, clientId: string, enabled: boolean, actor: Actor, now = Date.now()): Promise<ClientResource> {
   return db.transaction(async (tx) => {
     await setEnabledInTx(tx, clientId, enabled, actor);
-    return mustGet(tx, clientId);
+    return mustGet(tx, clientId, now);
   });
 }
 
@@ -90,11 +90,11 @@ async function setEnabledInTx(tx: DbOrTx, clientId: string, enabled: boolean, ac
 }
 
 /** Enables or disables many clients; one result per id, in the order given. */
-export async function bulkSetEnabled(db: Db, clientIds: string[], enabled: boolean, actor: Actor): Promise<BulkResult[]> {
+export async function bulkSetEnabled(db: Db, clientIds: string[], enabled: boolean, actor: Actor, now = Date.now()): Promise<BulkResult[]> {
   const results: BulkResult[] = [];
   for (const clientId of clientIds) {
     try {
-      const client = await setClientEnabled(db, clientId, enabled, actor);
+      const client = await setClientEnabled(db, clientId, enabled, actor, now);
       results.push({ client_id: clientId, ok: true, status: client.status });
     } catch (error) {
       if (!(error instanceof RuleError)) throw error;

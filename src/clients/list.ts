@@ -61,9 +61,10 @@ export async function listClients(
   db: DbOrTx,
   filters: ClientFilters,
   page: { limit?: number | undefined; cursor?: string | undefined } = {},
+  at = Date.now(),
 ): Promise<ClientPage> {
   const limit = Math.min(Math.max(page.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
-  const now = new Date();
+  const now = new Date(at);
   const conditions: Array<SQL | undefined> = [];
   if (page.cursor !== undefined) conditions.push(gt(clients.clientId, decodeCursor(page.cursor)));
   if (filters.name !== undefined && filters.name !== '') conditions.push(ilike(clients.name, likeSubstring(filters.name)));

@@ -1,5 +1,6 @@
 import { errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
 import { clientStatus } from '../clients/rules.js';
+import type { Clock } from '../lib/clock.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import type { KeyCache } from '../keys/signing-keys.js';
 import type { RevocationList } from './revocations.js';
@@ -7,6 +8,7 @@ import type { RevocationList } from './revocations.js';
 /** What checking an access token needs: this server's issuer, keys, clients and revocations. */
 export interface AccessTokenContext {
   issuer: string;
+  clock: Clock;
   keys: KeyCache;
   directory: ClientDirectory;
   revocations: RevocationList;
@@ -32,6 +34,7 @@ export async function checkAccessToken(ctx: AccessTokenContext, token: string, a
       issuer: ctx.issuer,
       typ: 'at+jwt',
       requiredClaims: ['sub', 'client_id', 'jti', 'exp'],
+      currentDate: new Date(ctx.clock()),
       ...(audience !== undefined && { audience }),
     }));
   } catch (error) {
@@ -40,7 +43,7 @@ export async function checkAccessToken(ctx: AccessTokenContext, token: string, a
   }
   const client = await ctx.directory.find(String(claims.client_id));
   if (client === undefined || client.uuid !== claims.sub) return { active: false, reason: 'the client of this token no longer exists' };
-  if (clientStatus(client) !== 'active') return { active: false, reason: 'the client of this token is disabled or expired' };
+  if (clientStatus(client, ctx.clock()) !== 'active') return { active: false, reason: 'the client of this token is disabled or expired' };
   if (await ctx.revocations.isRevoked(String(claims.jti))) return { active: false, reason: 'the access token has been revoked' };
   return { active: true, claims, client };
 }

@@ -1,5 +1,6 @@
 import { clientStatus, isValidClientId } from '../clients/rules.js';
 import { isAddressAllowed } from '../lib/networks.js';
+import type { Clock } from '../lib/clock.js';
 import type { FailureBudgets } from '../protection/failure-budget.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import { InvalidClient, InvalidRequest, TooManyRequests } from './errors.js';
@@ -72,6 +73,7 @@ export function readClientCredentials(authorization: string | undefined, params:
 
 /** What client authentication works with; the token, introspection and revocation endpoints share it. */
 export interface AuthenticationContext {
+  clock: Clock;
   directory: ClientDirectory;
   verifier: SecretVerifier;
   budgets: FailureBudgets;
@@ -120,13 +122,14 @@ async function checkCredentials(ctx: AuthenticationContext, credentials: ClientC
   const client = await ctx.directory.find(credentials.clientId);
   if (client === undefined) return fail('unknown client');
   if (client.authMethod !== 'client_secret') return fail(`client authenticates with ${client.authMethod}, not a secret`, client);
-  const status = clientStatus(client);
+  const now = ctx.clock();
+  const status = clientStatus(client, now);
   if (status !== 'active') return fail(`client is ${status}`, client);
   // The caller's address before its secret: a secret that verified before is recognised
   // without argon2, so checking it first would answer an outsider holding the right secret
   // faster than one holding a wrong secret, and tell it that the secret is good.
   if (!isAddressAllowed(callerIp, client.networks)) return fail(`caller ${callerIp} is outside the client's IP ranges`, client);
-  if (!(await ctx.directory.verifySecret(client, credentials.clientSecret))) {
+  if (!(await ctx.directory.verifySecret(client, credentials.clientSecret, now))) {
     throw new InvalidClient('wrong secret', triedBasic).concerns({ clientId: client.clientId });
   }
   return client;

@@ -21,10 +21,11 @@ export function issueAccessToken(options: {
   client: ClientRecord;
   services: GrantedService[];
   scopes: string[];
-  now?: number;
+  /** The time of issue, in milliseconds. */
+  now: number;
 }): IssuedToken {
   const { client, services, scopes, key, ttl } = options;
-  const iat = Math.floor((options.now ?? Date.now()) / 1000);
+  const iat = Math.floor(options.now / 1000);
   const jti = randomUUID();
   const scope = scopes.join(' ');
   const audiences = services.map((service) => service.audience);

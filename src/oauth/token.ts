@@ -52,7 +52,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
       const services = selectServices(client, requestedAudiences);
       const scopes = selectScopes(services, requestedScopes);
       const key = (await ctx.keys.get()).active;
-      const token = issueAccessToken({ issuer: ctx.issuer, ttl: ctx.accessTokenTtl, key, client, services, scopes });
+      const token = issueAccessToken({ issuer: ctx.issuer, ttl: ctx.accessTokenTtl, key, client, services, scopes, now: ctx.clock() });
       return { client, services, token };
     } catch (error) {
       throw concerning(error, { clientId: client.clientId });

@@ -84,9 +84,9 @@ async function get(server: Server, clientId: string): Promise<Resource> {
   return response.json() as Resource;
 }
 
-/** Waits until `at` has passed (used only to let a short expiry run out). */
-async function waitUntil(at: number): Promise<void> {
-  while (Date.now() <= at) await new Promise((resolve) => setTimeout(resolve, Math.min(200, at - Date.now() + 1)));
+/** Moves the server's clock past `at` (to let a short expiry run out). */
+function moveClockPast(server: Server, at: number): void {
+  server.clock.advance(Math.max(0, at - server.clock.now()) + 1);
 }
 
 t.test('get: the resource, and 404 for an unknown client', async (t) => {
@@ -226,7 +226,7 @@ t.test('expired clients', async (t) => {
   await create(t, server, 'expiring-disabled', { expires_at: new Date(expiresAt).toISOString() });
   t.equal((await server.admin('POST', '/admin/clients/expiring-disabled/disable')).statusCode, 200);
   t.equal((await get(server, 'expiring')).status, 'active', 'active before expires_at');
-  await waitUntil(expiresAt);
+  moveClockPast(server, expiresAt);
 
   t.match(await get(server, 'expiring'), { status: 'expired', enabled: true }, 'expired after expires_at, still enabled');
   t.match(await get(server, 'expiring-disabled'), { status: 'disabled', enabled: false }, 'disabled wins over expired');
@@ -403,7 +403,7 @@ t.test('regenerate secret with a grace period', async (t) => {
   // A short grace period runs out on its own.
   const short = await server.admin('POST', '/admin/clients/graceful/secret', { previous_secret_valid_for: 1 });
   const shortBody = short.json() as { client_secret: string; previous_secret_expires_at: string };
-  await waitUntil(Date.parse(shortBody.previous_secret_expires_at));
+  moveClockPast(server, Date.parse(shortBody.previous_secret_expires_at));
   await expectRefused(t, server, 'graceful', e, 'the previous secret after its grace period');
   await expectToken(t, server, 'graceful', shortBody.client_secret, 'the new secret after the grace period');
 });

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { CLI_ACTOR } from '../../src/audit/events.js';
 import { deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../../src/clients/lifecycle.js';
 import { clientSecrets } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, eventually, postToken, sleep, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, eventually, postToken, type TestServer } from '../helpers.js';
 
 // The token endpoint caches clients and remembers verified secrets. These tests check,
 // through real token requests, that every change that matters is in force on the next
@@ -87,9 +87,9 @@ t.test('regenerated secret with a short grace period: the old one is refused onc
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'old secret works during the grace');
   t.equal((await ask(server, client.clientId, fresh)).statusCode, 200, 'new secret works');
 
-  // Wait out the grace. No change is signalled: the expiry alone must end the old secret.
+  // The grace runs out. No change is signalled: the expiry alone must end the old secret.
   const expiresAt = Date.parse(String(previousSecretExpiresAt));
-  await sleep(Math.max(0, expiresAt - Date.now()) + 100);
+  server.clock.advance(Math.max(0, expiresAt - Date.now()) + 100);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'old secret after the grace');
   t.equal((await ask(server, client.clientId, fresh)).statusCode, 200, 'new secret still works');
 });
@@ -102,7 +102,7 @@ t.test('a client that expires while cached is refused once expires_at passes', a
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'cached');
 
   // Nothing changes in the database and nothing is signalled: the clock alone ends it.
-  await sleep(Math.max(0, expiresAt.getTime() - Date.now()) + 100);
+  server.clock.advance(Math.max(0, expiresAt.getTime() - Date.now()) + 100);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'expired');
 });
 
