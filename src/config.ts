@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { isValidClientId } from './clients/rules.js';
+import { CLIENT_ID_PATTERN } from './schemas/common.js';
 import { normalizeCidr } from './lib/networks.js';
 
 /**
@@ -284,7 +284,7 @@ function parseBootstrapAdmin(env: Env): Config['bootstrapAdmin'] {
   if (clientId === undefined && clientSecret === undefined) return undefined;
   if (clientId === undefined) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_ID', 'must be set when BOOTSTRAP_ADMIN_CLIENT_SECRET is');
   if (clientSecret === undefined) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must be set when BOOTSTRAP_ADMIN_CLIENT_ID is');
-  if (!isValidClientId(clientId)) {
+  if (!CLIENT_ID_PATTERN.test(clientId)) {
     throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_ID', `must be 3–64 of a-z, 0-9, ".", "_", "-", starting with a letter or digit; got ${JSON.stringify(clientId)}`);
   }
   if (clientSecret.length < 16) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must be at least 16 characters');

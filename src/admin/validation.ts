@@ -3,7 +3,7 @@ import addFormats from 'ajv-formats';
 import type { FieldError } from '../lib/errors.js';
 
 /**
- * How admin input is checked against the JSON schemas in schemas.ts, in one place for the
+ * How admin input is checked against the schemas in src/schemas/, in one place for the
  * admin routes and the CLI, so both accept exactly the same input.
  *
  * A JSON body is checked as sent, without type coercion: `"name": 123` or `"roles": "x"`

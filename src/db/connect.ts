@@ -3,22 +3,17 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PGlite } from '@electric-sql/pglite';
-import { type ExtractTablesWithRelations, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { DATABASE_DEFAULTS } from '../config.js';
 import { applyMigrations } from './migrations.js';
 import * as schema from './schema.js';
+import type { Db, Tx } from './types.js';
 
-/** The Drizzle handle every module uses; the same type for both drivers. */
-export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
-/** A transaction on it, as Database.exclusive hands one to its callback. */
-export type Tx = PgTransaction<PgQueryResultHKT, typeof schema, ExtractTablesWithRelations<typeof schema>>;
-/** A transaction or the database itself: functions that write take this so callers can compose them. */
-export type DbOrTx = Db | Tx;
+export type { Db, DbOrTx, Tx } from './types.js';
 
 /**
  * The names of Portier's cluster-wide locks. `startup`: migrations, the cache generation

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import type { DbOrTx } from './connect.js';
+import type { DbOrTx } from './types.js';
 
 /**
  * Applies the SQL migrations in drizzle/ that the database does not have yet, inside the

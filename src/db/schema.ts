@@ -60,7 +60,6 @@ export const clients = pgTable(
   (t) => [
     index('clients_owner_idx').on(t.owner),
     index('clients_created_by_idx').on(t.createdBy),
-    index('clients_created_at_id_idx').on(t.createdAt, t.id),
   ],
 );
 

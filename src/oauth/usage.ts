@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 
-/** last_used_at is written at most this often: DESIGN.md promises "within 60 s of use". */
+/** last_used_at is written at most this often: the admin API promises it "within 60 s of use" (README). */
 export const USAGE_FLUSH_MS = 30_000;
 
 /**

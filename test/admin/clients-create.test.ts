@@ -15,7 +15,7 @@ type Resource = Record<string, unknown> & { client_id: string; service_account: 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 const BILLING = { id: 'billing', audience: 'https://billing.example', scopes: ['billing:read'] };
 
-/** The fields of the client resource in DESIGN.md, sorted. */
+/** The fields of the client resource (README, "Clients"), sorted. */
 const RESOURCE_FIELDS = [
   'auth_method',
   'client_id',

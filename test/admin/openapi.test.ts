@@ -33,7 +33,7 @@ async function adminOperations(): Promise<Array<{ method: string; path: string }
   return operations;
 }
 
-/** The admin API of DESIGN.md: a floor under what routes.ts must offer. */
+/** The admin API the README documents: a floor under what routes.ts must offer. */
 const DESIGNED = [
   'post /admin/clients',
   'get /admin/clients',

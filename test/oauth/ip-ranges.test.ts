@@ -197,9 +197,9 @@ t.test('TRUST_PROXY false: the header is ignored', async (t) => {
   t.ok(refusedCallers(logs).every((ip) => ip === '127.0.0.1'));
 });
 
-// DESIGN.md allows a hop count in TRUST_PROXY (trust the socket peer and n-1 proxies before
+// TRUST_PROXY may be a hop count (trust the socket peer and n-1 proxies before
 // it, as proxy-addr counts). Fastify 5.12 ignores a numeric trustProxy on purpose (it trusts
-// nothing, so X-Forwarded-For is never read); honouring it needs server.ts to pass Fastify a
+// nothing, so X-Forwarded-For is never read); honouring it needs app.ts to pass Fastify a
 // trust function `(address, hop) => hop < n` instead of the number.
 t.test('TRUST_PROXY as a hop count', async (t) => {
   const { origin, logs } = await listening(t, '127.0.0.1', { trustProxy: 1 });

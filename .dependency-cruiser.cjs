@@ -1,0 +1,61 @@
+/**
+ * The import rules of docs/architecture.md ("Which way imports go"), checked by
+ * `npm run lint`: no circles, and no layer importing one above it.
+ */
+const DOMAIN = '^src/(audit|clients|services|keys)/';
+const EDGES = '^src/(oauth|admin)/';
+const WIRING = '^src/(http/|cli/|portier\\.ts|app\\.ts|prepare\\.ts|server\\.ts|main\\.ts|cli\\.ts)';
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', comment: 'modules import each other in a circle', from: {}, to: { circular: true } },
+    {
+      name: 'lib-stands-alone',
+      severity: 'error',
+      comment: 'lib/ holds small pure helpers: it imports nothing else of Portier',
+      from: { path: '^src/lib/' },
+      to: { path: '^src/', pathNot: '^src/lib/' },
+    },
+    {
+      name: 'schemas-stand-alone',
+      severity: 'error',
+      comment: 'schemas/ define the API shapes: they import nothing else of Portier',
+      from: { path: '^src/schemas/' },
+      to: { path: '^src/', pathNot: '^src/schemas/' },
+    },
+    {
+      name: 'foundation-below-domain',
+      severity: 'error',
+      comment: 'configuration, logging, metrics, protection and the database layer sit below the domain',
+      from: { path: '^src/(config|logger|metrics)\\.ts|^src/(protection|db)/' },
+      to: { path: `${DOMAIN}|${EDGES}|${WIRING}` },
+    },
+    {
+      name: 'domain-below-edges',
+      severity: 'error',
+      comment: 'the plain functions of the domain know nothing of HTTP or of the endpoints',
+      from: { path: DOMAIN },
+      to: { path: `${EDGES}|${WIRING}` },
+    },
+    {
+      name: 'edges-below-wiring',
+      severity: 'error',
+      comment: 'the OAuth endpoints and the admin API do not import the app that wires them',
+      from: { path: EDGES },
+      to: { path: WIRING },
+    },
+    {
+      name: 'oauth-below-admin',
+      severity: 'error',
+      comment: 'the admin API may use the OAuth code (access tokens), not the other way round',
+      from: { path: '^src/oauth/' },
+      to: { path: '^src/admin/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+  },
+};
