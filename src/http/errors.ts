@@ -49,6 +49,8 @@ export function createErrorHandler(log: RepeatedLog) {
 
 /** An RFC 6749 §5.2 answer, with the headers its status needs. */
 export function sendOAuthError(error: OAuthError, reply: FastifyReply): FastifyReply {
+  // RFC 6749 §5.1, also for errors raised before the OAuth routes' hooks run (a URL the router cannot read).
+  reply.header('cache-control', 'no-store');
   if (error instanceof InvalidClient && error.triedBasic) {
     reply.header('www-authenticate', 'Basic realm="portier", charset="UTF-8"');
   }

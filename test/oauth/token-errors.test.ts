@@ -143,6 +143,10 @@ t.test('malformed requests', async (t) => {
       const query = await server.app.inject({ method: 'QUERY', url, headers: { 'content-type': FORM }, payload: good });
       expectOAuthError(t, query, 405, 'invalid_request', `QUERY ${url}`);
     }
+    // Paths the router cannot decode.
+    for (const url of ['/oauth/token%', '/oauth/%zz', '/oauth/revoke%ED%A0%80']) {
+      expectOAuthError(t, await server.app.inject({ method: 'POST', url, headers: { 'content-type': FORM }, payload: good }), 400, 'invalid_request', `POST ${url}`);
+    }
     // QUERY must have a content type (RFC 10008): Fastify refuses it before any route.
     expectOAuthError(t, await server.app.inject({ method: 'QUERY', url: '/oauth/token' }), 400, 'invalid_request', 'QUERY without a content type');
     for (const url of ['/oauth', '/oauth/', '/oauth/tokenx', '/oauth//token', '/oauth/token/x', '/oauth/authorize?response_type=code']) {
