@@ -53,6 +53,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     // Reject duplicate slashes etc. the same way everywhere; ignore a trailing slash.
     routerOptions: { ignoreTrailingSlash: true },
+    // A path the router cannot decode (/admin/clients/%zz) or a path parameter over its
+    // length limit: answered by the error handler like every other error, in the form of
+    // its area, rather than with Fastify's own JSON body.
+    frameworkErrors: (error, request, reply) => request.server.errorHandler(error, request, reply),
   });
 
   const portier = await createPortier(config, database, logger, deps.clock ?? systemClock);

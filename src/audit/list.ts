@@ -2,7 +2,7 @@ import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import { ValidationError } from '../lib/errors.js';
 import type { DbOrTx } from '../db/connect.js';
 import { auditEvents } from '../db/schema.js';
-import { parseTimestamp } from '../lib/time.js';
+import { LATEST_TIMESTAMP, parseTimestamp } from '../lib/time.js';
 import type { AuditEventResource, AuditFilters } from '../schemas/audit.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
 
@@ -32,8 +32,13 @@ export async function listAuditEvents(
   if (filters.actor_client_id !== undefined) conditions.push(eq(auditEvents.actorClientId, filters.actor_client_id));
   if (filters.since !== undefined) conditions.push(gte(auditEvents.at, parseDate(filters.since, '/querystring/since')));
   // Times are shown to the millisecond but stored to the microsecond: `until` covers its
-  // whole millisecond, so an event's own `at` as `until` includes that event.
-  if (filters.until !== undefined) conditions.push(lt(auditEvents.at, new Date(parseDate(filters.until, '/querystring/until').getTime() + 1)));
+  // whole millisecond, so an event's own `at` as `until` includes that event. The last
+  // millisecond of year 9999 needs no bound (every event is earlier), and has none that
+  // PostgreSQL could read: its end is in year 10000, which toISOString writes +010000-….
+  if (filters.until !== undefined) {
+    const until = parseDate(filters.until, '/querystring/until').getTime();
+    if (until < LATEST_TIMESTAMP) conditions.push(lt(auditEvents.at, new Date(until + 1)));
+  }
   const rows = await db
     .select()
     .from(auditEvents)

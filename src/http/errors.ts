@@ -17,6 +17,12 @@ declare module 'fastify' {
 }
 
 /**
+ * Requests under /oauth get RFC 6749 errors also where no route took them: an unknown path
+ * or method there (whose body is still parsed), or a URL the router could not read.
+ */
+const OAUTH_PATH = /^\/oauth(?:[/?]|$)/;
+
+/**
  * The one error handler, for every route: whatever a route, hook or parser throws ends
  * here. A database that cannot be reached (or a full verification queue) is a 503 with
  * Retry-After; a failure of our own is a 500 whose body never carries its message (which
@@ -25,7 +31,7 @@ declare module 'fastify' {
  */
 export function createErrorHandler(log: RepeatedLog) {
   return function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-    const oauth = request.routeOptions.config?.errorFormat === 'oauth';
+    const oauth = request.routeOptions.config?.errorFormat === 'oauth' || OAUTH_PATH.test(request.url);
     const known = oauth ? toOAuthError(error) : undefined;
     const status = known?.status ?? (oauth ? 500 : toProblem(error).status);
     if (isDatabaseUnavailable(error)) {
@@ -43,6 +49,8 @@ export function createErrorHandler(log: RepeatedLog) {
 
 /** An RFC 6749 §5.2 answer, with the headers its status needs. */
 export function sendOAuthError(error: OAuthError, reply: FastifyReply): FastifyReply {
+  // RFC 6749 §5.1, also for errors raised before the OAuth routes' hooks run (a URL the router cannot read).
+  reply.header('cache-control', 'no-store');
   if (error instanceof InvalidClient && error.triedBasic) {
     reply.header('www-authenticate', 'Basic realm="portier", charset="UTF-8"');
   }

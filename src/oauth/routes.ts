@@ -90,13 +90,18 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     }
   });
 
-  // Anything but POST on these endpoints: 405 with an RFC 6749 body.
-  for (const url of ['/oauth/token', '/oauth/introspect', '/oauth/revoke']) {
-    app.route({
-      method: ['GET', 'HEAD', 'PUT', 'PATCH', 'DELETE'],
-      url,
-      handler: async (_request, reply) =>
-        reply.status(405).header('allow', 'POST').send({ error: 'invalid_request', error_description: 'use POST' }),
-    });
-  }
+  // Whatever no route takes under /oauth is answered with an RFC 6749 body as well: any
+  // method but POST on these endpoints is a 405 (OPTIONS, TRACE, QUERY, and methods Fastify
+  // has no routes for, such as PROPFIND, included), any other path a 404.
+  const endpoints = new Set(['/oauth/token', '/oauth/introspect', '/oauth/revoke']);
+  await app.register(
+    async (oauth) => {
+      oauth.setNotFoundHandler(async (request, reply) => {
+        const path = (request.url.split('?')[0] ?? '').replace(/\/$/, '');
+        if (endpoints.has(path)) return reply.status(405).header('allow', 'POST').send({ error: 'invalid_request', error_description: 'use POST' });
+        return reply.status(404).send({ error: 'invalid_request', error_description: 'no such endpoint' });
+      });
+    },
+    { prefix: '/oauth' },
+  );
 }

@@ -369,6 +369,17 @@ t.test('GET /admin/audit-events: filters', async (t) => {
   }
 });
 
+t.test('GET /admin/audit-events: until the last millisecond of year 9999 is every event, not a 500', async (t) => {
+  // Its end, one millisecond later, is in year 10000: sent to PostgreSQL as +010000-…, which it refuses.
+  const server = await buildWithAdmin(t);
+  const all = await allEvents(t, server);
+  t.ok(all.length > 0, 'events exist');
+  for (const until of ['9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999+00:00', '9999-12-31T23:59:59.9999Z']) {
+    t.same(await allEvents(t, server, { until }), all, `until=${until}: every event`);
+    t.same(await allEvents(t, server, { since: '0001-01-01T00:00:00Z', until }), all, `since=0001-01-01, until=${until}: every event`);
+  }
+});
+
 t.test('GET /admin/audit-events: cursor pagination, newest first, no duplicates', async (t) => {
   const server = await buildWithAdmin(t);
   for (let i = 0; i < 7; i += 1) await createClient(t, server, { client_id: `paged-${i}` });

@@ -236,6 +236,19 @@ t.test('hostile strings: SQL-looking, emoji, control characters', async (t) => {
     expectProblem(t, await server.admin('POST', `${url}/secret`), 400, `secret ${url}`);
   }
   expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['existing', SQL] }), ['/client_ids/1'], 'bulk with a SQL client_id');
+  // Paths the router cannot decode, and parameters longer than it takes: problem
+  // documents too (these were Fastify's own {error, code, message, statusCode} bodies).
+  for (const [url, status] of [
+    ['/admin/clients/%', 400],
+    ['/admin/clients/existing%zz', 400],
+    ['/admin/clients/a%E0%A4%A/disable', 400],
+    ['/admin/services/%ED%A0%80', 400],
+    [`/admin/clients/${'a'.repeat(101)}`, 414],
+    [`/admin/services/${'s'.repeat(101)}`, 414],
+  ] as const) {
+    expectProblem(t, await server.admin('GET', url), status, `GET ${url}`);
+    expectProblem(t, await server.admin('PATCH', url, { name: 'x' }), status, `PATCH ${url}`);
+  }
 
   // Filters in query strings: PostgreSQL refuses NUL in text, so these never reach it.
   for (const [url, path] of [

@@ -132,6 +132,34 @@ t.test('malformed requests', async (t) => {
     await stillServing(t);
   });
 
+  t.test('other methods and unknown paths under /oauth: RFC 6749 errors too', async (t) => {
+    // These reached Fastify's own 404 ({message, error, statusCode}) or a problem document.
+    for (const url of ['/oauth/token', '/oauth/introspect', '/oauth/revoke/']) {
+      for (const method of ['OPTIONS', 'TRACE', 'PATCH', 'PROPFIND'] as const) {
+        const response = await server.app.inject({ method, url, headers: { authorization: basic } });
+        expectOAuthError(t, response, 405, 'invalid_request', `${method} ${url}`);
+        t.equal(response.headers.allow, 'POST', `${method} ${url}: Allow: POST`);
+      }
+      const query = await server.app.inject({ method: 'QUERY', url, headers: { 'content-type': FORM }, payload: good });
+      expectOAuthError(t, query, 405, 'invalid_request', `QUERY ${url}`);
+    }
+    // Paths the router cannot decode.
+    for (const url of ['/oauth/token%', '/oauth/%zz', '/oauth/revoke%ED%A0%80']) {
+      expectOAuthError(t, await server.app.inject({ method: 'POST', url, headers: { 'content-type': FORM }, payload: good }), 400, 'invalid_request', `POST ${url}`);
+    }
+    // QUERY must have a content type (RFC 10008): Fastify refuses it before any route.
+    expectOAuthError(t, await server.app.inject({ method: 'QUERY', url: '/oauth/token' }), 400, 'invalid_request', 'QUERY without a content type');
+    for (const url of ['/oauth', '/oauth/', '/oauth/tokenx', '/oauth//token', '/oauth/token/x', '/oauth/authorize?response_type=code']) {
+      for (const method of ['GET', 'POST', 'PROPFIND'] as const) {
+        const response = await server.app.inject({ method, url, headers: { 'content-type': FORM }, payload: method === 'GET' ? undefined : good });
+        expectOAuthError(t, response, 404, 'invalid_request', `${method} ${url}`);
+      }
+      const json = await server.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: '{' });
+      expectOAuthError(t, json, 400, 'invalid_request', `POST ${url} with a JSON body`);
+    }
+    await stillServing(t);
+  });
+
   t.test('grant_type', async (t) => {
     expectOAuthError(t, await postToken(server.app, {}, { authorization: basic }), 400, 'invalid_request');
     expectOAuthError(t, await postToken(server.app, { grant_type: '' }, { authorization: basic }), 400, 'invalid_request');
