@@ -7,7 +7,7 @@ import { generateSecret } from '../src/clients/secrets.js';
 import { type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
 import { assertLoopback, onCleanup, sleep } from './processes.js';
 import { fixed, integer, Table } from './report.js';
-import { basicAuthorization, checkToken, type Credentials, portierSpec, type Server, TOKEN_BODY } from './targets.js';
+import { basicAuthorization, type Credentials, checkToken, portierSpec, type Server, TOKEN_BODY } from './targets.js';
 
 /** Where the attacker's sockets come from; the legitimate load comes from 127.0.0.1. */
 export const ATTACKER_ADDRESS = '127.0.0.2';
@@ -21,7 +21,11 @@ const MAX_FLOOD_REQUESTS = 250_000;
 export const NEW_CLIENT_DEADLINE_S = 20;
 
 const tally = (map: Map<string, number>, key: string) => map.set(key, (map.get(key) ?? 0) + 1);
-const tallies = (map: Map<string, number>) => [...map].sort(([a], [b]) => a.localeCompare(b)).map(([key, n]) => `${key}×${integer(n)}`).join(' ') || '-';
+const tallies = (map: Map<string, number>) =>
+  [...map]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, n]) => `${key}×${integer(n)}`)
+    .join(' ') || '-';
 
 // ---- the flood -----------------------------------------------------------------------------
 
@@ -67,7 +71,16 @@ export function startFlood(tokenUrl: string, authorization: () => string, maxSec
         resolve(answered);
       };
       const headers = { 'content-type': 'application/x-www-form-urlencoded', authorization: authorization() };
-      const request = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers, agent, localAddress: ATTACKER_ADDRESS, timeout: ANSWER_TIMEOUT_MS });
+      const request = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers,
+        agent,
+        localAddress: ATTACKER_ADDRESS,
+        timeout: ANSWER_TIMEOUT_MS,
+      });
       inFlight.add(request);
       request.on('response', (response) => {
         response.on('end', () => settle(String(response.statusCode), true));
@@ -150,7 +163,11 @@ export async function newClientFirstToken(baseUrl: string, adminToken: string): 
     while (performance.now() < deadline) {
       let wait = 250;
       try {
-        const response = await fetch(url, { ...init, method: 'POST', signal: AbortSignal.timeout(Math.ceil(deadline - performance.now())) });
+        const response = await fetch(url, {
+          ...init,
+          method: 'POST',
+          signal: AbortSignal.timeout(Math.ceil(deadline - performance.now())),
+        });
         const text = await response.text();
         tally(answers, `${step} ${response.status}`);
         if (!retry(response.status)) return { status: response.status, text };
@@ -224,10 +241,17 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
     // A guessing attack on a client that exists: a new wrong secret each time.
     { name: 'wrong-secret flood', attacker: () => basicAuthorization({ clientId: ctx.victimId, clientSecret: generateSecret() }) },
     // Client_ids that follow the rule but do not exist, with secrets of the right shape.
-    { name: 'random-client_id flood', attacker: () => basicAuthorization({ clientId: generateClientId(), clientSecret: generateSecret() }) },
+    {
+      name: 'random-client_id flood',
+      attacker: () => basicAuthorization({ clientId: generateClientId(), clientSecret: generateSecret() }),
+    },
   ];
   const titles = ['legit tokens/s', 'legit p99 ms', 'vs alone', 'legit non-2xx+err', 'new client 1st token s', 'server peak RSS MB'];
-  const table = new Table([{ title: 'scenario', align: 'left' }, ...titles.map((title) => ({ title })), { title: 'attacker answers (by status)', align: 'left' }]);
+  const table = new Table([
+    { title: 'scenario', align: 'left' },
+    ...titles.map((title) => ({ title })),
+    { title: 'attacker answers (by status)', align: 'left' },
+  ]);
   table.fit(['random-client_id flood']);
   const problems: string[] = [];
   const verdicts: string[] = [];
@@ -243,9 +267,13 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
       const spec = portierSpec(base, ctx.legit, ctx.alg);
       await checkToken(spec); // the legitimate client's secret is verified (and remembered) before any flood
       const admin = await adminToken(base, ctx.admin);
-      if (scenario.attacker !== undefined) stopFlood = startFlood(spec.tokenUrl, scenario.attacker, settings.warmupSeconds + NEW_CLIENT_DEADLINE_S + 6);
+      if (scenario.attacker !== undefined)
+        stopFlood = startFlood(spec.tokenUrl, scenario.attacker, settings.warmupSeconds + NEW_CLIENT_DEADLINE_S + 6);
       const probe = sleep((settings.warmupSeconds + 1) * 1000).then(() => newClientFirstToken(base, admin));
-      const [legit, newClient] = await Promise.all([runLoad(ctx.sharedDir, ctx.jsonDir, `attack-${index}`, spec, server.child.pid, settings), probe]);
+      const [legit, newClient] = await Promise.all([
+        runLoad(ctx.sharedDir, ctx.jsonDir, `attack-${index}`, spec, server.child.pid, settings),
+        probe,
+      ]);
       const attack = await stopFlood?.();
       if (scenario.attacker === undefined) alone = legit;
       const ratio = legit.tokensPerSecond / (alone?.tokensPerSecond ?? Number.NaN);
@@ -262,9 +290,14 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
           attack === undefined ? '-' : tallies(attack.outcomes),
         ]),
       );
-      const checks = [`${mark(first !== undefined && first <= 5)} new client's first token ${first === undefined ? 'never came' : `${fixed(first, 2)} s`} ≤ 5 s`];
+      const checks = [
+        `${mark(first !== undefined && first <= 5)} new client's first token ${first === undefined ? 'never came' : `${fixed(first, 2)} s`} ≤ 5 s`,
+      ];
       if (attack !== undefined) {
-        checks.unshift(`${mark(ratio >= 0.8)} legit keeps ${fixed(ratio * 100, 0)} % of its tokens/s alone (≥ 80 %)`, `${mark(legit.p99 <= 20)} legit p99 ${fixed(legit.p99, 1)} ms ≤ 20`);
+        checks.unshift(
+          `${mark(ratio >= 0.8)} legit keeps ${fixed(ratio * 100, 0)} % of its tokens/s alone (≥ 80 %)`,
+          `${mark(legit.p99 <= 20)} legit p99 ${fixed(legit.p99, 1)} ms ≤ 20`,
+        );
       }
       verdicts.push(`targets, ${scenario.name}: ${checks.join('; ')}`);
       notes.push(

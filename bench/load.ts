@@ -44,7 +44,14 @@ interface LoadJson {
 let runs = 0;
 
 /** Runs load.mjs from `sharedDir` against `spec`, from 127.0.0.1; its JSON goes to `jsonDir`. */
-export async function runLoad(sharedDir: string, jsonDir: string, label: string, spec: TokenSpec, serverPid: number, settings: LoadSettings): Promise<LoadResult> {
+export async function runLoad(
+  sharedDir: string,
+  jsonDir: string,
+  label: string,
+  spec: TokenSpec,
+  serverPid: number,
+  settings: LoadSettings,
+): Promise<LoadResult> {
   assertLoopback(spec.tokenUrl);
   runs += 1;
   const jsonFile = join(jsonDir, `${runs}-${label}.jsonl`);
@@ -52,10 +59,21 @@ export async function runLoad(sharedDir: string, jsonDir: string, label: string,
   const args = [
     ...['--url', spec.tokenUrl, '--body', TOKEN_BODY, '--user', spec.clientId, '--pass', spec.clientSecret],
     ...['--server-pid', String(serverPid), '--label', label, '--json', jsonFile],
-    ...['--warmup', String(settings.warmupSeconds), '--duration', String(settings.durationSeconds), '--connections', String(settings.connections)],
+    ...[
+      '--warmup',
+      String(settings.warmupSeconds),
+      '--duration',
+      String(settings.durationSeconds),
+      '--connections',
+      String(settings.connections),
+    ],
   ];
   const timeoutMs = (settings.warmupSeconds + settings.durationSeconds + 30) * 1000;
-  const { code, output } = await runCommand(`load.mjs (${label})`, process.execPath, [join(sharedDir, 'load.mjs'), ...args], { cwd: sharedDir, env: nodeEnv(), timeoutMs });
+  const { code, output } = await runCommand(`load.mjs (${label})`, process.execPath, [join(sharedDir, 'load.mjs'), ...args], {
+    cwd: sharedDir,
+    env: nodeEnv(),
+    timeoutMs,
+  });
   if (code !== 0) throw new Error(`load.mjs ended with exit code ${code}: ${output.split('\n').slice(-3).join(' | ')}`);
   const r = JSON.parse(readFileSync(jsonFile, 'utf8').trim()) as LoadJson;
   const serverCores = r.server_cores ?? 0;

@@ -132,7 +132,8 @@ export async function waitForHttp(child: Child, url: string, timeoutMs: number, 
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`${child.name} did not answer ${url} within ${timeoutMs / 1000} s:\n  ${child.tail().join('\n  ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`${child.name} did not answer ${url} within ${timeoutMs / 1000} s:\n  ${child.tail().join('\n  ')}`);
     await sleep(100);
   }
 }

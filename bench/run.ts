@@ -16,8 +16,21 @@ import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
 import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
-import { checkToken, createBenchDatabase, type Credentials, portierEnv, portierSpec, prepareSharedBench, type Server } from './targets.js';
-import { setUpPortierDatabase, startCeiling, startPeer, startPortier, TOKEN_BODY, type TokenSpec } from './targets.js';
+import {
+  type Credentials,
+  checkToken,
+  createBenchDatabase,
+  portierEnv,
+  portierSpec,
+  prepareSharedBench,
+  type Server,
+  setUpPortierDatabase,
+  startCeiling,
+  startPeer,
+  startPortier,
+  TOKEN_BODY,
+  type TokenSpec,
+} from './targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -27,7 +40,8 @@ function numberVar(name: string, fallback: number, min: number, max: number): nu
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`${name} must be a number between ${min} and ${max}, got "${raw}"`);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new Error(`${name} must be a number between ${min} and ${max}, got "${raw}"`);
   return value;
 }
 
@@ -41,7 +55,10 @@ const settings: LoadSettings = {
   durationSeconds: numberVar('BENCH_DURATION', 10, 1, 15),
   connections: numberVar('BENCH_CONNECTIONS', 50, 1, 200),
 };
-const targetNames = (process.env.BENCH_TARGETS?.trim() || ALL_TARGETS.join(',')).split(',').map((name) => name.trim()).filter((name) => name !== '') as TargetName[];
+const targetNames = (process.env.BENCH_TARGETS?.trim() || ALL_TARGETS.join(','))
+  .split(',')
+  .map((name) => name.trim())
+  .filter((name) => name !== '') as TargetName[];
 for (const name of targetNames) {
   if (!ALL_TARGETS.includes(name)) throw new Error(`BENCH_TARGETS: unknown target "${name}" (known: ${ALL_TARGETS.join(', ')})`);
 }
@@ -55,7 +72,8 @@ const skipBuild = process.env.BENCH_SKIP_BUILD === '1';
 const DEADLINE_SECONDS = 420;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
 const plannedLoadSeconds = rounds * targetNames.length * loadSeconds + (attack ? 3 * loadSeconds : 0);
-if (plannedLoadSeconds > 300) throw new Error(`planned load time ${plannedLoadSeconds} s is over 300 s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS`);
+if (plannedLoadSeconds > 300)
+  throw new Error(`planned load time ${plannedLoadSeconds} s is over 300 s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS`);
 assertLoopback(pgServerUrl);
 
 // ---- interruption and the deadline -------------------------------------------------------
@@ -124,7 +142,18 @@ interface Target extends Server {
 
 type Row = LoadResult & { peakRssMb: number };
 
-const titles = ['round', 'tokens/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'peak RSS MB', 'server cores', 'loadgen cores', 'other cores'];
+const titles = [
+  'round',
+  'tokens/s',
+  'p50 ms',
+  'p99 ms',
+  'non-2xx',
+  'errors',
+  'peak RSS MB',
+  'server cores',
+  'loadgen cores',
+  'other cores',
+];
 const table = new Table([{ title: 'target', align: 'left' }, ...titles.map((title) => ({ title }))]);
 table.fit(['portier-pglite', 'median']);
 const cells = (target: string, round: string, r: Row) => [
@@ -240,12 +269,15 @@ async function main(): Promise<number> {
   const pg = medians.get('portier-pg');
   const peer = medians.get('peer');
   const ceiling = medians.get('ceiling');
-  const ratio = (other: Row | undefined) => (pg === undefined || other === undefined ? Number.NaN : pg.tokensPerSecond / other.tokensPerSecond);
+  const ratio = (other: Row | undefined) =>
+    pg === undefined || other === undefined ? Number.NaN : pg.tokensPerSecond / other.tokensPerSecond;
   log(`ratio portier-pg/peer: ${fixed(ratio(peer), 2)}; portier-pg/ceiling: ${fixed(ratio(ceiling), 2)} (median tokens/s of this run)`);
   if (pg !== undefined) {
     const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
     const vs = (other: Row | undefined, least: number, what: string) =>
-      other === undefined ? `n/a ≥ ${fixed(least, 2)} × ${what} (not measured)` : `${mark(ratio(other) >= least)} ${fixed(ratio(other), 2)} × ${what} ≥ ${fixed(least, 2)}`;
+      other === undefined
+        ? `n/a ≥ ${fixed(least, 2)} × ${what} (not measured)`
+        : `${mark(ratio(other) >= least)} ${fixed(ratio(other), 2)} × ${what} ≥ ${fixed(least, 2)}`;
     const checks = [
       vs(peer, 2, 'the peer'),
       vs(ceiling, 0.75, 'the ceiling'),
@@ -271,7 +303,9 @@ async function main(): Promise<number> {
         `about 1 s into the measured window, a client created through the admin API asks for its first token (gives up after ${NEW_CLIENT_DEADLINE_S} s)`,
     );
     const startAgain = () => startPortier('portier-pg', ROOT, env, cpuProfileDir);
-    problems.push(...(await attackTable({ startPortier: startAgain, ...pgSetUp, admin, alg, sharedDir: shared.dir, jsonDir, settings, log })));
+    problems.push(
+      ...(await attackTable({ startPortier: startAgain, ...pgSetUp, admin, alg, sharedDir: shared.dir, jsonDir, settings, log })),
+    );
     log();
   }
 

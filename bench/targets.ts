@@ -9,11 +9,21 @@ import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet
 import pg from 'pg';
 import { CLI_ACTOR } from '../src/audit/events.js';
 import { createClient } from '../src/clients/clients.js';
-import { createService } from '../src/services/services.js';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { prepareDatabase } from '../src/prepare.js';
-import { assertLoopback, type Child, LOOPBACK, nodeEnv, onCleanup, removeDirOnCleanup, runCommand, startChild, waitForHttp } from './processes.js';
+import { createService } from '../src/services/services.js';
+import {
+  assertLoopback,
+  type Child,
+  LOOPBACK,
+  nodeEnv,
+  onCleanup,
+  removeDirOnCleanup,
+  runCommand,
+  startChild,
+  waitForHttp,
+} from './processes.js';
 
 /** The one resource server every target issues tokens for (the peer's and the ceiling's is fixed). */
 export const AUDIENCE = 'https://api.example.test';
@@ -90,10 +100,17 @@ const SHARED_CLIENT: Credentials = { clientId: 'bench', clientSecret: 'bench-sec
 
 export async function startPeer(sharedDir: string, alg: string, port: number): Promise<Server & { spec: TokenSpec }> {
   if (!['ES256', 'RS256'].includes(alg)) throw new Error(`the peer signs with ES256 or RS256 only, not ${alg}`);
-  const child = startChild('peer', process.execPath, ['peer-oidc-provider.mjs'], { cwd: sharedDir, env: nodeEnv({ ALG: alg, PORT: String(port) }) });
+  const child = startChild('peer', process.execPath, ['peer-oidc-provider.mjs'], {
+    cwd: sharedDir,
+    env: nodeEnv({ ALG: alg, PORT: String(port) }),
+  });
   const baseUrl = `http://${LOOPBACK}:${port}`;
   await waitForHttp(child, `${baseUrl}/.well-known/openid-configuration`, 30_000);
-  return { child, baseUrl, spec: { ...SHARED_CLIENT, tokenUrl: `${baseUrl}/token`, discoveryUrl: `${baseUrl}/.well-known/openid-configuration`, alg } };
+  return {
+    child,
+    baseUrl,
+    spec: { ...SHARED_CLIENT, tokenUrl: `${baseUrl}/token`, discoveryUrl: `${baseUrl}/.well-known/openid-configuration`, alg },
+  };
 }
 
 export async function startCeiling(sharedDir: string, alg: string, port: number): Promise<Server & { spec: TokenSpec }> {
@@ -107,7 +124,13 @@ export async function startCeiling(sharedDir: string, alg: string, port: number)
 
 // ---- Portier -------------------------------------------------------------------------------
 
-export function portierEnv(options: { port: number; alg: string; admin: Credentials; databaseUrl?: string; dataDir?: string }): NodeJS.ProcessEnv {
+export function portierEnv(options: {
+  port: number;
+  alg: string;
+  admin: Credentials;
+  databaseUrl?: string;
+  dataDir?: string;
+}): NodeJS.ProcessEnv {
   const env = nodeEnv();
   // Portier's variables are set by the benchmark alone, never inherited from the caller's shell.
   for (const name of CONFIG_VARIABLES) delete env[name];
@@ -159,12 +182,30 @@ export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<{ le
   try {
     await prepareDatabase(database, config);
     const { db } = database;
-    await createService(db, { id: 'bench-api', name: 'Bench API', description: 'Resource server of the benchmark', audience: AUDIENCE, scopes: ['read', 'write'] }, CLI_ACTOR);
+    await createService(
+      db,
+      {
+        id: 'bench-api',
+        name: 'Bench API',
+        description: 'Resource server of the benchmark',
+        audience: AUDIENCE,
+        scopes: ['read', 'write'],
+      },
+      CLI_ACTOR,
+    );
     // The names and role end up in every token (a realistic size to sign).
     const register = (clientId: string) =>
       createClient(
         db,
-        { client_id: clientId, name: clientId, owner: 'bench', first_name: 'Bench', last_name: 'Client', roles: ['reader'], grants: [{ service: 'bench-api', scopes: ['read', 'write'] }] },
+        {
+          client_id: clientId,
+          name: clientId,
+          owner: 'bench',
+          first_name: 'Bench',
+          last_name: 'Client',
+          roles: ['reader'],
+          grants: [{ service: 'bench-api', scopes: ['read', 'write'] }],
+        },
         CLI_ACTOR,
       );
     const { client, clientSecret } = await register('bench-client');
@@ -183,7 +224,10 @@ export function portierSpec(baseUrl: string, credentials: Credentials, alg: stri
 
 /** Starts `node dist/src/main.js` (optionally with --cpu-prof) and waits for /readyz. */
 export async function startPortier(name: string, root: string, env: NodeJS.ProcessEnv, cpuProfileDir: string | undefined): Promise<Server> {
-  const profile = cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+  const profile =
+    cpuProfileDir === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
   const child = startChild(name, process.execPath, [...profile, 'dist/src/main.js'], { cwd: root, env });
   const baseUrl = `http://${LOOPBACK}:${env.PORT}`;
   await waitForHttp(child, `${baseUrl}/readyz`, 60_000);
@@ -209,7 +253,8 @@ export async function checkToken(spec: TokenSpec): Promise<void> {
   if (response.status !== 200) throw new Error(`token request answered ${response.status}: ${text.slice(0, 300)}`);
   const body = JSON.parse(text) as { access_token?: unknown; token_type?: unknown; expires_in?: unknown };
   if (typeof body.access_token !== 'string') throw new Error(`no access_token in ${text.slice(0, 300)}`);
-  if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer') throw new Error(`token_type ${String(body.token_type)}, not Bearer`);
+  if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer')
+    throw new Error(`token_type ${String(body.token_type)}, not Bearer`);
   if (typeof body.expires_in !== 'number') throw new Error('expires_in is missing');
   const header = decodeProtectedHeader(body.access_token);
   if (header.alg !== spec.alg) throw new Error(`token is signed with ${header.alg}, expected ${spec.alg}`);

@@ -116,4 +116,3 @@ function exemptFromAddressCap(value: Config['trustProxy']): (address: string) =>
   const proxies = parseNetworks(value.map((entry) => normalizeCidr(entry) ?? entry));
   return (address) => isAddressAllowed(address, proxies);
 }
-

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { CLIENT_ID_PATTERN } from './schemas/common.js';
 import { normalizeCidr } from './lib/networks.js';
+import { CLIENT_ID_PATTERN } from './schemas/common.js';
 
 /**
  * Portier's whole configuration, read once from the environment at start-up.
@@ -120,7 +120,14 @@ export function loadConfig(env: Env = process.env): Config {
     databasePoolSize: parseIntegerVar(env, 'DATABASE_POOL_SIZE', DATABASE_DEFAULTS.poolSize, 1, 1000),
     // Milliseconds, and at least 100: a value like "5" is far more likely meant as seconds
     // than as a limit no connection could meet.
-    databaseConnectTimeout: parseIntegerVar(env, 'DATABASE_CONNECT_TIMEOUT', DATABASE_DEFAULTS.connectTimeout, 100, 600_000, 'milliseconds'),
+    databaseConnectTimeout: parseIntegerVar(
+      env,
+      'DATABASE_CONNECT_TIMEOUT',
+      DATABASE_DEFAULTS.connectTimeout,
+      100,
+      600_000,
+      'milliseconds',
+    ),
     databaseStatementTimeout: parseStatementTimeout(env),
     databaseCa: parseDatabaseCaFile(env.DATABASE_CA_FILE, databaseUrl),
     dataDir: nonEmpty(env.DATA_DIR) ?? './data',
@@ -210,7 +217,8 @@ function parseStatementTimeout(env: Env): number {
 function parseDatabaseCaFile(raw: string | undefined, databaseUrl: string | undefined): Config['databaseCa'] {
   const file = nonEmpty(raw);
   if (file === undefined) return undefined;
-  if (databaseUrl === undefined) throw new ConfigError('DATABASE_CA_FILE', 'is set, but DATABASE_URL is not (the embedded database has no TLS)');
+  if (databaseUrl === undefined)
+    throw new ConfigError('DATABASE_CA_FILE', 'is set, but DATABASE_URL is not (the embedded database has no TLS)');
   const sslmode = new URL(databaseUrl).searchParams.get('sslmode');
   if (sslmode === 'disable' || sslmode === 'no-verify') {
     throw new ConfigError('DATABASE_CA_FILE', `is set, but DATABASE_URL has sslmode=${sslmode}, which does not check the certificate`);
@@ -232,6 +240,7 @@ function parseIssuer(raw: string | undefined, port: number): string {
   const value = nonEmpty(raw);
   if (value === undefined) return `http://localhost:${port}`;
   // The URL parser silently drops tabs and newlines, but the raw value is what goes into tokens.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
   if (/[\s\x00-\x1f\x7f]/.test(value)) throw new ConfigError('ISSUER', 'must not contain whitespace or control characters');
   let url: URL;
   try {
@@ -285,7 +294,10 @@ function parseBootstrapAdmin(env: Env): Config['bootstrapAdmin'] {
   if (clientId === undefined) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_ID', 'must be set when BOOTSTRAP_ADMIN_CLIENT_SECRET is');
   if (clientSecret === undefined) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must be set when BOOTSTRAP_ADMIN_CLIENT_ID is');
   if (!CLIENT_ID_PATTERN.test(clientId)) {
-    throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_ID', `must be 3–64 of a-z, 0-9, ".", "_", "-", starting with a letter or digit; got ${JSON.stringify(clientId)}`);
+    throw new ConfigError(
+      'BOOTSTRAP_ADMIN_CLIENT_ID',
+      `must be 3–64 of a-z, 0-9, ".", "_", "-", starting with a letter or digit; got ${JSON.stringify(clientId)}`,
+    );
   }
   if (clientSecret.length < 16) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must be at least 16 characters');
   if (clientSecret.length > 512) throw new ConfigError('BOOTSTRAP_ADMIN_CLIENT_SECRET', 'must be at most 512 characters');

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { ensureBootstrapAdmin } from './clients/bootstrap.js';
-import { ensureBuiltInServices } from './services/services.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { ensureGenerationRow } from './db/generation.js';
 import { applyMigrations } from './db/migrations.js';
 import { ensureFingerprintKey } from './db/settings.js';
 import { encryptStoredKeys, ensureActiveKey, loadKeySet } from './keys/signing-keys.js';
+import { ensureBuiltInServices } from './services/services.js';
 
 /**
  * Brings the database to what this version of Portier needs: migrations, the cache

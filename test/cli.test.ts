@@ -20,7 +20,14 @@ function inProcess(database: Database) {
     let stdout = '';
     let stderr = '';
     const code = await main(args, {
-      out: { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) },
+      out: {
+        stdout: (text) => {
+          stdout += text;
+        },
+        stderr: (text) => {
+          stderr += text;
+        },
+      },
       env: { ISSUER: 'http://portier.test', LOG_LEVEL: 'warn' },
       database,
     });
@@ -46,8 +53,30 @@ function portierProcess(env: Record<string, string>, ...args: string[]) {
 
 t.test('create a service and a client, then the client gets a token', async (t) => {
   const { portier, open } = await cliEnvironment(t);
-  await portier('services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read');
-  const created = await portier('clients', 'create', '--name', 'API Eaglebe', '--owner', 'user-42', '--client-id', 'eaglebe', '--grant', 'events:events:read');
+  await portier(
+    'services',
+    'create',
+    '--id',
+    'events',
+    '--name',
+    'Events',
+    '--audience',
+    'https://events.example',
+    '--scope',
+    'events:read',
+  );
+  const created = await portier(
+    'clients',
+    'create',
+    '--name',
+    'API Eaglebe',
+    '--owner',
+    'user-42',
+    '--client-id',
+    'eaglebe',
+    '--grant',
+    'events:events:read',
+  );
   const secret = created.stdout.trim().split('\n').at(-1) ?? '';
   t.match(secret, /^portier_cs_[A-Za-z0-9_-]{43}$/, 'the secret is the last line of standard output');
   t.match(created.stderr, /shown this once/);
@@ -55,7 +84,10 @@ t.test('create a service and a client, then the client gets a token', async (t) 
   t.equal(resource.created_by, `cli:${(await import('node:os')).userInfo().username}`);
 
   const listed = JSON.parse((await portier('clients', 'list', '--status', 'active')).stdout);
-  t.same(listed.items.map((client: { client_id: string }) => client.client_id), ['eaglebe']);
+  t.same(
+    listed.items.map((client: { client_id: string }) => client.client_id),
+    ['eaglebe'],
+  );
   t.notMatch(JSON.stringify(listed), secret, 'the list never shows the secret');
 
   // The server, started afterwards on the same database, honours what the CLI made.
@@ -68,7 +100,18 @@ t.test('create a service and a client, then the client gets a token', async (t) 
 
 t.test('disable, rotate-secret, delete and the audit trail', async (t) => {
   const { portier } = await cliEnvironment(t);
-  await portier('services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read');
+  await portier(
+    'services',
+    'create',
+    '--id',
+    'events',
+    '--name',
+    'Events',
+    '--audience',
+    'https://events.example',
+    '--scope',
+    'events:read',
+  );
   await portier('clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read');
   const disabled = JSON.parse((await portier('clients', 'disable', 'client-a')).stdout);
   t.same(disabled.results, [{ client_id: 'client-a', ok: true, status: 'disabled' }]);
@@ -108,30 +151,78 @@ t.test('bad input is one clear line and a non-zero exit, and changes nothing', a
   t.same(listed.items, [], 'no client was half-created');
 });
 
-t.test('on PGlite, a second process cannot open a DATA_DIR in use', { skip: process.env.DATABASE_URL ? 'PGlite only' : false }, async (t) => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'portier-lock-'));
-  t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
-  const database = await connectDatabase({ dataDir });
-  try {
-    const error = await portierProcess({ DATA_DIR: dataDir }, 'clients', 'list').then(
-      () => undefined,
-      (failure: { code: number; stderr: string }) => failure,
-    );
-    t.equal(error?.code, 1);
-    t.match(error?.stderr ?? '', /DATA_DIR .* is in use by process \d+/);
-  } finally {
-    await database.close();
-  }
-  const after = await portierProcess({ DATA_DIR: dataDir }, 'migrate');
-  t.match(after.stderr, /up to date/, 'once released, the folder opens');
-});
+t.test(
+  'on PGlite, a second process cannot open a DATA_DIR in use',
+  { skip: process.env.DATABASE_URL ? 'PGlite only' : false },
+  async (t) => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'portier-lock-'));
+    t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+    const database = await connectDatabase({ dataDir });
+    try {
+      const error = await portierProcess({ DATA_DIR: dataDir }, 'clients', 'list').then(
+        () => undefined,
+        (failure: { code: number; stderr: string }) => failure,
+      );
+      t.equal(error?.code, 1);
+      t.match(error?.stderr ?? '', /DATA_DIR .* is in use by process \d+/);
+    } finally {
+      await database.close();
+    }
+    const after = await portierProcess({ DATA_DIR: dataDir }, 'migrate');
+    t.match(after.stderr, /up to date/, 'once released, the folder opens');
+  },
+);
 
 t.test('clients update changes the fields given, as PATCH does', async (t) => {
   const { portier } = await cliEnvironment(t);
-  await portier('services', 'create', '--id', 'events', '--name', 'Events', '--audience', 'https://events.example', '--scope', 'events:read', '--scope', 'events:write');
-  await portier('clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read', '--expires-at', '2099-01-01T00:00:00Z');
+  await portier(
+    'services',
+    'create',
+    '--id',
+    'events',
+    '--name',
+    'Events',
+    '--audience',
+    'https://events.example',
+    '--scope',
+    'events:read',
+    '--scope',
+    'events:write',
+  );
+  await portier(
+    'clients',
+    'create',
+    '--name',
+    'A',
+    '--owner',
+    'o',
+    '--client-id',
+    'client-a',
+    '--grant',
+    'events:events:read',
+    '--expires-at',
+    '2099-01-01T00:00:00Z',
+  );
   const updated = JSON.parse(
-    (await portier('clients', 'update', 'client-a', '--description', 'Events feed', '--role', 'reader', '--role', 'writer', '--grant', 'events:events:read,events:write', '--ip-range', '192.0.2.7/24', '--expires-at', 'none')).stdout,
+    (
+      await portier(
+        'clients',
+        'update',
+        'client-a',
+        '--description',
+        'Events feed',
+        '--role',
+        'reader',
+        '--role',
+        'writer',
+        '--grant',
+        'events:events:read,events:write',
+        '--ip-range',
+        '192.0.2.7/24',
+        '--expires-at',
+        'none',
+      )
+    ).stdout,
   );
   t.match(updated, {
     client_id: 'client-a',

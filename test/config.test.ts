@@ -14,7 +14,13 @@ const FAKE_PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n
  * loadConfig(env) must throw a ConfigError for `variable`, whose one-line message starts
  * with the variable's name and says what is wrong (`problem`).
  */
-function refuses(t: Test, env: Env, variable: string, problem: RegExp, label = `${variable}=${JSON.stringify(Object.values(env).join(' '))}`) {
+function refuses(
+  t: Test,
+  env: Env,
+  variable: string,
+  problem: RegExp,
+  label = `${variable}=${JSON.stringify(Object.values(env).join(' '))}`,
+) {
   let error: unknown;
   try {
     loadConfig(env);
@@ -190,10 +196,19 @@ t.test('KEY_ENCRYPTION_KEY', async (t) => {
   const key = randomBytes(32);
   t.strictSame(loadConfig({ KEY_ENCRYPTION_KEY: key.toString('base64') }).keyEncryptionKey, key, 'base64');
   t.strictSame(loadConfig({ KEY_ENCRYPTION_KEY: key.toString('base64url') }).keyEncryptionKey, key, 'base64url');
-  t.strictSame(loadConfig({ KEY_ENCRYPTION_KEY: `${key.toString('base64')}\n` }).keyEncryptionKey, key, 'a trailing newline (from a file) is ignored');
+  t.strictSame(
+    loadConfig({ KEY_ENCRYPTION_KEY: `${key.toString('base64')}\n` }).keyEncryptionKey,
+    key,
+    'a trailing newline (from a file) is ignored',
+  );
 
   refuses(t, { KEY_ENCRYPTION_KEY: 'this is not base64!' }, 'KEY_ENCRYPTION_KEY', /base64/);
-  refuses(t, { KEY_ENCRYPTION_KEY: `${key.toString('base64').slice(0, 20)}*${key.toString('base64').slice(21)}` }, 'KEY_ENCRYPTION_KEY', /base64/);
+  refuses(
+    t,
+    { KEY_ENCRYPTION_KEY: `${key.toString('base64').slice(0, 20)}*${key.toString('base64').slice(21)}` },
+    'KEY_ENCRYPTION_KEY',
+    /base64/,
+  );
   refuses(t, { KEY_ENCRYPTION_KEY: key.toString('hex') }, 'KEY_ENCRYPTION_KEY', /32 bytes, got 48/, 'hex is not base64 of 32 bytes');
   refuses(t, { KEY_ENCRYPTION_KEY: randomBytes(16).toString('base64') }, 'KEY_ENCRYPTION_KEY', /exactly 32 bytes, got 16/);
   refuses(t, { KEY_ENCRYPTION_KEY: randomBytes(33).toString('base64') }, 'KEY_ENCRYPTION_KEY', /exactly 32 bytes, got 33/);
@@ -214,7 +229,21 @@ t.test('TRUST_PROXY', async (t) => {
     ['10.0.0.0/8', '192.168.1.1', '2001:db8::/32', '::1'],
     'a list of CIDRs and addresses',
   );
-  for (const bad of ['garbage', 'yes', 'FALSE', '10.0.0.0/33', '10.0.0.0/8,', '10.0.0.0/8,nonsense', '300.1.1.1', '2001:db8::/200', '-1', '1.5', '010.0.0.1', '0x0a000001', '10.0.0.0 /8']) {
+  for (const bad of [
+    'garbage',
+    'yes',
+    'FALSE',
+    '10.0.0.0/33',
+    '10.0.0.0/8,',
+    '10.0.0.0/8,nonsense',
+    '300.1.1.1',
+    '2001:db8::/200',
+    '-1',
+    '1.5',
+    '010.0.0.1',
+    '0x0a000001',
+    '10.0.0.0 /8',
+  ]) {
     refuses(t, { TRUST_PROXY: bad }, 'TRUST_PROXY', /hop count|IPs\/CIDRs/);
   }
 });
@@ -239,7 +268,12 @@ t.test('DATABASE_URL sslmode', async (t) => {
     t.equal(loadConfig({ DATABASE_URL: url }).databaseUrl, url, `sslmode=${mode}`);
   }
   for (const bad of ['verifyfull', 'true', 'VERIFY-FULL', 'allow-all', '']) {
-    refuses(t, { DATABASE_URL: `postgres://u@db.internal/portier?sslmode=${bad}` }, 'DATABASE_URL', /sslmode must be one of disable, prefer, require, verify-ca, verify-full, no-verify/);
+    refuses(
+      t,
+      { DATABASE_URL: `postgres://u@db.internal/portier?sslmode=${bad}` },
+      'DATABASE_URL',
+      /sslmode must be one of disable, prefer, require, verify-ca, verify-full, no-verify/,
+    );
   }
 });
 
@@ -254,10 +288,17 @@ t.test('DATABASE_POOL_SIZE', async (t) => {
 t.test('DATABASE_CONNECT_TIMEOUT', async (t) => {
   t.equal(loadConfig({ DATABASE_CONNECT_TIMEOUT: '100' }).databaseConnectTimeout, 100);
   t.equal(loadConfig({ DATABASE_CONNECT_TIMEOUT: '600000' }).databaseConnectTimeout, 600000);
-  refuses(t, { DATABASE_CONNECT_TIMEOUT: '5' }, 'DATABASE_CONNECT_TIMEOUT', /between 100 and 600000 milliseconds, got 5/, 'seconds where milliseconds are meant');
+  refuses(
+    t,
+    { DATABASE_CONNECT_TIMEOUT: '5' },
+    'DATABASE_CONNECT_TIMEOUT',
+    /between 100 and 600000 milliseconds, got 5/,
+    'seconds where milliseconds are meant',
+  );
   refuses(t, { DATABASE_CONNECT_TIMEOUT: '0' }, 'DATABASE_CONNECT_TIMEOUT', /between 100 and 600000 milliseconds/, 'no "wait forever"');
   refuses(t, { DATABASE_CONNECT_TIMEOUT: '600001' }, 'DATABASE_CONNECT_TIMEOUT', /between 100 and 600000/);
-  for (const bad of ['5s', '1e4', '-1', 'soon']) refuses(t, { DATABASE_CONNECT_TIMEOUT: bad }, 'DATABASE_CONNECT_TIMEOUT', /whole number of milliseconds/);
+  for (const bad of ['5s', '1e4', '-1', 'soon'])
+    refuses(t, { DATABASE_CONNECT_TIMEOUT: bad }, 'DATABASE_CONNECT_TIMEOUT', /whole number of milliseconds/);
 });
 
 t.test('DATABASE_STATEMENT_TIMEOUT', async (t) => {
@@ -276,7 +317,11 @@ t.test('DATABASE_CA_FILE', async (t) => {
   writeFileSync(caFile, FAKE_PEM);
   const url = 'postgres://u@db.internal/portier';
   t.strictSame(loadConfig({ DATABASE_URL: url, DATABASE_CA_FILE: caFile }).databaseCa, { file: caFile, pem: FAKE_PEM });
-  t.strictSame(loadConfig({ DATABASE_URL: `${url}?sslmode=verify-full`, DATABASE_CA_FILE: caFile }).databaseCa?.file, caFile, 'with verify-full');
+  t.strictSame(
+    loadConfig({ DATABASE_URL: `${url}?sslmode=verify-full`, DATABASE_CA_FILE: caFile }).databaseCa?.file,
+    caFile,
+    'with verify-full',
+  );
 
   const missing = join(dir, 'missing.pem');
   refuses(t, { DATABASE_URL: url, DATABASE_CA_FILE: missing }, 'DATABASE_CA_FILE', new RegExp(`cannot read ${missing} \\(ENOENT\\)`));
@@ -292,7 +337,12 @@ t.test('DATABASE_CA_FILE', async (t) => {
   refuses(t, { DATABASE_URL: url, DATABASE_CA_FILE: notPem }, 'DATABASE_CA_FILE', /contains no PEM certificate/);
   refuses(t, { DATABASE_CA_FILE: caFile }, 'DATABASE_CA_FILE', /DATABASE_URL is not/, 'without DATABASE_URL');
   for (const mode of ['disable', 'no-verify']) {
-    refuses(t, { DATABASE_URL: `${url}?sslmode=${mode}`, DATABASE_CA_FILE: caFile }, 'DATABASE_CA_FILE', new RegExp(`sslmode=${mode}, which does not check`));
+    refuses(
+      t,
+      { DATABASE_URL: `${url}?sslmode=${mode}`, DATABASE_CA_FILE: caFile },
+      'DATABASE_CA_FILE',
+      new RegExp(`sslmode=${mode}, which does not check`),
+    );
   }
 });
 
@@ -311,16 +361,47 @@ t.test('BOOTSTRAP_ADMIN_CLIENT_ID and BOOTSTRAP_ADMIN_CLIENT_SECRET', async (t) 
   t.equal(loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: '', BOOTSTRAP_ADMIN_CLIENT_SECRET: '' }).bootstrapAdmin, undefined, 'both empty: none');
 
   refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin' }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /must be set when BOOTSTRAP_ADMIN_CLIENT_ID is/);
-  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin', BOOTSTRAP_ADMIN_CLIENT_SECRET: '' }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /must be set/);
-  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret' }, 'BOOTSTRAP_ADMIN_CLIENT_ID', /must be set when BOOTSTRAP_ADMIN_CLIENT_SECRET is/);
+  refuses(
+    t,
+    { BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin', BOOTSTRAP_ADMIN_CLIENT_SECRET: '' },
+    'BOOTSTRAP_ADMIN_CLIENT_SECRET',
+    /must be set/,
+  );
+  refuses(
+    t,
+    { BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret' },
+    'BOOTSTRAP_ADMIN_CLIENT_ID',
+    /must be set when BOOTSTRAP_ADMIN_CLIENT_SECRET is/,
+  );
 
   const id = 'root-admin';
-  const short = refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'short-secret' }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /at least 16/);
+  const short = refuses(
+    t,
+    { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'short-secret' },
+    'BOOTSTRAP_ADMIN_CLIENT_SECRET',
+    /at least 16/,
+  );
   t.notOk(short?.message.includes('short-secret'), 'the secret is not repeated in the message');
-  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(15) }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /at least 16/);
-  t.equal(loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(16) }).bootstrapAdmin?.clientSecret.length, 16);
-  t.equal(loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(512) }).bootstrapAdmin?.clientSecret.length, 512);
-  refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(513) }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /at most 512/);
+  refuses(
+    t,
+    { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(15) },
+    'BOOTSTRAP_ADMIN_CLIENT_SECRET',
+    /at least 16/,
+  );
+  t.equal(
+    loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(16) }).bootstrapAdmin?.clientSecret.length,
+    16,
+  );
+  t.equal(
+    loadConfig({ BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(512) }).bootstrapAdmin?.clientSecret.length,
+    512,
+  );
+  refuses(
+    t,
+    { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'x'.repeat(513) },
+    'BOOTSTRAP_ADMIN_CLIENT_SECRET',
+    /at most 512/,
+  );
 
   for (const [label, secret] of [
     ['a newline', 'sixteen-chars-ok\n'],
@@ -330,12 +411,23 @@ t.test('BOOTSTRAP_ADMIN_CLIENT_ID and BOOTSTRAP_ADMIN_CLIENT_SECRET', async (t) 
     ['non-ASCII', 'sécret-de-seize-car'],
     ['an emoji', 'sixteen-chars-ok🔑'],
   ] as const) {
-    const error = refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: secret }, 'BOOTSTRAP_ADMIN_CLIENT_SECRET', /printable ASCII/, `secret with ${label}`);
+    const error = refuses(
+      t,
+      { BOOTSTRAP_ADMIN_CLIENT_ID: id, BOOTSTRAP_ADMIN_CLIENT_SECRET: secret },
+      'BOOTSTRAP_ADMIN_CLIENT_SECRET',
+      /printable ASCII/,
+      `secret with ${label}`,
+    );
     t.notOk(error?.message.includes(secret), 'the secret is not repeated in the message');
   }
 
   for (const badId of ['Root-Admin', 'root admin', 'ab', '-admin', 'admin/root', 'ädmin', 'x'.repeat(65)]) {
-    refuses(t, { BOOTSTRAP_ADMIN_CLIENT_ID: badId, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret' }, 'BOOTSTRAP_ADMIN_CLIENT_ID', /3–64/);
+    refuses(
+      t,
+      { BOOTSTRAP_ADMIN_CLIENT_ID: badId, BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret' },
+      'BOOTSTRAP_ADMIN_CLIENT_ID',
+      /3–64/,
+    );
   }
 });
 
@@ -361,8 +453,10 @@ t.test('the abuse-resistance limits are whole numbers within bounds', async (t) 
 });
 
 t.test('LOG_LEVEL', async (t) => {
-  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) t.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
-  for (const bad of ['verbose', 'INFO', 'warning', '30']) refuses(t, { LOG_LEVEL: bad }, 'LOG_LEVEL', /must be one of fatal, error, warn, info, debug, trace, silent/);
+  for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    t.equal(loadConfig({ LOG_LEVEL: level }).logLevel, level);
+  for (const bad of ['verbose', 'INFO', 'warning', '30'])
+    refuses(t, { LOG_LEVEL: bad }, 'LOG_LEVEL', /must be one of fatal, error, warn, info, debug, trace, silent/);
 });
 
 t.test('the first bad variable stops the load, whatever the others', async (t) => {
@@ -380,6 +474,16 @@ t.test("the README's configuration table names exactly the variables Portier rea
   t.same(documented, [...CONFIG_VARIABLES].sort());
 
   const read = new Set<string | symbol>();
-  loadConfig(new Proxy({}, { get: (_env, name) => (read.add(name), undefined) }));
+  loadConfig(
+    new Proxy(
+      {},
+      {
+        get: (_env, name) => {
+          read.add(name);
+          return undefined;
+        },
+      },
+    ),
+  );
   t.same([...read].map(String).sort(), [...CONFIG_VARIABLES].sort(), 'and they are the ones loadConfig reads');
 });

@@ -34,7 +34,17 @@ const GOOD_ADDRESS = '192.0.2.10';
 /** Where the checks after the run come from: no fuzzed request uses it. */
 const CHECK_ADDRESS = '127.0.0.1';
 /** Seven failure-budget keys: ::ffff:192.0.2.1 counts as 192.0.2.1, and 2001:db8::1 and ::2 share a /64. */
-const FUZZ_ADDRESSES = ['192.0.2.1', '192.0.2.2', '198.51.100.7', '2001:db8::1', '2001:db8::2', '2001:db8:0:1::1', '::ffff:192.0.2.1', '::ffff:203.0.113.9', 'fe80::1'];
+const FUZZ_ADDRESSES = [
+  '192.0.2.1',
+  '192.0.2.2',
+  '198.51.100.7',
+  '2001:db8::1',
+  '2001:db8::2',
+  '2001:db8:0:1::1',
+  '::ffff:192.0.2.1',
+  '::ffff:203.0.113.9',
+  'fe80::1',
+];
 const ANY_ADDRESS = [GOOD_ADDRESS, ...FUZZ_ADDRESSES];
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
@@ -63,7 +73,9 @@ function percentEncode(text: string): string {
       out += encodeURIComponent(text.slice(i, i + 2));
       i += 1;
     } else if (code >= 0xd800 && code <= 0xdfff) {
-      out += [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)].map((byte) => `%${byte.toString(16).toUpperCase()}`).join('');
+      out += [0xe0 | (code >> 12), 0x80 | ((code >> 6) & 0x3f), 0x80 | (code & 0x3f)]
+        .map((byte) => `%${byte.toString(16).toUpperCase()}`)
+        .join('');
     } else {
       out += encodeURIComponent(text.charAt(i));
     }
@@ -90,30 +102,136 @@ const deepObject = (depth: number): unknown => {
 };
 
 const NASTY = [
-  '', ' ', '  ', '\u0000', 'a\u0000b', '\ud800', 'x\udfffy', '\udc00\ud800', '\u001b[2J', '\r\n', '\n', '\t', '\u007f', '\u0085',
-  '\u2028', '\ufeff', '\u200b', '😀', '𝕏', 'é', 'e\u0301', 'ÿ', '%00', '%ED%A0%80', '%', '%zz', '%E0%A4%A', '%2F', '+', '../..',
-  '..%2F', "'; DROP TABLE clients; --", "1' UNION SELECT 1 --", '${jndi:ldap://x}', '<script>alert(1)</script>', '__proto__',
-  'constructor', 'prototype', 'hasOwnProperty', 'null', 'undefined', 'NaN', 'Infinity', '-0', '0', '-1', '1e309', 'true', '[]',
-  '{}', 'portier_cs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '\\', '"', "'", '*', '%_', '\\%', 'fuzz-1', 'events',
-  'events:read', 'https://events.example', 'client_credentials', '2024-02-30T25:61:00Z',
+  '',
+  ' ',
+  '  ',
+  '\u0000',
+  'a\u0000b',
+  '\ud800',
+  'x\udfffy',
+  '\udc00\ud800',
+  '\u001b[2J',
+  '\r\n',
+  '\n',
+  '\t',
+  '\u007f',
+  '\u0085',
+  '\u2028',
+  '\ufeff',
+  '\u200b',
+  '😀',
+  '𝕏',
+  'é',
+  'e\u0301',
+  'ÿ',
+  '%00',
+  '%ED%A0%80',
+  '%',
+  '%zz',
+  '%E0%A4%A',
+  '%2F',
+  '+',
+  '../..',
+  '..%2F',
+  "'; DROP TABLE clients; --",
+  "1' UNION SELECT 1 --",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell probe, meant literally.
+  '${jndi:ldap://x}',
+  '<script>alert(1)</script>',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'hasOwnProperty',
+  'null',
+  'undefined',
+  'NaN',
+  'Infinity',
+  '-0',
+  '0',
+  '-1',
+  '1e309',
+  'true',
+  '[]',
+  '{}',
+  'portier_cs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+  '\\',
+  '"',
+  "'",
+  '*',
+  '%_',
+  '\\%',
+  'fuzz-1',
+  'events',
+  'events:read',
+  'https://events.example',
+  'client_credentials',
+  '2024-02-30T25:61:00Z',
 ];
-const LONG = ['a'.repeat(64), 'a'.repeat(65), 'é'.repeat(101), 'x'.repeat(201), 'y'.repeat(1025), 'z'.repeat(2001), 'w'.repeat(5000), '\ud800'.repeat(300), '%'.repeat(3000)];
+const LONG = [
+  'a'.repeat(64),
+  'a'.repeat(65),
+  'é'.repeat(101),
+  'x'.repeat(201),
+  'y'.repeat(1025),
+  'z'.repeat(2001),
+  'w'.repeat(5000),
+  '\ud800'.repeat(300),
+  '%'.repeat(3000),
+];
 const DATES = [
-  '0000-01-01T00:00:00Z', '10000-01-01T00:00:00Z', '2024-02-30T25:61:00Z', '0001-01-01T00:00:00Z', '0001-01-01T00:00:00+01:00',
-  '9999-12-31T23:59:59Z', '9999-12-31T23:59:59.9999Z', '9999-12-31T23:59:59.999-01:00', '9999-12-31T23:59:60Z', '1970-01-01T00:00:00Z',
+  '0000-01-01T00:00:00Z',
+  '10000-01-01T00:00:00Z',
+  '2024-02-30T25:61:00Z',
+  '0001-01-01T00:00:00Z',
+  '0001-01-01T00:00:00+01:00',
+  '9999-12-31T23:59:59Z',
+  '9999-12-31T23:59:59.9999Z',
+  '9999-12-31T23:59:59.999-01:00',
+  '9999-12-31T23:59:60Z',
+  '1970-01-01T00:00:00Z',
   '2000-01-01T00:00:00Z',
-  '2099-01-01T00:00:00Z', '2099-01-01t00:00:00z', '2099-01-01 00:00:00Z', '2099-01-01T00:00:00', '2099-13-01T00:00:00Z',
-  '2099-06-30T23:59:60Z', '2099-01-01T00:00:00.123456789Z', '+002099-01-01T00:00:00Z', '-000001-01-01T00:00:00Z', '2099-01-01',
-  '2099-01-01T24:00:00Z', '2099-02-29T00:00:00Z', '2096-02-29T00:00:00+14:00', '2099-01-01T00:00:00+99:99', '2099-W01-1T00:00:00Z',
-  '1e12', '',
+  '2099-01-01T00:00:00Z',
+  '2099-01-01t00:00:00z',
+  '2099-01-01 00:00:00Z',
+  '2099-01-01T00:00:00',
+  '2099-13-01T00:00:00Z',
+  '2099-06-30T23:59:60Z',
+  '2099-01-01T00:00:00.123456789Z',
+  '+002099-01-01T00:00:00Z',
+  '-000001-01-01T00:00:00Z',
+  '2099-01-01',
+  '2099-01-01T24:00:00Z',
+  '2099-02-29T00:00:00Z',
+  '2096-02-29T00:00:00+14:00',
+  '2099-01-01T00:00:00+99:99',
+  '2099-W01-1T00:00:00Z',
+  '1e12',
+  '',
 ];
-const RAW_NUMBERS = ['1e400', '-1e400', '1e-400', '-0', '123456789012345678901234567890', '1E2', '9007199254740993', '604800.0', '604801', '-1', '0.5', '1.0', '0'];
+const RAW_NUMBERS = [
+  '1e400',
+  '-1e400',
+  '1e-400',
+  '-0',
+  '123456789012345678901234567890',
+  '1E2',
+  '9007199254740993',
+  '604800.0',
+  '604801',
+  '-1',
+  '0.5',
+  '1.0',
+  '0',
+];
 
 /** One character, mostly printable, sometimes a control character, a lone surrogate or URL syntax. */
 const oddChar = fc.oneof(
   { weight: 6, arbitrary: fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }) },
   // Any code point but a surrogate (fc.string's 'binary' unit, without the million-entry table it builds).
-  { weight: 2, arbitrary: fc.integer({ min: 0, max: 0x10ffff - 0x800 }).map((code) => String.fromCodePoint(code < 0xd800 ? code : code + 0x800)) },
+  {
+    weight: 2,
+    arbitrary: fc.integer({ min: 0, max: 0x10ffff - 0x800 }).map((code) => String.fromCodePoint(code < 0xd800 ? code : code + 0x800)),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 0x1f }).map((code) => String.fromCharCode(code)) },
   { weight: 1, arbitrary: fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code)) },
   { weight: 1, arbitrary: fc.constantFrom('%', '+', '&', '=', ':', '/', '?', '#', '"', '\\', ' ', '\u007f', '\u2028', '\ufeff', '😀') },
@@ -128,12 +246,25 @@ const nasty: fc.Arbitrary<string> = fc.oneof(
 );
 
 /** The first and last instants a timestamp may name, and their neighbours. */
-const EDGE_DATES = ['0001-01-01T00:00:00.000Z', '0001-01-01T00:00:00.001Z', '0000-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.998Z', '9999-12-31T23:59:59.999+00:00', '10000-01-01T00:00:00.000Z'];
+const EDGE_DATES = [
+  '0001-01-01T00:00:00.000Z',
+  '0001-01-01T00:00:00.001Z',
+  '0000-12-31T23:59:59.999Z',
+  '9999-12-31T23:59:59.999Z',
+  '9999-12-31T23:59:59.998Z',
+  '9999-12-31T23:59:59.999+00:00',
+  '10000-01-01T00:00:00.000Z',
+];
 
 const dateText = fc.oneof(
   { weight: 3, arbitrary: fc.constantFrom(...DATES) },
   { weight: 2, arbitrary: fc.constantFrom(...EDGE_DATES) },
-  { weight: 2, arbitrary: fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }).map((date) => date.toISOString()) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
+      .map((date) => date.toISOString()),
+  },
   { weight: 1, arbitrary: nasty },
 );
 
@@ -148,7 +279,15 @@ const wrongType: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.array(nasty, { maxLength: 4 }) },
   { weight: 1, arbitrary: fc.dictionary(nasty, nasty, { maxKeys: 3 }) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 3 }) },
-  { weight: 1, arbitrary: fc.constantFrom(deepArray(500), deepObject(500), Array.from({ length: 5000 }, () => 'x'), { ...Array.from({ length: 300 }, () => 1) }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      deepArray(500),
+      deepObject(500),
+      Array.from({ length: 5000 }, () => 'x'),
+      { ...Array.from({ length: 300 }, () => 1) },
+    ),
+  },
 );
 
 /** Mostly a valid value, sometimes anything. */
@@ -171,7 +310,12 @@ function short(value: string, max = 160): string {
 
 function describe(request: FuzzRequest): string {
   const headers = Object.entries(request.headers).map(([name, value]) => `${name}: ${short(value, 100)}`);
-  const payload = request.payload === undefined ? 'none' : Buffer.isBuffer(request.payload) ? `<buffer ${request.payload.toString('hex').slice(0, 160)}>` : short(request.payload, 400);
+  const payload =
+    request.payload === undefined
+      ? 'none'
+      : Buffer.isBuffer(request.payload)
+        ? `<buffer ${request.payload.toString('hex').slice(0, 160)}>`
+        : short(request.payload, 400);
   return `${request.method} ${short(request.url, 300)} from ${request.remoteAddress}\n    headers: ${headers.join(' | ')}\n    body: ${payload}`;
 }
 
@@ -209,7 +353,9 @@ const extraHeaders = fc.oneof(
           ['accept-version', '9.9.9'],
           ['x-http-method-override', 'DELETE'],
         ),
-        fc.tuple(fc.constantFrom('x-odd', 'user-agent', 'referer', 'origin', 'x-request-id'), nasty).map(([name, value]): [string, string] => [name, headerSafe(value)]),
+        fc
+          .tuple(fc.constantFrom('x-odd', 'user-agent', 'referer', 'origin', 'x-request-id'), nasty)
+          .map(([name, value]): [string, string] => [name, headerSafe(value)]),
       ),
       { minLength: 1, maxLength: 3 },
     ),
@@ -217,9 +363,17 @@ const extraHeaders = fc.oneof(
 );
 
 /** Sometimes a content-length that does not match the body. */
-const lengthMismatch = fc.oneof({ weight: 20, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(-1, 1, 1000, '0', 'abc', '-1', '1.5') });
+const lengthMismatch = fc.oneof(
+  { weight: 20, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: fc.constantFrom(-1, 1, 1000, '0', 'abc', '-1', '1.5') },
+);
 
-function withHeaders(headers: Record<string, string>, extra: Array<[string, string]>, payload: string | Buffer | undefined, mismatch: number | string | undefined): Record<string, string> {
+function withHeaders(
+  headers: Record<string, string>,
+  extra: Array<[string, string]>,
+  payload: string | Buffer | undefined,
+  mismatch: number | string | undefined,
+): Record<string, string> {
   const result = { ...headers };
   for (const [name, value] of extra) result[name] = value;
   if (mismatch !== undefined) {
@@ -236,12 +390,36 @@ const queryString = (pairs: fc.Arbitrary<Array<[string, string]>>) =>
       pairs,
       raw: fc.array(fc.boolean(), { maxLength: 12 }),
       repeat: fc.option(fc.nat(), { freq: 5 }),
-      junk: fc.oneof({ weight: 10, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom('&', '&&', '=', '==x', '%', '%zz', '%00', '%ED%A0%80', 'a=%E0%A4%A', ';', '?', '#x', '&%=%', '[]=1', 'a[b]=c') }),
+      junk: fc.oneof(
+        { weight: 10, arbitrary: fc.constant('') },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            '&',
+            '&&',
+            '=',
+            '==x',
+            '%',
+            '%zz',
+            '%00',
+            '%ED%A0%80',
+            'a=%E0%A4%A',
+            ';',
+            '?',
+            '#x',
+            '&%=%',
+            '[]=1',
+            'a[b]=c',
+          ),
+        },
+      ),
     })
     .map(({ pairs: list, raw, repeat, junk }) => {
       const all = [...list];
       if (repeat !== null && list.length > 0) all.push(list[repeat % list.length] as [string, string]);
-      const parts = all.map(([name, value], i) => (raw[i] === true ? `${name}=${value}` : `${percentEncode(name)}=${percentEncode(value)}`));
+      const parts = all.map(([name, value], i) =>
+        raw[i] === true ? `${name}=${value}` : `${percentEncode(name)}=${percentEncode(value)}`,
+      );
       if (junk !== '') parts.push(junk);
       return parts.length === 0 ? '' : `?${parts.join('&')}`;
     });
@@ -268,10 +446,7 @@ const queryOf = (params: Params) =>
       weight: 1,
       arbitrary: queryString(
         fc.array(
-          fc.oneof(
-            ...Object.entries(params).map(([name, p]) => param(name, fc.oneof(p.valid, p.plausible))),
-            fc.tuple(nasty, nasty),
-          ),
+          fc.oneof(...Object.entries(params).map(([name, p]) => param(name, fc.oneof(p.valid, p.plausible))), fc.tuple(nasty, nasty)),
           { maxLength: 4 },
         ),
       ),
@@ -283,7 +458,19 @@ const queryOf = (params: Params) =>
 // ---------------------------------------------------------------------------------------
 
 /** Text that only a failure of ours would put in an answer. */
-const INTERNAL_TEXT = ['Failed query', 'params:', 'select ', 'insert into', 'at /', 'at async', 'node:internal', 'node_modules', 'DrizzleQueryError', '.ts:', 'SQLSTATE'];
+const INTERNAL_TEXT = [
+  'Failed query',
+  'params:',
+  'select ',
+  'insert into',
+  'at /',
+  'at async',
+  'node:internal',
+  'node_modules',
+  'DrizzleQueryError',
+  '.ts:',
+  'SQLSTATE',
+];
 
 /** The path the request reaches: inject() resolves dot segments as a URL does. */
 function pathOf(url: string): string {
@@ -337,8 +524,10 @@ function answerFaults(request: FuzzRequest, response: LightMyRequestResponse): s
   if (status < 400) {
     if (/json/.test(contentType) && body !== '' && json === undefined) faults.push('a JSON content type on a body that is not JSON');
     const answer = (json ?? {}) as Record<string, unknown>;
-    if (status === 200 && path.startsWith('/oauth/token') && (typeof answer.access_token !== 'string' || answer.token_type !== 'Bearer')) faults.push('a token response without access_token and token_type Bearer');
-    if (status === 200 && path.startsWith('/oauth/introspect') && typeof answer.active !== 'boolean') faults.push('an introspection response without active');
+    if (status === 200 && path.startsWith('/oauth/token') && (typeof answer.access_token !== 'string' || answer.token_type !== 'Bearer'))
+      faults.push('a token response without access_token and token_type Bearer');
+    if (status === 200 && path.startsWith('/oauth/introspect') && typeof answer.active !== 'boolean')
+      faults.push('an introspection response without active');
     return faults;
   }
 
@@ -355,14 +544,18 @@ function answerFaults(request: FuzzRequest, response: LightMyRequestResponse): s
     // RFC 9457: type, title, status (the answer's), detail; errors[] of {path, message}.
     if (!/^application\/problem\+json\b/.test(contentType)) faults.push(`problem with content-type ${JSON.stringify(contentType)}`);
     const problem = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
-    if (typeof problem.type !== 'string' || typeof problem.title !== 'string' || typeof problem.detail !== 'string') faults.push('problem without type, title and detail');
+    if (typeof problem.type !== 'string' || typeof problem.title !== 'string' || typeof problem.detail !== 'string')
+      faults.push('problem without type, title and detail');
     if (problem.status !== status) faults.push(`problem status ${String(problem.status)} on a ${status}`);
     if (problem.errors !== undefined) {
       const errors = problem.errors;
-      const wellFormed = Array.isArray(errors) && errors.length > 0 && errors.every((entry: unknown) => {
-        const item = entry as Record<string, unknown> | null;
-        return typeof item === 'object' && item !== null && typeof item.path === 'string' && typeof item.message === 'string';
-      });
+      const wellFormed =
+        Array.isArray(errors) &&
+        errors.length > 0 &&
+        errors.every((entry: unknown) => {
+          const item = entry as Record<string, unknown> | null;
+          return typeof item === 'object' && item !== null && typeof item.path === 'string' && typeof item.message === 'string';
+        });
       if (!wellFormed) faults.push('problem errors[] is not a list of {path, message}');
     }
   } else if (body !== '' && json === undefined) {
@@ -442,7 +635,10 @@ async function setUp(t: Test) {
   const adminGrant = [{ service: 'portier-admin', scopes: ['admin:read', 'admin:write'] }];
   const staleTokens: string[] = [];
   for (const clientId of ['off-admin', 'gone-admin']) {
-    const created = await must(admin('POST', '/admin/clients', { client_id: clientId, name: clientId, owner: 'ops', grants: adminGrant }), 201);
+    const created = await must(
+      admin('POST', '/admin/clients', { client_id: clientId, name: clientId, owner: 'ops', grants: adminGrant }),
+      201,
+    );
     staleTokens.push(await server.tokenFor('admin:write', clientId, String(created.client_secret)));
   }
   await must(admin('POST', '/admin/clients/off-admin/disable'), 200);
@@ -463,7 +659,8 @@ async function setUp(t: Test) {
 
   // Public keys for private_key_jwt clients.
   const jwks: JWK[] = [];
-  for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) jwks.push(await exportJWK((await generateKeyPair(alg, { extractable: true })).publicKey));
+  for (const alg of ['ES256', 'EdDSA', 'RS256'] as const)
+    jwks.push(await exportJWK((await generateKeyPair(alg, { extractable: true })).publicKey));
 
   return { ...server, logs, goodSecret, goodBasic, goodToken, readToken, revokedToken, staleTokens, unsigned, forged, jwks };
 }
@@ -476,19 +673,68 @@ type Fuzz = Awaited<ReturnType<typeof setUp>>;
 
 const FORM = 'application/x-www-form-urlencoded';
 const FORM_TYPES = [
-  FORM, `${FORM}; charset=utf-8`, `${FORM}; charset=ISO-8859-1`, `${FORM};charset=utf-16le`, 'APPLICATION/X-WWW-FORM-URLENCODED',
-  `${FORM} ; x=y`, `${FORM}x`, `${FORM}, application/json`, `${FORM}; charset="`, 'application/x-www-form-urlencoded\t',
+  FORM,
+  `${FORM}; charset=utf-8`,
+  `${FORM}; charset=ISO-8859-1`,
+  `${FORM};charset=utf-16le`,
+  'APPLICATION/X-WWW-FORM-URLENCODED',
+  `${FORM} ; x=y`,
+  `${FORM}x`,
+  `${FORM}, application/json`,
+  `${FORM}; charset="`,
+  'application/x-www-form-urlencoded\t',
 ];
-const OTHER_TYPES = ['application/json', 'text/plain', 'multipart/form-data; boundary=XYZ', 'application/octet-stream', '', ';', '*/*', 'application/problem+json', 'text/html; charset=utf-8'];
+const OTHER_TYPES = [
+  'application/json',
+  'text/plain',
+  'multipart/form-data; boundary=XYZ',
+  'application/octet-stream',
+  '',
+  ';',
+  '*/*',
+  'application/problem+json',
+  'text/html; charset=utf-8',
+];
 
 function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   const { goodSecret, goodToken, token: adminToken, revokedToken } = fuzz;
-  const audiences = ['https://events.example', 'https://billing.example', `${fuzz.config.issuer}/admin`, 'urn:x:y', 'relative/path', 'https://events.example#frag', 'https://events.example/', 'HTTPS://EVENTS.EXAMPLE'];
+  const audiences = [
+    'https://events.example',
+    'https://billing.example',
+    `${fuzz.config.issuer}/admin`,
+    'urn:x:y',
+    'relative/path',
+    'https://events.example#frag',
+    'https://events.example/',
+    'HTTPS://EVENTS.EXAMPLE',
+  ];
   const value = (valid: fc.Arbitrary<string>) => fc.oneof({ weight: 5, arbitrary: valid }, { weight: 2, arbitrary: nasty });
-  const scope = value(fc.constantFrom('events:read', 'events:write', 'events:read events:read', 'billing:read', 'admin:write', ' events:read ', 'events:read\tevents:write', 'a'.repeat(70_000)));
+  const scope = value(
+    fc.constantFrom(
+      'events:read',
+      'events:write',
+      'events:read events:read',
+      'billing:read',
+      'admin:write',
+      ' events:read ',
+      'events:read\tevents:write',
+      'a'.repeat(70_000),
+    ),
+  );
   const tokenValue = value(
     fc.oneof(
-      fc.constantFrom(goodToken, adminToken, revokedToken, `${goodToken}x`, goodToken.split('.').slice(0, 2).join('.'), 'a.b.c', '..', 'eyJhbGciOiJub25lIn0.e30.', fuzz.unsigned, fuzz.forged),
+      fc.constantFrom(
+        goodToken,
+        adminToken,
+        revokedToken,
+        `${goodToken}x`,
+        goodToken.split('.').slice(0, 2).join('.'),
+        'a.b.c',
+        '..',
+        'eyJhbGciOiJub25lIn0.e30.',
+        fuzz.unsigned,
+        fuzz.forged,
+      ),
       fc.tuple(nasty, nasty, nasty).map((parts) => parts.map((part) => base64url(part)).join('.')),
     ),
   );
@@ -505,25 +751,67 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   );
   const oddHeader = fc.oneof(
     fc.constantFrom(
-      'Basic', 'Basic ', 'Basic !!!', 'Basic ====', 'Basic YQ', 'Basic Og==', 'Basic OjpAOg', 'basic Z29vZC1jbGllbnQ6eA==', 'BASIC  Z29vZC1jbGllbnQ6eA==  ',
-      'Bearer x', 'Digest username="x"', 'Negotiate YII=', 'Basic Z29vZC1jbGllbnQ6eA==, Basic eDp5', 'Basic\tZ29vZC1jbGllbnQ6eA==', 'Basic Z29vZC1jbGllbnQ6eA==%',
-      `Basic ${'A'.repeat(100_000)}`, `Basic ${Buffer.from([0xff, 0xfe, 0x3a, 0x00, 0xc3]).toString('base64')}`, `Basic ${Buffer.from(`${GOOD_ID}:%zz`).toString('base64')}`,
-      `Basic ${Buffer.from(`%E0%A4%A:${goodSecret}`).toString('base64')}`, ' ', '',
+      'Basic',
+      'Basic ',
+      'Basic !!!',
+      'Basic ====',
+      'Basic YQ',
+      'Basic Og==',
+      'Basic OjpAOg',
+      'basic Z29vZC1jbGllbnQ6eA==',
+      'BASIC  Z29vZC1jbGllbnQ6eA==  ',
+      'Bearer x',
+      'Digest username="x"',
+      'Negotiate YII=',
+      'Basic Z29vZC1jbGllbnQ6eA==, Basic eDp5',
+      'Basic\tZ29vZC1jbGllbnQ6eA==',
+      'Basic Z29vZC1jbGllbnQ6eA==%',
+      `Basic ${'A'.repeat(100_000)}`,
+      `Basic ${Buffer.from([0xff, 0xfe, 0x3a, 0x00, 0xc3]).toString('base64')}`,
+      `Basic ${Buffer.from(`${GOOD_ID}:%zz`).toString('base64')}`,
+      `Basic ${Buffer.from(`%E0%A4%A:${goodSecret}`).toString('base64')}`,
+      ' ',
+      '',
     ),
     nasty.map(headerSafe),
   );
-  const oddCredential = fc.oneof({ weight: 2, arbitrary: nasty }, { weight: 1, arbitrary: fc.constantFrom(GOOD_ID, goodSecret, `${goodSecret}\u0000`, `${GOOD_ID}:x`, 'y'.repeat(1025)) });
+  const oddCredential = fc.oneof(
+    { weight: 2, arbitrary: nasty },
+    { weight: 1, arbitrary: fc.constantFrom(GOOD_ID, goodSecret, `${goodSecret}\u0000`, `${GOOD_ID}:x`, 'y'.repeat(1025)) },
+  );
 
   return fc
     .record({
       good: fc.boolean(),
       address: fc.constantFrom(...FUZZ_ADDRESSES),
-      method: fc.oneof({ weight: 20, arbitrary: fc.constant('POST') }, { weight: 1, arbitrary: fc.constantFrom('GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND', 'TRACE', 'QUERY') }),
+      method: fc.oneof(
+        { weight: 20, arbitrary: fc.constant('POST') },
+        { weight: 1, arbitrary: fc.constantFrom('GET', 'HEAD', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND', 'TRACE', 'QUERY') },
+      ),
       path: fc.oneof(
         { weight: 30, arbitrary: fc.constantFrom('/oauth/token', '/oauth/token', '/oauth/introspect', '/oauth/revoke') },
-        { weight: 1, arbitrary: fc.constantFrom('/oauth/token/', '/oauth/%74oken', '/oauth/token%', '/oauth/token%00', '/oauth/tokenx', '/oauth/', '/oauth', '/oauth/token/x', '/oauth//token', '/OAUTH/TOKEN', '/oauth/token;x', '/oauth/revoke%ED%A0%80') },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            '/oauth/token/',
+            '/oauth/%74oken',
+            '/oauth/token%',
+            '/oauth/token%00',
+            '/oauth/tokenx',
+            '/oauth/',
+            '/oauth',
+            '/oauth/token/x',
+            '/oauth//token',
+            '/OAUTH/TOKEN',
+            '/oauth/token;x',
+            '/oauth/revoke%ED%A0%80',
+          ),
+        },
       ),
-      query: fc.oneof({ weight: 12, arbitrary: fc.constant('') }, { weight: 1, arbitrary: queryString(fc.array(param('grant_type', value(fc.constant('client_credentials'))), { maxLength: 2 })) }),
+      query: fc.oneof(
+        { weight: 12, arbitrary: fc.constant('') },
+        { weight: 1, arbitrary: queryString(fc.array(param('grant_type', value(fc.constant('client_credentials'))), { maxLength: 2 })) },
+      ),
       safeCredentials,
       anyCredentials,
       oddHeader,
@@ -531,7 +819,21 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
       oddSecret: oddCredential,
       formEncodeBasic: fc.boolean(),
       unknownId: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{2,20}$/),
-      grantType: fc.oneof({ weight: 8, arbitrary: fc.constant('client_credentials') }, { weight: 1, arbitrary: fc.constantFrom('password', 'authorization_code', 'urn:ietf:params:oauth:grant-type:jwt-bearer', 'CLIENT_CREDENTIALS', 'refresh_token') }, { weight: 1, arbitrary: nasty }, { weight: 1, arbitrary: fc.constant(undefined) }),
+      grantType: fc.oneof(
+        { weight: 8, arbitrary: fc.constant('client_credentials') },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            'password',
+            'authorization_code',
+            'urn:ietf:params:oauth:grant-type:jwt-bearer',
+            'CLIENT_CREDENTIALS',
+            'refresh_token',
+          ),
+        },
+        { weight: 1, arbitrary: nasty },
+        { weight: 1, arbitrary: fc.constant(undefined) },
+      ),
       scope: fc.option(scope, { freq: 2 }),
       resources: fc.array(value(fc.constantFrom(...audiences)), { maxLength: 3 }),
       audience: fc.option(value(fc.constantFrom(...audiences)), { freq: 5 }),
@@ -540,7 +842,28 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
       extra: fc.array(fc.tuple(nasty, nasty), { maxLength: 2 }),
       raw: fc.array(fc.boolean(), { maxLength: 12 }),
       repeat: fc.option(fc.nat(), { freq: 8 }),
-      junk: fc.oneof({ weight: 15, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom('&', '&&', '=', '==x', '%', '%zz', '%00', '%ED%A0%80', 'a=%E0%A4%A', ';', 'grant_type', '&grant_type=', 'resource=%', 'x'.repeat(70_000)) }),
+      junk: fc.oneof(
+        { weight: 15, arbitrary: fc.constant('') },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom(
+            '&',
+            '&&',
+            '=',
+            '==x',
+            '%',
+            '%zz',
+            '%00',
+            '%ED%A0%80',
+            'a=%E0%A4%A',
+            ';',
+            'grant_type',
+            '&grant_type=',
+            'resource=%',
+            'x'.repeat(70_000),
+          ),
+        },
+      ),
       encoding: fc.oneof(
         { weight: 14, arbitrary: fc.constant('form') },
         { weight: 1, arbitrary: fc.constantFrom('form-type', 'json', 'multipart', 'other-type', 'none', 'none-typed', 'utf16', 'no-type') },
@@ -560,20 +883,52 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
       const basic = (id: string, secret: string) =>
         `Basic ${Buffer.from(spec.formEncodeBasic ? `${formEncode(id)}:${formEncode(secret)}` : `${id}:${secret}`).toString('base64')}`;
       switch (credentials) {
-        case 'basic': headers.authorization = basicAuth(GOOD_ID, goodSecret); break;
-        case 'basic-and-id': headers.authorization = basicAuth(GOOD_ID, goodSecret); pairs.push(['client_id', GOOD_ID, false]); break;
-        case 'post': pairs.push(['client_id', GOOD_ID, false], ['client_secret', goodSecret, false]); break;
-        case 'post-id-only': pairs.push(['client_id', GOOD_ID, false]); break;
-        case 'both': headers.authorization = basicAuth(GOOD_ID, goodSecret); pairs.push(['client_secret', goodSecret, false]); break;
-        case 'assertion': pairs.push(['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', false], ['client_assertion', 'a.b.c', false]); break;
-        case 'basic-wrong': headers.authorization = basic(GOOD_ID, spec.oddSecret); break;
-        case 'post-wrong': pairs.push(['client_id', GOOD_ID, false], ['client_secret', spec.oddSecret, false]); break;
-        case 'basic-unknown': headers.authorization = basic(spec.unknownId, spec.oddSecret); break;
-        case 'post-unknown': pairs.push(['client_id', spec.unknownId, false], ['client_secret', spec.oddSecret, false]); break;
-        case 'basic-odd': headers.authorization = headerSafe(basic(spec.oddId, spec.oddSecret)); break;
-        case 'post-odd': pairs.push(['client_id', spec.oddId, spec.raw[0] === true], ['client_secret', spec.oddSecret, spec.raw[1] === true]); break;
-        case 'header-odd': headers.authorization = spec.oddHeader; break;
-        case 'none': break;
+        case 'basic':
+          headers.authorization = basicAuth(GOOD_ID, goodSecret);
+          break;
+        case 'basic-and-id':
+          headers.authorization = basicAuth(GOOD_ID, goodSecret);
+          pairs.push(['client_id', GOOD_ID, false]);
+          break;
+        case 'post':
+          pairs.push(['client_id', GOOD_ID, false], ['client_secret', goodSecret, false]);
+          break;
+        case 'post-id-only':
+          pairs.push(['client_id', GOOD_ID, false]);
+          break;
+        case 'both':
+          headers.authorization = basicAuth(GOOD_ID, goodSecret);
+          pairs.push(['client_secret', goodSecret, false]);
+          break;
+        case 'assertion':
+          pairs.push(
+            ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', false],
+            ['client_assertion', 'a.b.c', false],
+          );
+          break;
+        case 'basic-wrong':
+          headers.authorization = basic(GOOD_ID, spec.oddSecret);
+          break;
+        case 'post-wrong':
+          pairs.push(['client_id', GOOD_ID, false], ['client_secret', spec.oddSecret, false]);
+          break;
+        case 'basic-unknown':
+          headers.authorization = basic(spec.unknownId, spec.oddSecret);
+          break;
+        case 'post-unknown':
+          pairs.push(['client_id', spec.unknownId, false], ['client_secret', spec.oddSecret, false]);
+          break;
+        case 'basic-odd':
+          headers.authorization = headerSafe(basic(spec.oddId, spec.oddSecret));
+          break;
+        case 'post-odd':
+          pairs.push(['client_id', spec.oddId, spec.raw[0] === true], ['client_secret', spec.oddSecret, spec.raw[1] === true]);
+          break;
+        case 'header-odd':
+          headers.authorization = spec.oddHeader;
+          break;
+        case 'none':
+          break;
       }
       const credentialCount = pairs.length;
       const other: Array<[string, string | undefined | null]> = [
@@ -591,7 +946,9 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
       if (spec.repeat !== null && pairs.length > 0) {
         // From the good address, a repeated parameter is never a credential: a repeated
         // client_secret is an invalid_request anyway, but keep that address's budget whole.
-        const index = spec.good ? credentialCount + (spec.repeat % Math.max(pairs.length - credentialCount, 1)) : spec.repeat % pairs.length;
+        const index = spec.good
+          ? credentialCount + (spec.repeat % Math.max(pairs.length - credentialCount, 1))
+          : spec.repeat % pairs.length;
         const repeated = pairs[index];
         if (repeated !== undefined) pairs.push(repeated);
       }
@@ -600,18 +957,36 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
 
       let payload: string | Buffer | undefined = form;
       switch (spec.encoding) {
-        case 'form': headers['content-type'] = FORM; break;
-        case 'form-type': headers['content-type'] = spec.formType; break;
-        case 'json': headers['content-type'] = 'application/json'; payload = JSON.stringify(Object.fromEntries(pairs.map(([name, v]) => [name, v]))); break;
+        case 'form':
+          headers['content-type'] = FORM;
+          break;
+        case 'form-type':
+          headers['content-type'] = spec.formType;
+          break;
+        case 'json':
+          headers['content-type'] = 'application/json';
+          payload = JSON.stringify(Object.fromEntries(pairs.map(([name, v]) => [name, v])));
+          break;
         case 'multipart':
           headers['content-type'] = 'multipart/form-data; boundary=XYZ';
           payload = `${pairs.map(([name, v]) => `--XYZ\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${v}\r\n`).join('')}--XYZ--\r\n`;
           break;
-        case 'other-type': headers['content-type'] = spec.otherType; break;
-        case 'none': payload = undefined; break;
-        case 'none-typed': headers['content-type'] = FORM; payload = undefined; break;
-        case 'utf16': headers['content-type'] = `${FORM}; charset=utf-16le`; payload = Buffer.from(form, 'utf16le'); break;
-        case 'no-type': break;
+        case 'other-type':
+          headers['content-type'] = spec.otherType;
+          break;
+        case 'none':
+          payload = undefined;
+          break;
+        case 'none-typed':
+          headers['content-type'] = FORM;
+          payload = undefined;
+          break;
+        case 'utf16':
+          headers['content-type'] = `${FORM}; charset=utf-16le`;
+          payload = Buffer.from(form, 'utf16le');
+          break;
+        case 'no-type':
+          break;
       }
       if (spec.method === 'GET' || spec.method === 'HEAD') payload = undefined;
       return printable({
@@ -629,16 +1004,55 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
 // ---------------------------------------------------------------------------------------
 
 const JSON_TYPES = [
-  'application/json', 'application/json; charset=utf-8', 'application/json; charset=UTF-16', 'application/json;charset=latin1', 'APPLICATION/JSON',
-  'application/vnd.api+json', 'application/problem+json', 'application/json, text/plain', 'application/json; boundary=x', 'application/json ; charset="utf-8"',
-  ' application/json', 'application/jsonx', 'text/json',
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/json; charset=UTF-16',
+  'application/json;charset=latin1',
+  'APPLICATION/JSON',
+  'application/vnd.api+json',
+  'application/problem+json',
+  'application/json, text/plain',
+  'application/json; boundary=x',
+  'application/json ; charset="utf-8"',
+  ' application/json',
+  'application/jsonx',
+  'text/json',
 ];
 const BROKEN_JSON = [
-  '{', '{"name":', '[1,]', "{'a':1}", '{"a":1}}', '', ' ', 'nul', 'null', '""', '[]', '1', 'true', '{"__proto__":{"x":1}}',
-  '{"constructor":{"prototype":{"x":1}}}', '{"name":"\\ud800","owner":"x"}', '{"name":"\\u0000","owner":"x"}', '{"name":"a","name":"b","owner":"x"}',
-  '\ufeff{"name":"a","owner":"x"}', '{"name":"a\u0000","owner":"x"}', '{"name":"a\u0001"}', `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
-  `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`, '{"name":"x","owner":"y"', '{"a":1e999999}', '{"a":"\\uZZZZ"}', '{"a":"\\x41"}', '{"a":01}',
-  '{"a":NaN}', '{"a":Infinity}', '{"a":undefined}', '{"a":1,}', '/* c */{}', '{"a":"\ud800"}',
+  '{',
+  '{"name":',
+  '[1,]',
+  "{'a':1}",
+  '{"a":1}}',
+  '',
+  ' ',
+  'nul',
+  'null',
+  '""',
+  '[]',
+  '1',
+  'true',
+  '{"__proto__":{"x":1}}',
+  '{"constructor":{"prototype":{"x":1}}}',
+  '{"name":"\\ud800","owner":"x"}',
+  '{"name":"\\u0000","owner":"x"}',
+  '{"name":"a","name":"b","owner":"x"}',
+  '\ufeff{"name":"a","owner":"x"}',
+  '{"name":"a\u0000","owner":"x"}',
+  '{"name":"a\u0001"}',
+  `${'['.repeat(100_000)}${']'.repeat(100_000)}`,
+  `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`,
+  '{"name":"x","owner":"y"',
+  '{"a":1e999999}',
+  '{"a":"\\uZZZZ"}',
+  '{"a":"\\x41"}',
+  '{"a":01}',
+  '{"a":NaN}',
+  '{"a":Infinity}',
+  '{"a":undefined}',
+  '{"a":1,}',
+  '/* c */{}',
+  '{"a":"\ud800"}',
 ];
 
 type Body = { payload?: string | Buffer; contentType?: string };
@@ -647,30 +1061,53 @@ type Body = { payload?: string | Buffer; contentType?: string };
 function jsonBody(value: fc.Arbitrary<unknown>, numericFields: string[]): fc.Arbitrary<Body> {
   return fc.oneof(
     { weight: 24, arbitrary: value.map((v): Body => ({ payload: JSON.stringify(v) ?? 'null', contentType: 'application/json' })) },
-    { weight: 2, arbitrary: fc.tuple(value, fc.constantFrom(...JSON_TYPES)).map(([v, type]): Body => ({ payload: JSON.stringify(v) ?? 'null', contentType: type })) },
+    {
+      weight: 2,
+      arbitrary: fc
+        .tuple(value, fc.constantFrom(...JSON_TYPES))
+        .map(([v, type]): Body => ({ payload: JSON.stringify(v) ?? 'null', contentType: type })),
+    },
     {
       weight: 2,
       arbitrary: fc.tuple(value, fc.constantFrom(...RAW_NUMBERS), fc.constantFrom(...numericFields)).map(([v, number, name]): Body => {
         const object = typeof v === 'object' && v !== null && !Array.isArray(v) ? v : {};
-        return { payload: JSON.stringify({ ...object, [name]: '\u0000RAW\u0000' }).replace('"\\u0000RAW\\u0000"', number), contentType: 'application/json' };
+        return {
+          payload: JSON.stringify({ ...object, [name]: '\u0000RAW\u0000' }).replace('"\\u0000RAW\\u0000"', number),
+          contentType: 'application/json',
+        };
       }),
     },
     { weight: 2, arbitrary: fc.constantFrom(...BROKEN_JSON).map((text): Body => ({ payload: text, contentType: 'application/json' })) },
     {
       weight: 1,
-      arbitrary: value.map((v): Body => ({
-        payload: typeof v === 'object' && v !== null ? Object.entries(v).map(([k, x]) => `${formEncode(k)}=${formEncode(typeof x === 'string' ? x : JSON.stringify(x) ?? '')}`).join('&') : String(v),
-        contentType: FORM,
-      })),
+      arbitrary: value.map(
+        (v): Body => ({
+          payload:
+            typeof v === 'object' && v !== null
+              ? Object.entries(v)
+                  .map(([k, x]) => `${formEncode(k)}=${formEncode(typeof x === 'string' ? x : (JSON.stringify(x) ?? ''))}`)
+                  .join('&')
+              : String(v),
+          contentType: FORM,
+        }),
+      ),
     },
-    { weight: 1, arbitrary: value.map((v): Body => ({ payload: Buffer.from(JSON.stringify(v) ?? 'null', 'utf16le'), contentType: 'application/json; charset=utf-16le' })) },
+    {
+      weight: 1,
+      arbitrary: value.map(
+        (v): Body => ({ payload: Buffer.from(JSON.stringify(v) ?? 'null', 'utf16le'), contentType: 'application/json; charset=utf-16le' }),
+      ),
+    },
     {
       weight: 1,
       arbitrary: fc.constantFrom<Body>(
         {},
         { contentType: 'application/json' },
         { payload: 'name=x&owner=y', contentType: 'text/plain' },
-        { payload: '--B\r\ncontent-disposition: form-data; name="name"\r\n\r\nx\r\n--B--\r\n', contentType: 'multipart/form-data; boundary=B' },
+        {
+          payload: '--B\r\ncontent-disposition: form-data; name="name"\r\n\r\nx\r\n--B--\r\n',
+          contentType: 'multipart/form-data; boundary=B',
+        },
         { payload: '{"name":"x","owner":"y"}' },
         { payload: Buffer.from([0xff, 0xfe, 0x7b, 0x7d]), contentType: 'application/json' },
         { payload: Buffer.from('{"name":"\xed\xa0\x80","owner":"y"}', 'latin1'), contentType: 'application/json' },
@@ -698,7 +1135,22 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
       { weight: 10, arbitrary: fc.constantFrom(...CLIENT_POOL) },
       { weight: 2, arbitrary: validClientId },
       { weight: 2, arbitrary: nasty },
-      { weight: 1, arbitrary: fc.constantFrom('ab', 'a'.repeat(64), 'a'.repeat(65), 'Upper-Case', '-lead', '.dot', 'has space', 'client-ÿ', 'fuzz-0\u0000', 'fuzz-0 ', 'bulk') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          'ab',
+          'a'.repeat(64),
+          'a'.repeat(65),
+          'Upper-Case',
+          '-lead',
+          '.dot',
+          'has space',
+          'client-ÿ',
+          'fuzz-0\u0000',
+          'fuzz-0 ',
+          'bulk',
+        ),
+      },
     )
     .filter((id) => !PROTECTED.has(id));
   const serviceId = fc.oneof(
@@ -709,10 +1161,27 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   /** A path segment: encoded, or with odd escapes, slashes or dots added as they are. */
   const segment = (id: fc.Arbitrary<string>) =>
     fc
-      .tuple(id, fc.oneof({ weight: 12, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom('%', '%zz', '%00', '%ED%A0%80', '%2F', '/', '/..', '%2e%2e', ';x', '%E0%A4%A', 'x'.repeat(120)) }))
+      .tuple(
+        id,
+        fc.oneof(
+          { weight: 12, arbitrary: fc.constant('') },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom('%', '%zz', '%00', '%ED%A0%80', '%2F', '/', '/..', '%2e%2e', ';x', '%E0%A4%A', 'x'.repeat(120)),
+          },
+        ),
+      )
       .map(([text, suffix]) => `${percentEncode(text)}${suffix}`);
 
-  const scopeName = fc.constantFrom('events:read', 'events:write', 'billing:read', 'admin:read', 'admin:write', 'nosuch:scope', 'new:scope');
+  const scopeName = fc.constantFrom(
+    'events:read',
+    'events:write',
+    'billing:read',
+    'admin:read',
+    'admin:write',
+    'nosuch:scope',
+    'new:scope',
+  );
   const validGrants = fc
     .tuple(fc.option(fc.subarray(EVENTS.scopes)), fc.option(fc.subarray(BILLING.scopes)))
     .map(([events, billing]) => [
@@ -720,18 +1189,49 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
       ...(billing === null ? [] : [{ service: 'billing', scopes: billing }]),
     ]);
   const grant = fc.record(
-    { service: field(fc.constantFrom('events', 'billing', 'svc-1', 'nosuch', 'portier-admin')), scopes: field(fc.uniqueArray(scopeName, { maxLength: 3 })) },
+    {
+      service: field(fc.constantFrom('events', 'billing', 'svc-1', 'nosuch', 'portier-admin')),
+      scopes: field(fc.uniqueArray(scopeName, { maxLength: 3 })),
+    },
     { requiredKeys: ['service', 'scopes'] },
   );
   const validCidr = fc.oneof(
-    fc.constantFrom('192.0.2.0/24', '10.0.0.1', '::1', '2001:db8::/32', '::ffff:10.0.0.0/104', '0.0.0.0/0', '::/0', '::ffff:0:0/96', 'fe80::1/64', '192.0.2.7/24', '::ffff:1.2.3.4/95'),
+    fc.constantFrom(
+      '192.0.2.0/24',
+      '10.0.0.1',
+      '::1',
+      '2001:db8::/32',
+      '::ffff:10.0.0.0/104',
+      '0.0.0.0/0',
+      '::/0',
+      '::ffff:0:0/96',
+      'fe80::1/64',
+      '192.0.2.7/24',
+      '::ffff:1.2.3.4/95',
+    ),
     fc.ipV4(),
     fc.tuple(fc.ipV4(), fc.nat(32)).map(([address, prefix]) => `${address}/${prefix}`),
     fc.tuple(fc.ipV6(), fc.nat(128)).map(([address, prefix]) => `${address}/${prefix}`),
   );
   const ipRange = fc.oneof(
     validCidr,
-    fc.constantFrom('1.2.3.4/33', '010.0.0.1', '1.2.3', '::1/129', '/', '.', ':', ':::', '1.2.3.4/', '1.2.3.4/-1', '1.2.3.4/08', '1.2.3.4/ 8', '0x7f.0.0.1', '1.2.3.4%eth0', '::ffff:1.2.3.4/200'),
+    fc.constantFrom(
+      '1.2.3.4/33',
+      '010.0.0.1',
+      '1.2.3',
+      '::1/129',
+      '/',
+      '.',
+      ':',
+      ':::',
+      '1.2.3.4/',
+      '1.2.3.4/-1',
+      '1.2.3.4/08',
+      '1.2.3.4/ 8',
+      '0x7f.0.0.1',
+      '1.2.3.4%eth0',
+      '::ffff:1.2.3.4/200',
+    ),
     fc.ipV6(),
     fc.tuple(fc.oneof(fc.ipV4(), fc.ipV6()), fc.nat(140)).map(([address, prefix]) => `${address}/${prefix}`),
     fc.stringMatching(/^[0-9a-fA-F.:/]{2,64}$/),
@@ -742,15 +1242,47 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
     { weight: 4, arbitrary: fc.constantFrom(...fuzz.jwks) },
     {
       weight: 4,
-      arbitrary: fc.tuple(fc.constantFrom(...fuzz.jwks), fc.record({ kid: field(fc.string({ maxLength: 20 })), alg: field(fc.constantFrom('ES256', 'EdDSA', 'RS256', 'PS256', 'HS256', 'none', 'RSA-OAEP')), use: field(fc.constantFrom('sig', 'enc')), crv: field(fc.constantFrom('P-256', 'P-384', 'P-999', 'Ed25519', 'X25519')), kty: field(fc.constantFrom('EC', 'RSA', 'OKP', 'oct')), x: wrongType, d: fc.constant('AAAA'), k: fc.constant('AAAA'), e: fc.constantFrom('AQAB', 'AAAA', ''), x5c: wrongType, key_ops: wrongType, ext: wrongType }, { requiredKeys: [] }))
+      arbitrary: fc
+        .tuple(
+          fc.constantFrom(...fuzz.jwks),
+          fc.record(
+            {
+              kid: field(fc.string({ maxLength: 20 })),
+              alg: field(fc.constantFrom('ES256', 'EdDSA', 'RS256', 'PS256', 'HS256', 'none', 'RSA-OAEP')),
+              use: field(fc.constantFrom('sig', 'enc')),
+              crv: field(fc.constantFrom('P-256', 'P-384', 'P-999', 'Ed25519', 'X25519')),
+              kty: field(fc.constantFrom('EC', 'RSA', 'OKP', 'oct')),
+              x: wrongType,
+              d: fc.constant('AAAA'),
+              k: fc.constant('AAAA'),
+              e: fc.constantFrom('AQAB', 'AAAA', ''),
+              x5c: wrongType,
+              key_ops: wrongType,
+              ext: wrongType,
+            },
+            { requiredKeys: [] },
+          ),
+        )
         .map(([key, changes]) => ({ ...key, ...changes })),
     },
     { weight: 1, arbitrary: wrongType },
   );
-  const anyJwks = fc.oneof({ weight: 4, arbitrary: fc.record({ keys: fc.array(jwk, { maxLength: 3 }) }) }, { weight: 1, arbitrary: validJwks });
+  const anyJwks = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ keys: fc.array(jwk, { maxLength: 3 }) }) },
+    { weight: 1, arbitrary: validJwks },
+  );
   const futureDate = fc.oneof(
-    fc.date({ min: new Date('2030-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true }).map((date) => date.toISOString()),
-    fc.constantFrom('9999-12-31T23:59:59Z', '9999-12-31T23:59:59.999+00:00', '2099-01-01T00:00:00+14:00', '2099-01-01t00:00:00z', '2099-01-01 00:00:00Z', '2099-06-30T23:59:59.123456789Z'),
+    fc
+      .date({ min: new Date('2030-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true })
+      .map((date) => date.toISOString()),
+    fc.constantFrom(
+      '9999-12-31T23:59:59Z',
+      '9999-12-31T23:59:59.999+00:00',
+      '2099-01-01T00:00:00+14:00',
+      '2099-01-01t00:00:00z',
+      '2099-01-01 00:00:00Z',
+      '2099-06-30T23:59:59.123456789Z',
+    ),
   );
   const graphemes = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 10 });
   const text = (maxLength: number) => fc.oneof(fc.string({ minLength: 1, maxLength }), graphemes);
@@ -759,10 +1291,16 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   /** Each field of a body: values a valid request has, and plausible ones that break a rule. */
   const clientFields: Fields = {
     name: { valid: text(30), plausible: fc.oneof(nasty, fc.constant('n'.repeat(201))) },
-    description: { valid: fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('', 'line 1\nline 2\r\n\ttabbed', 'd'.repeat(2000))), plausible: fc.oneof(nasty, fc.constant('d'.repeat(2001))) },
+    description: {
+      valid: fc.oneof(fc.string({ maxLength: 60 }), fc.constantFrom('', 'line 1\nline 2\r\n\ttabbed', 'd'.repeat(2000))),
+      plausible: fc.oneof(nasty, fc.constant('d'.repeat(2001))),
+    },
     first_name: { valid: fc.option(text(20)), plausible: nasty },
     last_name: { valid: fc.option(text(20)), plausible: nasty },
-    roles: { valid: fc.uniqueArray(role, { maxLength: 4 }), plausible: fc.oneof(fc.array(fc.oneof(role, nasty), { maxLength: 4 }), fc.constant(Array.from({ length: 51 }, (_, i) => `r${i}`))) },
+    roles: {
+      valid: fc.uniqueArray(role, { maxLength: 4 }),
+      plausible: fc.oneof(fc.array(fc.oneof(role, nasty), { maxLength: 4 }), fc.constant(Array.from({ length: 51 }, (_, i) => `r${i}`))),
+    },
     grants: { valid: validGrants, plausible: fc.array(grant, { maxLength: 3 }) },
     ip_ranges: { valid: fc.array(validCidr, { maxLength: 4 }), plausible: fc.array(ipRange, { minLength: 1, maxLength: 4 }) },
     expires_at: { valid: fc.option(futureDate, { freq: 3 }), plausible: dateText },
@@ -770,17 +1308,29 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   const createFields: Fields = {
     ...clientFields,
     client_id: { valid: fc.oneof(fc.constantFrom(...CLIENT_POOL), validClientId).filter((id) => !PROTECTED.has(id)), plausible: clientId },
-    owner: { valid: fc.constantFrom('user-1', 'team-x', 'ops'), plausible: fc.oneof(nasty, fc.constantFrom('x'.repeat(200), 'x'.repeat(201), 'has space')) },
+    owner: {
+      valid: fc.constantFrom('user-1', 'team-x', 'ops'),
+      plausible: fc.oneof(nasty, fc.constantFrom('x'.repeat(200), 'x'.repeat(201), 'has space')),
+    },
     auth_method: { valid: fc.constant('client_secret'), plausible: fc.constantFrom('private_key_jwt', 'none', '') },
     jwks: { valid: fc.constant(null), plausible: anyJwks },
   };
-  const unknownFields = fc.dictionary(fc.constantFrom('secret', 'client_secret', 'enabled', 'status', 'id', 'created_by', 'extra', '__proto__', 'constructor', ''), wrongType, { minKeys: 1, maxKeys: 2 });
+  const unknownFields = fc.dictionary(
+    fc.constantFrom('secret', 'client_secret', 'enabled', 'status', 'id', 'created_by', 'extra', '__proto__', 'constructor', ''),
+    wrongType,
+    { minKeys: 1, maxKeys: 2 },
+  );
 
   /** Bodies that are valid, and bodies with fields that break a rule, have the wrong type or are unknown. */
   const bodyOf = (fields: Fields, requiredKeys: string[]): fc.Arbitrary<Record<string, unknown>> => {
     const valid = fc.record(Object.fromEntries(Object.entries(fields).map(([name, f]) => [name, f.valid])), { requiredKeys });
     const fuzzed = fc.record(
-      Object.fromEntries(Object.entries(fields).map(([name, f]) => [name, fc.oneof({ weight: 4, arbitrary: f.valid }, { weight: 2, arbitrary: f.plausible }, { weight: 1, arbitrary: wrongType })])),
+      Object.fromEntries(
+        Object.entries(fields).map(([name, f]) => [
+          name,
+          fc.oneof({ weight: 4, arbitrary: f.valid }, { weight: 2, arbitrary: f.plausible }, { weight: 1, arbitrary: wrongType }),
+        ]),
+      ),
       { requiredKeys: [] },
     );
     const unknown = fc.tuple(fuzzed, unknownFields).map(([body, extra]) => ({ ...body, ...extra }));
@@ -790,10 +1340,25 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   const createClient = fc.oneof(
     { weight: 5, arbitrary: bodyOf(createFields, ['name', 'owner']) },
     // private_key_jwt with a key set, valid or not.
-    { weight: 1, arbitrary: fc.tuple(bodyOf(clientFields, ['name']), fc.oneof(validJwks, anyJwks)).map(([body, jwks]) => ({ ...body, owner: 'ops', auth_method: 'private_key_jwt', jwks })) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(bodyOf(clientFields, ['name']), fc.oneof(validJwks, anyJwks))
+        .map(([body, jwks]) => ({ ...body, owner: 'ops', auth_method: 'private_key_jwt', jwks })),
+    },
   );
-  const patchClient = bodyOf({ ...clientFields, client_id: { valid: fc.constant(undefined), plausible: clientId }, owner: { valid: fc.constant(undefined), plausible: fc.constantFrom('user-1', 'x') } }, []);
-  const validBulkIds = fc.uniqueArray(fc.oneof(fc.constantFrom(...CLIENT_POOL), validClientId).filter((id) => !PROTECTED.has(id)), { minLength: 1, maxLength: 6 });
+  const patchClient = bodyOf(
+    {
+      ...clientFields,
+      client_id: { valid: fc.constant(undefined), plausible: clientId },
+      owner: { valid: fc.constant(undefined), plausible: fc.constantFrom('user-1', 'x') },
+    },
+    [],
+  );
+  const validBulkIds = fc.uniqueArray(
+    fc.oneof(fc.constantFrom(...CLIENT_POOL), validClientId).filter((id) => !PROTECTED.has(id)),
+    { minLength: 1, maxLength: 6 },
+  );
   const bulk = bodyOf(
     {
       action: { valid: fc.constantFrom('enable', 'disable'), plausible: fc.constantFrom('ENABLE', 'delete', '') },
@@ -801,40 +1366,80 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
         valid: validBulkIds,
         plausible: fc.oneof(
           { weight: 40, arbitrary: fc.array(clientId, { minLength: 1, maxLength: 6 }) },
-          { weight: 1, arbitrary: fc.constantFrom(Array.from({ length: 201 }, (_, i) => `bulk-${i}`), Array.from({ length: 40 }, () => 'fuzz-2'), []) },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom(
+              Array.from({ length: 201 }, (_, i) => `bulk-${i}`),
+              Array.from({ length: 40 }, () => 'fuzz-2'),
+              [],
+            ),
+          },
         ),
       },
     },
     ['action', 'client_ids'],
   );
   const regenerate = fc.oneof(
-    { weight: 4, arbitrary: bodyOf({ previous_secret_valid_for: { valid: fc.oneof(fc.integer({ min: 0, max: 604_800 }), fc.constantFrom(0, 604_800)), plausible: fc.constantFrom(604_801, -1, 1.5, 2 ** 53, '60') } }, []) },
+    {
+      weight: 4,
+      arbitrary: bodyOf(
+        {
+          previous_secret_valid_for: {
+            valid: fc.oneof(fc.integer({ min: 0, max: 604_800 }), fc.constantFrom(0, 604_800)),
+            plausible: fc.constantFrom(604_801, -1, 1.5, 2 ** 53, '60'),
+          },
+        },
+        [],
+      ),
+    },
     { weight: 1, arbitrary: fc.constant(null) },
   );
   const serviceFields: Fields = {
     name: { valid: text(30), plausible: nasty },
     description: { valid: fc.string({ maxLength: 60 }), plausible: nasty },
     audience: {
-      valid: fc.oneof(fc.integer({ min: 0, max: 9 }).map((i) => `https://svc-${i}.example`), fc.constantFrom('https://events.example', 'urn:x:y', `${issuer}/admin`)),
-      plausible: fc.oneof(nasty, fc.constantFrom('relative', 'https://x.example#f', 'https://x.example/ path', 'a:b', 'https://', `https://${'h'.repeat(490)}.x`)),
+      valid: fc.oneof(
+        fc.integer({ min: 0, max: 9 }).map((i) => `https://svc-${i}.example`),
+        fc.constantFrom('https://events.example', 'urn:x:y', `${issuer}/admin`),
+      ),
+      plausible: fc.oneof(
+        nasty,
+        fc.constantFrom('relative', 'https://x.example#f', 'https://x.example/ path', 'a:b', 'https://', `https://${'h'.repeat(490)}.x`),
+      ),
     },
     scopes: {
       valid: fc.uniqueArray(fc.oneof(scopeName, fc.stringMatching(/^[a-z]{1,8}:[a-z]{1,8}$/)), { maxLength: 4 }),
       plausible: fc.array(fc.oneof(scopeName, fc.constantFrom('a b', 'x\\y', 'q"z', ''), nasty), { maxLength: 4 }),
     },
   };
-  const createService = bodyOf({ id: { valid: fc.oneof(fc.constantFrom(...SERVICE_POOL), fc.stringMatching(/^[a-z0-9][a-z0-9._-]{1,20}$/)), plausible: serviceId }, ...serviceFields }, ['id', 'name', 'audience']);
+  const createService = bodyOf(
+    {
+      id: { valid: fc.oneof(fc.constantFrom(...SERVICE_POOL), fc.stringMatching(/^[a-z0-9][a-z0-9._-]{1,20}$/)), plausible: serviceId },
+      ...serviceFields,
+    },
+    ['id', 'name', 'audience'],
+  );
   const patchService = bodyOf({ id: { valid: fc.constant(undefined), plausible: serviceId }, ...serviceFields }, []);
 
   const anyQuery = queryString(fc.array(fc.tuple(nasty, nasty), { maxLength: 2 }));
   /** Valid instants, the first and last there are among them. */
   const validDate = fc.oneof(
-    fc.constantFrom(...EDGE_DATES.filter((date) => /^0001|^9999/.test(date)), '2099-01-01T00:00:00+14:00', '0001-01-01T00:00:00-00:01', '2099-01-01 00:00:00Z'),
-    fc.date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true }).map((date) => date.toISOString()),
+    fc.constantFrom(
+      ...EDGE_DATES.filter((date) => /^0001|^9999/.test(date)),
+      '2099-01-01T00:00:00+14:00',
+      '0001-01-01T00:00:00-00:01',
+      '2099-01-01 00:00:00Z',
+    ),
+    fc
+      .date({ min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z'), noInvalidDate: true })
+      .map((date) => date.toISOString()),
   );
   const limit = {
     valid: fc.oneof(fc.integer({ min: 1, max: 200 }).map(String), fc.constantFrom('1', '200', '050', '1e2', '2.0')),
-    plausible: fc.oneof(fc.constantFrom('0', '-1', '201', '1.5', 'abc', '', ' 1', '0x10', '99999999999999999999', 'Infinity'), fc.integer().map(String)),
+    plausible: fc.oneof(
+      fc.constantFrom('0', '-1', '201', '1.5', 'abc', '', ' 1', '0x10', '99999999999999999999', 'Infinity'),
+      fc.integer().map(String),
+    ),
   };
   const clientCursor = {
     valid: fc.constantFrom(...CLIENT_POOL, 'a', 'zzz').map((after) => base64url(JSON.stringify({ after }))),
@@ -846,7 +1451,14 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
         base64url(Buffer.from('{"after":"\xed\xa0\x80"}', 'latin1')),
         base64url('{"after":"fuzz-3","__proto__":{"after":"x"}}'),
         base64url('{"after":"fuzz-3"'),
-        '', '=', '!!!', 'e30', 'a'.repeat(401), `${base64url(JSON.stringify({ after: 'fuzz-3' }))}==`, '%00', '%ED%A0%80',
+        '',
+        '=',
+        '!!!',
+        'e30',
+        'a'.repeat(401),
+        `${base64url(JSON.stringify({ after: 'fuzz-3' }))}==`,
+        '%00',
+        '%ED%A0%80',
       ),
       nasty,
     ),
@@ -877,21 +1489,39 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   });
 
   const none = fc.constant(undefined);
-  const call = (method: string, path: fc.Arbitrary<string>, query: fc.Arbitrary<string> = fc.oneof({ weight: 8, arbitrary: fc.constant('') }, { weight: 1, arbitrary: anyQuery }), body: fc.Arbitrary<Body | undefined> = none) =>
-    fc.record({ method: fc.constant(method), path, query, body }).map((c): AdminCall => c);
+  const call = (
+    method: string,
+    path: fc.Arbitrary<string>,
+    query: fc.Arbitrary<string> = fc.oneof({ weight: 8, arbitrary: fc.constant('') }, { weight: 1, arbitrary: anyQuery }),
+    body: fc.Arbitrary<Body | undefined> = none,
+  ) => fc.record({ method: fc.constant(method), path, query, body }).map((c): AdminCall => c);
   const clientPath = (suffix = '') => segment(clientId).map((id) => `/admin/clients/${id}${suffix}`);
   const servicePath = segment(serviceId).map((id) => `/admin/services/${id}`);
   const maybeBody = (body: fc.Arbitrary<Body>) => fc.oneof({ weight: 6, arbitrary: none }, { weight: 1, arbitrary: body });
 
   const calls = fc.oneof(
     { weight: 40, arbitrary: call('GET', fc.constant('/admin/clients'), clientQuery) },
-    { weight: 14, arbitrary: call('POST', fc.constant('/admin/clients'), undefined, jsonBody(createClient, ['name', 'expires_at', 'roles', 'client_id'])) },
+    {
+      weight: 14,
+      arbitrary: call(
+        'POST',
+        fc.constant('/admin/clients'),
+        undefined,
+        jsonBody(createClient, ['name', 'expires_at', 'roles', 'client_id']),
+      ),
+    },
     { weight: 14, arbitrary: call('GET', clientPath()) },
-    { weight: 20, arbitrary: call('PATCH', clientPath(), undefined, jsonBody(patchClient, ['name', 'expires_at', 'description', 'first_name'])) },
+    {
+      weight: 20,
+      arbitrary: call('PATCH', clientPath(), undefined, jsonBody(patchClient, ['name', 'expires_at', 'description', 'first_name'])),
+    },
     { weight: 5, arbitrary: call('DELETE', clientPath(), undefined, maybeBody(jsonBody(wrongType, ['a']))) },
     { weight: 5, arbitrary: call('POST', clientPath('/enable'), undefined, maybeBody(jsonBody(wrongType, ['a']))) },
     { weight: 5, arbitrary: call('POST', clientPath('/disable'), undefined, maybeBody(jsonBody(wrongType, ['a']))) },
-    { weight: 4, arbitrary: call('POST', clientPath('/secret'), undefined, fc.oneof(none, jsonBody(regenerate, ['previous_secret_valid_for']))) },
+    {
+      weight: 4,
+      arbitrary: call('POST', clientPath('/secret'), undefined, fc.oneof(none, jsonBody(regenerate, ['previous_secret_valid_for']))),
+    },
     { weight: 10, arbitrary: call('POST', fc.constant('/admin/clients/bulk'), undefined, jsonBody(bulk, ['action', 'client_ids'])) },
     { weight: 6, arbitrary: call('GET', fc.constant('/admin/services')) },
     { weight: 10, arbitrary: call('POST', fc.constant('/admin/services'), undefined, jsonBody(createService, ['id', 'name', 'scopes'])) },
@@ -906,7 +1536,21 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
       arbitrary: call(
         'GET',
         fc.oneof(
-          fc.constantFrom('/admin', '/admin/', '/admin/nothing', '/admin/clients/fuzz-2/x', '/admin/clients/bulk/x', '/admin/audit-events/1', '/admin/keys/rotate', '/admin/services/', '/admin/clients//enable', '/admin/%', '/admin/clients/%', '/admin/../oauth/token', '/admin/clients/fuzz-2/secret/'),
+          fc.constantFrom(
+            '/admin',
+            '/admin/',
+            '/admin/nothing',
+            '/admin/clients/fuzz-2/x',
+            '/admin/clients/bulk/x',
+            '/admin/audit-events/1',
+            '/admin/keys/rotate',
+            '/admin/services/',
+            '/admin/clients//enable',
+            '/admin/%',
+            '/admin/clients/%',
+            '/admin/../oauth/token',
+            '/admin/clients/fuzz-2/secret/',
+          ),
           segment(nasty).map((text) => `/admin/${text}`),
         ),
       ),
@@ -921,10 +1565,31 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
     {
       weight: 4,
       arbitrary: fc.constantFrom(
-        'Bearer', 'Bearer ', 'Bearer  ', `bearer ${writeToken}`, `BEARER   ${writeToken}   `, `Bearer\t${writeToken}`, `Bearer ${writeToken}x`, `Bearer ${writeToken.slice(0, -5)}`,
-        `Bearer ${goodToken}`, `Bearer ${revokedToken}`, ...staleTokens.map((stale) => `Bearer ${stale}`), `Bearer ${writeToken}, Bearer ${writeToken}`,
-        `Basic ${Buffer.from(`${ADMIN_ID}:x`).toString('base64')}`, `Bearer ${unsigned}`, `Bearer ${forged}`, `Bearer ${'A'.repeat(100_000)}`, 'Bearer a.b.c', `Bearer ${'.'.repeat(1000)}`,
-        'Bearer ==', 'Bearer =a', 'Digest x', ' ', '', `Bearer ${writeToken.split('.').reverse().join('.')}`, `Bearer ${base64url('{"alg":"ES256"}')}.${base64url('[]')}.x`,
+        'Bearer',
+        'Bearer ',
+        'Bearer  ',
+        `bearer ${writeToken}`,
+        `BEARER   ${writeToken}   `,
+        `Bearer\t${writeToken}`,
+        `Bearer ${writeToken}x`,
+        `Bearer ${writeToken.slice(0, -5)}`,
+        `Bearer ${goodToken}`,
+        `Bearer ${revokedToken}`,
+        ...staleTokens.map((stale) => `Bearer ${stale}`),
+        `Bearer ${writeToken}, Bearer ${writeToken}`,
+        `Basic ${Buffer.from(`${ADMIN_ID}:x`).toString('base64')}`,
+        `Bearer ${unsigned}`,
+        `Bearer ${forged}`,
+        `Bearer ${'A'.repeat(100_000)}`,
+        'Bearer a.b.c',
+        `Bearer ${'.'.repeat(1000)}`,
+        'Bearer ==',
+        'Bearer =a',
+        'Digest x',
+        ' ',
+        '',
+        `Bearer ${writeToken.split('.').reverse().join('.')}`,
+        `Bearer ${base64url('{"alg":"ES256"}')}.${base64url('[]')}.x`,
       ),
     },
     { weight: 1, arbitrary: nasty.map((text) => headerSafe(`Bearer ${text}`)) },
@@ -934,7 +1599,10 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
     .record({
       call: calls,
       authorization,
-      method: fc.oneof({ weight: 25, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'PROPFIND') }),
+      method: fc.oneof(
+        { weight: 25, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'PROPFIND') },
+      ),
       address: fc.constantFrom(...ANY_ADDRESS),
       extraHeaders,
       mismatch: lengthMismatch,
@@ -960,20 +1628,62 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
 // The public GETs
 // ---------------------------------------------------------------------------------------
 
-const PUBLIC_PATHS = ['/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/healthz', '/readyz', '/docs/json'];
+const PUBLIC_PATHS = [
+  '/.well-known/jwks.json',
+  '/.well-known/oauth-authorization-server',
+  '/.well-known/openid-configuration',
+  '/healthz',
+  '/readyz',
+  '/docs/json',
+];
 const ODD_PUBLIC_PATHS = [
-  '/metrics', '/docs/yaml', '/docs', '/docs/', '/docs/static/index.html', '/.well-known/', '/.well-known/nothing', '/.well-known/jwks.json/x',
-  '/docs/static/../../package.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/', '/favicon.ico', '/healthz/', '//healthz', '/HEALTHZ',
-  '/metrics%00', '/.well-known/%ED%A0%80', '/docs/%', '/healthz%', '/.well-known/jwks.json%zz', '/docs/static/%00',
+  '/metrics',
+  '/docs/yaml',
+  '/docs',
+  '/docs/',
+  '/docs/static/index.html',
+  '/.well-known/',
+  '/.well-known/nothing',
+  '/.well-known/jwks.json/x',
+  '/docs/static/../../package.json',
+  '/docs/static/%2e%2e/%2e%2e/package.json',
+  '/',
+  '/favicon.ico',
+  '/healthz/',
+  '//healthz',
+  '/HEALTHZ',
+  '/metrics%00',
+  '/.well-known/%ED%A0%80',
+  '/docs/%',
+  '/healthz%',
+  '/.well-known/jwks.json%zz',
+  '/docs/static/%00',
 ];
 
 function publicArbitrary(): fc.Arbitrary<FuzzRequest> {
   return fc
     .record({
-      path: fc.oneof({ weight: 6, arbitrary: fc.constantFrom(...PUBLIC_PATHS) }, { weight: 1, arbitrary: fc.constantFrom(...ODD_PUBLIC_PATHS) }),
-      query: fc.oneof({ weight: 4, arbitrary: fc.constant('') }, { weight: 1, arbitrary: queryString(fc.array(fc.tuple(nasty, nasty), { maxLength: 3 })) }),
-      method: fc.oneof({ weight: 12, arbitrary: fc.constant('GET') }, { weight: 1, arbitrary: fc.constantFrom('HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH') }),
-      body: fc.option(fc.constantFrom<Body>({ payload: '{}', contentType: 'application/json' }, { payload: 'a=b', contentType: FORM }, { payload: '{', contentType: 'application/json' }, { payload: 'x', contentType: 'text/plain' }), { freq: 6 }),
+      path: fc.oneof(
+        { weight: 6, arbitrary: fc.constantFrom(...PUBLIC_PATHS) },
+        { weight: 1, arbitrary: fc.constantFrom(...ODD_PUBLIC_PATHS) },
+      ),
+      query: fc.oneof(
+        { weight: 4, arbitrary: fc.constant('') },
+        { weight: 1, arbitrary: queryString(fc.array(fc.tuple(nasty, nasty), { maxLength: 3 })) },
+      ),
+      method: fc.oneof(
+        { weight: 12, arbitrary: fc.constant('GET') },
+        { weight: 1, arbitrary: fc.constantFrom('HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS', 'PATCH') },
+      ),
+      body: fc.option(
+        fc.constantFrom<Body>(
+          { payload: '{}', contentType: 'application/json' },
+          { payload: 'a=b', contentType: FORM },
+          { payload: '{', contentType: 'application/json' },
+          { payload: 'x', contentType: 'text/plain' },
+        ),
+        { freq: 6 },
+      ),
       authorization: fc.option(fc.constantFrom('Bearer x', 'Basic !!!', 'Basic Og==', `Bearer ${'A'.repeat(100_000)}`), { freq: 6 }),
       address: fc.constantFrom(...ANY_ADDRESS),
       extraHeaders,
@@ -1048,14 +1758,21 @@ t.test('fuzz: no request makes Portier fail, answer ill-formed errors or leak in
     );
     const seconds = (ms: number) => (ms / 1000).toFixed(1);
     const { user, system } = process.cpuUsage(cpu);
-    t.pass(`${area}: ${sent - before} requests in ${seconds(Date.now() - started)} s (${seconds(answering - answeringBefore)} s of it answering, ${seconds((user + system) / 1000)} s CPU)`);
+    t.pass(
+      `${area}: ${sent - before} requests in ${seconds(Date.now() - started)} s (${seconds(answering - answeringBefore)} s of it answering, ${seconds((user + system) / 1000)} s CPU)`,
+    );
   }
 
   await t.test('OAuth endpoints', (t) => fuzzArea(t, 'oauth', oauthArbitrary(fuzz), RUNS.oauth, SEED));
   await t.test('admin API', (t) => fuzzArea(t, 'admin', adminArbitrary(fuzz), RUNS.admin, SEED + 1));
   await t.test('public GETs', (t) => fuzzArea(t, 'public', publicArbitrary(), RUNS.public, SEED + 2));
 
-  t.comment(`answers: ${[...statuses.entries()].sort().map(([key, count]) => `${key}: ${count}`).join(', ')}`);
+  t.comment(
+    `answers: ${[...statuses.entries()]
+      .sort()
+      .map(([key, count]) => `${key}: ${count}`)
+      .join(', ')}`,
+  );
   if (SURVEY) {
     for (const [kind, { count, example }] of survey) t.comment(`${count} × ${kind}\n  ${example}`);
     t.equal(survey.size, 0, 'no faults found');
@@ -1076,6 +1793,10 @@ t.test('fuzz: no request makes Portier fail, answer ill-formed errors or leak in
     const verifications = metric.values[0]?.value ?? 0;
     t.ok(verifications <= MAX_ARGON2_VERIFICATIONS, `the failure budgets kept argon2 work small (${verifications} verifications)`);
     const errors = fuzz.logs.lines().filter((line) => Number(line.level) >= 50);
-    t.same(errors.map((line) => `${String(line.msg)} ${JSON.stringify(line.err ?? '').slice(0, 300)}`), [], 'nothing was logged as an error');
+    t.same(
+      errors.map((line) => `${String(line.msg)} ${JSON.stringify(line.err ?? '').slice(0, 300)}`),
+      [],
+      'nothing was logged as an error',
+    );
   });
 });

@@ -2,21 +2,21 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import tap from 'tap';
+import { buildApp } from '../src/app.js';
+import { CLI_ACTOR } from '../src/audit/events.js';
 import { createClient } from '../src/clients/clients.js';
-import type { CreateClientInput } from '../src/schemas/clients.js';
-import { loadConfig, type Config } from '../src/config.js';
+import { type Config, loadConfig } from '../src/config.js';
 import { connectDatabase, type Database, pgliteDatabase } from '../src/db/connect.js';
 import { createLogger } from '../src/logger.js';
-import { buildApp } from '../src/app.js';
 import { prepareDatabase } from '../src/prepare.js';
-import { CLI_ACTOR } from '../src/audit/events.js';
+import type { CreateClientInput } from '../src/schemas/clients.js';
 
 /** The subset of tap's Test that helpers use, so they work with any test object. */
 export interface TestLike {
@@ -118,7 +118,9 @@ async function recycle(client: PGlite): Promise<void> {
   if (client.closed || recycled.has(client)) return;
   recycled.add(client);
   try {
-    const { rows } = await client.query<{ name: string }>("SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'");
+    const { rows } = await client.query<{ name: string }>(
+      "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'",
+    );
     await client.exec(`TRUNCATE ${rows.map((row) => row.name).join(', ')} RESTART IDENTITY CASCADE`);
     if ((await schemaSignature(client)) !== (await pristineSchema)) throw new Error('the schema was changed');
     recycled.delete(client);
@@ -163,7 +165,9 @@ function templateKey(): string {
     const path = join(folder, name);
     if (statSync(path).isFile()) hash.update(name).update(readFileSync(path));
   }
-  const pglite = JSON.parse(readFileSync(fileURLToPath(new URL('../node_modules/@electric-sql/pglite/package.json', import.meta.url)), 'utf8')) as { version: string };
+  const pglite = JSON.parse(
+    readFileSync(fileURLToPath(new URL('../node_modules/@electric-sql/pglite/package.json', import.meta.url)), 'utf8'),
+  ) as { version: string };
   return hash.update(pglite.version).digest('hex').slice(0, 16);
 }
 
@@ -206,7 +210,12 @@ export interface TestClock {
 /** Real time plus however far the test has moved it forward. */
 export function testClock(): TestClock {
   let ahead = 0;
-  return { now: () => Date.now() + ahead, advance: (ms) => void (ahead += ms) };
+  return {
+    now: () => Date.now() + ahead,
+    advance: (ms) => {
+      ahead += ms;
+    },
+  };
 }
 
 /**
@@ -218,9 +227,7 @@ export async function build(
   options: { config?: Partial<Config>; logger?: Logger; database?: Database } = {},
 ): Promise<TestServer> {
   const config = testConfig(options.config);
-  const { database, databaseUrl } = options.database
-    ? { database: options.database, databaseUrl: undefined }
-    : await createTestDatabase(t);
+  const { database, databaseUrl } = options.database ? { database: options.database, databaseUrl: undefined } : await createTestDatabase(t);
   await prepareDatabase(database, config);
   const clock = testClock();
   const app = await buildApp({ config, database, logger: options.logger ?? createLogger('silent'), clock: clock.now });
@@ -261,11 +268,7 @@ export function basicAuth(clientId: string, clientSecret: string): string {
 }
 
 /** POSTs a form to the token endpoint through inject(). */
-export function postToken(
-  app: FastifyInstance,
-  form: Record<string, string | string[]>,
-  headers: Record<string, string> = {},
-) {
+export function postToken(app: FastifyInstance, form: Record<string, string | string[]>, headers: Record<string, string> = {}) {
   const body = new URLSearchParams();
   for (const [name, value] of Object.entries(form)) {
     for (const item of Array.isArray(value) ? value : [value]) body.append(name, item);
@@ -291,9 +294,13 @@ export async function buildWithAdmin(t: TestLike, options: Parameters<typeof bui
     config: { ...options.config, bootstrapAdmin: { clientId: ADMIN_ID, clientSecret: ADMIN_SECRET } },
   });
   const tokenFor = async (scope = 'admin:write', clientId = ADMIN_ID, clientSecret = ADMIN_SECRET): Promise<string> => {
-    const res = await postToken(server.app, { grant_type: 'client_credentials', scope, resource: `${server.config.issuer}/admin` }, {
-      authorization: basicAuth(clientId, clientSecret),
-    });
+    const res = await postToken(
+      server.app,
+      { grant_type: 'client_credentials', scope, resource: `${server.config.issuer}/admin` },
+      {
+        authorization: basicAuth(clientId, clientSecret),
+      },
+    );
     if (res.statusCode !== 200) throw new Error(`admin token request failed: ${res.statusCode} ${res.body}`);
     return (res.json() as { access_token: string }).access_token;
   };

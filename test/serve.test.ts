@@ -208,7 +208,9 @@ t.test('bad configuration: exit 1 with one line naming the variable', async (t) 
   }
   for (const [index, [env, variable]] of cases.entries()) {
     const { portier, exit } = await (runs[index] as (typeof runs)[number]);
-    const label = Object.entries(env).map(([name, value]) => `${name}=${value}`).join(' ');
+    const label = Object.entries(env)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(' ');
     t.test(label, async (t) => {
       t.same(exit, { code: 1, signal: null }, 'exit status 1');
       const lines = portier.stderr.split('\n').filter((line) => line !== '');
@@ -223,87 +225,94 @@ t.test('bad configuration: exit 1 with one line naming the variable', async (t) 
   t.notOk(existsSync(dataDir), 'no data directory was created');
 });
 
-t.test('restart on the same DATA_DIR keeps clients and signing keys', { skip: ON_POSTGRES ? 'PGlite (DATA_DIR) only' : false }, async (t) => {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const adminId = 'ops-admin';
-  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
-  const env = {
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: origin,
-    DATA_DIR: join(tempDir(t), 'data'),
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    BOOTSTRAP_ADMIN_CLIENT_ID: adminId,
-    BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
-    LOG_LEVEL: 'info',
-  };
-  const secrets = [adminSecret, env.KEY_ENCRYPTION_KEY];
+t.test(
+  'restart on the same DATA_DIR keeps clients and signing keys',
+  { skip: ON_POSTGRES ? 'PGlite (DATA_DIR) only' : false },
+  async (t) => {
+    const port = await freePort();
+    const origin = `http://127.0.0.1:${port}`;
+    const adminId = 'ops-admin';
+    const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
+    const env = {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER: origin,
+      DATA_DIR: join(tempDir(t), 'data'),
+      KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+      BOOTSTRAP_ADMIN_CLIENT_ID: adminId,
+      BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
+      LOG_LEVEL: 'info',
+    };
+    const secrets = [adminSecret, env.KEY_ENCRYPTION_KEY];
 
-  // First life: create a service and a client through the admin API, get a token.
-  const first = startPortier(t, env);
-  await first.ready();
-  const adminToken = await requestToken(origin, adminId, adminSecret, { resource: `${origin}/admin`, scope: 'admin:write' });
-  t.equal(adminToken.status, 200, 'the bootstrap admin gets an admin token');
-  const bearer = String(adminToken.body.access_token);
-  secrets.push(bearer);
-  const admin = (path: string, body: unknown) =>
-    fetch(`${origin}/admin${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+    // First life: create a service and a client through the admin API, get a token.
+    const first = startPortier(t, env);
+    await first.ready();
+    const adminToken = await requestToken(origin, adminId, adminSecret, { resource: `${origin}/admin`, scope: 'admin:write' });
+    t.equal(adminToken.status, 200, 'the bootstrap admin gets an admin token');
+    const bearer = String(adminToken.body.access_token);
+    secrets.push(bearer);
+    const admin = (path: string, body: unknown) =>
+      fetch(`${origin}/admin${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const service = await admin('/services', { id: 'events', name: 'Events', audience: 'https://events.example', scopes: ['events:read'] });
+    t.equal(service.status, 201, 'service created');
+    const created = await admin('/clients', {
+      client_id: 'vendor-one',
+      name: 'Vendor one',
+      owner: 'user-1',
+      grants: [{ service: 'events', scopes: ['events:read'] }],
     });
-  const service = await admin('/services', { id: 'events', name: 'Events', audience: 'https://events.example', scopes: ['events:read'] });
-  t.equal(service.status, 201, 'service created');
-  const created = await admin('/clients', {
-    client_id: 'vendor-one',
-    name: 'Vendor one',
-    owner: 'user-1',
-    grants: [{ service: 'events', scopes: ['events:read'] }],
-  });
-  t.equal(created.status, 201, 'client created');
-  const client = (await created.json()) as { client_secret: string; service_account: { id: string } };
-  secrets.push(client.client_secret);
+    t.equal(created.status, 201, 'client created');
+    const client = (await created.json()) as { client_secret: string; service_account: { id: string } };
+    secrets.push(client.client_secret);
 
-  const before = await requestToken(origin, 'vendor-one', client.client_secret);
-  t.equal(before.status, 200, 'the new client gets a token');
-  const tokenBefore = String(before.body.access_token);
-  secrets.push(tokenBefore);
-  const jwksBefore = (await (await fetch(`${origin}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
-  t.equal(jwksBefore.keys.length, 1);
-  const kid = jwksBefore.keys[0]?.kid;
-  t.equal(decodeProtectedHeader(tokenBefore).kid, kid);
+    const before = await requestToken(origin, 'vendor-one', client.client_secret);
+    t.equal(before.status, 200, 'the new client gets a token');
+    const tokenBefore = String(before.body.access_token);
+    secrets.push(tokenBefore);
+    const jwksBefore = (await (await fetch(`${origin}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+    t.equal(jwksBefore.keys.length, 1);
+    const kid = jwksBefore.keys[0]?.kid;
+    t.equal(decodeProtectedHeader(tokenBefore).kid, kid);
 
-  t.same(await first.stop(), { code: 0, signal: null }, 'SIGTERM: exit 0');
-  t.ok(first.logLines().some((line) => line.msg === 'stopped'), 'logged "stopped"');
+    t.same(await first.stop(), { code: 0, signal: null }, 'SIGTERM: exit 0');
+    t.ok(
+      first.logLines().some((line) => line.msg === 'stopped'),
+      'logged "stopped"',
+    );
 
-  // Second life on the same DATA_DIR (and port).
-  const second = startPortier(t, env);
-  await second.ready();
-  const bootstrap = second.logLines().find((line) => line.msg === 'bootstrap admin client checked');
-  t.equal(bootstrap?.outcome, 'unchanged', 'the bootstrap admin was found as it was');
-  const after = await requestToken(origin, 'vendor-one', client.client_secret);
-  t.equal(after.status, 200, 'the same client, with the same secret, still gets a token');
-  const tokenAfter = String(after.body.access_token);
-  secrets.push(tokenAfter);
-  t.equal(decodeJwt(tokenAfter).sub, client.service_account.id, 'same subject');
-  t.equal(decodeJwt(tokenAfter).sub, decodeJwt(tokenBefore).sub);
-  t.equal(decodeProtectedHeader(tokenAfter).kid, kid, 'signed with the same key');
-  const jwksAfter = (await (await fetch(`${origin}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
-  t.same(jwksAfter, jwksBefore, 'the JWKS is unchanged');
-  // A resource server holding the first token can still verify it.
-  const { payload } = await jwtVerify(tokenBefore, createLocalJWKSet(jwksAfter), { issuer: origin, audience: 'https://events.example' });
-  t.equal(payload.client_id, 'vendor-one');
-  const adminAgain = await requestToken(origin, adminId, adminSecret, { resource: `${origin}/admin` });
-  t.equal(adminAgain.status, 200, 'the bootstrap admin still gets a token');
-  secrets.push(String(adminAgain.body.access_token));
+    // Second life on the same DATA_DIR (and port).
+    const second = startPortier(t, env);
+    await second.ready();
+    const bootstrap = second.logLines().find((line) => line.msg === 'bootstrap admin client checked');
+    t.equal(bootstrap?.outcome, 'unchanged', 'the bootstrap admin was found as it was');
+    const after = await requestToken(origin, 'vendor-one', client.client_secret);
+    t.equal(after.status, 200, 'the same client, with the same secret, still gets a token');
+    const tokenAfter = String(after.body.access_token);
+    secrets.push(tokenAfter);
+    t.equal(decodeJwt(tokenAfter).sub, client.service_account.id, 'same subject');
+    t.equal(decodeJwt(tokenAfter).sub, decodeJwt(tokenBefore).sub);
+    t.equal(decodeProtectedHeader(tokenAfter).kid, kid, 'signed with the same key');
+    const jwksAfter = (await (await fetch(`${origin}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
+    t.same(jwksAfter, jwksBefore, 'the JWKS is unchanged');
+    // A resource server holding the first token can still verify it.
+    const { payload } = await jwtVerify(tokenBefore, createLocalJWKSet(jwksAfter), { issuer: origin, audience: 'https://events.example' });
+    t.equal(payload.client_id, 'vendor-one');
+    const adminAgain = await requestToken(origin, adminId, adminSecret, { resource: `${origin}/admin` });
+    t.equal(adminAgain.status, 200, 'the bootstrap admin still gets a token');
+    secrets.push(String(adminAgain.body.access_token));
 
-  t.same(await second.stop(), { code: 0, signal: null }, 'SIGTERM: exit 0');
-  t.equal(first.stderr, '', 'nothing on stderr (first life)');
-  t.equal(second.stderr, '', 'nothing on stderr (second life)');
-  checkLogs(t, first, secrets);
-  checkLogs(t, second, secrets);
-});
+    t.same(await second.stop(), { code: 0, signal: null }, 'SIGTERM: exit 0');
+    t.equal(first.stderr, '', 'nothing on stderr (first life)');
+    t.equal(second.stderr, '', 'nothing on stderr (second life)');
+    checkLogs(t, first, secrets);
+    checkLogs(t, second, secrets);
+  },
+);
 
 /** Reads one complete HTTP response (after any 1xx interim responses) from a raw socket. */
 class RawResponse {

@@ -1,6 +1,6 @@
 import type { Actor } from '../audit/events.js';
-import { ADMIN_SCOPES, adminAudience } from '../services/services.js';
 import { type AccessTokenContext, checkAccessToken } from '../oauth/access-tokens.js';
+import { type ADMIN_SCOPES, adminAudience } from '../services/services.js';
 
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 
@@ -46,11 +46,19 @@ export async function authenticateAdmin(ctx: AccessTokenContext, authorization: 
 
   // What the token says, narrowed by what the client is granted now.
   const granted = new Set(client.grants.get(audience)?.scopes ?? []);
-  const scopes = new Set(String(claims.scope ?? '').split(' ').filter((scope) => granted.has(scope)));
+  const scopes = new Set(
+    String(claims.scope ?? '')
+      .split(' ')
+      .filter((scope) => granted.has(scope)),
+  );
   const needed = requiredScope(method);
   const allowed = scopes.has('admin:write') || scopes.has(needed);
   if (!allowed) {
-    throw new AdminAuthError(403, `Bearer ${REALM}, error="insufficient_scope", scope="${needed}"`, `this request needs the scope ${needed}`);
+    throw new AdminAuthError(
+      403,
+      `Bearer ${REALM}, error="insufficient_scope", scope="${needed}"`,
+      `this request needs the scope ${needed}`,
+    );
   }
   return { clientId: client.clientId, sub: client.uuid };
 }

@@ -1,9 +1,9 @@
 import type { FastifyError, FastifyReply } from 'fastify';
 import type { Static } from 'typebox';
-import type { problemResponse } from '../schemas/common.js';
-import { ConflictError, type FieldError, RuleError, ValidationError } from '../lib/errors.js';
 import { isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
+import { ConflictError, type FieldError, RuleError, ValidationError } from '../lib/errors.js';
 import { Overloaded } from '../protection/admission.js';
+import type { problemResponse } from '../schemas/common.js';
 import { AdminAuthError } from './auth.js';
 import { fieldErrors } from './validation.js';
 
@@ -29,10 +29,21 @@ export function toProblem(error: FastifyError | Error): Problem {
     };
   }
   if (error instanceof ValidationError) {
-    return { type: `${PROBLEM_BASE}validation`, title: error.title, status: 400, detail: 'the request has invalid fields', errors: error.errors };
+    return {
+      type: `${PROBLEM_BASE}validation`,
+      title: error.title,
+      status: 400,
+      detail: 'the request has invalid fields',
+      errors: error.errors,
+    };
   }
   if (error instanceof RuleError) {
-    const problem: Problem = { type: `${PROBLEM_BASE}${error.title.toLowerCase().replace(/ /g, '-')}`, title: error.title, status: error.status, detail: error.message };
+    const problem: Problem = {
+      type: `${PROBLEM_BASE}${error.title.toLowerCase().replace(/ /g, '-')}`,
+      title: error.title,
+      status: error.status,
+      detail: error.message,
+    };
     if (error instanceof ConflictError && Array.isArray(error.extra.clients)) problem.clients = error.extra.clients as string[];
     return problem;
   }
@@ -55,7 +66,12 @@ export function toProblem(error: FastifyError | Error): Problem {
     };
   }
   if (isDatabaseUnavailable(error) || error instanceof Overloaded) {
-    return { type: `${PROBLEM_BASE}unavailable`, title: 'Service Unavailable', status: 503, detail: 'temporarily unable to handle the request; retry later' };
+    return {
+      type: `${PROBLEM_BASE}unavailable`,
+      title: 'Service Unavailable',
+      status: 503,
+      detail: 'temporarily unable to handle the request; retry later',
+    };
   }
   const status = fastifyError.statusCode ?? 500;
   if (status >= 400 && status < 500) {

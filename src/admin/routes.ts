@@ -4,16 +4,16 @@ import Type from 'typebox';
 import type { Actor } from '../audit/events.js';
 import { listAuditEvents } from '../audit/list.js';
 import { createClient, getClient } from '../clients/clients.js';
-import { NotFoundError } from '../lib/errors.js';
 import { bulkSetEnabled, deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
-import { createService, deleteService, getService, listServices, updateService } from '../services/services.js';
 import { listSigningKeys, rotateSigningKey } from '../keys/signing-keys.js';
+import { NotFoundError } from '../lib/errors.js';
 import * as audit from '../schemas/audit.js';
 import * as clients from '../schemas/clients.js';
 import { problemResponse } from '../schemas/common.js';
 import * as keys from '../schemas/keys.js';
 import * as services from '../schemas/services.js';
+import { createService, deleteService, getService, listServices, updateService } from '../services/services.js';
 import { authenticateAdmin } from './auth.js';
 import { sendProblem } from './problems.js';
 import { bodyValidator, textValidator } from './validation.js';
@@ -48,7 +48,9 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.decorateRequest('admin', null as unknown as Actor);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyValidator : textValidator).compile(schema));
-  app.setNotFoundHandler((request, reply) => sendProblem(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`), reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`), reply),
+  );
   app.addHook('onRequest', async (request) => {
     request.admin = await authenticateAdmin(portier.tokenEndpoint, request.headers.authorization, request.method);
   });
@@ -59,7 +61,15 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Clients
   app.post(
     '/clients',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, body: clients.createClientBody, response: { 201: clients.createdClientResource, ...problems } } },
+    {
+      bodyLimit: ADMIN_BODY_LIMIT,
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        body: clients.createClientBody,
+        response: { 201: clients.createdClientResource, ...problems },
+      },
+    },
     async (request, reply) => {
       const { client, clientSecret } = await createClient(db, request.body, actor(request), { now: portier.clock() });
       return reply.status(201).send(clientSecret === undefined ? client : { ...client, client_secret: clientSecret });
@@ -68,7 +78,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/clients',
-    { schema: { tags: ['clients'], security: secured, querystring: clients.listClientsQuery, response: { 200: clients.clientPage, ...problems } } },
+    {
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        querystring: clients.listClientsQuery,
+        response: { 200: clients.clientPage, ...problems },
+      },
+    },
     async (request) => {
       const { limit, cursor, ...filters } = request.query;
       return listClients(db, filters, { limit, cursor }, portier.clock());
@@ -77,7 +94,14 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/clients/:client_id',
-    { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 200: clients.clientResource, ...problems } } },
+    {
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        params: clients.clientParams,
+        response: { 200: clients.clientResource, ...problems },
+      },
+    },
     async (request) => {
       const client = await getClient(db, request.params.client_id, portier.clock());
       if (client === undefined) throw new NotFoundError(`no client with client_id "${request.params.client_id}"`);
@@ -87,7 +111,16 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.patch(
     '/clients/:client_id',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, params: clients.clientParams, body: clients.patchClientBody, response: { 200: clients.clientResource, ...problems } } },
+    {
+      bodyLimit: ADMIN_BODY_LIMIT,
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        params: clients.clientParams,
+        body: clients.patchClientBody,
+        response: { 200: clients.clientResource, ...problems },
+      },
+    },
     async (request) => updateClient(db, request.params.client_id, request.body, actor(request), portier.clock()),
   );
 
@@ -103,14 +136,24 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   for (const action of ['disable', 'enable'] as const) {
     app.post(
       `/clients/:client_id/${action}`,
-      { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 200: clients.clientResource, ...problems } } },
+      {
+        schema: {
+          tags: ['clients'],
+          security: secured,
+          params: clients.clientParams,
+          response: { 200: clients.clientResource, ...problems },
+        },
+      },
       async (request) => setClientEnabled(db, request.params.client_id, action === 'enable', actor(request), portier.clock()),
     );
   }
 
   app.post(
     '/clients/bulk',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['clients'], security: secured, body: clients.bulkBody, response: { 200: clients.bulkResponse, ...problems } } },
+    {
+      bodyLimit: ADMIN_BODY_LIMIT,
+      schema: { tags: ['clients'], security: secured, body: clients.bulkBody, response: { 200: clients.bulkResponse, ...problems } },
+    },
     async (request) => ({
       results: await bulkSetEnabled(db, request.body.client_ids, request.body.action === 'enable', actor(request), portier.clock()),
     }),
@@ -118,7 +161,15 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/clients/:client_id/secret',
-    { schema: { tags: ['clients'], security: secured, params: clients.clientParams, body: clients.regenerateSecretBody, response: { 200: clients.regeneratedSecret, ...problems } } },
+    {
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        params: clients.clientParams,
+        body: clients.regenerateSecretBody,
+        response: { 200: clients.regeneratedSecret, ...problems },
+      },
+    },
     async (request) => {
       const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(
         db,
@@ -133,25 +184,47 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   // Services
   app.post(
     '/services',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['services'], security: secured, body: services.createServiceBody, response: { 201: services.serviceResource, ...problems } } },
+    {
+      bodyLimit: ADMIN_BODY_LIMIT,
+      schema: {
+        tags: ['services'],
+        security: secured,
+        body: services.createServiceBody,
+        response: { 201: services.serviceResource, ...problems },
+      },
+    },
     async (request, reply) => reply.status(201).send(await createService(db, request.body, actor(request))),
   );
 
-  app.get(
-    '/services',
-    { schema: { tags: ['services'], security: secured, response: { 200: services.serviceList } } },
-    async () => ({ items: await listServices(db) }),
-  );
+  app.get('/services', { schema: { tags: ['services'], security: secured, response: { 200: services.serviceList } } }, async () => ({
+    items: await listServices(db),
+  }));
 
   app.get(
     '/services/:id',
-    { schema: { tags: ['services'], security: secured, params: services.serviceParams, response: { 200: services.serviceResource, ...problems } } },
+    {
+      schema: {
+        tags: ['services'],
+        security: secured,
+        params: services.serviceParams,
+        response: { 200: services.serviceResource, ...problems },
+      },
+    },
     async (request) => getService(db, request.params.id),
   );
 
   app.patch(
     '/services/:id',
-    { bodyLimit: ADMIN_BODY_LIMIT, schema: { tags: ['services'], security: secured, params: services.serviceParams, body: services.patchServiceBody, response: { 200: services.serviceResource, ...problems } } },
+    {
+      bodyLimit: ADMIN_BODY_LIMIT,
+      schema: {
+        tags: ['services'],
+        security: secured,
+        params: services.serviceParams,
+        body: services.patchServiceBody,
+        response: { 200: services.serviceResource, ...problems },
+      },
+    },
     async (request) => updateService(db, request.params.id, request.body, actor(request)),
   );
 
@@ -169,12 +242,16 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     items: await listSigningKeys(db),
   }));
 
-  app.post('/keys/rotate', { schema: { tags: ['keys'], security: secured, response: { 200: keys.keysResponse, ...problems } } }, async (request) => {
-    const { config } = portier;
-    const kid = await rotateSigningKey(db, config.signingAlg, config.keyEncryptionKey, config.accessTokenTtl, actor(request));
-    request.log.info({ kid, actor: request.admin.clientId }, 'signing key rotated');
-    return { items: await listSigningKeys(db) };
-  });
+  app.post(
+    '/keys/rotate',
+    { schema: { tags: ['keys'], security: secured, response: { 200: keys.keysResponse, ...problems } } },
+    async (request) => {
+      const { config } = portier;
+      const kid = await rotateSigningKey(db, config.signingAlg, config.keyEncryptionKey, config.accessTokenTtl, actor(request));
+      request.log.info({ kid, actor: request.admin.clientId }, 'signing key rotated');
+      return { items: await listSigningKeys(db) };
+    },
+  );
 
   // Audit trail
   app.get(

@@ -1,7 +1,7 @@
 import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
-import { ValidationError } from '../lib/errors.js';
 import type { DbOrTx } from '../db/connect.js';
 import { auditEvents } from '../db/schema.js';
+import { ValidationError } from '../lib/errors.js';
 import { LATEST_TIMESTAMP, parseTimestamp } from '../lib/time.js';
 import type { AuditEventResource, AuditFilters } from '../schemas/audit.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';

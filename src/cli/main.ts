@@ -1,25 +1,25 @@
-import { DrizzleQueryError } from 'drizzle-orm';
 import { userInfo } from 'node:os';
-import type { Static, TSchema } from 'typebox';
 import { parseArgs } from 'node:util';
+import { DrizzleQueryError } from 'drizzle-orm';
+import type { Static, TSchema } from 'typebox';
 import { bodyValidator, fieldErrors } from '../admin/validation.js';
 import type { Actor } from '../audit/events.js';
 import { listAuditEvents } from '../audit/list.js';
 import { createClient, getClient } from '../clients/clients.js';
-import { NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { bulkSetEnabled, deleteClient, regenerateSecret, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
-import { createService, deleteService, getService, IssuerMismatchError, listServices, updateService } from '../services/services.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { connectDatabase, type Database } from '../db/connect.js';
 import { databaseErrorKind, isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
 import { pendingMigrations } from '../db/migrations.js';
 import { KeyUnavailableError, listSigningKeys, rotateSigningKey } from '../keys/signing-keys.js';
+import { NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
+import { prepareDatabase } from '../prepare.js';
 import { auditQuery } from '../schemas/audit.js';
 import { createClientBody, type GrantInput, listClientsQuery, patchClientBody } from '../schemas/clients.js';
 import { createServiceBody, patchServiceBody } from '../schemas/services.js';
 import { start } from '../server.js';
-import { prepareDatabase } from '../prepare.js';
+import { createService, deleteService, getService, IssuerMismatchError, listServices, updateService } from '../services/services.js';
 
 /**
  * `portier`: the same plain functions as the admin API, on the same database, for
@@ -200,10 +200,7 @@ async function clientsCommand(session: Session, sub: string | undefined, args: s
     case 'update': {
       const clientId = one(args, 'client_id');
       const expiresAt = flags['expires-at'] === 'none' ? null : flags['expires-at'];
-      const patch = validate(
-        patchClientBody,
-        definedOnly({ ...editableClientFlags(flags), expires_at: expiresAt }),
-      );
+      const patch = validate(patchClientBody, definedOnly({ ...editableClientFlags(flags), expires_at: expiresAt }));
       print(out, await updateClient(db, clientId, patch, actor));
       return;
     }
@@ -292,7 +289,7 @@ const processContext = (): CliContext => ({
  */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
   const { out } = context;
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
@@ -353,7 +350,11 @@ export async function main(argv: string[], context: CliContext = processContext(
       case 'audit': {
         const query = validate(
           auditQuery,
-          definedOnly({ client_id: flags['client-id'], action: flags.action, limit: flags.limit === undefined ? undefined : Number(flags.limit) }),
+          definedOnly({
+            client_id: flags['client-id'],
+            action: flags.action,
+            limit: flags.limit === undefined ? undefined : Number(flags.limit),
+          }),
         );
         const { limit, ...filters } = query;
         print(out, await listAuditEvents(database.db, filters, { limit }));
@@ -381,4 +382,3 @@ function describeFailure(error: unknown): string {
   if (error instanceof DrizzleQueryError) return `database error: ${databaseErrorKind(error)}`;
   return error instanceof Error ? error.message : String(error);
 }
-

@@ -1,10 +1,10 @@
 import { and, eq } from 'drizzle-orm';
 import { BOOTSTRAP_ACTOR, recordChange } from '../audit/events.js';
 import type { DbOrTx } from '../db/connect.js';
-import { clientGrants, clients, clientSecrets } from '../db/schema.js';
+import { clientGrants, clientSecrets, clients } from '../db/schema.js';
+import { ADMIN_SCOPES, ADMIN_SERVICE_ID } from '../services/services.js';
 import { createClient } from './clients.js';
 import { hashSecret, verifySecret } from './secrets.js';
-import { ADMIN_SCOPES, ADMIN_SERVICE_ID } from '../services/services.js';
 
 export type BootstrapOutcome = 'created' | 'updated' | 'unchanged';
 

@@ -2,14 +2,14 @@ import { eq } from 'drizzle-orm';
 import { exportJWK, importJWK, type JWK } from 'jose';
 import { type Actor, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
+import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
+import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
 import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
-import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
-import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
-import { normalizeCidr } from '../lib/networks.js';
-import { generateSecret, hashSecret } from './secrets.js';
 import { lockServicesForGrant } from '../services/services.js';
+import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
+import { generateSecret, hashSecret } from './secrets.js';
 
 /**
  * Validates grants against the service catalogue; returns the field errors found. Call it
@@ -18,7 +18,10 @@ import { lockServicesForGrant } from '../services/services.js';
  */
 export async function checkGrants(tx: DbOrTx, grants: GrantInput[]): Promise<FieldError[]> {
   const errors: FieldError[] = [];
-  const known = await lockServicesForGrant(tx, grants.map((grant) => grant.service));
+  const known = await lockServicesForGrant(
+    tx,
+    grants.map((grant) => grant.service),
+  );
   const seen = new Set<string>();
   grants.forEach((grant, i) => {
     const service = known.get(grant.service);
@@ -176,14 +179,19 @@ async function checkClientJwks(
  */
 async function storablePublicKey(jwk: JWK): Promise<JWK | undefined> {
   if (jwk.kty !== 'EC' && jwk.kty !== 'RSA' && jwk.kty !== 'OKP') return undefined;
-  let publicKey;
+  let publicKey: Awaited<ReturnType<typeof importJWK>>;
   try {
     publicKey = await importJWK(jwk, jwk.alg ?? defaultAlgFor(jwk));
   } catch {
     return undefined;
   }
   const { kid, alg, use } = jwk;
-  return { ...(await exportJWK(publicKey)), ...(kid !== undefined && { kid }), ...(alg !== undefined && { alg }), ...(use !== undefined && { use }) };
+  return {
+    ...(await exportJWK(publicKey)),
+    ...(kid !== undefined && { kid }),
+    ...(alg !== undefined && { alg }),
+    ...(use !== undefined && { use }),
+  };
 }
 
 function defaultAlgFor(jwk: JWK): string {

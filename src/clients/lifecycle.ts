@@ -1,11 +1,11 @@
 import { and, eq, isNotNull } from 'drizzle-orm';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { clientGrants, clientIpRanges, clients, clientSecrets } from '../db/schema.js';
-import { type BulkResult, type ClientPatch, type ClientResource } from '../schemas/clients.js';
+import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
+import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
+import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
 import { checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
-import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { generateSecret, hashSecret } from './secrets.js';
 
 /** Loads the client row for a change, locking it until the transaction ends. */
@@ -46,11 +46,16 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
     if (patch.last_name !== undefined) columns.lastName = patch.last_name;
     if (patch.roles !== undefined) columns.roles = patch.roles;
     if (expiresAt !== undefined) columns.expiresAt = expiresAt;
-    await tx.update(clients).set({ ...columns, updatedAt: new Date() }).where(eq(clients.id, row.id));
+    await tx
+      .update(clients)
+      .set({ ...columns, updatedAt: new Date() })
+      .where(eq(clients.id, row.id));
     if (patch.grants !== undefined) {
       await tx.delete(clientGrants).where(eq(clientGrants.clientUuid, row.id));
       if (patch.grants.length > 0) {
-        await tx.insert(clientGrants).values(patch.grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
+        await tx
+          .insert(clientGrants)
+          .values(patch.grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
       }
     }
     if (ipRanges !== undefined) {
@@ -75,7 +80,13 @@ function changedFields(before: ClientResource, after: ClientResource): Record<st
 }
 
 /** Disable or enable one client. Disabling stops new tokens at once and makes its live tokens inactive. */
-export async function setClientEnabled(db: Db, clientId: string, enabled: boolean, actor: Actor, now = Date.now()): Promise<ClientResource> {
+export async function setClientEnabled(
+  db: Db,
+  clientId: string,
+  enabled: boolean,
+  actor: Actor,
+  now = Date.now(),
+): Promise<ClientResource> {
   return db.transaction(async (tx) => {
     await setEnabledInTx(tx, clientId, enabled, actor);
     return mustGet(tx, clientId, now);
@@ -125,14 +136,17 @@ export async function regenerateSecret(
   actor: Actor,
 ): Promise<{ clientSecret: string; previousSecretExpiresAt: string | null }> {
   if (!Number.isInteger(previousSecretValidFor) || previousSecretValidFor < 0 || previousSecretValidFor > MAX_PREVIOUS_SECRET_VALIDITY) {
-    throw new ValidationError([{ path: '/previous_secret_valid_for', message: `must be a whole number of seconds from 0 to ${MAX_PREVIOUS_SECRET_VALIDITY}` }]);
+    throw new ValidationError([
+      { path: '/previous_secret_valid_for', message: `must be a whole number of seconds from 0 to ${MAX_PREVIOUS_SECRET_VALIDITY}` },
+    ]);
   }
   const clientSecret = generateSecret();
   const hash = await hashSecret(clientSecret);
   const previousExpiresAt = previousSecretValidFor > 0 ? new Date(Date.now() + previousSecretValidFor * 1000) : null;
   await db.transaction(async (tx) => {
     const row = await lockClient(tx, clientId);
-    if (row.authMethod !== 'client_secret') throw new ConflictError(`client "${clientId}" authenticates with ${row.authMethod} and has no secret`);
+    if (row.authMethod !== 'client_secret')
+      throw new ConflictError(`client "${clientId}" authenticates with ${row.authMethod} and has no secret`);
     // Secrets already counting down belong to an earlier regeneration: they go now.
     await tx.delete(clientSecrets).where(and(eq(clientSecrets.clientUuid, row.id), isNotNull(clientSecrets.expiresAt)));
     if (previousExpiresAt === null) {

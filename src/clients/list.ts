@@ -1,11 +1,11 @@
 import { and, asc, eq, exists, gt, ilike, isNotNull, isNull, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clients } from '../db/schema.js';
+import { ValidationError } from '../lib/errors.js';
+import { parseTimestamp } from '../lib/time.js';
 import type { ClientFilters, ClientPage } from '../schemas/clients.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import { toClientResource } from './clients.js';
-import { parseTimestamp } from '../lib/time.js';
-import { ValidationError } from '../lib/errors.js';
 import { isValidClientId } from './rules.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -23,7 +23,13 @@ export function encodeCursor(lastClientId: string): string {
 function decodeCursor(cursor: string): string {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null && 'after' in parsed && typeof parsed.after === 'string' && isValidClientId(parsed.after)) {
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      'after' in parsed &&
+      typeof parsed.after === 'string' &&
+      isValidClientId(parsed.after)
+    ) {
       return parsed.after;
     }
   } catch {
@@ -82,8 +88,10 @@ export async function listClients(
       ),
     );
   }
-  if (filters.expires_before !== undefined) conditions.push(lt(clients.expiresAt, parseDate(filters.expires_before, '/querystring/expires_before')));
-  if (filters.expires_after !== undefined) conditions.push(gt(clients.expiresAt, parseDate(filters.expires_after, '/querystring/expires_after')));
+  if (filters.expires_before !== undefined)
+    conditions.push(lt(clients.expiresAt, parseDate(filters.expires_before, '/querystring/expires_before')));
+  if (filters.expires_after !== undefined)
+    conditions.push(gt(clients.expiresAt, parseDate(filters.expires_after, '/querystring/expires_after')));
 
   const rows = await db.query.clients.findMany({
     where: and(...conditions),

@@ -179,7 +179,10 @@ export function pgliteDatabase(client: PGlite, onClose: () => void = () => {}): 
   const exclusive = <T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<T> => {
     const work = () => db.transaction(fn);
     const run = (queues.get(name) ?? Promise.resolve()).then(work, work);
-    queues.set(name, run.catch(() => {}));
+    queues.set(
+      name,
+      run.catch(() => {}),
+    );
     return run;
   };
   return {

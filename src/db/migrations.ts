@@ -38,7 +38,9 @@ export async function applyMigrations(tx: DbOrTx): Promise<number> {
     for (const statement of migration.sql) {
       if (statement.trim() !== '') await tx.execute(sql.raw(statement));
     }
-    await tx.execute(sql`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${migration.hash}, ${migration.folderMillis})`);
+    await tx.execute(
+      sql`INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (${migration.hash}, ${migration.folderMillis})`,
+    );
   }
   return pending.length;
 }

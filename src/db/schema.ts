@@ -57,10 +57,7 @@ export const clients = pgTable(
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
-  (t) => [
-    index('clients_owner_idx').on(t.owner),
-    index('clients_created_by_idx').on(t.createdBy),
-  ],
+  (t) => [index('clients_owner_idx').on(t.owner), index('clients_created_by_idx').on(t.createdBy)],
 );
 
 /**

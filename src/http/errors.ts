@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem, toProblem } from '../admin/problems.js';
 import { databaseErrorKind, isDatabaseUnavailable } from '../db/errors.js';
 import type { RepeatedLog } from '../lib/repeated-log.js';
-import { InvalidClient, type OAuthError, TemporarilyUnavailable, toOAuthError, TooManyRequests } from '../oauth/errors.js';
+import { InvalidClient, type OAuthError, TemporarilyUnavailable, TooManyRequests, toOAuthError } from '../oauth/errors.js';
 import { Overloaded } from '../protection/admission.js';
 
 declare module 'fastify' {

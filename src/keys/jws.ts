@@ -2,7 +2,10 @@ import { constants, type KeyObject, sign } from 'node:crypto';
 import type { SigningAlg } from '../config.js';
 
 /** How node:crypto signs for each JWS algorithm Portier issues tokens with (RFC 7518 §3, RFC 8037). */
-const SIGNING: Record<SigningAlg, { digest: string | null; options: { dsaEncoding?: 'ieee-p1363'; padding?: number; saltLength?: number } }> = {
+const SIGNING: Record<
+  SigningAlg,
+  { digest: string | null; options: { dsaEncoding?: 'ieee-p1363'; padding?: number; saltLength?: number } }
+> = {
   // JWS wants the raw r || s, not DER.
   ES256: { digest: 'sha256', options: { dsaEncoding: 'ieee-p1363' } },
   EdDSA: { digest: null, options: {} },

@@ -1,13 +1,13 @@
-import { and, DrizzleQueryError, eq, gt, or } from 'drizzle-orm';
 import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { and, DrizzleQueryError, eq, gt, or } from 'drizzle-orm';
 import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import { MAX_ACCESS_TOKEN_TTL, type SigningAlg } from '../config.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { signingKeys } from '../db/schema.js';
 import { Cached } from '../lib/cached.js';
-import type { SigningKeyInfo } from '../schemas/keys.js';
 import { decryptAtRest, encryptAtRest } from '../lib/crypto.js';
+import type { SigningKeyInfo } from '../schemas/keys.js';
 import { CompactSigner } from './jws.js';
 
 /** A retired key stays in the JWKS this long past the longest token it could have signed (clock skew). */
@@ -71,7 +71,10 @@ export async function ensureActiveKey(db: Db, alg: SigningAlg, keyEncryptionKey:
  * loadKeySet reports those.
  */
 export async function encryptStoredKeys(db: Db, keyEncryptionKey: Buffer): Promise<number> {
-  const plain = await db.select({ kid: signingKeys.kid, privateKey: signingKeys.privateKey }).from(signingKeys).where(eq(signingKeys.encrypted, false));
+  const plain = await db
+    .select({ kid: signingKeys.kid, privateKey: signingKeys.privateKey })
+    .from(signingKeys)
+    .where(eq(signingKeys.encrypted, false));
   for (const row of plain) {
     await db
       .update(signingKeys)
@@ -93,23 +96,25 @@ export async function rotateSigningKey(
   actor: Actor = SYSTEM_ACTOR,
 ): Promise<string> {
   const row = await newKeyRow(alg, keyEncryptionKey);
-  await withoutQueryParameters(db.transaction(async (tx) => {
-    // Lock the active key first. A concurrent rotation waits here, and its UPDATE below then
-    // sees (and retires) the key this one inserts; without the lock it would retire nothing
-    // and its INSERT would break the one-active-key index.
-    await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.status, 'active')).for('update');
-    const now = new Date();
-    await tx
-      .update(signingKeys)
-      .set({
-        status: 'retired',
-        retiredAt: now,
-        publishUntil: new Date(now.getTime() + (maxTokenTtl + PUBLISH_MARGIN_SECONDS) * 1000),
-      })
-      .where(eq(signingKeys.status, 'active'));
-    await tx.insert(signingKeys).values(row);
-    await recordChange(tx, { action: 'key.rotated', actor, details: { kid: row.kid, alg } });
-  }));
+  await withoutQueryParameters(
+    db.transaction(async (tx) => {
+      // Lock the active key first. A concurrent rotation waits here, and its UPDATE below then
+      // sees (and retires) the key this one inserts; without the lock it would retire nothing
+      // and its INSERT would break the one-active-key index.
+      await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.status, 'active')).for('update');
+      const now = new Date();
+      await tx
+        .update(signingKeys)
+        .set({
+          status: 'retired',
+          retiredAt: now,
+          publishUntil: new Date(now.getTime() + (maxTokenTtl + PUBLISH_MARGIN_SECONDS) * 1000),
+        })
+        .where(eq(signingKeys.status, 'active'));
+      await tx.insert(signingKeys).values(row);
+      await recordChange(tx, { action: 'key.rotated', actor, details: { kid: row.kid, alg } });
+    }),
+  );
   return row.kid;
 }
 

@@ -29,9 +29,10 @@ export function normalizeCidr(input: string): string | undefined {
       const ipv4 = (address as ipaddr.IPv6).toIPv4Address();
       return `${ipaddr.IPv4.networkAddressFromCIDR(`${ipv4.toString()}/${prefix - 96}`).toString()}/${prefix - 96}`;
     }
-    const network = address.kind() === 'ipv4'
-      ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${prefix}`)
-      : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${prefix}`);
+    const network =
+      address.kind() === 'ipv4'
+        ? ipaddr.IPv4.networkAddressFromCIDR(`${address.toString()}/${prefix}`)
+        : ipaddr.IPv6.networkAddressFromCIDR(`${address.toString()}/${prefix}`);
     return `${network.toString()}/${prefix}`;
   } catch {
     return undefined;

@@ -50,7 +50,10 @@ export class ClientFingerprints {
 }
 
 /** The fields that name a client in a log line or an audit row's details. */
-export function clientFields(client: ClientReference | undefined): { client_id?: string; presented_client_id?: { fingerprint: string; length: number } } {
+export function clientFields(client: ClientReference | undefined): {
+  client_id?: string;
+  presented_client_id?: { fingerprint: string; length: number };
+} {
   if (client === undefined) return {};
   return 'clientId' in client ? { client_id: client.clientId } : { presented_client_id: client };
 }

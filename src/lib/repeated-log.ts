@@ -33,13 +33,16 @@ export class RepeatedLog {
     if (state !== undefined && now - state.loggedAt < this.intervalMs) {
       state.suppressed += 1;
       // One closing line per quiet spell, so the last repeats are counted too.
-      state.timer ??= setTimeout(() => {
-        state.timer = undefined;
-        if (state.suppressed === 0) return;
-        this.logger[level]({ kind, repeated: state.suppressed }, `${message} (repeated)`);
-        state.suppressed = 0;
-        state.loggedAt = Date.now();
-      }, this.intervalMs - (now - state.loggedAt)).unref();
+      state.timer ??= setTimeout(
+        () => {
+          state.timer = undefined;
+          if (state.suppressed === 0) return;
+          this.logger[level]({ kind, repeated: state.suppressed }, `${message} (repeated)`);
+          state.suppressed = 0;
+          state.loggedAt = Date.now();
+        },
+        this.intervalMs - (now - state.loggedAt),
+      ).unref();
       return;
     }
     const repeated = state?.suppressed ?? 0;

@@ -1,8 +1,8 @@
-import { errors as joseErrors, type JWTPayload, jwtVerify } from 'jose';
+import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { clientStatus } from '../clients/rules.js';
+import type { KeyCache } from '../keys/signing-keys.js';
 import type { Clock } from '../lib/clock.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
-import type { KeyCache } from '../keys/signing-keys.js';
 import type { RevocationList } from './revocations.js';
 
 /** What checking an access token needs: this server's issuer, keys, clients and revocations. */

@@ -1,6 +1,6 @@
 import { clientStatus, isValidClientId } from '../clients/rules.js';
-import { isAddressAllowed } from '../lib/networks.js';
 import type { Clock } from '../lib/clock.js';
+import { isAddressAllowed } from '../lib/networks.js';
 import type { FailureBudgets } from '../protection/failure-budget.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import { InvalidClient, InvalidRequest, TooManyRequests } from './errors.js';
@@ -86,7 +86,11 @@ export interface AuthenticationContext {
  * 2. the credentials are checked (see checkCredentials);
  * 3. a failure spends the caller's budget; a success makes its budget for this client whole.
  */
-export async function authenticateClient(ctx: AuthenticationContext, credentials: ClientCredentials, callerIp: string): Promise<ClientRecord> {
+export async function authenticateClient(
+  ctx: AuthenticationContext,
+  credentials: ClientCredentials,
+  callerIp: string,
+): Promise<ClientRecord> {
   const waitMs = ctx.budgets.waitMs(credentials.clientId, callerIp);
   if (waitMs > 0) throw new TooManyRequests(waitMs);
   try {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
-import { type Network, parseNetworks } from '../lib/networks.js';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
 import { CachedMap, evictOldest } from '../lib/cached.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
+import { type Network, parseNetworks } from '../lib/networks.js';
 import type { SecretVerifier, StoredSecret } from './secret-verifier.js';
 
 /** A granted service as the token endpoint sees it. */

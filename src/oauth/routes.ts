@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFields } from '../lib/redact.js';
-import { InvalidRequest, TemporarilyUnavailable, toOAuthError, TooManyRequests } from './errors.js';
+import { InvalidRequest, TemporarilyUnavailable, TooManyRequests, toOAuthError } from './errors.js';
 import { handleIntrospection, handleRevocation } from './introspection.js';
 import { handleTokenRequest } from './token.js';
 
@@ -98,7 +98,8 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     async (oauth) => {
       oauth.setNotFoundHandler(async (request, reply) => {
         const path = (request.url.split('?')[0] ?? '').replace(/\/$/, '');
-        if (endpoints.has(path)) return reply.status(405).header('allow', 'POST').send({ error: 'invalid_request', error_description: 'use POST' });
+        if (endpoints.has(path))
+          return reply.status(405).header('allow', 'POST').send({ error: 'invalid_request', error_description: 'use POST' });
         return reply.status(404).send({ error: 'invalid_request', error_description: 'no such endpoint' });
       });
     },

@@ -1,14 +1,14 @@
-import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
+import type { Db } from '../db/connect.js';
+import type { KeyCache } from '../keys/signing-keys.js';
 import type { ClientFingerprints, ClientReference } from '../lib/redact.js';
 import { quoteParameter } from '../lib/redact.js';
+import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
 import { type AuthenticationContext, authenticateClient, readClientCredentials } from './authenticate.js';
 import type { ClientRecord, GrantedService } from './client-directory.js';
 import { InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnsupportedGrantType } from './errors.js';
 import { type IssuedToken, issueAccessToken } from './issue.js';
-import type { Db } from '../db/connect.js';
-import type { KeyCache } from '../keys/signing-keys.js';
-import type { RevocationList } from './revocations.js';
 import { readTokenParameters, type TokenParameters } from './parameters.js';
+import type { RevocationList } from './revocations.js';
 
 export interface TokenEndpointContext extends AuthenticationContext {
   issuer: string;

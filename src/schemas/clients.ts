@@ -10,8 +10,10 @@ import {
   nullable,
   scopeList,
   serviceIdSchema,
+  stringEnum,
+  TOKEN,
   text,
-  TOKEN, stringEnum } from './common.js';
+} from './common.js';
 
 /** A client's grant: a service and the scopes of it the client may ask for. */
 export const grantSchema = Type.Object({ service: serviceIdSchema, scopes: scopeList }, { additionalProperties: false });

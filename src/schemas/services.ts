@@ -1,5 +1,5 @@
 import Type, { type Static } from 'typebox';
-import { multilineText, scopeList, serviceIdSchema, text, TOKEN } from './common.js';
+import { multilineText, scopeList, serviceIdSchema, TOKEN, text } from './common.js';
 
 const serviceFields = {
   name: text(200),

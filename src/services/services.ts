@@ -3,9 +3,9 @@ import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clients, services } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
 import { SERVICE_ID_PATTERN } from '../schemas/common.js';
 import type { ServiceInput, ServicePatch, ServiceResource } from '../schemas/services.js';
-import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
 
 /** The built-in service whose tokens open the admin API. */
 export const ADMIN_SERVICE_ID = 'portier-admin';
@@ -131,7 +131,13 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
     // either, also with a concurrent create, and then we say which it was.
     const [row] = await tx
       .insert(services)
-      .values({ id: input.id, name: input.name, description: input.description ?? '', audience: input.audience, scopes: input.scopes ?? [] })
+      .values({
+        id: input.id,
+        name: input.name,
+        description: input.description ?? '',
+        audience: input.audience,
+        scopes: input.scopes ?? [],
+      })
       .onConflictDoNothing()
       .returning();
     if (row === undefined) {

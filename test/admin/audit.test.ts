@@ -1,7 +1,7 @@
 import { and, count, eq, sql, sum } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
-import { auditEvents, clientGrants, clientIpRanges, clients, clientSecrets, signingKeys } from '../../src/db/schema.js';
+import { auditEvents, clientGrants, clientIpRanges, clientSecrets, clients, signingKeys } from '../../src/db/schema.js';
 import { ADMIN_ID, ADMIN_SECRET, basicAuth, buildWithAdmin, eventually, postToken, testConfig } from '../helpers.js';
 
 // The audit trail: one event per change made through the admin API, naming who made it
@@ -27,8 +27,6 @@ interface Page {
 }
 
 const EVENTS = { id: 'events', name: 'Events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
-
-
 
 async function page(t: Test, server: Server, query: Record<string, string> = {}): Promise<Page> {
   const response = await server.admin('GET', `/admin/audit-events?${new URLSearchParams(query).toString()}`);
@@ -110,10 +108,17 @@ t.test('one event per change, naming the admin, the client and what changed; no 
   secrets.push(wrongSecret);
   t.equal((await tokenRequest(server, 'audited', wrongSecret)).statusCode, 401);
 
-  t.equal((await server.admin('PATCH', '/admin/services/events', { name: 'Events v2', scopes: ['events:read', 'events:write', 'events:admin'] })).statusCode, 200);
+  t.equal(
+    (await server.admin('PATCH', '/admin/services/events', { name: 'Events v2', scopes: ['events:read', 'events:write', 'events:admin'] }))
+      .statusCode,
+    200,
+  );
   t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 200);
   t.equal((await server.admin('DELETE', '/admin/clients/audited')).statusCode, 204);
-  t.equal((await server.admin('POST', '/admin/services', { id: 'doomed', name: 'Doomed', audience: 'urn:example:doomed' })).statusCode, 201);
+  t.equal(
+    (await server.admin('POST', '/admin/services', { id: 'doomed', name: 'Doomed', audience: 'urn:example:doomed' })).statusCode,
+    201,
+  );
   t.equal((await server.admin('DELETE', '/admin/services/doomed')).statusCode, 204);
 
   // The wrong secret's denial is written in the background: wait for it.
@@ -158,11 +163,18 @@ t.test('one event per change, naming the admin, the client and what changed; no 
     {
       name: { from: 'Before', to: 'After' },
       roles: { from: [], to: ['reader'] },
-      grants: { from: [{ service: 'events', scopes: ['events:read'] }], to: [{ service: 'events', scopes: ['events:read', 'events:write'] }] },
+      grants: {
+        from: [{ service: 'events', scopes: ['events:read'] }],
+        to: [{ service: 'events', scopes: ['events:read', 'events:write'] }],
+      },
     },
     'client.updated: exactly the changed fields, with from and to',
   );
-  t.match(byAction('client.created')[0]?.details, { name: 'Before', owner: 'user-7', grants: [{ service: 'events', scopes: ['events:read'] }] });
+  t.match(byAction('client.created')[0]?.details, {
+    name: 'Before',
+    owner: 'user-7',
+    grants: [{ service: 'events', scopes: ['events:read'] }],
+  });
   t.match(byAction('client.secret_regenerated')[0]?.details, { previous_secret_valid_until: String });
   const serviceUpdated = byAction('service.updated')[0];
   t.equal(serviceUpdated?.details.service, 'events', 'service.updated: names the service');
@@ -187,7 +199,10 @@ t.test('one event per change, naming the admin, the client and what changed; no 
   t.ok(hashes.size >= 3, 'hashes collected');
   const apiJson = JSON.stringify(await allEvents(t, server));
   const tableJson = await auditTableJson(server);
-  for (const [where, json] of [['API', apiJson], ['table', tableJson]] as const) {
+  for (const [where, json] of [
+    ['API', apiJson],
+    ['table', tableJson],
+  ] as const) {
     for (const secret of secrets) t.notOk(json.includes(secret), `${where}: no client secret`);
     for (const hash of hashes) t.notOk(json.includes(hash), `${where}: no secret hash`);
     for (const d of privateKeys) t.notOk(json.includes(d), `${where}: no private signing key`);
@@ -201,7 +216,11 @@ t.test('refused token requests: token.denied events with the real reason', async
   const server = await buildWithAdmin(t);
   t.equal((await server.admin('POST', '/admin/services', EVENTS)).statusCode, 201);
   const client = await createClient(t, server, { client_id: 'denied-client', grants: [{ service: 'events', scopes: ['events:read'] }] });
-  const fenced = await createClient(t, server, { client_id: 'fenced-client', ip_ranges: ['192.0.2.0/24'], grants: [{ service: 'events', scopes: [] }] });
+  const fenced = await createClient(t, server, {
+    client_id: 'fenced-client',
+    ip_ranges: ['192.0.2.0/24'],
+    grants: [{ service: 'events', scopes: [] }],
+  });
 
   const responses = [
     await tokenRequest(server, client.clientId, `${client.secret}x`),
@@ -226,7 +245,10 @@ t.test('refused token requests: token.denied events with the real reason', async
   t.same(reasonFor('denied-client').sort(), ['client is disabled', 'wrong secret']);
   // A client_id that names no client is kept as a fingerprint only: it could be anything.
   const unknown = denied.filter((event) => event.client_id === null);
-  t.same(unknown.map((event) => event.details.reason), ['unknown client']);
+  t.same(
+    unknown.map((event) => event.details.reason),
+    ['unknown client'],
+  );
   t.match(unknown[0]?.details.presented_client_id, { fingerprint: /^[0-9a-f]{12}$/, length: 'nobody-here'.length });
   t.notOk(JSON.stringify(denied).includes('nobody-here'), 'never the raw client_id');
   t.same(reasonFor('fenced-client'), ["caller 127.0.0.1 is outside the client's IP ranges"]);
@@ -291,8 +313,15 @@ t.test('throttling: a flood of identical refusals writes a few rows that count t
 
   const events = await allEvents(t, server, { action: 'token.denied', client_id: 'flood-client' });
   t.equal(events.length, after.rows, 'the API shows the same rows');
-  t.ok(events.some((event) => event.count > 1), 'a row carries the repeat count');
-  t.equal(events.reduce((total, event) => total + event.count, 0), FLOOD, 'counts add up through the API too');
+  t.ok(
+    events.some((event) => event.count > 1),
+    'a row carries the repeat count',
+  );
+  t.equal(
+    events.reduce((total, event) => total + event.count, 0),
+    FLOOD,
+    'counts add up through the API too',
+  );
   for (const event of events) t.equal(event.details.reason, 'wrong secret');
 
   const other = await eventually(
@@ -315,14 +344,20 @@ t.test('GET /admin/audit-events: filters', async (t) => {
   t.equal((await server.admin('POST', '/admin/clients/beta/disable')).statusCode, 200);
   const secondToken = await server.tokenFor('admin:write', second.clientId, second.secret);
   const secondSub = decodeJwt(secondToken).sub;
-  t.equal((await server.admin('POST', '/admin/clients', { client_id: 'delta', name: 'Delta', owner: 'user-2' }, secondToken)).statusCode, 201);
+  t.equal(
+    (await server.admin('POST', '/admin/clients', { client_id: 'delta', name: 'Delta', owner: 'user-2' }, secondToken)).statusCode,
+    201,
+  );
   t.equal((await server.admin('PATCH', '/admin/clients/alpha', { name: 'Alpha 2' }, secondToken)).statusCode, 200);
 
   const all = await allEvents(t, server);
   t.ok(all.length >= 10, 'events exist');
 
   const created = await allEvents(t, server, { action: 'client.created' });
-  t.ok(created.every((event) => event.action === 'client.created'), 'action: only that action');
+  t.ok(
+    created.every((event) => event.action === 'client.created'),
+    'action: only that action',
+  );
   t.same(
     created.map((event) => event.client_id).sort(),
     ['alpha', 'beta', 'delta', 'gamma', ADMIN_ID, 'second-admin'].sort(),
@@ -330,14 +365,32 @@ t.test('GET /admin/audit-events: filters', async (t) => {
   );
 
   const alpha = await allEvents(t, server, { client_id: 'alpha' });
-  t.same(alpha.map((event) => event.action), ['client.updated', 'client.updated', 'client.created'], 'client_id: that client, newest first');
-  t.same((alpha[0]?.details.changes as Record<string, unknown>).name, { from: 'Alpha', to: 'Alpha 2' });
+  t.same(
+    alpha.map((event) => event.action),
+    ['client.updated', 'client.updated', 'client.created'],
+    'client_id: that client, newest first',
+  );
+  t.same((alpha[0]?.details.changes as Record<string, unknown> | undefined)?.name, { from: 'Alpha', to: 'Alpha 2' });
 
   const bySecond = await allEvents(t, server, { actor_client_id: 'second-admin' });
-  t.same(bySecond.map((event) => [event.action, event.client_id]), [['client.updated', 'alpha'], ['client.created', 'delta']], 'actor_client_id');
-  t.ok(bySecond.every((event) => event.actor.sub === secondSub), 'the second admin\'s sub');
+  t.same(
+    bySecond.map((event) => [event.action, event.client_id]),
+    [
+      ['client.updated', 'alpha'],
+      ['client.created', 'delta'],
+    ],
+    'actor_client_id',
+  );
+  t.ok(
+    bySecond.every((event) => event.actor.sub === secondSub),
+    "the second admin's sub",
+  );
   const combined = await allEvents(t, server, { actor_client_id: ADMIN_ID, client_id: 'alpha' });
-  t.same(combined.map((event) => event.action), ['client.updated', 'client.created'], 'filters combine');
+  t.same(
+    combined.map((event) => event.action),
+    ['client.updated', 'client.created'],
+    'filters combine',
+  );
   t.same(await allEvents(t, server, { client_id: 'no-such-client' }), [], 'no match: empty');
   t.same(await allEvents(t, server, { action: 'no.such.action' }), [], 'unknown action: empty');
 
@@ -347,18 +400,45 @@ t.test('GET /admin/audit-events: filters', async (t) => {
   t.ok(pivot, 'pivot event');
   const pivotAt = Date.parse(pivot?.at ?? '');
   const since = await allEvents(t, server, { since: new Date(pivotAt).toISOString() });
-  t.ok(since.every((event) => Date.parse(event.at) >= pivotAt), 'since: nothing earlier');
-  t.ok(since.some((event) => event.id === pivot?.id), 'since: includes an event at that instant');
-  t.ok(since.some((event) => event.client_id === 'delta'), 'since: includes later events');
+  t.ok(
+    since.every((event) => Date.parse(event.at) >= pivotAt),
+    'since: nothing earlier',
+  );
+  t.ok(
+    since.some((event) => event.id === pivot?.id),
+    'since: includes an event at that instant',
+  );
+  t.ok(
+    since.some((event) => event.client_id === 'delta'),
+    'since: includes later events',
+  );
   // An event's own `at` (shown to the millisecond) as `until` includes it.
   const until = await allEvents(t, server, { until: pivot?.at ?? '' });
-  t.ok(until.every((event) => Date.parse(event.at) <= pivotAt), 'until: nothing later');
-  t.ok(until.some((event) => event.id === pivot?.id), 'until: includes an event at that instant');
-  t.ok(until.some((event) => event.client_id === ADMIN_ID), 'until: includes earlier events');
-  t.notOk(until.some((event) => event.client_id === 'delta'), 'until: excludes later events');
+  t.ok(
+    until.every((event) => Date.parse(event.at) <= pivotAt),
+    'until: nothing later',
+  );
+  t.ok(
+    until.some((event) => event.id === pivot?.id),
+    'until: includes an event at that instant',
+  );
+  t.ok(
+    until.some((event) => event.client_id === ADMIN_ID),
+    'until: includes earlier events',
+  );
+  t.notOk(
+    until.some((event) => event.client_id === 'delta'),
+    'until: excludes later events',
+  );
   const window = await allEvents(t, server, { since: pivot?.at ?? '', until: pivot?.at ?? '' });
-  t.ok(window.some((event) => event.id === pivot?.id), 'since = until = its at: the pivot');
-  t.ok(window.every((event) => event.at === pivot?.at), 'since + until: only that instant');
+  t.ok(
+    window.some((event) => event.id === pivot?.id),
+    'since = until = its at: the pivot',
+  );
+  t.ok(
+    window.every((event) => event.at === pivot?.at),
+    'since + until: only that instant',
+  );
   t.same(await allEvents(t, server, { since: new Date(Date.now() + 3_600_000).toISOString() }), [], 'since in the future: empty');
   t.same(await allEvents(t, server, { until: '2000-01-01T00:00:00Z' }), [], 'until in the past: empty');
 
@@ -386,7 +466,11 @@ t.test('GET /admin/audit-events: cursor pagination, newest first, no duplicates'
   const everything = (await page(t, server, { limit: '200' })).items;
   t.ok(everything.length >= 8, 'enough events');
   const ids = everything.map((event) => Number(event.id));
-  t.same(ids, [...ids].sort((a, b) => b - a), 'newest first');
+  t.same(
+    ids,
+    [...ids].sort((a, b) => b - a),
+    'newest first',
+  );
 
   const seen: string[] = [];
   let cursor: string | null = null;
@@ -406,9 +490,17 @@ t.test('GET /admin/audit-events: cursor pagination, newest first, no duplicates'
   } while (cursor !== null && pages < 50);
   t.equal(cursor, null, 'the last page has next_cursor null');
   t.equal(new Set(seen).size, seen.length, 'no duplicates across pages');
-  t.same(seen, everything.map((event) => event.id), 'the pages together are exactly the unpaged list');
+  t.same(
+    seen,
+    everything.map((event) => event.id),
+    'the pages together are exactly the unpaged list',
+  );
   const seenIds = seen.map(Number);
-  t.same(seenIds, [...seenIds].sort((a, b) => b - a), 'newest first across pages');
+  t.same(
+    seenIds,
+    [...seenIds].sort((a, b) => b - a),
+    'newest first across pages',
+  );
 
   // An exact multiple of the page size ends with next_cursor null, not an empty page.
   const created = await allEvents(t, server, { action: 'client.created' });
@@ -446,14 +538,22 @@ t.test('atomicity: a failed change leaves no event and no half-written row', asy
     );
     t.same((await server.admin('GET', '/admin/clients/steady')).json(), before, 'the client is unchanged, updated_at included');
     t.same(await allEvents(t, server, { action: 'client.updated', client_id: 'steady' }), [], 'no client.updated event');
-    const badScope = await server.admin('PATCH', '/admin/clients/steady', { name: 'Changed', grants: [{ service: 'events', scopes: ['events:nope'] }] });
+    const badScope = await server.admin('PATCH', '/admin/clients/steady', {
+      name: 'Changed',
+      grants: [{ service: 'events', scopes: ['events:nope'] }],
+    });
     t.equal(badScope.statusCode, 400, 'unknown scope: 400');
     t.same((await server.admin('GET', '/admin/clients/steady')).json(), before, 'still unchanged');
     t.same(await allEvents(t, server, { action: 'client.updated', client_id: 'steady' }), [], 'still no event');
   });
 
   t.test('create with a duplicate client_id: 409 and one client.created', async (t) => {
-    const again = await server.admin('POST', '/admin/clients', { client_id: 'steady', name: 'Impostor', owner: 'user-9', ip_ranges: ['192.0.2.0/24'] });
+    const again = await server.admin('POST', '/admin/clients', {
+      client_id: 'steady',
+      name: 'Impostor',
+      owner: 'user-9',
+      ip_ranges: ['192.0.2.0/24'],
+    });
     t.equal(again.statusCode, 409);
     t.same((await server.admin('GET', '/admin/clients/steady')).json(), before, 'the existing client is untouched');
     t.equal((await allEvents(t, server, { action: 'client.created', client_id: 'steady' })).length, 1, 'one client.created');
@@ -464,10 +564,19 @@ t.test('atomicity: a failed change leaves no event and no half-written row', asy
 
   t.test('two concurrent creates of one client_id: one 201, one 409, one client, no orphans', async (t) => {
     for (const id of ['racer-1', 'racer-2', 'racer-3']) {
-      const body = { client_id: id, name: 'Racer', owner: 'user-3', grants: [{ service: 'events', scopes: ['events:read'] }], ip_ranges: ['127.0.0.1/32'] };
+      const body = {
+        client_id: id,
+        name: 'Racer',
+        owner: 'user-3',
+        grants: [{ service: 'events', scopes: ['events:read'] }],
+        ip_ranges: ['127.0.0.1/32'],
+      };
       const responses = await Promise.all([server.admin('POST', '/admin/clients', body), server.admin('POST', '/admin/clients', body)]);
       t.same(responses.map((response) => response.statusCode).sort(), [201, 409], `${id}: one 201, one 409`);
-      const winner = responses.find((response) => response.statusCode === 201)?.json() as { client_secret: string; service_account: { id: string } };
+      const winner = responses.find((response) => response.statusCode === 201)?.json() as {
+        client_secret: string;
+        service_account: { id: string };
+      };
       const loser = responses.find((response) => response.statusCode === 409);
       t.match(loser?.headers['content-type'], /^application\/problem\+json/, `${id}: the loser gets a problem`);
 

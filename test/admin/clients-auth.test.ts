@@ -1,6 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { generateKeyPair, SignJWT } from 'jose';
-import { randomUUID } from 'node:crypto';
 import t, { type Test } from 'tap';
 import { getClient } from '../../src/clients/clients.js';
 import { clients } from '../../src/db/schema.js';
@@ -126,8 +126,12 @@ t.test('401 on every endpoint without a valid token', async (t) => {
   const { active } = await server.app.portier.keys.get();
   const foreign = await generateKeyPair('ES256');
   const claims = await adminClaims(server);
-  const foreignSameKid = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: active.kid, typ: 'at+jwt' }).sign(foreign.privateKey);
-  const foreignOwnKid = await new SignJWT(claims).setProtectedHeader({ alg: 'ES256', kid: 'foreign-key', typ: 'at+jwt' }).sign(foreign.privateKey);
+  const foreignSameKid = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: active.kid, typ: 'at+jwt' })
+    .sign(foreign.privateKey);
+  const foreignOwnKid = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', kid: 'foreign-key', typ: 'at+jwt' })
+    .sign(foreign.privateKey);
 
   // alg "none": the claims of a real admin token, unsigned.
   const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -147,7 +151,11 @@ t.test('401 on every endpoint without a valid token', async (t) => {
   // A token for a normal service, from a client granted only that service.
   await addService(server.database, { id: 'events', audience: 'https://events.example', scopes: ['events:read'] });
   const vendor = await addClient(server, { grants: [{ service: 'events', scopes: ['events:read'] }] });
-  const vendorToken = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(vendor.clientId, vendor.clientSecret) });
+  const vendorToken = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: basicAuth(vendor.clientId, vendor.clientSecret) },
+  );
   t.equal(vendorToken.statusCode, 200, 'the vendor client gets a token for its service');
   const otherAudience = (vendorToken.json() as { access_token: string }).access_token;
   // The admin client's own credentials, sent as Basic instead of a token.
@@ -223,7 +231,12 @@ t.test('a token that holds neither admin scope is refused with 403 on every endp
   const patched = await server.admin('PATCH', '/admin/clients/narrow-admin', { grants: [{ service: 'portier-admin', scopes: [] }] });
   t.equal(patched.statusCode, 200);
   for (const endpoint of ENDPOINTS) {
-    expect403(t, await send(server, endpoint, `Bearer ${token}`), label(endpoint), endpoint.method === 'GET' ? 'admin:read' : 'admin:write');
+    expect403(
+      t,
+      await send(server, endpoint, `Bearer ${token}`),
+      label(endpoint),
+      endpoint.method === 'GET' ? 'admin:read' : 'admin:write',
+    );
   }
 });
 
@@ -282,7 +295,10 @@ t.test('a token stops working at once when its client changes', async (t) => {
   t.test('expired: 401', async (t) => {
     const { token } = await otherAdmin(t, 'admin-expired');
     // The API refuses a past expires_at, so the row is changed directly, as time would.
-    await server.database.db.update(clients).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(clients.clientId, 'admin-expired'));
+    await server.database.db
+      .update(clients)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(clients.clientId, 'admin-expired'));
     server.app.portier.generation.changed();
     for (const endpoint of ENDPOINTS) expect401(t, await send(server, endpoint, `Bearer ${token}`), `${label(endpoint)} after expiry`);
   });
@@ -299,15 +315,28 @@ t.test('a token stops working at once when its client changes', async (t) => {
     const { token } = await otherAdmin(t, 'admin-ungranted');
     t.equal((await admin('PATCH', '/admin/clients/admin-ungranted', { grants: [] })).statusCode, 200);
     for (const endpoint of ENDPOINTS) {
-      expect403(t, await send(server, endpoint, `Bearer ${token}`), `${label(endpoint)} after losing the grant`, endpoint.method === 'GET' ? 'admin:read' : 'admin:write');
+      expect403(
+        t,
+        await send(server, endpoint, `Bearer ${token}`),
+        `${label(endpoint)} after losing the grant`,
+        endpoint.method === 'GET' ? 'admin:read' : 'admin:write',
+      );
     }
   });
 
   t.test('grant narrowed from admin:write to admin:read: writes 403, reads still allowed', async (t) => {
     const { token } = await otherAdmin(t, 'admin-narrowed');
-    t.equal((await admin('PATCH', '/admin/clients/admin-narrowed', { grants: [{ service: 'portier-admin', scopes: ['admin:read'] }] })).statusCode, 200);
+    t.equal(
+      (await admin('PATCH', '/admin/clients/admin-narrowed', { grants: [{ service: 'portier-admin', scopes: ['admin:read'] }] }))
+        .statusCode,
+      200,
+    );
     expect403(t, await admin('POST', '/admin/clients', { name: 'x', owner: 'y' }, token), 'create after narrowing');
-    t.equal((await admin('GET', '/admin/clients', undefined, token)).statusCode, 200, 'list still allowed (the token also holds admin:read)');
+    t.equal(
+      (await admin('GET', '/admin/clients', undefined, token)).statusCode,
+      200,
+      'list still allowed (the token also holds admin:read)',
+    );
   });
 
   t.test('a new secret does not end tokens already issued', async (t) => {

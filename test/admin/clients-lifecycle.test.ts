@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
-import { clients, clientSecrets } from '../../src/db/schema.js';
+import { clientSecrets, clients } from '../../src/db/schema.js';
 import { addService, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
 
 // The life of a client through the admin API: read, update, disable/enable (one and in
@@ -41,7 +41,13 @@ async function setUp(t: Test): Promise<Server> {
 
 /** Creates a client through the API; returns its secret. */
 async function create(t: Test, server: Server, clientId: string, fields: Record<string, unknown> = {}): Promise<string> {
-  const response = await server.admin('POST', '/admin/clients', { client_id: clientId, name: `Client ${clientId}`, owner: 'user-1', grants: GRANT, ...fields });
+  const response = await server.admin('POST', '/admin/clients', {
+    client_id: clientId,
+    name: `Client ${clientId}`,
+    owner: 'user-1',
+    grants: GRANT,
+    ...fields,
+  });
   t.equal(response.statusCode, 201, `${clientId} created`);
   return (response.json() as { client_secret?: string }).client_secret ?? '';
 }
@@ -104,7 +110,13 @@ t.test('get: the resource, and 404 for an unknown client', async (t) => {
 
 t.test('patch: each field set, replaced and cleared', async (t) => {
   const server = await setUp(t);
-  const secret = await create(t, server, 'patchable', { description: 'before', first_name: 'First', last_name: 'Last', roles: ['a'], ip_ranges: ['127.0.0.1'] });
+  const secret = await create(t, server, 'patchable', {
+    description: 'before',
+    first_name: 'First',
+    last_name: 'Last',
+    roles: ['a'],
+    ip_ranges: ['127.0.0.1'],
+  });
   const before = await get(server, 'patchable');
 
   const steps: Array<[string, Record<string, unknown>, Partial<Resource>]> = [
@@ -118,8 +130,18 @@ t.test('patch: each field set, replaced and cleared', async (t) => {
     ['roles emptied', { roles: [] }, { roles: [] }],
     [
       'grants replaced as a whole',
-      { grants: [{ service: 'billing', scopes: ['billing:read'] }, { service: 'events', scopes: ['events:read', 'events:write'] }] },
-      { grants: [{ service: 'billing', scopes: ['billing:read'] }, { service: 'events', scopes: ['events:read', 'events:write'] }] },
+      {
+        grants: [
+          { service: 'billing', scopes: ['billing:read'] },
+          { service: 'events', scopes: ['events:read', 'events:write'] },
+        ],
+      },
+      {
+        grants: [
+          { service: 'billing', scopes: ['billing:read'] },
+          { service: 'events', scopes: ['events:read', 'events:write'] },
+        ],
+      },
     ],
     ['grants narrowed', { grants: GRANT }, { grants: GRANT }],
     ['ip_ranges replaced (and normalised)', { ip_ranges: ['127.0.0.0/8', '10.1.2.3/16'] }, { ip_ranges: ['10.1.0.0/16', '127.0.0.0/8'] }],
@@ -144,14 +166,27 @@ t.test('patch: each field set, replaced and cleared', async (t) => {
   // expires_at: set, moved, cleared.
   const inADay = new Date(Date.now() + 24 * 3600 * 1000).toISOString();
   const inAWeek = new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString();
-  t.equal(((await server.admin('PATCH', '/admin/clients/patchable', { expires_at: inADay })).json() as Resource).expires_at, inADay, 'expires_at set');
-  t.equal(((await server.admin('PATCH', '/admin/clients/patchable', { expires_at: inAWeek })).json() as Resource).expires_at, inAWeek, 'expires_at moved');
+  t.equal(
+    ((await server.admin('PATCH', '/admin/clients/patchable', { expires_at: inADay })).json() as Resource).expires_at,
+    inADay,
+    'expires_at set',
+  );
+  t.equal(
+    ((await server.admin('PATCH', '/admin/clients/patchable', { expires_at: inAWeek })).json() as Resource).expires_at,
+    inAWeek,
+    'expires_at moved',
+  );
   const cleared = (await server.admin('PATCH', '/admin/clients/patchable', { expires_at: null })).json() as Resource;
   t.equal(cleared.expires_at, null, 'expires_at cleared with null');
   t.equal(cleared.status, 'active');
 
   // Several fields at once.
-  const many = await server.admin('PATCH', '/admin/clients/patchable', { name: 'Many', description: 'd', roles: ['x'], expires_at: inADay });
+  const many = await server.admin('PATCH', '/admin/clients/patchable', {
+    name: 'Many',
+    description: 'd',
+    roles: ['x'],
+    expires_at: inADay,
+  });
   t.match(many.json(), { name: 'Many', description: 'd', roles: ['x'], expires_at: inADay });
 
   // The secret survived all of this.
@@ -167,7 +202,11 @@ t.test('patch: refusals', async (t) => {
     ['client_id, even unchanged', { client_id: 'fixed-fields' }, ['/client_id']],
     ['owner', { owner: 'user-2' }, ['/owner']],
     ['owner, even unchanged', { owner: 'user-1' }, ['/owner']],
-    ['client_id and owner with a valid name', { client_id: 'renamed', owner: 'user-2', name: 'Should not stick' }, ['/client_id', '/owner']],
+    [
+      'client_id and owner with a valid name',
+      { client_id: 'renamed', owner: 'user-2', name: 'Should not stick' },
+      ['/client_id', '/owner'],
+    ],
     ['unknown service', { grants: [{ service: 'nope', scopes: [] }] }, ['/grants/0/service']],
     ['unknown scope', { grants: [{ service: 'events', scopes: ['events:read', 'nope'] }] }, ['/grants/0/scopes/1']],
     ['bad CIDR', { ip_ranges: ['10.0.0.0/8', '10.0.0.256'] }, ['/ip_ranges/1']],
@@ -240,7 +279,10 @@ t.test('expired clients', async (t) => {
 
   // An expired client via the database, as time would do it.
   const secret2 = await create(t, server, 'expired-row');
-  await server.database.db.update(clients).set({ expiresAt: new Date(Date.now() - 60_000) }).where(eq(clients.clientId, 'expired-row'));
+  await server.database.db
+    .update(clients)
+    .set({ expiresAt: new Date(Date.now() - 60_000) })
+    .where(eq(clients.clientId, 'expired-row'));
   server.app.portier.generation.changed();
   t.match(await get(server, 'expired-row'), { status: 'expired', enabled: true });
   await expectRefused(t, server, 'expired-row', secret2, 'expired row');
@@ -255,21 +297,31 @@ t.test('bulk enable and disable: a result per id, in the order given', async (t)
   for (const id of ['bulk-a', 'bulk-b', 'bulk-c']) secrets[id] = await create(t, server, id);
   t.equal((await server.admin('POST', '/admin/clients/bulk-c/disable')).statusCode, 200);
 
-  const disabled = await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['bulk-c', 'no-such-client', 'bulk-a'] });
+  const disabled = await server.admin('POST', '/admin/clients/bulk', {
+    action: 'disable',
+    client_ids: ['bulk-c', 'no-such-client', 'bulk-a'],
+  });
   t.equal(disabled.statusCode, 200);
   t.match(disabled.headers['content-type'], /^application\/json/);
   const results = (disabled.json() as { results: Array<{ client_id: string; ok: boolean; status?: string; error?: string }> }).results;
-  t.same(results.map((result) => result.client_id), ['bulk-c', 'no-such-client', 'bulk-a'], 'one result per id, in the order given');
+  t.same(
+    results.map((result) => result.client_id),
+    ['bulk-c', 'no-such-client', 'bulk-a'],
+    'one result per id, in the order given',
+  );
   t.match(results[0], { ok: true, status: 'disabled' }, 'already disabled: ok');
   t.match(results[1], { ok: false }, 'unknown id: ok false');
   t.type(results[1]?.error, 'string', 'unknown id: with an error message');
   t.notOk('status' in (results[1] ?? {}), 'unknown id: no status');
   t.match(results[2], { ok: true, status: 'disabled' });
   t.equal((await get(server, 'bulk-b')).status, 'active', 'an id not listed is untouched');
-  await expectRefused(t, server, 'bulk-a', secrets['bulk-a']!, 'bulk-disabled');
-  await expectToken(t, server, 'bulk-b', secrets['bulk-b']!, 'not in the bulk');
+  await expectRefused(t, server, 'bulk-a', secrets['bulk-a'] ?? '', 'bulk-disabled');
+  await expectToken(t, server, 'bulk-b', secrets['bulk-b'] ?? '', 'not in the bulk');
 
-  const enabled = await server.admin('POST', '/admin/clients/bulk', { action: 'enable', client_ids: ['bulk-a', 'bulk-b', 'bulk-c', 'missing-one'] });
+  const enabled = await server.admin('POST', '/admin/clients/bulk', {
+    action: 'enable',
+    client_ids: ['bulk-a', 'bulk-b', 'bulk-c', 'missing-one'],
+  });
   t.equal(enabled.statusCode, 200);
   const enabledResults = (enabled.json() as { results: Array<{ client_id: string; ok: boolean; status?: string }> }).results;
   t.same(
@@ -281,19 +333,27 @@ t.test('bulk enable and disable: a result per id, in the order given', async (t)
       { client_id: 'missing-one', ok: false, status: undefined },
     ],
   );
-  for (const id of ['bulk-a', 'bulk-b', 'bulk-c']) await expectToken(t, server, id, secrets[id]!, `${id} enabled in bulk`);
+  for (const id of ['bulk-a', 'bulk-b', 'bulk-c']) await expectToken(t, server, id, secrets[id] ?? '', `${id} enabled in bulk`);
 
   // Only unknown ids: still 200 with a result each.
   const none = await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['ghost-1', 'ghost-2'] });
   t.equal(none.statusCode, 200);
-  t.same((none.json() as { results: Array<{ ok: boolean }> }).results.map((result) => result.ok), [false, false]);
+  t.same(
+    (none.json() as { results: Array<{ ok: boolean }> }).results.map((result) => result.ok),
+    [false, false],
+  );
 
   // 200 ids is the limit.
   const ids = Array.from({ length: 200 }, (_, i) => `ghost-${String(i).padStart(3, '0')}`);
   const max = await server.admin('POST', '/admin/clients/bulk', { action: 'enable', client_ids: ids });
   t.equal(max.statusCode, 200, '200 ids: 200');
   t.equal((max.json() as { results: unknown[] }).results.length, 200);
-  expectProblem(t, await server.admin('POST', '/admin/clients/bulk', { action: 'enable', client_ids: [...ids, 'ghost-200'] }), 400, '201 ids');
+  expectProblem(
+    t,
+    await server.admin('POST', '/admin/clients/bulk', { action: 'enable', client_ids: [...ids, 'ghost-200'] }),
+    400,
+    '201 ids',
+  );
 });
 
 t.test('delete: 204, then 404; permanent', async (t) => {
@@ -311,7 +371,10 @@ t.test('delete: 204, then 404; permanent', async (t) => {
   expectProblem(t, await server.admin('POST', '/admin/clients/doomed/secret'), 404, 'new secret after delete');
   await expectRefused(t, server, 'doomed', secret, 'after delete');
   const list = (await server.admin('GET', '/admin/clients')).json() as { items: Resource[] };
-  t.notOk(list.items.some((item) => item.client_id === 'doomed'), 'gone from the list');
+  t.notOk(
+    list.items.some((item) => item.client_id === 'doomed'),
+    'gone from the list',
+  );
 
   // Re-created with the same client_id: the old secret does not open the new client.
   const newSecret = await create(t, server, 'doomed');
@@ -347,7 +410,12 @@ t.test('regenerate secret: the old one stops at once', async (t) => {
 
   // The new secret is not shown anywhere else.
   const latest = (emptyBody.json() as typeof body).client_secret;
-  for (const url of ['/admin/clients/rotating', '/admin/clients', '/admin/audit-events?client_id=rotating', '/admin/audit-events?limit=200']) {
+  for (const url of [
+    '/admin/clients/rotating',
+    '/admin/clients',
+    '/admin/audit-events?client_id=rotating',
+    '/admin/audit-events?limit=200',
+  ]) {
     const read = await server.admin('GET', url);
     t.notOk(read.body.includes(latest), `${url}: the secret is not in it`);
     t.notOk(read.body.includes('$argon2'), `${url}: no hash`);
@@ -369,7 +437,10 @@ t.test('regenerate secret with a grace period', async (t) => {
   const firstBody = first.json() as { client_secret: string; previous_secret_expires_at: string };
   const b = firstBody.client_secret;
   const graceEnd = Date.parse(firstBody.previous_secret_expires_at);
-  t.ok(graceEnd >= Math.floor(before / 1000) * 1000 + 3600_000 - 1000 && graceEnd <= after + 3600_000 + 1000, 'previous_secret_expires_at is an hour from now');
+  t.ok(
+    graceEnd >= Math.floor(before / 1000) * 1000 + 3600_000 - 1000 && graceEnd <= after + 3600_000 + 1000,
+    'previous_secret_expires_at is an hour from now',
+  );
   await expectToken(t, server, 'graceful', a, 'previous secret during its grace period');
   await expectToken(t, server, 'graceful', b, 'new secret');
 
@@ -395,8 +466,18 @@ t.test('regenerate secret with a grace period', async (t) => {
   const week = await server.admin('POST', '/admin/clients/graceful/secret', { previous_secret_valid_for: 604800 });
   t.equal(week.statusCode, 200, '7 days: 200');
   const e = (week.json() as { client_secret: string }).client_secret;
-  expectInvalid(t, await server.admin('POST', '/admin/clients/graceful/secret', { previous_secret_valid_for: 604801 }), ['/previous_secret_valid_for'], '7 days and a second');
-  expectInvalid(t, await server.admin('POST', '/admin/clients/graceful/secret', { previous_secret_valid_for: 1e12 }), ['/previous_secret_valid_for'], 'a huge grace');
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/graceful/secret', { previous_secret_valid_for: 604801 }),
+    ['/previous_secret_valid_for'],
+    '7 days and a second',
+  );
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/graceful/secret', { previous_secret_valid_for: 1e12 }),
+    ['/previous_secret_valid_for'],
+    'a huge grace',
+  );
   await expectToken(t, server, 'graceful', d, 'the previous secret after the refused request');
   await expectToken(t, server, 'graceful', e, 'the current secret after the refused request');
 
@@ -418,7 +499,12 @@ t.test('regenerate secret for a private_key_jwt client: 409', async (t) => {
   const client = await get(server, 'jwt-only');
   const rows = await server.database.db.select().from(clientSecrets).where(eq(clientSecrets.clientUuid, client.service_account.id));
   t.equal(rows.length, 0, 'no secret was stored');
-  expectProblem(t, await server.admin('POST', '/admin/clients/jwt-only/secret', { previous_secret_valid_for: 60 }), 409, 'with a grace period');
+  expectProblem(
+    t,
+    await server.admin('POST', '/admin/clients/jwt-only/secret', { previous_secret_valid_for: 60 }),
+    409,
+    'with a grace period',
+  );
 });
 
 t.test('last_used_at: null until used, then set', async (t) => {

@@ -56,20 +56,37 @@ t.test('filters, alone and combined', async (t) => {
     t.equal(response.statusCode, 201, `${String(body.client_id)} created`);
     return response.json() as { client_secret: string; service_account: { id: string } };
   };
-  await create({ client_id: 'alpha-one', name: 'Alpha One', owner: 'user-1', grants: [{ service: 'events', scopes: [] }], expires_at: new Date(now + 10 * DAY).toISOString() });
+  await create({
+    client_id: 'alpha-one',
+    name: 'Alpha One',
+    owner: 'user-1',
+    grants: [{ service: 'events', scopes: [] }],
+    expires_at: new Date(now + 10 * DAY).toISOString(),
+  });
   await create({ client_id: 'alpha-two', name: 'ALPHA two', owner: 'user-2', grants: [{ service: 'billing', scopes: [] }] });
   await create({
     client_id: 'beta',
     name: 'Beta',
     owner: 'user-1',
-    grants: [{ service: 'events', scopes: [] }, { service: 'billing', scopes: ['billing:read'] }],
+    grants: [
+      { service: 'events', scopes: [] },
+      { service: 'billing', scopes: ['billing:read'] },
+    ],
     expires_at: new Date(now + 30 * DAY).toISOString(),
   });
   t.equal((await admin('POST', '/admin/clients/beta/disable')).statusCode, 200);
   await create({ client_id: 'expired-one', name: 'Expired one', owner: 'user-2', expires_at: new Date(now + 5 * DAY).toISOString() });
-  await server.database.db.update(clients).set({ expiresAt: new Date(now - DAY) }).where(eq(clients.clientId, 'expired-one'));
+  await server.database.db
+    .update(clients)
+    .set({ expiresAt: new Date(now - DAY) })
+    .where(eq(clients.clientId, 'expired-one'));
   // A second admin creates one client, so created_by has two values.
-  const second = await create({ client_id: 'second-admin', name: 'Second admin', owner: 'ops', grants: [{ service: 'portier-admin', scopes: ['admin:write'] }] });
+  const second = await create({
+    client_id: 'second-admin',
+    name: 'Second admin',
+    owner: 'ops',
+    grants: [{ service: 'portier-admin', scopes: ['admin:write'] }],
+  });
   const secondToken = await server.tokenFor('admin:write', 'second-admin', second.client_secret);
   await create({ client_id: 'gamma', name: 'Gamma 50%_off \\ backslash', owner: 'user-3' }, secondToken);
   await create({ client_id: 'delta', name: 'Delta', owner: 'user-3' });
@@ -184,12 +201,20 @@ t.test('cursor pagination: each client exactly once', async (t) => {
 
   // The filters apply on every page.
   const even = await allPages(t, server, 'owner=pager&name=even', 4);
-  t.same(even.seen, expected.filter((_, i) => i % 2 === 0), 'filtered pagination: only matches, each once');
+  t.same(
+    even.seen,
+    expected.filter((_, i) => i % 2 === 0),
+    'filtered pagination: only matches, each once',
+  );
 
   // A cursor from a filtered listing, used without a filter, continues after the same client_id.
   const first = await list(t, server, 'owner=pager&limit=10');
   const rest = await ids(t, server, `limit=200&cursor=${encodeURIComponent(first.next_cursor ?? '')}`);
-  t.same(rest.filter((id) => id.startsWith('pager-')), expected.slice(10), 'the cursor marks a position, not a query');
+  t.same(
+    rest.filter((id) => id.startsWith('pager-')),
+    expected.slice(10),
+    'the cursor marks a position, not a query',
+  );
   t.ok(rest.includes(ADMIN_ID), 'root-admin (sorts after pager-*) is in the rest: the cursor ignored the old filter');
 });
 
@@ -242,7 +267,12 @@ t.test('cursor pagination while clients are added and removed', async (t) => {
 
 t.test('a garbage cursor is a 400', async (t) => {
   const server = await buildWithAdmin(t);
-  for (const cursor of ['garbage', 'eyJhZnRlciI6', Buffer.from('{"before":"x"}').toString('base64url'), Buffer.from('"x"').toString('base64url')]) {
+  for (const cursor of [
+    'garbage',
+    'eyJhZnRlciI6',
+    Buffer.from('{"before":"x"}').toString('base64url'),
+    Buffer.from('"x"').toString('base64url'),
+  ]) {
     const response = await server.admin('GET', `/admin/clients?cursor=${encodeURIComponent(cursor)}`);
     t.equal(response.statusCode, 400, `cursor=${cursor}: 400`);
     t.match(response.headers['content-type'], /^application\/problem\+json/);

@@ -21,7 +21,6 @@ async function setUp(t: Test): Promise<Server> {
   return server;
 }
 
-
 /** A 4xx problem document; returns it. */
 function expectProblem(t: Test, response: Response, status: number | 'any4xx', what: string): Problem {
   if (status === 'any4xx') t.ok(response.statusCode >= 400 && response.statusCode < 500, `${what}: 4xx (got ${response.statusCode})`);
@@ -71,10 +70,34 @@ t.test('unknown fields are refused by name', async (t) => {
     ['create: two unknown fields', 'POST', '/admin/clients', { ...BASE, colour: 'red', size: 3 }, ['/colour', '/size']],
     ['create: choosing a secret', 'POST', '/admin/clients', { ...BASE, client_secret: 'my-own-secret' }, ['/client_secret']],
     ['create: the internal secret input', 'POST', '/admin/clients', { ...BASE, secret: 'my-own-secret' }, ['/secret']],
-    ['create: setting read-only fields', 'POST', '/admin/clients', { ...BASE, enabled: false, status: 'disabled', created_by: 'me' }, ['/enabled', '/status', '/created_by']],
-    ['create: service_account', 'POST', '/admin/clients', { ...BASE, service_account: { id: '00000000-0000-0000-0000-000000000000' } }, ['/service_account']],
-    ['create: inside a grant', 'POST', '/admin/clients', { ...BASE, grants: [{ service: 'events', scopes: [], audience: 'x' }] }, ['/grants/0/audience']],
-    ['create: beside jwks keys', 'POST', '/admin/clients', { ...BASE, auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC' }], extra: 1 } }, ['/jwks/extra']],
+    [
+      'create: setting read-only fields',
+      'POST',
+      '/admin/clients',
+      { ...BASE, enabled: false, status: 'disabled', created_by: 'me' },
+      ['/enabled', '/status', '/created_by'],
+    ],
+    [
+      'create: service_account',
+      'POST',
+      '/admin/clients',
+      { ...BASE, service_account: { id: '00000000-0000-0000-0000-000000000000' } },
+      ['/service_account'],
+    ],
+    [
+      'create: inside a grant',
+      'POST',
+      '/admin/clients',
+      { ...BASE, grants: [{ service: 'events', scopes: [], audience: 'x' }] },
+      ['/grants/0/audience'],
+    ],
+    [
+      'create: beside jwks keys',
+      'POST',
+      '/admin/clients',
+      { ...BASE, auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC' }], extra: 1 } },
+      ['/jwks/extra'],
+    ],
     ['create: unknown and invalid together', 'POST', '/admin/clients', { name: '', owner: 'user-1', colour: 'red' }, ['/name', '/colour']],
     ['patch: unknown field', 'PATCH', '/admin/clients/existing', { colour: 'red' }, ['/colour']],
     ['patch: enabled (use /disable)', 'PATCH', '/admin/clients/existing', { enabled: false }, ['/enabled']],
@@ -106,11 +129,36 @@ t.test('every length limit, at the limit and one past it', async (t) => {
     ['first_name', { first_name: 'f'.repeat(100) }, { first_name: 'f'.repeat(101) }, '/first_name'],
     ['last_name', { last_name: 'l'.repeat(100) }, { last_name: 'l'.repeat(101) }, '/last_name'],
     ['a role', { roles: ['r'.repeat(100)] }, { roles: ['r'.repeat(101)] }, '/roles/0'],
-    ['roles count', { roles: Array.from({ length: 50 }, (_, i) => `role-${i}`) }, { roles: Array.from({ length: 51 }, (_, i) => `role-${i}`) }, '/roles'],
-    ['a scope', { grants: [{ service: 'events', scopes: ['events:read'] }] }, { grants: [{ service: 'events', scopes: ['s'.repeat(201)] }] }, '/grants/0/scopes/0'],
-    ['grant service id', { grants: [{ service: 'events', scopes: [] }] }, { grants: [{ service: 's'.repeat(65), scopes: [] }] }, '/grants/0/service'],
-    ['an ip range', { ip_ranges: ['2001:0db8:0000:0000:0000:0000:0000:0001/128'] }, { ip_ranges: [`${'0'.repeat(60)}1.2.3.4/32`] }, '/ip_ranges/0'],
-    ['ip_ranges count', { ip_ranges: Array.from({ length: 100 }, (_, i) => `10.0.${i}.0/24`) }, { ip_ranges: Array.from({ length: 101 }, (_, i) => `10.0.${i}.0/24`) }, '/ip_ranges'],
+    [
+      'roles count',
+      { roles: Array.from({ length: 50 }, (_, i) => `role-${i}`) },
+      { roles: Array.from({ length: 51 }, (_, i) => `role-${i}`) },
+      '/roles',
+    ],
+    [
+      'a scope',
+      { grants: [{ service: 'events', scopes: ['events:read'] }] },
+      { grants: [{ service: 'events', scopes: ['s'.repeat(201)] }] },
+      '/grants/0/scopes/0',
+    ],
+    [
+      'grant service id',
+      { grants: [{ service: 'events', scopes: [] }] },
+      { grants: [{ service: 's'.repeat(65), scopes: [] }] },
+      '/grants/0/service',
+    ],
+    [
+      'an ip range',
+      { ip_ranges: ['2001:0db8:0000:0000:0000:0000:0000:0001/128'] },
+      { ip_ranges: [`${'0'.repeat(60)}1.2.3.4/32`] },
+      '/ip_ranges/0',
+    ],
+    [
+      'ip_ranges count',
+      { ip_ranges: Array.from({ length: 100 }, (_, i) => `10.0.${i}.0/24`) },
+      { ip_ranges: Array.from({ length: 101 }, (_, i) => `10.0.${i}.0/24`) },
+      '/ip_ranges',
+    ],
     ['expires_at', { expires_at: '2099-01-01T00:00:00Z' }, { expires_at: `2099-01-01T00:00:00.${'0'.repeat(60)}Z` }, '/expires_at'],
   ];
   let n = 0;
@@ -118,7 +166,12 @@ t.test('every length limit, at the limit and one past it', async (t) => {
     n += 1;
     const accepted = await server.admin('POST', '/admin/clients', { client_id: `limit-ok-${n}`, ...BASE, ...ok });
     t.equal(accepted.statusCode, 201, `${field} at the limit: 201 (${accepted.statusCode === 201 ? '' : accepted.body})`);
-    expectInvalid(t, await server.admin('POST', '/admin/clients', { client_id: `limit-bad-${n}`, ...BASE, ...bad }), [path], `${field} past the limit (create)`);
+    expectInvalid(
+      t,
+      await server.admin('POST', '/admin/clients', { client_id: `limit-bad-${n}`, ...BASE, ...bad }),
+      [path],
+      `${field} past the limit (create)`,
+    );
     // The same limits on PATCH (client_id and owner are not patchable).
     if (!('owner' in bad)) {
       expectInvalid(t, await server.admin('PATCH', '/admin/clients/existing', bad), [path], `${field} past the limit (patch)`);
@@ -181,15 +234,33 @@ t.test('hostile strings: SQL-looking, emoji, control characters', async (t) => {
   t.equal(stored.last_name, 'Robert"); DROP TABLE students;--');
   t.equal(stored.owner, "user'--");
   t.same(await clientIds(server), [ADMIN_ID, 'existing', 'sql-name'].sort(), 'the clients table is still there');
-  const byName = (await server.admin('GET', `/admin/clients?name=${encodeURIComponent(SQL)}`)).json() as { items: Array<{ client_id: string }> };
-  t.same(byName.items.map((item) => item.client_id), ['sql-name'], 'filtering by the SQL-looking name finds it');
-  const byOwner = (await server.admin('GET', `/admin/clients?owner=${encodeURIComponent("user'--")}`)).json() as { items: Array<{ client_id: string }> };
-  t.same(byOwner.items.map((item) => item.client_id), ['sql-name'], 'filtering by the quote-bearing owner finds it');
+  const byName = (await server.admin('GET', `/admin/clients?name=${encodeURIComponent(SQL)}`)).json() as {
+    items: Array<{ client_id: string }>;
+  };
+  t.same(
+    byName.items.map((item) => item.client_id),
+    ['sql-name'],
+    'filtering by the SQL-looking name finds it',
+  );
+  const byOwner = (await server.admin('GET', `/admin/clients?owner=${encodeURIComponent("user'--")}`)).json() as {
+    items: Array<{ client_id: string }>;
+  };
+  t.same(
+    byOwner.items.map((item) => item.client_id),
+    ['sql-name'],
+    'filtering by the quote-bearing owner finds it',
+  );
   const patched = await server.admin('PATCH', '/admin/clients/existing', { name: SQL });
   t.equal(patched.statusCode, 200);
   t.equal((patched.json() as { name: string }).name, SQL, 'PATCH stores it verbatim too');
 
-  const unicode = await server.admin('POST', '/admin/clients', { client_id: 'unicode-name', ...BASE, name: 'Événements 🎉 日本語', first_name: 'Zoë', last_name: 'Ñandú' });
+  const unicode = await server.admin('POST', '/admin/clients', {
+    client_id: 'unicode-name',
+    ...BASE,
+    name: 'Événements 🎉 日本語',
+    first_name: 'Zoë',
+    last_name: 'Ñandú',
+  });
   t.equal(unicode.statusCode, 201, 'unicode (emoji included) is fine in a name');
   t.match(unicode.json(), { name: 'Événements 🎉 日本語', first_name: 'Zoë', last_name: 'Ñandú' });
 
@@ -235,7 +306,12 @@ t.test('hostile strings: SQL-looking, emoji, control characters', async (t) => {
     expectProblem(t, await server.admin('POST', `${url}/disable`), 400, `disable ${url}`);
     expectProblem(t, await server.admin('POST', `${url}/secret`), 400, `secret ${url}`);
   }
-  expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['existing', SQL] }), ['/client_ids/1'], 'bulk with a SQL client_id');
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['existing', SQL] }),
+    ['/client_ids/1'],
+    'bulk with a SQL client_id',
+  );
   // Paths the router cannot decode, and parameters longer than it takes: problem
   // documents too (these were Fastify's own {error, code, message, statusCode} bodies).
   for (const [url, status] of [
@@ -262,7 +338,11 @@ t.test('hostile strings: SQL-looking, emoji, control characters', async (t) => {
     expectInvalid(t, await server.admin('GET', url), [path], `GET ${url}`);
   }
   const byEmoji = await server.admin('GET', `/admin/clients?name=${encodeURIComponent('🎉')}`);
-  t.same((byEmoji.json() as { items: Array<{ client_id: string }> }).items.map((item) => item.client_id), ['unicode-name'], 'an emoji filter is fine');
+  t.same(
+    (byEmoji.json() as { items: Array<{ client_id: string }> }).items.map((item) => item.client_id),
+    ['unicode-name'],
+    'an emoji filter is fine',
+  );
 });
 
 t.test('a client key is stored as its public key, not as the object that was sent', async (t) => {
@@ -273,11 +353,21 @@ t.test('a client key is stored as its public key, not as the object that was sen
     ...BASE,
     client_id: 'key-client',
     auth_method: 'private_key_jwt',
-    jwks: { keys: [{ ...jwk, kid: 'key-1', use: 'sig', x5u: 'https://attacker.example/certs', note: 'a\u0000b', nested: { deep: ['\ud800'] } }] },
+    jwks: {
+      keys: [{ ...jwk, kid: 'key-1', use: 'sig', x5u: 'https://attacker.example/certs', note: 'a\u0000b', nested: { deep: ['\ud800'] } }],
+    },
   });
   t.equal(created.statusCode, 201, 'unknown members are accepted');
-  t.same((created.json() as { jwks: unknown }).jwks, { keys: [{ ...jwk, kid: 'key-1', use: 'sig' }] }, 'and dropped: only the key, kid and use are kept');
-  const encryptionKey = await server.admin('POST', '/admin/clients', { ...BASE, auth_method: 'private_key_jwt', jwks: { keys: [{ ...jwk, use: 'enc' }] } });
+  t.same(
+    (created.json() as { jwks: unknown }).jwks,
+    { keys: [{ ...jwk, kid: 'key-1', use: 'sig' }] },
+    'and dropped: only the key, kid and use are kept',
+  );
+  const encryptionKey = await server.admin('POST', '/admin/clients', {
+    ...BASE,
+    auth_method: 'private_key_jwt',
+    jwks: { keys: [{ ...jwk, use: 'enc' }] },
+  });
   expectInvalid(t, encryptionKey, ['/jwks/keys/0/use'], 'a key marked for encryption');
 });
 
@@ -298,7 +388,11 @@ t.test('arrays of 10,000 elements are refused quickly and briefly', async (t) =>
     const refused = overBodyLimit ? [400, 413] : [400];
     t.ok(refused.includes(response.statusCode), `${what} (create): ${refused.join(' or ')} (got ${response.statusCode})`);
     const body = expectProblem(t, response, 'any4xx', `${what} (create)`);
-    if (response.statusCode === 400) t.ok(body.errors?.some((error) => error.path === path), `${what}: errors name ${path}`);
+    if (response.statusCode === 400)
+      t.ok(
+        body.errors?.some((error) => error.path === path),
+        `${what}: errors name ${path}`,
+      );
     t.ok((body.errors?.length ?? 0) <= 100, `${what}: at most 100 errors listed (got ${body.errors?.length})`);
     t.ok(response.body.length < 50_000, `${what}: a short answer (${response.body.length} bytes)`);
     const patch = await server.admin('PATCH', '/admin/clients/existing', fields);
@@ -306,7 +400,10 @@ t.test('arrays of 10,000 elements are refused quickly and briefly', async (t) =>
   }
   const bulk = await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: many((i) => `client-${i}`) });
   const body = expectProblem(t, bulk, 400, 'bulk with 10,000 ids');
-  t.ok(body.errors?.some((error) => error.path === '/client_ids'), 'bulk: errors name /client_ids');
+  t.ok(
+    body.errors?.some((error) => error.path === '/client_ids'),
+    'bulk: errors name /client_ids',
+  );
   t.same(await clientIds(server), [ADMIN_ID, 'existing'].sort(), 'nothing was created');
   t.match((await server.admin('GET', '/admin/clients/existing')).json(), { enabled: true, roles: [] }, 'existing is unchanged');
 });
@@ -355,18 +452,57 @@ t.test('wrong types are refused, not coerced', async (t) => {
     }
   }
   t.same(await clientIds(server), [ADMIN_ID, 'existing'].sort(), 'nothing was created');
-  t.match((await server.admin('GET', '/admin/clients/existing')).json(), { name: BASE.name, description: '', roles: [], ip_ranges: [] }, 'existing is unchanged');
+  t.match(
+    (await server.admin('GET', '/admin/clients/existing')).json(),
+    { name: BASE.name, description: '', roles: [], ip_ranges: [] },
+    'existing is unchanged',
+  );
 
   // Other bodies.
-  expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { action: 'delete', client_ids: ['existing'] }), ['/action'], 'bulk: unknown action');
-  expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: 'existing' }), ['/client_ids'], 'bulk: client_ids a string');
-  expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: [] }), ['/client_ids'], 'bulk: no ids');
-  expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['existing', 'existing'] }), ['/client_ids'], 'bulk: an id twice');
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/bulk', { action: 'delete', client_ids: ['existing'] }),
+    ['/action'],
+    'bulk: unknown action',
+  );
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: 'existing' }),
+    ['/client_ids'],
+    'bulk: client_ids a string',
+  );
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: [] }),
+    ['/client_ids'],
+    'bulk: no ids',
+  );
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['existing', 'existing'] }),
+    ['/client_ids'],
+    'bulk: an id twice',
+  );
   expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { client_ids: ['existing'] }), ['/action'], 'bulk: no action');
   expectInvalid(t, await server.admin('POST', '/admin/clients/bulk', { action: 'disable' }), ['/client_ids'], 'bulk: no client_ids');
-  expectInvalid(t, await server.admin('POST', '/admin/clients/existing/secret', { previous_secret_valid_for: '60' }), ['/previous_secret_valid_for'], 'secret: grace as a string');
-  expectInvalid(t, await server.admin('POST', '/admin/clients/existing/secret', { previous_secret_valid_for: 1.5 }), ['/previous_secret_valid_for'], 'secret: fractional grace');
-  expectInvalid(t, await server.admin('POST', '/admin/clients/existing/secret', { previous_secret_valid_for: -1 }), ['/previous_secret_valid_for'], 'secret: negative grace');
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/existing/secret', { previous_secret_valid_for: '60' }),
+    ['/previous_secret_valid_for'],
+    'secret: grace as a string',
+  );
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/existing/secret', { previous_secret_valid_for: 1.5 }),
+    ['/previous_secret_valid_for'],
+    'secret: fractional grace',
+  );
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/clients/existing/secret', { previous_secret_valid_for: -1 }),
+    ['/previous_secret_valid_for'],
+    'secret: negative grace',
+  );
   t.match((await server.admin('GET', '/admin/clients/existing')).json(), { enabled: true }, 'existing still enabled');
 });
 
@@ -389,7 +525,13 @@ t.test('missing, empty and broken bodies', async (t) => {
     ['create: form-encoded', 'POST', '/admin/clients', 'name=x&owner=y', 'application/x-www-form-urlencoded'],
     ['create: plain text', 'POST', '/admin/clients', 'name=x', 'text/plain'],
     ['create: __proto__ key', 'POST', '/admin/clients', '{"name": "x", "owner": "y", "__proto__": {"enabled": false}}', 'application/json'],
-    ['create: constructor key', 'POST', '/admin/clients', '{"name": "x", "owner": "y", "constructor": {"prototype": {"a": 1}}}', 'application/json'],
+    [
+      'create: constructor key',
+      'POST',
+      '/admin/clients',
+      '{"name": "x", "owner": "y", "constructor": {"prototype": {"a": 1}}}',
+      'application/json',
+    ],
     ['patch: empty JSON body', 'PATCH', '/admin/clients/existing', '', 'application/json'],
     ['patch: no body', 'PATCH', '/admin/clients/existing', undefined, undefined],
     ['patch: invalid JSON', 'PATCH', '/admin/clients/existing', '{"name": ', 'application/json'],
@@ -427,7 +569,13 @@ t.test('query strings of the list are validated', async (t) => {
     expectInvalid(t, await server.admin('GET', `/admin/clients?${query}`), [path], `GET /admin/clients?${query.slice(0, 40)}`);
   }
   // Garbage cursors: not base64url JSON, JSON of the wrong shape.
-  for (const cursor of ['garbage', '!!!', Buffer.from('{"after": 5}').toString('base64url'), Buffer.from('[]').toString('base64url'), Buffer.from('null').toString('base64url')]) {
+  for (const cursor of [
+    'garbage',
+    '!!!',
+    Buffer.from('{"after": 5}').toString('base64url'),
+    Buffer.from('[]').toString('base64url'),
+    Buffer.from('null').toString('base64url'),
+  ]) {
     const response = await server.admin('GET', `/admin/clients?cursor=${encodeURIComponent(cursor)}`);
     expectProblem(t, response, 400, `cursor ${cursor}`);
     t.match(response.body, /cursor/, `cursor ${cursor}: the problem names the cursor`);

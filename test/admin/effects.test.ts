@@ -18,11 +18,11 @@ interface Client {
   secret: string;
 }
 
-
 /** A server with the two services and one client granted both, all made through the admin API. */
 async function setup(t: Test, options: Parameters<typeof buildWithAdmin>[1] = {}): Promise<{ server: Server; client: Client }> {
   const server = await buildWithAdmin(t, options);
-  for (const service of [EVENTS, BILLING]) t.equal((await server.admin('POST', '/admin/services', service)).statusCode, 201, `service ${service.id}`);
+  for (const service of [EVENTS, BILLING])
+    t.equal((await server.admin('POST', '/admin/services', service)).statusCode, 201, `service ${service.id}`);
   const response = await server.admin('POST', '/admin/clients', {
     client_id: 'vendor',
     name: 'Vendor',
@@ -37,7 +37,11 @@ async function setup(t: Test, options: Parameters<typeof buildWithAdmin>[1] = {}
 }
 
 function ask(server: TestServer, client: Client, form: Record<string, string> = {}): Promise<Response> {
-  return postToken(server.app, { grant_type: 'client_credentials', resource: EVENTS.audience, ...form }, { authorization: basicAuth(client.clientId, client.secret) });
+  return postToken(
+    server.app,
+    { grant_type: 'client_credentials', resource: EVENTS.audience, ...form },
+    { authorization: basicAuth(client.clientId, client.secret) },
+  );
 }
 
 function expectIssued(t: Test, response: Response, label: string): void {
@@ -49,12 +53,17 @@ function expectRefused(t: Test, response: Response, error: string, label: string
   t.equal((response.json() as { error: string }).error, error, `${label}: ${error}`);
 }
 
-async function change(t: Test, server: Server, method: 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown): Promise<Record<string, unknown>> {
+async function change(
+  t: Test,
+  server: Server,
+  method: 'POST' | 'PATCH' | 'DELETE',
+  url: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const response = await server.admin(method, url, body);
   t.ok(response.statusCode === 200 || response.statusCode === 204, `${method} ${url}: ${response.statusCode}`);
   return response.statusCode === 204 ? {} : (response.json() as Record<string, unknown>);
 }
-
 
 t.test('disable → 401 at once, enable → 200 at once', async (t) => {
   const { server, client } = await setup(t);
@@ -78,10 +87,19 @@ t.test('delete → 401 at once; a re-created client_id does not revive the old s
   await change(t, server, 'DELETE', '/admin/clients/vendor');
   expectRefused(t, await ask(server, client), 'invalid_client', 'deleted');
 
-  const again = await server.admin('POST', '/admin/clients', { client_id: 'vendor', name: 'Vendor again', owner: 'user-1', grants: [{ service: 'events', scopes: ['events:read'] }] });
+  const again = await server.admin('POST', '/admin/clients', {
+    client_id: 'vendor',
+    name: 'Vendor again',
+    owner: 'user-1',
+    grants: [{ service: 'events', scopes: ['events:read'] }],
+  });
   t.equal(again.statusCode, 201);
   expectRefused(t, await ask(server, client), 'invalid_client', 'old secret, new client of that id');
-  expectIssued(t, await ask(server, { clientId: 'vendor', secret: (again.json() as { client_secret: string }).client_secret }), 'new secret');
+  expectIssued(
+    t,
+    await ask(server, { clientId: 'vendor', secret: (again.json() as { client_secret: string }).client_secret }),
+    'new secret',
+  );
 });
 
 t.test('new secret: the old one is refused at once, the new one works', async (t) => {
@@ -187,11 +205,22 @@ t.test('another instance on the same database sees each change within a second',
   expectIssued(t, await eventually(() => onB(fresh), ok, 1000), 'B: new secret works');
 
   await change(t, a, 'PATCH', '/admin/clients/vendor', { grants: [{ service: 'billing', scopes: ['billing:read'] }] });
-  expectRefused(t, await eventually(() => onB(fresh), (response) => response.statusCode === 400, 1000), 'invalid_target', 'B: grant removed within 1 s');
+  expectRefused(
+    t,
+    await eventually(
+      () => onB(fresh),
+      (response) => response.statusCode === 400,
+      1000,
+    ),
+    'invalid_target',
+    'B: grant removed within 1 s',
+  );
 
   const keyBefore = decodeProtectedHeader(String((await ask(b, fresh, { resource: BILLING.audience })).json().access_token)).kid;
   await change(t, a, 'POST', '/admin/keys/rotate');
-  const newKid = (((await a.admin('GET', '/admin/keys')).json() as { items: Array<{ kid: string; status: string }> }).items.find((key) => key.status === 'active'))?.kid;
+  const newKid = ((await a.admin('GET', '/admin/keys')).json() as { items: Array<{ kid: string; status: string }> }).items.find(
+    (key) => key.status === 'active',
+  )?.kid;
   t.not(newKid, keyBefore, 'a new key');
   const signedBy = async () => decodeProtectedHeader(String((await ask(b, fresh, { resource: BILLING.audience })).json().access_token)).kid;
   t.equal(await eventually(signedBy, (kid) => kid === newKid, 1000), newKid, 'B: signs with the new key within 1 s');
@@ -239,7 +268,10 @@ t.test('key rotation: one active and one retired key, both published, old tokens
   t.equal(retired[0]?.kid, oldKid, 'the retired key signed the old token');
   t.not(active[0]?.kid, oldKid, 'the active key is new');
   t.ok(retired[0]?.retired_at !== null && retired[0]?.publish_until !== null, 'the retired key has retired_at and publish_until');
-  t.ok(Date.parse(String(retired[0]?.publish_until)) > Date.now() + server.config.accessTokenTtl * 1000 - 5000, 'published at least as long as a token lives');
+  t.ok(
+    Date.parse(String(retired[0]?.publish_until)) > Date.now() + server.config.accessTokenTtl * 1000 - 5000,
+    'published at least as long as a token lives',
+  );
   t.equal(active[0]?.retired_at, null);
   for (const key of keys.items) {
     for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) t.notOk(member in key.public_jwk, `${key.status} key: no "${member}"`);
@@ -252,7 +284,10 @@ t.test('key rotation: one active and one retired key, both published, old tokens
   t.equal(jwksResponse.statusCode, 200);
   const jwks = jwksResponse.json() as { keys: JWK[] };
   t.same(jwks.keys.map((key) => key.kid).sort(), keys.items.map((key) => key.kid).sort(), 'the JWKS lists both keys');
-  t.notOk(jwks.keys.some((key) => 'd' in key), 'the JWKS has public keys only');
+  t.notOk(
+    jwks.keys.some((key) => 'd' in key),
+    'the JWKS has public keys only',
+  );
 
   const keySet = createLocalJWKSet(jwks);
   const verifiedOld = await jwtVerify(oldToken, keySet, { issuer: ISSUER, audience: EVENTS.audience, typ: 'at+jwt' });

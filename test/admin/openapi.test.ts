@@ -11,7 +11,10 @@ import { build } from '../helpers.js';
 interface OpenApiDocument {
   openapi: string;
   info: { title: string; version: string };
-  paths: Record<string, Record<string, { tags?: string[]; security?: unknown[]; responses?: Record<string, unknown>; requestBody?: unknown }>>;
+  paths: Record<
+    string,
+    Record<string, { tags?: string[]; security?: unknown[]; responses?: Record<string, unknown>; requestBody?: unknown }>
+  >;
   components?: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
 }
 
@@ -77,16 +80,31 @@ t.test('GET /docs/json: an OpenAPI 3 document listing every admin operation', as
     if (operation === undefined) continue;
     t.ok(operation.tags !== undefined && operation.tags.length > 0, `${method.toUpperCase()} ${path}: tagged`);
     t.same(operation.security, [{ bearerAuth: [] }], `${method.toUpperCase()} ${path}: needs the bearer token`);
-    t.ok(Object.keys(operation.responses ?? {}).some((status) => status.startsWith('2')), `${method.toUpperCase()} ${path}: a success response`);
+    t.ok(
+      Object.keys(operation.responses ?? {}).some((status) => status.startsWith('2')),
+      `${method.toUpperCase()} ${path}: a success response`,
+    );
   }
   const documentedAdmin = documented.filter((operation) => operation.split(' ')[1]?.startsWith('/admin/'));
   t.same(documentedAdmin.sort(), [...registered].sort(), 'the admin operations documented are exactly those of routes.ts');
 
   // Request bodies are described from the validation schemas.
-  const createClient = doc.paths['/admin/clients']?.post as { requestBody?: { content?: Record<string, { schema?: { required?: string[] } }> } } | undefined;
-  t.same(createClient?.requestBody?.content?.['application/json']?.schema?.required?.sort(), ['name', 'owner'], 'POST /admin/clients body: name and owner required');
-  const createService = doc.paths['/admin/services']?.post as { requestBody?: { content?: Record<string, { schema?: { required?: string[] } }> } } | undefined;
-  t.same(createService?.requestBody?.content?.['application/json']?.schema?.required?.sort(), ['audience', 'id', 'name'], 'POST /admin/services body');
+  const createClient = doc.paths['/admin/clients']?.post as
+    | { requestBody?: { content?: Record<string, { schema?: { required?: string[] } }> } }
+    | undefined;
+  t.same(
+    createClient?.requestBody?.content?.['application/json']?.schema?.required?.sort(),
+    ['name', 'owner'],
+    'POST /admin/clients body: name and owner required',
+  );
+  const createService = doc.paths['/admin/services']?.post as
+    | { requestBody?: { content?: Record<string, { schema?: { required?: string[] } }> } }
+    | undefined;
+  t.same(
+    createService?.requestBody?.content?.['application/json']?.schema?.required?.sort(),
+    ['audience', 'id', 'name'],
+    'POST /admin/services body',
+  );
   // Nothing that looks like a secret value in the document.
   t.notOk(/portier_cs_[A-Za-z0-9_-]{20,}/.test(response.body), 'no secret in the document');
 });

@@ -12,11 +12,16 @@ import { basicAuth, buildWithAdmin, ISSUER, postToken } from '../helpers.js';
 type Server = Awaited<ReturnType<typeof buildWithAdmin>>;
 type Response = Awaited<ReturnType<Server['admin']>>;
 
-const EVENTS = { id: 'events', name: 'Events API', description: 'Happenings', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
+const EVENTS = {
+  id: 'events',
+  name: 'Events API',
+  description: 'Happenings',
+  audience: 'https://events.example',
+  scopes: ['events:read', 'events:write'],
+};
 
 /** What the API answers for a service. */
 type ServiceBody = ServiceResource;
-
 
 function expectProblem(t: Test, response: Response, status: number, label = ''): Problem {
   const what = label === '' ? '' : `${label}: `;
@@ -41,7 +46,7 @@ async function createService(t: Test, server: Server, service: Record<string, un
 /** A client through the admin API; returns its id and secret. */
 async function createClient(t: Test, server: Server, body: Record<string, unknown>): Promise<{ clientId: string; secret: string }> {
   const response = await server.admin('POST', '/admin/clients', { name: 'Client', owner: 'user-1', ...body });
-  t.equal(response.statusCode, 201, "client created");
+  t.equal(response.statusCode, 201, 'client created');
   const created = response.json() as { client_id: string; client_secret: string };
   return { clientId: created.client_id, secret: created.client_secret };
 }
@@ -123,7 +128,11 @@ t.test('validation: 400 naming the field', async (t) => {
     t.ok(errorPaths(problem).includes(path), `${label}: names ${path} (got ${errorPaths(problem).join(', ')})`);
   }
   const list = (await server.admin('GET', '/admin/services')).json() as { items: ServiceBody[] };
-  t.same(list.items.map((service) => service.id), ['portier-admin'], 'nothing was created');
+  t.same(
+    list.items.map((service) => service.id),
+    ['portier-admin'],
+    'nothing was created',
+  );
 
   // The same rules on PATCH.
   await createService(t, server);
@@ -152,8 +161,18 @@ t.test('portier-admin: listed, built in, cannot be deleted, audience and scopes 
   t.same([...(builtIn?.scopes ?? [])].sort(), ['admin:read', 'admin:write']);
 
   expectProblem(t, await server.admin('DELETE', '/admin/services/portier-admin'), 409, 'delete');
-  expectProblem(t, await server.admin('PATCH', '/admin/services/portier-admin', { audience: 'https://elsewhere.example/admin' }), 409, 'audience');
-  expectProblem(t, await server.admin('PATCH', '/admin/services/portier-admin', { scopes: ['admin:read', 'admin:write', 'admin:extra'] }), 409, 'scopes');
+  expectProblem(
+    t,
+    await server.admin('PATCH', '/admin/services/portier-admin', { audience: 'https://elsewhere.example/admin' }),
+    409,
+    'audience',
+  );
+  expectProblem(
+    t,
+    await server.admin('PATCH', '/admin/services/portier-admin', { scopes: ['admin:read', 'admin:write', 'admin:extra'] }),
+    409,
+    'scopes',
+  );
   expectProblem(t, await server.admin('PATCH', '/admin/services/portier-admin', { scopes: [] }), 409, 'scopes removed');
 
   const after = (await server.admin('GET', '/admin/services/portier-admin')).json() as ServiceBody;
@@ -198,7 +217,12 @@ t.test('scopes: removing one a client is granted is 409 naming the clients; an u
   await createClient(t, server, { client_id: 'writer-a', grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }] });
   const reader = await createClient(t, server, { client_id: 'reader', grants: [{ service: 'events', scopes: ['events:read'] }] });
 
-  const refused = expectProblem(t, await server.admin('PATCH', '/admin/services/events', { scopes: ['events:read', 'events:admin'] }), 409, 'write in use');
+  const refused = expectProblem(
+    t,
+    await server.admin('PATCH', '/admin/services/events', { scopes: ['events:read', 'events:admin'] }),
+    409,
+    'write in use',
+  );
   t.same(refused.clients, ['writer-a', 'writer-b'], 'names exactly the clients granted the removed scope');
   t.match(refused.detail, /events:write/);
   t.match(refused.detail, /writer-a/);

@@ -2,9 +2,9 @@ import { eq } from 'drizzle-orm';
 import t from 'tap';
 import { CLI_ACTOR } from '../../src/audit/events.js';
 import { createClient, getClient } from '../../src/clients/clients.js';
-import { ValidationError } from '../../src/lib/errors.js';
 import { updateClient } from '../../src/clients/lifecycle.js';
 import { clientGrants, services } from '../../src/db/schema.js';
+import { ValidationError } from '../../src/lib/errors.js';
 import { addService, buildWithAdmin, sleep } from '../helpers.js';
 
 // Changes that race. Each test holds a transaction open in which a service is changed (as
@@ -42,7 +42,12 @@ t.test('a service deleted while a client is being granted it: 400 unknown servic
   const result = await whileUncommitted(
     db,
     (tx) => tx.delete(services).where(eq(services.id, 'events')),
-    () => createClient(db, { client_id: 'racer', name: 'Racer', owner: 'o', grants: [{ service: 'events', scopes: ['events:read'] }] }, CLI_ACTOR),
+    () =>
+      createClient(
+        db,
+        { client_id: 'racer', name: 'Racer', owner: 'o', grants: [{ service: 'events', scopes: ['events:read'] }] },
+        CLI_ACTOR,
+      ),
   );
   t.equal(result.status, 'rejected');
   if (result.status === 'rejected') {
@@ -56,10 +61,18 @@ t.test('a scope removed while a client is being granted it: 400, not a grant of 
   const server = await buildWithAdmin(t);
   const { db } = server.database;
   await addService(server.database, EVENTS);
-  await createClient(db, { client_id: 'holder', name: 'Holder', owner: 'o', grants: [{ service: 'events', scopes: ['events:read'] }] }, CLI_ACTOR);
+  await createClient(
+    db,
+    { client_id: 'holder', name: 'Holder', owner: 'o', grants: [{ service: 'events', scopes: ['events:read'] }] },
+    CLI_ACTOR,
+  );
   const result = await whileUncommitted(
     db,
-    (tx) => tx.update(services).set({ scopes: ['events:read'] }).where(eq(services.id, 'events')),
+    (tx) =>
+      tx
+        .update(services)
+        .set({ scopes: ['events:read'] })
+        .where(eq(services.id, 'events')),
     () => updateClient(db, 'holder', { grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }] }, CLI_ACTOR),
   );
   t.equal(result.status, 'rejected');

@@ -1,23 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { generateClientId, isValidClientId } from '../../src/clients/rules.js';
-import { isAddressAllowed, normalizeCidr, parseNetworks } from '../../src/lib/networks.js';
 import { generateSecret, hashSecret, SECRET_PREFIX, verifySecret } from '../../src/clients/secrets.js';
 import { decryptAtRest, encryptAtRest } from '../../src/lib/crypto.js';
+import { isAddressAllowed, normalizeCidr, parseNetworks } from '../../src/lib/networks.js';
 import { CLIENT_ID_PATTERN } from '../../src/schemas/common.js';
 
 t.test('client_id pattern', async (t) => {
-  const valid = [
-    'abc',
-    'eaglebe-events',
-    'a.b',
-    'a_b',
-    '0ab',
-    '9.9.9',
-    'client-0123456789abcdef',
-    'a'.repeat(64),
-    'x' + '-._'.repeat(21),
-  ];
+  const valid = ['abc', 'eaglebe-events', 'a.b', 'a_b', '0ab', '9.9.9', 'client-0123456789abcdef', 'a'.repeat(64), `x${'-._'.repeat(21)}`];
   for (const id of valid) t.ok(isValidClientId(id), `${JSON.stringify(id)} is valid`);
 
   const invalid = [
@@ -194,11 +184,22 @@ t.test('hashSecret and verifySecret', async (t) => {
   const awkward = 'p@ss word:with%25+plus&=/?#"\'\\ é ✓';
   t.equal(await verifySecret(await hashSecret(awkward), awkward), true, 'any characters round-trip');
 
-  for (const malformed of ['', 'not a hash', '$argon2id$', '$argon2id$v=19$m=19456,t=2,p=1$garbage', hash.slice(0, -5), `${hash}!!!`, '$2b$10$abcdefghijklmnopqrstuv']) {
+  for (const malformed of [
+    '',
+    'not a hash',
+    '$argon2id$',
+    '$argon2id$v=19$m=19456,t=2,p=1$garbage',
+    hash.slice(0, -5),
+    `${hash}!!!`,
+    '$2b$10$abcdefghijklmnopqrstuv',
+  ]) {
     let result: boolean | undefined;
-    await t.resolves(async () => {
-      result = await verifySecret(malformed, secret);
-    }, `malformed stored hash ${JSON.stringify(malformed.slice(0, 30))} does not throw`);
+    await t.resolves(
+      async () => {
+        result = await verifySecret(malformed, secret);
+      },
+      `malformed stored hash ${JSON.stringify(malformed.slice(0, 30))} does not throw`,
+    );
     t.equal(result, false, 'and does not verify');
   }
 });

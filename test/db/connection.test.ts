@@ -31,14 +31,26 @@ function sslOf(databaseUrl: string, databaseCa?: { file: string; pem: string }) 
 t.test('the pool settings made from the configuration', async (t) => {
   const base = 'postgres://portier:pw@db.internal:6432/portier';
   const plain = postgresPoolConfig({ databaseUrl: base });
-  t.match(plain, { host: 'db.internal', port: 6432, user: 'portier', password: 'pw', database: 'portier' }, 'DATABASE_URL read as pg reads it');
-  t.match(plain, { max: 10, connectionTimeoutMillis: 5000, query_timeout: 10000, application_name: 'portier', keepAlive: true }, 'the defaults');
+  t.match(
+    plain,
+    { host: 'db.internal', port: 6432, user: 'portier', password: 'pw', database: 'portier' },
+    'DATABASE_URL read as pg reads it',
+  );
+  t.match(
+    plain,
+    { max: 10, connectionTimeoutMillis: 5000, query_timeout: 10000, application_name: 'portier', keepAlive: true },
+    'the defaults',
+  );
   t.equal(plain.ssl, undefined, 'no sslmode: no TLS');
 
   const set = postgresPoolConfig({ databaseUrl: base, databasePoolSize: 3, databaseConnectTimeout: 250, databaseStatementTimeout: 1500 });
   t.match(set, { max: 3, connectionTimeoutMillis: 250, query_timeout: 1500 });
   t.equal(postgresPoolConfig({ databaseUrl: base, databaseStatementTimeout: 0 }).query_timeout, undefined, '0: no query timeout');
-  t.equal(postgresPoolConfig({ databaseUrl: `${base}?application_name=auth-eu` }).application_name, 'auth-eu', "the URL's application_name wins");
+  t.equal(
+    postgresPoolConfig({ databaseUrl: `${base}?application_name=auth-eu` }).application_name,
+    'auth-eu',
+    "the URL's application_name wins",
+  );
 
   t.equal(postgresPoolConfig({ databaseUrl: `${base}?sslmode=disable` }).ssl, false, 'sslmode=disable');
   for (const mode of ['require', 'verify-ca', 'verify-full']) {
@@ -111,48 +123,56 @@ async function freezableProxy(t: Test, target: URL) {
   url.port = String((server.address() as net.AddressInfo).port);
   return {
     url: url.toString(),
-    freeze: () => void (frozen = true),
-    thaw: () => void (frozen = false),
+    freeze: () => {
+      frozen = true;
+    },
+    thaw: () => {
+      frozen = false;
+    },
   };
 }
 
-t.test('a database that stops answering: requests fail after the statement timeout, and recover', { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
-  const { databaseUrl } = await createTestDatabase(t);
-  if (databaseUrl === undefined) throw new Error('expected a PostgreSQL database');
-  const proxy = await freezableProxy(t, new URL(databaseUrl));
-  const database = await connectDatabase({ databaseUrl: proxy.url, databaseStatementTimeout: 400, databaseConnectTimeout: 400 });
-  t.teardown(() => database.close());
-  const { app } = await build(t, { database });
-  t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200, 'ready');
+t.test(
+  'a database that stops answering: requests fail after the statement timeout, and recover',
+  { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' },
+  async (t) => {
+    const { databaseUrl } = await createTestDatabase(t);
+    if (databaseUrl === undefined) throw new Error('expected a PostgreSQL database');
+    const proxy = await freezableProxy(t, new URL(databaseUrl));
+    const database = await connectDatabase({ databaseUrl: proxy.url, databaseStatementTimeout: 400, databaseConnectTimeout: 400 });
+    t.teardown(() => database.close());
+    const { app } = await build(t, { database });
+    t.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200, 'ready');
 
-  proxy.freeze();
-  const query = await failure(database.ping());
-  t.ok(query.ms >= 350 && query.ms < 2000, `a query fails after about the statement timeout (${query.ms} ms)`);
-  t.type(query.error, DrizzleQueryError);
-  t.equal((query.cause as Error).message, 'Query read timeout', "pg's client-side query timeout");
-  t.equal((query.cause as { code?: unknown }).code, undefined, 'which has no SQLSTATE');
+    proxy.freeze();
+    const query = await failure(database.ping());
+    t.ok(query.ms >= 350 && query.ms < 2000, `a query fails after about the statement timeout (${query.ms} ms)`);
+    t.type(query.error, DrizzleQueryError);
+    t.equal((query.cause as Error).message, 'Query read timeout', "pg's client-side query timeout");
+    t.equal((query.cause as { code?: unknown }).code, undefined, 'which has no SQLSTATE');
 
-  const transaction = await failure(database.db.transaction(async (tx) => tx.execute(sql`SELECT 1`)));
-  t.ok(transaction.ms < 2500, `a transaction fails too (${transaction.ms} ms): ${String((transaction.cause as Error).message)}`);
+    const transaction = await failure(database.db.transaction(async (tx) => tx.execute(sql`SELECT 1`)));
+    t.ok(transaction.ms < 2500, `a transaction fails too (${transaction.ms} ms): ${String((transaction.cause as Error).message)}`);
 
-  let started = Date.now();
-  const ready = await app.inject({ method: 'GET', url: '/readyz' });
-  t.equal(ready.statusCode, 503, `/readyz says unavailable (${Date.now() - started} ms)`);
-  t.ok(Date.now() - started < 2000, 'within the timeouts');
+    let started = Date.now();
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    t.equal(ready.statusCode, 503, `/readyz says unavailable (${Date.now() - started} ms)`);
+    t.ok(Date.now() - started < 2000, 'within the timeouts');
 
-  started = Date.now();
-  const token = await postToken(app, { grant_type: 'client_credentials', client_id: 'nobody-known', client_secret: 'whatever-secret' });
-  t.ok(token.statusCode >= 500, `a token request that needs the database fails (${token.statusCode}) instead of hanging`);
-  t.ok(Date.now() - started < 3000, `within the timeouts (${Date.now() - started} ms)`);
+    started = Date.now();
+    const token = await postToken(app, { grant_type: 'client_credentials', client_id: 'nobody-known', client_secret: 'whatever-secret' });
+    t.ok(token.statusCode >= 500, `a token request that needs the database fails (${token.statusCode}) instead of hanging`);
+    t.ok(Date.now() - started < 3000, `within the timeouts (${Date.now() - started} ms)`);
 
-  proxy.thaw();
-  const recovered = await eventually(
-    async () => (await app.inject({ method: 'GET', url: '/readyz' })).statusCode,
-    (status) => status === 200,
-    5000,
-  );
-  t.equal(recovered, 200, 'ready again once the database answers');
-});
+    proxy.thaw();
+    const recovered = await eventually(
+      async () => (await app.inject({ method: 'GET', url: '/readyz' })).statusCode,
+      (status) => status === 200,
+      5000,
+    );
+    t.equal(recovered, 200, 'ready again once the database answers');
+  },
+);
 
 t.test('TLS to PostgreSQL, checked against DATABASE_CA_FILE', { skip: tlsSkipReason() }, async (t) => {
   const { databaseUrl } = await createTestDatabase(t);
@@ -167,7 +187,10 @@ t.test('TLS to PostgreSQL, checked against DATABASE_CA_FILE', { skip: tlsSkipRea
     return `${target.toString()}${query}`;
   };
 
-  const trusted = await connectDatabase({ databaseUrl: url('localhost', '?sslmode=verify-full'), databaseCa: { file: ca.file, pem: ca.pem } });
+  const trusted = await connectDatabase({
+    databaseUrl: url('localhost', '?sslmode=verify-full'),
+    databaseCa: { file: ca.file, pem: ca.pem },
+  });
   t.teardown(() => trusted.close());
   await trusted.ping();
   t.equal(proxy.handshakes(), 1, 'verify-full with the CA file: connected over TLS');
@@ -180,12 +203,23 @@ t.test('TLS to PostgreSQL, checked against DATABASE_CA_FILE', { skip: tlsSkipRea
   const unknownCa = await connectDatabase({ databaseUrl: url('localhost', '?sslmode=verify-full') });
   t.teardown(() => unknownCa.close());
   const refused = await failure(unknownCa.ping());
-  t.match(String((refused.cause as Error).message), /self[- ]signed certificate|unable to verify/, 'without the CA file: the certificate is refused');
+  t.match(
+    String((refused.cause as Error).message),
+    /self[- ]signed certificate|unable to verify/,
+    'without the CA file: the certificate is refused',
+  );
 
-  const wrongHost = await connectDatabase({ databaseUrl: url('127.0.0.1', '?sslmode=verify-full'), databaseCa: { file: ca.file, pem: ca.pem } });
+  const wrongHost = await connectDatabase({
+    databaseUrl: url('127.0.0.1', '?sslmode=verify-full'),
+    databaseCa: { file: ca.file, pem: ca.pem },
+  });
   t.teardown(() => wrongHost.close());
   const mismatch = await failure(wrongHost.ping());
-  t.match(String((mismatch.cause as Error).message), /Hostname\/IP does not match certificate's altnames/, 'a certificate for another host name is refused');
+  t.match(
+    String((mismatch.cause as Error).message),
+    /Hostname\/IP does not match certificate's altnames/,
+    'a certificate for another host name is refused',
+  );
 });
 
 function tlsSkipReason(): string | false {
@@ -205,7 +239,23 @@ function makeCertificates(dir: string) {
   openssl(['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=Portier test CA', '-keyout', 'ca.key', '-out', 'ca.pem']);
   openssl(['req', ...ec, '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr']);
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName = DNS:localhost\n');
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-extfile', 'server.ext', '-out', 'server.pem']);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '1',
+    '-extfile',
+    'server.ext',
+    '-out',
+    'server.pem',
+  ]);
   return {
     file: join(dir, 'ca.pem'),
     pem: readFileSync(join(dir, 'ca.pem'), 'utf8'),

@@ -1,16 +1,15 @@
 import { and, eq } from 'drizzle-orm';
 import t from 'tap';
 import { main } from '../../src/cli/main.js';
-import { ADMIN_SERVICE_ID, IssuerMismatchError } from '../../src/services/services.js';
 import type { Database } from '../../src/db/connect.js';
 import { readGeneration } from '../../src/db/generation.js';
 import { auditEvents, services } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/prepare.js';
+import { ADMIN_SERVICE_ID, IssuerMismatchError } from '../../src/services/services.js';
 import { ADMIN_ID, ADMIN_SECRET, buildWithAdmin, createTestDatabase, eventually, ISSUER, testConfig } from '../helpers.js';
 
 // The admin audience (<ISSUER>/admin) is stored in the database and every admin token
 // carries it: a process with another ISSUER must not move it by accident.
-
 
 async function storedAudience(database: Database): Promise<string | undefined> {
   const [row] = await database.db.select({ audience: services.audience }).from(services).where(eq(services.id, ADMIN_SERVICE_ID));
@@ -44,7 +43,11 @@ t.test('a move asked for moves the audience, is audited, and every instance foll
     .select()
     .from(auditEvents)
     .where(and(eq(auditEvents.action, 'service.updated'), eq(auditEvents.actorClientId, 'system')));
-  t.match(event?.details, { service: ADMIN_SERVICE_ID, changes: { audience: { from: `${ISSUER}/admin`, to: `${moved}/admin` } } }, 'audited');
+  t.match(
+    event?.details,
+    { service: ADMIN_SERVICE_ID, changes: { audience: { from: `${ISSUER}/admin`, to: `${moved}/admin` } } },
+    'audited',
+  );
   // This instance runs with the old ISSUER: through the cache generation it sees, within a
   // second, that its admin audience is no longer the one the admin client is granted.
   const refused = await eventually(
@@ -55,14 +58,25 @@ t.test('a move asked for moves the audience, is audited, and every instance foll
   t.equal(refused.statusCode, 403, 'tokens for the old audience are refused within a second');
 });
 
-t.test('the CLI run without the servers\' ISSUER leaves the admin audience alone', async (t) => {
+t.test("the CLI run without the servers' ISSUER leaves the admin audience alone", async (t) => {
   const { database } = await createTestDatabase(t);
   await prepareDatabase(database, testConfig({ bootstrapAdmin: { clientId: ADMIN_ID, clientSecret: ADMIN_SECRET } }));
   const cli = async (...args: string[]) => {
     let stdout = '';
     let stderr = '';
     // No ISSUER: the default, http://localhost:8080, is not the servers'.
-    const code = await main(args, { out: { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) }, env: { LOG_LEVEL: 'warn' }, database });
+    const code = await main(args, {
+      out: {
+        stdout: (text) => {
+          stdout += text;
+        },
+        stderr: (text) => {
+          stderr += text;
+        },
+      },
+      env: { LOG_LEVEL: 'warn' },
+      database,
+    });
     return { code, stdout, stderr };
   };
   const listed = await cli('clients', 'list');

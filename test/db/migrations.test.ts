@@ -1,10 +1,10 @@
 import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
-import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import t, { type Test } from 'tap';
 import { type Database, pgliteDatabase } from '../../src/db/connect.js';
 import { applyMigrations, migrationsFolder } from '../../src/db/migrations.js';
@@ -91,26 +91,30 @@ t.test('exclusive: one at a time, in one transaction, and nothing left behind', 
   t.equal(await database.exclusive('startup', async () => 'next'), 'next', 'the lock is free again');
 });
 
-t.test('exclusive on PostgreSQL: another connection holding the lock makes it wait, not fail', { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
-  const { database } = await createTestDatabase(t);
-  let release: () => void = () => {};
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let holding: () => void = () => {};
-  const taken = new Promise<void>((resolve) => (holding = resolve));
-  const first = database.exclusive('startup', async () => {
-    holding();
-    await held;
-  });
-  await taken;
-  t.equal(await advisoryLocks(database), 1, 'the first holds the lock');
-  let secondRan = false;
-  const second = database.exclusive('startup', async () => {
-    secondRan = true;
-  });
-  await sleep(400);
-  t.notOk(secondRan, 'the second waits while the first holds it');
-  release();
-  await Promise.all([first, second]);
-  t.ok(secondRan, 'and runs once it is released');
-  t.equal(await advisoryLocks(database), 0);
-});
+t.test(
+  'exclusive on PostgreSQL: another connection holding the lock makes it wait, not fail',
+  { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' },
+  async (t) => {
+    const { database } = await createTestDatabase(t);
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding: () => void = () => {};
+    const taken = new Promise<void>((resolve) => (holding = resolve));
+    const first = database.exclusive('startup', async () => {
+      holding();
+      await held;
+    });
+    await taken;
+    t.equal(await advisoryLocks(database), 1, 'the first holds the lock');
+    let secondRan = false;
+    const second = database.exclusive('startup', async () => {
+      secondRan = true;
+    });
+    await sleep(400);
+    t.notOk(secondRan, 'the second waits while the first holds it');
+    release();
+    await Promise.all([first, second]);
+    t.ok(secondRan, 'and runs once it is released');
+    t.equal(await advisoryLocks(database), 0);
+  },
+);

@@ -1,11 +1,23 @@
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import t, { type Test } from 'tap';
 import { connectDatabase } from '../../src/db/connect.js';
 import { GENERATION_POLL_MS } from '../../src/db/generation.js';
 import { prepareDatabase } from '../../src/prepare.js';
-import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, build, captureLogs, createTestDatabase, eventually, postToken, testConfig } from '../helpers.js';
+import {
+  ADMIN_ID,
+  ADMIN_SECRET,
+  addClient,
+  addService,
+  basicAuth,
+  build,
+  captureLogs,
+  createTestDatabase,
+  eventually,
+  postToken,
+  testConfig,
+} from '../helpers.js';
 
 // When the database fails: 503 + Retry-After (never a 500, never SQL in a body), logs that
 // do not flood, and every endpoint back by itself within a second of the database.
@@ -73,9 +85,13 @@ t.test('PostgreSQL stops and starts again', { skip: !onPostgres && 'needs DATABA
   await new Promise((resolve) => setTimeout(resolve, 2 * GENERATION_POLL_MS));
   const token = (client: { clientId: string; clientSecret: string }) =>
     postToken(app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
-  const adminToken = await postToken(app, { grant_type: 'client_credentials', scope: 'admin:read', resource: `${server.config.issuer}/admin` }, {
-    authorization: basicAuth(ADMIN_ID, ADMIN_SECRET),
-  });
+  const adminToken = await postToken(
+    app,
+    { grant_type: 'client_credentials', scope: 'admin:read', resource: `${server.config.issuer}/admin` },
+    {
+      authorization: basicAuth(ADMIN_ID, ADMIN_SECRET),
+    },
+  );
   const bearer = `Bearer ${(adminToken.json() as { access_token: string }).access_token}`;
   const get = (url: string) => app.inject({ method: 'GET', url, headers: { authorization: bearer } });
 
@@ -91,7 +107,10 @@ t.test('PostgreSQL stops and starts again', { skip: !onPostgres && 'needs DATABA
   const unavailable = await token(uncached);
   t.equal(unavailable.statusCode, 503, 'a client that needs the database: 503');
   t.equal(unavailable.headers['retry-after'], '1');
-  t.same(unavailable.json(), { error: 'temporarily_unavailable', error_description: 'the server is temporarily unable to handle the request; retry later' });
+  t.same(unavailable.json(), {
+    error: 'temporarily_unavailable',
+    error_description: 'the server is temporarily unable to handle the request; retry later',
+  });
   t.equal((await get('/.well-known/jwks.json')).statusCode, 200, 'the JWKS answers from its cache');
   const admin = await get('/admin/clients');
   t.equal(admin.statusCode, 503, 'an admin read: 503');
@@ -109,7 +128,10 @@ t.test('PostgreSQL stops and starts again', { skip: !onPostgres && 'needs DATABA
   t.equal((await token(cached)).statusCode, 503, 'and so does the token endpoint');
 
   const flood = await Promise.all(Array.from({ length: 200 }, () => token(uncached)));
-  t.ok(flood.every((response) => response.statusCode === 503), '200 requests, 200 × 503');
+  t.ok(
+    flood.every((response) => response.statusCode === 503),
+    '200 requests, 200 × 503',
+  );
   for (const response of [...flood.slice(0, 3), unavailable, admin]) t.notMatch(response.body, INTERNALS, 'no SQL, parameters or stack');
   const outageLines = logs.lines().filter((line) => String(line.msg).startsWith('database unavailable'));
   t.ok(outageLines.length >= 1 && outageLines.length <= 4, `the outage is logged, not 200 times (${outageLines.length} lines)`);
@@ -141,17 +163,23 @@ t.test('backend connections killed under a running server', { skip: !onPostgres 
   const server = await build(t);
   await addService(server.database, EVENTS);
   const client = await addClient(server, { grants: GRANTS });
-  const token = () => postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
+  const token = () =>
+    postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
   t.equal((await token()).statusCode, 200);
   const url = new URL(server.databaseUrl ?? '');
   const killer = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await killer.connect();
   t.teardown(() => killer.end());
-  await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [url.pathname.slice(1)]);
+  await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+    url.pathname.slice(1),
+  ]);
   server.app.portier.generation.changed();
   const statuses = [];
   for (let i = 0; i < 5; i++) statuses.push((await token()).statusCode);
-  t.ok(statuses.every((status) => status === 200 || status === 503), `only 200 or 503 (${statuses.join(' ')})`);
+  t.ok(
+    statuses.every((status) => status === 200 || status === 503),
+    `only 200 or 503 (${statuses.join(' ')})`,
+  );
   const after = await eventually(token, (response) => response.statusCode === 200, 1000);
   t.equal(after.statusCode, 200, 'and tokens again within a second');
 });
@@ -165,7 +193,10 @@ t.test('a failure of our own is a 500 without its message, logged once a second,
   await database.db.execute(sql`ALTER TABLE services RENAME TO services_elsewhere`);
   app.portier.generation.changed();
   const broken = await Promise.all(Array.from({ length: 50 }, () => app.inject('/.well-known/oauth-authorization-server')));
-  t.ok(broken.every((response) => response.statusCode === 500), '500');
+  t.ok(
+    broken.every((response) => response.statusCode === 500),
+    '500',
+  );
   const [first] = broken;
   t.equal(first?.headers['content-type'], 'application/problem+json; charset=utf-8');
   t.notMatch(first?.body ?? '', INTERNALS, 'nothing internal in the body');
@@ -185,7 +216,11 @@ t.test('on PGlite: a closed database answers 503, never 500', { skip: onPostgres
   await addService(database, EVENTS);
   const client = await addClient(server, { grants: GRANTS });
   await database.close();
-  const response = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
+  const response = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: basicAuth(client.clientId, client.clientSecret) },
+  );
   t.equal(response.statusCode, 503);
   t.notMatch(response.body, INTERNALS);
 });

@@ -43,24 +43,32 @@ t.test('Portier behind PgBouncer in transaction pooling', { skip: skipReason() }
   t.teardown(async () => void (await Promise.all(instances.map((instance) => instance.stop()))));
   let firstKid: string | undefined;
   for (let round = 1; round <= ROUNDS; round++) {
-    await t.test(`round ${round}: ${INSTANCES} instances started at the same moment${round === 1 ? ' on an empty database' : ' again'}`, async (t) => {
-      const stopped = await Promise.all(instances.map((instance) => instance.stop()));
-      if (stopped.length > 0) t.strictSame(stopped, stopped.map(() => 0), 'the previous instances stopped cleanly on SIGTERM');
-      instances = await startTogether(INSTANCES, bouncer.url);
-      const times = await Promise.all(instances.map((instance) => instance.ready));
-      t.comment(`ready after ${times.map((ms) => `${ms} ms`).join(', ')}`);
-      for (const [i, ms] of times.entries()) {
-        t.ok(ms >= 0, `instance ${i + 1} is ready${ms < 0 ? `: ${instances[i]?.output()}` : ''}`);
-      }
-      const state = await databaseState(database);
-      t.equal(state.activeKeys.length, 1, 'exactly one active signing key');
-      t.equal(state.keys, 1, 'and no other key made');
-      firstKid ??= state.activeKeys[0];
-      t.equal(state.activeKeys[0], firstKid, 'the key of the first start');
-      t.equal(state.bootstrapAdmins, 1, 'one bootstrap admin');
-      t.equal(state.migrations, await expectedMigrationCount(), 'each migration applied once');
-      t.equal(state.advisoryLocks, 0, 'no advisory lock left behind');
-    });
+    await t.test(
+      `round ${round}: ${INSTANCES} instances started at the same moment${round === 1 ? ' on an empty database' : ' again'}`,
+      async (t) => {
+        const stopped = await Promise.all(instances.map((instance) => instance.stop()));
+        if (stopped.length > 0)
+          t.strictSame(
+            stopped,
+            stopped.map(() => 0),
+            'the previous instances stopped cleanly on SIGTERM',
+          );
+        instances = await startTogether(INSTANCES, bouncer.url);
+        const times = await Promise.all(instances.map((instance) => instance.ready));
+        t.comment(`ready after ${times.map((ms) => `${ms} ms`).join(', ')}`);
+        for (const [i, ms] of times.entries()) {
+          t.ok(ms >= 0, `instance ${i + 1} is ready${ms < 0 ? `: ${instances[i]?.output()}` : ''}`);
+        }
+        const state = await databaseState(database);
+        t.equal(state.activeKeys.length, 1, 'exactly one active signing key');
+        t.equal(state.keys, 1, 'and no other key made');
+        firstKid ??= state.activeKeys[0];
+        t.equal(state.activeKeys[0], firstKid, 'the key of the first start');
+        t.equal(state.bootstrapAdmins, 1, 'one bootstrap admin');
+        t.equal(state.migrations, await expectedMigrationCount(), 'each migration applied once');
+        t.equal(state.advisoryLocks, 0, 'no advisory lock left behind');
+      },
+    );
   }
 
   await t.test('a change through one instance is in force on the others within a second', async (t) => {
@@ -69,14 +77,30 @@ t.test('Portier behind PgBouncer in transaction pooling', { skip: skipReason() }
     const admin = await token(a, ADMIN_ID, ADMIN_SECRET, { scope: 'admin:write', resource: `${ISSUER}/admin` });
     t.equal(admin.status, 200, 'an admin token through instance A');
     const bearer = { authorization: `Bearer ${admin.body.access_token}` };
-    const service = await call(a, 'POST', '/admin/services', { id: 'orders', name: 'Orders', audience: 'https://orders.example', scopes: ['orders:read'] }, bearer);
+    const service = await call(
+      a,
+      'POST',
+      '/admin/services',
+      { id: 'orders', name: 'Orders', audience: 'https://orders.example', scopes: ['orders:read'] },
+      bearer,
+    );
     t.equal(service.status, 201, 'a service created through A');
-    const created = await call(a, 'POST', '/admin/clients', { client_id: 'vendor-x', name: 'Vendor X', owner: 'user-1', grants: [{ service: 'orders', scopes: ['orders:read'] }] }, bearer);
+    const created = await call(
+      a,
+      'POST',
+      '/admin/clients',
+      { client_id: 'vendor-x', name: 'Vendor X', owner: 'user-1', grants: [{ service: 'orders', scopes: ['orders:read'] }] },
+      bearer,
+    );
     t.equal(created.status, 201, 'a client created through A');
     const secret = String(created.body.client_secret);
 
     let started = Date.now();
-    const issued = await eventually(() => token(b, 'vendor-x', secret), (response) => response.status === 200, 1000);
+    const issued = await eventually(
+      () => token(b, 'vendor-x', secret),
+      (response) => response.status === 200,
+      1000,
+    );
     t.equal(issued.status, 200, `instance B issues the new client a token (after ${Date.now() - started} ms)`);
     const { payload } = await jwtVerify(String(issued.body.access_token), createRemoteJWKSet(new URL(`${c.base}/.well-known/jwks.json`)), {
       issuer: ISSUER,
@@ -88,11 +112,16 @@ t.test('Portier behind PgBouncer in transaction pooling', { skip: skipReason() }
     const disabled = await call(a, 'POST', '/admin/clients/vendor-x/disable', undefined, bearer);
     t.equal(disabled.status, 200, 'the client disabled through A');
     started = Date.now();
-    const refused = await eventually(() => token(b, 'vendor-x', secret), (response) => response.status === 401, 1000);
+    const refused = await eventually(
+      () => token(b, 'vendor-x', secret),
+      (response) => response.status === 401,
+      1000,
+    );
     t.equal(refused.status, 401, `instance B refuses it ${Date.now() - started} ms later`);
     t.ok(Date.now() - started <= 1000, 'within a second');
     const introspected = await eventually(
-      () => call(c, 'POST', '/oauth/introspect', `token=${String(issued.body.access_token)}`, { authorization: basicAuth('vendor-x', secret) }),
+      () =>
+        call(c, 'POST', '/oauth/introspect', `token=${String(issued.body.access_token)}`, { authorization: basicAuth('vendor-x', secret) }),
       (response) => response.status === 401 || response.body.active === false,
       1000,
     );
@@ -136,7 +165,12 @@ async function startPgbouncer(t: Test, program: string, target: URL): Promise<{ 
   const port = await freePort();
   const user = decodeURIComponent(target.username) || 'postgres';
   const password = decodeURIComponent(target.password);
-  const server = [`host=${target.hostname}`, `port=${target.port || 5432}`, `user=${user}`, ...(password ? [`password=${password}`] : [])].join(' ');
+  const server = [
+    `host=${target.hostname}`,
+    `port=${target.port || 5432}`,
+    `user=${user}`,
+    ...(password ? [`password=${password}`] : []),
+  ].join(' ');
   writeFileSync(join(dir, 'userlist.txt'), `"${user}" ""\n`);
   writeFileSync(
     join(dir, 'pgbouncer.ini'),
@@ -292,7 +326,9 @@ async function databaseState(database: Database) {
 
 async function expectedMigrationCount(): Promise<number> {
   const { readFile } = await import('node:fs/promises');
-  const journal = JSON.parse(await readFile(new URL('../../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] };
+  const journal = JSON.parse(await readFile(new URL('../../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as {
+    entries: unknown[];
+  };
   return journal.entries.length;
 }
 
@@ -305,7 +341,10 @@ async function call(instance: Instance, method: string, path: string, body: unkn
   const form = typeof body === 'string';
   const response = await fetch(`${instance.base}${path}`, {
     method,
-    headers: { ...headers, ...(body === undefined ? {} : { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' }) },
+    headers: {
+      ...headers,
+      ...(body === undefined ? {} : { 'content-type': form ? 'application/x-www-form-urlencoded' : 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: form ? body : JSON.stringify(body) }),
   });
   const text = await response.text();

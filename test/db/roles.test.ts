@@ -83,15 +83,40 @@ t.test("the README's least-privilege roles", { skip: !onPostgres && 'needs DATAB
     const database = await connectDatabase({ databaseUrl: appUrl });
     t.teardown(() => database.close());
     const { app } = await build(t, { database, config });
-    const adminToken = await postToken(app, { grant_type: 'client_credentials', scope: 'admin:write', resource: `${ISSUER}/admin` }, {
-      authorization: basicAuth(ADMIN_ID, ADMIN_SECRET),
-    });
+    const adminToken = await postToken(
+      app,
+      { grant_type: 'client_credentials', scope: 'admin:write', resource: `${ISSUER}/admin` },
+      {
+        authorization: basicAuth(ADMIN_ID, ADMIN_SECRET),
+      },
+    );
     t.equal(adminToken.statusCode, 200, 'the bootstrap admin gets a token');
-    const headers = { authorization: `Bearer ${(adminToken.json() as { access_token: string }).access_token}`, 'content-type': 'application/json' };
-    const admin = (method: 'POST' | 'PATCH', url: string, payload: unknown = {}) => app.inject({ method, url, headers, payload: JSON.stringify(payload) });
+    const headers = {
+      authorization: `Bearer ${(adminToken.json() as { access_token: string }).access_token}`,
+      'content-type': 'application/json',
+    };
+    const admin = (method: 'POST' | 'PATCH', url: string, payload: unknown = {}) =>
+      app.inject({ method, url, headers, payload: JSON.stringify(payload) });
 
-    t.equal((await admin('POST', '/admin/services', { id: 'orders', name: 'Orders', audience: 'https://orders.example', scopes: ['orders:read'] })).statusCode, 201, 'create a service');
-    const created = await admin('POST', '/admin/clients', { client_id: 'vendor-x', name: 'Vendor X', owner: 'user-1', grants: [{ service: 'orders', scopes: ['orders:read'] }], ip_ranges: ['10.0.0.0/8'] });
+    t.equal(
+      (
+        await admin('POST', '/admin/services', {
+          id: 'orders',
+          name: 'Orders',
+          audience: 'https://orders.example',
+          scopes: ['orders:read'],
+        })
+      ).statusCode,
+      201,
+      'create a service',
+    );
+    const created = await admin('POST', '/admin/clients', {
+      client_id: 'vendor-x',
+      name: 'Vendor X',
+      owner: 'user-1',
+      grants: [{ service: 'orders', scopes: ['orders:read'] }],
+      ip_ranges: ['10.0.0.0/8'],
+    });
     t.equal(created.statusCode, 201, 'create a client');
     const secret = (created.json() as { client_secret: string }).client_secret;
     t.equal((await admin('PATCH', '/admin/clients/vendor-x', { ip_ranges: [] })).statusCode, 200, 'update it');
@@ -106,8 +131,17 @@ t.test("the README's least-privilege roles", { skip: !onPostgres && 'needs DATAB
     t.equal(revoked.statusCode, 200, 'and revokes it');
     t.equal((await admin('POST', '/admin/clients/vendor-x/secret')).statusCode, 200, 'a new secret');
     t.equal((await admin('POST', '/admin/keys/rotate')).statusCode, 200, 'a key rotation');
-    t.equal((await app.inject({ method: 'DELETE', url: '/admin/clients/vendor-x', headers: { authorization: headers.authorization } })).statusCode, 204, 'delete the client');
-    const audit = await app.inject({ method: 'GET', url: '/admin/audit-events?limit=100', headers: { authorization: headers.authorization } });
+    t.equal(
+      (await app.inject({ method: 'DELETE', url: '/admin/clients/vendor-x', headers: { authorization: headers.authorization } }))
+        .statusCode,
+      204,
+      'delete the client',
+    );
+    const audit = await app.inject({
+      method: 'GET',
+      url: '/admin/audit-events?limit=100',
+      headers: { authorization: headers.authorization },
+    });
     t.ok((audit.json() as { items: unknown[] }).items.length >= 6, 'every change is in the audit trail');
   });
 

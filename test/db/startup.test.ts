@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import { ensureBootstrapAdmin } from '../../src/clients/bootstrap.js';
 import type { Config } from '../../src/config.js';
 import type { Database } from '../../src/db/connect.js';
-import { clientGrants, clients, clientSecrets, services, signingKeys } from '../../src/db/schema.js';
+import { clientGrants, clientSecrets, clients, services, signingKeys } from '../../src/db/schema.js';
 import { ensureActiveKey, KeyUnavailableError, loadKeySet, rotateSigningKey } from '../../src/keys/signing-keys.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import {
@@ -52,7 +52,10 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
 async function issueToken(server: TestServer, name: string): Promise<{ token: string; audience: string }> {
   const audience = `https://${name}.example.com`;
   await addService(server.database, { id: name, audience, scopes: [`${name}:read`] });
-  const { clientId, clientSecret } = await addClient(server, { client_id: `${name}-client`, grants: [{ service: name, scopes: [`${name}:read`] }] });
+  const { clientId, clientSecret } = await addClient(server, {
+    client_id: `${name}-client`,
+    grants: [{ service: name, scopes: [`${name}:read`] }],
+  });
   const response = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(clientId, clientSecret) });
   if (response.statusCode !== 200) throw new Error(`token request failed: ${response.statusCode} ${response.body}`);
   return { token: (response.json() as { access_token: string }).access_token, audience };
@@ -81,7 +84,12 @@ interface ChildOutcome {
  * Starts `count` processes running test/fixtures/start-race.ts on the same database, waits
  * until each has connected, then tells them all to go at once.
  */
-async function raceProcesses(count: number, mode: 'prepare' | 'migrate', databaseUrl: string, signingAlg = 'ES256'): Promise<ChildOutcome[]> {
+async function raceProcesses(
+  count: number,
+  mode: 'prepare' | 'migrate',
+  databaseUrl: string,
+  signingAlg = 'ES256',
+): Promise<ChildOutcome[]> {
   const children: Array<ChildProcessByStdio<Writable, Readable, Readable>> = [];
   const outcomes: Array<Promise<ChildOutcome>> = [];
   const readies: Array<Promise<void>> = [];
@@ -170,56 +178,70 @@ t.test('concurrent migrate() calls, then concurrent ensureActiveKey calls, on on
 
 async function expectedMigrationCount(): Promise<number> {
   const { readFile } = await import('node:fs/promises');
-  const journal = JSON.parse(await readFile(new URL('../../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as { entries: unknown[] };
+  const journal = JSON.parse(await readFile(new URL('../../drizzle/meta/_journal.json', import.meta.url), 'utf8')) as {
+    entries: unknown[];
+  };
   return journal.entries.length;
 }
 
-t.test('two processes starting at once on one empty PostgreSQL database', { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
-  // A race either shows up or not on a given run; two fresh databases make a lost race more likely to be seen.
-  for (let round = 1; round <= 2; round++) {
-    await t.test(`round ${round}`, async (t) => {
-      const { database, databaseUrl } = await createTestDatabase(t);
-      if (databaseUrl === undefined) throw new Error('expected a PostgreSQL database');
-      const outcomes = await raceProcesses(2, 'prepare', databaseUrl);
-      for (const [i, outcome] of outcomes.entries()) {
-        t.equal(outcome.code, 0, `process ${i + 1} started cleanly${outcome.stderr ? `: ${outcome.stderr}` : ''}`);
-        t.match(outcome.stdout, /done/);
-      }
-      const rows = await keyRows(database);
-      t.equal(rows.length, 1, 'one signing key');
-      t.equal(rows.filter((row) => row.status === 'active').length, 1, 'exactly one active key');
-      t.equal(await appliedMigrations(database), await expectedMigrationCount(), 'each migration applied once');
-    });
-  }
-});
+t.test(
+  'two processes starting at once on one empty PostgreSQL database',
+  { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' },
+  async (t) => {
+    // A race either shows up or not on a given run; two fresh databases make a lost race more likely to be seen.
+    for (let round = 1; round <= 2; round++) {
+      await t.test(`round ${round}`, async (t) => {
+        const { database, databaseUrl } = await createTestDatabase(t);
+        if (databaseUrl === undefined) throw new Error('expected a PostgreSQL database');
+        const outcomes = await raceProcesses(2, 'prepare', databaseUrl);
+        for (const [i, outcome] of outcomes.entries()) {
+          t.equal(outcome.code, 0, `process ${i + 1} started cleanly${outcome.stderr ? `: ${outcome.stderr}` : ''}`);
+          t.match(outcome.stdout, /done/);
+        }
+        const rows = await keyRows(database);
+        t.equal(rows.length, 1, 'one signing key');
+        t.equal(rows.filter((row) => row.status === 'active').length, 1, 'exactly one active key');
+        t.equal(await appliedMigrations(database), await expectedMigrationCount(), 'each migration applied once');
+      });
+    }
+  },
+);
 
-t.test('two processes running the migrations at once on one empty PostgreSQL database', { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
-  // `portier migrate` runs the migrations without the rest of the start-up; two of them
-  // (or one and a starting server) on a fresh database must both succeed.
-  for (let round = 1; round <= 2; round++) {
-    await t.test(`round ${round}`, async (t) => {
-      const { database, databaseUrl } = await createTestDatabase(t);
-      if (databaseUrl === undefined) throw new Error('expected a PostgreSQL database');
-      const outcomes = await raceProcesses(2, 'migrate', databaseUrl);
-      for (const [i, outcome] of outcomes.entries()) {
-        t.equal(outcome.code, 0, `process ${i + 1} migrated cleanly${outcome.stderr ? `: ${outcome.stderr}` : ''}`);
-      }
-      t.equal(await appliedMigrations(database), await expectedMigrationCount(), 'each migration applied once');
-      const tables = await database.db.select().from(signingKeys);
-      t.strictSame(tables, [], 'the schema is there');
-    });
-  }
-});
+t.test(
+  'two processes running the migrations at once on one empty PostgreSQL database',
+  { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' },
+  async (t) => {
+    // `portier migrate` runs the migrations without the rest of the start-up; two of them
+    // (or one and a starting server) on a fresh database must both succeed.
+    for (let round = 1; round <= 2; round++) {
+      await t.test(`round ${round}`, async (t) => {
+        const { database, databaseUrl } = await createTestDatabase(t);
+        if (databaseUrl === undefined) throw new Error('expected a PostgreSQL database');
+        const outcomes = await raceProcesses(2, 'migrate', databaseUrl);
+        for (const [i, outcome] of outcomes.entries()) {
+          t.equal(outcome.code, 0, `process ${i + 1} migrated cleanly${outcome.stderr ? `: ${outcome.stderr}` : ''}`);
+        }
+        t.equal(await appliedMigrations(database), await expectedMigrationCount(), 'each migration applied once');
+        const tables = await database.db.select().from(signingKeys);
+        t.strictSame(tables, [], 'the schema is there');
+      });
+    }
+  },
+);
 
-t.test('a migrating process and a starting process at once on one empty PostgreSQL database', { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
-  const { database, databaseUrl } = await createTestDatabase(t);
-  if (databaseUrl === undefined) throw new Error('expected a PostgreSQL database');
-  const [migrator, server] = await Promise.all([raceProcesses(1, 'migrate', databaseUrl), raceProcesses(1, 'prepare', databaseUrl)]);
-  t.equal(migrator?.[0]?.code, 0, `the migration succeeded${migrator?.[0]?.stderr ? `: ${migrator[0].stderr}` : ''}`);
-  t.equal(server?.[0]?.code, 0, `the start succeeded${server?.[0]?.stderr ? `: ${server[0].stderr}` : ''}`);
-  t.equal(await appliedMigrations(database), await expectedMigrationCount(), 'each migration applied once');
-  t.equal((await activeKeys(database)).length, 1);
-});
+t.test(
+  'a migrating process and a starting process at once on one empty PostgreSQL database',
+  { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' },
+  async (t) => {
+    const { database, databaseUrl } = await createTestDatabase(t);
+    if (databaseUrl === undefined) throw new Error('expected a PostgreSQL database');
+    const [migrator, server] = await Promise.all([raceProcesses(1, 'migrate', databaseUrl), raceProcesses(1, 'prepare', databaseUrl)]);
+    t.equal(migrator?.[0]?.code, 0, `the migration succeeded${migrator?.[0]?.stderr ? `: ${migrator[0].stderr}` : ''}`);
+    t.equal(server?.[0]?.code, 0, `the start succeeded${server?.[0]?.stderr ? `: ${server[0].stderr}` : ''}`);
+    t.equal(await appliedMigrations(database), await expectedMigrationCount(), 'each migration applied once');
+    t.equal((await activeKeys(database)).length, 1);
+  },
+);
 
 // ---------------------------------------------------------------------------------------
 // (b) KEY_ENCRYPTION_KEY
@@ -273,7 +295,10 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
 
   await t.test('the failed starts changed nothing; the right key works again', async (t) => {
     const after = await keyRows(database);
-    t.strictSame(after.map((key) => [key.kid, key.status, key.privateKey]), rows.map((key) => [key.kid, key.status, key.privateKey]));
+    t.strictSame(
+      after.map((key) => [key.kid, key.status, key.privateKey]),
+      rows.map((key) => [key.kid, key.status, key.privateKey]),
+    );
     await prepareDatabase(database, testConfig({ keyEncryptionKey }));
     const keySet = await loadKeySet(database.db, keyEncryptionKey);
     t.equal(keySet.active.kid, row?.kid);
@@ -459,7 +484,10 @@ async function bootstrapState(database: Database) {
 }
 
 function outcomes(logs: ReturnType<typeof captureLogs>): unknown[] {
-  return logs.lines().filter((line) => line.msg === 'bootstrap admin client checked').map((line) => line.outcome);
+  return logs
+    .lines()
+    .filter((line) => line.msg === 'bootstrap admin client checked')
+    .map((line) => line.outcome);
 }
 
 /** Asks for an admin token with the secret, by Basic and by post, and checks what comes back. */
@@ -506,7 +534,11 @@ t.test('the bootstrap admin client', async (t) => {
   );
   t.equal(created.client?.enabled, true);
   t.equal(created.client?.createdBy, 'bootstrap', 'created by the bootstrap actor');
-  t.equal(await ensureBootstrapAdmin(database.db, 'other-admin', 'another-long-secret'), 'created', 'ensureBootstrapAdmin says created for a new one');
+  t.equal(
+    await ensureBootstrapAdmin(database.db, 'other-admin', 'another-long-secret'),
+    'created',
+    'ensureBootstrapAdmin says created for a new one',
+  );
 
   const again = captureLogs('info');
   await prepareDatabase(database, testConfig(bootstrapConfig(firstSecret)), again.logger);
@@ -516,7 +548,11 @@ t.test('the bootstrap admin client', async (t) => {
   const unchanged = await bootstrapState(database);
   t.equal(unchanged.rows.length, 1, 'no duplicate client');
   t.equal(unchanged.client?.id, created.client?.id, 'the same client (same service-account id)');
-  t.strictSame(unchanged.secrets.map((s) => s.id), created.secrets.map((s) => s.id), 'the same secret row');
+  t.strictSame(
+    unchanged.secrets.map((s) => s.id),
+    created.secrets.map((s) => s.id),
+    'the same secret row',
+  );
   t.equal(unchanged.grants.length, 1, 'no duplicate grant');
 
   await adminTokenWorks(t, server, firstSecret, JSON.stringify(firstSecret));
@@ -555,12 +591,19 @@ t.test('the bootstrap admin client', async (t) => {
       restored.grants.map((grant) => ({ service: grant.serviceId, scopes: [...grant.scopes].sort() })),
       [{ service: 'portier-admin', scopes: ['admin:read', 'admin:write'] }],
     );
-    t.strictSame(restored.secrets.map((s) => s.id), state.secrets.map((s) => s.id), 'the secret was left alone');
+    t.strictSame(
+      restored.secrets.map((s) => s.id),
+      state.secrets.map((s) => s.id),
+      'the secret was left alone',
+    );
   });
 
   await t.test('an admin who disabled the bootstrap client on purpose is not overruled', async (t) => {
     const state = await bootstrapState(database);
-    await database.db.update(clients).set({ enabled: false }).where(eq(clients.id, state.client?.id ?? ''));
+    await database.db
+      .update(clients)
+      .set({ enabled: false })
+      .where(eq(clients.id, state.client?.id ?? ''));
     await prepareDatabase(database, testConfig(bootstrapConfig(previous)));
     t.equal((await bootstrapState(database)).client?.enabled, false, 'still disabled');
     server.app.portier.generation.changed();

@@ -12,7 +12,14 @@ for (const alg of SIGNING_ALGS) {
     const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
     const key = createPrivateKey({ key: (await exportJWK(privateKey)) as JsonWebKey, format: 'jwk' });
     const signer = new CompactSigner(alg, 'kid-1', key);
-    const claims = { iss: 'https://portier.test', sub: 'abc', aud: ['https://a.example', 'https://b.example'], scope: 'a b', name: 'Ünïcode ✓', exp: Math.floor(Date.now() / 1000) + 60 };
+    const claims = {
+      iss: 'https://portier.test',
+      sub: 'abc',
+      aud: ['https://a.example', 'https://b.example'],
+      scope: 'a b',
+      name: 'Ünïcode ✓',
+      exp: Math.floor(Date.now() / 1000) + 60,
+    };
     const token = signer.sign(claims);
     const { payload, protectedHeader } = await jwtVerify(token, publicKey, { typ: 'at+jwt', algorithms: [alg] });
     t.same(protectedHeader, { alg, kid: 'kid-1', typ: 'at+jwt' });

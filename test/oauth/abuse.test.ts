@@ -58,7 +58,7 @@ t.test('a flood of wrong secrets for one client_id from one address is throttled
   t.equal(await argon2Count(app), before, 'no argon2 work for throttled requests');
 
   const own = await tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret);
-  t.equal(own.statusCode, 200, "the victim still gets tokens from its own address: nobody else can lock it out");
+  t.equal(own.statusCode, 200, 'the victim still gets tokens from its own address: nobody else can lock it out');
   for (const url of ['/oauth/introspect', '/oauth/revoke']) {
     const response = await tokenFrom(app, '192.0.2.66', 'victim', 'wrong', url);
     t.equal(response.statusCode, 429, `${url} shares the budget`);
@@ -82,7 +82,7 @@ t.test('a throttled answer looks the same whether the client_id exists or not', 
   t.equal(existing.statusCode, 429);
 });
 
-t.test('random client_ids from one address spend that address budget, and nobody else\'s', async (t) => {
+t.test("random client_ids from one address spend that address budget, and nobody else's", async (t) => {
   const { app, victim } = await setup(t, { failuresPerClientAndAddress: 100, failuresPerAddress: 8 });
   for (let i = 0; i < 8; i++) t.equal((await tokenFrom(app, '203.0.113.9', `random-${i}`, 'guess')).statusCode, 401);
   const before = await argon2Count(app);
@@ -97,7 +97,11 @@ t.test('a success makes the pair whole again', async (t) => {
   for (let round = 0; round < 3; round++) {
     t.equal((await tokenFrom(app, '192.0.2.5', 'victim', 'typo')).statusCode, 401);
     t.equal((await tokenFrom(app, '192.0.2.5', 'victim', 'typo')).statusCode, 401);
-    t.equal((await tokenFrom(app, '192.0.2.5', 'victim', victim.clientSecret)).statusCode, 200, `round ${round}: the right secret still works`);
+    t.equal(
+      (await tokenFrom(app, '192.0.2.5', 'victim', victim.clientSecret)).statusCode,
+      200,
+      `round ${round}: the right secret still works`,
+    );
   }
 });
 
@@ -106,14 +110,22 @@ t.test('throttled answers are held back (the tarpit) and logged at most once a s
   await tokenFrom(app, '192.0.2.77', 'victim', 'wrong');
   const started = Date.now();
   const answers = await Promise.all(Array.from({ length: 20 }, () => tokenFrom(app, '192.0.2.77', 'victim', 'wrong')));
-  t.ok(answers.every((answer) => answer.statusCode === 429), 'all throttled');
+  t.ok(
+    answers.every((answer) => answer.statusCode === 429),
+    'all throttled',
+  );
   t.ok(Date.now() - started >= 290, 'each answer waited the tarpit delay');
   const lines = logs.lines().filter((line) => line.msg === 'caller over its failure budget');
   t.ok(lines.length >= 1 && lines.length <= 2, `the throttling is logged, but not 20 times (${lines.length})`);
 });
 
 t.test('argon2 admission: a full queue answers 503 at once; a recognised secret never waits', async (t) => {
-  const { app, victim } = await setup(t, { argon2Concurrency: 1, argon2Queue: 1, failuresPerAddress: 1000, failuresPerClientAndAddress: 1000 });
+  const { app, victim } = await setup(t, {
+    argon2Concurrency: 1,
+    argon2Queue: 1,
+    failuresPerAddress: 1000,
+    failuresPerClientAndAddress: 1000,
+  });
   // The victim's secret is verified once and remembered from then on.
   t.equal((await tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret)).statusCode, 200);
 
@@ -127,7 +139,10 @@ t.test('argon2 admission: a full queue answers 503 at once; a recognised secret 
   const refused = answers.filter((answer) => answer.statusCode === 503);
   t.equal(refused.length, 18, 'the rest are refused at once');
   for (const answer of refused.slice(0, 1)) {
-    t.same(answer.json(), { error: 'temporarily_unavailable', error_description: 'the server is temporarily unable to handle the request; retry later' });
+    t.same(answer.json(), {
+      error: 'temporarily_unavailable',
+      error_description: 'the server is temporarily unable to handle the request; retry later',
+    });
     t.equal(answer.headers['retry-after'], '1');
   }
 });
@@ -169,7 +184,8 @@ t.test('a misplaced secret never reaches the log or the audit trail', async (t) 
       payload: new URLSearchParams({ grant_type: 'client_credentials', audience: `https://x.example/${secret}` }).toString(),
     }),
   ];
-  for (const response of await Promise.all(requests)) t.ok(response.statusCode >= 400 && response.statusCode < 500, `refused: ${response.statusCode}`);
+  for (const response of await Promise.all(requests))
+    t.ok(response.statusCode >= 400 && response.statusCode < 500, `refused: ${response.statusCode}`);
   const rows = await eventually(
     () => database.db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied')),
     (found) => found.length >= 5,
@@ -181,7 +197,11 @@ t.test('a misplaced secret never reaches the log or the audit trail', async (t) 
   t.notOk(text.includes(secretBody), 'the secret is not in the log');
   t.notOk(JSON.stringify(rows).includes(secretBody), 'nor in the audit trail');
   const swapped = rows.find((row) => row.ip === '192.0.2.20');
-  t.match(swapped?.details, { presented_client_id: { fingerprint: /^[0-9a-f]{12}$/, length: secret.length } }, 'a client_id that names no client: a fingerprint and its length');
+  t.match(
+    swapped?.details,
+    { presented_client_id: { fingerprint: /^[0-9a-f]{12}$/, length: secret.length } },
+    'a client_id that names no client: a fingerprint and its length',
+  );
   t.equal(swapped?.clientId, null);
 });
 

@@ -7,8 +7,8 @@ import { hashSecret, MAX_LIVE_SECRETS, verifySecret } from '../../src/clients/se
 import { clientSecrets } from '../../src/db/schema.js';
 import { ClientDirectory, type ClientRecord } from '../../src/oauth/client-directory.js';
 import { SecretVerifier } from '../../src/oauth/secret-verifier.js';
-import { Admission } from '../../src/protection/admission.js';
 import { prepareDatabase } from '../../src/prepare.js';
+import { Admission } from '../../src/protection/admission.js';
 import { createTestDatabase, testConfig } from '../helpers.js';
 
 // The secret verification cache, without HTTP: a real database, real argon2id, and a count
@@ -91,7 +91,10 @@ t.test('a remembered secret is bound to the hash it verified against', async (t)
   const [row] = await db.select({ id: clientSecrets.id }).from(clientSecrets);
   if (row === undefined) throw new Error('no secret row');
   // The same row, another hash (nothing in Portier does this, but the cache must not care).
-  await db.update(clientSecrets).set({ hash: await hashSecret('another secret entirely') }).where(eq(clientSecrets.id, row.id));
+  await db
+    .update(clientSecrets)
+    .set({ hash: await hashSecret('another secret entirely') })
+    .where(eq(clientSecrets.id, row.id));
   directory.invalidate();
   t.equal(await directory.verifySecret(await record(), secret), false, 'the old secret no longer verifies');
   t.equal(argon2.calls, 1 + MAX_LIVE_SECRETS);

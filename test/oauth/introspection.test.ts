@@ -16,7 +16,11 @@ async function setup(t: TestLike) {
   await addService(server.database, { id: 'events', audience: 'https://events.example', scopes: ['events:read'] });
   const owner = await addClient(server, { client_id: 'vendor-a', grants: [{ service: 'events', scopes: ['events:read'] }] });
   const other = await addClient(server, { client_id: 'vendor-b', grants: [{ service: 'events', scopes: ['events:read'] }] });
-  const res = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(owner.clientId, owner.clientSecret) });
+  const res = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: basicAuth(owner.clientId, owner.clientSecret) },
+  );
   const token = (res.json() as { access_token: string }).access_token;
   return { server, owner, other, token };
 }
@@ -38,7 +42,7 @@ t.test('introspection reports an issued token as active with its claims', async 
 t.test('garbage, foreign and tampered tokens are inactive, not errors', async (t) => {
   const { server, other, token } = await setup(t);
   const auth = basicAuth(other.clientId, other.clientSecret);
-  for (const candidate of ['garbage', `${token}x`, token.split('.').slice(0, 2).join('.') + '.AAAA']) {
+  for (const candidate of ['garbage', `${token}x`, `${token.split('.').slice(0, 2).join('.')}.AAAA`]) {
     const res = await post(server, '/oauth/introspect', { token: candidate }, auth);
     t.equal(res.statusCode, 200);
     t.same(res.json(), { active: false });
@@ -106,7 +110,10 @@ t.test('a revocation clears out the revocations of tokens that have expired sinc
   t.equal(res.statusCode, 200);
   const left = await db.select({ jti: revokedTokens.jti }).from(revokedTokens);
   t.equal(left.length, 1, 'only the new revocation is left');
-  t.notOk(left.some((row) => row.jti.startsWith('expired-')), 'the expired ones are gone');
+  t.notOk(
+    left.some((row) => row.jti.startsWith('expired-')),
+    'the expired ones are gone',
+  );
 });
 
 t.test('a revocation reaches another instance on the same database within a second', async (t) => {

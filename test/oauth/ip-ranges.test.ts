@@ -132,7 +132,10 @@ t.test('IPv4 socket on 127.0.0.1', async (t) => {
   await assertRefused(t, origin, 'docNet1', { 'x-forwarded-for': '192.0.2.5' });
   await assertAllowed(t, origin, 'loopback4', { 'x-forwarded-for': '192.0.2.5' });
   t.ok(refusedCallers(logs).length > 0, 'refusals name the caller in the log');
-  t.ok(refusedCallers(logs).every((ip) => ip === '127.0.0.1'), 'the log names the real caller, 127.0.0.1');
+  t.ok(
+    refusedCallers(logs).every((ip) => ip === '127.0.0.1'),
+    'the log names the real caller, 127.0.0.1',
+  );
 });
 
 const hasIpv6Loopback = await canListen('::1');
@@ -146,7 +149,10 @@ t.test('IPv6 socket on ::1', { skip: hasIpv6Loopback ? false : 'this machine has
   // ::1 is not an IPv4 address: IPv4 loopback ranges do not cover it.
   await assertRefused(t, origin, 'loopback4');
   await assertRefused(t, origin, 'host4');
-  t.ok(refusedCallers(logs).every((ip) => ip === '::1'), 'the log names the caller ::1');
+  t.ok(
+    refusedCallers(logs).every((ip) => ip === '::1'),
+    'the log names the caller ::1',
+  );
 });
 
 t.test('IPv4-mapped IPv6 on a dual-stack socket', { skip: hasDualStack ? false : 'this machine cannot listen on ::' }, async (t) => {

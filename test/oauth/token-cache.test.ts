@@ -41,8 +41,6 @@ function expectRefused(t: Test, response: Response, error = 'invalid_client', la
   t.equal(response.json().error, error, `${what}${error}`);
 }
 
-
-
 t.test('regenerated secret without grace: the old one is refused on the very next request', async (t) => {
   const { server, db, client } = await setup(t);
   // Twice, so the second one is served from the verification cache.
@@ -195,7 +193,12 @@ t.test('grants changed', async (t) => {
   // The events grant is replaced by a billing one.
   await updateClient(db, client.clientId, { grants: [{ service: 'billing', scopes: ['billing:read'] }] }, CLI_ACTOR);
   changed(server);
-  expectRefused(t, await ask(server, client.clientId, client.clientSecret, { resource: EVENTS.audience }), 'invalid_target', 'events by resource');
+  expectRefused(
+    t,
+    await ask(server, client.clientId, client.clientSecret, { resource: EVENTS.audience }),
+    'invalid_target',
+    'events by resource',
+  );
   expectRefused(t, await ask(server, client.clientId, client.clientSecret, { scope: 'events:read' }), 'invalid_scope', 'an events scope');
   const billing = await ask(server, client.clientId, client.clientSecret);
   t.equal(billing.statusCode, 200);
@@ -204,7 +207,12 @@ t.test('grants changed', async (t) => {
   // A scope taken out of a grant.
   await updateClient(db, client.clientId, { grants: [{ service: 'events', scopes: ['events:write'] }] }, CLI_ACTOR);
   changed(server);
-  expectRefused(t, await ask(server, client.clientId, client.clientSecret, { scope: 'events:read' }), 'invalid_scope', 'a scope no longer granted');
+  expectRefused(
+    t,
+    await ask(server, client.clientId, client.clientSecret, { scope: 'events:read' }),
+    'invalid_scope',
+    'a scope no longer granted',
+  );
 
   // Every grant removed.
   await updateClient(db, client.clientId, { grants: [] }, CLI_ACTOR);

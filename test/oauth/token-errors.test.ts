@@ -36,7 +36,6 @@ function injectRaw(
   return server.app.inject({ method, url: '/oauth/token', headers, ...(payload === undefined ? {} : { payload }) });
 }
 
-
 t.test('malformed requests', async (t) => {
   const server = await build(t);
   await addService(server.database, EVENTS);
@@ -68,26 +67,26 @@ t.test('malformed requests', async (t) => {
 
   t.test('percent-escapes that do not decode', async (t) => {
     // In the Basic header, id and secret are form-urlencoded (RFC 6749 §2.3.1).
-    for (const escape of ['%zz', '%E0%A4%A']) {
-      const asId = `Basic ${Buffer.from(`${escape}:${client.clientSecret}`).toString('base64')}`;
-      const asSecret = `Basic ${Buffer.from(`${client.clientId}:${escape}`).toString('base64')}`;
+    for (const badEscape of ['%zz', '%E0%A4%A']) {
+      const asId = `Basic ${Buffer.from(`${badEscape}:${client.clientSecret}`).toString('base64')}`;
+      const asSecret = `Basic ${Buffer.from(`${client.clientId}:${badEscape}`).toString('base64')}`;
       expectOAuthError(t, await injectRaw(server, good, { 'content-type': FORM, authorization: asId }), 400, 'invalid_request');
       expectOAuthError(t, await injectRaw(server, good, { 'content-type': FORM, authorization: asSecret }), 400, 'invalid_request');
       // In the body, the form parser keeps an undecodable escape as it is (as WHATWG
       // URLSearchParams does), so the value is simply wrong; rejecting it as malformed
       // (invalid_request) would do as well.
       const inBody: Array<[string, string, Record<string, string>, number, string]> = [
-        ['grant_type', `grant_type=${escape}`, {}, 400, 'unsupported_grant_type'],
-        ['client_id', `${good}&client_id=${escape}&client_secret=${client.clientSecret}`, {}, 401, 'invalid_client'],
-        ['client_secret', `${good}&client_id=${client.clientId}&client_secret=${escape}`, {}, 401, 'invalid_client'],
-        ['scope', `${good}&scope=${escape}`, { authorization: basic }, 400, 'invalid_scope'],
-        ['resource', `${good}&resource=https://events.example/${escape}`, { authorization: basic }, 400, 'invalid_target'],
+        ['grant_type', `grant_type=${badEscape}`, {}, 400, 'unsupported_grant_type'],
+        ['client_id', `${good}&client_id=${badEscape}&client_secret=${client.clientSecret}`, {}, 401, 'invalid_client'],
+        ['client_secret', `${good}&client_id=${client.clientId}&client_secret=${badEscape}`, {}, 401, 'invalid_client'],
+        ['scope', `${good}&scope=${badEscape}`, { authorization: basic }, 400, 'invalid_scope'],
+        ['resource', `${good}&resource=https://events.example/${badEscape}`, { authorization: basic }, 400, 'invalid_target'],
       ];
       for (const [name, payload, headers, status, error] of inBody) {
         const response = await injectRaw(server, payload, { 'content-type': FORM, ...headers });
         const malformed = response.statusCode === 400 && response.json().error === 'invalid_request';
-        if (malformed) expectOAuthError(t, response, 400, 'invalid_request', `${name}=${escape}`);
-        else expectOAuthError(t, response, status, error, `${name}=${escape}`);
+        if (malformed) expectOAuthError(t, response, 400, 'invalid_request', `${name}=${badEscape}`);
+        else expectOAuthError(t, response, status, error, `${name}=${badEscape}`);
       }
     }
     await stillServing(t);
@@ -145,13 +144,30 @@ t.test('malformed requests', async (t) => {
     }
     // Paths the router cannot decode.
     for (const url of ['/oauth/token%', '/oauth/%zz', '/oauth/revoke%ED%A0%80']) {
-      expectOAuthError(t, await server.app.inject({ method: 'POST', url, headers: { 'content-type': FORM }, payload: good }), 400, 'invalid_request', `POST ${url}`);
+      expectOAuthError(
+        t,
+        await server.app.inject({ method: 'POST', url, headers: { 'content-type': FORM }, payload: good }),
+        400,
+        'invalid_request',
+        `POST ${url}`,
+      );
     }
     // QUERY must have a content type (RFC 10008): Fastify refuses it before any route.
-    expectOAuthError(t, await server.app.inject({ method: 'QUERY', url: '/oauth/token' }), 400, 'invalid_request', 'QUERY without a content type');
+    expectOAuthError(
+      t,
+      await server.app.inject({ method: 'QUERY', url: '/oauth/token' }),
+      400,
+      'invalid_request',
+      'QUERY without a content type',
+    );
     for (const url of ['/oauth', '/oauth/', '/oauth/tokenx', '/oauth//token', '/oauth/token/x', '/oauth/authorize?response_type=code']) {
       for (const method of ['GET', 'POST', 'PROPFIND'] as const) {
-        const response = await server.app.inject({ method, url, headers: { 'content-type': FORM }, payload: method === 'GET' ? undefined : good });
+        const response = await server.app.inject({
+          method,
+          url,
+          headers: { 'content-type': FORM },
+          payload: method === 'GET' ? undefined : good,
+        });
         expectOAuthError(t, response, 404, 'invalid_request', `${method} ${url}`);
       }
       const json = await server.app.inject({ method: 'POST', url, headers: { 'content-type': 'application/json' }, payload: '{' });
@@ -172,7 +188,11 @@ t.test('malformed requests', async (t) => {
 
   t.test('a repeated parameter is invalid_request', async (t) => {
     const twice = (name: string, value: string) =>
-      postToken(server.app, { grant_type: 'client_credentials', [name]: [value, value] }, name === 'client_id' ? {} : { authorization: basic });
+      postToken(
+        server.app,
+        { grant_type: 'client_credentials', [name]: [value, value] },
+        name === 'client_id' ? {} : { authorization: basic },
+      );
     expectOAuthError(t, await twice('grant_type', 'client_credentials'), 400, 'invalid_request');
     expectOAuthError(t, await twice('scope', 'events:read'), 400, 'invalid_request');
     const clientIdTwice = await postToken(server.app, {
@@ -191,7 +211,11 @@ t.test('malformed requests', async (t) => {
   });
 
   t.test('client authentication methods', async (t) => {
-    const both = await postToken(server.app, { grant_type: 'client_credentials', client_secret: client.clientSecret }, { authorization: basic });
+    const both = await postToken(
+      server.app,
+      { grant_type: 'client_credentials', client_secret: client.clientSecret },
+      { authorization: basic },
+    );
     expectOAuthError(t, both, 400, 'invalid_request');
     const bothWithId = await postToken(
       server.app,
@@ -245,7 +269,11 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
 
   // Each was fine before it was disabled, expired or deleted.
   for (const c of [disabled, expired, deleted]) {
-    const before = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.clientSecret) });
+    const before = await postToken(
+      server.app,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth(c.clientId, c.clientSecret) },
+    );
     t.equal(before.statusCode, 200, `${c.clientId} works before`);
   }
   await setClientEnabled(db, disabled.clientId, false, CLI_ACTOR);
@@ -259,15 +287,51 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
   // presented client_id (it could be anything, a misplaced secret too), null: not checked.
   const cases: Array<{ label: string; clientId: string; secret: string; reason: RegExp; audited: string | null }> = [
     { label: 'unknown client', clientId: 'no-such-client', secret: client.clientSecret, reason: /unknown client/, audited: FINGERPRINT },
-    { label: 'wrong secret', clientId: client.clientId, secret: `${client.clientSecret}x`, reason: /wrong secret/, audited: client.clientId },
-    { label: 'disabled client', clientId: disabled.clientId, secret: disabled.clientSecret, reason: /disabled/, audited: disabled.clientId },
+    {
+      label: 'wrong secret',
+      clientId: client.clientId,
+      secret: `${client.clientSecret}x`,
+      reason: /wrong secret/,
+      audited: client.clientId,
+    },
+    {
+      label: 'disabled client',
+      clientId: disabled.clientId,
+      secret: disabled.clientSecret,
+      reason: /disabled/,
+      audited: disabled.clientId,
+    },
     { label: 'expired client', clientId: expired.clientId, secret: expired.clientSecret, reason: /expired/, audited: expired.clientId },
     { label: 'deleted client', clientId: deleted.clientId, secret: deleted.clientSecret, reason: /unknown client/, audited: FINGERPRINT },
-    { label: "another client's secret", clientId: client.clientId, secret: other.clientSecret, reason: /wrong secret/, audited: client.clientId },
-    { label: 'a private_key_jwt client presenting a secret', clientId: keyClient.clientId, secret: client.clientSecret, reason: /private_key_jwt/, audited: keyClient.clientId },
+    {
+      label: "another client's secret",
+      clientId: client.clientId,
+      secret: other.clientSecret,
+      reason: /wrong secret/,
+      audited: client.clientId,
+    },
+    {
+      label: 'a private_key_jwt client presenting a secret',
+      clientId: keyClient.clientId,
+      secret: client.clientSecret,
+      reason: /private_key_jwt/,
+      audited: keyClient.clientId,
+    },
     { label: 'over-long client_id', clientId: long, secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
-    { label: 'client_id with a NUL byte', clientId: `${client.clientId}\u0000`, secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
-    { label: 'client_id outside the client_id rule', clientId: client.clientId.toUpperCase(), secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
+    {
+      label: 'client_id with a NUL byte',
+      clientId: `${client.clientId}\u0000`,
+      secret: client.clientSecret,
+      reason: /not a well-formed client_id/,
+      audited: null,
+    },
+    {
+      label: 'client_id outside the client_id rule',
+      clientId: client.clientId.toUpperCase(),
+      secret: client.clientSecret,
+      reason: /not a well-formed client_id/,
+      audited: null,
+    },
     { label: 'over-long secret', clientId: client.clientId, secret: long, reason: /too long/, audited: null },
     { label: 'empty secret', clientId: client.clientId, secret: '', reason: /empty/, audited: null },
   ];
@@ -310,22 +374,31 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
   t.test('the real reason is in the log', async (t) => {
     const refusals = logs.lines().filter((line) => /refused/.test(String(line.msg)));
     for (const c of cases) {
-      const found = refusals.some((line) => c.reason.test(String(line.reason)) && namesClient(c.audited, line.client_id, line.presented_client_id));
+      const found = refusals.some(
+        (line) => c.reason.test(String(line.reason)) && namesClient(c.audited, line.client_id, line.presented_client_id),
+      );
       t.ok(found, `${c.label}: logged with its reason`);
     }
   });
 
   t.test('the real reason is in the audit trail (token.denied)', async (t) => {
     const readDenials = () => db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
-    const hasAll = (rows: Array<typeof auditEvents.$inferSelect>) =>
-      cases.every((c) => rows.some((row) => matches(row, c)));
+    const hasAll = (rows: Array<typeof auditEvents.$inferSelect>) => cases.every((c) => rows.some((row) => matches(row, c)));
     const matches = (row: typeof auditEvents.$inferSelect, c: (typeof cases)[number]) => {
       const details = row.details as { error?: string; reason?: string; presented_client_id?: unknown };
-      return details.error === 'invalid_client' && c.reason.test(String(details.reason)) && namesClient(c.audited, row.clientId, details.presented_client_id);
+      return (
+        details.error === 'invalid_client' &&
+        c.reason.test(String(details.reason)) &&
+        namesClient(c.audited, row.clientId, details.presented_client_id)
+      );
     };
     // The denial is written in the background, after the answer.
     const rows = await eventually(readDenials, hasAll);
-    for (const c of cases) t.ok(rows.some((row) => matches(row, c)), `${c.label}: audited with its reason`);
+    for (const c of cases)
+      t.ok(
+        rows.some((row) => matches(row, c)),
+        `${c.label}: audited with its reason`,
+      );
     const audit = JSON.stringify(rows);
     for (const secret of [client.clientSecret, other.clientSecret, disabled.clientSecret, expired.clientSecret, deleted.clientSecret]) {
       t.notOk(audit.includes(secret), 'the audit trail never holds a secret');
@@ -333,7 +406,11 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
     t.notOk(audit.includes('no-such-client'), 'nor a client_id that names no client');
   });
 
-  const after = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
+  const after = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: basicAuth(client.clientId, client.clientSecret) },
+  );
   t.equal(after.statusCode, 200, 'the server still serves the good client');
 });
 

@@ -35,7 +35,6 @@ function expectToken(t: Test, response: Response, label = '') {
   return { body, claims: decodeJwt(body.access_token) };
 }
 
-
 t.test('success with client_secret_basic and client_secret_post', async (t) => {
   const server = await build(t);
   await addServices(server);
@@ -46,16 +45,31 @@ t.test('success with client_secret_basic and client_secret_post', async (t) => {
     grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }],
   });
 
-  const viaBasic = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
-  const viaPost = await postToken(server.app, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret });
+  const viaBasic = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: basicAuth(client.clientId, client.clientSecret) },
+  );
+  const viaPost = await postToken(server.app, {
+    grant_type: 'client_credentials',
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+  });
   const withCharset = await server.app.inject({
     method: 'POST',
     url: '/oauth/token',
-    headers: { 'content-type': 'application/x-www-form-urlencoded; charset=UTF-8', authorization: basicAuth(client.clientId, client.clientSecret) },
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded; charset=UTF-8',
+      authorization: basicAuth(client.clientId, client.clientSecret),
+    },
     payload: 'grant_type=client_credentials',
   });
 
-  for (const [label, response] of [['basic', viaBasic], ['post', viaPost], ['form with charset', withCharset]] as const) {
+  for (const [label, response] of [
+    ['basic', viaBasic],
+    ['post', viaPost],
+    ['form with charset', withCharset],
+  ] as const) {
     t.test(label, async (t) => {
       t.equal(response.statusCode, 200);
       t.match(response.headers['content-type'], /^application\/json/);
@@ -93,7 +107,8 @@ t.test('scope', async (t) => {
   await addServices(server);
   const client = await addClient(server, { grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }] });
   const auth = { authorization: basicAuth(client.clientId, client.clientSecret) };
-  const ask = (scope?: string) => postToken(server.app, { grant_type: 'client_credentials', ...(scope === undefined ? {} : { scope }) }, auth);
+  const ask = (scope?: string) =>
+    postToken(server.app, { grant_type: 'client_credentials', ...(scope === undefined ? {} : { scope }) }, auth);
 
   t.test('a granted subset', async (t) => {
     const { body, claims } = expectToken(t, await ask('events:write'));
@@ -194,7 +209,13 @@ t.test('resource and audience', async (t) => {
     expectOAuthError(t, await ask(single, { audience: BILLING.audience }), 400, 'invalid_target', 'audience: exists, not granted');
     expectOAuthError(t, await ask(single, { resource: 'https://unknown.example' }), 400, 'invalid_target', 'unknown');
     expectOAuthError(t, await ask(single, { audience: 'https://unknown.example' }), 400, 'invalid_target', 'audience: unknown');
-    expectOAuthError(t, await ask(single, { resource: [EVENTS.audience, BILLING.audience] }), 400, 'invalid_target', 'one granted, one not');
+    expectOAuthError(
+      t,
+      await ask(single, { resource: [EVENTS.audience, BILLING.audience] }),
+      400,
+      'invalid_target',
+      'one granted, one not',
+    );
     expectOAuthError(t, await ask(several, { resource: 'events' }), 400, 'invalid_target', 'a service id is not an audience');
   });
 
@@ -228,7 +249,11 @@ t.test('logs never contain a secret, an Authorization header or a token', async 
 
   const tokens: string[] = [];
   const viaBasic = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basic });
-  const viaPost = await postToken(server.app, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret });
+  const viaPost = await postToken(server.app, {
+    grant_type: 'client_credentials',
+    client_id: client.clientId,
+    client_secret: client.clientSecret,
+  });
   for (const response of [viaBasic, viaPost]) {
     t.equal(response.statusCode, 200);
     tokens.push(response.json().access_token);
@@ -236,10 +261,17 @@ t.test('logs never contain a secret, an Authorization header or a token', async 
   const refusals = [
     await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: wrongBasic }),
     await postToken(server.app, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: wrongSecret }),
-    await postToken(server.app, { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret }, { authorization: basic }),
+    await postToken(
+      server.app,
+      { grant_type: 'client_credentials', client_id: client.clientId, client_secret: client.clientSecret },
+      { authorization: basic },
+    ),
     await postToken(server.app, { grant_type: 'password', client_secret: client.clientSecret }, { authorization: basic }),
     await postToken(server.app, { grant_type: 'client_credentials', scope: 'nope' }, { authorization: basic }),
-    await server.app.inject({ method: 'GET', url: `/oauth/token?grant_type=client_credentials&client_id=${client.clientId}&client_secret=${querySecret}` }),
+    await server.app.inject({
+      method: 'GET',
+      url: `/oauth/token?grant_type=client_credentials&client_id=${client.clientId}&client_secret=${querySecret}`,
+    }),
     await server.app.inject({
       method: 'POST',
       url: `/oauth/token?client_secret=${querySecret}`,
@@ -275,7 +307,10 @@ t.test('logs never contain a secret, an Authorization header or a token', async 
   const { db } = server.database;
   const readDenials = () => db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
   const rows = await eventually(readDenials, (found) => found.some((row) => JSON.stringify(row.details).includes('query-string-request')));
-  t.ok(rows.some((row) => JSON.stringify(row.details).includes('query-string-request')), 'the refusal with a query string is audited');
+  t.ok(
+    rows.some((row) => JSON.stringify(row.details).includes('query-string-request')),
+    'the refusal with a query string is audited',
+  );
   const audit = JSON.stringify(rows);
   for (const [label, value] of secrets) t.notOk(audit.includes(value), `the audit trail does not contain ${label}`);
 });
@@ -290,7 +325,8 @@ t.test('last_used_at is recorded in batches', async (t) => {
     const [row] = await db.select({ lastUsedAt: clients.lastUsedAt }).from(clients).where(eq(clients.clientId, clientId));
     return row?.lastUsedAt ?? null;
   };
-  const getToken = () => postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
+  const getToken = () =>
+    postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
 
   t.equal((await getClient(db, client.clientId))?.last_used_at, null, 'null before first use');
   t.equal((await getToken()).statusCode, 200);

@@ -92,7 +92,11 @@ t.test('admission: at most `concurrency` at once, a short queue, Overloaded beyo
   releases.shift()?.();
   t.same(await Promise.all([second, third]), [2, 3]);
   t.same(admission.load, { running: 0, waiting: 0 }, 'everything given back');
-  await t.rejects(admission.run(() => Promise.reject(new Error('boom'))), /boom/, 'a failing piece of work');
+  await t.rejects(
+    admission.run(() => Promise.reject(new Error('boom'))),
+    /boom/,
+    'a failing piece of work',
+  );
   t.same(admission.load, { running: 0, waiting: 0 }, 'gives its slot back too');
 });
 

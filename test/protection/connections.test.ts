@@ -81,7 +81,9 @@ t.test('headers trickled one byte at a time are cut after REQUEST_TIMEOUT', asyn
 t.test('a token-endpoint body trickled after the headers is cut too', async (t) => {
   const { port } = await listening(t, { requestTimeoutMs: 1000 });
   const socket = await open(t, port, '127.0.0.2');
-  socket.write('POST /oauth/token HTTP/1.1\r\nHost: portier.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n');
+  socket.write(
+    'POST /oauth/token HTTP/1.1\r\nHost: portier.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 200\r\n\r\n',
+  );
   trickle(socket, 'grant_type=client_credentials&'.padEnd(200, 'x'), 100);
   const after = await closedWithin(socket, 5000);
   t.ok(after !== undefined, 'the connection is closed');
@@ -109,7 +111,10 @@ t.test('trusted proxies are not capped per address (every caller arrives through
   const server = await listening(t, { maxConnectionsPerAddress: 2 }, { trustProxy: ['127.0.0.4'] });
   const sockets = await Promise.all(Array.from({ length: 4 }, () => open(t, server.port, '127.0.0.4')));
   await new Promise((resolve) => setTimeout(resolve, 200));
-  t.ok(sockets.every((socket) => !socket.destroyed), 'four connections from the proxy stay open');
+  t.ok(
+    sockets.every((socket) => !socket.destroyed),
+    'four connections from the proxy stay open',
+  );
   const other = await Promise.all(Array.from({ length: 3 }, () => open(t, server.port, '127.0.0.5')));
   t.ok((await closedWithin(other[2] as Socket, 2000)) !== undefined, 'anyone else is still capped');
 });
