@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { normalizeCidr } from './lib/networks.js';
-import { CLIENT_ID_PATTERN } from './schemas/common.js';
+import { CLIENT_ID_PATTERN } from './schemas/limits.js';
 
 /**
  * Portier's whole configuration, read once from the environment at start-up.

@@ -37,6 +37,8 @@ export interface Portier {
   metrics: Metrics;
   tokenEndpoint: TokenEndpointContext;
   tarpit: Tarpit;
+  /** argon2id work in flight and queued (see protection/admission.ts). */
+  admission: Admission;
   /** For failures that repeat (an outage fails every request): at most a line a second per kind. */
   repeatedLog: RepeatedLog;
   /** Every scope of every service, for discovery's scopes_supported. */
@@ -93,6 +95,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     repeatedLog,
     metrics,
     tarpit: new Tarpit(protection.throttleDelayMs),
+    admission,
     usage: new UsageTracker(db, logError('writing last_used_at failed')),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
     tokenEndpoint: {

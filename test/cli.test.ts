@@ -1,12 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
 import { main } from '../src/cli/main.js';
 import { connectDatabase, type Database } from '../src/db/connect.js';
-import { basicAuth, build, createTestDatabase, postToken, type TestLike } from './helpers.js';
+import { basicAuth, build, createTestDatabase, postToken, seededDataDir, type TestLike } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -155,8 +152,7 @@ t.test(
   'on PGlite, a second process cannot open a DATA_DIR in use',
   { skip: process.env.DATABASE_URL ? 'PGlite only' : false },
   async (t) => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'portier-lock-'));
-    t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
+    const dataDir = await seededDataDir(t);
     const database = await connectDatabase({ dataDir });
     try {
       const error = await portierProcess({ DATA_DIR: dataDir }, 'clients', 'list').then(

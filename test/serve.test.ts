@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import t, { type Test } from 'tap';
 import { CONFIG_VARIABLES } from '../src/config.js';
-import { basicAuth, createTestDatabase } from './helpers.js';
+import { basicAuth, createTestDatabase, seededDataDir } from './helpers.js';
 
 /**
  * The real process, as an operator starts it: `node --import tsx src/main.ts` with its
@@ -140,13 +140,16 @@ function tempDir(t: Test): string {
   return dir;
 }
 
-/** Where the process keeps its data: a fresh PostgreSQL database, or a fresh DATA_DIR. */
+/**
+ * Where the process keeps its data: a fresh PostgreSQL database, or a DATA_DIR that holds a
+ * migrated cluster already (the very first start, initdb included, is the restart test's).
+ */
 async function storageEnv(t: Test): Promise<Record<string, string>> {
   if (ON_POSTGRES) {
     const { databaseUrl } = await createTestDatabase(t);
     return { DATABASE_URL: databaseUrl ?? '' };
   }
-  return { DATA_DIR: join(tempDir(t), 'data') };
+  return { DATA_DIR: await seededDataDir(t) };
 }
 
 async function requestToken(origin: string, clientId: string, clientSecret: string, form: Record<string, string> = {}) {

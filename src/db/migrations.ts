@@ -24,6 +24,7 @@ import type { DbOrTx } from './types.js';
 export async function applyMigrations(tx: DbOrTx): Promise<number> {
   const { pending, newest } = await migrationState(tx);
   if (pending.length === 0) return 0;
+  await assertMayMigrate(tx, pending.length);
   if (newest === undefined) {
     await tx.execute(sql`CREATE SCHEMA IF NOT EXISTS drizzle`);
     await tx.execute(sql`
@@ -43,6 +44,28 @@ export async function applyMigrations(tx: DbOrTx): Promise<number> {
     );
   }
   return pending.length;
+}
+
+/** Migrations are pending but this role may not apply them. */
+export class MigrationPrivilegeError extends Error {
+  override name = 'MigrationPrivilegeError';
+}
+
+/**
+ * Refuses before the first statement when the role cannot create in the public schema
+ * (a least-privilege run-time role): the owner has to run `portier migrate` first, and
+ * saying so beats whatever error the first statement of the migration would give.
+ */
+async function assertMayMigrate(tx: DbOrTx, pending: number): Promise<void> {
+  const result = (await tx.execute(
+    sql`SELECT current_user AS role, has_schema_privilege('public', 'CREATE') AS may_create`,
+  )) as unknown as { rows: Array<{ role: string; may_create: boolean }> };
+  const row = result.rows[0];
+  if (row === undefined || row.may_create) return;
+  throw new MigrationPrivilegeError(
+    `${pending} database migration(s) pending, and role ${row.role} may not apply them (permission denied for schema public): ` +
+      'run `portier migrate` with the owner role first',
+  );
 }
 
 /**

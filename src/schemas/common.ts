@@ -8,15 +8,9 @@ import Type, { type TSchema } from 'typebox';
  * network) live in the plain functions of src/clients/ and src/services/.
  */
 
-/** 3–64 of [a-z0-9._-], starting with a letter or digit. */
-export const CLIENT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{2,63}$/;
-/** A service id: like a client_id, 2–64 characters. */
-export const SERVICE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+import { CLIENT_ID_PATTERN, MAX_PAGE_SIZE, SERVICE_ID_PATTERN } from './limits.js';
 
-/** The largest page any list returns. */
-export const MAX_PAGE_SIZE = 200;
-/** The longest grace period a regenerated secret can give the previous one: 7 days. */
-export const MAX_PREVIOUS_SECRET_VALIDITY = 7 * 24 * 3600;
+export { CLIENT_ID_PATTERN, MAX_PAGE_SIZE, MAX_PREVIOUS_SECRET_VALIDITY, SERVICE_ID_PATTERN } from './limits.js';
 
 /**
  * What no text field may hold: control characters (names are shown in consoles and logs,

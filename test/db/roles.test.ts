@@ -8,6 +8,7 @@ import { DrizzleQueryError, sql } from 'drizzle-orm';
 import pg from 'pg';
 import t from 'tap';
 import { connectDatabase } from '../../src/db/connect.js';
+import { MigrationPrivilegeError } from '../../src/db/migrations.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import { ADMIN_ID, ADMIN_SECRET, basicAuth, build, ISSUER, postToken, testConfig } from '../helpers.js';
 
@@ -169,7 +170,7 @@ t.test("the README's least-privilege roles", { skip: !onPostgres && 'needs DATAB
       () => undefined,
       (caught: unknown) => caught,
     );
-    const cause = error instanceof DrizzleQueryError ? error.cause : error;
-    t.match(String((cause as Error | undefined)?.message), /permission denied for schema public/);
+    t.type(error, MigrationPrivilegeError);
+    t.match(String((error as Error | undefined)?.message), /permission denied for schema public.*portier migrate/);
   });
 });

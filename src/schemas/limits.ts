@@ -1,0 +1,15 @@
+/**
+ * The patterns and limits the admin API's shapes are built from, apart from TypeBox so
+ * that the configuration can use them without loading it (a bad value then stops the
+ * start before the rest of Portier is read).
+ */
+
+/** 3–64 of [a-z0-9._-], starting with a letter or digit. */
+export const CLIENT_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{2,63}$/;
+/** A service id: like a client_id, 2–64 characters. */
+export const SERVICE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{1,63}$/;
+
+/** The largest page any list returns. */
+export const MAX_PAGE_SIZE = 200;
+/** The longest grace period a regenerated secret can give the previous one: 7 days. */
+export const MAX_PREVIOUS_SECRET_VALIDITY = 7 * 24 * 3600;

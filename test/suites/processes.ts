@@ -1,0 +1,3 @@
+// `npm test` runs the test files in a few processes, this one of them: see test/README.md.
+import '../cli.test.js';
+import '../serve.test.js';
