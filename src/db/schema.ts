@@ -49,8 +49,12 @@ export const clients = pgTable(
     authMethod: text('auth_method', { enum: ['client_secret', 'private_key_jwt'] })
       .notNull()
       .default('client_secret'),
-    /** Public JWKS for private_key_jwt clients. */
+    /** Public JWKS for private_key_jwt clients: registered here, or fetched from jwks_uri. */
     jwks: jsonb('jwks').$type<{ keys: Array<Record<string, unknown>> }>(),
+    /** Where a private_key_jwt client publishes its public keys (https), instead of `jwks`. */
+    jwksUri: text('jwks_uri'),
+    /** Tokens for this client must be DPoP-bound (RFC 9449): a request without a proof is refused. */
+    dpopBound: boolean('dpop_bound').notNull().default(false),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     enabled: boolean('enabled').notNull().default(true),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
@@ -108,7 +112,9 @@ export const clientIpRanges = pgTable(
 
 /**
  * Token signing keys. Exactly one is `active` (enforced by a partial unique index, which is
- * what makes two instances starting at once on an empty database end with one key).
+ * what makes two instances starting at once on an empty database end with one key), and at
+ * most one is `next`: published in the JWKS, not yet signing, until `activates_at`, so
+ * verifiers with a cached JWKS already know it when it starts to sign.
  * Retired keys stay published in the JWKS until every token they signed has expired.
  */
 export const signingKeys = pgTable(
@@ -116,17 +122,22 @@ export const signingKeys = pgTable(
   {
     kid: text('kid').primaryKey(),
     alg: text('alg').notNull(),
-    status: text('status', { enum: ['active', 'retired'] }).notNull(),
+    status: text('status', { enum: ['next', 'active', 'retired'] }).notNull(),
     publicJwk: jsonb('public_jwk').notNull(),
     /** The private JWK as JSON, or its AES-256-GCM encryption (`v1.<iv>.<tag>.<ciphertext>`). */
     privateKey: text('private_key').notNull(),
     encrypted: boolean('encrypted').notNull(),
     createdAt: createdAt(),
+    /** For a `next` key: when it takes over signing; for others, when it did (null if before this was recorded). */
+    activatesAt: timestamp('activates_at', { withTimezone: true }),
     retiredAt: timestamp('retired_at', { withTimezone: true }),
     /** When a retired key may leave the JWKS: retirement + the longest token lifetime. */
     publishUntil: timestamp('publish_until', { withTimezone: true }),
   },
-  (t) => [uniqueIndex('signing_keys_one_active').on(t.status).where(sql`${t.status} = 'active'`)],
+  (t) => [
+    uniqueIndex('signing_keys_one_active').on(t.status).where(sql`${t.status} = 'active'`),
+    uniqueIndex('signing_keys_one_next').on(t.status).where(sql`${t.status} = 'next'`),
+  ],
 );
 
 /** Revoked access tokens (RFC 7009), kept until the token would have expired anyway. */
@@ -135,6 +146,22 @@ export const revokedTokens = pgTable('revoked_tokens', {
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   revokedAt: timestamp('revoked_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * JWT ids already seen, so that a client assertion (RFC 7523) or a DPoP proof (RFC 9449) is
+ * accepted once across every instance: the primary key makes the second insert fail.
+ * `scope` says whose ids they are (e.g. `client_assertion:<client_id>`, `dpop:<jkt>`); a row
+ * can go once the JWT it stands for has expired.
+ */
+export const usedJwtIds = pgTable(
+  'used_jwt_ids',
+  {
+    scope: text('scope').notNull(),
+    jti: text('jti').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.scope, t.jti] }), index('used_jwt_ids_expires_idx').on(t.expiresAt)],
+);
 
 /** Who did what to which client, and refused token requests with their real reason. */
 export const auditEvents = pgTable(

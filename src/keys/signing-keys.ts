@@ -180,6 +180,7 @@ export async function listSigningKeys(db: Db): Promise<SigningKeyInfo[]> {
     alg: row.alg,
     status: row.status,
     created_at: row.createdAt.toISOString(),
+    activates_at: row.activatesAt?.toISOString() ?? null,
     retired_at: row.retiredAt?.toISOString() ?? null,
     publish_until: row.publishUntil?.toISOString() ?? null,
     public_jwk: row.publicJwk as SigningKeyInfo['public_jwk'],

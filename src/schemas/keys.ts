@@ -5,8 +5,9 @@ import { nullable, stringEnum } from './common.js';
 export const signingKeyInfo = Type.Object({
   kid: Type.String(),
   alg: Type.String(),
-  status: stringEnum(['active', 'retired']),
+  status: stringEnum(['next', 'active', 'retired']),
   created_at: Type.String({ format: 'date-time' }),
+  activates_at: nullable(Type.String({ format: 'date-time' })),
   retired_at: nullable(Type.String({ format: 'date-time' })),
   publish_until: nullable(Type.String({ format: 'date-time' })),
   // Public members only; this schema is what keeps private ones out of the response.

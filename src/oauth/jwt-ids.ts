@@ -1,0 +1,33 @@
+import { and, lte, sql } from 'drizzle-orm';
+import type { Db } from '../db/connect.js';
+import { usedJwtIds } from '../db/schema.js';
+
+/** Expired rows are deleted on about one use in this many, so the table stays small without a job. */
+const PRUNE_ONE_IN = 64;
+
+/**
+ * Records that the JWT `jti` of `scope` has been used, and says whether this was its first
+ * use. Shared by every instance through the table's primary key: of two requests carrying
+ * the same id, on one instance or two, exactly one gets `true`. `expiresAt` is when the JWT
+ * itself expires; until then a replay is refused, after that its signature check refuses it.
+ *
+ * Scopes keep issuers apart: `client_assertion:<client_id>` for RFC 7523 assertions,
+ * `dpop:<jwk thumbprint>` for RFC 9449 proofs.
+ */
+export async function useJwtIdOnce(db: Db, scope: string, jti: string, expiresAt: Date, now: Date): Promise<boolean> {
+  if (Math.floor(Math.random() * PRUNE_ONE_IN) === 0) await pruneUsedJwtIds(db, now);
+  const inserted = await db.insert(usedJwtIds).values({ scope, jti, expiresAt }).onConflictDoNothing().returning({ jti: usedJwtIds.jti });
+  if (inserted.length > 0) return true;
+  // A row left over from a JWT that has expired does not make a new one a replay.
+  const revived = await db
+    .update(usedJwtIds)
+    .set({ expiresAt })
+    .where(and(sql`${usedJwtIds.scope} = ${scope}`, sql`${usedJwtIds.jti} = ${jti}`, lte(usedJwtIds.expiresAt, now)))
+    .returning({ jti: usedJwtIds.jti });
+  return revived.length > 0;
+}
+
+/** Deletes the ids of JWTs that have expired. */
+export async function pruneUsedJwtIds(db: Db, now: Date): Promise<void> {
+  await db.delete(usedJwtIds).where(lte(usedJwtIds.expiresAt, now));
+}
