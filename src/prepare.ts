@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { ensureBootstrapAdmin } from './clients/bootstrap.js';
+import { bootstrapSecretWarning, ensureBootstrapAdmin } from './clients/bootstrap.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { ensureGenerationRow } from './db/generation.js';
@@ -43,6 +43,8 @@ export async function prepareDatabase(
   // Fail at start, not on the first token request, when the key cannot be used
   // (encrypted at rest but KEY_ENCRYPTION_KEY missing or wrong).
   await loadKeySet(database.db, config.keyEncryptionKey);
+  const secretWarning = config.bootstrapAdmin && bootstrapSecretWarning(config.bootstrapAdmin.clientSecret);
+  if (secretWarning) log?.warn(secretWarning);
   if (config.keyEncryptionKey === undefined) {
     log?.warn('KEY_ENCRYPTION_KEY is not set: private signing keys are stored unencrypted in the database');
   }

@@ -6,6 +6,30 @@ import { ADMIN_SCOPES, ADMIN_SERVICE_ID } from '../services/services.js';
 import { createClient } from './clients.js';
 import { hashSecret, verifySecret } from './secrets.js';
 
+/**
+ * The characters of `secret` outside RFC 3986's unreserved set (letters, digits, `-._~`).
+ * RFC 6749 §2.3.1 has clients form-encode the id and secret before HTTP Basic, and the
+ * server decode them, so `+` means a space and `%` starts an escape. Several widely used
+ * clients skip the encoding; with such a secret they fail, though the secret is right.
+ * Generated secrets never contain these; an operator-chosen bootstrap secret might.
+ */
+export function charactersUnsafeForBasic(secret: string): string[] {
+  return [...new Set(secret.replace(/[A-Za-z0-9\-._~]/g, ''))];
+}
+
+/** The start-up warning for a bootstrap secret with such characters, or undefined when it has none. */
+export function bootstrapSecretWarning(secret: string): string | undefined {
+  const unsafe = charactersUnsafeForBasic(secret);
+  if (unsafe.length === 0) return undefined;
+  const shown = unsafe.map((character) => (character === ' ' ? 'space' : JSON.stringify(character))).join(', ');
+  return (
+    `BOOTSTRAP_ADMIN_CLIENT_SECRET contains characters outside RFC 3986's unreserved set (${shown}): ` +
+    'Authlib, requests-oauthlib, google-oauth-client and `curl -u` send it over HTTP Basic without the form-encoding ' +
+    'RFC 6749 §2.3.1 asks for, and are refused; have such clients use client_secret_post, or choose a secret of ' +
+    'letters, digits and - . _ ~'
+  );
+}
+
 export type BootstrapOutcome = 'created' | 'updated' | 'unchanged';
 
 /**

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem, toProblem } from '../admin/problems.js';
 import { databaseErrorKind, isDatabaseUnavailable } from '../db/errors.js';
 import type { RepeatedLog } from '../lib/repeated-log.js';
-import { InvalidClient, type OAuthError, TemporarilyUnavailable, TooManyRequests, toOAuthError } from '../oauth/errors.js';
+import { type OAuthError, TemporarilyUnavailable, TooManyRequests, toOAuthError } from '../oauth/errors.js';
 import { Overloaded } from '../protection/admission.js';
 
 declare module 'fastify' {
@@ -47,13 +47,18 @@ export function createErrorHandler(log: RepeatedLog) {
   };
 }
 
+/** The challenge of every 401 at /oauth: client authentication, HTTP Basic among the methods. */
+export const CLIENT_CHALLENGE = 'Basic realm="portier", charset="UTF-8"';
+
 /** An RFC 6749 §5.2 answer, with the headers its status needs. */
 export function sendOAuthError(error: OAuthError, reply: FastifyReply): FastifyReply {
   // RFC 6749 §5.1, also for errors raised before the OAuth routes' hooks run (a URL the router cannot read).
   reply.header('cache-control', 'no-store');
-  if (error instanceof InvalidClient && error.triedBasic) {
-    reply.header('www-authenticate', 'Basic realm="portier", charset="UTF-8"');
-  }
+  // RFC 9110 §15.5.2: every 401 carries a challenge. RFC 6749 §5.2 asks for the scheme the
+  // client tried when it used the Authorization header; for the other methods (post,
+  // assertions) the same Basic challenge names a scheme this server accepts, and one
+  // answer for every method tells an attacker nothing about which one was wrong.
+  if (error.status === 401) reply.header('www-authenticate', CLIENT_CHALLENGE);
   if (error instanceof TooManyRequests || error instanceof TemporarilyUnavailable) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   }

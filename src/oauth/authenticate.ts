@@ -109,10 +109,9 @@ export async function authenticateClient(
  * is in the error's private detail.
  */
 async function checkCredentials(ctx: AuthenticationContext, credentials: ClientCredentials, callerIp: string): Promise<ClientRecord> {
-  const triedBasic = credentials.method === 'client_secret_basic';
   const fail = async (detail: string, client?: ClientRecord): Promise<never> => {
     await ctx.verifier.refuse(credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
-    const error = new InvalidClient(detail, triedBasic);
+    const error = new InvalidClient(detail);
     throw client === undefined ? error : error.concerns({ clientId: client.clientId });
   };
 
@@ -134,7 +133,7 @@ async function checkCredentials(ctx: AuthenticationContext, credentials: ClientC
   // faster than one holding a wrong secret, and tell it that the secret is good.
   if (!isAddressAllowed(callerIp, client.networks)) return fail(`caller ${callerIp} is outside the client's IP ranges`, client);
   if (!(await ctx.directory.verifySecret(client, credentials.clientSecret, now))) {
-    throw new InvalidClient('wrong secret', triedBasic).concerns({ clientId: client.clientId });
+    throw new InvalidClient('wrong secret').concerns({ clientId: client.clientId });
   }
   return client;
 }

@@ -40,16 +40,15 @@ export class InvalidRequest extends OAuthError {
   override readonly error = 'invalid_request';
 }
 
-/** Every failed client authentication looks exactly like this to the caller. */
+/**
+ * Every failed client authentication looks exactly like this to the caller, whichever
+ * method it tried: a 401 with the same body and the same challenge (see sendOAuthError).
+ */
 export class InvalidClient extends OAuthError {
   override readonly status = 401;
   override readonly error = 'invalid_client';
 
-  constructor(
-    detail: string,
-    /** Whether the caller tried HTTP Basic (then the answer carries WWW-Authenticate). */
-    readonly triedBasic = false,
-  ) {
+  constructor(detail: string) {
     super('client authentication failed', detail);
   }
 }

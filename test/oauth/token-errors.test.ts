@@ -231,7 +231,11 @@ t.test('malformed requests', async (t) => {
 
     const none = await postToken(server.app, { grant_type: 'client_credentials' });
     expectOAuthError(t, none, 401, 'invalid_client');
-    t.notOk(none.headers['www-authenticate'], 'no WWW-Authenticate when Basic was not tried');
+    t.match(
+      none.headers['www-authenticate'],
+      /^Basic realm="[^"]*"/,
+      'no authentication at all: a 401 with a challenge (RFC 9110 §15.5.2)',
+    );
 
     const assertion = await postToken(server.app, {
       grant_type: 'client_credentials',
@@ -345,7 +349,7 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
       expectOAuthError(t, viaBasic, 401, 'invalid_client');
       t.match(viaBasic.headers['www-authenticate'], /^Basic realm="[^"]*"/, 'Basic was tried: WWW-Authenticate: Basic realm=…');
       expectOAuthError(t, viaPost, 401, 'invalid_client');
-      t.notOk(viaPost.headers['www-authenticate'], 'client_secret_post: no WWW-Authenticate');
+      t.equal(viaPost.headers['www-authenticate'], viaBasic.headers['www-authenticate'], 'client_secret_post: the same challenge');
       for (const response of [viaBasic, viaPost]) {
         t.notMatch(response.body, /unknown|wrong|disabled|expired|deleted|long|empty|secret of/i, 'the response does not say why');
       }

@@ -1,8 +1,10 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
+import '../clients/bootstrap-secret.test.js';
 import '../clients/concurrency.test.js';
 import '../clients/rules.test.js';
 import '../keys/jws.test.js';
 import '../oauth/abuse.test.js';
+import '../oauth/challenges.test.js';
 import '../oauth/client-directory.test.js';
 import '../oauth/introspection.test.js';
 import '../oauth/jwt-ids.test.js';
