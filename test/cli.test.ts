@@ -41,6 +41,20 @@ async function cliEnvironment(t: TestLike) {
   return { portier, open: async () => database };
 }
 
+/** `portier services create` for the service most tests grant. */
+const EVENTS_SERVICE = [
+  'services',
+  'create',
+  '--id',
+  'events',
+  '--name',
+  'Events',
+  '--audience',
+  'https://events.example',
+  '--scope',
+  'events:read',
+];
+
 /** The real command, as an operator runs it: a separate process. */
 function portierProcess(env: Record<string, string>, ...args: string[]) {
   return run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
@@ -50,18 +64,7 @@ function portierProcess(env: Record<string, string>, ...args: string[]) {
 
 t.test('create a service and a client, then the client gets a token', async (t) => {
   const { portier, open } = await cliEnvironment(t);
-  await portier(
-    'services',
-    'create',
-    '--id',
-    'events',
-    '--name',
-    'Events',
-    '--audience',
-    'https://events.example',
-    '--scope',
-    'events:read',
-  );
+  await portier(...EVENTS_SERVICE);
   const created = await portier(
     'clients',
     'create',
@@ -97,18 +100,7 @@ t.test('create a service and a client, then the client gets a token', async (t) 
 
 t.test('disable, rotate-secret, delete and the audit trail', async (t) => {
   const { portier } = await cliEnvironment(t);
-  await portier(
-    'services',
-    'create',
-    '--id',
-    'events',
-    '--name',
-    'Events',
-    '--audience',
-    'https://events.example',
-    '--scope',
-    'events:read',
-  );
+  await portier(...EVENTS_SERVICE);
   await portier('clients', 'create', '--name', 'A', '--owner', 'o', '--client-id', 'client-a', '--grant', 'events:events:read');
   const disabled = JSON.parse((await portier('clients', 'disable', 'client-a')).stdout);
   t.same(disabled.results, [{ client_id: 'client-a', ok: true, status: 'disabled' }]);
