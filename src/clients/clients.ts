@@ -6,7 +6,7 @@ import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/sche
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
-import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
+import { type ClientResource, type CreateClientInput, type GrantInput, PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
 import { lockServicesForGrant } from '../services/services.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
 import { generateSecret, hashSecret } from './secrets.js';
@@ -133,9 +133,6 @@ export async function createClient(
   if (client === undefined || client.service_account.id !== inserted.id) throw new NotFoundError(`client "${clientId}" vanished`);
   return { client, clientSecret };
 }
-
-/** Members of a JWK that only a private key has. */
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /**
  * private_key_jwt needs a JWKS of public keys (at most 10), each importable; client_secret

@@ -24,6 +24,9 @@ export const authMethodSchema = stringEnum(AUTH_METHODS);
 export const CLIENT_STATUSES = ['active', 'disabled', 'expired'] as const;
 export const clientStatusSchema = stringEnum(CLIENT_STATUSES);
 
+/** Members of a JWK that only a private (or symmetric) key has: never stored, never trusted. */
+export const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
 /**
  * A client's public key. Other members (x5c, key_ops, …) are accepted but not stored: the
  * key is kept as jose re-exports it, with these three (see checkClientJwks).
