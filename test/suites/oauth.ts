@@ -6,6 +6,7 @@ import '../oauth/abuse.test.js';
 import '../oauth/client-directory.test.js';
 import '../oauth/introspection.test.js';
 import '../oauth/jwt-ids.test.js';
+import '../oauth/private-key-jwt.test.js';
 import '../oauth/ip-ranges.test.js';
 import '../oauth/jwks-verify.test.js';
 import '../oauth/token-cache.test.js';
