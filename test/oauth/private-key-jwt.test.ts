@@ -3,6 +3,7 @@ import { eq } from 'drizzle-orm';
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
+import { main } from '../../src/cli/main.js';
 import { auditEvents } from '../../src/db/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js';
@@ -11,6 +12,7 @@ import {
   addService,
   basicAuth,
   build,
+  buildWithAdmin,
   captureLogs,
   eventually,
   ISSUER,
@@ -334,4 +336,186 @@ t.test('introspection and revocation accept assertions', async (t) => {
   t.equal(revoked.statusCode, 200, 'revocation');
   const after = await call('/oauth/introspect', await makeAssertion(signer, client.clientId));
   t.same(after.json(), { active: false }, 'the token is revoked');
+});
+
+/** A 400 problem+json naming exactly these fields in errors[].path. */
+function expectFieldErrors(t: Test, response: Response, paths: string[], label: string): void {
+  t.equal(response.statusCode, 400, `${label}: 400`);
+  t.match(response.headers['content-type'], /^application\/problem\+json/, `${label}: problem+json`);
+  const found = [...new Set(((response.json() as { errors?: Array<{ path: string }> }).errors ?? []).map((error) => error.path))].sort();
+  t.same(found, [...paths].sort(), `${label}: errors name ${paths.join(', ')}`);
+}
+
+t.test('admin API: jwks or jwks_uri, and switching a client between methods', async (t) => {
+  const server = await buildWithAdmin(t);
+  await addService(server.database, EVENTS);
+  const signer = await keyPair('ES256', 'k1');
+  const grants = [{ service: 'events', scopes: ['events:read'] }];
+  const base = { name: 'Partner', owner: 'team-a', grants };
+
+  const byUri = await server.admin('POST', '/admin/clients', {
+    ...base,
+    client_id: 'by-uri',
+    auth_method: 'private_key_jwt',
+    jwks_uri: 'https://keys.example/jwks.json',
+  });
+  t.equal(byUri.statusCode, 201, 'created with a jwks_uri');
+  t.match(byUri.json(), { auth_method: 'private_key_jwt', jwks: null, jwks_uri: 'https://keys.example/jwks.json' });
+  t.notOk('client_secret' in byUri.json(), 'no secret');
+
+  const refusals: Array<[string, Record<string, unknown>, string[]]> = [
+    [
+      'jwks and jwks_uri',
+      { auth_method: 'private_key_jwt', jwks: { keys: [signer.publicJwk] }, jwks_uri: 'https://k.example/' },
+      ['/jwks_uri'],
+    ],
+    ['neither', { auth_method: 'private_key_jwt' }, ['/jwks']],
+    ['an http jwks_uri', { auth_method: 'private_key_jwt', jwks_uri: 'http://keys.example/jwks.json' }, ['/jwks_uri']],
+    ['a jwks_uri with credentials', { auth_method: 'private_key_jwt', jwks_uri: 'https://u:p@keys.example/' }, ['/jwks_uri']],
+    ['a jwks_uri with a fragment', { auth_method: 'private_key_jwt', jwks_uri: 'https://keys.example/#x' }, ['/jwks_uri']],
+    ['a jwks_uri for a client_secret client', { jwks_uri: 'https://keys.example/jwks.json' }, ['/jwks_uri']],
+    ['a private key', { auth_method: 'private_key_jwt', jwks: { keys: [signer.privateJwk] } }, ['/jwks/keys/0']],
+  ];
+  for (const [label, fields, paths] of refusals) {
+    expectFieldErrors(t, await server.admin('POST', '/admin/clients', { ...base, ...fields }), paths, `create, ${label}`);
+  }
+
+  // client_secret → private_key_jwt: the secret goes.
+  const created = await server.admin('POST', '/admin/clients', { ...base, client_id: 'switcher' });
+  const firstSecret = (created.json() as { client_secret: string }).client_secret;
+  expectFieldErrors(
+    t,
+    await server.admin('PATCH', '/admin/clients/switcher', { auth_method: 'private_key_jwt' }),
+    ['/jwks'],
+    'switch without keys',
+  );
+  expectFieldErrors(
+    t,
+    await server.admin('PATCH', '/admin/clients/switcher', { jwks: { keys: [signer.publicJwk] } }),
+    ['/jwks'],
+    'keys on a client_secret client',
+  );
+  expectFieldErrors(
+    t,
+    await server.admin('PATCH', '/admin/clients/switcher', { auth_method: 'private_key_jwt', jwks: { keys: [signer.privateJwk] } }),
+    ['/jwks/keys/0'],
+    'switch with a private key',
+  );
+  const toJwt = await server.admin('PATCH', '/admin/clients/switcher', {
+    auth_method: 'private_key_jwt',
+    jwks: { keys: [signer.publicJwk] },
+  });
+  t.equal(toJwt.statusCode, 200, 'switched to private_key_jwt');
+  t.match(toJwt.json(), { auth_method: 'private_key_jwt', jwks: { keys: [{ kid: 'k1' }] }, jwks_uri: null });
+  t.notOk('client_secret' in toJwt.json(), 'no secret in the answer');
+  const basicOld = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('switcher', firstSecret) });
+  t.equal(basicOld.statusCode, 401, 'the old secret no longer works');
+  t.equal((await postToken(server.app, assertionForm(await makeAssertion(signer, 'switcher')))).statusCode, 200, 'an assertion does');
+  const { clientSecrets } = await import('../../src/db/schema.js');
+  const uuid = (toJwt.json() as { service_account: { id: string } }).service_account.id;
+  t.same(await server.database.db.select().from(clientSecrets).where(eq(clientSecrets.clientUuid, uuid)), [], 'no secret is stored');
+
+  // One key source replaces the other.
+  const toUri = await server.admin('PATCH', '/admin/clients/switcher', { jwks_uri: 'https://keys.example/switcher.json' });
+  t.match(
+    toUri.json(),
+    { auth_method: 'private_key_jwt', jwks: null, jwks_uri: 'https://keys.example/switcher.json' },
+    'jwks_uri replaces jwks',
+  );
+  const backToJwks = await server.admin('PATCH', '/admin/clients/switcher', { jwks: { keys: [signer.publicJwk] } });
+  t.match(backToJwks.json(), { jwks: { keys: [{ kid: 'k1' }] }, jwks_uri: null }, 'and jwks replaces jwks_uri');
+  expectFieldErrors(t, await server.admin('PATCH', '/admin/clients/switcher', { jwks: null }), ['/jwks'], 'removing the only keys');
+
+  // private_key_jwt → client_secret: a new secret, shown once.
+  expectFieldErrors(
+    t,
+    await server.admin('PATCH', '/admin/clients/switcher', { auth_method: 'client_secret', jwks: { keys: [signer.publicJwk] } }),
+    ['/jwks'],
+    'switch to client_secret with keys',
+  );
+  const toSecret = await server.admin('PATCH', '/admin/clients/switcher', { auth_method: 'client_secret' });
+  t.equal(toSecret.statusCode, 200, 'switched to client_secret');
+  const body = toSecret.json() as { client_secret?: string; jwks: unknown; jwks_uri: unknown; auth_method: string };
+  t.match(body, { auth_method: 'client_secret', jwks: null, jwks_uri: null });
+  t.match(body.client_secret, /^portier_cs_/, 'a new secret in the answer');
+  const read = (await server.admin('GET', '/admin/clients/switcher')).json() as Record<string, unknown>;
+  t.notOk('client_secret' in read, 'and never again');
+  const basicNew = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: basicAuth('switcher', body.client_secret ?? '') },
+  );
+  t.equal(basicNew.statusCode, 200, 'the new secret works');
+  expectInvalidClient(
+    t,
+    await postToken(server.app, assertionForm(await makeAssertion(signer, 'switcher'))),
+    'an assertion no longer does',
+  );
+  const again = await server.admin('PATCH', '/admin/clients/switcher', { auth_method: 'client_secret', name: 'Renamed' });
+  t.notOk('client_secret' in again.json(), 'no new secret when the method does not change');
+
+  const events = await server.database.db.select().from(auditEvents).where(eq(auditEvents.action, 'client.updated'));
+  const switches = events.filter(
+    (event) => event.clientId === 'switcher' && 'auth_method' in ((event.details as { changes: object }).changes ?? {}),
+  );
+  t.equal(switches.length, 2, 'the audit trail records both switches');
+  t.match(
+    switches.map((event) => event.details),
+    [
+      { changes: { auth_method: { from: 'client_secret', to: 'private_key_jwt' } }, secrets: 'secrets removed' },
+      { changes: { auth_method: { from: 'private_key_jwt', to: 'client_secret' } }, secrets: 'new secret issued' },
+    ],
+  );
+  t.notOk(JSON.stringify(events).includes(body.client_secret ?? 'x'), 'never the secret');
+});
+
+t.test('CLI: create with --jwks, switch with --auth-method', async (t) => {
+  const server = await build(t);
+  await addService(server.database, EVENTS);
+  const signer = await keyPair('ES256', 'k1');
+  let stdout = '';
+  let stderr = '';
+  const portier = async (...args: string[]) => {
+    stdout = '';
+    stderr = '';
+    return main(args, {
+      out: { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) },
+      env: { ISSUER, LOG_LEVEL: 'warn' },
+      database: server.database,
+    });
+  };
+  const jwks = JSON.stringify({ keys: [signer.publicJwk] });
+  t.equal(
+    await portier(
+      'clients',
+      'create',
+      '--client-id',
+      'cli-jwt',
+      '--name',
+      'N',
+      '--owner',
+      'o',
+      '--grant',
+      'events:events:read',
+      '--auth-method',
+      'private_key_jwt',
+      '--jwks',
+      jwks,
+    ),
+    0,
+    stderr,
+  );
+  t.match(JSON.parse(stdout), { client_id: 'cli-jwt', auth_method: 'private_key_jwt', jwks: { keys: [{ kid: 'k1' }] } });
+  t.notOk(stdout.includes('portier_cs_'), 'no secret printed');
+  server.app.portier.generation.changed();
+  t.equal((await postToken(server.app, assertionForm(await makeAssertion(signer, 'cli-jwt')))).statusCode, 200, 'the client authenticates');
+
+  t.equal(await portier('clients', 'update', 'cli-jwt', '--jwks-uri', 'http://insecure.example/'), 1, 'an http jwks_uri is refused');
+  t.match(stderr, /\/jwks_uri/);
+  t.equal(await portier('clients', 'update', 'cli-jwt', '--auth-method', 'client_secret'), 0, stderr);
+  const secret = stdout.trim().split('\n').pop() ?? '';
+  t.match(secret, /^portier_cs_/, 'the new secret is printed last on stdout');
+  server.app.portier.generation.changed();
+  const res = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('cli-jwt', secret) });
+  t.equal(res.statusCode, 200, 'and works');
 });
