@@ -479,7 +479,14 @@ t.test('CLI: create with --jwks, switch with --auth-method', async (t) => {
     stdout = '';
     stderr = '';
     return main(args, {
-      out: { stdout: (text) => void (stdout += text), stderr: (text) => void (stderr += text) },
+      out: {
+        stdout: (text) => {
+          stdout += text;
+        },
+        stderr: (text) => {
+          stderr += text;
+        },
+      },
       env: { ISSUER, LOG_LEVEL: 'warn' },
       database: server.database,
     });
