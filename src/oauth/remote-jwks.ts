@@ -34,6 +34,11 @@ export interface JwksFetchOptions {
   /** Extra CA certificates (PEM) to trust besides Node's (JWKS_URI_CA_FILE). */
   ca: string | undefined;
   timeoutMs: number;
+  /**
+   * The resolver, in place of the guarded one; for tests that play a DNS server which
+   * answers differently when asked again (rebinding), to show the check at connect time.
+   */
+  lookup?: typeof publicOnlyLookup;
 }
 
 /**
@@ -81,7 +86,7 @@ export function fetchJwks(uri: string, options: JwksFetchOptions): Promise<JSONW
       // Passing `ca` replaces Node's trusted roots: keep them and add the configured ones.
       ...(options.ca !== undefined && { ca: [...rootCertificates, options.ca] }),
       ...(isIP(host) === 0 && { servername: host }),
-      ...(!options.allowPrivate && { lookup: publicOnlyLookup }),
+      ...(options.lookup !== undefined ? { lookup: options.lookup } : !options.allowPrivate && { lookup: publicOnlyLookup }),
       agent: false,
     });
     const deadline = setTimeout(

@@ -148,7 +148,6 @@ t.test('the SSRF guard: loopback and private addresses are refused unless allowe
   t.match(await deniedBecause(server, 'by-address', /non-public/), /names a non-public address \(127\.0\.0\.1\)/);
   t.equal((await postToken(server.app, await assertion(signer, 'by-name'))).statusCode, 401, 'localhost: refused');
   t.match(await deniedBecause(server, 'by-name', /non-public/), /resolves to a non-public address/);
-  t.same(keys.hits, {}, 'the key server was never reached');
 
   const options = { allowPrivate: false, ca: TLS.cert, timeoutMs: FETCH_TIMEOUT_MS };
   for (const uri of [
@@ -163,7 +162,20 @@ t.test('the SSRF guard: loopback and private addresses are refused unless allowe
     await t.rejects(fetchJwks(uri, options), { name: 'JwksFetchError', message: /non-public address/ }, uri);
   }
   await t.rejects(fetchJwks(keys.url('/jwks.json').replace('https:', 'http:'), options), { message: /not https/ }, 'http: refused');
+  // A resolver that passed the check and then answered with loopback (DNS rebinding): the
+  // address the socket connected to is checked again, and the request goes no further.
+  const rebinding: NonNullable<Parameters<typeof fetchJwks>[1]['lookup']> = (_host, lookupOptions, callback) => {
+    if (lookupOptions.all === true) callback(null, [{ address: '127.0.0.1', family: 4 }]);
+    else callback(null, '127.0.0.1', 4);
+  };
+  await t.rejects(
+    fetchJwks(`https://localhost:${keys.port}/jwks.json`, { ...options, lookup: rebinding }),
+    { message: /connected to a non-public address \(127\.0\.0\.1\)/ },
+    'checked again at connect time',
+  );
   await t.rejects(fetchJwks('not a url', options), { message: /not a URL/ });
+
+  t.same(keys.hits, {}, 'the key server never answered a request');
 
   // The same server with the flag on.
   const allowed = await build(t, { config: jwksConfig(true) });
