@@ -6,7 +6,7 @@ import { eq } from 'drizzle-orm';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import t, { type Test } from 'tap';
 import type { Config } from '../../src/config.js';
-import { auditEvents } from '../../src/db/schema.js';
+import { auditEvents, clients } from '../../src/db/schema.js';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js';
 import { fetchJwks, JWKS_CACHE_MS, JWKS_REFETCH_INTERVAL_MS, MAX_JWKS_BYTES } from '../../src/oauth/remote-jwks.js';
 import { addClient, addService, build, eventually, ISSUER, postToken, type TestServer, testConfig } from '../helpers.js';
@@ -175,6 +175,16 @@ t.test('the SSRF guard: loopback and private addresses are refused unless allowe
   );
   await t.rejects(fetchJwks('not a url', options), { message: /not a URL/ });
 
+  // An http jwks_uri cannot be registered (the admin API refuses it); one written to the
+  // database by other means is refused when fetched.
+  await remoteClient(server, 'plain-http', keys.url('/jwks.json'));
+  await server.database.db
+    .update(clients)
+    .set({ jwksUri: keys.url('/jwks.json').replace('https:', 'http:') })
+    .where(eq(clients.clientId, 'plain-http'));
+  server.app.portier.generation.changed();
+  t.equal((await postToken(server.app, await assertion(signer, 'plain-http'))).statusCode, 401, 'http: refused');
+  t.match(await deniedBecause(server, 'plain-http', /https/), /jwks_uri is not https/);
   t.same(keys.hits, {}, 'the key server never answered a request');
 
   // The same server with the flag on.
