@@ -3,6 +3,7 @@ import { clientStatus, isValidClientId } from '../clients/rules.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../lib/clock.js';
 import { isAddressAllowed } from '../lib/networks.js';
+import { quoteParameter } from '../lib/redact.js';
 import type { FailureBudgets } from '../protection/failure-budget.js';
 import {
   AssertionRejected,
@@ -227,7 +228,7 @@ async function checkAssertion(
     if (error instanceof JwksFetchError) return refuse(error.message, client);
     if (error instanceof joseErrors.JWKSNoMatchingKey)
       return refuse(
-        `no registered key matches kid ${JSON.stringify(unverified.header.kid ?? null)} and alg ${unverified.header.alg}`,
+        `no registered key matches kid ${quoteParameter(String(unverified.header.kid ?? ''))} and alg ${unverified.header.alg}`,
         client,
       );
     if (error instanceof joseErrors.JWKSMultipleMatchingKeys)

@@ -9,6 +9,7 @@ import {
   jwtVerify,
   type ProtectedHeaderParameters,
 } from 'jose';
+import { quoteParameter } from '../lib/redact.js';
 import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
 
 /** RFC 7523 §2.2: the client_assertion_type of a JWT client assertion. */
@@ -60,7 +61,7 @@ export function readAssertionHeader(assertion: string): UnverifiedAssertion {
     throw new AssertionRejected('assertion is not a JWT');
   }
   const alg = header.alg;
-  if (!isAssertionAlg(alg)) throw new AssertionRejected(`assertion alg ${JSON.stringify(String(alg)).slice(0, 40)} is not allowed`);
+  if (!isAssertionAlg(alg)) throw new AssertionRejected(`assertion alg ${quoteParameter(String(alg))} is not allowed`);
   const embedded = header.jwk as Record<string, unknown> | undefined;
   if (embedded !== undefined && PRIVATE_JWK_MEMBERS.some((member) => member in embedded)) {
     // The client has published its private key: whatever that key signs proves nothing.
