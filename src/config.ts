@@ -34,6 +34,18 @@ export interface Config {
   bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
   logLevel: LogLevel;
   protection: ProtectionConfig;
+  /** How a private_key_jwt client's jwks_uri is fetched (see oauth/remote-jwks.ts). */
+  jwksUri: JwksUriConfig;
+}
+
+/** Outgoing fetches of client key sets: an admin chooses the URL, so they are fenced in. */
+export interface JwksUriConfig {
+  /** JWKS_URI_ALLOW_PRIVATE: may a jwks_uri resolve to a loopback, private or other non-public address? */
+  allowPrivate: boolean;
+  /** JWKS_URI_CA_FILE: extra CA certificate(s) trusted for jwks_uri, besides Node's. */
+  ca: { file: string; pem: string } | undefined;
+  /** JWKS_URI_TIMEOUT: milliseconds a whole fetch (connect, TLS, answer) may take. */
+  timeoutMs: number;
 }
 
 /** Limits that keep the server up under attack: see protection/ and the README's "Abuse resistance". */
@@ -84,6 +96,9 @@ export const CONFIG_VARIABLES = [
   'MAX_CONNECTIONS',
   'MAX_CONNECTIONS_PER_ADDRESS',
   'REQUEST_TIMEOUT',
+  'JWKS_URI_ALLOW_PRIVATE',
+  'JWKS_URI_CA_FILE',
+  'JWKS_URI_TIMEOUT',
 ] as const;
 
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
@@ -141,7 +156,41 @@ export function loadConfig(env: Env = process.env): Config {
     bootstrapAdmin: parseBootstrapAdmin(env),
     logLevel: parseChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     protection: parseProtection(env),
+    jwksUri: {
+      allowPrivate: parseBoolean(env, 'JWKS_URI_ALLOW_PRIVATE', false),
+      ca: parseJwksUriCaFile(env.JWKS_URI_CA_FILE),
+      timeoutMs: parseIntegerVar(env, 'JWKS_URI_TIMEOUT', 5000, 100, 60_000, 'milliseconds'),
+    },
   };
+}
+
+function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = nonEmpty(env[name]);
+  if (raw === undefined) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function parseJwksUriCaFile(raw: string | undefined): JwksUriConfig['ca'] {
+  const file = nonEmpty(raw);
+  if (file === undefined) return undefined;
+  return { file, pem: readPemCertificates('JWKS_URI_CA_FILE', file) };
+}
+
+/** The contents of a PEM file of CA certificates, or a ConfigError naming `variable`. */
+function readPemCertificates(variable: string, file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+    throw new ConfigError(variable, `cannot read ${file} (${reason})`);
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new ConfigError(variable, `${file} contains no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return pem;
 }
 
 function parseProtection(env: Env): ProtectionConfig {
@@ -223,17 +272,7 @@ function parseDatabaseCaFile(raw: string | undefined, databaseUrl: string | unde
   if (sslmode === 'disable' || sslmode === 'no-verify') {
     throw new ConfigError('DATABASE_CA_FILE', `is set, but DATABASE_URL has sslmode=${sslmode}, which does not check the certificate`);
   }
-  let pem: string;
-  try {
-    pem = readFileSync(file, 'utf8');
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
-    throw new ConfigError('DATABASE_CA_FILE', `cannot read ${file} (${reason})`);
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new ConfigError('DATABASE_CA_FILE', `${file} contains no PEM certificate (-----BEGIN CERTIFICATE-----)`);
-  }
-  return { file, pem };
+  return { file, pem: readPemCertificates('DATABASE_CA_FILE', file) };
 }
 
 function parseIssuer(raw: string | undefined, port: number): string {

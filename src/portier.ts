@@ -13,6 +13,7 @@ import { ClientFingerprints } from './lib/redact.js';
 import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
 import { ClientDirectory } from './oauth/client-directory.js';
+import { fetchJwks, RemoteJwks } from './oauth/remote-jwks.js';
 import { RevocationList } from './oauth/revocations.js';
 import { SecretVerifier } from './oauth/secret-verifier.js';
 import type { TokenEndpointContext } from './oauth/token.js';
@@ -106,6 +107,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       directory,
       verifier,
       budgets,
+      remoteJwks: new RemoteJwks((uri) => fetchJwks(uri, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),
       keys,
       revocations,

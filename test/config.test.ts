@@ -67,6 +67,7 @@ t.test("defaults are those of the README's table", async (t) => {
       maxConnectionsPerAddress: 256,
       requestTimeoutMs: 10_000,
     },
+    jwksUri: { allowPrivate: false, ca: undefined, timeoutMs: 5000 },
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -102,6 +103,9 @@ t.test('every variable is read', async (t) => {
     MAX_CONNECTIONS: '500',
     MAX_CONNECTIONS_PER_ADDRESS: '0',
     REQUEST_TIMEOUT: '30',
+    JWKS_URI_ALLOW_PRIVATE: 'true',
+    JWKS_URI_CA_FILE: caFile,
+    JWKS_URI_TIMEOUT: '2500',
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -130,7 +134,9 @@ t.test('every variable is read', async (t) => {
       maxConnectionsPerAddress: 0,
       requestTimeoutMs: 30_000,
     },
+    jwksUri: { allowPrivate: true, ca: { file: caFile, pem: FAKE_PEM }, timeoutMs: 2500 },
   });
+  t.throws(() => loadConfig({ JWKS_URI_ALLOW_PRIVATE: 'yes' }), /JWKS_URI_ALLOW_PRIVATE: must be true or false/);
 });
 
 t.test('PORT', async (t) => {

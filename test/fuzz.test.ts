@@ -727,11 +727,13 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   );
 
   /** Credentials that are always right: what the good address sends. */
-  const safeCredentials = fc.constantFrom('basic', 'post', 'none', 'both', 'assertion', 'post-id-only', 'basic-and-id');
+  // An assertion is a real authentication attempt now (private_key_jwt): a bad one is a
+  // failure that spends the address's budget, so only the other addresses send one.
+  const safeCredentials = fc.constantFrom('basic', 'post', 'none', 'both', 'post-id-only', 'basic-and-id');
   /** Anything: what the other addresses send. */
   const anyCredentials = fc.oneof(
     safeCredentials,
-    fc.constantFrom('basic-wrong', 'post-wrong', 'basic-unknown', 'post-unknown'),
+    fc.constantFrom('basic-wrong', 'post-wrong', 'basic-unknown', 'post-unknown', 'assertion'),
     fc.constant('basic-odd'),
     fc.constant('post-odd'),
     fc.constant('header-odd'),

@@ -118,10 +118,13 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: secured,
         params: clients.clientParams,
         body: clients.patchClientBody,
-        response: { 200: clients.clientResource, ...problems },
+        response: { 200: clients.updatedClientResource, ...problems },
       },
     },
-    async (request) => updateClient(db, request.params.client_id, request.body, actor(request), portier.clock()),
+    async (request) => {
+      const { client, clientSecret } = await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock());
+      return clientSecret === undefined ? client : { ...client, client_secret: clientSecret };
+    },
   );
 
   app.delete(

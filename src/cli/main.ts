@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { DrizzleQueryError } from 'drizzle-orm';
@@ -36,10 +37,13 @@ const USAGE = `usage: portier <command>
   clients create --name N --owner O [--client-id ID] [--description D]
                  [--grant SERVICE[:SCOPE,SCOPE…]]… [--ip-range CIDR]… [--role R]…
                  [--first-name F] [--last-name L] [--expires-at ISO-8601]
+                 [--auth-method client_secret|private_key_jwt] [--jwks JSON|FILE] [--jwks-uri https://…]
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
                [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
   clients get ID
   clients update ID [--name N] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
+                 [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL]
+                 (switching to private_key_jwt removes the secrets; to client_secret prints a new one)
   clients disable ID…  |  clients enable ID…
   clients delete ID
   clients rotate-secret ID [--previous-valid-for SECONDS]
@@ -78,6 +82,9 @@ const OPTIONS = {
   audience: { type: 'string' },
   scope: { type: 'string', multiple: true },
   action: { type: 'string' },
+  'auth-method': { type: 'string' },
+  jwks: { type: 'string' },
+  'jwks-uri': { type: 'string' },
   'move-issuer': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -150,6 +157,37 @@ function editableClientFlags(flags: Flags) {
   };
 }
 
+/** The key fields of a client (create and update): `--jwks` is JSON text, or a file that holds it. */
+function keyFlags(flags: Flags) {
+  let jwks: unknown;
+  const raw = flags.jwks;
+  if (raw !== undefined) {
+    let text = raw;
+    if (!raw.trimStart().startsWith('{')) {
+      try {
+        text = readFileSync(raw, 'utf8');
+      } catch (error) {
+        throw new UsageError(`--jwks: cannot read ${raw} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+    try {
+      jwks = JSON.parse(text);
+    } catch {
+      throw new UsageError('--jwks: not JSON (give a JWKS, {"keys": […]}, or a file holding one)');
+    }
+  }
+  return { auth_method: flags['auth-method'], jwks, jwks_uri: flags['jwks-uri'] };
+}
+
+/** Prints a client, then a secret it was just given (create, or a switch to client_secret). */
+function printClient(out: CliOutput, client: unknown, clientSecret: string | undefined): void {
+  print(out, client);
+  if (clientSecret !== undefined) {
+    out.stderr('\nclient_secret (shown this once; only its hash is stored):\n');
+    out.stdout(`${clientSecret}\n`);
+  }
+}
+
 function definedOnly<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
@@ -161,14 +199,16 @@ async function clientsCommand(session: Session, sub: string | undefined, args: s
     case 'create': {
       const input = validate(
         createClientBody,
-        definedOnly({ client_id: flags['client-id'], owner: flags.owner, ...editableClientFlags(flags), expires_at: flags['expires-at'] }),
+        definedOnly({
+          client_id: flags['client-id'],
+          owner: flags.owner,
+          ...editableClientFlags(flags),
+          expires_at: flags['expires-at'],
+          ...keyFlags(flags),
+        }),
       );
       const { client, clientSecret } = await createClient(db, input, actor);
-      print(out, client);
-      if (clientSecret !== undefined) {
-        out.stderr('\nclient_secret (shown this once; only its hash is stored):\n');
-        out.stdout(`${clientSecret}\n`);
-      }
+      printClient(out, client, clientSecret);
       return;
     }
     case 'list': {
@@ -200,8 +240,9 @@ async function clientsCommand(session: Session, sub: string | undefined, args: s
     case 'update': {
       const clientId = one(args, 'client_id');
       const expiresAt = flags['expires-at'] === 'none' ? null : flags['expires-at'];
-      const patch = validate(patchClientBody, definedOnly({ ...editableClientFlags(flags), expires_at: expiresAt }));
-      print(out, await updateClient(db, clientId, patch, actor));
+      const patch = validate(patchClientBody, definedOnly({ ...editableClientFlags(flags), expires_at: expiresAt, ...keyFlags(flags) }));
+      const { client, clientSecret } = await updateClient(db, clientId, patch, actor);
+      printClient(out, client, clientSecret);
       return;
     }
     case 'disable':

@@ -6,7 +6,7 @@ import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/sche
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
-import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
+import { type ClientResource, type CreateClientInput, type GrantInput, PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
 import { lockServicesForGrant } from '../services/services.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
 import { generateSecret, hashSecret } from './secrets.js';
@@ -86,7 +86,7 @@ export async function createClient(
   const ipRanges = checkIpRanges(input.ip_ranges ?? [], errors);
   const expiresAt = checkExpiry(input.expires_at, errors);
   const authMethod = input.auth_method ?? 'client_secret';
-  const jwks = await checkClientJwks(authMethod, input.jwks, errors);
+  const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors);
 
   // private_key_jwt clients prove themselves with their key and have no secret at all.
   // The hash is made before the transaction (it takes milliseconds of CPU), and only for
@@ -110,6 +110,7 @@ export async function createClient(
         expiresAt,
         authMethod,
         jwks,
+        jwksUri,
       })
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
@@ -125,7 +126,15 @@ export async function createClient(
       action: 'client.created',
       actor,
       clientId,
-      details: { name: input.name, owner: input.owner, grants, ip_ranges: ipRanges, expires_at: expiresAt?.toISOString() ?? null },
+      details: {
+        name: input.name,
+        owner: input.owner,
+        grants,
+        ip_ranges: ipRanges,
+        expires_at: expiresAt?.toISOString() ?? null,
+        auth_method: authMethod,
+        ...(jwksUri !== null && { jwks_uri: jwksUri }),
+      },
     });
     return row;
   });
@@ -134,24 +143,58 @@ export async function createClient(
   return { client, clientSecret };
 }
 
-/** Members of a JWK that only a private key has. */
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
-
 /**
- * private_key_jwt needs a JWKS of public keys (at most 10), each importable; client_secret
- * takes none. Returns the JWKS to store, or null.
+ * The keys of a client: private_key_jwt needs exactly one of a JWKS of public keys (at most
+ * 10, each importable) or an https jwks_uri; client_secret takes neither. Returns what to
+ * store (null for what the client does not have), recording a field error for each problem.
  */
-async function checkClientJwks(
+export async function checkClientKeys(
   authMethod: 'client_secret' | 'private_key_jwt',
   jwks: { keys: unknown[] } | null | undefined,
+  jwksUri: string | null | undefined,
   errors: FieldError[],
-): Promise<{ keys: JWK[] } | null> {
+): Promise<{ jwks: { keys: JWK[] } | null; jwksUri: string | null }> {
   if (authMethod === 'client_secret') {
     if (jwks !== undefined && jwks !== null) errors.push({ path: '/jwks', message: 'only private_key_jwt clients have a jwks' });
-    return null;
+    if (jwksUri !== undefined && jwksUri !== null)
+      errors.push({ path: '/jwks_uri', message: 'only private_key_jwt clients have a jwks_uri' });
+    return { jwks: null, jwksUri: null };
   }
+  const hasJwks = jwks !== undefined && jwks !== null;
+  const hasUri = jwksUri !== undefined && jwksUri !== null;
+  if (hasJwks && hasUri) {
+    errors.push({ path: '/jwks_uri', message: 'give either jwks or jwks_uri, not both' });
+    return { jwks: null, jwksUri: null };
+  }
+  if (hasUri) {
+    const problem = jwksUriProblem(jwksUri);
+    if (problem !== undefined) errors.push({ path: '/jwks_uri', message: problem });
+    return { jwks: null, jwksUri };
+  }
+  return { jwks: await checkClientJwks(jwks, errors), jwksUri: null };
+}
+
+/**
+ * What is wrong with a jwks_uri, or undefined. Syntax only: where it leads is checked
+ * each time it is fetched (a host name can resolve elsewhere tomorrow).
+ */
+function jwksUriProblem(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'must be an absolute https URL';
+  }
+  if (url.protocol !== 'https:') return 'must be an https URL';
+  if (url.username !== '' || url.password !== '') return 'must not contain credentials';
+  if (url.hash !== '' || uri.includes('#')) return 'must not contain a fragment';
+  return undefined;
+}
+
+/** A JWKS of public keys (at least one, each importable), or a field error. */
+async function checkClientJwks(jwks: { keys: unknown[] } | null | undefined, errors: FieldError[]): Promise<{ keys: JWK[] } | null> {
   if (jwks === undefined || jwks === null || !Array.isArray(jwks.keys) || jwks.keys.length === 0) {
-    errors.push({ path: '/jwks', message: 'private_key_jwt requires a jwks with at least one public key' });
+    errors.push({ path: '/jwks', message: 'private_key_jwt requires a jwks with at least one public key, or a jwks_uri' });
     return null;
   }
   const keys: JWK[] = [];
@@ -234,6 +277,7 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     ip_ranges: row.ipRanges.map((range) => range.cidr).sort(),
     auth_method: row.authMethod,
     jwks: row.jwks ?? null,
+    jwks_uri: row.jwksUri,
     expires_at: row.expiresAt?.toISOString() ?? null,
     enabled: row.enabled,
     status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),

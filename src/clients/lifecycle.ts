@@ -5,7 +5,7 @@ import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/sche
 import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
-import { checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
+import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
 import { generateSecret, hashSecret } from './secrets.js';
 
 /** Loads the client row for a change, locking it until the transaction ends. */
@@ -22,16 +22,31 @@ async function mustGet(db: DbOrTx, clientId: string, now: number): Promise<Clien
 }
 
 /**
- * Applies a PATCH (client_id and owner are fixed forever): the given fields replace the stored ones (grants and ip_ranges as a
- * whole). The change, its audit event (with before and after of each changed field) and
- * the cache generation bump are one transaction.
+ * Applies a PATCH (client_id and owner are fixed forever): the given fields replace the
+ * stored ones (grants and ip_ranges as a whole). The change, its audit event (with before
+ * and after of each changed field) and the cache generation bump are one transaction.
+ *
+ * Switching auth_method follows what create does: to private_key_jwt, the secrets go and
+ * the keys (jwks or jwks_uri) are required; to client_secret, the keys go and a new secret
+ * is made, returned here once and never again. A private_key_jwt client given one of jwks
+ * and jwks_uri drops the other.
  */
-export async function updateClient(db: Db, clientId: string, patch: ClientPatch, actor: Actor, now = Date.now()): Promise<ClientResource> {
+export async function updateClient(
+  db: Db,
+  clientId: string,
+  patch: ClientPatch,
+  actor: Actor,
+  now = Date.now(),
+): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
   if (patch.owner !== undefined) errors.push({ path: '/owner', message: 'owner cannot be changed after creation' });
   const ipRanges = patch.ip_ranges === undefined ? undefined : checkIpRanges(patch.ip_ranges, errors);
   const expiresAt = patch.expires_at === undefined ? undefined : checkExpiry(patch.expires_at, errors);
+  // Hashed before the transaction (milliseconds of CPU), in case the change is a switch to
+  // client_secret; unused otherwise.
+  const newSecret = patch.auth_method === 'client_secret' && errors.length === 0 ? generateSecret() : undefined;
+  const newHash = newSecret === undefined ? undefined : await hashSecret(newSecret);
 
   return db.transaction(async (tx) => {
     if (patch.grants !== undefined) errors.push(...(await checkGrants(tx, patch.grants)));
@@ -46,10 +61,29 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
     if (patch.last_name !== undefined) columns.lastName = patch.last_name;
     if (patch.roles !== undefined) columns.roles = patch.roles;
     if (expiresAt !== undefined) columns.expiresAt = expiresAt;
+    const method = patch.auth_method ?? row.authMethod;
+    if (patch.auth_method !== undefined || patch.jwks !== undefined || patch.jwks_uri !== undefined) {
+      const keepStored = method === 'private_key_jwt' && patch.jwks === undefined && patch.jwks_uri === undefined;
+      const keys = await checkClientKeys(
+        method,
+        keepStored ? row.jwks : (patch.jwks ?? null),
+        keepStored ? row.jwksUri : (patch.jwks_uri ?? null),
+        errors,
+      );
+      if (errors.length > 0) throw new ValidationError(errors);
+      columns.authMethod = method;
+      columns.jwks = keys.jwks;
+      columns.jwksUri = keys.jwksUri;
+    }
     await tx
       .update(clients)
       .set({ ...columns, updatedAt: new Date() })
       .where(eq(clients.id, row.id));
+    const switched = method !== row.authMethod;
+    // A private_key_jwt client has no secret at all, as if it had been created so.
+    if (switched && method === 'private_key_jwt') await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
+    const issued = switched && method === 'client_secret' ? newSecret : undefined;
+    if (issued !== undefined && newHash !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, hash: newHash });
     if (patch.grants !== undefined) {
       await tx.delete(clientGrants).where(eq(clientGrants.clientUuid, row.id));
       if (patch.grants.length > 0) {
@@ -63,12 +97,27 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
       if (ipRanges.length > 0) await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
     }
     const after = await mustGet(tx, clientId, now);
-    await recordChange(tx, { action: 'client.updated', actor, clientId, details: { changes: changedFields(before, after) } });
-    return after;
+    const details: Record<string, unknown> = { changes: changedFields(before, after) };
+    if (switched) details.secrets = method === 'client_secret' ? 'new secret issued' : 'secrets removed';
+    await recordChange(tx, { action: 'client.updated', actor, clientId, details });
+    return { client: after, clientSecret: issued };
   });
 }
 
-const AUDITED_FIELDS = ['name', 'description', 'first_name', 'last_name', 'roles', 'grants', 'ip_ranges', 'expires_at', 'enabled'] as const;
+const AUDITED_FIELDS = [
+  'name',
+  'description',
+  'first_name',
+  'last_name',
+  'roles',
+  'grants',
+  'ip_ranges',
+  'expires_at',
+  'enabled',
+  'auth_method',
+  'jwks',
+  'jwks_uri',
+] as const;
 
 /** `{ field: { from, to } }` for each field that differs. */
 function changedFields(before: ClientResource, after: ClientResource): Record<string, { from: unknown; to: unknown }> {

@@ -63,3 +63,20 @@ export function isAddressAllowed(address: string, networks: readonly Network[]):
   }
   return networks.some(([network, prefix]) => caller.kind() === network.kind() && caller.match(network, prefix));
 }
+
+/**
+ * Is `address` a public unicast address, one a server may reach on the Internet? Loopback,
+ * private (RFC 1918, fc00::/7), link-local, carrier-grade NAT, multicast, unspecified and
+ * reserved ranges are not. An IPv4-mapped IPv6 address counts as the IPv4 address it
+ * carries, so `::ffff:127.0.0.1` is loopback too. Used to keep outgoing fetches that an
+ * admin's input chooses (a client's jwks_uri) away from the server's own network.
+ */
+export function isPublicAddress(address: string): boolean {
+  let parsed: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    parsed = ipaddr.process(address);
+  } catch {
+    return false;
+  }
+  return parsed.range() === 'unicast';
+}

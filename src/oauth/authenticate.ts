@@ -1,17 +1,30 @@
+import { createLocalJWKSet, errors as joseErrors } from 'jose';
 import { clientStatus, isValidClientId } from '../clients/rules.js';
+import type { Db } from '../db/connect.js';
 import type { Clock } from '../lib/clock.js';
 import { isAddressAllowed } from '../lib/networks.js';
+import { quoteParameter } from '../lib/redact.js';
 import type { FailureBudgets } from '../protection/failure-budget.js';
+import {
+  AssertionRejected,
+  CLIENT_ASSERTION_TYPE,
+  claimedClientId,
+  readAssertionHeader,
+  spendVerification,
+  type UnverifiedAssertion,
+  verifyClientAssertion,
+} from './client-assertion.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import { InvalidClient, InvalidRequest, TooManyRequests } from './errors.js';
+import { useJwtIdOnce } from './jwt-ids.js';
 import type { TokenParameters } from './parameters.js';
+import { JwksFetchError, type RemoteJwks } from './remote-jwks.js';
 import type { SecretVerifier } from './secret-verifier.js';
 
-export interface ClientCredentials {
-  method: 'client_secret_basic' | 'client_secret_post';
-  clientId: string;
-  clientSecret: string;
-}
+export type ClientCredentials =
+  | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; clientSecret: string }
+  /** RFC 7523 §2.2. clientId: the client_id sent, or else the assertion's (unverified) `iss`. */
+  | { method: 'private_key_jwt'; clientId: string; assertion: string; assertionType: string };
 
 /** Longest secret we will even look at; anything longer cannot be valid. */
 const MAX_CREDENTIAL_LENGTH = 1024;
@@ -53,10 +66,23 @@ function formDecode(value: string, what: string): string {
  * Basic is tolerated only when it names the same client.
  */
 export function readClientCredentials(authorization: string | undefined, params: TokenParameters): ClientCredentials {
-  if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
-    throw new InvalidRequest('client_assertion (private_key_jwt) authentication is not supported by this server yet');
-  }
   const basic = parseBasicAuthorization(authorization);
+  if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
+    if (basic !== undefined || params.client_secret !== undefined) {
+      throw new InvalidRequest('use exactly one client authentication method: a secret or a client assertion');
+    }
+    if (params.client_assertion === undefined || params.client_assertion_type === undefined) {
+      throw new InvalidRequest('client_assertion and client_assertion_type must be sent together');
+    }
+    // A client_id that does not match the assertion is refused by the assertion check
+    // (iss and sub must be the client_id), as a failed authentication of that client_id.
+    return {
+      method: 'private_key_jwt',
+      clientId: params.client_id ?? claimedClientId(params.client_assertion),
+      assertion: params.client_assertion,
+      assertionType: params.client_assertion_type,
+    };
+  }
   if (basic !== undefined) {
     if (params.client_secret !== undefined) {
       throw new InvalidRequest('use exactly one client authentication method: HTTP Basic or client_secret in the body');
@@ -77,6 +103,12 @@ export interface AuthenticationContext {
   directory: ClientDirectory;
   verifier: SecretVerifier;
   budgets: FailureBudgets;
+  /** An assertion's `aud` must name the issuer or its token endpoint. */
+  issuer: string;
+  /** Where used assertion ids are remembered (see useJwtIdOnce). */
+  db: Db;
+  /** Key sets of clients registered with a jwks_uri. */
+  remoteJwks: RemoteJwks;
 }
 
 /**
@@ -94,7 +126,10 @@ export async function authenticateClient(
   const waitMs = ctx.budgets.waitMs(credentials.clientId, callerIp);
   if (waitMs > 0) throw new TooManyRequests(waitMs);
   try {
-    const client = await checkCredentials(ctx, credentials, callerIp);
+    const client =
+      credentials.method === 'private_key_jwt'
+        ? await checkAssertion(ctx, credentials, callerIp)
+        : await checkCredentials(ctx, credentials, callerIp);
     ctx.budgets.succeeded(credentials.clientId, callerIp);
     return client;
   } catch (error) {
@@ -108,7 +143,11 @@ export async function authenticateClient(
  * work as a wrong secret (see SecretVerifier) and looks the same to the caller; the reason
  * is in the error's private detail.
  */
-async function checkCredentials(ctx: AuthenticationContext, credentials: ClientCredentials, callerIp: string): Promise<ClientRecord> {
+async function checkCredentials(
+  ctx: AuthenticationContext,
+  credentials: Extract<ClientCredentials, { clientSecret: string }>,
+  callerIp: string,
+): Promise<ClientRecord> {
   const fail = async (detail: string, client?: ClientRecord): Promise<never> => {
     await ctx.verifier.refuse(credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
     const error = new InvalidClient(detail);
@@ -136,4 +175,90 @@ async function checkCredentials(ctx: AuthenticationContext, credentials: ClientC
     throw new InvalidClient('wrong secret').concerns({ clientId: client.clientId });
   }
   return client;
+}
+
+/**
+ * Checks a client assertion (RFC 7523 §2.2, rules in client-assertion.ts), or throws
+ * InvalidClient. No argon2 here: verifying a signature costs a fraction of a millisecond.
+ * What an outsider could learn from is kept level instead: every failure is the same
+ * InvalidClient, and a refusal decided before a key was looked at (an unknown, disabled or
+ * secret-using client) spends a signature verification all the same.
+ */
+async function checkAssertion(
+  ctx: AuthenticationContext,
+  credentials: Extract<ClientCredentials, { method: 'private_key_jwt' }>,
+  callerIp: string,
+): Promise<ClientRecord> {
+  const { assertion, clientId } = credentials;
+  const reject = (detail: string, client?: ClientRecord): never => {
+    const error = new InvalidClient(detail);
+    throw client === undefined ? error : error.concerns({ clientId: client.clientId });
+  };
+  // RFC 6749 §5.2: an authentication method the server does not support is invalid_client.
+  if (credentials.assertionType !== CLIENT_ASSERTION_TYPE) return reject('unsupported client_assertion_type');
+  if (!isValidClientId(clientId)) return reject('not a well-formed client_id (or an assertion without iss)');
+  let unverified: UnverifiedAssertion;
+  try {
+    unverified = readAssertionHeader(assertion);
+  } catch (error) {
+    if (error instanceof AssertionRejected) return reject(error.message);
+    throw error;
+  }
+  const refuse = async (detail: string, client?: ClientRecord): Promise<never> => {
+    await spendVerification(assertion, unverified.header);
+    return reject(detail, client);
+  };
+
+  const client = await ctx.directory.find(clientId);
+  if (client === undefined) return refuse('unknown client');
+  if (client.authMethod !== 'private_key_jwt') return refuse(`client authenticates with ${client.authMethod}, not an assertion`, client);
+  const now = ctx.clock();
+  const status = clientStatus(client, now);
+  if (status !== 'active') return refuse(`client is ${status}`, client);
+  if (!isAddressAllowed(callerIp, client.networks)) return refuse(`caller ${callerIp} is outside the client's IP ranges`, client);
+
+  let key: Awaited<ReturnType<KeySet>>;
+  try {
+    key =
+      client.jwksUri !== null
+        ? await ctx.remoteJwks.getKey(client.jwksUri, unverified.header)
+        : await registeredKeys(client)(unverified.header);
+  } catch (error) {
+    if (error instanceof JwksFetchError) return refuse(error.message, client);
+    if (error instanceof joseErrors.JWKSNoMatchingKey)
+      return refuse(
+        `no registered key matches kid ${quoteParameter(String(unverified.header.kid ?? ''))} and alg ${unverified.header.alg}`,
+        client,
+      );
+    if (error instanceof joseErrors.JWKSMultipleMatchingKeys)
+      return refuse('several registered keys match: the assertion must name its kid', client);
+    if (error instanceof joseErrors.JOSEError) return refuse(`registered keys unusable: ${error.code}`, client);
+    throw error;
+  }
+  try {
+    await verifyClientAssertion(assertion, key, unverified, {
+      clientId: client.clientId,
+      audiences: [ctx.issuer, `${ctx.issuer}/oauth/token`],
+      now,
+      useJwtId: (jti, expiresAt) => useJwtIdOnce(ctx.db, `client_assertion:${client.clientId}`, jti, expiresAt, new Date(now)),
+    });
+  } catch (error) {
+    if (error instanceof AssertionRejected) return reject(error.message, client);
+    throw error;
+  }
+  return client;
+}
+
+type KeySet = ReturnType<typeof createLocalJWKSet>;
+/** The imported key set of each cached record: made once, gone with the record. */
+const keySets = new WeakMap<ClientRecord, KeySet>();
+
+/** The client's registered keys, as jose selects among them (by kid, kty and alg; one match or none). */
+function registeredKeys(client: ClientRecord): KeySet {
+  let keys = keySets.get(client);
+  if (keys === undefined) {
+    keys = createLocalJWKSet(client.jwks ?? { keys: [] });
+    keySets.set(client, keys);
+  }
+  return keys;
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { eq } from 'drizzle-orm';
+import type { JSONWebKeySet } from 'jose';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
 import { CachedMap, evictOldest } from '../lib/cached.js';
@@ -22,6 +23,9 @@ export interface ClientRecord {
   enabled: boolean;
   expiresAt: number | null;
   authMethod: 'client_secret' | 'private_key_jwt';
+  /** private_key_jwt: the registered public keys, or where the client publishes them (exactly one of the two). */
+  jwks: JSONWebKeySet | null;
+  jwksUri: string | null;
   firstName: string | null;
   lastName: string | null;
   roles: string[];
@@ -44,6 +48,8 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
     enabled: row.enabled,
     expiresAt: row.expiresAt?.getTime() ?? null,
     authMethod: row.authMethod,
+    jwks: (row.jwks as JSONWebKeySet | null) ?? null,
+    jwksUri: row.jwksUri,
     firstName: row.firstName,
     lastName: row.lastName,
     roles: row.roles,

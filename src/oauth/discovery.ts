@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import { ASSERTION_SIGNING_ALGS } from './client-assertion.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
 
 /** Resource servers may cache the key set this long; they refetch on an unknown `kid`. */
 const JWKS_MAX_AGE_SECONDS = 300;
 const DISCOVERY_MAX_AGE_SECONDS = 3600;
 
-const AUTH_METHODS = ['client_secret_basic', 'client_secret_post'] as const;
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 
 /** RFC 8414 authorization server metadata (also served as openid-configuration). */
 export function serverMetadata(issuer: string, scopes: string[]) {
@@ -15,12 +16,14 @@ export function serverMetadata(issuer: string, scopes: string[]) {
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     grant_types_supported: [...SUPPORTED_GRANT_TYPES],
     token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    // The algorithms a private_key_jwt assertion may use: the verifier's own list.
+    token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     introspection_endpoint: `${issuer}/oauth/introspect`,
     introspection_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     revocation_endpoint: `${issuer}/oauth/revoke`,
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
-    // token_endpoint_auth_signing_alg_values_supported only means something with
-    // private_key_jwt client authentication, which the token endpoint does not do yet.
+    revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     // This server has no authorization endpoint, so it supports no response types.
     response_types_supported: [] as string[],
     scopes_supported: scopes,

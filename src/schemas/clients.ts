@@ -24,6 +24,9 @@ export const authMethodSchema = stringEnum(AUTH_METHODS);
 export const CLIENT_STATUSES = ['active', 'disabled', 'expired'] as const;
 export const clientStatusSchema = stringEnum(CLIENT_STATUSES);
 
+/** Members of a JWK that only a private (or symmetric) key has: never stored, never trusted. */
+export const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const;
+
 /**
  * A client's public key. Other members (x5c, key_ops, …) are accepted but not stored: the
  * key is kept as jose re-exports it, with these three (see checkClientJwks).
@@ -39,6 +42,12 @@ export const jwkSchema = Type.Object(
   { additionalProperties: true, maxProperties: 30 },
 );
 export const jwksSchema = Type.Object({ keys: Type.Array(jwkSchema, { minItems: 1, maxItems: 10 }) }, { additionalProperties: false });
+/**
+ * Where a private_key_jwt client publishes its public keys: an https URL (the rules beyond
+ * the syntax, and the guard on where Portier may connect, are in checkClientKeys and
+ * oauth/remote-jwks.ts).
+ */
+export const jwksUriSchema = Type.String({ minLength: 9, maxLength: 2000, pattern: '^https://[^\\s]+$' });
 
 /** The fields a client has that an admin can set (create and patch share them). */
 const editableClientFields = {
@@ -66,6 +75,7 @@ export const createClientBody = Type.Object(
     expires_at: Type.Optional(editableClientFields.expires_at),
     auth_method: Type.Optional(authMethodSchema),
     jwks: Type.Optional(nullable(jwksSchema)),
+    jwks_uri: Type.Optional(nullable(jwksUriSchema)),
   },
   { additionalProperties: false },
 );
@@ -84,6 +94,12 @@ export const patchClientBody = Type.Object(
     grants: Type.Optional(editableClientFields.grants),
     ip_ranges: Type.Optional(editableClientFields.ip_ranges),
     expires_at: Type.Optional(editableClientFields.expires_at),
+    // Switching method: to private_key_jwt removes the secrets (give jwks or jwks_uri);
+    // to client_secret drops the keys and issues a new secret, shown in the response once.
+    auth_method: Type.Optional(authMethodSchema),
+    // For a private_key_jwt client, the one given replaces whichever of the two is stored.
+    jwks: Type.Optional(nullable(jwksSchema)),
+    jwks_uri: Type.Optional(nullable(jwksUriSchema)),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -107,6 +123,7 @@ export const clientResource = Type.Object(
     ip_ranges: Type.Array(Type.String()),
     auth_method: authMethodSchema,
     jwks: nullable(Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }, { additionalProperties: true })),
+    jwks_uri: nullable(Type.String()),
     expires_at: nullable(Type.String({ format: 'date-time' })),
     enabled: Type.Boolean(),
     status: clientStatusSchema,
@@ -124,6 +141,8 @@ export const createdClientResource = Type.Object(
   },
   { additionalProperties: false },
 );
+/** PATCH's answer: the client, and a new secret when the change switched it to client_secret. */
+export const updatedClientResource = createdClientResource;
 
 export const listClientsQuery = Type.Object(
   {

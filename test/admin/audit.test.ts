@@ -207,7 +207,8 @@ t.test('one event per change, naming the admin, the client and what changed; no 
     for (const hash of hashes) t.notOk(json.includes(hash), `${where}: no secret hash`);
     for (const d of privateKeys) t.notOk(json.includes(d), `${where}: no private signing key`);
     t.notOk(json.includes('$argon2'), `${where}: nothing that looks like an argon2 hash`);
-    t.notOk(/client_secret"/.test(json), `${where}: no client_secret field`);
+    // A field, not the value: "auth_method": "client_secret" names a method, not a secret.
+    t.notOk(/"client_secret":/.test(json), `${where}: no client_secret field`);
     t.notOk(/portier_cs_/.test(json), `${where}: nothing with the secret prefix`);
   }
 });

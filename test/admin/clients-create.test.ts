@@ -28,6 +28,7 @@ const RESOURCE_FIELDS = [
   'grants',
   'ip_ranges',
   'jwks',
+  'jwks_uri',
   'last_name',
   'last_used_at',
   'name',

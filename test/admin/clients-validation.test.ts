@@ -102,7 +102,8 @@ t.test('unknown fields are refused by name', async (t) => {
     ['patch: unknown field', 'PATCH', '/admin/clients/existing', { colour: 'red' }, ['/colour']],
     ['patch: enabled (use /disable)', 'PATCH', '/admin/clients/existing', { enabled: false }, ['/enabled']],
     ['patch: client_secret', 'PATCH', '/admin/clients/existing', { client_secret: 'mine' }, ['/client_secret']],
-    ['patch: auth_method', 'PATCH', '/admin/clients/existing', { auth_method: 'private_key_jwt' }, ['/auth_method']],
+    // auth_method, jwks and jwks_uri can be patched (a switch of method); a near miss cannot.
+    ['patch: jwks_url', 'PATCH', '/admin/clients/existing', { jwks_url: 'https://keys.example/' }, ['/jwks_url']],
     ['bulk: unknown field', 'POST', '/admin/clients/bulk', { action: 'disable', client_ids: ['existing'], force: true }, ['/force']],
     ['secret: unknown field', 'POST', '/admin/clients/existing/secret', { previous_secret_valid_for: 10, reason: 'x' }, ['/reason']],
   ];

@@ -243,7 +243,8 @@ t.test('malformed requests', async (t) => {
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
       client_assertion: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
     });
-    expectOAuthError(t, assertion, 400, 'invalid_request');
+    // An assertion for a client that authenticates with a secret (and an unsigned one at that).
+    expectOAuthError(t, assertion, 401, 'invalid_client');
     await stillServing(t);
   });
 });

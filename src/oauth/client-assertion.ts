@@ -1,0 +1,173 @@
+import {
+  type CryptoKey,
+  decodeJwt,
+  decodeProtectedHeader,
+  errors,
+  generateKeyPair,
+  type JWSHeaderParameters,
+  type JWTPayload,
+  jwtVerify,
+  type ProtectedHeaderParameters,
+} from 'jose';
+import { quoteParameter } from '../lib/redact.js';
+import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
+
+/** RFC 7523 §2.2: the client_assertion_type of a JWT client assertion. */
+export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/**
+ * The signature algorithms a client assertion may use, and what discovery lists as
+ * token_endpoint_auth_signing_alg_values_supported. Asymmetric only: `none` proves
+ * nothing, and an HMAC "signed" with a public key proves nothing either (anyone has it).
+ */
+export const ASSERTION_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const;
+type AssertionAlg = (typeof ASSERTION_SIGNING_ALGS)[number];
+
+/** How far the client's clock may be from ours, for exp, nbf and iat. */
+export const ASSERTION_CLOCK_SKEW_SECONDS = 30;
+/**
+ * An assertion may be valid for at most this long: it is a one-time proof made for one
+ * request, and its jti must be remembered until it expires.
+ */
+export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+/** Longer than any honest assertion (a few hundred bytes; a few KiB with an RSA-4096 x5c). */
+export const MAX_ASSERTION_LENGTH = 16 * 1024;
+/** A jti is remembered in the database: bound what a caller can make us store. */
+const MAX_JTI_LENGTH = 256;
+
+/** An assertion that does not authenticate its client; the message is the reason, for log and audit only. */
+export class AssertionRejected extends Error {
+  override readonly name = 'AssertionRejected';
+}
+
+/** What can be read from an assertion before it is verified: enough to find the client and its key. */
+export interface UnverifiedAssertion {
+  header: ProtectedHeaderParameters & { alg: AssertionAlg };
+}
+
+/**
+ * Reads the header of `assertion` without verifying anything, and checks what the header
+ * alone can refute: the shape (a compact JWS), the algorithm, and a key carried in the
+ * header (never used: keys come from the client's registration only).
+ */
+export function readAssertionHeader(assertion: string): UnverifiedAssertion {
+  if (assertion.length > MAX_ASSERTION_LENGTH) throw new AssertionRejected('assertion too long');
+  if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(assertion)) throw new AssertionRejected('assertion is not a compact JWS');
+  let header: ProtectedHeaderParameters;
+  try {
+    header = decodeProtectedHeader(assertion);
+    decodeJwt(assertion);
+  } catch {
+    throw new AssertionRejected('assertion is not a JWT');
+  }
+  const alg = header.alg;
+  if (!isAssertionAlg(alg)) throw new AssertionRejected(`assertion alg ${quoteParameter(String(alg))} is not allowed`);
+  const embedded = header.jwk as Record<string, unknown> | undefined;
+  if (embedded !== undefined && PRIVATE_JWK_MEMBERS.some((member) => member in embedded)) {
+    // The client has published its private key: whatever that key signs proves nothing.
+    throw new AssertionRejected('assertion header carries a jwk with private key material');
+  }
+  return { header: { ...header, alg } };
+}
+
+function isAssertionAlg(alg: unknown): alg is AssertionAlg {
+  return ASSERTION_SIGNING_ALGS.some((allowed) => allowed === alg);
+}
+
+/** The client_id an assertion claims to come from (its `iss`), unverified; '' if it has none. */
+export function claimedClientId(assertion: string): string {
+  try {
+    const { iss } = decodeJwt(assertion);
+    return typeof iss === 'string' ? iss : '';
+  } catch {
+    return '';
+  }
+}
+
+type VerificationKey = Parameters<typeof jwtVerify>[1];
+
+export interface AssertionExpectations {
+  clientId: string;
+  /** What `aud` must name (one of): the issuer and the token endpoint URL. */
+  audiences: string[];
+  /** Now, in milliseconds. */
+  now: number;
+  /** Records the jti as used; false when it was used before (see useJwtIdOnce). */
+  useJwtId(jti: string, expiresAt: Date): Promise<boolean>;
+}
+
+/**
+ * Verifies a client assertion (RFC 7523 §3) with `key`, the client's registered key that
+ * its header selects, or throws AssertionRejected:
+ * the signature, with the header's algorithm from ASSERTION_SIGNING_ALGS;
+ * `iss` and `sub` both the client_id; `aud` naming the issuer or the token endpoint;
+ * `exp` present, not past, and at most MAX_ASSERTION_LIFETIME_SECONDS ahead (and, with
+ * `iat`, not claiming a longer life); `nbf` and `iat` not in the future; all three with
+ * ASSERTION_CLOCK_SKEW_SECONDS of leeway; `jti` present, and never seen before for this
+ * client, on any instance (the database remembers it until the assertion expires).
+ * The jti is recorded last, so an assertion refused for another reason does not use it up.
+ */
+export async function verifyClientAssertion(
+  assertion: string,
+  key: VerificationKey,
+  { header }: UnverifiedAssertion,
+  expected: AssertionExpectations,
+): Promise<void> {
+  let payload: JWTPayload;
+  try {
+    ({ payload } = await jwtVerify(assertion, key, {
+      algorithms: [header.alg],
+      issuer: expected.clientId,
+      subject: expected.clientId,
+      audience: expected.audiences,
+      currentDate: new Date(expected.now),
+      clockTolerance: ASSERTION_CLOCK_SKEW_SECONDS,
+      requiredClaims: ['exp', 'jti'],
+    }));
+  } catch (error) {
+    throw new AssertionRejected(`assertion ${describeJoseError(error)}`);
+  }
+  const now = Math.floor(expected.now / 1000);
+  const exp = payload.exp as number;
+  if (exp > now + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
+    throw new AssertionRejected(`assertion exp is more than ${MAX_ASSERTION_LIFETIME_SECONDS} s ahead`);
+  }
+  if (payload.iat !== undefined) {
+    if (payload.iat > now + ASSERTION_CLOCK_SKEW_SECONDS) throw new AssertionRejected('assertion iat is in the future');
+    if (exp - payload.iat > MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
+      throw new AssertionRejected(`assertion claims a lifetime of more than ${MAX_ASSERTION_LIFETIME_SECONDS} s`);
+    }
+  }
+  const { jti } = payload;
+  if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
+    throw new AssertionRejected(`assertion jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
+  }
+  if (!(await expected.useJwtId(jti, new Date(exp * 1000)))) throw new AssertionRejected('assertion jti was used before (replay)');
+}
+
+/** jose's reason, which names the claim or check but never carries the token or its values. */
+function describeJoseError(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'has expired';
+  if (error instanceof errors.JWTClaimValidationFailed) return `claim check failed: ${error.message}`;
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'signature does not verify';
+  if (error instanceof errors.JOSEError) return `is invalid: ${error.code}: ${error.message}`;
+  // WebCrypto's own refusals (a key that cannot verify this algorithm) are the assertion's fault too.
+  return `could not be verified: ${error instanceof Error ? error.name : 'unknown error'}`;
+}
+
+/** Throwaway keys, one per algorithm, made on first use. */
+const decoyKeys = new Map<AssertionAlg, Promise<CryptoKey>>();
+
+/**
+ * Spends what verifying the assertion's signature costs, against a key nobody has, for a
+ * refusal decided before any key was looked at (an unknown client, a disabled one…): the
+ * time of a refusal then says nothing about whether the client_id exists.
+ */
+export async function spendVerification(assertion: string, header: JWSHeaderParameters & { alg: AssertionAlg }): Promise<void> {
+  let key = decoyKeys.get(header.alg);
+  if (key === undefined) {
+    key = generateKeyPair(header.alg).then((pair) => pair.publicKey);
+    decoyKeys.set(header.alg, key);
+  }
+  await jwtVerify(assertion, await key, { algorithms: [header.alg] }).catch(() => undefined);
+}
