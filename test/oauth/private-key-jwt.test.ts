@@ -65,7 +65,7 @@ type Response = Awaited<ReturnType<typeof postToken>>;
 function expectInvalidClient(t: Test, response: Response, label: string): void {
   t.equal(response.statusCode, 401, `${label}: 401`);
   t.same(response.json(), { error: 'invalid_client', error_description: 'client authentication failed' }, `${label}: invalid_client`);
-  t.notOk(response.headers['www-authenticate'], `${label}: no WWW-Authenticate (Basic was not tried)`);
+  t.match(response.headers['www-authenticate'], /^Basic realm="portier"/, `${label}: the challenge every 401 carries`);
   t.equal(response.headers['cache-control'], 'no-store', `${label}: no-store`);
 }
 
