@@ -34,6 +34,8 @@ export interface Config {
   bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
   logLevel: LogLevel;
   protection: ProtectionConfig;
+  /** DPOP_NONCE: the token endpoint requires a server-issued nonce in DPoP proofs (RFC 9449 §8). */
+  dpopNonce: boolean;
 }
 
 /** Limits that keep the server up under attack: see protection/ and the README's "Abuse resistance". */
@@ -84,6 +86,7 @@ export const CONFIG_VARIABLES = [
   'MAX_CONNECTIONS',
   'MAX_CONNECTIONS_PER_ADDRESS',
   'REQUEST_TIMEOUT',
+  'DPOP_NONCE',
 ] as const;
 
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
@@ -141,6 +144,7 @@ export function loadConfig(env: Env = process.env): Config {
     bootstrapAdmin: parseBootstrapAdmin(env),
     logLevel: parseChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     protection: parseProtection(env),
+    dpopNonce: parseChoice(env, 'DPOP_NONCE', ['true', 'false'], 'false') === 'true',
   };
 }
 

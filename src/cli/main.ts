@@ -35,11 +35,12 @@ const USAGE = `usage: portier <command>
 
   clients create --name N --owner O [--client-id ID] [--description D]
                  [--grant SERVICE[:SCOPE,SCOPE…]]… [--ip-range CIDR]… [--role R]…
-                 [--first-name F] [--last-name L] [--expires-at ISO-8601]
+                 [--first-name F] [--last-name L] [--expires-at ISO-8601] [--dpop-bound]
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
                [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
   clients get ID
   clients update ID [--name N] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
+                    [--dpop-bound | --no-dpop-bound]
   clients disable ID…  |  clients enable ID…
   clients delete ID
   clients rotate-secret ID [--previous-valid-for SECONDS]
@@ -79,6 +80,8 @@ const OPTIONS = {
   scope: { type: 'string', multiple: true },
   action: { type: 'string' },
   'move-issuer': { type: 'boolean' },
+  'dpop-bound': { type: 'boolean' },
+  'no-dpop-bound': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -147,7 +150,17 @@ function editableClientFlags(flags: Flags) {
     roles: flags.role,
     grants: flags.grant?.map(parseGrant),
     ip_ranges: flags['ip-range'],
+    dpop_bound: dpopBoundFlag(flags),
   };
+}
+
+/** --dpop-bound or --no-dpop-bound (Node 20's parseArgs has no negated booleans). */
+function dpopBoundFlag(flags: Flags): boolean | undefined {
+  if (flags['dpop-bound'] === true && flags['no-dpop-bound'] === true)
+    throw new UsageError('use --dpop-bound or --no-dpop-bound, not both');
+  if (flags['dpop-bound'] === true) return true;
+  if (flags['no-dpop-bound'] === true) return false;
+  return undefined;
 }
 
 function definedOnly<T extends object>(value: T): T {

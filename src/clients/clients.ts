@@ -110,6 +110,7 @@ export async function createClient(
         expiresAt,
         authMethod,
         jwks,
+        dpopBound: input.dpop_bound ?? false,
       })
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
@@ -125,7 +126,14 @@ export async function createClient(
       action: 'client.created',
       actor,
       clientId,
-      details: { name: input.name, owner: input.owner, grants, ip_ranges: ipRanges, expires_at: expiresAt?.toISOString() ?? null },
+      details: {
+        name: input.name,
+        owner: input.owner,
+        grants,
+        ip_ranges: ipRanges,
+        expires_at: expiresAt?.toISOString() ?? null,
+        dpop_bound: input.dpop_bound ?? false,
+      },
     });
     return row;
   });
@@ -135,7 +143,7 @@ export async function createClient(
 }
 
 /** Members of a JWK that only a private key has. */
-const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+export const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
 /**
  * private_key_jwt needs a JWKS of public keys (at most 10), each importable; client_secret
@@ -236,6 +244,7 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     jwks: row.jwks ?? null,
     expires_at: row.expiresAt?.toISOString() ?? null,
     enabled: row.enabled,
+    dpop_bound: row.dpopBound,
     status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
     service_account: { id: row.id, username: serviceAccountUsername(row.clientId) },

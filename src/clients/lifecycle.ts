@@ -46,6 +46,7 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
     if (patch.last_name !== undefined) columns.lastName = patch.last_name;
     if (patch.roles !== undefined) columns.roles = patch.roles;
     if (expiresAt !== undefined) columns.expiresAt = expiresAt;
+    if (patch.dpop_bound !== undefined) columns.dpopBound = patch.dpop_bound;
     await tx
       .update(clients)
       .set({ ...columns, updatedAt: new Date() })
@@ -68,7 +69,18 @@ export async function updateClient(db: Db, clientId: string, patch: ClientPatch,
   });
 }
 
-const AUDITED_FIELDS = ['name', 'description', 'first_name', 'last_name', 'roles', 'grants', 'ip_ranges', 'expires_at', 'enabled'] as const;
+const AUDITED_FIELDS = [
+  'name',
+  'description',
+  'first_name',
+  'last_name',
+  'roles',
+  'grants',
+  'ip_ranges',
+  'expires_at',
+  'enabled',
+  'dpop_bound',
+] as const;
 
 /** `{ field: { from, to } }` for each field that differs. */
 function changedFields(before: ClientResource, after: ClientResource): Record<string, { from: unknown; to: unknown }> {

@@ -59,12 +59,13 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post('/oauth/token', { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     const stopTimer = tokenDuration.startTimer();
     try {
-      const { client, token } = await handleTokenRequest(ctx, tokenRequest(request));
+      const { client, token, dpopNonce } = await handleTokenRequest(ctx, { ...tokenRequest(request), dpop: request.headers.dpop });
       stopTimer();
       portier.usage.record(client.uuid);
       tokenRequests.inc({ outcome: 'issued' });
       request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
-      return reply.send({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn, scope: token.scope });
+      if (dpopNonce !== undefined) reply.header('dpop-nonce', dpopNonce);
+      return reply.send({ access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, scope: token.scope });
     } catch (error) {
       // Timed before a throttled answer is held back: the histogram is about our work.
       stopTimer();

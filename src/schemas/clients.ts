@@ -50,6 +50,7 @@ const editableClientFields = {
   grants: Type.Array(grantSchema, { maxItems: 50 }),
   ip_ranges: Type.Array(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9a-fA-F.:/]+$' }), { maxItems: 100 }),
   expires_at: nullable(dateTime),
+  dpop_bound: Type.Boolean({ description: 'Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound.' }),
 };
 
 export const createClientBody = Type.Object(
@@ -66,6 +67,7 @@ export const createClientBody = Type.Object(
     expires_at: Type.Optional(editableClientFields.expires_at),
     auth_method: Type.Optional(authMethodSchema),
     jwks: Type.Optional(nullable(jwksSchema)),
+    dpop_bound: Type.Optional(editableClientFields.dpop_bound),
   },
   { additionalProperties: false },
 );
@@ -84,6 +86,7 @@ export const patchClientBody = Type.Object(
     grants: Type.Optional(editableClientFields.grants),
     ip_ranges: Type.Optional(editableClientFields.ip_ranges),
     expires_at: Type.Optional(editableClientFields.expires_at),
+    dpop_bound: Type.Optional(editableClientFields.dpop_bound),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -109,6 +112,7 @@ export const clientResource = Type.Object(
     jwks: nullable(Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }, { additionalProperties: true })),
     expires_at: nullable(Type.String({ format: 'date-time' })),
     enabled: Type.Boolean(),
+    dpop_bound: Type.Boolean(),
     status: clientStatusSchema,
     last_used_at: nullable(Type.String({ format: 'date-time' })),
     service_account: Type.Object({ id: Type.String({ format: 'uuid' }), username: Type.String() }),
