@@ -5,6 +5,7 @@ import '../keys/jws.test.js';
 import '../oauth/abuse.test.js';
 import '../oauth/client-directory.test.js';
 import '../oauth/dpop.test.js';
+import '../oauth/dpop-interop.test.js';
 import '../oauth/introspection.test.js';
 import '../oauth/jwt-ids.test.js';
 import '../oauth/ip-ranges.test.js';
