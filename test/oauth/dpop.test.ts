@@ -298,3 +298,26 @@ t.test('dpop_bound through the admin API: created, shown, patched, audited', asy
   const openapi = (await server.app.inject('/docs/json')).body;
   t.match(openapi, /dpop_bound/, 'the OpenAPI document has the field');
 });
+
+t.test('the CLI sets and clears dpop_bound', async (t) => {
+  const { main } = await import('../../src/cli/main.js');
+  const { createTestDatabase } = await import('../helpers.js');
+  const { database } = await createTestDatabase(t);
+  const portier = async (...args: string[]) => {
+    let stdout = '';
+    let stderr = '';
+    const out = { stdout: (text: string) => void (stdout += text), stderr: (text: string) => void (stderr += text) };
+    const code = await main(args, { out, env: { ISSUER, LOG_LEVEL: 'warn' }, database });
+    return { code, stdout, stderr };
+  };
+  t.equal((await portier('migrate')).code, 0);
+  const created = await portier('clients', 'create', '--name', 'B', '--owner', 'o', '--client-id', 'cli-bound', '--dpop-bound');
+  t.equal(created.code, 0);
+  t.match(created.stdout, /"dpop_bound": true/);
+  const cleared = await portier('clients', 'update', 'cli-bound', '--no-dpop-bound');
+  t.equal(cleared.code, 0);
+  t.match(cleared.stdout, /"dpop_bound": false/);
+  const both = await portier('clients', 'update', 'cli-bound', '--dpop-bound', '--no-dpop-bound');
+  t.not(both.code, 0, 'not both');
+  t.match(both.stderr, /not both/);
+});
