@@ -67,6 +67,7 @@ t.test("defaults are those of the README's table", async (t) => {
       maxConnectionsPerAddress: 256,
       requestTimeoutMs: 10_000,
     },
+    dpopNonce: false,
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -102,6 +103,7 @@ t.test('every variable is read', async (t) => {
     MAX_CONNECTIONS: '500',
     MAX_CONNECTIONS_PER_ADDRESS: '0',
     REQUEST_TIMEOUT: '30',
+    DPOP_NONCE: 'true',
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -130,7 +132,13 @@ t.test('every variable is read', async (t) => {
       maxConnectionsPerAddress: 0,
       requestTimeoutMs: 30_000,
     },
+    dpopNonce: true,
   });
+});
+
+t.test('DPOP_NONCE', async (t) => {
+  t.equal(loadConfig({ DPOP_NONCE: 'false' }).dpopNonce, false);
+  refuses(t, { DPOP_NONCE: 'yes' }, 'DPOP_NONCE', /one of true, false/);
 });
 
 t.test('PORT', async (t) => {
