@@ -146,6 +146,9 @@ export async function checkDpopProof(ctx: DpopContext, proof: string): Promise<D
   if (iat > now / 1000 + DPOP_PROOF_MAX_FUTURE_SECONDS) fail('the DPoP proof is issued in the future (iat)');
   const jti = claims.jti;
   if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) return fail('the DPoP proof must have a jti');
+  // The jti goes into the database, and PostgreSQL refuses a NUL in text (a 500 otherwise).
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  if (/[\x00-\x1f\x7f]/.test(jti)) fail('the DPoP proof jti must not contain control characters');
   // §5: a proof to the token endpoint covers no access token yet.
   if ('ath' in claims) fail('the DPoP proof to the token endpoint must not have ath');
 

@@ -141,6 +141,7 @@ t.test('bad proofs are invalid_dpop_proof, never a 500, never echoed', async (t)
     ['future iat', await proof(server, key, { claims: { iat: now + 30 } }), /future/],
     ['iat not a number', await proof(server, key, { claims: { iat: String(now) } }), /iat/],
     ['missing jti', await proof(server, key, { claims: { jti: undefined } }), /jti/],
+    ['a NUL in jti', await proof(server, key, { claims: { jti: 'a\u0000b' } }), /control characters/],
     ['ath present', await proof(server, key, { claims: { ath: 'x'.repeat(43) } }), /ath/],
     ['two DPoP headers', [await proof(server, key), await proof(server, key)], /exactly one/],
     ['two proofs in one header', `${await proof(server, key)}, ${await proof(server, key)}`, /exactly one/],
@@ -306,7 +307,14 @@ t.test('the CLI sets and clears dpop_bound', async (t) => {
   const portier = async (...args: string[]) => {
     let stdout = '';
     let stderr = '';
-    const out = { stdout: (text: string) => void (stdout += text), stderr: (text: string) => void (stderr += text) };
+    const out = {
+      stdout: (text: string) => {
+        stdout += text;
+      },
+      stderr: (text: string) => {
+        stderr += text;
+      },
+    };
     const code = await main(args, { out, env: { ISSUER, LOG_LEVEL: 'warn' }, database });
     return { code, stdout, stderr };
   };
