@@ -36,6 +36,8 @@ export interface Config {
   protection: ProtectionConfig;
   /** How a private_key_jwt client's jwks_uri is fetched (see oauth/remote-jwks.ts). */
   jwksUri: JwksUriConfig;
+  /** DPOP_NONCE: the token endpoint requires a server-issued nonce in DPoP proofs (RFC 9449 §8). */
+  dpopNonce: boolean;
 }
 
 /** Outgoing fetches of client key sets: an admin chooses the URL, so they are fenced in. */
@@ -99,6 +101,7 @@ export const CONFIG_VARIABLES = [
   'JWKS_URI_ALLOW_PRIVATE',
   'JWKS_URI_CA_FILE',
   'JWKS_URI_TIMEOUT',
+  'DPOP_NONCE',
 ] as const;
 
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
@@ -161,6 +164,7 @@ export function loadConfig(env: Env = process.env): Config {
       ca: parseJwksUriCaFile(env.JWKS_URI_CA_FILE),
       timeoutMs: parseIntegerVar(env, 'JWKS_URI_TIMEOUT', 5000, 100, 60_000, 'milliseconds'),
     },
+    dpopNonce: parseBoolean(env, 'DPOP_NONCE', false),
   };
 }
 

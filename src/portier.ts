@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { Database, Db } from './db/connect.js';
 import { GenerationWatcher } from './db/generation.js';
 import { services } from './db/schema.js';
-import { loadFingerprintKey } from './db/settings.js';
+import { loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
 import { KeyCache } from './keys/signing-keys.js';
 import { Cached } from './lib/cached.js';
 import type { Clock } from './lib/clock.js';
@@ -13,10 +13,11 @@ import { ClientFingerprints } from './lib/redact.js';
 import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
 import { ClientDirectory } from './oauth/client-directory.js';
+import { DpopNonces } from './oauth/dpop.js';
 import { fetchJwks, RemoteJwks } from './oauth/remote-jwks.js';
 import { RevocationList } from './oauth/revocations.js';
 import { SecretVerifier } from './oauth/secret-verifier.js';
-import type { TokenEndpointContext } from './oauth/token.js';
+import { type TokenEndpointContext, tokenEndpointUrl } from './oauth/token.js';
 import { UsageTracker } from './oauth/usage.js';
 import { Admission } from './protection/admission.js';
 import { FailureBudgets } from './protection/failure-budget.js';
@@ -111,6 +112,12 @@ export async function createPortier(config: Config, database: Database, logger: 
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),
       keys,
       revocations,
+      dpop: {
+        db,
+        clock,
+        tokenEndpoint: tokenEndpointUrl(config.issuer),
+        nonces: config.dpopNonce ? new DpopNonces(await loadDpopNonceKey(db)) : undefined,
+      },
       onChange: () => generation.changed(),
     },
     scopeCatalogue,

@@ -68,6 +68,7 @@ t.test("defaults are those of the README's table", async (t) => {
       requestTimeoutMs: 10_000,
     },
     jwksUri: { allowPrivate: false, ca: undefined, timeoutMs: 5000 },
+    dpopNonce: false,
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -106,6 +107,7 @@ t.test('every variable is read', async (t) => {
     JWKS_URI_ALLOW_PRIVATE: 'true',
     JWKS_URI_CA_FILE: caFile,
     JWKS_URI_TIMEOUT: '2500',
+    DPOP_NONCE: 'true',
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -135,8 +137,14 @@ t.test('every variable is read', async (t) => {
       requestTimeoutMs: 30_000,
     },
     jwksUri: { allowPrivate: true, ca: { file: caFile, pem: FAKE_PEM }, timeoutMs: 2500 },
+    dpopNonce: true,
   });
   t.throws(() => loadConfig({ JWKS_URI_ALLOW_PRIVATE: 'yes' }), /JWKS_URI_ALLOW_PRIVATE: must be true or false/);
+});
+
+t.test('DPOP_NONCE', async (t) => {
+  t.equal(loadConfig({ DPOP_NONCE: 'false' }).dpopNonce, false);
+  refuses(t, { DPOP_NONCE: 'yes' }, 'DPOP_NONCE', /one of true, false/);
 });
 
 t.test('PORT', async (t) => {

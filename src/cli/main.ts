@@ -36,13 +36,13 @@ const USAGE = `usage: portier <command>
 
   clients create --name N --owner O [--client-id ID] [--description D]
                  [--grant SERVICE[:SCOPE,SCOPE…]]… [--ip-range CIDR]… [--role R]…
-                 [--first-name F] [--last-name L] [--expires-at ISO-8601]
+                 [--first-name F] [--last-name L] [--expires-at ISO-8601] [--dpop-bound]
                  [--auth-method client_secret|private_key_jwt] [--jwks JSON|FILE] [--jwks-uri https://…]
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
                [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
   clients get ID
   clients update ID [--name N] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
-                 [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL]
+                 [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--dpop-bound | --no-dpop-bound]
                  (switching to private_key_jwt removes the secrets; to client_secret prints a new one)
   clients disable ID…  |  clients enable ID…
   clients delete ID
@@ -86,6 +86,8 @@ const OPTIONS = {
   jwks: { type: 'string' },
   'jwks-uri': { type: 'string' },
   'move-issuer': { type: 'boolean' },
+  'dpop-bound': { type: 'boolean' },
+  'no-dpop-bound': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -154,6 +156,7 @@ function editableClientFlags(flags: Flags) {
     roles: flags.role,
     grants: flags.grant?.map(parseGrant),
     ip_ranges: flags['ip-range'],
+    dpop_bound: dpopBoundFlag(flags),
   };
 }
 
@@ -186,6 +189,15 @@ function printClient(out: CliOutput, client: unknown, clientSecret: string | und
     out.stderr('\nclient_secret (shown this once; only its hash is stored):\n');
     out.stdout(`${clientSecret}\n`);
   }
+}
+
+/** --dpop-bound or --no-dpop-bound (Node 20's parseArgs has no negated booleans). */
+function dpopBoundFlag(flags: Flags): boolean | undefined {
+  if (flags['dpop-bound'] === true && flags['no-dpop-bound'] === true)
+    throw new UsageError('use --dpop-bound or --no-dpop-bound, not both');
+  if (flags['dpop-bound'] === true) return true;
+  if (flags['no-dpop-bound'] === true) return false;
+  return undefined;
 }
 
 function definedOnly<T extends object>(value: T): T {

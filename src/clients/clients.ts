@@ -111,6 +111,7 @@ export async function createClient(
         authMethod,
         jwks,
         jwksUri,
+        dpopBound: input.dpop_bound ?? false,
       })
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
@@ -134,6 +135,7 @@ export async function createClient(
         expires_at: expiresAt?.toISOString() ?? null,
         auth_method: authMethod,
         ...(jwksUri !== null && { jwks_uri: jwksUri }),
+        dpop_bound: input.dpop_bound ?? false,
       },
     });
     return row;
@@ -280,6 +282,7 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     jwks_uri: row.jwksUri,
     expires_at: row.expiresAt?.toISOString() ?? null,
     enabled: row.enabled,
+    dpop_bound: row.dpopBound,
     status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
     service_account: { id: row.id, username: serviceAccountUsername(row.clientId) },

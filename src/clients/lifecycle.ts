@@ -75,6 +75,7 @@ export async function updateClient(
       columns.jwks = keys.jwks;
       columns.jwksUri = keys.jwksUri;
     }
+    if (patch.dpop_bound !== undefined) columns.dpopBound = patch.dpop_bound;
     await tx
       .update(clients)
       .set({ ...columns, updatedAt: new Date() })
@@ -117,6 +118,7 @@ const AUDITED_FIELDS = [
   'auth_method',
   'jwks',
   'jwks_uri',
+  'dpop_bound',
 ] as const;
 
 /** `{ field: { from, to } }` for each field that differs. */

@@ -19,3 +19,23 @@ export async function loadFingerprintKey(db: DbOrTx): Promise<Buffer> {
   if (row === undefined) throw new Error('the database has no fingerprint key yet; run the start-up preparation (portier migrate)');
   return Buffer.from(row.value, 'base64');
 }
+
+/**
+ * The key under which DPoP nonces are made (oauth/dpop.ts): every instance makes and
+ * accepts the same nonces without sharing anything else.
+ */
+const DPOP_NONCE_KEY = 'dpop_nonce_key';
+
+/** Makes the DPoP nonce key on the first start of a version that has it; later starts keep it. */
+export async function ensureDpopNonceKey(db: DbOrTx): Promise<void> {
+  await db
+    .insert(settings)
+    .values({ name: DPOP_NONCE_KEY, value: randomBytes(32).toString('base64') })
+    .onConflictDoNothing();
+}
+
+export async function loadDpopNonceKey(db: DbOrTx): Promise<Buffer> {
+  const [row] = await db.select({ value: settings.value }).from(settings).where(eq(settings.name, DPOP_NONCE_KEY));
+  if (row === undefined) throw new Error('the database has no DPoP nonce key yet; run the start-up preparation (portier migrate)');
+  return Buffer.from(row.value, 'base64');
+}

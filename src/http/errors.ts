@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem, toProblem } from '../admin/problems.js';
 import { databaseErrorKind, isDatabaseUnavailable } from '../db/errors.js';
 import type { RepeatedLog } from '../lib/repeated-log.js';
-import { type OAuthError, TemporarilyUnavailable, TooManyRequests, toOAuthError } from '../oauth/errors.js';
+import { type OAuthError, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from '../oauth/errors.js';
 import { Overloaded } from '../protection/admission.js';
 
 declare module 'fastify' {
@@ -62,6 +62,7 @@ export function sendOAuthError(error: OAuthError, reply: FastifyReply): FastifyR
   if (error instanceof TooManyRequests || error instanceof TemporarilyUnavailable) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   }
+  if (error instanceof UseDpopNonce) reply.header('dpop-nonce', error.nonce);
   return reply.status(error.status).send(error.toJSON());
 }
 

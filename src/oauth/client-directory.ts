@@ -33,6 +33,8 @@ export interface ClientRecord {
   /** Keyed by audience. */
   grants: Map<string, GrantedService>;
   networks: Network[];
+  /** Every token request must carry a DPoP proof (RFC 9449). */
+  dpopBound: boolean;
 }
 
 /** Loads a client with secrets, grants (and their services) and IP ranges in one query. */
@@ -69,6 +71,7 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
       ]),
     ),
     networks: parseNetworks(row.ipRanges.map((range) => range.cidr)),
+    dpopBound: row.dpopBound,
   };
 }
 

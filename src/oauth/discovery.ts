@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ASSERTION_SIGNING_ALGS } from './client-assertion.js';
-import { SUPPORTED_GRANT_TYPES } from './token.js';
+import { DPOP_SIGNING_ALGS } from './dpop.js';
+import { SUPPORTED_GRANT_TYPES, tokenEndpointUrl } from './token.js';
 
 /** Resource servers may cache the key set this long; they refetch on an unknown `kid`. */
 const JWKS_MAX_AGE_SECONDS = 300;
@@ -12,7 +13,7 @@ const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_
 export function serverMetadata(issuer: string, scopes: string[]) {
   return {
     issuer,
-    token_endpoint: `${issuer}/oauth/token`,
+    token_endpoint: tokenEndpointUrl(issuer),
     jwks_uri: `${issuer}/.well-known/jwks.json`,
     grant_types_supported: [...SUPPORTED_GRANT_TYPES],
     token_endpoint_auth_methods_supported: [...AUTH_METHODS],
@@ -27,6 +28,7 @@ export function serverMetadata(issuer: string, scopes: string[]) {
     // This server has no authorization endpoint, so it supports no response types.
     response_types_supported: [] as string[],
     scopes_supported: scopes,
+    dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
   };
 }
 

@@ -69,6 +69,26 @@ export class InvalidTarget extends OAuthError {
   override readonly error = 'invalid_target';
 }
 
+/** RFC 9449 §5: the DPoP proof is missing where required, malformed, or fails a check. */
+export class InvalidDpopProof extends OAuthError {
+  override readonly error = 'invalid_dpop_proof';
+}
+
+/**
+ * RFC 9449 §8: the proof lacks the server's current nonce; the answer carries a fresh one
+ * in the DPoP-Nonce header, and the client retries with it.
+ */
+export class UseDpopNonce extends OAuthError {
+  override readonly error = 'use_dpop_nonce';
+
+  constructor(
+    readonly nonce: string,
+    detail: string,
+  ) {
+    super('the DPoP proof must carry the nonce from the DPoP-Nonce header', detail);
+  }
+}
+
 /**
  * Over a failure budget (see protection/failure-budget.ts). RFC 6749 has no code for this;
  * the answer keeps its JSON form, with HTTP's own 429 and Retry-After.

@@ -1,6 +1,7 @@
 import { checkAccessToken } from './access-tokens.js';
 import { authenticateClient, readClientCredentials } from './authenticate.js';
 import type { ClientRecord } from './client-directory.js';
+import { boundKeyThumbprint } from './dpop.js';
 import { InvalidRequest, UnauthorizedClient } from './errors.js';
 import { readTokenParameters } from './parameters.js';
 import { revokeToken } from './revocations.js';
@@ -28,18 +29,21 @@ export async function handleIntrospection(ctx: TokenEndpointContext, request: To
   const check = await checkAccessToken(ctx, token);
   if (!check.active) return { active: false };
   const { claims } = check;
+  const jkt = boundKeyThumbprint(claims);
   return {
     active: true,
     scope: claims.scope,
     client_id: claims.client_id,
     username: claims.preferred_username,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a resource server learns from these that the token needs a proof.
+    token_type: jkt === undefined ? 'Bearer' : 'DPoP',
     exp: claims.exp,
     iat: claims.iat,
     sub: claims.sub,
     aud: claims.aud,
     iss: claims.iss,
     jti: claims.jti,
+    ...(jkt !== undefined && { cnf: { jkt } }),
   };
 }
 

@@ -8,6 +8,8 @@ export interface IssuedToken {
   expiresIn: number;
   scope: string;
   jti: string;
+  /** RFC 9449 §5: `DPoP` for a token bound to a key, else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP';
 }
 
 /**
@@ -23,6 +25,8 @@ export function issueAccessToken(options: {
   scopes: string[];
   /** The time of issue, in milliseconds. */
   now: number;
+  /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), if any. */
+  jkt?: string | undefined;
 }): IssuedToken {
   const { client, services, scopes, key, ttl } = options;
   const iat = Math.floor(options.now / 1000);
@@ -43,6 +47,7 @@ export function issueAccessToken(options: {
   };
   if (name !== '') claims.name = name;
   if (client.roles.length > 0) claims.roles = client.roles;
+  if (options.jkt !== undefined) claims.cnf = { jkt: options.jkt };
   const accessToken = key.signer.sign(claims);
-  return { accessToken, expiresIn: ttl, scope, jti };
+  return { accessToken, expiresIn: ttl, scope, jti, tokenType: options.jkt === undefined ? 'Bearer' : 'DPoP' };
 }

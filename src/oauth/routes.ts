@@ -1,7 +1,7 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFields } from '../lib/redact.js';
-import { InvalidRequest, TemporarilyUnavailable, TooManyRequests, toOAuthError } from './errors.js';
+import { InvalidRequest, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from './errors.js';
 import { handleIntrospection, handleRevocation } from './introspection.js';
 import { handleTokenRequest } from './token.js';
 
@@ -40,6 +40,9 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
    */
   const refused = async (request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<never> => {
     const oauthError = toOAuthError(error);
+    // A nonce challenge (DPOP_NONCE=true) is part of the protocol, the first answer most
+    // DPoP clients get: no refusal for the log or the audit trail (the metrics count it).
+    if (oauthError instanceof UseDpopNonce) throw error;
     if (oauthError !== undefined && !(oauthError instanceof TemporarilyUnavailable)) {
       const reason = oauthError.detail ?? oauthError.description;
       const endpoint = request.routeOptions.url;
@@ -59,12 +62,13 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post('/oauth/token', { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     const stopTimer = tokenDuration.startTimer();
     try {
-      const { client, token } = await handleTokenRequest(ctx, tokenRequest(request));
+      const { client, token, dpopNonce } = await handleTokenRequest(ctx, { ...tokenRequest(request), dpop: request.headers.dpop });
       stopTimer();
       portier.usage.record(client.uuid);
       tokenRequests.inc({ outcome: 'issued' });
       request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
-      return reply.send({ access_token: token.accessToken, token_type: 'Bearer', expires_in: token.expiresIn, scope: token.scope });
+      if (dpopNonce !== undefined) reply.header('dpop-nonce', dpopNonce);
+      return reply.send({ access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, scope: token.scope });
     } catch (error) {
       // Timed before a throttled answer is held back: the histogram is about our work.
       stopTimer();

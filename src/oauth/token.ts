@@ -5,6 +5,7 @@ import { quoteParameter } from '../lib/redact.js';
 import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
 import { type AuthenticationContext, authenticateClient, readClientCredentials } from './authenticate.js';
 import type { ClientRecord, GrantedService } from './client-directory.js';
+import { type DpopContext, dpopBinding } from './dpop.js';
 import { InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnsupportedGrantType } from './errors.js';
 import { type IssuedToken, issueAccessToken } from './issue.js';
 import { readTokenParameters, type TokenParameters } from './parameters.js';
@@ -17,6 +18,7 @@ export interface TokenEndpointContext extends AuthenticationContext {
   keys: KeyCache;
   revocations: RevocationList;
   fingerprints: ClientFingerprints;
+  dpop: DpopContext;
   /** Drops this instance's caches after a change it made (a revocation). */
   onChange(): void;
 }
@@ -24,6 +26,8 @@ export interface TokenEndpointContext extends AuthenticationContext {
 export interface TokenRequest {
   body: unknown;
   authorization: string | undefined;
+  /** The DPoP header(s), as Node read them. */
+  dpop?: string | string[] | undefined;
   ip: string;
 }
 
@@ -31,9 +35,16 @@ export interface TokenSuccess {
   client: ClientRecord;
   services: GrantedService[];
   token: IssuedToken;
+  /** With DPOP_NONCE=true, the nonce for the client's next proof (the DPoP-Nonce header). */
+  dpopNonce: string | undefined;
 }
 
 export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
+
+/** The token endpoint's URL: what discovery publishes and what a DPoP proof's htu must name. */
+export function tokenEndpointUrl(issuer: string): string {
+  return `${issuer}/oauth/token`;
+}
 
 /**
  * POST /oauth/token, as a list of steps (RFC 6749 §4.4 with RFC 8707 resource indicators).
@@ -51,9 +62,14 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
     try {
       const services = selectServices(client, requestedAudiences);
       const scopes = selectScopes(services, requestedScopes);
+      // After authentication: a failing proof must tell nothing about the secret. Not a
+      // client authentication failure either, so it spends no failure budget: the caller
+      // has just proven the secret, and a proof costs one signature check, not argon2.
+      const dpop = await dpopBinding(ctx.dpop, client, request.dpop);
       const key = (await ctx.keys.get()).active;
-      const token = issueAccessToken({ issuer: ctx.issuer, ttl: ctx.accessTokenTtl, key, client, services, scopes, now: ctx.clock() });
-      return { client, services, token };
+      const now = ctx.clock();
+      const token = issueAccessToken({ issuer: ctx.issuer, ttl: ctx.accessTokenTtl, key, client, services, scopes, now, jkt: dpop?.jkt });
+      return { client, services, token, dpopNonce: dpop?.nonce };
     } catch (error) {
       throw concerning(error, { clientId: client.clientId });
     }

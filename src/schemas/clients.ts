@@ -59,6 +59,7 @@ const editableClientFields = {
   grants: Type.Array(grantSchema, { maxItems: 50 }),
   ip_ranges: Type.Array(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9a-fA-F.:/]+$' }), { maxItems: 100 }),
   expires_at: nullable(dateTime),
+  dpop_bound: Type.Boolean({ description: 'Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound.' }),
 };
 
 export const createClientBody = Type.Object(
@@ -76,6 +77,7 @@ export const createClientBody = Type.Object(
     auth_method: Type.Optional(authMethodSchema),
     jwks: Type.Optional(nullable(jwksSchema)),
     jwks_uri: Type.Optional(nullable(jwksUriSchema)),
+    dpop_bound: Type.Optional(editableClientFields.dpop_bound),
   },
   { additionalProperties: false },
 );
@@ -100,6 +102,7 @@ export const patchClientBody = Type.Object(
     // For a private_key_jwt client, the one given replaces whichever of the two is stored.
     jwks: Type.Optional(nullable(jwksSchema)),
     jwks_uri: Type.Optional(nullable(jwksUriSchema)),
+    dpop_bound: Type.Optional(editableClientFields.dpop_bound),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -126,6 +129,7 @@ export const clientResource = Type.Object(
     jwks_uri: nullable(Type.String()),
     expires_at: nullable(Type.String({ format: 'date-time' })),
     enabled: Type.Boolean(),
+    dpop_bound: Type.Boolean(),
     status: clientStatusSchema,
     last_used_at: nullable(Type.String({ format: 'date-time' })),
     service_account: Type.Object({ id: Type.String({ format: 'uuid' }), username: Type.String() }),

@@ -22,6 +22,7 @@ const RESOURCE_FIELDS = [
   'created_at',
   'created_by',
   'description',
+  'dpop_bound',
   'enabled',
   'expires_at',
   'first_name',

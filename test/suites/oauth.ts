@@ -7,6 +7,8 @@ import '../oauth/abuse.test.js';
 import '../oauth/challenges.test.js';
 import '../oauth/client-directory.test.js';
 import '../oauth/interop.test.js';
+import '../oauth/dpop.test.js';
+import '../oauth/dpop-interop.test.js';
 import '../oauth/introspection.test.js';
 import '../oauth/ip-ranges.test.js';
 import '../oauth/jwks-uri.test.js';
