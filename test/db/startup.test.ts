@@ -260,7 +260,7 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
   t.equal(row?.encrypted, true, 'marked encrypted');
   t.notMatch(row?.privateKey, /"d":/, 'the stored private key does not contain the private JWK');
   t.notMatch(row?.privateKey, /"d"/);
-  t.match(row?.privateKey, /^v1\.[\w-]+\.[\w-]+\.[\w-]+$/, 'an encryption envelope');
+  t.match(row?.privateKey, /^v2\.[\w-]+\.[\w-]+\.[\w-]+$/, 'an encryption envelope (v2, bound to the kid)');
   const publicJwk = row?.publicJwk as Record<string, unknown>;
   t.notOk('d' in publicJwk, 'the public JWK has no private part');
 
