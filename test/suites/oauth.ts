@@ -1,7 +1,9 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
 import '../clients/concurrency.test.js';
 import '../clients/rules.test.js';
+import '../keys/encryption.test.js';
 import '../keys/jws.test.js';
+import '../keys/rotation.test.js';
 import '../oauth/abuse.test.js';
 import '../oauth/client-directory.test.js';
 import '../oauth/introspection.test.js';
