@@ -78,7 +78,7 @@ t.test('KEY_ENCRYPTION_KEY set for the first time seals the keys stored in clear
   t.equal((await loadKeySet(database.db, keyEncryptionKey)).active.kid, plain?.kid, 'opens with the key');
   const events = await resealEvents(database);
   t.equal(events.length, 1, 'keys.resealed audited');
-  t.same((events[0]?.details as { kids: string[] }).kids, [plain?.kid]);
+  t.same((events[0]?.details as { kids: string[] } | undefined)?.kids, [plain?.kid]);
   const d = (JSON.parse(plain?.privateKey ?? '{}') as { d: string }).d;
   t.notOk(logs.text().includes(d), 'no key material in the log');
   t.notOk(JSON.stringify(events).includes(d), 'nor in the audit trail');
