@@ -37,7 +37,11 @@ export class KeyCache extends Cached<KeySet> {
       if (changesAt === undefined || this.clock() < changesAt) return set;
       // Only the first caller to notice drops the set; the others wait for the same reload.
       if (this.holds(cached)) this.invalidate();
-      return super.get();
+      // A scheduled change can wait for the database: until then the set in hand is still
+      // safe (a due next key can take over later; a retired key listed a little longer does
+      // no harm). Changes made elsewhere (an emergency withdrawal) come through the
+      // generation instead, which drops the set for good.
+      return super.get().catch(() => set);
     });
   }
 }

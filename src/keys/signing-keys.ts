@@ -1,13 +1,13 @@
 import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { and, eq, gt, inArray, or } from 'drizzle-orm';
 import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, type JWK } from 'jose';
-import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
-import { MAX_ACCESS_TOKEN_TTL, type SigningAlg } from '../config.js';
+import { recordChange, SYSTEM_ACTOR } from '../audit/events.js';
+import type { SigningAlg } from '../config.js';
 import type { DbOrTx } from '../db/connect.js';
 import { signingKeys } from '../db/schema.js';
 import type { SigningKeyInfo } from '../schemas/keys.js';
 import { CompactSigner } from './jws.js';
-import { type KeyTimeline, keyTimeline, retiredPublishUntil, signingSince } from './publication.js';
+import { activationTime, type KeyTimeline, keyTimeline, signingSince } from './publication.js';
 import { type KeyEncryptionInput, openPrivateKey, sealPrivateKey, withoutQueryParameters } from './sealing.js';
 
 export { KeyUnavailableError } from './sealing.js';
@@ -51,7 +51,8 @@ export async function newKeyRow(alg: SigningAlg, keys: KeyEncryptionInput, statu
  * Makes sure exactly one active key of `alg` exists. When another process wins the race to
  * insert the first key, the partial unique index turns our insert into a no-op (one
  * statement, no session state: safe behind a transaction pooler). When the active key has
- * another algorithm (SIGNING_ALG was changed), it is rotated.
+ * another algorithm (SIGNING_ALG was changed), a next key of `alg` is published, and takes
+ * over once verifiers have had time to see it, as in any rotation (see KeyCache).
  */
 export async function ensureActiveKey(db: DbOrTx, alg: SigningAlg, keys: KeyEncryptionInput): Promise<void> {
   const [active] = await db.select({ alg: signingKeys.alg }).from(signingKeys).where(eq(signingKeys.status, 'active'));
@@ -59,48 +60,24 @@ export async function ensureActiveKey(db: DbOrTx, alg: SigningAlg, keys: KeyEncr
     // The very first key signs at once: no verifier can have cached a JWKS without it.
     const row = await newKeyRow(alg, keys, 'active', new Date());
     await withoutQueryParameters(db.insert(signingKeys).values(row).onConflictDoNothing());
-  } else if (active.alg !== alg) {
-    // Fail before retiring anything if the current key cannot be read (wrong or missing
-    // KEY_ENCRYPTION_KEY): otherwise a misconfiguration would silently rotate.
-    await loadKeySet(db, keys);
-    // The old key signed tokens under the previous configuration, whose ACCESS_TOKEN_TTL we
-    // cannot know: keep it published for the longest lifetime any configuration allows.
-    await rotateSigningKey(db, alg, keys, MAX_ACCESS_TOKEN_TTL);
+    return;
   }
-}
-
-/**
- * Retires the active key and makes a new one that signs at once, in one transaction. The
- * retired key stays published until every token it signed has expired. Only for a change
- * of SIGNING_ALG at start-up, where the old algorithm must stop at once; the admin API and
- * the CLI rotate through rotation.ts, which publishes the new key before it signs.
- */
-export async function rotateSigningKey(
-  db: DbOrTx,
-  alg: SigningAlg,
-  keys: KeyEncryptionInput,
-  maxTokenTtl: number,
-  actor: Actor = SYSTEM_ACTOR,
-): Promise<string> {
+  if (active.alg === alg) return;
+  // Fail before changing anything if the current key cannot be read (wrong or missing
+  // KEY_ENCRYPTION_KEY): otherwise a misconfiguration would silently rotate.
+  await loadKeySet(db, keys);
+  const [next] = await db.select({ alg: signingKeys.alg }).from(signingKeys).where(eq(signingKeys.status, 'next'));
+  if (next?.alg === alg) return;
   const now = new Date();
-  const row = await newKeyRow(alg, keys, 'active', now);
-  await withoutQueryParameters(
-    db.transaction(async (tx) => {
-      // Lock the active key first. A concurrent rotation waits here, and its UPDATE below then
-      // sees (and retires) the key this one inserts; without the lock it would retire nothing
-      // and its INSERT would break the one-active-key index.
-      await tx.select({ kid: signingKeys.kid }).from(signingKeys).where(eq(signingKeys.status, 'active')).for('update');
-      // A pending next key was made for the old algorithm: withdraw it (it never signed).
-      await tx.update(signingKeys).set({ status: 'retired', retiredAt: now, publishUntil: now }).where(eq(signingKeys.status, 'next'));
-      await tx
-        .update(signingKeys)
-        .set({ status: 'retired', retiredAt: now, publishUntil: retiredPublishUntil(now, maxTokenTtl) })
-        .where(eq(signingKeys.status, 'active'));
-      await tx.insert(signingKeys).values(row);
-      await recordChange(tx, { action: 'key.rotated', actor, details: { kid: row.kid, alg } });
-    }),
-  );
-  return row.kid;
+  const row = await newKeyRow(alg, keys, 'next', activationTime(now));
+  // A pending next key of another algorithm never signed: withdraw it.
+  await db.update(signingKeys).set({ status: 'retired', retiredAt: now, publishUntil: now }).where(eq(signingKeys.status, 'next'));
+  await withoutQueryParameters(db.insert(signingKeys).values(row));
+  await recordChange(db, {
+    action: 'key.scheduled',
+    actor: SYSTEM_ACTOR,
+    details: { kid: row.kid, alg, activates_at: row.activatesAt.toISOString(), reason: 'SIGNING_ALG changed' },
+  });
 }
 
 /** The keys in the JWKS at `now`: next, active, and retired ones within their publish window. */
