@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { main } from '../../src/cli/main.js';
 import type { Database } from '../../src/db/connect.js';
 import { signingKeys } from '../../src/db/schema.js';
+import { KeyCache } from '../../src/keys/cache.js';
 import { JWKS_MAX_AGE_SECONDS, PUBLICATION_DELAY_SECONDS } from '../../src/keys/publication.js';
 import { requestRotation } from '../../src/keys/rotation.js';
 import { rotationSettings } from '../../src/keys/settings.js';
@@ -288,6 +289,28 @@ t.test('emergency rotation: a new key at once, the old one withdrawn at once', a
   t.equal(events.length, 1, 'audited with an action of its own');
   t.equal(events[0]?.actor.client_id, ADMIN_ID);
   t.same(events[0]?.details.kid, body.kid);
+});
+
+t.test('a scheduled switch that cannot reach the database waits, and the key set in hand keeps signing', async (t) => {
+  const { server } = await setup(t);
+  let down = false;
+  // The database answers reads but the switch (under the keys lock) fails, as in an outage.
+  const flaky: Database = {
+    ...server.database,
+    exclusive: (name, fn) => (down ? Promise.reject(new Error('connection refused')) : server.database.exclusive(name, fn)),
+  };
+  let now = Date.now();
+  const cache = new KeyCache(flaky, rotationSettings(server.config), () => now);
+  const oldKid = (await cache.get()).active.kid;
+  const next = await requestRotation(server.database, rotationSettings(server.config), new Date(now), { clientId: 'test', sub: null });
+  cache.invalidate();
+  t.equal((await cache.get()).active.kid, oldKid);
+
+  now += DELAY_MS;
+  down = true;
+  t.equal((await cache.get()).active.kid, oldKid, 'the switch is due but fails: the old key goes on signing, no error');
+  down = false;
+  t.equal((await cache.get()).active.kid, next.kid, 'once the database is back, the next use switches');
 });
 
 t.test('bad rotate bodies are 400, never 500', async (t) => {
