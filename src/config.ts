@@ -29,6 +29,13 @@ export interface Config {
   signingAlg: SigningAlg;
   /** 32-byte AES-256-GCM key for private signing keys at rest, or undefined (stored unencrypted). */
   keyEncryptionKey: Buffer | undefined;
+  /**
+   * The key-encryption key before the last change (KEY_ENCRYPTION_KEY_PREVIOUS): read only,
+   * so that keys sealed under it can be opened and re-sealed under keyEncryptionKey.
+   */
+  keyEncryptionKeyPrevious: Buffer | undefined;
+  /** KEY_ROTATION_DAYS: rotate the signing key automatically once it has signed this long; undefined: off. */
+  keyRotationDays: number | undefined;
   /** Passed to Fastify's `trustProxy`: false, true, a hop count, or a list of addresses/CIDRs. */
   trustProxy: boolean | number | string[];
   bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
@@ -85,6 +92,8 @@ export const CONFIG_VARIABLES = [
   'ACCESS_TOKEN_TTL',
   'SIGNING_ALG',
   'KEY_ENCRYPTION_KEY',
+  'KEY_ENCRYPTION_KEY_PREVIOUS',
+  'KEY_ROTATION_DAYS',
   'TRUST_PROXY',
   'BOOTSTRAP_ADMIN_CLIENT_ID',
   'BOOTSTRAP_ADMIN_CLIENT_SECRET',
@@ -154,7 +163,10 @@ export function loadConfig(env: Env = process.env): Config {
     issuer: parseIssuer(env.ISSUER, port),
     accessTokenTtl: parseIntegerVar(env, 'ACCESS_TOKEN_TTL', 3600, 60, MAX_ACCESS_TOKEN_TTL),
     signingAlg: parseChoice(env, 'SIGNING_ALG', SIGNING_ALGS, 'ES256'),
-    keyEncryptionKey: parseKeyEncryptionKey(env.KEY_ENCRYPTION_KEY),
+    keyEncryptionKey: parseKeyEncryptionKey(env, 'KEY_ENCRYPTION_KEY'),
+    keyEncryptionKeyPrevious: parsePreviousKeyEncryptionKey(env),
+    keyRotationDays:
+      nonEmpty(env.KEY_ROTATION_DAYS) === undefined ? undefined : parseIntegerVar(env, 'KEY_ROTATION_DAYS', 0, 1, 3650, 'days'),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     bootstrapAdmin: parseBootstrapAdmin(env),
     logLevel: parseChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -302,15 +314,30 @@ function parseIssuer(raw: string | undefined, port: number): string {
   return value.replace(/\/+$/, '');
 }
 
-function parseKeyEncryptionKey(raw: string | undefined): Buffer | undefined {
-  const value = nonEmpty(raw);
+function parseKeyEncryptionKey(env: Env, name: 'KEY_ENCRYPTION_KEY' | 'KEY_ENCRYPTION_KEY_PREVIOUS'): Buffer | undefined {
+  const value = nonEmpty(env[name]);
   if (value === undefined) return undefined;
-  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) throw new ConfigError('KEY_ENCRYPTION_KEY', 'must be base64');
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) throw new ConfigError(name, 'must be base64');
   const key = Buffer.from(value, 'base64');
   if (key.length !== 32) {
-    throw new ConfigError('KEY_ENCRYPTION_KEY', `must decode to exactly 32 bytes, got ${key.length}`);
+    throw new ConfigError(name, `must decode to exactly 32 bytes, got ${key.length}`);
   }
   return key;
+}
+
+/**
+ * KEY_ENCRYPTION_KEY_PREVIOUS only makes sense beside a current key: keys opened with it
+ * are re-sealed under KEY_ENCRYPTION_KEY, and there is no going back to keys in clear.
+ */
+function parsePreviousKeyEncryptionKey(env: Env): Buffer | undefined {
+  const previous = parseKeyEncryptionKey(env, 'KEY_ENCRYPTION_KEY_PREVIOUS');
+  if (previous !== undefined && nonEmpty(env.KEY_ENCRYPTION_KEY) === undefined) {
+    throw new ConfigError(
+      'KEY_ENCRYPTION_KEY_PREVIOUS',
+      'is set, but KEY_ENCRYPTION_KEY is not (keys are re-sealed under the current key)',
+    );
+  }
+  return previous;
 }
 
 function parseTrustProxy(raw: string | undefined): boolean | number | string[] {

@@ -6,7 +6,8 @@ import type { Database, Db } from './db/connect.js';
 import { GenerationWatcher } from './db/generation.js';
 import { services } from './db/schema.js';
 import { loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
-import { KeyCache } from './keys/signing-keys.js';
+import { KeyCache } from './keys/cache.js';
+import { rotationSettings } from './keys/settings.js';
 import { Cached } from './lib/cached.js';
 import type { Clock } from './lib/clock.js';
 import { ClientFingerprints } from './lib/redact.js';
@@ -67,7 +68,7 @@ export async function createPortier(config: Config, database: Database, logger: 
   const admission = new Admission(protection.argon2Concurrency, protection.argon2Queue);
   const verifier = new SecretVerifier(admission, verifySecret, () => metrics.argon2Verifications.inc());
   const directory = new ClientDirectory(db, verifier);
-  const keys = new KeyCache(db, config.keyEncryptionKey);
+  const keys = new KeyCache(database, rotationSettings(config), clock);
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
   const revocations = new RevocationList(db);
   const scopeCatalogue = new Cached(async () => {

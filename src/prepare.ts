@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
+import { SYSTEM_ACTOR } from './audit/events.js';
 import { bootstrapSecretWarning, ensureBootstrapAdmin } from './clients/bootstrap.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { ensureGenerationRow } from './db/generation.js';
 import { applyMigrations } from './db/migrations.js';
 import { ensureDpopNonceKey, ensureFingerprintKey } from './db/settings.js';
-import { encryptStoredKeys, ensureActiveKey, loadKeySet } from './keys/signing-keys.js';
+import { resealKeys } from './keys/sealing.js';
+import { ensureActiveKey, loadKeySet } from './keys/signing-keys.js';
 import { ensureBuiltInServices } from './services/services.js';
 
 /**
@@ -18,12 +20,13 @@ import { ensureBuiltInServices } from './services/services.js';
  */
 export async function prepareDatabase(
   database: Database,
-  config: Pick<Config, 'issuer' | 'signingAlg' | 'keyEncryptionKey' | 'bootstrapAdmin'>,
+  config: Pick<Config, 'issuer' | 'signingAlg' | 'keyEncryptionKey' | 'keyEncryptionKeyPrevious' | 'bootstrapAdmin'>,
   log?: Logger,
   options: { moveIssuer?: boolean } = {},
 ): Promise<void> {
   // One transaction under the start-up lock: several instances starting at once take
   // turns, and each finds what the ones before it did. Everything goes through `tx`.
+  const keys = { current: config.keyEncryptionKey, previous: config.keyEncryptionKeyPrevious };
   await database.exclusive('startup', async (tx) => {
     const applied = await applyMigrations(tx);
     if (applied > 0) log?.info({ migrations: applied }, 'applied database migrations');
@@ -31,11 +34,14 @@ export async function prepareDatabase(
     await ensureFingerprintKey(tx);
     await ensureDpopNonceKey(tx);
     await ensureBuiltInServices(tx, config.issuer, options);
-    await ensureActiveKey(tx, config.signingAlg, config.keyEncryptionKey);
-    if (config.keyEncryptionKey !== undefined) {
-      const encrypted = await encryptStoredKeys(tx, config.keyEncryptionKey);
-      if (encrypted > 0) log?.info({ keys: encrypted }, 'encrypted signing keys that were stored in clear');
-    }
+    await ensureActiveKey(tx, config.signingAlg, keys);
+    // Keys in clear (KEY_ENCRYPTION_KEY set for the first time), in the old v1 envelope, or
+    // sealed under KEY_ENCRYPTION_KEY_PREVIOUS: sealed anew under the current key, in this
+    // transaction, so a key that cannot be opened stops the start with nothing changed.
+    const { resealed, unreadable } = await resealKeys(tx, keys, SYSTEM_ACTOR);
+    if (resealed.length > 0) log?.info({ keys: resealed.length }, 'sealed signing keys under KEY_ENCRYPTION_KEY');
+    if (unreadable.length > 0)
+      log?.warn({ kids: unreadable }, 'retired signing keys that no key-encryption key opens were left as they are');
     if (config.bootstrapAdmin !== undefined) {
       const outcome = await ensureBootstrapAdmin(tx, config.bootstrapAdmin.clientId, config.bootstrapAdmin.clientSecret);
       log?.info({ client_id: config.bootstrapAdmin.clientId, outcome }, 'bootstrap admin client checked');
@@ -43,7 +49,7 @@ export async function prepareDatabase(
   });
   // Fail at start, not on the first token request, when the key cannot be used
   // (encrypted at rest but KEY_ENCRYPTION_KEY missing or wrong).
-  await loadKeySet(database.db, config.keyEncryptionKey);
+  await loadKeySet(database.db, keys);
   const secretWarning = config.bootstrapAdmin && bootstrapSecretWarning(config.bootstrapAdmin.clientSecret);
   if (secretWarning) log?.warn(secretWarning);
   if (config.keyEncryptionKey === undefined) {

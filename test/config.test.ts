@@ -53,6 +53,8 @@ t.test("defaults are those of the README's table", async (t) => {
     accessTokenTtl: 3600,
     signingAlg: 'ES256',
     keyEncryptionKey: undefined,
+    keyEncryptionKeyPrevious: undefined,
+    keyRotationDays: undefined,
     trustProxy: false,
     bootstrapAdmin: undefined,
     logLevel: 'info',
@@ -76,6 +78,7 @@ t.test("defaults are those of the README's table", async (t) => {
 
 t.test('every variable is read', async (t) => {
   const key = randomBytes(32);
+  const previousKey = randomBytes(32);
   const caFile = join(t.testdir(), 'ca.pem');
   writeFileSync(caFile, FAKE_PEM);
   const config = loadConfig({
@@ -91,6 +94,8 @@ t.test('every variable is read', async (t) => {
     ACCESS_TOKEN_TTL: '600',
     SIGNING_ALG: 'EdDSA',
     KEY_ENCRYPTION_KEY: key.toString('base64'),
+    KEY_ENCRYPTION_KEY_PREVIOUS: previousKey.toString('base64'),
+    KEY_ROTATION_DAYS: '90',
     TRUST_PROXY: '1',
     BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin',
     BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret',
@@ -122,6 +127,8 @@ t.test('every variable is read', async (t) => {
     accessTokenTtl: 600,
     signingAlg: 'EdDSA',
     keyEncryptionKey: key,
+    keyEncryptionKeyPrevious: previousKey,
+    keyRotationDays: 90,
     trustProxy: 1,
     bootstrapAdmin: { clientId: 'root-admin', clientSecret: 'a-long-enough-secret' },
     logLevel: 'debug',
@@ -230,6 +237,31 @@ t.test('KEY_ENCRYPTION_KEY', async (t) => {
   const secretValue = randomBytes(16).toString('base64');
   const error = refuses(t, { KEY_ENCRYPTION_KEY: secretValue }, 'KEY_ENCRYPTION_KEY', /32 bytes/);
   t.notOk(error?.message.includes(secretValue), 'the key itself is not repeated in the message');
+});
+
+t.test('KEY_ENCRYPTION_KEY_PREVIOUS and KEY_ROTATION_DAYS', async (t) => {
+  const key = randomBytes(32);
+  const previous = randomBytes(32);
+  const both = { KEY_ENCRYPTION_KEY: key.toString('base64'), KEY_ENCRYPTION_KEY_PREVIOUS: previous.toString('base64url') };
+  t.strictSame(loadConfig(both).keyEncryptionKeyPrevious, previous, 'base64url, beside the current key');
+  const current = { KEY_ENCRYPTION_KEY: key.toString('base64') };
+  refuses(t, { ...current, KEY_ENCRYPTION_KEY_PREVIOUS: 'not base64!' }, 'KEY_ENCRYPTION_KEY_PREVIOUS', /base64/);
+  refuses(
+    t,
+    { ...current, KEY_ENCRYPTION_KEY_PREVIOUS: randomBytes(16).toString('base64') },
+    'KEY_ENCRYPTION_KEY_PREVIOUS',
+    /exactly 32 bytes, got 16/,
+  );
+  refuses(t, { KEY_ENCRYPTION_KEY_PREVIOUS: previous.toString('base64') }, 'KEY_ENCRYPTION_KEY_PREVIOUS', /KEY_ENCRYPTION_KEY is not/);
+  const secretValue = randomBytes(20).toString('base64');
+  const error = refuses(t, { ...current, KEY_ENCRYPTION_KEY_PREVIOUS: secretValue }, 'KEY_ENCRYPTION_KEY_PREVIOUS', /32 bytes/);
+  t.notOk(error?.message.includes(secretValue), 'the key itself is not repeated in the message');
+
+  t.equal(loadConfig({}).keyRotationDays, undefined, 'unset: no automatic rotation');
+  t.equal(loadConfig({ KEY_ROTATION_DAYS: '' }).keyRotationDays, undefined, 'empty: unset');
+  t.equal(loadConfig({ KEY_ROTATION_DAYS: '30' }).keyRotationDays, 30);
+  for (const bad of ['0', '-1', '1.5', 'monthly', '3651'])
+    refuses(t, { KEY_ROTATION_DAYS: bad }, 'KEY_ROTATION_DAYS', /whole number|between/);
 });
 
 t.test('TRUST_PROXY', async (t) => {

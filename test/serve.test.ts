@@ -190,6 +190,8 @@ t.test('bad configuration: exit 1 with one line naming the variable', async (t) 
     [{ PORT: '70000' }, 'PORT'],
     [{ KEY_ENCRYPTION_KEY: 'short' }, 'KEY_ENCRYPTION_KEY'],
     [{ KEY_ENCRYPTION_KEY: 'not base64!' }, 'KEY_ENCRYPTION_KEY'],
+    [{ KEY_ENCRYPTION_KEY: `${'A'.repeat(43)}=`, KEY_ENCRYPTION_KEY_PREVIOUS: 'short' }, 'KEY_ENCRYPTION_KEY_PREVIOUS'],
+    [{ KEY_ROTATION_DAYS: 'weekly' }, 'KEY_ROTATION_DAYS'],
     [{ ACCESS_TOKEN_TTL: '5' }, 'ACCESS_TOKEN_TTL'],
     [{ ISSUER: 'ftp://portier.example' }, 'ISSUER'],
     [{ TRUST_PROXY: 'the-load-balancer' }, 'TRUST_PROXY'],

@@ -6,7 +6,9 @@ import { listAuditEvents } from '../audit/list.js';
 import { createClient, getClient } from '../clients/clients.js';
 import { bulkSetEnabled, deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
-import { listSigningKeys, rotateSigningKey } from '../keys/signing-keys.js';
+import { emergencyRotation, requestRotation } from '../keys/rotation.js';
+import { rotationSettings } from '../keys/settings.js';
+import { listSigningKeys } from '../keys/signing-keys.js';
 import { NotFoundError } from '../lib/errors.js';
 import * as audit from '../schemas/audit.js';
 import * as clients from '../schemas/clients.js';
@@ -247,12 +249,29 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/keys/rotate',
-    { schema: { tags: ['keys'], security: secured, response: { 200: keys.keysResponse, ...problems } } },
-    async (request) => {
-      const { config } = portier;
-      const kid = await rotateSigningKey(db, config.signingAlg, config.keyEncryptionKey, config.accessTokenTtl, actor(request));
-      request.log.info({ kid, actor: request.admin.clientId }, 'signing key rotated');
-      return { items: await listSigningKeys(db) };
+    {
+      bodyLimit: ADMIN_BODY_LIMIT,
+      schema: {
+        tags: ['keys'],
+        security: secured,
+        body: keys.rotateBody,
+        response: { 200: keys.rotationResponse, 202: keys.rotationResponse, ...problems },
+      },
+    },
+    async (request, reply) => {
+      const rotate = request.body?.emergency === true ? emergencyRotation : requestRotation;
+      const outcome = await rotate(portier.database, rotationSettings(portier.config), new Date(portier.clock()), actor(request));
+      request.log.info(
+        { kid: outcome.kid, status: outcome.status, withdrawn: outcome.withdrawn, actor: request.admin.clientId },
+        request.body?.emergency === true ? 'emergency key rotation' : 'signing key rotation',
+      );
+      return reply.status(outcome.status === 'active' ? 200 : 202).send({
+        kid: outcome.kid,
+        status: outcome.status,
+        activates_at: outcome.activatesAt.toISOString(),
+        withdrawn: outcome.withdrawn,
+        items: await listSigningKeys(db),
+      });
     },
   );
 

@@ -13,7 +13,10 @@ import { type Config, ConfigError, loadConfig } from '../config.js';
 import { connectDatabase, type Database } from '../db/connect.js';
 import { databaseErrorKind, isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
 import { pendingMigrations } from '../db/migrations.js';
-import { KeyUnavailableError, listSigningKeys, rotateSigningKey } from '../keys/signing-keys.js';
+import { emergencyRotation, requestRotation } from '../keys/rotation.js';
+import { resealKeys } from '../keys/sealing.js';
+import { rotationSettings } from '../keys/settings.js';
+import { KeyUnavailableError, listSigningKeys } from '../keys/signing-keys.js';
 import { NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { prepareDatabase } from '../prepare.js';
 import { auditQuery } from '../schemas/audit.js';
@@ -52,7 +55,7 @@ const USAGE = `usage: portier <command>
   services create --id ID --name N --audience URI [--scope S]… [--description D]
   services update ID [--name N] [--description D] [--audience URI] [--scope S]…
 
-  keys list  |  keys rotate
+  keys list  |  keys rotate [--emergency]  |  keys reseal
   audit [--client-id ID] [--action A] [--limit N]
 
 Configuration comes from the same environment variables as the server (DATABASE_URL, DATA_DIR, …).
@@ -88,6 +91,7 @@ const OPTIONS = {
   'move-issuer': { type: 'boolean' },
   'dpop-bound': { type: 'boolean' },
   'no-dpop-bound': { type: 'boolean' },
+  emergency: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -394,11 +398,7 @@ export async function main(argv: string[], context: CliContext = processContext(
         await servicesCommand(session, sub, args, flags);
         break;
       case 'keys':
-        if (sub === 'list') print(out, { items: await listSigningKeys(database.db) });
-        else if (sub === 'rotate') {
-          const kid = await rotateSigningKey(database.db, config.signingAlg, config.keyEncryptionKey, config.accessTokenTtl, session.actor);
-          print(out, { rotated_to: kid, items: await listSigningKeys(database.db) });
-        } else throw new UsageError(`unknown keys command "${sub ?? ''}"`);
+        await keysCommand(session, config, sub, flags);
         break;
       case 'audit': {
         const query = validate(
@@ -423,6 +423,35 @@ export async function main(argv: string[], context: CliContext = processContext(
   } finally {
     if (context.database === undefined) await database.close();
   }
+}
+
+/** `portier keys …`: the same functions as /admin/keys and /admin/keys/rotate, and re-sealing. */
+async function keysCommand(session: Session, config: Config, sub: string | undefined, flags: Flags): Promise<void> {
+  const { out, database, actor } = session;
+  if (sub === 'list') {
+    print(out, { items: await listSigningKeys(database.db) });
+  } else if (sub === 'rotate') {
+    const rotate = flags.emergency === true ? emergencyRotation : requestRotation;
+    const outcome = await rotate(database, rotationSettings(config), new Date(), actor);
+    out.stderr(
+      outcome.status === 'active'
+        ? `key ${outcome.kid} signs from now on${outcome.withdrawn.length > 0 ? `; withdrawn from the JWKS: ${outcome.withdrawn.join(', ')}` : ''}\n`
+        : `key ${outcome.kid} is published and starts signing at ${outcome.activatesAt.toISOString()}\n`,
+    );
+    print(out, {
+      kid: outcome.kid,
+      status: outcome.status,
+      activates_at: outcome.activatesAt.toISOString(),
+      withdrawn: outcome.withdrawn,
+      items: await listSigningKeys(database.db),
+    });
+  } else if (sub === 'reseal') {
+    if (config.keyEncryptionKey === undefined) throw new RuleError('KEY_ENCRYPTION_KEY is not set: there is no key to seal with');
+    const keys = rotationSettings(config).keys;
+    const outcome = await database.exclusive('keys', (tx) => resealKeys(tx, keys, actor));
+    out.stderr(`sealed ${outcome.resealed.length} signing key(s) under KEY_ENCRYPTION_KEY\n`);
+    print(out, outcome);
+  } else throw new UsageError(`unknown keys command "${sub ?? ''}"`);
 }
 
 /** What went wrong, in one line that never carries query text or parameters. */

@@ -17,10 +17,11 @@ export type { Db, DbOrTx, Tx } from './types.js';
 
 /**
  * The names of Portier's cluster-wide locks. `startup`: migrations, the cache generation
- * row, the built-in admin service, the first signing key and the bootstrap admin. A
- * scheduled job (key rotation, pruning) would get a name of its own.
+ * row, the built-in admin service, the first signing key and the bootstrap admin. `keys`:
+ * changes of the signing keys' states (rotation, promotion of the next key, re-sealing),
+ * so that each happens once however many instances notice it is due.
  */
-export type LockName = 'startup';
+export type LockName = 'startup' | 'keys';
 
 export interface Database {
   db: Db;

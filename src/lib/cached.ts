@@ -25,6 +25,11 @@ export class Cached<T> {
   invalidate(): void {
     this.current = undefined;
   }
+
+  /** Whether `value` (a promise get() returned) is still the one kept: not yet invalidated. */
+  protected holds(value: Promise<T>): boolean {
+    return this.current === value;
+  }
 }
 
 /**

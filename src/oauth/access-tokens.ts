@@ -1,6 +1,6 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import { clientStatus } from '../clients/rules.js';
-import type { KeyCache } from '../keys/signing-keys.js';
+import type { KeyCache } from '../keys/cache.js';
 import type { Clock } from '../lib/clock.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import type { RevocationList } from './revocations.js';

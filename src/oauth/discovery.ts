@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+// The max-age is part of the rotation rule (a new key is published this long, plus a margin, before it signs).
+import { JWKS_MAX_AGE_SECONDS } from '../keys/publication.js';
 import { ASSERTION_SIGNING_ALGS } from './client-assertion.js';
 import { DPOP_SIGNING_ALGS } from './dpop.js';
 import { SUPPORTED_GRANT_TYPES, tokenEndpointUrl } from './token.js';
 
-/** Resource servers may cache the key set this long; they refetch on an unknown `kid`. */
-const JWKS_MAX_AGE_SECONDS = 300;
 const DISCOVERY_MAX_AGE_SECONDS = 3600;
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;

@@ -1,5 +1,5 @@
 import type { Db } from '../db/connect.js';
-import type { KeyCache } from '../keys/signing-keys.js';
+import type { KeyCache } from '../keys/cache.js';
 import type { ClientFingerprints, ClientReference } from '../lib/redact.js';
 import { quoteParameter } from '../lib/redact.js';
 import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';

@@ -26,3 +26,30 @@ export const signingKeyInfo = Type.Object({
 export type SigningKeyInfo = Static<typeof signingKeyInfo>;
 
 export const keysResponse = Type.Object({ items: Type.Array(signingKeyInfo) });
+
+const rotateFields = Type.Object(
+  {
+    emergency: Type.Optional(
+      Type.Boolean({
+        description:
+          'For a compromised key: a new key signs at once, and the active (and any next) key leaves the JWKS at once. Verifiers meet an unknown kid until they refetch.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+/**
+ * The body of POST /keys/rotate: optional (null or none at all). One schema with
+ * `type: [object, null]` rather than anyOf, so that a bad field is reported as that field.
+ */
+export const rotateBody = Type.Unsafe<Static<typeof rotateFields> | null>({ ...rotateFields, type: ['object', 'null'] });
+
+/** 200: `kid` signs from now on. 202: `kid` is published and starts signing at `activates_at`, on its own. */
+export const rotationResponse = Type.Object({
+  kid: Type.String(),
+  status: stringEnum(['active', 'next']),
+  activates_at: Type.String({ format: 'date-time' }),
+  withdrawn: Type.Array(Type.String(), { description: 'Keys an emergency rotation took out of the JWKS.' }),
+  items: Type.Array(signingKeyInfo),
+});
+export type RotationResponse = Static<typeof rotationResponse>;

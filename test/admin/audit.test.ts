@@ -113,7 +113,7 @@ t.test('one event per change, naming the admin, the client and what changed; no 
       .statusCode,
     200,
   );
-  t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 200);
+  t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 202, 'a key rotation, scheduled');
   t.equal((await server.admin('DELETE', '/admin/clients/audited')).statusCode, 204);
   t.equal(
     (await server.admin('POST', '/admin/services', { id: 'doomed', name: 'Doomed', audience: 'urn:example:doomed' })).statusCode,
@@ -140,7 +140,7 @@ t.test('one event per change, naming the admin, the client and what changed; no 
       'client.enabled',
       'client.secret_regenerated',
       'service.updated',
-      'key.rotated',
+      'key.scheduled',
       'client.deleted',
       'service.created',
       'service.deleted',
@@ -189,7 +189,11 @@ t.test('one event per change, naming the admin, the client and what changed; no 
   t.match(byAction('service.created')[0]?.details, { service: 'events', audience: EVENTS.audience });
   t.match(byAction('service.deleted')[0]?.details, { service: 'doomed' });
   const keys = (await server.admin('GET', '/admin/keys')).json() as { items: Array<{ kid: string; status: string }> };
-  t.equal(byAction('key.rotated')[0]?.details.kid, keys.items.find((key) => key.status === 'active')?.kid, 'key.rotated names the new kid');
+  t.equal(
+    byAction('key.scheduled')[0]?.details.kid,
+    keys.items.find((key) => key.status === 'next')?.kid,
+    'key.scheduled names the next kid',
+  );
 
   // No secret, hash or private key: not in what the API shows, not in the table itself.
   const privateKeys = (await db.select({ privateKey: signingKeys.privateKey }).from(signingKeys)).map((row) => {

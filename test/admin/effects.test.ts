@@ -1,5 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import t, { type Test } from 'tap';
+import { PUBLICATION_DELAY_SECONDS } from '../../src/keys/publication.js';
 import { basicAuth, build, buildWithAdmin, eventually, ISSUER, postToken, type TestServer } from '../helpers.js';
 
 // "Every change takes effect at once": each change made through the admin API is in force
@@ -217,15 +218,16 @@ t.test('another instance on the same database sees each change within a second',
   );
 
   const keyBefore = decodeProtectedHeader(String((await ask(b, fresh, { resource: BILLING.audience })).json().access_token)).kid;
-  await change(t, a, 'POST', '/admin/keys/rotate');
-  const newKid = ((await a.admin('GET', '/admin/keys')).json() as { items: Array<{ kid: string; status: string }> }).items.find(
-    (key) => key.status === 'active',
-  )?.kid;
+  // An emergency rotation switches at once (a normal one waits for the JWKS caches: see
+  // test/keys/). It also withdraws the key that signed A's admin token: A needs a new one.
+  const rotated = await change(t, a, 'POST', '/admin/keys/rotate', { emergency: true });
+  const newKid = rotated.kid;
   t.not(newKid, keyBefore, 'a new key');
   const signedBy = async () => decodeProtectedHeader(String((await ask(b, fresh, { resource: BILLING.audience })).json().access_token)).kid;
   t.equal(await eventually(signedBy, (kid) => kid === newKid, 1000), newKid, 'B: signs with the new key within 1 s');
 
-  await change(t, a, 'DELETE', '/admin/clients/vendor');
+  const renewed = await a.tokenFor();
+  t.equal((await a.admin('DELETE', '/admin/clients/vendor', undefined, renewed)).statusCode, 204, 'DELETE with a new admin token');
   expectRefused(t, await eventually(() => onB(fresh), refused, 1000), 'invalid_client', 'B: deleted within 1 s');
 });
 
@@ -247,33 +249,63 @@ t.test('an admin change made on another instance applies to the admin API there 
   t.equal(refusedOnB.statusCode, 401, 'B refuses the disabled admin within 1 s');
 });
 
-t.test('key rotation: one active and one retired key, both published, old tokens still verify', async (t) => {
+t.test('key rotation: the next key is published first, then signs; old tokens still verify', async (t) => {
   const { server, client } = await setup(t);
   const before = await ask(server, client);
   expectIssued(t, before, 'token before rotation');
   const oldToken = String(before.json().access_token);
   const oldKid = decodeProtectedHeader(oldToken).kid;
 
-  const rotated = await server.admin('POST', '/admin/keys/rotate');
-  t.equal(rotated.statusCode, 200);
-  const keys = (await server.admin('GET', '/admin/keys')).json() as {
-    items: Array<{ kid: string; alg: string; status: string; retired_at: string | null; publish_until: string | null; public_jwk: JWK }>;
+  type KeyItem = {
+    kid: string;
+    alg: string;
+    status: string;
+    activates_at: string | null;
+    retired_at: string | null;
+    publish_until: string | null;
+    public_jwk: JWK;
   };
-  t.same(rotated.json(), keys, 'the rotate response lists the keys');
-  t.equal(keys.items.length, 2, 'two keys');
-  const active = keys.items.filter((key) => key.status === 'active');
-  const retired = keys.items.filter((key) => key.status === 'retired');
+  const listKeys = async () => ((await server.admin('GET', '/admin/keys')).json() as { items: KeyItem[] }).items;
+
+  // The new contract: the new key is published now and signs only once every cached JWKS has it.
+  const rotated = await server.admin('POST', '/admin/keys/rotate');
+  t.equal(rotated.statusCode, 202, 'scheduled, not switched');
+  const scheduled = rotated.json() as { kid: string; status: string; activates_at: string; items: KeyItem[] };
+  t.equal(scheduled.status, 'next');
+  t.ok(
+    Date.parse(scheduled.activates_at) >= server.clock.now() + PUBLICATION_DELAY_SECONDS * 1000 - 5000,
+    'starts signing a publication delay from now',
+  );
+  t.same(scheduled.items, await listKeys(), 'the rotate response lists the keys');
+  const pending = await listKeys();
+  t.same(pending.map((key) => key.status).sort(), ['active', 'next']);
+  t.equal(pending.find((key) => key.status === 'active')?.kid, oldKid, 'the old key still signs');
+  const jwksBefore = (await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] };
+  t.same(jwksBefore.keys.map((key) => key.kid).sort(), [oldKid, scheduled.kid].sort(), 'the JWKS lists both keys');
+  t.equal(decodeProtectedHeader(String((await ask(server, client)).json().access_token)).kid, oldKid, 'tokens: still the old kid');
+
+  server.clock.advance(PUBLICATION_DELAY_SECONDS * 1000);
+  const after = await ask(server, client);
+  expectIssued(t, after, 'token after the switch');
+  const newToken = String(after.json().access_token);
+  t.equal(decodeProtectedHeader(newToken).kid, scheduled.kid, 'a new token has the new kid');
+
+  const keys = await listKeys();
+  t.equal(keys.length, 2, 'two keys');
+  const active = keys.filter((key) => key.status === 'active');
+  const retired = keys.filter((key) => key.status === 'retired');
   t.equal(active.length, 1, 'one active');
   t.equal(retired.length, 1, 'one retired');
   t.equal(retired[0]?.kid, oldKid, 'the retired key signed the old token');
-  t.not(active[0]?.kid, oldKid, 'the active key is new');
+  t.equal(active[0]?.kid, scheduled.kid, 'the active key is the scheduled one');
   t.ok(retired[0]?.retired_at !== null && retired[0]?.publish_until !== null, 'the retired key has retired_at and publish_until');
   t.ok(
-    Date.parse(String(retired[0]?.publish_until)) > Date.now() + server.config.accessTokenTtl * 1000 - 5000,
+    Date.parse(String(retired[0]?.publish_until)) > server.clock.now() + server.config.accessTokenTtl * 1000 - 5000,
     'published at least as long as a token lives',
   );
   t.equal(active[0]?.retired_at, null);
-  for (const key of keys.items) {
+  for (const key of keys) {
+    t.type(key.activates_at, 'string', `${key.status} key: activates_at`);
     for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) t.notOk(member in key.public_jwk, `${key.status} key: no "${member}"`);
     t.equal(key.public_jwk.kid, key.kid);
     t.type(key.public_jwk.kty, 'string');
@@ -283,30 +315,26 @@ t.test('key rotation: one active and one retired key, both published, old tokens
   const jwksResponse = await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
   t.equal(jwksResponse.statusCode, 200);
   const jwks = jwksResponse.json() as { keys: JWK[] };
-  t.same(jwks.keys.map((key) => key.kid).sort(), keys.items.map((key) => key.kid).sort(), 'the JWKS lists both keys');
+  t.same(jwks.keys.map((key) => key.kid).sort(), keys.map((key) => key.kid).sort(), 'the JWKS lists both keys');
   t.notOk(
     jwks.keys.some((key) => 'd' in key),
     'the JWKS has public keys only',
   );
-
   const keySet = createLocalJWKSet(jwks);
   const verifiedOld = await jwtVerify(oldToken, keySet, { issuer: ISSUER, audience: EVENTS.audience, typ: 'at+jwt' });
   t.equal(verifiedOld.protectedHeader.kid, oldKid, 'a token issued before the rotation still verifies');
-
-  const after = await ask(server, client);
-  expectIssued(t, after, 'token after rotation');
-  const newToken = String(after.json().access_token);
-  t.equal(decodeProtectedHeader(newToken).kid, active[0]?.kid, 'a new token has the new kid');
   const verifiedNew = await jwtVerify(newToken, keySet, { issuer: ISSUER, audience: EVENTS.audience, typ: 'at+jwt' });
   t.equal(verifiedNew.payload.client_id, 'vendor');
 
   // The admin token was signed by the retired key: it still opens the admin API.
   t.equal((await server.admin('GET', '/admin/keys')).statusCode, 200, 'an admin token from before the rotation still works');
 
-  // A second rotation: three keys, one active, and every token so far still verifies.
-  t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 200);
-  const three = (await server.admin('GET', '/admin/keys')).json() as { items: Array<{ status: string }> };
-  t.same(three.items.map((key) => key.status).sort(), ['active', 'retired', 'retired']);
+  // A second rotation: three keys once it has switched, and every token so far still verifies.
+  t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 202);
+  server.clock.advance(PUBLICATION_DELAY_SECONDS * 1000);
+  expectIssued(t, await ask(server, client), 'token after the second switch');
+  const three = await listKeys();
+  t.same(three.map((key) => key.status).sort(), ['active', 'retired', 'retired']);
   const jwks3 = createLocalJWKSet((await server.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json() as { keys: JWK[] });
   for (const token of [oldToken, newToken]) await t.resolves(jwtVerify(token, jwks3, { issuer: ISSUER, audience: EVENTS.audience }));
 });

@@ -10,7 +10,9 @@ import { ensureBootstrapAdmin } from '../../src/clients/bootstrap.js';
 import type { Config } from '../../src/config.js';
 import type { Database } from '../../src/db/connect.js';
 import { clientGrants, clientSecrets, clients, services, signingKeys } from '../../src/db/schema.js';
-import { ensureActiveKey, KeyUnavailableError, loadKeySet, rotateSigningKey } from '../../src/keys/signing-keys.js';
+import { PUBLICATION_DELAY_SECONDS } from '../../src/keys/publication.js';
+import { applyDueRotation, requestRotation } from '../../src/keys/rotation.js';
+import { ensureActiveKey, KeyUnavailableError, loadKeySet } from '../../src/keys/signing-keys.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import {
   addClient,
@@ -46,6 +48,24 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   } catch (error) {
     return error;
   }
+}
+
+const TEST_ACTOR = { clientId: 'test', sub: null };
+
+/**
+ * A whole normal rotation at once: a next key is published at `start`, and a publication
+ * delay later takes over (as the first instance to notice would switch to it).
+ */
+async function rotateNow(
+  database: Database,
+  keyEncryptionKey: Buffer | undefined,
+  maxTokenTtl: number,
+  start = Date.now(),
+): Promise<string> {
+  const settings = { alg: 'ES256' as const, keys: keyEncryptionKey, maxTokenTtl };
+  await requestRotation(database, settings, new Date(start), TEST_ACTOR);
+  const switched = await requestRotation(database, settings, new Date(start + PUBLICATION_DELAY_SECONDS * 1000), TEST_ACTOR);
+  return switched.kid;
 }
 
 /** A client granted one service of its own, and a token for it through the token endpoint. */
@@ -260,7 +280,7 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
   t.equal(row?.encrypted, true, 'marked encrypted');
   t.notMatch(row?.privateKey, /"d":/, 'the stored private key does not contain the private JWK');
   t.notMatch(row?.privateKey, /"d"/);
-  t.match(row?.privateKey, /^v1\.[\w-]+\.[\w-]+\.[\w-]+$/, 'an encryption envelope');
+  t.match(row?.privateKey, /^v2\.[\w-]+\.[\w-]+\.[\w-]+$/, 'an encryption envelope (v2, bound to the kid)');
   const publicJwk = row?.publicJwk as Record<string, unknown>;
   t.notOk('d' in publicJwk, 'the public JWK has no private part');
 
@@ -305,7 +325,7 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
   });
 
   await t.test('rotation keeps new keys encrypted', async (t) => {
-    await rotateSigningKey(database.db, 'ES256', keyEncryptionKey, 3600);
+    await rotateNow(database, keyEncryptionKey, 3600);
     for (const row of await keyRows(database)) {
       t.equal(row.encrypted, true, `${row.status} key encrypted`);
       t.notMatch(row.privateKey, /"d":/);
@@ -318,7 +338,7 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
 // (c) SIGNING_ALG changed on an existing database
 // ---------------------------------------------------------------------------------------
 
-t.test('changing SIGNING_ALG from ES256 to RS256 rotates, and the old key stays published', async (t) => {
+t.test('changing SIGNING_ALG from ES256 to RS256 publishes an RS256 key first, which then takes over', async (t) => {
   const { database } = await createTestDatabase(t);
   const es = await build(t, { database, config: { signingAlg: 'ES256' } });
   const before = await issueToken(es, 'orders');
@@ -326,13 +346,32 @@ t.test('changing SIGNING_ALG from ES256 to RS256 rotates, and the old key stays 
   const [oldKey] = await keyRows(database);
   if (oldKey === undefined) throw new Error('no key');
 
+  // Before this change the switch was immediate; now the new key is published first, like
+  // any rotation, so no verifier with a cached JWKS meets its kid unannounced.
   const rs = await build(t, { database, config: { signingAlg: 'RS256' } });
-  const rows = await keyRows(database);
+  let rows = await keyRows(database);
   t.equal(rows.length, 2, 'a new key was made');
+  const next = rows.find((row) => row.status === 'next');
+  t.equal(next?.alg, 'RS256', 'the next key is RS256');
+  t.same(
+    rows.filter((row) => row.status === 'active').map((row) => row.kid),
+    [oldKey.kid],
+    'the ES256 key still signs',
+  );
+  t.strictSame(new Set((await publishedJwks(rs)).keys.map((key) => key.kid)), new Set([oldKey.kid, next?.kid]), 'both keys published');
+  const during = await issueToken(rs, 'invoices');
+  t.equal(decodeProtectedHeader(during.token).alg, 'ES256', 'until the switch, tokens are ES256');
+
+  rs.clock.advance(PUBLICATION_DELAY_SECONDS * 1000);
+  const after = await issueToken(rs, 'payments');
+  const fresh = await verifyAgainstJwks(rs, after.token, after.audience);
+  t.equal(fresh.protectedHeader.alg, 'RS256', 'then new tokens are RS256');
+  t.equal(fresh.protectedHeader.kid, next?.kid);
+
+  rows = await keyRows(database);
   const active = rows.filter((row) => row.status === 'active');
   t.equal(active.length, 1, 'exactly one active key');
-  t.equal(active[0]?.alg, 'RS256', 'the active key is RS256');
-  t.not(active[0]?.kid, oldKey.kid);
+  t.equal(active[0]?.kid, next?.kid);
   const retired = rows.find((row) => row.kid === oldKey.kid);
   t.equal(retired?.status, 'retired', 'the ES256 key is retired');
   t.ok(retired?.retiredAt instanceof Date, 'with a retirement time');
@@ -344,38 +383,39 @@ t.test('changing SIGNING_ALG from ES256 to RS256 rotates, and the old key stays 
 
   const keySet = await loadKeySet(database.db, undefined);
   t.equal(keySet.active.alg, 'RS256');
-  t.equal(keySet.active.kid, active[0]?.kid);
-  t.strictSame(new Set(keySet.jwks.keys.map((key) => key.kid)), new Set([oldKey.kid, active[0]?.kid]), 'both keys in the JWKS');
+  t.strictSame(new Set(keySet.jwks.keys.map((key) => key.kid)), new Set([oldKey.kid, next?.kid]), 'both keys in the JWKS');
   const oldPublished = keySet.jwks.keys.find((key) => key.kid === oldKey.kid);
   t.equal(oldPublished?.alg, 'ES256');
   t.equal(oldPublished?.kty, 'EC');
-
-  const jwks = await publishedJwks(rs);
-  t.strictSame(new Set(jwks.keys.map((key) => key.kid)), new Set([oldKey.kid, active[0]?.kid]), 'both keys at /.well-known/jwks.json');
-  const old = await verifyAgainstJwks(rs, before.token, before.audience);
-  t.equal(old.protectedHeader.kid, oldKey.kid, 'a token signed before the change still verifies');
-
-  const after = await issueToken(rs, 'invoices');
-  const fresh = await verifyAgainstJwks(rs, after.token, after.audience);
-  t.equal(fresh.protectedHeader.alg, 'RS256', 'new tokens are RS256');
-  t.equal(fresh.protectedHeader.kid, active[0]?.kid);
+  for (const issued of [before, during]) {
+    const old = await verifyAgainstJwks(rs, issued.token, issued.audience);
+    t.equal(old.protectedHeader.kid, oldKey.kid, 'a token signed before the switch still verifies');
+  }
 
   await prepareDatabase(database, testConfig({ signingAlg: 'RS256' }));
-  t.equal((await keyRows(database)).length, 2, 'starting again with RS256 does not rotate again');
+  t.equal((await keyRows(database)).length, 2, 'starting again with RS256 makes no key');
 
   await prepareDatabase(database, testConfig({ signingAlg: 'EdDSA' }));
+  await prepareDatabase(database, testConfig({ signingAlg: 'EdDSA' }));
   const third = await keyRows(database);
-  t.equal(third.length, 3);
-  t.strictSame(
-    third.filter((row) => row.status === 'active').map((row) => row.alg),
+  t.equal(third.length, 3, 'on to EdDSA: one next key, however often it starts');
+  t.same(
+    third.filter((row) => row.status === 'next').map((row) => row.alg),
     ['EdDSA'],
-    'and on to EdDSA: one active EdDSA key',
   );
-  t.equal((await loadKeySet(database.db, undefined)).jwks.keys.length, 3, 'all three published');
+  await prepareDatabase(database, testConfig({ signingAlg: 'PS256' }));
+  const fourth = await keyRows(database);
+  const eddsa = fourth.find((row) => row.alg === 'EdDSA');
+  t.equal(eddsa?.status, 'retired', 'changed again before the switch: the EdDSA next key is withdrawn (it never signed)');
+  t.same(
+    fourth.filter((row) => row.status === 'next').map((row) => row.alg),
+    ['PS256'],
+  );
+  t.equal((await loadKeySet(database.db, undefined)).jwks.keys.length, 3, 'published: ES256 (retired), RS256, PS256');
 });
 
 // ---------------------------------------------------------------------------------------
-// (d) rotateSigningKey
+// (d) rotation
 // ---------------------------------------------------------------------------------------
 
 t.test('signing keys without KEY_ENCRYPTION_KEY, and rotation', async (t) => {
@@ -390,11 +430,11 @@ t.test('signing keys without KEY_ENCRYPTION_KEY, and rotation', async (t) => {
     t.match(logs.text(), /KEY_ENCRYPTION_KEY is not set/, 'a warning at start');
   });
 
-  await t.test('rotateSigningKey keeps exactly one active key', async (t) => {
+  await t.test('rotations keep exactly one active key', async (t) => {
     const [first] = await keyRows(database);
     const kids = [first?.kid];
     for (let i = 0; i < 3; i++) {
-      const kid = await rotateSigningKey(database.db, 'ES256', undefined, 3600);
+      const kid = await rotateNow(database, undefined, 3600);
       kids.push(kid);
       const active = await activeKeys(database);
       t.strictSame(
@@ -426,27 +466,32 @@ t.test('signing keys without KEY_ENCRYPTION_KEY, and rotation', async (t) => {
     t.equal(trimmed.jwks.keys.length, 3);
   });
 
-  await t.test('concurrent rotations all succeed and leave exactly one active key', async (t) => {
+  await t.test('concurrent rotation requests publish one next key; concurrent switches happen once', async (t) => {
     const before = (await keyRows(database)).length;
-    const results = await Promise.allSettled([
-      rotateSigningKey(database.db, 'ES256', undefined, 3600),
-      rotateSigningKey(database.db, 'ES256', undefined, 3600),
-      rotateSigningKey(database.db, 'ES256', undefined, 3600),
-    ]);
-    for (const result of results) {
-      t.equal(result.status, 'fulfilled', result.status === 'rejected' ? `rotation failed: ${String(result.reason)}` : 'rotated');
-    }
-    const active = await activeKeys(database);
-    t.equal(active.length, 1, 'exactly one active key');
-    const made = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
-    t.ok(made.includes(active[0]?.kid ?? ''), 'the active key is one of the new ones');
-    t.equal((await keyRows(database)).length, before + made.length, 'each rotation added its key');
+    const settings = { alg: 'ES256' as const, keys: undefined, maxTokenTtl: 3600 };
+    const now = Date.now();
+    const results = await Promise.allSettled([0, 1, 2].map(() => requestRotation(database, settings, new Date(now), TEST_ACTOR)));
+    const kids = results.map((result) => (result.status === 'fulfilled' ? result.value.kid : `failed: ${String(result.reason)}`));
+    t.equal(new Set(kids).size, 1, `all answer with the same next key: ${kids.join(', ')}`);
+    t.equal((await keyRows(database)).length, before + 1, 'one key was made');
+    const later = new Date(now + PUBLICATION_DELAY_SECONDS * 1000);
+    const switched = await Promise.all([0, 1, 2].map(() => applyDueRotation(database, settings, undefined, later)));
+    t.same(
+      switched.filter((done) => done),
+      [true],
+      'exactly one switch',
+    );
+    t.same(
+      (await activeKeys(database)).map((row) => row.kid),
+      [kids[0]],
+      'exactly one active key: the new one',
+    );
   });
 
   await t.test('a failed rotation does not put the private key in the error', async (t) => {
-    // Make the INSERT of a new active key fail (a CHECK that only new rows must meet).
-    await database.db.execute(sql`ALTER TABLE signing_keys ADD CONSTRAINT test_no_new_keys CHECK (status <> 'active') NOT VALID`);
-    const error = await rejection(rotateSigningKey(database.db, 'ES256', undefined, 3600));
+    // Make the INSERT of a new next key fail (a CHECK that only new rows must meet).
+    await database.db.execute(sql`ALTER TABLE signing_keys ADD CONSTRAINT test_no_new_keys CHECK (status <> 'next') NOT VALID`);
+    const error = await rejection(requestRotation(database, { alg: 'ES256', keys: undefined, maxTokenTtl: 3600 }, new Date(), TEST_ACTOR));
     t.ok(error instanceof Error, 'the rotation failed');
     const text = `${String(error)} ${JSON.stringify(error)} ${(error as Error).stack ?? ''}`;
     t.notMatch(text, /"d":/, 'no private JWK in the message, the properties or the stack');

@@ -2,7 +2,9 @@
 import '../clients/bootstrap-secret.test.js';
 import '../clients/concurrency.test.js';
 import '../clients/rules.test.js';
+import '../keys/encryption.test.js';
 import '../keys/jws.test.js';
+import '../keys/rotation.test.js';
 import '../oauth/abuse.test.js';
 import '../oauth/challenges.test.js';
 import '../oauth/client-directory.test.js';

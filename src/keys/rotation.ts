@@ -1,0 +1,135 @@
+import { and, eq, inArray, lte } from 'drizzle-orm';
+import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
+import type { SigningAlg } from '../config.js';
+import type { Database, Tx } from '../db/connect.js';
+import { signingKeys } from '../db/schema.js';
+import { activationTime, keyTimeline, retiredPublishUntil } from './publication.js';
+import type { KeyEncryptionInput } from './sealing.js';
+import { withoutQueryParameters } from './sealing.js';
+import { newKeyRow } from './signing-keys.js';
+
+/** What rotation needs from the configuration. */
+export interface RotationSettings {
+  /** SIGNING_ALG: the algorithm of new keys. */
+  alg: SigningAlg;
+  keys: KeyEncryptionInput;
+  /** ACCESS_TOKEN_TTL: how long a retired key's tokens live, so how long it stays published. */
+  maxTokenTtl: number;
+}
+
+/**
+ * The result of a rotation request. `active`: `kid` signs from now on. `next`: `kid` is
+ * published and starts signing at `activatesAt`, on its own. `withdrawn`: keys an
+ * emergency rotation took out of the JWKS.
+ */
+export interface RotationOutcome {
+  status: 'active' | 'next';
+  kid: string;
+  activatesAt: Date;
+  withdrawn: string[];
+}
+
+/**
+ * Makes `nextKid` the active key, retiring the active one (published until its tokens
+ * have expired). The caller holds the `keys` lock and has checked that `nextKid` is next.
+ */
+async function promote(tx: Tx, nextKid: string, now: Date, settings: RotationSettings, actor: Actor): Promise<void> {
+  const retired = await tx
+    .update(signingKeys)
+    .set({ status: 'retired', retiredAt: now, publishUntil: retiredPublishUntil(now, settings.maxTokenTtl) })
+    .where(eq(signingKeys.status, 'active'))
+    .returning({ kid: signingKeys.kid });
+  await tx
+    .update(signingKeys)
+    .set({ status: 'active', activatesAt: now })
+    .where(and(eq(signingKeys.kid, nextKid), eq(signingKeys.status, 'next')));
+  await recordChange(tx, { action: 'key.rotated', actor, details: { kid: nextKid, retired: retired.map((row) => row.kid) } });
+}
+
+/** Creates and publishes a next key that signs from activationTime(now). The caller holds the `keys` lock. */
+async function publishNextKey(tx: Tx, now: Date, settings: RotationSettings, actor: Actor, automatic: boolean): Promise<RotationOutcome> {
+  const row = await newKeyRow(settings.alg, settings.keys, 'next', activationTime(now));
+  await withoutQueryParameters(tx.insert(signingKeys).values(row));
+  await recordChange(tx, {
+    action: 'key.scheduled',
+    actor,
+    details: { kid: row.kid, alg: row.alg, activates_at: row.activatesAt.toISOString(), automatic },
+  });
+  return { status: 'next', kid: row.kid, activatesAt: row.activatesAt, withdrawn: [] };
+}
+
+/**
+ * A normal rotation (POST /admin/keys/rotate, `portier keys rotate`): switches to the next
+ * key if it has been published long enough; otherwise answers with the pending next key,
+ * creating and publishing one if there is none. Never switches to a key verifiers may not
+ * have seen yet.
+ */
+export function requestRotation(database: Database, settings: RotationSettings, now: Date, actor: Actor): Promise<RotationOutcome> {
+  return database.exclusive('keys', async (tx) => {
+    const [next] = await tx.select().from(signingKeys).where(eq(signingKeys.status, 'next'));
+    if (next === undefined) return publishNextKey(tx, now, settings, actor, false);
+    const activatesAt = next.activatesAt ?? next.createdAt;
+    if (activatesAt.getTime() > now.getTime()) return { status: 'next', kid: next.kid, activatesAt, withdrawn: [] };
+    await promote(tx, next.kid, now, settings, actor);
+    return { status: 'active', kid: next.kid, activatesAt: now, withdrawn: [] };
+  });
+}
+
+/**
+ * For a compromised key: a fresh key signs at once, and the active key and any pending next
+ * key leave the JWKS at once (publish_until = now), so Portier stops accepting tokens they
+ * signed as soon as each instance reloads its keys (the generation moves with the change).
+ * Verifiers meet an unknown kid until they refetch the JWKS: the price of an emergency.
+ */
+export async function emergencyRotation(database: Database, settings: RotationSettings, now: Date, actor: Actor): Promise<RotationOutcome> {
+  // A fresh key rather than a pending next one: whatever exposed the active key may have exposed that too.
+  const row = await newKeyRow(settings.alg, settings.keys, 'active', now);
+  return database.exclusive('keys', async (tx) => {
+    const withdrawn = await tx
+      .update(signingKeys)
+      .set({ status: 'retired', retiredAt: now, publishUntil: now })
+      .where(inArray(signingKeys.status, ['active', 'next']))
+      .returning({ kid: signingKeys.kid });
+    await withoutQueryParameters(tx.insert(signingKeys).values(row));
+    const kids = withdrawn.map((key) => key.kid);
+    await recordChange(tx, { action: 'key.emergency_rotated', actor, details: { kid: row.kid, alg: row.alg, withdrawn: kids } });
+    return { status: 'active', kid: row.kid, activatesAt: now, withdrawn: kids };
+  });
+}
+
+/**
+ * What every instance does when its keys are due to change (see KeyCache): promote a next
+ * key whose time has come, or publish a next key when KEY_ROTATION_DAYS has passed. Under
+ * the `keys` lock, and only if still due once the lock is held, so across all instances
+ * each happens once; the others find it done. Returns whether anything changed.
+ */
+export function applyDueRotation(
+  database: Database,
+  settings: RotationSettings,
+  rotationDays: number | undefined,
+  now: Date,
+): Promise<boolean> {
+  return database.exclusive('keys', async (tx) => {
+    const [next] = await tx
+      .select({ kid: signingKeys.kid })
+      .from(signingKeys)
+      .where(and(eq(signingKeys.status, 'next'), lte(signingKeys.activatesAt, now)));
+    if (next !== undefined) {
+      await promote(tx, next.kid, now, settings, SYSTEM_ACTOR);
+      return true;
+    }
+    if (rotationDays === undefined) return false;
+    const current = await tx
+      .select({
+        status: signingKeys.status,
+        createdAt: signingKeys.createdAt,
+        activatesAt: signingKeys.activatesAt,
+        publishUntil: signingKeys.publishUntil,
+      })
+      .from(signingKeys)
+      .where(inArray(signingKeys.status, ['active', 'next']));
+    if (!keyTimeline(current, now, rotationDays).rotationDue) return false;
+    await publishNextKey(tx, now, settings, SYSTEM_ACTOR, true);
+    return true;
+  });
+}
