@@ -151,7 +151,7 @@ t.test('every variable is read', async (t) => {
 
 t.test('DPOP_NONCE', async (t) => {
   t.equal(loadConfig({ DPOP_NONCE: 'false' }).dpopNonce, false);
-  refuses(t, { DPOP_NONCE: 'yes' }, 'DPOP_NONCE', /one of true, false/);
+  refuses(t, { DPOP_NONCE: 'yes' }, 'DPOP_NONCE', /must be true or false/);
 });
 
 t.test('PORT', async (t) => {

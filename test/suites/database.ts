@@ -7,5 +7,6 @@ import '../db/outage.test.js';
 import '../db/pgbouncer.test.js';
 import '../db/roles.test.js';
 import '../db/startup.test.js';
+import '../keys/startup-keys.test.js';
 import '../logger.test.js';
 import '../metrics.test.js';
