@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { main } from '../src/cli/main.js';
 import { connectDatabase, type Database } from '../src/db/connect.js';
-import { basicAuth, build, createTestDatabase, postToken, seededDataDir, type TestLike } from './helpers.js';
+import { basicAuth, build, createTestDatabase, postToken, runCli, seededDataDir, type TestLike } from './helpers.js';
 
 const run = promisify(execFile);
 
@@ -14,20 +13,7 @@ const run = promisify(execFile);
  */
 function inProcess(database: Database) {
   return async (...args: string[]): Promise<{ stdout: string; stderr: string }> => {
-    let stdout = '';
-    let stderr = '';
-    const code = await main(args, {
-      out: {
-        stdout: (text) => {
-          stdout += text;
-        },
-        stderr: (text) => {
-          stderr += text;
-        },
-      },
-      env: { ISSUER: 'http://portier.test', LOG_LEVEL: 'warn' },
-      database,
-    });
+    const { code, stdout, stderr } = await runCli(database, args);
     if (code !== 0) throw Object.assign(new Error(`portier ${args.join(' ')}: exit ${code}`), { code, stdout, stderr });
     return { stdout, stderr };
   };

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import tap from 'tap';
 import { buildApp } from '../src/app.js';
 import { CLI_ACTOR } from '../src/audit/events.js';
+import { main as cliMain } from '../src/cli/main.js';
 import { createClient } from '../src/clients/clients.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { connectDatabase, type Database, pgliteDatabase } from '../src/db/connect.js';
@@ -344,4 +345,27 @@ export async function eventually<T>(probe: () => Promise<T>, check: (value: T) =
     value = await probe();
   }
   return value;
+}
+
+/**
+ * The `portier` command line run in this process on `database`, as an operator would run
+ * it (`env` is the whole environment it sees), with its exit code and what it printed.
+ */
+export async function runCli(
+  database: Database,
+  args: string[],
+  env: Record<string, string> = { ISSUER, LOG_LEVEL: 'warn' },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const out = {
+    stdout: (text: string) => {
+      stdout += text;
+    },
+    stderr: (text: string) => {
+      stderr += text;
+    },
+  };
+  const code = await cliMain(args, { out, env, database });
+  return { code, stdout, stderr };
 }

@@ -1,12 +1,11 @@
 import { and, eq } from 'drizzle-orm';
 import t from 'tap';
-import { main } from '../../src/cli/main.js';
 import type { Database } from '../../src/db/connect.js';
 import { readGeneration } from '../../src/db/generation.js';
 import { auditEvents, services } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import { ADMIN_SERVICE_ID, IssuerMismatchError } from '../../src/services/services.js';
-import { ADMIN_ID, ADMIN_SECRET, buildWithAdmin, createTestDatabase, eventually, ISSUER, testConfig } from '../helpers.js';
+import { ADMIN_ID, ADMIN_SECRET, buildWithAdmin, createTestDatabase, eventually, ISSUER, runCli, testConfig } from '../helpers.js';
 
 // The admin audience (<ISSUER>/admin) is stored in the database and every admin token
 // carries it: a process with another ISSUER must not move it by accident.
@@ -61,24 +60,8 @@ t.test('a move asked for moves the audience, is audited, and every instance foll
 t.test("the CLI run without the servers' ISSUER leaves the admin audience alone", async (t) => {
   const { database } = await createTestDatabase(t);
   await prepareDatabase(database, testConfig({ bootstrapAdmin: { clientId: ADMIN_ID, clientSecret: ADMIN_SECRET } }));
-  const cli = async (...args: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    // No ISSUER: the default, http://localhost:8080, is not the servers'.
-    const code = await main(args, {
-      out: {
-        stdout: (text) => {
-          stdout += text;
-        },
-        stderr: (text) => {
-          stderr += text;
-        },
-      },
-      env: { LOG_LEVEL: 'warn' },
-      database,
-    });
-    return { code, stdout, stderr };
-  };
+  // No ISSUER: the default, http://localhost:8080, is not the servers'.
+  const cli = (...args: string[]) => runCli(database, args, { LOG_LEVEL: 'warn' });
   const listed = await cli('clients', 'list');
   t.equal(listed.code, 0);
   t.ok(JSON.parse(listed.stdout).items !== undefined, 'clients list works');

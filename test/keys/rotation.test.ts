@@ -1,7 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import t, { type Test } from 'tap';
-import { main } from '../../src/cli/main.js';
 import type { Database } from '../../src/db/connect.js';
 import { signingKeys } from '../../src/db/schema.js';
 import { KeyCache } from '../../src/keys/cache.js';
@@ -17,6 +16,7 @@ import {
   eventually,
   ISSUER,
   postToken,
+  runCli,
   type TestServer,
 } from '../helpers.js';
 
@@ -365,23 +365,7 @@ t.test('KEY_ROTATION_DAYS: a next key is published when the active key is old en
 });
 
 /** The CLI on a server's database, as an operator runs it. */
-async function cli(database: Database, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const code = await main(args, {
-    out: {
-      stdout: (text) => {
-        stdout += text;
-      },
-      stderr: (text) => {
-        stderr += text;
-      },
-    },
-    env: { ISSUER, LOG_LEVEL: 'warn' },
-    database,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (database: Database, ...args: string[]) => runCli(database, args);
 
 t.test('portier keys rotate [--emergency] and keys list', async (t) => {
   const { server } = await setup(t);

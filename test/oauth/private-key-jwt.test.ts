@@ -3,7 +3,6 @@ import { eq } from 'drizzle-orm';
 import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
-import { main } from '../../src/cli/main.js';
 import { auditEvents } from '../../src/db/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js';
@@ -17,6 +16,7 @@ import {
   eventually,
   ISSUER,
   postToken,
+  runCli,
   type TestServer,
   testConfig,
 } from '../helpers.js';
@@ -476,20 +476,9 @@ t.test('CLI: create with --jwks, switch with --auth-method', async (t) => {
   let stdout = '';
   let stderr = '';
   const portier = async (...args: string[]) => {
-    stdout = '';
-    stderr = '';
-    return main(args, {
-      out: {
-        stdout: (text) => {
-          stdout += text;
-        },
-        stderr: (text) => {
-          stderr += text;
-        },
-      },
-      env: { ISSUER, LOG_LEVEL: 'warn' },
-      database: server.database,
-    });
+    const result = await runCli(server.database, args);
+    ({ stdout, stderr } = result);
+    return result.code;
   };
   const jwks = JSON.stringify({ keys: [signer.publicJwk] });
   t.equal(
