@@ -149,20 +149,7 @@ t.test(
 
 t.test('clients update changes the fields given, as PATCH does', async (t) => {
   const { portier } = await cliEnvironment(t);
-  await portier(
-    'services',
-    'create',
-    '--id',
-    'events',
-    '--name',
-    'Events',
-    '--audience',
-    'https://events.example',
-    '--scope',
-    'events:read',
-    '--scope',
-    'events:write',
-  );
+  await portier(...EVENTS_SERVICE, '--scope', 'events:write');
   await portier(
     'clients',
     'create',

@@ -9,10 +9,13 @@ import {
   build,
   buildWithAdmin,
   captureLogs,
+  createTestDatabase,
   ISSUER,
   postToken,
+  runCli,
   type TestLike,
   type TestServer,
+  testConfig,
 } from '../helpers.js';
 
 // DPoP (RFC 9449) at the token endpoint: a good proof gets a DPoP-bound token, every kind
@@ -186,7 +189,7 @@ t.test('a proof is used once, also across two instances on one database', async 
 });
 
 t.test('a failed proof is not a failed client authentication, and comes after it', async (t) => {
-  const { server, client, request } = await setup(t, { config: { protection: await protection() } });
+  const { server, client, request } = await setup(t, { config: { protection: protection() } });
   const key = await proofKey();
   for (let i = 0; i < 5; i++) expectRefused(t, await request({ dpop: 'bad' }), 'invalid_dpop_proof', `bad proof ${i}`);
   t.equal((await request({ dpop: await proof(server, key) })).statusCode, 200, 'no failure budget was spent');
@@ -201,8 +204,7 @@ t.test('a failed proof is not a failed client authentication, and comes after it
 });
 
 /** Failure budgets small enough that five failures would exhaust them. */
-async function protection() {
-  const { testConfig } = await import('../helpers.js');
+function protection() {
   return { ...testConfig().protection, failuresPerClientAndAddress: 2, failuresPerAddress: 2 };
 }
 
@@ -301,23 +303,8 @@ t.test('dpop_bound through the admin API: created, shown, patched, audited', asy
 });
 
 t.test('the CLI sets and clears dpop_bound', async (t) => {
-  const { main } = await import('../../src/cli/main.js');
-  const { createTestDatabase } = await import('../helpers.js');
   const { database } = await createTestDatabase(t);
-  const portier = async (...args: string[]) => {
-    let stdout = '';
-    let stderr = '';
-    const out = {
-      stdout: (text: string) => {
-        stdout += text;
-      },
-      stderr: (text: string) => {
-        stderr += text;
-      },
-    };
-    const code = await main(args, { out, env: { ISSUER, LOG_LEVEL: 'warn' }, database });
-    return { code, stdout, stderr };
-  };
+  const portier = (...args: string[]) => runCli(database, args);
   t.equal((await portier('migrate')).code, 0);
   const created = await portier('clients', 'create', '--name', 'B', '--owner', 'o', '--client-id', 'cli-bound', '--dpop-bound');
   t.equal(created.code, 0);
