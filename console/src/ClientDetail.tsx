@@ -55,8 +55,8 @@ export function ClientDetail({ api, clientId, canWrite }: { api: Api; clientId: 
     setMessage(null);
     try {
       const { ok, error } = await run();
-      setMessage(ok ? { kind: 'ok', text: done } : { kind: 'error', text: problemMessage(error) });
       if (ok) await load();
+      setMessage(ok ? { kind: 'ok', text: done } : { kind: 'error', text: problemMessage(error) });
     } catch {
       setMessage({ kind: 'error', text: 'Portier is not reachable.' });
     } finally {

@@ -1,0 +1,291 @@
+import type { AddressInfo } from 'node:net';
+import type { Page } from 'playwright-core';
+import t, { type Test } from 'tap';
+import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, buildWithAdmin, postToken, testConfig } from '../helpers.js';
+import {
+  accessibilityViolations,
+  collectErrors,
+  ensureConsoleBuilt,
+  horizontalOverflow,
+  launchBrowser,
+  screenshots,
+  signIn,
+} from './browser.js';
+
+/**
+ * The web console in Debian's chromium against a real listening Portier: sign-in, where
+ * the token is (not) kept, the clients list and its URL, create → secret once, the
+ * detail screen's actions, a read-only admin, the security headers, accessibility (axe)
+ * and narrow screens. One browser and one database for the file; the screens are visited
+ * in order on one page, as an admin would.
+ */
+
+const FAILED = /Sign-in failed\. Check the client ID and secret/;
+/** What Chromium logs for a fetch answered 4xx: expected on the sign-in screen, nowhere else. */
+const FAILED_FETCH = /^Failed to load resource: the server responded with a status of (400|401|429)/;
+
+/** Both widths: no horizontal scrolling at 390 px, no serious or critical axe violation at either. */
+async function checkScreen(t: Test, page: Page, name: string): Promise<void> {
+  t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 1280 px`);
+  await page.setViewportSize({ width: 390, height: 844 });
+  t.equal(await horizontalOverflow(page), 0, `${name}: no horizontal scrolling at 390 px`);
+  t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 390 px`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await screenshots(page, name);
+}
+
+t.test('the console in a browser', async (t) => {
+  ensureConsoleBuilt();
+  const protection = { ...testConfig().protection, failuresPerClientAndAddress: 2 };
+  const server = await buildWithAdmin(t, { config: { protection } });
+  await server.app.listen({ port: 0, host: '127.0.0.1' });
+  const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
+  await addService(server.database, {
+    id: 'orders',
+    name: 'Orders',
+    audience: 'https://orders.example',
+    scopes: ['orders:read', 'orders:write'],
+  });
+  for (const [clientId, owner] of [
+    ['alice-billing', 'alice'],
+    ['alice-reports', 'alice'],
+    ['bob-sync', 'bob'],
+  ] as const) {
+    await addClient(server, {
+      client_id: clientId,
+      name: `Client ${clientId}`,
+      owner,
+      grants: [{ service: 'orders', scopes: ['orders:read'] }],
+    });
+  }
+  const reader = await addClient(server, {
+    client_id: 'reader',
+    name: 'Read-only admin',
+    owner: 'ops',
+    grants: [{ service: 'portier-admin', scopes: ['admin:read'] }],
+  });
+
+  const browser = await launchBrowser(t);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = collectErrors(page);
+  const token = (clientId: string, secret: string) =>
+    postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(clientId, secret) });
+
+  await t.test('serves the app with its security headers, index.html for every screen URL', async (t) => {
+    const response = await page.goto(`${origin}/console/clients`);
+    t.equal(response?.status(), 200);
+    const headers = response?.headers() ?? {};
+    t.match(headers['content-security-policy'], /default-src 'self'/);
+    t.match(headers['content-security-policy'], /style-src 'self'(;|$)/);
+    t.match(headers['content-security-policy'], /script-src 'self'(;|$)/);
+    t.match(headers['content-security-policy'], /frame-ancestors 'none'/);
+    t.equal(headers['x-content-type-options'], 'nosniff');
+    t.equal(headers['referrer-policy'], 'no-referrer');
+    t.equal(headers['cache-control'], 'no-cache');
+    const html = (await response?.text()) ?? '';
+    t.notMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'no inline script');
+    t.notMatch(html, /<style|style=/, 'no inline style');
+    const script = /src="(\/console\/assets\/[^"]+\.js)"/.exec(html)?.[1] ?? '';
+    const asset = await context.request.get(`${origin}${script}`);
+    t.equal(asset.status(), 200);
+    t.equal(asset.headers()['cache-control'], 'public, max-age=31536000, immutable');
+    t.equal(asset.headers()['x-content-type-options'], 'nosniff');
+    t.equal((await context.request.get(`${origin}/console/assets/missing.js`)).status(), 404, 'a missing asset is a 404, not the app');
+    const deep = await context.request.get(`${origin}/console/clients/some-client?tab=history`);
+    t.equal(await deep.text(), html, 'a screen URL loads index.html');
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await checkScreen(t, page, 'sign-in');
+  });
+
+  await t.test('sign-in: the same message for every failure, when to retry after a 429', async (t) => {
+    const other = await context.newPage();
+    const otherErrors = collectErrors(other);
+    await other.goto(`${origin}/console`);
+    await signIn(other, ADMIN_ID, 'not-the-secret');
+    await other.getByRole('alert').filter({ hasText: FAILED }).waitFor();
+    t.equal(await other.getByLabel('Client secret').inputValue(), '', 'the secret field is emptied');
+    await signIn(other, 'nobody', 'whatever-secret');
+    await other.getByRole('alert').filter({ hasText: FAILED }).waitFor();
+    t.pass('an unknown client and a wrong secret read the same');
+    await signIn(other, 'nobody', 'whatever-secret');
+    await other.getByRole('alert').filter({ hasText: FAILED }).waitFor();
+    await signIn(other, 'nobody', 'whatever-secret');
+    const limited = other.getByRole('alert').filter({ hasText: /Too many failed sign-ins\. Try again in \d+ seconds/ });
+    await limited.waitFor();
+    t.pass('a 429 says when to retry');
+    t.same(
+      otherErrors.filter((error) => !FAILED_FETCH.test(error)),
+      [],
+      'nothing in the browser console but the refused requests',
+    );
+    await other.close();
+  });
+
+  await t.test('signs in; the token is kept in memory only', async (t) => {
+    await signIn(page, ADMIN_ID, ADMIN_SECRET);
+    await page.getByRole('heading', { name: 'Clients' }).waitFor();
+    const stored = await page.evaluate<{ local: number; session: number; cookie: string; html: string }>(
+      '({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, html: document.documentElement.outerHTML })',
+    );
+    t.equal(stored.local, 0, 'nothing in localStorage');
+    t.equal(stored.session, 0, 'nothing in sessionStorage');
+    t.equal(stored.cookie, '', 'no cookie');
+    t.same(await context.cookies(), [], 'no cookie in the browser either');
+    t.notMatch(page.url(), /token|eyJ/, 'no token in the URL');
+    t.notOk(stored.html.includes(ADMIN_SECRET), 'the secret is not on the page');
+  });
+
+  await t.test('clients list: filters in the URL, the back button', async (t) => {
+    const rows = page.locator('table.clients tbody tr');
+    await rows.first().waitFor();
+    t.equal(await rows.count(), 5, 'every client (three, the read-only admin and the bootstrap admin)');
+    t.equal(await rows.filter({ hasText: 'alice-billing' }).locator('td[data-label="Last used"]').innerText(), 'never');
+    await checkScreen(t, page, 'clients');
+    await page.getByLabel('Owner').fill('alice');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/\/console\/clients\?owner=alice$/);
+    await page.locator('table.clients tbody tr').nth(1).waitFor();
+    await t.resolves(rows.filter({ hasText: 'bob-sync' }).waitFor({ state: 'detached' }));
+    t.equal(await rows.count(), 2, 'only alice’s clients');
+    await page.getByLabel('Status').selectOption('disabled');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/status=disabled/);
+    await page.getByText('No clients match these filters.').waitFor();
+    t.pass('the empty state');
+    await page.goBack();
+    await page.waitForURL(/\/console\/clients\?owner=alice$/);
+    await rows.nth(1).waitFor();
+    t.equal(await rows.count(), 2, 'back: the previous filters and their results');
+    t.equal(await page.getByLabel('Owner').inputValue(), 'alice', 'the filter form shows the URL’s filters');
+    await page.goBack();
+    await page.waitForURL(/\/console\/clients$/);
+    await page.getByRole('link', { name: 'Clients', exact: true }).click();
+    await page.waitForURL(/\/console\/clients$/);
+    await rows.nth(4).waitFor();
+    t.equal(await rows.count(), 5);
+  });
+
+  let secret = '';
+  await t.test('create a client: errors next to their field, then the secret once, which works', async (t) => {
+    await page.getByRole('link', { name: 'New client' }).click();
+    await page.getByRole('heading', { name: 'New client' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Web shop');
+    await page.getByLabel(/^Client ID/).fill('web-shop');
+    await page.getByLabel('Owner').fill('carol');
+    await page.getByLabel('Service').selectOption('orders');
+    await page.getByLabel('orders:read').check();
+    await page.getByRole('button', { name: 'Add grant' }).click();
+    await page.getByLabel(/^IP ranges/).fill('not-a-network');
+    const before = errors.length;
+    await page.getByRole('button', { name: 'Create client' }).click();
+    const ipError = page.locator('#error-ip_ranges');
+    await ipError.waitFor();
+    // Chromium itself logs every fetch answered 4xx; this one is the refusal the test asked for.
+    t.same(errors.splice(before), ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+    t.equal(await page.getByLabel(/^IP ranges/).getAttribute('aria-describedby'), 'error-ip_ranges', 'the error is tied to its field');
+    await checkScreen(t, page, 'create-client');
+    await page.getByLabel(/^IP ranges/).fill('127.0.0.0/8\n::1/128');
+    await page.getByRole('button', { name: 'Create client' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    secret = await dialog.getByTestId('client-secret').innerText();
+    t.match(await dialog.innerText(), /will not be shown again/);
+    t.match(await dialog.getByTestId('curl').innerText(), `-u 'web-shop:${secret}' ${origin}/oauth/token`);
+    const answer = await token('web-shop', secret);
+    t.equal(answer.statusCode, 200, 'the secret shown gets a token');
+    await checkScreen(t, page, 'secret-dialog');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.getByRole('button', { name: 'Keep it open' }).click();
+    t.ok(await dialog.isVisible(), 'closing asks first');
+    await page.keyboard.press('Escape');
+    await dialog.getByRole('button', { name: 'Yes, close' }).click();
+    await page.waitForURL(/\/console\/clients\/web-shop$/);
+    await page.getByRole('heading', { name: 'Web shop' }).waitFor();
+  });
+
+  await t.test('client detail: disable and enable, a new secret with a grace period, the history', async (t) => {
+    t.match(await page.locator('.details').innerText(), /carol/);
+    await checkScreen(t, page, 'client-detail');
+    await page.getByRole('button', { name: 'Disable client' }).click();
+    await page.getByText('The client is disabled').waitFor();
+    t.equal(await page.locator('.details .status').innerText(), 'disabled');
+    t.not((await token('web-shop', secret)).statusCode, 200, 'a disabled client gets no token');
+    await page.getByRole('button', { name: 'Enable client' }).click();
+    await page.getByText('The client is enabled.').waitFor();
+    t.equal(await page.locator('.details .status').innerText(), 'active');
+    t.equal((await token('web-shop', secret)).statusCode, 200);
+    await page.getByLabel('Old secret keeps working for').selectOption({ label: '1 hour' });
+    await page.getByRole('button', { name: 'Regenerate secret' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    const fresh = await dialog.getByTestId('client-secret').innerText();
+    t.not(fresh, secret);
+    t.equal((await token('web-shop', fresh)).statusCode, 200, 'the new secret works');
+    t.equal((await token('web-shop', secret)).statusCode, 200, 'the old one too, for the grace period');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.getByRole('button', { name: 'Yes, close' }).click();
+    const history = page.locator('table.audit');
+    await history
+      .getByText('client.secret_regenerated')
+      .or(history.getByText(/secret/).first())
+      .first()
+      .waitFor();
+    t.match(await history.innerText(), /client\.created/, 'the history lists the client’s events');
+  });
+
+  await t.test('delete after typing the client ID', async (t) => {
+    const remove = page.getByRole('button', { name: 'Delete client' });
+    t.ok(await remove.isDisabled(), 'disabled until the client ID is typed');
+    await page.getByLabel('Client ID to delete').fill('web-sho');
+    t.ok(await remove.isDisabled());
+    await page.getByLabel('Client ID to delete').fill('web-shop');
+    await remove.click();
+    await page.waitForURL(/\/console\/clients$/);
+    await page.locator('table.clients tbody tr').nth(4).waitFor();
+    t.equal(await page.locator('table.clients').getByText('web-shop').count(), 0);
+    t.equal((await server.admin('GET', '/admin/clients/web-shop')).statusCode, 404, 'deleted');
+  });
+
+  await t.test('bulk disable from the list, with a result per row', async (t) => {
+    await page.getByLabel('Select alice-billing').check();
+    await page.getByLabel('Select bob-sync').check();
+    await page.getByRole('button', { name: 'Disable selected' }).click();
+    const row = page.locator('table.clients tbody tr').filter({ hasText: 'bob-sync' });
+    await row.locator('td[data-label="Bulk result"]').filter({ hasText: 'done (disabled)' }).waitFor();
+    t.equal(await row.locator('td[data-label="Status"]').innerText(), 'disabled');
+    t.equal((await server.admin('GET', '/admin/clients/alice-billing')).json().status, 'disabled');
+  });
+
+  await t.test('no errors in the browser console', async (t) => {
+    t.same(errors, []);
+  });
+
+  await t.test('a read-only admin sees no write controls; the session ends when the token expires', async (t) => {
+    const readOnly = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const view = await readOnly.newPage();
+    const viewErrors = collectErrors(view);
+    await view.clock.install();
+    await view.goto(`${origin}/console/clients`);
+    await signIn(view, 'reader', reader.clientSecret);
+    await view.getByRole('heading', { name: 'Clients' }).waitFor();
+    await view.locator('table.clients tbody tr').first().waitFor();
+    t.match(await view.locator('.badge').innerText(), 'read only');
+    t.equal(await view.getByRole('link', { name: 'New client' }).count(), 0, 'no New client');
+    t.equal(await view.getByRole('checkbox').count(), 0, 'no selection for bulk actions');
+    await view.getByRole('link', { name: 'Client bob-sync' }).click();
+    await view.getByRole('heading', { name: 'Client bob-sync' }).waitFor();
+    for (const name of ['Disable client', 'Enable client', 'Regenerate secret', 'Delete client']) {
+      t.equal(await view.getByRole('button', { name }).count(), 0, `no ${name}`);
+    }
+    await view.clock.fastForward('02:00:00');
+    await view.getByText('Your session has expired. Sign in again.').waitFor();
+    t.pass('signed out with a message when the token expired');
+    t.same(
+      viewErrors.filter((error) => !FAILED_FETCH.test(error)),
+      [],
+      'nothing in the browser console but the refused request for admin:write',
+    );
+    await readOnly.close();
+  });
+});
