@@ -1,9 +1,12 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { Audit } from './Audit';
 import { type Api, createApi, type Session } from './api';
 import { ClientDetail } from './ClientDetail';
 import { ClientsList } from './ClientsList';
 import { CreateClient } from './CreateClient';
+import { Keys } from './Keys';
 import { Link, Router, useRouter } from './router';
+import { ServiceDetail, ServicesList } from './Services';
 import { SignIn } from './SignIn';
 
 export function App() {
@@ -54,7 +57,12 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
   const { path } = location;
   let screen: JSX.Element;
   const detail = /^\/clients\/([^/]+)$/.exec(path);
-  if (path === '/clients/new' && session.canWrite) screen = <CreateClient api={api} />;
+  const service = /^\/services\/([^/]+)$/.exec(path);
+  if (path === '/services') screen = <ServicesList api={api} canWrite={session.canWrite} />;
+  else if (service?.[1] !== undefined) screen = <ServiceDetail api={api} id={decodeURIComponent(service[1])} canWrite={session.canWrite} />;
+  else if (path === '/keys') screen = <Keys api={api} canWrite={session.canWrite} />;
+  else if (path === '/audit') screen = <Audit api={api} />;
+  else if (path === '/clients/new' && session.canWrite) screen = <CreateClient api={api} />;
   else if (detail?.[1] !== undefined && path !== '/clients/new') {
     screen = <ClientDetail api={api} clientId={decodeURIComponent(detail[1])} canWrite={session.canWrite} />;
   } else screen = <ClientsList api={api} canWrite={session.canWrite} />;
@@ -68,6 +76,15 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
         <nav aria-label="Main">
           <Link to="/clients" aria-current={path.startsWith('/clients') ? 'page' : undefined}>
             Clients
+          </Link>
+          <Link to="/services" aria-current={path.startsWith('/services') ? 'page' : undefined}>
+            Services
+          </Link>
+          <Link to="/keys" aria-current={path === '/keys' ? 'page' : undefined}>
+            Signing keys
+          </Link>
+          <Link to="/audit" aria-current={path === '/audit' ? 'page' : undefined}>
+            Audit trail
           </Link>
         </nav>
         <div className="who">

@@ -10,6 +10,8 @@ export type CreateClientBody = NonNullable<paths['/admin/clients']['post']['requ
 export type CreatedClient = Json<paths['/admin/clients']['post']['responses'][201]>;
 export type Service = Json<paths['/admin/services/{id}']['get']['responses'][200]>;
 export type AuditEvent = Json<paths['/admin/audit-events']['get']['responses'][200]>['items'][number];
+export type AuditQuery = NonNullable<paths['/admin/audit-events']['get']['parameters']['query']>;
+export type SigningKey = Json<paths['/admin/keys']['get']['responses'][200]>['items'][number];
 export type BulkResult = Json<paths['/admin/clients/bulk']['post']['responses'][200]>['results'][number];
 export type Problem = Json<paths['/admin/clients']['post']['responses'][400]>;
 

@@ -257,6 +257,85 @@ t.test('the console in a browser', async (t) => {
     t.equal((await server.admin('GET', '/admin/clients/alice-billing')).json().status, 'disabled');
   });
 
+  await t.test('services: create, field errors, a 409 names the clients that use it, delete', async (t) => {
+    await page.getByRole('link', { name: 'Services', exact: true }).click();
+    await page.waitForURL(/\/console\/services$/);
+    const table = page.locator('table.services');
+    await table.getByText('portier-admin').first().waitFor();
+    await checkScreen(t, page, 'services');
+    await page.getByLabel(/^Service ID/).fill('Not An Id!');
+    await page.getByLabel('Name', { exact: true }).fill('Billing');
+    await page.getByLabel(/^Audience/).fill('https://billing.example');
+    await page.getByLabel(/^Scopes/).fill('invoices:read invoices:write');
+    let before = errors.length;
+    await page.getByRole('button', { name: 'Create service' }).click();
+    await page.locator('#service-error-id').waitFor();
+    t.same(errors.splice(before), ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+    await page.getByLabel(/^Service ID/).fill('billing');
+    await page.getByRole('button', { name: 'Create service' }).click();
+    await page.getByText('Service billing created.').waitFor();
+    await table.getByText('https://billing.example').waitFor();
+    t.same((await server.admin('GET', '/admin/services/billing')).json().scopes, ['invoices:read', 'invoices:write']);
+
+    await table.getByRole('link', { name: 'Orders' }).click();
+    await page.waitForURL(/\/console\/services\/orders$/);
+    await page.getByRole('button', { name: 'Delete service' }).click();
+    before = errors.length;
+    await page.getByRole('button', { name: 'Yes, delete service' }).click();
+    const refused = page.getByRole('alert').filter({ hasText: /Still granted to: .*alice-billing/ });
+    await refused.waitFor();
+    t.match(await refused.innerText(), /bob-sync/, 'the 409 lists the clients that still use the service');
+    t.same(errors.splice(before), ['Failed to load resource: the server responded with a status of 409 (Conflict)']);
+    await page.getByLabel(/^Scopes/).fill('orders:read orders:write orders:admin');
+    await page.getByRole('button', { name: 'Save service' }).click();
+    await page.getByText('Saved.').waitFor();
+    t.same((await server.admin('GET', '/admin/services/orders')).json().scopes, ['orders:read', 'orders:write', 'orders:admin']);
+    await checkScreen(t, page, 'service-detail');
+
+    await page.getByRole('link', { name: '← Services' }).click();
+    await table.getByRole('link', { name: 'Billing' }).click();
+    await page.getByRole('button', { name: 'Delete service' }).click();
+    await page.getByRole('button', { name: 'Yes, delete service' }).click();
+    await page.waitForURL(/\/console\/services$/);
+    await table.getByText('portier-admin').first().waitFor();
+    t.equal(await table.getByText('billing').count(), 0, 'deleted');
+  });
+
+  await t.test('signing keys: rotate after a confirmation', async (t) => {
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    const rows = page.locator('table.keys tbody tr');
+    await rows.first().waitFor();
+    const count = await rows.count();
+    await checkScreen(t, page, 'keys');
+    await page.getByRole('button', { name: 'Rotate signing key' }).click();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    t.equal((await server.admin('GET', '/admin/keys')).json().items.length, count, 'cancel rotates nothing');
+    await page.getByRole('button', { name: 'Rotate signing key' }).click();
+    await page.getByRole('button', { name: 'Yes, rotate' }).click();
+    await page.getByText('A new signing key is active').waitFor();
+    t.equal(await rows.count(), count + 1, 'one key more');
+  });
+
+  await t.test('audit trail: filters in the URL', async (t) => {
+    await page.getByRole('link', { name: 'Audit trail' }).click();
+    const rows = page.locator('table.audit tbody tr');
+    await rows.first().waitFor();
+    await checkScreen(t, page, 'audit');
+    await page.getByLabel('Client ID', { exact: true }).fill('alice-billing');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.waitForURL(/\/console\/audit\?client_id=alice-billing$/);
+    await page.locator('table.audit').getByText('client.disabled').or(page.getByText('No events match')).first().waitFor();
+    const clients = await page.locator('table.audit td[data-label="Client"]').allInnerTexts();
+    t.ok(clients.length > 0 && clients.every((text) => text === 'alice-billing'), 'only alice-billing’s events');
+    await page.getByLabel('Action').fill('client.deleted');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No events match these filters.').waitFor();
+    await page.goBack();
+    await page.waitForURL(/\/console\/audit\?client_id=alice-billing$/);
+    await rows.first().waitFor();
+    t.equal(await page.getByLabel('Action').inputValue(), '', 'back: the previous filters');
+  });
+
   await t.test('no errors in the browser console', async (t) => {
     t.same(errors, []);
   });
@@ -278,6 +357,22 @@ t.test('the console in a browser', async (t) => {
     for (const name of ['Disable client', 'Enable client', 'Regenerate secret', 'Delete client']) {
       t.equal(await view.getByRole('button', { name }).count(), 0, `no ${name}`);
     }
+    await view.getByRole('link', { name: 'Signing keys' }).click();
+    await view.locator('table.keys tbody tr').first().waitFor();
+    t.equal(await view.getByRole('button', { name: 'Rotate signing key' }).count(), 0, 'no key rotation');
+    await view.getByRole('link', { name: 'Services', exact: true }).click();
+    await view.locator('table.services tbody tr').first().waitFor();
+    t.equal(await view.getByRole('button', { name: 'Create service' }).count(), 0, 'no new service');
+    await view.getByRole('link', { name: 'Orders' }).click();
+    await view.getByRole('heading', { name: 'Orders' }).waitFor();
+    t.equal(
+      await view
+        .getByRole('button')
+        .filter({ hasText: /Save|Delete/ })
+        .count(),
+      0,
+      'no service edits',
+    );
     await view.clock.fastForward('02:00:00');
     await view.getByText('Your session has expired. Sign in again.').waitFor();
     t.pass('signed out with a message when the token expired');
