@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Audit } from './Audit';
 import { type Api, createApi, type Session } from './api';
 import { ClientDetail } from './ClientDetail';
@@ -55,6 +55,12 @@ function Console() {
 function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSignOut: () => void }) {
   const { location } = useRouter();
   const { path } = location;
+  const main = useRef<HTMLElement>(null);
+  // A new screen: keyboard and screen-reader users start at its top, not on a link that is gone.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs on each change of screen
+  useEffect(() => {
+    main.current?.focus();
+  }, [path]);
   let screen: JSX.Element;
   const detail = /^\/clients\/([^/]+)$/.exec(path);
   const service = /^\/services\/([^/]+)$/.exec(path);
@@ -96,7 +102,9 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
           </button>
         </div>
       </header>
-      <main>{screen}</main>
+      <main ref={main} tabIndex={-1}>
+        {screen}
+      </main>
     </div>
   );
 }

@@ -122,8 +122,14 @@ t.test('the console in a browser', async (t) => {
     await other.close();
   });
 
-  await t.test('signs in; the token is kept in memory only', async (t) => {
-    await signIn(page, ADMIN_ID, ADMIN_SECRET);
+  await t.test('signs in (with the keyboard only); the token is kept in memory only', async (t) => {
+    await page.getByLabel('Client ID').focus();
+    await page.keyboard.type(ADMIN_ID);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(ADMIN_SECRET);
+    await page.keyboard.press('Tab');
+    t.equal(await page.evaluate<string>('document.activeElement.textContent'), 'Sign in', 'Tab reaches the button');
+    await page.keyboard.press('Enter');
     await page.getByRole('heading', { name: 'Clients' }).waitFor();
     const stored = await page.evaluate<{ local: number; session: number; cookie: string; html: string }>(
       '({ local: localStorage.length, session: sessionStorage.length, cookie: document.cookie, html: document.documentElement.outerHTML })',
