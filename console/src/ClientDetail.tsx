@@ -1,6 +1,7 @@
 import { type ReactNode, useCallback, useEffect, useState } from 'react';
 import type { Api, AuditEvent, Client } from './api';
 import { problemMessage } from './api';
+import { EditClient } from './EditClient';
 import { exactTime, relativeTime } from './format';
 import { Link, useRouter } from './router';
 import { SecretDialog } from './SecretDialog';
@@ -32,6 +33,7 @@ export function ClientDetail({ api, clientId, canWrite }: { api: Api; clientId: 
   const [secret, setSecret] = useState<string | null>(null);
   const [typed, setTyped] = useState('');
   const [busy, setBusy] = useState(false);
+  const [editing, setEditing] = useState(false);
 
   const load = useCallback(async () => {
     try {
@@ -170,6 +172,24 @@ export function ClientDetail({ api, clientId, canWrite }: { api: Api; clientId: 
         <p className={message.kind === 'ok' ? 'notice' : 'error'} role={message.kind === 'ok' ? 'status' : 'alert'}>
           {message.text}
         </p>
+      )}
+      {canWrite && !editing && (
+        <button type="button" className="secondary" onClick={() => setEditing(true)}>
+          Edit client
+        </button>
+      )}
+      {editing && (
+        <EditClient
+          api={api}
+          client={client}
+          onCancel={() => setEditing(false)}
+          onSaved={(saved) => {
+            setClient(saved);
+            setEditing(false);
+            setMessage({ kind: 'ok', text: 'Saved.' });
+            void load();
+          }}
+        />
       )}
       <dl className="details">
         {rows.map(([label, value]) => (

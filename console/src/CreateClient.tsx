@@ -1,24 +1,15 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, CreateClientBody, Problem, Service } from './api';
 import { problemMessage } from './api';
+import { fieldOf, type Grant, GrantsEditor } from './GrantsEditor';
 import { Link, useRouter } from './router';
 import { SecretDialog } from './SecretDialog';
-
-type Grant = { service: string; scopes: string[] };
-
-/** Which form field a problem's errors[].path (e.g. /grants/0/scopes/1) names. */
-function fieldOf(path: string): string {
-  const top = path.split('/')[1] ?? '';
-  return top === '' ? 'form' : top;
-}
 
 /** /console/clients/new */
 export function CreateClient({ api }: { api: Api }) {
   const { navigate } = useRouter();
   const [services, setServices] = useState<Service[]>([]);
   const [grants, setGrants] = useState<Grant[]>([]);
-  const [pickService, setPickService] = useState('');
-  const [pickScopes, setPickScopes] = useState<Set<string>>(new Set());
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<{ clientId: string; secret: string } | null>(null);
@@ -27,15 +18,6 @@ export function CreateClient({ api }: { api: Api }) {
     document.title = 'New client · Portier console';
     void api.GET('/admin/services').then(({ data }) => setServices(data?.items ?? []));
   }, [api]);
-
-  const picked = services.find((service) => service.id === pickService);
-
-  const addGrant = () => {
-    if (picked === undefined) return;
-    setGrants([...grants.filter((grant) => grant.service !== picked.id), { service: picked.id, scopes: [...pickScopes] }]);
-    setPickService('');
-    setPickScopes(new Set());
-  };
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -123,69 +105,13 @@ export function CreateClient({ api }: { api: Api }) {
         />
         {fieldError('description')}
 
-        <fieldset className="grants" aria-describedby={describedBy('grants')}>
-          <legend>Grants</legend>
-          {grants.length === 0 ? (
-            <p className="muted">No services granted yet.</p>
-          ) : (
-            <ul>
-              {grants.map((grant) => (
-                <li key={grant.service}>
-                  <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}{' '}
-                  <button
-                    type="button"
-                    className="link"
-                    onClick={() => setGrants(grants.filter((g) => g.service !== grant.service))}
-                    aria-label={`Remove grant of ${grant.service}`}
-                  >
-                    Remove
-                  </button>
-                </li>
-              ))}
-            </ul>
-          )}
-          <label htmlFor="grant-service">Service</label>
-          <select
-            id="grant-service"
-            value={pickService}
-            onChange={(event) => {
-              setPickService(event.target.value);
-              setPickScopes(new Set());
-            }}
-          >
-            <option value="">Choose a service</option>
-            {services.map((service) => (
-              <option key={service.id} value={service.id}>
-                {service.name} ({service.id})
-              </option>
-            ))}
-          </select>
-          {picked !== undefined && (
-            <fieldset className="scopes">
-              <legend>Scopes of {picked.name}</legend>
-              {picked.scopes.length === 0 && <p className="muted">This service has no scopes.</p>}
-              {picked.scopes.map((scope) => (
-                <label key={scope} className="check">
-                  <input
-                    type="checkbox"
-                    checked={pickScopes.has(scope)}
-                    onChange={() => {
-                      const next = new Set(pickScopes);
-                      if (next.has(scope)) next.delete(scope);
-                      else next.add(scope);
-                      setPickScopes(next);
-                    }}
-                  />
-                  {scope}
-                </label>
-              ))}
-            </fieldset>
-          )}
-          <button type="button" className="secondary" disabled={picked === undefined} onClick={addGrant}>
-            Add grant
-          </button>
-          {fieldError('grants')}
-        </fieldset>
+        <GrantsEditor
+          services={services}
+          grants={grants}
+          onChange={setGrants}
+          error={fieldError('grants')}
+          describedBy={describedBy('grants')}
+        />
 
         <label htmlFor="client-ip-ranges">IP ranges (optional, one CIDR per line)</label>
         <textarea

@@ -7,6 +7,7 @@ export type Client = Json<paths['/admin/clients/{client_id}']['get']['responses'
 export type ClientPage = Json<paths['/admin/clients']['get']['responses'][200]>;
 export type ClientQuery = NonNullable<paths['/admin/clients']['get']['parameters']['query']>;
 export type CreateClientBody = NonNullable<paths['/admin/clients']['post']['requestBody']>['content']['application/json'];
+export type ClientPatch = NonNullable<paths['/admin/clients/{client_id}']['patch']['requestBody']>['content']['application/json'];
 export type CreatedClient = Json<paths['/admin/clients']['post']['responses'][201]>;
 export type Service = Json<paths['/admin/services/{id}']['get']['responses'][200]>;
 export type AuditEvent = Json<paths['/admin/audit-events']['get']['responses'][200]>['items'][number];

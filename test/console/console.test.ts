@@ -213,6 +213,23 @@ t.test('the console in a browser', async (t) => {
   await t.test('client detail: disable and enable, a new secret with a grace period, the history', async (t) => {
     t.match(await page.locator('.details').innerText(), /carol/);
     await checkScreen(t, page, 'client-detail');
+    await page.getByRole('button', { name: 'Edit client' }).click();
+    await page.getByLabel('Name', { exact: true }).fill('Web shop (EU)');
+    await page.getByLabel('Description').fill('Orders from the EU shop');
+    await page.getByLabel(/^Expires/).fill('2031-01-02T03:04');
+    await page.getByLabel(/^IP ranges/).fill('127.0.0.0/8\n::1/128\n300.1.2.3/8');
+    const before = errors.length;
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('#edit-error-ip_ranges').waitFor();
+    t.same(errors.splice(before), ['Failed to load resource: the server responded with a status of 400 (Bad Request)']);
+    await checkScreen(t, page, 'edit-client');
+    await page.getByLabel(/^IP ranges/).fill('127.0.0.0/8\n::1/128');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: 'Web shop (EU)' }).waitFor();
+    const saved = (await server.admin('GET', '/admin/clients/web-shop')).json();
+    t.equal(saved.description, 'Orders from the EU shop');
+    t.ok(saved.expires_at.startsWith('2031-01-0'), 'the expiry, from local time');
+    t.same(saved.grants, [{ service: 'orders', scopes: ['orders:read'] }], 'the grants unchanged');
     await page.getByRole('button', { name: 'Disable client' }).click();
     await page.getByText('The client is disabled').waitFor();
     t.equal(await page.locator('.details .status').innerText(), 'disabled');
