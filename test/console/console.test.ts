@@ -24,12 +24,16 @@ const FAILED = /Sign-in failed\. Check the client ID and secret/;
 /** What Chromium logs for a fetch answered 4xx: expected on the sign-in screen, nowhere else. */
 const FAILED_FETCH = /^Failed to load resource: the server responded with a status of (400|401|429)/;
 
-/** Both widths: no horizontal scrolling at 390 px, no serious or critical axe violation at either. */
-async function checkScreen(t: Test, page: Page, name: string): Promise<void> {
+/**
+ * Both widths: no serious or critical axe violation (at 1280 px, and at 390 px too where
+ * `narrowAxe` asks: the tables' narrow layout), no horizontal scrolling at 390 px. axe is
+ * the costly part, so most screens are checked at one width.
+ */
+async function checkScreen(t: Test, page: Page, name: string, narrowAxe = false): Promise<void> {
   t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 1280 px`);
   await page.setViewportSize({ width: 390, height: 844 });
   t.equal(await horizontalOverflow(page), 0, `${name}: no horizontal scrolling at 390 px`);
-  t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 390 px`);
+  if (narrowAxe) t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 390 px`);
   await page.setViewportSize({ width: 1280, height: 800 });
   await screenshots(page, name);
 }
@@ -147,7 +151,7 @@ t.test('the console in a browser', async (t) => {
     await rows.first().waitFor();
     t.equal(await rows.count(), 5, 'every client (three, the read-only admin and the bootstrap admin)');
     t.equal(await rows.filter({ hasText: 'alice-billing' }).locator('td[data-label="Last used"]').innerText(), 'never');
-    await checkScreen(t, page, 'clients');
+    await checkScreen(t, page, 'clients', true);
     await page.getByLabel('Owner').fill('alice');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/\/console\/clients\?owner=alice$/);
@@ -212,7 +216,7 @@ t.test('the console in a browser', async (t) => {
 
   await t.test('client detail: disable and enable, a new secret with a grace period, the history', async (t) => {
     t.match(await page.locator('.details').innerText(), /carol/);
-    await checkScreen(t, page, 'client-detail');
+    await checkScreen(t, page, 'client-detail', true);
     await page.getByRole('button', { name: 'Edit client' }).click();
     await page.getByLabel('Name', { exact: true }).fill('Web shop (EU)');
     await page.getByLabel('Description').fill('Orders from the EU shop');
