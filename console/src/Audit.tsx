@@ -7,7 +7,11 @@ import { Link, useRouter } from './router';
 const FILTERS = ['action', 'client_id', 'actor_client_id'] as const;
 const TIMES = ['since', 'until'] as const;
 
-type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; items: AuditEvent[]; next: string | null };
+/** A list's state, and the query string it belongs to (anything else is still loading). */
+type State =
+  | { kind: 'loading' }
+  | { kind: 'error'; message: string; for: string }
+  | { kind: 'ready'; items: AuditEvent[]; next: string | null; for: string };
 
 /** "2026-01-01T10:00" (datetime-local, local time) to ISO 8601, and back. */
 const toIso = (local: string) => (local === '' || Number.isNaN(new Date(local).getTime()) ? '' : new Date(local).toISOString());
@@ -21,7 +25,8 @@ const toLocal = (iso: string | null) => {
 export function Audit({ api }: { api: Api }) {
   const { location, navigate } = useRouter();
   const search = location.search.toString();
-  const [state, setState] = useState<State>({ kind: 'loading' });
+  const [loaded, setState] = useState<State>({ kind: 'loading' });
+  const state: State = loaded.kind !== 'loading' && loaded.for === search ? loaded : { kind: 'loading' };
 
   useEffect(() => {
     document.title = 'Audit trail · Portier console';
@@ -32,15 +37,17 @@ export function Audit({ api }: { api: Api }) {
       if (value) query[name] = value;
     }
     let live = true;
-    setState({ kind: 'loading' });
     api
       .GET('/admin/audit-events', { params: { query } })
       .then(({ data, error }) => {
         if (!live) return;
-        if (data === undefined) setState({ kind: 'error', message: problemMessage(error, 'The audit trail could not be loaded.') });
-        else setState({ kind: 'ready', items: data.items, next: data.next_cursor });
+        if (data === undefined)
+          setState({ kind: 'error', message: problemMessage(error, 'The audit trail could not be loaded.'), for: search });
+        else setState({ kind: 'ready', items: data.items, next: data.next_cursor, for: search });
       })
-      .catch(() => live && setState({ kind: 'error', message: 'The audit trail could not be loaded: Portier is not reachable.' }));
+      .catch(
+        () => live && setState({ kind: 'error', message: 'The audit trail could not be loaded: Portier is not reachable.', for: search }),
+      );
     return () => {
       live = false;
     };

@@ -8,13 +8,18 @@ const FILTERS = ['name', 'owner', 'status', 'service'] as const;
 const STATUSES = ['active', 'disabled', 'expired'] as const;
 const PAGE_SIZE = 25;
 
-type State = { kind: 'loading' } | { kind: 'error'; message: string } | { kind: 'ready'; items: Client[]; next: string | null };
+/** A list's state, and the query string it belongs to (anything else is still loading). */
+type State =
+  | { kind: 'loading' }
+  | { kind: 'error'; message: string; for: string }
+  | { kind: 'ready'; items: Client[]; next: string | null; for: string };
 
 /** /console/clients: the clients, filtered by the query string (so that Back returns to the previous filters). */
 export function ClientsList({ api, canWrite }: { api: Api; canWrite: boolean }) {
   const { location, navigate } = useRouter();
   const search = location.search.toString();
-  const [state, setState] = useState<State>({ kind: 'loading' });
+  const [loaded, setState] = useState<State>({ kind: 'loading' });
+  const state: State = loaded.kind !== 'loading' && loaded.for === search ? loaded : { kind: 'loading' };
   const [services, setServices] = useState<Service[]>([]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [results, setResults] = useState<Map<string, BulkResult>>(new Map());
@@ -34,18 +39,20 @@ export function ClientsList({ api, canWrite }: { api: Api; canWrite: boolean }) 
       const value = params.get(name);
       if (value) query[name] = value;
     }
+    const limit = Number(params.get('limit'));
+    if (Number.isInteger(limit) && limit >= 1 && limit <= 100) query.limit = limit;
     const status = params.get('status');
     if (status === 'active' || status === 'disabled' || status === 'expired') query.status = status;
     let live = true;
-    setState({ kind: 'loading' });
     api
       .GET('/admin/clients', { params: { query } })
       .then(({ data, error }) => {
         if (!live) return;
-        if (data === undefined) setState({ kind: 'error', message: problemMessage(error, 'The clients could not be loaded.') });
-        else setState({ kind: 'ready', items: data.items, next: data.next_cursor });
+        if (data === undefined)
+          setState({ kind: 'error', message: problemMessage(error, 'The clients could not be loaded.'), for: search });
+        else setState({ kind: 'ready', items: data.items, next: data.next_cursor, for: search });
       })
-      .catch(() => live && setState({ kind: 'error', message: 'The clients could not be loaded: Portier is not reachable.' }));
+      .catch(() => live && setState({ kind: 'error', message: 'The clients could not be loaded: Portier is not reachable.', for: search }));
     return () => {
       live = false;
     };

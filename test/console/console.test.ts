@@ -174,6 +174,44 @@ t.test('the console in a browser', async (t) => {
     await page.waitForURL(/\/console\/clients$/);
     await rows.nth(4).waitFor();
     t.equal(await rows.count(), 5);
+
+    // Pages follow the API's cursor (a page of 2, through the URL as a link would).
+    await page.evaluate("history.pushState(null, '', '/console/clients?limit=2'); dispatchEvent(new PopStateEvent('popstate'))");
+    await rows.nth(4).waitFor({ state: 'detached' });
+    const first = await rows.locator('td[data-label="Client ID"]').allInnerTexts();
+    t.equal(first.length, 2);
+    await page.getByRole('link', { name: 'Next page' }).click();
+    await page.waitForURL(/limit=2&cursor=/);
+    await page.getByRole('link', { name: 'First page' }).waitFor();
+    const second = await rows.locator('td[data-label="Client ID"]').allInnerTexts();
+    t.equal(second.length, 2);
+    t.same(
+      second.filter((id) => first.includes(id)),
+      [],
+      'the next page has other clients',
+    );
+    await page.goBack();
+    await page.waitForURL(/\?limit=2$/);
+    await page.getByRole('link', { name: 'First page' }).waitFor({ state: 'detached' });
+    await rows.nth(1).waitFor();
+    t.same(await rows.locator('td[data-label="Client ID"]').allInnerTexts(), first, 'back: the first page');
+
+    // The error state, and Retry.
+    await page.route('**/admin/clients?*', (route) =>
+      route.fulfill({
+        status: 503,
+        contentType: 'application/problem+json',
+        body: JSON.stringify({ type: 'about:blank', title: 'Unavailable', status: 503, detail: 'database not reachable' }),
+      }),
+    );
+    const before = errors.length;
+    await page.getByRole('link', { name: 'Clients', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'database not reachable' }).waitFor();
+    t.same(errors.splice(before), ['Failed to load resource: the server responded with a status of 503 (Service Unavailable)']);
+    await page.unroute('**/admin/clients?*');
+    await page.getByRole('button', { name: 'Retry' }).click();
+    await rows.nth(4).waitFor();
+    t.pass('an error says what went wrong, and Retry loads the list');
   });
 
   let secret = '';
