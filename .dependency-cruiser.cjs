@@ -51,11 +51,18 @@ module.exports = {
       from: { path: '^src/oauth/' },
       to: { path: '^src/admin/' },
     },
+    {
+      name: 'console-stands-alone',
+      severity: 'error',
+      comment: 'the web console talks to Portier over HTTP only: of the server it imports nothing but the types generated from the OpenAPI document',
+      from: { path: '^console/src/' },
+      to: { path: '^(src|test)/' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.tsx', '.js'] },
   },
 };

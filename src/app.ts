@@ -6,6 +6,7 @@ import { adminRoutes } from './admin/routes.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { databaseErrorKind } from './db/errors.js';
+import { consoleRoutes } from './http/console.js';
 import { createErrorHandler } from './http/errors.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { isAddressAllowed, normalizeCidr, parseNetworks } from './lib/networks.js';
@@ -90,6 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(wellKnownRoutes);
   await app.register(tokenRoutes);
   await app.register(adminRoutes, { prefix: '/admin' });
+  await app.register(consoleRoutes);
   return app;
 }
 

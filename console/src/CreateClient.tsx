@@ -1,0 +1,150 @@
+import { type FormEvent, useEffect, useState } from 'react';
+import type { Api, CreateClientBody, Problem, Service } from './api';
+import { problemMessage } from './api';
+import { fieldOf, type Grant, GrantsEditor } from './GrantsEditor';
+import { Link, useRouter } from './router';
+import { SecretDialog } from './SecretDialog';
+
+/** /console/clients/new */
+export function CreateClient({ api }: { api: Api }) {
+  const { navigate } = useRouter();
+  const [services, setServices] = useState<Service[]>([]);
+  const [grants, setGrants] = useState<Grant[]>([]);
+  const [errors, setErrors] = useState<Record<string, string[]>>({});
+  const [busy, setBusy] = useState(false);
+  const [created, setCreated] = useState<{ clientId: string; secret: string } | null>(null);
+
+  useEffect(() => {
+    document.title = 'New client · Portier console';
+    void api.GET('/admin/services').then(({ data }) => setServices(data?.items ?? []));
+  }, [api]);
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const value = (name: string) => String(form.get(name) ?? '').trim();
+    const body: CreateClientBody = { name: value('name'), owner: value('owner'), description: value('description'), grants };
+    if (value('client_id') !== '') body.client_id = value('client_id');
+    const ranges = value('ip_ranges')
+      .split(/[\s,]+/)
+      .filter((range) => range !== '');
+    if (ranges.length > 0) body.ip_ranges = ranges;
+    if (value('expires_at') !== '') {
+      const expiry = new Date(value('expires_at'));
+      if (Number.isNaN(expiry.getTime())) {
+        setErrors({ expires_at: ['not a valid date and time'] });
+        return;
+      }
+      body.expires_at = expiry.toISOString();
+    }
+    setBusy(true);
+    setErrors({});
+    try {
+      const { data, error } = await api.POST('/admin/clients', { body });
+      if (data !== undefined) {
+        setCreated({ clientId: data.client_id, secret: data.client_secret ?? '' });
+        return;
+      }
+      const problem = error as Problem | undefined;
+      const next: Record<string, string[]> = {};
+      for (const item of problem?.errors ?? []) {
+        const field = fieldOf(item.path);
+        next[field] = [...(next[field] ?? []), item.message];
+      }
+      if (Object.keys(next).length === 0) next.form = [problemMessage(problem, 'The client could not be created.')];
+      setErrors(next);
+    } catch {
+      setErrors({ form: ['The client could not be created: Portier is not reachable.'] });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fieldError = (name: string) =>
+    errors[name] === undefined ? null : (
+      <p className="field-error" id={`error-${name}`}>
+        {errors[name].join('; ')}
+      </p>
+    );
+  const describedBy = (name: string) => (errors[name] === undefined ? undefined : `error-${name}`);
+  const invalid = (name: string) => (errors[name] === undefined ? undefined : true);
+
+  return (
+    <section aria-labelledby="create-heading">
+      <p>
+        <Link to="/clients">← Clients</Link>
+      </p>
+      <h1 id="create-heading">New client</h1>
+      <form className="stack" onSubmit={submit} noValidate>
+        {errors.form !== undefined && (
+          <p className="error" role="alert">
+            {errors.form.join('; ')}
+          </p>
+        )}
+        {Object.keys(errors).length > 0 && errors.form === undefined && (
+          <p className="error" role="alert">
+            The client was not created: see the fields marked below.
+          </p>
+        )}
+        <label htmlFor="client-name">Name</label>
+        <input id="client-name" name="name" required aria-invalid={invalid('name')} aria-describedby={describedBy('name')} />
+        {fieldError('name')}
+        <label htmlFor="client-id">Client ID (optional: generated when empty; can never change)</label>
+        <input id="client-id" name="client_id" aria-invalid={invalid('client_id')} aria-describedby={describedBy('client_id')} />
+        {fieldError('client_id')}
+        <label htmlFor="client-owner">Owner</label>
+        <input id="client-owner" name="owner" required aria-invalid={invalid('owner')} aria-describedby={describedBy('owner')} />
+        {fieldError('owner')}
+        <label htmlFor="client-description">Description</label>
+        <textarea
+          id="client-description"
+          name="description"
+          rows={3}
+          aria-invalid={invalid('description')}
+          aria-describedby={describedBy('description')}
+        />
+        {fieldError('description')}
+
+        <GrantsEditor
+          services={services}
+          grants={grants}
+          onChange={setGrants}
+          error={fieldError('grants')}
+          describedBy={describedBy('grants')}
+        />
+
+        <label htmlFor="client-ip-ranges">IP ranges (optional, one CIDR per line)</label>
+        <textarea
+          id="client-ip-ranges"
+          name="ip_ranges"
+          rows={3}
+          placeholder="192.0.2.0/24"
+          aria-invalid={invalid('ip_ranges')}
+          aria-describedby={describedBy('ip_ranges')}
+        />
+        {fieldError('ip_ranges')}
+        <label htmlFor="client-expires">Expires (optional, your local time)</label>
+        <input
+          id="client-expires"
+          name="expires_at"
+          type="datetime-local"
+          aria-invalid={invalid('expires_at')}
+          aria-describedby={describedBy('expires_at')}
+        />
+        {fieldError('expires_at')}
+        <div>
+          <button type="submit" disabled={busy}>
+            {busy ? 'Creating…' : 'Create client'}
+          </button>
+        </div>
+      </form>
+      {created !== null && (
+        <SecretDialog
+          clientId={created.clientId}
+          secret={created.secret}
+          onClose={() => navigate(`/clients/${encodeURIComponent(created.clientId)}`)}
+        />
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,133 @@
+import { type FormEvent, useEffect, useState } from 'react';
+import type { Api, Client, ClientPatch, Problem, Service } from './api';
+import { problemMessage } from './api';
+import { fieldOf, type Grant, GrantsEditor, toLocalInput } from './GrantsEditor';
+
+const words = (text: string) => text.split(/[\s,]+/).filter((word) => word !== '');
+
+/** The edit form of a client's changeable fields (client ID and owner never change). */
+export function EditClient({
+  api,
+  client,
+  onSaved,
+  onCancel,
+}: {
+  api: Api;
+  client: Client;
+  onSaved: (client: Client) => void;
+  onCancel: () => void;
+}) {
+  const [services, setServices] = useState<Service[]>([]);
+  const [grants, setGrants] = useState<Grant[]>(client.grants);
+  const [errors, setErrors] = useState<Record<string, string[]>>({});
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    void api.GET('/admin/services').then(({ data }) => setServices(data?.items ?? []));
+  }, [api]);
+
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const value = (name: string) => String(form.get(name) ?? '').trim();
+    const expires = value('expires_at');
+    const expiry = expires === '' ? null : new Date(expires);
+    if (expiry !== null && Number.isNaN(expiry.getTime())) {
+      setErrors({ expires_at: ['not a valid date and time'] });
+      return;
+    }
+    const body: ClientPatch = {
+      name: value('name'),
+      description: value('description'),
+      first_name: value('first_name') || null,
+      last_name: value('last_name') || null,
+      roles: words(value('roles')),
+      grants,
+      ip_ranges: words(value('ip_ranges')),
+      expires_at: expiry === null ? null : expiry.toISOString(),
+    };
+    setBusy(true);
+    setErrors({});
+    try {
+      const { data, error } = await api.PATCH('/admin/clients/{client_id}', { params: { path: { client_id: client.client_id } }, body });
+      if (data !== undefined) {
+        onSaved(data);
+        return;
+      }
+      const problem = error as Problem | undefined;
+      const next: Record<string, string[]> = {};
+      for (const item of problem?.errors ?? []) {
+        const field = fieldOf(item.path);
+        next[field] = [...(next[field] ?? []), item.message];
+      }
+      if (Object.keys(next).length === 0) next.form = [problemMessage(problem, 'The client could not be saved.')];
+      setErrors(next);
+    } catch {
+      setErrors({ form: ['The client could not be saved: Portier is not reachable.'] });
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const error = (name: string) =>
+    errors[name] === undefined ? null : (
+      <p className="field-error" id={`edit-error-${name}`}>
+        {errors[name].join('; ')}
+      </p>
+    );
+  const aria = (name: string) =>
+    errors[name] === undefined ? {} : { 'aria-invalid': true as const, 'aria-describedby': `edit-error-${name}` };
+
+  return (
+    <form className="stack" onSubmit={submit} noValidate aria-labelledby="edit-heading">
+      <h2 id="edit-heading">Edit client</h2>
+      {errors.form !== undefined && (
+        <p className="error" role="alert">
+          {errors.form.join('; ')}
+        </p>
+      )}
+      <label htmlFor="edit-name">Name</label>
+      <input id="edit-name" name="name" required defaultValue={client.name} {...aria('name')} />
+      {error('name')}
+      <label htmlFor="edit-description">Description</label>
+      <textarea id="edit-description" name="description" rows={3} defaultValue={client.description} {...aria('description')} />
+      {error('description')}
+      <label htmlFor="edit-first-name">First name (of its service account)</label>
+      <input id="edit-first-name" name="first_name" defaultValue={client.first_name ?? ''} {...aria('first_name')} />
+      {error('first_name')}
+      <label htmlFor="edit-last-name">Last name</label>
+      <input id="edit-last-name" name="last_name" defaultValue={client.last_name ?? ''} {...aria('last_name')} />
+      {error('last_name')}
+      <label htmlFor="edit-roles">Roles (separated by spaces)</label>
+      <input id="edit-roles" name="roles" defaultValue={client.roles.join(' ')} {...aria('roles')} />
+      {error('roles')}
+      <GrantsEditor
+        services={services}
+        grants={grants}
+        onChange={setGrants}
+        error={error('grants')}
+        describedBy={errors.grants === undefined ? undefined : 'edit-error-grants'}
+      />
+      <label htmlFor="edit-ip-ranges">IP ranges (one CIDR per line; none: anywhere)</label>
+      <textarea id="edit-ip-ranges" name="ip_ranges" rows={3} defaultValue={client.ip_ranges.join('\n')} {...aria('ip_ranges')} />
+      {error('ip_ranges')}
+      <label htmlFor="edit-expires">Expires (your local time; empty: never)</label>
+      <input
+        id="edit-expires"
+        name="expires_at"
+        type="datetime-local"
+        defaultValue={toLocalInput(client.expires_at)}
+        {...aria('expires_at')}
+      />
+      {error('expires_at')}
+      <div>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Saving…' : 'Save changes'}
+        </button>
+        <button type="button" className="secondary" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}

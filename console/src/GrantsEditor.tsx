@@ -1,0 +1,110 @@
+import { type ReactNode, useState } from 'react';
+import type { Service } from './api';
+
+export type Grant = { service: string; scopes: string[] };
+
+/** Which form field a problem's errors[].path (e.g. /grants/0/scopes/1) names: its first segment, or `form`. */
+export function fieldOf(path: string): string {
+  const top = path.split('/')[1] ?? '';
+  return top === '' ? 'form' : top;
+}
+
+/** An ISO 8601 time as a datetime-local input's value (local time), or '' for none. */
+export function toLocalInput(iso: string | null): string {
+  if (iso === null || Number.isNaN(new Date(iso).getTime())) return '';
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** A client's grants: the list, and a service picker whose scopes are ticked before "Add grant". */
+export function GrantsEditor({
+  services,
+  grants,
+  onChange,
+  error,
+  describedBy,
+}: {
+  services: Service[];
+  grants: Grant[];
+  onChange: (grants: Grant[]) => void;
+  error: ReactNode;
+  describedBy: string | undefined;
+}) {
+  const [pickService, setPickService] = useState('');
+  const [pickScopes, setPickScopes] = useState<Set<string>>(new Set());
+  const picked = services.find((service) => service.id === pickService);
+
+  const addGrant = () => {
+    if (picked === undefined) return;
+    onChange([...grants.filter((grant) => grant.service !== picked.id), { service: picked.id, scopes: [...pickScopes] }]);
+    setPickService('');
+    setPickScopes(new Set());
+  };
+
+  return (
+    <fieldset className="grants" aria-describedby={describedBy}>
+      <legend>Grants</legend>
+      {grants.length === 0 ? (
+        <p className="muted">No services granted.</p>
+      ) : (
+        <ul>
+          {grants.map((grant) => (
+            <li key={grant.service}>
+              <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}{' '}
+              <button
+                type="button"
+                className="link"
+                onClick={() => onChange(grants.filter((g) => g.service !== grant.service))}
+                aria-label={`Remove grant of ${grant.service}`}
+              >
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <label htmlFor="grant-service">Service</label>
+      <select
+        id="grant-service"
+        value={pickService}
+        onChange={(event) => {
+          setPickService(event.target.value);
+          const existing = grants.find((grant) => grant.service === event.target.value);
+          setPickScopes(new Set(existing?.scopes ?? []));
+        }}
+      >
+        <option value="">Choose a service</option>
+        {services.map((service) => (
+          <option key={service.id} value={service.id}>
+            {service.name} ({service.id})
+          </option>
+        ))}
+      </select>
+      {picked !== undefined && (
+        <fieldset className="scopes">
+          <legend>Scopes of {picked.name}</legend>
+          {picked.scopes.length === 0 && <p className="muted">This service has no scopes.</p>}
+          {picked.scopes.map((scope) => (
+            <label key={scope} className="check">
+              <input
+                type="checkbox"
+                checked={pickScopes.has(scope)}
+                onChange={() => {
+                  const next = new Set(pickScopes);
+                  if (next.has(scope)) next.delete(scope);
+                  else next.add(scope);
+                  setPickScopes(next);
+                }}
+              />
+              {scope}
+            </label>
+          ))}
+        </fieldset>
+      )}
+      <button type="button" className="secondary" disabled={picked === undefined} onClick={addGrant}>
+        {picked !== undefined && grants.some((grant) => grant.service === picked.id) ? 'Replace grant' : 'Add grant'}
+      </button>
+      {error}
+    </fieldset>
+  );
+}

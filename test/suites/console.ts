@@ -1,0 +1,4 @@
+// `npm test` runs the test files in a few processes, this one of them: see test/README.md.
+import '../console/api-types.test.js';
+import '../console/console.test.js';
+import '../console/serving.test.js';
