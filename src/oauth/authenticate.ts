@@ -16,7 +16,7 @@ import {
 } from './client-assertion.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import { InvalidClient, InvalidRequest, TooManyRequests } from './errors.js';
-import { useJwtIdOnce } from './jwt-ids.js';
+import { claimJwtId } from './jwt-ids.js';
 import type { TokenParameters } from './parameters.js';
 import { JwksFetchError, type RemoteJwks } from './remote-jwks.js';
 import type { SecretVerifier } from './secret-verifier.js';
@@ -105,7 +105,7 @@ export interface AuthenticationContext {
   budgets: FailureBudgets;
   /** An assertion's `aud` must name the issuer or its token endpoint. */
   issuer: string;
-  /** Where used assertion ids are remembered (see useJwtIdOnce). */
+  /** Where used assertion ids are remembered (see claimJwtId). */
   db: Db;
   /** Key sets of clients registered with a jwks_uri. */
   remoteJwks: RemoteJwks;
@@ -240,7 +240,7 @@ async function checkAssertion(
       clientId: client.clientId,
       audiences: [ctx.issuer, `${ctx.issuer}/oauth/token`],
       now,
-      useJwtId: (jti, expiresAt) => useJwtIdOnce(ctx.db, `client_assertion:${client.clientId}`, jti, expiresAt, new Date(now)),
+      claimJwtId: (jti, expiresAt) => claimJwtId(ctx.db, `client_assertion:${client.clientId}`, jti, expiresAt, new Date(now)),
     });
   } catch (error) {
     if (error instanceof AssertionRejected) return reject(error.message, client);

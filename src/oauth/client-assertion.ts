@@ -92,8 +92,8 @@ export interface AssertionExpectations {
   audiences: string[];
   /** Now, in milliseconds. */
   now: number;
-  /** Records the jti as used; false when it was used before (see useJwtIdOnce). */
-  useJwtId(jti: string, expiresAt: Date): Promise<boolean>;
+  /** Records the jti as used; false when it was used before (see claimJwtId). */
+  claimJwtId(jti: string, expiresAt: Date): Promise<boolean>;
 }
 
 /**
@@ -142,7 +142,7 @@ export async function verifyClientAssertion(
   if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
     throw new AssertionRejected(`assertion jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
   }
-  if (!(await expected.useJwtId(jti, new Date(exp * 1000)))) throw new AssertionRejected('assertion jti was used before (replay)');
+  if (!(await expected.claimJwtId(jti, new Date(exp * 1000)))) throw new AssertionRejected('assertion jti was used before (replay)');
 }
 
 /** jose's reason, which names the claim or check but never carries the token or its values. */

@@ -5,7 +5,7 @@ import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
 import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
 import type { ClientRecord } from './client-directory.js';
 import { InvalidDpopProof, InvalidRequest, UseDpopNonce } from './errors.js';
-import { useJwtIdOnce } from './jwt-ids.js';
+import { claimJwtId } from './jwt-ids.js';
 
 /**
  * DPoP (RFC 9449) at the token endpoint: the rules a proof must meet, and what binds the
@@ -162,7 +162,7 @@ export async function checkDpopProof(ctx: DpopContext, proof: string): Promise<D
   const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
   // Remembered as long as the proof would pass the iat check, on every instance.
   const expiresAt = new Date((iat + DPOP_PROOF_MAX_AGE_SECONDS + 1) * 1000);
-  if (!(await useJwtIdOnce(ctx.db, `dpop:${jkt}`, jti, expiresAt, new Date(now)))) {
+  if (!(await claimJwtId(ctx.db, `dpop:${jkt}`, jti, expiresAt, new Date(now)))) {
     fail('the DPoP proof has been used before (jti)');
   }
   return { jkt, nonce: nonces?.current(now) };

@@ -14,7 +14,7 @@ const PRUNE_ONE_IN = 64;
  * Scopes keep issuers apart: `client_assertion:<client_id>` for RFC 7523 assertions,
  * `dpop:<jwk thumbprint>` for RFC 9449 proofs.
  */
-export async function useJwtIdOnce(db: Db, scope: string, jti: string, expiresAt: Date, now: Date): Promise<boolean> {
+export async function claimJwtId(db: Db, scope: string, jti: string, expiresAt: Date, now: Date): Promise<boolean> {
   if (Math.floor(Math.random() * PRUNE_ONE_IN) === 0) await pruneUsedJwtIds(db, now);
   const inserted = await db.insert(usedJwtIds).values({ scope, jti, expiresAt }).onConflictDoNothing().returning({ jti: usedJwtIds.jti });
   if (inserted.length > 0) return true;

@@ -292,9 +292,11 @@ export interface paths {
                                 } & {
                                     [key: string]: unknown;
                                 }) | null;
+                                jwks_uri: string | null;
                                 /** Format: date-time */
                                 expires_at: string | null;
                                 enabled: boolean;
+                                dpop_bound: boolean;
                                 /** @enum {string} */
                                 status: "active" | "disabled" | "expired";
                                 /** Format: date-time */
@@ -444,6 +446,9 @@ export interface paths {
                                 [key: string]: unknown;
                             })[];
                         } | null;
+                        jwks_uri?: string | null;
+                        /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
+                        dpop_bound?: boolean;
                     };
                 };
             };
@@ -481,9 +486,11 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             }) | null;
+                            jwks_uri: string | null;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
+                            dpop_bound: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -652,9 +659,11 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             }) | null;
+                            jwks_uri: string | null;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
+                            dpop_bound: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -909,6 +918,22 @@ export interface paths {
                         ip_ranges?: string[];
                         /** Format: date-time */
                         expires_at?: string | null;
+                        /** @enum {string} */
+                        auth_method?: "client_secret" | "private_key_jwt";
+                        jwks?: {
+                            keys: ({
+                                kty: string;
+                                kid?: string;
+                                alg?: string;
+                                /** @enum {string} */
+                                use?: "sig";
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                        } | null;
+                        jwks_uri?: string | null;
+                        /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
+                        dpop_bound?: boolean;
                     };
                 };
             };
@@ -946,9 +971,11 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             }) | null;
+                            jwks_uri: string | null;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
+                            dpop_bound: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -958,6 +985,8 @@ export interface paths {
                                 id: string;
                                 username: string;
                             };
+                            /** @description Shown this once; only a hash is stored. */
+                            client_secret?: string;
                         };
                     };
                 };
@@ -1113,9 +1142,11 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             }) | null;
+                            jwks_uri: string | null;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
+                            dpop_bound: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1284,9 +1315,11 @@ export interface paths {
                             } & {
                                 [key: string]: unknown;
                             }) | null;
+                            jwks_uri: string | null;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
+                            dpop_bound: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -2346,7 +2379,14 @@ export interface paths {
                 path?: never;
                 cookie?: never;
             };
-            requestBody?: never;
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description For a compromised key: a new key signs at once, and the active (and any next) key leaves the JWKS at once. Verifiers meet an unknown kid until they refetch. */
+                        emergency?: boolean;
+                    } | null;
+                };
+            };
             responses: {
                 /** @description Default Response */
                 200: {
@@ -2355,6 +2395,55 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
+                            kid: string;
+                            /** @enum {string} */
+                            status: "active" | "next";
+                            /** Format: date-time */
+                            activates_at: string;
+                            /** @description Keys an emergency rotation took out of the JWKS. */
+                            withdrawn: string[];
+                            items: {
+                                kid: string;
+                                alg: string;
+                                /** @enum {string} */
+                                status: "next" | "active" | "retired";
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                activates_at: string | null;
+                                /** Format: date-time */
+                                retired_at: string | null;
+                                /** Format: date-time */
+                                publish_until: string | null;
+                                public_jwk: {
+                                    kty: string;
+                                    kid?: string;
+                                    alg?: string;
+                                    use?: string;
+                                    crv?: string;
+                                    x?: string;
+                                    y?: string;
+                                    n?: string;
+                                    e?: string;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            kid: string;
+                            /** @enum {string} */
+                            status: "active" | "next";
+                            /** Format: date-time */
+                            activates_at: string;
+                            /** @description Keys an emergency rotation took out of the JWKS. */
+                            withdrawn: string[];
                             items: {
                                 kid: string;
                                 alg: string;
