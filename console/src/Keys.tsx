@@ -32,11 +32,15 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
     setBusy(true);
     setError(null);
     try {
-      const { data, error: problem } = await api.POST('/admin/keys/rotate');
+      const { data, error: problem } = await api.POST('/admin/keys/rotate', { body: {} });
       if (data === undefined) setError(problemMessage(problem, 'The key could not be rotated.'));
       else {
         setKeys(data.items);
-        setNotice('A new signing key is active; the previous one stays published for tokens it signed.');
+        setNotice(
+          data.status === 'next'
+            ? `A new signing key is published now and starts signing at ${new Date(data.activates_at).toLocaleString()}, once verifiers' cached key sets know it.`
+            : 'The new signing key signs from now on; the previous one stays published for tokens it signed.',
+        );
       }
     } catch {
       setError('Portier is not reachable.');

@@ -377,8 +377,8 @@ t.test('the console in a browser', async (t) => {
     t.equal((await server.admin('GET', '/admin/keys')).json().items.length, count, 'cancel rotates nothing');
     await page.getByRole('button', { name: 'Rotate signing key' }).click();
     await page.getByRole('button', { name: 'Yes, rotate' }).click();
-    await page.getByText('A new signing key is active').waitFor();
-    t.equal(await rows.count(), count + 1, 'one key more');
+    await page.getByText('A new signing key is published now and starts signing at').waitFor();
+    t.equal(await rows.count(), count + 1, 'one key more: the next key, published before it signs');
   });
 
   await t.test('audit trail: filters in the URL', async (t) => {
