@@ -44,6 +44,17 @@ export function ensureConsoleBuilt(): void {
   }
 }
 
+/**
+ * Why the browser tests cannot run here, or false when they can. Without Debian's chromium
+ * they are skipped, saying so, so that `npm test` works on a machine with only Node and
+ * npm; CI sets REQUIRE_CHROMIUM=1 (after installing the package), and there a missing
+ * browser fails the run instead.
+ */
+export function browserMissing(): string | false {
+  if (existsSync(CHROMIUM) || process.env.REQUIRE_CHROMIUM === '1') return false;
+  return `no chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) to run the browser tests`;
+}
+
 /** One chromium for a test file, closed at teardown. */
 export async function launchBrowser(t: TestLike): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {

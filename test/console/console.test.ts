@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, buildWithAdmin, postToken, testConfig } from '../helpers.js';
 import {
   accessibilityViolations,
+  browserMissing,
   collectErrors,
   ensureConsoleBuilt,
   horizontalOverflow,
@@ -38,7 +39,7 @@ async function checkScreen(t: Test, page: Page, name: string, narrowAxe = false)
   await screenshots(page, name);
 }
 
-t.test('the console in a browser', async (t) => {
+t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
   ensureConsoleBuilt();
   const protection = { ...testConfig().protection, failuresPerClientAndAddress: 2 };
   const server = await buildWithAdmin(t, { config: { protection } });
