@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { DenialRecorder } from './audit/denials.js';
-import { verifySecret } from './clients/secrets.js';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/connect.js';
 import { GenerationWatcher } from './db/generation.js';
@@ -21,6 +20,7 @@ import { SecretVerifier } from './oauth/secret-verifier.js';
 import { type TokenEndpointContext, tokenEndpointUrl } from './oauth/token.js';
 import { UsageTracker } from './oauth/usage.js';
 import { Admission } from './protection/admission.js';
+import { type Argon2Pool, sharedArgon2Pool } from './protection/argon2-pool.js';
 import { FailureBudgets } from './protection/failure-budget.js';
 import { Tarpit } from './protection/tarpit.js';
 
@@ -42,6 +42,8 @@ export interface Portier {
   tarpit: Tarpit;
   /** argon2id work in flight and queued (see protection/admission.ts). */
   admission: Admission;
+  /** The low-priority threads argon2id verifications run on (see protection/argon2-pool.ts). */
+  argon2: Argon2Pool;
   /** For failures that repeat (an outage fails every request): at most a line a second per kind. */
   repeatedLog: RepeatedLog;
   /** Every scope of every service, for discovery's scopes_supported. */
@@ -66,7 +68,12 @@ export async function createPortier(config: Config, database: Database, logger: 
   const { protection } = config;
   const metrics = new Metrics();
   const admission = new Admission(protection.argon2Concurrency, protection.argon2Queue);
-  const verifier = new SecretVerifier(admission, verifySecret, () => metrics.argon2Verifications.inc());
+  const argon2 = sharedArgon2Pool(protection.argon2Concurrency);
+  const verifier = new SecretVerifier(
+    admission,
+    (hash, presented) => argon2.verify(hash, presented),
+    () => metrics.argon2Verifications.inc(),
+  );
   const directory = new ClientDirectory(db, verifier);
   const keys = new KeyCache(database, rotationSettings(config), clock);
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
@@ -99,6 +106,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     metrics,
     tarpit: new Tarpit(protection.throttleDelayMs),
     admission,
+    argon2,
     usage: new UsageTracker(db, logError('writing last_used_at failed')),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
     tokenEndpoint: {

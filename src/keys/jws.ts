@@ -17,10 +17,11 @@ const SIGNING: Record<
 /**
  * A JWS compact serialisation signer for one key, as the token endpoint uses it: the
  * protected header is encoded once, and each token costs one JSON encoding and one
- * synchronous node:crypto signature. Synchronous on purpose: an ES256 signature takes
- * tens of microseconds, less than handing it to libuv's thread pool and back (what
- * WebCrypto does), and the thread pool is where argon2id runs, so a flood of wrong secrets
- * can never make token signing wait.
+ * node:crypto signature on libuv's thread pool. On the pool, signatures run on every core
+ * while the event loop goes on with other requests; signed on the event loop, the token
+ * endpoint could use one core only (measured: about 5,500 against 9,000 tokens/s with
+ * ES256 on two cores; see the README's "Benchmarks"). argon2id does not run on that pool
+ * (see protection/argon2-pool.ts), so a flood of wrong secrets never makes signing wait.
  */
 export class CompactSigner {
   private readonly encodedHeader: string;
@@ -36,9 +37,13 @@ export class CompactSigner {
     this.how = SIGNING[alg];
   }
 
-  sign(claims: Record<string, unknown>): string {
+  sign(claims: Record<string, unknown>): Promise<string> {
     const signingInput = `${this.encodedHeader}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-    const signature = sign(this.how.digest, Buffer.from(signingInput), { key: this.privateKey, ...this.how.options });
-    return `${signingInput}.${signature.toString('base64url')}`;
+    return new Promise((resolve, reject) => {
+      sign(this.how.digest, Buffer.from(signingInput), { key: this.privateKey, ...this.how.options }, (error, signature) => {
+        if (error) reject(error);
+        else resolve(`${signingInput}.${signature.toString('base64url')}`);
+      });
+    });
   }
 }

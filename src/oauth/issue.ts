@@ -16,7 +16,7 @@ export interface IssuedToken {
  * Signs an RFC 9068 access token for the client's service-account user. `sub` is the
  * service account's UUID (never reused), `aud` the chosen service(s).
  */
-export function issueAccessToken(options: {
+export async function issueAccessToken(options: {
   issuer: string;
   ttl: number;
   key: ActiveKey;
@@ -27,7 +27,7 @@ export function issueAccessToken(options: {
   now: number;
   /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), if any. */
   jkt?: string | undefined;
-}): IssuedToken {
+}): Promise<IssuedToken> {
   const { client, services, scopes, key, ttl } = options;
   const iat = Math.floor(options.now / 1000);
   const jti = randomUUID();
@@ -48,6 +48,6 @@ export function issueAccessToken(options: {
   if (name !== '') claims.name = name;
   if (client.roles.length > 0) claims.roles = client.roles;
   if (options.jkt !== undefined) claims.cnf = { jkt: options.jkt };
-  const accessToken = key.signer.sign(claims);
+  const accessToken = await key.signer.sign(claims);
   return { accessToken, expiresIn: ttl, scope, jti, tokenType: options.jkt === undefined ? 'Bearer' : 'DPoP' };
 }

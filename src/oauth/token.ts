@@ -68,7 +68,16 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
       const dpop = await dpopBinding(ctx.dpop, client, request.dpop);
       const key = (await ctx.keys.get()).active;
       const now = ctx.clock();
-      const token = issueAccessToken({ issuer: ctx.issuer, ttl: ctx.accessTokenTtl, key, client, services, scopes, now, jkt: dpop?.jkt });
+      const token = await issueAccessToken({
+        issuer: ctx.issuer,
+        ttl: ctx.accessTokenTtl,
+        key,
+        client,
+        services,
+        scopes,
+        now,
+        jkt: dpop?.jkt,
+      });
       return { client, services, token, dpopNonce: dpop?.nonce };
     } catch (error) {
       throw concerning(error, { clientId: client.clientId });

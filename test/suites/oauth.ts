@@ -20,5 +20,6 @@ import '../oauth/private-key-jwt.test.js';
 import '../oauth/token-cache.test.js';
 import '../oauth/token-errors.test.js';
 import '../oauth/token.test.js';
+import '../protection/argon2-pool.test.js';
 import '../protection/budgets.test.js';
 import '../protection/connections.test.js';
