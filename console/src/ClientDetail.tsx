@@ -1,8 +1,7 @@
 import { type ReactNode, useCallback, useEffect, useState } from 'react';
 import type { Api, AuditEvent, Client } from './api';
-import { problemMessage } from './api';
 import { EditClient } from './EditClient';
-import { exactTime, relativeTime } from './format';
+import { exactTime, problemMessage, relativeTime } from './format';
 import { Link, useRouter } from './router';
 import { SecretDialog } from './SecretDialog';
 

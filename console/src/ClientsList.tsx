@@ -1,7 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, BulkResult, Client, ClientQuery, Service } from './api';
-import { problemMessage } from './api';
-import { exactTime, relativeTime } from './format';
+import { exactTime, problemMessage, relativeTime } from './format';
 import { Link, useRouter } from './router';
 
 const FILTERS = ['name', 'owner', 'status', 'service'] as const;

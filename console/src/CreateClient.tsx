@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, CreateClientBody, Problem, Service } from './api';
-import { problemMessage } from './api';
-import { fieldOf, type Grant, GrantsEditor } from './GrantsEditor';
+import { fieldOf, problemMessage } from './format';
+import { type Grant, GrantsEditor } from './GrantsEditor';
 import { Link, useRouter } from './router';
 import { SecretDialog } from './SecretDialog';
 

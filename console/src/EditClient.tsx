@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, Client, ClientPatch, Problem, Service } from './api';
-import { problemMessage } from './api';
-import { fieldOf, type Grant, GrantsEditor, toLocalInput } from './GrantsEditor';
+import { fieldOf, problemMessage, toLocalInput } from './format';
+import { type Grant, GrantsEditor } from './GrantsEditor';
 
 const words = (text: string) => text.split(/[\s,]+/).filter((word) => word !== '');
 

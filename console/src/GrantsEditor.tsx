@@ -3,19 +3,6 @@ import type { Service } from './api';
 
 export type Grant = { service: string; scopes: string[] };
 
-/** Which form field a problem's errors[].path (e.g. /grants/0/scopes/1) names: its first segment, or `form`. */
-export function fieldOf(path: string): string {
-  const top = path.split('/')[1] ?? '';
-  return top === '' ? 'form' : top;
-}
-
-/** An ISO 8601 time as a datetime-local input's value (local time), or '' for none. */
-export function toLocalInput(iso: string | null): string {
-  if (iso === null || Number.isNaN(new Date(iso).getTime())) return '';
-  const date = new Date(iso);
-  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-}
-
 /** A client's grants: the list, and a service picker whose scopes are ticked before "Add grant". */
 export function GrantsEditor({
   services,

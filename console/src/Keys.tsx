@@ -1,7 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Api, SigningKey } from './api';
-import { problemMessage } from './api';
-import { exactTime } from './format';
+import { exactTime, problemMessage } from './format';
 
 const when = (iso: string | null) => (iso === null ? '—' : <time dateTime={iso}>{exactTime(iso)}</time>);
 

@@ -1,7 +1,6 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
 import type { Api, Problem, Service } from './api';
-import { problemMessage } from './api';
-import { exactTime } from './format';
+import { exactTime, problemMessage } from './format';
 import { Link, useRouter } from './router';
 
 type Errors = Record<string, string[]>;

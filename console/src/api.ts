@@ -38,12 +38,6 @@ export function createApi(token: string, onUnauthorized: () => void) {
   return api;
 }
 
-/** The message of a problem+json answer, or of anything else that went wrong. */
-export function problemMessage(error: unknown, fallback = 'The request failed.'): string {
-  if (typeof error === 'object' && error !== null && 'detail' in error && typeof error.detail === 'string') return error.detail;
-  return fallback;
-}
-
 export interface Session {
   clientId: string;
   token: string;

@@ -23,3 +23,22 @@ export function exactTime(iso: string): string {
     .replace('T', ' ')
     .replace(/\.\d+Z$/, ' UTC');
 }
+
+/** Which form field a problem's errors[].path (e.g. /grants/0/scopes/1) names: its first segment, or `form`. */
+export function fieldOf(path: string): string {
+  const top = path.split('/')[1] ?? '';
+  return top === '' ? 'form' : top;
+}
+
+/** An ISO 8601 time as a datetime-local input's value (local time), or '' for none. */
+export function toLocalInput(iso: string | null): string {
+  if (iso === null || Number.isNaN(new Date(iso).getTime())) return '';
+  const date = new Date(iso);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
+}
+
+/** The message of a problem+json answer, or of anything else that went wrong. */
+export function problemMessage(error: unknown, fallback = 'The request failed.'): string {
+  if (typeof error === 'object' && error !== null && 'detail' in error && typeof error.detail === 'string') return error.detail;
+  return fallback;
+}

@@ -1,0 +1,39 @@
+import t from 'tap';
+import { exactTime, fieldOf, problemMessage, relativeTime, toLocalInput } from '../../console/src/format.js';
+
+// The console's own logic, apart from the browser: how it shows times and where it puts
+// the server's errors. (Screens are tested in a browser: console.test.ts.)
+
+t.test('relativeTime: the largest unit that fits, in words', async (t) => {
+  const now = Date.parse('2026-11-25T12:00:00Z');
+  t.equal(relativeTime('2026-11-25T11:57:00Z', now), '3 minutes ago');
+  t.equal(relativeTime('2026-11-27T12:00:00Z', now), 'in 2 days');
+  t.equal(relativeTime('2026-11-25T12:00:00Z', now), 'now');
+  t.equal(relativeTime('2026-11-24T12:00:00Z', now), 'yesterday');
+  t.equal(relativeTime('2025-11-25T12:00:00Z', now), 'last year');
+});
+
+t.test('exactTime: UTC, to the second', async (t) => {
+  t.equal(exactTime('2026-11-25T12:34:56.789Z'), '2026-11-25 12:34:56 UTC');
+});
+
+t.test("fieldOf: the form field a problem's error path names", async (t) => {
+  t.equal(fieldOf('/grants/0/scopes/1'), 'grants');
+  t.equal(fieldOf('/name'), 'name');
+  t.equal(fieldOf(''), 'form', 'an error about the whole body');
+  t.equal(fieldOf('/'), 'form');
+});
+
+t.test('toLocalInput: a datetime-local value, or empty', async (t) => {
+  t.equal(toLocalInput(null), '');
+  t.equal(toLocalInput('not a date'), '');
+  const value = toLocalInput('2026-11-25T12:34:56Z');
+  t.match(value, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/, 'minutes precision, no zone');
+  t.equal(new Date(value).getTime(), Date.parse('2026-11-25T12:34:00Z'), 'the same instant, read back as local time');
+});
+
+t.test("problemMessage: a problem's detail, else the fallback", async (t) => {
+  t.equal(problemMessage({ type: 'about:blank', title: 'Bad Request', detail: 'name is required' }), 'name is required');
+  t.equal(problemMessage(undefined, 'The key could not be rotated.'), 'The key could not be rotated.');
+  t.equal(problemMessage({ detail: 42 }), 'The request failed.');
+});
