@@ -64,6 +64,12 @@ export class CachedMap<K, V> {
     this.entries.clear();
   }
 
+  /** Whether get(key) would answer from the cache now, without loading. */
+  has(key: K): boolean {
+    const cached = this.entries.get(key);
+    return cached !== undefined && (this.options.now ?? Date.now)() - cached.loadedAt < this.options.maxAgeMs;
+  }
+
   get size(): number {
     return this.entries.size;
   }

@@ -4,6 +4,7 @@ import type { Db } from '../db/connect.js';
 import type { Clock } from '../lib/clock.js';
 import { isAddressAllowed } from '../lib/networks.js';
 import { quoteParameter } from '../lib/redact.js';
+import { Overloaded } from '../protection/admission.js';
 import type { FailureBudgets } from '../protection/failure-budget.js';
 import {
   AssertionRejected,
@@ -161,6 +162,11 @@ async function checkCredentials(
   if (credentials.clientSecret === '') return fail('empty secret');
   if (credentials.clientSecret.length > MAX_CREDENTIAL_LENGTH) return fail('secret too long');
 
+  // Whatever the lookup found, argon2 would refuse this one (queue full): answer that now,
+  // without the database query (see ClientDirectory.mayNeedArgon2).
+  if (ctx.verifier.full && ctx.directory.mayNeedArgon2(credentials.clientId)) {
+    throw new Overloaded('too much verification work queued');
+  }
   const client = await ctx.directory.find(credentials.clientId);
   if (client === undefined) return fail('unknown client');
   if (client.authMethod !== 'client_secret') return fail(`client authenticates with ${client.authMethod}, not a secret`, client);

@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import type { JSONWebKeySet } from 'jose';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
-import { CachedMap, evictOldest } from '../lib/cached.js';
+import { CachedMap } from '../lib/cached.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
 import { type Network, parseNetworks } from '../lib/networks.js';
 import type { SecretVerifier, StoredSecret } from './secret-verifier.js';
@@ -84,6 +84,7 @@ const MAX_REMEMBERED_SECRETS = 2 * MAX_CACHED_CLIENTS;
 
 /** A secret that verified: the stored hash it verified against, and the HMAC of what was presented. */
 interface RememberedSecret {
+  clientId: string;
   hash: string;
   digest: Buffer;
 }
@@ -111,6 +112,8 @@ interface RememberedSecret {
 export class ClientDirectory {
   private readonly records: CachedMap<string, ClientRecord | undefined>;
   private readonly remembered = new Map<string, RememberedSecret>();
+  /** How many remembered secrets each client_id has (see mayNeedArgon2). */
+  private readonly rememberedPerClient = new Map<string, number>();
   private readonly digestKey = randomBytes(32);
 
   constructor(
@@ -129,6 +132,17 @@ export class ClientDirectory {
   }
 
   /**
+   * Whether authenticating `clientId` with a secret will surely need argon2id: its record
+   * is not cached (so it is unknown, or has not been looked up lately) and none of its
+   * secrets is remembered. When argon2 admission is full, such a request can only end in
+   * 503, and the token endpoint answers so before looking the client up: a flood of made-up
+   * client_ids then costs no database query either (see authenticate.ts).
+   */
+  mayNeedArgon2(clientId: string): boolean {
+    return !this.records.has(clientId) && !this.rememberedPerClient.has(clientId);
+  }
+
+  /**
    * Does `presented` match one of the client's live secrets? A secret that verified before
    * is recognised by its HMAC in constant time, without argon2 and without waiting for
    * admission; otherwise the verifier checks the live secrets (see SecretVerifier).
@@ -142,7 +156,7 @@ export class ClientDirectory {
     }
     const matched = await this.verifier.match(live, presented);
     if (matched === undefined) return false;
-    this.remember(matched, digest);
+    this.remember(record.clientId, matched, digest);
     return true;
   }
 
@@ -151,10 +165,23 @@ export class ClientDirectory {
     this.records.invalidate();
   }
 
-  private remember(secret: StoredSecret, digest: Buffer): void {
+  private remember(clientId: string, secret: StoredSecret, digest: Buffer): void {
     // Delete first, so that the entry moves to the end of the eviction order.
-    this.remembered.delete(secret.id);
-    if (this.remembered.size >= MAX_REMEMBERED_SECRETS) evictOldest(this.remembered);
-    this.remembered.set(secret.id, { hash: secret.hash, digest });
+    this.forget(secret.id);
+    if (this.remembered.size >= MAX_REMEMBERED_SECRETS) {
+      const oldest = this.remembered.keys().next();
+      if (!oldest.done) this.forget(oldest.value);
+    }
+    this.remembered.set(secret.id, { clientId, hash: secret.hash, digest });
+    this.rememberedPerClient.set(clientId, (this.rememberedPerClient.get(clientId) ?? 0) + 1);
+  }
+
+  private forget(secretId: string): void {
+    const entry = this.remembered.get(secretId);
+    if (entry === undefined) return;
+    this.remembered.delete(secretId);
+    const left = (this.rememberedPerClient.get(entry.clientId) ?? 1) - 1;
+    if (left > 0) this.rememberedPerClient.set(entry.clientId, left);
+    else this.rememberedPerClient.delete(entry.clientId);
   }
 }

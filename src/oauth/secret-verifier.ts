@@ -44,6 +44,11 @@ export class SecretVerifier {
     });
   }
 
+  /** Whether a verification asked for now would be refused (Overloaded). */
+  get full(): boolean {
+    return this.admission.full;
+  }
+
   /** Spends what a wrong secret costs, for a refusal decided without checking one. */
   async refuse(presented: string): Promise<void> {
     await this.match([], presented);

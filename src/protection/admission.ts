@@ -36,6 +36,11 @@ export class Admission {
     }
   }
 
+  /** Whether run() would refuse new work now (Overloaded). */
+  get full(): boolean {
+    return this.running >= this.concurrency && this.waiting.length >= this.queueLimit;
+  }
+
   /** Work under way and work waiting, for metrics and tests. */
   get load(): { running: number; waiting: number } {
     return { running: this.running, waiting: this.waiting.length };

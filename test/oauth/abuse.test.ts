@@ -144,8 +144,15 @@ t.test('argon2 admission: a full queue answers 503 at once; a recognised secret 
   const refused = answers.filter((answer) => answer.statusCode === 503);
   t.equal(refused.length, 20, 'wrong secrets that would find the queue full are refused at once');
   t.equal(await argon2Count(app), before, 'at no argon2 cost');
+  t.ok(
+    Array.from({ length: 20 }, (_, i) => `guess-${i}`).every((id) => app.portier.directory.mayNeedArgon2(id)),
+    'and without looking the made-up client_ids up (a lookup would have cached them)',
+  );
   const legit = await tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret);
   t.equal(legit.statusCode, 200, 'a recognised secret gets its token while argon2 is busy');
+  app.portier.directory.invalidate();
+  const afterChange = await tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret);
+  t.equal(afterChange.statusCode, 200, 'also once its record has been dropped (any admin change does that): its secret is remembered');
 
   release();
   await Promise.all([running, waiting]);
