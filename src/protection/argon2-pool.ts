@@ -45,6 +45,8 @@ export class Argon2Pool {
     const thread = worker;
     return new Promise<boolean>((resolve) => {
       this.busy.set(thread, resolve);
+      // A thread at work keeps the process alive until it answers; an idle one does not.
+      thread.ref();
       thread.postMessage({ id: this.nextId++, hash, presented });
     });
   }
@@ -60,7 +62,8 @@ export class Argon2Pool {
 
   private start(): Worker {
     this.started += 1;
-    const thread = new Worker(new URL('./argon2-worker.js', import.meta.url));
+    // Plain JavaScript that needs none of the process's own flags (loaders, --input-type…).
+    const thread = new Worker(new URL('./argon2-worker.js', import.meta.url), { execArgv: [] });
     thread.on('message', (message: VerifyAnswer | { lowered: boolean }) => {
       if (!('id' in message)) {
         if (message.lowered) this.lowPriorityThreads += 1;
@@ -70,6 +73,9 @@ export class Argon2Pool {
     });
     // A thread that dies takes its verification with it: that secret does not verify, and
     // a new thread takes the dead one's place on next use.
+    // The reason goes nowhere useful; what matters is what 'exit' does next. (Without a
+    // listener, a thread's error would be thrown in the event loop.)
+    thread.on('error', () => {});
     thread.on('exit', () => {
       const idleAt = this.idle.indexOf(thread);
       if (idleAt >= 0) this.idle.splice(idleAt, 1);
@@ -85,6 +91,7 @@ export class Argon2Pool {
   private finish(thread: Worker, ok: boolean, reusable: boolean): void {
     const resolve = this.busy.get(thread);
     this.busy.delete(thread);
+    thread.unref();
     resolve?.(ok);
     if (!reusable) return;
     this.idle.push(thread);

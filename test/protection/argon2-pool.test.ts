@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { platform } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { hashSecret } from '../../src/clients/secrets.js';
 import { Argon2Pool } from '../../src/protection/argon2-pool.js';
@@ -26,4 +28,25 @@ t.test('a closed pool answers what was under way with false', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 5));
   await pool.close();
   t.equal(await underWay, false);
+});
+
+t.test('a verification under way keeps the process alive until it answers', async (t) => {
+  // Nothing else holds this process open: idle threads must not, a busy one must.
+  const script = [
+    "import { hashSync } from '@node-rs/argon2';",
+    "import { Argon2Pool } from './src/protection/argon2-pool.ts';",
+    "console.log('verified', await new Argon2Pool(1).verify(hashSync('s'), 's'));",
+  ].join('\n');
+  const { stdout, code } = await new Promise<{ stdout: string; code: number | null }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../..', import.meta.url)),
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    child.on('close', (exitCode) => resolve({ stdout: out, code: exitCode }));
+  });
+  t.equal(stdout.trim(), 'verified true');
+  t.equal(code, 0, 'and then it exits');
 });
