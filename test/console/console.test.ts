@@ -319,6 +319,11 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     await page.getByRole('button', { name: 'Disable selected' }).click();
     const row = page.locator('table.clients tbody tr').filter({ hasText: 'bob-sync' });
     await row.locator('td[data-label="Bulk result"]').filter({ hasText: 'done (disabled)' }).waitFor();
+    // The list reloads after the bulk answer: wait for the row to show it.
+    await row
+      .locator('td[data-label="Status"]')
+      .filter({ hasText: /^disabled$/ })
+      .waitFor({ timeout: 5000 });
     t.equal(await row.locator('td[data-label="Status"]').innerText(), 'disabled');
     t.equal((await server.admin('GET', '/admin/clients/alice-billing')).json().status, 'disabled');
   });
