@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import t, { type Test } from 'tap';
-import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, buildWithAdmin, postToken, testConfig } from '../helpers.js';
+import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, buildWithAdmin, eventually, postToken, testConfig } from '../helpers.js';
 import {
   accessibilityViolations,
   browserMissing,
@@ -178,13 +178,14 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
 
     // Pages follow the API's cursor (a page of 2, through the URL as a link would).
     await page.evaluate("history.pushState(null, '', '/console/clients?limit=2'); dispatchEvent(new PopStateEvent('popstate'))");
-    await rows.nth(4).waitFor({ state: 'detached' });
-    const first = await rows.locator('td[data-label="Client ID"]').allInnerTexts();
+    // The list empties while a page loads: wait for the page, not for the next paint.
+    const ids = () => rows.locator('td[data-label="Client ID"]').allInnerTexts();
+    const first = await eventually(ids, (shown) => shown.length === 2, 5000);
     t.equal(first.length, 2);
     await page.getByRole('link', { name: 'Next page' }).click();
     await page.waitForURL(/limit=2&cursor=/);
     await page.getByRole('link', { name: 'First page' }).waitFor();
-    const second = await rows.locator('td[data-label="Client ID"]').allInnerTexts();
+    const second = await eventually(ids, (shown) => shown.length === 2 && !shown.includes(first[0] ?? ''), 5000);
     t.equal(second.length, 2);
     t.same(
       second.filter((id) => first.includes(id)),
@@ -194,8 +195,7 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     await page.goBack();
     await page.waitForURL(/\?limit=2$/);
     await page.getByRole('link', { name: 'First page' }).waitFor({ state: 'detached' });
-    await rows.nth(1).waitFor();
-    t.same(await rows.locator('td[data-label="Client ID"]').allInnerTexts(), first, 'back: the first page');
+    t.same(await eventually(ids, (shown) => shown.join() === first.join(), 5000), first, 'back: the first page');
 
     // The error state, and Retry.
     await page.route('**/admin/clients?*', (route) =>
