@@ -11,6 +11,7 @@ import {
 } from 'jose';
 import { quoteParameter } from '../lib/redact.js';
 import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
+import { isStorableJwtId, MAX_JWT_ID_LENGTH } from './jwt-ids.js';
 
 /** RFC 7523 §2.2: the client_assertion_type of a JWT client assertion. */
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -32,8 +33,6 @@ export const ASSERTION_CLOCK_SKEW_SECONDS = 30;
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 /** Longer than any honest assertion (a few hundred bytes; a few KiB with an RSA-4096 x5c). */
 export const MAX_ASSERTION_LENGTH = 16 * 1024;
-/** A jti is remembered in the database: bound what a caller can make us store. */
-const MAX_JTI_LENGTH = 256;
 
 /** An assertion that does not authenticate its client; the message is the reason, for log and audit only. */
 export class AssertionRejected extends Error {
@@ -139,8 +138,8 @@ export async function verifyClientAssertion(
     }
   }
   const { jti } = payload;
-  if (typeof jti !== 'string' || jti === '' || jti.length > MAX_JTI_LENGTH) {
-    throw new AssertionRejected(`assertion jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
+  if (!isStorableJwtId(jti)) {
+    throw new AssertionRejected(`assertion jti must be a string of 1 to ${MAX_JWT_ID_LENGTH} characters, without control characters`);
   }
   if (!(await expected.claimJwtId(jti, new Date(exp * 1000)))) throw new AssertionRejected('assertion jti was used before (replay)');
 }

@@ -5,6 +5,19 @@ import { usedJwtIds } from '../db/schema.js';
 /** Expired rows are deleted on about one use in this many, so the table stays small without a job. */
 const PRUNE_ONE_IN = 64;
 
+/** The longest `jti` kept: a random id needs far less, and a caller must not make us store much. */
+export const MAX_JWT_ID_LENGTH = 256;
+
+/**
+ * Whether `jti` can be kept in the replay store: a non-empty string of at most
+ * MAX_JWT_ID_LENGTH characters without control characters (PostgreSQL refuses a NUL in
+ * text, which would turn a bad JWT into a 500).
+ */
+export function isStorableJwtId(jti: unknown): jti is string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  return typeof jti === 'string' && jti !== '' && jti.length <= MAX_JWT_ID_LENGTH && !/[\x00-\x1f\x7f]/.test(jti);
+}
+
 /**
  * Records that the JWT `jti` of `scope` has been used, and says whether this was its first
  * use. Shared by every instance through the table's primary key: of two requests carrying

@@ -177,6 +177,8 @@ t.test('bad assertions: each one 401 invalid_client, the reason in the audit tra
     ['replayed jti', replayed, /jti was used before/],
     ['missing jti', await makeAssertion(signer, id, { omit: ['jti'] }), /"jti" claim/],
     ['empty jti', await makeAssertion(signer, id, { claims: { jti: '' } }), /jti must be a string/],
+    // PostgreSQL refuses a NUL in text: such an id must never reach the replay store.
+    ['a jti with a NUL byte', await makeAssertion(signer, id, { claims: { jti: 'a\u0000b' } }), /jti must be a string/],
     ['iss differs from sub', await makeAssertion(signer, id, { claims: { sub: 'someone-else' } }), /"sub" claim/],
     ['iss another client', await makeAssertion(signer, id, { claims: { iss: 'someone-else' } }), /"iss" claim/, { client_id: id }],
     ['client_id differs from iss', await makeAssertion(signer, id), /"iss" claim/, { client_id: 'other-client' }],
