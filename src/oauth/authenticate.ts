@@ -16,6 +16,7 @@ import {
   verifyClientAssertion,
 } from './client-assertion.js';
 import type { ClientDirectory, ClientRecord } from './client-directory.js';
+import { tokenEndpointUrl } from './endpoints.js';
 import { InvalidClient, InvalidRequest, TooManyRequests } from './errors.js';
 import { claimJwtId } from './jwt-ids.js';
 import type { TokenParameters } from './parameters.js';
@@ -244,7 +245,7 @@ async function checkAssertion(
   try {
     await verifyClientAssertion(assertion, key, unverified, {
       clientId: client.clientId,
-      audiences: [ctx.issuer, `${ctx.issuer}/oauth/token`],
+      audiences: [ctx.issuer, tokenEndpointUrl(ctx.issuer)],
       now,
       claimJwtId: (jti, expiresAt) => claimJwtId(ctx.db, `client_assertion:${client.clientId}`, jti, expiresAt, new Date(now)),
     });

@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { JWKS_MAX_AGE_SECONDS } from '../keys/publication.js';
 import { ASSERTION_SIGNING_ALGS } from './client-assertion.js';
 import { DPOP_SIGNING_ALGS } from './dpop.js';
-import { SUPPORTED_GRANT_TYPES, tokenEndpointUrl } from './token.js';
+import { tokenEndpointUrl } from './endpoints.js';
+import { SUPPORTED_GRANT_TYPES } from './token.js';
 
 const DISCOVERY_MAX_AGE_SECONDS = 3600;
 

@@ -41,11 +41,6 @@ export interface TokenSuccess {
 
 export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
 
-/** The token endpoint's URL: what discovery publishes and what a DPoP proof's htu must name. */
-export function tokenEndpointUrl(issuer: string): string {
-  return `${issuer}/oauth/token`;
-}
-
 /**
  * POST /oauth/token, as a list of steps (RFC 6749 §4.4 with RFC 8707 resource indicators).
  * Cheap syntactic checks come before client authentication so a malformed request never
