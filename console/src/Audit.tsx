@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, AuditEvent, AuditQuery } from './api';
-import { exactTime, problemMessage, relativeTime } from './format';
+import { exactTime, problemMessage, relativeTime, toLocalInput } from './format';
 import { Link, useRouter } from './router';
 
 const FILTERS = ['action', 'client_id', 'actor_client_id'] as const;
@@ -12,13 +12,8 @@ type State =
   | { kind: 'error'; message: string; for: string }
   | { kind: 'ready'; items: AuditEvent[]; next: string | null; for: string };
 
-/** "2026-01-01T10:00" (datetime-local, local time) to ISO 8601, and back. */
+/** "2026-01-01T10:00" (datetime-local, local time) to ISO 8601 (toLocalInput goes back). */
 const toIso = (local: string) => (local === '' || Number.isNaN(new Date(local).getTime()) ? '' : new Date(local).toISOString());
-const toLocal = (iso: string | null) => {
-  if (iso === null || Number.isNaN(new Date(iso).getTime())) return '';
-  const date = new Date(iso);
-  return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
-};
 
 /** /console/audit: the audit trail, filtered by the query string. */
 export function Audit({ api }: { api: Api }) {
@@ -93,11 +88,11 @@ export function Audit({ api }: { api: Api }) {
         </div>
         <div className="field">
           <label htmlFor="audit-since">Since</label>
-          <input id="audit-since" name="since" type="datetime-local" defaultValue={toLocal(params.get('since'))} />
+          <input id="audit-since" name="since" type="datetime-local" defaultValue={toLocalInput(params.get('since'))} />
         </div>
         <div className="field">
           <label htmlFor="audit-until">Until</label>
-          <input id="audit-until" name="until" type="datetime-local" defaultValue={toLocal(params.get('until'))} />
+          <input id="audit-until" name="until" type="datetime-local" defaultValue={toLocalInput(params.get('until'))} />
         </div>
         <div className="field actions">
           <button type="submit">Apply filters</button>
@@ -118,44 +113,7 @@ export function Audit({ api }: { api: Api }) {
           No events match these filters.
         </p>
       )}
-      {state.kind === 'ready' && state.items.length > 0 && (
-        <table className="audit">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Action</th>
-              <th scope="col">Client</th>
-              <th scope="col">By</th>
-              <th scope="col">Details</th>
-            </tr>
-          </thead>
-          <tbody>
-            {state.items.map((event) => (
-              <tr key={event.id}>
-                <td data-label="When">
-                  <time dateTime={event.at} title={exactTime(event.at)}>
-                    {relativeTime(event.at)}
-                  </time>
-                </td>
-                <td data-label="Action">
-                  <code>{event.action}</code>
-                  {event.count > 1 ? ` ×${event.count}` : ''}
-                </td>
-                <td data-label="Client">
-                  {event.client_id === null ? '—' : <Link to={`/clients/${encodeURIComponent(event.client_id)}`}>{event.client_id}</Link>}
-                </td>
-                <td data-label="By">
-                  {event.actor.client_id ?? event.actor.sub ?? '—'}
-                  {event.actor.ip ? ` (${event.actor.ip})` : ''}
-                </td>
-                <td data-label="Details">
-                  <code className="details-json">{JSON.stringify(event.details)}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {state.kind === 'ready' && state.items.length > 0 && <AuditTable events={state.items} withClient />}
       {state.kind === 'ready' && (
         <nav className="pager" aria-label="Pages">
           {params.has('cursor') && (
@@ -173,5 +131,49 @@ export function Audit({ api }: { api: Api }) {
         </nav>
       )}
     </section>
+  );
+}
+
+/** Audit events as a table: the trail's page, or one client's history (without the client column). */
+export function AuditTable({ events, withClient = false }: { events: AuditEvent[]; withClient?: boolean }) {
+  return (
+    <table className="audit">
+      <thead>
+        <tr>
+          <th scope="col">When</th>
+          <th scope="col">Action</th>
+          {withClient && <th scope="col">Client</th>}
+          <th scope="col">By</th>
+          <th scope="col">Details</th>
+        </tr>
+      </thead>
+      <tbody>
+        {events.map((event) => (
+          <tr key={event.id}>
+            <td data-label="When">
+              <time dateTime={event.at} title={exactTime(event.at)}>
+                {relativeTime(event.at)}
+              </time>
+            </td>
+            <td data-label="Action">
+              <code>{event.action}</code>
+              {event.count > 1 ? ` ×${event.count}` : ''}
+            </td>
+            {withClient && (
+              <td data-label="Client">
+                {event.client_id === null ? '—' : <Link to={`/clients/${encodeURIComponent(event.client_id)}`}>{event.client_id}</Link>}
+              </td>
+            )}
+            <td data-label="By">
+              {event.actor.client_id ?? event.actor.sub ?? '—'}
+              {event.actor.ip ? ` (${event.actor.ip})` : ''}
+            </td>
+            <td data-label="Details">
+              <code className="details-json">{JSON.stringify(event.details)}</code>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }

@@ -1,4 +1,5 @@
 import { type ReactNode, useCallback, useEffect, useState } from 'react';
+import { AuditTable } from './Audit';
 import type { Api, AuditEvent, Client } from './api';
 import { EditClient } from './EditClient';
 import { exactTime, problemMessage, relativeTime } from './format';
@@ -245,37 +246,7 @@ export function ClientDetail({ api, clientId, canWrite }: { api: Api; clientId: 
         <h2 id="history-heading">History</h2>
         {events === null && <p className="muted">Loading history…</p>}
         {events !== null && events.length === 0 && <p className="muted">No recorded events.</p>}
-        {events !== null && events.length > 0 && (
-          <table className="audit">
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Action</th>
-                <th scope="col">By</th>
-                <th scope="col">Details</th>
-              </tr>
-            </thead>
-            <tbody>
-              {events.map((event) => (
-                <tr key={event.id}>
-                  <td data-label="When">
-                    <time dateTime={event.at} title={exactTime(event.at)}>
-                      {relativeTime(event.at)}
-                    </time>
-                  </td>
-                  <td data-label="Action">
-                    <code>{event.action}</code>
-                    {event.count > 1 ? ` ×${event.count}` : ''}
-                  </td>
-                  <td data-label="By">{event.actor.client_id ?? event.actor.sub ?? '—'}</td>
-                  <td data-label="Details">
-                    <code className="details-json">{JSON.stringify(event.details)}</code>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        )}
+        {events !== null && events.length > 0 && <AuditTable events={events} />}
       </section>
 
       {secret !== null && <SecretDialog clientId={client.client_id} secret={secret} onClose={() => setSecret(null)} />}

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, CreateClientBody, Problem, Service } from './api';
-import { fieldOf, problemMessage } from './format';
+import { fieldErrors } from './format';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 import { Link, useRouter } from './router';
 import { SecretDialog } from './SecretDialog';
@@ -45,14 +45,7 @@ export function CreateClient({ api }: { api: Api }) {
         setCreated({ clientId: data.client_id, secret: data.client_secret ?? '' });
         return;
       }
-      const problem = error as Problem | undefined;
-      const next: Record<string, string[]> = {};
-      for (const item of problem?.errors ?? []) {
-        const field = fieldOf(item.path);
-        next[field] = [...(next[field] ?? []), item.message];
-      }
-      if (Object.keys(next).length === 0) next.form = [problemMessage(problem, 'The client could not be created.')];
-      setErrors(next);
+      setErrors(fieldErrors(error as Problem | undefined, 'The client could not be created.'));
     } catch {
       setErrors({ form: ['The client could not be created: Portier is not reachable.'] });
     } finally {

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, Client, ClientPatch, Problem, Service } from './api';
-import { fieldOf, problemMessage, toLocalInput } from './format';
+import { fieldErrors, toLocalInput } from './format';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 
 const words = (text: string) => text.split(/[\s,]+/).filter((word) => word !== '');
@@ -54,14 +54,7 @@ export function EditClient({
         onSaved(data);
         return;
       }
-      const problem = error as Problem | undefined;
-      const next: Record<string, string[]> = {};
-      for (const item of problem?.errors ?? []) {
-        const field = fieldOf(item.path);
-        next[field] = [...(next[field] ?? []), item.message];
-      }
-      if (Object.keys(next).length === 0) next.form = [problemMessage(problem, 'The client could not be saved.')];
-      setErrors(next);
+      setErrors(fieldErrors(error as Problem | undefined, 'The client could not be saved.'));
     } catch {
       setErrors({ form: ['The client could not be saved: Portier is not reachable.'] });
     } finally {

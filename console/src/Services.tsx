@@ -1,23 +1,9 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
-import type { Api, Problem, Service } from './api';
-import { exactTime, problemMessage } from './format';
+import type { Api, Service } from './api';
+import { exactTime, fieldErrors, problemMessage } from './format';
 import { Link, useRouter } from './router';
 
 type Errors = Record<string, string[]>;
-
-/** Field errors by the first segment of each errors[].path; `form` for the rest. */
-function fieldErrors(problem: Problem | undefined, fallback: string): Errors {
-  const errors: Errors = {};
-  for (const item of problem?.errors ?? []) {
-    const field = item.path.split('/')[1] || 'form';
-    errors[field] = [...(errors[field] ?? []), item.message];
-  }
-  if (Object.keys(errors).length === 0) {
-    const used = problem?.clients?.length ? ` Still granted to: ${problem.clients.join(', ')}.` : '';
-    errors.form = [`${problemMessage(problem, fallback)}${used}`];
-  }
-  return errors;
-}
 
 const scopesOf = (text: string) => text.split(/[\s,]+/).filter((scope) => scope !== '');
 

@@ -42,3 +42,28 @@ export function problemMessage(error: unknown, fallback = 'The request failed.')
   if (typeof error === 'object' && error !== null && 'detail' in error && typeof error.detail === 'string') return error.detail;
   return fallback;
 }
+
+/** What fieldErrors reads of a problem+json answer (the admin API's Problem). */
+interface ProblemLike {
+  detail?: string;
+  errors?: Array<{ path: string; message: string }>;
+  /** A 409 about a scope still granted: the clients that hold it. */
+  clients?: string[];
+}
+
+/**
+ * A problem's errors by the form field they name (see fieldOf), to show next to each
+ * field; a problem without field errors (or none at all) goes to `form`.
+ */
+export function fieldErrors(problem: ProblemLike | undefined, fallback: string): Record<string, string[]> {
+  const errors: Record<string, string[]> = {};
+  for (const item of problem?.errors ?? []) {
+    const field = fieldOf(item.path);
+    errors[field] = [...(errors[field] ?? []), item.message];
+  }
+  if (Object.keys(errors).length === 0) {
+    const used = problem?.clients?.length ? ` Still granted to: ${problem.clients.join(', ')}.` : '';
+    errors.form = [`${problemMessage(problem, fallback)}${used}`];
+  }
+  return errors;
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { exactTime, fieldOf, problemMessage, relativeTime, toLocalInput } from '../../console/src/format.js';
+import { exactTime, fieldErrors, fieldOf, problemMessage, relativeTime, toLocalInput } from '../../console/src/format.js';
 
 // The console's own logic, apart from the browser: how it shows times and where it puts
 // the server's errors. (Screens are tested in a browser: console.test.ts.)
@@ -36,4 +36,23 @@ t.test("problemMessage: a problem's detail, else the fallback", async (t) => {
   t.equal(problemMessage({ type: 'about:blank', title: 'Bad Request', detail: 'name is required' }), 'name is required');
   t.equal(problemMessage(undefined, 'The key could not be rotated.'), 'The key could not be rotated.');
   t.equal(problemMessage({ detail: 42 }), 'The request failed.');
+});
+
+t.test('fieldErrors: messages by the field they name, the rest for the form', async (t) => {
+  t.same(
+    fieldErrors(
+      {
+        detail: 'invalid',
+        errors: [
+          { path: '/grants/0/scopes/1', message: 'unknown scope' },
+          { path: '/grants/1', message: 'twice' },
+          { path: '', message: 'x' },
+        ],
+      },
+      'failed',
+    ),
+    { grants: ['unknown scope', 'twice'], form: ['x'] },
+  );
+  t.same(fieldErrors({ detail: 'scope in use', clients: ['a', 'b'] }, 'failed'), { form: ['scope in use Still granted to: a, b.'] });
+  t.same(fieldErrors(undefined, 'The client could not be saved.'), { form: ['The client could not be saved.'] });
 });
