@@ -147,7 +147,25 @@ export function portierEnv(options: {
     BOOTSTRAP_ADMIN_CLIENT_SECRET: options.admin.clientSecret,
     ...(options.databaseUrl !== undefined ? { DATABASE_URL: options.databaseUrl } : {}),
     ...(options.dataDir !== undefined ? { DATA_DIR: options.dataDir } : {}),
+    ...portierOverrides(process.env.BENCH_PORTIER_ENV),
   };
+}
+
+/**
+ * BENCH_PORTIER_ENV: `NAME=value` pairs separated by spaces, Portier settings to try out
+ * (say `ARGON2_CONCURRENCY=1 AUTH_FAILURES_PER_ADDRESS=20`). Only Portier's own variables.
+ */
+export function portierOverrides(spec: string | undefined): Record<string, string> {
+  const overrides: Record<string, string> = {};
+  for (const pair of spec?.trim().split(/\s+/).filter(Boolean) ?? []) {
+    const equals = pair.indexOf('=');
+    const name = equals < 0 ? pair : pair.slice(0, equals);
+    if (equals < 0 || !(CONFIG_VARIABLES as readonly string[]).includes(name)) {
+      throw new Error(`BENCH_PORTIER_ENV: "${pair}" is not NAME=value with one of Portier's variables`);
+    }
+    overrides[name] = pair.slice(equals + 1);
+  }
+  return overrides;
 }
 
 /** Creates `portier_bench_<random>` on the server; it is dropped (WITH FORCE) at cleanup. */
@@ -227,7 +245,9 @@ export async function startPortier(name: string, root: string, env: NodeJS.Proce
   const profile =
     cpuProfileDir === undefined
       ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${cpuProfileDir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`];
+      : // One folder per start, Node's default file names: they carry the thread id, so the
+        // argon2 workers' profiles do not overwrite the main thread's.
+        ['--cpu-prof', `--cpu-prof-dir=${join(cpuProfileDir, `${name}-${Date.now()}`)}`];
   const child = startChild(name, process.execPath, [...profile, 'dist/src/main.js'], { cwd: root, env });
   const baseUrl = `http://${LOOPBACK}:${env.PORT}`;
   await waitForHttp(child, `${baseUrl}/readyz`, 60_000);
