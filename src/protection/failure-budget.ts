@@ -8,6 +8,13 @@ import { evictOldest } from '../lib/cached.js';
  * come back. A key that fails now and then never runs out; a key that fails `limit` times
  * in a burst waits `windowMs / limit` per further attempt.
  *
+ * A bucket can go into debt, down to `-limit`: a failure is counted when it ends, so the
+ * attempts of many parallel connections that all found one token left end together, and
+ * each of them is paid back before the next try. Without the debt, 20 connections would
+ * get up to 20 failures (20 argon2id verifications) per token that comes back; with it,
+ * the average stays at `limit` per window however many connections a caller opens, and
+ * no key ever waits longer than about one window.
+ *
  * Memory is bounded: at most `maxKeys` buckets are kept, the least recently failed first
  * to go, and a bucket that has filled up again is dropped when next looked at.
  */
@@ -35,7 +42,7 @@ export class TokenBuckets {
     const tokens = this.tokens(key);
     this.buckets.delete(key);
     if (this.buckets.size >= this.maxKeys) evictOldest(this.buckets);
-    this.buckets.set(key, { tokens: Math.max(tokens - 1, 0), at: this.now() });
+    this.buckets.set(key, { tokens: Math.max(tokens - 1, -this.limit), at: this.now() });
   }
 
   /** Forgets `key`: its budget is whole again. */

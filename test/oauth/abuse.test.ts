@@ -119,7 +119,7 @@ t.test('throttled answers are held back (the tarpit) and logged at most once a s
   t.ok(lines.length >= 1 && lines.length <= 2, `the throttling is logged, but not 20 times (${lines.length})`);
 });
 
-t.test('argon2 admission: a full queue answers 503 at once; a recognised secret never waits', async (t) => {
+t.test('argon2 admission: a full queue answers 503 without queueing; a recognised secret never waits', async (t) => {
   const { app, victim } = await setup(t, {
     argon2Concurrency: 1,
     argon2Queue: 1,
@@ -164,6 +164,25 @@ t.test('argon2 admission: a full queue answers 503 at once; a recognised secret 
     });
     t.equal(answer.headers['retry-after'], '1');
   }
+});
+
+t.test("a full queue's 503 is held back like a 429, and is no refusal of the client", async (t) => {
+  const { app, logs, database } = await setup(t, { argon2Concurrency: 1, argon2Queue: 0, failuresPerAddress: 1000, throttleDelayMs: 300 });
+  let release = () => {};
+  const running = app.portier.admission.run(() => new Promise<void>((resolve) => (release = resolve)));
+  t.teardown(() => release());
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => tokenFrom(app, `198.51.100.${i + 1}`, `guess-${i}`, 'wrong')));
+  t.same(
+    answers.map((answer) => answer.statusCode),
+    [503, 503, 503, 503, 503],
+  );
+  t.ok(Date.now() - started >= 290, 'each answer waited the tarpit delay: a flooding connection cannot ask again at once');
+  t.equal(logs.lines().filter((line) => line.msg === 'request refused').length, 0, 'not logged as a refusal');
+  release();
+  await running;
+  const audited = await database.db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
+  t.equal(audited.length, 0, 'nor audited');
 });
 
 t.test('a misplaced secret never reaches the log or the audit trail', async (t) => {

@@ -31,6 +31,20 @@ t.test('a token bucket allows `limit` failures in a burst, then one per window/l
   t.equal(buckets.size, 0, 'a full bucket is forgotten');
 });
 
+t.test('failures that end together are each paid back: parallel connections do not multiply the budget', async (t) => {
+  const time = clock();
+  const buckets = new TokenBuckets(5, 60_000, 100, time.now);
+  for (let i = 0; i < 4; i++) buckets.spend('a');
+  t.equal(buckets.waitMs('a'), 0, 'one token left');
+  // Ten attempts all found that token; their failures are counted as they end.
+  for (let i = 0; i < 10; i++) buckets.spend('a');
+  t.equal(buckets.waitMs('a'), 6 * 12_000, 'in debt by five (the bound): six windows/limit until the next try');
+  time.advance(6 * 12_000);
+  t.equal(buckets.waitMs('a'), 0, 'then one more try');
+  buckets.spend('a');
+  t.equal(buckets.waitMs('a'), 12_000, 'and one per window/limit after that');
+});
+
 t.test('the buckets hold a bounded number of keys', async (t) => {
   const buckets = new TokenBuckets(1, 60_000, 1000);
   for (let i = 0; i < 5000; i++) buckets.spend(`key-${i}`);
