@@ -245,8 +245,7 @@ export async function startPortier(name: string, root: string, env: NodeJS.Proce
   const profile =
     cpuProfileDir === undefined
       ? []
-      : // One folder per start, Node's default file names: they carry the thread id, so the
-        // argon2 workers' profiles do not overwrite the main thread's.
+      : // A folder per start, with Node's default file names (pid and thread id in them).
         ['--cpu-prof', `--cpu-prof-dir=${join(cpuProfileDir, `${name}-${Date.now()}`)}`];
   const child = startChild(name, process.execPath, [...profile, 'dist/src/main.js'], { cwd: root, env });
   const baseUrl = `http://${LOOPBACK}:${env.PORT}`;

@@ -68,7 +68,7 @@ export interface ProtectionConfig {
   throttleDelayMs: number;
   /** argon2id verifications run at once. */
   argon2Concurrency: number;
-  /** argon2id verifications that may wait for a turn; beyond that, 503 at once. */
+  /** argon2id verifications that may wait for a turn; beyond that, 503 without queueing. */
   argon2Queue: number;
   /** Open connections in all. */
   maxConnections: number;

@@ -1,7 +1,6 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFields } from '../lib/redact.js';
-import { Overloaded } from '../protection/admission.js';
 import { InvalidRequest, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from './errors.js';
 import { handleIntrospection, handleRevocation } from './introspection.js';
 import { handleTokenRequest } from './token.js';
@@ -34,38 +33,28 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const { portier } = app;
   const ctx = portier.tokenEndpoint;
 
-  /** Holds a come-back-later answer back (see Tarpit); too many held already: close the connection after it. */
-  const holdBack = async (reply: FastifyReply, retryAfterMs: number): Promise<void> => {
-    if (!(await portier.tarpit.hold(retryAfterMs))) reply.header('connection', 'close');
-  };
-
   /**
-   * Records a refusal (log and throttled audit trail), holds a throttled answer back, then
-   * lets the error handler answer. The database being down is no refusal of the client:
-   * the error handler logs it, once a second at most.
+   * Records a refusal (log and throttled audit trail), holds back an answer that costs
+   * nothing to make (see OAuthError.holdBackMs), then lets the error handler answer. A
+   * nonce challenge (DPOP_NONCE=true) is part of the protocol, the first answer most DPoP
+   * clients get, and a 503 is no refusal of the client (the error handler logs its cause,
+   * once a second at most): neither is recorded (the metrics count them).
    */
   const refused = async (request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<never> => {
     const oauthError = toOAuthError(error);
-    // A nonce challenge (DPOP_NONCE=true) is part of the protocol, the first answer most
-    // DPoP clients get: no refusal for the log or the audit trail (the metrics count it).
-    if (oauthError instanceof UseDpopNonce) throw error;
-    if (error instanceof Overloaded && oauthError instanceof TemporarilyUnavailable) {
-      // A full argon2 queue answers 503 at once and at no cost, so a flooding connection
-      // would simply ask again: measured, 20 connections sent about 430 requests a second
-      // and cost a legitimate client a third of its tokens. Held like a 429, each gets about
-      // one answer per AUTH_THROTTLE_DELAY_MS. Not a refusal of the client: nothing recorded.
-      await holdBack(reply, oauthError.retryAfterMs);
-    } else if (oauthError !== undefined && !(oauthError instanceof TemporarilyUnavailable)) {
+    if (oauthError === undefined) throw error;
+    if (!(oauthError instanceof UseDpopNonce) && !(oauthError instanceof TemporarilyUnavailable)) {
       const reason = oauthError.detail ?? oauthError.description;
       const endpoint = request.routeOptions.url;
       portier.denials.record({ client: oauthError.client, ip: request.ip, error: oauthError.error, reason, endpoint });
       if (oauthError instanceof TooManyRequests) {
         portier.repeatedLog.warn(`throttled ${request.ip}`, { ip: request.ip, endpoint }, 'caller over its failure budget');
-        await holdBack(reply, oauthError.retryAfterMs);
       } else {
         request.log.info({ ...clientFields(oauthError.client), error: oauthError.error, reason }, 'request refused');
       }
     }
+    // Too many answers held already: this one goes now, and the connection closes after it.
+    if (oauthError.holdBackMs > 0 && !(await portier.tarpit.hold(oauthError.holdBackMs))) reply.header('connection', 'close');
     throw error;
   };
   const tokenRequest = (request: FastifyRequest) => ({ body: request.body, authorization: request.headers.authorization, ip: request.ip });

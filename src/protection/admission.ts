@@ -6,9 +6,9 @@ export class Overloaded extends Error {
 /**
  * Runs expensive work (argon2id verifications) at most `concurrency` at a time, with at
  * most `queueLimit` more waiting their turn. Work that would find the queue full is refused
- * at once with Overloaded, so a flood of it answers quickly instead of piling up, and
- * everything that does not need this work (a secret already recognised, signing) never
- * waits behind it.
+ * at once with Overloaded, so a flood of it cannot pile up (the token endpoint holds such
+ * answers back: see VerificationQueueFull), and everything that does not need this work
+ * (a secret already recognised, signing) never waits behind it.
  */
 export class Admission {
   private running = 0;

@@ -1,10 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Holds throttled answers back for a moment. A 429 costs almost nothing to make, but a
- * flooding connection that got it at once would simply ask again, thousands of times a
- * second, and cheap refusals would crowd out legitimate requests on the event loop. Held
- * for `delayMs`, each flooding connection gets about one answer per `delayMs`.
+ * Holds throttled answers back for a moment. A 429, or a 503 for a full argon2 queue (see
+ * OAuthError.holdBackMs), costs almost nothing to make, but a flooding connection that got
+ * it at once would simply ask again, thousands of times a second, and cheap refusals would
+ * crowd out legitimate requests on the event loop. Held for `delayMs`, each flooding
+ * connection gets about one answer per `delayMs`.
  *
  * At most `maxHeld` answers wait at once (the connection caps bound them too); beyond
  * that an answer goes at once and the caller is told to close the connection.
