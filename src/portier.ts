@@ -89,11 +89,14 @@ export async function createPortier(config: Config, database: Database, logger: 
     revocations.invalidate();
     scopeCatalogue.invalidate();
   });
-  const budgets = new FailureBudgets({
-    perClientAndAddress: protection.failuresPerClientAndAddress,
-    perAddress: protection.failuresPerAddress,
-    windowMs: protection.failureWindowMs,
-  });
+  const budgets = new FailureBudgets(
+    {
+      perClientAndAddress: protection.failuresPerClientAndAddress,
+      perAddress: protection.failuresPerAddress,
+      windowMs: protection.failureWindowMs,
+    },
+    clock,
+  );
   return {
     config,
     clock,

@@ -220,15 +220,21 @@ export interface TestClock {
   now(): number;
   /** Moves this server's time forward, as if `ms` had passed. */
   advance(ms: number): void;
+  /** Stops this server's time where it is (advance still moves it): answers computed from it repeat exactly. */
+  freeze(): void;
 }
 
-/** Real time plus however far the test has moved it forward. */
+/** Real time (or the moment it was frozen) plus however far the test has moved it forward. */
 export function testClock(): TestClock {
   let ahead = 0;
+  let frozenAt: number | undefined;
   return {
-    now: () => Date.now() + ahead,
+    now: () => (frozenAt ?? Date.now()) + ahead,
     advance: (ms) => {
       ahead += ms;
+    },
+    freeze: () => {
+      frozenAt = Date.now();
     },
   };
 }
