@@ -75,7 +75,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     (hash, presented) => argon2.verify(hash, presented),
     () => metrics.argon2Verifications.inc(),
   );
-  const directory = new ClientDirectory(db, verifier);
+  const directory = new ClientDirectory(db, verifier, logError('writing a secret slot failed'));
   const keys = new KeyCache(database, rotationSettings(config), clock);
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
   const revocations = new RevocationList(db);

@@ -4,7 +4,7 @@ import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clientSecrets, clients } from '../db/schema.js';
 import { ADMIN_SCOPES, ADMIN_SERVICE_ID } from '../services/services.js';
 import { createClient } from './clients.js';
-import { hashSecret, verifySecret } from './secrets.js';
+import { storedSecret, verifySecret } from './secrets.js';
 
 /**
  * The characters of `secret` outside RFC 3986's unreserved set (letters, digits, `-._~`).
@@ -67,11 +67,11 @@ export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientS
   const grantComplete = grant !== undefined && ADMIN_SCOPES.every((scope) => grant.scopes.includes(scope));
   if (secretMatches && grantComplete) return 'unchanged';
 
-  const hash = secretMatches ? undefined : await hashSecret(clientSecret);
+  const stored = secretMatches ? undefined : await storedSecret(clientSecret);
   await db.transaction(async (tx) => {
-    if (hash !== undefined) {
+    if (stored !== undefined) {
       await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, existing.id));
-      await tx.insert(clientSecrets).values({ clientUuid: existing.id, hash });
+      await tx.insert(clientSecrets).values({ clientUuid: existing.id, ...stored });
     }
     if (!grantComplete) {
       const scopes = [...new Set([...(grant?.scopes ?? []), ...ADMIN_SCOPES])];
@@ -84,7 +84,7 @@ export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientS
       action: 'client.bootstrap_updated',
       actor: BOOTSTRAP_ACTOR,
       clientId,
-      details: { secret_replaced: hash !== undefined, admin_grant_restored: !grantComplete },
+      details: { secret_replaced: stored !== undefined, admin_grant_restored: !grantComplete },
     });
   });
   return 'updated';

@@ -9,7 +9,7 @@ import { parseTimestamp } from '../lib/time.js';
 import { type ClientResource, type CreateClientInput, type GrantInput, PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
 import { lockServicesForGrant } from '../services/services.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
-import { generateSecret, hashSecret } from './secrets.js';
+import { generateSecret, storedSecret } from './secrets.js';
 
 /**
  * Validates grants against the service catalogue; returns the field errors found. Call it
@@ -92,7 +92,7 @@ export async function createClient(
   // The hash is made before the transaction (it takes milliseconds of CPU), and only for
   // input that is valid so far.
   const clientSecret = authMethod === 'client_secret' ? (options.secret ?? generateSecret()) : undefined;
-  const hash = clientSecret === undefined || errors.length > 0 ? undefined : await hashSecret(clientSecret);
+  const stored = clientSecret === undefined || errors.length > 0 ? undefined : await storedSecret(clientSecret);
   const inserted = await db.transaction(async (tx) => {
     errors.push(...(await checkGrants(tx, grants)));
     if (errors.length > 0) throw new ValidationError(errors);
@@ -116,7 +116,7 @@ export async function createClient(
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
     if (row === undefined) throw new ConflictError(`a client with client_id "${clientId}" already exists`);
-    if (hash !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, hash });
+    if (stored !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, ...stored });
     if (grants.length > 0) {
       await tx.insert(clientGrants).values(grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
     }

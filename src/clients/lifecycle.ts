@@ -6,7 +6,7 @@ import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationErr
 import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
-import { generateSecret, hashSecret } from './secrets.js';
+import { generateSecret, type SecretSlot, storedSecret } from './secrets.js';
 
 /** Loads the client row for a change, locking it until the transaction ends. */
 async function lockClient(tx: DbOrTx, clientId: string) {
@@ -46,7 +46,7 @@ export async function updateClient(
   // Hashed before the transaction (milliseconds of CPU), in case the change is a switch to
   // client_secret; unused otherwise.
   const newSecret = patch.auth_method === 'client_secret' && errors.length === 0 ? generateSecret() : undefined;
-  const newHash = newSecret === undefined ? undefined : await hashSecret(newSecret);
+  const newStored = newSecret === undefined ? undefined : await storedSecret(newSecret);
 
   return db.transaction(async (tx) => {
     if (patch.grants !== undefined) errors.push(...(await checkGrants(tx, patch.grants)));
@@ -84,7 +84,7 @@ export async function updateClient(
     // A private_key_jwt client has no secret at all, as if it had been created so.
     if (switched && method === 'private_key_jwt') await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
     const issued = switched && method === 'client_secret' ? newSecret : undefined;
-    if (issued !== undefined && newHash !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, hash: newHash });
+    if (issued !== undefined && newStored !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, ...newStored });
     if (patch.grants !== undefined) {
       await tx.delete(clientGrants).where(eq(clientGrants.clientUuid, row.id));
       if (patch.grants.length > 0) {
@@ -178,7 +178,8 @@ export async function deleteClient(db: Db, clientId: string, actor: Actor): Prom
 /**
  * Makes a new secret. The previous one stops working at once, or, with
  * `previousSecretValidFor` seconds, keeps working until then; a secret still in an earlier
- * grace period is dropped, so a client never has more than two live secrets.
+ * grace period is dropped, so a client never has more than two live secrets, and those two
+ * are in different slots (see secretSlot).
  */
 export async function regenerateSecret(
   db: Db,
@@ -191,21 +192,37 @@ export async function regenerateSecret(
       { path: '/previous_secret_valid_for', message: `must be a whole number of seconds from 0 to ${MAX_PREVIOUS_SECRET_VALIDITY}` },
     ]);
   }
-  const clientSecret = generateSecret();
-  const hash = await hashSecret(clientSecret);
   const previousExpiresAt = previousSecretValidFor > 0 ? new Date(Date.now() + previousSecretValidFor * 1000) : null;
-  await db.transaction(async (tx) => {
+  // Hashed before the transaction (milliseconds of CPU). With a grace period the new secret
+  // must be in the slot the previous one is not in, which is known only under the lock:
+  // one candidate is made for each slot, and the transaction takes the right one.
+  const candidate = async (slot?: SecretSlot) => {
+    const secret = generateSecret(slot);
+    return { secret, stored: await storedSecret(secret) };
+  };
+  const withGrace = previousExpiresAt !== null;
+  const [first, second] = await Promise.all([candidate(withGrace ? 0 : undefined), withGrace ? candidate(1) : undefined]);
+  const issued = await db.transaction(async (tx) => {
     const row = await lockClient(tx, clientId);
     if (row.authMethod !== 'client_secret')
       throw new ConflictError(`client "${clientId}" authenticates with ${row.authMethod} and has no secret`);
     // Secrets already counting down belong to an earlier regeneration: they go now.
     await tx.delete(clientSecrets).where(and(eq(clientSecrets.clientUuid, row.id), isNotNull(clientSecrets.expiresAt)));
+    let previousSlot: number | null = null;
     if (previousExpiresAt === null) {
       await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
     } else {
-      await tx.update(clientSecrets).set({ expiresAt: previousExpiresAt }).where(eq(clientSecrets.clientUuid, row.id));
+      const previous = await tx
+        .update(clientSecrets)
+        .set({ expiresAt: previousExpiresAt })
+        .where(eq(clientSecrets.clientUuid, row.id))
+        .returning({ slot: clientSecrets.slot });
+      previousSlot = previous[0]?.slot ?? null;
     }
-    await tx.insert(clientSecrets).values({ clientUuid: row.id, hash });
+    // A previous secret of unknown slot (made before slots existed, never used since) takes
+    // either: such a pair costs two verifications until the grace period ends.
+    const chosen = second !== undefined && first.stored.slot === previousSlot ? second : first;
+    await tx.insert(clientSecrets).values({ clientUuid: row.id, ...chosen.stored });
     await tx.update(clients).set({ updatedAt: new Date() }).where(eq(clients.id, row.id));
     await recordChange(tx, {
       action: 'client.secret_regenerated',
@@ -213,6 +230,7 @@ export async function regenerateSecret(
       clientId,
       details: { previous_secret_valid_until: previousExpiresAt?.toISOString() ?? null },
     });
+    return chosen.secret;
   });
-  return { clientSecret, previousSecretExpiresAt: previousExpiresAt?.toISOString() ?? null };
+  return { clientSecret: issued, previousSecretExpiresAt: previousExpiresAt?.toISOString() ?? null };
 }

@@ -1,19 +1,39 @@
+import { createHash } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { randomBase64Url } from '../lib/crypto.js';
 import { SECRET_PREFIX } from '../lib/redact.js';
 
 export { SECRET_PREFIX };
 
-/** A new client secret: the prefix and 32 random bytes in base64url. */
-export function generateSecret(): string {
-  return SECRET_PREFIX + randomBase64Url(32);
+/**
+ * Which of a client's live secrets a secret can be: one bit of its SHA-256. A client has
+ * at most two live secrets, its current one and, for a grace period after a regeneration,
+ * the previous one (see regenerateSecret).
+ * A regeneration with a grace period draws the new secret so that its slot differs from
+ * the previous one's, so a presented secret is checked against the one live secret of its
+ * slot (or a dummy hash), never both: a wrong secret costs one argon2id verification
+ * whatever the client has. Stored beside the hash, the bit tells nothing useful about a
+ * secret of 256 random bits.
+ */
+export type SecretSlot = 0 | 1;
+
+export function secretSlot(secret: string): SecretSlot {
+  const digest = createHash('sha256').update('portier secret slot\0').update(secret, 'utf8').digest();
+  return ((digest[0] ?? 0) & 1) as SecretSlot;
 }
 
-/**
- * The most secrets a client has at once: its current one and, for a grace period after a
- * regeneration, the previous one (see regenerateSecret).
- */
-export const MAX_LIVE_SECRETS = 2;
+/** A new client secret: the prefix and 32 random bytes in base64url; in `slot` if one is asked for. */
+export function generateSecret(slot?: SecretSlot): string {
+  for (;;) {
+    const secret = SECRET_PREFIX + randomBase64Url(32);
+    if (slot === undefined || secretSlot(secret) === slot) return secret;
+  }
+}
+
+/** What is stored of a secret: its argon2id hash and its slot (a client_secrets row's own columns). */
+export async function storedSecret(secret: string): Promise<{ hash: string; slot: SecretSlot }> {
+  return { hash: await hashSecret(secret), slot: secretSlot(secret) };
+}
 
 /**
  * argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 10 ms here.

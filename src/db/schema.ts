@@ -3,11 +3,13 @@ import {
   bigint,
   bigserial,
   boolean,
+  check,
   index,
   integer,
   jsonb,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -76,10 +78,17 @@ export const clientSecrets = pgTable(
       .notNull()
       .references(() => clients.id, { onDelete: 'cascade' }),
     hash: text('hash').notNull(),
+    /**
+     * Which of a client's two live secrets this one is: one bit of the secret's SHA-256
+     * (secretSlot in clients/secrets.ts), so that a presented secret is checked against
+     * one hash, not both. Null for secrets made before slots existed (filled in the first
+     * time such a secret verifies).
+     */
+    slot: smallint('slot'),
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
   },
-  (t) => [index('client_secrets_client_idx').on(t.clientUuid)],
+  (t) => [index('client_secrets_client_idx').on(t.clientUuid), check('client_secrets_slot_bit', sql`${t.slot} IN (0, 1)`)],
 );
 
 /** Which services a client may get tokens for, and with which of the service's scopes. */

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import type { JSONWebKeySet } from 'jose';
+import { type SecretSlot, secretSlot } from '../clients/secrets.js';
 import type { Db } from '../db/connect.js';
-import { clients } from '../db/schema.js';
+import { clientSecrets, clients } from '../db/schema.js';
 import { CachedMap } from '../lib/cached.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
 import { type Network, parseNetworks } from '../lib/networks.js';
@@ -58,6 +59,7 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
     secrets: row.secrets.map((secret) => ({
       id: secret.id,
       hash: secret.hash,
+      slot: secret.slot === 0 || secret.slot === 1 ? secret.slot : null,
       expiresAt: secret.expiresAt?.getTime() ?? null,
     })),
     grants: new Map(
@@ -117,9 +119,11 @@ export class ClientDirectory {
   private readonly digestKey = randomBytes(32);
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     /** argon2id verification under admission control, at a constant cost when it fails. */
     private readonly verifier: SecretVerifier,
+    /** Where a failed background write goes (the log, at most once a second). */
+    private readonly onWriteError: (error: unknown) => void = () => {},
   ) {
     this.records = new CachedMap((clientId) => loadClientRecord(db, clientId), {
       maxAgeMs: RECORD_MAX_AGE_MS,
@@ -157,7 +161,21 @@ export class ClientDirectory {
     const matched = await this.verifier.match(live, presented);
     if (matched === undefined) return false;
     this.remember(record.clientId, matched, digest);
+    if (matched.slot === null) this.recordSlot(matched.id, secretSlot(presented));
     return true;
+  }
+
+  /**
+   * A secret made before slots existed learns its slot the first time it verifies, so that
+   * a later regeneration can put the new secret in the other one (see regenerateSecret).
+   * Nothing waits for it: until it is written, the secret is simply checked in both slots.
+   */
+  private recordSlot(secretId: string, slot: SecretSlot): void {
+    this.db
+      .update(clientSecrets)
+      .set({ slot })
+      .where(and(eq(clientSecrets.id, secretId), isNull(clientSecrets.slot)))
+      .catch(this.onWriteError);
   }
 
   /** Forgets every record; called when the cache generation moves. Remembered secrets stay (see above). */

@@ -1,10 +1,12 @@
-import { dummySecretHash, MAX_LIVE_SECRETS, verifySecret } from '../clients/secrets.js';
+import { dummySecretHash, type SecretSlot, secretSlot, verifySecret } from '../clients/secrets.js';
 import type { Admission } from '../protection/admission.js';
 
 /** A client secret as stored: an argon2id hash, live until `expiresAt` (null: no end). */
 export interface StoredSecret {
   id: string;
   hash: string;
+  /** See secretSlot; null for a secret made before slots existed. */
+  slot: SecretSlot | null;
   expiresAt: number | null;
 }
 
@@ -12,10 +14,13 @@ export interface StoredSecret {
  * argon2id verification of presented secrets, the one place that spends it on the token,
  * introspection and revocation endpoints.
  *
- * Constant cost: a presented secret that matches nothing always costs MAX_LIVE_SECRETS
- * verifications, whether the client has two live secrets (mid-rotation), one, or none at
- * all (an unknown client, or any other refusal: see `refuse`), so that the time of a
- * refusal tells an outsider nothing about the client.
+ * Constant cost: a presented secret is checked against the one live secret in its slot
+ * (see secretSlot), or against a dummy hash when there is none, so a secret that matches
+ * nothing costs one verification whether the client has two live secrets (mid-rotation),
+ * one, or none at all (an unknown client, or any other refusal: see `refuse`): the time of
+ * a refusal tells an outsider nothing about the client. The one exception is a pair whose
+ * previous secret was made before slots existed and has not verified since: it could be in
+ * either slot, so it is checked as well, until its grace period ends.
  *
  * Admission: the verifications of one request run as one unit of work under `admission`
  * (about one per core, a short queue, Overloaded beyond it), so a flood of wrong secrets
@@ -33,9 +38,10 @@ export class SecretVerifier {
   /** The live secret that `presented` matches, or undefined. Throws Overloaded when the queue is full. */
   match(live: readonly StoredSecret[], presented: string): Promise<StoredSecret | undefined> {
     return this.admission.run(async () => {
-      const rounds = Math.max(live.length, MAX_LIVE_SECRETS);
-      for (let i = 0; i < rounds; i++) {
-        const candidate = live[i];
+      const slot = secretSlot(presented);
+      const candidates = live.filter((secret) => secret.slot === slot || secret.slot === null);
+      for (let i = 0; i < Math.max(candidates.length, 1); i++) {
+        const candidate = candidates[i];
         this.onVerification();
         const verified = await this.verifyHash(candidate?.hash ?? (await dummySecretHash()), presented);
         if (verified && candidate !== undefined) return candidate;
