@@ -71,7 +71,7 @@ const skipBuild = process.env.BENCH_SKIP_BUILD === '1';
 /** The whole run, set-up included; past it everything is stopped and removed. */
 const DEADLINE_SECONDS = 420;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
-const plannedLoadSeconds = rounds * targetNames.length * loadSeconds + (attack ? 3 * loadSeconds : 0);
+const plannedLoadSeconds = rounds * (targetNames.length + (attack ? 3 : 0)) * loadSeconds;
 if (plannedLoadSeconds > 300)
   throw new Error(`planned load time ${plannedLoadSeconds} s is over 300 s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS`);
 assertLoopback(pgServerUrl);
@@ -304,7 +304,7 @@ async function main(): Promise<number> {
     );
     const startAgain = () => startPortier('portier-pg', ROOT, env, cpuProfileDir);
     problems.push(
-      ...(await attackTable({ startPortier: startAgain, ...pgSetUp, admin, alg, sharedDir: shared.dir, jsonDir, settings, log })),
+      ...(await attackTable({ startPortier: startAgain, ...pgSetUp, admin, alg, sharedDir: shared.dir, jsonDir, settings, rounds, log })),
     );
     log();
   }
