@@ -63,6 +63,8 @@ export interface ProtectionConfig {
   failuresPerClientAndAddress: number;
   /** Failed client authentications allowed per source address per window. */
   failuresPerAddress: number;
+  /** Of those, how many a source address may have at once. */
+  failureBurstPerAddress: number;
   failureWindowMs: number;
   /** How long a throttled (429) answer is held back. */
   throttleDelayMs: number;
@@ -100,6 +102,7 @@ export const CONFIG_VARIABLES = [
   'LOG_LEVEL',
   'AUTH_FAILURES_PER_CLIENT_AND_ADDRESS',
   'AUTH_FAILURES_PER_ADDRESS',
+  'AUTH_FAILURE_BURST_PER_ADDRESS',
   'AUTH_FAILURE_WINDOW',
   'AUTH_THROTTLE_DELAY_MS',
   'ARGON2_CONCURRENCY',
@@ -214,6 +217,7 @@ function parseProtection(env: Env): ProtectionConfig {
   return {
     failuresPerClientAndAddress: parseIntegerVar(env, 'AUTH_FAILURES_PER_CLIENT_AND_ADDRESS', 10, 1, 1_000_000),
     failuresPerAddress: parseIntegerVar(env, 'AUTH_FAILURES_PER_ADDRESS', 100, 1, 1_000_000),
+    failureBurstPerAddress: parseIntegerVar(env, 'AUTH_FAILURE_BURST_PER_ADDRESS', 20, 1, 1_000_000),
     failureWindowMs: parseIntegerVar(env, 'AUTH_FAILURE_WINDOW', 60, 1, 86_400) * 1000,
     throttleDelayMs: parseIntegerVar(env, 'AUTH_THROTTLE_DELAY_MS', 1000, 0, 10_000),
     argon2Concurrency,

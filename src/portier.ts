@@ -93,6 +93,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     {
       perClientAndAddress: protection.failuresPerClientAndAddress,
       perAddress: protection.failuresPerAddress,
+      burstPerAddress: protection.failureBurstPerAddress,
       windowMs: protection.failureWindowMs,
     },
     clock,

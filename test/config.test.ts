@@ -61,6 +61,7 @@ t.test("defaults are those of the README's table", async (t) => {
     protection: {
       failuresPerClientAndAddress: 10,
       failuresPerAddress: 100,
+      failureBurstPerAddress: 20,
       failureWindowMs: 60_000,
       throttleDelayMs: 1000,
       argon2Concurrency: availableParallelism(),
@@ -102,6 +103,7 @@ t.test('every variable is read', async (t) => {
     LOG_LEVEL: 'debug',
     AUTH_FAILURES_PER_CLIENT_AND_ADDRESS: '5',
     AUTH_FAILURES_PER_ADDRESS: '50',
+    AUTH_FAILURE_BURST_PER_ADDRESS: '5',
     AUTH_FAILURE_WINDOW: '120',
     AUTH_THROTTLE_DELAY_MS: '0',
     ARGON2_CONCURRENCY: '3',
@@ -135,6 +137,7 @@ t.test('every variable is read', async (t) => {
     protection: {
       failuresPerClientAndAddress: 5,
       failuresPerAddress: 50,
+      failureBurstPerAddress: 5,
       failureWindowMs: 120_000,
       throttleDelayMs: 0,
       argon2Concurrency: 3,

@@ -13,7 +13,7 @@ import { buildApp } from '../src/app.js';
 import { CLI_ACTOR } from '../src/audit/events.js';
 import { main as cliMain } from '../src/cli/main.js';
 import { createClient } from '../src/clients/clients.js';
-import { type Config, loadConfig } from '../src/config.js';
+import { type Config, loadConfig, type ProtectionConfig } from '../src/config.js';
 import { connectDatabase, type Database, pgliteDatabase } from '../src/db/connect.js';
 import { createLogger } from '../src/logger.js';
 import { prepareDatabase } from '../src/prepare.js';
@@ -29,6 +29,20 @@ export const ISSUER = 'http://portier.test';
 /** A Config as loadConfig would return it, with test-friendly defaults and overrides. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({ ISSUER, LOG_LEVEL: 'silent' }), ...overrides };
+}
+
+/**
+ * Failure budgets a test cannot reach, for tests of what refusals look like rather than of
+ * throttling (which test/oauth/abuse.test.ts and test/protection/budgets.test.ts test).
+ */
+export function openBudgets(overrides: Partial<ProtectionConfig> = {}): ProtectionConfig {
+  return {
+    ...testConfig().protection,
+    failuresPerClientAndAddress: 1000,
+    failuresPerAddress: 1000,
+    failureBurstPerAddress: 1000,
+    ...overrides,
+  };
 }
 
 /**

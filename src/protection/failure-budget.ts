@@ -4,9 +4,10 @@ import { evictOldest } from '../lib/cached.js';
 
 /**
  * A token bucket per key: each failure spends one token, tokens come back at `limit` per
- * `windowMs`, and a key with less than one token left is over its budget until one has
- * come back. A key that fails now and then never runs out; a key that fails `limit` times
- * in a burst waits `windowMs / limit` per further attempt.
+ * `windowMs` up to `capacity` (the most failures a key may have in a burst, `limit`
+ * unless smaller), and a key with less than one token left is over its budget until one
+ * has come back. A key that fails now and then never runs out; a key that fails
+ * `capacity` times in a burst waits `windowMs / limit` per further attempt.
  *
  * A bucket can go into debt, down to `-limit`: a failure is counted when it ends, so the
  * attempts of many parallel connections that all found one token left end together, and
@@ -21,14 +22,17 @@ import { evictOldest } from '../lib/cached.js';
 export class TokenBuckets {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
   private readonly refillPerMs: number;
+  private readonly capacity: number;
 
   constructor(
     private readonly limit: number,
     windowMs: number,
     private readonly maxKeys: number,
     private readonly now: () => number = Date.now,
+    capacity = limit,
   ) {
     this.refillPerMs = limit / windowMs;
+    this.capacity = Math.min(capacity, limit);
   }
 
   /** Milliseconds until `key` may try again; 0 when it is within its budget. */
@@ -56,9 +60,9 @@ export class TokenBuckets {
 
   private tokens(key: string): number {
     const bucket = this.buckets.get(key);
-    if (bucket === undefined) return this.limit;
-    const tokens = Math.min(this.limit, bucket.tokens + (this.now() - bucket.at) * this.refillPerMs);
-    if (tokens >= this.limit) this.buckets.delete(key);
+    if (bucket === undefined) return this.capacity;
+    const tokens = Math.min(this.capacity, bucket.tokens + (this.now() - bucket.at) * this.refillPerMs);
+    if (tokens >= this.capacity) this.buckets.delete(key);
     return tokens;
   }
 }
@@ -68,6 +72,8 @@ export interface FailureBudgetLimits {
   perClientAndAddress: number;
   /** Failed authentications one address may have per window, whatever client_ids it names. */
   perAddress: number;
+  /** Of those, how many it may have at once (at most `perAddress`). */
+  burstPerAddress: number;
   windowMs: number;
 }
 
@@ -83,6 +89,12 @@ const MAX_BUCKETS = 50_000;
  * lock a client out from where it really calls. The presented client_id is used as given,
  * whether a client has it or not, so a refusal looks the same for both.
  *
+ * An address spends its budget at most `burstPerAddress` at a time. A flood of made-up
+ * client_ids (each a fresh pair) from one address then costs at most that many argon2id
+ * verifications at once, and afterwards one per `windowMs / perAddress`; an address that
+ * many clients share (a NAT) still has the whole `perAddress` per window for the failures
+ * of its misconfigured clients, which each pair budget spreads out.
+ *
  * The counters live in this process: with several instances behind a load balancer, each
  * keeps its own, and an address gets each instance's budget.
  */
@@ -92,7 +104,7 @@ export class FailureBudgets {
 
   constructor(limits: FailureBudgetLimits, now: () => number = Date.now) {
     this.pairs = new TokenBuckets(limits.perClientAndAddress, limits.windowMs, MAX_BUCKETS, now);
-    this.addresses = new TokenBuckets(limits.perAddress, limits.windowMs, MAX_BUCKETS, now);
+    this.addresses = new TokenBuckets(limits.perAddress, limits.windowMs, MAX_BUCKETS, now, limits.burstPerAddress);
   }
 
   /** Milliseconds until this caller may try again; 0 when it is within both budgets. */

@@ -2,7 +2,7 @@ import { and, count, eq, sql, sum } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
 import { auditEvents, clientGrants, clientIpRanges, clientSecrets, clients, signingKeys } from '../../src/db/schema.js';
-import { ADMIN_ID, ADMIN_SECRET, basicAuth, buildWithAdmin, eventually, postToken, testConfig } from '../helpers.js';
+import { ADMIN_ID, ADMIN_SECRET, basicAuth, buildWithAdmin, eventually, openBudgets, postToken } from '../helpers.js';
 
 // The audit trail: one event per change made through the admin API, naming who made it
 // (the admin's client_id and token sub) and what changed; refused token requests with
@@ -280,7 +280,7 @@ t.test('throttling: a flood of identical refusals writes a few rows that count t
   // The failure budgets would answer most of this flood with 429 (and hold each back);
   // here they are wide open, to see the audit trail's own throttling.
   const server = await buildWithAdmin(t, {
-    config: { protection: { ...testConfig().protection, failuresPerClientAndAddress: 1000, failuresPerAddress: 1000, throttleDelayMs: 0 } },
+    config: { protection: openBudgets({ throttleDelayMs: 0 }) },
   });
   // A client that exists, so that its client_id is audited as it is (not as a fingerprint).
   t.equal((await server.admin('POST', '/admin/clients', { client_id: 'flood-client', name: 'Flood', owner: 'user-1' })).statusCode, 201);

@@ -13,8 +13,11 @@ import { addClient, addService, basicAuth, build, captureLogs, eventually, testC
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read'] };
 const GRANTS = [{ service: 'events', scopes: ['events:read'] }];
 
+/** The defaults, no tarpit hold, and what the test sets; an address's burst is its whole budget unless the test sets it. */
 function protection(overrides: Partial<ProtectionConfig>): ProtectionConfig {
-  return { ...testConfig().protection, throttleDelayMs: 0, ...overrides };
+  const failureBurstPerAddress =
+    overrides.failureBurstPerAddress ?? overrides.failuresPerAddress ?? testConfig().protection.failureBurstPerAddress;
+  return { ...testConfig().protection, throttleDelayMs: 0, ...overrides, failureBurstPerAddress };
 }
 
 function tokenFrom(app: FastifyInstance, remoteAddress: string, clientId: string, secret: string, url = '/oauth/token') {
@@ -94,6 +97,22 @@ t.test("random client_ids from one address spend that address budget, and nobody
   t.equal(await argon2Count(app), before, 'at no argon2 cost');
   t.equal((await tokenFrom(app, '203.0.113.10', 'victim', victim.clientSecret)).statusCode, 200, 'another address is not affected');
 });
+
+t.test(
+  'made-up client_ids from one address: a burst of AUTH_FAILURE_BURST_PER_ADDRESS, then one per window ÷ AUTH_FAILURES_PER_ADDRESS',
+  async (t) => {
+    const { app, clock } = await setup(t, { failuresPerClientAndAddress: 100, failuresPerAddress: 60, failureBurstPerAddress: 4 });
+    clock.freeze();
+    const before = await argon2Count(app);
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++) statuses.push((await tokenFrom(app, '203.0.113.50', `made-up-${i}`, 'guess')).statusCode);
+    t.same(statuses, [401, 401, 401, 401, 429, 429, 429, 429, 429, 429], 'four tried, then throttled');
+    t.equal((await argon2Count(app)) - before, 4, 'one argon2id verification per guess tried, none for the throttled ones');
+    clock.advance(1_000); // a window of 60 s for 60 failures: one a second
+    t.equal((await tokenFrom(app, '203.0.113.50', 'made-up-next', 'guess')).statusCode, 401, 'a second later one more is tried');
+    t.equal((await tokenFrom(app, '203.0.113.50', 'made-up-after', 'guess')).statusCode, 429, 'only one');
+  },
+);
 
 t.test('a success makes the pair whole again', async (t) => {
   const { app, victim } = await setup(t, { failuresPerClientAndAddress: 3, failuresPerAddress: 1000 });

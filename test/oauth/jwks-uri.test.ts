@@ -9,7 +9,7 @@ import type { Config } from '../../src/config.js';
 import { auditEvents, clients } from '../../src/db/schema.js';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js';
 import { fetchJwks, JWKS_CACHE_MS, JWKS_REFETCH_INTERVAL_MS, MAX_JWKS_BYTES } from '../../src/oauth/remote-jwks.js';
-import { addClient, addService, build, eventually, ISSUER, postToken, type TestServer, testConfig } from '../helpers.js';
+import { addClient, addService, build, eventually, ISSUER, openBudgets, postToken, type TestServer } from '../helpers.js';
 import { selfSignedCertificate } from '../tls.js';
 
 // private_key_jwt with keys published at a jwks_uri: fetched over https with a deadline
@@ -77,7 +77,7 @@ const json = (body: unknown) => (res: ServerResponse) => {
 function jwksConfig(allowPrivate: boolean): Partial<Config> {
   return {
     jwksUri: { allowPrivate, ca: { file: 'test', pem: TLS.cert }, timeoutMs: FETCH_TIMEOUT_MS },
-    protection: { ...testConfig().protection, failuresPerClientAndAddress: 1000, failuresPerAddress: 1000 },
+    protection: openBudgets(),
   };
 }
 

@@ -15,6 +15,7 @@ import {
   captureLogs,
   eventually,
   ISSUER,
+  openBudgets,
   postToken,
   runCli,
   type TestServer,
@@ -141,7 +142,7 @@ t.test('kid selection: without a kid only a single suitable key will do', async 
 t.test('bad assertions: each one 401 invalid_client, the reason in the audit trail', async (t) => {
   const logs = captureLogs('info');
   // Budgets large enough for every case to reach its own check.
-  const protection = { ...testConfig().protection, failuresPerClientAndAddress: 1000, failuresPerAddress: 1000 };
+  const protection = openBudgets();
   const { server, signer, client } = await setUp(t, { logger: logs.logger, config: { protection } });
   const id = client.clientId;
   const now = Math.floor(Date.now() / 1000);

@@ -4,7 +4,7 @@ import t, { type Test } from 'tap';
 import { CLI_ACTOR } from '../../src/audit/events.js';
 import { deleteClient, setClientEnabled } from '../../src/clients/lifecycle.js';
 import { auditEvents, clients } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, captureLogs, eventually, postToken, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, captureLogs, eventually, openBudgets, postToken, type TestServer } from '../helpers.js';
 
 // Malformed token requests and failed client authentication. Every refusal is a 4xx with an
 // RFC 6749 §5.2 JSON body and Cache-Control: no-store, and the server keeps serving after it.
@@ -260,7 +260,8 @@ function namesClient(expected: string | null, clientId: unknown, presented: unkn
 
 t.test('every failed client authentication is the same 401 invalid_client; the reason goes to log and audit only', async (t) => {
   const logs = captureLogs('info');
-  const server = await build(t, { logger: logs.logger });
+  // Many refusals from one address: budgets wide open, so that each reaches its own check.
+  const server = await build(t, { logger: logs.logger, config: { protection: openBudgets() } });
   const { db } = server.database;
   await addService(server.database, EVENTS);
   const grants = [{ service: 'events', scopes: ['events:read'] }];

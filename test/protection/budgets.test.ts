@@ -45,6 +45,43 @@ t.test('failures that end together are each paid back: parallel connections do n
   t.equal(buckets.waitMs('a'), 12_000, 'and one per window/limit after that');
 });
 
+t.test('a bucket with a smaller capacity allows that many at once, and still `limit` per window when spread out', async (t) => {
+  const time = clock();
+  const buckets = new TokenBuckets(60, 60_000, 100, time.now, 5);
+  for (let i = 0; i < 5; i++) {
+    t.equal(buckets.waitMs('a'), 0, `failure ${i + 1} of the burst`);
+    buckets.spend('a');
+  }
+  t.equal(buckets.waitMs('a'), 1_000, 'then a wait of window/limit, not window/capacity');
+  let allowed = 0;
+  for (let second = 0; second < 60; second++) {
+    time.advance(1_000);
+    if (buckets.waitMs('a') === 0) {
+      buckets.spend('a');
+      allowed += 1;
+    }
+  }
+  t.equal(allowed, 60, 'one a second for a minute: the whole limit');
+  time.advance(3_600_000);
+  for (let i = 0; i < 5; i++) buckets.spend('a');
+  t.ok(buckets.waitMs('a') > 0, 'however long it rested, the next burst is the capacity');
+  const above = new TokenBuckets(3, 60_000, 100, time.now, 10);
+  for (let i = 0; i < 3; i++) above.spend('b');
+  t.equal(above.waitMs('b'), 20_000, 'a capacity above the limit is the limit');
+});
+
+t.test("an address's failures come at most burstPerAddress at once, then one per window/perAddress", async (t) => {
+  const time = clock();
+  const budgets = new FailureBudgets({ perClientAndAddress: 10, perAddress: 30, burstPerAddress: 4, windowMs: 60_000 }, time.now);
+  for (let i = 0; i < 4; i++) {
+    t.equal(budgets.waitMs(`made-up-${i}`, '198.51.100.7'), 0, `made-up client_id ${i + 1}: tried`);
+    budgets.failed(`made-up-${i}`, '198.51.100.7');
+  }
+  t.equal(budgets.waitMs('made-up-4', '198.51.100.7'), 2_000, 'the fifth waits window/perAddress');
+  time.advance(2_000);
+  t.equal(budgets.waitMs('made-up-4', '198.51.100.7'), 0, 'and is tried then');
+});
+
 t.test('the buckets hold a bounded number of keys', async (t) => {
   const buckets = new TokenBuckets(1, 60_000, 1000);
   for (let i = 0; i < 5000; i++) buckets.spend(`key-${i}`);
@@ -55,7 +92,7 @@ t.test('the buckets hold a bounded number of keys', async (t) => {
 
 t.test('failure budgets: per (client_id, address) and per address, never per client_id alone', async (t) => {
   const time = clock();
-  const budgets = new FailureBudgets({ perClientAndAddress: 3, perAddress: 10, windowMs: 60_000 }, time.now);
+  const budgets = new FailureBudgets({ perClientAndAddress: 3, perAddress: 10, burstPerAddress: 10, windowMs: 60_000 }, time.now);
   for (let i = 0; i < 3; i++) budgets.failed('victim', '192.0.2.66');
   t.ok(budgets.waitMs('victim', '192.0.2.66') > 0, 'the attacking pair is throttled');
   t.equal(budgets.waitMs('victim', '192.0.2.10'), 0, "the victim's own address is not");
