@@ -319,7 +319,7 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
         notes.push(
           `${scenario.name}, round ${round}: new client ${newClient.createSeconds === undefined ? 'not created' : `created in ${fixed(newClient.createSeconds, 2)} s`}, ` +
             `answers on the way ${tallies(newClient.answers)}${newClient.failure === undefined ? '' : ` (${newClient.failure})`}; ` +
-            `cores: server ${fixed(legit.serverCores, 2)}, load.mjs ${fixed(legit.loadgenCores, 2)}, other ${fixed(legit.otherCores, 2)}`,
+            `cores: server ${fixed(legit.serverCores, 2)}, load.mjs ${fixed(legit.loadgenCores, 2)}, other ${fixed(legit.otherCores, 2)}, steal ${fixed(legit.stealCores, 2)}`,
         );
         if (attack !== undefined) {
           notes.push(

@@ -26,6 +26,8 @@ export interface LoadResult {
   loadgenCores: number;
   /** The rest of the machine: PostgreSQL's backends, and anything unrelated. */
   otherCores: number;
+  /** CPU time the hypervisor gave to other guests while this machine wanted it (/proc/stat's steal). */
+  stealCores: number;
 }
 
 /** The fields of load.mjs's `--json` line that are used here. */
@@ -38,6 +40,8 @@ interface LoadJson {
   server_cores: number | null;
   loadgen_cores: number;
   machine_busy_cores: number;
+  /** Counted in machine_busy_cores too. */
+  machine_steal_cores: number;
   wall_s: number;
 }
 
@@ -85,7 +89,8 @@ export async function runLoad(
     errors: r.errors,
     serverCores,
     loadgenCores: r.loadgen_cores,
-    otherCores: Math.max(0, r.machine_busy_cores - serverCores - r.loadgen_cores),
+    otherCores: Math.max(0, r.machine_busy_cores - r.machine_steal_cores - serverCores - r.loadgen_cores),
+    stealCores: r.machine_steal_cores,
   };
 }
 

@@ -153,12 +153,13 @@ const titles = [
   'server cores',
   'loadgen cores',
   'other cores',
+  'steal cores',
 ];
 const table = new Table([{ title: 'target', align: 'left' }, ...titles.map((title) => ({ title }))]);
 table.fit(['portier-pglite', 'median']);
 const cells = (target: string, round: string, r: Row) => [
   ...[target, round, integer(r.tokensPerSecond), fixed(r.p50, 1), fixed(r.p99, 1), integer(r.non2xx), integer(r.errors)],
-  ...[fixed(r.peakRssMb, 1), fixed(r.serverCores, 2), fixed(r.loadgenCores, 2), fixed(r.otherCores, 2)],
+  ...[fixed(r.peakRssMb, 1), fixed(r.serverCores, 2), fixed(r.loadgenCores, 2), fixed(r.otherCores, 2), fixed(r.stealCores, 2)],
 ];
 
 async function main(): Promise<number> {
