@@ -32,8 +32,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
 }
 
 /**
- * Failure budgets a test cannot reach, for tests of what refusals look like rather than of
- * throttling (which test/oauth/abuse.test.ts and test/protection/budgets.test.ts test).
+ * Failure budgets a test cannot reach: for tests of what refusals look like, and as the
+ * base that throttling tests (test/oauth/abuse.test.ts) narrow to the one budget they test.
  */
 export function openBudgets(overrides: Partial<ProtectionConfig> = {}): ProtectionConfig {
   return {

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import t, { type Test } from 'tap';
 import type { ProtectionConfig } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, captureLogs, eventually, testConfig } from '../helpers.js';
+import { addClient, addService, basicAuth, build, captureLogs, eventually, openBudgets } from '../helpers.js';
 
 // Abuse resistance at the token, introspection and revocation endpoints: failure budgets
 // (429 at no argon2 cost, never a lockout another address can impose), argon2 admission
@@ -13,11 +13,9 @@ import { addClient, addService, basicAuth, build, captureLogs, eventually, testC
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read'] };
 const GRANTS = [{ service: 'events', scopes: ['events:read'] }];
 
-/** The defaults, no tarpit hold, and what the test sets; an address's burst is its whole budget unless the test sets it. */
+/** Budgets wide open but for those the test sets, and no tarpit hold unless it sets one. */
 function protection(overrides: Partial<ProtectionConfig>): ProtectionConfig {
-  const failureBurstPerAddress =
-    overrides.failureBurstPerAddress ?? overrides.failuresPerAddress ?? testConfig().protection.failureBurstPerAddress;
-  return { ...testConfig().protection, throttleDelayMs: 0, ...overrides, failureBurstPerAddress };
+  return openBudgets({ throttleDelayMs: 0, ...overrides });
 }
 
 function tokenFrom(app: FastifyInstance, remoteAddress: string, clientId: string, secret: string, url = '/oauth/token') {
@@ -45,7 +43,7 @@ async function setup(t: Test, limits: Partial<ProtectionConfig> = {}) {
 }
 
 t.test('a flood of wrong secrets for one client_id from one address is throttled at no argon2 cost', async (t) => {
-  const { app, victim } = await setup(t, { failuresPerClientAndAddress: 5, failuresPerAddress: 1000 });
+  const { app, victim } = await setup(t, { failuresPerClientAndAddress: 5 });
   for (let i = 0; i < 5; i++) t.equal((await tokenFrom(app, '192.0.2.66', 'victim', 'wrong')).statusCode, 401, `failure ${i + 1}: 401`);
 
   const before = await argon2Count(app);
@@ -69,7 +67,7 @@ t.test('a flood of wrong secrets for one client_id from one address is throttled
 });
 
 t.test('a throttled answer looks the same whether the client_id exists or not', async (t) => {
-  const { app, clock } = await setup(t, { failuresPerClientAndAddress: 2, failuresPerAddress: 1000 });
+  const { app, clock } = await setup(t, { failuresPerClientAndAddress: 2 });
   // Retry-After counts from each pair's last failure: with time standing still, both pairs
   // failed at the same moment, so any difference left would come from the client_id itself.
   clock.freeze();
@@ -89,7 +87,7 @@ t.test('a throttled answer looks the same whether the client_id exists or not', 
 });
 
 t.test("random client_ids from one address spend that address budget, and nobody else's", async (t) => {
-  const { app, victim } = await setup(t, { failuresPerClientAndAddress: 100, failuresPerAddress: 8 });
+  const { app, victim } = await setup(t, { failuresPerAddress: 8 });
   for (let i = 0; i < 8; i++) t.equal((await tokenFrom(app, '203.0.113.9', `random-${i}`, 'guess')).statusCode, 401);
   const before = await argon2Count(app);
   t.equal((await tokenFrom(app, '203.0.113.9', 'random-new', 'guess')).statusCode, 429, 'the address is over its budget');
@@ -101,7 +99,7 @@ t.test("random client_ids from one address spend that address budget, and nobody
 t.test(
   'made-up client_ids from one address: a burst of AUTH_FAILURE_BURST_PER_ADDRESS, then one per window ÷ AUTH_FAILURES_PER_ADDRESS',
   async (t) => {
-    const { app, clock } = await setup(t, { failuresPerClientAndAddress: 100, failuresPerAddress: 60, failureBurstPerAddress: 4 });
+    const { app, clock } = await setup(t, { failuresPerAddress: 60, failureBurstPerAddress: 4 });
     clock.freeze();
     const before = await argon2Count(app);
     const statuses: number[] = [];
@@ -115,7 +113,7 @@ t.test(
 );
 
 t.test('a success makes the pair whole again', async (t) => {
-  const { app, victim } = await setup(t, { failuresPerClientAndAddress: 3, failuresPerAddress: 1000 });
+  const { app, victim } = await setup(t, { failuresPerClientAndAddress: 3 });
   for (let round = 0; round < 3; round++) {
     t.equal((await tokenFrom(app, '192.0.2.5', 'victim', 'typo')).statusCode, 401);
     t.equal((await tokenFrom(app, '192.0.2.5', 'victim', 'typo')).statusCode, 401);
@@ -128,7 +126,7 @@ t.test('a success makes the pair whole again', async (t) => {
 });
 
 t.test('throttled answers are held back (the tarpit) and logged at most once a second', async (t) => {
-  const { app, logs } = await setup(t, { failuresPerClientAndAddress: 1, failuresPerAddress: 1000, throttleDelayMs: 300 });
+  const { app, logs } = await setup(t, { failuresPerClientAndAddress: 1, throttleDelayMs: 300 });
   await tokenFrom(app, '192.0.2.77', 'victim', 'wrong');
   const started = Date.now();
   const answers = await Promise.all(Array.from({ length: 20 }, () => tokenFrom(app, '192.0.2.77', 'victim', 'wrong')));
@@ -145,8 +143,6 @@ t.test('argon2 admission: a full queue answers 503 without queueing; a recognise
   const { app, victim } = await setup(t, {
     argon2Concurrency: 1,
     argon2Queue: 1,
-    failuresPerAddress: 1000,
-    failuresPerClientAndAddress: 1000,
   });
   // The victim's secret is verified once and remembered from then on.
   t.equal((await tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret)).statusCode, 200);
@@ -189,7 +185,7 @@ t.test('argon2 admission: a full queue answers 503 without queueing; a recognise
 });
 
 t.test("a full queue's 503 is held back like a 429, and is no refusal of the client", async (t) => {
-  const { app, logs, database } = await setup(t, { argon2Concurrency: 1, argon2Queue: 0, failuresPerAddress: 1000, throttleDelayMs: 300 });
+  const { app, logs, database } = await setup(t, { argon2Concurrency: 1, argon2Queue: 0, throttleDelayMs: 300 });
   let release = () => {};
   const running = app.portier.admission.run(() => new Promise<void>((resolve) => (release = resolve)));
   t.teardown(() => release());
