@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { adminRoutes } from './admin/index.js';
 import { openApi } from './admin/openapi.js';
-import { adminRoutes } from './admin/routes.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { databaseErrorKind } from './db/errors.js';
@@ -67,12 +67,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addHook('onReady', async () => {
     await portier.generation.start();
-    portier.usage.start();
+    portier.lastUsed.start();
     portier.denials.start();
   });
   app.addHook('onClose', async () => {
     portier.generation.stop();
-    await Promise.allSettled([portier.usage.stop(), portier.denials.stop()]);
+    await Promise.allSettled([portier.lastUsed.stop(), portier.denials.stop()]);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

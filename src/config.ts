@@ -41,7 +41,7 @@ export interface Config {
   bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
   logLevel: LogLevel;
   protection: ProtectionConfig;
-  /** How a private_key_jwt client's jwks_uri is fetched (see oauth/remote-jwks.ts). */
+  /** How a private_key_jwt client's jwks_uri is fetched (see oauth/client-auth/remote-jwks.ts). */
   jwksUri: JwksUriConfig;
   /** DPOP_NONCE: the token endpoint requires a server-issued nonce in DPoP proofs (RFC 9449 §8). */
   dpopNonce: boolean;

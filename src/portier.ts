@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
 import { DenialRecorder } from './audit/denials.js';
+import { ClientDirectory } from './clients/directory.js';
+import { LastUsedTracker } from './clients/last-used.js';
+import { SecretVerifier } from './clients/secret-verifier.js';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/connect.js';
 import { GenerationWatcher } from './db/generation.js';
@@ -12,14 +15,11 @@ import type { Clock } from './lib/clock.js';
 import { ClientFingerprints } from './lib/redact.js';
 import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
-import { ClientDirectory } from './oauth/client-directory.js';
+import { fetchJwks, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
 import { DpopNonces } from './oauth/dpop.js';
 import { tokenEndpointUrl } from './oauth/endpoints.js';
-import { fetchJwks, RemoteJwks } from './oauth/remote-jwks.js';
 import { RevocationList } from './oauth/revocations.js';
-import { SecretVerifier } from './oauth/secret-verifier.js';
 import type { TokenEndpointContext } from './oauth/token.js';
-import { UsageTracker } from './oauth/usage.js';
 import { Admission } from './protection/admission.js';
 import { type Argon2Pool, sharedArgon2Pool } from './protection/argon2-pool.js';
 import { FailureBudgets } from './protection/failure-budget.js';
@@ -34,7 +34,7 @@ export interface Portier {
   db: Db;
   directory: ClientDirectory;
   keys: KeyCache;
-  usage: UsageTracker;
+  lastUsed: LastUsedTracker;
   denials: DenialRecorder;
   generation: GenerationWatcher;
   revocations: RevocationList;
@@ -112,7 +112,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     tarpit: new Tarpit(protection.throttleDelayMs),
     admission,
     argon2,
-    usage: new UsageTracker(db, logError('writing last_used_at failed')),
+    lastUsed: new LastUsedTracker(db, logError('writing last_used_at failed')),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
     tokenEndpoint: {
       issuer: config.issuer,

@@ -288,3 +288,15 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     service_account: { id: row.id, username: serviceAccountUsername(row.clientId) },
   };
 }
+
+/**
+ * The API's answer to a change that may have made a secret (create, or a switch to
+ * client_secret): the client, and the secret beside it this once.
+ */
+export function withClientSecret<T extends object>(outcome: {
+  client: T;
+  clientSecret: string | undefined;
+}): T | (T & { client_secret: string }) {
+  const { client, clientSecret } = outcome;
+  return clientSecret === undefined ? client : { ...client, client_secret: clientSecret };
+}

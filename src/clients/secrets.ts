@@ -37,7 +37,7 @@ export async function storedSecret(secret: string): Promise<{ hash: string; slot
 
 /**
  * argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 10 ms here.
- * The verification cache (oauth/client-directory.ts) keeps a returning client from paying
+ * The verification cache (clients/directory.ts) keeps a returning client from paying
  * it on every request.
  */
 // algorithm 2 is Algorithm.Argon2id (a const enum, which verbatimModuleSyntax cannot import).

@@ -3,6 +3,7 @@ import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { SigningAlg } from '../config.js';
 import type { Database, Tx } from '../db/connect.js';
 import { signingKeys } from '../db/schema.js';
+import type { RotationResponse, SigningKeyInfo } from '../schemas/keys.js';
 import { activationTime, keyTimeline, retiredPublishUntil } from './publication.js';
 import type { KeyEncryptionInput } from './sealing.js';
 import { withoutQueryParameters } from './sealing.js';
@@ -132,4 +133,18 @@ export function applyDueRotation(
     await publishNextKey(tx, now, settings, SYSTEM_ACTOR, true);
     return true;
   });
+}
+
+/**
+ * What a rotation answers, in the API (`POST /admin/keys/rotate`) and the CLI
+ * (`portier keys rotate`) alike: the outcome and the key set after it.
+ */
+export function toRotationResponse(outcome: RotationOutcome, items: SigningKeyInfo[]): RotationResponse {
+  return {
+    kid: outcome.kid,
+    status: outcome.status,
+    activates_at: outcome.activatesAt.toISOString(),
+    withdrawn: outcome.withdrawn,
+    items,
+  };
 }

@@ -1,8 +1,9 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import type { ClientDirectory } from '../clients/directory.js';
+import type { ClientRecord } from '../clients/record.js';
 import { clientStatus } from '../clients/rules.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { Clock } from '../lib/clock.js';
-import type { ClientDirectory, ClientRecord } from './client-directory.js';
 import type { RevocationList } from './revocations.js';
 
 /** What checking an access token needs: this server's issuer, keys, clients and revocations. */

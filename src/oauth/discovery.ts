@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 // The max-age is part of the rotation rule (a new key is published this long, plus a margin, before it signs).
 import { JWKS_MAX_AGE_SECONDS } from '../keys/publication.js';
-import { ASSERTION_SIGNING_ALGS } from './client-assertion.js';
+import { ASSERTION_SIGNING_ALGS } from './client-auth/client-assertion.js';
 import { DPOP_SIGNING_ALGS } from './dpop.js';
-import { tokenEndpointUrl } from './endpoints.js';
+import { endpointUrl, tokenEndpointUrl, WELL_KNOWN_PATHS } from './endpoints.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
 
 const DISCOVERY_MAX_AGE_SECONDS = 3600;
@@ -15,15 +15,15 @@ export function serverMetadata(issuer: string, scopes: string[]) {
   return {
     issuer,
     token_endpoint: tokenEndpointUrl(issuer),
-    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    jwks_uri: `${issuer}${WELL_KNOWN_PATHS.jwks}`,
     grant_types_supported: [...SUPPORTED_GRANT_TYPES],
     token_endpoint_auth_methods_supported: [...AUTH_METHODS],
     // The algorithms a private_key_jwt assertion may use: the verifier's own list.
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
-    introspection_endpoint: `${issuer}/oauth/introspect`,
+    introspection_endpoint: endpointUrl(issuer, 'introspection'),
     introspection_endpoint_auth_methods_supported: [...AUTH_METHODS],
     introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
-    revocation_endpoint: `${issuer}/oauth/revoke`,
+    revocation_endpoint: endpointUrl(issuer, 'revocation'),
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     // This server has no authorization endpoint, so it supports no response types.
@@ -36,7 +36,7 @@ export function serverMetadata(issuer: string, scopes: string[]) {
 export async function wellKnownRoutes(app: FastifyInstance): Promise<void> {
   const { portier } = app;
 
-  app.get('/.well-known/jwks.json', async (_request, reply) => {
+  app.get(WELL_KNOWN_PATHS.jwks, async (_request, reply) => {
     const { jwks } = await portier.keys.get();
     return reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(jwks);
   });
@@ -47,6 +47,6 @@ export async function wellKnownRoutes(app: FastifyInstance): Promise<void> {
       .header('cache-control', `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`)
       .send(serverMetadata(portier.config.issuer, scopes));
   };
-  app.get('/.well-known/oauth-authorization-server', metadata);
-  app.get('/.well-known/openid-configuration', metadata);
+  app.get(WELL_KNOWN_PATHS.authorizationServer, metadata);
+  app.get(WELL_KNOWN_PATHS.openidConfiguration, metadata);
 }

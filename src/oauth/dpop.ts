@@ -1,11 +1,11 @@
 import { calculateJwkThumbprint, compactVerify, decodeProtectedHeader, importJWK, type JWK, type ProtectedHeaderParameters } from 'jose';
+import type { ClientRecord } from '../clients/record.js';
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../lib/clock.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
 import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
-import type { ClientRecord } from './client-directory.js';
+import { claimJwtId, isStorableJwtId, MAX_JWT_ID_LENGTH } from './client-auth/jwt-ids.js';
 import { InvalidDpopProof, InvalidRequest, UseDpopNonce } from './errors.js';
-import { claimJwtId, isStorableJwtId, MAX_JWT_ID_LENGTH } from './jwt-ids.js';
 
 /**
  * DPoP (RFC 9449) at the token endpoint: the rules a proof must meet, and what binds the

@@ -175,3 +175,12 @@ export function toOAuthError(error: unknown): OAuthError | undefined {
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return new InvalidRequest(error.message);
   return undefined;
 }
+
+/**
+ * Names the client a refusal concerns, for the log and the audit trail, unless a step
+ * nearer the cause already did: the client_id itself once a client with it was found,
+ * otherwise only a fingerprint of what was presented (it may be a misplaced secret).
+ */
+export function concerning(error: unknown, client: ClientReference): unknown {
+  return error instanceof OAuthError ? error.concerns(client) : error;
+}

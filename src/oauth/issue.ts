@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import type { ClientRecord, GrantedService } from '../clients/record.js';
 import { serviceAccountUsername } from '../clients/rules.js';
 import type { ActiveKey } from '../keys/signing-keys.js';
-import type { ClientRecord, GrantedService } from './client-directory.js';
 
 export interface IssuedToken {
   accessToken: string;

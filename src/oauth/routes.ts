@@ -1,8 +1,10 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFields } from '../lib/redact.js';
+import { OAUTH_PATHS, OAUTH_PREFIX } from './endpoints.js';
 import { InvalidRequest, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from './errors.js';
-import { handleIntrospection, handleRevocation } from './introspection.js';
+import { handleIntrospection } from './introspection.js';
+import { handleRevocation } from './revocation.js';
 import { handleTokenRequest } from './token.js';
 
 /** Token requests are small; anything larger is refused before it is parsed (413). */
@@ -60,12 +62,12 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const tokenRequest = (request: FastifyRequest) => ({ body: request.body, authorization: request.headers.authorization, ip: request.ip });
 
   const { tokenRequests, tokenDuration } = portier.metrics;
-  app.post('/oauth/token', { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
+  app.post(OAUTH_PATHS.token, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     const stopTimer = tokenDuration.startTimer();
     try {
       const { client, token, dpopNonce } = await handleTokenRequest(ctx, { ...tokenRequest(request), dpop: request.headers.dpop });
       stopTimer();
-      portier.usage.record(client.uuid);
+      portier.lastUsed.record(client.uuid);
       tokenRequests.inc({ outcome: 'issued' });
       request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
       if (dpopNonce !== undefined) reply.header('dpop-nonce', dpopNonce);
@@ -78,7 +80,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     }
   });
 
-  app.post('/oauth/introspect', { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
+  app.post(OAUTH_PATHS.introspection, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     try {
       return await handleIntrospection(ctx, tokenRequest(request));
     } catch (error) {
@@ -86,7 +88,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     }
   });
 
-  app.post('/oauth/revoke', { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
+  app.post(OAUTH_PATHS.revocation, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     try {
       await handleRevocation(ctx, tokenRequest(request));
       return reply.status(200).send();
@@ -98,7 +100,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   // Whatever no route takes under /oauth is answered with an RFC 6749 body as well: any
   // method but POST on these endpoints is a 405 (OPTIONS, TRACE, QUERY, and methods Fastify
   // has no routes for, such as PROPFIND, included), any other path a 404.
-  const endpoints = new Set(['/oauth/token', '/oauth/introspect', '/oauth/revoke']);
+  const endpoints = new Set<string>(Object.values(OAUTH_PATHS));
   await app.register(
     async (oauth) => {
       oauth.setNotFoundHandler(async (request, reply) => {
@@ -108,6 +110,6 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
         return reply.status(404).send({ error: 'invalid_request', error_description: 'no such endpoint' });
       });
     },
-    { prefix: '/oauth' },
+    { prefix: OAUTH_PREFIX },
   );
 }

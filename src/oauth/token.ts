@@ -1,12 +1,13 @@
+import type { ClientRecord, GrantedService } from '../clients/record.js';
 import type { Db } from '../db/connect.js';
 import type { KeyCache } from '../keys/cache.js';
-import type { ClientFingerprints, ClientReference } from '../lib/redact.js';
+import type { ClientFingerprints } from '../lib/redact.js';
 import { quoteParameter } from '../lib/redact.js';
 import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
-import { type AuthenticationContext, authenticateClient, readClientCredentials } from './authenticate.js';
-import type { ClientRecord, GrantedService } from './client-directory.js';
+import { type AuthenticationContext, authenticateClient } from './client-auth/authenticate.js';
+import { readClientCredentials } from './client-auth/credentials.js';
 import { type DpopContext, dpopBinding } from './dpop.js';
-import { InvalidRequest, InvalidScope, InvalidTarget, OAuthError, UnsupportedGrantType } from './errors.js';
+import { concerning, InvalidRequest, InvalidScope, InvalidTarget, UnsupportedGrantType } from './errors.js';
 import { type IssuedToken, issueAccessToken } from './issue.js';
 import { readTokenParameters, type TokenParameters } from './parameters.js';
 import type { RevocationList } from './revocations.js';
@@ -80,15 +81,6 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
   } catch (error) {
     throw concerning(error, ctx.fingerprints.of(credentials.clientId));
   }
-}
-
-/**
- * Names the client a refusal concerns, for the log and the audit trail, unless a step
- * nearer the cause already did: the client_id itself once a client with it was found,
- * otherwise only a fingerprint of what was presented (it may be a misplaced secret).
- */
-export function concerning(error: unknown, client: ClientReference): unknown {
-  return error instanceof OAuthError ? error.concerns(client) : error;
 }
 
 function checkGrantType(params: TokenParameters): void {

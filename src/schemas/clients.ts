@@ -45,7 +45,7 @@ export const jwksSchema = Type.Object({ keys: Type.Array(jwkSchema, { minItems: 
 /**
  * Where a private_key_jwt client publishes its public keys: an https URL (the rules beyond
  * the syntax, and the guard on where Portier may connect, are in checkClientKeys and
- * oauth/remote-jwks.ts).
+ * oauth/client-auth/remote-jwks.ts).
  */
 export const jwksUriSchema = Type.String({ minLength: 9, maxLength: 2000, pattern: '^https://[^\\s]+$' });
 

@@ -24,7 +24,7 @@ interface Endpoint {
   ok: number;
 }
 
-/** Every client endpoint of src/admin/routes.ts, each with a valid request. */
+/** Every client endpoint of src/admin/clients.ts, each with a valid request. */
 const ENDPOINTS: Endpoint[] = [
   { method: 'POST', url: '/admin/clients', payload: { name: 'New', owner: 'user-1' }, ok: 201 },
   { method: 'GET', url: '/admin/clients', ok: 200 },

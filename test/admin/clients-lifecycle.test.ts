@@ -515,13 +515,13 @@ t.test('last_used_at: null until used, then set', async (t) => {
 
   // A refused request is not a use.
   await expectRefused(t, server, 'used-client', 'portier_cs_wrong', 'wrong secret');
-  await server.app.portier.usage.flush();
+  await server.app.portier.lastUsed.flush();
   t.equal((await get(server, 'used-client')).last_used_at, null, 'still null after a refused request');
 
   const before = Date.now();
   await expectToken(t, server, 'used-client', secret, 'first use');
   const after = Date.now();
-  await server.app.portier.usage.flush();
+  await server.app.portier.lastUsed.flush();
   const used = await get(server, 'used-client');
   t.type(used.last_used_at, 'string', 'set after a token request and a flush');
   const at = Date.parse(used.last_used_at ?? '');
@@ -533,7 +533,7 @@ t.test('last_used_at: null until used, then set', async (t) => {
 
   // It only moves forward.
   await expectToken(t, server, 'used-client', secret, 'second use');
-  await server.app.portier.usage.flush();
+  await server.app.portier.lastUsed.flush();
   const later = await get(server, 'used-client');
   t.ok(Date.parse(later.last_used_at ?? '') >= at, 'a later use does not move it back');
   t.equal(later.updated_at, used.updated_at, 'use is not an update');

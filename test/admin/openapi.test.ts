@@ -1,11 +1,11 @@
 import Fastify from 'fastify';
 import t from 'tap';
-import { adminRoutes } from '../../src/admin/routes.js';
+import { adminRoutes } from '../../src/admin/index.js';
 import type { Portier } from '../../src/portier.js';
 import { build } from '../helpers.js';
 
 // The OpenAPI document at /docs/json and the browsable UI at /docs. The list of admin
-// operations is taken from src/admin/routes.ts itself (registered on a bare Fastify that
+// operations is taken from src/admin/ itself (registered on a bare Fastify that
 // records every route), so a route added there without reaching the document fails here.
 
 interface OpenApiDocument {
@@ -18,7 +18,7 @@ interface OpenApiDocument {
   components?: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
 }
 
-/** Every (method, OpenAPI path) routes.ts registers under /admin, HEAD aside. */
+/** Every (method, OpenAPI path) src/admin/ registers under /admin, HEAD aside. */
 async function adminOperations(): Promise<Array<{ method: string; path: string }>> {
   const app = Fastify({ logger: false });
   const operations: Array<{ method: string; path: string }> = [];
@@ -36,7 +36,7 @@ async function adminOperations(): Promise<Array<{ method: string; path: string }
   return operations;
 }
 
-/** The admin API the README documents: a floor under what routes.ts must offer. */
+/** The admin API the README documents: a floor under what src/admin/ must offer. */
 const DESIGNED = [
   'post /admin/clients',
   'get /admin/clients',

@@ -7,8 +7,8 @@ import { type CryptoKey, exportJWK, generateKeyPair, type JWK, SignJWT } from 'j
 import t, { type Test } from 'tap';
 import type { Config } from '../../src/config.js';
 import { auditEvents, clients } from '../../src/db/schema.js';
-import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js';
-import { fetchJwks, JWKS_CACHE_MS, JWKS_REFETCH_INTERVAL_MS, MAX_JWKS_BYTES } from '../../src/oauth/remote-jwks.js';
+import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth/client-assertion.js';
+import { fetchJwks, JWKS_CACHE_MS, JWKS_REFETCH_INTERVAL_MS, MAX_JWKS_BYTES } from '../../src/oauth/client-auth/remote-jwks.js';
 import { addClient, addService, build, eventually, ISSUER, openBudgets, postToken, type TestServer } from '../helpers.js';
 import { selfSignedCertificate } from '../tls.js';
 

@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { buildApp } from '../../src/app.js';
 import { auditEvents } from '../../src/db/schema.js';
 import { createLogger } from '../../src/logger.js';
-import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-assertion.js';
+import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth/client-assertion.js';
 import {
   addClient,
   addService,

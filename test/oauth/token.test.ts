@@ -287,7 +287,7 @@ t.test('logs never contain a secret, an Authorization header or a token', async 
     }),
   ];
   for (const response of refusals) t.ok(response.statusCode >= 400 && response.statusCode < 500, `refused with ${response.statusCode}`);
-  await server.app.portier.usage.flush();
+  await server.app.portier.lastUsed.flush();
 
   const text = logs.text();
   t.match(text, /request refused/, 'refusals are logged (the capture works)');
@@ -333,7 +333,7 @@ t.test('last_used_at is recorded in batches', async (t) => {
   t.equal((await getToken()).statusCode, 200);
   t.equal(await lastUsed(client.clientId), null, 'no write per token request');
 
-  await server.app.portier.usage.flush();
+  await server.app.portier.lastUsed.flush();
   const first = await lastUsed(client.clientId);
   t.ok(first instanceof Date, 'set after a flush');
   t.type((await getClient(db, client.clientId))?.last_used_at, 'string', 'shown in the client resource');
@@ -342,15 +342,15 @@ t.test('last_used_at is recorded in batches', async (t) => {
   // A refused request is not a use.
   const refused = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(unused.clientId, 'wrong') });
   t.equal(refused.statusCode, 401);
-  await server.app.portier.usage.flush();
+  await server.app.portier.lastUsed.flush();
   t.equal(await lastUsed(unused.clientId), null, 'a refused request does not count as use');
 
   t.equal((await getToken()).statusCode, 200);
-  await server.app.portier.usage.flush();
+  await server.app.portier.lastUsed.flush();
   const second = await lastUsed(client.clientId);
   t.ok(second instanceof Date && first instanceof Date && second.getTime() >= first.getTime(), 'never moves backwards');
 
   // A flush with nothing pending writes nothing and changes nothing.
-  await server.app.portier.usage.flush();
+  await server.app.portier.lastUsed.flush();
   t.same(await lastUsed(client.clientId), second);
 });

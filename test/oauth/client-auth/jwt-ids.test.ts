@@ -1,8 +1,8 @@
 import { count } from 'drizzle-orm';
 import t from 'tap';
-import { usedJwtIds } from '../../src/db/schema.js';
-import { claimJwtId, pruneUsedJwtIds } from '../../src/oauth/jwt-ids.js';
-import { createTestDatabase } from '../helpers.js';
+import { usedJwtIds } from '../../../src/db/schema.js';
+import { claimJwtId, pruneUsedJwtIds } from '../../../src/oauth/client-auth/jwt-ids.js';
+import { createTestDatabase } from '../../helpers.js';
 
 t.test('a JWT id is accepted once per scope, across concurrent uses', async (t) => {
   const { database } = await createTestDatabase(t);

@@ -1,6 +1,6 @@
 import { and, lte, sql } from 'drizzle-orm';
-import type { Db } from '../db/connect.js';
-import { usedJwtIds } from '../db/schema.js';
+import type { Db } from '../../db/connect.js';
+import { usedJwtIds } from '../../db/schema.js';
 
 /** Expired rows are deleted on about one use in this many, so the table stays small without a job. */
 const PRUNE_ONE_IN = 64;

@@ -1,5 +1,5 @@
-import { dummySecretHash, type SecretSlot, secretSlot, verifySecret } from '../clients/secrets.js';
 import type { Admission } from '../protection/admission.js';
+import { dummySecretHash, type SecretSlot, secretSlot, verifySecret } from './secrets.js';
 
 /** A client secret as stored: an argon2id hash, live until `expiresAt` (null: no end). */
 export interface StoredSecret {

@@ -3,10 +3,10 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
-import { evictOldest } from '../lib/cached.js';
-import type { Clock } from '../lib/clock.js';
-import { isPublicAddress } from '../lib/networks.js';
-import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
+import { evictOldest } from '../../lib/cached.js';
+import type { Clock } from '../../lib/clock.js';
+import { isPublicAddress } from '../../lib/networks.js';
+import { PRIVATE_JWK_MEMBERS } from '../../schemas/clients.js';
 
 /** A key set larger than this is refused: a few dozen keys fit in a fraction of it. */
 export const MAX_JWKS_BYTES = 64 * 1024;

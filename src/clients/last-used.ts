@@ -2,14 +2,14 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 
 /** last_used_at is written at most this often: the admin API promises it "within 60 s of use" (README). */
-export const USAGE_FLUSH_MS = 30_000;
+export const LAST_USED_FLUSH_MS = 30_000;
 
 /**
  * Remembers when each client last got a token, and writes all of them in one UPDATE every
- * USAGE_FLUSH_MS instead of one write per token request. A flush never moves a
+ * LAST_USED_FLUSH_MS instead of one write per token request. A flush never moves a
  * last_used_at backwards (several instances may flush the same client).
  */
-export class UsageTracker {
+export class LastUsedTracker {
   private pending = new Map<string, Date>();
   private timer: NodeJS.Timeout | undefined;
 
@@ -22,7 +22,7 @@ export class UsageTracker {
     this.pending.set(clientUuid, at);
   }
 
-  start(intervalMs = USAGE_FLUSH_MS): void {
+  start(intervalMs = LAST_USED_FLUSH_MS): void {
     this.timer = setInterval(() => {
       this.flush().catch(this.onError);
     }, intervalMs).unref();

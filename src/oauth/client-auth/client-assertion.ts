@@ -9,8 +9,8 @@ import {
   jwtVerify,
   type ProtectedHeaderParameters,
 } from 'jose';
-import { quoteParameter } from '../lib/redact.js';
-import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
+import { quoteParameter } from '../../lib/redact.js';
+import { PRIVATE_JWK_MEMBERS } from '../../schemas/clients.js';
 import { isStorableJwtId, MAX_JWT_ID_LENGTH } from './jwt-ids.js';
 
 /** RFC 7523 §2.2: the client_assertion_type of a JWT client assertion. */

@@ -1,81 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
-import type { JSONWebKeySet } from 'jose';
-import { type SecretSlot, secretSlot } from '../clients/secrets.js';
 import type { Db } from '../db/connect.js';
-import { clientSecrets, clients } from '../db/schema.js';
+import { clientSecrets } from '../db/schema.js';
 import { CachedMap } from '../lib/cached.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
-import { type Network, parseNetworks } from '../lib/networks.js';
+import { type ClientRecord, loadClientRecord } from './record.js';
 import type { SecretVerifier, StoredSecret } from './secret-verifier.js';
-
-/** A granted service as the token endpoint sees it. */
-export interface GrantedService {
-  serviceId: string;
-  audience: string;
-  /** The granted scopes that the service still offers. */
-  scopes: string[];
-}
-
-/** Everything the token endpoint needs to know about one client. */
-export interface ClientRecord {
-  uuid: string;
-  clientId: string;
-  enabled: boolean;
-  expiresAt: number | null;
-  authMethod: 'client_secret' | 'private_key_jwt';
-  /** private_key_jwt: the registered public keys, or where the client publishes them (exactly one of the two). */
-  jwks: JSONWebKeySet | null;
-  jwksUri: string | null;
-  firstName: string | null;
-  lastName: string | null;
-  roles: string[];
-  secrets: StoredSecret[];
-  /** Keyed by audience. */
-  grants: Map<string, GrantedService>;
-  networks: Network[];
-  /** Every token request must carry a DPoP proof (RFC 9449). */
-  dpopBound: boolean;
-}
-
-/** Loads a client with secrets, grants (and their services) and IP ranges in one query. */
-export async function loadClientRecord(db: Db, clientId: string): Promise<ClientRecord | undefined> {
-  const row = await db.query.clients.findFirst({
-    where: eq(clients.clientId, clientId),
-    with: { secrets: true, grants: { with: { service: true } }, ipRanges: true },
-  });
-  if (row === undefined) return undefined;
-  return {
-    uuid: row.id,
-    clientId: row.clientId,
-    enabled: row.enabled,
-    expiresAt: row.expiresAt?.getTime() ?? null,
-    authMethod: row.authMethod,
-    jwks: (row.jwks as JSONWebKeySet | null) ?? null,
-    jwksUri: row.jwksUri,
-    firstName: row.firstName,
-    lastName: row.lastName,
-    roles: row.roles,
-    secrets: row.secrets.map((secret) => ({
-      id: secret.id,
-      hash: secret.hash,
-      slot: secret.slot === 0 || secret.slot === 1 ? secret.slot : null,
-      expiresAt: secret.expiresAt?.getTime() ?? null,
-    })),
-    grants: new Map(
-      row.grants.map((grant) => [
-        grant.service.audience,
-        {
-          serviceId: grant.serviceId,
-          audience: grant.service.audience,
-          scopes: grant.scopes.filter((scope) => grant.service.scopes.includes(scope)),
-        },
-      ]),
-    ),
-    networks: parseNetworks(row.ipRanges.map((range) => range.cidr)),
-    dpopBound: row.dpopBound,
-  };
-}
+import { type SecretSlot, secretSlot } from './secrets.js';
 
 /** How long a cached record may be used even if no change was signalled: a safety net. */
 const RECORD_MAX_AGE_MS = 60_000;
@@ -107,7 +38,7 @@ interface RememberedSecret {
  * record still holds that row, live and with the same hash: a regenerated secret is a new
  * row and starts unverified, a replaced one is gone from the record, an expired grace
  * secret is refused by its own expiry, and a disabled, expired or deleted client never
- * reaches the secret check (see authenticate.ts). Because it outlives the record, a
+ * reaches the secret check (see oauth/client-auth/authenticate.ts). Because it outlives the record, a
  * reload (every change anywhere, and every RECORD_MAX_AGE_MS) costs one query, not one
  * argon2id verification per connection waiting at that moment.
  */
@@ -140,7 +71,7 @@ export class ClientDirectory {
    * is not cached (so it is unknown, or has not been looked up lately) and none of its
    * secrets is remembered. When argon2 admission is full, such a request can only end in
    * 503, and the token endpoint answers so before looking the client up: a flood of made-up
-   * client_ids then costs no database query either (see authenticate.ts).
+   * client_ids then costs no database query either (see oauth/client-auth/authenticate.ts).
    */
   mayNeedArgon2(clientId: string): boolean {
     return !this.records.has(clientId) && !this.rememberedPerClient.has(clientId);

@@ -1,103 +1,30 @@
 import { createLocalJWKSet, errors as joseErrors } from 'jose';
-import { clientStatus, isValidClientId } from '../clients/rules.js';
-import type { Db } from '../db/connect.js';
-import type { Clock } from '../lib/clock.js';
-import { isAddressAllowed } from '../lib/networks.js';
-import { quoteParameter } from '../lib/redact.js';
-import { Overloaded } from '../protection/admission.js';
-import type { FailureBudgets } from '../protection/failure-budget.js';
+import type { ClientDirectory } from '../../clients/directory.js';
+import type { ClientRecord } from '../../clients/record.js';
+import { clientStatus, isValidClientId } from '../../clients/rules.js';
+import type { SecretVerifier } from '../../clients/secret-verifier.js';
+import type { Db } from '../../db/connect.js';
+import type { Clock } from '../../lib/clock.js';
+import { isAddressAllowed } from '../../lib/networks.js';
+import { quoteParameter } from '../../lib/redact.js';
+import { Overloaded } from '../../protection/admission.js';
+import type { FailureBudgets } from '../../protection/failure-budget.js';
+import { tokenEndpointUrl } from '../endpoints.js';
+import { InvalidClient, TooManyRequests } from '../errors.js';
 import {
   AssertionRejected,
   CLIENT_ASSERTION_TYPE,
-  claimedClientId,
   readAssertionHeader,
   spendVerification,
   type UnverifiedAssertion,
   verifyClientAssertion,
 } from './client-assertion.js';
-import type { ClientDirectory, ClientRecord } from './client-directory.js';
-import { tokenEndpointUrl } from './endpoints.js';
-import { InvalidClient, InvalidRequest, TooManyRequests } from './errors.js';
+import type { ClientCredentials } from './credentials.js';
 import { claimJwtId } from './jwt-ids.js';
-import type { TokenParameters } from './parameters.js';
 import { JwksFetchError, type RemoteJwks } from './remote-jwks.js';
-import type { SecretVerifier } from './secret-verifier.js';
-
-export type ClientCredentials =
-  | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; clientSecret: string }
-  /** RFC 7523 §2.2. clientId: the client_id sent, or else the assertion's (unverified) `iss`. */
-  | { method: 'private_key_jwt'; clientId: string; assertion: string; assertionType: string };
 
 /** Longest secret we will even look at; anything longer cannot be valid. */
 const MAX_CREDENTIAL_LENGTH = 1024;
-
-/**
- * RFC 6749 §2.3.1: with HTTP Basic, the client_id and secret are each
- * application/x-www-form-urlencoded before being joined with ':' and base64-encoded.
- * Returns undefined when there is no Authorization header.
- */
-export function parseBasicAuthorization(header: string | undefined): { clientId: string; clientSecret: string } | undefined {
-  if (header === undefined) return undefined;
-  const match = /^Basic +([A-Za-z0-9+/]*={0,2}) *$/i.exec(header);
-  if (match === null) {
-    if (/^Basic\b/i.test(header)) throw new InvalidRequest('malformed Basic authorization header: not base64');
-    throw new InvalidRequest('unsupported authorization scheme on the token endpoint: use Basic');
-  }
-  const encoded = match[1] ?? '';
-  if (encoded === '') throw new InvalidRequest('malformed Basic authorization header: empty credentials');
-  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  if (colon < 0) throw new InvalidRequest('malformed Basic authorization header: no ":" between client_id and secret');
-  return {
-    clientId: formDecode(decoded.slice(0, colon), 'client_id'),
-    clientSecret: formDecode(decoded.slice(colon + 1), 'client_secret'),
-  };
-}
-
-function formDecode(value: string, what: string): string {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, ' '));
-  } catch {
-    throw new InvalidRequest(`malformed Basic authorization header: ${what} has an invalid percent-escape`);
-  }
-}
-
-/**
- * Works out how the client authenticates. Exactly one method per request: Basic and a
- * body secret together are refused (RFC 6749 §2.3). A client_id in the body alongside
- * Basic is tolerated only when it names the same client.
- */
-export function readClientCredentials(authorization: string | undefined, params: TokenParameters): ClientCredentials {
-  const basic = parseBasicAuthorization(authorization);
-  if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
-    if (basic !== undefined || params.client_secret !== undefined) {
-      throw new InvalidRequest('use exactly one client authentication method: a secret or a client assertion');
-    }
-    if (params.client_assertion === undefined || params.client_assertion_type === undefined) {
-      throw new InvalidRequest('client_assertion and client_assertion_type must be sent together');
-    }
-    // A client_id that does not match the assertion is refused by the assertion check
-    // (iss and sub must be the client_id), as a failed authentication of that client_id.
-    return {
-      method: 'private_key_jwt',
-      clientId: params.client_id ?? claimedClientId(params.client_assertion),
-      assertion: params.client_assertion,
-      assertionType: params.client_assertion_type,
-    };
-  }
-  if (basic !== undefined) {
-    if (params.client_secret !== undefined) {
-      throw new InvalidRequest('use exactly one client authentication method: HTTP Basic or client_secret in the body');
-    }
-    if (params.client_id !== undefined && params.client_id !== basic.clientId) {
-      throw new InvalidRequest('client_id in the body does not match the Authorization header');
-    }
-    return { method: 'client_secret_basic', ...basic };
-  }
-  if (params.client_id === undefined) throw new InvalidClient('no client authentication');
-  if (params.client_secret === undefined) throw new InvalidClient('client_id without client_secret');
-  return { method: 'client_secret_post', clientId: params.client_id, clientSecret: params.client_secret };
-}
 
 /** What client authentication works with; the token, introspection and revocation endpoints share it. */
 export interface AuthenticationContext {

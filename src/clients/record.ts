@@ -1,0 +1,74 @@
+import { eq } from 'drizzle-orm';
+import type { JSONWebKeySet } from 'jose';
+import type { Db } from '../db/connect.js';
+import { clients } from '../db/schema.js';
+import { type Network, parseNetworks } from '../lib/networks.js';
+import type { StoredSecret } from './secret-verifier.js';
+
+/** A granted service as the token endpoint sees it. */
+export interface GrantedService {
+  serviceId: string;
+  audience: string;
+  /** The granted scopes that the service still offers. */
+  scopes: string[];
+}
+
+/** Everything the token endpoint needs to know about one client. */
+export interface ClientRecord {
+  uuid: string;
+  clientId: string;
+  enabled: boolean;
+  expiresAt: number | null;
+  authMethod: 'client_secret' | 'private_key_jwt';
+  /** private_key_jwt: the registered public keys, or where the client publishes them (exactly one of the two). */
+  jwks: JSONWebKeySet | null;
+  jwksUri: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  roles: string[];
+  secrets: StoredSecret[];
+  /** Keyed by audience. */
+  grants: Map<string, GrantedService>;
+  networks: Network[];
+  /** Every token request must carry a DPoP proof (RFC 9449). */
+  dpopBound: boolean;
+}
+
+/** Loads a client with secrets, grants (and their services) and IP ranges in one query. */
+export async function loadClientRecord(db: Db, clientId: string): Promise<ClientRecord | undefined> {
+  const row = await db.query.clients.findFirst({
+    where: eq(clients.clientId, clientId),
+    with: { secrets: true, grants: { with: { service: true } }, ipRanges: true },
+  });
+  if (row === undefined) return undefined;
+  return {
+    uuid: row.id,
+    clientId: row.clientId,
+    enabled: row.enabled,
+    expiresAt: row.expiresAt?.getTime() ?? null,
+    authMethod: row.authMethod,
+    jwks: (row.jwks as JSONWebKeySet | null) ?? null,
+    jwksUri: row.jwksUri,
+    firstName: row.firstName,
+    lastName: row.lastName,
+    roles: row.roles,
+    secrets: row.secrets.map((secret) => ({
+      id: secret.id,
+      hash: secret.hash,
+      slot: secret.slot === 0 || secret.slot === 1 ? secret.slot : null,
+      expiresAt: secret.expiresAt?.getTime() ?? null,
+    })),
+    grants: new Map(
+      row.grants.map((grant) => [
+        grant.service.audience,
+        {
+          serviceId: grant.serviceId,
+          audience: grant.service.audience,
+          scopes: grant.scopes.filter((scope) => grant.service.scopes.includes(scope)),
+        },
+      ]),
+    ),
+    networks: parseNetworks(row.ipRanges.map((range) => range.cidr)),
+    dpopBound: row.dpopBound,
+  };
+}

@@ -1,0 +1,21 @@
+import { checkAccessToken } from './access-tokens.js';
+import { authenticateCaller } from './caller.js';
+import { UnauthorizedClient } from './errors.js';
+import { revokeToken } from './revocations.js';
+import type { TokenEndpointContext, TokenRequest } from './token.js';
+
+/**
+ * RFC 7009. A client may revoke only its own tokens; a token that is already unusable (or
+ * not ours) is answered with 200 all the same, as §2.2 asks.
+ */
+export async function handleRevocation(ctx: TokenEndpointContext, request: TokenRequest): Promise<void> {
+  const { caller, token } = await authenticateCaller(ctx, request);
+  const check = await checkAccessToken(ctx, token);
+  if (!check.active) return;
+  const { claims } = check;
+  if (claims.client_id !== caller.clientId) {
+    throw new UnauthorizedClient('the token was not issued to this client').concerns({ clientId: caller.clientId });
+  }
+  await revokeToken(ctx.db, String(claims.jti), new Date(Number(claims.exp) * 1000));
+  ctx.onChange();
+}
