@@ -1,0 +1,155 @@
+import { readFileSync } from 'node:fs';
+import { createClient, getClient } from '../clients/clients.js';
+import { bulkSetEnabled, deleteClient, regenerateSecret, updateClient } from '../clients/lifecycle.js';
+import { listClients } from '../clients/list.js';
+import { NotFoundError } from '../lib/errors.js';
+import { createClientBody, type GrantInput, listClientsQuery, patchClientBody } from '../schemas/clients.js';
+import { type CliOutput, type CommandGroup, definedOnly, one, print, UsageError, validate } from './common.js';
+import type { Flags } from './options.js';
+
+/** `service:scope1,scope2` → { service, scopes }. */
+function parseGrant(flag: string): GrantInput {
+  // Scopes often contain ':' themselves (events:read): only the first ':' separates.
+  const colon = flag.indexOf(':');
+  if (colon < 0) return { service: flag, scopes: [] };
+  const scopes = flag.slice(colon + 1);
+  return { service: flag.slice(0, colon), scopes: scopes === '' ? [] : scopes.split(',') };
+}
+
+/** The flags of the client fields that create and update share, as the admin API names them. */
+function editableClientFlags(flags: Flags) {
+  return {
+    name: flags.name,
+    description: flags.description,
+    first_name: flags['first-name'],
+    last_name: flags['last-name'],
+    roles: flags.role,
+    grants: flags.grant?.map(parseGrant),
+    ip_ranges: flags['ip-range'],
+    dpop_bound: dpopBoundFlag(flags),
+  };
+}
+
+/** The key fields of a client (create and update): `--jwks` is JSON text, or a file that holds it. */
+function keyFlags(flags: Flags) {
+  let jwks: unknown;
+  const raw = flags.jwks;
+  if (raw !== undefined) {
+    let text = raw;
+    if (!raw.trimStart().startsWith('{')) {
+      try {
+        text = readFileSync(raw, 'utf8');
+      } catch (error) {
+        throw new UsageError(`--jwks: cannot read ${raw} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+    }
+    try {
+      jwks = JSON.parse(text);
+    } catch {
+      throw new UsageError('--jwks: not JSON (give a JWKS, {"keys": […]}, or a file holding one)');
+    }
+  }
+  return { auth_method: flags['auth-method'], jwks, jwks_uri: flags['jwks-uri'] };
+}
+
+/** Prints a client, then a secret it was just given (create, or a switch to client_secret). */
+function printClient(out: CliOutput, client: unknown, clientSecret: string | undefined): void {
+  print(out, client);
+  if (clientSecret !== undefined) {
+    out.stderr('\nclient_secret (shown this once; only its hash is stored):\n');
+    out.stdout(`${clientSecret}\n`);
+  }
+}
+
+/** --dpop-bound or --no-dpop-bound (Node 20's parseArgs has no negated booleans). */
+function dpopBoundFlag(flags: Flags): boolean | undefined {
+  if (flags['dpop-bound'] === true && flags['no-dpop-bound'] === true)
+    throw new UsageError('use --dpop-bound or --no-dpop-bound, not both');
+  if (flags['dpop-bound'] === true) return true;
+  if (flags['no-dpop-bound'] === true) return false;
+  return undefined;
+}
+
+/** `portier clients …`: the same functions as /admin/clients. */
+export const clientsCommand: CommandGroup = async (session, sub, args, flags) => {
+  const { out, actor } = session;
+  const { db } = session.database;
+  switch (sub) {
+    case 'create': {
+      const input = validate(
+        createClientBody,
+        definedOnly({
+          client_id: flags['client-id'],
+          owner: flags.owner,
+          ...editableClientFlags(flags),
+          expires_at: flags['expires-at'],
+          ...keyFlags(flags),
+        }),
+      );
+      const { client, clientSecret } = await createClient(db, input, actor);
+      printClient(out, client, clientSecret);
+      return;
+    }
+    case 'list': {
+      const query = validate(
+        listClientsQuery,
+        definedOnly({
+          name: flags.name,
+          owner: flags.owner,
+          created_by: flags['created-by'],
+          status: flags.status,
+          service: flags.service,
+          expires_before: flags['expires-before'],
+          expires_after: flags['expires-after'],
+          limit: flags.limit === undefined ? undefined : Number(flags.limit),
+          cursor: flags.cursor,
+        }),
+      );
+      const { limit, cursor, ...filters } = query;
+      print(out, await listClients(db, filters, { limit, cursor }));
+      return;
+    }
+    case 'get': {
+      const clientId = one(args, 'client_id');
+      const client = await getClient(db, clientId);
+      if (client === undefined) throw new NotFoundError(`no client with client_id "${clientId}"`);
+      print(out, client);
+      return;
+    }
+    case 'update': {
+      const clientId = one(args, 'client_id');
+      const expiresAt = flags['expires-at'] === 'none' ? null : flags['expires-at'];
+      const patch = validate(patchClientBody, definedOnly({ ...editableClientFlags(flags), expires_at: expiresAt, ...keyFlags(flags) }));
+      const { client, clientSecret } = await updateClient(db, clientId, patch, actor);
+      printClient(out, client, clientSecret);
+      return;
+    }
+    case 'disable':
+    case 'enable': {
+      if (args.length === 0) throw new UsageError('missing client_id');
+      const results = await bulkSetEnabled(db, args, sub === 'enable', actor);
+      print(out, { results });
+      if (results.some((result) => !result.ok)) session.failed = true;
+      return;
+    }
+    case 'delete':
+      await deleteClient(db, one(args, 'client_id'), actor);
+      out.stderr('deleted\n');
+      return;
+    case 'rotate-secret': {
+      const clientId = one(args, 'client_id');
+      const grace = Number(flags['previous-valid-for'] ?? 0);
+      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(db, clientId, grace, actor);
+      out.stderr(
+        previousSecretExpiresAt === null
+          ? 'the previous secret no longer works\n'
+          : `the previous secret works until ${previousSecretExpiresAt}\n`,
+      );
+      out.stderr('client_secret (shown this once; only its hash is stored):\n');
+      out.stdout(`${clientSecret}\n`);
+      return;
+    }
+    default:
+      throw new UsageError(`unknown clients command "${sub ?? ''}"`);
+  }
+};

@@ -1,0 +1,49 @@
+import type { Static, TSchema } from 'typebox';
+import { bodyValidator, fieldErrors } from '../admin/validation.js';
+import type { Actor } from '../audit/events.js';
+import type { Database } from '../db/connect.js';
+import { ValidationError } from '../lib/errors.js';
+import type { Flags } from './options.js';
+
+// What every command group shares: where it writes, the session it runs in, input checks.
+
+/** Where a command writes: standard output for results and secrets, standard error for everything else. */
+export interface CliOutput {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/** One run of a command: where it writes, the database it works on, who it is. */
+export interface Session {
+  out: CliOutput;
+  database: Database;
+  actor: Actor;
+  /** Set by a command that did part of its work (bulk enable/disable with a failure). */
+  failed: boolean;
+}
+
+export function print(out: CliOutput, value: unknown): void {
+  out.stdout(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function one(positionals: string[], what: string): string {
+  const [value] = positionals;
+  if (value === undefined) throw new UsageError(`missing ${what}`);
+  return value;
+}
+
+export class UsageError extends Error {}
+
+/** Checks `value` against an admin API schema, as the API does; throws ValidationError like the API would. */
+export function validate<S extends TSchema>(schema: S, value: unknown): Static<S> {
+  const check = bodyValidator.compile(schema);
+  if (check(value)) return value as Static<S>;
+  throw new ValidationError(fieldErrors(check.errors ?? []));
+}
+
+export function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** A command group: `portier <group> <sub> [args] [flags]`. */
+export type CommandGroup = (session: Session, sub: string | undefined, args: string[], flags: Flags) => Promise<void>;
