@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JSONWebKeySet, jwtVerify } from 'jose';
 import pg from 'pg';
-import { CLI_ACTOR } from '../src/audit/events.js';
+import type { Actor } from '../src/audit/events.js';
 import { createClient } from '../src/clients/clients.js';
 import { CONFIG_VARIABLES, loadConfig } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
@@ -24,6 +24,9 @@ import {
   startChild,
   waitForHttp,
 } from './processes.js';
+
+/** Who the audit trail names for the clients and services a bench sets up. */
+const BENCH_ACTOR: Actor = { clientId: 'bench', sub: null };
 
 /** The one resource server every target issues tokens for (the peer's and the ceiling's is fixed). */
 export const AUDIENCE = 'https://api.example.test';
@@ -209,7 +212,7 @@ export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<{ le
         audience: AUDIENCE,
         scopes: ['read', 'write'],
       },
-      CLI_ACTOR,
+      BENCH_ACTOR,
     );
     // The names and role end up in every token (a realistic size to sign).
     const register = (clientId: string) =>
@@ -224,7 +227,7 @@ export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<{ le
           roles: ['reader'],
           grants: [{ service: 'bench-api', scopes: ['read', 'write'] }],
         },
-        CLI_ACTOR,
+        BENCH_ACTOR,
       );
     const { client, clientSecret } = await register('bench-client');
     const victim = await register('bench-victim');

@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import tap from 'tap';
 import { buildApp } from '../src/app.js';
-import { CLI_ACTOR } from '../src/audit/events.js';
+import type { Actor } from '../src/audit/events.js';
 import { main as cliMain } from '../src/cli/main.js';
 import { createClient } from '../src/clients/clients.js';
 import { type Config, loadConfig, type ProtectionConfig } from '../src/config.js';
@@ -25,6 +25,9 @@ export interface TestLike {
 }
 
 export const ISSUER = 'http://portier.test';
+
+/** Who the audit trail names for changes a test makes through the plain functions. */
+export const CLI_ACTOR: Actor = { clientId: 'cli', sub: null };
 
 /** A Config as loadConfig would return it, with test-friendly defaults and overrides. */
 export function testConfig(overrides: Partial<Config> = {}): Config {

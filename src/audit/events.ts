@@ -9,7 +9,6 @@ export interface Actor {
   ip?: string | undefined;
 }
 
-export const CLI_ACTOR: Actor = { clientId: 'cli', sub: null };
 export const BOOTSTRAP_ACTOR: Actor = { clientId: 'bootstrap', sub: null };
 /** Portier itself, e.g. rotating the key at start because SIGNING_ALG changed. */
 export const SYSTEM_ACTOR: Actor = { clientId: 'system', sub: null };

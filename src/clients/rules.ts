@@ -3,8 +3,7 @@ import { CLIENT_ID_PATTERN } from '../schemas/common.js';
 
 /**
  * The rules about what a client is: its client_id, its service-account name, its status.
- * Routes, the CLI, the token endpoint and the configuration all call these, so each rule
- * is written once.
+ * Routes, the CLI and the token endpoint call these, so each rule is written once.
  */
 
 export function isValidClientId(clientId: string): boolean {

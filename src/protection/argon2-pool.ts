@@ -5,7 +5,7 @@ type VerifyAnswer = { id: number; ok: boolean };
 
 /**
  * argon2id verifications on a few threads of their own, each at the lowest CPU priority
- * (see argon2-worker.ts), instead of on libuv's thread pool.
+ * (see argon2-worker.js), instead of on libuv's thread pool.
  *
  * Why: token signing runs on libuv's pool, on every core, and must not wait for argon2id.
  * On the shared pool a flood of wrong secrets takes CPU time from every legitimate token

@@ -4,6 +4,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import t, { type Test } from 'tap';
 import { getClient } from '../../src/clients/clients.js';
 import { clients } from '../../src/db/schema.js';
+import { expectProblem } from '../expect.js';
 import { ADMIN_ID, addClient, addService, basicAuth, buildWithAdmin, ISSUER, postToken } from '../helpers.js';
 
 // Authentication and authorisation of every /admin/clients endpoint: who gets a 401, who
@@ -49,18 +50,6 @@ function send(server: Server, endpoint: Endpoint, authorization: string | undefi
     headers,
     ...(endpoint.payload === undefined ? {} : { payload: JSON.stringify(endpoint.payload) }),
   });
-}
-
-/** An RFC 9457 problem with the given status; returns its body. */
-function expectProblem(t: Test, response: Response, status: number, what: string): Record<string, unknown> {
-  t.equal(response.statusCode, status, `${what}: status ${status}`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/, `${what}: application/problem+json`);
-  const body = response.json() as Record<string, unknown>;
-  t.type(body.type, 'string', `${what}: type`);
-  t.type(body.title, 'string', `${what}: title`);
-  t.equal(body.status, status, `${what}: status member`);
-  t.type(body.detail, 'string', `${what}: detail`);
-  return body;
 }
 
 function expect401(t: Test, response: Response, what: string, tokenPresented = true): void {

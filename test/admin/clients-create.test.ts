@@ -2,6 +2,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
 import { getClient } from '../../src/clients/clients.js';
 import { CLIENT_ID_PATTERN } from '../../src/schemas/common.js';
+import { expectInvalid, expectProblem } from '../expect.js';
 import { ADMIN_ID, addService, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
 
 // POST /admin/clients: what a created client looks like, the secret shown exactly once,
@@ -46,41 +47,6 @@ async function setUp(t: Test): Promise<Server> {
   await addService(server.database, EVENTS);
   await addService(server.database, BILLING);
   return server;
-}
-
-/**
- * A 400 problem whose errors[] names each of these paths, and nothing else but their
- * ancestors (a failed `anyOf` of a nullable field also reports the field itself).
- */
-function expectInvalid(t: Test, response: Response, paths: string[], what = 'request'): void {
-  t.equal(response.statusCode, 400, `${what}: 400`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`);
-  const body = response.json() as {
-    type: string;
-    title: string;
-    status: number;
-    detail: string;
-    errors?: Array<{ path: string; message: string }>;
-  };
-  t.equal(body.status, 400, `${what}: status member`);
-  t.type(body.type, 'string');
-  t.type(body.title, 'string');
-  t.type(body.detail, 'string');
-  const found = new Set((body.errors ?? []).map((error) => error.path));
-  for (const path of paths) t.ok(found.has(path), `${what}: errors name ${path}`);
-  const unexpected = [...found].filter((path) => !paths.some((expected) => expected === path || expected.startsWith(`${path}/`)));
-  t.same(unexpected, [], `${what}: no other field is blamed`);
-  for (const error of body.errors ?? []) t.ok(error.message.length > 0, `${what}: ${error.path} has a message`);
-}
-
-function expectProblem(t: Test, response: Response, status: number, what: string): void {
-  t.equal(response.statusCode, status, `${what}: ${status}`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`);
-  const body = response.json() as Record<string, unknown>;
-  t.equal(body.status, status);
-  t.type(body.type, 'string');
-  t.type(body.title, 'string');
-  t.type(body.detail, 'string');
 }
 
 t.test('create: 201 with the resource and a secret shown this once', async (t) => {

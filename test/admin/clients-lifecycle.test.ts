@@ -2,13 +2,13 @@ import { eq } from 'drizzle-orm';
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
 import { clientSecrets, clients } from '../../src/db/schema.js';
+import { expectInvalid, expectProblem } from '../expect.js';
 import { addService, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
 
 // The life of a client through the admin API: read, update, disable/enable (one and in
 // bulk), delete, regenerate its secret, and last_used_at.
 
 type Server = Awaited<ReturnType<typeof buildWithAdmin>>;
-type Response = Awaited<ReturnType<Server['admin']>>;
 interface Resource {
   client_id: string;
   name: string;
@@ -65,23 +65,6 @@ async function expectRefused(t: Test, server: Server, clientId: string, secret: 
   const response = await tokenRequest(server, clientId, secret);
   t.equal(response.statusCode, 401, `${what}: 401`);
   t.equal((response.json() as { error: string }).error, 'invalid_client', `${what}: invalid_client`);
-}
-
-function expectProblem(t: Test, response: Response, status: number, what: string): Record<string, unknown> {
-  t.equal(response.statusCode, status, `${what}: ${status}`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`);
-  const body = response.json() as Record<string, unknown>;
-  t.equal(body.status, status, `${what}: status member`);
-  t.type(body.type, 'string');
-  t.type(body.title, 'string');
-  t.type(body.detail, 'string');
-  return body;
-}
-
-function expectInvalid(t: Test, response: Response, paths: string[], what: string): void {
-  const body = expectProblem(t, response, 400, what) as { errors?: Array<{ path: string }> };
-  const found = new Set((body.errors ?? []).map((error) => error.path));
-  for (const path of paths) t.ok(found.has(path), `${what}: errors name ${path} (got ${[...found].join(', ')})`);
 }
 
 async function get(server: Server, clientId: string): Promise<Resource> {

@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
-import type { Problem } from '../../src/admin/problems.js';
+import { expectInvalid, expectProblem } from '../expect.js';
 import { ADMIN_ID, addService, buildWithAdmin } from '../helpers.js';
 
 // Validation of admin client bodies, paths and query strings: unknown fields, length
@@ -8,7 +8,6 @@ import { ADMIN_ID, addService, buildWithAdmin } from '../helpers.js';
 // 4xx application/problem+json naming each bad field; nothing ever answers 500.
 
 type Server = Awaited<ReturnType<typeof buildWithAdmin>>;
-type Response = Awaited<ReturnType<Server['admin']>>;
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 const BASE = { name: 'Valid name', owner: 'user-1' };
@@ -19,33 +18,6 @@ async function setUp(t: Test): Promise<Server> {
   await addService(server.database, EVENTS);
   await server.admin('POST', '/admin/clients', { client_id: 'existing', ...BASE }).then((response) => t.equal(response.statusCode, 201));
   return server;
-}
-
-/** A 4xx problem document; returns it. */
-function expectProblem(t: Test, response: Response, status: number | 'any4xx', what: string): Problem {
-  if (status === 'any4xx') t.ok(response.statusCode >= 400 && response.statusCode < 500, `${what}: 4xx (got ${response.statusCode})`);
-  else t.equal(response.statusCode, status, `${what}: ${status}`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/, `${what}: problem+json`);
-  const body = response.json() as Problem;
-  t.equal(body.status, response.statusCode, `${what}: status member`);
-  t.type(body.type, 'string', `${what}: type`);
-  t.type(body.title, 'string', `${what}: title`);
-  t.type(body.detail, 'string', `${what}: detail`);
-  return body;
-}
-
-/**
- * A 400 problem whose errors[] names each of these paths, and nothing else but their
- * ancestors (a failed `anyOf` of a nullable field also reports the field itself).
- */
-function expectInvalid(t: Test, response: Response, paths: string[], what: string): Problem {
-  const body = expectProblem(t, response, 400, what);
-  t.ok(Array.isArray(body.errors), `${what}: errors[]`);
-  const found = new Set((body.errors ?? []).map((error) => error.path));
-  for (const path of paths) t.ok(found.has(path), `${what}: errors name ${path} (got ${[...found].join(', ')})`);
-  const unexpected = [...found].filter((path) => !paths.some((expected) => expected === path || expected.startsWith(`${path}/`)));
-  t.same(unexpected, [], `${what}: no other field is blamed`);
-  return body;
 }
 
 /** Raw inject, for bodies that are not JSON.stringify of a value. */

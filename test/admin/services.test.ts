@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
 import type { Problem } from '../../src/admin/problems.js';
 import type { ServiceResource } from '../../src/schemas/services.js';
+import { expectProblem } from '../expect.js';
 import { basicAuth, buildWithAdmin, ISSUER, postToken } from '../helpers.js';
 
 // /admin/services: the catalogue clients' grants choose from. Creation and its conflicts,
@@ -10,7 +11,6 @@ import { basicAuth, buildWithAdmin, ISSUER, postToken } from '../helpers.js';
 // on the very next token request.
 
 type Server = Awaited<ReturnType<typeof buildWithAdmin>>;
-type Response = Awaited<ReturnType<Server['admin']>>;
 
 const EVENTS = {
   id: 'events',
@@ -22,16 +22,6 @@ const EVENTS = {
 
 /** What the API answers for a service. */
 type ServiceBody = ServiceResource;
-
-function expectProblem(t: Test, response: Response, status: number, label = ''): Problem {
-  const what = label === '' ? '' : `${label}: `;
-  t.equal(response.statusCode, status, `${what}status ${status}`);
-  t.match(response.headers['content-type'], /^application\/problem\+json/, `${what}problem+json`);
-  const body = response.json() as Problem;
-  t.equal(body.status, status, `${what}body.status`);
-  t.type(body.detail, 'string', `${what}has a detail`);
-  return body;
-}
 
 function errorPaths(body: Problem): string[] {
   return (body.errors ?? []).map((error) => error.path);

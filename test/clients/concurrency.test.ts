@@ -1,11 +1,10 @@
 import { eq } from 'drizzle-orm';
 import t from 'tap';
-import { CLI_ACTOR } from '../../src/audit/events.js';
 import { createClient, getClient } from '../../src/clients/clients.js';
 import { updateClient } from '../../src/clients/lifecycle.js';
 import { clientGrants, services } from '../../src/db/schema.js';
 import { ValidationError } from '../../src/lib/errors.js';
-import { addService, buildWithAdmin, sleep } from '../helpers.js';
+import { addService, buildWithAdmin, CLI_ACTOR, sleep } from '../helpers.js';
 
 // Changes that race. Each test holds a transaction open in which a service is changed (as
 // a concurrent DELETE or PATCH of the service would), starts the competing change, and

@@ -1,6 +1,5 @@
 import { eq } from 'drizzle-orm';
 import t, { type Test } from 'tap';
-import { CLI_ACTOR } from '../../src/audit/events.js';
 import { createClient } from '../../src/clients/clients.js';
 import { ClientDirectory } from '../../src/clients/directory.js';
 import { regenerateSecret } from '../../src/clients/lifecycle.js';
@@ -10,7 +9,7 @@ import { generateSecret, hashSecret, secretSlot, verifySecret } from '../../src/
 import { clientSecrets } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import { Admission } from '../../src/protection/admission.js';
-import { createTestDatabase, testConfig } from '../helpers.js';
+import { CLI_ACTOR, createTestDatabase, testConfig } from '../helpers.js';
 
 // The secret verification cache, without HTTP: a real database, real argon2id, and a count
 // of the argon2id verifications the directory asks for.

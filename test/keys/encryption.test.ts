@@ -8,19 +8,11 @@ import { requestRotation } from '../../src/keys/rotation.js';
 import { KeyUnavailableError, loadKeySet } from '../../src/keys/signing-keys.js';
 import { decryptAtRest, encryptAtRest, sealAtRest } from '../../src/lib/crypto.js';
 import { prepareDatabase } from '../../src/prepare.js';
+import { rejection } from '../expect.js';
 import { captureLogs, createTestDatabase, ISSUER, testConfig } from '../helpers.js';
 
 async function keyRows(database: Database) {
   return database.db.select().from(signingKeys).orderBy(signingKeys.createdAt);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
 }
 
 async function resealEvents(database: Database) {

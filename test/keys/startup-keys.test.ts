@@ -8,6 +8,7 @@ import { PUBLICATION_DELAY_SECONDS } from '../../src/keys/publication.js';
 import { applyDueRotation, requestRotation } from '../../src/keys/rotation.js';
 import { KeyUnavailableError, loadKeySet } from '../../src/keys/signing-keys.js';
 import { prepareDatabase } from '../../src/prepare.js';
+import { rejection } from '../expect.js';
 import {
   addClient,
   addService,
@@ -30,16 +31,6 @@ async function keyRows(database: Database) {
 
 async function activeKeys(database: Database) {
   return database.db.select().from(signingKeys).where(eq(signingKeys.status, 'active'));
-}
-
-/** Awaits `promise` and returns what it rejected with (or undefined if it resolved). */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    return error;
-  }
 }
 
 const TEST_ACTOR = { clientId: 'test', sub: null };

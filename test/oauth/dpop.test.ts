@@ -8,6 +8,7 @@ import {
   basicAuth,
   build,
   buildWithAdmin,
+  CLI_ACTOR,
   captureLogs,
   createTestDatabase,
   ISSUER,
@@ -211,7 +212,6 @@ function protection() {
 t.test('a dpop_bound client must send a proof', async (t) => {
   const { server, request } = await setup(t);
   const { updateClient } = await import('../../src/clients/lifecycle.js');
-  const { CLI_ACTOR } = await import('../../src/audit/events.js');
   await updateClient(server.database.db, 'dpop-client', { dpop_bound: true }, CLI_ACTOR);
   server.app.portier.generation.changed();
   // RFC 9449 §5.2 names no code for a missing proof; RFC 6749's invalid_request it is.

@@ -1,10 +1,9 @@
 import { createServer } from 'node:net';
 import t, { type Test } from 'tap';
-import { CLI_ACTOR } from '../../src/audit/events.js';
 import { createClient } from '../../src/clients/clients.js';
 import type { Config } from '../../src/config.js';
 import { prepareDatabase } from '../../src/prepare.js';
-import { addService, basicAuth, build, captureLogs, createTestDatabase, type TestLike, testConfig } from '../helpers.js';
+import { addService, basicAuth, build, CLI_ACTOR, captureLogs, createTestDatabase, type TestLike, testConfig } from '../helpers.js';
 
 /**
  * IP ranges over real sockets: request.ip comes from the socket (or, with TRUST_PROXY, from

@@ -1,9 +1,8 @@
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import t, { type Test } from 'tap';
-import { CLI_ACTOR } from '../../src/audit/events.js';
 import { deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../../src/clients/lifecycle.js';
 import { clientSecrets } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, eventually, postToken, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, CLI_ACTOR, eventually, postToken, type TestServer } from '../helpers.js';
 
 // The token endpoint caches clients and remembers verified secrets. These tests check,
 // through real token requests, that every change that matters is in force on the next

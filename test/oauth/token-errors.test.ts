@@ -1,10 +1,21 @@
 import { eq, sql } from 'drizzle-orm';
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
-import { CLI_ACTOR } from '../../src/audit/events.js';
 import { deleteClient, setClientEnabled } from '../../src/clients/lifecycle.js';
 import { auditEvents, clients } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, captureLogs, eventually, openBudgets, postToken, type TestServer } from '../helpers.js';
+import { expectOAuthError } from '../expect.js';
+import {
+  addClient,
+  addService,
+  basicAuth,
+  build,
+  CLI_ACTOR,
+  captureLogs,
+  eventually,
+  openBudgets,
+  postToken,
+  type TestServer,
+} from '../helpers.js';
 
 // Malformed token requests and failed client authentication. Every refusal is a 4xx with an
 // RFC 6749 §5.2 JSON body and Cache-Control: no-store, and the server keeps serving after it.
@@ -13,18 +24,6 @@ type Response = Awaited<ReturnType<typeof postToken>>;
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 const FORM = 'application/x-www-form-urlencoded';
-
-/** An RFC 6749 §5.2 error: the status, a JSON body of exactly {error, error_description}, no-store. */
-function expectOAuthError(t: Test, response: Response, status: number, error: string, label = ''): void {
-  const what = label === '' ? '' : `${label}: `;
-  t.equal(response.statusCode, status, `${what}status ${status}`);
-  t.match(response.headers['content-type'], /^application\/json/, `${what}JSON body`);
-  t.equal(response.headers['cache-control'], 'no-store', `${what}Cache-Control: no-store`);
-  const body = response.json() as Record<string, unknown>;
-  t.same(Object.keys(body).sort(), ['error', 'error_description'], `${what}body is {error, error_description}`);
-  t.equal(body.error, error, `${what}error is ${error}`);
-  t.type(body.error_description, 'string', `${what}error_description is a string`);
-}
 
 /** A request to /oauth/token exactly as given: body, headers and method. */
 function injectRaw(

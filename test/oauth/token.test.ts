@@ -3,6 +3,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import t, { type Test } from 'tap';
 import { getClient } from '../../src/clients/clients.js';
 import { auditEvents, clients } from '../../src/db/schema.js';
+import { expectOAuthError } from '../expect.js';
 import { addClient, addService, basicAuth, build, captureLogs, eventually, ISSUER, postToken, type TestServer } from '../helpers.js';
 
 // POST /oauth/token, the successful path: both client authentication methods, scope and
@@ -16,15 +17,6 @@ const REPORTS = { id: 'reports', audience: 'urn:example:reports', scopes: ['repo
 
 async function addServices(server: TestServer): Promise<void> {
   for (const service of [EVENTS, BILLING, REPORTS]) await addService(server.database, service);
-}
-
-function expectOAuthError(t: Test, response: Response, status: number, error: string, label = ''): void {
-  const what = label === '' ? '' : `${label}: `;
-  t.equal(response.statusCode, status, `${what}status ${status}`);
-  t.equal(response.headers['cache-control'], 'no-store', `${what}Cache-Control: no-store`);
-  const body = response.json() as Record<string, unknown>;
-  t.same(Object.keys(body).sort(), ['error', 'error_description'], `${what}body is {error, error_description}`);
-  t.equal(body.error, error, `${what}error is ${error}`);
 }
 
 /** A 200 token response; returns its body and the decoded claims. */

@@ -10,3 +10,4 @@ import '../db/startup.test.js';
 import '../keys/startup-keys.test.js';
 import '../logger.test.js';
 import '../metrics.test.js';
+import '../suites.test.js';
