@@ -7,6 +7,7 @@ import { ConflictError, type FieldError, NotFoundError, ValidationError } from '
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
 import { type ClientResource, type CreateClientInput, type GrantInput, PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
+import type { AuthMethod } from '../schemas/enums.js';
 import { lockServicesForGrant } from '../services/services.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
 import { generateSecret, storedSecret } from './secrets.js';
@@ -151,7 +152,7 @@ export async function createClient(
  * store (null for what the client does not have), recording a field error for each problem.
  */
 export async function checkClientKeys(
-  authMethod: 'client_secret' | 'private_key_jwt',
+  authMethod: AuthMethod,
   jwks: { keys: unknown[] } | null | undefined,
   jwksUri: string | null | undefined,
   errors: FieldError[],

@@ -3,6 +3,7 @@ import type { JSONWebKeySet } from 'jose';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
 import { type Network, parseNetworks } from '../lib/networks.js';
+import type { AuthMethod } from '../schemas/enums.js';
 import type { StoredSecret } from './secret-verifier.js';
 
 /** A granted service as the token endpoint sees it. */
@@ -19,7 +20,7 @@ export interface ClientRecord {
   clientId: string;
   enabled: boolean;
   expiresAt: number | null;
-  authMethod: 'client_secret' | 'private_key_jwt';
+  authMethod: AuthMethod;
   /** private_key_jwt: the registered public keys, or where the client publishes them (exactly one of the two). */
   jwks: JSONWebKeySet | null;
   jwksUri: string | null;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CLIENT_ID_PATTERN } from '../schemas/common.js';
+import type { ClientStatus } from '../schemas/enums.js';
 
 /**
  * The rules about what a client is: its client_id, its service-account name, its status.
@@ -25,10 +26,8 @@ export function serviceAccountUsername(clientId: string): string {
   return `service-account-${clientId}`;
 }
 
-export type ClientState = 'active' | 'disabled' | 'expired';
-
 /** The one definition of a client's status: active, disabled or expired. */
-export function clientStatus(client: { enabled: boolean; expiresAt: number | Date | null }, now = Date.now()): ClientState {
+export function clientStatus(client: { enabled: boolean; expiresAt: number | Date | null }, now = Date.now()): ClientStatus {
   if (!client.enabled) return 'disabled';
   if (client.expiresAt !== null && Number(client.expiresAt) <= now) return 'expired';
   return 'active';

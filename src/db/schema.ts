@@ -15,6 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { AUTH_METHODS, KEY_STATUSES } from '../schemas/enums.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -48,9 +49,7 @@ export const clients = pgTable(
     firstName: text('first_name'),
     lastName: text('last_name'),
     roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
-    authMethod: text('auth_method', { enum: ['client_secret', 'private_key_jwt'] })
-      .notNull()
-      .default('client_secret'),
+    authMethod: text('auth_method', { enum: AUTH_METHODS }).notNull().default('client_secret'),
     /** Public JWKS for private_key_jwt clients: registered here, or fetched from jwks_uri. */
     jwks: jsonb('jwks').$type<{ keys: Array<Record<string, unknown>> }>(),
     /** Where a private_key_jwt client publishes its public keys (https), instead of `jwks`. */
@@ -131,7 +130,7 @@ export const signingKeys = pgTable(
   {
     kid: text('kid').primaryKey(),
     alg: text('alg').notNull(),
-    status: text('status', { enum: ['next', 'active', 'retired'] }).notNull(),
+    status: text('status', { enum: KEY_STATUSES }).notNull(),
     publicJwk: jsonb('public_jwk').notNull(),
     /** The private JWK as JSON, or its AES-256-GCM encryption (`v1.<iv>.<tag>.<ciphertext>`). */
     privateKey: text('private_key').notNull(),

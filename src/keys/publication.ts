@@ -3,6 +3,8 @@
  * rotation, in one place. Plain functions of the key rows and the time.
  */
 
+import type { KeyStatus } from '../schemas/enums.js';
+
 /** Resource servers may cache the key set this long (the JWKS response's Cache-Control max-age). */
 export const JWKS_MAX_AGE_SECONDS = 300;
 
@@ -37,7 +39,7 @@ export function retiredPublishUntil(now: Date, maxTokenTtlSeconds: number): Date
 
 /** The parts of a key row the timing rules look at. */
 export interface KeyTimes {
-  status: 'next' | 'active' | 'retired';
+  status: KeyStatus;
   createdAt: Date;
   activatesAt: Date | null;
   publishUntil: Date | null;

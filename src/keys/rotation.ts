@@ -3,6 +3,7 @@ import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { SigningAlg } from '../config.js';
 import type { Database, Tx } from '../db/connect.js';
 import { signingKeys } from '../db/schema.js';
+import type { RotatedKeyStatus } from '../schemas/enums.js';
 import type { RotationResponse, SigningKeyInfo } from '../schemas/keys.js';
 import { activationTime, keyTimeline, retiredPublishUntil } from './publication.js';
 import type { KeyEncryptionInput } from './sealing.js';
@@ -24,7 +25,7 @@ export interface RotationSettings {
  * emergency rotation took out of the JWKS.
  */
 export interface RotationOutcome {
-  status: 'active' | 'next';
+  status: RotatedKeyStatus;
   kid: string;
   activatesAt: Date;
   withdrawn: string[];

@@ -5,6 +5,7 @@ import { recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { SigningAlg } from '../config.js';
 import type { DbOrTx } from '../db/connect.js';
 import { signingKeys } from '../db/schema.js';
+import type { RotatedKeyStatus } from '../schemas/enums.js';
 import type { SigningKeyInfo } from '../schemas/keys.js';
 import { CompactSigner } from './jws.js';
 import { activationTime, type KeyTimeline, keyTimeline, signingSince } from './publication.js';
@@ -32,7 +33,7 @@ export interface KeySet {
 }
 
 /** A new key row: `active` from `activatesAt` (start-up, emergency) or `next` until then. */
-export async function newKeyRow(alg: SigningAlg, keys: KeyEncryptionInput, status: 'active' | 'next', activatesAt: Date) {
+export async function newKeyRow(alg: SigningAlg, keys: KeyEncryptionInput, status: RotatedKeyStatus, activatesAt: Date) {
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);

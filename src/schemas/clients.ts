@@ -14,14 +14,12 @@ import {
   TOKEN,
   text,
 } from './common.js';
+import { AUTH_METHODS, CLIENT_STATUSES } from './enums.js';
 
 /** A client's grant: a service and the scopes of it the client may ask for. */
 export const grantSchema = Type.Object({ service: serviceIdSchema, scopes: scopeList }, { additionalProperties: false });
 
-export const AUTH_METHODS = ['client_secret', 'private_key_jwt'] as const;
 export const authMethodSchema = stringEnum(AUTH_METHODS);
-
-export const CLIENT_STATUSES = ['active', 'disabled', 'expired'] as const;
 export const clientStatusSchema = stringEnum(CLIENT_STATUSES);
 
 /** Members of a JWK that only a private (or symmetric) key has: never stored, never trusted. */

@@ -1,11 +1,12 @@
 import Type, { type Static } from 'typebox';
 import { nullable, stringEnum } from './common.js';
+import { KEY_STATUSES, ROTATED_KEY_STATUSES } from './enums.js';
 
 /** A signing key as the admin API lists it: public parts only. */
 export const signingKeyInfo = Type.Object({
   kid: Type.String(),
   alg: Type.String(),
-  status: stringEnum(['next', 'active', 'retired']),
+  status: stringEnum(KEY_STATUSES),
   created_at: Type.String({ format: 'date-time' }),
   activates_at: nullable(Type.String({ format: 'date-time' })),
   retired_at: nullable(Type.String({ format: 'date-time' })),
@@ -47,7 +48,7 @@ export const rotateBody = Type.Unsafe<Static<typeof rotateFields> | null>({ ...r
 /** 200: `kid` signs from now on. 202: `kid` is published and starts signing at `activates_at`, on its own. */
 export const rotationResponse = Type.Object({
   kid: Type.String(),
-  status: stringEnum(['active', 'next']),
+  status: stringEnum(ROTATED_KEY_STATUSES),
   activates_at: Type.String({ format: 'date-time' }),
   withdrawn: Type.Array(Type.String(), { description: 'Keys an emergency rotation took out of the JWKS.' }),
   items: Type.Array(signingKeyInfo),
