@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
-import type { Api, Client, ClientPatch, Problem, Service } from './api';
-import { fieldErrors, toLocalInput } from './format';
+import type { Api, Client, ClientPatch, Problem, Service } from '../api';
+import { fieldErrors, toLocalInput } from '../format';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 
 const words = (text: string) => text.split(/[\s,]+/).filter((word) => word !== '');

@@ -1,7 +1,7 @@
 import { type FormEvent, useCallback, useEffect, useState } from 'react';
-import type { Api, Service } from './api';
-import { exactTime, fieldErrors, problemMessage } from './format';
-import { Link, useRouter } from './router';
+import type { Api, Service } from '../api';
+import { exactTime, fieldErrors, problemMessage } from '../format';
+import { Link, useRouter } from '../router';
 
 type Errors = Record<string, string[]>;
 

@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
-import type { Api, BulkResult, Client, ClientQuery, Service } from './api';
-import { exactTime, problemMessage, relativeTime } from './format';
-import { Link, useRouter } from './router';
+import type { Api, BulkResult, Client, ClientQuery, Service } from '../api';
+import { exactTime, problemMessage, relativeTime } from '../format';
+import { Link, useRouter } from '../router';
 
 const FILTERS = ['name', 'owner', 'status', 'service'] as const;
 const STATUSES = ['active', 'disabled', 'expired'] as const;

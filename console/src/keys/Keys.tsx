@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { Api, SigningKey } from './api';
-import { exactTime, problemMessage } from './format';
+import type { Api, SigningKey } from '../api';
+import { exactTime, problemMessage } from '../format';
 
 const when = (iso: string | null) => (iso === null ? '—' : <time dateTime={iso}>{exactTime(iso)}</time>);
 

@@ -1,8 +1,8 @@
 import { type FormEvent, useEffect, useState } from 'react';
-import type { Api, CreateClientBody, Problem, Service } from './api';
-import { fieldErrors } from './format';
+import type { Api, CreateClientBody, Problem, Service } from '../api';
+import { fieldErrors } from '../format';
+import { Link, useRouter } from '../router';
 import { type Grant, GrantsEditor } from './GrantsEditor';
-import { Link, useRouter } from './router';
 import { SecretDialog } from './SecretDialog';
 
 /** /console/clients/new */

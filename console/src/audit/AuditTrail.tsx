@@ -1,7 +1,7 @@
 import { type FormEvent, useEffect, useState } from 'react';
-import type { Api, AuditEvent, AuditQuery } from './api';
-import { exactTime, problemMessage, relativeTime, toLocalInput } from './format';
-import { Link, useRouter } from './router';
+import type { Api, AuditEvent, AuditQuery } from '../api';
+import { exactTime, problemMessage, relativeTime, toLocalInput } from '../format';
+import { Link, useRouter } from '../router';
 
 const FILTERS = ['action', 'client_id', 'actor_client_id'] as const;
 const TIMES = ['since', 'until'] as const;
@@ -16,7 +16,7 @@ type State =
 const toIso = (local: string) => (local === '' || Number.isNaN(new Date(local).getTime()) ? '' : new Date(local).toISOString());
 
 /** /console/audit: the audit trail, filtered by the query string. */
-export function Audit({ api }: { api: Api }) {
+export function AuditTrail({ api }: { api: Api }) {
   const { location, navigate } = useRouter();
   const search = location.search.toString();
   const [loaded, setState] = useState<State>({ kind: 'loading' });

@@ -1,9 +1,9 @@
 import { type ReactNode, useCallback, useEffect, useState } from 'react';
-import { AuditTable } from './Audit';
-import type { Api, AuditEvent, Client } from './api';
+import type { Api, AuditEvent, Client } from '../api';
+import { AuditTable } from '../audit/AuditTrail';
+import { exactTime, problemMessage, relativeTime } from '../format';
+import { Link, useRouter } from '../router';
 import { EditClient } from './EditClient';
-import { exactTime, problemMessage, relativeTime } from './format';
-import { Link, useRouter } from './router';
 import { SecretDialog } from './SecretDialog';
 
 const GRACE_PERIODS: Array<[string, number]> = [
