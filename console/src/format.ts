@@ -42,6 +42,11 @@ export function fromLocalInput(local: string): string {
   return local === '' || Number.isNaN(new Date(local).getTime()) ? '' : new Date(local).toISOString();
 }
 
+/** A form field's text, trimmed ('' when the form has no such field). */
+export function formText(form: FormData, name: string): string {
+  return String(form.get(name) ?? '').trim();
+}
+
 /** The words of a text field (scopes, roles, IP ranges), separated by spaces, commas or new lines. */
 export function words(text: string): string[] {
   return text.split(/[\s,]+/).filter((word) => word !== '');

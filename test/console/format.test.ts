@@ -3,6 +3,7 @@ import {
   exactTime,
   fieldErrors,
   fieldOf,
+  formText,
   fromLocalInput,
   listUrl,
   pageUrl,
@@ -47,6 +48,13 @@ t.test('fromLocalInput: ISO 8601 from a datetime-local value, toLocalInput read 
   t.equal(fromLocalInput(''), '');
   t.equal(fromLocalInput('not a date'), '');
   t.equal(fromLocalInput(toLocalInput('2026-11-25T12:34:00Z')), '2026-11-25T12:34:00.000Z');
+});
+
+t.test("formText: a form field's text, trimmed, or empty when there is no such field", async (t) => {
+  const form = new FormData();
+  form.set('name', '  Billing  ');
+  t.equal(formText(form, 'name'), 'Billing');
+  t.equal(formText(form, 'owner'), '');
 });
 
 t.test('words: separated by spaces, commas or new lines, none empty', async (t) => {

@@ -1,5 +1,5 @@
 import type { FormEvent } from 'react';
-import { fromLocalInput, listUrl, toLocalInput } from '../format';
+import { formText, fromLocalInput, listUrl, toLocalInput } from '../format';
 import { useRouter } from '../router';
 
 const FILTERS = ['action', 'client_id', 'actor_client_id'] as const;
@@ -15,7 +15,7 @@ export function AuditFilters() {
     const form = new FormData(event.currentTarget);
     const chosen = new URLSearchParams();
     for (const name of FILTERS) {
-      const value = String(form.get(name) ?? '').trim();
+      const value = formText(form, name);
       if (value !== '') chosen.set(name, value);
     }
     for (const name of TIMES) {

@@ -1,6 +1,6 @@
 import type { FormEvent } from 'react';
 import type { Service } from '../api';
-import { listUrl } from '../format';
+import { formText, listUrl } from '../format';
 import { useRouter } from '../router';
 
 const FILTERS = ['name', 'owner', 'status', 'service'] as const;
@@ -17,7 +17,7 @@ export function ClientFilters({ services }: { services: Service[] }) {
     const form = new FormData(event.currentTarget);
     const chosen = new URLSearchParams();
     for (const name of FILTERS) {
-      const value = String(form.get(name) ?? '').trim();
+      const value = formText(form, name);
       if (value !== '') chosen.set(name, value);
     }
     navigate(listUrl('/clients', chosen));
