@@ -7,7 +7,8 @@ import { CreateClient } from './clients/CreateClient';
 import { Keys } from './keys/Keys';
 import { Link, Router, useRouter } from './router';
 import { SignIn } from './SignIn';
-import { ServiceDetail, ServicesList } from './services/Services';
+import { ServiceDetail } from './services/ServiceDetail';
+import { ServicesList } from './services/ServicesList';
 
 export function App() {
   return (
