@@ -51,7 +51,7 @@ export function ClientActions({
       setBusy(false);
     }
   };
-  const thenSay = (text: string) => async () => {
+  const reloadThenSay = (text: string) => async () => {
     await onChanged();
     onMessage({ kind: 'ok', text });
   };
@@ -64,14 +64,14 @@ export function ClientActions({
           : await api.POST('/admin/clients/{client_id}/disable', path);
         return { ok: data !== undefined, error };
       },
-      thenSay(enable ? 'The client is enabled.' : 'The client is disabled: it gets no new tokens.'),
+      reloadThenSay(enable ? 'The client is enabled.' : 'The client is disabled: it gets no new tokens.'),
     );
   const regenerate = (grace: number) =>
     run(async () => {
       const { data, error } = await api.POST('/admin/clients/{client_id}/secret', { ...path, body: { previous_secret_valid_for: grace } });
       if (data !== undefined) onSecret(data.client_secret);
       return { ok: data !== undefined, error };
-    }, thenSay('A new secret was generated.'));
+    }, reloadThenSay('A new secret was generated.'));
   const remove = () =>
     run(
       async () => {

@@ -3,7 +3,7 @@ import type { Api, CreateClientBody, Problem } from '../api';
 import { fieldErrors, formText, words } from '../format';
 import { Link, useRouter } from '../router';
 import { useServices } from '../services/useServices';
-import { fieldErrorViews } from '../ui/fieldErrors';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 import { SecretDialog } from './SecretDialog';
 

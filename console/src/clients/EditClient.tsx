@@ -2,7 +2,7 @@ import { type FormEvent, useState } from 'react';
 import type { Api, Client, ClientPatch, Problem } from '../api';
 import { fieldErrors, formText, toLocalInput, words } from '../format';
 import { useServices } from '../services/useServices';
-import { fieldErrorViews } from '../ui/fieldErrors';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 
 /** The edit form of a client's changeable fields (client ID and owner never change). */

@@ -1,7 +1,7 @@
 import { type FormEvent, useState } from 'react';
 import type { Api } from '../api';
 import { fieldErrors, formText, words } from '../format';
-import { fieldErrorViews } from '../ui/fieldErrors';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { ServiceFields } from './ServiceFields';
 
 /** The new-service form; after a service is created it is emptied, and `onCreated` reloads the catalogue. */

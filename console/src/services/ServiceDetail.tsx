@@ -2,7 +2,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, Service } from '../api';
 import { exactTime, fieldErrors, formText, problemMessage, words } from '../format';
 import { Link, useRouter } from '../router';
-import { fieldErrorViews } from '../ui/fieldErrors';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { DeleteService } from './DeleteService';
 import { ServiceFields } from './ServiceFields';
 

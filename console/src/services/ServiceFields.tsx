@@ -1,5 +1,5 @@
 import type { Service } from '../api';
-import { fieldErrorViews } from '../ui/fieldErrors';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
 
 /**
  * A service's fields, for the new-service form (`withId`) and the edit form (filled in from
