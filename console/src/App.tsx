@@ -1,13 +1,14 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { Audit } from './Audit';
 import { type Api, createApi, type Session } from './api';
-import { ClientDetail } from './ClientDetail';
-import { ClientsList } from './ClientsList';
-import { CreateClient } from './CreateClient';
-import { Keys } from './Keys';
+import { AuditTrail } from './audit/AuditTrail';
+import { ClientDetail } from './clients/ClientDetail';
+import { ClientsList } from './clients/ClientsList';
+import { CreateClient } from './clients/CreateClient';
+import { Keys } from './keys/Keys';
 import { Link, Router, useRouter } from './router';
-import { ServiceDetail, ServicesList } from './Services';
 import { SignIn } from './SignIn';
+import { ServiceDetail } from './services/ServiceDetail';
+import { ServicesList } from './services/ServicesList';
 
 export function App() {
   return (
@@ -67,7 +68,7 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
   if (path === '/services') screen = <ServicesList api={api} canWrite={session.canWrite} />;
   else if (service?.[1] !== undefined) screen = <ServiceDetail api={api} id={decodeURIComponent(service[1])} canWrite={session.canWrite} />;
   else if (path === '/keys') screen = <Keys api={api} canWrite={session.canWrite} />;
-  else if (path === '/audit') screen = <Audit api={api} />;
+  else if (path === '/audit') screen = <AuditTrail api={api} />;
   else if (path === '/clients/new' && session.canWrite) screen = <CreateClient api={api} />;
   else if (detail?.[1] !== undefined && path !== '/clients/new') {
     screen = <ClientDetail api={api} clientId={decodeURIComponent(detail[1])} canWrite={session.canWrite} />;

@@ -37,6 +37,35 @@ export function toLocalInput(iso: string | null): string {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
 
+/** A datetime-local input's value (local time) as ISO 8601, or '' for none or an invalid one: toLocalInput's inverse. */
+export function fromLocalInput(local: string): string {
+  return local === '' || Number.isNaN(new Date(local).getTime()) ? '' : new Date(local).toISOString();
+}
+
+/** A form field's text, trimmed ('' when the form has no such field). */
+export function formText(form: FormData, name: string): string {
+  return String(form.get(name) ?? '').trim();
+}
+
+/** The words of a text field (scopes, roles, IP ranges), separated by spaces, commas or new lines. */
+export function words(text: string): string[] {
+  return text.split(/[\s,]+/).filter((word) => word !== '');
+}
+
+/** A console URL with its query string, or without any `?` when there is none. */
+export function listUrl(path: string, params: URLSearchParams): string {
+  const query = params.toString();
+  return `${path}${query ? `?${query}` : ''}`;
+}
+
+/** The same list at another page: the query string with `cursor` set, or without it (null) for the first page. */
+export function pageUrl(path: string, search: string, cursor: string | null): string {
+  const params = new URLSearchParams(search);
+  if (cursor === null) params.delete('cursor');
+  else params.set('cursor', cursor);
+  return listUrl(path, params);
+}
+
 /** The message of a problem+json answer, or of anything else that went wrong. */
 export function problemMessage(error: unknown, fallback = 'The request failed.'): string {
   if (typeof error === 'object' && error !== null && 'detail' in error && typeof error.detail === 'string') return error.detail;

@@ -1,5 +1,17 @@
 import t from 'tap';
-import { exactTime, fieldErrors, fieldOf, problemMessage, relativeTime, toLocalInput } from '../../console/src/format.js';
+import {
+  exactTime,
+  fieldErrors,
+  fieldOf,
+  formText,
+  fromLocalInput,
+  listUrl,
+  pageUrl,
+  problemMessage,
+  relativeTime,
+  toLocalInput,
+  words,
+} from '../../console/src/format.js';
 
 // The console's own logic, apart from the browser: how it shows times and where it puts
 // the server's errors. (Screens are tested in a browser: console.test.ts.)
@@ -30,6 +42,33 @@ t.test('toLocalInput: a datetime-local value, or empty', async (t) => {
   const value = toLocalInput('2026-11-25T12:34:56Z');
   t.match(value, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/, 'minutes precision, no zone');
   t.equal(new Date(value).getTime(), Date.parse('2026-11-25T12:34:00Z'), 'the same instant, read back as local time');
+});
+
+t.test('fromLocalInput: ISO 8601 from a datetime-local value, toLocalInput read back', async (t) => {
+  t.equal(fromLocalInput(''), '');
+  t.equal(fromLocalInput('not a date'), '');
+  t.equal(fromLocalInput(toLocalInput('2026-11-25T12:34:00Z')), '2026-11-25T12:34:00.000Z');
+});
+
+t.test("formText: a form field's text, trimmed, or empty when there is no such field", async (t) => {
+  const form = new FormData();
+  form.set('name', '  Billing  ');
+  t.equal(formText(form, 'name'), 'Billing');
+  t.equal(formText(form, 'owner'), '');
+});
+
+t.test('words: separated by spaces, commas or new lines, none empty', async (t) => {
+  t.same(words(' orders:read, orders:write\n10.0.0.0/8 '), ['orders:read', 'orders:write', '10.0.0.0/8']);
+  t.same(words(' , \n'), []);
+});
+
+t.test('listUrl and pageUrl: a list screen at a page, no bare question mark', async (t) => {
+  t.equal(listUrl('/clients', new URLSearchParams()), '/clients');
+  t.equal(listUrl('/clients', new URLSearchParams({ owner: 'alice bob' })), '/clients?owner=alice+bob');
+  t.equal(pageUrl('/audit', 'action=client.updated', 'c2'), '/audit?action=client.updated&cursor=c2');
+  t.equal(pageUrl('/audit', 'action=client.updated&cursor=c2', 'c3'), '/audit?action=client.updated&cursor=c3', 'the cursor replaced');
+  t.equal(pageUrl('/audit', 'action=client.updated&cursor=c2', null), '/audit?action=client.updated', 'the first page');
+  t.equal(pageUrl('/clients', 'cursor=c2', null), '/clients');
 });
 
 t.test("problemMessage: a problem's detail, else the fallback", async (t) => {

@@ -1,9 +1,9 @@
-import { type FormEvent, useEffect, useState } from 'react';
-import type { Api, Client, ClientPatch, Problem, Service } from './api';
-import { fieldErrors, toLocalInput } from './format';
+import { type FormEvent, useState } from 'react';
+import type { Api, Client, ClientPatch, Problem } from '../api';
+import { fieldErrors, formText, toLocalInput, words } from '../format';
+import { useServices } from '../services/useServices';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { type Grant, GrantsEditor } from './GrantsEditor';
-
-const words = (text: string) => text.split(/[\s,]+/).filter((word) => word !== '');
 
 /** The edit form of a client's changeable fields (client ID and owner never change). */
 export function EditClient({
@@ -17,19 +17,15 @@ export function EditClient({
   onSaved: (client: Client) => void;
   onCancel: () => void;
 }) {
-  const [services, setServices] = useState<Service[]>([]);
+  const services = useServices(api);
   const [grants, setGrants] = useState<Grant[]>(client.grants);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
 
-  useEffect(() => {
-    void api.GET('/admin/services').then(({ data }) => setServices(data?.items ?? []));
-  }, [api]);
-
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const value = (name: string) => String(form.get(name) ?? '').trim();
+    const value = (name: string) => formText(form, name);
     const expires = value('expires_at');
     const expiry = expires === '' ? null : new Date(expires);
     if (expiry !== null && Number.isNaN(expiry.getTime())) {
@@ -62,23 +58,12 @@ export function EditClient({
     }
   };
 
-  const error = (name: string) =>
-    errors[name] === undefined ? null : (
-      <p className="field-error" id={`edit-error-${name}`}>
-        {errors[name].join('; ')}
-      </p>
-    );
-  const aria = (name: string) =>
-    errors[name] === undefined ? {} : { 'aria-invalid': true as const, 'aria-describedby': `edit-error-${name}` };
+  const { aria, describedBy, error, formError } = fieldErrorViews(errors, 'edit-error-');
 
   return (
     <form className="stack" onSubmit={submit} noValidate aria-labelledby="edit-heading">
       <h2 id="edit-heading">Edit client</h2>
-      {errors.form !== undefined && (
-        <p className="error" role="alert">
-          {errors.form.join('; ')}
-        </p>
-      )}
+      {formError()}
       <label htmlFor="edit-name">Name</label>
       <input id="edit-name" name="name" required defaultValue={client.name} {...aria('name')} />
       {error('name')}
@@ -94,13 +79,7 @@ export function EditClient({
       <label htmlFor="edit-roles">Roles (separated by spaces)</label>
       <input id="edit-roles" name="roles" defaultValue={client.roles.join(' ')} {...aria('roles')} />
       {error('roles')}
-      <GrantsEditor
-        services={services}
-        grants={grants}
-        onChange={setGrants}
-        error={error('grants')}
-        describedBy={errors.grants === undefined ? undefined : 'edit-error-grants'}
-      />
+      <GrantsEditor services={services} grants={grants} onChange={setGrants} error={error('grants')} describedBy={describedBy('grants')} />
       <label htmlFor="edit-ip-ranges">IP ranges (one CIDR per line; none: anywhere)</label>
       <textarea id="edit-ip-ranges" name="ip_ranges" rows={3} defaultValue={client.ip_ranges.join('\n')} {...aria('ip_ranges')} />
       {error('ip_ranges')}

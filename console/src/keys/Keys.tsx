@@ -1,15 +1,14 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { Api, SigningKey } from './api';
-import { exactTime, problemMessage } from './format';
-
-const when = (iso: string | null) => (iso === null ? '—' : <time dateTime={iso}>{exactTime(iso)}</time>);
+import type { Api, SigningKey } from '../api';
+import { problemMessage } from '../format';
+import { KeysTable } from './KeysTable';
+import { RotateKey } from './RotateKey';
 
 /** /console/keys: the signing keys (public parts), and rotation after a confirmation. */
 export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
   const [keys, setKeys] = useState<SigningKey[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const [confirming, setConfirming] = useState(false);
   const [busy, setBusy] = useState(false);
 
   const load = useCallback(async () => {
@@ -45,7 +44,6 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
       setError('Portier is not reachable.');
     } finally {
       setBusy(false);
-      setConfirming(false);
     }
   };
 
@@ -63,61 +61,13 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
           {notice}
         </p>
       )}
-      {canWrite && (
-        <div className="panel">
-          <h2>Rotate</h2>
-          {confirming ? (
-            <div role="alert">
-              <p>Rotate now? New tokens will be signed with a new key at once.</p>
-              <button type="button" className="danger" disabled={busy} onClick={() => void rotate()}>
-                Yes, rotate
-              </button>
-              <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-                Cancel
-              </button>
-            </div>
-          ) : (
-            <button type="button" onClick={() => setConfirming(true)}>
-              Rotate signing key
-            </button>
-          )}
-        </div>
-      )}
+      {canWrite && <RotateKey busy={busy} onRotate={rotate} />}
       {keys === null && error === null && (
         <p role="status" className="muted">
           Loading keys…
         </p>
       )}
-      {keys !== null && (
-        <table className="keys">
-          <thead>
-            <tr>
-              <th scope="col">Key ID</th>
-              <th scope="col">Algorithm</th>
-              <th scope="col">Status</th>
-              <th scope="col">Created</th>
-              <th scope="col">Active from</th>
-              <th scope="col">Retired</th>
-              <th scope="col">Published until</th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.map((key) => (
-              <tr key={key.kid}>
-                <td data-label="Key ID">
-                  <code>{key.kid}</code>
-                </td>
-                <td data-label="Algorithm">{key.alg}</td>
-                <td data-label="Status">{key.status}</td>
-                <td data-label="Created">{when(key.created_at)}</td>
-                <td data-label="Active from">{when(key.activates_at)}</td>
-                <td data-label="Retired">{when(key.retired_at)}</td>
-                <td data-label="Published until">{when(key.publish_until)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      {keys !== null && <KeysTable keys={keys} />}
     </section>
   );
 }

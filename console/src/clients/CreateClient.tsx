@@ -1,14 +1,16 @@
 import { type FormEvent, useEffect, useState } from 'react';
-import type { Api, CreateClientBody, Problem, Service } from './api';
-import { fieldErrors } from './format';
+import type { Api, CreateClientBody, Problem } from '../api';
+import { fieldErrors, formText, words } from '../format';
+import { Link, useRouter } from '../router';
+import { useServices } from '../services/useServices';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { type Grant, GrantsEditor } from './GrantsEditor';
-import { Link, useRouter } from './router';
 import { SecretDialog } from './SecretDialog';
 
 /** /console/clients/new */
 export function CreateClient({ api }: { api: Api }) {
   const { navigate } = useRouter();
-  const [services, setServices] = useState<Service[]>([]);
+  const services = useServices(api);
   const [grants, setGrants] = useState<Grant[]>([]);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
@@ -16,18 +18,15 @@ export function CreateClient({ api }: { api: Api }) {
 
   useEffect(() => {
     document.title = 'New client · Portier console';
-    void api.GET('/admin/services').then(({ data }) => setServices(data?.items ?? []));
-  }, [api]);
+  }, []);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const value = (name: string) => String(form.get(name) ?? '').trim();
+    const value = (name: string) => formText(form, name);
     const body: CreateClientBody = { name: value('name'), owner: value('owner'), description: value('description'), grants };
     if (value('client_id') !== '') body.client_id = value('client_id');
-    const ranges = value('ip_ranges')
-      .split(/[\s,]+/)
-      .filter((range) => range !== '');
+    const ranges = words(value('ip_ranges'));
     if (ranges.length > 0) body.ip_ranges = ranges;
     if (value('expires_at') !== '') {
       const expiry = new Date(value('expires_at'));
@@ -53,14 +52,7 @@ export function CreateClient({ api }: { api: Api }) {
     }
   };
 
-  const fieldError = (name: string) =>
-    errors[name] === undefined ? null : (
-      <p className="field-error" id={`error-${name}`}>
-        {errors[name].join('; ')}
-      </p>
-    );
-  const describedBy = (name: string) => (errors[name] === undefined ? undefined : `error-${name}`);
-  const invalid = (name: string) => (errors[name] === undefined ? undefined : true);
+  const { aria, describedBy, error: fieldError, formError } = fieldErrorViews(errors, 'error-');
 
   return (
     <section aria-labelledby="create-heading">
@@ -69,33 +61,23 @@ export function CreateClient({ api }: { api: Api }) {
       </p>
       <h1 id="create-heading">New client</h1>
       <form className="stack" onSubmit={submit} noValidate>
-        {errors.form !== undefined && (
-          <p className="error" role="alert">
-            {errors.form.join('; ')}
-          </p>
-        )}
+        {formError()}
         {Object.keys(errors).length > 0 && errors.form === undefined && (
           <p className="error" role="alert">
             The client was not created: see the fields marked below.
           </p>
         )}
         <label htmlFor="client-name">Name</label>
-        <input id="client-name" name="name" required aria-invalid={invalid('name')} aria-describedby={describedBy('name')} />
+        <input id="client-name" name="name" required {...aria('name')} />
         {fieldError('name')}
         <label htmlFor="client-id">Client ID (optional: generated when empty; can never change)</label>
-        <input id="client-id" name="client_id" aria-invalid={invalid('client_id')} aria-describedby={describedBy('client_id')} />
+        <input id="client-id" name="client_id" {...aria('client_id')} />
         {fieldError('client_id')}
         <label htmlFor="client-owner">Owner</label>
-        <input id="client-owner" name="owner" required aria-invalid={invalid('owner')} aria-describedby={describedBy('owner')} />
+        <input id="client-owner" name="owner" required {...aria('owner')} />
         {fieldError('owner')}
         <label htmlFor="client-description">Description</label>
-        <textarea
-          id="client-description"
-          name="description"
-          rows={3}
-          aria-invalid={invalid('description')}
-          aria-describedby={describedBy('description')}
-        />
+        <textarea id="client-description" name="description" rows={3} {...aria('description')} />
         {fieldError('description')}
 
         <GrantsEditor
@@ -107,23 +89,10 @@ export function CreateClient({ api }: { api: Api }) {
         />
 
         <label htmlFor="client-ip-ranges">IP ranges (optional, one CIDR per line)</label>
-        <textarea
-          id="client-ip-ranges"
-          name="ip_ranges"
-          rows={3}
-          placeholder="192.0.2.0/24"
-          aria-invalid={invalid('ip_ranges')}
-          aria-describedby={describedBy('ip_ranges')}
-        />
+        <textarea id="client-ip-ranges" name="ip_ranges" rows={3} placeholder="192.0.2.0/24" {...aria('ip_ranges')} />
         {fieldError('ip_ranges')}
         <label htmlFor="client-expires">Expires (optional, your local time)</label>
-        <input
-          id="client-expires"
-          name="expires_at"
-          type="datetime-local"
-          aria-invalid={invalid('expires_at')}
-          aria-describedby={describedBy('expires_at')}
-        />
+        <input id="client-expires" name="expires_at" type="datetime-local" {...aria('expires_at')} />
         {fieldError('expires_at')}
         <div>
           <button type="submit" disabled={busy}>

@@ -1,5 +1,5 @@
 import { type ReactNode, useState } from 'react';
-import type { Service } from './api';
+import type { Service } from '../api';
 
 export type Grant = { service: string; scopes: string[] };
 

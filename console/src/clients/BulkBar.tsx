@@ -1,0 +1,62 @@
+import { useState } from 'react';
+import type { Api, BulkResult } from '../api';
+import { problemMessage } from '../format';
+
+/** The clients ticked in the list, and what the last bulk action did to each. */
+export interface BulkSelection {
+  selected: Set<string>;
+  toggle: (clientId: string) => void;
+  /** The last bulk action's result, by client ID (empty before the first). */
+  results: Map<string, BulkResult>;
+  error: string | null;
+  apply: (action: 'enable' | 'disable') => Promise<void>;
+}
+
+/** The bulk selection of the clients list; `onDone` runs after a bulk action, to reload the list. */
+export function useBulkSelection(api: Api, onDone: () => void): BulkSelection {
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [results, setResults] = useState<Map<string, BulkResult>>(new Map());
+  const [error, setError] = useState<string | null>(null);
+
+  const toggle = (clientId: string) => {
+    const next = new Set(selected);
+    if (next.has(clientId)) next.delete(clientId);
+    else next.add(clientId);
+    setSelected(next);
+  };
+
+  const apply = async (action: 'enable' | 'disable') => {
+    setError(null);
+    const { data, error: problem } = await api.POST('/admin/clients/bulk', { body: { action, client_ids: [...selected] } });
+    if (data === undefined) {
+      setError(problemMessage(problem));
+      return;
+    }
+    setResults(new Map(data.results.map((result) => [result.client_id, result])));
+    setSelected(new Set());
+    onDone();
+  };
+
+  return { selected, toggle, results, error, apply };
+}
+
+/** Enable or disable the ticked clients at once. */
+export function BulkBar({ bulk }: { bulk: BulkSelection }) {
+  const none = bulk.selected.size === 0;
+  return (
+    <fieldset className="bulk" aria-label="Selected clients">
+      <legend>Selected: {bulk.selected.size}</legend>
+      <button type="button" className="secondary" disabled={none} onClick={() => void bulk.apply('enable')}>
+        Enable selected
+      </button>
+      <button type="button" className="secondary" disabled={none} onClick={() => void bulk.apply('disable')}>
+        Disable selected
+      </button>
+      {bulk.error !== null && (
+        <p className="error" role="alert">
+          {bulk.error}
+        </p>
+      )}
+    </fieldset>
+  );
+}

@@ -1,0 +1,145 @@
+import { useState } from 'react';
+import type { Api, Client } from '../api';
+import { problemMessage } from '../format';
+import { useRouter } from '../router';
+
+/** What an action on the client screen says: done, or why not. */
+export type Message = { kind: 'error' | 'ok'; text: string };
+
+/** What an action's request came to (`error`: the problem, when not ok). */
+type Outcome = { ok: boolean; error?: unknown };
+
+const GRACE_PERIODS: Array<[string, number]> = [
+  ['None: the old secret stops at once', 0],
+  ['1 hour', 3600],
+  ['1 day', 86_400],
+  ['7 days', 604_800],
+];
+
+/**
+ * The client's action panels (enable or disable, a new secret, delete), one action at a
+ * time: each button is disabled while a request runs. After a change the screen reloads
+ * (`onChanged`) before it says so; a new secret goes to `onSecret`, to be shown once.
+ */
+export function ClientActions({
+  api,
+  client,
+  onChanged,
+  onMessage,
+  onSecret,
+}: {
+  api: Api;
+  client: Client;
+  onChanged: () => Promise<void>;
+  onMessage: (message: Message | null) => void;
+  onSecret: (secret: string) => void;
+}) {
+  const { navigate } = useRouter();
+  const [busy, setBusy] = useState(false);
+  const path = { params: { path: { client_id: client.client_id } } };
+
+  const run = async (request: () => Promise<Outcome>, onOk: () => Promise<void> | void) => {
+    setBusy(true);
+    onMessage(null);
+    try {
+      const { ok, error } = await request();
+      if (ok) await onOk();
+      else onMessage({ kind: 'error', text: problemMessage(error) });
+    } catch {
+      onMessage({ kind: 'error', text: 'Portier is not reachable.' });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const reloadThenSay = (text: string) => async () => {
+    await onChanged();
+    onMessage({ kind: 'ok', text });
+  };
+
+  const setEnabled = (enable: boolean) =>
+    run(
+      async () => {
+        const { data, error } = enable
+          ? await api.POST('/admin/clients/{client_id}/enable', path)
+          : await api.POST('/admin/clients/{client_id}/disable', path);
+        return { ok: data !== undefined, error };
+      },
+      reloadThenSay(enable ? 'The client is enabled.' : 'The client is disabled: it gets no new tokens.'),
+    );
+  const regenerate = (grace: number) =>
+    run(async () => {
+      const { data, error } = await api.POST('/admin/clients/{client_id}/secret', { ...path, body: { previous_secret_valid_for: grace } });
+      if (data !== undefined) onSecret(data.client_secret);
+      return { ok: data !== undefined, error };
+    }, reloadThenSay('A new secret was generated.'));
+  const remove = () =>
+    run(
+      async () => {
+        const { response, error } = await api.DELETE('/admin/clients/{client_id}', path);
+        return { ok: response.status === 204, error };
+      },
+      () => navigate('/clients', true),
+    );
+
+  return (
+    <div className="panels">
+      <StatusPanel enabled={client.enabled} busy={busy} onSetEnabled={(enable) => void setEnabled(enable)} />
+      {client.auth_method === 'client_secret' && <SecretPanel busy={busy} onRegenerate={(grace) => void regenerate(grace)} />}
+      <DeletePanel clientId={client.client_id} busy={busy} onDelete={() => void remove()} />
+    </div>
+  );
+}
+
+function StatusPanel({ enabled, busy, onSetEnabled }: { enabled: boolean; busy: boolean; onSetEnabled: (enable: boolean) => void }) {
+  return (
+    <section className="panel" aria-labelledby="status-heading">
+      <h2 id="status-heading">Status</h2>
+      {enabled ? (
+        <button type="button" disabled={busy} onClick={() => onSetEnabled(false)}>
+          Disable client
+        </button>
+      ) : (
+        <button type="button" disabled={busy} onClick={() => onSetEnabled(true)}>
+          Enable client
+        </button>
+      )}
+    </section>
+  );
+}
+
+/** A new secret, the old one still working for the chosen grace period. */
+function SecretPanel({ busy, onRegenerate }: { busy: boolean; onRegenerate: (grace: number) => void }) {
+  const [grace, setGrace] = useState(0);
+  return (
+    <section className="panel" aria-labelledby="secret-heading">
+      <h2 id="secret-heading">New secret</h2>
+      <label htmlFor="grace">Old secret keeps working for</label>
+      <select id="grace" value={grace} onChange={(event) => setGrace(Number(event.target.value))}>
+        {GRACE_PERIODS.map(([label, seconds]) => (
+          <option key={seconds} value={seconds}>
+            {label}
+          </option>
+        ))}
+      </select>
+      <button type="button" disabled={busy} onClick={() => onRegenerate(grace)}>
+        Regenerate secret
+      </button>
+    </section>
+  );
+}
+
+/** Deleting, once the client ID has been typed in full. */
+function DeletePanel({ clientId, busy, onDelete }: { clientId: string; busy: boolean; onDelete: () => void }) {
+  const [typed, setTyped] = useState('');
+  return (
+    <section className="panel danger-zone" aria-labelledby="delete-heading">
+      <h2 id="delete-heading">Delete</h2>
+      <p>Deleting is permanent. Type the client ID to confirm.</p>
+      <label htmlFor="delete-confirm">Client ID to delete</label>
+      <input id="delete-confirm" value={typed} autoComplete="off" onChange={(event) => setTyped(event.target.value)} />
+      <button type="button" className="danger" disabled={busy || typed !== clientId} onClick={onDelete}>
+        Delete client
+      </button>
+    </section>
+  );
+}

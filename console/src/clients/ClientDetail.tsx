@@ -1,0 +1,100 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { Api, AuditEvent, Client } from '../api';
+import { problemMessage } from '../format';
+import { Link } from '../router';
+import { ClientActions, type Message } from './ClientActions';
+import { ClientHistory } from './ClientHistory';
+import { ClientSummary } from './ClientSummary';
+import { EditClient } from './EditClient';
+import { SecretDialog } from './SecretDialog';
+
+/** The client and its history, loaded together, and again by `load` after each change. */
+function useClientWithHistory(api: Api, clientId: string) {
+  const [client, setClient] = useState<Client | null>(null);
+  const [loadError, setLoadError] = useState<string | null>(null);
+  const [events, setEvents] = useState<AuditEvent[] | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const { data, error } = await api.GET('/admin/clients/{client_id}', { params: { path: { client_id: clientId } } });
+      if (data === undefined) setLoadError(problemMessage(error, 'The client could not be loaded.'));
+      else setClient(data);
+      const audit = await api.GET('/admin/audit-events', { params: { query: { client_id: clientId, limit: 50 } } });
+      setEvents(audit.data?.items ?? []);
+    } catch {
+      setLoadError('The client could not be loaded: Portier is not reachable.');
+    }
+  }, [api, clientId]);
+
+  useEffect(() => {
+    document.title = `${clientId} · Portier console`;
+    void load();
+  }, [clientId, load]);
+
+  return { client, setClient, loadError, events, load };
+}
+
+/** /console/clients/:id: the client's fields, its edit form and action panels (with write access), its history. */
+export function ClientDetail({ api, clientId, canWrite }: { api: Api; clientId: string; canWrite: boolean }) {
+  const { client, setClient, loadError, events, load } = useClientWithHistory(api, clientId);
+  const [message, setMessage] = useState<Message | null>(null);
+  const [editing, setEditing] = useState(false);
+  const [secret, setSecret] = useState<string | null>(null);
+
+  if (loadError !== null) {
+    return (
+      <section>
+        <p>
+          <Link to="/clients">← Clients</Link>
+        </p>
+        <h1>Client {clientId}</h1>
+        <p className="error" role="alert">
+          {loadError}
+        </p>
+      </section>
+    );
+  }
+  if (client === null) {
+    return (
+      <p role="status" className="muted">
+        Loading client…
+      </p>
+    );
+  }
+
+  return (
+    <section aria-labelledby="client-heading">
+      <p>
+        <Link to="/clients">← Clients</Link>
+      </p>
+      <h1 id="client-heading">{client.name}</h1>
+      {message !== null && (
+        <p className={message.kind === 'ok' ? 'notice' : 'error'} role={message.kind === 'ok' ? 'status' : 'alert'}>
+          {message.text}
+        </p>
+      )}
+      {canWrite && !editing && (
+        <button type="button" className="secondary" onClick={() => setEditing(true)}>
+          Edit client
+        </button>
+      )}
+      {editing && (
+        <EditClient
+          api={api}
+          client={client}
+          onCancel={() => setEditing(false)}
+          onSaved={(saved) => {
+            setClient(saved);
+            setEditing(false);
+            setMessage({ kind: 'ok', text: 'Saved.' });
+            void load();
+          }}
+        />
+      )}
+      <ClientSummary client={client} />
+      {canWrite && <ClientActions api={api} client={client} onChanged={load} onMessage={setMessage} onSecret={setSecret} />}
+      <ClientHistory events={events} />
+      {secret !== null && <SecretDialog clientId={client.client_id} secret={secret} onClose={() => setSecret(null)} />}
+    </section>
+  );
+}

@@ -1,0 +1,64 @@
+import type { ReactNode } from 'react';
+import type { Client } from '../api';
+import { exactTime, relativeTime } from '../format';
+
+function Time({ iso, none = 'never' }: { iso: string | null; none?: string }) {
+  if (iso === null) return <>{none}</>;
+  return (
+    <time dateTime={iso} title={exactTime(iso)}>
+      {exactTime(iso)} ({relativeTime(iso)})
+    </time>
+  );
+}
+
+function Grants({ grants }: { grants: Client['grants'] }) {
+  if (grants.length === 0) return <>none</>;
+  return (
+    <ul className="plain">
+      {grants.map((grant) => (
+        <li key={grant.service}>
+          <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+/** Every field of a client, as a list of labels and values. */
+export function ClientSummary({ client }: { client: Client }) {
+  const rows: Array<[string, ReactNode]> = [
+    ['Client ID', <code key="id">{client.client_id}</code>],
+    ['Name', client.name],
+    ['Description', client.description || '—'],
+    ['Owner', client.owner],
+    [
+      'Status',
+      <span key="status" className={`status status-${client.status}`}>
+        {client.status}
+      </span>,
+    ],
+    ['Enabled', client.enabled ? 'yes' : 'no'],
+    ['Grants', <Grants key="grants" grants={client.grants} />],
+    ['IP ranges', client.ip_ranges.join(', ') || 'anywhere'],
+    ['Roles', client.roles.join(', ') || '—'],
+    ['First name', client.first_name ?? '—'],
+    ['Last name', client.last_name ?? '—'],
+    ['Service account', `${client.service_account.username} (${client.service_account.id})`],
+    ['Authentication', client.auth_method === 'client_secret' ? 'client secret' : 'private key JWT'],
+    ['Expires', <Time key="expires" iso={client.expires_at} />],
+    ['Last used', <Time key="last" iso={client.last_used_at} />],
+    ['Created', <Time key="created" iso={client.created_at} />],
+    ['Created by', client.created_by],
+    ['Updated', <Time key="updated" iso={client.updated_at} />],
+  ];
+  return (
+    <dl className="details">
+      {rows.map(([label, value]) => (
+        <div key={label}>
+          <dt>{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}

@@ -1,0 +1,34 @@
+import type { Service } from '../api';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
+
+/**
+ * A service's fields, for the new-service form (`withId`) and the edit form (filled in from
+ * `service`). A built-in service's audience and scopes are read-only.
+ */
+export function ServiceFields({ service, errors, withId }: { service?: Service; errors: Record<string, string[]>; withId: boolean }) {
+  const { aria, error } = fieldErrorViews(errors, 'service-error-');
+  const fixed = service?.built_in === true;
+  return (
+    <>
+      {withId && (
+        <>
+          <label htmlFor="service-id">Service ID (can never change)</label>
+          <input id="service-id" name="id" required {...aria('id')} />
+          {error('id')}
+        </>
+      )}
+      <label htmlFor="service-name">Name</label>
+      <input id="service-name" name="name" required defaultValue={service?.name} {...aria('name')} />
+      {error('name')}
+      <label htmlFor="service-audience">Audience (the aud of its tokens)</label>
+      <input id="service-audience" name="audience" required defaultValue={service?.audience} readOnly={fixed} {...aria('audience')} />
+      {error('audience')}
+      <label htmlFor="service-scopes">Scopes (separated by spaces)</label>
+      <input id="service-scopes" name="scopes" defaultValue={service?.scopes.join(' ')} readOnly={fixed} {...aria('scopes')} />
+      {error('scopes')}
+      <label htmlFor="service-description">Description</label>
+      <textarea id="service-description" name="description" rows={2} defaultValue={service?.description} {...aria('description')} />
+      {error('description')}
+    </>
+  );
+}
