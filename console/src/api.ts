@@ -4,6 +4,8 @@ import type { paths } from './generated/admin-api';
 /** The shapes the console uses, all taken from Portier's OpenAPI document. */
 type Json<T> = T extends { content: { 'application/json': infer B } } ? B : never;
 export type Client = Json<paths['/admin/clients/{client_id}']['get']['responses'][200]>;
+/** Every status a client can have, as the API's schema lists them. */
+export type ClientStatus = Client['status'];
 export type ClientPage = Json<paths['/admin/clients']['get']['responses'][200]>;
 export type ClientQuery = NonNullable<paths['/admin/clients']['get']['parameters']['query']>;
 export type CreateClientBody = NonNullable<paths['/admin/clients']['post']['requestBody']>['content']['application/json'];

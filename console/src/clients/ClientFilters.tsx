@@ -1,10 +1,14 @@
 import type { FormEvent } from 'react';
-import type { Service } from '../api';
+import type { ClientStatus, Service } from '../api';
 import { formText, listUrl } from '../format';
 import { useRouter } from '../router';
 
 const FILTERS = ['name', 'owner', 'status', 'service'] as const;
-const STATUSES = ['active', 'disabled', 'expired'] as const;
+/** The status filter's choices: every status of the API's schema, and no other (checked below). */
+const STATUSES = ['active', 'disabled', 'expired'] as const satisfies readonly ClientStatus[];
+/** A status the API gains but the filter does not offer is a type error here. */
+const everyStatusOffered: Exclude<ClientStatus, (typeof STATUSES)[number]> extends never ? true : never = true;
+void everyStatusOffered;
 
 /** The clients list's filters, read from and written to the query string (so that Back returns to the previous filters). */
 export function ClientFilters({ services }: { services: Service[] }) {
