@@ -10,7 +10,7 @@ import { CLIENT_ID_PATTERN } from '../schemas/limits.js';
 import { BadValue } from './kinds.js';
 
 /** What node-postgres makes of `sslmode` in the URL (see the README's "Production PostgreSQL"). */
-export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
 
 /** A `postgres://` or `postgresql://` URL, with an `sslmode` node-postgres knows if any. */
 export function postgresUrl(value: string): string {

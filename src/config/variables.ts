@@ -16,8 +16,10 @@
  *    every variable there, with the declared default in the default column, to the letter.
  * Values arrive trimmed, and an empty one counts as unset. A rule between two variables goes
  * into the later one's parse function or default, which reads the other with
- * `SETTINGS.….read(env)` (see ISSUER or DATABASE_CA_FILE); loadConfig reads the entries in
- * the table's order and stops at the first bad one.
+ * `SETTINGS.….read(env)` (see ISSUER or DATABASE_CA_FILE), and whose return type is then
+ * written out (TypeScript cannot infer a type from the table inside the table). loadConfig
+ * reads the entries in the table's order and stops at the first bad one, so put the other
+ * variable first.
  */
 import { availableParallelism } from 'node:os';
 import { aes256Key, clientId, clientSecret, issuerUrl, type PemFile, pemFile, postgresUrl, trustProxy } from './formats.js';
