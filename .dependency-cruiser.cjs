@@ -27,7 +27,7 @@ module.exports = {
       name: 'foundation-below-domain',
       severity: 'error',
       comment: 'configuration, logging, metrics, protection and the database layer sit below the domain',
-      from: { path: '^src/(config|logger|metrics)\\.ts|^src/(protection|db)/' },
+      from: { path: '^src/(config|logger|metrics)\\.ts|^src/(config|protection|db)/' },
       to: { path: `${DOMAIN}|${EDGES}|${WIRING}` },
     },
     {

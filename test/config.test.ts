@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../src/config.js';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, VARIABLES } from '../src/config.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -514,12 +514,27 @@ t.test('the first bad variable stops the load, whatever the others', async (t) =
   t.equal(error?.name, 'ConfigError');
 });
 
-t.test("the README's configuration table names exactly the variables Portier reads", async (t) => {
+/**
+ * The README's configuration table, read from the README itself: each variable a row names,
+ * with that row's default column. A row of two variables (`PORT`, `HOST`) may give two
+ * defaults, one for each, separated by a comma.
+ */
+function readmeConfigurationTable(): Map<string, string> {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
-  const documented = [...table.matchAll(/^\| (.+?) \|/gm)]
-    .flatMap((row) => [...(row[1] ?? '').matchAll(/`([A-Z0-9_]+)`/g)].map((match) => match[1]))
-    .sort();
+  const start = readme.indexOf('\n## Configuration\n');
+  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+  const defaults = new Map<string, string>();
+  for (const [row] of section.matchAll(/^\| .+ \|$/gm)) {
+    const names = [...row.slice(0, row.indexOf(' | ')).matchAll(/`([A-Z0-9_]+)`/g)].map((match) => match[1] ?? '');
+    const lastCell = row.slice(row.lastIndexOf(' | ') + 3, -2);
+    const parts = lastCell.split(', ');
+    for (const [index, name] of names.entries()) defaults.set(name, parts.length === names.length ? (parts[index] ?? '') : lastCell);
+  }
+  return defaults;
+}
+
+t.test("the README's configuration table names exactly the variables Portier reads", async (t) => {
+  const documented = [...readmeConfigurationTable().keys()].sort();
   t.same(documented, [...CONFIG_VARIABLES].sort());
 
   const read = new Set<string | symbol>();
@@ -535,4 +550,17 @@ t.test("the README's configuration table names exactly the variables Portier rea
     ),
   );
   t.same([...read].map(String).sort(), [...CONFIG_VARIABLES].sort(), 'and they are the ones loadConfig reads');
+});
+
+t.test("the README's configuration table gives each variable's declared default", async (t) => {
+  const table = readmeConfigurationTable();
+  t.ok(table.size >= VARIABLES.length, 'the table is found');
+  for (const variable of VARIABLES) {
+    t.equal(table.get(variable.name), variable.documentedDefault, `${variable.name}: the default column`);
+  }
+  // A literal default, set explicitly, must change nothing: the README's value is the one in force.
+  for (const [name, documented] of table) {
+    const literal = /^`([^`$]*)`$/.exec(documented)?.[1];
+    if (literal !== undefined) t.strictSame(loadConfig({ [name]: literal }), loadConfig({}), `${name}=${literal} is the default`);
+  }
 });
