@@ -11,6 +11,7 @@ import '../clients/directory.test.js';
 import '../oauth/interop.test.js';
 import '../oauth/dpop.test.js';
 import '../oauth/dpop-interop.test.js';
+import '../oauth/federated.test.js';
 import '../oauth/introspection.test.js';
 import '../oauth/ip-ranges.test.js';
 import '../oauth/jwks-uri.test.js';

@@ -183,7 +183,7 @@ export async function checkFederatedAssertion(
       requiredClaims: ['exp', 'sub'],
     }));
   } catch (error) {
-    return reject(`${from} ${describeJoseError(error)}`);
+    return reject(`${from}: the token ${describeJoseError(error)}`);
   }
   const ageProblem = tokenAgeProblem(claims, issuer.maxTokenAge, Math.floor(now / 1000));
   if (ageProblem !== undefined) return reject(`${from}: ${ageProblem}`);
