@@ -1,6 +1,7 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
 import '../clients/bootstrap.test.js';
 import '../clients/concurrency.test.js';
+import '../clients/identities.test.js';
 import '../clients/rules.test.js';
 import '../keys/encryption.test.js';
 import '../keys/jws.test.js';
