@@ -1666,7 +1666,12 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
     { weight: 4, arbitrary: call('GET', fc.constant('/admin/trusted-issuers')) },
     {
       weight: 6,
-      arbitrary: call('POST', fc.constant('/admin/trusted-issuers'), undefined, jsonBody(createIssuer, ['max_token_age', 'id', 'algorithms'])),
+      arbitrary: call(
+        'POST',
+        fc.constant('/admin/trusted-issuers'),
+        undefined,
+        jsonBody(createIssuer, ['max_token_age', 'id', 'algorithms']),
+      ),
     },
     { weight: 4, arbitrary: call('GET', issuerPath) },
     { weight: 6, arbitrary: call('PATCH', issuerPath, undefined, jsonBody(patchIssuer, ['issuer', 'max_token_age', 'algorithms'])) },
