@@ -3,6 +3,7 @@ import {
   clientIdSchema,
   dateTime,
   filterText,
+  HTTPS_URL,
   limitSchema,
   MAX_PAGE_SIZE,
   MAX_PREVIOUS_SECRET_VALIDITY,
@@ -46,7 +47,7 @@ export const jwksSchema = Type.Object({ keys: Type.Array(jwkSchema, { minItems: 
  * the syntax, and the guard on where Portier may connect, are in checkClientKeys and
  * oauth/client-auth/remote-jwks.ts).
  */
-export const jwksUriSchema = Type.String({ minLength: 9, maxLength: 2000, pattern: '^https://[^\\s]+$' });
+export const jwksUriSchema = Type.String({ minLength: 9, maxLength: 2000, pattern: HTTPS_URL });
 
 /**
  * A platform identity a federated client signs in as: the trusted issuer (its id), the

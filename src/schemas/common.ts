@@ -26,6 +26,11 @@ export {
  * (an emoji) is one code point and passes; only a lone half matches the range.
  */
 const CONTROL_OR_LONE_SURROGATE = '\\u0000-\\u001f\\u007f\\ud800-\\udfff';
+/**
+ * An https URL as typed: no whitespace, control characters or lone surrogates (which
+ * PostgreSQL refuses or changes); whether it is a URL at all is the rules' to say.
+ */
+export const HTTPS_URL = `^https://[^\\s${CONTROL_OR_LONE_SURROGATE}]+$`;
 /** One line of text. */
 const PRINTABLE = `^[^${CONTROL_OR_LONE_SURROGATE}]+$`;
 /** Free text that may span lines: tab, line feed and carriage return are allowed. */

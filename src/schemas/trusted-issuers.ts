@@ -1,6 +1,6 @@
 import Type, { type Static } from 'typebox';
 import { jwksSchema, jwksUriSchema } from './clients.js';
-import { nullable, stringEnum, TOKEN, trustedIssuerIdSchema } from './common.js';
+import { HTTPS_URL, nullable, stringEnum, TOKEN, trustedIssuerIdSchema } from './common.js';
 import { FEDERATED_ALGORITHMS } from './enums.js';
 import { MAX_TOKEN_AGE_BOUNDS } from './limits.js';
 
@@ -14,7 +14,7 @@ const trustedIssuerFields = {
   issuer: Type.String({
     minLength: 9,
     maxLength: 500,
-    pattern: '^https://[^\\s]+$',
+    pattern: HTTPS_URL,
     description: "The tokens' `iss`, exactly (an https URL).",
   }),
   // Where the issuer publishes its keys; null (with jwks null): read from
