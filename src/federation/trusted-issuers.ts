@@ -5,7 +5,6 @@ import { checkPublicJwks, hasKeys, httpsUrlProblem } from '../clients/public-key
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientFederatedIdentities, clients, trustedIssuers } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
-import { isAbsoluteUriWithoutFragment } from '../lib/syntax.js';
 import { MAX_TOKEN_AGE_BOUNDS, TRUSTED_ISSUER_ID_PATTERN } from '../schemas/common.js';
 import { FEDERATED_ALGORITHMS, type FederatedAlgorithm } from '../schemas/enums.js';
 import type { TrustedIssuerInput, TrustedIssuerPatch, TrustedIssuerResource } from '../schemas/trusted-issuers.js';
@@ -94,7 +93,6 @@ export async function getTrustedIssuer(db: DbOrTx, id: string): Promise<TrustedI
 /** The fields of an issuer that every write checks: what the schema cannot say. */
 interface IssuerFields {
   issuer?: string | undefined;
-  audience?: string | null | undefined;
   max_token_age?: number | undefined;
   algorithms?: FederatedAlgorithm[] | undefined;
 }
@@ -107,9 +105,6 @@ function checkIssuerFields(input: IssuerFields, errors: FieldError[]): void {
     else if (new URL(input.issuer).search !== '' || input.issuer.includes('?')) {
       errors.push({ path: '/issuer', message: 'must not contain a query' });
     }
-  }
-  if (input.audience !== undefined && input.audience !== null && !isAbsoluteUriWithoutFragment(input.audience)) {
-    errors.push({ path: '/audience', message: 'must be an absolute URI without a fragment' });
   }
   const age = input.max_token_age;
   if (age !== undefined && !(Number.isInteger(age) && age >= MAX_TOKEN_AGE_BOUNDS.min && age <= MAX_TOKEN_AGE_BOUNDS.max)) {

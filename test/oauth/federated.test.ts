@@ -510,7 +510,8 @@ t.test('an issuer with inline keys, or with a jwks_uri, is never asked for disco
   airGapped.mode = 'reset';
   // The real GitHub issuer, its keys given inline: nothing is fetched anywhere.
   await trust('github', 'https://token.actions.githubusercontent.com', { jwks: { keys: [airGapped.key.publicJwk] } });
-  await trust('air-gapped', airGapped, { jwks: { keys: [airGapped.key.publicJwk] } });
+  // An audience that is no URI, as a Kubernetes or SPIRE audience may be.
+  await trust('air-gapped', airGapped, { jwks: { keys: [airGapped.key.publicJwk] }, audience: 'portier' });
   await trust('direct', direct, { jwks_uri: direct.jwksUri });
   await federatedClient('release', [{ issuer: 'github', subject: 'repo:acme/billing:ref:refs/tags/v1.2.0' }]);
   await federatedClient('offline', [{ issuer: 'air-gapped', subject: 'spiffe://air.example/job' }]);
@@ -525,8 +526,8 @@ t.test('an issuer with inline keys, or with a jwks_uri, is never asked for disco
     ref: 'refs/tags/v1.2.0',
   });
   t.equal((await signIn(server.app, release)).statusCode, 200, 'GitHub Actions token, inline keys');
-  const svid = await spiffeSvid(airGapped, { now: now(), audience: ISSUER, spiffeId: 'spiffe://air.example/job' });
-  t.equal((await signIn(server.app, svid)).statusCode, 200, 'EdDSA, inline keys');
+  const svid = await spiffeSvid(airGapped, { now: now(), audience: 'portier', spiffeId: 'spiffe://air.example/job' });
+  t.equal((await signIn(server.app, svid)).statusCode, 200, 'EdDSA, inline keys, the audience "portier"');
   t.same(airGapped.hits, { discovery: 0, jwks: 0 }, 'nothing fetched');
   const directSvid = await spiffeSvid(direct, { now: now(), audience: ISSUER, spiffeId: 'spiffe://direct.example/job' });
   t.equal((await signIn(server.app, directSvid)).statusCode, 200, 'PS256, keys at the jwks_uri');
@@ -545,7 +546,7 @@ t.test('an issuer with inline keys, or with a jwks_uri, is never asked for disco
   const patched = await server.admin('PATCH', '/admin/trusted-issuers/air-gapped', { jwks: { keys: [rotated.publicJwk] } });
   t.equal(patched.statusCode, 200);
   expectInvalidClient(t, await signIn(server.app, svid), 'the old inline key, replaced');
-  const fresh = await spiffeSvid({ ...airGapped, key: rotated }, { now: now(), audience: ISSUER, spiffeId: 'spiffe://air.example/job' });
+  const fresh = await spiffeSvid({ ...airGapped, key: rotated }, { now: now(), audience: 'portier', spiffeId: 'spiffe://air.example/job' });
   t.equal((await signIn(server.app, fresh)).statusCode, 200, 'the new inline key');
 });
 
