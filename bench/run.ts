@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
 import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S } from './attack.js';
+import { federationTable } from './federation.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
 import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
@@ -63,6 +64,8 @@ for (const name of targetNames) {
   if (!ALL_TARGETS.includes(name)) throw new Error(`BENCH_TARGETS: unknown target "${name}" (known: ${ALL_TARGETS.join(', ')})`);
 }
 const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes('portier-pg');
+/** The federation table (federation.ts): a federated client next to a private_key_jwt one, on portier-pg. */
+const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.includes('portier-pg');
 const pgServerUrl = process.env.BENCH_PG_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
 const sharedDir = resolve(process.env.BENCH_SHARED_DIR?.trim() || join(ROOT, '..', 'shared', 'bench'));
 const cpuProfileDir = process.env.BENCH_CPU_PROF?.trim() ? resolve(process.env.BENCH_CPU_PROF.trim()) : undefined;
@@ -71,7 +74,7 @@ const skipBuild = process.env.BENCH_SKIP_BUILD === '1';
 /** The whole run, set-up included; past it everything is stopped and removed. */
 const DEADLINE_SECONDS = 420;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
-const plannedLoadSeconds = rounds * (targetNames.length + (attack ? 3 : 0)) * loadSeconds;
+const plannedLoadSeconds = rounds * (targetNames.length + (attack ? 3 : 0) + (federation ? 2 : 0)) * loadSeconds;
 if (plannedLoadSeconds > 300)
   throw new Error(`planned load time ${plannedLoadSeconds} s is over 300 s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS`);
 assertLoopback(pgServerUrl);
@@ -168,6 +171,7 @@ async function main(): Promise<number> {
   log(
     `  node ${process.version}, ${cpus().length} cores, ${alg}, commit ${gitDescription()}; load.mjs: ${settings.connections} connections, ` +
       `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ${rounds} round(s) of ${targetNames.join(', ')}` +
+      (federation ? '; then the federation table on portier-pg' : '') +
       (attack ? '; then the attack table on portier-pg' : ''),
   );
   log(`  request: POST with HTTP Basic and the body ${TOKEN_BODY}`);
@@ -293,6 +297,24 @@ async function main(): Promise<number> {
   }
   log();
 
+  // ---- the federation table (federation.ts), on portier-pg while it still runs ----
+  const pgTarget = targets.find((target) => target.name === 'portier-pg');
+  if (federation && pgTarget !== undefined && !pgTarget.child.hasExited()) {
+    await checkIdle('the federation table');
+    problems.push(
+      ...(await federationTable({
+        baseUrl: pgTarget.baseUrl,
+        issuer: pgTarget.baseUrl,
+        serverPid: pgTarget.child.pid,
+        admin,
+        settings,
+        rounds,
+        log,
+      }).catch((error: unknown) => [`federation: ${errorText(error)}`])),
+    );
+    log();
+  }
+
   if (attack && pgEnv !== undefined && pgSetUp !== undefined) {
     const env = pgEnv;
     // The measured servers go first: the attack table has the machine (and portier-pg's port) to itself.
@@ -315,7 +337,7 @@ async function main(): Promise<number> {
   if (cpuProfileDir !== undefined) log(`CPU profiles are written to ${cpuProfileDir} when the servers stop`);
   log(`total ${fixed((Date.now() - startedAt) / 1000, 0)} s`);
   // A Portier target that could not be measured is a failure; a skipped peer or ceiling is not.
-  return problems.some((problem) => problem.startsWith('portier') || problem.startsWith('attack')) ? 1 : 0;
+  return problems.some((problem) => /^(portier|attack|federation)/.test(problem)) ? 1 : 0;
 }
 
 let exitCode = 1;

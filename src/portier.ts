@@ -15,7 +15,8 @@ import type { Clock } from './lib/clock.js';
 import { ClientFingerprints } from './lib/redact.js';
 import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
-import { fetchJwks, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
+import { TrustedIssuerCache } from './oauth/client-auth/federated.js';
+import { fetchJwksFrom, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
 import { DpopNonces } from './oauth/dpop.js';
 import { tokenEndpointUrl } from './oauth/endpoints.js';
 import { RevocationList } from './oauth/revocations.js';
@@ -79,6 +80,7 @@ export async function createPortier(config: Config, database: Database, logger: 
   const keys = new KeyCache(database, rotationSettings(config), clock);
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
   const revocations = new RevocationList(db);
+  const federation = new TrustedIssuerCache(db, clock);
   const scopeCatalogue = new Cached(async () => {
     const rows = await db.select({ scopes: services.scopes }).from(services);
     return [...new Set(rows.flatMap((row) => row.scopes))].sort();
@@ -88,6 +90,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     keys.invalidate();
     revocations.invalidate();
     scopeCatalogue.invalidate();
+    federation.invalidate();
   });
   const budgets = new FailureBudgets(
     {
@@ -122,7 +125,8 @@ export async function createPortier(config: Config, database: Database, logger: 
       directory,
       verifier,
       budgets,
-      remoteJwks: new RemoteJwks((uri) => fetchJwks(uri, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
+      remoteJwks: new RemoteJwks((source) => fetchJwksFrom(source, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
+      federation,
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),
       keys,
       revocations,

@@ -54,6 +54,10 @@ const BILLING = { id: 'billing', audience: 'https://billing.example', scopes: ['
 const MALFORMED_FORM_PIECES = ['&', '&&', '=', '==x', '%', '%zz', '%00', '%ED%A0%80', 'a=%E0%A4%A', ';'];
 
 const CLIENT_POOL = Array.from({ length: 20 }, (_, i) => `fuzz-${i}`);
+/** The trusted issuer of the run (its keys inline) and the ids the fuzzer's issuer calls use. */
+const PLATFORM_ID = 'fuzz-platform';
+const PLATFORM_ISSUER = 'https://platform.fuzz.example';
+const ISSUER_POOL = [PLATFORM_ID, ...Array.from({ length: 6 }, (_, i) => `issuer-${i}`)];
 const SERVICE_POOL = ['events', 'billing', 'portier-admin', ...Array.from({ length: 8 }, (_, i) => `svc-${i}`)];
 /** Never targeted by a change: the admin whose token drives the run, and the client checked at the end. */
 const PROTECTED = new Set([ADMIN_ID, GOOD_ID, 'off-admin', 'gone-admin']);
@@ -649,7 +653,70 @@ async function setUp(t: Test) {
   for (const alg of ['ES256', 'EdDSA', 'RS256'] as const)
     jwks.push(await exportJWK((await generateKeyPair(alg, { extractable: true })).publicKey));
 
-  return { ...server, logs, goodSecret, goodBasic, goodToken, readToken, revokedToken, staleTokens, unsigned, forged, jwks };
+  // A platform (its keys given inline: nothing is fetched), a federated client, and platform
+  // tokens: one that signs in, and ones each check refuses.
+  const platform = await generateKeyPair('ES256', { extractable: true });
+  await must(
+    admin('POST', '/admin/trusted-issuers', {
+      id: PLATFORM_ID,
+      issuer: PLATFORM_ISSUER,
+      jwks: { keys: [{ ...(await exportJWK(platform.publicKey)), kid: 'platform-key' }] },
+    }),
+    201,
+  );
+  await must(
+    admin('POST', '/admin/clients', {
+      client_id: 'fuzz-federated',
+      name: 'Federated',
+      owner: 'ops',
+      grants: [{ service: 'events', scopes: ['events:read'] }],
+      auth_method: 'federated',
+      federated_identities: [
+        { issuer: PLATFORM_ID, subject: 'system:serviceaccount:fuzz:worker', claims: { '/kubernetes.io/namespace': 'fuzz' } },
+      ],
+    }),
+    201,
+  );
+  const platformToken = (claims: Record<string, unknown>, header: Record<string, unknown> = {}) =>
+    new SignJWT({
+      iss: PLATFORM_ISSUER,
+      sub: 'system:serviceaccount:fuzz:worker',
+      aud: [server.config.issuer],
+      'kubernetes.io': { namespace: 'fuzz' },
+      ...claims,
+    })
+      .setProtectedHeader({ alg: 'ES256', kid: 'platform-key', ...header })
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(platform.privateKey);
+  const platformTokens = [
+    await platformToken({}),
+    await platformToken({ sub: 'system:serviceaccount:fuzz:\u0000worker' }),
+    await platformToken({ sub: 'x'.repeat(5000) }),
+    await platformToken({ sub: { nested: true } }),
+    await platformToken({ aud: 'https://elsewhere.example' }),
+    await platformToken({ 'kubernetes.io': { namespace: ['fuzz'] } }),
+    await platformToken({ 'kubernetes.io': null }),
+    await platformToken({}, { kid: 'unknown-kid' }),
+    await platformToken({ iss: 'https://untrusted.example' }),
+    await platformToken({ iss: `${PLATFORM_ISSUER}\u0000` }),
+    await platformToken({ padding: 'p'.repeat(20_000) }),
+  ];
+
+  return {
+    ...server,
+    logs,
+    goodSecret,
+    goodBasic,
+    goodToken,
+    readToken,
+    revokedToken,
+    staleTokens,
+    unsigned,
+    forged,
+    jwks,
+    platformTokens,
+  };
 }
 
 type Fuzz = Awaited<ReturnType<typeof setUp>>;
@@ -733,7 +800,7 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   /** Anything: what the other addresses send. */
   const anyCredentials = fc.oneof(
     safeCredentials,
-    fc.constantFrom('basic-wrong', 'post-wrong', 'basic-unknown', 'post-unknown', 'assertion'),
+    fc.constantFrom('basic-wrong', 'post-wrong', 'basic-unknown', 'post-unknown', 'assertion', 'platform', 'platform-odd'),
     fc.constant('basic-odd'),
     fc.constant('post-odd'),
     fc.constant('header-odd'),
@@ -808,6 +875,26 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
       oddSecret: oddCredential,
       formEncodeBasic: fc.boolean(),
       unknownId: fc.stringMatching(/^[a-z0-9][a-z0-9._-]{2,20}$/),
+      platformToken: fc.constantFrom(...fuzz.platformTokens),
+      platformClientId: fc.option(fc.oneof(fc.constantFrom('fuzz-federated', GOOD_ID, 'fuzz-3', 'nobody-here'), nasty), {
+        freq: 2,
+        nil: undefined,
+      }),
+      // A JWT naming the platform (or another issuer with a colon) with anything in its parts.
+      oddPlatformToken: fc
+        .tuple(
+          fc.oneof(fc.constantFrom('{"alg":"ES256","kid":"platform-key"}', '{"alg":"none"}', '{"alg":"HS256"}', '{}'), nasty),
+          fc.oneof(
+            fc.constantFrom(PLATFORM_ISSUER, 'urn:a:b', 'https://untrusted.example', `${PLATFORM_ISSUER}/`),
+            nasty.map((text) => `${PLATFORM_ISSUER}${text}`),
+          ),
+          fc.oneof(fc.jsonValue({ maxDepth: 2 }), nasty),
+          fc.oneof(fc.constantFrom('', 'AAAA', '***'), nasty),
+        )
+        .map(
+          ([header, iss, sub, signature]) =>
+            `${base64url(header)}.${base64url(JSON.stringify({ iss, sub, aud: 'http://portier.test', exp: 9_999_999_999 }))}.${signature}`,
+        ),
       grantType: fc.oneof(
         { weight: 8, arbitrary: fc.constant('client_credentials') },
         {
@@ -878,6 +965,19 @@ function oauthArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
           pairs.push(
             ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', false],
             ['client_assertion', 'a.b.c', false],
+          );
+          break;
+        case 'platform':
+          pairs.push(
+            ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', false],
+            ['client_assertion', spec.platformToken, false],
+          );
+          if (spec.platformClientId !== undefined) pairs.push(['client_id', spec.platformClientId, false]);
+          break;
+        case 'platform-odd':
+          pairs.push(
+            ['client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', false],
+            ['client_assertion', spec.oddPlatformToken, spec.raw[0] === true],
           );
           break;
         case 'basic-wrong':
@@ -1311,8 +1411,34 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
     return fc.oneof({ weight: 4, arbitrary: valid }, { weight: 5, arbitrary: fuzzed }, { weight: 1, arbitrary: unknown });
   };
 
+  /** Platform identities as sent: of trusted issuers or not, with any subject and claims. */
+  const identities = fc.array(
+    fc.record(
+      {
+        issuer: field(fc.constantFrom(...ISSUER_POOL, 'nosuch', 'No Such')),
+        subject: field(fc.oneof(text(30), fc.constantFrom('system:serviceaccount:a:b', 'x'.repeat(513), 'a\u0000b'))),
+        claims: field(
+          fc.dictionary(
+            fc.oneof(fc.constantFrom('/a~1b', '/x~2', 'repository_owner', '/kubernetes.io/namespace', 'a b', ''), nasty),
+            fc.oneof(fc.string({ maxLength: 10 }), fc.integer(), fc.boolean(), wrongType),
+            { maxKeys: 3 },
+          ),
+        ),
+      },
+      { requiredKeys: [] },
+    ),
+    { maxLength: 12 },
+  );
+
   const createClient = fc.oneof(
     { weight: 5, arbitrary: bodyOf(createFields, ['name', 'owner']) },
+    // federated, with identities valid or not.
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(bodyOf(clientFields, ['name']), identities)
+        .map(([body, federated]) => ({ ...body, owner: 'ops', auth_method: 'federated', federated_identities: federated })),
+    },
     // private_key_jwt with a key set, valid or not.
     {
       weight: 1,
@@ -1395,6 +1521,40 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   );
   const patchService = bodyOf({ id: { valid: fc.constant(undefined), plausible: serviceId }, ...serviceFields }, []);
 
+  const trustedIssuerId = fc.oneof(
+    { weight: 10, arbitrary: fc.constantFrom(...ISSUER_POOL) },
+    { weight: 2, arbitrary: fc.stringMatching(/^[a-z0-9._-]{3,20}$/) },
+    { weight: 2, arbitrary: nasty },
+  );
+  const issuerFields: Fields = {
+    issuer: {
+      valid: fc.oneof(
+        fc.constantFrom('https://a.example', 'https://b.example/tenant', PLATFORM_ISSUER),
+        fc.webUrl({ validSchemes: ['https'] }),
+      ),
+      plausible: fc.oneof(
+        nasty,
+        fc.constantFrom('http://x.example', 'https://x.example/?q=1', 'https://x.example/#f', 'https://u:p@x.example', 'https://'),
+      ),
+    },
+    jwks_uri: {
+      valid: fc.option(fc.constantFrom('https://keys.example/jwks')),
+      plausible: fc.oneof(nasty, fc.constantFrom('http://keys.example')),
+    },
+    jwks: { valid: fc.option(validJwks), plausible: anyJwks },
+    audience: { valid: fc.option(fc.constantFrom('https://portier.example', 'urn:x:y')), plausible: nasty },
+    max_token_age: {
+      valid: fc.integer({ min: 60, max: 86_400 }),
+      plausible: fc.oneof(fc.integer(), fc.double(), fc.constantFrom(59, 86_401, '600')),
+    },
+    algorithms: {
+      valid: fc.uniqueArray(fc.constantFrom('RS256', 'ES256', 'PS256', 'EdDSA'), { minLength: 1 }),
+      plausible: fc.array(fc.constantFrom('none', 'HS256', 'ES384', 'RS256', ''), { maxLength: 5 }),
+    },
+  };
+  const createIssuer = bodyOf({ id: { valid: trustedIssuerId, plausible: nasty }, ...issuerFields }, ['id', 'issuer']);
+  const patchIssuer = bodyOf({ id: { valid: fc.constant(undefined), plausible: trustedIssuerId }, ...issuerFields }, []);
+
   const anyQuery = queryString(fc.array(fc.tuple(nasty, nasty), { maxLength: 2 }));
   /** Valid instants, the first and last there are among them. */
   const validDate = fc.oneof(
@@ -1471,6 +1631,7 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   ) => fc.record({ method: fc.constant(method), path, query, body }).map((c): AdminCall => c);
   const clientPath = (suffix = '') => segment(clientId).map((id) => `/admin/clients/${id}${suffix}`);
   const servicePath = segment(serviceId).map((id) => `/admin/services/${id}`);
+  const issuerPath = segment(trustedIssuerId).map((id) => `/admin/trusted-issuers/${id}`);
   const maybeBody = (body: fc.Arbitrary<Body>) => fc.oneof({ weight: 6, arbitrary: none }, { weight: 1, arbitrary: body });
 
   const calls = fc.oneof(
@@ -1502,6 +1663,19 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
     { weight: 8, arbitrary: call('GET', servicePath) },
     { weight: 12, arbitrary: call('PATCH', servicePath, undefined, jsonBody(patchService, ['id', 'audience', 'scopes'])) },
     { weight: 5, arbitrary: call('DELETE', servicePath) },
+    { weight: 4, arbitrary: call('GET', fc.constant('/admin/trusted-issuers')) },
+    {
+      weight: 6,
+      arbitrary: call(
+        'POST',
+        fc.constant('/admin/trusted-issuers'),
+        undefined,
+        jsonBody(createIssuer, ['max_token_age', 'id', 'algorithms']),
+      ),
+    },
+    { weight: 4, arbitrary: call('GET', issuerPath) },
+    { weight: 6, arbitrary: call('PATCH', issuerPath, undefined, jsonBody(patchIssuer, ['issuer', 'max_token_age', 'algorithms'])) },
+    { weight: 3, arbitrary: call('DELETE', issuerPath) },
     { weight: 5, arbitrary: call('GET', fc.constant('/admin/keys')) },
     { weight: 1, arbitrary: call('POST', fc.constant('/admin/keys/rotate'), undefined, maybeBody(jsonBody(wrongType, ['a']))) },
     { weight: 24, arbitrary: call('GET', fc.constant('/admin/audit-events'), auditQuery) },

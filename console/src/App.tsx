@@ -9,6 +9,8 @@ import { Link, Router, useRouter } from './router';
 import { SignIn } from './SignIn';
 import { ServiceDetail } from './services/ServiceDetail';
 import { ServicesList } from './services/ServicesList';
+import { TrustedIssuerDetail } from './trusted-issuers/TrustedIssuerDetail';
+import { TrustedIssuersList } from './trusted-issuers/TrustedIssuersList';
 
 export function App() {
   return (
@@ -65,8 +67,13 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
   let screen: JSX.Element;
   const detail = /^\/clients\/([^/]+)$/.exec(path);
   const service = /^\/services\/([^/]+)$/.exec(path);
+  const trustedIssuer = /^\/trusted-issuers\/([^/]+)$/.exec(path);
   if (path === '/services') screen = <ServicesList api={api} canWrite={session.canWrite} />;
-  else if (service?.[1] !== undefined) screen = <ServiceDetail api={api} id={decodeURIComponent(service[1])} canWrite={session.canWrite} />;
+  else if (path === '/trusted-issuers') screen = <TrustedIssuersList api={api} canWrite={session.canWrite} />;
+  else if (trustedIssuer?.[1] !== undefined) {
+    screen = <TrustedIssuerDetail api={api} id={decodeURIComponent(trustedIssuer[1])} canWrite={session.canWrite} />;
+  } else if (service?.[1] !== undefined)
+    screen = <ServiceDetail api={api} id={decodeURIComponent(service[1])} canWrite={session.canWrite} />;
   else if (path === '/keys') screen = <Keys api={api} canWrite={session.canWrite} />;
   else if (path === '/audit') screen = <AuditTrail api={api} />;
   else if (path === '/clients/new' && session.canWrite) screen = <CreateClient api={api} />;
@@ -86,6 +93,9 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
           </Link>
           <Link to="/services" aria-current={path.startsWith('/services') ? 'page' : undefined}>
             Services
+          </Link>
+          <Link to="/trusted-issuers" aria-current={path.startsWith('/trusted-issuers') ? 'page' : undefined}>
+            Trusted issuers
           </Link>
           <Link to="/keys" aria-current={path === '/keys' ? 'page' : undefined}>
             Signing keys

@@ -12,6 +12,7 @@ export type CreateClientBody = NonNullable<paths['/admin/clients']['post']['requ
 export type ClientPatch = NonNullable<paths['/admin/clients/{client_id}']['patch']['requestBody']>['content']['application/json'];
 export type CreatedClient = Json<paths['/admin/clients']['post']['responses'][201]>;
 export type Service = Json<paths['/admin/services/{id}']['get']['responses'][200]>;
+export type TrustedIssuer = Json<paths['/admin/trusted-issuers/{id}']['get']['responses'][200]>;
 export type AuditEvent = Json<paths['/admin/audit-events']['get']['responses'][200]>['items'][number];
 export type AuditQuery = NonNullable<paths['/admin/audit-events']['get']['parameters']['query']>;
 export type SigningKey = Json<paths['/admin/keys']['get']['responses'][200]>['items'][number];

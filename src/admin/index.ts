@@ -7,6 +7,7 @@ import { clientRoutes } from './clients.js';
 import { keyRoutes } from './keys.js';
 import { sendProblem } from './problems.js';
 import { serviceRoutes } from './services.js';
+import { trustedIssuerRoutes } from './trusted-issuers.js';
 import { bodyValidator, textValidator } from './validation.js';
 
 declare module 'fastify' {
@@ -42,6 +43,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   await app.register(clientRoutes);
   await app.register(serviceRoutes);
+  await app.register(trustedIssuerRoutes);
   await app.register(keyRoutes);
   await app.register(auditRoutes);
 };

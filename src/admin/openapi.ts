@@ -29,6 +29,7 @@ export const openApi = fp(async (app: FastifyInstance, options: { issuer: string
       tags: [
         { name: 'clients', description: 'API clients and their secrets' },
         { name: 'services', description: 'The catalogue of services clients are granted' },
+        { name: 'trusted issuers', description: 'Platforms whose JWTs federated clients sign in with' },
         { name: 'keys', description: 'Token signing keys (public parts only)' },
         { name: 'audit', description: 'Who did what, and refused token requests' },
       ],

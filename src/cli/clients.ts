@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { createClient, getClient } from '../clients/clients.js';
 import { bulkSetEnabled, deleteClient, regenerateSecret, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
 import { NotFoundError } from '../lib/errors.js';
 import { createClientBody, type GrantInput, listClientsQuery, patchClientBody } from '../schemas/clients.js';
-import { type CliOutput, type CommandGroup, definedOnly, one, print, UsageError, validate } from './common.js';
+import { type CliOutput, type CommandGroup, definedOnly, jsonOrFile, one, print, UsageError, validate } from './common.js';
 import type { Flags } from './options.js';
 
 /** `service:scope1,scope2` → { service, scopes }. */
@@ -30,26 +29,36 @@ function editableClientFlags(flags: Flags) {
   };
 }
 
-/** The key fields of a client (create and update): `--jwks` is JSON text, or a file that holds it. */
+/**
+ * The key fields of a client (create and update): `--jwks` is JSON text, or a file that
+ * holds it; each `--federated-identity` is one identity (see parseFederatedIdentity).
+ */
 function keyFlags(flags: Flags) {
-  let jwks: unknown;
-  const raw = flags.jwks;
-  if (raw !== undefined) {
-    let text = raw;
-    if (!raw.trimStart().startsWith('{')) {
-      try {
-        text = readFileSync(raw, 'utf8');
-      } catch (error) {
-        throw new UsageError(`--jwks: cannot read ${raw} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    }
+  return {
+    auth_method: flags['auth-method'],
+    jwks: flags.jwks === undefined ? undefined : jsonOrFile('jwks', flags.jwks, 'a JWKS, {"keys": […]}'),
+    jwks_uri: flags['jwks-uri'],
+    federated_identities: flags['federated-identity']?.map(parseFederatedIdentity),
+  };
+}
+
+/**
+ * `ISSUER_ID:SUBJECT` → { issuer, subject }: issuer ids have no ':', so the first one
+ * separates and the rest, colons and all, is the subject
+ * (`prod-cluster:system:serviceaccount:payments:reporter`). An identity with claims is
+ * given as its JSON instead (`{"issuer": "github", "subject": "repo:…", "claims": {…}}`).
+ */
+function parseFederatedIdentity(flag: string): unknown {
+  if (flag.trimStart().startsWith('{')) {
     try {
-      jwks = JSON.parse(text);
+      return JSON.parse(flag);
     } catch {
-      throw new UsageError('--jwks: not JSON (give a JWKS, {"keys": […]}, or a file holding one)');
+      throw new UsageError('--federated-identity: not JSON (give ISSUER_ID:SUBJECT, or {"issuer", "subject", "claims"})');
     }
   }
-  return { auth_method: flags['auth-method'], jwks, jwks_uri: flags['jwks-uri'] };
+  const colon = flag.indexOf(':');
+  if (colon < 0) throw new UsageError(`--federated-identity: "${flag}" is not ISSUER_ID:SUBJECT`);
+  return { issuer: flag.slice(0, colon), subject: flag.slice(colon + 1) };
 }
 
 /** Prints a client, then a secret it was just given (create, or a switch to client_secret). */

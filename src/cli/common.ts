@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Static, TSchema } from 'typebox';
 import { bodyValidator, fieldErrors } from '../admin/validation.js';
 import type { Actor } from '../audit/events.js';
@@ -47,3 +48,23 @@ export function definedOnly<T extends object>(value: T): T {
 
 /** A command group: `portier <group> <sub> [args] [flags]`. */
 export type CommandGroup = (session: Session, sub: string | undefined, args: string[], flags: Flags) => Promise<void>;
+
+/**
+ * A flag that takes JSON (a JWKS, say): the JSON text itself when it starts with `{`,
+ * otherwise the name of a file holding it. `what` says what the JSON is, for the error.
+ */
+export function jsonOrFile(flag: string, raw: string, what: string): unknown {
+  let text = raw;
+  if (!raw.trimStart().startsWith('{')) {
+    try {
+      text = readFileSync(raw, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--${flag}: cannot read ${raw} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new UsageError(`--${flag}: not JSON (give ${what}, or a file holding it)`);
+  }
+}

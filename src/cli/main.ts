@@ -14,6 +14,7 @@ import { IssuerMismatchError } from '../services/services.js';
 import { auditCommand } from './audit.js';
 import { clientsCommand } from './clients.js';
 import { type CliOutput, type CommandGroup, type Session, UsageError } from './common.js';
+import { issuersCommand } from './issuers.js';
 import { keysCommand } from './keys.js';
 import { type Flags, OPTIONS, USAGE } from './options.js';
 import { servicesCommand } from './services.js';
@@ -22,7 +23,7 @@ import { servicesCommand } from './services.js';
  * `portier`: the same plain functions as the admin API, on the same database, for
  * operators without HTTP access. Input is checked against the admin API's own JSON
  * schemas, so the CLI accepts exactly what the API accepts. One file per command group
- * (clients.ts, services.ts, keys.ts, audit.ts); this one parses the command line, opens
+ * (clients.ts, services.ts, issuers.ts, keys.ts, audit.ts); this one parses the command line, opens
  * the database and runs the group.
  */
 
@@ -43,6 +44,7 @@ const processContext = (): CliContext => ({
 const GROUPS: Record<string, (config: Config) => CommandGroup> = {
   clients: () => clientsCommand,
   services: () => servicesCommand,
+  issuers: () => issuersCommand,
   keys: (config) => (session, sub, _args, flags) => keysCommand(session, config, sub, flags),
   audit: () => auditCommand,
 };

@@ -9,13 +9,17 @@ export const USAGE = `usage: portier <command>
   clients create --name N --owner O [--client-id ID] [--description D]
                  [--grant SERVICE[:SCOPE,SCOPE…]]… [--ip-range CIDR]… [--role R]…
                  [--first-name F] [--last-name L] [--expires-at ISO-8601] [--dpop-bound]
-                 [--auth-method client_secret|private_key_jwt] [--jwks JSON|FILE] [--jwks-uri https://…]
+                 [--auth-method client_secret|private_key_jwt|federated] [--jwks JSON|FILE] [--jwks-uri https://…]
+                 [--federated-identity ISSUER_ID:SUBJECT | --federated-identity JSON]…
+                 (ISSUER_ID:SUBJECT: the first ':' separates, the subject may contain more; for claims,
+                 give the identity as JSON: '{"issuer":"github","subject":"repo:…","claims":{"repository_owner":"acme"}}')
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
                [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
   clients get ID
   clients update ID [--name N] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
-                 [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--dpop-bound | --no-dpop-bound]
-                 (switching to private_key_jwt removes the secrets; to client_secret prints a new one)
+                 [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--federated-identity …]… [--dpop-bound | --no-dpop-bound]
+                 (switching to private_key_jwt or federated removes the secrets; to client_secret prints a new one;
+                 --federated-identity replaces the whole list)
   clients disable ID…  |  clients enable ID…
   clients delete ID
   clients rotate-secret ID [--previous-valid-for SECONDS]
@@ -23,6 +27,13 @@ export const USAGE = `usage: portier <command>
   services list  |  services get ID  |  services delete ID
   services create --id ID --name N --audience URI [--scope S]… [--description D]
   services update ID [--name N] [--description D] [--audience URI] [--scope S]…
+
+  issuers list  |  issuers get ID  |  issuers delete ID
+  issuers create --id ID --issuer https://… [--jwks-uri https://… | --jwks JSON|FILE] [--audience A]
+                 [--max-token-age SECONDS] [--algorithm RS256|ES256|PS256|EdDSA]…
+                 (neither --jwks-uri nor --jwks: the keys are found at <issuer>/.well-known/openid-configuration)
+  issuers update ID [--issuer …] [--jwks-uri URL|none] [--jwks JSON|FILE|none] [--audience A|none]
+                 [--max-token-age SECONDS] [--algorithm A]…
 
   keys list  |  keys rotate [--emergency]  |  keys reseal
   audit [--client-id ID] [--action A] [--limit N]
@@ -57,6 +68,10 @@ export const OPTIONS = {
   'auth-method': { type: 'string' },
   jwks: { type: 'string' },
   'jwks-uri': { type: 'string' },
+  'federated-identity': { type: 'string', multiple: true },
+  issuer: { type: 'string' },
+  'max-token-age': { type: 'string' },
+  algorithm: { type: 'string', multiple: true },
   'move-issuer': { type: 'boolean' },
   'dpop-bound': { type: 'boolean' },
   'no-dpop-bound': { type: 'boolean' },

@@ -1,14 +1,16 @@
 import { eq } from 'drizzle-orm';
-import { exportJWK, importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { type Actor, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
+import { type clientFederatedIdentities, clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
-import { type ClientResource, type CreateClientInput, type GrantInput, PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
+import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
 import type { AuthMethod } from '../schemas/enums.js';
 import { lockServicesForGrant } from '../services/services.js';
+import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
+import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
 import { generateSecret, storedSecret } from './secrets.js';
 
@@ -89,13 +91,14 @@ export async function createClient(
   const authMethod = input.auth_method ?? 'client_secret';
   const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors);
 
-  // private_key_jwt clients prove themselves with their key and have no secret at all.
-  // The hash is made before the transaction (it takes milliseconds of CPU), and only for
-  // input that is valid so far.
+  // private_key_jwt and federated clients prove themselves with a signed JWT and have no
+  // secret at all. The hash is made before the transaction (it takes milliseconds of CPU),
+  // and only for input that is valid so far.
   const clientSecret = authMethod === 'client_secret' ? (options.secret ?? generateSecret()) : undefined;
   const stored = clientSecret === undefined || errors.length > 0 ? undefined : await storedSecret(clientSecret);
   const inserted = await db.transaction(async (tx) => {
     errors.push(...(await checkGrants(tx, grants)));
+    const identities = await checkFederatedIdentities(tx, authMethod, input.federated_identities, errors);
     if (errors.length > 0) throw new ValidationError(errors);
     const [row] = await tx
       .insert(clients)
@@ -124,6 +127,7 @@ export async function createClient(
     if (ipRanges.length > 0) {
       await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
     }
+    await storeFederatedIdentities(tx, row.id, identities);
     await recordChange(tx, {
       action: 'client.created',
       actor,
@@ -136,6 +140,7 @@ export async function createClient(
         expires_at: expiresAt?.toISOString() ?? null,
         auth_method: authMethod,
         ...(jwksUri !== null && { jwks_uri: jwksUri }),
+        ...(identities.length > 0 && { federated_identities: input.federated_identities }),
         dpop_bound: input.dpop_bound ?? false,
       },
     });
@@ -148,7 +153,7 @@ export async function createClient(
 
 /**
  * The keys of a client: private_key_jwt needs exactly one of a JWKS of public keys (at most
- * 10, each importable) or an https jwks_uri; client_secret takes neither. Returns what to
+ * 10, each importable) or an https jwks_uri; other methods take neither. Returns what to
  * store (null for what the client does not have), recording a field error for each problem.
  */
 export async function checkClientKeys(
@@ -157,7 +162,7 @@ export async function checkClientKeys(
   jwksUri: string | null | undefined,
   errors: FieldError[],
 ): Promise<{ jwks: { keys: JWK[] } | null; jwksUri: string | null }> {
-  if (authMethod === 'client_secret') {
+  if (authMethod !== 'private_key_jwt') {
     if (jwks !== undefined && jwks !== null) errors.push({ path: '/jwks', message: 'only private_key_jwt clients have a jwks' });
     if (jwksUri !== undefined && jwksUri !== null)
       errors.push({ path: '/jwks_uri', message: 'only private_key_jwt clients have a jwks_uri' });
@@ -170,96 +175,33 @@ export async function checkClientKeys(
     return { jwks: null, jwksUri: null };
   }
   if (hasUri) {
-    const problem = jwksUriProblem(jwksUri);
+    const problem = httpsUrlProblem(jwksUri);
     if (problem !== undefined) errors.push({ path: '/jwks_uri', message: problem });
     return { jwks: null, jwksUri };
   }
-  return { jwks: await checkClientJwks(jwks, errors), jwksUri: null };
-}
-
-/**
- * What is wrong with a jwks_uri, or undefined. Syntax only: where it leads is checked
- * each time it is fetched (a host name can resolve elsewhere tomorrow).
- */
-function jwksUriProblem(uri: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return 'must be an absolute https URL';
-  }
-  if (url.protocol !== 'https:') return 'must be an https URL';
-  if (url.username !== '' || url.password !== '') return 'must not contain credentials';
-  if (url.hash !== '' || uri.includes('#')) return 'must not contain a fragment';
-  return undefined;
-}
-
-/** A JWKS of public keys (at least one, each importable), or a field error. */
-async function checkClientJwks(jwks: { keys: unknown[] } | null | undefined, errors: FieldError[]): Promise<{ keys: JWK[] } | null> {
-  if (jwks === undefined || jwks === null || !Array.isArray(jwks.keys) || jwks.keys.length === 0) {
+  if (!hasKeys(jwks)) {
     errors.push({ path: '/jwks', message: 'private_key_jwt requires a jwks with at least one public key, or a jwks_uri' });
-    return null;
+    return { jwks: null, jwksUri: null };
   }
-  const keys: JWK[] = [];
-  for (const [i, key] of jwks.keys.entries()) {
-    if (typeof key !== 'object' || key === null || Array.isArray(key)) {
-      errors.push({ path: `/jwks/keys/${i}`, message: 'must be a JWK object' });
-      continue;
-    }
-    const jwk = key as JWK;
-    if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) {
-      errors.push({ path: `/jwks/keys/${i}`, message: 'must be a public key: private or symmetric key material is refused' });
-      continue;
-    }
-    const stored = await storablePublicKey(jwk);
-    if (stored === undefined) errors.push({ path: `/jwks/keys/${i}`, message: 'is not a usable public key (kty EC, RSA or OKP)' });
-    else keys.push(stored);
-  }
-  return { keys };
-}
-
-/**
- * The key as it is stored: the members that define the public key, as jose exports them,
- * plus the kid, alg and use the admin gave (the schema checks those). Nothing else of the
- * submitted object is kept. Undefined when it is not a usable EC, RSA or OKP public key.
- */
-async function storablePublicKey(jwk: JWK): Promise<JWK | undefined> {
-  if (jwk.kty !== 'EC' && jwk.kty !== 'RSA' && jwk.kty !== 'OKP') return undefined;
-  let publicKey: Awaited<ReturnType<typeof importJWK>>;
-  try {
-    publicKey = await importJWK(jwk, jwk.alg ?? defaultAlgFor(jwk));
-  } catch {
-    return undefined;
-  }
-  const { kid, alg, use } = jwk;
-  return {
-    ...(await exportJWK(publicKey)),
-    ...(kid !== undefined && { kid }),
-    ...(alg !== undefined && { alg }),
-    ...(use !== undefined && { use }),
-  };
-}
-
-function defaultAlgFor(jwk: JWK): string {
-  if (jwk.kty === 'RSA') return 'RS256';
-  if (jwk.kty === 'OKP') return 'EdDSA';
-  if (jwk.crv === 'P-384') return 'ES384';
-  if (jwk.crv === 'P-521') return 'ES512';
-  return 'ES256';
+  return { jwks: await checkPublicJwks(jwks, '/jwks', errors), jwksUri: null };
 }
 
 /** One client as the admin API shows it, or undefined. */
 export async function getClient(db: DbOrTx, clientId: string, now = Date.now()): Promise<ClientResource | undefined> {
   const row = await db.query.clients.findFirst({
     where: eq(clients.clientId, clientId),
-    with: { grants: true, ipRanges: true },
+    with: CLIENT_RESOURCE_RELATIONS,
   });
   return row === undefined ? undefined : toClientResource(row, now);
 }
 
+/** What a client resource is made of besides the client row (getClient and listClients load them with it). */
+export const CLIENT_RESOURCE_RELATIONS = { grants: true, ipRanges: true, federatedIdentities: true } as const;
+
 type ClientRowWithRelations = typeof clients.$inferSelect & {
   grants: Array<typeof clientGrants.$inferSelect>;
   ipRanges: Array<typeof clientIpRanges.$inferSelect>;
+  federatedIdentities: Array<typeof clientFederatedIdentities.$inferSelect>;
 };
 
 export function toClientResource(row: ClientRowWithRelations, now = Date.now()): ClientResource {
@@ -281,11 +223,15 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     auth_method: row.authMethod,
     jwks: row.jwks ?? null,
     jwks_uri: row.jwksUri,
+    federated_identities: row.federatedIdentities
+      .map((identity) => ({ issuer: identity.issuerId, subject: identity.subject, claims: identity.claims }))
+      .sort((a, b) => a.issuer.localeCompare(b.issuer) || a.subject.localeCompare(b.subject)),
     expires_at: row.expiresAt?.toISOString() ?? null,
     enabled: row.enabled,
     dpop_bound: row.dpopBound,
     status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
+    last_used_identity: row.lastUsedIdentity ?? null,
     service_account: { id: row.id, username: serviceAccountUsername(row.clientId) },
   };
 }

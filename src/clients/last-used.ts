@@ -1,16 +1,21 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
+import type { FederatedIdentityUse } from './identities.js';
 
 /** last_used_at is written at most this often: the admin API promises it "within 60 s of use" (README). */
 export const LAST_USED_FLUSH_MS = 30_000;
 
 /**
- * Remembers when each client last got a token, and writes all of them in one UPDATE every
+ * Remembers when each client last got a token, and with which platform identity if it
+ * signed in with a platform's JWT (federated), and writes all of them in one UPDATE every
  * LAST_USED_FLUSH_MS instead of one write per token request. A flush never moves a
- * last_used_at backwards (several instances may flush the same client).
+ * last_used_at backwards (several instances may flush the same client); the identity is
+ * written with the time it came with.
  */
 export class LastUsedTracker {
   private pending = new Map<string, Date>();
+  /** The identity of each pending use that had one (kept apart: a secret's use adds nothing here). */
+  private identities = new Map<string, FederatedIdentityUse>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -18,8 +23,10 @@ export class LastUsedTracker {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  record(clientUuid: string, at = new Date()): void {
+  record(clientUuid: string, at = new Date(), identity?: FederatedIdentityUse): void {
     this.pending.set(clientUuid, at);
+    if (identity !== undefined) this.identities.set(clientUuid, identity);
+    else if (this.identities.size > 0) this.identities.delete(clientUuid);
   }
 
   start(intervalMs = LAST_USED_FLUSH_MS): void {
@@ -31,19 +38,29 @@ export class LastUsedTracker {
   async flush(): Promise<void> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
+    const identities = this.identities;
     this.pending = new Map();
+    this.identities = new Map();
     const values = sql.join(
-      [...batch].map(([uuid, at]) => sql`(${uuid}::uuid, ${at.toISOString()}::timestamptz)`),
+      [...batch].map(([uuid, at]) => {
+        const identity = identities.get(uuid);
+        return sql`(${uuid}::uuid, ${at.toISOString()}::timestamptz, ${identity === undefined ? null : JSON.stringify(identity)}::jsonb)`;
+      }),
       sql`, `,
     );
     try {
       await this.db.execute(sql`
-        UPDATE clients SET last_used_at = used.at
-        FROM (VALUES ${values}) AS used(id, at)
+        UPDATE clients SET last_used_at = used.at, last_used_identity = used.identity
+        FROM (VALUES ${values}) AS used(id, at, identity)
         WHERE clients.id = used.id AND (clients.last_used_at IS NULL OR clients.last_used_at < used.at)`);
     } catch (error) {
       // Keep the newer of what failed and what arrived since, for the next flush.
-      for (const [uuid, at] of batch) if (!this.pending.has(uuid)) this.pending.set(uuid, at);
+      for (const [uuid, at] of batch) {
+        if (this.pending.has(uuid)) continue;
+        this.pending.set(uuid, at);
+        const identity = identities.get(uuid);
+        if (identity !== undefined) this.identities.set(uuid, identity);
+      }
       throw error;
     }
   }

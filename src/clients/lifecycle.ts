@@ -6,6 +6,7 @@ import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationErr
 import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
+import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { generateSecret, type SecretSlot, storedSecret } from './secrets.js';
 
 /** Loads the client row for a change, locking it until the transaction ends. */
@@ -27,9 +28,11 @@ async function mustGet(db: DbOrTx, clientId: string, now: number): Promise<Clien
  * and after of each changed field) and the cache generation bump are one transaction.
  *
  * Switching auth_method follows what create does: to private_key_jwt, the secrets go and
- * the keys (jwks or jwks_uri) are required; to client_secret, the keys go and a new secret
- * is made, returned here once and never again. A private_key_jwt client given one of jwks
- * and jwks_uri drops the other.
+ * the keys (jwks or jwks_uri) are required; to federated, the secrets and keys go and
+ * federated_identities are required; to client_secret, keys and identities go and a new
+ * secret is made, returned here once and never again. A private_key_jwt client given one
+ * of jwks and jwks_uri drops the other; a federated client given federated_identities
+ * replaces its list.
  */
 export async function updateClient(
   db: Db,
@@ -75,14 +78,20 @@ export async function updateClient(
       columns.jwks = keys.jwks;
       columns.jwksUri = keys.jwksUri;
     }
+    // Identities: checked whenever the client is or becomes federated and a list is given,
+    // or it leaves federated (then it has none); a switch to federated must bring its list.
+    const identitiesChanged = patch.federated_identities !== undefined || (patch.auth_method !== undefined && method !== row.authMethod);
+    const identities = identitiesChanged ? await checkFederatedIdentities(tx, method, patch.federated_identities, errors) : undefined;
+    if (errors.length > 0) throw new ValidationError(errors);
     if (patch.dpop_bound !== undefined) columns.dpopBound = patch.dpop_bound;
     await tx
       .update(clients)
       .set({ ...columns, updatedAt: new Date() })
       .where(eq(clients.id, row.id));
     const switched = method !== row.authMethod;
-    // A private_key_jwt client has no secret at all, as if it had been created so.
-    if (switched && method === 'private_key_jwt') await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
+    // A private_key_jwt or federated client has no secret at all, as if it had been created so.
+    if (switched && method !== 'client_secret') await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
+    if (identities !== undefined) await storeFederatedIdentities(tx, row.id, identities);
     const issued = switched && method === 'client_secret' ? newSecret : undefined;
     if (issued !== undefined && newStored !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, ...newStored });
     if (patch.grants !== undefined) {
@@ -99,7 +108,8 @@ export async function updateClient(
     }
     const after = await mustGet(tx, clientId, now);
     const details: Record<string, unknown> = { changes: changedFields(before, after) };
-    if (switched) details.secrets = method === 'client_secret' ? 'new secret issued' : 'secrets removed';
+    if (switched && method === 'client_secret') details.secrets = 'new secret issued';
+    else if (switched && row.authMethod === 'client_secret') details.secrets = 'secrets removed';
     await recordChange(tx, { action: 'client.updated', actor, clientId, details });
     return { client: after, clientSecret: issued };
   });
@@ -118,6 +128,7 @@ const AUDITED_FIELDS = [
   'auth_method',
   'jwks',
   'jwks_uri',
+  'federated_identities',
   'dpop_bound',
 ] as const;
 

@@ -5,7 +5,7 @@ import { ValidationError } from '../lib/errors.js';
 import { parseTimestamp } from '../lib/time.js';
 import type { ClientFilters, ClientPage } from '../schemas/clients.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
-import { toClientResource } from './clients.js';
+import { CLIENT_RESOURCE_RELATIONS, toClientResource } from './clients.js';
 import { isValidClientId } from './rules.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -95,7 +95,7 @@ export async function listClients(
 
   const rows = await db.query.clients.findMany({
     where: and(...conditions),
-    with: { grants: true, ipRanges: true },
+    with: CLIENT_RESOURCE_RELATIONS,
     orderBy: asc(clients.clientId),
     limit: limit + 1,
   });

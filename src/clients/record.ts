@@ -4,6 +4,7 @@ import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
 import { type Network, parseNetworks } from '../lib/networks.js';
 import type { AuthMethod } from '../schemas/enums.js';
+import { type FederatedIdentity, loadFederatedIdentities } from './identities.js';
 import type { StoredSecret } from './secret-verifier.js';
 
 /** A granted service as the token endpoint sees it. */
@@ -24,6 +25,8 @@ export interface ClientRecord {
   /** private_key_jwt: the registered public keys, or where the client publishes them (exactly one of the two). */
   jwks: JSONWebKeySet | null;
   jwksUri: string | null;
+  /** federated: the platform identities it signs in as (1 to 10); empty for other methods. */
+  federatedIdentities: FederatedIdentity[];
   firstName: string | null;
   lastName: string | null;
   roles: string[];
@@ -35,13 +38,18 @@ export interface ClientRecord {
   dpopBound: boolean;
 }
 
-/** Loads a client with secrets, grants (and their services) and IP ranges in one query. */
+/**
+ * Loads a client with secrets, grants (and their services) and IP ranges in one query; a
+ * federated client's identities with a second one (other clients have none, and their
+ * load stays one query).
+ */
 export async function loadClientRecord(db: Db, clientId: string): Promise<ClientRecord | undefined> {
   const row = await db.query.clients.findFirst({
     where: eq(clients.clientId, clientId),
     with: { secrets: true, grants: { with: { service: true } }, ipRanges: true },
   });
   if (row === undefined) return undefined;
+  const federatedIdentities = row.authMethod === 'federated' ? await loadFederatedIdentities(db, row.id) : [];
   return {
     uuid: row.id,
     clientId: row.clientId,
@@ -50,6 +58,7 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
     authMethod: row.authMethod,
     jwks: (row.jwks as JSONWebKeySet | null) ?? null,
     jwksUri: row.jwksUri,
+    federatedIdentities,
     firstName: row.firstName,
     lastName: row.lastName,
     roles: row.roles,

@@ -59,6 +59,12 @@ export const clients = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     enabled: boolean('enabled').notNull().default(true),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    /**
+     * For a token got with a platform's JWT (federated): which platform identity it was,
+     * `{issuer, subject}` (the trusted issuer's id and the token's sub); null for a token got
+     * otherwise. Written with last_used_at.
+     */
+    lastUsedIdentity: jsonb('last_used_identity').$type<{ issuer: string; subject: string }>(),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },
@@ -116,6 +122,53 @@ export const clientIpRanges = pgTable(
     cidr: text('cidr').notNull(),
   },
   (t) => [primaryKey({ columns: [t.clientUuid, t.cidr] })],
+);
+
+/**
+ * Platforms whose JWTs a federated client may sign in with (Kubernetes, GitHub Actions,
+ * SPIFFE…): the exact `iss` of their tokens, where their keys are (a jwks_uri, the issuer's
+ * OpenID discovery document when both jwks_uri and jwks are null, or the keys themselves),
+ * the audience their tokens must carry (null: Portier's ISSUER), how old a token may be and
+ * the algorithms it may be signed with.
+ */
+export const trustedIssuers = pgTable(
+  'trusted_issuers',
+  {
+    id: text('id').primaryKey(),
+    issuer: text('issuer').notNull().unique(),
+    jwksUri: text('jwks_uri'),
+    jwks: jsonb('jwks').$type<{ keys: Array<Record<string, unknown>> }>(),
+    audience: text('audience'),
+    maxTokenAge: integer('max_token_age').notNull().default(3600),
+    algorithms: text('algorithms').array().notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [check('trusted_issuers_max_token_age', sql`${t.maxTokenAge} BETWEEN 60 AND 86400`)],
+);
+
+/**
+ * The platform identities a federated client signs in as: a trusted issuer, the exact
+ * `sub` of its tokens, and claims the token must also carry. A trusted issuer cannot be
+ * deleted while an identity names it. The index on (issuer, subject) is how a token
+ * request without a client_id finds its client.
+ */
+export const clientFederatedIdentities = pgTable(
+  'client_federated_identities',
+  {
+    clientUuid: uuid('client_uuid')
+      .notNull()
+      .references(() => clients.id, { onDelete: 'cascade' }),
+    issuerId: text('issuer_id')
+      .notNull()
+      .references(() => trustedIssuers.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
+    subject: text('subject').notNull(),
+    claims: jsonb('claims').$type<Record<string, string | number | boolean>>().notNull().default(sql`'{}'::jsonb`),
+  },
+  (t) => [
+    primaryKey({ columns: [t.clientUuid, t.issuerId, t.subject] }),
+    index('client_federated_identities_subject_idx').on(t.issuerId, t.subject),
+  ],
 );
 
 /**
@@ -218,6 +271,7 @@ export const clientsRelations = relations(clients, ({ many }) => ({
   secrets: many(clientSecrets),
   grants: many(clientGrants),
   ipRanges: many(clientIpRanges),
+  federatedIdentities: many(clientFederatedIdentities),
 }));
 
 export const clientSecretsRelations = relations(clientSecrets, ({ one }) => ({
@@ -231,4 +285,8 @@ export const clientGrantsRelations = relations(clientGrants, ({ one }) => ({
 
 export const clientIpRangesRelations = relations(clientIpRanges, ({ one }) => ({
   client: one(clients, { fields: [clientIpRanges.clientUuid], references: [clients.id] }),
+}));
+
+export const clientFederatedIdentitiesRelations = relations(clientFederatedIdentities, ({ one }) => ({
+  client: one(clients, { fields: [clientFederatedIdentities.clientUuid], references: [clients.id] }),
 }));

@@ -14,7 +14,7 @@ export async function authenticateCaller(
   const credentials = readClientCredentials(request.authorization, params);
   let caller: ClientRecord;
   try {
-    caller = await authenticateClient(ctx, credentials, request.ip);
+    ({ client: caller } = await authenticateClient(ctx, credentials, request.ip));
   } catch (error) {
     throw concerning(error, ctx.fingerprints.of(credentials.clientId));
   }

@@ -1,6 +1,7 @@
 import { checkAccessToken } from './access-tokens.js';
 import { authenticateCaller } from './caller.js';
 import { boundKeyThumbprint } from './dpop.js';
+import { FEDERATED_IDENTITY_CLAIM } from './issue.js';
 import type { TokenEndpointContext, TokenRequest } from './token.js';
 
 /** RFC 7662. Any authenticated client may introspect; an unusable token is just `active: false`. */
@@ -24,5 +25,7 @@ export async function handleIntrospection(ctx: TokenEndpointContext, request: To
     iss: claims.iss,
     jti: claims.jti,
     ...(jkt !== undefined && { cnf: { jkt } }),
+    // A federated client's token: which platform identity (trusted issuer id and subject) got it.
+    ...(claims[FEDERATED_IDENTITY_CLAIM] !== undefined && { federated_identity: claims[FEDERATED_IDENTITY_CLAIM] }),
   };
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { FederatedIdentityUse } from '../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../clients/record.js';
 import { serviceAccountUsername } from '../clients/rules.js';
 import type { ActiveKey } from '../keys/signing-keys.js';
@@ -11,6 +12,13 @@ export interface IssuedToken {
   /** RFC 9449 §5: `DPoP` for a token bound to a key, else `Bearer`. */
   tokenType: 'Bearer' | 'DPoP';
 }
+
+/**
+ * The claim that names the platform identity a federated client signed in as: the trusted
+ * issuer's id and the subject. Introspection reads it back: the token is the one place
+ * that knows, on every instance, which of a client's workloads got it.
+ */
+export const FEDERATED_IDENTITY_CLAIM = 'federated_identity';
 
 /**
  * Signs an RFC 9068 access token for the client's service-account user. `sub` is the
@@ -27,6 +35,8 @@ export async function issueAccessToken(options: {
   now: number;
   /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), if any. */
   jkt?: string | undefined;
+  /** The platform identity a federated client signed in as. */
+  federatedIdentity?: FederatedIdentityUse | undefined;
 }): Promise<IssuedToken> {
   const { client, services, scopes, key, ttl } = options;
   const iat = Math.floor(options.now / 1000);
@@ -48,6 +58,7 @@ export async function issueAccessToken(options: {
   if (name !== '') claims.name = name;
   if (client.roles.length > 0) claims.roles = client.roles;
   if (options.jkt !== undefined) claims.cnf = { jkt: options.jkt };
+  if (options.federatedIdentity !== undefined) claims[FEDERATED_IDENTITY_CLAIM] = options.federatedIdentity;
   const accessToken = await key.signer.sign(claims);
   return { accessToken, expiresIn: ttl, scope, jti, tokenType: options.jkt === undefined ? 'Bearer' : 'DPoP' };
 }

@@ -65,9 +65,12 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post(OAUTH_PATHS.token, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     const stopTimer = tokenDuration.startTimer();
     try {
-      const { client, token, dpopNonce } = await handleTokenRequest(ctx, { ...tokenRequest(request), dpop: request.headers.dpop });
+      const { client, identity, token, dpopNonce } = await handleTokenRequest(ctx, {
+        ...tokenRequest(request),
+        dpop: request.headers.dpop,
+      });
       stopTimer();
-      portier.lastUsed.record(client.uuid);
+      portier.lastUsed.record(client.uuid, undefined, identity);
       tokenRequests.inc({ outcome: 'issued' });
       request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
       if (dpopNonce !== undefined) reply.header('dpop-nonce', dpopNonce);

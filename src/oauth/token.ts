@@ -1,3 +1,4 @@
+import type { FederatedIdentityUse } from '../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../clients/record.js';
 import type { Db } from '../db/connect.js';
 import type { KeyCache } from '../keys/cache.js';
@@ -34,6 +35,8 @@ export interface TokenRequest {
 
 export interface TokenSuccess {
   client: ClientRecord;
+  /** The platform identity, when the client signed in with its platform's JWT. */
+  identity: FederatedIdentityUse | undefined;
   services: GrantedService[];
   token: IssuedToken;
   /** With DPOP_NONCE=true, the nonce for the client's next proof (the DPoP-Nonce header). */
@@ -54,7 +57,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
   try {
     const requestedAudiences = readRequestedAudiences(params);
     const requestedScopes = readRequestedScopes(params);
-    const client = await authenticateClient(ctx, credentials, request.ip);
+    const { client, identity } = await authenticateClient(ctx, credentials, request.ip);
     try {
       const services = selectServices(client, requestedAudiences);
       const scopes = selectScopes(services, requestedScopes);
@@ -73,8 +76,9 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
         scopes,
         now,
         jkt: dpop?.jkt,
+        federatedIdentity: identity,
       });
-      return { client, services, token, dpopNonce: dpop?.nonce };
+      return { client, identity, services, token, dpopNonce: dpop?.nonce };
     } catch (error) {
       throw concerning(error, { clientId: client.clientId });
     }

@@ -3,6 +3,7 @@ import {
   clientIdSchema,
   dateTime,
   filterText,
+  HTTPS_URL,
   limitSchema,
   MAX_PAGE_SIZE,
   MAX_PREVIOUS_SECRET_VALIDITY,
@@ -13,6 +14,7 @@ import {
   stringEnum,
   TOKEN,
   text,
+  trustedIssuerIdSchema,
 } from './common.js';
 import { AUTH_METHODS, CLIENT_STATUSES } from './enums.js';
 
@@ -45,7 +47,31 @@ export const jwksSchema = Type.Object({ keys: Type.Array(jwkSchema, { minItems: 
  * the syntax, and the guard on where Portier may connect, are in checkClientKeys and
  * oauth/client-auth/remote-jwks.ts).
  */
-export const jwksUriSchema = Type.String({ minLength: 9, maxLength: 2000, pattern: '^https://[^\\s]+$' });
+export const jwksUriSchema = Type.String({ minLength: 9, maxLength: 2000, pattern: HTTPS_URL });
+
+/**
+ * A platform identity a federated client signs in as: the trusted issuer (its id), the
+ * exact `sub` of the platform's tokens, and claims the token must carry as well. A claim's
+ * name is a top-level claim (`repository_owner`), or a JSON Pointer (RFC 6901) into the
+ * token's claims when it starts with `/` (`/kubernetes.io/serviceaccount/uid`); its value
+ * must equal the token's claim, or be one of its items when that is an array.
+ */
+export const federatedIdentitySchema = Type.Object(
+  {
+    issuer: trustedIssuerIdSchema,
+    subject: text(512),
+    claims: Type.Optional(
+      Type.Record(Type.String(), Type.Union([filterText(500), Type.Number(), Type.Boolean()]), {
+        maxProperties: 20,
+        propertyNames: { minLength: 1, maxLength: 200, pattern: TOKEN },
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type FederatedIdentityInput = Static<typeof federatedIdentitySchema>;
+/** A federated client's identities: 1 to 10 (the rules beyond the shape are in clients/identities.ts). */
+export const federatedIdentitiesSchema = Type.Array(federatedIdentitySchema, { minItems: 1, maxItems: 10 });
 
 /** The fields a client has that an admin can set (create and patch share them). */
 const editableClientFields = {
@@ -75,6 +101,7 @@ export const createClientBody = Type.Object(
     auth_method: Type.Optional(authMethodSchema),
     jwks: Type.Optional(nullable(jwksSchema)),
     jwks_uri: Type.Optional(nullable(jwksUriSchema)),
+    federated_identities: Type.Optional(federatedIdentitiesSchema),
     dpop_bound: Type.Optional(editableClientFields.dpop_bound),
   },
   { additionalProperties: false },
@@ -94,12 +121,15 @@ export const patchClientBody = Type.Object(
     grants: Type.Optional(editableClientFields.grants),
     ip_ranges: Type.Optional(editableClientFields.ip_ranges),
     expires_at: Type.Optional(editableClientFields.expires_at),
-    // Switching method: to private_key_jwt removes the secrets (give jwks or jwks_uri);
-    // to client_secret drops the keys and issues a new secret, shown in the response once.
+    // Switching method: to private_key_jwt removes the secrets (give jwks or jwks_uri), to
+    // federated too (give federated_identities); to client_secret drops the keys and
+    // identities and issues a new secret, shown in the response once.
     auth_method: Type.Optional(authMethodSchema),
     // For a private_key_jwt client, the one given replaces whichever of the two is stored.
     jwks: Type.Optional(nullable(jwksSchema)),
     jwks_uri: Type.Optional(nullable(jwksUriSchema)),
+    // For a federated client: the whole list, replacing the stored one.
+    federated_identities: Type.Optional(federatedIdentitiesSchema),
     dpop_bound: Type.Optional(editableClientFields.dpop_bound),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -125,11 +155,20 @@ export const clientResource = Type.Object(
     auth_method: authMethodSchema,
     jwks: nullable(Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }, { additionalProperties: true })),
     jwks_uri: nullable(Type.String()),
+    federated_identities: Type.Array(
+      Type.Object({
+        issuer: Type.String(),
+        subject: Type.String(),
+        claims: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+      }),
+    ),
     expires_at: nullable(Type.String({ format: 'date-time' })),
     enabled: Type.Boolean(),
     dpop_bound: Type.Boolean(),
     status: clientStatusSchema,
     last_used_at: nullable(Type.String({ format: 'date-time' })),
+    /** Which platform identity got the last token (federated clients), else null. */
+    last_used_identity: nullable(Type.Object({ issuer: Type.String(), subject: Type.String() })),
     service_account: Type.Object({ id: Type.String({ format: 'uuid' }), username: Type.String() }),
   },
   { additionalProperties: false },

@@ -8,9 +8,16 @@ import Type, { type TSchema } from 'typebox';
  * network) live in the plain functions of src/clients/ and src/services/.
  */
 
-import { CLIENT_ID_PATTERN, MAX_PAGE_SIZE, SERVICE_ID_PATTERN } from './limits.js';
+import { CLIENT_ID_PATTERN, MAX_PAGE_SIZE, SERVICE_ID_PATTERN, TRUSTED_ISSUER_ID_PATTERN } from './limits.js';
 
-export { CLIENT_ID_PATTERN, MAX_PAGE_SIZE, MAX_PREVIOUS_SECRET_VALIDITY, SERVICE_ID_PATTERN } from './limits.js';
+export {
+  CLIENT_ID_PATTERN,
+  MAX_PAGE_SIZE,
+  MAX_PREVIOUS_SECRET_VALIDITY,
+  MAX_TOKEN_AGE_BOUNDS,
+  SERVICE_ID_PATTERN,
+  TRUSTED_ISSUER_ID_PATTERN,
+} from './limits.js';
 
 /**
  * What no text field may hold: control characters (names are shown in consoles and logs,
@@ -19,6 +26,11 @@ export { CLIENT_ID_PATTERN, MAX_PAGE_SIZE, MAX_PREVIOUS_SECRET_VALIDITY, SERVICE
  * (an emoji) is one code point and passes; only a lone half matches the range.
  */
 const CONTROL_OR_LONE_SURROGATE = '\\u0000-\\u001f\\u007f\\ud800-\\udfff';
+/**
+ * An https URL as typed: no whitespace, control characters or lone surrogates (which
+ * PostgreSQL refuses or changes); whether it is a URL at all is the rules' to say.
+ */
+export const HTTPS_URL = `^https://[^\\s${CONTROL_OR_LONE_SURROGATE}]+$`;
 /** One line of text. */
 const PRINTABLE = `^[^${CONTROL_OR_LONE_SURROGATE}]+$`;
 /** Free text that may span lines: tab, line feed and carriage return are allowed. */
@@ -39,6 +51,7 @@ export const stringEnum = <const T extends readonly string[]>(values: T) => Type
 
 export const clientIdSchema = Type.String({ minLength: 3, maxLength: 64, pattern: CLIENT_ID_PATTERN.source });
 export const serviceIdSchema = Type.String({ minLength: 2, maxLength: 64, pattern: SERVICE_ID_PATTERN.source });
+export const trustedIssuerIdSchema = Type.String({ minLength: 3, maxLength: 64, pattern: TRUSTED_ISSUER_ID_PATTERN.source });
 export const scopeList = Type.Array(text(200, TOKEN), { maxItems: 100 });
 
 /** A page size in a query string. */

@@ -4,8 +4,12 @@
  * the OpenAPI document, the console's generated types all derive from these.
  */
 
-/** How a client proves who it is at the token endpoint (a secret: HTTP Basic or the body). */
-export const AUTH_METHODS = ['client_secret', 'private_key_jwt'] as const;
+/**
+ * How a client proves who it is at the token endpoint: a secret (HTTP Basic or the body), an
+ * assertion signed with its own key (RFC 7523), or the JWT its platform gave it, checked
+ * against a trusted issuer's keys (federated).
+ */
+export const AUTH_METHODS = ['client_secret', 'private_key_jwt', 'federated'] as const;
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** A client's status, derived from `enabled` and `expires_at` (see clients/rules.ts). */
@@ -22,3 +26,11 @@ export type KeyStatus = (typeof KEY_STATUSES)[number];
 /** What a rotation leaves the key it made: signing now, or next. */
 export type RotatedKeyStatus = Exclude<KeyStatus, 'retired'>;
 export const ROTATED_KEY_STATUSES = ['active', 'next'] as const satisfies readonly RotatedKeyStatus[];
+
+/**
+ * The signature algorithms a trusted issuer's tokens may use: asymmetric only (never `none`
+ * or an HMAC, whose key the platform would have to share with us), and the ones the
+ * platforms use (Kubernetes RS256, GitHub Actions RS256, SPIRE ES256/RS256/PS256).
+ */
+export const FEDERATED_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'] as const;
+export type FederatedAlgorithm = (typeof FEDERATED_ALGORITHMS)[number];

@@ -13,3 +13,8 @@ export const SERVICE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 export const MAX_PAGE_SIZE = 200;
 /** The longest grace period a regenerated secret can give the previous one: 7 days. */
 export const MAX_PREVIOUS_SECRET_VALIDITY = 7 * 24 * 3600;
+
+/** A trusted issuer's id: 3–64 of [a-z0-9._-]. */
+export const TRUSTED_ISSUER_ID_PATTERN = /^[a-z0-9._-]{3,64}$/;
+/** A trusted issuer's max_token_age, in seconds: one minute to one day. */
+export const MAX_TOKEN_AGE_BOUNDS = { min: 60, max: 86_400, default: 3600 } as const;

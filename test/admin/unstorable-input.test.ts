@@ -51,3 +51,19 @@ t.test('the same in bodies', async (t) => {
   t.equal(surrogate.statusCode, 400, 'a lone surrogate in a description');
   t.match(surrogate.json(), { errors: [{ path: '/description' }] });
 });
+
+t.test('URLs with a NUL byte or a lone surrogate: a jwks_uri, a trusted issuer', async (t) => {
+  const server = await buildWithAdmin(t);
+  const cases: Array<[string, Record<string, unknown>, string]> = [
+    ['/admin/clients', { name: 'x', owner: 'o', auth_method: 'private_key_jwt', jwks_uri: 'https://keys.example/\u0000' }, '/jwks_uri'],
+    ['/admin/clients', { name: 'x', owner: 'o', auth_method: 'private_key_jwt', jwks_uri: 'https://keys.example/\ud800' }, '/jwks_uri'],
+    ['/admin/trusted-issuers', { id: 'nul-issuer', issuer: 'https://oidc.example/\u0000x' }, '/issuer'],
+    ['/admin/trusted-issuers', { id: 'lone-half', issuer: 'https://oidc.example/\ud800x' }, '/issuer'],
+    ['/admin/trusted-issuers', { id: 'nul-keys', issuer: 'https://oidc.example', jwks_uri: 'https://oidc.example/\u0000' }, '/jwks_uri'],
+  ];
+  for (const [url, body, field] of cases) {
+    const response = await server.admin('POST', url, body);
+    t.equal(response.statusCode, 400, `${url} ${field}: 400`);
+    t.match(response.json(), { errors: [{ path: field }] }, `names ${field}`);
+  }
+});

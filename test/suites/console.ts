@@ -1,5 +1,7 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
 import '../console/api-types.test.js';
 import '../console/console.test.js';
+import '../console/federation-forms.test.js';
 import '../console/format.test.js';
 import '../console/serving.test.js';
+import '../console/trusted-issuers.test.js';

@@ -1,6 +1,7 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
 import '../clients/bootstrap.test.js';
 import '../clients/concurrency.test.js';
+import '../clients/identities.test.js';
 import '../clients/rules.test.js';
 import '../keys/encryption.test.js';
 import '../keys/jws.test.js';
@@ -11,6 +12,7 @@ import '../clients/directory.test.js';
 import '../oauth/interop.test.js';
 import '../oauth/dpop.test.js';
 import '../oauth/dpop-interop.test.js';
+import '../oauth/federated.test.js';
 import '../oauth/introspection.test.js';
 import '../oauth/ip-ranges.test.js';
 import '../oauth/jwks-uri.test.js';

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import type { Client } from '../api';
 import { exactTime, relativeTime } from '../format';
+import { authMethodLabel } from './federated-identities';
 
 function Time({ iso, none = 'never' }: { iso: string | null; none?: string }) {
   if (iso === null) return <>{none}</>;
@@ -18,6 +19,23 @@ function Grants({ grants }: { grants: Client['grants'] }) {
       {grants.map((grant) => (
         <li key={grant.service}>
           <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function Identities({ identities }: { identities: Client['federated_identities'] }) {
+  return (
+    <ul className="plain">
+      {identities.map((identity) => (
+        <li key={`${identity.issuer} ${identity.subject}`}>
+          <code>{identity.issuer}</code>: <code>{identity.subject}</code>
+          {Object.entries(identity.claims).map(([name, value]) => (
+            <span key={name}>
+              , <code>{name}</code> = <code>{String(value)}</code>
+            </span>
+          ))}
         </li>
       ))}
     </ul>
@@ -44,9 +62,22 @@ export function ClientSummary({ client }: { client: Client }) {
     ['First name', client.first_name ?? '—'],
     ['Last name', client.last_name ?? '—'],
     ['Service account', `${client.service_account.username} (${client.service_account.id})`],
-    ['Authentication', client.auth_method === 'client_secret' ? 'client secret' : 'private key JWT'],
+    ['Authentication', authMethodLabel(client.auth_method)],
+    ...(client.auth_method === 'federated'
+      ? [['Platform identities', <Identities key="identities" identities={client.federated_identities} />] as [string, ReactNode]]
+      : []),
     ['Expires', <Time key="expires" iso={client.expires_at} />],
     ['Last used', <Time key="last" iso={client.last_used_at} />],
+    ...(client.last_used_identity === null
+      ? []
+      : [
+          [
+            'Last used by',
+            <span key="identity">
+              <code>{client.last_used_identity.issuer}</code>: <code>{client.last_used_identity.subject}</code>
+            </span>,
+          ] as [string, ReactNode],
+        ]),
     ['Created', <Time key="created" iso={client.created_at} />],
     ['Created by', client.created_by],
     ['Updated', <Time key="updated" iso={client.updated_at} />],

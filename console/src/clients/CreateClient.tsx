@@ -3,7 +3,10 @@ import type { Api, CreateClientBody, Problem } from '../api';
 import { fieldErrors, formText, words } from '../format';
 import { Link, useRouter } from '../router';
 import { useServices } from '../services/useServices';
+import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
+import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
+import { type IdentityRow, identitiesFromRows } from './federated-identities';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 import { SecretDialog } from './SecretDialog';
 
@@ -11,7 +14,11 @@ import { SecretDialog } from './SecretDialog';
 export function CreateClient({ api }: { api: Api }) {
   const { navigate } = useRouter();
   const services = useServices(api);
+  const issuers = useTrustedIssuers(api);
   const [grants, setGrants] = useState<Grant[]>([]);
+  // A secret, or the platform's own tokens (federated): then the identities it signs in as.
+  const [federated, setFederated] = useState(false);
+  const [identities, setIdentities] = useState<IdentityRow[]>([]);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<{ clientId: string; secret: string } | null>(null);
@@ -36,12 +43,23 @@ export function CreateClient({ api }: { api: Api }) {
       }
       body.expires_at = expiry.toISOString();
     }
+    if (federated) {
+      const made = identitiesFromRows(identities);
+      if (!made.ok) {
+        setErrors({ federated_identities: [made.error] });
+        return;
+      }
+      body.auth_method = 'federated';
+      body.federated_identities = made.identities;
+    }
     setBusy(true);
     setErrors({});
     try {
       const { data, error } = await api.POST('/admin/clients', { body });
       if (data !== undefined) {
-        setCreated({ clientId: data.client_id, secret: data.client_secret ?? '' });
+        // A federated client has no secret to show: straight to its screen.
+        if (data.client_secret === undefined) navigate(`/clients/${encodeURIComponent(data.client_id)}`);
+        else setCreated({ clientId: data.client_id, secret: data.client_secret });
         return;
       }
       setErrors(fieldErrors(error as Problem | undefined, 'The client could not be created.'));
@@ -87,6 +105,27 @@ export function CreateClient({ api }: { api: Api }) {
           error={fieldError('grants')}
           describedBy={describedBy('grants')}
         />
+
+        <fieldset>
+          <legend>How it signs in</legend>
+          <label className="check">
+            <input type="radio" name="auth" checked={!federated} onChange={() => setFederated(false)} />
+            With a secret (shown once, after it is created)
+          </label>
+          <label className="check">
+            <input type="radio" name="auth" checked={federated} onChange={() => setFederated(true)} />
+            With its platform's token, no secret (Kubernetes, GitHub Actions, SPIFFE…)
+          </label>
+        </fieldset>
+        {federated && (
+          <FederatedIdentitiesEditor
+            issuers={issuers}
+            rows={identities}
+            onChange={setIdentities}
+            error={fieldError('federated_identities')}
+            describedBy={describedBy('federated_identities')}
+          />
+        )}
 
         <label htmlFor="client-ip-ranges">IP ranges (optional, one CIDR per line)</label>
         <textarea id="client-ip-ranges" name="ip_ranges" rows={3} placeholder="192.0.2.0/24" {...aria('ip_ranges')} />

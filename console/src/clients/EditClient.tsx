@@ -2,7 +2,10 @@ import { type FormEvent, useState } from 'react';
 import type { Api, Client, ClientPatch, Problem } from '../api';
 import { fieldErrors, formText, toLocalInput, words } from '../format';
 import { useServices } from '../services/useServices';
+import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
+import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
+import { identitiesFromRows, identityRows } from './federated-identities';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 
 /** The edit form of a client's changeable fields (client ID and owner never change). */
@@ -18,7 +21,12 @@ export function EditClient({
   onCancel: () => void;
 }) {
   const services = useServices(api);
+  const issuers = useTrustedIssuers(api);
   const [grants, setGrants] = useState<Grant[]>(client.grants);
+  const isFederated = client.auth_method === 'federated';
+  // A client with a secret or keys may switch to platform identities here (its secrets go).
+  const [switching, setSwitching] = useState(false);
+  const [identities, setIdentities] = useState(identityRows(client.federated_identities));
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
 
@@ -42,6 +50,15 @@ export function EditClient({
       ip_ranges: words(value('ip_ranges')),
       expires_at: expiry === null ? null : expiry.toISOString(),
     };
+    if (isFederated || switching) {
+      const made = identitiesFromRows(identities);
+      if (!made.ok) {
+        setErrors({ federated_identities: [made.error] });
+        return;
+      }
+      body.federated_identities = made.identities;
+      if (switching) body.auth_method = 'federated';
+    }
     setBusy(true);
     setErrors({});
     try {
@@ -80,6 +97,21 @@ export function EditClient({
       <input id="edit-roles" name="roles" defaultValue={client.roles.join(' ')} {...aria('roles')} />
       {error('roles')}
       <GrantsEditor services={services} grants={grants} onChange={setGrants} error={error('grants')} describedBy={describedBy('grants')} />
+      {!isFederated && (
+        <label className="check">
+          <input type="checkbox" checked={switching} onChange={(event) => setSwitching(event.target.checked)} />
+          Sign in with its platform's token instead (its secrets and keys are removed when saved)
+        </label>
+      )}
+      {(isFederated || switching) && (
+        <FederatedIdentitiesEditor
+          issuers={issuers}
+          rows={identities}
+          onChange={setIdentities}
+          error={error('federated_identities')}
+          describedBy={describedBy('federated_identities')}
+        />
+      )}
       <label htmlFor="edit-ip-ranges">IP ranges (one CIDR per line; none: anywhere)</label>
       <textarea id="edit-ip-ranges" name="ip_ranges" rows={3} defaultValue={client.ip_ranges.join('\n')} {...aria('ip_ranges')} />
       {error('ip_ranges')}

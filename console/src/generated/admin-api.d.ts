@@ -284,7 +284,7 @@ export interface paths {
                                 }[];
                                 ip_ranges: string[];
                                 /** @enum {string} */
-                                auth_method: "client_secret" | "private_key_jwt";
+                                auth_method: "client_secret" | "private_key_jwt" | "federated";
                                 jwks: ({
                                     keys: {
                                         [key: string]: unknown;
@@ -293,6 +293,13 @@ export interface paths {
                                     [key: string]: unknown;
                                 }) | null;
                                 jwks_uri: string | null;
+                                federated_identities: {
+                                    issuer: string;
+                                    subject: string;
+                                    claims: {
+                                        [key: string]: string | number | boolean;
+                                    };
+                                }[];
                                 /** Format: date-time */
                                 expires_at: string | null;
                                 enabled: boolean;
@@ -301,6 +308,10 @@ export interface paths {
                                 status: "active" | "disabled" | "expired";
                                 /** Format: date-time */
                                 last_used_at: string | null;
+                                last_used_identity: {
+                                    issuer: string;
+                                    subject: string;
+                                } | null;
                                 service_account: {
                                     /** Format: uuid */
                                     id: string;
@@ -434,7 +445,7 @@ export interface paths {
                         /** Format: date-time */
                         expires_at?: string | null;
                         /** @enum {string} */
-                        auth_method?: "client_secret" | "private_key_jwt";
+                        auth_method?: "client_secret" | "private_key_jwt" | "federated";
                         jwks?: {
                             keys: ({
                                 kty: string;
@@ -447,6 +458,13 @@ export interface paths {
                             })[];
                         } | null;
                         jwks_uri?: string | null;
+                        federated_identities?: {
+                            issuer: string;
+                            subject: string;
+                            claims?: {
+                                [key: string]: string | number | boolean;
+                            };
+                        }[];
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
                     };
@@ -478,7 +496,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -487,6 +505,13 @@ export interface paths {
                                 [key: string]: unknown;
                             }) | null;
                             jwks_uri: string | null;
+                            federated_identities: {
+                                issuer: string;
+                                subject: string;
+                                claims: {
+                                    [key: string]: string | number | boolean;
+                                };
+                            }[];
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -495,6 +520,10 @@ export interface paths {
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
                             last_used_at: string | null;
+                            last_used_identity: {
+                                issuer: string;
+                                subject: string;
+                            } | null;
                             service_account: {
                                 /** Format: uuid */
                                 id: string;
@@ -651,7 +680,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -660,6 +689,13 @@ export interface paths {
                                 [key: string]: unknown;
                             }) | null;
                             jwks_uri: string | null;
+                            federated_identities: {
+                                issuer: string;
+                                subject: string;
+                                claims: {
+                                    [key: string]: string | number | boolean;
+                                };
+                            }[];
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -668,6 +704,10 @@ export interface paths {
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
                             last_used_at: string | null;
+                            last_used_identity: {
+                                issuer: string;
+                                subject: string;
+                            } | null;
                             service_account: {
                                 /** Format: uuid */
                                 id: string;
@@ -919,7 +959,7 @@ export interface paths {
                         /** Format: date-time */
                         expires_at?: string | null;
                         /** @enum {string} */
-                        auth_method?: "client_secret" | "private_key_jwt";
+                        auth_method?: "client_secret" | "private_key_jwt" | "federated";
                         jwks?: {
                             keys: ({
                                 kty: string;
@@ -932,6 +972,13 @@ export interface paths {
                             })[];
                         } | null;
                         jwks_uri?: string | null;
+                        federated_identities?: {
+                            issuer: string;
+                            subject: string;
+                            claims?: {
+                                [key: string]: string | number | boolean;
+                            };
+                        }[];
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
                     };
@@ -963,7 +1010,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -972,6 +1019,13 @@ export interface paths {
                                 [key: string]: unknown;
                             }) | null;
                             jwks_uri: string | null;
+                            federated_identities: {
+                                issuer: string;
+                                subject: string;
+                                claims: {
+                                    [key: string]: string | number | boolean;
+                                };
+                            }[];
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -980,6 +1034,10 @@ export interface paths {
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
                             last_used_at: string | null;
+                            last_used_identity: {
+                                issuer: string;
+                                subject: string;
+                            } | null;
                             service_account: {
                                 /** Format: uuid */
                                 id: string;
@@ -1134,7 +1192,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -1143,6 +1201,13 @@ export interface paths {
                                 [key: string]: unknown;
                             }) | null;
                             jwks_uri: string | null;
+                            federated_identities: {
+                                issuer: string;
+                                subject: string;
+                                claims: {
+                                    [key: string]: string | number | boolean;
+                                };
+                            }[];
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -1151,6 +1216,10 @@ export interface paths {
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
                             last_used_at: string | null;
+                            last_used_identity: {
+                                issuer: string;
+                                subject: string;
+                            } | null;
                             service_account: {
                                 /** Format: uuid */
                                 id: string;
@@ -1307,7 +1376,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -1316,6 +1385,13 @@ export interface paths {
                                 [key: string]: unknown;
                             }) | null;
                             jwks_uri: string | null;
+                            federated_identities: {
+                                issuer: string;
+                                subject: string;
+                                claims: {
+                                    [key: string]: string | number | boolean;
+                                };
+                            }[];
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -1324,6 +1400,10 @@ export interface paths {
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
                             last_used_at: string | null;
+                            last_used_identity: {
+                                issuer: string;
+                                subject: string;
+                            } | null;
                             service_account: {
                                 /** Format: uuid */
                                 id: string;
@@ -2196,6 +2276,736 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/admin/trusted-issuers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                id: string;
+                                issuer: string;
+                                jwks_uri: string | null;
+                                jwks: ({
+                                    keys: {
+                                        [key: string]: unknown;
+                                    }[];
+                                } & {
+                                    [key: string]: unknown;
+                                }) | null;
+                                audience: string | null;
+                                max_token_age: number;
+                                algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                updated_at: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        id: string;
+                        /** @description The tokens' `iss`, exactly (an https URL). */
+                        issuer: string;
+                        jwks_uri?: string | null;
+                        jwks?: {
+                            keys: ({
+                                kty: string;
+                                kid?: string;
+                                alg?: string;
+                                /** @enum {string} */
+                                use?: "sig";
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                        } | null;
+                        /** @description What the tokens' aud must contain; null: Portier's ISSUER. */
+                        audience?: string | null;
+                        /** @description Seconds since its iat that a token is still accepted. */
+                        max_token_age?: number;
+                        algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            issuer: string;
+                            jwks_uri: string | null;
+                            jwks: ({
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            audience: string | null;
+                            max_token_age: number;
+                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/trusted-issuers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            issuer: string;
+                            jwks_uri: string | null;
+                            jwks: ({
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            audience: string | null;
+                            max_token_age: number;
+                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        id?: string;
+                        /** @description The tokens' `iss`, exactly (an https URL). */
+                        issuer?: string;
+                        jwks_uri?: string | null;
+                        jwks?: {
+                            keys: ({
+                                kty: string;
+                                kid?: string;
+                                alg?: string;
+                                /** @enum {string} */
+                                use?: "sig";
+                            } & {
+                                [key: string]: unknown;
+                            })[];
+                        } | null;
+                        /** @description What the tokens' aud must contain; null: Portier's ISSUER. */
+                        audience?: string | null;
+                        /** @description Seconds since its iat that a token is still accepted. */
+                        max_token_age?: number;
+                        algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            issuer: string;
+                            jwks_uri: string | null;
+                            jwks: ({
+                                keys: {
+                                    [key: string]: unknown;
+                                }[];
+                            } & {
+                                [key: string]: unknown;
+                            }) | null;
+                            audience: string | null;
+                            max_token_age: number;
+                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */

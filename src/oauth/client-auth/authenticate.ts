@@ -20,6 +20,7 @@ import {
   verifyClientAssertion,
 } from './client-assertion.js';
 import type { ClientCredentials } from './credentials.js';
+import { checkFederatedAssertion, type FederatedAuthentication, type TrustedIssuerCache } from './federated.js';
 import { claimJwtId } from './jwt-ids.js';
 import { JwksFetchError, type RemoteJwks } from './remote-jwks.js';
 
@@ -36,31 +37,42 @@ export interface AuthenticationContext {
   issuer: string;
   /** Where used assertion ids are remembered (see claimJwtId). */
   db: Db;
-  /** Key sets of clients registered with a jwks_uri. */
+  /** Key sets of clients registered with a jwks_uri, and of trusted issuers. */
   remoteJwks: RemoteJwks;
+  /** The trusted issuers whose tokens federated clients sign in with. */
+  federation: TrustedIssuerCache;
 }
+
+/** An authenticated client; for one that signed in with its platform's JWT, which identity it was. */
+export type Authentication = { client: ClientRecord; identity?: undefined } | FederatedAuthentication;
 
 /**
  * Authenticates the client, or throws. In order:
  * 1. a caller over its failure budget is refused with 429 before anything else is done,
  *    whether the client_id it names exists or not;
- * 2. the credentials are checked (see checkCredentials);
+ * 2. the credentials are checked: a secret (checkCredentials), the client's own assertion
+ *    (checkAssertion), or its platform's JWT (federated.ts);
  * 3. a failure spends the caller's budget; a success makes its budget for this client whole.
  */
 export async function authenticateClient(
   ctx: AuthenticationContext,
   credentials: ClientCredentials,
   callerIp: string,
-): Promise<ClientRecord> {
+): Promise<Authentication> {
   const waitMs = ctx.budgets.waitMs(credentials.clientId, callerIp);
   if (waitMs > 0) throw new TooManyRequests(waitMs);
   try {
-    const client =
-      credentials.method === 'private_key_jwt'
-        ? await checkAssertion(ctx, credentials, callerIp)
-        : await checkCredentials(ctx, credentials, callerIp);
+    const authentication =
+      credentials.method === 'federated'
+        ? await checkFederatedAssertion(ctx, credentials, callerIp)
+        : {
+            client:
+              credentials.method === 'private_key_jwt'
+                ? await checkAssertion(ctx, credentials, callerIp)
+                : await checkCredentials(ctx, credentials, callerIp),
+          };
     ctx.budgets.succeeded(credentials.clientId, callerIp);
-    return client;
+    return authentication;
   } catch (error) {
     if (error instanceof InvalidClient) ctx.budgets.failed(credentials.clientId, callerIp);
     throw error;
@@ -155,7 +167,7 @@ async function checkAssertion(
   try {
     key =
       client.jwksUri !== null
-        ? await ctx.remoteJwks.getKey(client.jwksUri, unverified.header)
+        ? await ctx.remoteJwks.getKey({ jwksUri: client.jwksUri }, unverified.header)
         : await registeredKeys(client)(unverified.header);
   } catch (error) {
     if (error instanceof JwksFetchError) return refuse(error.message, client);

@@ -73,14 +73,23 @@ function isAssertionAlg(alg: unknown): alg is AssertionAlg {
   return ASSERTION_SIGNING_ALGS.some((allowed) => allowed === alg);
 }
 
-/** The client_id an assertion claims to come from (its `iss`), unverified; '' if it has none. */
-export function claimedClientId(assertion: string): string {
+/** Who an assertion claims to come from and be about (its `iss` and `sub`), unverified; '' for what it lacks. */
+export function claimedIdentity(assertion: string): { iss: string; sub: string } {
   try {
-    const { iss } = decodeJwt(assertion);
-    return typeof iss === 'string' ? iss : '';
+    const { iss, sub } = decodeJwt(assertion);
+    return { iss: typeof iss === 'string' ? iss : '', sub: typeof sub === 'string' ? sub : '' };
   } catch {
-    return '';
+    return { iss: '', sub: '' };
   }
+}
+
+/**
+ * Whether an assertion's `iss` names a platform rather than a client: a trusted issuer is
+ * an https URL, and a client_id never contains ':' (CLIENT_ID_PATTERN), so an `iss` with
+ * one is a platform's JWT (federated.ts), one without a client's own (RFC 7523, here).
+ */
+export function isPlatformIssuer(iss: string): boolean {
+  return iss.includes(':');
 }
 
 type VerificationKey = Parameters<typeof jwtVerify>[1];
@@ -145,7 +154,7 @@ export async function verifyClientAssertion(
 }
 
 /** jose's reason, which names the claim or check but never carries the token or its values. */
-function describeJoseError(error: unknown): string {
+export function describeJoseError(error: unknown): string {
   if (error instanceof errors.JWTExpired) return 'has expired';
   if (error instanceof errors.JWTClaimValidationFailed) return `claim check failed: ${error.message}`;
   if (error instanceof errors.JWSSignatureVerificationFailed) return 'signature does not verify';

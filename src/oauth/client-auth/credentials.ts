@@ -1,11 +1,26 @@
 import { InvalidClient, InvalidRequest } from '../errors.js';
 import type { TokenParameters } from '../parameters.js';
-import { claimedClientId } from './client-assertion.js';
+import { claimedIdentity, isPlatformIssuer } from './client-assertion.js';
 
 export type ClientCredentials =
   | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; clientSecret: string }
   /** RFC 7523 §2.2. clientId: the client_id sent, or else the assertion's (unverified) `iss`. */
-  | { method: 'private_key_jwt'; clientId: string; assertion: string; assertionType: string };
+  | { method: 'private_key_jwt'; clientId: string; assertion: string; assertionType: string }
+  | FederatedCredentials;
+
+/**
+ * RFC 7523 §2.2 with the platform's own JWT as the assertion (federated.ts). `clientId`
+ * names the client for the failure budgets and the log: the client_id sent, or else the
+ * platform identity the assertion claims (its unverified `iss` and `sub`).
+ */
+export interface FederatedCredentials {
+  method: 'federated';
+  clientId: string;
+  /** The client_id sent, if any: then that client's identities must match. */
+  requestedClientId: string | undefined;
+  assertion: string;
+  assertionType: string;
+}
 
 /**
  * RFC 6749 §2.3.1: with HTTP Basic, the client_id and secret are each
@@ -52,11 +67,21 @@ export function readClientCredentials(authorization: string | undefined, params:
     if (params.client_assertion === undefined || params.client_assertion_type === undefined) {
       throw new InvalidRequest('client_assertion and client_assertion_type must be sent together');
     }
+    const claimed = claimedIdentity(params.client_assertion);
+    if (isPlatformIssuer(claimed.iss)) {
+      return {
+        method: 'federated',
+        clientId: params.client_id ?? `${claimed.iss} ${claimed.sub}`,
+        requestedClientId: params.client_id,
+        assertion: params.client_assertion,
+        assertionType: params.client_assertion_type,
+      };
+    }
     // A client_id that does not match the assertion is refused by the assertion check
     // (iss and sub must be the client_id), as a failed authentication of that client_id.
     return {
       method: 'private_key_jwt',
-      clientId: params.client_id ?? claimedClientId(params.client_assertion),
+      clientId: params.client_id ?? claimed.iss,
       assertion: params.client_assertion,
       assertionType: params.client_assertion_type,
     };

@@ -15,18 +15,30 @@ const MAX_JWKS_KEYS = 100;
 /** A fetched key set is used this long before it is fetched again. */
 export const JWKS_CACHE_MS = 5 * 60_000;
 /**
- * An unknown `kid` fetches the set again (the client may have rotated its key), and so
- * does a failed fetch, but at most this often per URI: a stream of made-up kids cannot
- * turn Portier into a load generator against the client's key server.
+ * An unknown `kid` fetches the set again (the client or platform may have rotated its
+ * key), and so does a failed fetch, but at most this often per key set: a stream of
+ * made-up kids cannot turn Portier into a load generator against someone's key server.
  */
 export const JWKS_REFETCH_INTERVAL_MS = 5_000;
-/** Bound on memory: key sets of at most this many URIs are kept; the oldest goes first. */
-const MAX_CACHED_URIS = 1_000;
+/**
+ * A set that cannot be fetched again when it is due (the key server is down) is still used
+ * for this long past its JWKS_CACHE_MS, so that a key server's outage does not stop the
+ * clients whose keys Portier already has; a kid it does not know is refused meanwhile.
+ * Bounded, because a key withdrawn at the source must not stay trusted for ever by
+ * whoever can keep Portier from reaching it.
+ */
+export const JWKS_STALE_MS = 60 * 60_000;
+/** Bound on memory: at most this many key sets are kept; the oldest goes first. */
+const MAX_CACHED_SETS = 1_000;
 
 /** Why a key set could not be had; the message is the reason for the log, never for the caller. */
 export class JwksFetchError extends Error {
   override readonly name = 'JwksFetchError';
 }
+
+type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+/** dns.lookup's signature, as node:https calls it. */
+export type Lookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
 
 export interface JwksFetchOptions {
   /** Whether the URI may resolve to loopback, private and other non-public addresses (JWKS_URI_ALLOW_PRIVATE). */
@@ -38,43 +50,86 @@ export interface JwksFetchOptions {
    * The resolver, in place of the guarded one; for tests that play a DNS server which
    * answers differently when asked again (rebinding), to show the check at connect time.
    */
-  lookup?: typeof publicOnlyLookup;
+  lookup?: Lookup;
 }
 
 /**
- * Fetches a client's JWKS from `uri`, fenced in because an admin's input chooses where
+ * Where a key set comes from: a jwks_uri (a private_key_jwt client's, or a trusted
+ * issuer's), or an issuer whose OpenID discovery document names it
+ * (`<issuer>/.well-known/openid-configuration`, read each time the set is fetched).
+ */
+export type JwksSource = { jwksUri: string } | { discoveryFrom: string };
+
+/** Fetches the key set of `source` (see fetchJwks and fetchDiscoveredJwks). */
+export function fetchJwksFrom(source: JwksSource, options: JwksFetchOptions): Promise<JSONWebKeySet> {
+  return 'jwksUri' in source ? fetchJwks(source.jwksUri, options) : fetchDiscoveredJwks(source.discoveryFrom, options);
+}
+
+/** Fetches a JWKS from `uri` (see fetchGuarded for the fence around it). */
+export async function fetchJwks(uri: string, options: JwksFetchOptions): Promise<JSONWebKeySet> {
+  return parseJwks(await fetchGuarded(uri, options, 'jwks_uri'));
+}
+
+/**
+ * An issuer's key set, found through its OpenID discovery document (OpenID Connect
+ * Discovery §4): the document's `issuer` must be `issuer` exactly, and its `jwks_uri` is
+ * then fetched with the same fence. Both fetches share one deadline (options.timeoutMs).
+ */
+export async function fetchDiscoveredJwks(issuer: string, options: JwksFetchOptions): Promise<JSONWebKeySet> {
+  const started = performance.now();
+  const documentUri = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const body = await fetchGuarded(documentUri, options, 'discovery document');
+  let document: unknown;
+  try {
+    document = JSON.parse(body);
+  } catch {
+    throw new JwksFetchError('discovery document is not JSON');
+  }
+  const { issuer: named, jwks_uri: jwksUri } = (typeof document === 'object' && document !== null ? document : {}) as Record<
+    string,
+    unknown
+  >;
+  if (named !== issuer)
+    throw new JwksFetchError(`discovery document names another issuer (${JSON.stringify(String(named)).slice(0, 100)})`);
+  if (typeof jwksUri !== 'string') throw new JwksFetchError('discovery document has no jwks_uri');
+  const left = Math.max(1, Math.round(options.timeoutMs - (performance.now() - started)));
+  return fetchJwks(jwksUri, { ...options, timeoutMs: left });
+}
+
+/**
+ * GETs `uri` and returns its body, fenced in because an admin's input chooses where
  * Portier connects (SSRF):
  * - https only, no redirects (a redirect would need the same checks again: refused instead);
  * - unless `allowPrivate`, every address the host name resolves to must be public, and the
  *   address actually connected to is checked again once the socket connects, so a DNS
  *   answer that changes between the check and the connection (rebinding) gains nothing;
- * - one deadline for the whole exchange, and at most MAX_JWKS_BYTES read;
- * - the answer must be a JSON key set of public keys.
+ * - one deadline for the whole exchange, and at most MAX_JWKS_BYTES read.
+ * `label` names what is fetched in the errors' messages.
  */
-export function fetchJwks(uri: string, options: JwksFetchOptions): Promise<JSONWebKeySet> {
+function fetchGuarded(uri: string, options: JwksFetchOptions, label: string): Promise<string> {
   let url: URL;
   try {
     url = new URL(uri);
   } catch {
-    return Promise.reject(new JwksFetchError('jwks_uri is not a URL'));
+    return Promise.reject(new JwksFetchError(`${label} is not a URL`));
   }
-  if (url.protocol !== 'https:') return Promise.reject(new JwksFetchError('jwks_uri is not https'));
+  if (url.protocol !== 'https:') return Promise.reject(new JwksFetchError(`${label} is not https`));
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   // A literal address is connected to without any lookup: check it here.
   if (isIP(host) !== 0 && !options.allowPrivate && !isPublicAddress(host)) {
-    return Promise.reject(new JwksFetchError(`jwks_uri names a non-public address (${host})`));
+    return Promise.reject(new JwksFetchError(`${label} names a non-public address (${host})`));
   }
 
-  return new Promise<JSONWebKeySet>((resolve, reject) => {
+  return new Promise<string>((resolve, reject) => {
     let settled = false;
-    const finish = (error: Error | undefined, jwks?: JSONWebKeySet) => {
+    const finish = (error: Error | undefined, body?: string) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
       if (error !== undefined) {
         request.destroy();
-        reject(error instanceof JwksFetchError ? error : new JwksFetchError(`jwks_uri fetch failed: ${describe(error)}`));
-      } else if (jwks !== undefined) resolve(jwks);
+        reject(error instanceof JwksFetchError ? error : new JwksFetchError(`${label} fetch failed: ${describe(error)}`));
+      } else resolve(body ?? '');
     };
     const request = httpsRequest({
       protocol: 'https:',
@@ -86,11 +141,11 @@ export function fetchJwks(uri: string, options: JwksFetchOptions): Promise<JSONW
       // Passing `ca` replaces Node's trusted roots: keep them and add the configured ones.
       ...(options.ca !== undefined && { ca: [...rootCertificates, options.ca] }),
       ...(isIP(host) === 0 && { servername: host }),
-      ...(options.lookup !== undefined ? { lookup: options.lookup } : !options.allowPrivate && { lookup: publicOnlyLookup }),
+      ...(options.lookup !== undefined ? { lookup: options.lookup } : !options.allowPrivate && { lookup: publicOnlyLookup(label) }),
       agent: false,
     });
     const deadline = setTimeout(
-      () => finish(new JwksFetchError(`jwks_uri did not answer within ${options.timeoutMs} ms`)),
+      () => finish(new JwksFetchError(`${label} did not answer within ${options.timeoutMs} ms`)),
       options.timeoutMs,
     );
     request.on('socket', (socket: Socket) => {
@@ -98,7 +153,7 @@ export function fetchJwks(uri: string, options: JwksFetchOptions): Promise<JSONW
       socket.once('connect', () => {
         const remote = socket.remoteAddress;
         if (remote === undefined || !isPublicAddress(remote)) {
-          finish(new JwksFetchError(`jwks_uri connected to a non-public address (${remote ?? 'unknown'})`));
+          finish(new JwksFetchError(`${label} connected to a non-public address (${remote ?? 'unknown'})`));
         }
       });
     });
@@ -106,29 +161,24 @@ export function fetchJwks(uri: string, options: JwksFetchOptions): Promise<JSONW
     request.on('response', (response) => {
       if (response.statusCode !== 200) {
         response.resume();
-        finish(new JwksFetchError(`jwks_uri answered HTTP ${response.statusCode ?? '?'}`));
+        finish(new JwksFetchError(`${label} answered HTTP ${response.statusCode ?? '?'}`));
         return;
       }
+      const tooLarge = () => new JwksFetchError(`${label} answer is larger than ${MAX_JWKS_BYTES} bytes`);
       const declared = Number(response.headers['content-length'] ?? 0);
       if (declared > MAX_JWKS_BYTES) {
-        finish(new JwksFetchError(`jwks_uri answer is larger than ${MAX_JWKS_BYTES} bytes`));
+        finish(tooLarge());
         return;
       }
       const chunks: Buffer[] = [];
       let size = 0;
       response.on('data', (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_JWKS_BYTES) finish(new JwksFetchError(`jwks_uri answer is larger than ${MAX_JWKS_BYTES} bytes`));
+        if (size > MAX_JWKS_BYTES) finish(tooLarge());
         else chunks.push(chunk);
       });
       response.on('error', (error) => finish(error));
-      response.on('end', () => {
-        try {
-          finish(undefined, parseJwks(Buffer.concat(chunks).toString('utf8')));
-        } catch (error) {
-          finish(error instanceof Error ? error : new JwksFetchError(String(error)));
-        }
-      });
+      response.on('end', () => finish(undefined, Buffer.concat(chunks).toString('utf8')));
     });
     request.end();
   });
@@ -138,21 +188,19 @@ export function fetchJwks(uri: string, options: JwksFetchOptions): Promise<JSONW
  * dns.lookup that refuses a host name if any of its addresses is not public: with one
  * public and one private address, the connection could go to either.
  */
-function publicOnlyLookup(
-  hostname: string,
-  options: LookupOptions,
-  callback: (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
-): void {
-  dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
-    if (error !== null) return callback(error, []);
-    const refused = addresses.find((entry) => !isPublicAddress(entry.address));
-    if (refused !== undefined || addresses.length === 0) {
-      return callback(new JwksFetchError(`jwks_uri host resolves to a non-public address (${refused?.address ?? 'none'})`), []);
-    }
-    if (options.all === true) return callback(null, addresses);
-    const [first] = addresses as [LookupAddress];
-    return callback(null, first.address, first.family);
-  });
+function publicOnlyLookup(label: string): Lookup {
+  return (hostname, options, callback) => {
+    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
+      if (error !== null) return callback(error, []);
+      const refused = addresses.find((entry) => !isPublicAddress(entry.address));
+      if (refused !== undefined || addresses.length === 0) {
+        return callback(new JwksFetchError(`${label} host resolves to a non-public address (${refused?.address ?? 'none'})`), []);
+      }
+      if (options.all === true) return callback(null, addresses);
+      const [first] = addresses as [LookupAddress];
+      return callback(null, first.address, first.family);
+    });
+  };
 }
 
 /** The body as a key set of public keys, or JwksFetchError. */
@@ -187,74 +235,107 @@ type KeySet = ReturnType<typeof createLocalJWKSet>;
 type VerificationKey = Awaited<ReturnType<KeySet>>;
 
 interface Entry {
+  /** The set as last fetched, and when; undefined until a fetch has succeeded. */
+  keys: KeySet | undefined;
   fetchedAt: number;
-  /** The set as last fetched, or the reason the last fetch failed. */
-  keys: KeySet | JwksFetchError;
-  pending?: Promise<Entry>;
+  /** When a fetch was last started, successful or not (for JWKS_REFETCH_INTERVAL_MS). */
+  attemptedAt: number;
+  /** Why the last fetch failed; undefined once one succeeds. */
+  failure: JwksFetchError | undefined;
+  pending: Promise<void> | undefined;
 }
 
 /**
- * Key sets of clients that publish them at a jwks_uri, per URI, on the app's clock: used
- * for JWKS_CACHE_MS, fetched again sooner when a `kid` is unknown, but never more often
- * than JWKS_REFETCH_INTERVAL_MS (a failure is remembered that long, too). Concurrent
- * requests for the same URI share one fetch.
+ * Key sets by where they come from (a jwks_uri, or an issuer's discovery document), on the
+ * app's clock: a set is used for JWKS_CACHE_MS, then fetched again; a kid it does not know
+ * fetches it again sooner; neither more often than JWKS_REFETCH_INTERVAL_MS per set (a
+ * failure is remembered that long, too), so a stream of made-up kids costs at most one
+ * fetch per interval. Concurrent requests for the same set share one fetch.
+ *
+ * When a due fetch fails, the set already held is kept, for at most JWKS_STALE_MS past its
+ * cache time: the keys it has go on working while the key server is down (later attempts
+ * run in the background, so nobody waits for a server that does not answer), and a kid it
+ * does not know is refused as soon as the interval's one attempt has failed.
  */
 export class RemoteJwks {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly fetcher: (uri: string) => Promise<JSONWebKeySet>,
+    private readonly fetcher: (source: JwksSource) => Promise<JSONWebKeySet>,
     private readonly clock: Clock,
   ) {}
 
-  /** The key of `uri`'s set that verifies a JWS with this header, or a JwksFetchError / jose JWKS error. */
-  async getKey(uri: string, header: JWSHeaderParameters): Promise<VerificationKey> {
-    let entry = this.entries.get(uri);
-    const age = entry === undefined ? Number.POSITIVE_INFINITY : this.clock() - entry.fetchedAt;
-    if (entry === undefined || age >= JWKS_CACHE_MS || (entry.keys instanceof JwksFetchError && age >= JWKS_REFETCH_INTERVAL_MS)) {
-      entry = await this.fetch(uri);
+  /** The key of `source`'s set that verifies a JWS with this header, or a JwksFetchError / jose JWKS error. */
+  async getKey(source: JwksSource, header: JWSHeaderParameters): Promise<VerificationKey> {
+    const cacheKey = 'jwksUri' in source ? `jwks_uri ${source.jwksUri}` : `discovery ${source.discoveryFrom}`;
+    let entry = this.entries.get(cacheKey);
+    if (entry === undefined) {
+      entry = {
+        keys: undefined,
+        fetchedAt: Number.NEGATIVE_INFINITY,
+        attemptedAt: Number.NEGATIVE_INFINITY,
+        failure: undefined,
+        pending: undefined,
+      };
+      this.store(cacheKey, entry);
     }
+    const now = this.clock();
+    const age = now - entry.fetchedAt;
+    const mayFetch = entry.pending !== undefined || now - entry.attemptedAt >= JWKS_REFETCH_INTERVAL_MS;
+    if (age >= JWKS_CACHE_MS + JWKS_STALE_MS) {
+      // Nothing usable held: the request waits for the fetch (at most one per interval).
+      if (mayFetch) await this.refresh(entry, source);
+    } else if (age >= JWKS_CACHE_MS && mayFetch) {
+      // Due. After a success, wait for the new set (a key withdrawn at the source stops
+      // now); while the key server fails, answer from the set held and try in the background.
+      const refreshing = this.refresh(entry, source);
+      if (entry.failure === undefined) await refreshing;
+    }
+    const keys = this.usable(entry);
     try {
-      return await this.select(entry, header);
+      return await keys(header);
     } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey) || this.clock() - entry.fetchedAt < JWKS_REFETCH_INTERVAL_MS) throw error;
-      return this.select(await this.fetch(uri), header);
+      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+      if (entry.pending === undefined && this.clock() - entry.attemptedAt < JWKS_REFETCH_INTERVAL_MS) throw error;
+      // A kid the set does not know: perhaps a new key. Fetched again, once per interval.
+      await this.refresh(entry, source);
+      if (entry.failure !== undefined) throw entry.failure;
+      return this.usable(entry)(header);
     }
   }
 
-  private async select(entry: Entry, header: JWSHeaderParameters): Promise<VerificationKey> {
-    if (entry.keys instanceof JwksFetchError) throw entry.keys;
-    return entry.keys(header);
+  /** The set to select from, if one is held and not too old; otherwise why there is none. */
+  private usable(entry: Entry): KeySet {
+    if (entry.keys !== undefined && this.clock() - entry.fetchedAt < JWKS_CACHE_MS + JWKS_STALE_MS) return entry.keys;
+    throw entry.failure ?? new JwksFetchError('key set not fetched yet');
   }
 
-  private fetch(uri: string): Promise<Entry> {
-    const current = this.entries.get(uri);
-    if (current?.pending !== undefined) return current.pending;
-    const pending = this.fetcher(uri).then(
+  /** Fetches `entry`'s set again (one fetch at a time); records the outcome in the entry. */
+  private refresh(entry: Entry, source: JwksSource): Promise<void> {
+    if (entry.pending !== undefined) return entry.pending;
+    entry.attemptedAt = this.clock();
+    const pending = this.fetcher(source).then(
       (jwks) => {
         try {
-          return { fetchedAt: this.clock(), keys: createLocalJWKSet(jwks) as KeySet };
+          entry.keys = createLocalJWKSet(jwks) as KeySet;
+          entry.fetchedAt = this.clock();
+          entry.failure = undefined;
         } catch {
-          return { fetchedAt: this.clock(), keys: new JwksFetchError('jwks_uri answer is not a usable JWKS') };
+          entry.failure = new JwksFetchError('key set is not a usable JWKS');
         }
       },
-      (error: unknown) => ({
-        fetchedAt: this.clock(),
-        keys: error instanceof JwksFetchError ? error : new JwksFetchError(`jwks_uri fetch failed: ${String(error)}`),
-      }),
+      (error: unknown) => {
+        entry.failure = error instanceof JwksFetchError ? error : new JwksFetchError(`key set fetch failed: ${String(error)}`);
+      },
     );
-    const placeholder: Entry = current ?? { fetchedAt: Number.NEGATIVE_INFINITY, keys: new JwksFetchError('not fetched yet') };
-    placeholder.pending = pending;
-    this.store(uri, placeholder);
-    return pending.then((entry) => {
-      this.store(uri, entry);
-      return entry;
+    entry.pending = pending.finally(() => {
+      entry.pending = undefined;
     });
+    return entry.pending;
   }
 
-  private store(uri: string, entry: Entry): void {
-    this.entries.delete(uri);
-    if (this.entries.size >= MAX_CACHED_URIS) evictOldest(this.entries);
-    this.entries.set(uri, entry);
+  private store(cacheKey: string, entry: Entry): void {
+    if (this.entries.size >= MAX_CACHED_SETS) evictOldest(this.entries);
+    this.entries.set(cacheKey, entry);
   }
 }

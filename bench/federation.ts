@@ -1,0 +1,316 @@
+// The federation table: what a token costs a federated client (a platform's JWT checked
+// against a trusted issuer's cached key) next to a private_key_jwt client (its own signed
+// assertion, whose jti is recorded once in the database), on the running portier-pg, the
+// same generator driving both rows in turn.
+
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { cpus } from 'node:os';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import type { LoadSettings } from './load.js';
+import { assertLoopback, sleep } from './processes.js';
+import { fixed, integer, median, Table } from './report.js';
+import { AUDIENCE, basicAuthorization, type Credentials } from './targets.js';
+
+const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+/** The platform of the bench: its keys given inline, so the issuer's key is cached from the first request on. */
+const PLATFORM = { id: 'bench-platform', issuer: 'https://platform.bench.example', subject: 'system:serviceaccount:bench:worker' };
+/** Assertions signed ahead per second of a private_key_jwt run (each is good for one request): more than Portier answers here. */
+const ASSERTIONS_PER_SECOND = 8_000;
+/** Both rows sign with this: the comparison is of what happens around the signature check, not of two algorithms. */
+const ASSERTION_ALG = 'ES256';
+/** An answer not back within this is counted as an error. */
+const ANSWER_TIMEOUT_MS = 10_000;
+
+type RowName = 'private_key_jwt' | 'federated';
+
+interface RowResult {
+  tokensPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+  serverCores: number;
+  generatorCores: number;
+  /** private_key_jwt: the run used up the assertions signed for it (its figures are then too low). */
+  exhausted: boolean;
+}
+
+/** CPU ticks (user + system, all threads) of a process so far. */
+function processTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * A closed-loop load of `connections` keep-alive connections from 127.0.0.1, each sending
+ * the next body as soon as the previous answer is back; the warm-up is discarded, the
+ * measured window counted. `nextBody` returning undefined stops that connection.
+ */
+async function drive(
+  tokenUrl: string,
+  nextBody: () => string | undefined,
+  settings: LoadSettings,
+  serverPid: number,
+): Promise<Omit<RowResult, 'exhausted'>> {
+  assertLoopback(tokenUrl);
+  const url = new URL(tokenUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: settings.connections });
+  let measuring = false;
+  let stopping = false;
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  const latencies: number[] = [];
+
+  const send = (body: string) =>
+    new Promise<void>((resolve) => {
+      const sentAt = performance.now();
+      const request = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        agent,
+        timeout: ANSWER_TIMEOUT_MS,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+      });
+      let counted = false;
+      const count = (outcome: 'ok' | 'non2xx' | 'error') => {
+        if (counted) return;
+        counted = true;
+        if (measuring) {
+          if (outcome === 'ok') ok += 1;
+          else if (outcome === 'non2xx') non2xx += 1;
+          else errors += 1;
+          if (outcome !== 'error') latencies.push(performance.now() - sentAt);
+        }
+        resolve();
+      };
+      request.on('response', (response) => {
+        response.resume();
+        response.on('end', () => count(response.statusCode !== undefined && response.statusCode < 300 ? 'ok' : 'non2xx'));
+      });
+      request.on('timeout', () => request.destroy());
+      request.on('error', () => count('error'));
+      request.on('close', () => count('error'));
+      request.end(body);
+    });
+
+  const worker = async () => {
+    while (!stopping) {
+      const body = nextBody();
+      if (body === undefined) return;
+      await send(body);
+    }
+  };
+  const workers = Promise.all(Array.from({ length: settings.connections }, worker));
+  await sleep(settings.warmupSeconds * 1000);
+  measuring = true;
+  const ticks0 = processTicks(serverPid);
+  const cpu0 = process.cpuUsage();
+  const started = performance.now();
+  await Promise.race([sleep(settings.durationSeconds * 1000), workers]);
+  const seconds = (performance.now() - started) / 1000;
+  measuring = false;
+  const serverCores = (processTicks(serverPid) - ticks0) / CLOCK_TICKS_PER_SECOND / seconds;
+  const cpu = process.cpuUsage(cpu0);
+  stopping = true;
+  await workers;
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
+  return {
+    tokensPerSecond: ok / seconds,
+    p50: percentile(50),
+    p99: percentile(99),
+    non2xx,
+    errors,
+    serverCores,
+    generatorCores: (cpu.user + cpu.system) / 1e6 / seconds,
+  };
+}
+
+/** The admin API at `baseUrl`, with a token of the bench's admin client. */
+async function adminApi(baseUrl: string, issuer: string, admin: Credentials) {
+  const response = await fetch(`${baseUrl}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basicAuthorization(admin), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin:write', resource: `${issuer}/admin` }),
+  });
+  if (response.status !== 200) throw new Error(`admin token: ${response.status} ${await response.text()}`);
+  const { access_token: token } = (await response.json()) as { access_token: string };
+  return async (path: string, body: unknown) => {
+    const answer = await fetch(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (answer.status !== 201) throw new Error(`POST ${path}: ${answer.status} ${await answer.text()}`);
+  };
+}
+
+const tokenBody = (assertion: string) =>
+  new URLSearchParams({
+    grant_type: 'client_credentials',
+    resource: AUDIENCE,
+    scope: 'read',
+    client_assertion_type: CLIENT_ASSERTION_TYPE,
+    client_assertion: assertion,
+  }).toString();
+
+/**
+ * Registers the two clients through the admin API (a trusted issuer with inline keys and a
+ * federated client; a private_key_jwt client), checks that each gets a token, then drives
+ * them in turn, `rounds` times, and prints the rows, the medians and the verdict: the
+ * federated client's tokens/s at least the private_key_jwt client's. Returns the problems.
+ */
+export async function federationTable(options: {
+  baseUrl: string;
+  /** Portier's ISSUER: the platform tokens' audience, and the assertions'. */
+  issuer: string;
+  serverPid: number;
+  admin: Credentials;
+  settings: LoadSettings;
+  rounds: number;
+  log: (line?: string) => void;
+}): Promise<string[]> {
+  const { baseUrl, issuer, settings, rounds, log } = options;
+  const tokenUrl = `${baseUrl}/oauth/token`;
+  const post = await adminApi(baseUrl, issuer, options.admin);
+  const grants = [{ service: 'bench-api', scopes: ['read', 'write'] }];
+
+  const platform = await generateKeyPair(ASSERTION_ALG, { extractable: true });
+  await post('/admin/trusted-issuers', {
+    id: PLATFORM.id,
+    issuer: PLATFORM.issuer,
+    jwks: { keys: [{ ...(await exportJWK(platform.publicKey)), kid: 'platform-1', alg: ASSERTION_ALG }] },
+  });
+  await post('/admin/clients', {
+    client_id: 'bench-federated',
+    name: 'bench-federated',
+    owner: 'bench',
+    grants,
+    auth_method: 'federated',
+    federated_identities: [{ issuer: PLATFORM.id, subject: PLATFORM.subject }],
+  });
+  const clientKey = await generateKeyPair(ASSERTION_ALG, { extractable: true });
+  await post('/admin/clients', {
+    client_id: 'bench-jwt',
+    name: 'bench-jwt',
+    owner: 'bench',
+    grants,
+    auth_method: 'private_key_jwt',
+    jwks: { keys: [{ ...(await exportJWK(clientKey.publicKey)), kid: 'client-1', alg: ASSERTION_ALG }] },
+  });
+
+  // A Kubernetes-shaped platform token, presented again on every request (as a pod does for an hour).
+  const now = Math.floor(Date.now() / 1000);
+  const platformToken = await new SignJWT({
+    iss: PLATFORM.issuer,
+    sub: PLATFORM.subject,
+    aud: [issuer],
+    iat: now,
+    nbf: now,
+    exp: now + 3600,
+    jti: randomUUID(),
+    'kubernetes.io': {
+      namespace: 'bench',
+      serviceaccount: { name: 'worker', uid: randomUUID() },
+      pod: { name: 'worker-0', uid: randomUUID() },
+    },
+  })
+    .setProtectedHeader({ alg: ASSERTION_ALG, kid: 'platform-1' })
+    .sign(platform.privateKey);
+  const federatedBody = tokenBody(platformToken);
+  const clientAssertion = () => {
+    const at = Math.floor(Date.now() / 1000);
+    return new SignJWT({ iss: 'bench-jwt', sub: 'bench-jwt', aud: issuer, jti: randomUUID(), iat: at, exp: at + 240 })
+      .setProtectedHeader({ alg: ASSERTION_ALG, kid: 'client-1' })
+      .sign(clientKey.privateKey);
+  };
+
+  for (const [name, body] of [
+    ['federated', federatedBody],
+    ['private_key_jwt', tokenBody(await clientAssertion())],
+  ] as const) {
+    const response = await fetch(tokenUrl, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const text = await response.text();
+    if (response.status !== 200)
+      return [`federation: the ${name} client's first token request answered ${response.status}: ${text.slice(0, 200)}`];
+    const claims = decodeJwt((JSON.parse(text) as { access_token: string }).access_token);
+    if (claims.aud !== AUDIENCE) return [`federation: the ${name} client's token has the wrong audience`];
+  }
+
+  const table = new Table([
+    { title: 'client', align: 'left' },
+    ...['round', 'tokens/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'server cores', 'generator cores'].map((title) => ({ title })),
+  ]);
+  table.fit(['private_key_jwt', 'median']);
+  const cells = (name: string, round: string, r: RowResult) => [
+    name,
+    round,
+    integer(r.tokensPerSecond),
+    fixed(r.p50, 1),
+    fixed(r.p99, 1),
+    integer(r.non2xx),
+    integer(r.errors),
+    fixed(r.serverCores, 2),
+    fixed(r.generatorCores, 2),
+  ];
+  log(
+    `federation table: portier-pg, ${settings.connections} keep-alive connections from 127.0.0.1 (this process), ${settings.warmupSeconds} s warm-up + ` +
+      `${settings.durationSeconds} s measured; ${ASSERTION_ALG} for both; private_key_jwt: a fresh assertion per request (signed ahead), ` +
+      'federated: one Kubernetes-shaped platform token presented again and again, its issuer key cached',
+  );
+  log(table.header());
+  const problems: string[] = [];
+  const rows = new Map<RowName, RowResult[]>();
+  for (let round = 1; round <= rounds; round += 1) {
+    for (const name of ['private_key_jwt', 'federated'] as const) {
+      let exhausted = false;
+      let next: () => string | undefined;
+      if (name === 'federated') next = () => federatedBody;
+      else {
+        const count = Math.ceil((settings.warmupSeconds + settings.durationSeconds) * ASSERTIONS_PER_SECOND);
+        const pool: string[] = [];
+        for (let i = 0; i < count; i += 1) pool.push(tokenBody(await clientAssertion()));
+        let used = 0;
+        next = () => {
+          if (used < pool.length) return pool[used++];
+          exhausted = true;
+          return undefined;
+        };
+      }
+      const result = { ...(await drive(tokenUrl, next, settings, options.serverPid)), exhausted };
+      if (exhausted) problems.push(`federation: round ${round} used up its ${name} assertions; raise ASSERTIONS_PER_SECOND`);
+      rows.set(name, [...(rows.get(name) ?? []), result]);
+      log(table.row(cells(name, String(round), result)));
+    }
+  }
+  const medians = new Map<RowName, RowResult>();
+  for (const [name, results] of rows) {
+    const [first] = results;
+    if (first === undefined) continue;
+    const row = { ...first };
+    for (const key of ['tokensPerSecond', 'p50', 'p99', 'non2xx', 'errors', 'serverCores', 'generatorCores'] as const) {
+      row[key] = median(results.map((r) => r[key]));
+    }
+    medians.set(name, row);
+    log(table.row(cells(name, 'median', row)));
+  }
+  const federated = medians.get('federated');
+  const keyJwt = medians.get('private_key_jwt');
+  if (federated !== undefined && keyJwt !== undefined) {
+    const ratio = federated.tokensPerSecond / keyJwt.tokensPerSecond;
+    const pass = ratio >= 1 && federated.non2xx + federated.errors === 0;
+    log(
+      `verdict: ${pass ? 'PASS' : 'MISS'} federated ${fixed(ratio, 2)} × private_key_jwt tokens/s ≥ 1.00 (a cached issuer key costs no more than an assertion)` +
+        `; ${cpus().length} cores`,
+    );
+  }
+  return problems;
+}

@@ -1,0 +1,118 @@
+import { useState } from 'react';
+import type { TrustedIssuer } from '../api';
+import { fieldErrorViews } from '../ui/fieldErrorViews';
+import { ALGORITHMS, DEFAULT_MAX_TOKEN_AGE, type IssuerFormValues, type KeySource, keySourceOf } from './issuer-form';
+
+const SOURCES: Array<[KeySource, string]> = [
+  ['discovery', "From the issuer's discovery document (<issuer>/.well-known/openid-configuration)"],
+  ['jwks_uri', 'From a key set URL (jwks_uri)'],
+  ['jwks', "Pasted here (for an issuer Portier cannot reach, such as a cluster's internal one)"],
+];
+
+/** The values of the issuer form, read from its fields. */
+export function readIssuerForm(form: FormData): IssuerFormValues {
+  const text = (name: string) => String(form.get(name) ?? '');
+  return {
+    issuer: text('issuer'),
+    source: (text('key_source') || 'discovery') as KeySource,
+    jwksUri: text('jwks_uri'),
+    jwksText: text('jwks'),
+    audience: text('audience'),
+    maxTokenAge: text('max_token_age'),
+    algorithms: ALGORITHMS.filter((alg) => form.get(`alg-${alg}`) !== null),
+  };
+}
+
+/**
+ * A trusted issuer's fields, for the new-issuer form (`withId`) and the edit form (filled
+ * in from `issuer`): the issuer URL, where its keys come from, the audience its tokens
+ * must carry, how old a token may be, and the algorithms it may sign with.
+ */
+export function TrustedIssuerFields({
+  issuer,
+  errors,
+  withId,
+}: {
+  issuer?: TrustedIssuer;
+  errors: Record<string, string[]>;
+  withId: boolean;
+}) {
+  const { aria, error } = fieldErrorViews(errors, 'issuer-error-');
+  const [source, setSource] = useState<KeySource>(keySourceOf(issuer));
+  return (
+    <>
+      {withId && (
+        <>
+          <label htmlFor="issuer-id">Trusted issuer ID (can never change; a-z, 0-9, ".", "_", "-")</label>
+          <input id="issuer-id" name="id" required {...aria('id')} />
+          {error('id')}
+        </>
+      )}
+      <label htmlFor="issuer-url">Issuer (the tokens' iss, exactly)</label>
+      <input
+        id="issuer-url"
+        name="issuer"
+        required
+        placeholder="https://token.actions.githubusercontent.com"
+        defaultValue={issuer?.issuer}
+        {...aria('issuer')}
+      />
+      {error('issuer')}
+      <fieldset>
+        <legend>Its keys</legend>
+        {SOURCES.map(([value, label]) => (
+          <label key={value} className="check">
+            <input type="radio" name="key_source" value={value} checked={source === value} onChange={() => setSource(value)} />
+            {label}
+          </label>
+        ))}
+        {source === 'jwks_uri' && (
+          <>
+            <label htmlFor="issuer-jwks-uri">Key set URL</label>
+            <input id="issuer-jwks-uri" name="jwks_uri" required defaultValue={issuer?.jwks_uri ?? ''} {...aria('jwks_uri')} />
+          </>
+        )}
+        {error('jwks_uri')}
+        {source === 'jwks' && (
+          <>
+            <label htmlFor="issuer-jwks">Public keys (a JWKS, JSON)</label>
+            <textarea
+              id="issuer-jwks"
+              name="jwks"
+              rows={5}
+              required
+              placeholder='{"keys": [{"kty": "RSA", "kid": "…", "n": "…", "e": "AQAB"}]}'
+              defaultValue={issuer?.jwks == null ? '' : JSON.stringify(issuer.jwks, null, 2)}
+              {...aria('jwks')}
+            />
+          </>
+        )}
+        {error('jwks')}
+      </fieldset>
+      <label htmlFor="issuer-audience">Audience its tokens must carry (empty: Portier's own issuer URL)</label>
+      <input id="issuer-audience" name="audience" defaultValue={issuer?.audience ?? ''} {...aria('audience')} />
+      {error('audience')}
+      <label htmlFor="issuer-max-age">Oldest token accepted, in seconds since it was issued (60 to 86400)</label>
+      <input
+        id="issuer-max-age"
+        name="max_token_age"
+        type="number"
+        min={60}
+        max={86_400}
+        defaultValue={issuer?.max_token_age ?? DEFAULT_MAX_TOKEN_AGE}
+        {...aria('max_token_age')}
+      />
+      {error('max_token_age')}
+      <fieldset aria-describedby={errors.algorithms === undefined ? undefined : 'issuer-error-algorithms'}>
+        <legend>Signature algorithms it may use</legend>
+        {ALGORITHMS.map((alg) => (
+          <label key={alg} className="check">
+            <input type="checkbox" name={`alg-${alg}`} defaultChecked={issuer === undefined || issuer.algorithms.includes(alg)} />
+            {alg}
+          </label>
+        ))}
+        {error('algorithms')}
+      </fieldset>
+    </>
+  );
+}

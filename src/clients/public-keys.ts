@@ -1,0 +1,85 @@
+import { exportJWK, importJWK, type JWK } from 'jose';
+import type { FieldError } from '../lib/errors.js';
+import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
+
+/**
+ * The rules for public keys an admin registers, and for URLs Portier fetches keys from:
+ * a private_key_jwt client's `jwks` and `jwks_uri`, and a trusted issuer's (federation/).
+ */
+
+/**
+ * What is wrong with a URL keys are fetched from (a jwks_uri, an issuer), or undefined.
+ * Syntax only: where it leads is checked each time it is fetched (a host name can resolve
+ * elsewhere tomorrow; see oauth/client-auth/remote-jwks.ts).
+ */
+export function httpsUrlProblem(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return 'must be an absolute https URL';
+  }
+  if (url.protocol !== 'https:') return 'must be an https URL';
+  if (url.username !== '' || url.password !== '') return 'must not contain credentials';
+  if (url.hash !== '' || uri.includes('#')) return 'must not contain a fragment';
+  return undefined;
+}
+
+/**
+ * A JWKS of public keys (each importable), as stored: records a field error under `path`
+ * for each key that is not one, and returns the keys that are. `missing` is the message
+ * for a set without keys.
+ */
+export async function checkPublicJwks(jwks: { keys: unknown[] }, path: string, errors: FieldError[]): Promise<{ keys: JWK[] }> {
+  const keys: JWK[] = [];
+  for (const [i, key] of jwks.keys.entries()) {
+    if (typeof key !== 'object' || key === null || Array.isArray(key)) {
+      errors.push({ path: `${path}/keys/${i}`, message: 'must be a JWK object' });
+      continue;
+    }
+    const jwk = key as JWK;
+    if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) {
+      errors.push({ path: `${path}/keys/${i}`, message: 'must be a public key: private or symmetric key material is refused' });
+      continue;
+    }
+    const stored = await storablePublicKey(jwk);
+    if (stored === undefined) errors.push({ path: `${path}/keys/${i}`, message: 'is not a usable public key (kty EC, RSA or OKP)' });
+    else keys.push(stored);
+  }
+  return { keys };
+}
+
+/** Whether `jwks` is a key set with at least one key (the schema checks the rest of its shape). */
+export function hasKeys(jwks: { keys: unknown[] } | null | undefined): jwks is { keys: unknown[] } {
+  return jwks !== undefined && jwks !== null && Array.isArray(jwks.keys) && jwks.keys.length > 0;
+}
+
+/**
+ * The key as it is stored: the members that define the public key, as jose exports them,
+ * plus the kid, alg and use the admin gave (the schema checks those). Nothing else of the
+ * submitted object is kept. Undefined when it is not a usable EC, RSA or OKP public key.
+ */
+async function storablePublicKey(jwk: JWK): Promise<JWK | undefined> {
+  if (jwk.kty !== 'EC' && jwk.kty !== 'RSA' && jwk.kty !== 'OKP') return undefined;
+  let publicKey: Awaited<ReturnType<typeof importJWK>>;
+  try {
+    publicKey = await importJWK(jwk, jwk.alg ?? defaultAlgFor(jwk));
+  } catch {
+    return undefined;
+  }
+  const { kid, alg, use } = jwk;
+  return {
+    ...(await exportJWK(publicKey)),
+    ...(kid !== undefined && { kid }),
+    ...(alg !== undefined && { alg }),
+    ...(use !== undefined && { use }),
+  };
+}
+
+function defaultAlgFor(jwk: JWK): string {
+  if (jwk.kty === 'RSA') return 'RS256';
+  if (jwk.kty === 'OKP') return 'EdDSA';
+  if (jwk.crv === 'P-384') return 'ES384';
+  if (jwk.crv === 'P-521') return 'ES512';
+  return 'ES256';
+}
