@@ -21,7 +21,7 @@ type ValuesOf<T> = { -readonly [K in keyof T]: T[K] extends Setting<infer V> ? V
 export interface Config extends ValuesOf<typeof SETTINGS> {}
 /** The limits that keep the server up under attack: see protection/ and the README's "Abuse resistance". */
 export interface ProtectionConfig extends ValuesOf<typeof SETTINGS.protection> {}
-/** How a private_key_jwt client's jwks_uri is fetched (see oauth/remote-jwks.ts). */
+/** How a private_key_jwt client's jwks_uri is fetched (see oauth/client-auth/remote-jwks.ts). */
 export interface JwksUriConfig extends ValuesOf<typeof SETTINGS.jwksUri> {}
 
 /** Reads and validates the environment, entry by entry in the table's order. Throws ConfigError naming the first bad variable. */

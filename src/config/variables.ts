@@ -237,7 +237,7 @@ export const SETTINGS = {
       }),
     ),
   },
-  /** Outgoing fetches of client key sets (oauth/remote-jwks.ts): an admin chooses the URL, so they are fenced in. */
+  /** Outgoing fetches of client key sets (oauth/client-auth/remote-jwks.ts): an admin chooses the URL, so they are fenced in. */
   jwksUri: {
     allowPrivate: boolean({
       name: 'JWKS_URI_ALLOW_PRIVATE',
