@@ -45,6 +45,14 @@ export interface Config {
   jwksUri: JwksUriConfig;
   /** DPOP_NONCE: the token endpoint requires a server-issued nonce in DPoP proofs (RFC 9449 §8). */
   dpopNonce: boolean;
+  /** AUDIT_RETENTION_DAYS: audit events older than this many days are deleted; 0 keeps them all. */
+  auditRetentionDays: number;
+  /**
+   * MANAGEMENT_PORT and MANAGEMENT_HOST: where /metrics, /healthz and /readyz are served
+   * apart from the public port (which then no longer serves /metrics); undefined: on the
+   * public port, as without it.
+   */
+  management: { port: number; host: string } | undefined;
 }
 
 /** Outgoing fetches of client key sets: an admin chooses the URL, so they are fenced in. */
@@ -114,6 +122,9 @@ export const CONFIG_VARIABLES = [
   'JWKS_URI_CA_FILE',
   'JWKS_URI_TIMEOUT',
   'DPOP_NONCE',
+  'AUDIT_RETENTION_DAYS',
+  'MANAGEMENT_PORT',
+  'MANAGEMENT_HOST',
 ] as const;
 
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
@@ -180,7 +191,25 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: parseIntegerVar(env, 'JWKS_URI_TIMEOUT', 5000, 100, 60_000, 'milliseconds'),
     },
     dpopNonce: parseBoolean(env, 'DPOP_NONCE', false),
+    auditRetentionDays: parseIntegerVar(env, 'AUDIT_RETENTION_DAYS', 365, 0, 36_500, 'days'),
+    management: parseManagement(env, port),
   };
+}
+
+/**
+ * The management listener: off unless MANAGEMENT_PORT is set. Its host defaults to all
+ * interfaces, unlike HOST: what reads it (Prometheus, the kubelet's probes) comes from
+ * another machine, while the public port usually sits behind a proxy on the same one.
+ */
+function parseManagement(env: Env, publicPort: number): Config['management'] {
+  const host = nonEmpty(env.MANAGEMENT_HOST);
+  if (nonEmpty(env.MANAGEMENT_PORT) === undefined) {
+    if (host !== undefined) throw new ConfigError('MANAGEMENT_HOST', 'is set, but MANAGEMENT_PORT is not');
+    return undefined;
+  }
+  const port = parseIntegerVar(env, 'MANAGEMENT_PORT', 0, 0, 65_535);
+  if (port !== 0 && port === publicPort) throw new ConfigError('MANAGEMENT_PORT', `must differ from PORT (both are ${port})`);
+  return { port, host: host ?? '0.0.0.0' };
 }
 
 function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
