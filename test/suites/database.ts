@@ -9,5 +9,6 @@ import '../db/roles.test.js';
 import '../db/startup.test.js';
 import '../keys/startup-keys.test.js';
 import '../logger.test.js';
+import '../management.test.js';
 import '../metrics.test.js';
 import '../suites.test.js';
