@@ -79,10 +79,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await portier.generation.start();
     portier.lastUsed.start();
     portier.denials.start();
+    portier.retention.start();
   });
   app.addHook('onClose', async () => {
     portier.generation.stop();
-    await Promise.allSettled([portier.lastUsed.stop(), portier.denials.stop()]);
+    await Promise.allSettled([portier.lastUsed.stop(), portier.denials.stop(), portier.retention.stop()]);
   });
 
   const management = config.management === undefined ? undefined : await buildManagementApp(portier, logger);

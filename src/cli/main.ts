@@ -16,6 +16,7 @@ import { clientsCommand } from './clients.js';
 import { type CliOutput, type CommandGroup, type Session, UsageError } from './common.js';
 import { keysCommand } from './keys.js';
 import { type Flags, OPTIONS, USAGE } from './options.js';
+import { pruneCommand } from './prune.js';
 import { servicesCommand } from './services.js';
 
 /**
@@ -45,6 +46,7 @@ const GROUPS: Record<string, (config: Config) => CommandGroup> = {
   services: () => servicesCommand,
   keys: (config) => (session, sub, _args, flags) => keysCommand(session, config, sub, flags),
   audit: () => auditCommand,
+  prune: (config) => (session, sub) => pruneCommand(session, config, sub),
 };
 
 /**

@@ -26,6 +26,7 @@ export const USAGE = `usage: portier <command>
 
   keys list  |  keys rotate [--emergency]  |  keys reseal
   audit [--client-id ID] [--action A] [--limit N]
+  prune                                  delete expired rows now (AUDIT_RETENTION_DAYS, expired revocations, …)
 
 Configuration comes from the same environment variables as the server (DATABASE_URL, DATA_DIR, …).
 Only migrate prepares the database; every other command expects it prepared, and list, get,

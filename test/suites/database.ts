@@ -5,6 +5,7 @@ import '../db/issuer.test.js';
 import '../db/migrations.test.js';
 import '../db/outage.test.js';
 import '../db/pgbouncer.test.js';
+import '../db/retention.test.js';
 import '../db/roles.test.js';
 import '../db/startup.test.js';
 import '../keys/startup-keys.test.js';
