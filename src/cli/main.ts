@@ -14,6 +14,7 @@ import { IssuerMismatchError } from '../services/services.js';
 import { auditCommand } from './audit.js';
 import { clientsCommand } from './clients.js';
 import { type CliOutput, type CommandGroup, type Session, UsageError } from './common.js';
+import { configCommand } from './config.js';
 import { keysCommand } from './keys.js';
 import { type Flags, OPTIONS, USAGE } from './options.js';
 import { pruneCommand } from './prune.js';
@@ -46,6 +47,7 @@ const GROUPS: Record<string, (config: Config) => CommandGroup> = {
   services: () => servicesCommand,
   keys: (config) => (session, sub, _args, flags) => keysCommand(session, config, sub, flags),
   audit: () => auditCommand,
+  config: () => configCommand,
   prune: (config) => (session, sub) => pruneCommand(session, config, sub),
 };
 

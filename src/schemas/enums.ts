@@ -22,3 +22,11 @@ export type KeyStatus = (typeof KEY_STATUSES)[number];
 /** What a rotation leaves the key it made: signing now, or next. */
 export type RotatedKeyStatus = Exclude<KeyStatus, 'retired'>;
 export const ROTATED_KEY_STATUSES = ['active', 'next'] as const satisfies readonly RotatedKeyStatus[];
+
+/** What a configuration document configures, one kind per list in it (see config-as-code/). */
+export const CONFIG_KINDS = ['service', 'client'] as const;
+export type ConfigKind = (typeof CONFIG_KINDS)[number];
+
+/** What a configuration apply does to one object. */
+export const CONFIG_OPS = ['create', 'update', 'delete'] as const;
+export type ConfigOp = (typeof CONFIG_OPS)[number];

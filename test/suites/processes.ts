@@ -1,3 +1,4 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
 import '../cli.test.js';
+import '../cli/config.test.js';
 import '../serve.test.js';

@@ -297,6 +297,8 @@ export interface paths {
                                 expires_at: string | null;
                                 enabled: boolean;
                                 dpop_bound: boolean;
+                                /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                                managed: boolean;
                                 /** @enum {string} */
                                 status: "active" | "disabled" | "expired";
                                 /** Format: date-time */
@@ -491,6 +493,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -664,6 +668,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -976,6 +982,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1147,6 +1155,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1320,6 +1330,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1755,6 +1767,8 @@ export interface paths {
                                 audience: string;
                                 scopes: string[];
                                 built_in: boolean;
+                                /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                                managed: boolean;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -1798,6 +1812,8 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1939,6 +1955,8 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2196,6 +2214,8 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2725,6 +2745,413 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The configuration as a document (JSON, or YAML with `Accept: application/yaml`). It never contains a secret. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            $schema?: string;
+                            services?: {
+                                id: string;
+                                name: string;
+                                description?: string;
+                                audience: string;
+                                scopes?: string[];
+                            }[];
+                            clients?: {
+                                client_id: string;
+                                owner: string;
+                                name: string;
+                                description?: string;
+                                first_name?: string | null;
+                                last_name?: string | null;
+                                roles?: string[];
+                                grants?: {
+                                    service: string;
+                                    scopes: string[];
+                                }[];
+                                ip_ranges?: string[];
+                                /** Format: date-time */
+                                expires_at?: string | null;
+                                /** @enum {string} */
+                                auth_method?: "client_secret" | "private_key_jwt";
+                                jwks?: {
+                                    keys: ({
+                                        kty: string;
+                                        kid?: string;
+                                        alg?: string;
+                                        /** @enum {string} */
+                                        use?: "sig";
+                                    } & {
+                                        [key: string]: unknown;
+                                    })[];
+                                } | null;
+                                jwks_uri?: string | null;
+                                /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
+                                dpop_bound?: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/config/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON Schema of the configuration document, for editors to check YAML and JSON files against. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/config/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Applies a configuration document (JSON, or YAML with `Content-Type: application/yaml`) in one transaction: entirely, or not at all. */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description Check and report the changes, and change nothing. */
+                    dry_run?: boolean;
+                    /** @description Delete the objects an earlier apply created that the document no longer lists. */
+                    prune?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        $schema?: string;
+                        services?: {
+                            id: string;
+                            name: string;
+                            description?: string;
+                            audience: string;
+                            scopes?: string[];
+                        }[];
+                        clients?: {
+                            client_id: string;
+                            owner: string;
+                            name: string;
+                            description?: string;
+                            first_name?: string | null;
+                            last_name?: string | null;
+                            roles?: string[];
+                            grants?: {
+                                service: string;
+                                scopes: string[];
+                            }[];
+                            ip_ranges?: string[];
+                            /** Format: date-time */
+                            expires_at?: string | null;
+                            /** @enum {string} */
+                            auth_method?: "client_secret" | "private_key_jwt";
+                            jwks?: {
+                                keys: ({
+                                    kty: string;
+                                    kid?: string;
+                                    alg?: string;
+                                    /** @enum {string} */
+                                    use?: "sig";
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                            } | null;
+                            jwks_uri?: string | null;
+                            /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
+                            dpop_bound?: boolean;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description false for a dry run: nothing was changed. */
+                            applied: boolean;
+                            changes: {
+                                /** @enum {string} */
+                                op: "create" | "update" | "delete";
+                                /** @enum {string} */
+                                kind: "service" | "client";
+                                id: string;
+                                /** @description The fields given (create) or changed (update); none for a delete. */
+                                fields: string[];
+                            }[];
+                            /** @description The secret of each client this apply created with a secret (or switched to one), by client_id: shown this once. */
+                            secrets: {
+                                [key: string]: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
