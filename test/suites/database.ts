@@ -8,6 +8,7 @@ import '../db/pgbouncer.test.js';
 import '../db/retention.test.js';
 import '../db/roles.test.js';
 import '../db/startup.test.js';
+import '../deploy/kubernetes.test.js';
 import '../keys/startup-keys.test.js';
 import '../logger.test.js';
 import '../management.test.js';
