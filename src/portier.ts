@@ -117,7 +117,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     argon2,
     lastUsed: new LastUsedTracker(db, logError('writing last_used_at failed')),
     retention: new RetentionJob(database, () => ({ now: clock(), auditRetentionDays: config.auditRetentionDays }), {
-      onPruned: (deleted) => logger.info({ deleted }, 'retention: expired rows deleted'),
+      onPruned: (deleted, ms) => logger.info({ deleted, ms }, 'retention: expired rows deleted'),
       onError: logError('retention pruning failed; trying again in a minute'),
     }),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
