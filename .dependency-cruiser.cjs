@@ -3,6 +3,8 @@
  * `npm run lint`: no circles, and no layer importing one above it.
  */
 const DOMAIN = '^src/(audit|clients|services|keys|federation)/';
+/** Above the domain, whose functions it calls; below the admin API and the CLI, which call it. */
+const CONFIG_AS_CODE = '^src/config-as-code/';
 const EDGES = '^src/(oauth|admin)/';
 const WIRING = '^src/(http/|cli/|portier\\.ts|app\\.ts|prepare\\.ts|server\\.ts|main\\.ts|cli\\.ts)';
 
@@ -28,13 +30,20 @@ module.exports = {
       severity: 'error',
       comment: 'configuration, logging, metrics, protection and the database layer sit below the domain',
       from: { path: '^src/(config|logger|metrics)\\.ts|^src/(config|protection|db)/' },
-      to: { path: `${DOMAIN}|${EDGES}|${WIRING}` },
+      to: { path: `${DOMAIN}|${CONFIG_AS_CODE}|${EDGES}|${WIRING}` },
     },
     {
       name: 'domain-below-edges',
       severity: 'error',
       comment: 'the plain functions of the domain know nothing of HTTP or of the endpoints',
       from: { path: DOMAIN },
+      to: { path: `${CONFIG_AS_CODE}|${EDGES}|${WIRING}` },
+    },
+    {
+      name: 'config-as-code-below-edges',
+      severity: 'error',
+      comment: 'configuration as code is plain functions over the domain: no HTTP, no command line',
+      from: { path: CONFIG_AS_CODE },
       to: { path: `${EDGES}|${WIRING}` },
     },
     {

@@ -1,6 +1,8 @@
 # syntax=docker/dockerfile:1
 # Multi-stage: compile TypeScript with the dev dependencies, ship only the output and the
-# production dependencies, run as an unprivileged user.
+# production dependencies, run as an unprivileged user. With DATABASE_URL set, the process
+# writes no file at all, so the image runs with a read-only root file system (Kubernetes:
+# readOnlyRootFilesystem, see deploy/kubernetes/); DATA_DIR is only for the embedded PGlite.
 
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
@@ -22,7 +24,8 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY drizzle ./drizzle
 RUN mkdir -p /var/lib/portier && chown node:node /var/lib/portier
-USER node
+# The image's `node` user, by number: Kubernetes' runAsNonRoot can only check a numeric one.
+USER 1000:1000
 EXPOSE 8080
 VOLUME ["/var/lib/portier"]
 # /readyz answers 200 only when the database is reachable.

@@ -5,17 +5,27 @@ import { adminRoutes } from './admin/index.js';
 import { openApi } from './admin/openapi.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
-import { databaseErrorKind } from './db/errors.js';
 import { consoleRoutes } from './http/console.js';
 import { createErrorHandler } from './http/errors.js';
+import { healthRoutes } from './http/health.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { isAddressAllowed, normalizeCidr, parseNetworks } from './lib/networks.js';
 import { createLogger } from './logger.js';
 import { metricsRoutes } from './metrics.js';
 import { wellKnownRoutes } from './oauth/discovery.js';
 import { tokenRoutes } from './oauth/routes.js';
-import { createPortier } from './portier.js';
+import { createPortier, type Portier } from './portier.js';
 import { capConnections } from './protection/connections.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * The management listener's app (/metrics, /healthz, /readyz) when MANAGEMENT_PORT is
+     * set: built, ready and closed with this app; server.ts makes it listen.
+     */
+    management: FastifyInstance | undefined;
+  }
+}
 
 export interface AppDeps {
   config: Config;
@@ -69,30 +79,53 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await portier.generation.start();
     portier.lastUsed.start();
     portier.denials.start();
+    portier.retention.start();
   });
   app.addHook('onClose', async () => {
     portier.generation.stop();
-    await Promise.allSettled([portier.lastUsed.stop(), portier.denials.stop()]);
+    await Promise.allSettled([portier.lastUsed.stop(), portier.denials.stop(), portier.retention.stop()]);
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    try {
-      await database.ping();
-      return { status: 'ready' };
-    } catch (error) {
-      portier.repeatedLog.warn(`readyz: ${databaseErrorKind(error)}`, {}, 'database not reachable');
-      return reply.status(503).send({ status: 'unavailable', detail: 'database not reachable' });
-    }
-  });
+  const management = config.management === undefined ? undefined : await buildManagementApp(portier, logger);
+  app.decorate('management', management);
+  if (management !== undefined) {
+    app.addHook('onReady', async () => {
+      await management.ready();
+    });
+    // After the public port has drained: metrics stay readable until then.
+    app.addHook('onClose', async () => {
+      await management.close();
+    });
+  }
 
+  await app.register(healthRoutes);
   await app.register(openApi, { issuer: config.issuer });
-  await app.register(metricsRoutes);
+  if (management === undefined) await app.register(metricsRoutes);
   await app.register(wellKnownRoutes);
   await app.register(tokenRoutes);
   await app.register(adminRoutes, { prefix: '/admin' });
   await app.register(consoleRoutes);
   return app;
+}
+
+/**
+ * The app of the management port: health, readiness and the metrics, on the same services
+ * as the public app. Nothing else is routed here, and nothing here faces the internet's
+ * traffic, so it keeps Fastify's defaults apart from the request timeout.
+ */
+async function buildManagementApp(portier: Portier, logger: Logger): Promise<FastifyInstance> {
+  const management = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    requestTimeout: portier.config.protection.requestTimeoutMs,
+    bodyLimit: 1024,
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  management.decorate('portier', portier);
+  management.setErrorHandler(createErrorHandler(portier.repeatedLog));
+  await management.register(healthRoutes);
+  await management.register(metricsRoutes);
+  return management;
 }
 
 /**

@@ -6,6 +6,7 @@ import { SecretVerifier } from './clients/secret-verifier.js';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/connect.js';
 import { GenerationWatcher } from './db/generation.js';
+import { RetentionJob } from './db/retention.js';
 import { services } from './db/schema.js';
 import { loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
 import { KeyCache } from './keys/cache.js';
@@ -38,6 +39,8 @@ export interface Portier {
   lastUsed: LastUsedTracker;
   denials: DenialRecorder;
   generation: GenerationWatcher;
+  /** Deletes expired rows at start and hourly (see db/retention.ts). */
+  retention: RetentionJob;
   revocations: RevocationList;
   metrics: Metrics;
   tokenEndpoint: TokenEndpointContext;
@@ -116,6 +119,10 @@ export async function createPortier(config: Config, database: Database, logger: 
     admission,
     argon2,
     lastUsed: new LastUsedTracker(db, logError('writing last_used_at failed')),
+    retention: new RetentionJob(database, () => ({ now: clock(), auditRetentionDays: config.auditRetentionDays }), {
+      onPruned: (deleted, ms) => logger.info({ deleted, ms }, 'retention: expired rows deleted'),
+      onError: logError('retention pruning failed; trying again in a minute'),
+    }),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
     tokenEndpoint: {
       issuer: config.issuer,

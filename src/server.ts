@@ -33,6 +33,13 @@ async function openDatabaseOrExit(config: Config): Promise<Database> {
   }
 }
 
+/** Where the management port listens (`host:port`), or undefined without one. */
+function managementAddress(app: FastifyInstance): string | undefined {
+  const address = app.management?.server.address();
+  if (address === undefined || address === null || typeof address === 'string') return undefined;
+  return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+}
+
 /** `portier serve` / `npm start`. SIGTERM and SIGINT drain in-flight requests, then exit 0. */
 export async function start(): Promise<void> {
   const config = loadConfigOrExit();
@@ -52,12 +59,18 @@ export async function start(): Promise<void> {
     await prepareDatabase(database, config, log);
     app = await buildApp({ config, database, logger: log });
     await app.listen({ port: config.port, host: config.host });
+    if (app.management !== undefined && config.management !== undefined) {
+      await app.management.listen({ port: config.management.port, host: config.management.host });
+    }
   } catch (error) {
     await database.close().catch(() => {});
     if (error instanceof KeyUnavailableError || error instanceof IssuerMismatchError) exitWithError(error.message);
     exitWithError(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
   }
-  log.info({ issuer: config.issuer, database: database.driver, alg: config.signingAlg }, 'portier is ready');
+  log.info(
+    { issuer: config.issuer, database: database.driver, alg: config.signingAlg, management: managementAddress(app) },
+    'portier is ready',
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -69,7 +82,10 @@ export async function start(): Promise<void> {
     // A keep-alive connection that was busy when the server closed goes idle once its
     // response is sent; Node would hold it (and so the exit) until keepAliveTimeout (65 s).
     // Close such connections as soon as they are idle.
-    const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
+    const closeIdle = setInterval(() => {
+      app.server.closeIdleConnections();
+      app.management?.server.closeIdleConnections();
+    }, 100);
     await app.close();
     clearInterval(closeIdle);
     await database.close();

@@ -72,6 +72,8 @@ t.test("defaults are those of the README's table", async (t) => {
     },
     jwksUri: { allowPrivate: false, ca: undefined, timeoutMs: 5000 },
     dpopNonce: false,
+    auditRetentionDays: 365,
+    management: undefined,
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -115,6 +117,9 @@ t.test('every variable is read', async (t) => {
     JWKS_URI_CA_FILE: caFile,
     JWKS_URI_TIMEOUT: '2500',
     DPOP_NONCE: 'true',
+    AUDIT_RETENTION_DAYS: '30',
+    MANAGEMENT_PORT: '9102',
+    MANAGEMENT_HOST: '10.0.0.5',
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -148,6 +153,8 @@ t.test('every variable is read', async (t) => {
     },
     jwksUri: { allowPrivate: true, ca: { file: caFile, pem: FAKE_PEM }, timeoutMs: 2500 },
     dpopNonce: true,
+    auditRetentionDays: 30,
+    management: { port: 9102, host: '10.0.0.5' },
   });
   t.throws(() => loadConfig({ JWKS_URI_ALLOW_PRIVATE: 'yes' }), /JWKS_URI_ALLOW_PRIVATE: must be true or false/);
 });
@@ -155,6 +162,24 @@ t.test('every variable is read', async (t) => {
 t.test('DPOP_NONCE', async (t) => {
   t.equal(loadConfig({ DPOP_NONCE: 'false' }).dpopNonce, false);
   refuses(t, { DPOP_NONCE: 'yes' }, 'DPOP_NONCE', /must be true or false/);
+});
+
+t.test('AUDIT_RETENTION_DAYS', async (t) => {
+  t.equal(loadConfig({ AUDIT_RETENTION_DAYS: '0' }).auditRetentionDays, 0, '0 keeps everything');
+  t.equal(loadConfig({ AUDIT_RETENTION_DAYS: '36500' }).auditRetentionDays, 36_500);
+  refuses(t, { AUDIT_RETENTION_DAYS: '1.5' }, 'AUDIT_RETENTION_DAYS', /whole number of days/);
+  refuses(t, { AUDIT_RETENTION_DAYS: '36501' }, 'AUDIT_RETENTION_DAYS', /between 0 and 36500 days/);
+});
+
+t.test('MANAGEMENT_PORT and MANAGEMENT_HOST', async (t) => {
+  t.strictSame(loadConfig({ MANAGEMENT_PORT: '9102' }).management, { port: 9102, host: '0.0.0.0' }, 'all interfaces by default');
+  t.strictSame(loadConfig({ MANAGEMENT_PORT: '0' }).management, { port: 0, host: '0.0.0.0' }, '0: a free port');
+  t.strictSame(loadConfig({ MANAGEMENT_PORT: '9102', MANAGEMENT_HOST: '::1' }).management, { port: 9102, host: '::1' });
+  refuses(t, { MANAGEMENT_PORT: 'metrics' }, 'MANAGEMENT_PORT', /whole number/);
+  refuses(t, { MANAGEMENT_PORT: '65536' }, 'MANAGEMENT_PORT', /between 0 and 65535/);
+  refuses(t, { MANAGEMENT_PORT: '8080' }, 'MANAGEMENT_PORT', /must differ from PORT/);
+  refuses(t, { MANAGEMENT_PORT: '9000', PORT: '9000' }, 'MANAGEMENT_PORT', /must differ from PORT/);
+  refuses(t, { MANAGEMENT_HOST: '0.0.0.0' }, 'MANAGEMENT_HOST', /MANAGEMENT_PORT is not/);
 });
 
 t.test('PORT', async (t) => {

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import t, { type Test } from 'tap';
+import { stringify as stringifyYaml } from 'yaml';
 import { ADMIN_ID, ADMIN_SECRET, addService, basicAuth, buildWithAdmin, captureLogs, postToken, testConfig } from './helpers.js';
 
 // A property-based fuzz test of the whole HTTP surface: the OAuth endpoints (with every
@@ -1554,6 +1555,25 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
   };
   const createIssuer = bodyOf({ id: { valid: trustedIssuerId, plausible: nasty }, ...issuerFields }, ['id', 'issuer']);
   const patchIssuer = bodyOf({ id: { valid: fc.constant(undefined), plausible: trustedIssuerId }, ...issuerFields }, []);
+  // A configuration document: entries of the create bodies' fields, most without a valid id.
+  const configDocument = fc.record(
+    {
+      services: fc.array(createService, { maxLength: 3 }),
+      clients: fc.array(
+        fc.tuple(createClient, fc.oneof(fc.constantFrom(...CLIENT_POOL), clientId)).map(([body, id]) => ({ client_id: id, ...body })),
+        { maxLength: 3 },
+      ),
+    },
+    { requiredKeys: [] },
+  );
+  const configBody = fc.oneof(
+    { weight: 3, arbitrary: jsonBody(configDocument, ['services']) },
+    {
+      weight: 1,
+      arbitrary: configDocument.map((document): Body => ({ payload: stringifyYaml(document), contentType: 'application/yaml' })),
+    },
+  );
+  const configQuery = fc.constantFrom('', '?dry_run=true', '?prune=true', '?dry_run=true&prune=true', '?dry_run=yes', '?prune=');
 
   const anyQuery = queryString(fc.array(fc.tuple(nasty, nasty), { maxLength: 2 }));
   /** Valid instants, the first and last there are among them. */
@@ -1679,6 +1699,8 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
     { weight: 5, arbitrary: call('GET', fc.constant('/admin/keys')) },
     { weight: 1, arbitrary: call('POST', fc.constant('/admin/keys/rotate'), undefined, maybeBody(jsonBody(wrongType, ['a']))) },
     { weight: 24, arbitrary: call('GET', fc.constant('/admin/audit-events'), auditQuery) },
+    { weight: 4, arbitrary: call('POST', fc.constant('/admin/config/apply'), configQuery, configBody) },
+    { weight: 2, arbitrary: call('GET', fc.constant('/admin/config')) },
     {
       weight: 4,
       arbitrary: call(

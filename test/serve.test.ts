@@ -386,21 +386,28 @@ class RawResponse {
   }
 }
 
-t.test('SIGTERM drains a request whose body is still arriving, then exits 0', async (t) => {
+t.test('SIGTERM drains a request whose body is still arriving, then exits 0, closing the management port too', async (t) => {
   const port = await freePort();
+  const managementPort = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const adminId = 'ops-admin';
   const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
   const portier = startPortier(t, {
     PORT: String(port),
     HOST: '127.0.0.1',
+    MANAGEMENT_PORT: String(managementPort),
+    MANAGEMENT_HOST: '127.0.0.1',
     ISSUER: origin,
     BOOTSTRAP_ADMIN_CLIENT_ID: adminId,
     BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
     LOG_LEVEL: 'debug',
     ...(await storageEnv(t)),
   });
-  await portier.ready();
+  const ready = await portier.ready();
+  t.equal(ready.management, `127.0.0.1:${managementPort}`, 'the ready line names the management address');
+  const metrics = await fetch(`http://127.0.0.1:${managementPort}/metrics`);
+  t.equal(metrics.status, 200, '/metrics on the management port');
+  await metrics.arrayBuffer();
 
   // client_secret_post: the secret travels in the body, split across the signal.
   const body = new URLSearchParams({
@@ -444,6 +451,11 @@ t.test('SIGTERM drains a request whose body is still arriving, then exits 0', as
   t.equal(final.headers['cache-control'], 'no-store');
 
   t.same(await portier.exited, { code: 0, signal: null }, 'then the process exits 0');
+  const refused = await fetch(`http://127.0.0.1:${managementPort}/healthz`).then(
+    () => false,
+    () => true,
+  );
+  t.ok(refused, 'the management port is closed too');
   const messages = portier.logLines().map((line) => line.msg);
   t.ok(messages.indexOf('draining in-flight requests') < messages.indexOf('stopped'), 'logged draining, then stopped');
   t.equal(portier.stderr, '', 'nothing on stderr');

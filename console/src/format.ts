@@ -96,3 +96,13 @@ export function fieldErrors(problem: ProblemLike | undefined, fallback: string):
   }
   return errors;
 }
+
+/**
+ * What the `managed` mark of a client or service means: created by a configuration apply,
+ * which deletes it again (with prune) once its document no longer lists it.
+ */
+export function managedText(managed: boolean): string {
+  return managed
+    ? 'Managed by configuration: created by a configuration apply, which deletes it again once the document no longer lists it.'
+    : 'No: made through the API, the console or the command line.';
+}

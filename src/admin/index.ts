@@ -1,14 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Actor } from '../audit/events.js';
 import { NotFoundError } from '../lib/errors.js';
+import { bodyValidator, textValidator } from '../lib/validation.js';
 import { auditRoutes } from './audit.js';
 import { authenticateAdmin } from './auth.js';
 import { clientRoutes } from './clients.js';
+import { configRoutes } from './config.js';
 import { keyRoutes } from './keys.js';
 import { sendProblem } from './problems.js';
 import { serviceRoutes } from './services.js';
 import { trustedIssuerRoutes } from './trusted-issuers.js';
-import { bodyValidator, textValidator } from './validation.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,4 +47,5 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(trustedIssuerRoutes);
   await app.register(keyRoutes);
   await app.register(auditRoutes);
+  await app.register(configRoutes);
 };

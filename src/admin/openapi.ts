@@ -32,6 +32,7 @@ export const openApi = fp(async (app: FastifyInstance, options: { issuer: string
         { name: 'trusted issuers', description: 'Platforms whose JWTs federated clients sign in with' },
         { name: 'keys', description: 'Token signing keys (public parts only)' },
         { name: 'audit', description: 'Who did what, and refused token requests' },
+        { name: 'config', description: 'Configuration as code: export and apply services and clients as one document' },
       ],
     },
   });

@@ -2,10 +2,10 @@ import type { FastifyError, FastifyReply } from 'fastify';
 import type { Static } from 'typebox';
 import { isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
 import { ConflictError, type FieldError, RuleError, ValidationError } from '../lib/errors.js';
+import { fieldErrors } from '../lib/validation.js';
 import { Overloaded } from '../protection/admission.js';
 import type { problemResponse } from '../schemas/common.js';
 import { AdminAuthError } from './auth.js';
-import { fieldErrors } from './validation.js';
 
 /** An RFC 9457 problem document. */
 export type Problem = Static<typeof problemResponse>;
@@ -33,7 +33,7 @@ export function toProblem(error: FastifyError | Error): Problem {
       type: `${PROBLEM_BASE}validation`,
       title: error.title,
       status: 400,
-      detail: 'the request has invalid fields',
+      detail: error.detail,
       errors: error.errors,
     };
   }

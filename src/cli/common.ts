@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Static, TSchema } from 'typebox';
-import { bodyValidator, fieldErrors } from '../admin/validation.js';
 import type { Actor } from '../audit/events.js';
 import type { Database } from '../db/connect.js';
 import { ValidationError } from '../lib/errors.js';
+import { bodyValidator, fieldErrors } from '../lib/validation.js';
 import type { Flags } from './options.js';
 
 // What every command group shares: where it writes, the session it runs in, input checks.

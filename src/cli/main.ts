@@ -15,8 +15,10 @@ import { auditCommand } from './audit.js';
 import { clientsCommand } from './clients.js';
 import { type CliOutput, type CommandGroup, type Session, UsageError } from './common.js';
 import { issuersCommand } from './issuers.js';
+import { configCommand } from './config.js';
 import { keysCommand } from './keys.js';
 import { type Flags, OPTIONS, USAGE } from './options.js';
+import { pruneCommand } from './prune.js';
 import { servicesCommand } from './services.js';
 
 /**
@@ -47,6 +49,8 @@ const GROUPS: Record<string, (config: Config) => CommandGroup> = {
   issuers: () => issuersCommand,
   keys: (config) => (session, sub, _args, flags) => keysCommand(session, config, sub, flags),
   audit: () => auditCommand,
+  config: () => configCommand,
+  prune: (config) => (session, sub) => pruneCommand(session, config, sub),
 };
 
 /**

@@ -37,6 +37,15 @@ export const USAGE = `usage: portier <command>
 
   keys list  |  keys rotate [--emergency]  |  keys reseal
   audit [--client-id ID] [--action A] [--limit N]
+  prune                                  delete expired rows now (AUDIT_RETENTION_DAYS, expired revocations, …)
+
+  config export [--format yaml|json] [--out FILE]
+                                         the services and clients as a document (YAML unless --format json)
+  config apply --file FILE [--dry-run] [--prune] [--secrets-out FILE]
+                                         apply a document (FILE.json is JSON, anything else YAML) in one
+                                         transaction; --prune deletes what an earlier apply created and FILE
+                                         no longer lists; new clients' secrets go to --secrets-out (mode
+                                         0600), or are printed once
 
 Configuration comes from the same environment variables as the server (DATABASE_URL, DATA_DIR, …).
 Only migrate prepares the database; every other command expects it prepared, and list, get,
@@ -76,6 +85,12 @@ export const OPTIONS = {
   'dpop-bound': { type: 'boolean' },
   'no-dpop-bound': { type: 'boolean' },
   emergency: { type: 'boolean' },
+  format: { type: 'string' },
+  out: { type: 'string' },
+  file: { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  prune: { type: 'boolean' },
+  'secrets-out': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

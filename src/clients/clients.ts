@@ -77,8 +77,9 @@ export async function createClient(
   /**
    * `secret`: only for BOOTSTRAP_ADMIN_CLIENT_SECRET, which the operator chooses; every
    * other client gets a generated one. `now`: the time the returned resource's status is for.
+   * `managed`: made by a configuration apply (see config-as-code/), which may delete it again.
    */
-  options: { secret?: string; now?: number } = {},
+  options: { secret?: string; now?: number; managed?: boolean } = {},
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   const clientId = input.client_id ?? generateClientId();
@@ -116,6 +117,7 @@ export async function createClient(
         jwks,
         jwksUri,
         dpopBound: input.dpop_bound ?? false,
+        managed: options.managed ?? false,
       })
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
@@ -142,6 +144,7 @@ export async function createClient(
         ...(jwksUri !== null && { jwks_uri: jwksUri }),
         ...(identities.length > 0 && { federated_identities: input.federated_identities }),
         dpop_bound: input.dpop_bound ?? false,
+        ...(options.managed === true && { managed: true }),
       },
     });
     return row;
@@ -229,6 +232,7 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     expires_at: row.expiresAt?.toISOString() ?? null,
     enabled: row.enabled,
     dpop_bound: row.dpopBound,
+    managed: row.managed,
     status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
     last_used_identity: row.lastUsedIdentity ?? null,

@@ -3,7 +3,7 @@ import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
 import { parseTimestamp } from '../lib/time.js';
-import type { ClientFilters, ClientPage } from '../schemas/clients.js';
+import type { ClientFilters, ClientPage, ClientResource } from '../schemas/clients.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import { CLIENT_RESOURCE_RELATIONS, toClientResource } from './clients.js';
 import { isValidClientId } from './rules.js';
@@ -102,4 +102,10 @@ export async function listClients(
   const items = rows.slice(0, limit).map((row) => toClientResource(row, now.getTime()));
   const last = items.at(-1);
   return { items, next_cursor: rows.length > limit && last !== undefined ? encodeCursor(last.client_id) : null };
+}
+
+/** Every client, by client_id, as the API shows it: for a configuration export. */
+export async function listAllClients(db: DbOrTx, at = Date.now()): Promise<ClientResource[]> {
+  const rows = await db.query.clients.findMany({ with: CLIENT_RESOURCE_RELATIONS, orderBy: asc(clients.clientId) });
+  return rows.map((row) => toClientResource(row, at));
 }

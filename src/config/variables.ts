@@ -47,6 +47,9 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** The longest access token lifetime we accept: one day. Longer-lived bearer tokens are a liability. */
 export const MAX_ACCESS_TOKEN_TTL = 86_400;
 
+/** MANAGEMENT_PORT's number, read inside the `management` entry. */
+const MANAGEMENT_PORT = integer({ name: 'MANAGEMENT_PORT', doc: '', default: unset(), min: 0, max: 65_535 });
+
 /** The configuration table (see the top of this file). */
 export const SETTINGS = {
   databaseUrl: custom({
@@ -263,5 +266,39 @@ export const SETTINGS = {
     name: 'DPOP_NONCE',
     doc: 'true: DPoP proofs at the token endpoint must carry a nonce the server issued (RFC 9449 §8)',
     default: false,
+  }),
+  auditRetentionDays: integer({
+    name: 'AUDIT_RETENTION_DAYS',
+    doc: 'audit events older than this many days are deleted; 0 keeps them all',
+    default: 365,
+    min: 0,
+    max: 36_500,
+    unit: 'days',
+  }),
+  /**
+   * Where /metrics, /healthz and /readyz are served apart from the public port (which then
+   * no longer serves /metrics); undefined: on the public port. Its host defaults to all
+   * interfaces, unlike HOST: what reads it (Prometheus, the kubelet's probes) comes from
+   * another machine, while the public port usually sits behind a proxy on the same one.
+   */
+  management: combined({
+    variables: [
+      { name: 'MANAGEMENT_PORT', doc: 'serve /metrics, /healthz and /readyz on this port too', default: unset('all on `PORT`') },
+      {
+        name: 'MANAGEMENT_HOST',
+        doc: "the management port's listen address (only with MANAGEMENT_PORT)",
+        default: computed('`0.0.0.0` when `MANAGEMENT_PORT` is set', () => undefined),
+      },
+    ],
+    read: (env): { port: number; host: string } | undefined => {
+      const host = nonEmpty(env.MANAGEMENT_HOST);
+      if (nonEmpty(env.MANAGEMENT_PORT) === undefined) {
+        if (host !== undefined) throw new ConfigError('MANAGEMENT_HOST', 'is set, but MANAGEMENT_PORT is not');
+        return undefined;
+      }
+      const port = MANAGEMENT_PORT.read(env) ?? 0;
+      if (port !== 0 && port === SETTINGS.port.read(env)) throw new ConfigError('MANAGEMENT_PORT', `must differ from PORT (both are ${port})`);
+      return { port, host: host ?? '0.0.0.0' };
+    },
   }),
 };

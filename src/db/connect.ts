@@ -19,9 +19,11 @@ export type { Db, DbOrTx, Tx } from './types.js';
  * The names of Portier's cluster-wide locks. `startup`: migrations, the cache generation
  * row, the built-in admin service, the first signing key and the bootstrap admin. `keys`:
  * changes of the signing keys' states (rotation, promotion of the next key, re-sealing),
- * so that each happens once however many instances notice it is due.
+ * so that each happens once however many instances notice it is due. `config`: a
+ * configuration apply, so that two applies take turns. `retention`: a batch of the
+ * retention pruning, so that one instance at a time prunes.
  */
-export type LockName = 'startup' | 'keys';
+export type LockName = 'startup' | 'keys' | 'config' | 'retention';
 
 export interface Database {
   db: Db;
@@ -38,6 +40,11 @@ export interface Database {
    * PGlite the open transaction holds up every other query of the process.
    */
   exclusive<T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /**
+   * Like `exclusive`, but does not wait: when another transaction (of this process or
+   * another) holds the lock, resolves with undefined without running `fn`.
+   */
+  tryExclusive<T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<{ value: T } | undefined>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -115,20 +122,23 @@ function connectPostgres(options: PostgresOptions): Database {
   // that would crash the process. The next query simply gets a fresh connection.
   pool.on('error', () => {});
   const db: Db = drizzlePg(pool, { schema });
+  const tryExclusive = <T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<{ value: T } | undefined> =>
+    db.transaction(async (tx) => {
+      const attempt = (await tx.execute(
+        sql`SELECT pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, ${lockKey(name)}) AS locked`,
+      )) as unknown as {
+        rows: Array<{ locked: boolean }>;
+      };
+      if (attempt.rows[0]?.locked !== true) return undefined;
+      return { value: await fn(tx) };
+    });
   const exclusive = async <T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<T> => {
-    const key = lockKey(name);
     // Try the lock and, if another process holds it, end the transaction and try again
     // shortly: a blocking pg_advisory_xact_lock would be cut off by the statement
     // timeout when the holder takes longer (a long migration), and would keep a server
     // connection busy all that time, which matters behind a pooler.
     for (;;) {
-      const outcome = await db.transaction(async (tx) => {
-        const attempt = (await tx.execute(sql`SELECT pg_try_advisory_xact_lock(${LOCK_NAMESPACE}, ${key}) AS locked`)) as unknown as {
-          rows: Array<{ locked: boolean }>;
-        };
-        if (attempt.rows[0]?.locked !== true) return undefined;
-        return { value: await fn(tx) };
-      });
+      const outcome = await tryExclusive(name, fn);
       if (outcome !== undefined) return outcome.value;
       await sleep(50 + Math.random() * 100);
     }
@@ -138,6 +148,7 @@ function connectPostgres(options: PostgresOptions): Database {
     driver: 'pg',
     migrate: () => exclusive('startup', async (tx) => void (await applyMigrations(tx))),
     exclusive,
+    tryExclusive,
     async ping() {
       await db.execute(sql`SELECT 1`);
     },
@@ -177,20 +188,26 @@ export function pgliteDatabase(client: PGlite, onClose: () => void = () => {}): 
   const db: Db = drizzlePglite(client, { schema });
   // PGlite lives inside this process: an in-process queue per lock name is lock enough.
   const queues = new Map<LockName, Promise<unknown>>();
+  /** How many transactions hold or wait for each lock. */
+  const holders = new Map<LockName, number>();
   const exclusive = <T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<T> => {
     const work = () => db.transaction(fn);
     const run = (queues.get(name) ?? Promise.resolve()).then(work, work);
+    holders.set(name, (holders.get(name) ?? 0) + 1);
     queues.set(
       name,
-      run.catch(() => {}),
+      run.catch(() => {}).finally(() => holders.set(name, (holders.get(name) ?? 1) - 1)),
     );
     return run;
   };
+  const tryExclusive = async <T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<{ value: T } | undefined> =>
+    (holders.get(name) ?? 0) > 0 ? undefined : { value: await exclusive(name, fn) };
   return {
     db,
     driver: 'pglite',
     migrate: () => exclusive('startup', async (tx) => void (await applyMigrations(tx))),
     exclusive,
+    tryExclusive,
     async ping() {
       await db.execute(sql`SELECT 1`);
     },

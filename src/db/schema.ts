@@ -28,6 +28,8 @@ export const services = pgTable('services', {
   audience: text('audience').notNull().unique(),
   scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
   builtIn: boolean('built_in').notNull().default(false),
+  /** Created by a configuration apply, which may therefore delete it again (prune). */
+  managed: boolean('managed').notNull().default(false),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -58,6 +60,8 @@ export const clients = pgTable(
     dpopBound: boolean('dpop_bound').notNull().default(false),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     enabled: boolean('enabled').notNull().default(true),
+    /** Created by a configuration apply, which may therefore delete it again (prune). */
+    managed: boolean('managed').notNull().default(false),
     lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
     /**
      * For a token got with a platform's JWT (federated): which platform identity it was,
@@ -201,12 +205,16 @@ export const signingKeys = pgTable(
   ],
 );
 
-/** Revoked access tokens (RFC 7009), kept until the token would have expired anyway. */
-export const revokedTokens = pgTable('revoked_tokens', {
-  jti: text('jti').primaryKey(),
-  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
-  revokedAt: timestamp('revoked_at', { withTimezone: true }).notNull().defaultNow(),
-});
+/** Revoked access tokens (RFC 7009), kept until the token would have expired anyway (db/retention.ts). */
+export const revokedTokens = pgTable(
+  'revoked_tokens',
+  {
+    jti: text('jti').primaryKey(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('revoked_tokens_expires_idx').on(t.expiresAt)],
+);
 
 /**
  * JWT ids already seen, so that a client assertion (RFC 7523) or a DPoP proof (RFC 9449) is
@@ -242,7 +250,12 @@ export const auditEvents = pgTable(
     /** How many identical events this row stands for (throttled token denials). */
     count: integer('count').notNull().default(1),
   },
-  (t) => [index('audit_events_client_idx').on(t.clientId, t.id), index('audit_events_action_idx').on(t.action, t.id)],
+  (t) => [
+    index('audit_events_client_idx').on(t.clientId, t.id),
+    index('audit_events_action_idx').on(t.action, t.id),
+    // Retention finds the events past AUDIT_RETENTION_DAYS by it (db/retention.ts).
+    index('audit_events_at_idx').on(t.at),
+  ],
 );
 
 /**

@@ -15,7 +15,11 @@ export interface FieldError {
 
 export class ValidationError extends RuleError {
   override readonly title = 'Invalid request';
-  constructor(readonly errors: FieldError[]) {
+  constructor(
+    readonly errors: FieldError[],
+    /** The problem document's `detail`: what was invalid, as a whole. */
+    readonly detail = 'the request has invalid fields',
+  ) {
     super(errors.map((error) => `${error.path}: ${error.message}`).join('; '));
   }
 }

@@ -165,6 +165,9 @@ export const clientResource = Type.Object(
     expires_at: nullable(Type.String({ format: 'date-time' })),
     enabled: Type.Boolean(),
     dpop_bound: Type.Boolean(),
+    managed: Type.Boolean({
+      description: 'Created by a configuration apply, which deletes it again once its document no longer lists it (prune).',
+    }),
     status: clientStatusSchema,
     last_used_at: nullable(Type.String({ format: 'date-time' })),
     /** Which platform identity got the last token (federated clients), else null. */

@@ -42,6 +42,9 @@ export const serviceResource = Type.Object({
   audience: Type.String(),
   scopes: Type.Array(Type.String()),
   built_in: Type.Boolean(),
+  managed: Type.Boolean({
+    description: 'Created by a configuration apply, which deletes it again once its document no longer lists it (prune).',
+  }),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });

@@ -88,6 +88,7 @@ export function toServiceResource(row: ServiceRow): ServiceResource {
     audience: row.audience,
     scopes: row.scopes,
     built_in: row.builtIn,
+    managed: row.managed,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -119,7 +120,13 @@ export async function getService(db: DbOrTx, id: string): Promise<ServiceResourc
   return toServiceResource(row);
 }
 
-export async function createService(db: Db, input: ServiceInput, actor: Actor): Promise<ServiceResource> {
+/** `managed`: made by a configuration apply (see config-as-code/), which may delete it again. */
+export async function createService(
+  db: Db,
+  input: ServiceInput,
+  actor: Actor,
+  options: { managed?: boolean } = {},
+): Promise<ServiceResource> {
   const errors: FieldError[] = [];
   if (!SERVICE_ID_PATTERN.test(input.id)) {
     errors.push({ path: '/id', message: '2–64 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit' });
@@ -137,6 +144,7 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
         description: input.description ?? '',
         audience: input.audience,
         scopes: input.scopes ?? [],
+        managed: options.managed ?? false,
       })
       .onConflictDoNothing()
       .returning();
@@ -144,7 +152,11 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
       if (await getServiceRow(tx, input.id)) throw new ConflictError(`a service with id "${input.id}" already exists`);
       throw new ConflictError(`another service already has the audience "${input.audience}"`);
     }
-    await recordChange(tx, { action: 'service.created', actor, details: { service: row.id, audience: row.audience, scopes: row.scopes } });
+    await recordChange(tx, {
+      action: 'service.created',
+      actor,
+      details: { service: row.id, audience: row.audience, scopes: row.scopes, ...(row.managed && { managed: true }) },
+    });
     return toServiceResource(row);
   });
 }

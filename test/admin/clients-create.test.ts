@@ -35,6 +35,7 @@ const RESOURCE_FIELDS = [
   'last_name',
   'last_used_at',
   'last_used_identity',
+  'managed',
   'name',
   'owner',
   'roles',
@@ -90,6 +91,8 @@ t.test('create: 201 with the resource and a secret shown this once', async (t) =
     jwks: null,
     expires_at: null,
     enabled: true,
+    // Made through the API: never pruned by a configuration apply.
+    managed: false,
     status: 'active',
     last_used_at: null,
     service_account: { username: 'service-account-eaglebe-events' },

@@ -51,7 +51,7 @@ t.test('create: 201 with the resource, then readable and listed', async (t) => {
   t.equal(response.statusCode, 201);
   t.match(response.headers['content-type'], /^application\/json/);
   const created = response.json() as ServiceBody;
-  t.match(created, { ...EVENTS, built_in: false });
+  t.match(created, { ...EVENTS, built_in: false, managed: false });
   t.ok(!Number.isNaN(Date.parse(created.created_at)), 'created_at is a date');
   t.ok(!Number.isNaN(Date.parse(created.updated_at)), 'updated_at is a date');
 

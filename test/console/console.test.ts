@@ -372,6 +372,34 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     t.equal(await table.getByText('billing').count(), 0, 'deleted');
   });
 
+  await t.test('what a configuration apply made is marked managed, in the lists and on the detail screens', async (t) => {
+    const applied = await server.admin('POST', '/admin/config/apply', {
+      services: [{ id: 'inventory', name: 'Inventory', audience: 'https://inventory.example', scopes: ['stock:read'] }],
+      clients: [{ client_id: 'stock-sync', name: 'Stock sync', owner: 'ops', grants: [{ service: 'inventory', scopes: ['stock:read'] }] }],
+    });
+    t.equal(applied.statusCode, 200, applied.body);
+    await page.getByRole('link', { name: 'Clients', exact: true }).click();
+    const rows = page.locator('table.clients tbody tr');
+    await rows.filter({ hasText: 'stock-sync' }).waitFor();
+    t.match(await rows.filter({ hasText: 'stock-sync' }).locator('td[data-label="Name"]').innerText(), /\(managed by configuration\)/);
+    t.notMatch(
+      await rows.filter({ hasText: 'bob-sync' }).locator('td[data-label="Name"]').innerText(),
+      /managed/,
+      'not a client made otherwise',
+    );
+    await page.getByRole('link', { name: 'Stock sync' }).click();
+    await page.getByRole('heading', { name: 'Stock sync' }).waitFor();
+    t.match(await page.locator('.details').innerText(), /Managed\s+Managed by configuration/);
+    await page.getByRole('link', { name: 'Services', exact: true }).click();
+    const services = page.locator('table.services tbody tr');
+    await services.filter({ hasText: 'inventory' }).waitFor();
+    t.match(await services.filter({ hasText: 'inventory' }).innerText(), /\(managed by configuration\)/);
+    t.notMatch(await services.filter({ hasText: 'portier-admin' }).innerText(), /managed/);
+    await services.getByRole('link', { name: 'Inventory' }).click();
+    await page.getByText(/^Managed by configuration: created by a configuration apply/).waitFor();
+    t.pass('the service screen says so');
+  });
+
   await t.test('signing keys: rotate after a confirmation', async (t) => {
     await page.getByRole('link', { name: 'Signing keys' }).click();
     const rows = page.locator('table.keys tbody tr');

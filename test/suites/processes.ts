@@ -1,3 +1,5 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
 import '../cli.test.js';
+import '../cli/config.test.js';
+import '../deploy/read-only-root.test.js';
 import '../serve.test.js';

@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import type { Client } from '../api';
-import { exactTime, relativeTime } from '../format';
+import { exactTime, managedText, relativeTime } from '../format';
 import { authMethodLabel } from './federated-identities';
 
 function Time({ iso, none = 'never' }: { iso: string | null; none?: string }) {
@@ -56,6 +56,7 @@ export function ClientSummary({ client }: { client: Client }) {
       </span>,
     ],
     ['Enabled', client.enabled ? 'yes' : 'no'],
+    ['Managed', managedText(client.managed)],
     ['Grants', <Grants key="grants" grants={client.grants} />],
     ['IP ranges', client.ip_ranges.join(', ') || 'anywhere'],
     ['Roles', client.roles.join(', ') || '—'],

@@ -64,6 +64,7 @@ function ClientRow({
       )}
       <td data-label="Name">
         <Link to={`/clients/${encodeURIComponent(client.client_id)}`}>{client.name}</Link>
+        {client.managed ? ' (managed by configuration)' : ''}
       </td>
       <td data-label="Client ID">
         <code>{client.client_id}</code>

@@ -304,6 +304,8 @@ export interface paths {
                                 expires_at: string | null;
                                 enabled: boolean;
                                 dpop_bound: boolean;
+                                /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                                managed: boolean;
                                 /** @enum {string} */
                                 status: "active" | "disabled" | "expired";
                                 /** Format: date-time */
@@ -516,6 +518,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -700,6 +704,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1030,6 +1036,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1212,6 +1220,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1396,6 +1406,8 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1835,6 +1847,8 @@ export interface paths {
                                 audience: string;
                                 scopes: string[];
                                 built_in: boolean;
+                                /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                                managed: boolean;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -1878,6 +1892,8 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2019,6 +2035,8 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2276,6 +2294,8 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -3535,6 +3555,413 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The configuration as a document (JSON, or YAML with `Accept: application/yaml`). It never contains a secret. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            $schema?: string;
+                            services?: {
+                                id: string;
+                                name: string;
+                                description?: string;
+                                audience: string;
+                                scopes?: string[];
+                            }[];
+                            clients?: {
+                                client_id: string;
+                                owner: string;
+                                name: string;
+                                description?: string;
+                                first_name?: string | null;
+                                last_name?: string | null;
+                                roles?: string[];
+                                grants?: {
+                                    service: string;
+                                    scopes: string[];
+                                }[];
+                                ip_ranges?: string[];
+                                /** Format: date-time */
+                                expires_at?: string | null;
+                                /** @enum {string} */
+                                auth_method?: "client_secret" | "private_key_jwt";
+                                jwks?: {
+                                    keys: ({
+                                        kty: string;
+                                        kid?: string;
+                                        alg?: string;
+                                        /** @enum {string} */
+                                        use?: "sig";
+                                    } & {
+                                        [key: string]: unknown;
+                                    })[];
+                                } | null;
+                                jwks_uri?: string | null;
+                                /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
+                                dpop_bound?: boolean;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/config/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON Schema of the configuration document, for editors to check YAML and JSON files against. */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/config/apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Applies a configuration document (JSON, or YAML with `Content-Type: application/yaml`) in one transaction: entirely, or not at all. */
+        post: {
+            parameters: {
+                query?: {
+                    /** @description Check and report the changes, and change nothing. */
+                    dry_run?: boolean;
+                    /** @description Delete the objects an earlier apply created that the document no longer lists. */
+                    prune?: boolean;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        $schema?: string;
+                        services?: {
+                            id: string;
+                            name: string;
+                            description?: string;
+                            audience: string;
+                            scopes?: string[];
+                        }[];
+                        clients?: {
+                            client_id: string;
+                            owner: string;
+                            name: string;
+                            description?: string;
+                            first_name?: string | null;
+                            last_name?: string | null;
+                            roles?: string[];
+                            grants?: {
+                                service: string;
+                                scopes: string[];
+                            }[];
+                            ip_ranges?: string[];
+                            /** Format: date-time */
+                            expires_at?: string | null;
+                            /** @enum {string} */
+                            auth_method?: "client_secret" | "private_key_jwt";
+                            jwks?: {
+                                keys: ({
+                                    kty: string;
+                                    kid?: string;
+                                    alg?: string;
+                                    /** @enum {string} */
+                                    use?: "sig";
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                            } | null;
+                            jwks_uri?: string | null;
+                            /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
+                            dpop_bound?: boolean;
+                        }[];
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description false for a dry run: nothing was changed. */
+                            applied: boolean;
+                            changes: {
+                                /** @enum {string} */
+                                op: "create" | "update" | "delete";
+                                /** @enum {string} */
+                                kind: "service" | "client";
+                                id: string;
+                                /** @description The fields given (create) or changed (update); none for a delete. */
+                                fields: string[];
+                            }[];
+                            /** @description The secret of each client this apply created with a secret (or switched to one), by client_id: shown this once. */
+                            secrets: {
+                                [key: string]: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;

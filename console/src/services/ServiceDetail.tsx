@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, Service } from '../api';
-import { exactTime, fieldErrors, formText, problemMessage, words } from '../format';
+import { exactTime, fieldErrors, formText, managedText, problemMessage, words } from '../format';
 import { Link, useRouter } from '../router';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { DeleteService } from './DeleteService';
@@ -13,6 +13,7 @@ function ServiceSummary({ service }: { service: Service }) {
     ['Audience', service.audience],
     ['Scopes', service.scopes.join(' ') || '—'],
     ['Description', service.description || '—'],
+    ['Managed', managedText(service.managed)],
     ['Created', exactTime(service.created_at)],
     ['Updated', exactTime(service.updated_at)],
   ] as const;
@@ -100,6 +101,7 @@ export function ServiceDetail({ api, id, canWrite }: { api: Api; id: string; can
             ID <code>{service.id}</code>
             {service.built_in ? ': built in, its audience and scopes cannot change.' : ''}
           </p>
+          {service.managed && <p>{managedText(true)}</p>}
           <form className="stack" onSubmit={save} noValidate>
             <ServiceFields service={service} errors={errors} withId={false} />
             <button type="submit">Save service</button>

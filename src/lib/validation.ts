@@ -1,6 +1,6 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
-import type { FieldError } from '../lib/errors.js';
+import type { FieldError } from './errors.js';
 
 /**
  * How admin input is checked against the schemas in src/schemas/, in one place for the

@@ -1,0 +1,146 @@
+import type { Actor } from '../audit/events.js';
+import { checkClientKeys, checkIpRanges, createClient } from '../clients/clients.js';
+import { deleteClient, updateClient } from '../clients/lifecycle.js';
+import { listAllClients } from '../clients/list.js';
+import type { DbOrTx, Tx } from '../db/connect.js';
+import type { FieldError } from '../lib/errors.js';
+import { parseTimestamp } from '../lib/time.js';
+import type { ClientPatch, CreateClientInput } from '../schemas/clients.js';
+import { CONFIG_ID_FIELDS, CONFIG_SECTIONS, type ConfigSection } from '../schemas/config.js';
+import type { ConfigKind } from '../schemas/enums.js';
+import type { ServiceInput, ServicePatch } from '../schemas/services.js';
+import { createService, deleteService, listServices, updateService } from '../services/services.js';
+
+/**
+ * The kinds of object a configuration document holds, in the order an apply creates and
+ * updates them (a kind before the kinds that refer to it: services before the clients
+ * granted them); deletions go the other way. Each kind says how to read the objects as
+ * document entries and which of the domain's functions create, update and delete one: the
+ * same functions, with the same rules and audit events, as the admin API and the CLI.
+ *
+ * An entry is the kind's create body (src/schemas/config.ts); what an apply writes is
+ * that body (create) or the changed fields of it, which are a PATCH body (update).
+ */
+
+/** An entry or a patch of one; checked against the kind's entry schema before it gets here. */
+export type Entry = Record<string, unknown>;
+
+export interface ApplyContext {
+  actor: Actor;
+  now: number;
+}
+
+/** An object as it is now, in the form of an entry. */
+export interface CurrentObject {
+  id: string;
+  entry: Entry;
+  /** Created by an apply: prune may delete it. */
+  managed: boolean;
+  /** Portier's own (portier-admin): neither exported nor configurable. */
+  builtIn: boolean;
+}
+
+export interface ConfigKindHandler {
+  kind: ConfigKind;
+  section: ConfigSection;
+  /** Every object of the kind. */
+  load(db: DbOrTx, now: number): Promise<CurrentObject[]>;
+  /** The entry in the form the database keeps it in, so that what is already so counts as no change. */
+  normalize(entry: Entry): Promise<Entry>;
+  /** Creates the object, marked managed; returns its new secret, if it has one. */
+  create(tx: Tx, entry: Entry, context: ApplyContext): Promise<string | undefined>;
+  /** Applies a patch; returns a new secret if the change made one. */
+  update(tx: Tx, id: string, patch: Entry, context: ApplyContext): Promise<string | undefined>;
+  remove(tx: Tx, id: string, context: ApplyContext): Promise<void>;
+  /**
+   * The part of an update that must wait until the later kinds have changed and the
+   * pruned objects are gone (a service's scopes that clients stop using in the same
+   * apply): `now` is done in order, `later` at the end. Undefined: all of it now.
+   */
+  split?(current: Entry, patch: Entry): { now: Entry; later: Entry } | undefined;
+}
+
+/** The fields of a kind's entry schema, in the schema's order. */
+export function entryFields(section: ConfigSection): string[] {
+  return Object.keys(CONFIG_SECTIONS[section].properties);
+}
+
+/** The fields of the entry schema that `resource` has: what an export shows of it. */
+function toEntry(section: ConfigSection, resource: object): Entry {
+  const values = resource as Entry;
+  return Object.fromEntries(entryFields(section).flatMap((field) => (field in values ? [[field, values[field]]] : [])));
+}
+
+const services: ConfigKindHandler = {
+  kind: 'service',
+  section: 'services',
+  async load(db) {
+    return (await listServices(db)).map((service) => ({
+      id: service.id,
+      entry: toEntry('services', service),
+      managed: service.managed,
+      builtIn: service.built_in,
+    }));
+  },
+  normalize: async (entry) => entry,
+  async create(tx, entry, { actor }) {
+    await createService(tx, entry as ServiceInput, actor, { managed: true });
+    return undefined;
+  },
+  async update(tx, id, patch, { actor }) {
+    await updateService(tx, id, patch as ServicePatch, actor);
+    return undefined;
+  },
+  remove: (tx, id, { actor }) => deleteService(tx, id, actor),
+  split(current, patch) {
+    const scopes = patch.scopes as string[] | undefined;
+    const before = current.scopes as string[];
+    if (scopes === undefined || before.every((scope) => scopes.includes(scope))) return undefined;
+    // Scopes a client may still hold go at the end, once the clients have changed.
+    const kept = [...before, ...scopes.filter((scope) => !before.includes(scope))];
+    const { scopes: _, ...rest } = patch;
+    const now = kept.length === before.length ? rest : { ...rest, scopes: kept };
+    return { now, later: { scopes } };
+  },
+};
+
+const clients: ConfigKindHandler = {
+  kind: 'client',
+  section: 'clients',
+  async load(db, now) {
+    return (await listAllClients(db, now)).map((client) => ({
+      id: client.client_id,
+      entry: toEntry('clients', client),
+      managed: client.managed,
+      builtIn: false,
+    }));
+  },
+  async normalize(entry) {
+    const normalized = { ...entry };
+    const ignored: FieldError[] = [];
+    if (Array.isArray(entry.ip_ranges)) normalized.ip_ranges = checkIpRanges(entry.ip_ranges as string[], ignored);
+    if (typeof entry.expires_at === 'string') normalized.expires_at = parseTimestamp(entry.expires_at)?.toISOString() ?? entry.expires_at;
+    if (entry.jwks !== undefined && entry.jwks !== null) {
+      // Keys are kept as their public members (and kid, alg, use): compare in that form.
+      const keys = await checkClientKeys('private_key_jwt', entry.jwks as { keys: unknown[] }, null, ignored);
+      if (keys.jwks !== null) normalized.jwks = keys.jwks;
+    }
+    // An entry that does not pass the rules is left as it is: the apply reports why.
+    return ignored.length === 0 ? normalized : entry;
+  },
+  async create(tx, entry, { actor, now }) {
+    return (await createClient(tx, entry as CreateClientInput, actor, { managed: true, now })).clientSecret;
+  },
+  async update(tx, id, patch, { actor, now }) {
+    return (await updateClient(tx, id, patch as ClientPatch, actor, now)).clientSecret;
+  },
+  remove: (tx, id, { actor }) => deleteClient(tx, id, actor),
+};
+
+/** Every kind, in the order an apply creates and updates them. */
+export const CONFIG_KIND_HANDLERS: readonly ConfigKindHandler[] = [services, clients];
+
+/** The id of an entry of `section`. */
+export function entryId(section: ConfigSection, entry: Entry): string {
+  return entry[CONFIG_ID_FIELDS[section]] as string;
+}

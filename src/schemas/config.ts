@@ -1,0 +1,63 @@
+import Type, { type Static, type TObject } from 'typebox';
+import { createClientBody } from './clients.js';
+import { clientIdSchema, stringEnum } from './common.js';
+import { CONFIG_KINDS, CONFIG_OPS } from './enums.js';
+import { createServiceBody } from './services.js';
+
+/**
+ * The configuration document (GET /admin/config, POST /admin/config/apply): a list per
+ * kind of object, each entry in the shape of the admin API's create body, with the field
+ * that names the object required. Read-only fields (created_at, status, managed, …) are
+ * not part of it, and neither is any secret. A field added to a create body is in the
+ * document at once; a kind is one more list here and one entry in config-as-code/kinds.ts.
+ */
+
+/** At most this many objects of one kind in a document. */
+export const MAX_CONFIG_ENTRIES = 5000;
+
+export const serviceEntry = Type.Object({ ...createServiceBody.properties }, { additionalProperties: false });
+export const clientEntry = Type.Object({ ...createClientBody.properties, client_id: clientIdSchema }, { additionalProperties: false });
+export type ServiceEntry = Static<typeof serviceEntry>;
+export type ClientEntry = Static<typeof clientEntry>;
+
+/** Each list of the document: its name, and the entry schema. */
+export const CONFIG_SECTIONS = { services: serviceEntry, clients: clientEntry } as const satisfies Record<string, TObject>;
+export type ConfigSection = keyof typeof CONFIG_SECTIONS;
+/** The field that names an object of each list: unique in the document, fixed forever. */
+export const CONFIG_ID_FIELDS = { services: 'id', clients: 'client_id' } as const satisfies Record<ConfigSection, string>;
+
+export const configDocument = Type.Object(
+  {
+    // Lets an editor find the schema (GET /admin/config/schema, saved beside the file); ignored.
+    $schema: Type.Optional(Type.String({ maxLength: 2000 })),
+    services: Type.Optional(Type.Array(serviceEntry, { maxItems: MAX_CONFIG_ENTRIES })),
+    clients: Type.Optional(Type.Array(clientEntry, { maxItems: MAX_CONFIG_ENTRIES })),
+  },
+  { additionalProperties: false },
+);
+export type ConfigDocument = Static<typeof configDocument>;
+
+export const applyQuery = Type.Object(
+  {
+    dry_run: Type.Optional(Type.Boolean({ description: 'Check and report the changes, and change nothing.' })),
+    prune: Type.Optional(Type.Boolean({ description: 'Delete the objects an earlier apply created that the document no longer lists.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const configChange = Type.Object({
+  op: stringEnum(CONFIG_OPS),
+  kind: stringEnum(CONFIG_KINDS),
+  id: Type.String(),
+  fields: Type.Array(Type.String(), { description: 'The fields given (create) or changed (update); none for a delete.' }),
+});
+export type ConfigChange = Static<typeof configChange>;
+
+export const applyResult = Type.Object({
+  applied: Type.Boolean({ description: 'false for a dry run: nothing was changed.' }),
+  changes: Type.Array(configChange),
+  secrets: Type.Record(Type.String(), Type.String(), {
+    description: 'The secret of each client this apply created with a secret (or switched to one), by client_id: shown this once.',
+  }),
+});
+export type ApplyResult = Static<typeof applyResult>;

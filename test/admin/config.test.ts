@@ -1,0 +1,222 @@
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import t from 'tap';
+import { parse as parseYaml } from 'yaml';
+import { prefersYaml } from '../../src/admin/config.js';
+import { expectProblem } from '../expect.js';
+import { ADMIN_ID, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
+
+// /admin/config over HTTP: export as JSON or YAML, the JSON Schema, apply with a JSON or
+// YAML body, dry run and prune as query parameters, who may do what, and the answers to
+// bad documents. The rules themselves are tested in test/config-as-code/.
+
+const YAML_DOCUMENT = `
+# A client granting a service defined below it.
+clients:
+  - client_id: eaglebe-events
+    name: API Eaglebe
+    owner: user-42
+    grants:
+      - service: openhappening
+        scopes: [events:read]
+services:
+  - id: openhappening
+    name: OpenHappening
+    audience: https://openhappening.example
+    scopes: [events:read, events:write]
+`;
+
+type Server = Awaited<ReturnType<typeof buildWithAdmin>>;
+
+function post(server: Server, url: string, body: string, contentType: string, token = server.token) {
+  return server.app.inject({
+    method: 'POST',
+    url,
+    headers: { authorization: `Bearer ${token}`, 'content-type': contentType },
+    payload: body,
+  });
+}
+
+t.test('apply YAML, then export it as YAML and JSON; the secret works and is shown once', async (t) => {
+  const server = await buildWithAdmin(t);
+  const dry = await post(server, '/admin/config/apply?dry_run=true', YAML_DOCUMENT, 'application/yaml');
+  t.equal(dry.statusCode, 200);
+  t.same(dry.json(), {
+    applied: false,
+    changes: [
+      { op: 'create', kind: 'service', id: 'openhappening', fields: ['name', 'audience', 'scopes'] },
+      { op: 'create', kind: 'client', id: 'eaglebe-events', fields: ['name', 'owner', 'grants'] },
+    ],
+    secrets: {},
+  });
+  t.equal((await server.admin('GET', '/admin/services/openhappening')).statusCode, 404, 'a dry run changes nothing');
+
+  const applied = await post(server, '/admin/config/apply?dry_run=false', YAML_DOCUMENT, 'application/yaml; charset=utf-8');
+  t.equal(applied.statusCode, 200);
+  const result = applied.json() as { applied: boolean; secrets: Record<string, string> };
+  t.equal(result.applied, true);
+  const secret = result.secrets['eaglebe-events'] ?? '';
+  const token = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('eaglebe-events', secret) });
+  t.equal(token.statusCode, 200, 'the new client gets a token at once');
+
+  const client = (await server.admin('GET', '/admin/clients/eaglebe-events')).json();
+  t.equal(client.managed, true, 'the API shows the managed mark');
+  t.equal((await server.admin('GET', '/admin/services/openhappening')).json().managed, true);
+  t.equal((await server.admin('GET', `/admin/clients/${ADMIN_ID}`)).json().managed, false, 'the bootstrap admin is not managed');
+
+  const yaml = await server.app.inject({
+    method: 'GET',
+    url: '/admin/config',
+    headers: { authorization: `Bearer ${server.token}`, accept: 'application/yaml' },
+  });
+  t.equal(yaml.statusCode, 200);
+  t.match(yaml.headers['content-type'], /^application\/yaml/);
+  const json = await server.admin('GET', '/admin/config');
+  t.match(json.headers['content-type'], /^application\/json/);
+  t.same(parseYaml(yaml.body), json.json(), 'the YAML and the JSON export say the same');
+  const exported = json.json() as { services: Array<{ id: string }>; clients: Array<Record<string, unknown>> };
+  t.same(
+    exported.services.map((service) => service.id),
+    ['openhappening'],
+    'portier-admin is built in, not exported',
+  );
+  t.match(
+    exported.clients.find((entry) => entry.client_id === 'eaglebe-events'),
+    {
+      owner: 'user-42',
+      grants: [{ service: 'openhappening', scopes: ['events:read'] }],
+    },
+  );
+  for (const body of [yaml.body, json.body]) {
+    t.notMatch(body, secret, 'the export never shows a secret');
+    t.notMatch(body, /portier_cs_|"?managed"?:|created_at|status/, 'nor read-only fields');
+  }
+
+  const again = await server.admin('POST', '/admin/config/apply', json.json());
+  t.same(again.json(), { applied: true, changes: [], secrets: {} }, 'the export applied again changes nothing');
+});
+
+t.test('the JSON Schema validates what the export gives, and refuses what the apply refuses', async (t) => {
+  const server = await buildWithAdmin(t);
+  await post(server, '/admin/config/apply', YAML_DOCUMENT, 'application/yaml');
+  const schemaResponse = await server.admin('GET', '/admin/config/schema');
+  t.equal(schemaResponse.statusCode, 200);
+  const schema = schemaResponse.json() as Record<string, unknown>;
+  t.equal(schema.$schema, 'http://json-schema.org/draft-07/schema#');
+  // An editor's validator: its own Ajv, strict as editors are.
+  const ajv = new Ajv({ allErrors: true, strict: true });
+  addFormats.default(ajv);
+  const validate = ajv.compile(schema);
+  const exported = (await server.admin('GET', '/admin/config')).json();
+  t.ok(validate(exported), `the export is valid: ${JSON.stringify(validate.errors)}`);
+  t.notOk(validate({ clients: [{ client_id: 'x1', name: 'n', owner: 'o', secret: 's' }] }), 'an unknown field is not');
+  t.notOk(validate({ services: [{ id: 'svc', name: 'n' }] }), 'a missing audience is not');
+  const readOnly = await server.tokenFor('admin:read');
+  t.equal((await server.admin('GET', '/admin/config/schema', undefined, readOnly)).statusCode, 200, 'admin:read may read it');
+});
+
+t.test('who may: export with admin:read, apply with admin:write only, nothing without a token', async (t) => {
+  const server = await buildWithAdmin(t);
+  const readOnly = await server.tokenFor('admin:read');
+  t.equal((await server.admin('GET', '/admin/config', undefined, readOnly)).statusCode, 200);
+  for (const url of ['/admin/config/apply', '/admin/config/apply?dry_run=true']) {
+    const refused = await post(server, url, YAML_DOCUMENT, 'application/yaml', readOnly);
+    expectProblem(t, refused, 403, `${url} with admin:read`);
+  }
+  const anonymous = await server.app.inject({ method: 'GET', url: '/admin/config' });
+  expectProblem(t, anonymous, 401, 'no token');
+  const anonymousApply = await server.app.inject({
+    method: 'POST',
+    url: '/admin/config/apply',
+    headers: { 'content-type': 'application/yaml' },
+    payload: YAML_DOCUMENT,
+  });
+  expectProblem(t, anonymousApply, 401, 'apply without a token');
+  t.equal((await server.admin('GET', '/admin/services/openhappening')).statusCode, 404, 'nothing was applied');
+});
+
+t.test('bad documents: 400 naming the place, nothing applied', async (t) => {
+  const server = await buildWithAdmin(t);
+  const cases: Array<[string, string, string[]]> = [
+    ['application/yaml', 'services: [\n  - id: x\n', ['document']],
+    ['application/yaml', 'clients:\n  - client_id: a1\n    client_id: a2\n', ['document']],
+    ['application/yaml', '', ['document']],
+    ['application/yaml', 'services:\n  - id: svc\n    name: S\n    audience: https://s.example\n    colour: red\n', ['services[0].colour']],
+    [
+      'application/json',
+      JSON.stringify({ clients: [{ client_id: 'c-1', name: 'C', owner: 'o', grants: [{ service: 'nowhere', scopes: [] }] }] }),
+      ['clients[0].grants[0].service'],
+    ],
+    [
+      'application/json',
+      JSON.stringify({
+        clients: [
+          { client_id: 'c-1', name: 'C', owner: 'o' },
+          { client_id: 'c-1', name: 'D', owner: 'o' },
+        ],
+      }),
+      ['clients[1].client_id'],
+    ],
+  ];
+  for (const [contentType, body, places] of cases) {
+    const response = await post(server, '/admin/config/apply', body, contentType);
+    const problem = expectProblem(t, response, 400, body.slice(0, 40));
+    t.same(
+      problem.errors?.map((error) => error.path),
+      places,
+      'the errors name their place',
+    );
+    t.match(problem.detail, /^nothing was applied: /);
+  }
+  const unknown = await post(
+    server,
+    '/admin/config/apply',
+    JSON.stringify({ clients: [{ client_id: 'c-1', name: 'C', owner: 'o', grants: [{ service: 'nowhere', scopes: [] }] }] }),
+    'application/json',
+  );
+  t.equal(unknown.json().errors[0].message, 'unknown service "nowhere"');
+  t.equal((await server.admin('GET', '/admin/clients/c-1')).statusCode, 404, 'nothing was applied');
+
+  expectProblem(t, await post(server, '/admin/config/apply', 'services: []', 'text/plain'), 415, 'an unknown content type');
+  expectProblem(t, await post(server, '/admin/config/apply', '{"services": [', 'application/json'), 400, 'bad JSON');
+  expectProblem(t, await post(server, '/admin/config/apply?prune=maybe', '{}', 'application/json'), 400, 'a bad query value');
+  const huge = `services:\n${'  - {id: svc, name: S, audience: "https://s.example"}\n'.repeat(90_000)}`;
+  expectProblem(t, await post(server, '/admin/config/apply', huge, 'application/yaml'), 413, 'over 4 MiB');
+  const bomb = 'a: &a [x,x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\n';
+  expectProblem(t, await post(server, '/admin/config/apply', bomb, 'application/yaml'), 400, 'an alias bomb');
+  expectProblem(t, await post(server, '/admin/config/apply', `${'['.repeat(50_000)}`, 'application/yaml'), 400, 'deep nesting');
+  // The YAML parser is this route's only: the other admin routes still take JSON alone.
+  const yamlClient = await post(server, '/admin/clients', 'name: X\nowner: o\n', 'application/yaml');
+  expectProblem(t, yamlClient, 415, 'YAML elsewhere');
+});
+
+t.test('prune over HTTP deletes only what an apply made', async (t) => {
+  const server = await buildWithAdmin(t);
+  await post(server, '/admin/config/apply', YAML_DOCUMENT, 'application/yaml');
+  const manual = await server.admin('POST', '/admin/clients', { client_id: 'manual', name: 'M', owner: 'o' });
+  t.equal(manual.statusCode, 201);
+  const keepService = { services: [{ id: 'openhappening', name: 'OpenHappening', audience: 'https://openhappening.example' }] };
+  const pruned = await server.admin('POST', '/admin/config/apply?prune=true', keepService);
+  t.same(pruned.json().changes, [{ op: 'delete', kind: 'client', id: 'eaglebe-events', fields: [] }]);
+  t.equal((await server.admin('GET', '/admin/clients/manual')).statusCode, 200, 'the client made through the API stays');
+  t.equal((await server.admin('GET', `/admin/clients/${ADMIN_ID}`)).statusCode, 200, 'and the admin');
+  const audit = await server.admin('GET', '/admin/audit-events?client_id=eaglebe-events');
+  t.same(
+    audit.json().items.map((event: { action: string; actor: { client_id: string } }) => [event.action, event.actor.client_id]),
+    [
+      ['client.deleted', ADMIN_ID],
+      ['client.created', ADMIN_ID],
+    ],
+    'audited with the admin who applied',
+  );
+});
+
+t.test('Accept: YAML when it ranks above JSON', async (t) => {
+  t.equal(prefersYaml(undefined), false);
+  t.equal(prefersYaml('*/*'), false);
+  t.equal(prefersYaml('application/yaml'), true);
+  t.equal(prefersYaml('text/yaml, application/json'), true, 'the first listed wins a tie');
+  t.equal(prefersYaml('application/json, application/yaml'), false);
+  t.equal(prefersYaml('application/json;q=0.5, application/x-yaml'), true);
+  t.equal(prefersYaml('application/yaml;q=0'), false, 'q=0 is "not this"');
+});
