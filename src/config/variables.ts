@@ -297,7 +297,8 @@ export const SETTINGS = {
         return undefined;
       }
       const port = MANAGEMENT_PORT.read(env) ?? 0;
-      if (port !== 0 && port === SETTINGS.port.read(env)) throw new ConfigError('MANAGEMENT_PORT', `must differ from PORT (both are ${port})`);
+      if (port !== 0 && port === SETTINGS.port.read(env))
+        throw new ConfigError('MANAGEMENT_PORT', `must differ from PORT (both are ${port})`);
       return { port, host: host ?? '0.0.0.0' };
     },
   }),
