@@ -5,7 +5,7 @@ import { listAllClients } from '../clients/list.js';
 import type { DbOrTx, Tx } from '../db/connect.js';
 import type { FieldError } from '../lib/errors.js';
 import { parseTimestamp } from '../lib/time.js';
-import type { ClientPatch, CreateClientInput } from '../schemas/clients.js';
+import type { ClientPatch, ClientResource, CreateClientInput } from '../schemas/clients.js';
 import { CONFIG_ID_FIELDS, CONFIG_SECTIONS, type ConfigSection } from '../schemas/config.js';
 import type { ConfigKind } from '../schemas/enums.js';
 import type { ServiceInput, ServicePatch } from '../schemas/services.js';
@@ -104,13 +104,23 @@ const services: ConfigKindHandler = {
   },
 };
 
+/**
+ * A client as a document entry. Only a federated client has identities (1 to 10): the
+ * resource's empty list of the others would be refused by the entry schema.
+ */
+function clientEntry(client: ClientResource): Entry {
+  const entry = toEntry('clients', client);
+  if (client.auth_method !== 'federated') delete entry.federated_identities;
+  return entry;
+}
+
 const clients: ConfigKindHandler = {
   kind: 'client',
   section: 'clients',
   async load(db, now) {
     return (await listAllClients(db, now)).map((client) => ({
       id: client.client_id,
-      entry: toEntry('clients', client),
+      entry: clientEntry(client),
       managed: client.managed,
       builtIn: false,
     }));
@@ -119,6 +129,10 @@ const clients: ConfigKindHandler = {
     const normalized = { ...entry };
     const ignored: FieldError[] = [];
     if (Array.isArray(entry.ip_ranges)) normalized.ip_ranges = checkIpRanges(entry.ip_ranges as string[], ignored);
+    if (Array.isArray(entry.federated_identities)) {
+      // Stored identities always have claims, {} when none are pinned.
+      normalized.federated_identities = (entry.federated_identities as Entry[]).map((identity) => ({ claims: {}, ...identity }));
+    }
     if (typeof entry.expires_at === 'string') normalized.expires_at = parseTimestamp(entry.expires_at)?.toISOString() ?? entry.expires_at;
     if (entry.jwks !== undefined && entry.jwks !== null) {
       // Keys are kept as their public members (and kid, alg, use): compare in that form.
