@@ -3609,7 +3609,7 @@ export interface paths {
                                 /** Format: date-time */
                                 expires_at?: string | null;
                                 /** @enum {string} */
-                                auth_method?: "client_secret" | "private_key_jwt";
+                                auth_method?: "client_secret" | "private_key_jwt" | "federated";
                                 jwks?: {
                                     keys: ({
                                         kty: string;
@@ -3622,6 +3622,13 @@ export interface paths {
                                     })[];
                                 } | null;
                                 jwks_uri?: string | null;
+                                federated_identities?: {
+                                    issuer: string;
+                                    subject: string;
+                                    claims?: {
+                                        [key: string]: string | number | boolean;
+                                    };
+                                }[];
                                 /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                                 dpop_bound?: boolean;
                             }[];
@@ -3820,7 +3827,7 @@ export interface paths {
                             /** Format: date-time */
                             expires_at?: string | null;
                             /** @enum {string} */
-                            auth_method?: "client_secret" | "private_key_jwt";
+                            auth_method?: "client_secret" | "private_key_jwt" | "federated";
                             jwks?: {
                                 keys: ({
                                     kty: string;
@@ -3833,6 +3840,13 @@ export interface paths {
                                 })[];
                             } | null;
                             jwks_uri?: string | null;
+                            federated_identities?: {
+                                issuer: string;
+                                subject: string;
+                                claims?: {
+                                    [key: string]: string | number | boolean;
+                                };
+                            }[];
                             /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                             dpop_bound?: boolean;
                         }[];
