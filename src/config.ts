@@ -45,6 +45,41 @@ export interface Config {
   jwksUri: JwksUriConfig;
   /** DPOP_NONCE: the token endpoint requires a server-issued nonce in DPoP proofs (RFC 9449 §8). */
   dpopNonce: boolean;
+  /** People signing in to the console through the organisation's OpenID Connect provider (OIDC_*); undefined: no SSO. */
+  oidc: OidcConfig | undefined;
+  /** The console's sessions, and whether it offers the admin-client sign-in (CONSOLE_*). */
+  console: ConsoleConfig;
+}
+
+/** Portier as a confidential client of an OpenID Connect provider (see src/people/). */
+export interface OidcConfig {
+  /** OIDC_ISSUER: discovery is read from `<issuer>/.well-known/openid-configuration`. */
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** OIDC_SCOPES, always with `openid`. */
+  scopes: string[];
+  /** OIDC_ROLES_CLAIM: the claim that lists a person's groups (or roles). */
+  rolesClaim: string;
+  adminRoles: string[];
+  auditorRoles: string[];
+  /** OIDC_OPERATOR_ROLES; `*` stands for anyone the provider signs in. */
+  operatorRoles: string[];
+  /** OIDC_OWNER_CLAIM: the claim whose value is the `owner` of the person's clients. */
+  ownerClaim: string;
+  /** OIDC_CA_FILE and its PEM contents: CA certificate(s) trusted for the provider, besides Node's. */
+  ca: { file: string; pem: string } | undefined;
+  /** OIDC_NAME: the provider's name on the console's sign-in button; undefined: "your organisation". */
+  name: string | undefined;
+}
+
+export interface ConsoleConfig {
+  /** CONSOLE_SESSION_IDLE: a person's session ends after this many seconds without a request. */
+  sessionIdleSeconds: number;
+  /** CONSOLE_SESSION_MAX: and after this many seconds in all, however busy. */
+  sessionMaxSeconds: number;
+  /** CONSOLE_CLIENT_SIGN_IN: the console offers sign-in with an admin client's credentials (break-glass). */
+  clientSignIn: boolean;
 }
 
 /** Outgoing fetches of client key sets: an admin chooses the URL, so they are fenced in. */
@@ -114,6 +149,20 @@ export const CONFIG_VARIABLES = [
   'JWKS_URI_CA_FILE',
   'JWKS_URI_TIMEOUT',
   'DPOP_NONCE',
+  'OIDC_ISSUER',
+  'OIDC_CLIENT_ID',
+  'OIDC_CLIENT_SECRET',
+  'OIDC_SCOPES',
+  'OIDC_ROLES_CLAIM',
+  'OIDC_ADMIN_ROLES',
+  'OIDC_AUDITOR_ROLES',
+  'OIDC_OPERATOR_ROLES',
+  'OIDC_OWNER_CLAIM',
+  'OIDC_CA_FILE',
+  'OIDC_NAME',
+  'CONSOLE_SESSION_IDLE',
+  'CONSOLE_SESSION_MAX',
+  'CONSOLE_CLIENT_SIGN_IN',
 ] as const;
 
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
@@ -180,7 +229,127 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: parseIntegerVar(env, 'JWKS_URI_TIMEOUT', 5000, 100, 60_000, 'milliseconds'),
     },
     dpopNonce: parseBoolean(env, 'DPOP_NONCE', false),
+    ...parsePeople(env),
   };
+}
+
+/** The OIDC_* variables other than OIDC_ISSUER: each means nothing without it. */
+const OIDC_SETTINGS = [
+  'OIDC_CLIENT_ID',
+  'OIDC_CLIENT_SECRET',
+  'OIDC_SCOPES',
+  'OIDC_ROLES_CLAIM',
+  'OIDC_ADMIN_ROLES',
+  'OIDC_AUDITOR_ROLES',
+  'OIDC_OPERATOR_ROLES',
+  'OIDC_OWNER_CLAIM',
+  'OIDC_CA_FILE',
+  'OIDC_NAME',
+] as const;
+
+/** Sign-in of people (OIDC_*) and the console's sessions (CONSOLE_*). */
+function parsePeople(env: Env): Pick<Config, 'oidc' | 'console'> {
+  // Every variable is read whatever the others say, so that a misspelt value never hides.
+  const issuer = parseOidcIssuer(env.OIDC_ISSUER);
+  const set = OIDC_SETTINGS.filter((name) => nonEmpty(env[name]) !== undefined);
+  const sessionMaxSeconds = parseIntegerVar(env, 'CONSOLE_SESSION_MAX', 43_200, 300, 2_592_000, 'seconds');
+  const sessionIdleSeconds = parseIntegerVar(env, 'CONSOLE_SESSION_IDLE', 1800, 60, 86_400, 'seconds');
+  if (sessionIdleSeconds > sessionMaxSeconds) {
+    throw new ConfigError('CONSOLE_SESSION_IDLE', `must not be longer than CONSOLE_SESSION_MAX (${sessionMaxSeconds} seconds)`);
+  }
+  const clientSignIn = parseBoolean(env, 'CONSOLE_CLIENT_SIGN_IN', true);
+  const settings = {
+    clientId: nonEmpty(env.OIDC_CLIENT_ID),
+    // Taken verbatim, like every secret: only an empty value counts as unset.
+    clientSecret: env.OIDC_CLIENT_SECRET === '' ? undefined : env.OIDC_CLIENT_SECRET,
+    scopes: parseOidcScopes(env.OIDC_SCOPES),
+    rolesClaim: parseClaimName(env, 'OIDC_ROLES_CLAIM', 'groups'),
+    adminRoles: parseRoleList(env, 'OIDC_ADMIN_ROLES', 'portier-admin'),
+    auditorRoles: parseRoleList(env, 'OIDC_AUDITOR_ROLES', 'portier-auditor'),
+    operatorRoles: parseRoleList(env, 'OIDC_OPERATOR_ROLES', '*'),
+    ownerClaim: parseClaimName(env, 'OIDC_OWNER_CLAIM', 'email'),
+    ca: parseOidcCaFile(env.OIDC_CA_FILE),
+    name: parseOidcName(env.OIDC_NAME),
+  };
+  const consoleSettings = { sessionIdleSeconds, sessionMaxSeconds, clientSignIn };
+  if (issuer === undefined) {
+    const [orphan] = set;
+    if (orphan !== undefined) throw new ConfigError(orphan, 'is set, but OIDC_ISSUER is not (no sign-in through OpenID Connect)');
+    if (!clientSignIn) {
+      throw new ConfigError('CONSOLE_CLIENT_SIGN_IN', 'is false, but OIDC_ISSUER is not set: nobody could sign in to the console');
+    }
+    return { oidc: undefined, console: consoleSettings };
+  }
+  if (settings.clientId === undefined) throw new ConfigError('OIDC_CLIENT_ID', 'must be set when OIDC_ISSUER is');
+  if (settings.clientSecret === undefined) {
+    throw new ConfigError('OIDC_CLIENT_SECRET', 'must be set when OIDC_ISSUER is (Portier is a confidential client, client_secret_basic)');
+  }
+  return { oidc: { issuer, ...settings, clientId: settings.clientId, clientSecret: settings.clientSecret }, console: consoleSettings };
+}
+
+/**
+ * An https URL, or http for a provider on this machine (a development IdP): anywhere else
+ * plain http would carry the authorization code and the client secret in clear.
+ */
+function parseOidcIssuer(raw: string | undefined): string | undefined {
+  const value = nonEmpty(raw);
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('OIDC_ISSUER', `is not a valid URL, got "${value}"`);
+  }
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(value)) throw new ConfigError('OIDC_ISSUER', 'must not contain a query or fragment');
+  if (url.username !== '' || url.password !== '') throw new ConfigError('OIDC_ISSUER', 'must not contain credentials');
+  if (url.protocol === 'https:') return value;
+  if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return value;
+  throw new ConfigError('OIDC_ISSUER', 'must be an https:// URL (http:// only for localhost and loopback addresses)');
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
+}
+
+function parseOidcScopes(raw: string | undefined): string[] {
+  const value = nonEmpty(raw);
+  if (value === undefined) return ['openid', 'profile', 'email'];
+  const scopes = [...new Set(value.split(/\s+/))];
+  const bad = scopes.find((scope) => !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope));
+  if (bad !== undefined) throw new ConfigError('OIDC_SCOPES', `"${bad}" is not a scope (RFC 6749 §3.3)`);
+  if (!scopes.includes('openid')) throw new ConfigError('OIDC_SCOPES', 'must include openid');
+  return scopes;
+}
+
+function parseClaimName(env: Env, name: string, fallback: string): string {
+  const value = nonEmpty(env[name]) ?? fallback;
+  if (!/^[\x21-\x7e]{1,200}$/.test(value)) throw new ConfigError(name, `must be a claim name (no spaces), got "${value}"`);
+  return value;
+}
+
+/** A comma-separated list of group (or role) names; `*` (anyone) only for operators. */
+function parseRoleList(env: Env, name: string, fallback: string): string[] {
+  const value = nonEmpty(env[name]) ?? fallback;
+  const roles = [...new Set(value.split(',').map((role) => role.trim()))];
+  if (roles.some((role) => role === '')) throw new ConfigError(name, 'has an empty entry (a comma-separated list of group names)');
+  if (name !== 'OIDC_OPERATOR_ROLES' && roles.includes('*')) {
+    throw new ConfigError(name, '"*" (anyone) is only for OIDC_OPERATOR_ROLES');
+  }
+  return roles;
+}
+
+function parseOidcCaFile(raw: string | undefined): OidcConfig['ca'] {
+  const file = nonEmpty(raw);
+  if (file === undefined) return undefined;
+  return { file, pem: readPemCertificates('OIDC_CA_FILE', file) };
+}
+
+function parseOidcName(raw: string | undefined): string | undefined {
+  const value = nonEmpty(raw);
+  if (value === undefined) return undefined;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  if (value.length > 100 || /[\x00-\x1f\x7f]/.test(value)) throw new ConfigError('OIDC_NAME', 'must be one line of at most 100 characters');
+  return value;
 }
 
 function parseBoolean(env: Env, name: string, fallback: boolean): boolean {
