@@ -300,7 +300,8 @@ function parseOidcIssuer(raw: string | undefined): string | undefined {
   } catch {
     throw new ConfigError('OIDC_ISSUER', `is not a valid URL, got "${value}"`);
   }
-  if (url.search !== '' || url.hash !== '' || /[?#]/.test(value)) throw new ConfigError('OIDC_ISSUER', 'must not contain a query or fragment');
+  if (url.search !== '' || url.hash !== '' || /[?#]/.test(value))
+    throw new ConfigError('OIDC_ISSUER', 'must not contain a query or fragment');
   if (url.username !== '' || url.password !== '') throw new ConfigError('OIDC_ISSUER', 'must not contain credentials');
   if (url.protocol === 'https:') return value;
   if (url.protocol === 'http:' && isLoopbackHost(url.hostname)) return value;

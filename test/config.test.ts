@@ -230,7 +230,12 @@ t.test('OIDC_* and CONSOLE_*: sign-in of people through OpenID Connect', async (
   });
   refuses(t, { CONSOLE_SESSION_IDLE: '59' }, 'CONSOLE_SESSION_IDLE', /between 60 and 86400 seconds/);
   refuses(t, { CONSOLE_SESSION_MAX: '299' }, 'CONSOLE_SESSION_MAX', /between 300 and 2592000 seconds/);
-  refuses(t, { CONSOLE_SESSION_IDLE: '7200', CONSOLE_SESSION_MAX: '3600' }, 'CONSOLE_SESSION_IDLE', /not be longer than CONSOLE_SESSION_MAX/);
+  refuses(
+    t,
+    { CONSOLE_SESSION_IDLE: '7200', CONSOLE_SESSION_MAX: '3600' },
+    'CONSOLE_SESSION_IDLE',
+    /not be longer than CONSOLE_SESSION_MAX/,
+  );
   refuses(t, { CONSOLE_CLIENT_SIGN_IN: 'false' }, 'CONSOLE_CLIENT_SIGN_IN', /nobody could sign in/);
   refuses(t, { ...base, CONSOLE_CLIENT_SIGN_IN: 'no' }, 'CONSOLE_CLIENT_SIGN_IN', /must be true or false/);
 });

@@ -22,3 +22,11 @@ export type KeyStatus = (typeof KEY_STATUSES)[number];
 /** What a rotation leaves the key it made: signing now, or next. */
 export type RotatedKeyStatus = Exclude<KeyStatus, 'retired'>;
 export const ROTATED_KEY_STATUSES = ['active', 'next'] as const satisfies readonly RotatedKeyStatus[];
+
+/**
+ * What a person signed in to the console may do, from their groups at the identity
+ * provider (see people/roles.ts): `admin` everything, `auditor` read everything, `operator`
+ * self-service on the clients they own.
+ */
+export const PERSON_ROLES = ['admin', 'auditor', 'operator'] as const;
+export type PersonRole = (typeof PERSON_ROLES)[number];

@@ -75,6 +75,11 @@ export async function lockServicesForGrant(tx: DbOrTx, ids: string[]): Promise<M
   return new Map(rows.map((row) => [row.id, row]));
 }
 
+/** Whether operators may grant the service to their own clients: marked so, and never the built-in admin service. */
+export function isSelfService(row: Pick<ServiceRow, 'selfService' | 'builtIn'>): boolean {
+  return row.selfService && !row.builtIn;
+}
+
 export async function getServiceRow(db: DbOrTx, id: string): Promise<ServiceRow | undefined> {
   const [row] = await db.select().from(services).where(eq(services.id, id));
   return row;
@@ -88,6 +93,7 @@ export function toServiceResource(row: ServiceRow): ServiceResource {
     audience: row.audience,
     scopes: row.scopes,
     built_in: row.builtIn,
+    self_service: isSelfService(row),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -108,14 +114,15 @@ async function audienceTaken(db: DbOrTx, audience: string, exceptId?: string): P
   return row !== undefined && row.id !== exceptId;
 }
 
-export async function listServices(db: DbOrTx): Promise<ServiceResource[]> {
+/** The catalogue; with `selfServiceOnly` (what operators see) only the services open to self-service. */
+export async function listServices(db: DbOrTx, options: { selfServiceOnly?: boolean } = {}): Promise<ServiceResource[]> {
   const rows = await db.select().from(services).orderBy(asc(services.id));
-  return rows.map(toServiceResource);
+  return rows.filter((row) => options.selfServiceOnly !== true || isSelfService(row)).map(toServiceResource);
 }
 
-export async function getService(db: DbOrTx, id: string): Promise<ServiceResource> {
+export async function getService(db: DbOrTx, id: string, options: { selfServiceOnly?: boolean } = {}): Promise<ServiceResource> {
   const row = await getServiceRow(db, id);
-  if (row === undefined) throw new NotFoundError(`no service with id "${id}"`);
+  if (row === undefined || (options.selfServiceOnly === true && !isSelfService(row))) throw new NotFoundError(`no service with id "${id}"`);
   return toServiceResource(row);
 }
 
@@ -137,6 +144,7 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
         description: input.description ?? '',
         audience: input.audience,
         scopes: input.scopes ?? [],
+        selfService: input.self_service ?? false,
       })
       .onConflictDoNothing()
       .returning();
@@ -144,7 +152,11 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
       if (await getServiceRow(tx, input.id)) throw new ConflictError(`a service with id "${input.id}" already exists`);
       throw new ConflictError(`another service already has the audience "${input.audience}"`);
     }
-    await recordChange(tx, { action: 'service.created', actor, details: { service: row.id, audience: row.audience, scopes: row.scopes } });
+    await recordChange(tx, {
+      action: 'service.created',
+      actor,
+      details: { service: row.id, audience: row.audience, scopes: row.scopes, self_service: row.selfService },
+    });
     return toServiceResource(row);
   });
 }
@@ -171,6 +183,9 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
     if (current.builtIn && (patch.audience !== undefined || patch.scopes !== undefined)) {
       throw new ConflictError(`"${id}" is built in: its audience and scopes cannot be changed`);
     }
+    if (current.builtIn && patch.self_service === true) {
+      throw new ConflictError(`"${id}" is built in and never open to self-service: only admins grant it`);
+    }
     if (patch.audience !== undefined && (await audienceTaken(tx, patch.audience, id))) {
       throw new ConflictError(`another service already has the audience "${patch.audience}"`);
     }
@@ -188,6 +203,7 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
         ...(patch.description !== undefined && { description: patch.description }),
         ...(patch.audience !== undefined && { audience: patch.audience }),
         ...(patch.scopes !== undefined && { scopes: patch.scopes }),
+        ...(patch.self_service !== undefined && { selfService: patch.self_service }),
         updatedAt: new Date(),
       })
       .where(eq(services.id, id))
@@ -195,8 +211,15 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
     if (row === undefined) throw new NotFoundError(`no service with id "${id}"`);
     // Like client.updated: what each changed field was and became.
     const changes: Record<string, { from: unknown; to: unknown }> = {};
-    for (const field of ['name', 'description', 'audience', 'scopes'] as const) {
-      if (JSON.stringify(current[field]) !== JSON.stringify(row[field])) changes[field] = { from: current[field], to: row[field] };
+    const fields = {
+      name: 'name',
+      description: 'description',
+      audience: 'audience',
+      scopes: 'scopes',
+      selfService: 'self_service',
+    } as const;
+    for (const [field, name] of Object.entries(fields) as Array<[keyof typeof fields, string]>) {
+      if (JSON.stringify(current[field]) !== JSON.stringify(row[field])) changes[name] = { from: current[field], to: row[field] };
     }
     await recordChange(tx, { action: 'service.updated', actor, details: { service: id, changes } });
     return toServiceResource(row);

@@ -1,0 +1,53 @@
+import { ALL_CLIENTS, type ClientScope } from '../clients/scope.js';
+import type { PersonRole } from '../schemas/enums.js';
+import type { Principal } from './principal.js';
+
+/**
+ * What each caller of the admin API may see and do, in one place. Admin clients keep
+ * the rules of their token's scope (admin:write: everything, as an admin; admin:read:
+ * reading, as an auditor). People have the role their groups give them at sign-in:
+ *
+ * | role     | clients                     | services                  | keys, sessions | audit trail          |
+ * |----------|-----------------------------|---------------------------|----------------|----------------------|
+ * | admin    | all                         | all                       | all            | all                  |
+ * | auditor  | read all                    | read all                  | read           | read all             |
+ * | operator | their own, read and change  | read the self-service ones| none           | their clients' events|
+ */
+
+/** The parts of the admin API, as these rules see them. */
+export type AdminArea = 'clients' | 'services' | 'keys' | 'audit' | 'sessions';
+
+/** The role a principal acts in: a person's own, or the one an admin token's scope amounts to. */
+export function roleOf(principal: Principal): PersonRole {
+  if (principal.kind === 'person') return principal.role;
+  return principal.canWrite ? 'admin' : 'auditor';
+}
+
+function isReading(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
+}
+
+/**
+ * Why `principal` may not make a `method` request to `area` at all, or undefined when it
+ * may (what it then reaches within the area is the scopes below).
+ */
+export function accessDenial(principal: Principal, area: AdminArea | undefined, method: string): string | undefined {
+  const role = roleOf(principal);
+  if (role === 'admin' || area === undefined) return undefined;
+  if (role === 'auditor') return isReading(method) ? undefined : 'auditors can read everything but change nothing';
+  if (area === 'clients') return undefined;
+  if ((area === 'services' || area === 'audit') && isReading(method)) return undefined;
+  return area === 'services'
+    ? 'operators can read the self-service services, not change them'
+    : `operators manage their own clients; ${area === 'keys' ? 'signing keys' : 'sessions'} are for admins`;
+}
+
+/** Which clients a principal reaches: an operator only their own (by OIDC_OWNER_CLAIM), everyone else all. */
+export function clientScopeOf(principal: Principal): ClientScope {
+  return roleOf(principal) === 'operator' && principal.kind === 'person' ? { kind: 'owner', owner: principal.owner } : ALL_CLIENTS;
+}
+
+/** Whether a principal sees only the services open to self-service (operators do). */
+export function seesSelfServiceOnly(principal: Principal): boolean {
+  return roleOf(principal) === 'operator';
+}
