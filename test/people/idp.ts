@@ -109,7 +109,17 @@ export async function startIdp(
     // What each scope releases. With oidc-provider's default conformIdTokenClaims, these
     // come from userinfo only, not in the ID token: Portier must read both.
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'groups'] },
-    features: { devInteractions: { enabled: false } },
+    features: {
+      devInteractions: { enabled: false },
+      // The provider's own sign-out page, without the default's web font (no request leaves the machine).
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: (ctx: { body: unknown }, form: string) => {
+          ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test IdP: sign out</title></head><body>
+<h1>Sign out of the Test IdP?</h1>${form}<button type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button></body></html>`;
+        },
+      },
+    },
     // Set, so that the provider does not print a notice for each default it falls back on.
     ttl: { Interaction: 600, Grant: 3600, Session: 3600, AccessToken: 600, IdToken: 600, AuthorizationCode: 60 },
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },

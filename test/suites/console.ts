@@ -3,3 +3,4 @@ import '../console/api-types.test.js';
 import '../console/console.test.js';
 import '../console/format.test.js';
 import '../console/serving.test.js';
+import '../console/sso.test.js';

@@ -48,7 +48,7 @@ export function ClientSummary({ client }: { client: Client }) {
     ['Expires', <Time key="expires" iso={client.expires_at} />],
     ['Last used', <Time key="last" iso={client.last_used_at} />],
     ['Created', <Time key="created" iso={client.created_at} />],
-    ['Created by', client.created_by],
+    ['Created by', client.created_by_name ?? client.created_by],
     ['Updated', <Time key="updated" iso={client.updated_at} />],
   ];
   return (

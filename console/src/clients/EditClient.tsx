@@ -5,15 +5,17 @@ import { useServices } from '../services/useServices';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 
-/** The edit form of a client's changeable fields (client ID and owner never change). */
+/** The edit form of a client's changeable fields (the client ID never changes; the owner, by an admin only). */
 export function EditClient({
   api,
   client,
+  canSetOwner,
   onSaved,
   onCancel,
 }: {
   api: Api;
   client: Client;
+  canSetOwner: boolean;
   onSaved: (client: Client) => void;
   onCancel: () => void;
 }) {
@@ -42,6 +44,7 @@ export function EditClient({
       ip_ranges: words(value('ip_ranges')),
       expires_at: expiry === null ? null : expiry.toISOString(),
     };
+    if (canSetOwner && value('owner') !== client.owner) body.owner = value('owner');
     setBusy(true);
     setErrors({});
     try {
@@ -67,6 +70,13 @@ export function EditClient({
       <label htmlFor="edit-name">Name</label>
       <input id="edit-name" name="name" required defaultValue={client.name} {...aria('name')} />
       {error('name')}
+      {canSetOwner && (
+        <>
+          <label htmlFor="edit-owner">Owner (pass the client on to someone else)</label>
+          <input id="edit-owner" name="owner" required defaultValue={client.owner} {...aria('owner')} />
+          {error('owner')}
+        </>
+      )}
       <label htmlFor="edit-description">Description</label>
       <textarea id="edit-description" name="description" rows={3} defaultValue={client.description} {...aria('description')} />
       {error('description')}

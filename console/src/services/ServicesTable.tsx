@@ -21,6 +21,7 @@ export function ServicesTable({ services }: { services: Service[] }) {
             <td data-label="Name">
               <Link to={`/services/${encodeURIComponent(service.id)}`}>{service.name}</Link>
               {service.built_in ? ' (built in)' : ''}
+              {service.self_service ? ' (self-service)' : ''}
             </td>
             <td data-label="ID">
               <code>{service.id}</code>
