@@ -47,3 +47,11 @@ export function definedOnly<T extends object>(value: T): T {
 
 /** A command group: `portier <group> <sub> [args] [flags]`. */
 export type CommandGroup = (session: Session, sub: string | undefined, args: string[], flags: Flags) => Promise<void>;
+
+/** --NAME or --no-NAME: true, false, or undefined when neither (Node 20's parseArgs has no negated booleans). */
+export function negatableFlag(flags: Record<string, unknown>, name: string): boolean | undefined {
+  if (flags[name] === true && flags[`no-${name}`] === true) throw new UsageError(`use --${name} or --no-${name}, not both`);
+  if (flags[name] === true) return true;
+  if (flags[`no-${name}`] === true) return false;
+  return undefined;
+}

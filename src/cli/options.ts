@@ -13,7 +13,7 @@ export const USAGE = `usage: portier <command>
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
                [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
   clients get ID
-  clients update ID [--name N] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
+  clients update ID [--name N] [--owner O] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
                  [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--dpop-bound | --no-dpop-bound]
                  (switching to private_key_jwt removes the secrets; to client_secret prints a new one)
   clients disable ID…  |  clients enable ID…
@@ -21,8 +21,8 @@ export const USAGE = `usage: portier <command>
   clients rotate-secret ID [--previous-valid-for SECONDS]
 
   services list  |  services get ID  |  services delete ID
-  services create --id ID --name N --audience URI [--scope S]… [--description D]
-  services update ID [--name N] [--description D] [--audience URI] [--scope S]…
+  services create --id ID --name N --audience URI [--scope S]… [--description D] [--self-service]
+  services update ID [--name N] [--description D] [--audience URI] [--scope S]… [--self-service | --no-self-service]
 
   keys list  |  keys rotate [--emergency]  |  keys reseal
   audit [--client-id ID] [--action A] [--limit N]
@@ -60,6 +60,8 @@ export const OPTIONS = {
   'move-issuer': { type: 'boolean' },
   'dpop-bound': { type: 'boolean' },
   'no-dpop-bound': { type: 'boolean' },
+  'self-service': { type: 'boolean' },
+  'no-self-service': { type: 'boolean' },
   emergency: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
