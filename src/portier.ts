@@ -20,7 +20,7 @@ import { DpopNonces } from './oauth/dpop.js';
 import { tokenEndpointUrl } from './oauth/endpoints.js';
 import { RevocationList } from './oauth/revocations.js';
 import type { TokenEndpointContext } from './oauth/token.js';
-import { createPeople, type People } from './people/sign-in.js';
+import { createPeople, type People } from './people/people.js';
 import { Admission } from './protection/admission.js';
 import { type Argon2Pool, sharedArgon2Pool } from './protection/argon2-pool.js';
 import { FailureBudgets } from './protection/failure-budget.js';

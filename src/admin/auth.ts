@@ -2,9 +2,9 @@ import { ForbiddenError } from '../lib/errors.js';
 import { type AccessTokenContext, checkAccessToken } from '../oauth/access-tokens.js';
 import { boundKeyThumbprint } from '../oauth/dpop.js';
 import { cookieValues } from '../people/cookies.js';
+import type { People } from '../people/people.js';
 import type { AdminClientPrincipal, PersonPrincipal, Principal } from '../people/principal.js';
 import { type AdminArea, accessDenial } from '../people/scope.js';
-import type { People } from '../people/sign-in.js';
 import { type ADMIN_SCOPES, adminAudience } from '../services/services.js';
 
 export type AdminScope = (typeof ADMIN_SCOPES)[number];

@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { cookieValues } from '../people/cookies.js';
 import { ProviderAnswerRefused, ProviderDeclined, ProviderUnavailable } from '../people/oidc.js';
+import { CONSOLE_HOME, type People, SIGN_IN_PATHS } from '../people/people.js';
 import { SignInRefused } from '../people/person.js';
-import { CONSOLE_HOME, finishSignIn, type People, SIGN_IN_PATHS, SignInMismatch } from '../people/sign-in.js';
+import { finishSignIn, SignInMismatch } from '../people/sign-in.js';
 import { SECURITY_HEADERS } from './console.js';
 
 /**

@@ -1,53 +1,11 @@
 import { and, eq, lte } from 'drizzle-orm';
-import type { Config, OidcConfig } from '../config.js';
 import type { Db } from '../db/connect.js';
 import { usedJwtIds } from '../db/schema.js';
-import type { Clock } from '../lib/clock.js';
 import { constantTimeEqual } from '../lib/crypto.js';
-import { CookieKeys, CookieNames, cookieValues, type PendingLogin } from './cookies.js';
-import { IdentityProvider } from './oidc.js';
+import { cookieValues, type PendingLogin } from './cookies.js';
+import type { People } from './people.js';
 import { personFromClaims } from './person.js';
-import { type ConsoleSession, SessionStore } from './sessions.js';
-
-/** The paths of people's sign-in, each defined once. */
-export const SIGN_IN_PATHS = {
-  login: '/console/auth/login',
-  callback: '/console/auth/callback',
-  logout: '/console/auth/logout',
-  session: '/console/auth/session',
-} as const;
-
-/** Where the browser lands after signing in, and after signing out at the provider. */
-export const CONSOLE_HOME = '/console/clients';
-
-/** Everything about people of one Portier instance; undefined when OIDC_ISSUER is not set. */
-export interface People {
-  settings: OidcConfig;
-  provider: IdentityProvider;
-  sessions: SessionStore;
-  keys: CookieKeys;
-  cookies: CookieNames;
-  /** Portier's own origin (of ISSUER): what every cookie-authenticated change must come from. */
-  origin: string;
-  issuer: string;
-}
-
-export function createPeople(config: Config, db: Db, clock: Clock, sharedKey: Buffer): People | undefined {
-  if (config.oidc === undefined) return undefined;
-  const keys = new CookieKeys(sharedKey);
-  return {
-    settings: config.oidc,
-    provider: new IdentityProvider(config.oidc, `${config.issuer}${SIGN_IN_PATHS.callback}`, clock),
-    sessions: new SessionStore(db, keys, {
-      idleMs: config.console.sessionIdleSeconds * 1000,
-      maxMs: config.console.sessionMaxSeconds * 1000,
-    }),
-    keys,
-    cookies: new CookieNames(new URL(config.issuer).protocol === 'https:'),
-    origin: new URL(config.issuer).origin,
-    issuer: config.issuer,
-  };
-}
+import type { ConsoleSession } from './sessions.js';
 
 /**
  * The callback does not belong to a sign-in this browser started here, or belongs to

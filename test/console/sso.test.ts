@@ -76,6 +76,28 @@ t.test('people in the console, signed in through the identity provider', { skip:
     await screenshots(page, 'sign-in-sso');
   });
 
+  await t.test('a provider that cannot be reached: the sign-in page says so and keeps the break-glass sign-in', async (t) => {
+    const downPort = await freePort();
+    const closed = await freePort();
+    const down = loadConfig({
+      ISSUER: `http://127.0.0.1:${downPort}`,
+      OIDC_ISSUER: `http://127.0.0.1:${closed}`,
+      OIDC_CLIENT_ID: 'portier',
+      OIDC_CLIENT_SECRET: 'secret',
+    });
+    const unreachable = await buildWithAdmin(t, { config: { issuer: down.issuer, oidc: down.oidc, console: down.console } });
+    await unreachable.app.listen({ port: downPort, host: '127.0.0.1' });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    t.teardown(() => context.close());
+    const page = await context.newPage();
+    await page.goto(`${down.issuer}/console`);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    t.match(await alert.innerText(), /The sign-in service of your organisation cannot be reached right now.*or use an admin client below/);
+    t.equal(await page.getByRole('link', { name: /^Sign in with/ }).count(), 0, 'no link that cannot work');
+    t.ok(await page.getByLabel('Client secret').isVisible(), 'the admin-client sign-in is there');
+  });
+
   await t.test('an operator signs in on the provider’s page, lands on My clients, creates a client and sees it', async (t) => {
     const { page, errors } = await signedIn(t, browser, 'alice');
     await page.getByRole('heading', { name: 'My clients' }).waitFor();
