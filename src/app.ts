@@ -6,6 +6,7 @@ import { openApi } from './admin/openapi.js';
 import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { consoleRoutes } from './http/console.js';
+import { consoleAuthRoutes } from './http/console-auth.js';
 import { createErrorHandler } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -80,6 +81,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     portier.lastUsed.start();
     portier.denials.start();
     portier.retention.start();
+    // Discovery now, so that a provider that cannot be reached shows in the log at start;
+    // nothing waits for it (see people/oidc.ts).
+    portier.people?.provider
+      .configuration()
+      .catch((error: unknown) =>
+        portier.repeatedLog.warn(
+          'identity provider unreachable',
+          { reason: String(error) },
+          'OpenID Connect discovery failed: people cannot sign in yet',
+        ),
+      );
   });
   app.addHook('onClose', async () => {
     portier.generation.stop();
@@ -104,6 +116,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(wellKnownRoutes);
   await app.register(tokenRoutes);
   await app.register(adminRoutes, { prefix: '/admin' });
+  await app.register(consoleAuthRoutes);
   await app.register(consoleRoutes);
   return app;
 }

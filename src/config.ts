@@ -9,6 +9,7 @@ import { type Env, Setting, type Variable } from './config/kinds.js';
 import { SETTINGS } from './config/variables.js';
 
 export { ConfigError } from './config/kinds.js';
+export type { ConsoleConfig, OidcConfig } from './config/people.js';
 export { MAX_ACCESS_TOKEN_TTL, SIGNING_ALGS, type SigningAlg } from './config/variables.js';
 
 /** A table of settings, or of groups of them (such as `protection`). */

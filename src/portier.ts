@@ -8,7 +8,7 @@ import type { Database, Db } from './db/connect.js';
 import { GenerationWatcher } from './db/generation.js';
 import { RetentionJob } from './db/retention.js';
 import { services } from './db/schema.js';
-import { loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
+import { loadConsoleCookieKey, loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
 import { KeyCache } from './keys/cache.js';
 import { rotationSettings } from './keys/settings.js';
 import { Cached } from './lib/cached.js';
@@ -22,6 +22,7 @@ import { DpopNonces } from './oauth/dpop.js';
 import { tokenEndpointUrl } from './oauth/endpoints.js';
 import { RevocationList } from './oauth/revocations.js';
 import type { TokenEndpointContext } from './oauth/token.js';
+import { createPeople, type People } from './people/people.js';
 import { Admission } from './protection/admission.js';
 import { type Argon2Pool, sharedArgon2Pool } from './protection/argon2-pool.js';
 import { FailureBudgets } from './protection/failure-budget.js';
@@ -53,6 +54,8 @@ export interface Portier {
   repeatedLog: RepeatedLog;
   /** Every scope of every service, for discovery's scopes_supported. */
   scopeCatalogue: Cached<string[]>;
+  /** People's sign-in and console sessions; undefined without OIDC_ISSUER. */
+  people: People | undefined;
 }
 
 declare module 'fastify' {
@@ -88,12 +91,14 @@ export async function createPortier(config: Config, database: Database, logger: 
     const rows = await db.select({ scopes: services.scopes }).from(services);
     return [...new Set(rows.flatMap((row) => row.scopes))].sort();
   });
+  const people = config.oidc === undefined ? undefined : createPeople(config, db, clock, await loadConsoleCookieKey(db));
   generation.onChange(() => {
     directory.invalidate();
     keys.invalidate();
     revocations.invalidate();
     scopeCatalogue.invalidate();
     federation.invalidate();
+    people?.sessions.invalidate();
   });
   const budgets = new FailureBudgets(
     {
@@ -146,5 +151,6 @@ export async function createPortier(config: Config, database: Database, logger: 
       onChange: () => generation.changed(),
     },
     scopeCatalogue,
+    people,
   };
 }

@@ -5,14 +5,14 @@ import type { Config } from './config.js';
 import type { Database } from './db/connect.js';
 import { ensureGenerationRow } from './db/generation.js';
 import { applyMigrations } from './db/migrations.js';
-import { ensureDpopNonceKey, ensureFingerprintKey } from './db/settings.js';
+import { ensureConsoleCookieKey, ensureDpopNonceKey, ensureFingerprintKey } from './db/settings.js';
 import { resealKeys } from './keys/sealing.js';
 import { ensureActiveKey, loadKeySet } from './keys/signing-keys.js';
 import { ensureBuiltInServices } from './services/services.js';
 
 /**
  * Brings the database to what this version of Portier needs: migrations, the cache
- * generation row, the fingerprint and DPoP nonce keys, the built-in admin service (whose audience must
+ * generation row, the fingerprint, DPoP nonce and console cookie keys, the built-in admin service (whose audience must
  * match ISSUER, see ensureBuiltInServices), an active signing key of SIGNING_ALG and the
  * bootstrap admin. Runs under the start-up lock (Database.exclusive), so several instances
  * starting at once on one PostgreSQL do this one after the other, and the second finds the
@@ -33,6 +33,7 @@ export async function prepareDatabase(
     await ensureGenerationRow(tx);
     await ensureFingerprintKey(tx);
     await ensureDpopNonceKey(tx);
+    await ensureConsoleCookieKey(tx);
     await ensureBuiltInServices(tx, config.issuer, options);
     await ensureActiveKey(tx, config.signingAlg, keys);
     // Keys in clear (KEY_ENCRYPTION_KEY set for the first time), in the old v1 envelope, or

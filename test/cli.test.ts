@@ -204,3 +204,23 @@ t.test('clients update changes the fields given, as PATCH does', async (t) => {
   const after = JSON.parse((await portier('clients', 'get', 'client-a')).stdout);
   t.same(after.ip_ranges, ['192.0.2.0/24'], 'and nothing changed');
 });
+
+t.test('clients update --owner passes a client on; services take --self-service and --no-self-service', async (t) => {
+  const { portier } = await cliEnvironment(t);
+  const service = JSON.parse((await portier(...EVENTS_SERVICE, '--self-service')).stdout);
+  t.equal(service.self_service, true, 'created open to self-service');
+  const closed = JSON.parse((await portier('services', 'update', 'events', '--no-self-service')).stdout);
+  t.equal(closed.self_service, false, 'and closed again');
+  const both = await portier('services', 'update', 'events', '--self-service', '--no-self-service').then(
+    () => undefined,
+    (error: { code?: number; stderr?: string }) => error,
+  );
+  t.equal(both?.code, 1, 'both at once: refused');
+  t.match(both?.stderr, /--self-service or --no-self-service, not both/);
+
+  await portier('clients', 'create', '--name', 'A', '--owner', 'alice@example.com', '--client-id', 'client-a');
+  const moved = JSON.parse((await portier('clients', 'update', 'client-a', '--owner', 'bob@example.com')).stdout);
+  t.equal(moved.owner, 'bob@example.com');
+  const events = JSON.parse((await portier('audit', '--client-id', 'client-a')).stdout).items;
+  t.match(events[0], { action: 'client.updated', details: { changes: { owner: { from: 'alice@example.com', to: 'bob@example.com' } } } });
+});

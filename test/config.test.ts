@@ -74,6 +74,8 @@ t.test("defaults are those of the README's table", async (t) => {
     dpopNonce: false,
     auditRetentionDays: 365,
     management: undefined,
+    oidc: undefined,
+    console: { sessionIdleSeconds: 1800, sessionMaxSeconds: 43_200, clientSignIn: true },
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -120,6 +122,20 @@ t.test('every variable is read', async (t) => {
     AUDIT_RETENTION_DAYS: '30',
     MANAGEMENT_PORT: '9102',
     MANAGEMENT_HOST: '10.0.0.5',
+    OIDC_ISSUER: 'https://sso.example.com/realms/acme',
+    OIDC_CLIENT_ID: 'portier',
+    OIDC_CLIENT_SECRET: ' a secret, taken as it is ',
+    OIDC_SCOPES: 'openid email groups',
+    OIDC_ROLES_CLAIM: 'realm_access.roles',
+    OIDC_ADMIN_ROLES: 'Portier Admins, ops',
+    OIDC_AUDITOR_ROLES: 'audit',
+    OIDC_OPERATOR_ROLES: 'developers,partners',
+    OIDC_OWNER_CLAIM: 'preferred_username',
+    OIDC_CA_FILE: caFile,
+    OIDC_NAME: 'Acme SSO',
+    CONSOLE_SESSION_IDLE: '600',
+    CONSOLE_SESSION_MAX: '3600',
+    CONSOLE_CLIENT_SIGN_IN: 'false',
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -155,6 +171,20 @@ t.test('every variable is read', async (t) => {
     dpopNonce: true,
     auditRetentionDays: 30,
     management: { port: 9102, host: '10.0.0.5' },
+    oidc: {
+      issuer: 'https://sso.example.com/realms/acme',
+      clientId: 'portier',
+      clientSecret: ' a secret, taken as it is ',
+      scopes: ['openid', 'email', 'groups'],
+      rolesClaim: 'realm_access.roles',
+      adminRoles: ['Portier Admins', 'ops'],
+      auditorRoles: ['audit'],
+      operatorRoles: ['developers', 'partners'],
+      ownerClaim: 'preferred_username',
+      ca: { file: caFile, pem: FAKE_PEM },
+      name: 'Acme SSO',
+    },
+    console: { sessionIdleSeconds: 600, sessionMaxSeconds: 3600, clientSignIn: false },
   });
   t.throws(() => loadConfig({ JWKS_URI_ALLOW_PRIVATE: 'yes' }), /JWKS_URI_ALLOW_PRIVATE: must be true or false/);
 });
@@ -180,6 +210,59 @@ t.test('MANAGEMENT_PORT and MANAGEMENT_HOST', async (t) => {
   refuses(t, { MANAGEMENT_PORT: '8080' }, 'MANAGEMENT_PORT', /must differ from PORT/);
   refuses(t, { MANAGEMENT_PORT: '9000', PORT: '9000' }, 'MANAGEMENT_PORT', /must differ from PORT/);
   refuses(t, { MANAGEMENT_HOST: '0.0.0.0' }, 'MANAGEMENT_HOST', /MANAGEMENT_PORT is not/);
+});
+
+t.test('OIDC_* and CONSOLE_*: sign-in of people through OpenID Connect', async (t) => {
+  const base = { OIDC_ISSUER: 'https://sso.example.com', OIDC_CLIENT_ID: 'portier', OIDC_CLIENT_SECRET: 'secret' };
+  t.strictSame(loadConfig(base).oidc, {
+    issuer: 'https://sso.example.com',
+    clientId: 'portier',
+    clientSecret: 'secret',
+    scopes: ['openid', 'profile', 'email'],
+    rolesClaim: 'groups',
+    adminRoles: ['portier-admin'],
+    auditorRoles: ['portier-auditor'],
+    operatorRoles: ['*'],
+    ownerClaim: 'email',
+    ca: undefined,
+    name: undefined,
+  });
+  for (const loopback of ['http://localhost:8081', 'http://127.0.0.2:9000/idp', 'http://[::1]:9000']) {
+    t.equal(loadConfig({ ...base, OIDC_ISSUER: loopback }).oidc?.issuer, loopback, `http is fine on this machine: ${loopback}`);
+  }
+  refuses(t, { ...base, OIDC_ISSUER: 'http://sso.example.com' }, 'OIDC_ISSUER', /https:\/\/ URL \(http:\/\/ only for localhost/);
+  refuses(t, { ...base, OIDC_ISSUER: 'http://127.0.0.1.example.com' }, 'OIDC_ISSUER', /https:\/\//);
+  refuses(t, { ...base, OIDC_ISSUER: 'sso.example.com' }, 'OIDC_ISSUER', /not a valid URL/);
+  refuses(t, { ...base, OIDC_ISSUER: 'https://sso.example.com/?tenant=1' }, 'OIDC_ISSUER', /query or fragment/);
+  refuses(t, { ...base, OIDC_ISSUER: 'https://user:pw@sso.example.com' }, 'OIDC_ISSUER', /credentials/);
+  refuses(t, { ...base, OIDC_CLIENT_ID: '' }, 'OIDC_CLIENT_ID', /must be set when OIDC_ISSUER is/);
+  refuses(t, { ...base, OIDC_CLIENT_SECRET: '' }, 'OIDC_CLIENT_SECRET', /must be set when OIDC_ISSUER is/);
+  refuses(t, { OIDC_CLIENT_ID: 'portier' }, 'OIDC_CLIENT_ID', /is set, but OIDC_ISSUER is not/);
+  refuses(t, { OIDC_ADMIN_ROLES: 'admins' }, 'OIDC_ADMIN_ROLES', /is set, but OIDC_ISSUER is not/);
+  refuses(t, { ...base, OIDC_SCOPES: 'profile email' }, 'OIDC_SCOPES', /must include openid/);
+  refuses(t, { ...base, OIDC_SCOPES: 'openid "quoted"' }, 'OIDC_SCOPES', /is not a scope/);
+  refuses(t, { ...base, OIDC_ROLES_CLAIM: 'my groups' }, 'OIDC_ROLES_CLAIM', /claim name/);
+  refuses(t, { ...base, OIDC_ADMIN_ROLES: '*' }, 'OIDC_ADMIN_ROLES', /only for OIDC_OPERATOR_ROLES/);
+  refuses(t, { ...base, OIDC_AUDITOR_ROLES: 'audit,*' }, 'OIDC_AUDITOR_ROLES', /only for OIDC_OPERATOR_ROLES/);
+  refuses(t, { ...base, OIDC_OPERATOR_ROLES: 'dev,,ops' }, 'OIDC_OPERATOR_ROLES', /empty entry/);
+  refuses(t, { ...base, OIDC_CA_FILE: '/nonexistent/ca.pem' }, 'OIDC_CA_FILE', /cannot read/);
+  refuses(t, { ...base, OIDC_NAME: 'x'.repeat(101) }, 'OIDC_NAME', /at most 100 characters/);
+
+  t.same(loadConfig({ CONSOLE_SESSION_IDLE: '60', CONSOLE_SESSION_MAX: '300' }).console, {
+    sessionIdleSeconds: 60,
+    sessionMaxSeconds: 300,
+    clientSignIn: true,
+  });
+  refuses(t, { CONSOLE_SESSION_IDLE: '59' }, 'CONSOLE_SESSION_IDLE', /between 60 and 86400 seconds/);
+  refuses(t, { CONSOLE_SESSION_MAX: '299' }, 'CONSOLE_SESSION_MAX', /between 300 and 2592000 seconds/);
+  refuses(
+    t,
+    { CONSOLE_SESSION_IDLE: '7200', CONSOLE_SESSION_MAX: '3600' },
+    'CONSOLE_SESSION_IDLE',
+    /not be longer than CONSOLE_SESSION_MAX/,
+  );
+  refuses(t, { CONSOLE_CLIENT_SIGN_IN: 'false' }, 'CONSOLE_CLIENT_SIGN_IN', /nobody could sign in/);
+  refuses(t, { ...base, CONSOLE_CLIENT_SIGN_IN: 'no' }, 'CONSOLE_CLIENT_SIGN_IN', /must be true or false/);
 });
 
 t.test('PORT', async (t) => {
@@ -584,8 +667,12 @@ t.test("the README's configuration table gives each variable's declared default"
     t.equal(table.get(variable.name), variable.documentedDefault, `${variable.name}: the default column`);
   }
   // A literal default, set explicitly, must change nothing: the README's value is the one in force.
+  // (An OIDC_* variable means something only beside OIDC_ISSUER, so it is tried with it.)
+  const oidc = { OIDC_ISSUER: 'https://sso.example.com', OIDC_CLIENT_ID: 'portier', OIDC_CLIENT_SECRET: 'secret' };
   for (const [name, documented] of table) {
     const literal = /^`([^`$]*)`$/.exec(documented)?.[1];
-    if (literal !== undefined) t.strictSame(loadConfig({ [name]: literal }), loadConfig({}), `${name}=${literal} is the default`);
+    const base = name.startsWith('OIDC_') ? oidc : {};
+    if (literal !== undefined)
+      t.strictSame(loadConfig({ ...base, [name]: literal }), loadConfig(base), `${name}=${literal} is the default`);
   }
 });

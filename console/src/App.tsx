@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { type Api, createApi, type Session } from './api';
+import { type Abilities, type Api, abilitiesOf, createApi, type Session, type SignInState, signInState, signOutPerson } from './api';
 import { AuditTrail } from './audit/AuditTrail';
 import { ClientDetail } from './clients/ClientDetail';
 import { ClientsList } from './clients/ClientsList';
@@ -20,9 +20,14 @@ export function App() {
   );
 }
 
+const EXPIRED = 'Your session has expired. Sign in again.';
+
 function Console() {
-  // The session (and its token) lives in this state only: never in storage, a cookie or a URL.
+  // An admin client's session (and its token) lives in this state only: never in storage, a
+  // cookie or a URL. A person's session is an HttpOnly cookie the page never sees; the state
+  // holds who they are, as GET /console/auth/session said.
   const [session, setSession] = useState<Session | null>(null);
+  const [state, setState] = useState<SignInState | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
   const signOut = useCallback((message: string | null) => {
@@ -31,20 +36,51 @@ function Console() {
   }, []);
 
   useEffect(() => {
-    if (session === null) return;
-    const timer = window.setTimeout(() => signOut('Your session has expired. Sign in again.'), Math.max(0, session.expiresAt - Date.now()));
+    signInState()
+      .then((found) => {
+        setState(found);
+        if (found.person !== null) setSession({ kind: 'person', ...found.person });
+      })
+      .catch(() => setState({ sign_in: { sso: null, client: true }, person: null }));
+  }, []);
+
+  useEffect(() => {
+    if (session === null || session.kind !== 'client') return;
+    const timer = window.setTimeout(() => signOut(EXPIRED), Math.max(0, session.expiresAt - Date.now()));
     return () => window.clearTimeout(timer);
   }, [session, signOut]);
 
   const api = useMemo(
-    () => (session === null ? null : createApi(session.token, () => signOut('Your session has expired. Sign in again.'))),
+    () => (session === null ? null : createApi(session.kind === 'client' ? session.token : null, () => signOut(EXPIRED))),
     [session, signOut],
   );
 
+  const signOutNow = async () => {
+    if (session?.kind === 'person') {
+      const endSession = await signOutPerson().catch(() => null);
+      // Sign-out continues at the identity provider, which sends the browser back here.
+      if (endSession !== null) {
+        window.location.assign(endSession);
+        return;
+      }
+    }
+    signOut('You have signed out.');
+  };
+
+  if (state === null) {
+    return (
+      <main className="signin">
+        <p role="status" className="muted">
+          Loading…
+        </p>
+      </main>
+    );
+  }
   if (session === null || api === null) {
     return (
       <SignIn
         notice={notice}
+        state={state}
         onSignedIn={(next) => {
           setNotice(null);
           setSession(next);
@@ -52,10 +88,29 @@ function Console() {
       />
     );
   }
-  return <Shell session={session} api={api} onSignOut={() => signOut('You have signed out.')} />;
+  return <Shell session={session} api={api} onSignOut={signOutNow} />;
+}
+
+const ROLE_NAMES = { admin: 'admin', auditor: 'auditor (read only)', operator: 'operator' } as const;
+
+/** Who is signed in, as the header shows it. */
+function Who({ session }: { session: Session }) {
+  if (session.kind === 'person') {
+    return (
+      <span>
+        {session.name} <span className="badge">{ROLE_NAMES[session.role]}</span>
+      </span>
+    );
+  }
+  return (
+    <span>
+      {session.clientId} <span className="badge">{session.canWrite ? 'read and write' : 'read only'}</span>
+    </span>
+  );
 }
 
 function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSignOut: () => void }) {
+  const can: Abilities = abilitiesOf(session);
   const { location } = useRouter();
   const { path } = location;
   const main = useRef<HTMLElement>(null);
@@ -67,19 +122,28 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
   let screen: JSX.Element;
   const detail = /^\/clients\/([^/]+)$/.exec(path);
   const service = /^\/services\/([^/]+)$/.exec(path);
+  const owner = session.kind === 'person' && can.ownClientsOnly ? session.owner : null;
   const trustedIssuer = /^\/trusted-issuers\/([^/]+)$/.exec(path);
-  if (path === '/services') screen = <ServicesList api={api} canWrite={session.canWrite} />;
-  else if (path === '/trusted-issuers') screen = <TrustedIssuersList api={api} canWrite={session.canWrite} />;
+  if (path === '/services') screen = <ServicesList api={api} canWrite={can.services} />;
+  else if (path === '/trusted-issuers') screen = <TrustedIssuersList api={api} canWrite={can.services} />;
   else if (trustedIssuer?.[1] !== undefined) {
-    screen = <TrustedIssuerDetail api={api} id={decodeURIComponent(trustedIssuer[1])} canWrite={session.canWrite} />;
-  } else if (service?.[1] !== undefined)
-    screen = <ServiceDetail api={api} id={decodeURIComponent(service[1])} canWrite={session.canWrite} />;
-  else if (path === '/keys') screen = <Keys api={api} canWrite={session.canWrite} />;
+    screen = <TrustedIssuerDetail api={api} id={decodeURIComponent(trustedIssuer[1])} canWrite={can.services} />;
+  } else if (service?.[1] !== undefined) screen = <ServiceDetail api={api} id={decodeURIComponent(service[1])} canWrite={can.services} />;
+  else if (path === '/keys' && can.keys) screen = <Keys api={api} canWrite={can.rotateKeys} />;
   else if (path === '/audit') screen = <AuditTrail api={api} />;
-  else if (path === '/clients/new' && session.canWrite) screen = <CreateClient api={api} />;
+  else if (path === '/clients/new' && can.clients)
+    screen = <CreateClient api={api} owner={owner} canSetIdentities={can.platformIdentities} />;
   else if (detail?.[1] !== undefined && path !== '/clients/new') {
-    screen = <ClientDetail api={api} clientId={decodeURIComponent(detail[1])} canWrite={session.canWrite} />;
-  } else screen = <ClientsList api={api} canWrite={session.canWrite} />;
+    screen = (
+      <ClientDetail
+        api={api}
+        clientId={decodeURIComponent(detail[1])}
+        canWrite={can.clients}
+        canSetOwner={can.owner}
+        canSetIdentities={can.platformIdentities}
+      />
+    );
+  } else screen = <ClientsList api={api} canWrite={can.clients} mine={can.ownClientsOnly} />;
 
   return (
     <div className="shell">
@@ -89,7 +153,7 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
         </Link>
         <nav aria-label="Main">
           <Link to="/clients" aria-current={path.startsWith('/clients') ? 'page' : undefined}>
-            Clients
+            {can.ownClientsOnly ? 'My clients' : 'Clients'}
           </Link>
           <Link to="/services" aria-current={path.startsWith('/services') ? 'page' : undefined}>
             Services
@@ -97,17 +161,17 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
           <Link to="/trusted-issuers" aria-current={path.startsWith('/trusted-issuers') ? 'page' : undefined}>
             Trusted issuers
           </Link>
-          <Link to="/keys" aria-current={path === '/keys' ? 'page' : undefined}>
-            Signing keys
-          </Link>
+          {can.keys && (
+            <Link to="/keys" aria-current={path === '/keys' ? 'page' : undefined}>
+              Signing keys
+            </Link>
+          )}
           <Link to="/audit" aria-current={path === '/audit' ? 'page' : undefined}>
             Audit trail
           </Link>
         </nav>
         <div className="who">
-          <span>
-            {session.clientId} <span className="badge">{session.canWrite ? 'read and write' : 'read only'}</span>
-          </span>
+          <Who session={session} />
           <button type="button" className="secondary" onClick={onSignOut}>
             Sign out
           </button>

@@ -19,17 +19,27 @@ export type SigningKey = Json<paths['/admin/keys']['get']['responses'][200]>['it
 export type BulkResult = Json<paths['/admin/clients/bulk']['post']['responses'][200]>['results'][number];
 export type Problem = Json<paths['/admin/clients']['post']['responses'][400]>;
 
+export type Session = ClientSession | PersonSession;
+export type Role = PersonSession['role'];
+
 export type Api = ReturnType<typeof createApi>;
 
 /**
- * The admin API client for one session: every request carries the session's token; a 401
- * (expired or revoked token) ends the session.
+ * The admin API client for one session: every request carries the token of an admin
+ * client's session, or, for a person, the session cookie the browser holds; a 401
+ * (expired or revoked token, ended session) ends the session.
+ *
+ * Portier refuses a change made with a session cookie unless it carries Portier's own
+ * Origin. The console's pages are served with `Referrer-Policy: no-referrer`, under which
+ * the Fetch standard has a POST, PATCH or DELETE carry `Origin: null`; so these requests
+ * ask for the same-origin policy, under which every browser sends the real Origin (and a
+ * Referer to Portier alone).
  */
-export function createApi(token: string, onUnauthorized: () => void) {
-  const api = createClient<paths>({ baseUrl: '' });
+export function createApi(token: string | null, onUnauthorized: () => void) {
+  const api = createClient<paths>({ baseUrl: '', credentials: 'same-origin', referrerPolicy: 'same-origin' });
   const auth: Middleware = {
     onRequest({ request }) {
-      request.headers.set('authorization', `Bearer ${token}`);
+      if (token !== null) request.headers.set('authorization', `Bearer ${token}`);
       return request;
     },
     onResponse({ response }) {
@@ -41,7 +51,9 @@ export function createApi(token: string, onUnauthorized: () => void) {
   return api;
 }
 
-export interface Session {
+/** Signed in with an admin client's credentials (break-glass): a token in memory only. */
+export interface ClientSession {
+  kind: 'client';
   clientId: string;
   token: string;
   /** Milliseconds since the epoch. */
@@ -49,7 +61,69 @@ export interface Session {
   canWrite: boolean;
 }
 
-export type SignInResult = { ok: true; session: Session } | { ok: false; retryAfterSeconds?: number };
+/** A person signed in through the organisation's identity provider: the browser holds an HttpOnly cookie. */
+export interface PersonSession {
+  kind: 'person';
+  name: string;
+  /** Their clients are those with this owner. */
+  owner: string;
+  role: 'admin' | 'auditor' | 'operator';
+}
+
+/** What a session may do in the console: the same rules the admin API applies (it refuses the rest anyway). */
+export interface Abilities {
+  /** Create and change clients. */
+  clients: boolean;
+  /** Create and change services. */
+  services: boolean;
+  /** See the signing keys. */
+  keys: boolean;
+  /** Rotate them. */
+  rotateKeys: boolean;
+  /** Choose (and change) a client's owner; an operator's clients are always theirs. */
+  owner: boolean;
+  /** An operator: the clients list is theirs. */
+  ownClientsOnly: boolean;
+  /** Give a client platform identities (federated): admins only, as the API has it. */
+  platformIdentities: boolean;
+}
+
+export function abilitiesOf(session: Session): Abilities {
+  const role: Role = session.kind === 'person' ? session.role : session.canWrite ? 'admin' : 'auditor';
+  return {
+    clients: role !== 'auditor',
+    services: role === 'admin',
+    keys: role !== 'operator',
+    rotateKeys: role === 'admin',
+    owner: role === 'admin',
+    ownClientsOnly: role === 'operator',
+    platformIdentities: role === 'admin',
+  };
+}
+
+/** How one signs in to this Portier, and who is signed in (GET /console/auth/session). */
+export interface SignInState {
+  sign_in: { sso: { name: string | null; available: boolean } | null; client: boolean };
+  person: { name: string; owner: string; role: Role } | null;
+}
+
+export async function signInState(): Promise<SignInState> {
+  const response = await fetch('/console/auth/session', { credentials: 'same-origin', cache: 'no-store' });
+  if (!response.ok) throw new Error(`GET /console/auth/session answered ${response.status}`);
+  return (await response.json()) as SignInState;
+}
+
+/**
+ * Ends a person's session here; the answer says where sign-out continues at the identity
+ * provider, if it has somewhere (RP-initiated logout).
+ */
+export async function signOutPerson(): Promise<string | null> {
+  const response = await fetch('/console/auth/logout', { method: 'POST', credentials: 'same-origin', referrerPolicy: 'same-origin' });
+  if (!response.ok) return null;
+  return ((await response.json()) as { end_session_url: string | null }).end_session_url;
+}
+
+export type SignInResult = { ok: true; session: ClientSession } | { ok: false; retryAfterSeconds?: number };
 
 /** RFC 6749 §2.3.1: the client ID and secret are form-encoded before they are joined for HTTP Basic. */
 function basicCredentials(clientId: string, clientSecret: string): string {
@@ -95,6 +169,7 @@ export async function signIn(clientId: string, clientSecret: string): Promise<Si
     return {
       ok: true,
       session: {
+        kind: 'client',
         clientId,
         token: body.access_token,
         expiresAt: Date.now() + body.expires_in * 1000,

@@ -3,13 +3,18 @@ import { createClient, getClient, withClientSecret } from '../clients/clients.js
 import { bulkSetEnabled, deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
 import { NotFoundError } from '../lib/errors.js';
+import { clientScopeOf } from '../people/scope.js';
 import * as clients from '../schemas/clients.js';
-import { ADMIN_BODY_LIMIT, actor, noContent, problems, secured } from './route-options.js';
+import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from './route-options.js';
 
-/** /admin/clients: the client lifecycle (src/clients/). */
+/**
+ * /admin/clients: the client lifecycle (src/clients/). Each call gets the caller's scope
+ * (people/scope.ts): every client, or an operator's own.
+ */
 export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { portier } = app;
   const { db } = portier;
+  inArea(app, 'clients');
 
   app.post(
     '/clients',
@@ -23,7 +28,10 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const created = await createClient(db, request.body, actor(request), { now: portier.clock() });
+      const created = await createClient(db, request.body, actor(request), {
+        now: portier.clock(),
+        scope: clientScopeOf(request.principal),
+      });
       return reply.status(201).send(withClientSecret(created));
     },
   );
@@ -40,7 +48,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { limit, cursor, ...filters } = request.query;
-      return listClients(db, filters, { limit, cursor }, portier.clock());
+      return listClients(db, filters, { limit, cursor }, portier.clock(), clientScopeOf(request.principal));
     },
   );
 
@@ -55,7 +63,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const client = await getClient(db, request.params.client_id, portier.clock());
+      const client = await getClient(db, request.params.client_id, portier.clock(), clientScopeOf(request.principal));
       if (client === undefined) throw new NotFoundError(`no client with client_id "${request.params.client_id}"`);
       return client;
     },
@@ -74,7 +82,8 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      return withClientSecret(await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock()));
+      const scope = clientScopeOf(request.principal);
+      return withClientSecret(await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock(), scope));
     },
   );
 
@@ -82,7 +91,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/clients/:client_id',
     { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 204: noContent, ...problems } } },
     async (request, reply) => {
-      await deleteClient(db, request.params.client_id, actor(request));
+      await deleteClient(db, request.params.client_id, actor(request), clientScopeOf(request.principal));
       return reply.status(204).send();
     },
   );
@@ -98,7 +107,15 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
           response: { 200: clients.clientResource, ...problems },
         },
       },
-      async (request) => setClientEnabled(db, request.params.client_id, action === 'enable', actor(request), portier.clock()),
+      async (request) =>
+        setClientEnabled(
+          db,
+          request.params.client_id,
+          action === 'enable',
+          actor(request),
+          portier.clock(),
+          clientScopeOf(request.principal),
+        ),
     );
   }
 
@@ -109,7 +126,14 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: { tags: ['clients'], security: secured, body: clients.bulkBody, response: { 200: clients.bulkResponse, ...problems } },
     },
     async (request) => ({
-      results: await bulkSetEnabled(db, request.body.client_ids, request.body.action === 'enable', actor(request), portier.clock()),
+      results: await bulkSetEnabled(
+        db,
+        request.body.client_ids,
+        request.body.action === 'enable',
+        actor(request),
+        portier.clock(),
+        clientScopeOf(request.principal),
+      ),
     }),
   );
 
@@ -130,6 +154,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.params.client_id,
         request.body?.previous_secret_valid_for ?? 0,
         actor(request),
+        clientScopeOf(request.principal),
       );
       return { client_id: request.params.client_id, client_secret: clientSecret, previous_secret_expires_at: previousSecretExpiresAt };
     },

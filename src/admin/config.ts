@@ -4,7 +4,7 @@ import { applyConfig, exportConfig } from '../config-as-code/apply.js';
 import { checkDocument, configSchemaDocument, formatDocument, parseDocumentText, YAML_MEDIA_TYPES } from '../config-as-code/document.js';
 import { textValidator } from '../lib/validation.js';
 import * as config from '../schemas/config.js';
-import { actor, problems, secured } from './route-options.js';
+import { actor, inArea, problems, secured } from './route-options.js';
 
 /** A configuration document may be large: a few thousand clients fit in 4 MiB. */
 const CONFIG_BODY_LIMIT = 4 * 1024 * 1024;
@@ -16,6 +16,7 @@ const CONFIG_BODY_LIMIT = 4 * 1024 * 1024;
  */
 export const configRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { portier } = app;
+  inArea(app, 'config');
 
   // YAML arrives as text and is parsed by the same function as the CLI's files; JSON by
   // Fastify's parser; nothing else (not text/plain) is a document. (This plugin's own
@@ -85,7 +86,7 @@ export const configRoutes: FastifyPluginAsyncTypebox = async (app) => {
         now: portier.clock(),
       });
       request.log.info(
-        { applied: result.applied, changes: result.changes.length, actor: request.admin.clientId },
+        { applied: result.applied, changes: result.changes.length, actor: actor(request).clientId },
         'configuration document applied',
       );
       return result;

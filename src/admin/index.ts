@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Actor } from '../audit/events.js';
 import { NotFoundError } from '../lib/errors.js';
 import { bodyValidator, textValidator } from '../lib/validation.js';
+import type { AdminClientPrincipal, Principal } from '../people/principal.js';
+import type { AdminArea } from '../people/scope.js';
 import { auditRoutes } from './audit.js';
 import { authenticateAdmin } from './auth.js';
 import { clientRoutes } from './clients.js';
@@ -9,18 +10,25 @@ import { configRoutes } from './config.js';
 import { keyRoutes } from './keys.js';
 import { sendProblem } from './problems.js';
 import { serviceRoutes } from './services.js';
+import { sessionRoutes } from './sessions.js';
 import { trustedIssuerRoutes } from './trusted-issuers.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The authenticated admin, set by the admin plugin's onRequest hook. */
-    admin: Actor;
+    /** Who is calling, set by the admin plugin's onRequest hook: an admin client or a person. */
+    principal: Principal;
+  }
+  interface FastifyContextConfig {
+    /** The part of the admin API a route belongs to, for the rules of people/scope.ts (set per route file). */
+    adminArea?: AdminArea;
   }
 }
 
 /**
  * /admin (registered with that prefix). What every admin route shares is set here, once:
- * every request is authenticated first; bodies and parameters are validated against the
+ * every request is authenticated first (a Bearer token, or a person's console session:
+ * admin/auth.ts), and refused when the caller's role may not touch the route's area at all
+ * (people/scope.ts); bodies and parameters are validated against the
  * route's schemas (src/schemas/), and a bad one is a problem document naming the field;
  * every successful write moves the cache generation before the response leaves, so the
  * very next token request sees the change (other instances see it within a second). One
@@ -30,13 +38,19 @@ declare module 'fastify' {
 export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { portier } = app;
 
-  app.decorateRequest('admin', null as unknown as Actor);
+  app.decorateRequest('principal', null as unknown as AdminClientPrincipal);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyValidator : textValidator).compile(schema));
   app.setNotFoundHandler((request, reply) =>
     sendProblem(new NotFoundError(`no route ${request.method} ${request.url.split('?')[0]}`), reply),
   );
   app.addHook('onRequest', async (request) => {
-    request.admin = await authenticateAdmin(portier.tokenEndpoint, request.headers.authorization, request.method);
+    request.principal = await authenticateAdmin(
+      portier.tokenEndpoint,
+      portier.people,
+      request,
+      request.routeOptions.config?.adminArea,
+      portier.clock(),
+    );
   });
   app.addHook('onSend', async (request, reply) => {
     if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) portier.generation.changed();
@@ -48,4 +62,5 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(keyRoutes);
   await app.register(auditRoutes);
   await app.register(configRoutes);
+  await app.register(sessionRoutes);
 };

@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { CookieNames } from '../people/cookies.js';
 
 /**
  * The OpenAPI document, generated from the route schemas (/docs/json), and a browsable
@@ -24,6 +25,14 @@ export const openApi = fp(async (app: FastifyInstance, options: { issuer: string
             bearerFormat: 'JWT',
             description: 'An access token from POST /oauth/token for the portier-admin service (scope admin:read or admin:write).',
           },
+          consoleSession: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: new CookieNames(new URL(options.issuer).protocol === 'https:').session,
+            description:
+              "A person's console session, after signing in through the organisation's identity provider (GET /console/auth/login). " +
+              "A change made with it must carry Portier's own Origin.",
+          },
         },
       },
       tags: [
@@ -33,6 +42,7 @@ export const openApi = fp(async (app: FastifyInstance, options: { issuer: string
         { name: 'keys', description: 'Token signing keys (public parts only)' },
         { name: 'audit', description: 'Who did what, and refused token requests' },
         { name: 'config', description: 'Configuration as code: export and apply services and clients as one document' },
+        { name: 'sessions', description: "People's console sessions" },
       ],
     },
   });

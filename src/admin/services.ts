@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { seesSelfServiceOnly } from '../people/scope.js';
 import * as services from '../schemas/services.js';
 import { createService, deleteService, getService, listServices, updateService } from '../services/services.js';
-import { ADMIN_BODY_LIMIT, actor, noContent, problems, secured } from './route-options.js';
+import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from './route-options.js';
 
-/** /admin/services: the catalogue clients are granted from (src/services/). */
+/** /admin/services: the catalogue clients are granted from (src/services/); operators see the self-service part. */
 export const serviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app.portier;
+  inArea(app, 'services');
 
   app.post(
     '/services',
@@ -21,8 +23,8 @@ export const serviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => reply.status(201).send(await createService(db, request.body, actor(request))),
   );
 
-  app.get('/services', { schema: { tags: ['services'], security: secured, response: { 200: services.serviceList } } }, async () => ({
-    items: await listServices(db),
+  app.get('/services', { schema: { tags: ['services'], security: secured, response: { 200: services.serviceList } } }, async (request) => ({
+    items: await listServices(db, { selfServiceOnly: seesSelfServiceOnly(request.principal) }),
   }));
 
   app.get(
@@ -35,7 +37,7 @@ export const serviceRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: services.serviceResource, ...problems },
       },
     },
-    async (request) => getService(db, request.params.id),
+    async (request) => getService(db, request.params.id, { selfServiceOnly: seesSelfServiceOnly(request.principal) }),
   );
 
   app.patch(

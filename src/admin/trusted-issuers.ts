@@ -7,12 +7,13 @@ import {
   updateTrustedIssuer,
 } from '../federation/trusted-issuers.js';
 import * as issuers from '../schemas/trusted-issuers.js';
-import { ADMIN_BODY_LIMIT, actor, noContent, problems, secured } from './route-options.js';
+import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from './route-options.js';
 
 /** /admin/trusted-issuers: the platforms federated clients sign in with (src/federation/). */
 export const trustedIssuerRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app.portier;
   const tags = ['trusted issuers'];
+  inArea(app, 'trusted-issuers');
 
   app.post(
     '/trusted-issuers',

@@ -1,6 +1,7 @@
-import { and, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
+import { and, desc, eq, exists, gte, lt, type SQL } from 'drizzle-orm';
+import { ALL_CLIENTS, type ClientScope } from '../clients/scope.js';
 import type { DbOrTx } from '../db/connect.js';
-import { auditEvents } from '../db/schema.js';
+import { auditEvents, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
 import { LATEST_TIMESTAMP, parseTimestamp } from '../lib/time.js';
 import type { AuditEventResource, AuditFilters } from '../schemas/audit.js';
@@ -15,14 +16,29 @@ function parseDate(value: string, path: string): Date {
 /**
  * Newest first. The cursor is the id of the last event seen; ids only grow, so events
  * written while an admin pages through never push earlier ones onto a page twice.
+ *
+ * Under an owner's scope only the events about that owner's clients: of a client_id
+ * they own now, recorded since that client was created (a client_id freed by a delete
+ * and taken again by someone else does not bring its earlier history along).
  */
 export async function listAuditEvents(
   db: DbOrTx,
   filters: AuditFilters,
   page: { limit?: number | undefined; cursor?: string | undefined } = {},
+  scope: ClientScope = ALL_CLIENTS,
 ): Promise<{ items: AuditEventResource[]; next_cursor: string | null }> {
   const limit = Math.min(Math.max(page.limit ?? 50, 1), MAX_PAGE_SIZE);
   const conditions: Array<SQL | undefined> = [];
+  if (scope.kind === 'owner') {
+    conditions.push(
+      exists(
+        db
+          .select({ one: clients.id })
+          .from(clients)
+          .where(and(eq(clients.clientId, auditEvents.clientId), eq(clients.owner, scope.owner), gte(auditEvents.at, clients.createdAt))),
+      ),
+    );
+  }
   if (page.cursor !== undefined) {
     if (!/^\d{1,18}$/.test(page.cursor)) throw new ValidationError([{ path: '/cursor', message: 'is not a cursor this server issued' }]);
     conditions.push(lt(auditEvents.id, Number(page.cursor)));
@@ -49,7 +65,7 @@ export async function listAuditEvents(
     id: String(row.id),
     at: row.at.toISOString(),
     action: row.action,
-    actor: { client_id: row.actorClientId, sub: row.actorSub, ip: row.ip },
+    actor: { client_id: row.actorClientId, sub: row.actorSub, name: row.actorName, ip: row.ip },
     client_id: row.clientId,
     details: row.details as Record<string, unknown>,
     count: row.count,

@@ -3,7 +3,7 @@ import { bulkSetEnabled, deleteClient, regenerateSecret, updateClient } from '..
 import { listClients } from '../clients/list.js';
 import { NotFoundError } from '../lib/errors.js';
 import { createClientBody, type GrantInput, listClientsQuery, patchClientBody } from '../schemas/clients.js';
-import { type CliOutput, type CommandGroup, definedOnly, jsonOrFile, one, print, UsageError, validate } from './common.js';
+import { type CliOutput, type CommandGroup, definedOnly, jsonOrFile, negatableFlag, one, print, UsageError, validate } from './common.js';
 import type { Flags } from './options.js';
 
 /** `service:scope1,scope2` → { service, scopes }. */
@@ -72,11 +72,7 @@ function printClient(out: CliOutput, client: unknown, clientSecret: string | und
 
 /** --dpop-bound or --no-dpop-bound (Node 20's parseArgs has no negated booleans). */
 function dpopBoundFlag(flags: Flags): boolean | undefined {
-  if (flags['dpop-bound'] === true && flags['no-dpop-bound'] === true)
-    throw new UsageError('use --dpop-bound or --no-dpop-bound, not both');
-  if (flags['dpop-bound'] === true) return true;
-  if (flags['no-dpop-bound'] === true) return false;
-  return undefined;
+  return negatableFlag(flags, 'dpop-bound');
 }
 
 /** `portier clients …`: the same functions as /admin/clients. */
@@ -128,7 +124,10 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
     case 'update': {
       const clientId = one(args, 'client_id');
       const expiresAt = flags['expires-at'] === 'none' ? null : flags['expires-at'];
-      const patch = validate(patchClientBody, definedOnly({ ...editableClientFlags(flags), expires_at: expiresAt, ...keyFlags(flags) }));
+      const patch = validate(
+        patchClientBody,
+        definedOnly({ owner: flags.owner, ...editableClientFlags(flags), expires_at: expiresAt, ...keyFlags(flags) }),
+      );
       const { client, clientSecret } = await updateClient(db, clientId, patch, actor);
       printClient(out, client, clientSecret);
       return;

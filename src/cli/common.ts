@@ -68,3 +68,11 @@ export function jsonOrFile(flag: string, raw: string, what: string): unknown {
     throw new UsageError(`--${flag}: not JSON (give ${what}, or a file holding it)`);
   }
 }
+
+/** --NAME or --no-NAME: true, false, or undefined when neither (Node 20's parseArgs has no negated booleans). */
+export function negatableFlag(flags: Record<string, unknown>, name: string): boolean | undefined {
+  if (flags[name] === true && flags[`no-${name}`] === true) throw new UsageError(`use --${name} or --no-${name}, not both`);
+  if (flags[name] === true) return true;
+  if (flags[`no-${name}`] === true) return false;
+  return undefined;
+}

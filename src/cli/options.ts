@@ -16,7 +16,7 @@ export const USAGE = `usage: portier <command>
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
                [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
   clients get ID
-  clients update ID [--name N] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
+  clients update ID [--name N] [--owner O] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
                  [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--federated-identity …]… [--dpop-bound | --no-dpop-bound]
                  (switching to private_key_jwt or federated removes the secrets; to client_secret prints a new one;
                  --federated-identity replaces the whole list)
@@ -25,8 +25,8 @@ export const USAGE = `usage: portier <command>
   clients rotate-secret ID [--previous-valid-for SECONDS]
 
   services list  |  services get ID  |  services delete ID
-  services create --id ID --name N --audience URI [--scope S]… [--description D]
-  services update ID [--name N] [--description D] [--audience URI] [--scope S]…
+  services create --id ID --name N --audience URI [--scope S]… [--description D] [--self-service]
+  services update ID [--name N] [--description D] [--audience URI] [--scope S]… [--self-service | --no-self-service]
 
   issuers list  |  issuers get ID  |  issuers delete ID
   issuers create --id ID --issuer https://… [--jwks-uri https://… | --jwks JSON|FILE] [--audience A]
@@ -84,6 +84,8 @@ export const OPTIONS = {
   'move-issuer': { type: 'boolean' },
   'dpop-bound': { type: 'boolean' },
   'no-dpop-bound': { type: 'boolean' },
+  'self-service': { type: 'boolean' },
+  'no-self-service': { type: 'boolean' },
   emergency: { type: 'boolean' },
   format: { type: 'string' },
   out: { type: 'string' },

@@ -1,6 +1,6 @@
 import { createServiceBody, patchServiceBody } from '../schemas/services.js';
 import { createService, deleteService, getService, listServices, updateService } from '../services/services.js';
-import { type CommandGroup, definedOnly, one, print, UsageError, validate } from './common.js';
+import { type CommandGroup, definedOnly, negatableFlag, one, print, UsageError, validate } from './common.js';
 
 /** `portier services …`: the same functions as /admin/services. */
 export const servicesCommand: CommandGroup = async (session, sub, args, flags) => {
@@ -16,7 +16,14 @@ export const servicesCommand: CommandGroup = async (session, sub, args, flags) =
     case 'create': {
       const input = validate(
         createServiceBody,
-        definedOnly({ id: flags.id, name: flags.name, audience: flags.audience, description: flags.description, scopes: flags.scope }),
+        definedOnly({
+          id: flags.id,
+          name: flags.name,
+          audience: flags.audience,
+          description: flags.description,
+          scopes: flags.scope,
+          self_service: negatableFlag(flags, 'self-service'),
+        }),
       );
       print(out, await createService(db, input, actor));
       return;
@@ -24,7 +31,13 @@ export const servicesCommand: CommandGroup = async (session, sub, args, flags) =
     case 'update': {
       const patch = validate(
         patchServiceBody,
-        definedOnly({ name: flags.name, audience: flags.audience, description: flags.description, scopes: flags.scope }),
+        definedOnly({
+          name: flags.name,
+          audience: flags.audience,
+          description: flags.description,
+          scopes: flags.scope,
+          self_service: negatableFlag(flags, 'self-service'),
+        }),
       );
       print(out, await updateService(db, one(args, 'service id'), patch, actor));
       return;

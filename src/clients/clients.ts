@@ -1,33 +1,49 @@
 import { eq } from 'drizzle-orm';
 import type { JWK } from 'jose';
-import { type Actor, actorName, recordChange } from '../audit/events.js';
+import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { type clientFederatedIdentities, clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
-import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { ConflictError, type FieldError, ForbiddenError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
 import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
 import type { AuthMethod } from '../schemas/enums.js';
-import { lockServicesForGrant } from '../services/services.js';
+import { isSelfService, lockServicesForGrant } from '../services/services.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
+import { ALL_CLIENTS, type ClientScope, federatedInScope, reaches } from './scope.js';
 import { generateSecret, storedSecret } from './secrets.js';
 
 /**
  * Validates grants against the service catalogue; returns the field errors found. Call it
  * in the transaction that writes the grants: it locks the services it finds (see
  * lockServicesForGrant), so what it checked still holds when the grants are written.
+ *
+ * Under an owner's scope (an operator) a grant may add only self-service services: one of
+ * any other service is answered as an unknown service (operators do not see those), unless
+ * the client already holds it (`granted`, as an admin gave it) and the grant keeps or
+ * narrows its scopes.
  */
-export async function checkGrants(tx: DbOrTx, grants: GrantInput[]): Promise<FieldError[]> {
+export async function checkGrants(
+  tx: DbOrTx,
+  grants: GrantInput[],
+  scope: ClientScope = ALL_CLIENTS,
+  granted: ReadonlyArray<GrantInput> = [],
+): Promise<FieldError[]> {
   const errors: FieldError[] = [];
   const known = await lockServicesForGrant(
     tx,
     grants.map((grant) => grant.service),
   );
+  const kept = (grant: GrantInput) => {
+    const before = granted.find((previous) => previous.service === grant.service);
+    return before !== undefined && grant.scopes.every((name) => before.scopes.includes(name));
+  };
   const seen = new Set<string>();
   grants.forEach((grant, i) => {
-    const service = known.get(grant.service);
+    const found = known.get(grant.service);
+    const service = scope.kind === 'owner' && found !== undefined && !isSelfService(found) && !kept(grant) ? undefined : found;
     if (service === undefined) {
       errors.push({ path: `/grants/${i}/service`, message: `unknown service "${grant.service}"` });
       return;
@@ -78,10 +94,13 @@ export async function createClient(
    * `secret`: only for BOOTSTRAP_ADMIN_CLIENT_SECRET, which the operator chooses; every
    * other client gets a generated one. `now`: the time the returned resource's status is for.
    * `managed`: made by a configuration apply (see config-as-code/), which may delete it again.
+   * `scope`: whose client it may be (see ClientScope).
    */
-  options: { secret?: string; now?: number; managed?: boolean } = {},
+  options: { secret?: string; now?: number; managed?: boolean; scope?: ClientScope } = {},
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
+  const scope = options.scope ?? ALL_CLIENTS;
+  const owner = ownerOfNewClient(input.owner, scope, errors);
   const clientId = input.client_id ?? generateClientId();
   if (!isValidClientId(clientId)) {
     errors.push({ path: '/client_id', message: '3–64 characters of a-z, 0-9, ".", "_" and "-", starting with a letter or digit' });
@@ -90,6 +109,9 @@ export async function createClient(
   const ipRanges = checkIpRanges(input.ip_ranges ?? [], errors);
   const expiresAt = checkExpiry(input.expires_at, errors);
   const authMethod = input.auth_method ?? 'client_secret';
+  if ((authMethod === 'federated' || input.federated_identities !== undefined) && !federatedInScope(scope)) {
+    throw new ForbiddenError('platform identities are set by an admin: create a client with a secret or keys');
+  }
   const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors);
 
   // private_key_jwt and federated clients prove themselves with a signed JWT and have no
@@ -98,7 +120,7 @@ export async function createClient(
   const clientSecret = authMethod === 'client_secret' ? (options.secret ?? generateSecret()) : undefined;
   const stored = clientSecret === undefined || errors.length > 0 ? undefined : await storedSecret(clientSecret);
   const inserted = await db.transaction(async (tx) => {
-    errors.push(...(await checkGrants(tx, grants)));
+    errors.push(...(await checkGrants(tx, grants, scope)));
     const identities = await checkFederatedIdentities(tx, authMethod, input.federated_identities, errors);
     if (errors.length > 0) throw new ValidationError(errors);
     const [row] = await tx
@@ -107,8 +129,9 @@ export async function createClient(
         clientId,
         name: input.name,
         description: input.description ?? '',
-        owner: input.owner,
+        owner,
         createdBy: actorName(actor),
+        createdByName: actorDisplayName(actor),
         firstName: input.first_name ?? null,
         lastName: input.last_name ?? null,
         roles: input.roles ?? [],
@@ -136,7 +159,7 @@ export async function createClient(
       clientId,
       details: {
         name: input.name,
-        owner: input.owner,
+        owner,
         grants,
         ip_ranges: ipRanges,
         expires_at: expiresAt?.toISOString() ?? null,
@@ -152,6 +175,21 @@ export async function createClient(
   const client = await getClient(db, clientId, options.now);
   if (client === undefined || client.service_account.id !== inserted.id) throw new NotFoundError(`client "${clientId}" vanished`);
   return { client, clientSecret };
+}
+
+/**
+ * Whose a new client is: the owner given, which an admin must give; under an owner's
+ * scope that owner, who may be left out but not replaced by another.
+ */
+function ownerOfNewClient(given: string | undefined, scope: ClientScope, errors: FieldError[]): string {
+  if (scope.kind === 'owner') {
+    if (given !== undefined && given !== scope.owner) {
+      throw new ForbiddenError(`you can create clients for yourself only: leave owner out, or give "${scope.owner}"`);
+    }
+    return scope.owner;
+  }
+  if (given === undefined) errors.push({ path: '/owner', message: 'is required: whose client this is' });
+  return given ?? '';
 }
 
 /**
@@ -189,13 +227,18 @@ export async function checkClientKeys(
   return { jwks: await checkPublicJwks(jwks, '/jwks', errors), jwksUri: null };
 }
 
-/** One client as the admin API shows it, or undefined. */
-export async function getClient(db: DbOrTx, clientId: string, now = Date.now()): Promise<ClientResource | undefined> {
+/** One client as the admin API shows it, or undefined (also when it is outside `scope`). */
+export async function getClient(
+  db: DbOrTx,
+  clientId: string,
+  now = Date.now(),
+  scope: ClientScope = ALL_CLIENTS,
+): Promise<ClientResource | undefined> {
   const row = await db.query.clients.findFirst({
     where: eq(clients.clientId, clientId),
     with: CLIENT_RESOURCE_RELATIONS,
   });
-  return row === undefined ? undefined : toClientResource(row, now);
+  return row === undefined || !reaches(scope, row.owner) ? undefined : toClientResource(row, now);
 }
 
 /** What a client resource is made of besides the client row (getClient and listClients load them with it). */
@@ -214,6 +257,7 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     description: row.description,
     owner: row.owner,
     created_by: row.createdBy,
+    created_by_name: row.createdByName,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
     first_name: row.firstName,

@@ -2,17 +2,21 @@ import { and, eq, isNotNull } from 'drizzle-orm';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
-import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
+import { ConflictError, type FieldError, ForbiddenError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
+import { ALL_CLIENTS, type ClientScope, federatedInScope, reaches } from './scope.js';
 import { generateSecret, type SecretSlot, storedSecret } from './secrets.js';
 
-/** Loads the client row for a change, locking it until the transaction ends. */
-async function lockClient(tx: DbOrTx, clientId: string) {
+/**
+ * Loads the client row for a change, locking it until the transaction ends. A client
+ * outside `scope` is not found, exactly as one that does not exist.
+ */
+async function lockClient(tx: DbOrTx, clientId: string, scope: ClientScope) {
   const [row] = await tx.select().from(clients).where(eq(clients.clientId, clientId)).for('update');
-  if (row === undefined) throw new NotFoundError(`no client with client_id "${clientId}"`);
+  if (row === undefined || !reaches(scope, row.owner)) throw new NotFoundError(`no client with client_id "${clientId}"`);
   return row;
 }
 
@@ -23,9 +27,11 @@ async function mustGet(db: DbOrTx, clientId: string, now: number): Promise<Clien
 }
 
 /**
- * Applies a PATCH (client_id and owner are fixed forever): the given fields replace the
- * stored ones (grants and ip_ranges as a whole). The change, its audit event (with before
- * and after of each changed field) and the cache generation bump are one transaction.
+ * Applies a PATCH (client_id is fixed forever; the owner changes only by an admin, which is
+ * how a client passes on when someone leaves): the given fields replace the stored ones
+ * (grants and ip_ranges as a whole). The change, its audit event (with before and after of
+ * each changed field) and the cache generation bump are one transaction. Under an owner's
+ * scope, another owner's client is not found, and grants follow checkGrants' rule.
  *
  * Switching auth_method follows what create does: to private_key_jwt, the secrets go and
  * the keys (jwks or jwks_uri) are required; to federated, the secrets and keys go and
@@ -40,10 +46,10 @@ export async function updateClient(
   patch: ClientPatch,
   actor: Actor,
   now = Date.now(),
+  scope: ClientScope = ALL_CLIENTS,
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
-  if (patch.owner !== undefined) errors.push({ path: '/owner', message: 'owner cannot be changed after creation' });
   const ipRanges = patch.ip_ranges === undefined ? undefined : checkIpRanges(patch.ip_ranges, errors);
   const expiresAt = patch.expires_at === undefined ? undefined : checkExpiry(patch.expires_at, errors);
   // Hashed before the transaction (milliseconds of CPU), in case the change is a switch to
@@ -52,12 +58,20 @@ export async function updateClient(
   const newStored = newSecret === undefined ? undefined : await storedSecret(newSecret);
 
   return db.transaction(async (tx) => {
-    if (patch.grants !== undefined) errors.push(...(await checkGrants(tx, patch.grants)));
-    if (errors.length > 0) throw new ValidationError(errors);
     // Lock first, then read: `before` is what this change replaces, not an earlier state.
-    const row = await lockClient(tx, clientId);
+    // And a client out of scope is a 404 before anything about the request is said.
+    const row = await lockClient(tx, clientId, scope);
+    if (patch.owner !== undefined && patch.owner !== row.owner && scope.kind !== 'all') {
+      throw new ForbiddenError("only an admin can change a client's owner");
+    }
+    if ((patch.auth_method === 'federated' || patch.federated_identities !== undefined) && !federatedInScope(scope)) {
+      throw new ForbiddenError("only an admin can set a client's platform identities");
+    }
     const before = await mustGet(tx, clientId, now);
+    if (patch.grants !== undefined) errors.push(...(await checkGrants(tx, patch.grants, scope, before.grants)));
+    if (errors.length > 0) throw new ValidationError(errors);
     const columns: Partial<typeof clients.$inferInsert> = {};
+    if (patch.owner !== undefined) columns.owner = patch.owner;
     if (patch.name !== undefined) columns.name = patch.name;
     if (patch.description !== undefined) columns.description = patch.description;
     if (patch.first_name !== undefined) columns.firstName = patch.first_name;
@@ -116,6 +130,7 @@ export async function updateClient(
 }
 
 const AUDITED_FIELDS = [
+  'owner',
   'name',
   'description',
   'first_name',
@@ -148,26 +163,34 @@ export async function setClientEnabled(
   enabled: boolean,
   actor: Actor,
   now = Date.now(),
+  scope: ClientScope = ALL_CLIENTS,
 ): Promise<ClientResource> {
   return db.transaction(async (tx) => {
-    await setEnabledInTx(tx, clientId, enabled, actor);
+    await setEnabledInTx(tx, clientId, enabled, actor, scope);
     return mustGet(tx, clientId, now);
   });
 }
 
-async function setEnabledInTx(tx: DbOrTx, clientId: string, enabled: boolean, actor: Actor): Promise<void> {
-  const row = await lockClient(tx, clientId);
+async function setEnabledInTx(tx: DbOrTx, clientId: string, enabled: boolean, actor: Actor, scope: ClientScope): Promise<void> {
+  const row = await lockClient(tx, clientId, scope);
   if (row.enabled === enabled) return;
   await tx.update(clients).set({ enabled, updatedAt: new Date() }).where(eq(clients.id, row.id));
   await recordChange(tx, { action: enabled ? 'client.enabled' : 'client.disabled', actor, clientId });
 }
 
-/** Enables or disables many clients; one result per id, in the order given. */
-export async function bulkSetEnabled(db: Db, clientIds: string[], enabled: boolean, actor: Actor, now = Date.now()): Promise<BulkResult[]> {
+/** Enables or disables many clients; one result per id, in the order given (one out of scope: not found). */
+export async function bulkSetEnabled(
+  db: Db,
+  clientIds: string[],
+  enabled: boolean,
+  actor: Actor,
+  now = Date.now(),
+  scope: ClientScope = ALL_CLIENTS,
+): Promise<BulkResult[]> {
   const results: BulkResult[] = [];
   for (const clientId of clientIds) {
     try {
-      const client = await setClientEnabled(db, clientId, enabled, actor, now);
+      const client = await setClientEnabled(db, clientId, enabled, actor, now, scope);
       results.push({ client_id: clientId, ok: true, status: client.status });
     } catch (error) {
       if (!(error instanceof RuleError)) throw error;
@@ -178,9 +201,9 @@ export async function bulkSetEnabled(db: Db, clientIds: string[], enabled: boole
 }
 
 /** Deletes a client for good: its secrets, grants and IP ranges go with it. */
-export async function deleteClient(db: Db, clientId: string, actor: Actor): Promise<void> {
+export async function deleteClient(db: Db, clientId: string, actor: Actor, scope: ClientScope = ALL_CLIENTS): Promise<void> {
   await db.transaction(async (tx) => {
-    const row = await lockClient(tx, clientId);
+    const row = await lockClient(tx, clientId, scope);
     await tx.delete(clients).where(eq(clients.id, row.id));
     await recordChange(tx, { action: 'client.deleted', actor, clientId, details: { service_account_id: row.id } });
   });
@@ -197,6 +220,7 @@ export async function regenerateSecret(
   clientId: string,
   previousSecretValidFor: number,
   actor: Actor,
+  scope: ClientScope = ALL_CLIENTS,
 ): Promise<{ clientSecret: string; previousSecretExpiresAt: string | null }> {
   if (!Number.isInteger(previousSecretValidFor) || previousSecretValidFor < 0 || previousSecretValidFor > MAX_PREVIOUS_SECRET_VALIDITY) {
     throw new ValidationError([
@@ -214,7 +238,7 @@ export async function regenerateSecret(
   const withGrace = previousExpiresAt !== null;
   const [first, second] = await Promise.all([candidate(withGrace ? 0 : undefined), withGrace ? candidate(1) : undefined]);
   const issued = await db.transaction(async (tx) => {
-    const row = await lockClient(tx, clientId);
+    const row = await lockClient(tx, clientId, scope);
     if (row.authMethod !== 'client_secret')
       throw new ConflictError(`client "${clientId}" authenticates with ${row.authMethod} and has no secret`);
     // Secrets already counting down belong to an earlier regeneration: they go now.

@@ -7,6 +7,7 @@ import type { ClientFilters, ClientPage, ClientResource } from '../schemas/clien
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import { CLIENT_RESOURCE_RELATIONS, toClientResource } from './clients.js';
 import { isValidClientId } from './rules.js';
+import { ALL_CLIENTS, type ClientScope } from './scope.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 
@@ -62,16 +63,22 @@ function statusCondition(status: NonNullable<ClientFilters['status']>, now: Date
   }
 }
 
-/** One page of clients matching every given filter, with their grants and ranges, in one query. */
+/**
+ * One page of clients matching every given filter, with their grants and ranges, in one
+ * query. Under an owner's scope the owner is a condition of its own, beside the filters:
+ * an `owner` filter can narrow the page (to nothing), never widen it.
+ */
 export async function listClients(
   db: DbOrTx,
   filters: ClientFilters,
   page: { limit?: number | undefined; cursor?: string | undefined } = {},
   at = Date.now(),
+  scope: ClientScope = ALL_CLIENTS,
 ): Promise<ClientPage> {
   const limit = Math.min(Math.max(page.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
   const now = new Date(at);
   const conditions: Array<SQL | undefined> = [];
+  if (scope.kind === 'owner') conditions.push(eq(clients.owner, scope.owner));
   if (page.cursor !== undefined) conditions.push(gt(clients.clientId, decodeCursor(page.cursor)));
   if (filters.name !== undefined && filters.name !== '') conditions.push(ilike(clients.name, likeSubstring(filters.name)));
   if (filters.owner !== undefined) conditions.push(eq(clients.owner, filters.owner));

@@ -35,9 +35,11 @@ import {
   inMilliseconds,
   integer,
   nonEmpty,
+  Setting,
   text,
   unset,
 } from './kinds.js';
+import { CONSOLE, OIDC, readConsole, readOidc, variablesOf } from './people.js';
 
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
@@ -267,6 +269,10 @@ export const SETTINGS = {
     doc: 'true: DPoP proofs at the token endpoint must carry a nonce the server issued (RFC 9449 §8)',
     default: false,
   }),
+  /** People's sign-in to the console through the organisation's OpenID Connect provider (config/people.ts); undefined: no SSO. */
+  oidc: new Setting(variablesOf(OIDC), readOidc),
+  /** The console's sessions, and whether it offers the admin-client sign-in (config/people.ts). */
+  console: new Setting(variablesOf(CONSOLE), readConsole),
   auditRetentionDays: integer({
     name: 'AUDIT_RETENTION_DAYS',
     doc: 'audit events older than this many days are deleted; 0 keeps them all',

@@ -15,7 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { AUTH_METHODS, KEY_STATUSES } from '../schemas/enums.js';
+import { AUTH_METHODS, KEY_STATUSES, PERSON_ROLES } from '../schemas/enums.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -30,6 +30,8 @@ export const services = pgTable('services', {
   builtIn: boolean('built_in').notNull().default(false),
   /** Created by a configuration apply, which may therefore delete it again (prune). */
   managed: boolean('managed').notNull().default(false),
+  /** Operators (people with the operator role) may grant this service to their own clients. */
+  selfService: boolean('self_service').notNull().default(false),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -47,7 +49,10 @@ export const clients = pgTable(
     name: text('name').notNull(),
     description: text('description').notNull().default(''),
     owner: text('owner').notNull(),
+    /** Who created it: the admin token's `sub`, a person's subject (`<issuer>#<sub>`), or `cli` / `bootstrap`. */
     createdBy: text('created_by').notNull(),
+    /** How to show who created it: a person's name or email, an admin client's client_id; null for rows made before it was kept. */
+    createdByName: text('created_by_name'),
     firstName: text('first_name'),
     lastName: text('last_name'),
     roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
@@ -241,8 +246,10 @@ export const auditEvents = pgTable(
     action: text('action').notNull(),
     /** The admin client's client_id (or `cli`, `bootstrap`), or the caller of the token endpoint. */
     actorClientId: text('actor_client_id'),
-    /** The admin token's `sub`. */
+    /** The admin token's `sub`, or a person's subject (`<issuer>#<sub>`). */
     actorSub: text('actor_sub'),
+    /** How to show who acted: a person's name or email, an admin client's client_id. */
+    actorName: text('actor_name'),
     /** The client acted on; text, not a foreign key, so events outlive a deleted client. */
     clientId: text('client_id'),
     ip: text('ip'),
@@ -255,6 +262,38 @@ export const auditEvents = pgTable(
     index('audit_events_action_idx').on(t.action, t.id),
     // Retention finds the events past AUDIT_RETENTION_DAYS by it (db/retention.ts).
     index('audit_events_at_idx').on(t.at),
+  ],
+);
+
+/**
+ * People signed in to the console (see people/sessions.ts). The browser holds a random
+ * token; only its SHA-256 is stored, so the table cannot be turned back into cookies.
+ * `last_seen_at` (the idle limit) and `expires_at` (the absolute limit) are on the app's
+ * clock; rows past either are pruned.
+ */
+export const consoleSessions = pgTable(
+  'console_sessions',
+  {
+    /** The session's public id, for GET and DELETE /admin/sessions. */
+    id: uuid('id').primaryKey().defaultRandom(),
+    tokenHash: text('token_hash').notNull().unique(),
+    /** The person: `<issuer>#<sub>`, stable for as long as the provider keeps `sub`. */
+    subject: text('subject').notNull(),
+    name: text('name').notNull(),
+    /** The value of OIDC_OWNER_CLAIM: whose clients an operator may see. */
+    owner: text('owner').notNull(),
+    role: text('role', { enum: PERSON_ROLES }).notNull(),
+    /** For RP-initiated logout's id_token_hint; never shown. */
+    idToken: text('id_token'),
+    ip: text('ip'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [
+    index('console_sessions_subject_idx').on(t.subject),
+    index('console_sessions_expires_idx').on(t.expiresAt),
+    index('console_sessions_last_seen_idx').on(t.lastSeenAt),
   ],
 );
 

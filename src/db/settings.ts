@@ -31,3 +31,9 @@ const DPOP_NONCE_KEY = 'dpop_nonce_key';
 
 export const ensureDpopNonceKey = (db: DbOrTx) => ensureSharedKey(db, DPOP_NONCE_KEY);
 export const loadDpopNonceKey = (db: DbOrTx) => loadSharedKey(db, DPOP_NONCE_KEY, 'DPoP nonce key');
+
+/** The key of people's console cookies (people/cookies.ts): any instance reads a cookie another one set. */
+const CONSOLE_COOKIE_KEY = 'console_cookie_key';
+
+export const ensureConsoleCookieKey = (db: DbOrTx) => ensureSharedKey(db, CONSOLE_COOKIE_KEY);
+export const loadConsoleCookieKey = (db: DbOrTx) => loadSharedKey(db, CONSOLE_COOKIE_KEY, 'console cookie key');

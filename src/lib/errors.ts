@@ -24,6 +24,12 @@ export class ValidationError extends RuleError {
   }
 }
 
+/** Allowed to no one in the caller's role (a person's role, an admin token's scope). */
+export class ForbiddenError extends RuleError {
+  override readonly status = 403;
+  override readonly title = 'Forbidden';
+}
+
 export class NotFoundError extends RuleError {
   override readonly status = 404;
   override readonly title = 'Not Found';

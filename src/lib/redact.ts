@@ -6,8 +6,11 @@ import { hmacSha256 } from './crypto.js';
  */
 export const SECRET_PREFIX = 'portier_cs_';
 
+/** Every console session token (the cookie of a person signed in) starts with this prefix. */
+export const SESSION_TOKEN_PREFIX = 'portier_st_';
+
 /** Anything that looks like a secret Portier generated: its prefix and what follows it. */
-const SECRET_SHAPED = new RegExp(`${SECRET_PREFIX}[A-Za-z0-9_-]*`, 'g');
+const SECRET_SHAPED = new RegExp(`(?:${SECRET_PREFIX}|${SESSION_TOKEN_PREFIX})[A-Za-z0-9_-]*`, 'g');
 
 /**
  * Blanks out every secret-shaped run in `text`. Secrets are shown exactly once, in the
@@ -16,7 +19,9 @@ const SECRET_SHAPED = new RegExp(`${SECRET_PREFIX}[A-Za-z0-9_-]*`, 'g');
  * the audit trail.
  */
 export function redactSecrets(text: string): string {
-  return text.includes(SECRET_PREFIX) ? text.replace(SECRET_SHAPED, `${SECRET_PREFIX}[redacted]`) : text;
+  return text.includes(SECRET_PREFIX) || text.includes(SESSION_TOKEN_PREFIX)
+    ? text.replace(SECRET_SHAPED, (found) => `${found.slice(0, SECRET_PREFIX.length)}[redacted]`)
+    : text;
 }
 
 /** The longest piece of a caller's parameter that goes into a log line or an audit row. */

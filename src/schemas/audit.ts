@@ -21,7 +21,12 @@ export const auditEventResource = Type.Object({
   id: Type.String(),
   at: Type.String({ format: 'date-time' }),
   action: Type.String(),
-  actor: Type.Object({ client_id: nullable(Type.String()), sub: nullable(Type.String()), ip: nullable(Type.String()) }),
+  actor: Type.Object({
+    client_id: nullable(Type.String()),
+    sub: nullable(Type.String()),
+    name: nullable(Type.String({ description: "A person's name or email, an admin client's client_id." })),
+    ip: nullable(Type.String()),
+  }),
   client_id: nullable(Type.String()),
   details: Type.Object({}, { additionalProperties: true }),
   count: Type.Integer(),

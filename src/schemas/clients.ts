@@ -89,7 +89,8 @@ const editableClientFields = {
 export const createClientBody = Type.Object(
   {
     client_id: Type.Optional(clientIdSchema),
-    owner: text(200, TOKEN),
+    // Required of admins; an operator's clients are theirs, so they may leave it out (see createClient).
+    owner: Type.Optional(text(200, TOKEN)),
     name: editableClientFields.name,
     description: Type.Optional(editableClientFields.description),
     first_name: Type.Optional(editableClientFields.first_name),
@@ -112,7 +113,8 @@ export const patchClientBody = Type.Object(
   {
     // Accepted by the schema so that the rule can answer "cannot be changed" by name.
     client_id: Type.Optional(Type.String({ maxLength: 64 })),
-    owner: Type.Optional(Type.String({ maxLength: 200 })),
+    // Admins only: how a client passes to someone else (audited).
+    owner: Type.Optional(text(200, TOKEN)),
     name: Type.Optional(editableClientFields.name),
     description: Type.Optional(editableClientFields.description),
     first_name: Type.Optional(editableClientFields.first_name),
@@ -145,6 +147,9 @@ export const clientResource = Type.Object(
     description: Type.String(),
     owner: Type.String(),
     created_by: Type.String(),
+    created_by_name: nullable(
+      Type.String({ description: "How to show who created it: a person's name or email, an admin client's client_id." }),
+    ),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
     first_name: nullable(Type.String()),

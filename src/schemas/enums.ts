@@ -41,3 +41,11 @@ export type ConfigKind = (typeof CONFIG_KINDS)[number];
 /** What a configuration apply does to one object. */
 export const CONFIG_OPS = ['create', 'update', 'delete'] as const;
 export type ConfigOp = (typeof CONFIG_OPS)[number];
+
+/**
+ * What a person signed in to the console may do, from their groups at the identity
+ * provider (see people/roles.ts): `admin` everything, `auditor` read everything, `operator`
+ * self-service on the clients they own.
+ */
+export const PERSON_ROLES = ['admin', 'auditor', 'operator'] as const;
+export type PersonRole = (typeof PERSON_ROLES)[number];

@@ -6,6 +6,9 @@ const serviceFields = {
   description: multilineText(2000),
   audience: Type.String({ minLength: 1, maxLength: 500, pattern: TOKEN }),
   scopes: scopeList,
+  self_service: Type.Boolean({
+    description: 'Operators (people with the operator role) may grant it to their own clients. Never for portier-admin.',
+  }),
 };
 
 export const createServiceBody = Type.Object(
@@ -15,6 +18,7 @@ export const createServiceBody = Type.Object(
     description: Type.Optional(serviceFields.description),
     audience: serviceFields.audience,
     scopes: Type.Optional(serviceFields.scopes),
+    self_service: Type.Optional(serviceFields.self_service),
   },
   { additionalProperties: false },
 );
@@ -28,6 +32,7 @@ export const patchServiceBody = Type.Object(
     description: Type.Optional(serviceFields.description),
     audience: Type.Optional(serviceFields.audience),
     scopes: Type.Optional(serviceFields.scopes),
+    self_service: Type.Optional(serviceFields.self_service),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -45,6 +50,7 @@ export const serviceResource = Type.Object({
   managed: Type.Boolean({
     description: 'Created by a configuration apply, which deletes it again once its document no longer lists it (prune).',
   }),
+  self_service: Type.Boolean(),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });

@@ -75,6 +75,11 @@ export async function lockServicesForGrant(tx: DbOrTx, ids: string[]): Promise<M
   return new Map(rows.map((row) => [row.id, row]));
 }
 
+/** Whether operators may grant the service to their own clients: marked so, and never the built-in admin service. */
+export function isSelfService(row: Pick<ServiceRow, 'selfService' | 'builtIn'>): boolean {
+  return row.selfService && !row.builtIn;
+}
+
 export async function getServiceRow(db: DbOrTx, id: string): Promise<ServiceRow | undefined> {
   const [row] = await db.select().from(services).where(eq(services.id, id));
   return row;
@@ -89,6 +94,7 @@ export function toServiceResource(row: ServiceRow): ServiceResource {
     scopes: row.scopes,
     built_in: row.builtIn,
     managed: row.managed,
+    self_service: isSelfService(row),
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -109,14 +115,15 @@ async function audienceTaken(db: DbOrTx, audience: string, exceptId?: string): P
   return row !== undefined && row.id !== exceptId;
 }
 
-export async function listServices(db: DbOrTx): Promise<ServiceResource[]> {
+/** The catalogue; with `selfServiceOnly` (what operators see) only the services open to self-service. */
+export async function listServices(db: DbOrTx, options: { selfServiceOnly?: boolean } = {}): Promise<ServiceResource[]> {
   const rows = await db.select().from(services).orderBy(asc(services.id));
-  return rows.map(toServiceResource);
+  return rows.filter((row) => options.selfServiceOnly !== true || isSelfService(row)).map(toServiceResource);
 }
 
-export async function getService(db: DbOrTx, id: string): Promise<ServiceResource> {
+export async function getService(db: DbOrTx, id: string, options: { selfServiceOnly?: boolean } = {}): Promise<ServiceResource> {
   const row = await getServiceRow(db, id);
-  if (row === undefined) throw new NotFoundError(`no service with id "${id}"`);
+  if (row === undefined || (options.selfServiceOnly === true && !isSelfService(row))) throw new NotFoundError(`no service with id "${id}"`);
   return toServiceResource(row);
 }
 
@@ -145,6 +152,7 @@ export async function createService(
         audience: input.audience,
         scopes: input.scopes ?? [],
         managed: options.managed ?? false,
+        selfService: input.self_service ?? false,
       })
       .onConflictDoNothing()
       .returning();
@@ -155,7 +163,13 @@ export async function createService(
     await recordChange(tx, {
       action: 'service.created',
       actor,
-      details: { service: row.id, audience: row.audience, scopes: row.scopes, ...(row.managed && { managed: true }) },
+      details: {
+        service: row.id,
+        audience: row.audience,
+        scopes: row.scopes,
+        self_service: row.selfService,
+        ...(row.managed && { managed: true }),
+      },
     });
     return toServiceResource(row);
   });
@@ -183,6 +197,9 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
     if (current.builtIn && (patch.audience !== undefined || patch.scopes !== undefined)) {
       throw new ConflictError(`"${id}" is built in: its audience and scopes cannot be changed`);
     }
+    if (current.builtIn && patch.self_service === true) {
+      throw new ConflictError(`"${id}" is built in and never open to self-service: only admins grant it`);
+    }
     if (patch.audience !== undefined && (await audienceTaken(tx, patch.audience, id))) {
       throw new ConflictError(`another service already has the audience "${patch.audience}"`);
     }
@@ -200,6 +217,7 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
         ...(patch.description !== undefined && { description: patch.description }),
         ...(patch.audience !== undefined && { audience: patch.audience }),
         ...(patch.scopes !== undefined && { scopes: patch.scopes }),
+        ...(patch.self_service !== undefined && { selfService: patch.self_service }),
         updatedAt: new Date(),
       })
       .where(eq(services.id, id))
@@ -207,8 +225,15 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
     if (row === undefined) throw new NotFoundError(`no service with id "${id}"`);
     // Like client.updated: what each changed field was and became.
     const changes: Record<string, { from: unknown; to: unknown }> = {};
-    for (const field of ['name', 'description', 'audience', 'scopes'] as const) {
-      if (JSON.stringify(current[field]) !== JSON.stringify(row[field])) changes[field] = { from: current[field], to: row[field] };
+    const fields = {
+      name: 'name',
+      description: 'description',
+      audience: 'audience',
+      scopes: 'scopes',
+      selfService: 'self_service',
+    } as const;
+    for (const [field, name] of Object.entries(fields) as Array<[keyof typeof fields, string]>) {
+      if (JSON.stringify(current[field]) !== JSON.stringify(row[field])) changes[name] = { from: current[field], to: row[field] };
     }
     await recordChange(tx, { action: 'service.updated', actor, details: { service: id, changes } });
     return toServiceResource(row);

@@ -22,6 +22,7 @@ const RESOURCE_FIELDS = [
   'client_id',
   'created_at',
   'created_by',
+  'created_by_name',
   'description',
   'dpop_bound',
   'enabled',

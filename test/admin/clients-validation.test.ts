@@ -481,7 +481,9 @@ t.test('wrong types are refused, not coerced', async (t) => {
 
 t.test('missing, empty and broken bodies', async (t) => {
   const server = await setUp(t);
-  expectInvalid(t, await server.admin('POST', '/admin/clients', {}), ['/name', '/owner'], 'create {}');
+  expectInvalid(t, await server.admin('POST', '/admin/clients', {}), ['/name'], 'create {}');
+  // An admin must say whose client it is (an operator's own clients need not: see test/people/self-service.test.ts).
+  expectInvalid(t, await server.admin('POST', '/admin/clients', { name: 'Nobody’s' }), ['/owner'], 'create without an owner');
   expectInvalid(t, await server.admin('POST', '/admin/clients', { name: 'only a name' }), ['/owner'], 'create without owner');
   expectInvalid(t, await server.admin('POST', '/admin/clients', { owner: 'user-1' }), ['/name'], 'create without name');
 

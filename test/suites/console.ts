@@ -5,3 +5,4 @@ import '../console/federation-forms.test.js';
 import '../console/format.test.js';
 import '../console/serving.test.js';
 import '../console/trusted-issuers.test.js';
+import '../console/sso.test.js';

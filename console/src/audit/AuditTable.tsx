@@ -33,7 +33,7 @@ export function AuditTable({ events, withClient = false }: { events: AuditEvent[
               </td>
             )}
             <td data-label="By">
-              {event.actor.client_id ?? event.actor.sub ?? '—'}
+              {event.actor.name ?? event.actor.client_id ?? event.actor.sub ?? '—'}
               {event.actor.ip ? ` (${event.actor.ip})` : ''}
             </td>
             <td data-label="Details">

@@ -34,8 +34,23 @@ function useClientWithHistory(api: Api, clientId: string) {
   return { client, setClient, loadError, events, load };
 }
 
-/** /console/clients/:id: the client's fields, its edit form and action panels (with write access), its history. */
-export function ClientDetail({ api, clientId, canWrite }: { api: Api; clientId: string; canWrite: boolean }) {
+/**
+ * /console/clients/:id: the client's fields, its edit form and action panels (with write
+ * access; `canSetOwner`, an admin, may pass the client on to another owner), its history.
+ */
+export function ClientDetail({
+  api,
+  clientId,
+  canWrite,
+  canSetOwner,
+  canSetIdentities,
+}: {
+  api: Api;
+  clientId: string;
+  canWrite: boolean;
+  canSetOwner: boolean;
+  canSetIdentities: boolean;
+}) {
   const { client, setClient, loadError, events, load } = useClientWithHistory(api, clientId);
   const [message, setMessage] = useState<Message | null>(null);
   const [editing, setEditing] = useState(false);
@@ -82,6 +97,8 @@ export function ClientDetail({ api, clientId, canWrite }: { api: Api; clientId: 
         <EditClient
           api={api}
           client={client}
+          canSetOwner={canSetOwner}
+          canSetIdentities={canSetIdentities}
           onCancel={() => setEditing(false)}
           onSaved={(saved) => {
             setClient(saved);

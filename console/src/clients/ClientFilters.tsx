@@ -10,8 +10,12 @@ const STATUSES = ['active', 'disabled', 'expired'] as const satisfies readonly C
 const everyStatusOffered: Exclude<ClientStatus, (typeof STATUSES)[number]> extends never ? true : never = true;
 void everyStatusOffered;
 
-/** The clients list's filters, read from and written to the query string (so that Back returns to the previous filters). */
-export function ClientFilters({ services }: { services: Service[] }) {
+/**
+ * The clients list's filters, read from and written to the query string (so that Back
+ * returns to the previous filters). `byOwner`: offer the owner filter (not to an operator,
+ * whose clients all have one owner).
+ */
+export function ClientFilters({ services, byOwner = true }: { services: Service[]; byOwner?: boolean }) {
   const { location, navigate } = useRouter();
   const params = location.search;
   const service = params.get('service');
@@ -33,10 +37,12 @@ export function ClientFilters({ services }: { services: Service[] }) {
         <label htmlFor="filter-name">Name</label>
         <input id="filter-name" name="name" defaultValue={params.get('name') ?? ''} />
       </div>
-      <div className="field">
-        <label htmlFor="filter-owner">Owner</label>
-        <input id="filter-owner" name="owner" defaultValue={params.get('owner') ?? ''} />
-      </div>
+      {byOwner && (
+        <div className="field">
+          <label htmlFor="filter-owner">Owner</label>
+          <input id="filter-owner" name="owner" defaultValue={params.get('owner') ?? ''} />
+        </div>
+      )}
       <div className="field">
         <label htmlFor="filter-status">Status</label>
         <select id="filter-status" name="status" defaultValue={params.get('status') ?? ''}>

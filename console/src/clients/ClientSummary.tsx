@@ -80,7 +80,7 @@ export function ClientSummary({ client }: { client: Client }) {
           ] as [string, ReactNode],
         ]),
     ['Created', <Time key="created" iso={client.created_at} />],
-    ['Created by', client.created_by],
+    ['Created by', client.created_by_name ?? client.created_by],
     ['Updated', <Time key="updated" iso={client.updated_at} />],
   ];
   return (

@@ -27,7 +27,8 @@ function clientQuery(params: URLSearchParams): ClientQuery {
 const fetchClients: PageFetcher<Client> = (api, params) => api.GET('/admin/clients', { params: { query: clientQuery(params) } });
 
 /** /console/clients: the clients, filtered by the query string (so that Back returns to the previous filters). */
-export function ClientsList({ api, canWrite }: { api: Api; canWrite: boolean }) {
+/** `mine`: an operator's list, which holds their own clients only (the admin API sees to it). */
+export function ClientsList({ api, canWrite, mine }: { api: Api; canWrite: boolean; mine: boolean }) {
   const { location } = useRouter();
   const search = location.search.toString();
   const [reload, setReload] = useState(0);
@@ -37,21 +38,21 @@ export function ClientsList({ api, canWrite }: { api: Api; canWrite: boolean }) 
   const bulk = useBulkSelection(api, fetchAgain);
 
   useEffect(() => {
-    document.title = 'Clients · Portier console';
-  }, []);
+    document.title = `${mine ? 'My clients' : 'Clients'} · Portier console`;
+  }, [mine]);
 
   const filtered = search.replace(/(^|&)cursor=[^&]*/, '') !== '';
   return (
     <section aria-labelledby="clients-heading">
       <div className="heading-row">
-        <h1 id="clients-heading">Clients</h1>
+        <h1 id="clients-heading">{mine ? 'My clients' : 'Clients'}</h1>
         {canWrite && (
           <Link to="/clients/new" className="button">
             New client
           </Link>
         )}
       </div>
-      <ClientFilters services={services} />
+      <ClientFilters services={services} byOwner={!mine} />
       {canWrite && state.kind === 'ready' && state.items.length > 0 && <BulkBar bulk={bulk} />}
       {state.kind === 'loading' && (
         <p role="status" className="muted">

@@ -10,8 +10,12 @@ import { type IdentityRow, identitiesFromRows } from './federated-identities';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 import { SecretDialog } from './SecretDialog';
 
-/** /console/clients/new */
-export function CreateClient({ api }: { api: Api }) {
+/**
+ * /console/clients/new. `owner`: an operator's, whose new clients are always theirs (the
+ * form says so instead of asking); null for an admin, who names the owner. The grants
+ * offer the services the admin API lists, which for an operator are the self-service ones.
+ */
+export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner: string | null; canSetIdentities: boolean }) {
   const { navigate } = useRouter();
   const services = useServices(api);
   const issuers = useTrustedIssuers(api);
@@ -31,7 +35,8 @@ export function CreateClient({ api }: { api: Api }) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const value = (name: string) => formText(form, name);
-    const body: CreateClientBody = { name: value('name'), owner: value('owner'), description: value('description'), grants };
+    const body: CreateClientBody = { name: value('name'), description: value('description'), grants };
+    if (owner === null) body.owner = value('owner');
     if (value('client_id') !== '') body.client_id = value('client_id');
     const ranges = words(value('ip_ranges'));
     if (ranges.length > 0) body.ip_ranges = ranges;
@@ -91,9 +96,17 @@ export function CreateClient({ api }: { api: Api }) {
         <label htmlFor="client-id">Client ID (optional: generated when empty; can never change)</label>
         <input id="client-id" name="client_id" {...aria('client_id')} />
         {fieldError('client_id')}
-        <label htmlFor="client-owner">Owner</label>
-        <input id="client-owner" name="owner" required {...aria('owner')} />
-        {fieldError('owner')}
+        {owner === null ? (
+          <>
+            <label htmlFor="client-owner">Owner (for example, the email of the person it is for)</label>
+            <input id="client-owner" name="owner" required {...aria('owner')} />
+            {fieldError('owner')}
+          </>
+        ) : (
+          <p>
+            Owner: <strong>{owner}</strong> (you)
+          </p>
+        )}
         <label htmlFor="client-description">Description</label>
         <textarea id="client-description" name="description" rows={3} {...aria('description')} />
         {fieldError('description')}
@@ -106,17 +119,19 @@ export function CreateClient({ api }: { api: Api }) {
           describedBy={describedBy('grants')}
         />
 
-        <fieldset>
-          <legend>How it signs in</legend>
-          <label className="check">
-            <input type="radio" name="auth" checked={!federated} onChange={() => setFederated(false)} />
-            With a secret (shown once, after it is created)
-          </label>
-          <label className="check">
-            <input type="radio" name="auth" checked={federated} onChange={() => setFederated(true)} />
-            With its platform's token, no secret (Kubernetes, GitHub Actions, SPIFFE…)
-          </label>
-        </fieldset>
+        {canSetIdentities && (
+          <fieldset>
+            <legend>How it signs in</legend>
+            <label className="check">
+              <input type="radio" name="auth" checked={!federated} onChange={() => setFederated(false)} />
+              With a secret (shown once, after it is created)
+            </label>
+            <label className="check">
+              <input type="radio" name="auth" checked={federated} onChange={() => setFederated(true)} />
+              With its platform's token, no secret (Kubernetes, GitHub Actions, SPIFFE…)
+            </label>
+          </fieldset>
+        )}
         {federated && (
           <FederatedIdentitiesEditor
             issuers={issuers}

@@ -8,15 +8,20 @@ import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { identitiesFromRows, identityRows } from './federated-identities';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 
-/** The edit form of a client's changeable fields (client ID and owner never change). */
+/** The edit form of a client's changeable fields (the client ID never changes; the owner, by an admin only). */
 export function EditClient({
   api,
   client,
+  canSetOwner,
+  canSetIdentities,
   onSaved,
   onCancel,
 }: {
   api: Api;
   client: Client;
+  canSetOwner: boolean;
+  /** Change the platform identities, or switch to them (admins). */
+  canSetIdentities: boolean;
   onSaved: (client: Client) => void;
   onCancel: () => void;
 }) {
@@ -50,7 +55,7 @@ export function EditClient({
       ip_ranges: words(value('ip_ranges')),
       expires_at: expiry === null ? null : expiry.toISOString(),
     };
-    if (isFederated || switching) {
+    if (canSetIdentities && (isFederated || switching)) {
       const made = identitiesFromRows(identities);
       if (!made.ok) {
         setErrors({ federated_identities: [made.error] });
@@ -59,6 +64,7 @@ export function EditClient({
       body.federated_identities = made.identities;
       if (switching) body.auth_method = 'federated';
     }
+    if (canSetOwner && value('owner') !== client.owner) body.owner = value('owner');
     setBusy(true);
     setErrors({});
     try {
@@ -84,6 +90,13 @@ export function EditClient({
       <label htmlFor="edit-name">Name</label>
       <input id="edit-name" name="name" required defaultValue={client.name} {...aria('name')} />
       {error('name')}
+      {canSetOwner && (
+        <>
+          <label htmlFor="edit-owner">Owner (pass the client on to someone else)</label>
+          <input id="edit-owner" name="owner" required defaultValue={client.owner} {...aria('owner')} />
+          {error('owner')}
+        </>
+      )}
       <label htmlFor="edit-description">Description</label>
       <textarea id="edit-description" name="description" rows={3} defaultValue={client.description} {...aria('description')} />
       {error('description')}
@@ -97,13 +110,13 @@ export function EditClient({
       <input id="edit-roles" name="roles" defaultValue={client.roles.join(' ')} {...aria('roles')} />
       {error('roles')}
       <GrantsEditor services={services} grants={grants} onChange={setGrants} error={error('grants')} describedBy={describedBy('grants')} />
-      {!isFederated && (
+      {canSetIdentities && !isFederated && (
         <label className="check">
           <input type="checkbox" checked={switching} onChange={(event) => setSwitching(event.target.checked)} />
           Sign in with its platform's token instead (its secrets and keys are removed when saved)
         </label>
       )}
-      {(isFederated || switching) && (
+      {canSetIdentities && (isFederated || switching) && (
         <FederatedIdentitiesEditor
           issuers={issuers}
           rows={identities}

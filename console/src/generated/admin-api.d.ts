@@ -271,6 +271,8 @@ export interface paths {
                                 description: string;
                                 owner: string;
                                 created_by: string;
+                                /** @description How to show who created it: a person's name or email, an admin client's client_id. */
+                                created_by_name: string | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -433,7 +435,7 @@ export interface paths {
                 content: {
                     "application/json": {
                         client_id?: string;
-                        owner: string;
+                        owner?: string;
                         name: string;
                         description?: string;
                         first_name?: string | null;
@@ -485,6 +487,8 @@ export interface paths {
                             description: string;
                             owner: string;
                             created_by: string;
+                            /** @description How to show who created it: a person's name or email, an admin client's client_id. */
+                            created_by_name: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -671,6 +675,8 @@ export interface paths {
                             description: string;
                             owner: string;
                             created_by: string;
+                            /** @description How to show who created it: a person's name or email, an admin client's client_id. */
+                            created_by_name: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1003,6 +1009,8 @@ export interface paths {
                             description: string;
                             owner: string;
                             created_by: string;
+                            /** @description How to show who created it: a person's name or email, an admin client's client_id. */
+                            created_by_name: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1187,6 +1195,8 @@ export interface paths {
                             description: string;
                             owner: string;
                             created_by: string;
+                            /** @description How to show who created it: a person's name or email, an admin client's client_id. */
+                            created_by_name: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1373,6 +1383,8 @@ export interface paths {
                             description: string;
                             owner: string;
                             created_by: string;
+                            /** @description How to show who created it: a person's name or email, an admin client's client_id. */
+                            created_by_name: string | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1849,6 +1861,7 @@ export interface paths {
                                 built_in: boolean;
                                 /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                                 managed: boolean;
+                                self_service: boolean;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -1875,6 +1888,8 @@ export interface paths {
                         description?: string;
                         audience: string;
                         scopes?: string[];
+                        /** @description Operators (people with the operator role) may grant it to their own clients. Never for portier-admin. */
+                        self_service?: boolean;
                     };
                 };
             };
@@ -1894,6 +1909,7 @@ export interface paths {
                             built_in: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
+                            self_service: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2037,6 +2053,7 @@ export interface paths {
                             built_in: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
+                            self_service: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2277,6 +2294,8 @@ export interface paths {
                         description?: string;
                         audience?: string;
                         scopes?: string[];
+                        /** @description Operators (people with the operator role) may grant it to their own clients. Never for portier-admin. */
+                        self_service?: boolean;
                     };
                 };
             };
@@ -2296,6 +2315,7 @@ export interface paths {
                             built_in: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
+                            self_service: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -3444,6 +3464,8 @@ export interface paths {
                                 actor: {
                                     client_id: string | null;
                                     sub: string | null;
+                                    /** @description A person's name or email, an admin client's client_id. */
+                                    name: string | null;
                                     ip: string | null;
                                 };
                                 client_id: string | null;
@@ -3592,10 +3614,12 @@ export interface paths {
                                 description?: string;
                                 audience: string;
                                 scopes?: string[];
+                                /** @description Operators (people with the operator role) may grant it to their own clients. Never for portier-admin. */
+                                self_service?: boolean;
                             }[];
                             clients?: {
                                 client_id: string;
-                                owner: string;
+                                owner?: string;
                                 name: string;
                                 description?: string;
                                 first_name?: string | null;
@@ -3810,10 +3834,12 @@ export interface paths {
                             description?: string;
                             audience: string;
                             scopes?: string[];
+                            /** @description Operators (people with the operator role) may grant it to their own clients. Never for portier-admin. */
+                            self_service?: boolean;
                         }[];
                         clients?: {
                             client_id: string;
-                            owner: string;
+                            owner?: string;
                             name: string;
                             description?: string;
                             first_name?: string | null;
@@ -3977,6 +4003,295 @@ export interface paths {
             };
         };
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: {
+                    limit?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @description The person: the identity provider's issuer and their `sub` there, as `<issuer>#<sub>`. */
+                                subject: string;
+                                name: string;
+                                /** @description The value of OIDC_OWNER_CLAIM: the owner of their clients. */
+                                owner: string;
+                                /** @enum {string} */
+                                role: "admin" | "auditor" | "operator";
+                                ip: string | null;
+                                /** Format: date-time */
+                                created_at: string;
+                                /**
+                                 * Format: date-time
+                                 * @description Kept to within a minute.
+                                 */
+                                last_seen_at: string;
+                                /**
+                                 * Format: date-time
+                                 * @description When it ends unless used again: the sooner of the idle and the absolute limit.
+                                 */
+                                expires_at: string;
+                            }[];
+                            next_cursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
         patch?: never;

@@ -23,6 +23,7 @@ export function NewService({ api, onCreated }: { api: Api; onCreated: () => Prom
         audience: value('audience'),
         description: value('description'),
         scopes: words(value('scopes')),
+        self_service: form.get('self_service') === 'on',
       },
     });
     if (data === undefined) {

@@ -14,6 +14,7 @@ function ServiceSummary({ service }: { service: Service }) {
     ['Scopes', service.scopes.join(' ') || '—'],
     ['Description', service.description || '—'],
     ['Managed', managedText(service.managed)],
+    ['Self-service', service.self_service ? 'yes: operators may grant it to their own clients' : 'no'],
     ['Created', exactTime(service.created_at)],
     ['Updated', exactTime(service.updated_at)],
   ] as const;
@@ -54,7 +55,13 @@ export function ServiceDetail({ api, id, canWrite }: { api: Api; id: string; can
     const value = (name: string) => formText(form, name);
     const body = service.built_in
       ? { name: value('name'), description: value('description') }
-      : { name: value('name'), description: value('description'), audience: value('audience'), scopes: words(value('scopes')) };
+      : {
+          name: value('name'),
+          description: value('description'),
+          audience: value('audience'),
+          scopes: words(value('scopes')),
+          self_service: form.get('self_service') === 'on',
+        };
     setErrors({});
     setNotice(null);
     const { data, error } = await api.PATCH('/admin/services/{id}', { params: { path: { id } }, body });

@@ -29,6 +29,15 @@ export function ServiceFields({ service, errors, withId }: { service?: Service; 
       <label htmlFor="service-description">Description</label>
       <textarea id="service-description" name="description" rows={2} defaultValue={service?.description} {...aria('description')} />
       {error('description')}
+      {!fixed && (
+        <>
+          <label className="check">
+            <input name="self_service" type="checkbox" defaultChecked={service?.self_service === true} {...aria('self_service')} />
+            Self-service: operators may grant it to their own clients
+          </label>
+          {error('self_service')}
+        </>
+      )}
     </>
   );
 }

@@ -22,6 +22,7 @@ export function ServicesTable({ services }: { services: Service[] }) {
               <Link to={`/services/${encodeURIComponent(service.id)}`}>{service.name}</Link>
               {service.built_in ? ' (built in)' : ''}
               {service.managed ? ' (managed by configuration)' : ''}
+              {service.self_service ? ' (self-service)' : ''}
             </td>
             <td data-label="ID">
               <code>{service.id}</code>
