@@ -131,6 +131,13 @@ t.test('updates change what differs, leave out what is left out, and keep the se
   });
   t.same(switched.changes, [{ op: 'update', kind: 'client', id: 'switcher', fields: ['auth_method', 'jwks'] }]);
   t.match(switched.secrets.switcher, /^portier_cs_/);
+
+  // An apply acts as an admin, who may pass a client on to another owner.
+  const passedOn = await apply(database, {
+    clients: [{ client_id: 'switcher', name: 'S', owner: 'someone-else', auth_method: 'client_secret', jwks: null }],
+  });
+  t.same(passedOn.changes, [{ op: 'update', kind: 'client', id: 'switcher', fields: ['owner'] }]);
+  t.same(passedOn.secrets, {}, 'a new owner keeps the secret');
 });
 
 t.test('errors name their place, every one of them, and nothing is applied', async (t) => {
@@ -142,7 +149,7 @@ t.test('errors name their place, every one of them, and nothing is applied', asy
       services: [EVENTS, { id: 'billing', name: 'Billing', audience: 'https://billing.example' }],
       clients: [
         { client_id: 'new-one', name: 'New', owner: 'o', grants: [{ service: 'billing', scopes: [] }] },
-        { ...VENDOR, owner: 'someone-else' },
+        { ...VENDOR, expires_at: '2001-01-01T00:00:00Z' },
         { client_id: 'bad-range', name: 'B', owner: 'o', ip_ranges: ['10.0.0.0/33'] },
         { client_id: 'granted', name: 'G', owner: 'o', grants: [{ service: 'xx', scopes: [] }] },
         { client_id: 'scoped', name: 'S', owner: 'o', grants: [{ service: 'events', scopes: ['events:read', 'nope'] }] },
@@ -150,7 +157,7 @@ t.test('errors name their place, every one of them, and nothing is applied', asy
     }),
   );
   t.same(lines, [
-    'clients[1].owner: owner cannot be changed after creation',
+    'clients[1].expires_at: must be in the future',
     'clients[2].ip_ranges[0]: "10.0.0.0/33" is not an IPv4 or IPv6 address or CIDR',
     'clients[3].grants[0].service: unknown service "xx"',
     'clients[4].grants[0].scopes[1]: service "events" has no scope "nope"',
