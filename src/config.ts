@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { normalizeCidr } from './lib/networks.js';
-import { CLIENT_ID_PATTERN } from './schemas/limits.js';
+import { CLIENT_ID_PATTERN, DEFAULT_KEY_PUBLICATION_LEAD, JWKS_MAX_AGE_SECONDS, MAX_KEY_PUBLICATION_LEAD } from './schemas/limits.js';
 
 /**
  * Portier's whole configuration, read once from the environment at start-up.
@@ -36,6 +36,11 @@ export interface Config {
   keyEncryptionKeyPrevious: Buffer | undefined;
   /** KEY_ROTATION_DAYS: rotate the signing key automatically once it has signed this long; undefined: off. */
   keyRotationDays: number | undefined;
+  /**
+   * KEY_PUBLICATION_LEAD: seconds a next signing key is published before it signs, in every
+   * rotation (admin API, CLI, KEY_ROTATION_DAYS, a changed SIGNING_ALG); at least the JWKS max-age.
+   */
+  keyPublicationLead: number;
   /** Passed to Fastify's `trustProxy`: false, true, a hop count, or a list of addresses/CIDRs. */
   trustProxy: boolean | number | string[];
   bootstrapAdmin: { clientId: string; clientSecret: string } | undefined;
@@ -45,6 +50,8 @@ export interface Config {
   jwksUri: JwksUriConfig;
   /** DPOP_NONCE: the token endpoint requires a server-issued nonce in DPoP proofs (RFC 9449 §8). */
   dpopNonce: boolean;
+  /** CLIENT_ASSERTION_MAX_LIFETIME: seconds a private_key_jwt assertion's exp may lie ahead. */
+  clientAssertionMaxLifetime: number;
 }
 
 /** Outgoing fetches of client key sets: an admin chooses the URL, so they are fenced in. */
@@ -96,6 +103,7 @@ export const CONFIG_VARIABLES = [
   'KEY_ENCRYPTION_KEY',
   'KEY_ENCRYPTION_KEY_PREVIOUS',
   'KEY_ROTATION_DAYS',
+  'KEY_PUBLICATION_LEAD',
   'TRUST_PROXY',
   'BOOTSTRAP_ADMIN_CLIENT_ID',
   'BOOTSTRAP_ADMIN_CLIENT_SECRET',
@@ -114,9 +122,15 @@ export const CONFIG_VARIABLES = [
   'JWKS_URI_CA_FILE',
   'JWKS_URI_TIMEOUT',
   'DPOP_NONCE',
+  'CLIENT_ASSERTION_MAX_LIFETIME',
 ] as const;
 
-export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+/**
+ * The algorithms Portier signs its tokens with. `Ed25519` is RFC 9864's fully-specified
+ * name for what `EdDSA` means with an Ed25519 key: the same signatures, under a name that
+ * older verifiers do not know yet, hence not the default for Ed25519 keys.
+ */
+export const SIGNING_ALGS = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -170,6 +184,14 @@ export function loadConfig(env: Env = process.env): Config {
     keyEncryptionKeyPrevious: parsePreviousKeyEncryptionKey(env),
     keyRotationDays:
       nonEmpty(env.KEY_ROTATION_DAYS) === undefined ? undefined : parseIntegerVar(env, 'KEY_ROTATION_DAYS', 0, 1, 3650, 'days'),
+    keyPublicationLead: parseIntegerVar(
+      env,
+      'KEY_PUBLICATION_LEAD',
+      DEFAULT_KEY_PUBLICATION_LEAD,
+      JWKS_MAX_AGE_SECONDS,
+      MAX_KEY_PUBLICATION_LEAD,
+      'seconds (at least the JWKS max-age, at most 30 days)',
+    ),
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     bootstrapAdmin: parseBootstrapAdmin(env),
     logLevel: parseChoice(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
@@ -180,6 +202,7 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: parseIntegerVar(env, 'JWKS_URI_TIMEOUT', 5000, 100, 60_000, 'milliseconds'),
     },
     dpopNonce: parseBoolean(env, 'DPOP_NONCE', false),
+    clientAssertionMaxLifetime: parseIntegerVar(env, 'CLIENT_ASSERTION_MAX_LIFETIME', 3600, 60, 86_400, 'seconds'),
   };
 }
 

@@ -13,3 +13,18 @@ export const SERVICE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 export const MAX_PAGE_SIZE = 200;
 /** The longest grace period a regenerated secret can give the previous one: 7 days. */
 export const MAX_PREVIOUS_SECRET_VALIDITY = 7 * 24 * 3600;
+
+/**
+ * How long resource servers may cache the JWKS: the max-age of its Cache-Control. A next
+ * signing key is published at least this long before it signs (keys/publication.ts), so
+ * it is also the shortest publication lead the configuration and the admin API accept.
+ */
+export const JWKS_MAX_AGE_SECONDS = 300;
+/**
+ * The default publication lead (KEY_PUBLICATION_LEAD): the max-age, plus a minute for
+ * other instances to see a new key (they poll the cache generation every 250 ms) and for
+ * verifiers' clocks that differ from ours.
+ */
+export const DEFAULT_KEY_PUBLICATION_LEAD = JWKS_MAX_AGE_SECONDS + 60;
+/** The longest a next key may be published before it signs: 30 days. */
+export const MAX_KEY_PUBLICATION_LEAD = 30 * 86_400;

@@ -167,10 +167,10 @@ for (const alg of SIGNING_ALGS) {
       t.equal(key.alg, alg);
       t.equal(key.use, 'sig');
       t.type(key.kid, 'string');
-      const expectedKty = { ES256: 'EC', EdDSA: 'OKP', RS256: 'RSA', PS256: 'RSA' }[alg];
+      const expectedKty = { ES256: 'EC', EdDSA: 'OKP', Ed25519: 'OKP', RS256: 'RSA', PS256: 'RSA' }[alg];
       t.equal(key.kty, expectedKty);
       if (alg === 'ES256') t.equal(key.crv, 'P-256');
-      if (alg === 'EdDSA') t.equal(key.crv, 'Ed25519');
+      if (alg === 'EdDSA' || alg === 'Ed25519') t.equal(key.crv, 'Ed25519');
       const token = await getToken(origin, bare.clientId, bare.clientSecret);
       t.equal(decodeProtectedHeader(token.access_token).kid, key.kid, 'tokens name the published key');
     });
