@@ -1236,7 +1236,7 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
           fc.record(
             {
               kid: field(fc.string({ maxLength: 20 })),
-              alg: field(fc.constantFrom('ES256', 'EdDSA', 'RS256', 'PS256', 'HS256', 'none', 'RSA-OAEP')),
+              alg: field(fc.constantFrom('ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256', 'HS256', 'none', 'RSA-OAEP')),
               use: field(fc.constantFrom('sig', 'enc')),
               crv: field(fc.constantFrom('P-256', 'P-384', 'P-999', 'Ed25519', 'X25519')),
               kty: field(fc.constantFrom('EC', 'RSA', 'OKP', 'oct')),

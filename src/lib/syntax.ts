@@ -24,6 +24,5 @@ export function isAbsoluteUriWithoutFragment(value: string): boolean {
  * characters beyond Latin-1) becomes `?`, so that no value can break the header.
  */
 export function quotedString(value: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
   return `"${value.replace(/[^\t\x20-\x7e\x80-\xff]/g, '?').replace(/[\\"]/g, '\\$&')}"`;
 }

@@ -104,7 +104,7 @@ t.test('a client with registered keys gets a token with an assertion', async (t)
   t.equal((await postToken(server.app, assertionForm(noIat))).statusCode, 200, 'iat is optional');
 
   // Every allowed algorithm, each with a key of its own.
-  for (const alg of ['ES384', 'PS256', 'RS256', 'EdDSA']) {
+  for (const alg of ['ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519']) {
     const other = await keyPair(alg, `key-${alg}`);
     const id = `jwt-${alg.toLowerCase()}`;
     await addClient(server, {
@@ -115,6 +115,35 @@ t.test('a client with registered keys gets a token with an assertion', async (t)
     });
     t.equal((await postToken(server.app, assertionForm(await makeAssertion(other, id)))).statusCode, 200, alg);
   }
+});
+
+t.test('Ed25519 (RFC 9864) and EdDSA: one Ed25519 key, either name', async (t) => {
+  const server = await build(t);
+  await addService(server.database, EVENTS);
+  const grants = [{ service: 'events', scopes: ['events:read'] }];
+  const ed = await keyPair('Ed25519', 'ed');
+  const { alg: _alg, ...unmarked } = ed.publicJwk;
+  const registrations: Array<[string, JWK]> = [
+    ['marked EdDSA', { ...unmarked, alg: 'EdDSA' }],
+    ['marked Ed25519', { ...unmarked, alg: 'Ed25519' }],
+    ['without alg', unmarked],
+  ];
+  for (const [label, jwk] of registrations) {
+    const id = `ed-${label.replace(/ /g, '-').toLowerCase()}`;
+    await addClient(server, { client_id: id, auth_method: 'private_key_jwt', jwks: { keys: [jwk] }, grants });
+    for (const alg of ['Ed25519', 'EdDSA']) {
+      const assertion = await makeAssertion({ ...ed, publicJwk: { ...ed.publicJwk, alg } }, id);
+      t.equal((await postToken(server.app, assertionForm(assertion))).statusCode, 200, `a key ${label}, an assertion signed as ${alg}`);
+    }
+  }
+  // The name is the only thing the two share: an EC key marked ES256 serves no Ed25519 assertion.
+  const ec = await keyPair('ES256', 'ed');
+  await addClient(server, { client_id: 'ec-only', auth_method: 'private_key_jwt', jwks: { keys: [ec.publicJwk] }, grants });
+  const forged = await new SignJWT({ iss: 'ec-only', sub: 'ec-only', aud: ISSUER, jti: randomUUID() })
+    .setProtectedHeader({ alg: 'Ed25519', kid: 'ed' })
+    .setExpirationTime('1m')
+    .sign(ed.privateKey);
+  expectInvalidClient(t, await postToken(server.app, assertionForm(forged)), 'an Ed25519 assertion for a client with an EC key');
 });
 
 t.test('kid selection: without a kid only a single suitable key will do', async (t) => {

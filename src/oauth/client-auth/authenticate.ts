@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors as joseErrors } from 'jose';
+import { errors as joseErrors } from 'jose';
 import type { ClientDirectory } from '../../clients/directory.js';
 import type { ClientRecord } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
@@ -14,6 +14,8 @@ import { InvalidClient, TooManyRequests } from '../errors.js';
 import {
   AssertionRejected,
   CLIENT_ASSERTION_TYPE,
+  type ClientKeySet,
+  clientKeySet,
   readAssertionHeader,
   spendVerification,
   type UnverifiedAssertion,
@@ -151,7 +153,7 @@ async function checkAssertion(
   if (status !== 'active') return refuse(`client is ${status}`, client);
   if (!isAddressAllowed(callerIp, client.networks)) return refuse(`caller ${callerIp} is outside the client's IP ranges`, client);
 
-  let key: Awaited<ReturnType<KeySet>>;
+  let key: Awaited<ReturnType<ClientKeySet>>;
   try {
     key =
       client.jwksUri !== null
@@ -183,15 +185,14 @@ async function checkAssertion(
   return client;
 }
 
-type KeySet = ReturnType<typeof createLocalJWKSet>;
 /** The imported key set of each cached record: made once, gone with the record. */
-const keySets = new WeakMap<ClientRecord, KeySet>();
+const keySets = new WeakMap<ClientRecord, ClientKeySet>();
 
-/** The client's registered keys, as jose selects among them (by kid, kty and alg; one match or none). */
-function registeredKeys(client: ClientRecord): KeySet {
+/** The client's registered keys, as jose selects among them (see clientKeySet; one match or none). */
+function registeredKeys(client: ClientRecord): ClientKeySet {
   let keys = keySets.get(client);
   if (keys === undefined) {
-    keys = createLocalJWKSet(client.jwks ?? { keys: [] });
+    keys = clientKeySet(client.jwks ?? { keys: [] });
     keySets.set(client, keys);
   }
   return keys;

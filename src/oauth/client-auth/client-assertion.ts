@@ -1,9 +1,12 @@
 import {
   type CryptoKey,
+  createLocalJWKSet,
   decodeJwt,
   decodeProtectedHeader,
   errors,
   generateKeyPair,
+  type JSONWebKeySet,
+  type JWK,
   type JWSHeaderParameters,
   type JWTPayload,
   jwtVerify,
@@ -20,8 +23,10 @@ export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-typ
  * The signature algorithms a client assertion may use, and what discovery lists as
  * token_endpoint_auth_signing_alg_values_supported. Asymmetric only: `none` proves
  * nothing, and an HMAC "signed" with a public key proves nothing either (anyone has it).
+ * `Ed25519` is RFC 9864's fully-specified name for `EdDSA` with an Ed25519 key, which
+ * oauth4webapi signs with by default.
  */
-export const ASSERTION_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const;
+export const ASSERTION_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
 type AssertionAlg = (typeof ASSERTION_SIGNING_ALGS)[number];
 
 /** How far the client's clock may be from ours, for exp, nbf and iat. */
@@ -84,6 +89,27 @@ export function claimedClientId(assertion: string): string {
 }
 
 type VerificationKey = Parameters<typeof jwtVerify>[1];
+
+/** A client's public keys, as jose selects among them for an assertion's header (by kid, kty, crv and alg). */
+export type ClientKeySet = ReturnType<typeof createLocalJWKSet>;
+
+/**
+ * The key set of a client's registered or published keys. A key's `alg` binds it to that
+ * algorithm, with one exception: `EdDSA` (RFC 8037's name, which key tools still write)
+ * and `Ed25519` (RFC 9864's) are the same signature with an Ed25519 key, so an Ed25519 key
+ * marked with either serves assertions under either name. Such a key is offered to jose
+ * without its `alg`, which lets it match exactly those two: only they take an OKP key on
+ * that curve.
+ */
+export function clientKeySet(jwks: JSONWebKeySet): ClientKeySet {
+  return createLocalJWKSet({ keys: jwks.keys.map(eitherEd25519Name) });
+}
+
+function eitherEd25519Name(jwk: JWK): JWK {
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || (jwk.alg !== 'EdDSA' && jwk.alg !== 'Ed25519')) return jwk;
+  const { alg: _either, ...rest } = jwk;
+  return rest;
+}
 
 export interface AssertionExpectations {
   clientId: string;

@@ -2,11 +2,12 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
+import { errors, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
 import { evictOldest } from '../../lib/cached.js';
 import type { Clock } from '../../lib/clock.js';
 import { isPublicAddress } from '../../lib/networks.js';
 import { PRIVATE_JWK_MEMBERS } from '../../schemas/clients.js';
+import { type ClientKeySet, clientKeySet } from './client-assertion.js';
 
 /** A key set larger than this is refused: a few dozen keys fit in a fraction of it. */
 export const MAX_JWKS_BYTES = 64 * 1024;
@@ -183,13 +184,12 @@ function describe(error: Error): string {
   return code === undefined ? error.message : `${code}: ${error.message}`;
 }
 
-type KeySet = ReturnType<typeof createLocalJWKSet>;
-type VerificationKey = Awaited<ReturnType<KeySet>>;
+type VerificationKey = Awaited<ReturnType<ClientKeySet>>;
 
 interface Entry {
   fetchedAt: number;
   /** The set as last fetched, or the reason the last fetch failed. */
-  keys: KeySet | JwksFetchError;
+  keys: ClientKeySet | JwksFetchError;
   pending?: Promise<Entry>;
 }
 
@@ -233,7 +233,7 @@ export class RemoteJwks {
     const pending = this.fetcher(uri).then(
       (jwks) => {
         try {
-          return { fetchedAt: this.clock(), keys: createLocalJWKSet(jwks) as KeySet };
+          return { fetchedAt: this.clock(), keys: clientKeySet(jwks) };
         } catch {
           return { fetchedAt: this.clock(), keys: new JwksFetchError('jwks_uri answer is not a usable JWKS') };
         }
