@@ -122,6 +122,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       directory,
       verifier,
       budgets,
+      assertionMaxLifetime: config.clientAssertionMaxLifetime,
       remoteJwks: new RemoteJwks((uri) => fetchJwks(uri, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),
       keys,

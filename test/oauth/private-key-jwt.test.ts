@@ -199,9 +199,9 @@ t.test('bad assertions: each one 401 invalid_client, the reason in the audit tra
     ['unregistered kid', await makeAssertion(signer, id, { header: { kid: 'nope' } }), /no registered key matches kid "nope"/],
     ['signed by another key with the same kid', await makeAssertion(stranger, id), /signature does not verify/],
     ['expired', await makeAssertion(signer, id, { claims: { iat: now - 600, exp: now - 300 } }), /has expired/],
-    ['exp far in the future', await makeAssertion(signer, id, { claims: { exp: now + 3600 } }), /exp is more than 300 s ahead/],
+    ['exp far in the future', await makeAssertion(signer, id, { claims: { exp: now + 7200 } }), /exp is more than 3600 s ahead/],
     ['no exp', await makeAssertion(signer, id, { omit: ['exp'] }), /"exp" claim/],
-    ['a lifetime over 5 minutes', await makeAssertion(signer, id, { claims: { iat: now - 200, exp: now + 200 } }), /lifetime/],
+    ['a lifetime over an hour', await makeAssertion(signer, id, { claims: { iat: now - 2000, exp: now + 2000 } }), /lifetime/],
     ['iat in the future', await makeAssertion(signer, id, { claims: { iat: now + 120 } }), /iat is in the future/],
     ['nbf in the future', await makeAssertion(signer, id, { claims: { nbf: now + 120 } }), /"nbf" claim/],
     ['wrong aud', await makeAssertion(signer, id, { claims: { aud: 'https://other.example' } }), /"aud" claim/],
@@ -240,6 +240,50 @@ t.test('bad assertions: each one 401 invalid_client, the reason in the audit tra
   }
   t.notOk(logText.includes(replayed.split('.')[2] ?? 'x'), 'no signature in the log');
   t.equal((await postToken(server.app, assertionForm(await makeAssertion(signer, id)))).statusCode, 200, 'still serving');
+});
+
+t.test('CLIENT_ASSERTION_MAX_LIFETIME: an hour-long assertion is accepted once, its jti kept until exp', async (t) => {
+  const logs = captureLogs('info');
+  const { server, signer, client } = await setUp(t, { logger: logs.logger, config: { protection: openBudgets() } });
+  const now = Math.floor(Date.now() / 1000);
+  // Authlib's PrivateKeyJWT: exp = iat + 3600.
+  const hourLong = await makeAssertion(signer, client.clientId, { claims: { iat: now, exp: now + 3600 } });
+  t.equal((await postToken(server.app, assertionForm(hourLong))).statusCode, 200, 'accepted (the default maximum is an hour)');
+  expectInvalidClient(t, await postToken(server.app, assertionForm(hourLong)), 'used again at once');
+  server.clock.advance(59 * 60_000);
+  expectInvalidClient(t, await postToken(server.app, assertionForm(hourLong)), 'used again 59 minutes later');
+  server.clock.advance(2 * 60_000);
+  expectInvalidClient(t, await postToken(server.app, assertionForm(hourLong)), 'used again after exp');
+  const reasons = logs
+    .lines()
+    .filter((line) => line.msg === 'request refused')
+    .map((line) => String(line.reason));
+  t.equal(reasons.length, 3, 'three refusals');
+  t.match(reasons, [/jti was used before/, /jti was used before/, /has expired/], 'refused as a replay while it lives, as expired after');
+
+  const tooLong = await makeAssertion(signer, client.clientId, { claims: { iat: now, exp: now + 3700 } });
+  expectInvalidClient(t, await postToken(server.app, assertionForm(tooLong)), 'beyond the maximum (and its 30 s of skew)');
+});
+
+t.test('CLIENT_ASSERTION_MAX_LIFETIME=300: five minutes at most', async (t) => {
+  const { server, signer, client } = await setUp(t, { config: { clientAssertionMaxLifetime: 300 } });
+  const now = Math.floor(Date.now() / 1000);
+  const fiveMinutes = await makeAssertion(signer, client.clientId, { claims: { iat: now, exp: now + 300 } });
+  t.equal((await postToken(server.app, assertionForm(fiveMinutes))).statusCode, 200, 'exp − now = 300: accepted');
+  expectInvalidClient(
+    t,
+    await postToken(server.app, assertionForm(await makeAssertion(signer, client.clientId, { claims: { exp: now + 600 } }))),
+    'exp ten minutes ahead',
+  );
+  const rows = await eventually(
+    () => readDenials(server),
+    (found) => found.length >= 1,
+  );
+  t.match(
+    String((rows[0]?.details as { reason?: unknown } | undefined)?.reason),
+    /exp is more than 300 s ahead/,
+    'the reason names the limit',
+  );
 });
 
 t.test('mixing methods', async (t) => {

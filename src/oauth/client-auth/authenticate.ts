@@ -38,6 +38,8 @@ export interface AuthenticationContext {
   issuer: string;
   /** Where used assertion ids are remembered (see claimJwtId). */
   db: Db;
+  /** CLIENT_ASSERTION_MAX_LIFETIME: how far ahead an assertion's exp may be, in seconds. */
+  assertionMaxLifetime: number;
   /** Key sets of clients registered with a jwks_uri. */
   remoteJwks: RemoteJwks;
 }
@@ -176,6 +178,8 @@ async function checkAssertion(
       clientId: client.clientId,
       audiences: [ctx.issuer, tokenEndpointUrl(ctx.issuer)],
       now,
+      maxLifetimeSeconds: ctx.assertionMaxLifetime,
+      // Kept until the assertion expires, however long it lives: it is accepted once.
       claimJwtId: (jti, expiresAt) => claimJwtId(ctx.db, `client_assertion:${client.clientId}`, jti, expiresAt, new Date(now)),
     });
   } catch (error) {

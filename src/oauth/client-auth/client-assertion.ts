@@ -31,11 +31,6 @@ type AssertionAlg = (typeof ASSERTION_SIGNING_ALGS)[number];
 
 /** How far the client's clock may be from ours, for exp, nbf and iat. */
 export const ASSERTION_CLOCK_SKEW_SECONDS = 30;
-/**
- * An assertion may be valid for at most this long: it is a one-time proof made for one
- * request, and its jti must be remembered until it expires.
- */
-export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 /** Longer than any honest assertion (a few hundred bytes; a few KiB with an RSA-4096 x5c). */
 export const MAX_ASSERTION_LENGTH = 16 * 1024;
 
@@ -117,6 +112,12 @@ export interface AssertionExpectations {
   audiences: string[];
   /** Now, in milliseconds. */
   now: number;
+  /**
+   * How far ahead `exp` may be (CLIENT_ASSERTION_MAX_LIFETIME, seconds). Authlib makes
+   * assertions valid for an hour; a long lifetime adds no replay risk, as the jti is kept
+   * until `exp` and the assertion is accepted once.
+   */
+  maxLifetimeSeconds: number;
   /** Records the jti as used; false when it was used before (see claimJwtId). */
   claimJwtId(jti: string, expiresAt: Date): Promise<boolean>;
 }
@@ -126,8 +127,8 @@ export interface AssertionExpectations {
  * its header selects, or throws AssertionRejected:
  * the signature, with the header's algorithm from ASSERTION_SIGNING_ALGS;
  * `iss` and `sub` both the client_id; `aud` naming the issuer or the token endpoint;
- * `exp` present, not past, and at most MAX_ASSERTION_LIFETIME_SECONDS ahead (and, with
- * `iat`, not claiming a longer life); `nbf` and `iat` not in the future; all three with
+ * `exp` present, not past, and at most `maxLifetimeSeconds` ahead (and, with `iat`, not
+ * claiming a longer life); `nbf` and `iat` not in the future; all three with
  * ASSERTION_CLOCK_SKEW_SECONDS of leeway; `jti` present, and never seen before for this
  * client, on any instance (the database remembers it until the assertion expires).
  * The jti is recorded last, so an assertion refused for another reason does not use it up.
@@ -154,13 +155,14 @@ export async function verifyClientAssertion(
   }
   const now = Math.floor(expected.now / 1000);
   const exp = payload.exp as number;
-  if (exp > now + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
-    throw new AssertionRejected(`assertion exp is more than ${MAX_ASSERTION_LIFETIME_SECONDS} s ahead`);
+  const maxLifetime = expected.maxLifetimeSeconds;
+  if (exp > now + maxLifetime + ASSERTION_CLOCK_SKEW_SECONDS) {
+    throw new AssertionRejected(`assertion exp is more than ${maxLifetime} s ahead (CLIENT_ASSERTION_MAX_LIFETIME)`);
   }
   if (payload.iat !== undefined) {
     if (payload.iat > now + ASSERTION_CLOCK_SKEW_SECONDS) throw new AssertionRejected('assertion iat is in the future');
-    if (exp - payload.iat > MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
-      throw new AssertionRejected(`assertion claims a lifetime of more than ${MAX_ASSERTION_LIFETIME_SECONDS} s`);
+    if (exp - payload.iat > maxLifetime + ASSERTION_CLOCK_SKEW_SECONDS) {
+      throw new AssertionRejected(`assertion claims a lifetime of more than ${maxLifetime} s (CLIENT_ASSERTION_MAX_LIFETIME)`);
     }
   }
   const { jti } = payload;
