@@ -227,8 +227,14 @@ t.test('discovery documents', async (t) => {
       }
     });
   }
-  t.test('both documents are the same', async (t) => {
+  t.test('both documents are the same but for response_types_supported', async (t) => {
     t.equal(documents.length, 2);
-    t.same(documents[0], documents[1]);
+    const [authorizationServer, openid] = documents;
+    // RFC 8414: omitted, as nothing true can be listed without an authorization endpoint.
+    t.notOk(authorizationServer !== undefined && 'response_types_supported' in authorizationServer, 'RFC 8414: omitted');
+    // OpenID Connect Discovery §3 requires the member: present, with the true value.
+    t.same(openid?.response_types_supported, [], 'openid-configuration: present and empty');
+    const { response_types_supported: _responseTypes, ...rest } = openid ?? {};
+    t.same(authorizationServer, rest, 'everything else the same');
   });
 });
