@@ -110,9 +110,29 @@ async function checkCredentials(
   // faster than one holding a wrong secret, and tell it that the secret is good.
   if (!isAddressAllowed(callerIp, client.networks)) return fail(`caller ${callerIp} is outside the client's IP ranges`, client);
   if (!(await ctx.directory.verifySecret(client, credentials.clientSecret, now))) {
-    throw new InvalidClient('wrong secret').concerns({ clientId: client.clientId });
+    throw new InvalidClient(wrongSecretReason(client, credentials, now)).concerns({ clientId: client.clientId });
   }
   return client;
+}
+
+/**
+ * Why a secret failed, for the log and the audit trail (never the caller). Many clients
+ * send the secret over HTTP Basic without the form-encoding RFC 6749 §2.3.1 asks for, so a
+ * `+` in it arrives as is and is decoded to a space. When a failed Basic secret has a space
+ * and a live secret of the client contains `+` (recorded when it was stored), the reason
+ * says so; neither secret is ever part of it.
+ */
+function wrongSecretReason(client: ClientRecord, credentials: { method: string; clientSecret: string }, now: number): string {
+  const plusMangled =
+    credentials.method === 'client_secret_basic' &&
+    credentials.clientSecret.includes(' ') &&
+    client.secrets.some((secret) => secret.containsPlus && (secret.expiresAt === null || secret.expiresAt > now));
+  if (!plusMangled) return 'wrong secret';
+  return (
+    "wrong secret; hint: it came over HTTP Basic with a space, and this client's secret contains '+', which a client " +
+    'that does not form-encode the secret (RFC 6749 §2.3.1) sends as is and which decodes to a space: ' +
+    'have the client use client_secret_post, or form-encode the secret'
+  );
 }
 
 /**
