@@ -43,7 +43,7 @@ const processContext = (): CliContext => ({
 const GROUPS: Record<string, (config: Config) => CommandGroup> = {
   clients: () => clientsCommand,
   services: () => servicesCommand,
-  keys: (config) => (session, sub, _args, flags) => keysCommand(session, config, sub, flags),
+  keys: (config) => (session, sub, args, flags) => keysCommand(session, config, sub, args, flags),
   audit: () => auditCommand,
 };
 

@@ -24,7 +24,11 @@ export const USAGE = `usage: portier <command>
   services create --id ID --name N --audience URI [--scope S]… [--description D]
   services update ID [--name N] [--description D] [--audience URI] [--scope S]…
 
-  keys list  |  keys rotate [--emergency]  |  keys reseal
+  keys list  |  keys reseal
+  keys rotate [--emergency | --activate-after SECONDS]
+                                         a next key, signing KEY_PUBLICATION_LEAD (or SECONDS) later
+  keys activate KID [--at ISO-8601]      bring the next key forward: to --at, or as soon as allowed
+                                         (the JWKS max-age after it was published)
   audit [--client-id ID] [--action A] [--limit N]
 
 Configuration comes from the same environment variables as the server (DATABASE_URL, DATA_DIR, …).
@@ -61,6 +65,8 @@ export const OPTIONS = {
   'dpop-bound': { type: 'boolean' },
   'no-dpop-bound': { type: 'boolean' },
   emergency: { type: 'boolean' },
+  'activate-after': { type: 'string' },
+  at: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
