@@ -51,7 +51,8 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     route.config = { ...route.config, errorFormat: 'oauth' };
   });
   app.addHook('onRequest', async (_request, reply) => noStore(reply));
-  app.addHook('onSend', async (_request, reply, payload) => (isEmptySuccess(reply, payload) ? emptyJson(reply) : payload));
+  // A callback rather than an async hook: it runs on every token response, and a promise per answer is waste.
+  app.addHook('onSend', (_request, reply, payload, done) => done(null, isEmptySuccess(reply, payload) ? emptyJson(reply) : payload));
 
   const { portier } = app;
   const ctx = portier.tokenEndpoint;
