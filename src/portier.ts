@@ -137,6 +137,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       directory,
       verifier,
       budgets,
+      assertionMaxLifetime: config.clientAssertionMaxLifetime,
       remoteJwks: new RemoteJwks((source) => fetchJwksFrom(source, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       federation,
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),

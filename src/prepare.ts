@@ -20,7 +20,7 @@ import { ensureBuiltInServices } from './services/services.js';
  */
 export async function prepareDatabase(
   database: Database,
-  config: Pick<Config, 'issuer' | 'signingAlg' | 'keyEncryptionKey' | 'keyEncryptionKeyPrevious' | 'bootstrapAdmin'>,
+  config: Pick<Config, 'issuer' | 'signingAlg' | 'keyEncryptionKey' | 'keyEncryptionKeyPrevious' | 'bootstrapAdmin' | 'keyPublicationLead'>,
   log?: Logger,
   options: { moveIssuer?: boolean } = {},
 ): Promise<void> {
@@ -35,7 +35,7 @@ export async function prepareDatabase(
     await ensureDpopNonceKey(tx);
     await ensureConsoleCookieKey(tx);
     await ensureBuiltInServices(tx, config.issuer, options);
-    await ensureActiveKey(tx, config.signingAlg, keys);
+    await ensureActiveKey(tx, config.signingAlg, keys, config.keyPublicationLead);
     // Keys in clear (KEY_ENCRYPTION_KEY set for the first time), in the old v1 envelope, or
     // sealed under KEY_ENCRYPTION_KEY_PREVIOUS: sealed anew under the current key, in this
     // transaction, so a key that cannot be opened stops the start with nothing changed.

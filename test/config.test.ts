@@ -55,6 +55,7 @@ t.test("defaults are those of the README's table", async (t) => {
     keyEncryptionKey: undefined,
     keyEncryptionKeyPrevious: undefined,
     keyRotationDays: undefined,
+    keyPublicationLead: 360,
     trustProxy: false,
     bootstrapAdmin: undefined,
     logLevel: 'info',
@@ -76,6 +77,7 @@ t.test("defaults are those of the README's table", async (t) => {
     management: undefined,
     oidc: undefined,
     console: { sessionIdleSeconds: 1800, sessionMaxSeconds: 43_200, clientSignIn: true },
+    clientAssertionMaxLifetime: 3600,
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -101,6 +103,7 @@ t.test('every variable is read', async (t) => {
     KEY_ENCRYPTION_KEY: key.toString('base64'),
     KEY_ENCRYPTION_KEY_PREVIOUS: previousKey.toString('base64'),
     KEY_ROTATION_DAYS: '90',
+    KEY_PUBLICATION_LEAD: '3900',
     TRUST_PROXY: '1',
     BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin',
     BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret',
@@ -136,6 +139,7 @@ t.test('every variable is read', async (t) => {
     CONSOLE_SESSION_IDLE: '600',
     CONSOLE_SESSION_MAX: '3600',
     CONSOLE_CLIENT_SIGN_IN: 'false',
+    CLIENT_ASSERTION_MAX_LIFETIME: '600',
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -152,6 +156,7 @@ t.test('every variable is read', async (t) => {
     keyEncryptionKey: key,
     keyEncryptionKeyPrevious: previousKey,
     keyRotationDays: 90,
+    keyPublicationLead: 3900,
     trustProxy: 1,
     bootstrapAdmin: { clientId: 'root-admin', clientSecret: 'a-long-enough-secret' },
     logLevel: 'debug',
@@ -185,6 +190,7 @@ t.test('every variable is read', async (t) => {
       name: 'Acme SSO',
     },
     console: { sessionIdleSeconds: 600, sessionMaxSeconds: 3600, clientSignIn: false },
+    clientAssertionMaxLifetime: 600,
   });
   t.throws(() => loadConfig({ JWKS_URI_ALLOW_PRIVATE: 'yes' }), /JWKS_URI_ALLOW_PRIVATE: must be true or false/);
 });
@@ -318,9 +324,10 @@ t.test('ACCESS_TOKEN_TTL', async (t) => {
 });
 
 t.test('SIGNING_ALG', async (t) => {
-  for (const alg of ['ES256', 'EdDSA', 'RS256', 'PS256']) t.equal(loadConfig({ SIGNING_ALG: alg }).signingAlg, alg);
-  for (const bad of ['HS256', 'es256', 'rs256', 'none', 'ES512', 'Ed25519']) {
-    refuses(t, { SIGNING_ALG: bad }, 'SIGNING_ALG', /one of ES256, EdDSA, RS256, PS256/);
+  // Ed25519: RFC 9864's fully-specified name for EdDSA with an Ed25519 key.
+  for (const alg of ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256']) t.equal(loadConfig({ SIGNING_ALG: alg }).signingAlg, alg);
+  for (const bad of ['HS256', 'es256', 'rs256', 'none', 'ES512', 'Ed448', 'ed25519']) {
+    refuses(t, { SIGNING_ALG: bad }, 'SIGNING_ALG', /one of ES256, EdDSA, Ed25519, RS256, PS256/);
   }
 });
 
@@ -373,6 +380,22 @@ t.test('KEY_ENCRYPTION_KEY_PREVIOUS and KEY_ROTATION_DAYS', async (t) => {
   t.equal(loadConfig({ KEY_ROTATION_DAYS: '30' }).keyRotationDays, 30);
   for (const bad of ['0', '-1', '1.5', 'monthly', '3651'])
     refuses(t, { KEY_ROTATION_DAYS: bad }, 'KEY_ROTATION_DAYS', /whole number|between/);
+});
+
+t.test('KEY_PUBLICATION_LEAD: from the JWKS max-age to 30 days', async (t) => {
+  t.equal(loadConfig({ KEY_PUBLICATION_LEAD: '300' }).keyPublicationLead, 300, 'the JWKS max-age itself');
+  t.equal(loadConfig({ KEY_PUBLICATION_LEAD: '2592000' }).keyPublicationLead, 2_592_000, '30 days');
+  for (const bad of ['299', '0', '2592001', '1h', '-5', '3600.5'])
+    refuses(t, { KEY_PUBLICATION_LEAD: bad }, 'KEY_PUBLICATION_LEAD', /whole number|between 300 and 2592000/);
+});
+
+t.test('CLIENT_ASSERTION_MAX_LIFETIME: 60 to 86400 seconds', async (t) => {
+  t.equal(loadConfig({ CLIENT_ASSERTION_MAX_LIFETIME: '60' }).clientAssertionMaxLifetime, 60);
+  t.equal(loadConfig({ CLIENT_ASSERTION_MAX_LIFETIME: '86400' }).clientAssertionMaxLifetime, 86_400);
+  for (const bad of ['59', '86401', 'hour', '']) {
+    if (bad === '') t.equal(loadConfig({ CLIENT_ASSERTION_MAX_LIFETIME: bad }).clientAssertionMaxLifetime, 3600, 'empty: the default');
+    else refuses(t, { CLIENT_ASSERTION_MAX_LIFETIME: bad }, 'CLIENT_ASSERTION_MAX_LIFETIME', /whole number|between 60 and 86400/);
+  }
 });
 
 t.test('TRUST_PROXY', async (t) => {

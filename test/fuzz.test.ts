@@ -516,6 +516,13 @@ function answerFaults(request: FuzzRequest, response: LightMyRequestResponse): s
   if (status < 400) {
     if (/json/.test(contentType) && body !== '' && json === undefined) faults.push('a JSON content type on a body that is not JSON');
     const answer = (json ?? {}) as Record<string, unknown>;
+    // Every success at /oauth is JSON, an empty one `{}` (a revocation's).
+    if (
+      (path === '/oauth' || path.startsWith('/oauth/')) &&
+      status >= 200 &&
+      (!/^application\/json\b/.test(contentType) || json === undefined)
+    )
+      faults.push(`a success at /oauth that is not a JSON body (${JSON.stringify(contentType)})`);
     if (status === 200 && path.startsWith('/oauth/token') && (typeof answer.access_token !== 'string' || answer.token_type !== 'Bearer'))
       faults.push('a token response without access_token and token_type Bearer');
     if (status === 200 && path.startsWith('/oauth/introspect') && typeof answer.active !== 'boolean')
@@ -532,6 +539,13 @@ function answerFaults(request: FuzzRequest, response: LightMyRequestResponse): s
     if (typeof error !== 'string' || !/^[\x20\x21\x23-\x5b\x5d-\x7e]+$/.test(error)) faults.push('RFC 6749 error is not an error code');
     if (typeof description !== 'string') faults.push('RFC 6749 error_description is not a string');
     if (response.headers['cache-control'] !== 'no-store') faults.push('RFC 6749 error without Cache-Control: no-store');
+    // RFC 6749 §5.2: the Basic challenge exactly when the client tried the Authorization header.
+    const triedBasic = Object.keys(request.headers).some((name) => name.toLowerCase() === 'authorization');
+    if (status === 401 && triedBasic !== (response.headers['www-authenticate'] !== undefined))
+      faults.push(
+        `a 401 ${triedBasic ? 'without' : 'with'} a challenge, for a request ${triedBasic ? 'with' : 'without'} an Authorization header`,
+      );
+    if (status !== 401 && response.headers['www-authenticate'] !== undefined) faults.push(`a challenge on a ${status}`);
   } else if (path === '/admin' || path.startsWith('/admin/')) {
     // RFC 9457: type, title, status (the answer's), detail; errors[] of {path, message}.
     if (!/^application\/problem\+json\b/.test(contentType)) faults.push(`problem with content-type ${JSON.stringify(contentType)}`);
@@ -1323,7 +1337,7 @@ function adminArbitrary(fuzz: Fuzz): fc.Arbitrary<FuzzRequest> {
           fc.record(
             {
               kid: field(fc.string({ maxLength: 20 })),
-              alg: field(fc.constantFrom('ES256', 'EdDSA', 'RS256', 'PS256', 'HS256', 'none', 'RSA-OAEP')),
+              alg: field(fc.constantFrom('ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256', 'HS256', 'none', 'RSA-OAEP')),
               use: field(fc.constantFrom('sig', 'enc')),
               crv: field(fc.constantFrom('P-256', 'P-384', 'P-999', 'Ed25519', 'X25519')),
               kty: field(fc.constantFrom('EC', 'RSA', 'OKP', 'oct')),

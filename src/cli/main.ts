@@ -47,7 +47,7 @@ const GROUPS: Record<string, (config: Config) => CommandGroup> = {
   clients: () => clientsCommand,
   services: () => servicesCommand,
   issuers: () => issuersCommand,
-  keys: (config) => (session, sub, _args, flags) => keysCommand(session, config, sub, flags),
+  keys: (config) => (session, sub, args, flags) => keysCommand(session, config, sub, args, flags),
   audit: () => auditCommand,
   config: () => configCommand,
   prune: (config) => (session, sub) => pruneCommand(session, config, sub),

@@ -35,7 +35,11 @@ export const USAGE = `usage: portier <command>
   issuers update ID [--issuer …] [--jwks-uri URL|none] [--jwks JSON|FILE|none] [--audience A|none]
                  [--max-token-age SECONDS] [--algorithm A]…
 
-  keys list  |  keys rotate [--emergency]  |  keys reseal
+  keys list  |  keys reseal
+  keys rotate [--emergency | --activate-after SECONDS]
+                                         a next key, signing KEY_PUBLICATION_LEAD (or SECONDS) later
+  keys activate KID [--at ISO-8601]      bring the next key forward: to --at, or as soon as allowed
+                                         (the JWKS max-age after it was published)
   audit [--client-id ID] [--action A] [--limit N]
   prune                                  delete expired rows now (AUDIT_RETENTION_DAYS, expired revocations, …)
 
@@ -93,6 +97,8 @@ export const OPTIONS = {
   'dry-run': { type: 'boolean' },
   prune: { type: 'boolean' },
   'secrets-out': { type: 'string' },
+  'activate-after': { type: 'string' },
+  at: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -58,7 +58,12 @@ export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientS
   const secrets = await db.select().from(clientSecrets).where(eq(clientSecrets.clientUuid, existing.id));
   let secretMatches = false;
   for (const secret of secrets) {
-    if (secret.expiresAt === null && (await verifySecret(secret.hash, clientSecret))) secretMatches = true;
+    if (secret.expiresAt === null && (await verifySecret(secret.hash, clientSecret))) {
+      secretMatches = true;
+      // A secret stored before contains_plus existed learns it here, from the secret itself.
+      const containsPlus = clientSecret.includes('+');
+      if (secret.containsPlus !== containsPlus) await db.update(clientSecrets).set({ containsPlus }).where(eq(clientSecrets.id, secret.id));
+    }
   }
   const [grant] = await db
     .select()

@@ -67,6 +67,7 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
       hash: secret.hash,
       slot: secret.slot === 0 || secret.slot === 1 ? secret.slot : null,
       expiresAt: secret.expiresAt?.getTime() ?? null,
+      containsPlus: secret.containsPlus,
     })),
     grants: new Map(
       row.grants.map((grant) => [

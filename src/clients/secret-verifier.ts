@@ -8,6 +8,8 @@ export interface StoredSecret {
   /** See secretSlot; null for a secret made before slots existed. */
   slot: SecretSlot | null;
   expiresAt: number | null;
+  /** The secret contains `+` (known from when it was stored). */
+  containsPlus: boolean;
 }
 
 /**

@@ -30,9 +30,13 @@ export function generateSecret(slot?: SecretSlot): string {
   }
 }
 
-/** What is stored of a secret: its argon2id hash and its slot (a client_secrets row's own columns). */
-export async function storedSecret(secret: string): Promise<{ hash: string; slot: SecretSlot }> {
-  return { hash: await hashSecret(secret), slot: secretSlot(secret) };
+/**
+ * What is stored of a secret (a client_secrets row's own columns): its argon2id hash, its
+ * slot, and whether it contains `+` (for a hint in the log when a client sends it over
+ * Basic without form-encoding: see oauth/client-auth/authenticate.ts).
+ */
+export async function storedSecret(secret: string): Promise<{ hash: string; slot: SecretSlot; containsPlus: boolean }> {
+  return { hash: await hashSecret(secret), slot: secretSlot(secret), containsPlus: secret.includes('+') };
 }
 
 /**

@@ -22,6 +22,7 @@
  * variable first.
  */
 import { availableParallelism } from 'node:os';
+import { DEFAULT_KEY_PUBLICATION_LEAD, JWKS_MAX_AGE_SECONDS, MAX_KEY_PUBLICATION_LEAD } from '../schemas/limits.js';
 import { aes256Key, clientId, clientSecret, issuerUrl, type PemFile, pemFile, postgresUrl, trustProxy } from './formats.js';
 import {
   BadValue,
@@ -41,7 +42,12 @@ import {
 } from './kinds.js';
 import { CONSOLE, OIDC, readConsole, readOidc, variablesOf } from './people.js';
 
-export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
+/**
+ * The algorithms Portier signs its tokens with. `Ed25519` is RFC 9864's fully-specified
+ * name for what `EdDSA` means with an Ed25519 key: the same signatures, under a name that
+ * older verifiers do not know yet, hence not the default for Ed25519 keys.
+ */
+export const SIGNING_ALGS = ['ES256', 'EdDSA', 'Ed25519', 'RS256', 'PS256'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -147,6 +153,14 @@ export const SETTINGS = {
     min: 1,
     max: 3650,
     unit: 'days',
+  }),
+  keyPublicationLead: integer({
+    name: 'KEY_PUBLICATION_LEAD',
+    doc: 'seconds a next signing key is published in the JWKS before it signs, in every rotation',
+    default: computed('`360` (the max-age plus a minute)', () => DEFAULT_KEY_PUBLICATION_LEAD),
+    min: JWKS_MAX_AGE_SECONDS,
+    max: MAX_KEY_PUBLICATION_LEAD,
+    unit: 'seconds (at least the JWKS max-age, at most 30 days)',
   }),
   trustProxy: custom({
     name: 'TRUST_PROXY',
@@ -268,6 +282,14 @@ export const SETTINGS = {
     name: 'DPOP_NONCE',
     doc: 'true: DPoP proofs at the token endpoint must carry a nonce the server issued (RFC 9449 §8)',
     default: false,
+  }),
+  clientAssertionMaxLifetime: integer({
+    name: 'CLIENT_ASSERTION_MAX_LIFETIME',
+    doc: 'seconds a private_key_jwt assertion may still be valid for when it arrives (exp − now, and exp − iat)',
+    default: 3600,
+    min: 60,
+    max: 86_400,
+    unit: 'seconds',
   }),
   /** People's sign-in to the console through the organisation's OpenID Connect provider (config/people.ts); undefined: no SSO. */
   oidc: new Setting(variablesOf(OIDC), readOidc),

@@ -99,6 +99,13 @@ export const clientSecrets = pgTable(
      * time such a secret verifies).
      */
     slot: smallint('slot'),
+    /**
+     * The secret contains `+`. A client that skips the form-encoding of RFC 6749 §2.3.1 sends
+     * it over HTTP Basic as is, and it is decoded to a space: a failed Basic secret with a
+     * space is then worth a hint in the log (see oauth/client-auth/authenticate.ts). Known only
+     * when the secret is stored (a hash tells nothing); generated secrets never have one.
+     */
+    containsPlus: boolean('contains_plus').notNull().default(false),
     createdAt: createdAt(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
   },

@@ -3,6 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { sendProblem, toProblem } from '../admin/problems.js';
 import { databaseErrorKind, isDatabaseUnavailable } from '../db/errors.js';
 import type { RepeatedLog } from '../lib/repeated-log.js';
+import { quotedString } from '../lib/syntax.js';
 import { type OAuthError, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from '../oauth/errors.js';
 import { Overloaded } from '../protection/admission.js';
 
@@ -43,22 +44,35 @@ export function createErrorHandler(log: RepeatedLog) {
     }
     if (!oauth) return sendProblem(error, reply);
     if (known === undefined) return reply.status(500).send({ error: 'server_error', error_description: 'internal error' });
-    return sendOAuthError(known, reply);
+    return sendOAuthError(known, reply, request.headers.authorization !== undefined);
   };
 }
 
-/** The challenge of every 401 at /oauth: client authentication, HTTP Basic among the methods. */
-export const CLIENT_CHALLENGE = 'Basic realm="portier", charset="UTF-8"';
+/**
+ * The challenge of a 401 at /oauth for a client that tried HTTP Basic. It carries the
+ * OAuth error and the same public description as the body, quoted (RFC 9110 §5.6.4), as
+ * node-oidc-provider does: a library that reads the challenge rather than the body
+ * (oauth4webapi, openid-client) still learns `invalid_client`.
+ */
+export function basicChallenge(error: OAuthError): string {
+  return `Basic realm="portier", error=${quotedString(error.error)}, error_description=${quotedString(error.description)}`;
+}
 
-/** An RFC 6749 §5.2 answer, with the headers its status needs. */
-export function sendOAuthError(error: OAuthError, reply: FastifyReply): FastifyReply {
+/**
+ * An RFC 6749 §5.2 answer, with the headers its status needs. `authorizationSent`: the
+ * request carried an Authorization header (which at /oauth means HTTP Basic: any other
+ * scheme is refused with a 400 before authentication).
+ */
+export function sendOAuthError(error: OAuthError, reply: FastifyReply, authorizationSent: boolean): FastifyReply {
   // RFC 6749 §5.1, also for errors raised before the OAuth routes' hooks run (a URL the router cannot read).
   reply.header('cache-control', 'no-store');
-  // RFC 9110 §15.5.2: every 401 carries a challenge. RFC 6749 §5.2 asks for the scheme the
-  // client tried when it used the Authorization header; for the other methods (post,
-  // assertions) the same Basic challenge names a scheme this server accepts, and one
-  // answer for every method tells an attacker nothing about which one was wrong.
-  if (error.status === 401) reply.header('www-authenticate', CLIENT_CHALLENGE);
+  // RFC 6749 §5.2: a 401 carries the challenge of the scheme the client tried in the
+  // Authorization header. A client that authenticated otherwise (in the body, or with an
+  // assertion) gets the JSON body alone: oauth4webapi and openid-client turn any challenged
+  // 401 into a WWWAuthenticateChallengeError, and the application would never see
+  // `invalid_client`. Whether a challenge comes depends only on what the caller sent, so it
+  // tells nothing about which part of its credentials was wrong.
+  if (error.status === 401 && authorizationSent) reply.header('www-authenticate', basicChallenge(error));
   if (error instanceof TooManyRequests || error instanceof TemporarilyUnavailable) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   }

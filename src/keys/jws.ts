@@ -9,6 +9,8 @@ const SIGNING: Record<
   // JWS wants the raw r || s, not DER.
   ES256: { digest: 'sha256', options: { dsaEncoding: 'ieee-p1363' } },
   EdDSA: { digest: null, options: {} },
+  // RFC 9864: the same Ed25519 signature, under its fully-specified name.
+  Ed25519: { digest: null, options: {} },
   RS256: { digest: 'sha256', options: { padding: constants.RSA_PKCS1_PADDING } },
   // RFC 7518 §3.5: the salt is as long as the hash.
   PS256: { digest: 'sha256', options: { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 } },

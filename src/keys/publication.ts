@@ -4,32 +4,44 @@
  */
 
 import type { KeyStatus } from '../schemas/enums.js';
-
-/** Resource servers may cache the key set this long (the JWKS response's Cache-Control max-age). */
-export const JWKS_MAX_AGE_SECONDS = 300;
+import { DEFAULT_KEY_PUBLICATION_LEAD, JWKS_MAX_AGE_SECONDS, MAX_KEY_PUBLICATION_LEAD } from '../schemas/limits.js';
 
 /**
- * Beyond the max-age: another instance learns of a new key only when it next polls the
- * cache generation (250 ms), and verifiers' clocks differ from ours. A minute covers both.
+ * Resource servers may cache the key set this long (the JWKS response's Cache-Control
+ * max-age). Defined beside the API's limits (schemas/limits.ts), which the configuration
+ * and the admin API check the publication lead against.
  */
-const PUBLICATION_MARGIN_SECONDS = 60;
+export { JWKS_MAX_AGE_SECONDS, MAX_KEY_PUBLICATION_LEAD };
 
 /**
  * The rule that makes rotation invisible to verifiers: a new key is published at least
- * this long before it signs, so a verifier that fetched the JWKS just before the key
- * appeared has refetched it (its max-age has run out) before the first token with the new
- * `kid` reaches it. Derived from the max-age, so the two cannot drift apart.
+ * the JWKS max-age before it signs, so a verifier that fetched the JWKS just before the
+ * key appeared has refetched it (its max-age has run out) before the first token with the
+ * new `kid` reaches it. How long beyond that is the publication lead (KEY_PUBLICATION_LEAD,
+ * or `activate_after` for one rotation): by default the max-age plus a minute, for the
+ * other instances to notice the new key (they poll the cache generation every 250 ms) and
+ * for verifiers' clocks; longer for verifiers that keep the JWKS longer than its max-age
+ * (see the README's "Key publication lead").
  */
-export const PUBLICATION_DELAY_SECONDS = JWKS_MAX_AGE_SECONDS + PUBLICATION_MARGIN_SECONDS;
+export const DEFAULT_PUBLICATION_LEAD_SECONDS = DEFAULT_KEY_PUBLICATION_LEAD;
 
 /** A retired key stays in the JWKS this long past the longest token it could have signed (clock skew). */
 export const RETIRED_KEY_MARGIN_SECONDS = 300;
 
 const DAY_MS = 86_400_000;
 
-/** When a key created at `now` may start signing. */
-export function activationTime(now: Date): Date {
-  return new Date(now.getTime() + PUBLICATION_DELAY_SECONDS * 1000);
+/** When a key published at `now` starts signing, `leadSeconds` later. */
+export function activationTime(now: Date, leadSeconds: number): Date {
+  return new Date(now.getTime() + leadSeconds * 1000);
+}
+
+/**
+ * The earliest a next key may be brought forward to: the JWKS max-age after it was
+ * published (made), whatever its publication lead was. Before that, a verifier may still
+ * hold a key set fetched before the key appeared.
+ */
+export function earliestActivation(key: Pick<KeyTimes, 'createdAt'>): Date {
+  return new Date(key.createdAt.getTime() + JWKS_MAX_AGE_SECONDS * 1000);
 }
 
 /** Until when a key retired at `now` stays published: every token it signed has expired by then. */

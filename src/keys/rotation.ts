@@ -3,9 +3,10 @@ import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { SigningAlg } from '../config.js';
 import type { Database, Tx } from '../db/connect.js';
 import { signingKeys } from '../db/schema.js';
+import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
 import type { RotatedKeyStatus } from '../schemas/enums.js';
 import type { RotationResponse, SigningKeyInfo } from '../schemas/keys.js';
-import { activationTime, keyTimeline, retiredPublishUntil } from './publication.js';
+import { activationTime, earliestActivation, JWKS_MAX_AGE_SECONDS, keyTimeline, retiredPublishUntil, signingSince } from './publication.js';
 import type { KeyEncryptionInput } from './sealing.js';
 import { withoutQueryParameters } from './sealing.js';
 import { newKeyRow } from './signing-keys.js';
@@ -17,6 +18,8 @@ export interface RotationSettings {
   keys: KeyEncryptionInput;
   /** ACCESS_TOKEN_TTL: how long a retired key's tokens live, so how long it stays published. */
   maxTokenTtl: number;
+  /** KEY_PUBLICATION_LEAD: seconds a next key is published before it signs. */
+  publicationLead: number;
 }
 
 /**
@@ -48,10 +51,18 @@ async function promote(tx: Tx, nextKid: string, now: Date, settings: RotationSet
   await recordChange(tx, { action: 'key.rotated', actor, details: { kid: nextKid, retired: retired.map((row) => row.kid) } });
 }
 
-/** Creates and publishes a next key that signs from activationTime(now). The caller holds the `keys` lock. */
-async function publishNextKey(tx: Tx, now: Date, settings: RotationSettings, actor: Actor, automatic: boolean): Promise<RotationOutcome> {
-  const row = await newKeyRow(settings.alg, settings.keys, 'next', activationTime(now));
-  await withoutQueryParameters(tx.insert(signingKeys).values(row));
+/** Creates and publishes a next key that signs `leadSeconds` from now. The caller holds the `keys` lock. */
+async function publishNextKey(
+  tx: Tx,
+  now: Date,
+  settings: RotationSettings,
+  actor: Actor,
+  automatic: boolean,
+  leadSeconds: number,
+): Promise<RotationOutcome> {
+  const row = await newKeyRow(settings.alg, settings.keys, 'next', activationTime(now, leadSeconds));
+  // Published now, by the clock its activation counts from (see earliestActivation).
+  await withoutQueryParameters(tx.insert(signingKeys).values({ ...row, createdAt: now }));
   await recordChange(tx, {
     action: 'key.scheduled',
     actor,
@@ -63,14 +74,29 @@ async function publishNextKey(tx: Tx, now: Date, settings: RotationSettings, act
 /**
  * A normal rotation (POST /admin/keys/rotate, `portier keys rotate`): switches to the next
  * key if it has been published long enough; otherwise answers with the pending next key,
- * creating and publishing one if there is none. Never switches to a key verifiers may not
- * have seen yet.
+ * creating and publishing one if there is none, which signs KEY_PUBLICATION_LEAD later, or
+ * `activateAfter` seconds later when that is given (checked against the JWKS max-age and
+ * 30 days by the API's schema). Never switches to a key verifiers may not have seen yet.
+ * `activateAfter` while a next key is pending is a conflict: it would say nothing about
+ * that key (bringForward moves it).
  */
-export function requestRotation(database: Database, settings: RotationSettings, now: Date, actor: Actor): Promise<RotationOutcome> {
+export function requestRotation(
+  database: Database,
+  settings: RotationSettings,
+  now: Date,
+  actor: Actor,
+  options: { activateAfter?: number | undefined } = {},
+): Promise<RotationOutcome> {
   return database.exclusive('keys', async (tx) => {
     const [next] = await tx.select().from(signingKeys).where(eq(signingKeys.status, 'next'));
-    if (next === undefined) return publishNextKey(tx, now, settings, actor, false);
-    const activatesAt = next.activatesAt ?? next.createdAt;
+    if (next === undefined) return publishNextKey(tx, now, settings, actor, false, options.activateAfter ?? settings.publicationLead);
+    const activatesAt = signingSince(next);
+    if (options.activateAfter !== undefined) {
+      throw new ConflictError(
+        `key ${next.kid} is already published and starts signing at ${activatesAt.toISOString()}: ` +
+          'activate_after applies to a new key only; bring that one forward instead (POST /admin/keys/{kid}/activate, portier keys activate)',
+      );
+    }
     if (activatesAt.getTime() > now.getTime()) return { status: 'next', kid: next.kid, activatesAt, withdrawn: [] };
     await promote(tx, next.kid, now, settings, actor);
     return { status: 'active', kid: next.kid, activatesAt: now, withdrawn: [] };
@@ -131,8 +157,68 @@ export function applyDueRotation(
       .from(signingKeys)
       .where(inArray(signingKeys.status, ['active', 'next']));
     if (!keyTimeline(current, now, rotationDays).rotationDue) return false;
-    await publishNextKey(tx, now, settings, SYSTEM_ACTOR, true);
+    await publishNextKey(tx, now, settings, SYSTEM_ACTOR, true, settings.publicationLead);
     return true;
+  });
+}
+
+/**
+ * Brings the next key `kid` forward (POST /admin/keys/{kid}/activate, `portier keys
+ * activate`): it signs from `at`, or, without `at`, as soon as allowed. Never earlier than
+ * the JWKS max-age after it was published (earliestActivation), never later than it would
+ * have anyway (this only brings forward); a time already past means now, and a key whose
+ * time has come takes over at once, as in a rotation. Every instance follows: the change
+ * moves the cache generation, and each KeyCache reloads with the new time. Audited as
+ * `key.brought_forward` (and `key.rotated` when it switches now).
+ */
+export function bringForward(
+  database: Database,
+  settings: RotationSettings,
+  kid: string,
+  at: Date | undefined,
+  now: Date,
+  actor: Actor,
+): Promise<RotationOutcome> {
+  return database.exclusive('keys', async (tx) => {
+    const [key] = await tx.select().from(signingKeys).where(eq(signingKeys.kid, kid));
+    if (key === undefined) throw new NotFoundError(`no signing key ${kid}`);
+    if (key.status !== 'next') {
+      throw new ConflictError(`key ${kid} is ${key.status}: only a next key (published, not signing yet) can be brought forward`);
+    }
+    const earliest = earliestActivation(key);
+    const current = signingSince(key);
+    if (at !== undefined && at.getTime() < earliest.getTime()) {
+      throw new ValidationError([
+        {
+          path: '/at',
+          message: `must be at or after ${earliest.toISOString()}: verifiers may keep the JWKS for its max-age (${JWKS_MAX_AGE_SECONDS} s) from when the key was published (${key.createdAt.toISOString()})`,
+        },
+      ]);
+    }
+    if (at !== undefined && at.getTime() > current.getTime()) {
+      throw new ValidationError([
+        {
+          path: '/at',
+          message: `must be at or before ${current.toISOString()}, when the key signs anyway: a key is brought forward, never put off`,
+        },
+      ]);
+    }
+    const wanted = at ?? earliest;
+    const activatesAt = new Date(Math.min(current.getTime(), Math.max(wanted.getTime(), now.getTime())));
+    if (activatesAt.getTime() === current.getTime() && activatesAt.getTime() > now.getTime()) {
+      return { status: 'next', kid, activatesAt, withdrawn: [] };
+    }
+    await recordChange(tx, {
+      action: 'key.brought_forward',
+      actor,
+      details: { kid, from: current.toISOString(), to: activatesAt.toISOString() },
+    });
+    if (activatesAt.getTime() <= now.getTime()) {
+      await promote(tx, kid, now, settings, actor);
+      return { status: 'active', kid, activatesAt: now, withdrawn: [] };
+    }
+    await tx.update(signingKeys).set({ activatesAt }).where(eq(signingKeys.kid, kid));
+    return { status: 'next', kid, activatesAt, withdrawn: [] };
   });
 }
 

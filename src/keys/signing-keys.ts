@@ -8,7 +8,7 @@ import { signingKeys } from '../db/schema.js';
 import type { RotatedKeyStatus } from '../schemas/enums.js';
 import type { SigningKeyInfo } from '../schemas/keys.js';
 import { CompactSigner } from './jws.js';
-import { activationTime, type KeyTimeline, keyTimeline, signingSince } from './publication.js';
+import { activationTime, earliestActivation, type KeyTimeline, keyTimeline, signingSince } from './publication.js';
 import { type KeyEncryptionInput, openPrivateKey, sealPrivateKey, withoutQueryParameters } from './sealing.js';
 
 export { KeyUnavailableError } from './sealing.js';
@@ -53,9 +53,9 @@ export async function newKeyRow(alg: SigningAlg, keys: KeyEncryptionInput, statu
  * insert the first key, the partial unique index turns our insert into a no-op (one
  * statement, no session state: safe behind a transaction pooler). When the active key has
  * another algorithm (SIGNING_ALG was changed), a next key of `alg` is published, and takes
- * over once verifiers have had time to see it, as in any rotation (see KeyCache).
+ * over `publicationLead` seconds later (KEY_PUBLICATION_LEAD), as in any rotation (see KeyCache).
  */
-export async function ensureActiveKey(db: DbOrTx, alg: SigningAlg, keys: KeyEncryptionInput): Promise<void> {
+export async function ensureActiveKey(db: DbOrTx, alg: SigningAlg, keys: KeyEncryptionInput, publicationLead: number): Promise<void> {
   const [active] = await db.select({ alg: signingKeys.alg }).from(signingKeys).where(eq(signingKeys.status, 'active'));
   if (active === undefined) {
     // The very first key signs at once: no verifier can have cached a JWKS without it.
@@ -70,7 +70,7 @@ export async function ensureActiveKey(db: DbOrTx, alg: SigningAlg, keys: KeyEncr
   const [next] = await db.select({ alg: signingKeys.alg }).from(signingKeys).where(eq(signingKeys.status, 'next'));
   if (next?.alg === alg) return;
   const now = new Date();
-  const row = await newKeyRow(alg, keys, 'next', activationTime(now));
+  const row = await newKeyRow(alg, keys, 'next', activationTime(now, publicationLead));
   // A pending next key of another algorithm never signed: withdraw it.
   await db.update(signingKeys).set({ status: 'retired', retiredAt: now, publishUntil: now }).where(eq(signingKeys.status, 'next'));
   await withoutQueryParameters(db.insert(signingKeys).values(row));
@@ -125,6 +125,7 @@ export async function listSigningKeys(db: DbOrTx): Promise<SigningKeyInfo[]> {
     created_at: row.createdAt.toISOString(),
     // Keys made before activates_at was recorded signed from their creation.
     activates_at: signingSince(row).toISOString(),
+    earliest_activation: row.status === 'next' ? earliestActivation(row).toISOString() : null,
     retired_at: row.retiredAt?.toISOString() ?? null,
     publish_until: row.publishUntil?.toISOString() ?? null,
     public_jwk: row.publicJwk as SigningKeyInfo['public_jwk'],

@@ -17,3 +17,12 @@ export function isAbsoluteUriWithoutFragment(value: string): boolean {
     return false;
   }
 }
+
+/**
+ * `value` as an RFC 9110 §5.6.4 quoted-string, for a header parameter: `"` and `\` are
+ * escaped with a backslash, and anything a header value cannot hold (control characters,
+ * characters beyond Latin-1) becomes `?`, so that no value can break the header.
+ */
+export function quotedString(value: string): string {
+  return `"${value.replace(/[^\t\x20-\x7e\x80-\xff]/g, '?').replace(/[\\"]/g, '\\$&')}"`;
+}

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 // The max-age is part of the rotation rule (a new key is published this long, plus a margin, before it signs).
 import { JWKS_MAX_AGE_SECONDS } from '../keys/publication.js';
 import { ASSERTION_SIGNING_ALGS } from './client-auth/client-assertion.js';
@@ -10,7 +10,15 @@ const DISCOVERY_MAX_AGE_SECONDS = 3600;
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 
-/** RFC 8414 authorization server metadata (also served as openid-configuration). */
+/**
+ * RFC 8414 authorization server metadata. Without `response_types_supported`: RFC 8414 §2
+ * marks it REQUIRED, but response types are answers of an authorization endpoint, and this
+ * server has none, so nothing true can be listed; the OAuth working group's advice for such
+ * a server (the OpenID4VCI pre-authorized-code case) is to omit it. An empty list, which we
+ * served before, is what Authlib's AuthorizationServerMetadata.validate() rejected; it
+ * rejects an absent one alike (it wants a non-empty list), but Authlib's clients do not
+ * call it when they load the document.
+ */
 export function serverMetadata(issuer: string, scopes: string[]) {
   return {
     issuer,
@@ -26,11 +34,20 @@ export function serverMetadata(issuer: string, scopes: string[]) {
     revocation_endpoint: endpointUrl(issuer, 'revocation'),
     revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
-    // This server has no authorization endpoint, so it supports no response types.
-    response_types_supported: [] as string[],
     scopes_supported: scopes,
     dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
   };
+}
+
+/**
+ * The same metadata at /.well-known/openid-configuration, for libraries that look only
+ * there. OpenID Connect Discovery 1.0 §3 requires `response_types_supported` in that
+ * document, so it is present, with the one true value: none (no authorization endpoint).
+ * The document is no OpenID Provider's (there are no ID tokens), and OpenID-specific
+ * validators refuse it for other required members anyway.
+ */
+export function openidConfiguration(issuer: string, scopes: string[]) {
+  return { ...serverMetadata(issuer, scopes), response_types_supported: [] as string[] };
 }
 
 export async function wellKnownRoutes(app: FastifyInstance): Promise<void> {
@@ -41,12 +58,10 @@ export async function wellKnownRoutes(app: FastifyInstance): Promise<void> {
     return reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(jwks);
   });
 
-  const metadata = async (_request: unknown, reply: import('fastify').FastifyReply) => {
+  const document = (build: typeof serverMetadata) => async (_request: unknown, reply: FastifyReply) => {
     const scopes = await portier.scopeCatalogue.get();
-    return reply
-      .header('cache-control', `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`)
-      .send(serverMetadata(portier.config.issuer, scopes));
+    return reply.header('cache-control', `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`).send(build(portier.config.issuer, scopes));
   };
-  app.get(WELL_KNOWN_PATHS.authorizationServer, metadata);
-  app.get(WELL_KNOWN_PATHS.openidConfiguration, metadata);
+  app.get(WELL_KNOWN_PATHS.authorizationServer, document(serverMetadata));
+  app.get(WELL_KNOWN_PATHS.openidConfiguration, document(openidConfiguration));
 }

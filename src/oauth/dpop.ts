@@ -10,8 +10,9 @@ import { InvalidDpopProof, InvalidRequest, UseDpopNonce } from './errors.js';
 /**
  * DPoP (RFC 9449) at the token endpoint: the rules a proof must meet, and what binds the
  * access token to the proof's key. Discovery publishes the same list of algorithms.
+ * `Ed25519` (RFC 9864) is what oauth4webapi and openid-client sign with an Ed25519 key.
  */
-export const DPOP_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const;
+export const DPOP_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
 
 /**
  * How old a proof's `iat` may be. RFC 9449 §11.1 asks for a short window: a proof is sent

@@ -50,8 +50,8 @@ export class InvalidRequest extends OAuthError {
 }
 
 /**
- * Every failed client authentication looks exactly like this to the caller, whichever
- * method it tried: a 401 with the same body and the same challenge (see sendOAuthError).
+ * Every failed client authentication looks exactly like this to the caller: a 401 with the
+ * same body, and, when the client tried HTTP Basic, the Basic challenge (see sendOAuthError).
  */
 export class InvalidClient extends OAuthError {
   override readonly status = 401;

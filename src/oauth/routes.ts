@@ -16,6 +16,26 @@ function noStore(reply: FastifyReply): void {
 }
 
 /**
+ * A success with nothing to say (a revocation's 200: RFC 7009 §2.2 says the client ignores
+ * the body) still answers JSON, `{}`: clients that parse every answer as JSON (simple-oauth2
+ * sends `Accept: application/json`) threw on an empty body, although the token was revoked.
+ * A 204 keeps its empty body, as HTTP requires.
+ */
+function isEmptySuccess(reply: FastifyReply, payload: unknown): boolean {
+  return (
+    reply.statusCode >= 200 &&
+    reply.statusCode < 300 &&
+    reply.statusCode !== 204 &&
+    (payload === undefined || payload === null || payload === '')
+  );
+}
+
+function emptyJson(reply: FastifyReply): string {
+  reply.type('application/json; charset=utf-8');
+  return '{}';
+}
+
+/**
  * POST /oauth/token, /oauth/introspect and /oauth/revoke. Encapsulated so that its parsers
  * apply here only: the body must be application/x-www-form-urlencoded; any other content
  * type, JSON and multipart included, is an invalid_request. Errors are written by the root
@@ -31,6 +51,8 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     route.config = { ...route.config, errorFormat: 'oauth' };
   });
   app.addHook('onRequest', async (_request, reply) => noStore(reply));
+  // A callback rather than an async hook: it runs on every token response, and a promise per answer is waste.
+  app.addHook('onSend', (_request, reply, payload, done) => done(null, isEmptySuccess(reply, payload) ? emptyJson(reply) : payload));
 
   const { portier } = app;
   const ctx = portier.tokenEndpoint;

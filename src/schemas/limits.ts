@@ -18,3 +18,17 @@ export const MAX_PREVIOUS_SECRET_VALIDITY = 7 * 24 * 3600;
 export const TRUSTED_ISSUER_ID_PATTERN = /^[a-z0-9._-]{3,64}$/;
 /** A trusted issuer's max_token_age, in seconds: one minute to one day. */
 export const MAX_TOKEN_AGE_BOUNDS = { min: 60, max: 86_400, default: 3600 } as const;
+/**
+ * How long resource servers may cache the JWKS: the max-age of its Cache-Control. A next
+ * signing key is published at least this long before it signs (keys/publication.ts), so
+ * it is also the shortest publication lead the configuration and the admin API accept.
+ */
+export const JWKS_MAX_AGE_SECONDS = 300;
+/**
+ * The default publication lead (KEY_PUBLICATION_LEAD): the max-age, plus a minute for
+ * other instances to see a new key (they poll the cache generation every 250 ms) and for
+ * verifiers' clocks that differ from ours.
+ */
+export const DEFAULT_KEY_PUBLICATION_LEAD = JWKS_MAX_AGE_SECONDS + 60;
+/** The longest a next key may be published before it signs: 30 days. */
+export const MAX_KEY_PUBLICATION_LEAD = 30 * 86_400;

@@ -1,6 +1,6 @@
 import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import t, { type Test } from 'tap';
-import { PUBLICATION_DELAY_SECONDS } from '../../src/keys/publication.js';
+import { DEFAULT_PUBLICATION_LEAD_SECONDS } from '../../src/keys/publication.js';
 import { basicAuth, build, buildWithAdmin, eventually, ISSUER, postToken, type TestServer } from '../helpers.js';
 
 // "Every change takes effect at once": each change made through the admin API is in force
@@ -279,7 +279,7 @@ t.test('key rotation: the next key is published first, then signs; old tokens st
   const scheduled = rotated.json() as { kid: string; status: string; activates_at: string; items: KeyItem[] };
   t.equal(scheduled.status, 'next');
   t.ok(
-    Date.parse(scheduled.activates_at) >= server.clock.now() + PUBLICATION_DELAY_SECONDS * 1000 - 5000,
+    Date.parse(scheduled.activates_at) >= server.clock.now() + DEFAULT_PUBLICATION_LEAD_SECONDS * 1000 - 5000,
     'starts signing a publication delay from now',
   );
   t.same(scheduled.items, await listKeys(), 'the rotate response lists the keys');
@@ -290,7 +290,7 @@ t.test('key rotation: the next key is published first, then signs; old tokens st
   t.same(jwksBefore.keys.map((key) => key.kid).sort(), [oldKid, scheduled.kid].sort(), 'the JWKS lists both keys');
   t.equal(decodeProtectedHeader(String((await ask(server, client)).json().access_token)).kid, oldKid, 'tokens: still the old kid');
 
-  server.clock.advance(PUBLICATION_DELAY_SECONDS * 1000);
+  server.clock.advance(DEFAULT_PUBLICATION_LEAD_SECONDS * 1000);
   const after = await ask(server, client);
   expectIssued(t, after, 'token after the switch');
   const newToken = String(after.json().access_token);
@@ -337,7 +337,7 @@ t.test('key rotation: the next key is published first, then signs; old tokens st
 
   // A second rotation: three keys once it has switched, and every token so far still verifies.
   t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 202);
-  server.clock.advance(PUBLICATION_DELAY_SECONDS * 1000);
+  server.clock.advance(DEFAULT_PUBLICATION_LEAD_SECONDS * 1000);
   expectIssued(t, await ask(server, client), 'token after the second switch');
   const three = await listKeys();
   t.same(three.map((key) => key.status).sort(), ['active', 'retired', 'retired']);

@@ -202,3 +202,74 @@ t.test('a start with such a bootstrap secret warns once; a safe one does not', a
     t.notMatch(logs.text(), secret, 'the secret is not in the log');
   }
 });
+
+/** What a client that skips RFC 6749's form-encoding sends over Basic: id and secret as they are. */
+const unencodedBasic = (clientId: string, secret: string) => `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`;
+
+t.test("a '+' secret sent over Basic without form-encoding: refused, with a hint in the log that names neither secret", async (t) => {
+  const secret = 'plus+in+the+bootstrap+secret';
+  const logs = captureLogs('info');
+  const server = await build(t, { logger: logs.logger, config: bootstrapConfig(secret) });
+  const [stored] = (await bootstrapState(server.database)).secrets;
+  t.equal(stored?.containsPlus, true, 'the stored secret is known to contain +');
+
+  const mangled = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: unencodedBasic('root-admin', secret) },
+  );
+  t.equal(mangled.statusCode, 401, 'the + arrives as a space: refused');
+  const wrongWithSpace = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: basicAuth('root-admin', 'some other secret') },
+  );
+  t.equal(wrongWithSpace.statusCode, 401);
+  const viaPost = await postToken(server.app, {
+    grant_type: 'client_credentials',
+    client_id: 'root-admin',
+    client_secret: 'plus in the post',
+  });
+  t.equal(viaPost.statusCode, 401);
+  t.equal(mangled.body, viaPost.body, 'the caller learns nothing from the hint');
+
+  const reasons = logs
+    .lines()
+    .filter((line) => line.msg === 'request refused')
+    .map((line) => String(line.reason));
+  t.equal(reasons.length, 3);
+  t.match(reasons[0], /^wrong secret; hint: .*HTTP Basic with a space.*contains '\+'.*client_secret_post/, 'the mangled secret: a hint');
+  t.match(reasons[1], /hint/, 'any failed Basic secret with a space, for a client whose secret has a +');
+  t.equal(reasons[2], 'wrong secret', 'client_secret_post: no hint (a form body is always encoded)');
+  const text = logs.text();
+  for (const shown of [secret, secret.replace(/\+/g, ' '), 'some other secret', 'plus in the post']) {
+    t.notOk(text.includes(shown), `${JSON.stringify(shown)} is not in the log`);
+  }
+  await adminTokenWorks(t, server, secret, 'form-encoded, the same secret');
+});
+
+t.test('no hint for a client whose secrets have no +, nor for a secret without a space', async (t) => {
+  const logs = captureLogs('info');
+  const server = await build(t, { logger: logs.logger, config: bootstrapConfig('no-plus-in-this-secret') });
+  t.equal((await bootstrapState(server.database)).secrets[0]?.containsPlus, false);
+  await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('root-admin', 'a secret with spaces') });
+  const plus = await build(t, { logger: logs.logger, config: bootstrapConfig('plus+secret+here+0123') });
+  await postToken(plus.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('root-admin', 'no-space-at-all') });
+  const reasons = logs
+    .lines()
+    .filter((line) => line.msg === 'request refused')
+    .map((line) => line.reason);
+  t.same(reasons, ['wrong secret', 'wrong secret']);
+});
+
+t.test('a bootstrap secret stored before contains_plus existed learns it at the next start', async (t) => {
+  const { database } = await createTestDatabase(t);
+  const secret = 'learns+its+plus+at+start';
+  await prepareDatabase(database, testConfig(bootstrapConfig(secret)));
+  await database.db.update(clientSecrets).set({ containsPlus: false });
+  await prepareDatabase(database, testConfig(bootstrapConfig(secret)));
+  t.same(
+    (await bootstrapState(database)).secrets.map((row) => row.containsPlus),
+    [true],
+  );
+});

@@ -415,6 +415,34 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     t.equal(await rows.count(), count + 1, 'one key more: the next key, published before it signs');
   });
 
+  await t.test('signing keys: when the next key takes over, and bringing it forward', async (t) => {
+    type Key = { kid: string; status: string; activates_at: string; earliest_activation: string | null };
+    const keys = async () => (await server.admin('GET', '/admin/keys')).json().items as Key[];
+    const next = (await keys()).find((key) => key.status === 'next');
+    if (next?.earliest_activation == null) throw new Error('no next key');
+    const exact = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+    const panel = page.getByRole('region', { name: 'Next key' });
+    await panel.getByText('takes over signing at').waitFor();
+    const text = await panel.innerText();
+    t.match(text, next.kid, 'names the next key');
+    t.match(text, exact(next.activates_at), 'and when it takes over');
+    t.match(text, exact(next.earliest_activation), 'and the earliest it can be brought forward to');
+    await checkScreen(t, page, 'keys-next');
+
+    await panel.getByRole('button', { name: 'Bring forward' }).click();
+    await page.getByText(`Key ${next.kid} now takes over signing at ${exact(next.earliest_activation)}.`).waitFor();
+    t.equal((await keys()).find((key) => key.kid === next.kid)?.activates_at, next.earliest_activation, 'as soon as allowed');
+    t.match(await panel.innerText(), exact(next.earliest_activation), 'the panel shows the new time');
+
+    // Once its time has come, the key signs, and the screen shows no next key any more.
+    server.clock.advance(10 * 60_000);
+    t.equal((await keys()).find((key) => key.kid === next.kid)?.status, 'active', 'it took over on its own');
+    await page.getByRole('link', { name: 'Clients', exact: true }).click();
+    await page.getByRole('link', { name: 'Signing keys' }).click();
+    await page.locator('table.keys tbody tr').first().waitFor();
+    t.equal(await page.getByRole('region', { name: 'Next key' }).count(), 0, 'no next key');
+  });
+
   await t.test('audit trail: filters in the URL', async (t) => {
     await page.getByRole('link', { name: 'Audit trail' }).click();
     const rows = page.locator('table.audit tbody tr');
@@ -456,9 +484,12 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     for (const name of ['Disable client', 'Enable client', 'Regenerate secret', 'Delete client']) {
       t.equal(await view.getByRole('button', { name }).count(), 0, `no ${name}`);
     }
+    t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 202, 'a next key, published');
     await view.getByRole('link', { name: 'Signing keys' }).click();
     await view.locator('table.keys tbody tr').first().waitFor();
     t.equal(await view.getByRole('button', { name: 'Rotate signing key' }).count(), 0, 'no key rotation');
+    await view.getByRole('region', { name: 'Next key' }).getByText('takes over signing at').waitFor();
+    t.equal(await view.getByRole('button', { name: 'Bring forward' }).count(), 0, 'when the next key takes over, but no bringing forward');
     await view.getByRole('link', { name: 'Services', exact: true }).click();
     await view.locator('table.services tbody tr').first().waitFor();
     t.equal(await view.getByRole('button', { name: 'Create service' }).count(), 0, 'no new service');

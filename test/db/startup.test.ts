@@ -121,7 +121,7 @@ t.test('concurrent migrate() calls, then concurrent ensureActiveKey calls, on on
   t.equal(await appliedMigrations(database), await expectedMigrationCount(), 'each migration applied once');
 
   // Outside the start-up lock: the partial unique index alone must keep it to one key.
-  const inserts = await Promise.allSettled(Array.from({ length: 4 }, () => ensureActiveKey(database.db, 'ES256', undefined)));
+  const inserts = await Promise.allSettled(Array.from({ length: 4 }, () => ensureActiveKey(database.db, 'ES256', undefined, 360)));
   t.strictSame(
     inserts.map((result) => result.status),
     ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],

@@ -4,6 +4,7 @@ import t from 'tap';
 import { main } from '../../src/cli/main.js';
 import type { Database } from '../../src/db/connect.js';
 import { auditEvents, signingKeys } from '../../src/db/schema.js';
+import { DEFAULT_PUBLICATION_LEAD_SECONDS } from '../../src/keys/publication.js';
 import { requestRotation } from '../../src/keys/rotation.js';
 import { KeyUnavailableError, loadKeySet } from '../../src/keys/signing-keys.js';
 import { decryptAtRest, encryptAtRest, sealAtRest } from '../../src/lib/crypto.js';
@@ -39,7 +40,7 @@ t.test('a sealed private key moved onto another kid does not open', async (t) =>
   const keyEncryptionKey = randomBytes(32);
   const { database } = await createTestDatabase(t);
   await prepare(database, keyEncryptionKey);
-  const settings = { alg: 'ES256' as const, keys: keyEncryptionKey, maxTokenTtl: 3600 };
+  const settings = { alg: 'ES256' as const, keys: keyEncryptionKey, maxTokenTtl: 3600, publicationLead: DEFAULT_PUBLICATION_LEAD_SECONDS };
   const next = await requestRotation(database, settings, new Date(), { clientId: 'test', sub: null });
   const rows = await keyRows(database);
   const active = rows.find((row) => row.status === 'active');
@@ -101,7 +102,7 @@ t.test('changing the key-encryption key: the previous key reads, start-up and `k
   const third = randomBytes(32);
   const { database } = await createTestDatabase(t);
   await prepare(database, first);
-  const settings = { alg: 'ES256' as const, keys: first, maxTokenTtl: 3600 };
+  const settings = { alg: 'ES256' as const, keys: first, maxTokenTtl: 3600, publicationLead: DEFAULT_PUBLICATION_LEAD_SECONDS };
   await requestRotation(database, settings, new Date(), { clientId: 'test', sub: null });
   const before = await keyRows(database);
   t.equal(before.length, 2, 'an active and a next key');

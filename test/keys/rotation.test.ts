@@ -4,9 +4,10 @@ import t, { type Test } from 'tap';
 import type { Database } from '../../src/db/connect.js';
 import { signingKeys } from '../../src/db/schema.js';
 import { KeyCache } from '../../src/keys/cache.js';
-import { JWKS_MAX_AGE_SECONDS, PUBLICATION_DELAY_SECONDS } from '../../src/keys/publication.js';
+import { DEFAULT_PUBLICATION_LEAD_SECONDS, JWKS_MAX_AGE_SECONDS } from '../../src/keys/publication.js';
 import { requestRotation } from '../../src/keys/rotation.js';
 import { rotationSettings } from '../../src/keys/settings.js';
+import { expectInvalid, expectProblem } from '../expect.js';
 import {
   ADMIN_ID,
   ADMIN_SECRET,
@@ -21,7 +22,7 @@ import {
 } from '../helpers.js';
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read'] };
-const DELAY_MS = PUBLICATION_DELAY_SECONDS * 1000;
+const DELAY_MS = DEFAULT_PUBLICATION_LEAD_SECONDS * 1000;
 const DAY_MS = 86_400_000;
 
 type Server = Awaited<ReturnType<typeof buildWithAdmin>>;
@@ -29,6 +30,7 @@ interface KeyItem {
   kid: string;
   status: string;
   activates_at: string | null;
+  earliest_activation: string | null;
   retired_at: string | null;
   publish_until: string | null;
 }
@@ -92,17 +94,18 @@ async function introspect(server: TestServer, token: string): Promise<boolean> {
 
 /**
  * A resource server as strict as the standards allow: it fetches the JWKS, keeps it for
- * the full max-age of the response, and never refetches before that, not even for an
- * unknown kid. Its time is the server's (moved) clock.
+ * the full max-age of the response (or for `keepMs`, as verifiers that ignore the max-age
+ * do: Google's Java verifier keeps keys for an hour), and never refetches before that,
+ * not even for an unknown kid. Its time is the server's (moved) clock.
  */
-function cachingVerifier(server: TestServer) {
+function cachingVerifier(server: TestServer, keepMs?: number) {
   let cached: { keySet: ReturnType<typeof createLocalJWKSet>; fetchedAt: number; maxAgeMs: number } | undefined;
   let fetches = 0;
   const refresh = async () => {
     const { response, keys } = await jwks(server);
     const maxAge = /max-age=(\d+)/.exec(String(response.headers['cache-control']))?.[1];
     if (maxAge === undefined) throw new Error('the JWKS response has no max-age');
-    cached = { keySet: createLocalJWKSet({ keys }), fetchedAt: server.clock.now(), maxAgeMs: Number(maxAge) * 1000 };
+    cached = { keySet: createLocalJWKSet({ keys }), fetchedAt: server.clock.now(), maxAgeMs: keepMs ?? Number(maxAge) * 1000 };
     fetches++;
   };
   return {
@@ -122,7 +125,7 @@ t.test('the JWKS max-age and the publication delay agree', async (t) => {
   const { server } = await setup(t);
   const { response } = await jwks(server);
   t.equal(response.headers['cache-control'], `public, max-age=${JWKS_MAX_AGE_SECONDS}`);
-  t.ok(PUBLICATION_DELAY_SECONDS > JWKS_MAX_AGE_SECONDS, 'a new key is published longer than any JWKS is cached');
+  t.ok(DEFAULT_PUBLICATION_LEAD_SECONDS > JWKS_MAX_AGE_SECONDS, 'a new key is published longer than any JWKS is cached');
 });
 
 t.test('rotate: 202 with activates_at, then the switch on its own', async (t) => {
@@ -397,3 +400,220 @@ t.test('portier keys rotate [--emergency] and keys list', async (t) => {
     'every key has its dates',
   );
 });
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Issues a token every five minutes for `steps` steps and has `verifier` check each one;
+ * returns the refusals ("step: reason"). The rotation is asked for at the first step.
+ */
+async function rotateUnderVerifier(
+  t: Test,
+  server: Server,
+  secret: string,
+  verifier: ReturnType<typeof cachingVerifier>,
+  steps: number,
+): Promise<{ refusals: string[]; kids: Set<string | undefined> }> {
+  await issue(server, secret);
+  // The worst case: the verifier fetched the JWKS just before the next key was published.
+  await verifier.refresh();
+  t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 202, 'a next key is published');
+  const refusals: string[] = [];
+  const kids = new Set<string | undefined>();
+  for (let step = 0; step < steps; step++) {
+    const token = await issue(server, secret);
+    kids.add(kidOf(token));
+    const verified = await verifier.verify(token).then(
+      () => true,
+      (error: Error) => error.message,
+    );
+    if (verified !== true) refusals.push(`${step}: ${verified}`);
+    server.clock.advance(5 * 60_000);
+  }
+  return { refusals, kids };
+}
+
+t.test('KEY_PUBLICATION_LEAD above an hour: a verifier that keeps the JWKS for an hour never fails across a rotation', async (t) => {
+  const { server, secret } = await setup(t, { config: { keyPublicationLead: 3900 } });
+  const verifier = cachingVerifier(server, HOUR_MS);
+  // Three hours in steps of five minutes: the switch comes 65 minutes in.
+  const { refusals, kids } = await rotateUnderVerifier(t, server, secret, verifier, 36);
+  t.equal(kids.size, 2, 'tokens of both keys were issued');
+  t.same(refusals, [], 'every token verified');
+  t.ok(verifier.fetches <= 4, `the verifier fetched only when its hour was over (${verifier.fetches} times)`);
+});
+
+t.test('the default lead (6 minutes) is too short for a verifier that keeps the JWKS for an hour', async (t) => {
+  const { server, secret } = await setup(t);
+  const { refusals } = await rotateUnderVerifier(t, server, secret, cachingVerifier(server, HOUR_MS), 36);
+  t.ok(refusals.length > 0, `it refuses the new key's tokens until its hour is over (${refusals.length} refusals)`);
+  t.match(refusals[0], /no applicable key|no matching key|JWKSNoMatchingKey|matching key/i, 'for an unknown kid');
+});
+
+t.test('KEY_PUBLICATION_LEAD applies to rotations by the API, the CLI and KEY_ROTATION_DAYS', async (t) => {
+  const lead = 7200;
+  const { server } = await setup(t, { config: { keyPublicationLead: lead, keyRotationDays: 30 } });
+  const viaApi = (await server.admin('POST', '/admin/keys/rotate')).json() as RotationBody;
+  const listed = (await listKeys(server)).find((key) => key.kid === viaApi.kid);
+  t.ok(Math.abs(Date.parse(viaApi.activates_at) - (server.clock.now() + lead * 1000)) < 5000, 'the API: the lead from the configuration');
+  t.equal(
+    listed?.earliest_activation,
+    new Date(Date.parse(viaApi.activates_at) - (lead - JWKS_MAX_AGE_SECONDS) * 1000).toISOString(),
+    'earliest_activation: the max-age after publication',
+  );
+
+  const emergency = await server.admin('POST', '/admin/keys/rotate', { emergency: true });
+  t.equal(emergency.statusCode, 200);
+  const cliEnv = { ISSUER, LOG_LEVEL: 'warn', KEY_PUBLICATION_LEAD: String(lead) };
+  const before = Date.now();
+  const viaCli = await runCli(server.database, ['keys', 'rotate'], cliEnv);
+  t.equal(viaCli.code, 0, viaCli.stderr);
+  const cliKey = JSON.parse(viaCli.stdout) as RotationBody;
+  t.ok(Date.parse(cliKey.activates_at) >= before + lead * 1000, 'the CLI: the lead from its environment');
+
+  // KEY_ROTATION_DAYS: the automatic rotation of the fresh emergency key, 30 days on.
+  await server.database.db
+    .update(signingKeys)
+    .set({ status: 'retired', retiredAt: new Date(), publishUntil: new Date() })
+    .where(eq(signingKeys.kid, cliKey.kid));
+  server.app.portier.generation.changed();
+  const token = await server.tokenFor();
+  server.clock.advance(30 * DAY_MS);
+  await jwks(server);
+  const automatic = (await listKeys(server, await server.tokenFor())).find((key) => key.status === 'next');
+  t.ok(automatic !== undefined, 'KEY_ROTATION_DAYS published a next key');
+  t.ok(
+    Math.abs(Date.parse(automatic?.activates_at ?? '') - (server.clock.now() + lead * 1000)) < 5000,
+    'KEY_ROTATION_DAYS: the lead from the configuration',
+  );
+  t.ok(token, 'an admin token before the jump');
+});
+
+t.test('rotate with activate_after: one rotation, its own lead; bad values are 400 naming the field', async (t) => {
+  const { server } = await setup(t);
+  for (const activateAfter of [JWKS_MAX_AGE_SECONDS - 1, 30 * 86_400 + 1, 1.5, '600', -1, null]) {
+    const response = await server.admin('POST', '/admin/keys/rotate', { activate_after: activateAfter });
+    expectInvalid(t, response, ['/activate_after'], `activate_after ${JSON.stringify(activateAfter)}`);
+  }
+  expectInvalid(
+    t,
+    await server.admin('POST', '/admin/keys/rotate', { emergency: true, activate_after: 600 }),
+    ['/activate_after'],
+    'with emergency',
+  );
+  t.equal((await listKeys(server)).length, 1, 'no key was made by the refused requests');
+
+  const response = await server.admin('POST', '/admin/keys/rotate', { activate_after: 86_400 });
+  t.equal(response.statusCode, 202);
+  const body = response.json() as RotationBody;
+  t.ok(Math.abs(Date.parse(body.activates_at) - (server.clock.now() + DAY_MS)) < 5000, 'signs a day later');
+  const scheduled = (await auditActions(server, 'key.scheduled'))[0];
+  t.equal(scheduled?.details.activates_at, body.activates_at, 'audited with its time');
+
+  const again = await server.admin('POST', '/admin/keys/rotate', { activate_after: 600 });
+  t.match(expectProblem(t, again, 409).detail, /already published.*bring that one forward/);
+  t.equal((await server.admin('POST', '/admin/keys/rotate')).statusCode, 202, 'without activate_after: the pending key, as before');
+  const smallest = await setup(t);
+  const atMaxAge = await smallest.server.admin('POST', '/admin/keys/rotate', { activate_after: JWKS_MAX_AGE_SECONDS });
+  t.equal(atMaxAge.statusCode, 202, 'the JWKS max-age itself is allowed');
+});
+
+t.test('bringing a next key forward: never before the JWKS max-age after publication, in force on every instance', async (t) => {
+  const { server, secret } = await setup(t, { config: { keyPublicationLead: 86_400 } });
+  const b = await buildWithAdmin(t, { database: server.database, config: { keyPublicationLead: 86_400 } });
+  const oldKid = kidOf(await issue(server, secret));
+  const next = (await server.admin('POST', '/admin/keys/rotate')).json() as RotationBody;
+  const listed = next.items.find((key) => key.kid === next.kid);
+  const earliest = Date.parse(listed?.earliest_activation ?? '');
+  t.ok(Math.abs(earliest - (server.clock.now() + JWKS_MAX_AGE_SECONDS * 1000)) < 5000, 'earliest_activation: the max-age from now');
+  t.equal(next.items.filter((key) => key.earliest_activation !== null).length, 1, 'only the next key has one');
+  const activate = (kid: string, body?: unknown) => server.admin('POST', `/admin/keys/${kid}/activate`, body);
+
+  expectInvalid(t, await activate(next.kid, { at: new Date(earliest - 1000).toISOString() }), ['/at'], 'before the earliest time');
+  expectInvalid(
+    t,
+    await activate(next.kid, { at: new Date(Date.parse(next.activates_at) + 1000).toISOString() }),
+    ['/at'],
+    'after the planned time',
+  );
+  expectInvalid(t, await activate(next.kid, { at: 'tomorrow' }), ['/at'], 'not a date-time');
+  expectInvalid(t, await activate(next.kid, { when: 'now' }), ['/when'], 'an unknown field');
+  t.match(expectProblem(t, await activate('no-such-kid'), 404).detail, /no signing key no-such-kid/);
+  t.match(expectProblem(t, await activate(String(oldKid)), 409).detail, /is active: only a next key/);
+
+  const target = new Date(earliest + 600_000).toISOString();
+  const moved = await activate(next.kid, { at: target });
+  t.equal(moved.statusCode, 202, 'brought forward to a time of our choosing');
+  t.equal((moved.json() as RotationBody).activates_at, target);
+  const event = (await auditActions(server, 'key.brought_forward'))[0];
+  t.same(event?.details, { kid: next.kid, from: next.activates_at, to: target }, 'audited: from and to');
+  t.equal(event?.actor.client_id, ADMIN_ID);
+
+  const soonest = await activate(next.kid);
+  t.equal(soonest.statusCode, 202, 'without a time: as soon as allowed');
+  t.equal((soonest.json() as RotationBody).activates_at, new Date(earliest).toISOString());
+  // The other instance's key cache (what it signs by) learns the new time through the
+  // cache generation, within a poll or two.
+  t.equal(
+    await eventually(
+      async () => (await b.app.portier.keys.get()).timeline.changesAt,
+      (changesAt) => changesAt === earliest,
+    ),
+    earliest,
+    'the other instance switches at the new time',
+  );
+
+  server.clock.advance(JWKS_MAX_AGE_SECONDS * 1000 - 10_000);
+  b.clock.advance(JWKS_MAX_AGE_SECONDS * 1000 - 10_000);
+  t.equal(kidOf(await issue(b, secret)), oldKid, 'just before: the old key signs, on the other instance too');
+  server.clock.advance(10_000);
+  b.clock.advance(10_000);
+  t.equal(kidOf(await issue(b, secret)), next.kid, 'at the new time the next key signs, on the other instance too, on its own');
+  t.equal(kidOf(await issue(server, secret)), next.kid);
+  t.match(expectProblem(t, await activate(next.kid), 409).detail, /is active/);
+});
+
+t.test('bringing forward a key whose earliest time has passed switches at once (200)', async (t) => {
+  const { server, secret } = await setup(t, { config: { keyPublicationLead: 86_400 } });
+  const next = (await server.admin('POST', '/admin/keys/rotate')).json() as RotationBody;
+  server.clock.advance((JWKS_MAX_AGE_SECONDS + 60) * 1000);
+  const response = await server.admin('POST', `/admin/keys/${next.kid}/activate`, {
+    at: new Date(server.clock.now() - 5000).toISOString(),
+  });
+  t.equal(response.statusCode, 200, 'a time already past (but after the earliest): now');
+  t.equal((response.json() as RotationBody).status, 'active');
+  t.equal(kidOf(await issue(server, secret)), next.kid, 'the key signs at once');
+  const fresh = await server.tokenFor();
+  t.equal((await auditActions(server, 'key.rotated', fresh))[0]?.details.kid, next.kid, 'audited as a rotation too');
+});
+
+t.test('portier keys rotate --activate-after and keys activate', async (t) => {
+  const { server } = await setup(t);
+  const { database } = server;
+  expectCliField(t, await cli(database, 'keys', 'rotate', '--activate-after', '10'), '/activate_after');
+  expectCliField(t, await cli(database, 'keys', 'rotate', '--activate-after', 'an hour'), '/activate_after');
+  expectCliField(t, await cli(database, 'keys', 'rotate', '--activate-after', '600', '--emergency'), '/activate_after');
+  const before = Date.now();
+  const rotated = await cli(database, 'keys', 'rotate', '--activate-after', '7200');
+  t.equal(rotated.code, 0, rotated.stderr);
+  const next = JSON.parse(rotated.stdout) as RotationBody;
+  t.ok(
+    Date.parse(next.activates_at) >= before + 7_200_000 && Date.parse(next.activates_at) < Date.now() + 7_200_000 + 1000,
+    'two hours on',
+  );
+
+  expectCliField(t, await cli(database, 'keys', 'activate', next.kid, '--at', new Date(before).toISOString()), '/at');
+  const missing = await cli(database, 'keys', 'activate');
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, /missing the kid/);
+  const earliest = next.items.find((key) => key.kid === next.kid)?.earliest_activation ?? '';
+  const activated = await cli(database, 'keys', 'activate', next.kid);
+  t.equal(activated.code, 0, activated.stderr);
+  t.equal((JSON.parse(activated.stdout) as RotationBody).activates_at, earliest, 'as soon as allowed');
+  t.match(activated.stderr, new RegExp(`key ${next.kid} is published and starts signing at ${earliest.replace(/\./g, '\\.')}`));
+});
+
+function expectCliField(t: Test, result: { code: number; stderr: string }, path: string): void {
+  t.equal(result.code, 1, `${path}: exit code 1`);
+  t.match(result.stderr, new RegExp(`^portier: ${path}: `), `${path}: the field is named`);
+}

@@ -4,7 +4,7 @@ import { createLocalJWKSet, decodeProtectedHeader, type JWK, jwtVerify } from 'j
 import t from 'tap';
 import type { Database } from '../../src/db/connect.js';
 import { signingKeys } from '../../src/db/schema.js';
-import { PUBLICATION_DELAY_SECONDS } from '../../src/keys/publication.js';
+import { DEFAULT_PUBLICATION_LEAD_SECONDS } from '../../src/keys/publication.js';
 import { applyDueRotation, requestRotation } from '../../src/keys/rotation.js';
 import { KeyUnavailableError, loadKeySet } from '../../src/keys/signing-keys.js';
 import { prepareDatabase } from '../../src/prepare.js';
@@ -45,9 +45,9 @@ async function rotateNow(
   maxTokenTtl: number,
   start = Date.now(),
 ): Promise<string> {
-  const settings = { alg: 'ES256' as const, keys: keyEncryptionKey, maxTokenTtl };
+  const settings = { alg: 'ES256' as const, keys: keyEncryptionKey, maxTokenTtl, publicationLead: DEFAULT_PUBLICATION_LEAD_SECONDS };
   await requestRotation(database, settings, new Date(start), TEST_ACTOR);
-  const switched = await requestRotation(database, settings, new Date(start + PUBLICATION_DELAY_SECONDS * 1000), TEST_ACTOR);
+  const switched = await requestRotation(database, settings, new Date(start + DEFAULT_PUBLICATION_LEAD_SECONDS * 1000), TEST_ACTOR);
   return switched.kid;
 }
 
@@ -168,7 +168,7 @@ t.test('changing SIGNING_ALG from ES256 to RS256 publishes an RS256 key first, w
   const during = await issueToken(rs, 'invoices');
   t.equal(decodeProtectedHeader(during.token).alg, 'ES256', 'until the switch, tokens are ES256');
 
-  rs.clock.advance(PUBLICATION_DELAY_SECONDS * 1000);
+  rs.clock.advance(DEFAULT_PUBLICATION_LEAD_SECONDS * 1000);
   const after = await issueToken(rs, 'payments');
   const fresh = await verifyAgainstJwks(rs, after.token, after.audience);
   t.equal(fresh.protectedHeader.alg, 'RS256', 'then new tokens are RS256');
@@ -218,6 +218,14 @@ t.test('changing SIGNING_ALG from ES256 to RS256 publishes an RS256 key first, w
     ['PS256'],
   );
   t.equal((await loadKeySet(database.db, undefined)).jwks.keys.length, 3, 'published: ES256 (retired), RS256, PS256');
+
+  // KEY_PUBLICATION_LEAD applies to a changed SIGNING_ALG as to any rotation.
+  const started = Date.now();
+  await prepareDatabase(database, testConfig({ signingAlg: 'Ed25519', keyPublicationLead: 7200 }));
+  const ed25519 = (await keyRows(database)).find((row) => row.status === 'next');
+  t.equal(ed25519?.alg, 'Ed25519', 'on to Ed25519 (RFC 9864)');
+  t.ok((ed25519?.activatesAt?.getTime() ?? 0) >= started + 7_200_000, 'it takes over KEY_PUBLICATION_LEAD later');
+  t.equal((ed25519?.publicJwk as { alg?: string } | undefined)?.alg, 'Ed25519', 'published as an Ed25519 key');
 });
 
 // rotation
@@ -272,13 +280,13 @@ t.test('signing keys without KEY_ENCRYPTION_KEY, and rotation', async (t) => {
 
   await t.test('concurrent rotation requests publish one next key; concurrent switches happen once', async (t) => {
     const before = (await keyRows(database)).length;
-    const settings = { alg: 'ES256' as const, keys: undefined, maxTokenTtl: 3600 };
+    const settings = { alg: 'ES256' as const, keys: undefined, maxTokenTtl: 3600, publicationLead: DEFAULT_PUBLICATION_LEAD_SECONDS };
     const now = Date.now();
     const results = await Promise.allSettled([0, 1, 2].map(() => requestRotation(database, settings, new Date(now), TEST_ACTOR)));
     const kids = results.map((result) => (result.status === 'fulfilled' ? result.value.kid : `failed: ${String(result.reason)}`));
     t.equal(new Set(kids).size, 1, `all answer with the same next key: ${kids.join(', ')}`);
     t.equal((await keyRows(database)).length, before + 1, 'one key was made');
-    const later = new Date(now + PUBLICATION_DELAY_SECONDS * 1000);
+    const later = new Date(now + DEFAULT_PUBLICATION_LEAD_SECONDS * 1000);
     const switched = await Promise.all([0, 1, 2].map(() => applyDueRotation(database, settings, undefined, later)));
     t.same(
       switched.filter((done) => done),
@@ -295,7 +303,14 @@ t.test('signing keys without KEY_ENCRYPTION_KEY, and rotation', async (t) => {
   await t.test('a failed rotation does not put the private key in the error', async (t) => {
     // Make the INSERT of a new next key fail (a CHECK that only new rows must meet).
     await database.db.execute(sql`ALTER TABLE signing_keys ADD CONSTRAINT test_no_new_keys CHECK (status <> 'next') NOT VALID`);
-    const error = await rejection(requestRotation(database, { alg: 'ES256', keys: undefined, maxTokenTtl: 3600 }, new Date(), TEST_ACTOR));
+    const error = await rejection(
+      requestRotation(
+        database,
+        { alg: 'ES256', keys: undefined, maxTokenTtl: 3600, publicationLead: DEFAULT_PUBLICATION_LEAD_SECONDS },
+        new Date(),
+        TEST_ACTOR,
+      ),
+    );
     t.ok(error instanceof Error, 'the rotation failed');
     const text = `${String(error)} ${JSON.stringify(error)} ${(error as Error).stack ?? ''}`;
     t.notMatch(text, /"d":/, 'no private JWK in the message, the properties or the stack');

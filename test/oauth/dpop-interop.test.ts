@@ -73,7 +73,7 @@ for (const dpopNonce of [false, true]) {
     const { issuer, client } = await listeningPortier(t, { dpopNonce });
     const insecure = { [oauth.allowInsecureRequests]: true };
     const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: 'oauth2', ...insecure }));
-    t.same(as.dpop_signing_alg_values_supported, ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA']);
+    t.same(as.dpop_signing_alg_values_supported, ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519']);
 
     const oauthClient: oauth.Client = { client_id: client.clientId };
     const DPoP = oauth.DPoP(oauthClient, await oauth.generateKeyPair('ES256'));

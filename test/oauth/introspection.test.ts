@@ -88,14 +88,22 @@ t.test('revocation: only the owner may revoke; afterwards the token is inactive'
   res = await post(server, '/oauth/introspect', { token }, basicAuth(other.clientId, other.clientSecret));
   t.equal(res.json().active, true, 'a refused revocation changes nothing');
 
+  // RFC 7009 §2.2: the client ignores the body; it is `{}` as JSON all the same, for
+  // clients that parse every answer (simple-oauth2 sends Accept: application/json).
+  const emptyJson = (label: string) => {
+    t.equal(res.statusCode, 200, `${label}: 200`);
+    t.match(res.headers['content-type'], /^application\/json/, `${label}: application/json`);
+    t.equal(res.body, '{}', `${label}: {}`);
+    t.equal(res.headers['cache-control'], 'no-store', `${label}: no-store`);
+  };
   res = await post(server, '/oauth/revoke', { token, token_type_hint: 'access_token' }, basicAuth(owner.clientId, owner.clientSecret));
-  t.equal(res.statusCode, 200);
+  emptyJson('revoked');
   res = await post(server, '/oauth/introspect', { token }, basicAuth(other.clientId, other.clientSecret));
   t.same(res.json(), { active: false });
   res = await post(server, '/oauth/revoke', { token }, basicAuth(owner.clientId, owner.clientSecret));
-  t.equal(res.statusCode, 200, 'revoking again, or an unknown token, is still 200 (RFC 7009 §2.2)');
+  emptyJson('revoking again (RFC 7009 §2.2: still 200)');
   res = await post(server, '/oauth/revoke', { token: 'garbage' }, basicAuth(owner.clientId, owner.clientSecret));
-  t.equal(res.statusCode, 200);
+  emptyJson('an unknown token');
 });
 
 t.test('a revocation clears out the revocations of tokens that have expired since', async (t) => {

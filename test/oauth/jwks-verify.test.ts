@@ -167,10 +167,10 @@ for (const alg of SIGNING_ALGS) {
       t.equal(key.alg, alg);
       t.equal(key.use, 'sig');
       t.type(key.kid, 'string');
-      const expectedKty = { ES256: 'EC', EdDSA: 'OKP', RS256: 'RSA', PS256: 'RSA' }[alg];
+      const expectedKty = { ES256: 'EC', EdDSA: 'OKP', Ed25519: 'OKP', RS256: 'RSA', PS256: 'RSA' }[alg];
       t.equal(key.kty, expectedKty);
       if (alg === 'ES256') t.equal(key.crv, 'P-256');
-      if (alg === 'EdDSA') t.equal(key.crv, 'Ed25519');
+      if (alg === 'EdDSA' || alg === 'Ed25519') t.equal(key.crv, 'Ed25519');
       const token = await getToken(origin, bare.clientId, bare.clientSecret);
       t.equal(decodeProtectedHeader(token.access_token).kid, key.kid, 'tokens name the published key');
     });
@@ -227,8 +227,14 @@ t.test('discovery documents', async (t) => {
       }
     });
   }
-  t.test('both documents are the same', async (t) => {
+  t.test('both documents are the same but for response_types_supported', async (t) => {
     t.equal(documents.length, 2);
-    t.same(documents[0], documents[1]);
+    const [authorizationServer, openid] = documents;
+    // RFC 8414: omitted, as nothing true can be listed without an authorization endpoint.
+    t.notOk(authorizationServer !== undefined && 'response_types_supported' in authorizationServer, 'RFC 8414: omitted');
+    // OpenID Connect Discovery §3 requires the member: present, with the true value.
+    t.same(openid?.response_types_supported, [], 'openid-configuration: present and empty');
+    const { response_types_supported: _responseTypes, ...rest } = openid ?? {};
+    t.same(authorizationServer, rest, 'everything else the same');
   });
 });

@@ -3184,6 +3184,11 @@ export interface paths {
                                 created_at: string;
                                 /** Format: date-time */
                                 activates_at: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description For a next key: the earliest time it may be brought forward to (POST /admin/keys/{kid}/activate), the JWKS max-age after it was published. Null for other keys.
+                                 */
+                                earliest_activation: string | null;
                                 /** Format: date-time */
                                 retired_at: string | null;
                                 /** Format: date-time */
@@ -3234,6 +3239,8 @@ export interface paths {
                     "application/json": {
                         /** @description For a compromised key: a new key signs at once, and the active (and any next) key leaves the JWKS at once. Verifiers meet an unknown kid until they refetch. */
                         emergency?: boolean;
+                        /** @description For this rotation only: seconds the new key is published before it signs, instead of KEY_PUBLICATION_LEAD (at least the JWKS max-age, 300; at most 30 days). Not with emergency, nor while a next key is pending. */
+                        activate_after?: number;
                     } | null;
                 };
             };
@@ -3261,6 +3268,11 @@ export interface paths {
                                 created_at: string;
                                 /** Format: date-time */
                                 activates_at: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description For a next key: the earliest time it may be brought forward to (POST /admin/keys/{kid}/activate), the JWKS max-age after it was published. Null for other keys.
+                                 */
+                                earliest_activation: string | null;
                                 /** Format: date-time */
                                 retired_at: string | null;
                                 /** Format: date-time */
@@ -3303,6 +3315,238 @@ export interface paths {
                                 created_at: string;
                                 /** Format: date-time */
                                 activates_at: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description For a next key: the earliest time it may be brought forward to (POST /admin/keys/{kid}/activate), the JWKS max-age after it was published. Null for other keys.
+                                 */
+                                earliest_activation: string | null;
+                                /** Format: date-time */
+                                retired_at: string | null;
+                                /** Format: date-time */
+                                publish_until: string | null;
+                                public_jwk: {
+                                    kty: string;
+                                    kid?: string;
+                                    alg?: string;
+                                    use?: string;
+                                    crv?: string;
+                                    x?: string;
+                                    y?: string;
+                                    n?: string;
+                                    e?: string;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/keys/{kid}/activate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    kid: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /**
+                         * Format: date-time
+                         * @description When the next key starts signing: at the earliest its earliest_activation, at the latest its current activates_at; a time already past means now. Omitted: as soon as allowed.
+                         */
+                        at?: string;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            kid: string;
+                            /** @enum {string} */
+                            status: "active" | "next";
+                            /** Format: date-time */
+                            activates_at: string;
+                            /** @description Keys an emergency rotation took out of the JWKS. */
+                            withdrawn: string[];
+                            items: {
+                                kid: string;
+                                alg: string;
+                                /** @enum {string} */
+                                status: "next" | "active" | "retired";
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                activates_at: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description For a next key: the earliest time it may be brought forward to (POST /admin/keys/{kid}/activate), the JWKS max-age after it was published. Null for other keys.
+                                 */
+                                earliest_activation: string | null;
+                                /** Format: date-time */
+                                retired_at: string | null;
+                                /** Format: date-time */
+                                publish_until: string | null;
+                                public_jwk: {
+                                    kty: string;
+                                    kid?: string;
+                                    alg?: string;
+                                    use?: string;
+                                    crv?: string;
+                                    x?: string;
+                                    y?: string;
+                                    n?: string;
+                                    e?: string;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                202: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            kid: string;
+                            /** @enum {string} */
+                            status: "active" | "next";
+                            /** Format: date-time */
+                            activates_at: string;
+                            /** @description Keys an emergency rotation took out of the JWKS. */
+                            withdrawn: string[];
+                            items: {
+                                kid: string;
+                                alg: string;
+                                /** @enum {string} */
+                                status: "next" | "active" | "retired";
+                                /** Format: date-time */
+                                created_at: string;
+                                /** Format: date-time */
+                                activates_at: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description For a next key: the earliest time it may be brought forward to (POST /admin/keys/{kid}/activate), the JWKS max-age after it was published. Null for other keys.
+                                 */
+                                earliest_activation: string | null;
                                 /** Format: date-time */
                                 retired_at: string | null;
                                 /** Format: date-time */

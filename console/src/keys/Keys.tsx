@@ -1,10 +1,20 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { Api, SigningKey } from '../api';
-import { problemMessage } from '../format';
+import { exactTime, problemMessage } from '../format';
 import { KeysTable } from './KeysTable';
+import { NextKey } from './NextKey';
 import { RotateKey } from './RotateKey';
 
-/** /console/keys: the signing keys (public parts), and rotation after a confirmation. */
+/** A refusal's field messages (e.g. why a time is not allowed), else its detail. */
+function refusal(problem: unknown, fallback: string): string {
+  const errors = (problem as { errors?: Array<{ message: string }> } | undefined)?.errors;
+  return Array.isArray(errors) && errors.length > 0 ? errors.map((error) => error.message).join('; ') : problemMessage(problem, fallback);
+}
+
+/**
+ * /console/keys: the signing keys (public parts); rotation after a confirmation; when a
+ * next key is published, when it takes over and bringing it forward.
+ */
 export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
   const [keys, setKeys] = useState<SigningKey[] | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -29,6 +39,7 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
   const rotate = async () => {
     setBusy(true);
     setError(null);
+    setNotice(null);
     try {
       const { data, error: problem } = await api.POST('/admin/keys/rotate', { body: {} });
       if (data === undefined) setError(problemMessage(problem, 'The key could not be rotated.'));
@@ -47,6 +58,32 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
     }
   };
 
+  const bringForward = async (kid: string, at: string | undefined) => {
+    setBusy(true);
+    setError(null);
+    setNotice(null);
+    try {
+      const { data, error: problem } = await api.POST('/admin/keys/{kid}/activate', {
+        params: { path: { kid } },
+        body: at === undefined ? {} : { at },
+      });
+      if (data === undefined) setError(refusal(problem, 'The key could not be brought forward.'));
+      else {
+        setKeys(data.items);
+        setNotice(
+          data.status === 'active'
+            ? `Key ${data.kid} signs from now on; the previous one stays published for tokens it signed.`
+            : `Key ${data.kid} now takes over signing at ${exactTime(data.activates_at)}.`,
+        );
+      }
+    } catch {
+      setError('Portier is not reachable.');
+    } finally {
+      setBusy(false);
+    }
+  };
+  const nextKey = keys?.find((key) => key.status === 'next');
+
   return (
     <section aria-labelledby="keys-heading">
       <h1 id="keys-heading">Signing keys</h1>
@@ -61,7 +98,14 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
           {notice}
         </p>
       )}
-      {canWrite && <RotateKey busy={busy} onRotate={rotate} />}
+      {(nextKey !== undefined || canWrite) && (
+        <div className="panels">
+          {nextKey !== undefined && (
+            <NextKey nextKey={nextKey} canWrite={canWrite} busy={busy} onBringForward={(at) => bringForward(nextKey.kid, at)} />
+          )}
+          {canWrite && <RotateKey busy={busy} onRotate={rotate} />}
+        </div>
+      )}
       {keys === null && error === null && (
         <p role="status" className="muted">
           Loading keys…

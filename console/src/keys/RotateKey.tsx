@@ -12,7 +12,7 @@ export function RotateKey({ busy, onRotate }: { busy: boolean; onRotate: () => P
       <h2>Rotate</h2>
       {confirming ? (
         <div role="alert">
-          <p>Rotate now? New tokens will be signed with a new key at once.</p>
+          <p>Rotate now? A new key is published at once and takes over signing after the publication lead.</p>
           <button type="button" className="danger" disabled={busy} onClick={() => void confirm()}>
             Yes, rotate
           </button>

@@ -1,4 +1,4 @@
-import { createLocalJWKSet, errors as joseErrors } from 'jose';
+import { errors as joseErrors } from 'jose';
 import type { ClientDirectory } from '../../clients/directory.js';
 import type { ClientRecord } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
@@ -14,6 +14,8 @@ import { InvalidClient, TooManyRequests } from '../errors.js';
 import {
   AssertionRejected,
   CLIENT_ASSERTION_TYPE,
+  type ClientKeySet,
+  clientKeySet,
   readAssertionHeader,
   spendVerification,
   type UnverifiedAssertion,
@@ -37,6 +39,8 @@ export interface AuthenticationContext {
   issuer: string;
   /** Where used assertion ids are remembered (see claimJwtId). */
   db: Db;
+  /** CLIENT_ASSERTION_MAX_LIFETIME: how far ahead an assertion's exp may be, in seconds. */
+  assertionMaxLifetime: number;
   /** Key sets of clients registered with a jwks_uri, and of trusted issuers. */
   remoteJwks: RemoteJwks;
   /** The trusted issuers whose tokens federated clients sign in with. */
@@ -118,9 +122,29 @@ async function checkCredentials(
   // faster than one holding a wrong secret, and tell it that the secret is good.
   if (!isAddressAllowed(callerIp, client.networks)) return fail(`caller ${callerIp} is outside the client's IP ranges`, client);
   if (!(await ctx.directory.verifySecret(client, credentials.clientSecret, now))) {
-    throw new InvalidClient('wrong secret').concerns({ clientId: client.clientId });
+    throw new InvalidClient(wrongSecretReason(client, credentials, now)).concerns({ clientId: client.clientId });
   }
   return client;
+}
+
+/**
+ * Why a secret failed, for the log and the audit trail (never the caller). Many clients
+ * send the secret over HTTP Basic without the form-encoding RFC 6749 §2.3.1 asks for, so a
+ * `+` in it arrives as is and is decoded to a space. When a failed Basic secret has a space
+ * and a live secret of the client contains `+` (recorded when it was stored), the reason
+ * says so; neither secret is ever part of it.
+ */
+function wrongSecretReason(client: ClientRecord, credentials: { method: string; clientSecret: string }, now: number): string {
+  const plusMangled =
+    credentials.method === 'client_secret_basic' &&
+    credentials.clientSecret.includes(' ') &&
+    client.secrets.some((secret) => secret.containsPlus && (secret.expiresAt === null || secret.expiresAt > now));
+  if (!plusMangled) return 'wrong secret';
+  return (
+    "wrong secret; hint: it came over HTTP Basic with a space, and this client's secret contains '+', which a client " +
+    'that does not form-encode the secret (RFC 6749 §2.3.1) sends as is and which decodes to a space: ' +
+    'have the client use client_secret_post, or form-encode the secret'
+  );
 }
 
 /**
@@ -163,7 +187,7 @@ async function checkAssertion(
   if (status !== 'active') return refuse(`client is ${status}`, client);
   if (!isAddressAllowed(callerIp, client.networks)) return refuse(`caller ${callerIp} is outside the client's IP ranges`, client);
 
-  let key: Awaited<ReturnType<KeySet>>;
+  let key: Awaited<ReturnType<ClientKeySet>>;
   try {
     key =
       client.jwksUri !== null
@@ -186,6 +210,8 @@ async function checkAssertion(
       clientId: client.clientId,
       audiences: [ctx.issuer, tokenEndpointUrl(ctx.issuer)],
       now,
+      maxLifetimeSeconds: ctx.assertionMaxLifetime,
+      // Kept until the assertion expires, however long it lives: it is accepted once.
       claimJwtId: (jti, expiresAt) => claimJwtId(ctx.db, `client_assertion:${client.clientId}`, jti, expiresAt, new Date(now)),
     });
   } catch (error) {
@@ -195,15 +221,14 @@ async function checkAssertion(
   return client;
 }
 
-type KeySet = ReturnType<typeof createLocalJWKSet>;
 /** The imported key set of each cached record: made once, gone with the record. */
-const keySets = new WeakMap<ClientRecord, KeySet>();
+const keySets = new WeakMap<ClientRecord, ClientKeySet>();
 
-/** The client's registered keys, as jose selects among them (by kid, kty and alg; one match or none). */
-function registeredKeys(client: ClientRecord): KeySet {
+/** The client's registered keys, as jose selects among them (see clientKeySet; one match or none). */
+function registeredKeys(client: ClientRecord): ClientKeySet {
   let keys = keySets.get(client);
   if (keys === undefined) {
-    keys = createLocalJWKSet(client.jwks ?? { keys: [] });
+    keys = clientKeySet(client.jwks ?? { keys: [] });
     keySets.set(client, keys);
   }
   return keys;

@@ -1,9 +1,12 @@
 import {
   type CryptoKey,
+  createLocalJWKSet,
   decodeJwt,
   decodeProtectedHeader,
   errors,
   generateKeyPair,
+  type JSONWebKeySet,
+  type JWK,
   type JWSHeaderParameters,
   type JWTPayload,
   jwtVerify,
@@ -20,17 +23,14 @@ export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-typ
  * The signature algorithms a client assertion may use, and what discovery lists as
  * token_endpoint_auth_signing_alg_values_supported. Asymmetric only: `none` proves
  * nothing, and an HMAC "signed" with a public key proves nothing either (anyone has it).
+ * `Ed25519` is RFC 9864's fully-specified name for `EdDSA` with an Ed25519 key, which
+ * oauth4webapi signs with by default.
  */
-export const ASSERTION_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA'] as const;
+export const ASSERTION_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
 type AssertionAlg = (typeof ASSERTION_SIGNING_ALGS)[number];
 
 /** How far the client's clock may be from ours, for exp, nbf and iat. */
 export const ASSERTION_CLOCK_SKEW_SECONDS = 30;
-/**
- * An assertion may be valid for at most this long: it is a one-time proof made for one
- * request, and its jti must be remembered until it expires.
- */
-export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 /** Longer than any honest assertion (a few hundred bytes; a few KiB with an RSA-4096 x5c). */
 export const MAX_ASSERTION_LENGTH = 16 * 1024;
 
@@ -94,12 +94,39 @@ export function isPlatformIssuer(iss: string): boolean {
 
 type VerificationKey = Parameters<typeof jwtVerify>[1];
 
+/** A client's public keys, as jose selects among them for an assertion's header (by kid, kty, crv and alg). */
+export type ClientKeySet = ReturnType<typeof createLocalJWKSet>;
+
+/**
+ * The key set of a client's registered or published keys. A key's `alg` binds it to that
+ * algorithm, with one exception: `EdDSA` (RFC 8037's name, which key tools still write)
+ * and `Ed25519` (RFC 9864's) are the same signature with an Ed25519 key, so an Ed25519 key
+ * marked with either serves assertions under either name. Such a key is offered to jose
+ * without its `alg`, which lets it match exactly those two: only they take an OKP key on
+ * that curve.
+ */
+export function clientKeySet(jwks: JSONWebKeySet): ClientKeySet {
+  return createLocalJWKSet({ keys: jwks.keys.map(eitherEd25519Name) });
+}
+
+function eitherEd25519Name(jwk: JWK): JWK {
+  if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || (jwk.alg !== 'EdDSA' && jwk.alg !== 'Ed25519')) return jwk;
+  const { alg: _either, ...rest } = jwk;
+  return rest;
+}
+
 export interface AssertionExpectations {
   clientId: string;
   /** What `aud` must name (one of): the issuer and the token endpoint URL. */
   audiences: string[];
   /** Now, in milliseconds. */
   now: number;
+  /**
+   * How far ahead `exp` may be (CLIENT_ASSERTION_MAX_LIFETIME, seconds). Authlib makes
+   * assertions valid for an hour; a long lifetime adds no replay risk, as the jti is kept
+   * until `exp` and the assertion is accepted once.
+   */
+  maxLifetimeSeconds: number;
   /** Records the jti as used; false when it was used before (see claimJwtId). */
   claimJwtId(jti: string, expiresAt: Date): Promise<boolean>;
 }
@@ -109,8 +136,8 @@ export interface AssertionExpectations {
  * its header selects, or throws AssertionRejected:
  * the signature, with the header's algorithm from ASSERTION_SIGNING_ALGS;
  * `iss` and `sub` both the client_id; `aud` naming the issuer or the token endpoint;
- * `exp` present, not past, and at most MAX_ASSERTION_LIFETIME_SECONDS ahead (and, with
- * `iat`, not claiming a longer life); `nbf` and `iat` not in the future; all three with
+ * `exp` present, not past, and at most `maxLifetimeSeconds` ahead (and, with `iat`, not
+ * claiming a longer life); `nbf` and `iat` not in the future; all three with
  * ASSERTION_CLOCK_SKEW_SECONDS of leeway; `jti` present, and never seen before for this
  * client, on any instance (the database remembers it until the assertion expires).
  * The jti is recorded last, so an assertion refused for another reason does not use it up.
@@ -137,13 +164,14 @@ export async function verifyClientAssertion(
   }
   const now = Math.floor(expected.now / 1000);
   const exp = payload.exp as number;
-  if (exp > now + MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
-    throw new AssertionRejected(`assertion exp is more than ${MAX_ASSERTION_LIFETIME_SECONDS} s ahead`);
+  const maxLifetime = expected.maxLifetimeSeconds;
+  if (exp > now + maxLifetime + ASSERTION_CLOCK_SKEW_SECONDS) {
+    throw new AssertionRejected(`assertion exp is more than ${maxLifetime} s ahead (CLIENT_ASSERTION_MAX_LIFETIME)`);
   }
   if (payload.iat !== undefined) {
     if (payload.iat > now + ASSERTION_CLOCK_SKEW_SECONDS) throw new AssertionRejected('assertion iat is in the future');
-    if (exp - payload.iat > MAX_ASSERTION_LIFETIME_SECONDS + ASSERTION_CLOCK_SKEW_SECONDS) {
-      throw new AssertionRejected(`assertion claims a lifetime of more than ${MAX_ASSERTION_LIFETIME_SECONDS} s`);
+    if (exp - payload.iat > maxLifetime + ASSERTION_CLOCK_SKEW_SECONDS) {
+      throw new AssertionRejected(`assertion claims a lifetime of more than ${maxLifetime} s (CLIENT_ASSERTION_MAX_LIFETIME)`);
     }
   }
   const { jti } = payload;

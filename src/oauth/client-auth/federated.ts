@@ -1,4 +1,4 @@
-import { createLocalJWKSet, decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { ClientDirectory } from '../../clients/directory.js';
 import { type FederatedIdentityUse, findClientsByIdentity, identityMatches } from '../../clients/identities.js';
 import type { ClientRecord } from '../../clients/record.js';
@@ -14,6 +14,8 @@ import {
   ASSERTION_CLOCK_SKEW_SECONDS,
   AssertionRejected,
   CLIENT_ASSERTION_TYPE,
+  type ClientKeySet,
+  clientKeySet,
   describeJoseError,
   readAssertionHeader,
   spendVerification,
@@ -63,7 +65,7 @@ export class TrustedIssuerCache {
   private readonly byIssuer: Cached<Map<string, TrustedIssuerRecord>>;
   private readonly candidates: CachedMap<string, string[]>;
   /** The imported inline key set of each cached issuer: made once, gone with the record. */
-  private readonly inlineKeys = new WeakMap<TrustedIssuerRecord, ReturnType<typeof createLocalJWKSet>>();
+  private readonly inlineKeys = new WeakMap<TrustedIssuerRecord, ClientKeySet>();
 
   constructor(db: DbOrTx, clock: Clock) {
     this.byIssuer = new Cached(async () => new Map((await loadTrustedIssuers(db)).map((record) => [record.issuer, record])));
@@ -87,10 +89,10 @@ export class TrustedIssuerCache {
   }
 
   /** The issuer's inline keys (none for an issuer without), as jose selects among them. */
-  inlineKeySet(issuer: TrustedIssuerRecord): ReturnType<typeof createLocalJWKSet> {
+  inlineKeySet(issuer: TrustedIssuerRecord): ClientKeySet {
     let keys = this.inlineKeys.get(issuer);
     if (keys === undefined) {
-      keys = createLocalJWKSet(issuer.jwks ?? { keys: [] });
+      keys = clientKeySet(issuer.jwks ?? { keys: [] });
       this.inlineKeys.set(issuer, keys);
     }
     return keys;

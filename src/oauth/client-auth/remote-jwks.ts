@@ -2,11 +2,12 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'nod
 import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
-import { createLocalJWKSet, errors, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
+import { errors, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
 import { evictOldest } from '../../lib/cached.js';
 import type { Clock } from '../../lib/clock.js';
 import { isPublicAddress } from '../../lib/networks.js';
 import { PRIVATE_JWK_MEMBERS } from '../../schemas/clients.js';
+import { type ClientKeySet, clientKeySet } from './client-assertion.js';
 
 /** A key set larger than this is refused: a few dozen keys fit in a fraction of it. */
 export const MAX_JWKS_BYTES = 64 * 1024;
@@ -231,12 +232,11 @@ function describe(error: Error): string {
   return code === undefined ? error.message : `${code}: ${error.message}`;
 }
 
-type KeySet = ReturnType<typeof createLocalJWKSet>;
-type VerificationKey = Awaited<ReturnType<KeySet>>;
+type VerificationKey = Awaited<ReturnType<ClientKeySet>>;
 
 interface Entry {
   /** The set as last fetched, and when; undefined until a fetch has succeeded. */
-  keys: KeySet | undefined;
+  keys: ClientKeySet | undefined;
   fetchedAt: number;
   /** When a fetch was last started, successful or not (for JWKS_REFETCH_INTERVAL_MS). */
   attemptedAt: number;
@@ -305,7 +305,7 @@ export class RemoteJwks {
   }
 
   /** The set to select from, if one is held and not too old; otherwise why there is none. */
-  private usable(entry: Entry): KeySet {
+  private usable(entry: Entry): ClientKeySet {
     if (entry.keys !== undefined && this.clock() - entry.fetchedAt < JWKS_CACHE_MS + JWKS_STALE_MS) return entry.keys;
     throw entry.failure ?? new JwksFetchError('key set not fetched yet');
   }
@@ -317,7 +317,7 @@ export class RemoteJwks {
     const pending = this.fetcher(source).then(
       (jwks) => {
         try {
-          entry.keys = createLocalJWKSet(jwks) as KeySet;
+          entry.keys = clientKeySet(jwks);
           entry.fetchedAt = this.clock();
           entry.failure = undefined;
         } catch {

@@ -1,0 +1,1 @@
+ALTER TABLE "client_secrets" ADD COLUMN "contains_plus" boolean DEFAULT false NOT NULL;
