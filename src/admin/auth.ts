@@ -1,6 +1,5 @@
 import type { Actor } from '../audit/events.js';
 import { type AccessTokenContext, checkAccessToken } from '../oauth/access-tokens.js';
-import { boundKeyThumbprint } from '../oauth/dpop.js';
 import { type ADMIN_SCOPES, adminAudience } from '../services/services.js';
 
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
@@ -46,15 +45,11 @@ export async function authenticateAdmin(ctx: AccessTokenContext, authorization: 
   const { claims, client } = check;
   // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is refused. The admin
   // API does not take DPoP proofs, so a DPoP-bound token cannot be used here at all.
-  if (boundKeyThumbprint(claims) !== undefined) throw unauthorized('a DPoP-bound access token cannot be used as a bearer token');
+  if (claims.jkt !== undefined) throw unauthorized('a DPoP-bound access token cannot be used as a bearer token');
 
   // What the token says, narrowed by what the client is granted now.
   const granted = new Set(client.grants.get(audience)?.scopes ?? []);
-  const scopes = new Set(
-    String(claims.scope ?? '')
-      .split(' ')
-      .filter((scope) => granted.has(scope)),
-  );
+  const scopes = new Set(claims.scope.split(' ').filter((scope) => granted.has(scope)));
   const needed = requiredScope(method);
   const allowed = scopes.has('admin:write') || scopes.has(needed);
   if (!allowed) {

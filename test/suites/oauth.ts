@@ -18,6 +18,7 @@ import '../oauth/jwks-verify.test.js';
 import '../oauth/client-auth/jwt-ids.test.js';
 import '../oauth/private-key-jwt.test.js';
 import '../oauth/token-cache.test.js';
+import '../oauth/token-claims.test.js';
 import '../oauth/token-errors.test.js';
 import '../oauth/token.test.js';
 import '../protection/argon2-pool.test.js';
