@@ -78,7 +78,7 @@ async function checkCredentials(
   callerIp: string,
 ): Promise<ClientRecord> {
   const fail = async (detail: string, client?: ClientRecord): Promise<never> => {
-    await ctx.verifier.refuse(credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
+    await ctx.verifier.refuse(credentials.clientId, credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
     const error = new InvalidClient(detail);
     throw client === undefined ? error : error.concerns({ clientId: client.clientId });
   };
