@@ -113,7 +113,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     admission,
     argon2,
     lastUsed: new LastUsedTracker(db, logError('writing last_used_at failed')),
-    denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
+    denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed'), clock),
     tokenEndpoint: {
       issuer: config.issuer,
       clock,

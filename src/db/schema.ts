@@ -189,7 +189,13 @@ export const auditEvents = pgTable(
     /** How many identical events this row stands for (throttled token denials). */
     count: integer('count').notNull().default(1),
   },
-  (t) => [index('audit_events_client_idx').on(t.clientId, t.id), index('audit_events_action_idx').on(t.action, t.id)],
+  (t) => [
+    index('audit_events_client_idx').on(t.clientId, t.id),
+    index('audit_events_action_idx').on(t.action, t.id),
+    // Summaries of refused token requests list the client_ids they name (audit/denials.ts):
+    // a client's history finds them through this.
+    index('audit_events_named_clients_idx').using('gin', sql`(${t.details} -> 'client_ids')`),
+  ],
 );
 
 /**

@@ -1,4 +1,5 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
+import '../audit/denials.test.js';
 import '../clients/bootstrap.test.js';
 import '../clients/concurrency.test.js';
 import '../clients/rules.test.js';

@@ -53,7 +53,7 @@ export async function authenticateClient(
   callerIp: string,
 ): Promise<ClientRecord> {
   const waitMs = ctx.budgets.waitMs(credentials.clientId, callerIp);
-  if (waitMs > 0) throw new TooManyRequests(waitMs);
+  if (waitMs > 0) throw new TooManyRequests(waitMs, isValidClientId(credentials.clientId) ? credentials.clientId : undefined);
   try {
     const client =
       credentials.method === 'private_key_jwt'
