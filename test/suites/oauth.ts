@@ -16,6 +16,7 @@ import '../oauth/introspection.test.js';
 import '../oauth/ip-ranges.test.js';
 import '../oauth/jwks-uri.test.js';
 import '../oauth/jwks-verify.test.js';
+import '../oauth/client-auth/authenticate.test.js';
 import '../oauth/client-auth/jwt-ids.test.js';
 import '../oauth/private-key-jwt.test.js';
 import '../oauth/token-cache.test.js';
