@@ -72,8 +72,8 @@ export interface ProtectionConfig {
   argon2Concurrency: number;
   /** argon2id verifications that may wait for a turn; beyond that, 503 without queueing. */
   argon2Queue: number;
-  /** Open connections in all. */
-  maxConnections: number;
+  /** Open connections in all; undefined: follow the open-file limit (see protection/connections.ts). */
+  maxConnections: number | undefined;
   /** Open connections per source address (0: no limit); trusted proxies are exempt. */
   maxConnectionsPerAddress: number;
   /** The whole request, headers and body, must arrive within this. */
@@ -222,7 +222,7 @@ function parseProtection(env: Env): ProtectionConfig {
     throttleDelayMs: parseIntegerVar(env, 'AUTH_THROTTLE_DELAY_MS', 1000, 0, 10_000),
     argon2Concurrency,
     argon2Queue: parseIntegerVar(env, 'ARGON2_QUEUE', 4 * argon2Concurrency, 0, 10_000),
-    maxConnections: parseIntegerVar(env, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+    maxConnections: nonEmpty(env.MAX_CONNECTIONS) === undefined ? undefined : parseIntegerVar(env, 'MAX_CONNECTIONS', 0, 1, 1_000_000),
     maxConnectionsPerAddress: parseIntegerVar(env, 'MAX_CONNECTIONS_PER_ADDRESS', 256, 0, 1_000_000),
     requestTimeoutMs: parseIntegerVar(env, 'REQUEST_TIMEOUT', 10, 1, 600) * 1000,
   };
