@@ -18,8 +18,13 @@ const MEMORY_PER_CONNECTION = 64 * 1024;
 const PRESSURE_SHARE = 0.8;
 /** Under pressure, how long a connection may take to deliver its first request head. */
 export const SLOW_HEAD_DEADLINE_MS = 1000;
-/** How often, under pressure, slow connections are looked for. */
-const SWEEP_EVERY_MS = 250;
+/**
+ * How often, under pressure, slow connections are looked for, and how many are closed at
+ * most each time: closing thousands at once (a table filled in one burst ages in one
+ * burst) would hold up the event loop, and every request with it, for a noticeable time.
+ */
+const SWEEP_EVERY_MS = 100;
+const MAX_CLOSED_PER_SWEEP = 500;
 /**
  * A new connection is not closed to make room before it has had this many turns of the
  * event loop (or SLOW_HEAD_DEADLINE_MS) to deliver its request head: the head a client sends
@@ -129,9 +134,11 @@ export function capConnections(
 
   const sweep = () => {
     const deadline = Date.now() - SLOW_HEAD_DEADLINE_MS;
+    let closedNow = 0;
     for (const connection of waiting.values()) {
-      if (connection.acceptedAt > deadline) break;
+      if (connection.acceptedAt > deadline || closedNow >= MAX_CLOSED_PER_SWEEP) break;
       close(connection, 'slow_head');
+      closedNow += 1;
     }
     if (open <= pressure && sweeper !== undefined) {
       clearInterval(sweeper);
@@ -211,7 +218,11 @@ export function connectionCap(configured: number | undefined, log?: RepeatedLog)
     return Math.max(1, Math.min(byFiles ?? DEFAULT_WITHOUT_FILE_LIMIT, byMemory));
   }
   if (byFiles !== undefined && byFiles < configured) {
-    log?.warn('max connections', { max_connections: byFiles, open_file_limit: fdLimit }, 'MAX_CONNECTIONS lowered below the open-file limit');
+    log?.warn(
+      'max connections',
+      { max_connections: byFiles, open_file_limit: fdLimit },
+      'MAX_CONNECTIONS lowered below the open-file limit',
+    );
     return Math.max(1, byFiles);
   }
   return configured;
