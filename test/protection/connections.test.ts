@@ -2,7 +2,7 @@ import http from 'node:http';
 import { connect, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import type { Config, ProtectionConfig } from '../../src/config.js';
-import { addClient, addService, basicAuth, build, sleep, testConfig } from '../helpers.js';
+import { addClient, addService, basicAuth, build, eventually, sleep, type TestServer, testConfig } from '../helpers.js';
 
 // Connection hygiene, over real sockets: slow headers and slow bodies are cut, and the caps
 // on open connections keep one address from taking the server away from the others.
@@ -144,35 +144,62 @@ t.test('at MAX_CONNECTIONS, a new connection takes the place of the oldest one t
 /**
  * Slow connections from `addresses` (127.0.1.x), `perAddress` each, every one trickling a
  * request head that never ends and opening again as soon as it is closed, as a slowloris
- * run from many machines does. `stop()` ends it and says how many connections it opened.
+ * run from many machines does. At most 200 connection attempts are under way at once: all
+ * of them in one instant would overflow the kernel's queues, and test those. `stop()` ends
+ * it and says how many connections it opened.
  */
-function slowFlood(port: number, addresses: number, perAddress: number): { stop(): number; open(): number } {
+function slowFlood(port: number, addresses: number, perAddress: number): { stop(): number; opened(): number } {
   let stopping = false;
   let opened = 0;
+  let connecting = 0;
   const sockets = new Set<Socket>();
+  const queue: string[] = [];
+  const next = () => {
+    while (!stopping && connecting < 200 && queue.length > 0) start(queue.shift() as string);
+  };
   const start = (localAddress: string) => {
-    if (stopping) return;
     opened += 1;
+    connecting += 1;
+    let attempting = true;
+    const attempted = () => {
+      if (!attempting) return;
+      attempting = false;
+      connecting -= 1;
+      next();
+    };
     const socket = connect({ host: '127.0.0.1', port, localAddress });
     sockets.add(socket);
     socket.on('error', () => {});
-    socket.on('connect', () => socket.write('POST /oauth/token HTTP/1.1\r\nHost: portier.test\r\n'));
+    socket.on('connect', () => {
+      attempted();
+      socket.write('POST /oauth/token HTTP/1.1\r\nHost: portier.test\r\n');
+    });
     const timer = setInterval(() => socket.writable && socket.write('X'), 500);
     socket.once('close', () => {
       clearInterval(timer);
       sockets.delete(socket);
-      setImmediate(() => start(localAddress));
+      attempted();
+      if (stopping) return;
+      queue.push(localAddress);
+      next();
     });
   };
-  for (let a = 1; a <= addresses; a++) for (let i = 0; i < perAddress; i++) start(`127.0.1.${a}`);
+  for (let i = 0; i < perAddress; i++) for (let a = 1; a <= addresses; a++) queue.push(`127.0.1.${a}`);
+  next();
   return {
-    open: () => [...sockets].filter((socket) => !socket.connecting && !socket.destroyed).length,
+    opened: () => opened,
     stop: () => {
       stopping = true;
       for (const socket of sockets) socket.destroy();
       return opened;
     },
   };
+}
+
+/** What the connection caps of `server` have closed so far, by reason. */
+async function closedByCaps(server: TestServer): Promise<Record<string, number>> {
+  const metric = await server.app.portier.metrics.connectionsClosed.get();
+  return Object.fromEntries(metric.values.map((value) => [String(value.labels.reason), value.value]));
 }
 
 t.test('thousands of slow connections from 20 addresses, reconnecting: a client from 127.0.0.1 still gets tokens', async (t) => {
@@ -184,24 +211,29 @@ t.test('thousands of slow connections from 20 addresses, reconnecting: a client 
 
   const flood = slowFlood(server.port, 20, 100);
   t.teardown(() => flood.stop());
-  // Until the 2,000 connections have filled the 200 places.
-  for (let i = 0; i < 50 && flood.open() < 200; i++) await sleep(100);
-  t.ok(flood.open() >= 200, `the slow connections fill MAX_CONNECTIONS (${flood.open()} open on the flood's side)`);
+  // Until the server is full (it has made room for a new connection, or refused one) and
+  // the flood is reconnecting (it has opened more than its 2,000).
+  const full = await eventually(
+    () => closedByCaps(server),
+    (closed) => (closed.made_room ?? 0) + (closed.refused ?? 0) > 0 && flood.opened() > 2000,
+    20_000,
+  );
+  t.ok((full.made_room ?? 0) + (full.refused ?? 0) > 0, `the slow connections fill MAX_CONNECTIONS (${JSON.stringify(full)})`);
+  t.ok(flood.opened() > 2000, `and come back when closed (${flood.opened()} opened)`);
 
   const answers: Array<number | string> = [];
+  // One every 100 ms: the requests span the flood's closing and reopening over two seconds.
   for (let i = 0; i < 20; i++) {
+    await sleep(100);
     answers.push(
       await tokenOverHttp(server.port, '127.0.0.1', client.clientId, client.clientSecret).catch(
         (error: NodeJS.ErrnoException) => error.code ?? 'error',
       ),
     );
   }
-  const opened = flood.stop();
+  flood.stop();
   t.same(answers, Array(20).fill(200), 'twenty new connections from 127.0.0.1, twenty tokens, no reset');
-  t.ok(opened > 2000, `the flood kept reconnecting (${opened} connections opened)`);
-  const closed = Object.fromEntries(
-    (await server.app.portier.metrics.connectionsClosed.get()).values.map((value) => [value.labels.reason, value.value]),
-  );
+  const closed = await closedByCaps(server);
   t.ok((closed.made_room ?? 0) + (closed.slow_head ?? 0) > 0, `slow connections gave their places (${JSON.stringify(closed)})`);
 });
 
