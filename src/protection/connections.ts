@@ -119,7 +119,7 @@ export function capConnections(
     else perAddress.set(connection.address, left);
   };
 
-  /** A place for a connection from `address` that holds `holding` already, by closing another; false if none can be had. */
+  /** A place for a new connection whose address holds `holding` already, made by closing another; false if none can be had. */
   const makeRoom = (holding: number, isExempt: boolean, now: number): boolean => {
     const [oldest] = waiting.values();
     // While any connection has yet to deliver a request head, no keep-alive connection gives
