@@ -1,13 +1,16 @@
 // The attack table: a legitimate client's throughput on portier-pg alone, then under a
 // wrong-secret flood and under a random-client_id flood sent from another loopback address
-// (127.0.0.2); in each scenario a client created meanwhile must get its first token quickly.
+// (127.0.0.2), and under slow connections from 100 addresses (slow-connections.ts); in each
+// scenario a client created meanwhile must get its first token quickly. BENCH_ATTACKS
+// chooses the scenarios.
 import http from 'node:http';
 import { generateClientId } from '../src/clients/rules.js';
 import { generateSecret } from '../src/clients/secrets.js';
 import { type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
 import { assertLoopback, onCleanup, sleep } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
-import { basicAuthorization, type Credentials, checkToken, portierSpec, type Server, TOKEN_BODY } from './targets.js';
+import { SLOW_ADDRESSES, SLOW_PER_ADDRESS, SLOW_SCENARIO_MAX_CONNECTIONS, startSlowConnections } from './slow-connections.js';
+import { basicAuthorization, type Credentials, checkToken, portierSpec, type Server, TOKEN_BODY, type TokenSpec } from './targets.js';
 
 /** Where the attacker's sockets come from; the legitimate load comes from 127.0.0.1. */
 export const ATTACKER_ADDRESS = '127.0.0.2';
@@ -221,8 +224,8 @@ async function adminToken(baseUrl: string, admin: Credentials): Promise<string> 
 // ---- the table ---------------------------------------------------------------------------------
 
 export interface AttackContext {
-  /** Starts a fresh portier-pg process on the bench database. */
-  startPortier(): Promise<Server>;
+  /** Starts a fresh portier-pg process on the bench database, with these of Portier's settings besides. */
+  startPortier(env?: Record<string, string>): Promise<Server>;
   legit: Credentials;
   victimId: string;
   admin: Credentials;
@@ -235,32 +238,111 @@ export interface AttackContext {
   log(line?: string): void;
 }
 
+/** What an attack did, for the table (its outcomes) and the notes. */
+interface AttackReport {
+  outcomes: Map<string, number>;
+  note: string;
+}
+
+/** One scenario of the table. */
+interface Scenario {
+  /** What BENCH_ATTACKS calls it. */
+  key: AttackKey;
+  name: string;
+  /** Starts the attack on the server; none: the legitimate client alone. Returns its stop. */
+  attack?: (spec: TokenSpec, maxSeconds: number) => () => Promise<AttackReport>;
+  /** Portier settings of this scenario's server. */
+  env?: Record<string, string>;
+  /** The legitimate client must see no error at all: no connection reset, no non-2xx answer. */
+  noLegitErrors?: boolean;
+}
+
+export const ATTACK_KEYS = ['alone', 'wrong-secret', 'random-client-id', 'slow-connections'] as const;
+export type AttackKey = (typeof ATTACK_KEYS)[number];
+
+/** BENCH_ATTACKS: which scenarios, comma-separated (default all); `alone` is what the others are compared with. */
+export function selectedAttacks(spec: string | undefined): AttackKey[] {
+  const names = (spec?.trim() || ATTACK_KEYS.join(','))
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+  for (const name of names) {
+    if (!(ATTACK_KEYS as readonly string[]).includes(name))
+      throw new Error(`BENCH_ATTACKS: unknown scenario "${name}" (known: ${ATTACK_KEYS.join(', ')})`);
+  }
+  return ATTACK_KEYS.filter((key) => names.includes(key));
+}
+
+/** A flood of token requests from ATTACKER_ADDRESS, each with the authorization `attacker` makes. */
+function flood(attacker: () => string) {
+  return (spec: TokenSpec, maxSeconds: number) => {
+    const stop = startFlood(spec.tokenUrl, attacker, maxSeconds);
+    return async (): Promise<AttackReport> => {
+      const attack = await stop();
+      return {
+        outcomes: attack.outcomes,
+        note:
+          `attacker sent ${integer(attack.requests)} requests in ${fixed(attack.seconds, 1)} s (${integer(attack.requests / attack.seconds)}/s), ` +
+          `answer time mean ${fixed(attack.meanAnswerMs, 0)} ms, max ${fixed(attack.maxAnswerMs, 0)} ms; bench process (flood generator) ${fixed(attack.cores, 2)} cores`,
+      };
+    };
+  };
+}
+
+/** Slow connections from SLOW_ADDRESSES addresses (see slow-connections.ts). */
+function slowConnections(spec: TokenSpec, maxSeconds: number) {
+  const stop = startSlowConnections(new URL(spec.tokenUrl).origin, maxSeconds);
+  return async (): Promise<AttackReport> => {
+    const report = await stop();
+    return {
+      outcomes: report.outcomes,
+      note:
+        `${SLOW_ADDRESSES} addresses × ${SLOW_PER_ADDRESS} slow connections against MAX_CONNECTIONS=${SLOW_SCENARIO_MAX_CONNECTIONS} for ${fixed(report.seconds, 1)} s; ` +
+        `bench process (connection driver) ${fixed(report.cores, 2)} cores`,
+    };
+  };
+}
+
 /** What one scenario's run measured. */
 interface ScenarioRun {
   legit: LoadResult;
   peakRssMb: number;
   newClient: NewClientReport;
-  attack: FloodReport | undefined;
+  attack: AttackReport | undefined;
 }
 
 /**
- * Runs the three scenarios `rounds` times in turn, prints a row per run, then a median row
+ * Runs the scenarios `rounds` times in turn, prints a row per run, then a median row
  * per scenario and the verdicts on those medians (the new client: the slowest of its runs);
  * returns the problems met. Taking turns, and medians, keeps a slow moment of the machine
  * from deciding a verdict: it varies by 10–25 % from minute to minute.
  */
-export async function attackTable(ctx: AttackContext): Promise<string[]> {
+export async function attackTable(ctx: AttackContext, keys: readonly AttackKey[] = ATTACK_KEYS): Promise<string[]> {
   const { log } = ctx;
-  const scenarios: { name: string; attacker?: () => string }[] = [
-    { name: 'alone' },
+  const all: Scenario[] = [
+    { key: 'alone', name: 'alone' },
     // A guessing attack on a client that exists: a new wrong secret each time.
-    { name: 'wrong-secret flood', attacker: () => basicAuthorization({ clientId: ctx.victimId, clientSecret: generateSecret() }) },
+    {
+      key: 'wrong-secret',
+      name: 'wrong-secret flood',
+      attack: flood(() => basicAuthorization({ clientId: ctx.victimId, clientSecret: generateSecret() })),
+    },
     // Client_ids that follow the rule but do not exist, with secrets of the right shape.
     {
+      key: 'random-client-id',
       name: 'random-client_id flood',
-      attacker: () => basicAuthorization({ clientId: generateClientId(), clientSecret: generateSecret() }),
+      attack: flood(() => basicAuthorization({ clientId: generateClientId(), clientSecret: generateSecret() })),
+    },
+    // Slowloris from many machines, each under the per-address cap, together twice MAX_CONNECTIONS.
+    {
+      key: 'slow-connections',
+      name: `slow connections from ${SLOW_ADDRESSES} addresses, reconnecting`,
+      attack: slowConnections,
+      env: { MAX_CONNECTIONS: String(SLOW_SCENARIO_MAX_CONNECTIONS) },
+      noLegitErrors: true,
     },
   ];
+  const scenarios = all.filter((scenario) => keys.includes(scenario.key));
   const titles = ['legit tokens/s', 'legit p99 ms', 'vs alone', 'legit non-2xx+err', 'new client 1st token s', 'server peak RSS MB'];
   const table = new Table([
     { title: 'scenario', align: 'left' },
@@ -268,7 +350,7 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
     ...titles.map((title) => ({ title })),
     { title: 'attacker answers (by status)', align: 'left' },
   ]);
-  table.fit(['random-client_id flood', 'median']);
+  table.fit([...scenarios.map((scenario) => scenario.name), 'median']);
   const problems: string[] = [];
   const notes: string[] = [];
   const runs = new Map<string, ScenarioRun[]>(scenarios.map((scenario) => [scenario.name, []]));
@@ -299,10 +381,10 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
     let aloneThisRound = Number.NaN;
     for (const [index, scenario] of scenarios.entries()) {
       try {
-        const run = await runScenario(ctx, scenario.attacker, `attack-${round}-${index}`);
+        const run = await runScenario(ctx, scenario, `attack-${round}-${index}`);
         runs.get(scenario.name)?.push(run);
         const { legit, newClient, attack } = run;
-        if (scenario.attacker === undefined) aloneThisRound = legit.tokensPerSecond;
+        if (scenario.attack === undefined) aloneThisRound = legit.tokensPerSecond;
         log(
           table.row(
             cells(
@@ -321,12 +403,7 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
             `answers on the way ${tallies(newClient.answers)}${newClient.failure === undefined ? '' : ` (${newClient.failure})`}; ` +
             `cores: server ${fixed(legit.serverCores, 2)}, load.mjs ${fixed(legit.loadgenCores, 2)}, other ${fixed(legit.otherCores, 2)}, steal ${fixed(legit.stealCores, 2)}`,
         );
-        if (attack !== undefined) {
-          notes.push(
-            `${scenario.name}, round ${round}: attacker sent ${integer(attack.requests)} requests in ${fixed(attack.seconds, 1)} s (${integer(attack.requests / attack.seconds)}/s), ` +
-              `answer time mean ${fixed(attack.meanAnswerMs, 0)} ms, max ${fixed(attack.maxAnswerMs, 0)} ms; bench process (flood generator) ${fixed(attack.cores, 2)} cores`,
-          );
-        }
+        if (attack !== undefined) notes.push(`${scenario.name}, round ${round}: ${attack.note}`);
       } catch (error) {
         problems.push(`attack scenario "${scenario.name}" failed: ${error instanceof Error ? error.message : String(error)}`);
         log(`  ${problems.at(-1)}`);
@@ -354,11 +431,15 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
     const checks = [
       `${mark(slowest <= 5)} new client's first token ${Number.isFinite(slowest) ? `${fixed(slowest, 2)} s` : 'never came'} ≤ 5 s`,
     ];
-    if (scenario.attacker !== undefined) {
+    if (scenario.attack !== undefined) {
       checks.unshift(
         `${mark(ratio >= 0.8)} legit keeps ${fixed(ratio * 100, 0)} % of its tokens/s alone (≥ 80 %)`,
         `${mark(legit.p99 <= 20)} legit p99 ${fixed(legit.p99, 1)} ms ≤ 20`,
       );
+    }
+    if (scenario.noLegitErrors === true) {
+      const worst = Math.max(...mine.map((run) => run.legit.non2xx + run.legit.errors));
+      checks.push(`${mark(worst === 0)} legit non-2xx and connection errors (resets included) ${integer(worst)} = 0 in every run`);
     }
     verdicts.push(`targets, ${scenario.name}: ${checks.join('; ')}`);
   }
@@ -371,22 +452,36 @@ export async function attackTable(ctx: AttackContext): Promise<string[]> {
  * One scenario on a fresh portier-pg: the legitimate client's load, the flood if there is
  * one, and a client created meanwhile asking for its first token.
  */
-async function runScenario(ctx: AttackContext, attacker: (() => string) | undefined, name: string): Promise<ScenarioRun> {
+async function runScenario(ctx: AttackContext, scenario: Scenario, name: string): Promise<ScenarioRun> {
   const { settings } = ctx;
-  const server = await ctx.startPortier();
-  let stopFlood: (() => Promise<FloodReport>) | undefined;
+  const server = await ctx.startPortier(scenario.env);
+  let stopFlood: (() => Promise<AttackReport>) | undefined;
   try {
     const base = server.baseUrl;
     const spec = portierSpec(base, ctx.legit, ctx.alg);
     await checkToken(spec); // the legitimate client's secret is verified (and remembered) before any flood
     const admin = await adminToken(base, ctx.admin);
-    if (attacker !== undefined) stopFlood = startFlood(spec.tokenUrl, attacker, settings.warmupSeconds + NEW_CLIENT_DEADLINE_S + 6);
+    if (scenario.attack !== undefined) stopFlood = scenario.attack(spec, settings.warmupSeconds + NEW_CLIENT_DEADLINE_S + 6);
     const probe = sleep((settings.warmupSeconds + 1) * 1000).then(() => newClientFirstToken(base, admin));
     const [legit, newClient] = await Promise.all([runLoad(ctx.sharedDir, ctx.jsonDir, name, spec, server.child.pid, settings), probe]);
     const attack = await stopFlood?.();
+    if (attack !== undefined) attack.note += `; server closed connections: ${await connectionsClosed(base)}`;
     return { legit, peakRssMb: peakRssMb(server.child.pid), newClient, attack };
   } finally {
     await stopFlood?.();
     await server.child.stop();
+  }
+}
+
+/** The server's portier_connections_closed_total by reason, from /metrics (what the connection caps did). */
+async function connectionsClosed(baseUrl: string): Promise<string> {
+  try {
+    const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+    const counts = [...text.matchAll(/^portier_connections_closed_total\{reason="([a-z_]+)"\} (\d+)/gm)].map(
+      ([, reason, count]) => `${reason}×${integer(Number(count))}`,
+    );
+    return counts.join(' ') || 'none';
+  } catch (error) {
+    return `unknown (${error instanceof Error ? error.message : String(error)})`;
   }
 }

@@ -12,7 +12,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
-import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S } from './attack.js';
+import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S, selectedAttacks } from './attack.js';
 import { federationTable } from './federation.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
 import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
@@ -66,6 +66,7 @@ for (const name of targetNames) {
 const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The federation table (federation.ts): a federated client next to a private_key_jwt one, on portier-pg. */
 const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.includes('portier-pg');
+const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
 const pgServerUrl = process.env.BENCH_PG_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
 const sharedDir = resolve(process.env.BENCH_SHARED_DIR?.trim() || join(ROOT, '..', 'shared', 'bench'));
 const cpuProfileDir = process.env.BENCH_CPU_PROF?.trim() ? resolve(process.env.BENCH_CPU_PROF.trim()) : undefined;
@@ -74,7 +75,7 @@ const skipBuild = process.env.BENCH_SKIP_BUILD === '1';
 /** The whole run, set-up included; past it everything is stopped and removed. */
 const DEADLINE_SECONDS = 420;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
-const plannedLoadSeconds = rounds * (targetNames.length + (attack ? 3 : 0) + (federation ? 2 : 0)) * loadSeconds;
+const plannedLoadSeconds = rounds * (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0)) * loadSeconds;
 if (plannedLoadSeconds > 300)
   throw new Error(`planned load time ${plannedLoadSeconds} s is over 300 s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS`);
 assertLoopback(pgServerUrl);
@@ -322,12 +323,15 @@ async function main(): Promise<number> {
     await checkIdle('the attack table');
     log(
       `attack table: portier-pg, a fresh process per scenario on the same database; legit load from 127.0.0.1 ` +
-        `(load.mjs, as above); attacker ${FLOOD_CONNECTIONS} keep-alive connections from ${ATTACKER_ADDRESS}; ` +
+        `(load.mjs, as above); scenarios ${attacks.join(', ')}; flooding attacker ${FLOOD_CONNECTIONS} keep-alive connections from ${ATTACKER_ADDRESS}; ` +
         `about 1 s into the measured window, a client created through the admin API asks for its first token (gives up after ${NEW_CLIENT_DEADLINE_S} s)`,
     );
-    const startAgain = () => startPortier('portier-pg', ROOT, env, cpuProfileDir);
+    const startAgain = (extra: Record<string, string> = {}) => startPortier('portier-pg', ROOT, { ...env, ...extra }, cpuProfileDir);
     problems.push(
-      ...(await attackTable({ startPortier: startAgain, ...pgSetUp, admin, alg, sharedDir: shared.dir, jsonDir, settings, rounds, log })),
+      ...(await attackTable(
+        { startPortier: startAgain, ...pgSetUp, admin, alg, sharedDir: shared.dir, jsonDir, settings, rounds, log },
+        attacks,
+      )),
     );
     log();
   }

@@ -74,7 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const portier = await createPortier(config, database, logger, deps.clock ?? systemClock);
   app.decorate('portier', portier);
   app.setErrorHandler(createErrorHandler(portier.repeatedLog));
-  capConnections(app.server, protection, exemptFromAddressCap(config.trustProxy), logger);
+  capConnections(app.server, protection, exemptFromAddressCap(config.trustProxy), portier.repeatedLog, portier.metrics.connectionsClosed);
 
   app.addHook('onReady', async () => {
     await portier.generation.start();

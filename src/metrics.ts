@@ -30,6 +30,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Connections the caps closed (see protection/connections.ts), by why. */
+  readonly connectionsClosed = new Counter({
+    name: 'portier_connections_closed_total',
+    help: 'Connections closed by the connection caps: per_address_cap, slow_head (no request head within 1 s near MAX_CONNECTIONS), made_room (for a new connection at MAX_CONNECTIONS), refused (at MAX_CONNECTIONS, no room)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portier_' });
   }

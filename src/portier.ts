@@ -128,7 +128,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       onPruned: (deleted, ms) => logger.info({ deleted, ms }, 'retention: expired rows deleted'),
       onError: logError('retention pruning failed; trying again in a minute'),
     }),
-    denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed')),
+    denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed'), clock),
     tokenEndpoint: {
       issuer: config.issuer,
       clock,

@@ -67,7 +67,7 @@ t.test("defaults are those of the README's table", async (t) => {
       throttleDelayMs: 1000,
       argon2Concurrency: availableParallelism(),
       argon2Queue: 4 * availableParallelism(),
-      maxConnections: 10_000,
+      maxConnections: undefined,
       maxConnectionsPerAddress: 256,
       requestTimeoutMs: 10_000,
     },

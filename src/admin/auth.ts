@@ -1,6 +1,5 @@
 import { ForbiddenError } from '../lib/errors.js';
 import { type AccessTokenContext, checkAccessToken } from '../oauth/access-tokens.js';
-import { boundKeyThumbprint } from '../oauth/dpop.js';
 import { cookieValues } from '../people/cookies.js';
 import type { People } from '../people/people.js';
 import type { AdminClientPrincipal, PersonPrincipal, Principal } from '../people/principal.js';
@@ -124,15 +123,11 @@ async function authenticateBearer(
   const { claims, client } = check;
   // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is refused. The admin
   // API does not take DPoP proofs, so a DPoP-bound token cannot be used here at all.
-  if (boundKeyThumbprint(claims) !== undefined) throw unauthorized('a DPoP-bound access token cannot be used as a bearer token');
+  if (claims.jkt !== undefined) throw unauthorized('a DPoP-bound access token cannot be used as a bearer token');
 
   // What the token says, narrowed by what the client is granted now.
   const granted = new Set(client.grants.get(audience)?.scopes ?? []);
-  const scopes = new Set(
-    String(claims.scope ?? '')
-      .split(' ')
-      .filter((scope) => granted.has(scope)),
-  );
+  const scopes = new Set(claims.scope.split(' ').filter((scope) => granted.has(scope)));
   const canWrite = scopes.has('admin:write');
   if (!canWrite && !scopes.has('admin:read')) throw insufficientScope(requiredScope(method));
   return { kind: 'client', clientId: client.clientId, sub: client.uuid, canWrite };

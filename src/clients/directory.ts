@@ -67,6 +67,25 @@ export class ClientDirectory {
   }
 
   /**
+   * The client's record, and whether it came from the cache as it was (`fromCache`): no
+   * database query was started or waited for. See reload for why that matters.
+   */
+  async lookUp(clientId: string): Promise<{ record: ClientRecord | undefined; fromCache: boolean }> {
+    const fromCache = this.records.holdsLoaded(clientId);
+    return { record: await this.records.get(clientId), fromCache };
+  }
+
+  /**
+   * Loads the client's record from the database again, and caches it. Client
+   * authentication calls it so that every request that spends argon2id also spends one
+   * database lookup, whether or not the record was cached: a known client_id usually is, a
+   * made-up one seldom, and the time of a refusal would otherwise tell the two apart.
+   */
+  reload(clientId: string): Promise<ClientRecord | undefined> {
+    return this.records.reload(clientId);
+  }
+
+  /**
    * Whether authenticating `clientId` with a secret will surely need argon2id: its record
    * is not cached (so it is unknown, or has not been looked up lately) and none of its
    * secrets is remembered. When argon2 admission is full, such a request can only end in
@@ -83,17 +102,27 @@ export class ClientDirectory {
    * admission; otherwise the verifier checks the live secrets (see SecretVerifier).
    */
   async verifySecret(record: ClientRecord, presented: string, now = Date.now()): Promise<boolean> {
-    const live = record.secrets.filter((secret) => secret.expiresAt === null || secret.expiresAt > now);
+    if (this.recognise(record, presented, now)) return true;
+    const live = liveSecrets(record, now);
     const digest = hmacSha256(this.digestKey, presented);
-    for (const secret of live) {
-      const remembered = this.remembered.get(secret.id);
-      if (remembered !== undefined && remembered.hash === secret.hash && constantTimeEqual(remembered.digest, digest)) return true;
-    }
-    const matched = await this.verifier.match(live, presented);
+    const matched = await this.verifier.match(record.clientId, live, presented);
     if (matched === undefined) return false;
+    // Requests that shared one verification (see SecretVerifier) all get here: the first remembers.
+    if (this.remembered.get(matched.id)?.hash === matched.hash) return true;
     this.remember(record.clientId, matched, digest);
     if (matched.slot === null) this.recordSlot(matched.id, secretSlot(presented));
     return true;
+  }
+
+  /** Whether `presented` is a live secret of the client that verified before: constant time, no argon2. */
+  recognise(record: ClientRecord, presented: string, now = Date.now()): boolean {
+    const digest = hmacSha256(this.digestKey, presented);
+    let recognised = false;
+    for (const secret of liveSecrets(record, now)) {
+      const remembered = this.remembered.get(secret.id);
+      if (remembered !== undefined && remembered.hash === secret.hash && constantTimeEqual(remembered.digest, digest)) recognised = true;
+    }
+    return recognised;
   }
 
   /**
@@ -133,4 +162,8 @@ export class ClientDirectory {
     if (left > 0) this.rememberedPerClient.set(entry.clientId, left);
     else this.rememberedPerClient.delete(entry.clientId);
   }
+}
+
+function liveSecrets(record: ClientRecord, now: number): StoredSecret[] {
+  return record.secrets.filter((secret) => secret.expiresAt === null || secret.expiresAt > now);
 }

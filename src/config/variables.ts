@@ -238,7 +238,17 @@ export const SETTINGS = {
       min: 0,
       max: 10_000,
     }),
-    maxConnections: integer({ name: 'MAX_CONNECTIONS', doc: 'open connections in all', default: 10_000, min: 1, max: 1_000_000 }),
+    /** Undefined: follow the open-file limit (see protection/connections.ts, which works it out at start). */
+    maxConnections: integer({
+      name: 'MAX_CONNECTIONS',
+      doc: 'open connections in all',
+      default: computed(
+        '80 % of the open-file limit, at most one per 64 KiB of memory (10000 where the limit cannot be read)',
+        () => undefined,
+      ),
+      min: 1,
+      max: 1_000_000,
+    }),
     maxConnectionsPerAddress: integer({
       name: 'MAX_CONNECTIONS_PER_ADDRESS',
       doc: 'open connections per source address; 0: no limit (trusted proxies are exempt)',

@@ -269,6 +269,9 @@ export const auditEvents = pgTable(
     index('audit_events_action_idx').on(t.action, t.id),
     // Retention finds the events past AUDIT_RETENTION_DAYS by it (db/retention.ts).
     index('audit_events_at_idx').on(t.at),
+    // Summaries of refused token requests list the client_ids they name (audit/denials.ts):
+    // a client's history finds them through this.
+    index('audit_events_named_clients_idx').using('gin', sql`(${t.details} -> 'client_ids')`),
   ],
 );
 

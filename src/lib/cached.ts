@@ -38,7 +38,7 @@ export class Cached<T> {
  * kept, as in Cached.
  */
 export class CachedMap<K, V> {
-  private readonly entries = new Map<K, { value: Promise<V>; loadedAt: number }>();
+  private readonly entries = new Map<K, { value: Promise<V>; loadedAt: number; settled: boolean }>();
 
   constructor(
     private readonly load: (key: K) => Promise<V>,
@@ -50,10 +50,15 @@ export class CachedMap<K, V> {
     const cached = this.entries.get(key);
     if (cached !== undefined && now - cached.loadedAt < this.options.maxAgeMs) return cached.value;
     const value = this.load(key);
-    const entry = { value, loadedAt: now };
-    value.catch(() => {
-      if (this.entries.get(key) === entry) this.entries.delete(key);
-    });
+    const entry = { value, loadedAt: now, settled: false };
+    value.then(
+      () => {
+        entry.settled = true;
+      },
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
     this.entries.delete(key);
     if (this.entries.size >= this.options.maxEntries) evictOldest(this.entries);
     this.entries.set(key, entry);
@@ -64,7 +69,23 @@ export class CachedMap<K, V> {
     this.entries.clear();
   }
 
-  /** Whether get(key) would answer from the cache now, without loading. */
+  /**
+   * Loads `key` again, whatever the cache holds, and keeps the result (as get does); a load
+   * already under way is fresh enough, and is joined.
+   */
+  reload(key: K): Promise<V> {
+    const cached = this.entries.get(key);
+    if (cached !== undefined && !cached.settled && this.has(key)) return cached.value;
+    this.entries.delete(key);
+    return this.get(key);
+  }
+
+  /** Whether get(key) would answer now with a value already loaded: no load to start or wait for. */
+  holdsLoaded(key: K): boolean {
+    return this.has(key) && this.entries.get(key)?.settled === true;
+  }
+
+  /** Whether get(key) would answer from the cache now (loaded, or being loaded), without loading. */
   has(key: K): boolean {
     const cached = this.entries.get(key);
     return cached !== undefined && (this.options.now ?? Date.now)() - cached.loadedAt < this.options.maxAgeMs;

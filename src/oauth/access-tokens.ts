@@ -1,9 +1,16 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { ClientDirectory } from '../clients/directory.js';
+import type { FederatedIdentityUse } from '../clients/identities.js';
 import type { ClientRecord } from '../clients/record.js';
-import { clientStatus } from '../clients/rules.js';
+import { clientStatus, isValidClientId } from '../clients/rules.js';
+import { MAX_ACCESS_TOKEN_TTL } from '../config.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { Clock } from '../lib/clock.js';
+import { isValidScopeToken } from '../lib/syntax.js';
+import { LATEST_TIMESTAMP } from '../lib/time.js';
+import { TRUSTED_ISSUER_ID_PATTERN } from '../schemas/limits.js';
+import { isStorableJwtId } from './client-auth/jwt-ids.js';
+import { FEDERATED_IDENTITY_CLAIM } from './issue.js';
 import type { RevocationList } from './revocations.js';
 
 /** What checking an access token needs: this server's issuer, keys, clients and revocations. */
@@ -15,23 +22,46 @@ export interface AccessTokenContext {
   revocations: RevocationList;
 }
 
+/**
+ * The claims of a verified access token that Portier acts on, each checked to be what
+ * issueAccessToken writes (see readAccessTokenClaims). Nothing else of a token is used.
+ */
+export interface AccessTokenClaims {
+  clientId: string;
+  /** The service account's UUID. */
+  sub: string;
+  jti: string;
+  /** Space-separated scope tokens; may be empty. */
+  scope: string;
+  /** Seconds since the epoch. */
+  exp: number;
+  iat: number | undefined;
+  aud: string | string[];
+  iss: string;
+  /** RFC 9449 §6.1: the thumbprint of the key a DPoP-bound token is bound to; undefined for a bearer token. */
+  jkt: string | undefined;
+  /** A federated client's token: the platform identity (trusted issuer id, subject) that got it. */
+  federatedIdentity: FederatedIdentityUse | undefined;
+}
+
 export type AccessTokenCheck =
-  | { active: true; claims: JWTPayload; client: ClientRecord }
+  | { active: true; claims: AccessTokenClaims; client: ClientRecord }
   /** `reason` says why, for the admin API's 401 and the logs; introspection only says `active: false`. */
   | { active: false; reason: string };
 
 /**
  * Is `token` an access token this server issued that is still in force? The one check
  * behind both the admin API's bearer tokens and introspection: signature by a published
- * key, this issuer, `typ: at+jwt`, not expired (and for `audience`, meant for it), its
- * client still there (the same one: `sub` is the client's UUID, never reused), active,
- * and the token not revoked. Clients and revocations come from caches that every change
- * invalidates, so a disable or a revocation is in force at once.
+ * key, this issuer, `typ: at+jwt`, not expired (and for `audience`, meant for it), every
+ * claim Portier uses of the form Portier writes it, its client still there (the same one:
+ * `sub` is the client's UUID, never reused), active, and the token not revoked. Clients and
+ * revocations come from caches that every change invalidates, so a disable or a revocation
+ * is in force at once.
  */
 export async function checkAccessToken(ctx: AccessTokenContext, token: string, audience?: string): Promise<AccessTokenCheck> {
-  let claims: JWTPayload;
+  let payload: JWTPayload;
   try {
-    ({ payload: claims } = await jwtVerify(token, (await ctx.keys.get()).verificationKeys, {
+    ({ payload } = await jwtVerify(token, (await ctx.keys.get()).verificationKeys, {
       issuer: ctx.issuer,
       typ: 'at+jwt',
       requiredClaims: ['sub', 'client_id', 'jti', 'exp'],
@@ -42,9 +72,101 @@ export async function checkAccessToken(ctx: AccessTokenContext, token: string, a
     if (error instanceof joseErrors.JOSEError) return { active: false, reason: 'the access token is invalid or expired' };
     throw error;
   }
-  const client = await ctx.directory.find(String(claims.client_id));
+  // Only Portier can sign a token, but a claim still reaches a lookup, comparisons and SQL:
+  // it must be what Portier writes (a NUL would make PostgreSQL fail; an array would pass
+  // a String() comparison).
+  const claims = readAccessTokenClaims(payload, ctx.clock());
+  if (claims === undefined) return { active: false, reason: 'the access token has a claim Portier does not write' };
+  const client = await ctx.directory.find(claims.clientId);
   if (client === undefined || client.uuid !== claims.sub) return { active: false, reason: 'the client of this token no longer exists' };
   if (clientStatus(client, ctx.clock()) !== 'active') return { active: false, reason: 'the client of this token is disabled or expired' };
-  if (await ctx.revocations.isRevoked(String(claims.jti))) return { active: false, reason: 'the access token has been revoked' };
+  if (await ctx.revocations.isRevoked(claims.jti)) return { active: false, reason: 'the access token has been revoked' };
   return { active: true, claims, client };
+}
+
+/** The longest `scope` claim accepted: far above what grants can add up to in practice. */
+const MAX_SCOPE_LENGTH = 65_536;
+/** The most audiences (services) a token may name, and the longest audience (as a service's `audience`). */
+const MAX_AUDIENCES = 100;
+const MAX_AUDIENCE_LENGTH = 500;
+/** A token that claims to outlive this many seconds from now was not issued by Portier (clocks may differ a little). */
+const LONGEST_REMAINING_LIFETIME = MAX_ACCESS_TOKEN_TTL + 300;
+/** Lower-case UUID, as PostgreSQL writes the service account's id. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** RFC 7638 SHA-256 thumbprint, base64url: 43 characters. */
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+/** Visible ASCII (an audience is a URI; the admin API allows no more in a service's audience). */
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
+
+/**
+ * The claims Portier uses of a token whose signature, issuer, type and expiry jose has
+ * checked, or undefined when one of them is not of the form Portier writes: the same rules
+ * as for the rest of the input (client_id the client_id rule, jti isStorableJwtId, scope
+ * RFC 6749 scope tokens, times whole seconds Portier could have written, cnf.jkt a
+ * thumbprint). Claims Portier does not use (name, roles, preferred_username…) are not read.
+ */
+export function readAccessTokenClaims(payload: JWTPayload, now: number): AccessTokenClaims | undefined {
+  const { client_id: clientId, sub, jti, scope = '', exp, iat, aud, iss, cnf } = payload;
+  if (typeof clientId !== 'string' || !isValidClientId(clientId)) return undefined;
+  if (typeof sub !== 'string' || !UUID.test(sub)) return undefined;
+  if (!isStorableJwtId(jti)) return undefined;
+  if (!isScopeClaim(scope)) return undefined;
+  if (!isWholeSeconds(exp) || exp > Math.floor(now / 1000) + LONGEST_REMAINING_LIFETIME) return undefined;
+  if (iat !== undefined && !isWholeSeconds(iat)) return undefined;
+  if (!isAudienceClaim(aud)) return undefined;
+  if (typeof iss !== 'string') return undefined;
+  const jkt = boundKeyThumbprint(cnf);
+  if (jkt === null) return undefined;
+  const federatedIdentity = federatedIdentityClaim(payload[FEDERATED_IDENTITY_CLAIM]);
+  if (federatedIdentity === null) return undefined;
+  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity };
+}
+
+/** The longest subject a federated identity may name (as the admin API allows). */
+const MAX_SUBJECT_LENGTH = 512;
+
+/**
+ * The platform identity of a federated client's token; undefined without one; null for
+ * one Portier does not write (an issuer id by the trusted-issuer rule, a subject of storable
+ * text, nothing else).
+ */
+function federatedIdentityClaim(value: unknown): FederatedIdentityUse | undefined | null {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { issuer, subject, ...rest } = value as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || typeof issuer !== 'string' || !TRUSTED_ISSUER_ID_PATTERN.test(issuer)) return null;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
+  if (
+    typeof subject !== 'string' ||
+    subject === '' ||
+    subject.length > MAX_SUBJECT_LENGTH ||
+    /[\u0000-\u001f\u007f]|\p{Cs}/u.test(subject)
+  ) {
+    return null;
+  }
+  return { issuer, subject };
+}
+
+function isScopeClaim(scope: unknown): scope is string {
+  if (typeof scope !== 'string' || scope.length > MAX_SCOPE_LENGTH) return false;
+  return scope === '' || scope.split(' ').every(isValidScopeToken);
+}
+
+/** A time in seconds as Portier writes one: a positive whole number, before the year 10000. */
+function isWholeSeconds(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0 && value * 1000 <= LATEST_TIMESTAMP;
+}
+
+function isAudienceClaim(aud: unknown): aud is string | string[] {
+  const isAudience = (value: unknown) => typeof value === 'string' && value.length <= MAX_AUDIENCE_LENGTH && VISIBLE_ASCII.test(value);
+  if (Array.isArray(aud)) return aud.length > 0 && aud.length <= MAX_AUDIENCES && aud.every(isAudience);
+  return isAudience(aud);
+}
+
+/** `cnf.jkt` of a DPoP-bound token; undefined without `cnf` (a bearer token); null for a `cnf` Portier does not write. */
+function boundKeyThumbprint(cnf: unknown): string | undefined | null {
+  if (cnf === undefined) return undefined;
+  if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return null;
+  const { jkt, ...rest } = cnf as Record<string, unknown>;
+  return typeof jkt === 'string' && THUMBPRINT.test(jkt) && Object.keys(rest).length === 0 ? jkt : null;
 }

@@ -194,11 +194,3 @@ function checkHtu(htu: unknown, endpoint: string): void {
   if (url.username !== '' || url.password !== '' || url.origin !== expected.origin || url.pathname !== expected.pathname)
     fail(`the DPoP proof htu must be ${endpoint}`);
 }
-
-/** The `cnf.jkt` of a DPoP-bound access token, or undefined for a bearer token. */
-export function boundKeyThumbprint(claims: Record<string, unknown>): string | undefined {
-  const cnf = claims.cnf;
-  if (typeof cnf !== 'object' || cnf === null) return undefined;
-  const jkt = (cnf as Record<string, unknown>).jkt;
-  return typeof jkt === 'string' ? jkt : undefined;
-}

@@ -105,12 +105,26 @@ export class UseDpopNonce extends OAuthError {
 export class TooManyRequests extends OAuthError {
   override readonly status = 429;
   override readonly error = 'too_many_requests';
+  /** Private (never serialised with the error): see presentedClientId. */
+  readonly #presentedClientId: string | undefined;
 
   constructor(
     /** How long the caller must wait, in milliseconds. */
     readonly retryAfterMs: number,
+    /** The client_id the request presented, when it has the form of one. */
+    presentedClientId?: string,
   ) {
     super(`too many failed client authentications; retry after ${Math.ceil(retryAfterMs / 1000)} s`, 'over its failure budget');
+    this.#presentedClientId = presentedClientId;
+  }
+
+  /**
+   * The client_id the refused request presented (nothing was looked up), for the audit
+   * trail to name the client if one has it (see DenialRecorder); undefined when it did
+   * not have the form of a client_id (it may be anything, a misplaced secret included).
+   */
+  presentedClientId(): string | undefined {
+    return this.#presentedClientId;
   }
 
   override get holdBackMs(): number {

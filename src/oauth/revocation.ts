@@ -13,9 +13,9 @@ export async function handleRevocation(ctx: TokenEndpointContext, request: Token
   const check = await checkAccessToken(ctx, token);
   if (!check.active) return;
   const { claims } = check;
-  if (claims.client_id !== caller.clientId) {
+  if (claims.clientId !== caller.clientId) {
     throw new UnauthorizedClient('the token was not issued to this client').concerns({ clientId: caller.clientId });
   }
-  await revokeToken(ctx.db, String(claims.jti), new Date(Number(claims.exp) * 1000));
+  await revokeToken(ctx.db, claims.jti, new Date(claims.exp * 1000));
   ctx.onChange();
 }

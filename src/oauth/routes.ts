@@ -70,7 +70,8 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     if (!(oauthError instanceof UseDpopNonce) && !(oauthError instanceof TemporarilyUnavailable)) {
       const reason = oauthError.detail ?? oauthError.description;
       const endpoint = request.routeOptions.url;
-      portier.denials.record({ client: oauthError.client, ip: request.ip, error: oauthError.error, reason, endpoint });
+      const presentedClientId = oauthError instanceof TooManyRequests ? oauthError.presentedClientId() : undefined;
+      portier.denials.record({ client: oauthError.client, ip: request.ip, error: oauthError.error, reason, endpoint, presentedClientId });
       if (oauthError instanceof TooManyRequests) {
         portier.repeatedLog.warn(`throttled ${request.ip}`, { ip: request.ip, endpoint }, 'caller over its failure budget');
       } else {

@@ -1,53 +1,242 @@
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Logger } from 'pino';
+import { totalmem } from 'node:os';
+import type { Counter } from 'prom-client';
+import type { RepeatedLog } from '../lib/repeated-log.js';
 import { addressKey } from './failure-budget.js';
 
 /** Below the process's file-descriptor limit, leaving room for the database pool, logs and files. */
 const FD_SHARE = 0.8;
+/**
+ * Memory each open connection may be counted at when MAX_CONNECTIONS is left to follow
+ * the open-file limit: far more than Node needs for a connection (a few KiB), so that a
+ * table full of slow connections cannot take the memory a process is allowed.
+ */
+const MEMORY_PER_CONNECTION = 64 * 1024;
+/** Above this share of the cap, slow connections are closed after SLOW_HEAD_DEADLINE_MS. */
+const PRESSURE_SHARE = 0.8;
+/** Under pressure, how long a connection may take to deliver its first request head. */
+export const SLOW_HEAD_DEADLINE_MS = 1000;
+/**
+ * How often, under pressure, slow connections are looked for, and how many are closed at
+ * most each time: closing thousands at once (a table filled in one burst ages in one
+ * burst) would hold up the event loop, and every request with it, for a noticeable time.
+ */
+const SWEEP_EVERY_MS = 100;
+const MAX_CLOSED_PER_SWEEP = 500;
+/**
+ * A new connection is not closed to make room before it has had this many turns of the
+ * event loop (or SLOW_HEAD_DEADLINE_MS) to deliver its request head: the head a client sends
+ * right after connecting is read in the turn after the connection is accepted, or the one
+ * after that, and a flood of new connections must not close it before.
+ */
+const GRACE_TURNS = 2;
+
+/** Why a connection was closed by the caps: the label of portier_connections_closed_total. */
+export type ClosedReason = 'per_address_cap' | 'slow_head' | 'made_room' | 'refused';
+
+export interface ConnectionLimits {
+  /** Open connections in all; undefined: follow the open-file limit (see connectionCap). */
+  maxConnections: number | undefined;
+  maxConnectionsPerAddress: number;
+}
+
+/** One open connection, as the caps see it. */
+interface Connection {
+  socket: Socket;
+  /** Whom the per-address cap counts it for (an IPv6 /64, as the failure budgets). */
+  address: string;
+  /** A trusted proxy: neither capped per address nor held to its address's share. */
+  exempt: boolean;
+  acceptedAt: number;
+  /** The event-loop turn it was accepted in (see GRACE_TURNS). */
+  turn: number;
+  /** Requests whose head has arrived and whose response has not ended. */
+  inFlight: number;
+  closed: boolean;
+}
 
 /**
- * Caps open connections, in all and per source address. Without a cap, thousands of slow
- * connections from one address (each trickling its headers) use up file descriptors and
- * memory until nobody else can connect; with one, that address only hurts itself.
+ * Caps open connections, in all and per source address, and keeps serving when slow
+ * connections from many addresses fill the table, as a load balancer in front would.
  *
- * A connection over the cap is closed as soon as it is accepted, before any of it is read.
- * Addresses for which `exempt` says yes (trusted proxies: every caller arrives through
- * them) are not capped per address; the overall cap still applies.
+ * - Per address: a connection beyond MAX_CONNECTIONS_PER_ADDRESS is closed as soon as it is
+ *   accepted, before any of it is read, so thousands of slow connections from one address
+ *   only hurt that address. Trusted proxies (`exempt`) are not capped per address.
+ * - Under pressure (more than 80 % of MAX_CONNECTIONS open), a connection that has not
+ *   delivered a complete request head within SLOW_HEAD_DEADLINE_MS (1 s) of being accepted
+ *   is closed: slow connections then hold a place for a second, not for REQUEST_TIMEOUT.
+ * - At MAX_CONNECTIONS, a new connection takes the place of another rather than being
+ *   refused: first of the oldest connection that never delivered a request head (once it
+ *   has had its turns to do so, see GRACE_TURNS), then of the connection idle longest
+ *   between keep-alive requests; a connection with a request under way is never closed.
+ *   It may not take the place of one from an address holding fewer connections than its
+ *   own, so slow connections from many addresses do not close each other in a loop, while
+ *   a client from an address of its own always gets in. Only when no place can be made is
+ *   the new connection closed.
+ *
+ * So a client that sends its request once connected (as every HTTP client does) gets an
+ * answer however many slow connections come and go, and a keep-alive connection that
+ * completed requests outlives any number of connections that never did.
  */
 export function capConnections(
   server: Server,
-  limits: { maxConnections: number; maxConnectionsPerAddress: number },
+  limits: ConnectionLimits,
   exempt: (address: string) => boolean,
-  log: Logger,
+  log: RepeatedLog,
+  closed: Counter<'reason'>,
 ): void {
-  const fdLimit = openFileLimit();
-  const overall = fdLimit === undefined ? limits.maxConnections : Math.min(limits.maxConnections, Math.floor(fdLimit * FD_SHARE));
-  if (overall < limits.maxConnections) {
-    log.warn({ max_connections: overall, open_file_limit: fdLimit }, 'MAX_CONNECTIONS lowered below the open-file limit');
-  }
-  server.maxConnections = overall;
+  const cap = connectionCap(limits.maxConnections, log);
+  const pressure = Math.floor(cap * PRESSURE_SHARE);
+  const perAddressCap = limits.maxConnectionsPerAddress;
 
-  const perAddress = limits.maxConnectionsPerAddress;
-  if (perAddress === 0) return;
-  const open = new Map<string, number>();
+  const connections = new WeakMap<Socket, Connection>();
+  /** Connections that have not delivered a request head yet, oldest first. */
+  const waiting = new Map<Socket, Connection>();
+  /** Keep-alive connections between requests, idle longest first. */
+  const idle = new Map<Socket, Connection>();
+  const perAddress = new Map<string, number>();
+  let open = 0;
+  let turn = 0;
+  let turnPending = false;
+  let sweeper: NodeJS.Timeout | undefined;
+
+  const close = (connection: Connection, reason: ClosedReason) => {
+    forget(connection);
+    connection.socket.destroy();
+    closed.inc({ reason });
+    if (reason !== 'made_room') log.warn(`connections ${reason}`, { reason, open, max_connections: cap }, `connection closed: ${reason}`);
+  };
+  const forget = (connection: Connection) => {
+    if (connection.closed) return;
+    connection.closed = true;
+    waiting.delete(connection.socket);
+    idle.delete(connection.socket);
+    open -= 1;
+    const left = (perAddress.get(connection.address) ?? 1) - 1;
+    if (left <= 0) perAddress.delete(connection.address);
+    else perAddress.set(connection.address, left);
+  };
+
+  /** A place for a new connection whose address holds `holding` already, made by closing another; false if none can be had. */
+  const makeRoom = (holding: number, isExempt: boolean, now: number): boolean => {
+    const [oldest] = waiting.values();
+    // While any connection has yet to deliver a request head, no keep-alive connection gives
+    // its place: the new one waits (is refused) until the oldest of those has had its turns.
+    const victim = oldest ?? idle.values().next().value;
+    if (victim === undefined) return false;
+    if (victim === oldest && turn - oldest.turn < GRACE_TURNS && now - oldest.acceptedAt < SLOW_HEAD_DEADLINE_MS) return false;
+    if (!isExempt && !victim.exempt && holding >= (perAddress.get(victim.address) ?? 0)) return false;
+    close(victim, 'made_room');
+    return true;
+  };
+
+  const sweep = () => {
+    const deadline = Date.now() - SLOW_HEAD_DEADLINE_MS;
+    let closedNow = 0;
+    for (const connection of waiting.values()) {
+      if (connection.acceptedAt > deadline || closedNow >= MAX_CLOSED_PER_SWEEP) break;
+      close(connection, 'slow_head');
+      closedNow += 1;
+    }
+    if (open <= pressure && sweeper !== undefined) {
+      clearInterval(sweeper);
+      sweeper = undefined;
+    }
+  };
+
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress;
-    if (address === undefined || exempt(address)) return;
-    const key = addressKey(address);
-    const count = (open.get(key) ?? 0) + 1;
-    if (count > perAddress) {
+    const remote = socket.remoteAddress;
+    if (remote === undefined) {
       socket.destroy();
       return;
     }
-    open.set(key, count);
-    socket.once('close', () => {
-      const left = (open.get(key) ?? 1) - 1;
-      if (left <= 0) open.delete(key);
-      else open.set(key, left);
+    const address = addressKey(remote);
+    const isExempt = exempt(remote);
+    const holding = perAddress.get(address) ?? 0;
+    if (!isExempt && perAddressCap > 0 && holding >= perAddressCap) {
+      socket.destroy();
+      closed.inc({ reason: 'per_address_cap' });
+      return;
+    }
+    const now = Date.now();
+    if (open >= cap && !makeRoom(holding, isExempt, now)) {
+      socket.destroy();
+      closed.inc({ reason: 'refused' });
+      log.warn('connections refused', { open, max_connections: cap }, 'connection refused: MAX_CONNECTIONS reached');
+      return;
+    }
+    const connection: Connection = { socket, address, exempt: isExempt, acceptedAt: now, turn, inFlight: 0, closed: false };
+    connections.set(socket, connection);
+    waiting.set(socket, connection);
+    perAddress.set(address, holding + 1);
+    open += 1;
+    socket.once('close', () => forget(connection));
+    // Turns are counted only while connections arrive: the grace is about them.
+    if (!turnPending) {
+      turnPending = true;
+      setImmediate(() => {
+        turn += 1;
+        turnPending = false;
+      });
+    }
+    if (open > pressure && sweeper === undefined) sweeper = setInterval(sweep, SWEEP_EVERY_MS).unref();
+  });
+
+  // A request head has arrived: the connection is doing work, and is no longer slow.
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const connection = connections.get(request.socket);
+    if (connection === undefined || connection.closed) return;
+    waiting.delete(connection.socket);
+    idle.delete(connection.socket);
+    connection.inFlight += 1;
+    response.once('close', () => {
+      connection.inFlight -= 1;
+      // At the end of the idle list: the one idle longest is the first to give its place.
+      if (connection.inFlight === 0 && !connection.closed) idle.set(connection.socket, connection);
     });
   });
+
+  server.once('close', () => {
+    if (sweeper !== undefined) clearInterval(sweeper);
+    sweeper = undefined;
+  });
+}
+
+/**
+ * MAX_CONNECTIONS: as configured, or by default 80 % of the open-file limit (the rest is
+ * for the database pool, logs and files), and then at most one connection per 64 KiB of
+ * the memory the process may use. A configured value above 80 % of the open-file limit is
+ * lowered to it, with a warning.
+ */
+export function connectionCap(configured: number | undefined, log?: RepeatedLog): number {
+  const fdLimit = openFileLimit();
+  const byFiles = fdLimit === undefined ? undefined : Math.floor(fdLimit * FD_SHARE);
+  if (configured === undefined) {
+    const byMemory = Math.floor(availableMemory() / MEMORY_PER_CONNECTION);
+    return Math.max(1, Math.min(byFiles ?? DEFAULT_WITHOUT_FILE_LIMIT, byMemory));
+  }
+  if (byFiles !== undefined && byFiles < configured) {
+    log?.warn(
+      'max connections',
+      { max_connections: byFiles, open_file_limit: fdLimit },
+      'MAX_CONNECTIONS lowered below the open-file limit',
+    );
+    return Math.max(1, byFiles);
+  }
+  return configured;
+}
+
+/** Where the open-file limit cannot be read (not Linux): the cap Portier had before it followed that limit. */
+const DEFAULT_WITHOUT_FILE_LIMIT = 10_000;
+
+/** The memory this process may use: its cgroup's limit when there is one, else the machine's. */
+function availableMemory(): number {
+  const total = totalmem();
+  // 0, or a huge number, where there is no limit.
+  const constrained = process.constrainedMemory();
+  return constrained > 0 && constrained < total ? constrained : total;
 }
 
 /** The soft limit on open files, from /proc (Linux); undefined where that cannot be read. */

@@ -9,6 +9,7 @@ import { generateSecret, hashSecret, secretSlot, verifySecret } from '../../src/
 import { clientSecrets } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import { Admission } from '../../src/protection/admission.js';
+import { rejection } from '../expect.js';
 import { CLI_ACTOR, createTestDatabase, testConfig } from '../helpers.js';
 
 // The secret verification cache, without HTTP: a real database, real argon2id, and a count
@@ -73,7 +74,7 @@ t.test('a wrong secret costs the same with one live secret, two live secrets and
   directory.invalidate();
   t.equal((await record()).secrets.length, 2, 'mid-rotation: two live secrets');
   await costs('two live secrets', async (presented) => directory.verifySecret(await record(), presented));
-  await costs('an unknown client (a dummy verification)', (presented) => verifier.refuse(presented));
+  await costs('an unknown client (a dummy verification)', (presented) => verifier.refuse('nobody-here', presented));
   t.equal(await directory.verifySecret(await record(), secret), true, 'the previous secret still works in its grace period');
 });
 
@@ -164,4 +165,101 @@ t.test('a client without live secrets still costs what a wrong secret costs', as
   directory.invalidate();
   t.equal(await directory.verifySecret(await record(), secret), false);
   t.equal(argon2.calls, WRONG, 'a dummy verification');
+});
+
+// A cold instance's first burst: verifications of the same presented secret for the same
+// client, under way at the same time, are one argon2id run whose result they share.
+
+/** A verifier whose argon2id verifications can be held until the test lets them finish. */
+async function setupHeld(t: Test) {
+  const base = await setup(t);
+  const { db } = base;
+  const argon2 = { calls: 0 };
+  let open: () => void = () => {};
+  let gate = new Promise<void>((resolve) => (open = resolve));
+  const verifier = new SecretVerifier(new Admission(20, 100), async (hash, presented) => {
+    argon2.calls += 1;
+    await gate;
+    return verifySecret(hash, presented);
+  });
+  const directory = new ClientDirectory(db, verifier);
+  const record = async (): Promise<ClientRecord> => {
+    const found = await directory.find('vendor-a');
+    if (found === undefined) throw new Error('client not found');
+    return found;
+  };
+  const release = () => {
+    open();
+    gate = new Promise<void>((resolve) => (open = resolve));
+  };
+  return { ...base, directory, verifier, record, argon2, release };
+}
+
+t.test('parallel verifications of the right secret are one argon2id run', async (t) => {
+  const { directory, record, secret, argon2, release } = await setupHeld(t);
+  const client = await record();
+  const answers = Promise.all(Array.from({ length: 20 }, () => directory.verifySecret(client, secret)));
+  await new Promise((resolve) => setImmediate(resolve));
+  release();
+  t.same(await answers, Array(20).fill(true), 'all twenty verify');
+  t.equal(argon2.calls, 1, 'with one verification');
+});
+
+t.test('wrong secrets gain nothing from the merge', async (t) => {
+  const { directory, verifier, record, secret, argon2, release } = await setupHeld(t);
+  const client = await record();
+
+  // Another secret than the one in flight is never answered by it: each is checked on its own.
+  const right = directory.verifySecret(client, secret);
+  const wrong = Array.from({ length: 5 }, (_, i) => directory.verifySecret(client, `${secret}${i}`));
+  const sameWrong = directory.verifySecret(client, `${secret}0`);
+  await new Promise((resolve) => setImmediate(resolve));
+  release();
+  t.equal(await right, true, 'the right secret verifies');
+  t.same(await Promise.all(wrong), Array(5).fill(false), 'the wrong ones, in flight beside it, do not');
+  t.equal(await sameWrong, false, 'nor does a wrong secret that joined the flight of the same wrong secret');
+  t.equal(argon2.calls, 6, 'one verification per distinct secret: the right one and five wrong ones');
+
+  // A failure is not kept: the same wrong secret again costs a verification every time.
+  for (let i = 1; i <= 3; i++) {
+    const again = directory.verifySecret(client, `${secret}0`);
+    await new Promise((resolve) => setImmediate(resolve));
+    release();
+    t.equal(await again, false);
+    t.equal(argon2.calls, 6 + i, `the same wrong secret, try ${i}: verified again`);
+  }
+
+  // An unknown client's refusal merges in the same way, so the two cannot be told apart by it.
+  const refusals = Promise.all(Array.from({ length: 5 }, () => verifier.refuse('nobody-here', 'same-guess')));
+  await new Promise((resolve) => setImmediate(resolve));
+  release();
+  await refusals;
+  t.equal(argon2.calls, 10, 'parallel refusals of the same guess for an unknown client_id: one verification');
+  const others = Promise.all([verifier.refuse('nobody-here', 'guess-a'), verifier.refuse('somebody-else', 'same-guess')]);
+  await new Promise((resolve) => setImmediate(resolve));
+  release();
+  await others;
+  t.equal(argon2.calls, 12, 'another guess, or another client_id, is verified on its own');
+});
+
+t.test('admission still applies to distinct secrets; a merged request takes no place in the queue', async (t) => {
+  const { db, secret } = await setup(t);
+  let open: () => void = () => {};
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const admission = new Admission(1, 1);
+  const verifier = new SecretVerifier(admission, async (hash, presented) => {
+    await gate;
+    return verifySecret(hash, presented);
+  });
+  const directory = new ClientDirectory(db, verifier);
+  const client = await directory.find('vendor-a');
+  if (client === undefined) throw new Error('client not found');
+  const merged = Array.from({ length: 10 }, () => directory.verifySecret(client, secret));
+  const queued = directory.verifySecret(client, `${secret}-other`);
+  t.same(admission.load, { running: 1, waiting: 1 }, 'ten of the same secret hold one place; another secret waits');
+  const refused = await rejection(directory.verifySecret(client, `${secret}-third`));
+  t.equal((refused as Error).name, 'Overloaded', 'a third distinct secret finds the queue full');
+  open();
+  t.same(await Promise.all(merged), Array(10).fill(true));
+  t.equal(await queued, false);
 });

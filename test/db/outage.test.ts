@@ -104,6 +104,8 @@ t.test('PostgreSQL stops and starts again', { skip: !onPostgres && 'needs DATABA
 
   const stillServed = await token(cached);
   t.equal(stillServed.statusCode, 200, 'during the outage, a cached client still gets tokens');
+  const wrongSecret = await token({ clientId: cached.clientId, clientSecret: 'wrong' });
+  t.equal(wrongSecret.statusCode, 401, 'and a wrong secret for it is refused from the cached record (its lookup again fails)');
   const unavailable = await token(uncached);
   t.equal(unavailable.statusCode, 503, 'a client that needs the database: 503');
   t.equal(unavailable.headers['retry-after'], '1');

@@ -276,3 +276,37 @@ t.test('other parameter values are logged truncated', async (t) => {
   t.ok(String(line?.reason).length < 120, `the reason quotes the value cut short (${String(line?.reason).length} characters)`);
   t.notOk(logs.text().includes('x'.repeat(100)), 'the whole value is nowhere in the log');
 });
+
+t.test("a cold instance's first burst: parallel requests with the same right secret are one argon2id run, all 200", async (t) => {
+  // A queue that twenty distinct verifications would overflow: one running, two waiting.
+  const { app, victim } = await setup(t, { argon2Concurrency: 1, argon2Queue: 2 });
+  t.ok(app.portier.directory.mayNeedArgon2('victim'), 'the instance has not verified the client yet');
+  const before = await argon2Count(app);
+  const answers = await Promise.all(Array.from({ length: 20 }, () => tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret)));
+  t.same(
+    answers.map((answer) => answer.statusCode),
+    Array(20).fill(200),
+    'all twenty get a token',
+  );
+  t.equal((await argon2Count(app)) - before, 1, 'with exactly one argon2id verification');
+});
+
+t.test('the merge gives wrong secrets nothing: each distinct one is verified, and still counts as a failure', async (t) => {
+  const { app, victim } = await setup(t, { argon2Concurrency: 1, argon2Queue: 40, failuresPerClientAndAddress: 1000 });
+  const before = await argon2Count(app);
+  const wrong = Array.from({ length: 10 }, (_, i) => `${victim.clientSecret.slice(0, -2)}${String(i).padStart(2, '0')}`);
+  const answers = await Promise.all([
+    ...wrong.map((secret) => tokenFrom(app, '192.0.2.10', 'victim', secret)),
+    tokenFrom(app, '192.0.2.10', 'victim', victim.clientSecret),
+  ]);
+  t.same(
+    answers.map((answer) => answer.statusCode),
+    [...Array(10).fill(401), 200],
+    'wrong secrets in flight beside the right one are refused; the right one gets its token',
+  );
+  t.equal((await argon2Count(app)) - before, 11, 'one verification for each distinct secret');
+  for (let i = 1; i <= 2; i++) {
+    t.equal((await tokenFrom(app, '192.0.2.10', 'victim', wrong[0] ?? '')).statusCode, 401);
+    t.equal((await argon2Count(app)) - before, 11 + i, 'a failure is not remembered: the same wrong secret is verified again');
+  }
+});

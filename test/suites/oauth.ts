@@ -1,4 +1,5 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
+import '../audit/denials.test.js';
 import '../clients/bootstrap.test.js';
 import '../clients/concurrency.test.js';
 import '../clients/identities.test.js';
@@ -17,9 +18,11 @@ import '../oauth/introspection.test.js';
 import '../oauth/ip-ranges.test.js';
 import '../oauth/jwks-uri.test.js';
 import '../oauth/jwks-verify.test.js';
+import '../oauth/client-auth/authenticate.test.js';
 import '../oauth/client-auth/jwt-ids.test.js';
 import '../oauth/private-key-jwt.test.js';
 import '../oauth/token-cache.test.js';
+import '../oauth/token-claims.test.js';
 import '../oauth/token-errors.test.js';
 import '../oauth/token.test.js';
 import '../protection/argon2-pool.test.js';

@@ -4,6 +4,7 @@ import type { ClientRecord } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
 import type { SecretVerifier } from '../../clients/secret-verifier.js';
 import type { Db } from '../../db/connect.js';
+import { isDatabaseUnavailable } from '../../db/errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { isAddressAllowed } from '../../lib/networks.js';
 import { quoteParameter } from '../../lib/redact.js';
@@ -64,7 +65,7 @@ export async function authenticateClient(
   callerIp: string,
 ): Promise<Authentication> {
   const waitMs = ctx.budgets.waitMs(credentials.clientId, callerIp);
-  if (waitMs > 0) throw new TooManyRequests(waitMs);
+  if (waitMs > 0) throw new TooManyRequests(waitMs, isValidClientId(credentials.clientId) ? credentials.clientId : undefined);
   try {
     const authentication =
       credentials.method === 'federated'
@@ -94,7 +95,7 @@ async function checkCredentials(
   callerIp: string,
 ): Promise<ClientRecord> {
   const fail = async (detail: string, client?: ClientRecord): Promise<never> => {
-    await ctx.verifier.refuse(credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
+    await ctx.verifier.refuse(credentials.clientId, credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
     const error = new InvalidClient(detail);
     throw client === undefined ? error : error.concerns({ clientId: client.clientId });
   };
@@ -111,20 +112,47 @@ async function checkCredentials(
   if (ctx.verifier.full && ctx.directory.mayNeedArgon2(credentials.clientId)) {
     throw new Overloaded('too much verification work queued');
   }
-  const client = await ctx.directory.find(credentials.clientId);
-  if (client === undefined) return fail('unknown client');
-  if (client.authMethod !== 'client_secret') return fail(`client authenticates with ${client.authMethod}, not a secret`, client);
   const now = ctx.clock();
-  const status = clientStatus(client, now);
-  if (status !== 'active') return fail(`client is ${status}`, client);
-  // The caller's address before its secret: a secret that verified before is recognised
-  // without argon2, so checking it first would answer an outsider holding the right secret
-  // faster than one holding a wrong secret, and tell it that the secret is good.
-  if (!isAddressAllowed(callerIp, client.networks)) return fail(`caller ${callerIp} is outside the client's IP ranges`, client);
+  const found = await ctx.directory.lookUp(credentials.clientId);
+  // The one outcome without argon2id: a secret that verified before, of an active client,
+  // from an address it may call from. The caller's address is checked before the secret
+  // is recognised: otherwise an outsider holding the right secret would be answered faster
+  // than one holding a wrong secret, and learn that the secret is good.
+  if (found.record !== undefined && refusal(found.record, callerIp, now) === undefined) {
+    if (ctx.directory.recognise(found.record, credentials.clientSecret, now)) return found.record;
+  }
+  if (ctx.verifier.full) throw new Overloaded('too much verification work queued');
+  // Every other outcome costs one argon2id verification and one database lookup, so that
+  // its time does not tell a known client_id (usually cached) from a made-up one (seldom):
+  // a record that came from the cache is looked up again. With the database unreachable,
+  // the cached record serves (see "When the database is down" in the README).
+  const client = found.fromCache ? await reloaded(ctx, credentials.clientId, found.record) : found.record;
+  if (client === undefined) return fail('unknown client');
+  const refused = refusal(client, callerIp, now);
+  if (refused !== undefined) return fail(refused, client);
   if (!(await ctx.directory.verifySecret(client, credentials.clientSecret, now))) {
     throw new InvalidClient(wrongSecretReason(client, credentials, now)).concerns({ clientId: client.clientId });
   }
   return client;
+}
+
+/** Why a client may not authenticate with a secret now, whatever secret it presents; undefined when it may. */
+function refusal(client: ClientRecord, callerIp: string, now: number): string | undefined {
+  if (client.authMethod !== 'client_secret') return `client authenticates with ${client.authMethod}, not a secret`;
+  const status = clientStatus(client, now);
+  if (status !== 'active') return `client is ${status}`;
+  if (!isAddressAllowed(callerIp, client.networks)) return `caller ${callerIp} is outside the client's IP ranges`;
+  return undefined;
+}
+
+/** The client's record looked up again (see checkCredentials); the cached one while the database is unreachable. */
+async function reloaded(ctx: AuthenticationContext, clientId: string, cached: ClientRecord | undefined): Promise<ClientRecord | undefined> {
+  try {
+    return await ctx.directory.reload(clientId);
+  } catch (error) {
+    if (isDatabaseUnavailable(error)) return cached;
+    throw error;
+  }
 }
 
 /**

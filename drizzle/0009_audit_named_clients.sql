@@ -1,0 +1,1 @@
+CREATE INDEX "audit_events_named_clients_idx" ON "audit_events" USING gin (("details" -> 'client_ids'));
