@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { createClient, getClient, withClientSecret } from '../clients/clients.js';
-import { bulkSetEnabled, deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../clients/lifecycle.js';
+import { deleteClient, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
 import { NotFoundError } from '../lib/errors.js';
 import { clientScopeOf } from '../people/scope.js';
@@ -8,8 +8,9 @@ import * as clients from '../schemas/clients.js';
 import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from './route-options.js';
 
 /**
- * /admin/clients: the client lifecycle (src/clients/). Each call gets the caller's scope
- * (people/scope.ts): every client, or an operator's own.
+ * /admin/clients: the client resource (src/clients/): create, list, read, change, delete;
+ * what is done to a client beyond that is in client-actions.ts. Each call gets the
+ * caller's scope (people/scope.ts): every client, or an operator's own.
  */
 export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { portier } = app;
@@ -93,70 +94,6 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       await deleteClient(db, request.params.client_id, actor(request), clientScopeOf(request.principal));
       return reply.status(204).send();
-    },
-  );
-
-  for (const action of ['disable', 'enable'] as const) {
-    app.post(
-      `/clients/:client_id/${action}`,
-      {
-        schema: {
-          tags: ['clients'],
-          security: secured,
-          params: clients.clientParams,
-          response: { 200: clients.clientResource, ...problems },
-        },
-      },
-      async (request) =>
-        setClientEnabled(
-          db,
-          request.params.client_id,
-          action === 'enable',
-          actor(request),
-          portier.clock(),
-          clientScopeOf(request.principal),
-        ),
-    );
-  }
-
-  app.post(
-    '/clients/bulk',
-    {
-      bodyLimit: ADMIN_BODY_LIMIT,
-      schema: { tags: ['clients'], security: secured, body: clients.bulkBody, response: { 200: clients.bulkResponse, ...problems } },
-    },
-    async (request) => ({
-      results: await bulkSetEnabled(
-        db,
-        request.body.client_ids,
-        request.body.action === 'enable',
-        actor(request),
-        portier.clock(),
-        clientScopeOf(request.principal),
-      ),
-    }),
-  );
-
-  app.post(
-    '/clients/:client_id/secret',
-    {
-      schema: {
-        tags: ['clients'],
-        security: secured,
-        params: clients.clientParams,
-        body: clients.regenerateSecretBody,
-        response: { 200: clients.regeneratedSecret, ...problems },
-      },
-    },
-    async (request) => {
-      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(
-        db,
-        request.params.client_id,
-        request.body?.previous_secret_valid_for ?? 0,
-        actor(request),
-        clientScopeOf(request.principal),
-      );
-      return { client_id: request.params.client_id, client_secret: clientSecret, previous_secret_expires_at: previousSecretExpiresAt };
     },
   );
 };

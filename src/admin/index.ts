@@ -5,6 +5,7 @@ import type { AdminClientPrincipal, Principal } from '../people/principal.js';
 import type { AdminArea } from '../people/scope.js';
 import { auditRoutes } from './audit.js';
 import { authenticateAdmin } from './auth.js';
+import { clientActionRoutes } from './client-actions.js';
 import { clientRoutes } from './clients.js';
 import { configRoutes } from './config.js';
 import { keyRoutes } from './keys.js';
@@ -57,6 +58,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   await app.register(clientRoutes);
+  await app.register(clientActionRoutes);
   await app.register(serviceRoutes);
   await app.register(trustedIssuerRoutes);
   await app.register(keyRoutes);

@@ -145,3 +145,15 @@ export async function findClientsByIdentity(db: DbOrTx, issuerId: string, subjec
     .limit(MAX_CANDIDATES + 1);
   return rows.map((row) => row.clientId);
 }
+
+/** The longest subject an identity may name (the admin API's limit). */
+export const MAX_SUBJECT_LENGTH = 512;
+
+/**
+ * Whether `subject` can be the subject of an identity: a non-empty string of at most
+ * MAX_SUBJECT_LENGTH characters without control characters (a NUL never reaches the database).
+ */
+export function isIdentitySubject(subject: unknown): subject is string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point.
+  return typeof subject === 'string' && subject !== '' && subject.length <= MAX_SUBJECT_LENGTH && !/[\x00-\x1f\x7f]/.test(subject);
+}

@@ -1,6 +1,6 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { ClientDirectory } from '../clients/directory.js';
-import type { FederatedIdentityUse } from '../clients/identities.js';
+import { type FederatedIdentityUse, isIdentitySubject } from '../clients/identities.js';
 import type { ClientRecord } from '../clients/record.js';
 import { clientStatus, isValidClientId } from '../clients/rules.js';
 import { MAX_ACCESS_TOKEN_TTL } from '../config.js';
@@ -122,29 +122,17 @@ export function readAccessTokenClaims(payload: JWTPayload, now: number): AccessT
   return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity };
 }
 
-/** The longest subject a federated identity may name (as the admin API allows). */
-const MAX_SUBJECT_LENGTH = 512;
-
 /**
  * The platform identity of a federated client's token; undefined without one; null for
- * one Portier does not write (an issuer id by the trusted-issuer rule, a subject of storable
- * text, nothing else).
+ * one Portier does not write (an issuer id by the trusted-issuer rule, a subject by the
+ * identity rule, nothing else).
  */
 function federatedIdentityClaim(value: unknown): FederatedIdentityUse | undefined | null {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const { issuer, subject, ...rest } = value as Record<string, unknown>;
   if (Object.keys(rest).length > 0 || typeof issuer !== 'string' || !TRUSTED_ISSUER_ID_PATTERN.test(issuer)) return null;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused.
-  if (
-    typeof subject !== 'string' ||
-    subject === '' ||
-    subject.length > MAX_SUBJECT_LENGTH ||
-    /[\u0000-\u001f\u007f]|\p{Cs}/u.test(subject)
-  ) {
-    return null;
-  }
-  return { issuer, subject };
+  return isIdentitySubject(subject) ? { issuer, subject } : null;
 }
 
 function isScopeClaim(scope: unknown): scope is string {

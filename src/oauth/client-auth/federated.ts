@@ -1,6 +1,6 @@
 import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { ClientDirectory } from '../../clients/directory.js';
-import { type FederatedIdentityUse, findClientsByIdentity, identityMatches } from '../../clients/identities.js';
+import { type FederatedIdentityUse, findClientsByIdentity, identityMatches, isIdentitySubject } from '../../clients/identities.js';
 import type { ClientRecord } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
 import type { DbOrTx } from '../../db/connect.js';
@@ -37,9 +37,6 @@ import { JwksFetchError, type RemoteJwks } from './remote-jwks.js';
  * audience (a token minted for Portier is useless elsewhere, and one minted for elsewhere
  * is useless here), and the client's IP ranges.
  */
-
-/** The longest `sub` that can match an identity (the schema's limit on a subject). */
-const MAX_SUBJECT_LENGTH = 512;
 
 /** What the federated check needs beyond what every client authentication has. */
 export interface FederationContext {
@@ -190,8 +187,7 @@ export async function checkFederatedAssertion(
   const ageProblem = tokenAgeProblem(claims, issuer.maxTokenAge, Math.floor(now / 1000));
   if (ageProblem !== undefined) return reject(`${from}: ${ageProblem}`);
   const subject = claims.sub;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters (a NUL above all) never reach the database.
-  if (typeof subject !== 'string' || subject.length > MAX_SUBJECT_LENGTH || /[\x00-\x1f\x7f]/.test(subject)) {
+  if (!isIdentitySubject(subject)) {
     return reject(`${from}: its sub cannot be the subject of an identity`);
   }
   const identity = `${from} for subject ${JSON.stringify(redactSecrets(subject))}`;

@@ -1,0 +1,79 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { bulkSetEnabled, regenerateSecret, setClientEnabled } from '../clients/lifecycle.js';
+import { clientScopeOf } from '../people/scope.js';
+import * as clients from '../schemas/clients.js';
+import { ADMIN_BODY_LIMIT, actor, inArea, problems, secured } from './route-options.js';
+
+/**
+ * /admin/clients/…: what is done to clients beyond editing them: disable and enable (one,
+ * or many at once), and a new secret. Each call gets the caller's scope (people/scope.ts).
+ */
+export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { portier } = app;
+  const { db } = portier;
+  inArea(app, 'clients');
+
+  for (const action of ['disable', 'enable'] as const) {
+    app.post(
+      `/clients/:client_id/${action}`,
+      {
+        schema: {
+          tags: ['clients'],
+          security: secured,
+          params: clients.clientParams,
+          response: { 200: clients.clientResource, ...problems },
+        },
+      },
+      async (request) =>
+        setClientEnabled(
+          db,
+          request.params.client_id,
+          action === 'enable',
+          actor(request),
+          portier.clock(),
+          clientScopeOf(request.principal),
+        ),
+    );
+  }
+
+  app.post(
+    '/clients/bulk',
+    {
+      bodyLimit: ADMIN_BODY_LIMIT,
+      schema: { tags: ['clients'], security: secured, body: clients.bulkBody, response: { 200: clients.bulkResponse, ...problems } },
+    },
+    async (request) => ({
+      results: await bulkSetEnabled(
+        db,
+        request.body.client_ids,
+        request.body.action === 'enable',
+        actor(request),
+        portier.clock(),
+        clientScopeOf(request.principal),
+      ),
+    }),
+  );
+
+  app.post(
+    '/clients/:client_id/secret',
+    {
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        params: clients.clientParams,
+        body: clients.regenerateSecretBody,
+        response: { 200: clients.regeneratedSecret, ...problems },
+      },
+    },
+    async (request) => {
+      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(
+        db,
+        request.params.client_id,
+        request.body?.previous_secret_valid_for ?? 0,
+        actor(request),
+        clientScopeOf(request.principal),
+      );
+      return { client_id: request.params.client_id, client_secret: clientSecret, previous_secret_expires_at: previousSecretExpiresAt };
+    },
+  );
+};
