@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { normalizeCidr } from './lib/networks.js';
-import { CLIENT_ID_PATTERN } from './schemas/limits.js';
+import { HOOK_FAILURE_MODES, QUOTA_MODES, type QuotaMode } from './schemas/enums.js';
+import { CLIENT_ID_PATTERN, MAX_QUOTA, MAX_TOKEN_TTL, MIN_TOKEN_TTL } from './schemas/limits.js';
 
 /**
  * Portier's whole configuration, read once from the environment at start-up.
@@ -45,6 +46,29 @@ export interface Config {
   jwksUri: JwksUriConfig;
   /** DPOP_NONCE: the token endpoint requires a server-issued nonce in DPoP proofs (RFC 9449 §8). */
   dpopNonce: boolean;
+  /** TOKEN_HOOK_*: the issuance hook called before each token is signed (policy/hook.ts); undefined: none. */
+  tokenHook: TokenHookConfig | undefined;
+  /** TOKEN_QUOTA_*: the quota of clients without a token_quota of their own (policy/quota.ts). */
+  tokenQuota: TokenQuotaDefaults;
+}
+
+/** The issuance hook (see the README's "Token policy"). */
+export interface TokenHookConfig {
+  /** TOKEN_HOOK_URL: https, or http to a loopback address. */
+  url: string;
+  /** TOKEN_HOOK_SECRET: the HMAC-SHA256 key of the Portier-Signature header. */
+  secret: string;
+  /** TOKEN_HOOK_TIMEOUT: milliseconds the whole call may take. */
+  timeoutMs: number;
+  /** TOKEN_HOOK_ON_FAILURE: what a failed call means for the token. */
+  onFailure: (typeof HOOK_FAILURE_MODES)[number];
+}
+
+/** The default token quota: undefined limits mean none. */
+export interface TokenQuotaDefaults {
+  perHour: number | undefined;
+  perDay: number | undefined;
+  mode: QuotaMode;
 }
 
 /** Outgoing fetches of client key sets: an admin chooses the URL, so they are fenced in. */
@@ -114,6 +138,13 @@ export const CONFIG_VARIABLES = [
   'JWKS_URI_CA_FILE',
   'JWKS_URI_TIMEOUT',
   'DPOP_NONCE',
+  'TOKEN_HOOK_URL',
+  'TOKEN_HOOK_SECRET',
+  'TOKEN_HOOK_TIMEOUT',
+  'TOKEN_HOOK_ON_FAILURE',
+  'TOKEN_QUOTA_PER_HOUR',
+  'TOKEN_QUOTA_PER_DAY',
+  'TOKEN_QUOTA_MODE',
 ] as const;
 
 export const SIGNING_ALGS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const;
@@ -124,9 +155,6 @@ type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** DATABASE_POOL_SIZE, DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT when unset. */
 export const DATABASE_DEFAULTS = { poolSize: 10, connectTimeout: 5_000, statementTimeout: 10_000 } as const;
-
-/** The longest access token lifetime we accept: one day. Longer-lived bearer tokens are a liability. */
-export const MAX_ACCESS_TOKEN_TTL = 86_400;
 
 /** A configuration problem; `message` is the one line printed before the process stops. */
 export class ConfigError extends Error {
@@ -164,7 +192,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     host: nonEmpty(env.HOST) ?? '127.0.0.1',
     issuer: parseIssuer(env.ISSUER, port),
-    accessTokenTtl: parseIntegerVar(env, 'ACCESS_TOKEN_TTL', 3600, 60, MAX_ACCESS_TOKEN_TTL),
+    accessTokenTtl: parseIntegerVar(env, 'ACCESS_TOKEN_TTL', 3600, MIN_TOKEN_TTL, MAX_TOKEN_TTL),
     signingAlg: parseChoice(env, 'SIGNING_ALG', SIGNING_ALGS, 'ES256'),
     keyEncryptionKey: parseKeyEncryptionKey(env, 'KEY_ENCRYPTION_KEY'),
     keyEncryptionKeyPrevious: parsePreviousKeyEncryptionKey(env),
@@ -180,6 +208,59 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: parseIntegerVar(env, 'JWKS_URI_TIMEOUT', 5000, 100, 60_000, 'milliseconds'),
     },
     dpopNonce: parseBoolean(env, 'DPOP_NONCE', false),
+    tokenHook: parseTokenHook(env),
+    tokenQuota: {
+      perHour: parseOptionalLimit(env, 'TOKEN_QUOTA_PER_HOUR'),
+      perDay: parseOptionalLimit(env, 'TOKEN_QUOTA_PER_DAY'),
+      mode: parseChoice(env, 'TOKEN_QUOTA_MODE', QUOTA_MODES, 'enforce'),
+    },
+  };
+}
+
+function parseOptionalLimit(env: Env, name: string): number | undefined {
+  return nonEmpty(env[name]) === undefined ? undefined : parseIntegerVar(env, name, 0, 1, MAX_QUOTA, 'tokens');
+}
+
+/** Host names that are the loopback by definition: the only ones a hook may be reached at over plain http. */
+function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * TOKEN_HOOK_URL and its companions. The other TOKEN_HOOK_* variables mean nothing
+ * without the URL: set alone, they are a mistake (the URL forgotten), not a default.
+ */
+function parseTokenHook(env: Env): TokenHookConfig | undefined {
+  const raw = nonEmpty(env.TOKEN_HOOK_URL);
+  if (raw === undefined) {
+    for (const name of ['TOKEN_HOOK_SECRET', 'TOKEN_HOOK_TIMEOUT', 'TOKEN_HOOK_ON_FAILURE'] as const) {
+      if (nonEmpty(env[name]) !== undefined) throw new ConfigError(name, 'is set, but TOKEN_HOOK_URL is not');
+    }
+    return undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('TOKEN_HOOK_URL', `is not a valid URL, got "${raw}"`);
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    throw new ConfigError('TOKEN_HOOK_URL', 'must be an https:// URL (http:// only to a loopback address: 127.0.0.0/8, ::1, localhost)');
+  }
+  // Credentials in the URL would end up wherever the URL is shown; the hook authenticates
+  // Portier by the signature instead.
+  if (url.username !== '' || url.password !== '') throw new ConfigError('TOKEN_HOOK_URL', 'must not contain a user name or password');
+  if (url.hash !== '') throw new ConfigError('TOKEN_HOOK_URL', 'must not contain a fragment');
+  // Taken verbatim, like BOOTSTRAP_ADMIN_CLIENT_SECRET: any printable characters.
+  const secret = env.TOKEN_HOOK_SECRET ?? '';
+  if (secret === '') throw new ConfigError('TOKEN_HOOK_SECRET', 'must be set when TOKEN_HOOK_URL is');
+  if (secret.length < 32) throw new ConfigError('TOKEN_HOOK_SECRET', `must be at least 32 characters, got ${secret.length}`);
+  return {
+    url: url.toString(),
+    secret,
+    timeoutMs: parseIntegerVar(env, 'TOKEN_HOOK_TIMEOUT', 500, 10, 60_000, 'milliseconds'),
+    onFailure: parseChoice(env, 'TOKEN_HOOK_ON_FAILURE', HOOK_FAILURE_MODES, 'deny'),
   };
 }
 

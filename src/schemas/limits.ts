@@ -13,3 +13,15 @@ export const SERVICE_ID_PATTERN = /^[a-z0-9][a-z0-9._-]{1,63}$/;
 export const MAX_PAGE_SIZE = 200;
 /** The longest grace period a regenerated secret can give the previous one: 7 days. */
 export const MAX_PREVIOUS_SECRET_VALIDITY = 7 * 24 * 3600;
+
+/**
+ * The range of a token's lifetime in seconds, for ACCESS_TOKEN_TTL and for the
+ * `access_token_ttl` of clients and services: one minute to one day. Longer-lived bearer
+ * tokens are a liability, and signing keys stay published for MAX_TOKEN_TTL after they
+ * retire (keys/settings.ts), so no token may outlive that.
+ */
+export const MIN_TOKEN_TTL = 60;
+export const MAX_TOKEN_TTL = 86_400;
+
+/** The largest token quota (per hour or per day) a variable or a client may set: beyond it, a quota means nothing. */
+export const MAX_QUOTA = 1_000_000_000;
