@@ -2,7 +2,7 @@
  * The import rules of docs/architecture.md ("Which way imports go"), checked by
  * `npm run lint`: no circles, and no layer importing one above it.
  */
-const DOMAIN = '^src/(audit|clients|services|keys)/';
+const DOMAIN = '^src/(audit|clients|services|keys|policy)/';
 const EDGES = '^src/(oauth|admin)/';
 const WIRING = '^src/(http/|cli/|portier\\.ts|app\\.ts|prepare\\.ts|server\\.ts|main\\.ts|cli\\.ts)';
 

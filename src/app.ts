@@ -69,10 +69,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await portier.generation.start();
     portier.lastUsed.start();
     portier.denials.start();
+    portier.usage.start();
+    portier.quotas.start();
   });
   app.addHook('onClose', async () => {
     portier.generation.stop();
-    await Promise.allSettled([portier.lastUsed.stop(), portier.denials.stop()]);
+    portier.hook?.close();
+    await Promise.allSettled([portier.lastUsed.stop(), portier.denials.stop(), portier.usage.stop(), portier.quotas.stop()]);
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));

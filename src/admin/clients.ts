@@ -3,7 +3,9 @@ import { createClient, getClient, withClientSecret } from '../clients/clients.js
 import { bulkSetEnabled, deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
 import { NotFoundError } from '../lib/errors.js';
+import { readUsage } from '../policy/usage.js';
 import * as clients from '../schemas/clients.js';
+import { usageQuery, usageResponse } from '../schemas/policy.js';
 import { ADMIN_BODY_LIMIT, actor, noContent, problems, secured } from './route-options.js';
 
 /** /admin/clients: the client lifecycle (src/clients/). */
@@ -59,6 +61,23 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (client === undefined) throw new NotFoundError(`no client with client_id "${request.params.client_id}"`);
       return client;
     },
+  );
+
+  app.get(
+    '/clients/:client_id/usage',
+    {
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        description:
+          'Tokens issued and token requests refused, per UTC hour (the last 48) or day (the last 90), oldest first. ' +
+          'Each instance writes its counts about once a minute.',
+        params: clients.clientParams,
+        querystring: usageQuery,
+        response: { 200: usageResponse, ...problems },
+      },
+    },
+    async (request) => readUsage(db, request.params.client_id, request.query.granularity ?? 'hour', portier.clock()),
   );
 
   app.patch(

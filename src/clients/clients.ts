@@ -6,6 +6,8 @@ import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/sche
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
+import { checkClaims } from '../policy/claims.js';
+import { toStoredQuota } from '../policy/quota.js';
 import { type ClientResource, type CreateClientInput, type GrantInput, PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
 import type { AuthMethod } from '../schemas/enums.js';
 import { lockServicesForGrant } from '../services/services.js';
@@ -88,6 +90,9 @@ export async function createClient(
   const expiresAt = checkExpiry(input.expires_at, errors);
   const authMethod = input.auth_method ?? 'client_secret';
   const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors);
+  const claims = input.claims ?? {};
+  checkClaims(claims, errors);
+  const tokenQuota = toStoredQuota(input.token_quota ?? null);
 
   // private_key_jwt clients prove themselves with their key and have no secret at all.
   // The hash is made before the transaction (it takes milliseconds of CPU), and only for
@@ -113,6 +118,9 @@ export async function createClient(
         jwks,
         jwksUri,
         dpopBound: input.dpop_bound ?? false,
+        accessTokenTtl: input.access_token_ttl ?? null,
+        claims,
+        tokenQuota,
       })
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
@@ -137,6 +145,9 @@ export async function createClient(
         auth_method: authMethod,
         ...(jwksUri !== null && { jwks_uri: jwksUri }),
         dpop_bound: input.dpop_bound ?? false,
+        ...(input.access_token_ttl !== undefined && input.access_token_ttl !== null && { access_token_ttl: input.access_token_ttl }),
+        ...(Object.keys(claims).length > 0 && { claims }),
+        ...(tokenQuota !== null && { token_quota: tokenQuota }),
       },
     });
     return row;
@@ -284,6 +295,9 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     expires_at: row.expiresAt?.toISOString() ?? null,
     enabled: row.enabled,
     dpop_bound: row.dpopBound,
+    access_token_ttl: row.accessTokenTtl,
+    claims: row.claims,
+    token_quota: row.tokenQuota ?? null,
     status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
     service_account: { id: row.id, username: serviceAccountUsername(row.clientId) },

@@ -1,11 +1,14 @@
 import Type, { type Static } from 'typebox';
-import { multilineText, scopeList, serviceIdSchema, TOKEN, text } from './common.js';
+import { multilineText, nullable, scopeList, serviceIdSchema, TOKEN, text } from './common.js';
+import { accessTokenTtlSchema, claimsSchema } from './policy.js';
 
 const serviceFields = {
   name: text(200),
   description: multilineText(2000),
   audience: Type.String({ minLength: 1, maxLength: 500, pattern: TOKEN }),
   scopes: scopeList,
+  access_token_ttl: accessTokenTtlSchema,
+  claims: claimsSchema,
 };
 
 export const createServiceBody = Type.Object(
@@ -15,6 +18,8 @@ export const createServiceBody = Type.Object(
     description: Type.Optional(serviceFields.description),
     audience: serviceFields.audience,
     scopes: Type.Optional(serviceFields.scopes),
+    access_token_ttl: Type.Optional(serviceFields.access_token_ttl),
+    claims: Type.Optional(serviceFields.claims),
   },
   { additionalProperties: false },
 );
@@ -28,6 +33,8 @@ export const patchServiceBody = Type.Object(
     description: Type.Optional(serviceFields.description),
     audience: Type.Optional(serviceFields.audience),
     scopes: Type.Optional(serviceFields.scopes),
+    access_token_ttl: Type.Optional(serviceFields.access_token_ttl),
+    claims: Type.Optional(serviceFields.claims),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -42,6 +49,8 @@ export const serviceResource = Type.Object({
   audience: Type.String(),
   scopes: Type.Array(Type.String()),
   built_in: Type.Boolean(),
+  access_token_ttl: nullable(Type.Integer()),
+  claims: Type.Record(Type.String(), Type.Unknown()),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });

@@ -4,6 +4,7 @@ import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clients, services } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
+import { type Claims, checkClaims } from '../policy/claims.js';
 import { SERVICE_ID_PATTERN } from '../schemas/common.js';
 import type { ServiceInput, ServicePatch, ServiceResource } from '../schemas/services.js';
 
@@ -88,12 +89,18 @@ export function toServiceResource(row: ServiceRow): ServiceResource {
     audience: row.audience,
     scopes: row.scopes,
     built_in: row.builtIn,
+    access_token_ttl: row.accessTokenTtl,
+    claims: row.claims,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
 }
 
-function checkServiceFields(input: { audience?: string | undefined; scopes?: string[] | undefined }, errors: FieldError[]): void {
+function checkServiceFields(
+  input: { audience?: string | undefined; scopes?: string[] | undefined; claims?: Claims | undefined },
+  errors: FieldError[],
+): void {
+  if (input.claims !== undefined) checkClaims(input.claims, errors);
   if (input.audience !== undefined && !isAbsoluteUriWithoutFragment(input.audience)) {
     errors.push({ path: '/audience', message: 'must be an absolute URI without a fragment (RFC 8707)' });
   }
@@ -137,6 +144,8 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
         description: input.description ?? '',
         audience: input.audience,
         scopes: input.scopes ?? [],
+        accessTokenTtl: input.access_token_ttl ?? null,
+        claims: input.claims ?? {},
       })
       .onConflictDoNothing()
       .returning();
@@ -144,7 +153,17 @@ export async function createService(db: Db, input: ServiceInput, actor: Actor): 
       if (await getServiceRow(tx, input.id)) throw new ConflictError(`a service with id "${input.id}" already exists`);
       throw new ConflictError(`another service already has the audience "${input.audience}"`);
     }
-    await recordChange(tx, { action: 'service.created', actor, details: { service: row.id, audience: row.audience, scopes: row.scopes } });
+    await recordChange(tx, {
+      action: 'service.created',
+      actor,
+      details: {
+        service: row.id,
+        audience: row.audience,
+        scopes: row.scopes,
+        ...(row.accessTokenTtl !== null && { access_token_ttl: row.accessTokenTtl }),
+        ...(Object.keys(row.claims).length > 0 && { claims: row.claims }),
+      },
+    });
     return toServiceResource(row);
   });
 }
@@ -188,6 +207,8 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
         ...(patch.description !== undefined && { description: patch.description }),
         ...(patch.audience !== undefined && { audience: patch.audience }),
         ...(patch.scopes !== undefined && { scopes: patch.scopes }),
+        ...(patch.access_token_ttl !== undefined && { accessTokenTtl: patch.access_token_ttl }),
+        ...(patch.claims !== undefined && { claims: patch.claims }),
         updatedAt: new Date(),
       })
       .where(eq(services.id, id))
@@ -195,8 +216,16 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
     if (row === undefined) throw new NotFoundError(`no service with id "${id}"`);
     // Like client.updated: what each changed field was and became.
     const changes: Record<string, { from: unknown; to: unknown }> = {};
-    for (const field of ['name', 'description', 'audience', 'scopes'] as const) {
-      if (JSON.stringify(current[field]) !== JSON.stringify(row[field])) changes[field] = { from: current[field], to: row[field] };
+    const fields = {
+      name: 'name',
+      description: 'description',
+      audience: 'audience',
+      scopes: 'scopes',
+      access_token_ttl: 'accessTokenTtl',
+      claims: 'claims',
+    } as const;
+    for (const [field, column] of Object.entries(fields)) {
+      if (JSON.stringify(current[column]) !== JSON.stringify(row[column])) changes[field] = { from: current[column], to: row[column] };
     }
     await recordChange(tx, { action: 'service.updated', actor, details: { service: id, changes } });
     return toServiceResource(row);
