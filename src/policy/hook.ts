@@ -107,8 +107,8 @@ export class IssuanceHook {
     } catch (error) {
       const failure = error instanceof HookFailure ? error : new HookFailure('connection', String(error));
       outcome = { kind: 'failure', reason: failure.reason, detail: failure.message };
-      this.observer.failed(failure.reason);
     }
+    if (outcome.kind === 'failure') this.observer.failed(outcome.reason);
     this.observer.called(outcome.kind, (performance.now() - started) / 1000);
     return outcome;
   }
@@ -121,14 +121,18 @@ export class IssuanceHook {
   /** One POST; the parsed JSON answer, or a HookFailure. Retries once when a reused socket was closed under it. */
   private send(body: string, signature: string, deadline: number, mayRetry: boolean): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => request.destroy(new HookFailure('timeout', `no answer within ${this.config.timeoutMs} ms`)),
-        Math.max(0, deadline - performance.now()),
-      );
-      const fail = (error: unknown) => {
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        reject(error);
+        outcome();
       };
+      const fail = (error: unknown) => settle(() => reject(error));
+      const timer = setTimeout(() => {
+        fail(new HookFailure('timeout', `no answer within ${this.config.timeoutMs} ms`));
+        request.destroy();
+      }, Math.max(0, deadline - performance.now()));
       let answered = false;
       const request = this.request(this.url, {
         method: 'POST',
@@ -144,12 +148,11 @@ export class IssuanceHook {
       request.on('error', (error: NodeJS.ErrnoException) => {
         // A kept-alive socket the server closed just as we reused it (see IDLE_SOCKET_MS):
         // nothing reached the hook, so the call is made again on a new one.
-        if (!answered && mayRetry && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
-          clearTimeout(timer);
-          this.send(body, signature, deadline, false).then(resolve, reject);
+        if (!answered && !settled && mayRetry && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+          settle(() => this.send(body, signature, deadline, false).then(resolve, reject));
           return;
         }
-        fail(error instanceof HookFailure ? error : new HookFailure('connection', error.code ?? error.message));
+        fail(new HookFailure('connection', error.code ?? error.message));
       });
       request.on('response', (response) => {
         answered = true;
@@ -163,20 +166,24 @@ export class IssuanceHook {
         let size = 0;
         response.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_HOOK_ANSWER_BYTES) {
-            request.destroy(new HookFailure('too_large', `answer over ${MAX_HOOK_ANSWER_BYTES} bytes`));
+          if (size <= MAX_HOOK_ANSWER_BYTES) {
+            chunks.push(chunk);
             return;
           }
-          chunks.push(chunk);
+          // Not read any further: the connection goes, rather than the rest of the answer.
+          fail(new HookFailure('too_large', `answer over ${MAX_HOOK_ANSWER_BYTES} bytes`));
+          request.destroy();
         });
-        response.on('error', fail);
+        response.on('error', (error) => fail(new HookFailure('connection', error.message)));
         response.on('end', () => {
-          clearTimeout(timer);
+          let answer: unknown;
           try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+            answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
           } catch {
-            reject(new HookFailure('not_json', 'the answer is not JSON'));
+            fail(new HookFailure('not_json', 'the answer is not JSON'));
+            return;
           }
+          settle(() => resolve(answer));
         });
       });
       request.end(body);
