@@ -129,10 +129,13 @@ export class IssuanceHook {
         outcome();
       };
       const fail = (error: unknown) => settle(() => reject(error));
-      const timer = setTimeout(() => {
-        fail(new HookFailure('timeout', `no answer within ${this.config.timeoutMs} ms`));
-        request.destroy();
-      }, Math.max(0, deadline - performance.now()));
+      const timer = setTimeout(
+        () => {
+          fail(new HookFailure('timeout', `no answer within ${this.config.timeoutMs} ms`));
+          request.destroy();
+        },
+        Math.max(0, deadline - performance.now()),
+      );
       let answered = false;
       const request = this.request(this.url, {
         method: 'POST',

@@ -15,14 +15,16 @@ import { DAY_MS, dayStart, HOUR_MS, hourStart } from './windows.js';
  * per client and hour) in one statement for all clients, at least once a second, and
  * before it issues more than one batch of tokens to a client unwritten; that statement
  * also reads back what the other instances added. A batch is 1 % of the client's smallest
- * limit, at least 1 and at most 100 tokens: a client of 50 tokens an hour is counted
- * exactly, one of 100,000 writes once every 100 tokens.
+ * limit, at least 1 and at most 100 tokens, so what a client's count costs is bounded by
+ * its quota, not by its traffic: about 100 writes (at most 200) per window and instance,
+ * plus one a second while it is asked for tokens; a refusal writes nothing, and a client
+ * without a quota costs nothing at all.
  *
  * The overshoot this allows is bounded: an instance never issues more than one batch on a
  * count it has not refreshed, so a client gets at most its quota plus one batch per
  * instance in a window (in practice less: the others' counts are at most a second old).
- * With the database unreachable, each instance goes on with its own count (and counts
- * nothing it could not write as lost: it is written once the database is back).
+ * With the database unreachable, each instance goes on with its own count, and writes it
+ * once the database is back.
  */
 
 /** A quota in force: null limits mean none for that window. */
@@ -152,8 +154,11 @@ export class QuotaTracker {
    * has not read the client's count in this hour, or has issued a whole batch unwritten.
    */
   async admit(client: QuotaSubject, quota: TokenQuota, now: number): Promise<QuotaDecision> {
+    const batch = quotaBatch(quota);
     let state = this.stateOf(client.uuid, now);
-    if ((!state.synced || state.unwritten >= quotaBatch(quota)) && now - this.failedAt >= QUOTA_SYNC_MS) {
+    // A loop, not an if: requests that waited for the same sync go on one by one, and once
+    // they have issued a batch between them, the rest wait for the next one.
+    while ((!state.synced || state.unwritten >= batch) && now - this.failedAt >= QUOTA_SYNC_MS) {
       await this.sync();
       state = this.stateOf(client.uuid, now);
     }

@@ -52,7 +52,8 @@ async function hookServer(t: Test) {
       handler = next;
     },
     json(status: number, value: unknown) {
-      handler = (_request, _body, response) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      handler = (_request, _body, response) =>
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
     },
   };
 }
@@ -73,7 +74,11 @@ async function setUp(t: Test, hook: Partial<TokenHookConfig> & { url: string }, 
     grants: [{ service: 'orders', scopes: ['orders:read', 'orders:write'] }],
   });
   const ask = (form: Record<string, string> = {}) =>
-    postToken(server.app, { grant_type: 'client_credentials', scope: 'orders:read', ...form }, { authorization: basicAuth(client.clientId, client.clientSecret) });
+    postToken(
+      server.app,
+      { grant_type: 'client_credentials', scope: 'orders:read', ...form },
+      { authorization: basicAuth(client.clientId, client.clientSecret) },
+    );
   return { server, client, logs, ask };
 }
 
@@ -153,7 +158,10 @@ t.test('a denial: 403 access_denied with the description, in the audit trail', a
   t.equal((await ask()).json().error_description, 'the token was denied by policy');
   const events = await server.database.db.query.auditEvents.findMany();
   t.ok(
-    events.some((event) => event.action === 'token.denied' && event.clientId === 'acme-sync' && event.details.reason === 'denied by the issuance hook'),
+    events.some(
+      (event) =>
+        event.action === 'token.denied' && event.clientId === 'acme-sync' && event.details.reason === 'denied by the issuance hook',
+    ),
     'recorded as a token denial',
   );
 });
@@ -168,7 +176,10 @@ t.test('TOKEN_HOOK_ON_FAILURE=deny: every failure is a 503 temporarily_unavailab
     ['not JSON', (_request, _body, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<html>ok</html>')],
     ['a JSON array', (_request, _body, response) => response.writeHead(200).end('[]')],
     ['claims that are not an object', (_request, _body, response) => response.writeHead(200).end('{"claims":"x"}')],
-    ['an answer over 16 KB', (_request, _body, response) => response.writeHead(200).end(JSON.stringify({ claims: { big: 'x'.repeat(17_000) } }))],
+    [
+      'an answer over 16 KB',
+      (_request, _body, response) => response.writeHead(200).end(JSON.stringify({ claims: { big: 'x'.repeat(17_000) } })),
+    ],
     ['a connection cut', (request) => request.socket.destroy()],
   ];
   for (const [what, handler] of failures) {
@@ -185,7 +196,10 @@ t.test('TOKEN_HOOK_ON_FAILURE=deny: every failure is a 503 temporarily_unavailab
   }
   t.match(metrics, /portier_token_hook_duration_seconds_count\{outcome="failure"\} 8/, 'latency by outcome');
   t.match(metrics, /portier_token_hook_duration_seconds_count\{outcome="claims"\} 1/);
-  t.ok(logs.lines().some((line) => String(line.msg).startsWith('answering 503: issuance hook failed')), 'the cause is logged');
+  t.ok(
+    logs.lines().some((line) => String(line.msg).startsWith('answering 503: issuance hook failed')),
+    'the cause is logged',
+  );
   t.notMatch(logs.text(), SECRET, 'never the secret');
 });
 
@@ -206,7 +220,9 @@ t.test('TOKEN_HOOK_ON_FAILURE=allow: the token without the hook claims, and a wa
     const token = decodeJwt(response.json().access_token);
     t.equal(token.tenant, 'acme', "the client's own claims are there");
   }
-  const warnings = logs.lines().filter((line) => line.msg === 'the issuance hook failed: token issued without its claims (TOKEN_HOOK_ON_FAILURE=allow)');
+  const warnings = logs
+    .lines()
+    .filter((line) => line.msg === 'the issuance hook failed: token issued without its claims (TOKEN_HOOK_ON_FAILURE=allow)');
   t.equal(warnings.length, 1, 'one warning for five failures in a second');
   t.equal(warnings[0]?.reason, 'status');
   hook.json(200, { deny: { error_description: 'no' } });
