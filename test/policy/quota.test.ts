@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { and, eq } from 'drizzle-orm';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import type { Config } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
 import { quotaBatch } from '../../src/policy/quota.js';
