@@ -57,6 +57,7 @@ export class UsageCounters {
     private readonly db: Db,
     private readonly clock: () => number,
     private readonly hooks: UsageHooks,
+    private readonly maxPending = MAX_PENDING_COUNTS,
   ) {}
 
   /** A token issued to the client. */
@@ -87,7 +88,7 @@ export class UsageCounters {
     }
     let count = this.current.get(clientId);
     if (count === undefined) {
-      if (this.pending >= MAX_PENDING_COUNTS) {
+      if (this.pending >= this.maxPending) {
         this.hooks.onDropped();
         return undefined;
       }
