@@ -160,7 +160,9 @@ t.test('a denial: 403 access_denied with the description, in the audit trail', a
   t.ok(
     events.some(
       (event) =>
-        event.action === 'token.denied' && event.clientId === 'acme-sync' && event.details.reason === 'denied by the issuance hook',
+        event.action === 'token.denied' &&
+        event.clientId === 'acme-sync' &&
+        (event.details as { reason?: string }).reason === 'denied by the issuance hook',
     ),
     'recorded as a token denial',
   );

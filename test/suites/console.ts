@@ -2,4 +2,5 @@
 import '../console/api-types.test.js';
 import '../console/console.test.js';
 import '../console/format.test.js';
+import '../console/policy.test.js';
 import '../console/serving.test.js';

@@ -297,6 +297,16 @@ export interface paths {
                                 expires_at: string | null;
                                 enabled: boolean;
                                 dpop_bound: boolean;
+                                access_token_ttl: number | null;
+                                claims: {
+                                    [key: string]: unknown;
+                                };
+                                token_quota: {
+                                    per_hour: number | null;
+                                    per_day: number | null;
+                                    /** @enum {string} */
+                                    mode: "enforce" | "log";
+                                } | null;
                                 /** @enum {string} */
                                 status: "active" | "disabled" | "expired";
                                 /** Format: date-time */
@@ -449,6 +459,18 @@ export interface paths {
                         jwks_uri?: string | null;
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
+                        /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                        access_token_ttl?: number | null;
+                        /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                        claims?: {
+                            [key: string]: unknown;
+                        };
+                        token_quota?: {
+                            per_hour?: number | null;
+                            per_day?: number | null;
+                            /** @enum {string} */
+                            mode?: "enforce" | "log";
+                        } | null;
                     };
                 };
             };
@@ -491,6 +513,16 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -664,6 +696,16 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -934,6 +976,18 @@ export interface paths {
                         jwks_uri?: string | null;
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
+                        /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                        access_token_ttl?: number | null;
+                        /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                        claims?: {
+                            [key: string]: unknown;
+                        };
+                        token_quota?: {
+                            per_hour?: number | null;
+                            per_day?: number | null;
+                            /** @enum {string} */
+                            mode?: "enforce" | "log";
+                        } | null;
                     };
                 };
             };
@@ -976,6 +1030,16 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1089,6 +1153,155 @@ export interface paths {
         };
         trace?: never;
     };
+    "/admin/clients/{client_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Tokens issued and token requests refused, per UTC hour (the last 48) or day (the last 90), oldest first. Each instance writes its counts about once a minute. */
+        get: {
+            parameters: {
+                query?: {
+                    granularity?: "hour" | "day";
+                };
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            granularity: "hour" | "day";
+                            buckets: {
+                                /**
+                                 * Format: date-time
+                                 * @description The start of the UTC hour or day
+                                 */
+                                start: string;
+                                /** @description Tokens issued */
+                                tokens: number;
+                                /** @description Token requests naming this client that were refused, for any reason */
+                                refusals: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/clients/{client_id}/disable": {
         parameters: {
             query?: never;
@@ -1147,6 +1360,16 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1320,6 +1543,16 @@ export interface paths {
                             expires_at: string | null;
                             enabled: boolean;
                             dpop_bound: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1755,6 +1988,10 @@ export interface paths {
                                 audience: string;
                                 scopes: string[];
                                 built_in: boolean;
+                                access_token_ttl: number | null;
+                                claims: {
+                                    [key: string]: unknown;
+                                };
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -1781,6 +2018,12 @@ export interface paths {
                         description?: string;
                         audience: string;
                         scopes?: string[];
+                        /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                        access_token_ttl?: number | null;
+                        /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                        claims?: {
+                            [key: string]: unknown;
+                        };
                     };
                 };
             };
@@ -1798,6 +2041,10 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -1939,6 +2186,10 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2179,6 +2430,12 @@ export interface paths {
                         description?: string;
                         audience?: string;
                         scopes?: string[];
+                        /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                        access_token_ttl?: number | null;
+                        /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                        claims?: {
+                            [key: string]: unknown;
+                        };
                     };
                 };
             };
@@ -2196,6 +2453,10 @@ export interface paths {
                             audience: string;
                             scopes: string[];
                             built_in: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, Service } from '../api';
-import { exactTime, fieldErrors, formText, problemMessage, words } from '../format';
+import { exactTime, fieldErrors, formText, problemMessage, readTokenShape, words } from '../format';
 import { Link, useRouter } from '../router';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { DeleteService } from './DeleteService';
@@ -13,6 +13,8 @@ function ServiceSummary({ service }: { service: Service }) {
     ['Audience', service.audience],
     ['Scopes', service.scopes.join(' ') || '—'],
     ['Description', service.description || '—'],
+    ['Token lifetime', service.access_token_ttl === null ? "the server's" : `${service.access_token_ttl} s`],
+    ['Custom claims', Object.keys(service.claims).length === 0 ? '—' : JSON.stringify(service.claims)],
     ['Created', exactTime(service.created_at)],
     ['Updated', exactTime(service.updated_at)],
   ] as const;
@@ -51,9 +53,13 @@ export function ServiceDetail({ api, id, canWrite }: { api: Api; id: string; can
     if (service === null) return;
     const form = new FormData(event.currentTarget);
     const value = (name: string) => formText(form, name);
-    const body = service.built_in
-      ? { name: value('name'), description: value('description') }
-      : { name: value('name'), description: value('description'), audience: value('audience'), scopes: words(value('scopes')) };
+    const shape = readTokenShape(value);
+    if (Object.keys(shape.errors).length > 0) {
+      setErrors(shape.errors);
+      return;
+    }
+    const common = { name: value('name'), description: value('description'), ...shape.body };
+    const body = service.built_in ? common : { ...common, audience: value('audience'), scopes: words(value('scopes')) };
     setErrors({});
     setNotice(null);
     const { data, error } = await api.PATCH('/admin/services/{id}', { params: { path: { id } }, body });

@@ -1,5 +1,6 @@
 import type { Service } from '../api';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
+import { TokenShapeFields } from '../ui/TokenShapeFields';
 
 /**
  * A service's fields, for the new-service form (`withId`) and the edit form (filled in from
@@ -29,6 +30,14 @@ export function ServiceFields({ service, errors, withId }: { service?: Service; 
       <label htmlFor="service-description">Description</label>
       <textarea id="service-description" name="description" rows={2} defaultValue={service?.description} {...aria('description')} />
       {error('description')}
+      <TokenShapeFields
+        idPrefix="service"
+        errorPrefix="service-error-"
+        ttl={service?.access_token_ttl ?? null}
+        claims={service?.claims ?? {}}
+        inherit="the server's, ACCESS_TOKEN_TTL"
+        errors={errors}
+      />
     </>
   );
 }
