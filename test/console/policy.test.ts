@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
 import {
   accessibilityViolations,
@@ -152,7 +152,7 @@ t.test('the token policy in a browser', { skip: browserMissing() }, async (t) =>
     t.same(errors, []);
   });
 
-  async function accessibilityCheck(t: Parameters<Parameters<typeof t.test>[1]>[0], what: string): Promise<void> {
+  async function accessibilityCheck(t: Test, what: string): Promise<void> {
     t.same(await accessibilityViolations(page), [], `${what}: no serious or critical accessibility violations`);
   }
 });
