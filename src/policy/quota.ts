@@ -122,8 +122,11 @@ export class QuotaTracker {
   private leftovers: Leftover[] = [];
   private syncing: Promise<void> | undefined;
   private queued: Promise<void> | undefined;
-  /** When a sync last failed: for a second after, requests do not wait for the database. */
-  private failedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * The last sync failed (the database unreachable): requests do not wait for the database
+   * until the background sync, tried every second, succeeds again.
+   */
+  private failing = false;
   private prunedAt = Number.NEGATIVE_INFINITY;
   /** The log-mode events this instance has written (or is writing), by client, window and start. */
   private readonly reported = new Set<string>();
@@ -158,7 +161,7 @@ export class QuotaTracker {
     let state = this.stateOf(client.uuid, now);
     // A loop, not an if: requests that waited for the same sync go on one by one, and once
     // they have issued a batch between them, the rest wait for the next one.
-    while ((!state.synced || state.unwritten >= batch) && now - this.failedAt >= QUOTA_SYNC_MS) {
+    while ((!state.synced || state.unwritten >= batch) && !this.failing) {
       await this.sync();
       state = this.stateOf(client.uuid, now);
     }
@@ -255,11 +258,12 @@ export class QuotaTracker {
         if (state !== undefined && state.hourStart === hour) state.unwritten += tokens;
         else this.leftovers.push({ uuid, hourStart: hour, tokens });
       }
-      this.failed(error, now);
+      this.failed(error);
       return;
     }
     try {
       if (reads.length > 0) this.apply(reads, await this.read(reads, hour, day), hour);
+      this.failing = false;
       if (now - this.prunedAt >= HOUR_MS) {
         this.prunedAt = now;
         await this.db.execute(
@@ -267,7 +271,7 @@ export class QuotaTracker {
         );
       }
     } catch (error) {
-      this.failed(error, now);
+      this.failed(error);
     }
   }
 
@@ -285,8 +289,8 @@ export class QuotaTracker {
     }
   }
 
-  private failed(error: unknown, now: number): void {
-    this.failedAt = now;
+  private failed(error: unknown): void {
+    this.failing = true;
     this.hooks.onSyncError(error);
   }
 

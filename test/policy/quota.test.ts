@@ -280,3 +280,26 @@ t.test('two instances on one database share the count', async (t) => {
     t.equal(events.length, 1, 'both instances saw it, one event was written');
   });
 });
+
+t.test('the database failing under the count: each instance goes on with its own, and writes it once it can', async (t) => {
+  const server = await build(t, { config: quick() });
+  await addService(server.database, ORDERS);
+  const client = await addClient(server, { grants: GRANTS, token_quota: { per_hour: 5 } });
+  t.equal((await ask(server, client)).statusCode, 200);
+  t.equal((await ask(server, client)).statusCode, 200);
+  const { sql } = await import('drizzle-orm');
+  await server.database.db.execute(sql`ALTER TABLE quota_counts RENAME TO quota_counts_away`);
+  const answers: number[] = [];
+  for (let i = 0; i < 5; i += 1) answers.push((await ask(server, client)).statusCode);
+  t.same(answers, [200, 200, 200, 429, 429], 'the quota still holds, on what this instance counted');
+  const metrics = (await server.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.match(metrics, /portier_count_write_failures_total\{counts="quota"\} [1-9]/, 'the failed writes are counted');
+  await server.database.db.execute(sql`ALTER TABLE quota_counts_away RENAME TO quota_counts`);
+  await server.app.portier.quotas.sync();
+  const rows = await server.database.db.query.quotaCounts.findMany();
+  t.same(
+    rows.map((row) => row.tokens),
+    [5],
+    'every token written once the database takes it',
+  );
+});
