@@ -15,6 +15,7 @@ import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets
 import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S, selectedAttacks } from './attack.js';
 import { federationTable } from './federation.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
+import { policyTable, setUpPolicyClients } from './policy.js';
 import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
 import {
@@ -67,15 +68,17 @@ const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes(
 /** The federation table (federation.ts): a federated client next to a private_key_jwt one, on portier-pg. */
 const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.includes('portier-pg');
 const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
+const policy = process.env.BENCH_POLICY?.trim() !== '0' && targetNames.includes('portier-pg');
 const pgServerUrl = process.env.BENCH_PG_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
 const sharedDir = resolve(process.env.BENCH_SHARED_DIR?.trim() || join(ROOT, '..', 'shared', 'bench'));
 const cpuProfileDir = process.env.BENCH_CPU_PROF?.trim() ? resolve(process.env.BENCH_CPU_PROF.trim()) : undefined;
 const skipBuild = process.env.BENCH_SKIP_BUILD === '1';
 
 /** The whole run, set-up included; past it everything is stopped and removed. */
-const DEADLINE_SECONDS = 420;
+const DEADLINE_SECONDS = 600;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
-const plannedLoadSeconds = rounds * (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0)) * loadSeconds;
+const plannedLoadSeconds =
+  rounds * (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0) + (policy ? 4 : 0)) * loadSeconds;
 if (plannedLoadSeconds > 300)
   throw new Error(`planned load time ${plannedLoadSeconds} s is over 300 s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS`);
 assertLoopback(pgServerUrl);
@@ -173,7 +176,8 @@ async function main(): Promise<number> {
     `  node ${process.version}, ${cpus().length} cores, ${alg}, commit ${gitDescription()}; load.mjs: ${settings.connections} connections, ` +
       `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ${rounds} round(s) of ${targetNames.join(', ')}` +
       (federation ? '; then the federation table on portier-pg' : '') +
-      (attack ? '; then the attack table on portier-pg' : ''),
+      (attack ? '; then the attack table on portier-pg' : '') +
+      (policy ? '; then the token policy table on portier-pg' : ''),
   );
   log(`  request: POST with HTTP Basic and the body ${TOKEN_BODY}`);
   log();
@@ -336,12 +340,38 @@ async function main(): Promise<number> {
     log();
   }
 
+  // ---- the token policy table (bench/policy.ts; BENCH_POLICY=0 skips it) ----
+  if (policy && pgEnv !== undefined && pgSetUp !== undefined) {
+    const env = pgEnv;
+    for (const target of targets) await target.child.stop();
+    const clients = await setUpPolicyClients(env);
+    await checkIdle('the token policy table');
+    log(
+      'token policy table: portier-pg, a fresh process per scenario on the same database; load.mjs as above, from 127.0.0.1, ' +
+        'for bench-client (bench-shaped in "lifetime + claims": its own lifetime and six custom claims)',
+    );
+    problems.push(
+      ...(await policyTable({
+        startPortier: (extra) => startPortier('portier-pg', ROOT, { ...env, ...extra }, cpuProfileDir),
+        legit: pgSetUp.legit,
+        clients,
+        alg,
+        sharedDir: shared.dir,
+        jsonDir,
+        settings,
+        rounds,
+        log,
+      })),
+    );
+    log();
+  }
+
   log(argon2);
   for (const problem of problems) log(`note: ${problem}`);
   if (cpuProfileDir !== undefined) log(`CPU profiles are written to ${cpuProfileDir} when the servers stop`);
   log(`total ${fixed((Date.now() - startedAt) / 1000, 0)} s`);
   // A Portier target that could not be measured is a failure; a skipped peer or ceiling is not.
-  return problems.some((problem) => /^(portier|attack|federation)/.test(problem)) ? 1 : 0;
+  return problems.some((problem) => /^(portier|attack|federation|policy)/.test(problem)) ? 1 : 0;
 }
 
 let exitCode = 1;

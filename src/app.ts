@@ -81,6 +81,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     portier.lastUsed.start();
     portier.denials.start();
     portier.retention.start();
+    portier.usage.start();
+    portier.quotas.start();
     // Discovery now, so that a provider that cannot be reached shows in the log at start;
     // nothing waits for it (see people/oidc.ts).
     portier.people?.provider
@@ -95,7 +97,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => {
     portier.generation.stop();
-    await Promise.allSettled([portier.lastUsed.stop(), portier.denials.stop(), portier.retention.stop()]);
+    portier.hook?.close();
+    await Promise.allSettled([
+      portier.lastUsed.stop(),
+      portier.denials.stop(),
+      portier.retention.stop(),
+      portier.usage.stop(),
+      portier.quotas.stop(),
+    ]);
   });
 
   const management = config.management === undefined ? undefined : await buildManagementApp(portier, logger);

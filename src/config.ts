@@ -10,6 +10,7 @@ import { SETTINGS } from './config/variables.js';
 
 export { ConfigError } from './config/kinds.js';
 export type { ConsoleConfig, OidcConfig } from './config/people.js';
+export type { TokenHookConfig, TokenQuotaDefaults } from './config/policy.js';
 export { MAX_ACCESS_TOKEN_TTL, SIGNING_ALGS, type SigningAlg } from './config/variables.js';
 
 /** A table of settings, or of groups of them (such as `protection`). */

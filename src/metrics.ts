@@ -38,6 +38,44 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** The issuance hook (policy/hook.ts): how long each call took, by outcome. */
+  readonly tokenHookDuration = new Histogram({
+    name: 'portier_token_hook_duration_seconds',
+    help: 'Time of a call to the issuance hook, by outcome (claims, deny or failure)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly tokenHookFailures = new Counter({
+    name: 'portier_token_hook_failures_total',
+    help: 'Failed calls to the issuance hook, by reason (timeout, connection, status, too_large, not_json, invalid_answer)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Token requests beyond a client's quota (policy/quota.ts): refused (enforce) or issued and logged (log). */
+  readonly tokenQuotaExceeded = new Counter({
+    name: 'portier_token_quota_exceeded_total',
+    help: 'Token requests beyond the client quota, by mode (enforce: refused; log: issued)',
+    labelNames: ['mode'] as const,
+    registers: [this.registry],
+  });
+
+  /** Background writes of counts that failed (kept and written later): quota counts and usage. */
+  readonly countWriteFailures = new Counter({
+    name: 'portier_count_write_failures_total',
+    help: 'Failed writes of quota counts or usage counts (the counts are kept and written later)',
+    labelNames: ['counts'] as const,
+    registers: [this.registry],
+  });
+
+  readonly usageCountsDropped = new Counter({
+    name: 'portier_usage_counts_dropped_total',
+    help: 'Usage counts dropped because too many were waiting to be written (a long database outage)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portier_' });
   }

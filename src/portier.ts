@@ -23,6 +23,9 @@ import { tokenEndpointUrl } from './oauth/endpoints.js';
 import { RevocationList } from './oauth/revocations.js';
 import type { TokenEndpointContext } from './oauth/token.js';
 import { createPeople, type People } from './people/people.js';
+import { IssuanceHook } from './policy/hook.js';
+import { QuotaTracker } from './policy/quota.js';
+import { UsageCounters } from './policy/usage.js';
 import { Admission } from './protection/admission.js';
 import { type Argon2Pool, sharedArgon2Pool } from './protection/argon2-pool.js';
 import { FailureBudgets } from './protection/failure-budget.js';
@@ -56,6 +59,12 @@ export interface Portier {
   scopeCatalogue: Cached<string[]>;
   /** People's sign-in and console sessions; undefined without OIDC_ISSUER. */
   people: People | undefined;
+  /** Tokens and refusals per client, written about once a minute (policy/usage.ts). */
+  usage: UsageCounters;
+  /** Per-client token quotas (policy/quota.ts). */
+  quotas: QuotaTracker;
+  /** The issuance hook, when TOKEN_HOOK_URL is set (policy/hook.ts). */
+  hook: IssuanceHook | undefined;
 }
 
 declare module 'fastify' {
@@ -100,6 +109,32 @@ export async function createPortier(config: Config, database: Database, logger: 
     federation.invalidate();
     people?.sessions.invalidate();
   });
+  const countsFailed = (counts: 'quota' | 'usage') => (error: unknown) => {
+    metrics.countWriteFailures.inc({ counts });
+    repeatedLog.error(
+      `writing ${counts} counts failed`,
+      { err: error },
+      `writing ${counts} counts failed: they are kept and written later`,
+    );
+  };
+  const usage = new UsageCounters(db, clock, {
+    onFlushError: countsFailed('usage'),
+    onDropped: () => {
+      metrics.usageCountsDropped.inc();
+      repeatedLog.error('usage counts dropped', {}, 'usage counts dropped: too many waiting to be written (database unreachable?)');
+    },
+  });
+  const quotas = new QuotaTracker(db, config.tokenQuota, clock, {
+    onSyncError: countsFailed('quota'),
+    onExceeded: (mode) => metrics.tokenQuotaExceeded.inc({ mode }),
+  });
+  const hook =
+    config.tokenHook === undefined
+      ? undefined
+      : new IssuanceHook(config.tokenHook, clock, {
+          called: (outcome, seconds) => metrics.tokenHookDuration.observe({ outcome }, seconds),
+          failed: (reason) => metrics.tokenHookFailures.inc({ reason }),
+        });
   const budgets = new FailureBudgets(
     {
       perClientAndAddress: protection.failuresPerClientAndAddress,
@@ -149,9 +184,15 @@ export async function createPortier(config: Config, database: Database, logger: 
         tokenEndpoint: tokenEndpointUrl(config.issuer),
         nonces: config.dpopNonce ? new DpopNonces(await loadDpopNonceKey(db)) : undefined,
       },
+      quotas,
+      hook,
+      repeatedLog,
       onChange: () => generation.changed(),
     },
     scopeCatalogue,
     people,
+    usage,
+    quotas,
+    hook,
   };
 }

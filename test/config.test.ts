@@ -7,6 +7,8 @@ import { CONFIG_VARIABLES, ConfigError, loadConfig, VARIABLES } from '../src/con
 
 type Env = Record<string, string | undefined>;
 
+const HOOK_SECRET = 'a-hook-secret-of-at-least-32-characters';
+
 /** Enough of a PEM file for loadConfig, which only reads it; TLS itself is tested elsewhere. */
 const FAKE_PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 
@@ -78,6 +80,8 @@ t.test("defaults are those of the README's table", async (t) => {
     oidc: undefined,
     console: { sessionIdleSeconds: 1800, sessionMaxSeconds: 43_200, clientSignIn: true },
     clientAssertionMaxLifetime: 3600,
+    tokenHook: undefined,
+    tokenQuota: { perHour: undefined, perDay: undefined, mode: 'enforce' },
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -140,6 +144,13 @@ t.test('every variable is read', async (t) => {
     CONSOLE_SESSION_MAX: '3600',
     CONSOLE_CLIENT_SIGN_IN: 'false',
     CLIENT_ASSERTION_MAX_LIFETIME: '600',
+    TOKEN_HOOK_URL: 'https://hooks.example.com/portier',
+    TOKEN_HOOK_SECRET: HOOK_SECRET,
+    TOKEN_HOOK_TIMEOUT: '750',
+    TOKEN_HOOK_ON_FAILURE: 'allow',
+    TOKEN_QUOTA_PER_HOUR: '1000',
+    TOKEN_QUOTA_PER_DAY: '20000',
+    TOKEN_QUOTA_MODE: 'log',
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -191,8 +202,55 @@ t.test('every variable is read', async (t) => {
     },
     console: { sessionIdleSeconds: 600, sessionMaxSeconds: 3600, clientSignIn: false },
     clientAssertionMaxLifetime: 600,
+    tokenHook: { url: 'https://hooks.example.com/portier', secret: HOOK_SECRET, timeoutMs: 750, onFailure: 'allow' },
+    tokenQuota: { perHour: 1000, perDay: 20000, mode: 'log' },
   });
   t.throws(() => loadConfig({ JWKS_URI_ALLOW_PRIVATE: 'yes' }), /JWKS_URI_ALLOW_PRIVATE: must be true or false/);
+});
+
+t.test('TOKEN_HOOK_*: https, or http to the loopback; a secret of 32 characters or more; nothing without the URL', async (t) => {
+  const hook = (env: Env) => loadConfig({ TOKEN_HOOK_SECRET: HOOK_SECRET, ...env }).tokenHook;
+  t.strictSame(hook({ TOKEN_HOOK_URL: 'http://127.0.0.1:9000/hook' }), {
+    url: 'http://127.0.0.1:9000/hook',
+    secret: HOOK_SECRET,
+    timeoutMs: 500,
+    onFailure: 'deny',
+  });
+  for (const url of ['http://localhost:9000/', 'http://[::1]:9000/', 'http://127.1.2.3/hook']) {
+    t.equal(hook({ TOKEN_HOOK_URL: url })?.url, url, `${url}: plain http to the loopback`);
+  }
+  for (const url of ['http://hooks.example.com/', 'http://10.0.0.1/', 'http://localhost.example.com/', 'ftp://127.0.0.1/']) {
+    refuses(t, { TOKEN_HOOK_URL: url, TOKEN_HOOK_SECRET: HOOK_SECRET }, 'TOKEN_HOOK_URL', /https/);
+  }
+  refuses(t, { TOKEN_HOOK_URL: 'not a url', TOKEN_HOOK_SECRET: HOOK_SECRET }, 'TOKEN_HOOK_URL', /not a valid URL/);
+  refuses(t, { TOKEN_HOOK_URL: 'https://user:pw@hooks.example.com/', TOKEN_HOOK_SECRET: HOOK_SECRET }, 'TOKEN_HOOK_URL', /password/);
+  refuses(t, { TOKEN_HOOK_URL: 'https://hooks.example.com/' }, 'TOKEN_HOOK_SECRET', /must be set/);
+  refuses(t, { TOKEN_HOOK_URL: 'https://hooks.example.com/', TOKEN_HOOK_SECRET: 'x'.repeat(31) }, 'TOKEN_HOOK_SECRET', /at least 32/);
+  const url = 'https://hooks.example.com/';
+  refuses(
+    t,
+    { TOKEN_HOOK_URL: url, TOKEN_HOOK_SECRET: HOOK_SECRET, TOKEN_HOOK_TIMEOUT: '0' },
+    'TOKEN_HOOK_TIMEOUT',
+    /between 10 and 60000/,
+  );
+  refuses(t, { TOKEN_HOOK_URL: url, TOKEN_HOOK_SECRET: HOOK_SECRET, TOKEN_HOOK_TIMEOUT: '0.5' }, 'TOKEN_HOOK_TIMEOUT', /whole number/);
+  refuses(
+    t,
+    { TOKEN_HOOK_URL: url, TOKEN_HOOK_SECRET: HOOK_SECRET, TOKEN_HOOK_ON_FAILURE: 'retry' },
+    'TOKEN_HOOK_ON_FAILURE',
+    /deny, allow/,
+  );
+  for (const name of ['TOKEN_HOOK_SECRET', 'TOKEN_HOOK_TIMEOUT', 'TOKEN_HOOK_ON_FAILURE']) {
+    refuses(t, { [name]: name === 'TOKEN_HOOK_SECRET' ? HOOK_SECRET : 'allow' }, name, /TOKEN_HOOK_URL is not/);
+  }
+});
+
+t.test('TOKEN_QUOTA_*: whole numbers of tokens from 1, and a mode', async (t) => {
+  t.strictSame(loadConfig({ TOKEN_QUOTA_PER_DAY: '5' }).tokenQuota, { perHour: undefined, perDay: 5, mode: 'enforce' });
+  refuses(t, { TOKEN_QUOTA_PER_HOUR: '0' }, 'TOKEN_QUOTA_PER_HOUR', /between 1 and/);
+  refuses(t, { TOKEN_QUOTA_PER_HOUR: '-5' }, 'TOKEN_QUOTA_PER_HOUR', /whole number/);
+  refuses(t, { TOKEN_QUOTA_PER_DAY: '1e3' }, 'TOKEN_QUOTA_PER_DAY', /whole number/);
+  refuses(t, { TOKEN_QUOTA_MODE: 'block' }, 'TOKEN_QUOTA_MODE', /enforce, log/);
 });
 
 t.test('DPOP_NONCE', async (t) => {

@@ -11,6 +11,9 @@ export type ClientQuery = NonNullable<paths['/admin/clients']['get']['parameters
 export type CreateClientBody = NonNullable<paths['/admin/clients']['post']['requestBody']>['content']['application/json'];
 export type ClientPatch = NonNullable<paths['/admin/clients/{client_id}']['patch']['requestBody']>['content']['application/json'];
 export type CreatedClient = Json<paths['/admin/clients']['post']['responses'][201]>;
+/** A client's token quota, as the API shows it (null: the server's default). */
+export type TokenQuota = NonNullable<Client['token_quota']>;
+export type Usage = Json<paths['/admin/clients/{client_id}/usage']['get']['responses'][200]>;
 export type Service = Json<paths['/admin/services/{id}']['get']['responses'][200]>;
 export type TrustedIssuer = Json<paths['/admin/trusted-issuers/{id}']['get']['responses'][200]>;
 export type AuditEvent = Json<paths['/admin/audit-events']['get']['responses'][200]>['items'][number];

@@ -106,3 +106,85 @@ export function managedText(managed: boolean): string {
     ? 'Managed by configuration: created by a configuration apply, which deletes it again once the document no longer lists it.'
     : 'No: made through the API, the console or the command line.';
 }
+
+/** What the claims editor holds: a JSON object, or the reason it is not one. Empty means none ({}). */
+export function parseClaims(text: string): { claims: Record<string, unknown> } | { error: string } {
+  if (text.trim() === '') return { claims: {} };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { error: `not valid JSON: ${error instanceof Error ? error.message : 'cannot be read'}` };
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { error: 'must be a JSON object, such as {"tenant": "acme"}' };
+  }
+  return { claims: value as Record<string, unknown> };
+}
+
+/** Claims as the editor shows them: indented JSON, or '' for none. */
+export function claimsText(claims: Record<string, unknown>): string {
+  return Object.keys(claims).length === 0 ? '' : JSON.stringify(claims, null, 2);
+}
+
+/** A number field that may be left empty: null when empty, the whole number, or undefined when it is not one. */
+export function optionalWholeNumber(text: string): number | null | undefined {
+  if (text.trim() === '') return null;
+  return /^\d+$/.test(text.trim()) ? Number(text.trim()) : undefined;
+}
+
+/** One bar of the usage chart: tokens at the bottom, refusals stacked on them (SVG coordinates). */
+export interface UsageBar {
+  x: number;
+  width: number;
+  tokensY: number;
+  tokensHeight: number;
+  refusalsY: number;
+  refusalsHeight: number;
+}
+
+/**
+ * The bars of a usage chart `width` × `height` (SVG units), one per bucket, scaled to the
+ * busiest bucket; a bucket with anything in it is at least one unit high, so it shows.
+ */
+export function usageBars(
+  buckets: Array<{ tokens: number; refusals: number }>,
+  width: number,
+  height: number,
+): { bars: UsageBar[]; max: number } {
+  const max = Math.max(0, ...buckets.map((bucket) => bucket.tokens + bucket.refusals));
+  const slot = buckets.length === 0 ? 0 : width / buckets.length;
+  const gap = Math.min(2, slot / 4);
+  const scale = (count: number) => (max === 0 || count === 0 ? 0 : Math.max(1, (count / max) * height));
+  const bars = buckets.map((bucket, i) => {
+    const tokensHeight = scale(bucket.tokens);
+    const refusalsHeight = scale(bucket.refusals);
+    return {
+      x: i * slot + gap / 2,
+      width: Math.max(0, slot - gap),
+      tokensY: height - tokensHeight,
+      tokensHeight,
+      refusalsY: height - tokensHeight - refusalsHeight,
+      refusalsHeight,
+    };
+  });
+  return { bars, max };
+}
+
+/**
+ * The lifetime and custom claims of a client's or a service's form (fields `access_token_ttl`
+ * and `claims`), as the API takes them, or the errors found before anything is sent:
+ * claims that are not a JSON object, a lifetime that is not a whole number. (The server
+ * checks the rest: the range, reserved names, size.)
+ */
+export function readTokenShape(value: (name: string) => string): {
+  body: { access_token_ttl: number | null; claims: Record<string, unknown> };
+  errors: Record<string, string[]>;
+} {
+  const errors: Record<string, string[]> = {};
+  const ttl = optionalWholeNumber(value('access_token_ttl'));
+  if (ttl === undefined) errors.access_token_ttl = ['a whole number of seconds, or empty to inherit'];
+  const claims = parseClaims(value('claims'));
+  if ('error' in claims) errors.claims = [claims.error];
+  return { body: { access_token_ttl: ttl ?? null, claims: 'claims' in claims ? claims.claims : {} }, errors };
+}

@@ -1,12 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { bulkSetEnabled, regenerateSecret, setClientEnabled } from '../clients/lifecycle.js';
 import { clientScopeOf } from '../people/scope.js';
+import { readUsage } from '../policy/usage.js';
 import * as clients from '../schemas/clients.js';
+import { usageQuery, usageResponse } from '../schemas/policy.js';
 import { ADMIN_BODY_LIMIT, actor, inArea, problems, secured } from './route-options.js';
 
 /**
  * /admin/clients/…: what is done to clients beyond editing them: disable and enable (one,
- * or many at once), and a new secret. Each call gets the caller's scope (people/scope.ts).
+ * or many at once), a new secret, and how much each is used. Each call gets the caller's scope (people/scope.ts).
  */
 export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { portier } = app;
@@ -75,5 +77,23 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
       return { client_id: request.params.client_id, client_secret: clientSecret, previous_secret_expires_at: previousSecretExpiresAt };
     },
+  );
+
+  app.get(
+    '/clients/:client_id/usage',
+    {
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        description:
+          'Tokens issued and token requests refused, per UTC hour (the last 48) or day (the last 90), oldest first. ' +
+          'Each instance writes its counts about once a minute.',
+        params: clients.clientParams,
+        querystring: usageQuery,
+        response: { 200: usageResponse, ...problems },
+      },
+    },
+    async (request) =>
+      readUsage(db, request.params.client_id, request.query.granularity ?? 'hour', portier.clock(), clientScopeOf(request.principal)),
   );
 };

@@ -6,7 +6,11 @@ import { type clientFederatedIdentities, clientGrants, clientIpRanges, clientSec
 import { ConflictError, type FieldError, ForbiddenError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
+
+import { checkClaims } from '../policy/claims.js';
+import { toStoredQuota } from '../policy/quota.js';
 import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
+
 import type { AuthMethod } from '../schemas/enums.js';
 import { isSelfService, lockServicesForGrant } from '../services/services.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
@@ -113,6 +117,9 @@ export async function createClient(
     throw new ForbiddenError('platform identities are set by an admin: create a client with a secret or keys');
   }
   const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors);
+  const claims = input.claims ?? {};
+  checkClaims(claims, errors);
+  const tokenQuota = toStoredQuota(input.token_quota ?? null);
 
   // private_key_jwt and federated clients prove themselves with a signed JWT and have no
   // secret at all. The hash is made before the transaction (it takes milliseconds of CPU),
@@ -141,6 +148,9 @@ export async function createClient(
         jwksUri,
         dpopBound: input.dpop_bound ?? false,
         managed: options.managed ?? false,
+        accessTokenTtl: input.access_token_ttl ?? null,
+        claims,
+        tokenQuota,
       })
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
@@ -168,6 +178,9 @@ export async function createClient(
         ...(identities.length > 0 && { federated_identities: input.federated_identities }),
         dpop_bound: input.dpop_bound ?? false,
         ...(options.managed === true && { managed: true }),
+        ...(input.access_token_ttl !== undefined && input.access_token_ttl !== null && { access_token_ttl: input.access_token_ttl }),
+        ...(Object.keys(claims).length > 0 && { claims }),
+        ...(tokenQuota !== null && { token_quota: tokenQuota }),
       },
     });
     return row;
@@ -277,6 +290,9 @@ export function toClientResource(row: ClientRowWithRelations, now = Date.now()):
     enabled: row.enabled,
     dpop_bound: row.dpopBound,
     managed: row.managed,
+    access_token_ttl: row.accessTokenTtl,
+    claims: row.claims,
+    token_quota: row.tokenQuota ?? null,
     status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
     last_used_identity: row.lastUsedIdentity ?? null,

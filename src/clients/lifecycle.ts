@@ -2,7 +2,11 @@ import { and, eq, isNotNull } from 'drizzle-orm';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
+
 import { ConflictError, type FieldError, ForbiddenError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
+import { checkClaims } from '../policy/claims.js';
+import { toStoredQuota } from '../policy/quota.js';
+
 import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
@@ -52,6 +56,7 @@ export async function updateClient(
   if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
   const ipRanges = patch.ip_ranges === undefined ? undefined : checkIpRanges(patch.ip_ranges, errors);
   const expiresAt = patch.expires_at === undefined ? undefined : checkExpiry(patch.expires_at, errors);
+  if (patch.claims !== undefined) checkClaims(patch.claims, errors);
   // Hashed before the transaction (milliseconds of CPU), in case the change is a switch to
   // client_secret; unused otherwise.
   const newSecret = patch.auth_method === 'client_secret' && errors.length === 0 ? generateSecret() : undefined;
@@ -98,6 +103,9 @@ export async function updateClient(
     const identities = identitiesChanged ? await checkFederatedIdentities(tx, method, patch.federated_identities, errors) : undefined;
     if (errors.length > 0) throw new ValidationError(errors);
     if (patch.dpop_bound !== undefined) columns.dpopBound = patch.dpop_bound;
+    if (patch.access_token_ttl !== undefined) columns.accessTokenTtl = patch.access_token_ttl;
+    if (patch.claims !== undefined) columns.claims = patch.claims;
+    if (patch.token_quota !== undefined) columns.tokenQuota = toStoredQuota(patch.token_quota);
     await tx
       .update(clients)
       .set({ ...columns, updatedAt: new Date() })
@@ -145,6 +153,9 @@ const AUDITED_FIELDS = [
   'jwks_uri',
   'federated_identities',
   'dpop_bound',
+  'access_token_ttl',
+  'claims',
+  'token_quota',
 ] as const;
 
 /** `{ field: { from, to } }` for each field that differs. */

@@ -3,6 +3,9 @@ import type { JSONWebKeySet } from 'jose';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
 import { type Network, parseNetworks } from '../lib/networks.js';
+import { type Claims, withoutReserved } from '../policy/claims.js';
+import { fromStoredQuota, type TokenQuota } from '../policy/quota.js';
+import { TokenShapes } from '../policy/shapes.js';
 import type { AuthMethod } from '../schemas/enums.js';
 import { type FederatedIdentity, loadFederatedIdentities } from './identities.js';
 import type { StoredSecret } from './secret-verifier.js';
@@ -13,12 +16,19 @@ export interface GrantedService {
   audience: string;
   /** The granted scopes that the service still offers. */
   scopes: string[];
+  /** The service's token lifetime in seconds, or null. */
+  accessTokenTtl: number | null;
+  /** The service's custom claims. */
+  claims: Claims;
 }
 
 /** Everything the token endpoint needs to know about one client. */
 export interface ClientRecord {
   uuid: string;
   clientId: string;
+  /** Name and owner, for the issuance hook. */
+  name: string;
+  owner: string;
   enabled: boolean;
   expiresAt: number | null;
   authMethod: AuthMethod;
@@ -36,6 +46,14 @@ export interface ClientRecord {
   networks: Network[];
   /** Every token request must carry a DPoP proof (RFC 9449). */
   dpopBound: boolean;
+  /** The client's own token lifetime in seconds, or null. */
+  accessTokenTtl: number | null;
+  /** The client's own custom claims. */
+  claims: Claims;
+  /** The client's own token quota; null: the defaults of the configuration. */
+  tokenQuota: TokenQuota | null;
+  /** Lifetime and custom claims of a token, per set of granted services: worked out once per record. */
+  shapes: TokenShapes;
 }
 
 /**
@@ -50,9 +68,25 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
   });
   if (row === undefined) return undefined;
   const federatedIdentities = row.authMethod === 'federated' ? await loadFederatedIdentities(db, row.id) : [];
+  const grants = new Map<string, GrantedService>(
+    row.grants.map((grant) => [
+      grant.service.audience,
+      {
+        serviceId: grant.serviceId,
+        audience: grant.service.audience,
+        scopes: grant.scopes.filter((scope) => grant.service.scopes.includes(scope)),
+        accessTokenTtl: grant.service.accessTokenTtl,
+        // Checked on the way in; dropped here too, so that no row can put a reserved claim in a token.
+        claims: withoutReserved(grant.service.claims).kept,
+      },
+    ]),
+  );
+  const policy = { accessTokenTtl: row.accessTokenTtl, claims: withoutReserved(row.claims).kept };
   return {
     uuid: row.id,
     clientId: row.clientId,
+    name: row.name,
+    owner: row.owner,
     enabled: row.enabled,
     expiresAt: row.expiresAt?.getTime() ?? null,
     authMethod: row.authMethod,
@@ -69,17 +103,11 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
       expiresAt: secret.expiresAt?.getTime() ?? null,
       containsPlus: secret.containsPlus,
     })),
-    grants: new Map(
-      row.grants.map((grant) => [
-        grant.service.audience,
-        {
-          serviceId: grant.serviceId,
-          audience: grant.service.audience,
-          scopes: grant.scopes.filter((scope) => grant.service.scopes.includes(scope)),
-        },
-      ]),
-    ),
+    grants,
     networks: parseNetworks(row.ipRanges.map((range) => range.cidr)),
     dpopBound: row.dpopBound,
+    ...policy,
+    tokenQuota: fromStoredQuota(row.tokenQuota ?? null),
+    shapes: new TokenShapes(policy, [...grants.values()]),
   };
 }

@@ -22,7 +22,13 @@
  * variable first.
  */
 import { availableParallelism } from 'node:os';
-import { DEFAULT_KEY_PUBLICATION_LEAD, JWKS_MAX_AGE_SECONDS, MAX_KEY_PUBLICATION_LEAD } from '../schemas/limits.js';
+import {
+  DEFAULT_KEY_PUBLICATION_LEAD,
+  JWKS_MAX_AGE_SECONDS,
+  MAX_KEY_PUBLICATION_LEAD,
+  MAX_TOKEN_TTL,
+  MIN_TOKEN_TTL,
+} from '../schemas/limits.js';
 import { aes256Key, clientId, clientSecret, issuerUrl, type PemFile, pemFile, postgresUrl, trustProxy } from './formats.js';
 import {
   BadValue,
@@ -41,6 +47,7 @@ import {
   unset,
 } from './kinds.js';
 import { CONSOLE, OIDC, readConsole, readOidc, variablesOf } from './people.js';
+import { readTokenHook, TOKEN_HOOK, TOKEN_QUOTA } from './policy.js';
 
 /**
  * The algorithms Portier signs its tokens with. `Ed25519` is RFC 9864's fully-specified
@@ -52,8 +59,8 @@ export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
-/** The longest access token lifetime we accept: one day. Longer-lived bearer tokens are a liability. */
-export const MAX_ACCESS_TOKEN_TTL = 86_400;
+/** The longest access token lifetime we accept (see schemas/limits.ts). */
+export const MAX_ACCESS_TOKEN_TTL = MAX_TOKEN_TTL;
 
 /** MANAGEMENT_PORT's number, read inside the `management` entry. */
 const MANAGEMENT_PORT = integer({ name: 'MANAGEMENT_PORT', doc: '', default: unset(), min: 0, max: 65_535 });
@@ -120,10 +127,10 @@ export const SETTINGS = {
   }),
   accessTokenTtl: integer({
     name: 'ACCESS_TOKEN_TTL',
-    doc: 'access token lifetime in seconds',
+    doc: 'access token lifetime in seconds, unless the client or its services set their own',
     default: 3600,
-    min: 60,
-    max: MAX_ACCESS_TOKEN_TTL,
+    min: MIN_TOKEN_TTL,
+    max: MAX_TOKEN_TTL,
   }),
   signingAlg: choice({ name: 'SIGNING_ALG', doc: 'the algorithm new signing keys are made for', default: 'ES256', choices: SIGNING_ALGS }),
   keyEncryptionKey: custom({
@@ -305,6 +312,10 @@ export const SETTINGS = {
   oidc: new Setting(variablesOf(OIDC), readOidc),
   /** The console's sessions, and whether it offers the admin-client sign-in (config/people.ts). */
   console: new Setting(variablesOf(CONSOLE), readConsole),
+  /** The issuance hook (config/policy.ts); undefined: none. */
+  tokenHook: new Setting(variablesOf(TOKEN_HOOK), readTokenHook),
+  /** The quota of clients without a token_quota of their own (config/policy.ts, policy/quota.ts). */
+  tokenQuota: TOKEN_QUOTA,
   auditRetentionDays: integer({
     name: 'AUDIT_RETENTION_DAYS',
     doc: 'audit events older than this many days are deleted; 0 keeps them all',

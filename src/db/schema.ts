@@ -15,7 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { AUTH_METHODS, KEY_STATUSES, PERSON_ROLES } from '../schemas/enums.js';
+import { AUTH_METHODS, KEY_STATUSES, PERSON_ROLES, type QuotaMode } from '../schemas/enums.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -32,6 +32,10 @@ export const services = pgTable('services', {
   managed: boolean('managed').notNull().default(false),
   /** Operators (people with the operator role) may grant this service to their own clients. */
   selfService: boolean('self_service').notNull().default(false),
+  /** Seconds a token for this service lives (60–86400); null: ACCESS_TOKEN_TTL. See policy/shapes.ts. */
+  accessTokenTtl: integer('access_token_ttl'),
+  /** Claims every token for this service carries (a client's own win on the same name). See policy/claims.ts. */
+  claims: jsonb('claims').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -63,6 +67,15 @@ export const clients = pgTable(
     jwksUri: text('jwks_uri'),
     /** Tokens for this client must be DPoP-bound (RFC 9449): a request without a proof is refused. */
     dpopBound: boolean('dpop_bound').notNull().default(false),
+    /** Seconds this client's tokens live (60–86400), before any service's; null: inherit. */
+    accessTokenTtl: integer('access_token_ttl'),
+    /** Claims every token of this client carries, over its services' on the same name. */
+    claims: jsonb('claims').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+    /**
+     * `{per_hour, per_day, mode}` as the admin API shows it; null: the defaults of
+     * TOKEN_QUOTA_PER_HOUR, TOKEN_QUOTA_PER_DAY and TOKEN_QUOTA_MODE. See policy/quota.ts.
+     */
+    tokenQuota: jsonb('token_quota').$type<{ per_hour: number | null; per_day: number | null; mode: QuotaMode }>(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     enabled: boolean('enabled').notNull().default(true),
     /** Created by a configuration apply, which may therefore delete it again (prune). */
@@ -272,6 +285,11 @@ export const auditEvents = pgTable(
     // Summaries of refused token requests list the client_ids they name (audit/denials.ts):
     // a client's history finds them through this.
     index('audit_events_named_clients_idx').using('gin', sql`(${t.details} -> 'client_ids')`),
+    // One client.quota_exceeded per client and quota window, however many instances see
+    // the client go over at once (policy/quota.ts writes it with ON CONFLICT DO NOTHING).
+    uniqueIndex('audit_events_quota_window')
+      .on(t.clientId, sql`(${t.details}->>'window')`, sql`(${t.details}->>'window_start')`)
+      .where(sql`${t.action} = 'client.quota_exceeded'`),
   ],
 );
 
@@ -305,6 +323,41 @@ export const consoleSessions = pgTable(
     index('console_sessions_expires_idx').on(t.expiresAt),
     index('console_sessions_last_seen_idx').on(t.lastSeenAt),
   ],
+);
+
+/**
+ * Tokens issued and requests refused per client and UTC hour: the usage the admin API
+ * shows (GET /admin/clients/{id}/usage). Each instance sums its counts in memory and adds
+ * them here about once a minute (policy/usage.ts); rows older than the longest window
+ * shown (90 days) are pruned.
+ */
+export const clientUsage = pgTable(
+  'client_usage',
+  {
+    clientUuid: uuid('client_uuid')
+      .notNull()
+      .references(() => clients.id, { onDelete: 'cascade' }),
+    hourStart: timestamp('hour_start', { withTimezone: true }).notNull(),
+    tokens: bigint('tokens', { mode: 'number' }).notNull().default(0),
+    refusals: bigint('refusals', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.clientUuid, t.hourStart] }), index('client_usage_hour_idx').on(t.hourStart)],
+);
+
+/**
+ * Tokens issued per client and UTC hour, for quotas: shared by every instance, each adding
+ * what it issued at least once a second (policy/quota.ts). A day's count is the sum of its
+ * hours. No foreign key: rows are kept two days at most, and a deleted client's are
+ * simply never read again.
+ */
+export const quotaCounts = pgTable(
+  'quota_counts',
+  {
+    clientUuid: uuid('client_uuid').notNull(),
+    hourStart: timestamp('hour_start', { withTimezone: true }).notNull(),
+    tokens: bigint('tokens', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.clientUuid, t.hourStart] }), index('quota_counts_hour_idx').on(t.hourStart)],
 );
 
 /**

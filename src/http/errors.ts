@@ -39,6 +39,9 @@ export function createErrorHandler(log: RepeatedLog) {
       log.warn(`database unavailable: ${databaseErrorKind(error)}`, {}, 'database unavailable: answering 503');
     } else if (error instanceof Overloaded) {
       log.warn('argon2 queue full', {}, 'argon2 verification queue full: answering 503');
+    } else if (error instanceof TemporarilyUnavailable) {
+      // Thrown as such (the issuance hook failed): the reason is known, no stack needed.
+      log.warn(`unavailable: ${error.detail ?? error.description}`, {}, `answering 503: ${error.detail ?? error.description}`);
     } else if (status >= 500) {
       log.error(`failed: ${failureKind(error)}`, { err: error, url: request.routeOptions.url }, 'request failed');
     }

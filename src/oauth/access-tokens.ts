@@ -8,6 +8,7 @@ import type { KeyCache } from '../keys/cache.js';
 import type { Clock } from '../lib/clock.js';
 import { isValidScopeToken } from '../lib/syntax.js';
 import { LATEST_TIMESTAMP } from '../lib/time.js';
+import { type Claims, withoutReserved } from '../policy/claims.js';
 import { TRUSTED_ISSUER_ID_PATTERN } from '../schemas/limits.js';
 import { isStorableJwtId } from './client-auth/jwt-ids.js';
 import { FEDERATED_IDENTITY_CLAIM } from './issue.js';
@@ -42,6 +43,11 @@ export interface AccessTokenClaims {
   jkt: string | undefined;
   /** A federated client's token: the platform identity (trusted issuer id, subject) that got it. */
   federatedIdentity: FederatedIdentityUse | undefined;
+  /**
+   * The custom claims (its client's, its services', the issuance hook's): every claim whose
+   * name is not reserved. Never used for a decision or a lookup, only shown by introspection.
+   */
+  custom: Claims;
 }
 
 export type AccessTokenCheck =
@@ -119,7 +125,7 @@ export function readAccessTokenClaims(payload: JWTPayload, now: number): AccessT
   if (jkt === null) return undefined;
   const federatedIdentity = federatedIdentityClaim(payload[FEDERATED_IDENTITY_CLAIM]);
   if (federatedIdentity === null) return undefined;
-  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity };
+  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity, custom: withoutReserved(payload).kept };
 }
 
 /**

@@ -111,11 +111,17 @@ export class TooManyRequests extends OAuthError {
   constructor(
     /** How long the caller must wait, in milliseconds. */
     readonly retryAfterMs: number,
-    /** The client_id the request presented, when it has the form of one. */
-    presentedClientId?: string,
+    /**
+     * The client_id the request presented, when it has the form of one (see
+     * presentedClientId); the public description and private detail, if not a failure budget's.
+     */
+    options: { presentedClientId?: string | undefined; description?: string; detail?: string } = {},
   ) {
-    super(`too many failed client authentications; retry after ${Math.ceil(retryAfterMs / 1000)} s`, 'over its failure budget');
-    this.#presentedClientId = presentedClientId;
+    super(
+      options.description ?? `too many failed client authentications; retry after ${Math.ceil(retryAfterMs / 1000)} s`,
+      options.detail ?? 'over its failure budget',
+    );
+    this.#presentedClientId = options.presentedClientId;
   }
 
   /**
@@ -130,6 +136,28 @@ export class TooManyRequests extends OAuthError {
   override get holdBackMs(): number {
     return this.retryAfterMs;
   }
+}
+
+/**
+ * The client has had its token quota for the UTC hour or day (policy/quota.ts, mode
+ * `enforce`): 429 with Retry-After until that window ends. Held back like any 429 (at most
+ * AUTH_THROTTLE_DELAY_MS): the refusal costs little after an authentication that is
+ * usually remembered, and a client that ignores Retry-After would otherwise crowd out the
+ * others with refusals.
+ */
+export class QuotaExceeded extends TooManyRequests {
+  constructor(retryAfterMs: number, window: 'hour' | 'day') {
+    super(retryAfterMs, {
+      description: `token quota for this ${window} (UTC) reached; retry after ${Math.max(1, Math.ceil(retryAfterMs / 1000))} s`,
+      detail: `over its token quota per ${window}`,
+    });
+  }
+}
+
+/** The issuance hook denied the token (policy/hook.ts): 403, with the hook's description. */
+export class AccessDenied extends OAuthError {
+  override readonly status = 403;
+  override readonly error = 'access_denied';
 }
 
 /**

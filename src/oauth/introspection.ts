@@ -5,7 +5,9 @@ import type { TokenEndpointContext, TokenRequest } from './token.js';
 
 /**
  * RFC 7662. Any authenticated client may introspect; an unusable token is just `active: false`.
- * The answer is made of the checked claims only (see readAccessTokenClaims).
+ * The answer is made of the checked claims only (see readAccessTokenClaims); the custom
+ * claims of the token (its client's, its services', the issuance hook's) come with the
+ * standard members, which they can never replace.
  */
 export async function handleIntrospection(ctx: TokenEndpointContext, request: TokenRequest): Promise<Record<string, unknown>> {
   const { token } = await authenticateCaller(ctx, request);
@@ -13,6 +15,7 @@ export async function handleIntrospection(ctx: TokenEndpointContext, request: To
   if (!check.active) return { active: false };
   const { claims } = check;
   return {
+    ...claims.custom,
     active: true,
     scope: claims.scope,
     client_id: claims.clientId,

@@ -3,6 +3,7 @@ import type { FederatedIdentityUse } from '../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../clients/record.js';
 import { serviceAccountUsername } from '../clients/rules.js';
 import type { ActiveKey } from '../keys/signing-keys.js';
+import { assignClaims, type Claims } from '../policy/claims.js';
 
 export interface IssuedToken {
   accessToken: string;
@@ -10,6 +11,15 @@ export interface IssuedToken {
   scope: string;
   jti: string;
   /** RFC 9449 §5: `DPoP` for a token bound to a key, else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP';
+}
+
+/** A token's claims before it is signed: what the issuance hook sees, and may add to. */
+export interface TokenDraft {
+  claims: Claims;
+  expiresIn: number;
+  scope: string;
+  jti: string;
   tokenType: 'Bearer' | 'DPoP';
 }
 
@@ -21,13 +31,15 @@ export interface IssuedToken {
 export const FEDERATED_IDENTITY_CLAIM = 'federated_identity';
 
 /**
- * Signs an RFC 9068 access token for the client's service-account user. `sub` is the
- * service account's UUID (never reused), `aud` the chosen service(s).
+ * The RFC 9068 claims of an access token for the client's service-account user. `sub` is
+ * the service account's UUID (never reused), `aud` the chosen service(s); the custom
+ * claims of the client and its services follow (their names never clash: the reserved
+ * names are refused on the way in, see policy/claims.ts).
  */
-export async function issueAccessToken(options: {
+export function draftAccessToken(options: {
   issuer: string;
+  /** The token's lifetime in seconds. */
   ttl: number;
-  key: ActiveKey;
   client: ClientRecord;
   services: GrantedService[];
   scopes: string[];
@@ -37,14 +49,16 @@ export async function issueAccessToken(options: {
   jkt?: string | undefined;
   /** The platform identity a federated client signed in as. */
   federatedIdentity?: FederatedIdentityUse | undefined;
-}): Promise<IssuedToken> {
-  const { client, services, scopes, key, ttl } = options;
+  /** Custom claims, if any. */
+  custom?: Claims | undefined;
+}): TokenDraft {
+  const { client, services, scopes, ttl } = options;
   const iat = Math.floor(options.now / 1000);
   const jti = randomUUID();
   const scope = scopes.join(' ');
   const audiences = services.map((service) => service.audience);
   const name = [client.firstName, client.lastName].filter((part) => part !== null && part !== '').join(' ');
-  const claims: Record<string, unknown> = {
+  const claims: Claims = {
     iss: options.issuer,
     sub: client.uuid,
     aud: audiences.length === 1 ? audiences[0] : audiences,
@@ -58,7 +72,13 @@ export async function issueAccessToken(options: {
   if (name !== '') claims.name = name;
   if (client.roles.length > 0) claims.roles = client.roles;
   if (options.jkt !== undefined) claims.cnf = { jkt: options.jkt };
+  if (options.custom !== undefined) assignClaims(claims, options.custom);
   if (options.federatedIdentity !== undefined) claims[FEDERATED_IDENTITY_CLAIM] = options.federatedIdentity;
-  const accessToken = await key.signer.sign(claims);
-  return { accessToken, expiresIn: ttl, scope, jti, tokenType: options.jkt === undefined ? 'Bearer' : 'DPoP' };
+  return { claims, expiresIn: ttl, scope, jti, tokenType: options.jkt === undefined ? 'Bearer' : 'DPoP' };
+}
+
+/** Signs the drafted token with the active key. */
+export async function signAccessToken(key: ActiveKey, draft: TokenDraft): Promise<IssuedToken> {
+  const accessToken = await key.signer.sign(draft.claims);
+  return { accessToken, expiresIn: draft.expiresIn, scope: draft.scope, jti: draft.jti, tokenType: draft.tokenType };
 }

@@ -2,7 +2,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clientFields } from '../lib/redact.js';
 import { OAUTH_PATHS, OAUTH_PREFIX } from './endpoints.js';
-import { InvalidRequest, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from './errors.js';
+import { InvalidRequest, QuotaExceeded, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from './errors.js';
 import { handleIntrospection } from './introspection.js';
 import { handleRevocation } from './revocation.js';
 import { handleTokenRequest } from './token.js';
@@ -67,12 +67,24 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   const refused = async (request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<never> => {
     const oauthError = toOAuthError(error);
     if (oauthError === undefined) throw error;
+    const endpoint = request.routeOptions.url;
+    // Usage per client: a token request naming a client that exists, refused for any reason
+    // but the nonce challenge, which is a step of the protocol.
+    if (
+      endpoint === OAUTH_PATHS.token &&
+      oauthError.client !== undefined &&
+      'clientId' in oauthError.client &&
+      !(oauthError instanceof UseDpopNonce)
+    ) {
+      portier.usage.refused(oauthError.client.clientId, portier.clock());
+    }
     if (!(oauthError instanceof UseDpopNonce) && !(oauthError instanceof TemporarilyUnavailable)) {
       const reason = oauthError.detail ?? oauthError.description;
-      const endpoint = request.routeOptions.url;
       const presentedClientId = oauthError instanceof TooManyRequests ? oauthError.presentedClientId() : undefined;
       portier.denials.record({ client: oauthError.client, ip: request.ip, error: oauthError.error, reason, endpoint, presentedClientId });
-      if (oauthError instanceof TooManyRequests) {
+      if (oauthError instanceof QuotaExceeded) {
+        portier.repeatedLog.warn(`quota ${clientFields(oauthError.client).client_id}`, clientFields(oauthError.client), reason);
+      } else if (oauthError instanceof TooManyRequests) {
         portier.repeatedLog.warn(`throttled ${request.ip}`, { ip: request.ip, endpoint }, 'caller over its failure budget');
       } else {
         request.log.info({ ...clientFields(oauthError.client), error: oauthError.error, reason }, 'request refused');
@@ -88,12 +100,20 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post(OAUTH_PATHS.token, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     const stopTimer = tokenDuration.startTimer();
     try {
-      const { client, identity, token, dpopNonce } = await handleTokenRequest(ctx, {
+      const { client, identity, token, dpopNonce, quota } = await handleTokenRequest(ctx, {
         ...tokenRequest(request),
         dpop: request.headers.dpop,
       });
       stopTimer();
       portier.lastUsed.record(client.uuid, undefined, identity);
+      portier.usage.issued(client.clientId, portier.clock());
+      if (quota !== undefined) {
+        reply
+          .header('ratelimit-limit', String(quota.limit))
+          .header('ratelimit-remaining', String(quota.remaining))
+          .header('ratelimit-reset', String(quota.resetSeconds))
+          .header('ratelimit-policy', quota.policy);
+      }
       tokenRequests.inc({ outcome: 'issued' });
       request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
       if (dpopNonce !== undefined) reply.header('dpop-nonce', dpopNonce);

@@ -4,12 +4,25 @@ import type { Db } from '../db/connect.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { ClientFingerprints } from '../lib/redact.js';
 import { quoteParameter } from '../lib/redact.js';
+import type { RepeatedLog } from '../lib/repeated-log.js';
 import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
+import { assignClaims } from '../policy/claims.js';
+import type { IssuanceHook } from '../policy/hook.js';
+import type { QuotaStanding, QuotaTracker } from '../policy/quota.js';
 import { type AuthenticationContext, authenticateClient } from './client-auth/authenticate.js';
 import { readClientCredentials } from './client-auth/credentials.js';
 import { type DpopContext, dpopBinding } from './dpop.js';
-import { concerning, InvalidRequest, InvalidScope, InvalidTarget, UnsupportedGrantType } from './errors.js';
-import { type IssuedToken, issueAccessToken } from './issue.js';
+import {
+  AccessDenied,
+  concerning,
+  InvalidRequest,
+  InvalidScope,
+  InvalidTarget,
+  QuotaExceeded,
+  TemporarilyUnavailable,
+  UnsupportedGrantType,
+} from './errors.js';
+import { draftAccessToken, type IssuedToken, signAccessToken, type TokenDraft } from './issue.js';
 import { readTokenParameters, type TokenParameters } from './parameters.js';
 import type { RevocationList } from './revocations.js';
 
@@ -21,6 +34,12 @@ export interface TokenEndpointContext extends AuthenticationContext {
   revocations: RevocationList;
   fingerprints: ClientFingerprints;
   dpop: DpopContext;
+  /** Per-client token quotas (policy/quota.ts). */
+  quotas: QuotaTracker;
+  /** The issuance hook (policy/hook.ts), when TOKEN_HOOK_URL is set. */
+  hook: IssuanceHook | undefined;
+  /** For what repeats on the token path (a failing hook): a line a second at most per kind. */
+  repeatedLog: RepeatedLog;
   /** Drops this instance's caches after a change it made (a revocation). */
   onChange(): void;
 }
@@ -41,6 +60,8 @@ export interface TokenSuccess {
   token: IssuedToken;
   /** With DPOP_NONCE=true, the nonce for the client's next proof (the DPoP-Nonce header). */
   dpopNonce: string | undefined;
+  /** When a quota applies: where the client stands, for the RateLimit-* headers. */
+  quota: QuotaStanding | undefined;
 }
 
 export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
@@ -65,26 +86,96 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
       // client authentication failure either, so it spends no failure budget: the caller
       // has just proven the secret, and a proof costs one signature check, not argon2.
       const dpop = await dpopBinding(ctx.dpop, client, request.dpop);
-      const key = (await ctx.keys.get()).active;
       const now = ctx.clock();
-      const token = await issueAccessToken({
-        issuer: ctx.issuer,
-        ttl: ctx.accessTokenTtl,
-        key,
-        client,
-        services,
-        scopes,
-        now,
-        jkt: dpop?.jkt,
-        federatedIdentity: identity,
-      });
-      return { client, identity, services, token, dpopNonce: dpop?.nonce };
+      // Last of the checks, so that a refused request never counts against the quota.
+      const quota = ctx.quotas.quotaOf(client);
+      const decision = quota === undefined ? undefined : await ctx.quotas.admit(client, quota, now);
+      if (decision?.admitted === false) throw new QuotaExceeded(decision.retryAfterMs, decision.window);
+      try {
+        const shape = client.shapes.for(services);
+        const draft = draftAccessToken({
+          issuer: ctx.issuer,
+          ttl: shape.ttl ?? ctx.accessTokenTtl,
+          client,
+          services,
+          scopes,
+          now,
+          jkt: dpop?.jkt,
+          federatedIdentity: identity,
+          custom: shape.claims,
+        });
+        if (ctx.hook !== undefined) await callIssuanceHook(ctx, ctx.hook, draft, client, services, request.ip);
+        const token = await signAccessToken((await ctx.keys.get()).active, draft);
+        return { client, identity, services, token, dpopNonce: dpop?.nonce, quota: decision?.standing };
+      } catch (error) {
+        // Not issued after all: the quota gets this token back.
+        decision?.release();
+        throw error;
+      }
     } catch (error) {
       throw concerning(error, { clientId: client.clientId });
     }
   } catch (error) {
     throw concerning(error, ctx.fingerprints.of(credentials.clientId));
   }
+}
+
+/**
+ * Asks the issuance hook about the drafted token. Its claims are added (over the custom
+ * ones of the same name; reserved names it sent are dropped, and logged); a denial is a
+ * 403 access_denied with the hook's description. A failed call (timeout, error, an answer
+ * that is not 2xx JSON) is, with TOKEN_HOOK_ON_FAILURE=deny, a 503 the client may retry,
+ * and with `allow`, the token as Portier would issue it without the hook, and a warning.
+ */
+async function callIssuanceHook(
+  ctx: TokenEndpointContext,
+  hook: IssuanceHook,
+  draft: TokenDraft,
+  client: ClientRecord,
+  services: GrantedService[],
+  ip: string,
+): Promise<void> {
+  const outcome = await hook.call({
+    client: {
+      client_id: client.clientId,
+      name: client.name,
+      owner: client.owner,
+      first_name: client.firstName,
+      last_name: client.lastName,
+      roles: client.roles,
+      claims: client.claims,
+    },
+    services: services.map((service) => ({ id: service.serviceId, audience: service.audience })),
+    scope: draft.scope,
+    ip,
+    claims: draft.claims,
+  });
+  if (outcome.kind === 'claims') {
+    if (outcome.dropped.length > 0) {
+      ctx.repeatedLog.warn(
+        `hook reserved claims ${client.clientId}`,
+        { client_id: client.clientId, dropped: outcome.dropped },
+        'the issuance hook answered with reserved claim names: dropped',
+      );
+    }
+    assignClaims(draft.claims, outcome.claims);
+    return;
+  }
+  if (outcome.kind === 'deny') {
+    throw new AccessDenied(
+      outcome.description === '' ? 'the token was denied by policy' : outcome.description,
+      'denied by the issuance hook',
+    );
+  }
+  if (hook.config.onFailure === 'allow') {
+    ctx.repeatedLog.warn(
+      `hook failed: ${outcome.reason}`,
+      { reason: outcome.reason, detail: outcome.detail },
+      'the issuance hook failed: token issued without its claims (TOKEN_HOOK_ON_FAILURE=allow)',
+    );
+    return;
+  }
+  throw new TemporarilyUnavailable(`issuance hook failed: ${outcome.reason} (${outcome.detail})`);
 }
 
 function checkGrantType(params: TokenParameters): void {

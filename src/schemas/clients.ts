@@ -17,6 +17,7 @@ import {
   trustedIssuerIdSchema,
 } from './common.js';
 import { AUTH_METHODS, CLIENT_STATUSES } from './enums.js';
+import { accessTokenTtlSchema, claimsSchema, tokenQuotaResource, tokenQuotaSchema } from './policy.js';
 
 /** A client's grant: a service and the scopes of it the client may ask for. */
 export const grantSchema = Type.Object({ service: serviceIdSchema, scopes: scopeList }, { additionalProperties: false });
@@ -84,6 +85,9 @@ const editableClientFields = {
   ip_ranges: Type.Array(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9a-fA-F.:/]+$' }), { maxItems: 100 }),
   expires_at: nullable(dateTime),
   dpop_bound: Type.Boolean({ description: 'Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound.' }),
+  access_token_ttl: accessTokenTtlSchema,
+  claims: claimsSchema,
+  token_quota: nullable(tokenQuotaSchema),
 };
 
 export const createClientBody = Type.Object(
@@ -104,6 +108,9 @@ export const createClientBody = Type.Object(
     jwks_uri: Type.Optional(nullable(jwksUriSchema)),
     federated_identities: Type.Optional(federatedIdentitiesSchema),
     dpop_bound: Type.Optional(editableClientFields.dpop_bound),
+    access_token_ttl: Type.Optional(editableClientFields.access_token_ttl),
+    claims: Type.Optional(editableClientFields.claims),
+    token_quota: Type.Optional(editableClientFields.token_quota),
   },
   { additionalProperties: false },
 );
@@ -133,6 +140,9 @@ export const patchClientBody = Type.Object(
     // For a federated client: the whole list, replacing the stored one.
     federated_identities: Type.Optional(federatedIdentitiesSchema),
     dpop_bound: Type.Optional(editableClientFields.dpop_bound),
+    access_token_ttl: Type.Optional(editableClientFields.access_token_ttl),
+    claims: Type.Optional(editableClientFields.claims),
+    token_quota: Type.Optional(editableClientFields.token_quota),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -173,6 +183,9 @@ export const clientResource = Type.Object(
     managed: Type.Boolean({
       description: 'Created by a configuration apply, which deletes it again once its document no longer lists it (prune).',
     }),
+    access_token_ttl: nullable(Type.Integer()),
+    claims: Type.Record(Type.String(), Type.Unknown()),
+    token_quota: nullable(tokenQuotaResource),
     status: clientStatusSchema,
     last_used_at: nullable(Type.String({ format: 'date-time' })),
     /** Which platform identity got the last token (federated clients), else null. */

@@ -49,3 +49,15 @@ export type ConfigOp = (typeof CONFIG_OPS)[number];
  */
 export const PERSON_ROLES = ['admin', 'auditor', 'operator'] as const;
 export type PersonRole = (typeof PERSON_ROLES)[number];
+
+/** What a client over its token quota gets: refused (429), or the token and an audit event. */
+export const QUOTA_MODES = ['enforce', 'log'] as const;
+export type QuotaMode = (typeof QUOTA_MODES)[number];
+
+/** What a failed call to the issuance hook means for the token: 503, or the token without the hook's claims. */
+export const HOOK_FAILURE_MODES = ['deny', 'allow'] as const;
+export type HookFailureMode = (typeof HOOK_FAILURE_MODES)[number];
+
+/** How usage is summed up: per UTC hour (the last 48) or per UTC day (the last 90). */
+export const USAGE_GRANULARITIES = ['hour', 'day'] as const;
+export type UsageGranularity = (typeof USAGE_GRANULARITIES)[number];

@@ -32,3 +32,14 @@ export const JWKS_MAX_AGE_SECONDS = 300;
 export const DEFAULT_KEY_PUBLICATION_LEAD = JWKS_MAX_AGE_SECONDS + 60;
 /** The longest a next key may be published before it signs: 30 days. */
 export const MAX_KEY_PUBLICATION_LEAD = 30 * 86_400;
+/**
+ * The range of a token's lifetime in seconds, for ACCESS_TOKEN_TTL and for the
+ * `access_token_ttl` of clients and services: one minute to one day. Longer-lived bearer
+ * tokens are a liability, and signing keys stay published for MAX_TOKEN_TTL after they
+ * retire (keys/settings.ts), so no token may outlive that.
+ */
+export const MIN_TOKEN_TTL = 60;
+export const MAX_TOKEN_TTL = 86_400;
+
+/** The largest token quota (per hour or per day) a variable or a client may set: beyond it, a quota means nothing. */
+export const MAX_QUOTA = 1_000_000_000;

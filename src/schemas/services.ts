@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
-import { multilineText, scopeList, serviceIdSchema, TOKEN, text } from './common.js';
+import { multilineText, nullable, scopeList, serviceIdSchema, TOKEN, text } from './common.js';
+import { accessTokenTtlSchema, claimsSchema } from './policy.js';
 
 const serviceFields = {
   name: text(200),
@@ -9,6 +10,8 @@ const serviceFields = {
   self_service: Type.Boolean({
     description: 'Operators (people with the operator role) may grant it to their own clients. Never for portier-admin.',
   }),
+  access_token_ttl: accessTokenTtlSchema,
+  claims: claimsSchema,
 };
 
 export const createServiceBody = Type.Object(
@@ -19,6 +22,8 @@ export const createServiceBody = Type.Object(
     audience: serviceFields.audience,
     scopes: Type.Optional(serviceFields.scopes),
     self_service: Type.Optional(serviceFields.self_service),
+    access_token_ttl: Type.Optional(serviceFields.access_token_ttl),
+    claims: Type.Optional(serviceFields.claims),
   },
   { additionalProperties: false },
 );
@@ -33,6 +38,8 @@ export const patchServiceBody = Type.Object(
     audience: Type.Optional(serviceFields.audience),
     scopes: Type.Optional(serviceFields.scopes),
     self_service: Type.Optional(serviceFields.self_service),
+    access_token_ttl: Type.Optional(serviceFields.access_token_ttl),
+    claims: Type.Optional(serviceFields.claims),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -51,6 +58,8 @@ export const serviceResource = Type.Object({
     description: 'Created by a configuration apply, which deletes it again once its document no longer lists it (prune).',
   }),
   self_service: Type.Boolean(),
+  access_token_ttl: nullable(Type.Integer()),
+  claims: Type.Record(Type.String(), Type.Unknown()),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });

@@ -4,6 +4,7 @@ import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clients, services } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
+import { type Claims, checkClaims } from '../policy/claims.js';
 import { SERVICE_ID_PATTERN } from '../schemas/common.js';
 import type { ServiceInput, ServicePatch, ServiceResource } from '../schemas/services.js';
 
@@ -95,12 +96,18 @@ export function toServiceResource(row: ServiceRow): ServiceResource {
     built_in: row.builtIn,
     managed: row.managed,
     self_service: isSelfService(row),
+    access_token_ttl: row.accessTokenTtl,
+    claims: row.claims,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
 }
 
-function checkServiceFields(input: { audience?: string | undefined; scopes?: string[] | undefined }, errors: FieldError[]): void {
+function checkServiceFields(
+  input: { audience?: string | undefined; scopes?: string[] | undefined; claims?: Claims | undefined },
+  errors: FieldError[],
+): void {
+  if (input.claims !== undefined) checkClaims(input.claims, errors);
   if (input.audience !== undefined && !isAbsoluteUriWithoutFragment(input.audience)) {
     errors.push({ path: '/audience', message: 'must be an absolute URI without a fragment (RFC 8707)' });
   }
@@ -153,6 +160,8 @@ export async function createService(
         scopes: input.scopes ?? [],
         managed: options.managed ?? false,
         selfService: input.self_service ?? false,
+        accessTokenTtl: input.access_token_ttl ?? null,
+        claims: input.claims ?? {},
       })
       .onConflictDoNothing()
       .returning();
@@ -169,6 +178,8 @@ export async function createService(
         scopes: row.scopes,
         self_service: row.selfService,
         ...(row.managed && { managed: true }),
+        ...(row.accessTokenTtl !== null && { access_token_ttl: row.accessTokenTtl }),
+        ...(Object.keys(row.claims).length > 0 && { claims: row.claims }),
       },
     });
     return toServiceResource(row);
@@ -218,6 +229,8 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
         ...(patch.audience !== undefined && { audience: patch.audience }),
         ...(patch.scopes !== undefined && { scopes: patch.scopes }),
         ...(patch.self_service !== undefined && { selfService: patch.self_service }),
+        ...(patch.access_token_ttl !== undefined && { accessTokenTtl: patch.access_token_ttl }),
+        ...(patch.claims !== undefined && { claims: patch.claims }),
         updatedAt: new Date(),
       })
       .where(eq(services.id, id))
@@ -230,10 +243,12 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
       description: 'description',
       audience: 'audience',
       scopes: 'scopes',
-      selfService: 'self_service',
+      self_service: 'selfService',
+      access_token_ttl: 'accessTokenTtl',
+      claims: 'claims',
     } as const;
-    for (const [field, name] of Object.entries(fields) as Array<[keyof typeof fields, string]>) {
-      if (JSON.stringify(current[field]) !== JSON.stringify(row[field])) changes[name] = { from: current[field], to: row[field] };
+    for (const [field, column] of Object.entries(fields)) {
+      if (JSON.stringify(current[column]) !== JSON.stringify(row[column])) changes[field] = { from: current[column], to: row[column] };
     }
     await recordChange(tx, { action: 'service.updated', actor, details: { service: id, changes } });
     return toServiceResource(row);

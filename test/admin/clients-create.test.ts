@@ -18,7 +18,9 @@ const BILLING = { id: 'billing', audience: 'https://billing.example', scopes: ['
 
 /** The fields of the client resource (README, "Clients"), sorted. */
 const RESOURCE_FIELDS = [
+  'access_token_ttl',
   'auth_method',
+  'claims',
   'client_id',
   'created_at',
   'created_by',
@@ -42,6 +44,7 @@ const RESOURCE_FIELDS = [
   'roles',
   'service_account',
   'status',
+  'token_quota',
   'updated_at',
 ];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,15 +1,19 @@
 import t from 'tap';
 import {
+  claimsText,
   exactTime,
   fieldErrors,
   fieldOf,
   formText,
   fromLocalInput,
   listUrl,
+  optionalWholeNumber,
   pageUrl,
+  parseClaims,
   problemMessage,
   relativeTime,
   toLocalInput,
+  usageBars,
   words,
 } from '../../console/src/format.js';
 
@@ -94,4 +98,48 @@ t.test('fieldErrors: messages by the field they name, the rest for the form', as
   );
   t.same(fieldErrors({ detail: 'scope in use', clients: ['a', 'b'] }, 'failed'), { form: ['scope in use Still granted to: a, b.'] });
   t.same(fieldErrors(undefined, 'The client could not be saved.'), { form: ['The client could not be saved.'] });
+});
+
+t.test('parseClaims: a JSON object, or why not; empty is none', async (t) => {
+  t.same(parseClaims(''), { claims: {} });
+  t.same(parseClaims('  {"tenant": "acme", "tags": [1]} '), { claims: { tenant: 'acme', tags: [1] } });
+  t.match(parseClaims('{"tenant": acme}'), { error: /^not valid JSON/ });
+  for (const text of ['[]', '"x"', '42', 'null']) t.match(parseClaims(text), { error: /must be a JSON object/ }, text);
+  t.equal(claimsText({}), '');
+  t.same(parseClaims(claimsText({ a: { b: 1 } })), { claims: { a: { b: 1 } } }, 'claimsText is read back as it was');
+});
+
+t.test('optionalWholeNumber: empty is null, digits a number, anything else undefined', async (t) => {
+  t.equal(optionalWholeNumber(' '), null);
+  t.equal(optionalWholeNumber(' 900 '), 900);
+  for (const text of ['-1', '1.5', '1e3', 'ten']) t.equal(optionalWholeNumber(text), undefined, text);
+});
+
+t.test('usageBars: one bar per bucket, scaled to the busiest, refusals stacked on tokens', async (t) => {
+  const { bars, max } = usageBars(
+    [
+      { tokens: 0, refusals: 0 },
+      { tokens: 300, refusals: 100 },
+      { tokens: 1, refusals: 0 },
+      { tokens: 100, refusals: 0 },
+    ],
+    400,
+    100,
+  );
+  t.equal(max, 400);
+  t.equal(bars.length, 4);
+  t.same(
+    bars.map((bar) => bar.x),
+    [1, 101, 201, 301],
+  );
+  t.equal(bars[0]?.tokensHeight, 0, 'nothing: no bar');
+  t.same(
+    [bars[1]?.tokensHeight, bars[1]?.tokensY, bars[1]?.refusalsHeight, bars[1]?.refusalsY],
+    [75, 25, 25, 0],
+    'the busiest fills the height',
+  );
+  t.equal(bars[2]?.tokensHeight, 1, 'one token still shows');
+  t.equal(bars[3]?.tokensHeight, 25);
+  t.same(usageBars([], 100, 50), { bars: [], max: 0 });
+  t.equal(usageBars([{ tokens: 0, refusals: 0 }], 10, 10).bars[0]?.tokensHeight, 0, 'all zero: flat, not NaN');
 });

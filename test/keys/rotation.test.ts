@@ -617,3 +617,26 @@ function expectCliField(t: Test, result: { code: number; stderr: string }, path:
   t.equal(result.code, 1, `${path}: exit code 1`);
   t.match(result.stderr, new RegExp(`^portier: ${path}: `), `${path}: the field is named`);
 }
+t.test(
+  'a token of the longest lifetime a client may have stays verifiable after its key retires, whatever ACCESS_TOKEN_TTL says',
+  async (t) => {
+    const { server, secret } = await setup(t, { config: { accessTokenTtl: 300 } });
+    server.clock.freeze();
+    t.equal((await server.admin('PATCH', '/admin/clients/vendor', { access_token_ttl: 86_400 })).statusCode, 200);
+    const token = await issue(server, secret);
+    const settings = rotationSettings(server.config);
+    t.equal(settings.maxTokenTtl, 86_400, 'retirement assumes the longest lifetime any token may have, not ACCESS_TOKEN_TTL');
+    await requestRotation(server.database, settings, new Date(server.clock.now()), { clientId: 'test', sub: null });
+    await requestRotation(server.database, settings, new Date(server.clock.now() + DELAY_MS), { clientId: 'test', sub: null });
+    server.app.portier.generation.changed();
+    // A minute before the token expires: its key must still be in the JWKS.
+    server.clock.advance(DAY_MS - 60_000);
+    const { keys } = await jwks(server);
+    const { payload } = await jwtVerify(token, createLocalJWKSet({ keys }), { currentDate: new Date(server.clock.now()) });
+    t.equal(payload.client_id, 'vendor', 'verified against the published keys');
+    t.ok(
+      keys.some((key) => key.kid === kidOf(token)),
+      'the retired key is published',
+    );
+  },
+);

@@ -28,3 +28,8 @@ import '../oauth/token.test.js';
 import '../protection/argon2-pool.test.js';
 import '../protection/budgets.test.js';
 import '../protection/connections.test.js';
+import '../policy/claims.test.js';
+import '../policy/hook.test.js';
+import '../policy/lifetimes-claims.test.js';
+import '../policy/quota.test.js';
+import '../policy/usage.test.js';

@@ -7,6 +7,7 @@ import { ClientHistory } from './ClientHistory';
 import { ClientSummary } from './ClientSummary';
 import { EditClient } from './EditClient';
 import { SecretDialog } from './SecretDialog';
+import { UsageChart } from './UsageChart';
 
 /** The client and its history, loaded together, and again by `load` after each change. */
 function useClientWithHistory(api: Api, clientId: string) {
@@ -109,6 +110,7 @@ export function ClientDetail({
         />
       )}
       <ClientSummary client={client} />
+      <UsageChart api={api} clientId={client.client_id} />
       {canWrite && <ClientActions api={api} client={client} onChanged={load} onMessage={setMessage} onSecret={setSecret} />}
       <ClientHistory events={events} />
       {secret !== null && <SecretDialog clientId={client.client_id} secret={secret} onClose={() => setSecret(null)} />}

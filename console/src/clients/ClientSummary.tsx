@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import type { Client } from '../api';
+import type { Client, TokenQuota } from '../api';
 import { exactTime, managedText, relativeTime } from '../format';
 import { authMethodLabel } from './federated-identities';
 
@@ -42,6 +42,16 @@ function Identities({ identities }: { identities: Client['federated_identities']
   );
 }
 
+function Quota({ quota }: { quota: TokenQuota | null }) {
+  if (quota === null) return <>the server's default</>;
+  const limits = [
+    quota.per_hour === null ? null : `${quota.per_hour} per hour`,
+    quota.per_day === null ? null : `${quota.per_day} per day`,
+  ];
+  const text = limits.filter((limit) => limit !== null).join(', ');
+  return <>{text === '' ? 'none' : `${text} (${quota.mode === 'enforce' ? 'enforced' : 'logged only'})`}</>;
+}
+
 /** Every field of a client, as a list of labels and values. */
 export function ClientSummary({ client }: { client: Client }) {
   const rows: Array<[string, ReactNode]> = [
@@ -63,6 +73,18 @@ export function ClientSummary({ client }: { client: Client }) {
     ['First name', client.first_name ?? '—'],
     ['Last name', client.last_name ?? '—'],
     ['Service account', `${client.service_account.username} (${client.service_account.id})`],
+    ['Token lifetime', client.access_token_ttl === null ? "its services' (or the server's)" : `${client.access_token_ttl} s`],
+    [
+      'Custom claims',
+      Object.keys(client.claims).length === 0 ? (
+        '—'
+      ) : (
+        <pre key="claims" className="details-json">
+          {JSON.stringify(client.claims, null, 2)}
+        </pre>
+      ),
+    ],
+    ['Token quota', <Quota key="quota" quota={client.token_quota} />],
     ['Authentication', authMethodLabel(client.auth_method)],
     ...(client.auth_method === 'federated'
       ? [['Platform identities', <Identities key="identities" identities={client.federated_identities} />] as [string, ReactNode]]

@@ -1,9 +1,10 @@
 import { type FormEvent, useState } from 'react';
 import type { Api, Client, ClientPatch, Problem } from '../api';
-import { fieldErrors, formText, toLocalInput, words } from '../format';
+import { fieldErrors, formText, optionalWholeNumber, readTokenShape, toLocalInput, words } from '../format';
 import { useServices } from '../services/useServices';
 import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
+import { TokenShapeFields } from '../ui/TokenShapeFields';
 import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { identitiesFromRows, identityRows } from './federated-identities';
 import { type Grant, GrantsEditor } from './GrantsEditor';
@@ -32,6 +33,7 @@ export function EditClient({
   // A client with a secret or keys may switch to platform identities here (its secrets go).
   const [switching, setSwitching] = useState(false);
   const [identities, setIdentities] = useState(identityRows(client.federated_identities));
+  const [ownQuota, setOwnQuota] = useState(client.token_quota !== null);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
 
@@ -45,7 +47,21 @@ export function EditClient({
       setErrors({ expires_at: ['not a valid date and time'] });
       return;
     }
+    const shape = readTokenShape(value);
+    const local = { ...shape.errors };
+    const perHour = optionalWholeNumber(value('quota_per_hour'));
+    const perDay = optionalWholeNumber(value('quota_per_day'));
+    if (ownQuota && (perHour === undefined || perDay === undefined))
+      local.token_quota = ['limits are whole numbers of tokens, or empty for none'];
+    if (Object.keys(local).length > 0) {
+      setErrors(local);
+      return;
+    }
     const body: ClientPatch = {
+      ...shape.body,
+      token_quota: ownQuota
+        ? { per_hour: perHour ?? null, per_day: perDay ?? null, mode: value('quota_mode') === 'log' ? 'log' : 'enforce' }
+        : null,
       name: value('name'),
       description: value('description'),
       first_name: value('first_name') || null,
@@ -137,6 +153,35 @@ export function EditClient({
         {...aria('expires_at')}
       />
       {error('expires_at')}
+      <TokenShapeFields
+        idPrefix="edit"
+        errorPrefix="edit-error-"
+        ttl={client.access_token_ttl}
+        claims={client.claims}
+        inherit="the smallest of its services', else the server's"
+        errors={errors}
+      />
+      <fieldset aria-describedby={describedBy('token_quota')}>
+        <legend>Token quota</legend>
+        <label className="check">
+          <input type="checkbox" checked={ownQuota} onChange={(event) => setOwnQuota(event.target.checked)} />
+          Its own quota (otherwise the server's default, TOKEN_QUOTA_*)
+        </label>
+        {ownQuota && (
+          <>
+            <label htmlFor="edit-quota-hour">Tokens per UTC hour (empty: no limit)</label>
+            <input id="edit-quota-hour" name="quota_per_hour" inputMode="numeric" defaultValue={client.token_quota?.per_hour ?? ''} />
+            <label htmlFor="edit-quota-day">Tokens per UTC day (empty: no limit)</label>
+            <input id="edit-quota-day" name="quota_per_day" inputMode="numeric" defaultValue={client.token_quota?.per_day ?? ''} />
+            <label htmlFor="edit-quota-mode">Beyond the quota</label>
+            <select id="edit-quota-mode" name="quota_mode" defaultValue={client.token_quota?.mode ?? 'enforce'}>
+              <option value="enforce">refuse (429)</option>
+              <option value="log">issue, and record it in the audit trail</option>
+            </select>
+          </>
+        )}
+        {error('token_quota')}
+      </fieldset>
       <div>
         <button type="submit" disabled={busy}>
           {busy ? 'Saving…' : 'Save changes'}

@@ -308,6 +308,16 @@ export interface paths {
                                 dpop_bound: boolean;
                                 /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                                 managed: boolean;
+                                access_token_ttl: number | null;
+                                claims: {
+                                    [key: string]: unknown;
+                                };
+                                token_quota: {
+                                    per_hour: number | null;
+                                    per_day: number | null;
+                                    /** @enum {string} */
+                                    mode: "enforce" | "log";
+                                } | null;
                                 /** @enum {string} */
                                 status: "active" | "disabled" | "expired";
                                 /** Format: date-time */
@@ -471,6 +481,18 @@ export interface paths {
                         }[];
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
+                        /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                        access_token_ttl?: number | null;
+                        /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                        claims?: {
+                            [key: string]: unknown;
+                        };
+                        token_quota?: {
+                            per_hour?: number | null;
+                            per_day?: number | null;
+                            /** @enum {string} */
+                            mode?: "enforce" | "log";
+                        } | null;
                     };
                 };
             };
@@ -524,6 +546,16 @@ export interface paths {
                             dpop_bound: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -712,6 +744,16 @@ export interface paths {
                             dpop_bound: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -993,6 +1035,18 @@ export interface paths {
                         }[];
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
+                        /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                        access_token_ttl?: number | null;
+                        /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                        claims?: {
+                            [key: string]: unknown;
+                        };
+                        token_quota?: {
+                            per_hour?: number | null;
+                            per_day?: number | null;
+                            /** @enum {string} */
+                            mode?: "enforce" | "log";
+                        } | null;
                     };
                 };
             };
@@ -1046,6 +1100,16 @@ export interface paths {
                             dpop_bound: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1232,6 +1296,16 @@ export interface paths {
                             dpop_bound: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1420,6 +1494,16 @@ export interface paths {
                             dpop_bound: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
+                            token_quota: {
+                                per_hour: number | null;
+                                per_day: number | null;
+                                /** @enum {string} */
+                                mode: "enforce" | "log";
+                            } | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1829,6 +1913,155 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/clients/{client_id}/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Tokens issued and token requests refused, per UTC hour (the last 48) or day (the last 90), oldest first. Each instance writes its counts about once a minute. */
+        get: {
+            parameters: {
+                query?: {
+                    granularity?: "hour" | "day";
+                };
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @enum {string} */
+                            granularity: "hour" | "day";
+                            buckets: {
+                                /**
+                                 * Format: date-time
+                                 * @description The start of the UTC hour or day
+                                 */
+                                start: string;
+                                /** @description Tokens issued */
+                                tokens: number;
+                                /** @description Token requests naming this client that were refused, for any reason */
+                                refusals: number;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/services": {
         parameters: {
             query?: never;
@@ -1862,6 +2095,10 @@ export interface paths {
                                 /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                                 managed: boolean;
                                 self_service: boolean;
+                                access_token_ttl: number | null;
+                                claims: {
+                                    [key: string]: unknown;
+                                };
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -1890,6 +2127,12 @@ export interface paths {
                         scopes?: string[];
                         /** @description Operators (people with the operator role) may grant it to their own clients. Never for portier-admin. */
                         self_service?: boolean;
+                        /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                        access_token_ttl?: number | null;
+                        /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                        claims?: {
+                            [key: string]: unknown;
+                        };
                     };
                 };
             };
@@ -1910,6 +2153,10 @@ export interface paths {
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             self_service: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2054,6 +2301,10 @@ export interface paths {
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             self_service: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2296,6 +2547,12 @@ export interface paths {
                         scopes?: string[];
                         /** @description Operators (people with the operator role) may grant it to their own clients. Never for portier-admin. */
                         self_service?: boolean;
+                        /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                        access_token_ttl?: number | null;
+                        /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                        claims?: {
+                            [key: string]: unknown;
+                        };
                     };
                 };
             };
@@ -2316,6 +2573,10 @@ export interface paths {
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             self_service: boolean;
+                            access_token_ttl: number | null;
+                            claims: {
+                                [key: string]: unknown;
+                            };
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -3860,6 +4121,12 @@ export interface paths {
                                 scopes?: string[];
                                 /** @description Operators (people with the operator role) may grant it to their own clients. Never for portier-admin. */
                                 self_service?: boolean;
+                                /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                                access_token_ttl?: number | null;
+                                /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                                claims?: {
+                                    [key: string]: unknown;
+                                };
                             }[];
                             clients?: {
                                 client_id: string;
@@ -3899,6 +4166,18 @@ export interface paths {
                                 }[];
                                 /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                                 dpop_bound?: boolean;
+                                /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                                access_token_ttl?: number | null;
+                                /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                                claims?: {
+                                    [key: string]: unknown;
+                                };
+                                token_quota?: {
+                                    per_hour?: number | null;
+                                    per_day?: number | null;
+                                    /** @enum {string} */
+                                    mode?: "enforce" | "log";
+                                } | null;
                             }[];
                         };
                     };
@@ -4080,6 +4359,12 @@ export interface paths {
                             scopes?: string[];
                             /** @description Operators (people with the operator role) may grant it to their own clients. Never for portier-admin. */
                             self_service?: boolean;
+                            /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                            access_token_ttl?: number | null;
+                            /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                            claims?: {
+                                [key: string]: unknown;
+                            };
                         }[];
                         clients?: {
                             client_id: string;
@@ -4119,6 +4404,18 @@ export interface paths {
                             }[];
                             /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                             dpop_bound?: boolean;
+                            /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
+                            access_token_ttl?: number | null;
+                            /** @description Custom claims the tokens carry: a JSON object of at most 2 KB, without reserved names (iss, sub, aud, scope, roles, …). */
+                            claims?: {
+                                [key: string]: unknown;
+                            };
+                            token_quota?: {
+                                per_hour?: number | null;
+                                per_day?: number | null;
+                                /** @enum {string} */
+                                mode?: "enforce" | "log";
+                            } | null;
                         }[];
                     };
                 };

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import type { Api } from '../api';
-import { fieldErrors, formText, words } from '../format';
+import { fieldErrors, formText, readTokenShape, words } from '../format';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { ServiceFields } from './ServiceFields';
 
@@ -14,8 +14,13 @@ export function NewService({ api, onCreated }: { api: Api; onCreated: () => Prom
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const value = (name: string) => formText(form, name);
-    setErrors({});
+    const shape = readTokenShape(value);
     setNotice(null);
+    if (Object.keys(shape.errors).length > 0) {
+      setErrors(shape.errors);
+      return;
+    }
+    setErrors({});
     const { data, error } = await api.POST('/admin/services', {
       body: {
         id: value('id'),
@@ -24,6 +29,7 @@ export function NewService({ api, onCreated }: { api: Api; onCreated: () => Prom
         description: value('description'),
         scopes: words(value('scopes')),
         self_service: form.get('self_service') === 'on',
+        ...shape.body,
       },
     });
     if (data === undefined) {

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, Service } from '../api';
-import { exactTime, fieldErrors, formText, managedText, problemMessage, words } from '../format';
+import { exactTime, fieldErrors, formText, managedText, problemMessage, readTokenShape, words } from '../format';
 import { Link, useRouter } from '../router';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { DeleteService } from './DeleteService';
@@ -15,6 +15,8 @@ function ServiceSummary({ service }: { service: Service }) {
     ['Description', service.description || '—'],
     ['Managed', managedText(service.managed)],
     ['Self-service', service.self_service ? 'yes: operators may grant it to their own clients' : 'no'],
+    ['Token lifetime', service.access_token_ttl === null ? "the server's" : `${service.access_token_ttl} s`],
+    ['Custom claims', Object.keys(service.claims).length === 0 ? '—' : JSON.stringify(service.claims)],
     ['Created', exactTime(service.created_at)],
     ['Updated', exactTime(service.updated_at)],
   ] as const;
@@ -53,15 +55,15 @@ export function ServiceDetail({ api, id, canWrite }: { api: Api; id: string; can
     if (service === null) return;
     const form = new FormData(event.currentTarget);
     const value = (name: string) => formText(form, name);
+    const shape = readTokenShape(value);
+    if (Object.keys(shape.errors).length > 0) {
+      setErrors(shape.errors);
+      return;
+    }
+    const common = { name: value('name'), description: value('description'), ...shape.body };
     const body = service.built_in
-      ? { name: value('name'), description: value('description') }
-      : {
-          name: value('name'),
-          description: value('description'),
-          audience: value('audience'),
-          scopes: words(value('scopes')),
-          self_service: form.get('self_service') === 'on',
-        };
+      ? common
+      : { ...common, audience: value('audience'), scopes: words(value('scopes')), self_service: form.get('self_service') === 'on' };
     setErrors({});
     setNotice(null);
     const { data, error } = await api.PATCH('/admin/services/{id}', { params: { path: { id } }, body });

@@ -1,5 +1,6 @@
 import type { Service } from '../api';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
+import { TokenShapeFields } from '../ui/TokenShapeFields';
 
 /**
  * A service's fields, for the new-service form (`withId`) and the edit form (filled in from
@@ -38,6 +39,14 @@ export function ServiceFields({ service, errors, withId }: { service?: Service; 
           {error('self_service')}
         </>
       )}
+      <TokenShapeFields
+        idPrefix="service"
+        errorPrefix="service-error-"
+        ttl={service?.access_token_ttl ?? null}
+        claims={service?.claims ?? {}}
+        inherit="the server's, ACCESS_TOKEN_TTL"
+        errors={errors}
+      />
     </>
   );
 }

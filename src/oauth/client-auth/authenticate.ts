@@ -65,7 +65,8 @@ export async function authenticateClient(
   callerIp: string,
 ): Promise<Authentication> {
   const waitMs = ctx.budgets.waitMs(credentials.clientId, callerIp);
-  if (waitMs > 0) throw new TooManyRequests(waitMs, isValidClientId(credentials.clientId) ? credentials.clientId : undefined);
+  if (waitMs > 0)
+    throw new TooManyRequests(waitMs, { presentedClientId: isValidClientId(credentials.clientId) ? credentials.clientId : undefined });
   try {
     const authentication =
       credentials.method === 'federated'

@@ -1,0 +1,112 @@
+import { useEffect, useState } from 'react';
+import type { Api, Usage } from '../api';
+import { exactTime, problemMessage, usageBars } from '../format';
+
+const WIDTH = 480;
+const HEIGHT = 100;
+const SPAN = { hour: 'the last 48 hours', day: 'the last 90 days' } as const;
+
+/**
+ * A client's usage as a bar chart: tokens issued and requests refused, per hour (48) or
+ * per day (90). An SVG drawn here, no charting library; for screen readers, the totals
+ * in words and the busiest bucket.
+ */
+export function UsageChart({ api, clientId }: { api: Api; clientId: string }) {
+  const [granularity, setGranularity] = useState<'hour' | 'day'>('hour');
+  const [usage, setUsage] = useState<Usage | null>(null);
+  const [failure, setFailure] = useState<string | null>(null);
+
+  useEffect(() => {
+    let current = true;
+    setFailure(null);
+    api
+      .GET('/admin/clients/{client_id}/usage', { params: { path: { client_id: clientId }, query: { granularity } } })
+      .then(({ data, error }) => {
+        if (!current) return;
+        if (data === undefined) setFailure(problemMessage(error, 'The usage could not be loaded.'));
+        else setUsage(data);
+      })
+      .catch(() => current && setFailure('The usage could not be loaded: Portier is not reachable.'));
+    return () => {
+      current = false;
+    };
+  }, [api, clientId, granularity]);
+
+  const buckets = usage?.granularity === granularity ? usage.buckets : [];
+  const { bars, max } = usageBars(buckets, WIDTH, HEIGHT);
+  const tokens = buckets.reduce((sum, bucket) => sum + bucket.tokens, 0);
+  const refusals = buckets.reduce((sum, bucket) => sum + bucket.refusals, 0);
+  const summary = `${tokens} tokens issued and ${refusals} requests refused in ${SPAN[granularity]}; at most ${max} in one ${granularity}.`;
+  const first = buckets[0];
+  const last = buckets.at(-1);
+
+  return (
+    <section className="usage" aria-labelledby="usage-heading">
+      <h2 id="usage-heading">Usage</h2>
+      <fieldset className="plain-group">
+        <legend className="visually-hidden">Show usage per</legend>
+        {(['hour', 'day'] as const).map((choice) => (
+          <button
+            key={choice}
+            type="button"
+            className="secondary"
+            aria-pressed={granularity === choice}
+            onClick={() => setGranularity(choice)}
+          >
+            Per {choice}
+          </button>
+        ))}
+      </fieldset>
+      {failure !== null && (
+        <p className="error" role="alert">
+          {failure}
+        </p>
+      )}
+      {usage === null && failure === null && (
+        <p role="status" className="muted">
+          Loading usage…
+        </p>
+      )}
+      {buckets.length > 0 && (
+        <figure>
+          <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} preserveAspectRatio="none" role="img" aria-labelledby="usage-title">
+            <title id="usage-title">{summary}</title>
+            {bars.map((bar, i) => (
+              <g key={buckets[i]?.start}>
+                {bar.tokensHeight > 0 && (
+                  <rect className="usage-tokens" x={bar.x} y={bar.tokensY} width={bar.width} height={bar.tokensHeight}>
+                    <title>{`${buckets[i]?.tokens} tokens from ${exactTime(buckets[i]?.start ?? '')}`}</title>
+                  </rect>
+                )}
+                {bar.refusalsHeight > 0 && (
+                  <rect className="usage-refusals" x={bar.x} y={bar.refusalsY} width={bar.width} height={bar.refusalsHeight}>
+                    <title>{`${buckets[i]?.refusals} refusals from ${exactTime(buckets[i]?.start ?? '')}`}</title>
+                  </rect>
+                )}
+              </g>
+            ))}
+          </svg>
+          <div className="axis" aria-hidden="true">
+            <span>{first === undefined ? '' : exactTime(first.start)}</span>
+            <span>{last === undefined ? '' : exactTime(last.start)}</span>
+          </div>
+          <figcaption>
+            {/* The same words as the chart's title, which is what screen readers read. */}
+            <p aria-hidden="true">{summary}</p>
+            <ul className="legend" aria-hidden="true">
+              <li>
+                <span className="legend-tokens" />
+                tokens
+              </li>
+              <li>
+                <span className="legend-refusals" />
+                refusals
+              </li>
+            </ul>
+            <p className="muted">Each instance of Portier writes its counts about once a minute.</p>
+          </figcaption>
+        </figure>
+      )}
+    </section>
+  );
+}

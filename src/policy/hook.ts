@@ -1,0 +1,214 @@
+import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { TokenHookConfig } from '../config.js';
+import type { Clock } from '../lib/clock.js';
+import { type Claims, isClaims, withoutReserved } from './claims.js';
+
+/**
+ * The issuance hook: a service of the operator's, called once per token about to be issued
+ * (after every check Portier makes itself), that may add claims or deny the token. The
+ * request is signed, `Portier-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
+ * "<t>.<body>" under TOKEN_HOOK_SECRET>`, so the hook can tell it comes from Portier and is
+ * fresh.
+ *
+ * Connections are kept alive with node:http's own Agent (keepAlive), not fetch: the token
+ * path needs a hard limit on the answer's size (16 KB, checked while it arrives) and on the
+ * whole call's time, which a plain request/response pair gives directly, and node:http is
+ * already there (fetch's keep-alive pool, undici's Agent, is not exposed by Node without
+ * adding undici as a dependency).
+ */
+
+/** A hook answer larger than this is a failure: claims are meant to be small. */
+export const MAX_HOOK_ANSWER_BYTES = 16 * 1024;
+/** Connections to the hook at once; more requests wait for one (within the timeout). */
+const MAX_SOCKETS = 128;
+/**
+ * An idle connection is closed after this long, before the hook's server is likely to
+ * close it (Node's default keep-alive timeout is 5 s): reusing a socket the server is
+ * closing at that moment would fail the call. One such failure is retried on a new socket.
+ */
+const IDLE_SOCKET_MS = 4000;
+/** The longest error_description a denial may pass on to the client. */
+const MAX_DESCRIPTION = 200;
+
+/** What the hook is told about the token. */
+export interface HookRequest {
+  client: {
+    client_id: string;
+    name: string;
+    owner: string;
+    first_name: string | null;
+    last_name: string | null;
+    roles: string[];
+    claims: Claims;
+  };
+  services: Array<{ id: string; audience: string }>;
+  scope: string;
+  ip: string;
+  /** Every claim the token would carry without the hook. */
+  claims: Claims;
+}
+
+export type HookFailureReason = 'timeout' | 'connection' | 'status' | 'too_large' | 'not_json' | 'invalid_answer';
+
+export type HookOutcome =
+  /** Claims to add or override (reserved names already dropped, listed in `dropped`). */
+  | { kind: 'claims'; claims: Claims; dropped: string[] }
+  | { kind: 'deny'; description: string }
+  | { kind: 'failure'; reason: HookFailureReason; detail: string };
+
+/** The value of the Portier-Signature header for `body` sent at `unixSeconds`. */
+export function hookSignature(secret: string, unixSeconds: number, body: string): string {
+  return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`;
+}
+
+/** What the hook's time and outcomes go to (metrics). */
+export interface HookObserver {
+  called(outcome: HookOutcome['kind'], seconds: number): void;
+  failed(reason: HookFailureReason): void;
+}
+
+class HookFailure extends Error {
+  constructor(
+    readonly reason: HookFailureReason,
+    detail: string,
+  ) {
+    super(detail);
+  }
+}
+
+export class IssuanceHook {
+  private readonly agent: http.Agent;
+  private readonly url: URL;
+  private readonly request: typeof http.request;
+
+  constructor(
+    readonly config: TokenHookConfig,
+    private readonly clock: Clock,
+    private readonly observer: HookObserver,
+  ) {
+    this.url = new URL(config.url);
+    const options = { keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_SOCKET_MS };
+    const secure = this.url.protocol === 'https:';
+    this.agent = secure ? new https.Agent(options) : new http.Agent(options);
+    this.request = secure ? https.request : http.request;
+  }
+
+  /** Calls the hook and reads its answer; never throws (a failure is an outcome). */
+  async call(input: HookRequest): Promise<HookOutcome> {
+    const started = performance.now();
+    const body = JSON.stringify(input);
+    const signature = hookSignature(this.config.secret, Math.floor(this.clock() / 1000), body);
+    const deadline = started + this.config.timeoutMs;
+    let outcome: HookOutcome;
+    try {
+      outcome = interpret(await this.send(body, signature, deadline, true));
+    } catch (error) {
+      const failure = error instanceof HookFailure ? error : new HookFailure('connection', String(error));
+      outcome = { kind: 'failure', reason: failure.reason, detail: failure.message };
+    }
+    if (outcome.kind === 'failure') this.observer.failed(outcome.reason);
+    this.observer.called(outcome.kind, (performance.now() - started) / 1000);
+    return outcome;
+  }
+
+  /** Closes the kept-alive connections (at shutdown). */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  /** One POST; the parsed JSON answer, or a HookFailure. Retries once when a reused socket was closed under it. */
+  private send(body: string, signature: string, deadline: number, mayRetry: boolean): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        outcome();
+      };
+      const fail = (error: unknown) => settle(() => reject(error));
+      const timer = setTimeout(
+        () => {
+          fail(new HookFailure('timeout', `no answer within ${this.config.timeoutMs} ms`));
+          request.destroy();
+        },
+        Math.max(0, deadline - performance.now()),
+      );
+      let answered = false;
+      const request = this.request(this.url, {
+        method: 'POST',
+        agent: this.agent,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          accept: 'application/json',
+          'user-agent': 'Portier token hook',
+          'portier-signature': signature,
+        },
+      });
+      request.on('error', (error: NodeJS.ErrnoException) => {
+        // A kept-alive socket the server closed just as we reused it (see IDLE_SOCKET_MS):
+        // nothing reached the hook, so the call is made again on a new one.
+        if (!answered && !settled && mayRetry && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+          settle(() => this.send(body, signature, deadline, false).then(resolve, reject));
+          return;
+        }
+        fail(new HookFailure('connection', error.code ?? error.message));
+      });
+      request.on('response', (response) => {
+        answered = true;
+        const status = response.statusCode ?? 0;
+        if (status < 200 || status > 299) {
+          response.resume();
+          fail(new HookFailure('status', `answered ${status}`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        response.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size <= MAX_HOOK_ANSWER_BYTES) {
+            chunks.push(chunk);
+            return;
+          }
+          // Not read any further: the connection goes, rather than the rest of the answer.
+          fail(new HookFailure('too_large', `answer over ${MAX_HOOK_ANSWER_BYTES} bytes`));
+          request.destroy();
+        });
+        response.on('error', (error) => fail(new HookFailure('connection', error.message)));
+        response.on('end', () => {
+          let answer: unknown;
+          try {
+            answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            fail(new HookFailure('not_json', 'the answer is not JSON'));
+            return;
+          }
+          settle(() => resolve(answer));
+        });
+      });
+      request.end(body);
+    });
+  }
+}
+
+/** The hook's answer as an outcome: `{"deny": {...}}`, `{"claims": {...}}`, or `{}` (nothing to add). */
+function interpret(answer: unknown): HookOutcome {
+  if (!isClaims(answer)) return { kind: 'failure', reason: 'invalid_answer', detail: 'the answer is not a JSON object' };
+  if (answer.deny !== undefined) {
+    if (!isClaims(answer.deny)) return { kind: 'failure', reason: 'invalid_answer', detail: '"deny" is not an object' };
+    const description = answer.deny.error_description;
+    return { kind: 'deny', description: typeof description === 'string' ? safeDescription(description) : '' };
+  }
+  if (answer.claims === undefined) return { kind: 'claims', claims: {}, dropped: [] };
+  if (!isClaims(answer.claims)) return { kind: 'failure', reason: 'invalid_answer', detail: '"claims" is not an object' };
+  const { kept, dropped } = withoutReserved(answer.claims);
+  return { kind: 'claims', claims: kept, dropped };
+}
+
+/** RFC 6749 §5.2: error_description is printable ASCII without `"` and `\`; cut short. */
+function safeDescription(text: string): string {
+  return text.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '').slice(0, MAX_DESCRIPTION);
+}
