@@ -109,32 +109,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     federation.invalidate();
     people?.sessions.invalidate();
   });
-  const countsFailed = (counts: 'quota' | 'usage') => (error: unknown) => {
-    metrics.countWriteFailures.inc({ counts });
-    repeatedLog.error(
-      `writing ${counts} counts failed`,
-      { err: error },
-      `writing ${counts} counts failed: they are kept and written later`,
-    );
-  };
-  const usage = new UsageCounters(db, clock, {
-    onFlushError: countsFailed('usage'),
-    onDropped: () => {
-      metrics.usageCountsDropped.inc();
-      repeatedLog.error('usage counts dropped', {}, 'usage counts dropped: too many waiting to be written (database unreachable?)');
-    },
-  });
-  const quotas = new QuotaTracker(db, config.tokenQuota, clock, {
-    onSyncError: countsFailed('quota'),
-    onExceeded: (mode) => metrics.tokenQuotaExceeded.inc({ mode }),
-  });
-  const hook =
-    config.tokenHook === undefined
-      ? undefined
-      : new IssuanceHook(config.tokenHook, clock, {
-          called: (outcome, seconds) => metrics.tokenHookDuration.observe({ outcome }, seconds),
-          failed: (reason) => metrics.tokenHookFailures.inc({ reason }),
-        });
+  const { usage, quotas, hook } = createPolicy(config, db, clock, metrics, repeatedLog);
   const budgets = new FailureBudgets(
     {
       perClientAndAddress: protection.failuresPerClientAndAddress,
@@ -195,4 +170,38 @@ export async function createPortier(config: Config, database: Database, logger: 
     quotas,
     hook,
   };
+}
+
+/**
+ * The services of the token policy (src/policy/): usage counters, per-client quotas and,
+ * with TOKEN_HOOK_URL, the issuance hook; their failures go to the metrics and the log.
+ */
+function createPolicy(config: Config, db: Db, clock: Clock, metrics: Metrics, repeatedLog: RepeatedLog) {
+  const countsFailed = (counts: 'quota' | 'usage') => (error: unknown) => {
+    metrics.countWriteFailures.inc({ counts });
+    repeatedLog.error(
+      `writing ${counts} counts failed`,
+      { err: error },
+      `writing ${counts} counts failed: they are kept and written later`,
+    );
+  };
+  const usage = new UsageCounters(db, clock, {
+    onFlushError: countsFailed('usage'),
+    onDropped: () => {
+      metrics.usageCountsDropped.inc();
+      repeatedLog.error('usage counts dropped', {}, 'usage counts dropped: too many waiting to be written (database unreachable?)');
+    },
+  });
+  const quotas = new QuotaTracker(db, config.tokenQuota, clock, {
+    onSyncError: countsFailed('quota'),
+    onExceeded: (mode) => metrics.tokenQuotaExceeded.inc({ mode }),
+  });
+  const hook =
+    config.tokenHook === undefined
+      ? undefined
+      : new IssuanceHook(config.tokenHook, clock, {
+          called: (outcome, seconds) => metrics.tokenHookDuration.observe({ outcome }, seconds),
+          failed: (reason) => metrics.tokenHookFailures.inc({ reason }),
+        });
+  return { usage, quotas, hook };
 }
