@@ -748,11 +748,13 @@ t.test("the README's configuration table gives each variable's declared default"
     t.equal(table.get(variable.name), variable.documentedDefault, `${variable.name}: the default column`);
   }
   // A literal default, set explicitly, must change nothing: the README's value is the one in force.
-  // (An OIDC_* variable means something only beside OIDC_ISSUER, so it is tried with it.)
+  // (An OIDC_* or TOKEN_HOOK_* variable means something only beside OIDC_ISSUER or
+  // TOKEN_HOOK_URL, so it is tried with it.)
   const oidc = { OIDC_ISSUER: 'https://sso.example.com', OIDC_CLIENT_ID: 'portier', OIDC_CLIENT_SECRET: 'secret' };
+  const hook = { TOKEN_HOOK_URL: 'https://hooks.example.com/portier', TOKEN_HOOK_SECRET: HOOK_SECRET };
   for (const [name, documented] of table) {
     const literal = /^`([^`$]*)`$/.exec(documented)?.[1];
-    const base = name.startsWith('OIDC_') ? oidc : {};
+    const base = name.startsWith('OIDC_') ? oidc : name.startsWith('TOKEN_HOOK_') ? hook : {};
     if (literal !== undefined)
       t.strictSame(loadConfig({ ...base, [name]: literal }), loadConfig(base), `${name}=${literal} is the default`);
   }

@@ -82,9 +82,6 @@ export const TOKEN_HOOK = {
 /** TOKEN_HOOK_*: undefined without TOKEN_HOOK_URL (no other TOKEN_HOOK_* may then be set). */
 export function readTokenHook(env: Env): TokenHookConfig | undefined {
   const url = TOKEN_HOOK.url.read(env);
-  const timeoutMs = TOKEN_HOOK.timeoutMs.read(env);
-  const onFailure = TOKEN_HOOK.onFailure.read(env);
-  const secret = TOKEN_HOOK.secret.read(env);
   if (url === undefined) {
     // Set alone, they are a mistake (the URL forgotten), not a default.
     for (const name of ['TOKEN_HOOK_SECRET', 'TOKEN_HOOK_TIMEOUT', 'TOKEN_HOOK_ON_FAILURE'] as const) {
@@ -92,6 +89,9 @@ export function readTokenHook(env: Env): TokenHookConfig | undefined {
     }
     return undefined;
   }
+  const timeoutMs = TOKEN_HOOK.timeoutMs.read(env);
+  const onFailure = TOKEN_HOOK.onFailure.read(env);
+  const secret = TOKEN_HOOK.secret.read(env);
   if (secret === undefined) throw new ConfigError('TOKEN_HOOK_SECRET', 'must be set when TOKEN_HOOK_URL is');
   if (secret.length < 32) throw new ConfigError('TOKEN_HOOK_SECRET', `must be at least 32 characters, got ${secret.length}`);
   return { url, secret, timeoutMs, onFailure };

@@ -21,7 +21,7 @@ t.test('reserved names, size and what jsonb cannot store are refused at /claims'
     t.match(errors[0]?.message, `"${name}" is reserved`);
   }
   t.match(problems({ iss: 1, sub: 2 })[0]?.message, /"iss", "sub" are reserved/, 'all of them named at once');
-  t.equal(RESERVED_CLAIMS.size, 19, 'the 19 names of the contract');
+  t.equal(RESERVED_CLAIMS.size, 20, "the 19 names of the contract, and Portier's own federated_identity");
   t.match(problems({ '': 1 })[0]?.message, /empty/);
   const fits = { blob: 'x'.repeat(MAX_CLAIMS_BYTES - '{"blob":""}'.length) };
   t.same(problems(fits), [], 'exactly 2048 bytes as JSON');
