@@ -9,6 +9,7 @@ import { consoleRoutes } from './http/console.js';
 import { consoleAuthRoutes } from './http/console-auth.js';
 import { createErrorHandler } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
+import { serializerOf } from './http/serializers.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { isAddressAllowed, normalizeCidr, parseNetworks } from './lib/networks.js';
 import { createLogger } from './logger.js';
@@ -73,6 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const portier = await createPortier(config, database, logger, deps.clock ?? systemClock);
   app.decorate('portier', portier);
+  app.setSerializerCompiler(serializerOf);
   app.setErrorHandler(createErrorHandler(portier.repeatedLog));
   capConnections(app.server, protection, exemptFromAddressCap(config.trustProxy), portier.repeatedLog, portier.metrics.connectionsClosed);
 
