@@ -185,7 +185,7 @@ function createPolicy(config: Config, db: Db, clock: Clock, metrics: Metrics, re
       `writing ${counts} counts failed: they are kept and written later`,
     );
   };
-  const usage = new UsageCounters(db, clock, {
+  const usage = new UsageCounters(db, {
     onFlushError: countsFailed('usage'),
     onDropped: () => {
       metrics.usageCountsDropped.inc();

@@ -1,7 +1,8 @@
 import { getTableName, sql } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { USAGE_DAYS } from '../schemas/limits.js';
 import type { Database } from './connect.js';
-import { auditEvents, clientSecrets, revokedTokens, usedJwtIds } from './schema.js';
+import { auditEvents, clientSecrets, clientUsage, consoleSessions, quotaCounts, revokedTokens, usedJwtIds } from './schema.js';
 
 /**
  * Retention: rows that have served their purpose are deleted, so that no table grows
@@ -50,6 +51,13 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   { table: usedJwtIds, column: usedJwtIds.expiresAt, cutoff: expired },
   // The previous secret of a regeneration, once its grace period is over.
   { table: clientSecrets, column: clientSecrets.expiresAt, cutoff: expired },
+  // A person's console session past its absolute limit (an idle one goes at the next sign-in
+  // of anyone, and is refused before that: see people/sessions.ts).
+  { table: consoleSessions, column: consoleSessions.expiresAt, cutoff: expired },
+  // Usage counts beyond the longest window shown, and a day more (policy/usage.ts).
+  { table: clientUsage, column: clientUsage.hourStart, cutoff: ({ now }) => new Date(now - (USAGE_DAYS + 1) * DAY_MS) },
+  // Quota counts: the longest quota window is the UTC day, read back as its hours (policy/quota.ts).
+  { table: quotaCounts, column: quotaCounts.hourStart, cutoff: ({ now }) => new Date(now - 2 * DAY_MS) },
 ];
 
 /** The most rows one transaction deletes. */

@@ -62,8 +62,6 @@ export interface QuotaSubject {
 export const QUOTA_SYNC_MS = 1000;
 /** The most tokens an instance issues to one client before it writes and rereads the count. */
 const MAX_BATCH = 100;
-/** Rows of quota_counts are kept this long past their hour: the longest window is a day. */
-const KEEP_COUNTS_MS = 2 * DAY_MS;
 
 /** The unwritten batch of a client: 1 % of its smallest limit, 1 to MAX_BATCH tokens. */
 export function quotaBatch(quota: TokenQuota): number {
@@ -127,7 +125,6 @@ export class QuotaTracker {
    * until the background sync, tried every second, succeeds again.
    */
   private failing = false;
-  private prunedAt = Number.NEGATIVE_INFINITY;
   /** The log-mode events this instance has written (or is writing), by client, window and start. */
   private readonly reported = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
@@ -264,12 +261,6 @@ export class QuotaTracker {
     try {
       if (reads.length > 0) this.apply(reads, await this.read(reads, hour, day), hour);
       this.failing = false;
-      if (now - this.prunedAt >= HOUR_MS) {
-        this.prunedAt = now;
-        await this.db.execute(
-          sql`DELETE FROM quota_counts WHERE hour_start < ${new Date(hour - KEEP_COUNTS_MS).toISOString()}::timestamptz`,
-        );
-      }
     } catch (error) {
       this.failed(error);
     }

@@ -4,6 +4,7 @@ import type { Db, DbOrTx } from '../db/connect.js';
 import { clients, clientUsage } from '../db/schema.js';
 import { NotFoundError } from '../lib/errors.js';
 import type { UsageGranularity } from '../schemas/enums.js';
+import { USAGE_DAYS, USAGE_HOURS } from '../schemas/limits.js';
 import { DAY_MS, dayStart, HOUR_MS, hourStart } from './windows.js';
 
 /**
@@ -23,13 +24,6 @@ export const USAGE_FLUSH_MS = 60_000;
 export const MAX_PENDING_COUNTS = 100_000;
 /** Rows per statement: well below PostgreSQL's limit of query parameters. */
 const ROWS_PER_STATEMENT = 500;
-/** What the admin API shows: the last 48 hours, or the last 90 days. */
-export const USAGE_HOURS = 48;
-export const USAGE_DAYS = 90;
-/** Rows are kept for the longest window shown, and a day more. */
-const KEEP_MS = (USAGE_DAYS + 1) * DAY_MS;
-/** Rows are deleted at most this many at a time, so a prune never holds long locks. */
-const PRUNE_BATCH = 10_000;
 
 interface Count {
   clientId: string;
@@ -51,12 +45,10 @@ export class UsageCounters {
   /** Counts of earlier hours not yet written (an hour ended, or a flush failed). */
   private earlier: Count[] = [];
   private flushing: Promise<void> = Promise.resolve();
-  private prunedAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly db: Db,
-    private readonly clock: () => number,
     private readonly hooks: UsageHooks,
     private readonly maxPending = MAX_PENDING_COUNTS,
   ) {}
@@ -113,7 +105,8 @@ export class UsageCounters {
   }
 
   /**
-   * Writes every count held, and about once an hour prunes rows past the longest window.
+   * Writes every count held (rows past the longest window are pruned with the other tables'
+   * expired rows, see db/retention.ts).
    * Flushes run one at a time. A count that could not be written (the database down) is
    * kept, added to what arrives meanwhile, and written by a later flush.
    */
@@ -134,11 +127,6 @@ export class UsageCounters {
         this.keep(batch.slice(i));
         throw error;
       }
-    }
-    const now = this.clock();
-    if (now - this.prunedAt >= HOUR_MS) {
-      this.prunedAt = now;
-      await pruneUsage(this.db, now);
     }
   }
 
@@ -177,18 +165,6 @@ export class UsageCounters {
       GROUP BY clients.id, counted.hour_start
       ON CONFLICT (client_uuid, hour_start) DO UPDATE
         SET tokens = client_usage.tokens + excluded.tokens, refusals = client_usage.refusals + excluded.refusals`);
-  }
-}
-
-/** Deletes rows past the longest window shown, in batches. */
-export async function pruneUsage(db: Db, now: number): Promise<void> {
-  const before = new Date(hourStart(now) - KEEP_MS).toISOString();
-  for (let round = 0; round < 100; round += 1) {
-    const result = await db.execute(sql`
-      DELETE FROM client_usage WHERE ctid IN (
-        SELECT ctid FROM client_usage WHERE hour_start < ${before}::timestamptz LIMIT ${PRUNE_BATCH})
-      RETURNING 1 AS gone`);
-    if ((result as unknown as { rows: unknown[] }).rows.length < PRUNE_BATCH) return;
   }
 }
 

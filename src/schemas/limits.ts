@@ -43,3 +43,7 @@ export const MAX_TOKEN_TTL = 86_400;
 
 /** The largest token quota (per hour or per day) a variable or a client may set: beyond it, a quota means nothing. */
 export const MAX_QUOTA = 1_000_000_000;
+
+/** What the usage of a client shows (GET /admin/clients/{id}/usage): the last 48 hours, or the last 90 days. */
+export const USAGE_HOURS = 48;
+export const USAGE_DAYS = 90;

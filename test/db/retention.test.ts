@@ -10,7 +10,7 @@ import {
   RetentionJob,
   type Timers,
 } from '../../src/db/retention.js';
-import { auditEvents, clientSecrets, clients, revokedTokens, usedJwtIds } from '../../src/db/schema.js';
+import { auditEvents, clientSecrets, clients, consoleSessions, quotaCounts, revokedTokens, usedJwtIds } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import { build, captureLogs, createTestDatabase, eventually, runCli, testConfig } from '../helpers.js';
 
@@ -75,6 +75,32 @@ t.test('each rule deletes what is past its time, and nothing else', async (t) =>
     secrets: ['current', 'in-grace'],
   });
   t.same(await pruneExpired(database, { now, auditRetentionDays: 365 }), {}, 'a second run finds nothing');
+});
+
+t.test("the other growing tables: people's sessions past their limit, quota counts older than two days", async (t) => {
+  const database = await preparedDatabase(t);
+  const { db } = database;
+  const now = Date.now();
+  const session = (id: string, expiresAt: number) => ({
+    tokenHash: id,
+    subject: `https://idp.example#${id}`,
+    name: id,
+    owner: `${id}@example.com`,
+    role: 'operator' as const,
+    createdAt: new Date(now - DAY),
+    lastSeenAt: new Date(now - 1000),
+    expiresAt: new Date(expiresAt),
+  });
+  await db.insert(consoleSessions).values([session('over', now - 1000), session('signed-in', now + 3600_000)]);
+  const [client] = await db.insert(clients).values({ clientId: 'c2', name: 'C', owner: 'o', createdBy: 'test' }).returning();
+  if (client === undefined) throw new Error('no client');
+  await db.insert(quotaCounts).values([
+    { clientUuid: client.id, hourStart: new Date(now - 3 * DAY), tokens: 5 },
+    { clientUuid: client.id, hourStart: new Date(now - DAY), tokens: 7 },
+  ]);
+  t.match(await pruneExpired(database, { now, auditRetentionDays: 365 }), { console_sessions: 1, quota_counts: 1 });
+  t.same((await db.select({ name: consoleSessions.name }).from(consoleSessions)).map((row) => row.name), ['signed-in']);
+  t.same((await db.select({ tokens: quotaCounts.tokens }).from(quotaCounts)).map((row) => row.tokens), [7], 'the day counts are kept');
 });
 
 t.test('AUDIT_RETENTION_DAYS=0 keeps every audit event', async (t) => {

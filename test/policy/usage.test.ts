@@ -1,5 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import t, { type Test } from 'tap';
+import { pruneExpired } from '../../src/db/retention.js';
 import { clientUsage } from '../../src/db/schema.js';
 import { UsageCounters } from '../../src/policy/usage.js';
 import { DAY_MS, dayStart, HOUR_MS, hourStart } from '../../src/policy/windows.js';
@@ -144,10 +145,8 @@ t.test("a deleted client's counts are dropped, the others' written", async (t) =
   t.notOk(uuids.includes(other.uuid), 'no row for the deleted client');
 });
 
-t.test('rows past the longest window are pruned, about once an hour', async (t) => {
+t.test('rows past the longest window are pruned with the other expired rows', async (t) => {
   const server = await setUp(t);
-  // The flush of setUp pruned already: the next prune is due an hour later.
-  server.clock.advance(HOUR_MS);
   const now = server.clock.now();
   const at = (ms: number) => new Date(hourStart(now) - ms);
   await server.database.db.insert(clientUsage).values([
@@ -156,6 +155,11 @@ t.test('rows past the longest window are pruned, about once an hour', async (t) 
   ]);
   await server.ask();
   await server.app.portier.usage.flush();
+  t.match(
+    await pruneExpired(server.database, { now, auditRetentionDays: 365 }),
+    { client_usage: 1 },
+    'the retention run (db/retention.ts)',
+  );
   const kept = await server.rowsOfClient();
   t.same(kept.map((entry) => entry.tokens).sort(), [1, 5], 'the row of 92 days ago is gone, the one of 89 days ago kept');
   t.equal(totals(await server.usage('day')).tokens, 6);
@@ -164,7 +168,7 @@ t.test('rows past the longest window are pruned, about once an hour', async (t) 
 t.test('memory is bounded: beyond the bound, counts are dropped and reported, never silently', async (t) => {
   const server = await build(t);
   let dropped = 0;
-  const counters = new UsageCounters(server.database.db, server.clock.now, { onFlushError: () => {}, onDropped: () => (dropped += 1) }, 2);
+  const counters = new UsageCounters(server.database.db, { onFlushError: () => {}, onDropped: () => (dropped += 1) }, 2);
   const now = server.clock.now();
   counters.issued('client-a', now);
   counters.issued('client-b', now);
