@@ -34,7 +34,9 @@ export async function setUpPolicyClients(env: NodeJS.ProcessEnv): Promise<Policy
   const database = await connectDatabase(config);
   try {
     const register = async (clientId: string, fields: Parameters<typeof createClient>[1]) => {
-      const { client, clientSecret } = await createClient(database.db, { ...fields, client_id: clientId }, BENCH_ACTOR);
+      const { client, clientSecret } = await createClient(database.db, { ...fields, client_id: clientId }, BENCH_ACTOR, {
+        now: Date.now(),
+      });
       if (clientSecret === undefined) throw new Error('createClient returned no secret');
       return { clientId: client.client_id, clientSecret };
     };

@@ -228,6 +228,7 @@ export async function setUpPortierDatabase(env: NodeJS.ProcessEnv): Promise<{ le
           grants: [{ service: 'bench-api', scopes: ['read', 'write'] }],
         },
         BENCH_ACTOR,
+        { now: Date.now() },
       );
     const { client, clientSecret } = await register('bench-client');
     const victim = await register('bench-victim');

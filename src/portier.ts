@@ -94,7 +94,7 @@ export async function createPortier(config: Config, database: Database, logger: 
   const directory = new ClientDirectory(db, verifier, logError('writing a secret slot failed'));
   const keys = new KeyCache(database, rotationSettings(config), clock);
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
-  const revocations = new RevocationList(db);
+  const revocations = new RevocationList(db, clock);
   const federation = new TrustedIssuerCache(db, clock);
   const scopeCatalogue = new Cached(async () => {
     const rows = await db.select({ scopes: services.scopes }).from(services);

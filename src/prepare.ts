@@ -8,6 +8,7 @@ import { applyMigrations } from './db/migrations.js';
 import { ensureConsoleCookieKey, ensureDpopNonceKey, ensureFingerprintKey } from './db/settings.js';
 import { resealKeys } from './keys/sealing.js';
 import { ensureActiveKey, loadKeySet } from './keys/signing-keys.js';
+import { type Clock, systemClock } from './lib/clock.js';
 import { ensureBuiltInServices } from './services/services.js';
 
 /**
@@ -22,8 +23,9 @@ export async function prepareDatabase(
   database: Database,
   config: Pick<Config, 'issuer' | 'signingAlg' | 'keyEncryptionKey' | 'keyEncryptionKeyPrevious' | 'bootstrapAdmin' | 'keyPublicationLead'>,
   log?: Logger,
-  options: { moveIssuer?: boolean } = {},
+  options: { moveIssuer?: boolean; clock?: Clock } = {},
 ): Promise<void> {
+  const now = (options.clock ?? systemClock)();
   // One transaction under the start-up lock: several instances starting at once take
   // turns, and each finds what the ones before it did. Everything goes through `tx`.
   const keys = { current: config.keyEncryptionKey, previous: config.keyEncryptionKeyPrevious };
@@ -35,7 +37,7 @@ export async function prepareDatabase(
     await ensureDpopNonceKey(tx);
     await ensureConsoleCookieKey(tx);
     await ensureBuiltInServices(tx, config.issuer, options);
-    await ensureActiveKey(tx, config.signingAlg, keys, config.keyPublicationLead);
+    await ensureActiveKey(tx, config.signingAlg, keys, config.keyPublicationLead, new Date(now));
     // Keys in clear (KEY_ENCRYPTION_KEY set for the first time), in the old v1 envelope, or
     // sealed under KEY_ENCRYPTION_KEY_PREVIOUS: sealed anew under the current key, in this
     // transaction, so a key that cannot be opened stops the start with nothing changed.
@@ -44,13 +46,13 @@ export async function prepareDatabase(
     if (unreadable.length > 0)
       log?.warn({ kids: unreadable }, 'retired signing keys that no key-encryption key opens were left as they are');
     if (config.bootstrapAdmin !== undefined) {
-      const outcome = await ensureBootstrapAdmin(tx, config.bootstrapAdmin.clientId, config.bootstrapAdmin.clientSecret);
+      const outcome = await ensureBootstrapAdmin(tx, config.bootstrapAdmin.clientId, config.bootstrapAdmin.clientSecret, now);
       log?.info({ client_id: config.bootstrapAdmin.clientId, outcome }, 'bootstrap admin client checked');
     }
   });
   // Fail at start, not on the first token request, when the key cannot be used
   // (encrypted at rest but KEY_ENCRYPTION_KEY missing or wrong).
-  await loadKeySet(database.db, keys);
+  await loadKeySet(database.db, keys, new Date(now));
   const secretWarning = config.bootstrapAdmin && bootstrapSecretWarning(config.bootstrapAdmin.clientSecret);
   if (secretWarning) log?.warn(secretWarning);
   if (config.keyEncryptionKey === undefined) {

@@ -293,6 +293,7 @@ export async function addClient(
     server.database.db,
     { name: 'Test client', owner: 'user-1', ...input } as CreateClientInput,
     CLI_ACTOR,
+    { now: Date.now() },
   );
   // The test's server must see the new client at once, as it would after an admin change.
   server.app.portier.generation.changed();

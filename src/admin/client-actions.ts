@@ -73,6 +73,7 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.params.client_id,
         request.body?.previous_secret_valid_for ?? 0,
         actor(request),
+        portier.clock(),
         clientScopeOf(request.principal),
       );
       return { client_id: request.params.client_id, client_secret: clientSecret, previous_secret_expires_at: previousSecretExpiresAt };

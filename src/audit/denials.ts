@@ -1,6 +1,7 @@
 import { inArray } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 import { auditEvents, clients } from '../db/schema.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import { type ClientReference, clientFields, redactSecrets } from '../lib/redact.js';
 import { addressKey } from '../protection/failure-budget.js';
 
@@ -84,7 +85,7 @@ export class DenialRecorder {
   constructor(
     private readonly db: Db,
     private readonly onError: (error: unknown) => void,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = systemClock,
   ) {
     this.windowStartedAt = now();
   }

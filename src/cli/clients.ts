@@ -91,7 +91,7 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
           ...keyFlags(flags),
         }),
       );
-      const { client, clientSecret } = await createClient(db, input, actor);
+      const { client, clientSecret } = await createClient(db, input, actor, { now: session.clock() });
       printClient(out, client, clientSecret);
       return;
     }
@@ -111,12 +111,12 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
         }),
       );
       const { limit, cursor, ...filters } = query;
-      print(out, await listClients(db, filters, { limit, cursor }));
+      print(out, await listClients(db, filters, { limit, cursor }, session.clock()));
       return;
     }
     case 'get': {
       const clientId = one(args, 'client_id');
-      const client = await getClient(db, clientId);
+      const client = await getClient(db, clientId, session.clock());
       if (client === undefined) throw new NotFoundError(`no client with client_id "${clientId}"`);
       print(out, client);
       return;
@@ -128,14 +128,14 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
         patchClientBody,
         definedOnly({ owner: flags.owner, ...editableClientFlags(flags), expires_at: expiresAt, ...keyFlags(flags) }),
       );
-      const { client, clientSecret } = await updateClient(db, clientId, patch, actor);
+      const { client, clientSecret } = await updateClient(db, clientId, patch, actor, session.clock());
       printClient(out, client, clientSecret);
       return;
     }
     case 'disable':
     case 'enable': {
       if (args.length === 0) throw new UsageError('missing client_id');
-      const results = await bulkSetEnabled(db, args, sub === 'enable', actor);
+      const results = await bulkSetEnabled(db, args, sub === 'enable', actor, session.clock());
       print(out, { results });
       if (results.some((result) => !result.ok)) session.failed = true;
       return;
@@ -147,7 +147,7 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
     case 'rotate-secret': {
       const clientId = one(args, 'client_id');
       const grace = Number(flags['previous-valid-for'] ?? 0);
-      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(db, clientId, grace, actor);
+      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(db, clientId, grace, actor, session.clock());
       out.stderr(
         previousSecretExpiresAt === null
           ? 'the previous secret no longer works\n'

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Static, TSchema } from 'typebox';
 import type { Actor } from '../audit/events.js';
 import type { Database } from '../db/connect.js';
+import type { Clock } from '../lib/clock.js';
 import { ValidationError } from '../lib/errors.js';
 import { bodyValidator, fieldErrors } from '../lib/validation.js';
 import type { Flags } from './options.js';
@@ -19,6 +20,8 @@ export interface Session {
   out: CliOutput;
   database: Database;
   actor: Actor;
+  /** The time commands act at: the system's (the CLI has no app clock to follow). */
+  clock: Clock;
   /** Set by a command that did part of its work (bulk enable/disable with a failure). */
   failed: boolean;
 }

@@ -35,13 +35,15 @@ export async function keysCommand(session: Session, config: Config, sub: string 
     }
     await report(
       body.emergency === true
-        ? await emergencyRotation(database, settings, new Date(), actor)
-        : await requestRotation(database, settings, new Date(), actor, { activateAfter: body.activate_after }),
+        ? await emergencyRotation(database, settings, new Date(session.clock()), actor)
+        : await requestRotation(database, settings, new Date(session.clock()), actor, { activateAfter: body.activate_after }),
     );
   } else if (sub === 'activate') {
     const kid = one(args, 'the kid of the next key');
     const body = validate(activateFields, definedOnly({ at: flags.at }));
-    await report(await bringForward(database, settings, kid, body.at === undefined ? undefined : new Date(body.at), new Date(), actor));
+    await report(
+      await bringForward(database, settings, kid, body.at === undefined ? undefined : new Date(body.at), new Date(session.clock()), actor),
+    );
   } else if (sub === 'reseal') {
     if (config.keyEncryptionKey === undefined) throw new RuleError('KEY_ENCRYPTION_KEY is not set: there is no key to seal with');
     const outcome = await database.exclusive('keys', (tx) => resealKeys(tx, settings.keys, actor));

@@ -7,6 +7,7 @@ import { connectDatabase, type Database } from '../db/connect.js';
 import { databaseErrorKind, isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
 import { pendingMigrations } from '../db/migrations.js';
 import { KeyUnavailableError } from '../keys/signing-keys.js';
+import { systemClock } from '../lib/clock.js';
 import { RuleError, ValidationError } from '../lib/errors.js';
 import { prepareDatabase } from '../prepare.js';
 import { start } from '../server.js';
@@ -93,7 +94,7 @@ export async function main(argv: string[], context: CliContext = processContext(
     out.stderr(`portier: cannot open the database: ${describeFailure(error)}\n`);
     return 1;
   }
-  const session: Session = { out, database, actor: cliActor(), failed: false };
+  const session: Session = { out, database, actor: cliActor(), clock: systemClock, failed: false };
   try {
     await runCommand(session, config, { command, sub, args, flags });
     return session.failed ? 1 : 0;

@@ -1,6 +1,5 @@
 import type { Config } from '../config.js';
 import { pruneExpired } from '../db/retention.js';
-import { systemClock } from '../lib/clock.js';
 import { print, type Session, UsageError } from './common.js';
 
 /**
@@ -9,7 +8,7 @@ import { print, type Session, UsageError } from './common.js';
  */
 export async function pruneCommand(session: Session, config: Config, sub: string | undefined): Promise<void> {
   if (sub !== undefined) throw new UsageError(`prune takes no argument, got "${sub}"`);
-  const deleted = await pruneExpired(session.database, { now: systemClock(), auditRetentionDays: config.auditRetentionDays });
+  const deleted = await pruneExpired(session.database, { now: session.clock(), auditRetentionDays: config.auditRetentionDays });
   const total = Object.values(deleted).reduce((sum, count) => sum + count, 0);
   session.out.stderr(`deleted ${total} expired row(s)\n`);
   print(session.out, { deleted });

@@ -37,7 +37,7 @@ export type BootstrapOutcome = 'created' | 'updated' | 'unchanged';
  * credentials exists and is granted both admin scopes. Idempotent: run at every start.
  * It does not re-enable a client an admin has disabled on purpose.
  */
-export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientSecret: string): Promise<BootstrapOutcome> {
+export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientSecret: string, now: number): Promise<BootstrapOutcome> {
   const [existing] = await db.select().from(clients).where(eq(clients.clientId, clientId));
   if (existing === undefined) {
     await createClient(
@@ -50,7 +50,7 @@ export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientS
         grants: [{ service: ADMIN_SERVICE_ID, scopes: [...ADMIN_SCOPES] }],
       },
       BOOTSTRAP_ACTOR,
-      { secret: clientSecret },
+      { secret: clientSecret, now },
     );
     return 'created';
   }

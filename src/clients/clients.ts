@@ -74,7 +74,7 @@ export function checkIpRanges(ranges: string[], errors: FieldError[]): string[] 
   return normalized;
 }
 
-export function checkExpiry(expiresAt: string | null | undefined, errors: FieldError[], now = Date.now()): Date | null {
+export function checkExpiry(expiresAt: string | null | undefined, errors: FieldError[], now: number): Date | null {
   if (expiresAt === undefined || expiresAt === null) return null;
   const date = parseTimestamp(expiresAt);
   if (date === undefined) {
@@ -100,7 +100,7 @@ export async function createClient(
    * `managed`: made by a configuration apply (see config-as-code/), which may delete it again.
    * `scope`: whose client it may be (see ClientScope).
    */
-  options: { secret?: string; now?: number; managed?: boolean; scope?: ClientScope } = {},
+  options: { now: number; secret?: string; managed?: boolean; scope?: ClientScope },
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   const scope = options.scope ?? ALL_CLIENTS;
@@ -111,7 +111,7 @@ export async function createClient(
   }
   const grants = input.grants ?? [];
   const ipRanges = checkIpRanges(input.ip_ranges ?? [], errors);
-  const expiresAt = checkExpiry(input.expires_at, errors);
+  const expiresAt = checkExpiry(input.expires_at, errors, options.now);
   const authMethod = input.auth_method ?? 'client_secret';
   if ((authMethod === 'federated' || input.federated_identities !== undefined) && !federatedInScope(scope)) {
     throw new ForbiddenError('platform identities are set by an admin: create a client with a secret or keys');
@@ -244,7 +244,7 @@ export async function checkClientKeys(
 export async function getClient(
   db: DbOrTx,
   clientId: string,
-  now = Date.now(),
+  now: number,
   scope: ClientScope = ALL_CLIENTS,
 ): Promise<ClientResource | undefined> {
   const row = await db.query.clients.findFirst({
@@ -263,7 +263,7 @@ type ClientRowWithRelations = typeof clients.$inferSelect & {
   federatedIdentities: Array<typeof clientFederatedIdentities.$inferSelect>;
 };
 
-export function toClientResource(row: ClientRowWithRelations, now = Date.now()): ClientResource {
+export function toClientResource(row: ClientRowWithRelations, now: number): ClientResource {
   return {
     client_id: row.clientId,
     name: row.name,

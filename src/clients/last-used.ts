@@ -23,7 +23,7 @@ export class LastUsedTracker {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  record(clientUuid: string, at = new Date(), identity?: FederatedIdentityUse): void {
+  record(clientUuid: string, at: Date, identity?: FederatedIdentityUse): void {
     this.pending.set(clientUuid, at);
     if (identity !== undefined) this.identities.set(clientUuid, identity);
     else if (this.identities.size > 0) this.identities.delete(clientUuid);

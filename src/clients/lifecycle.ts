@@ -1,4 +1,4 @@
-import { and, eq, isNotNull } from 'drizzle-orm';
+import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
@@ -49,13 +49,13 @@ export async function updateClient(
   clientId: string,
   patch: ClientPatch,
   actor: Actor,
-  now = Date.now(),
+  now: number,
   scope: ClientScope = ALL_CLIENTS,
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
   const ipRanges = patch.ip_ranges === undefined ? undefined : checkIpRanges(patch.ip_ranges, errors);
-  const expiresAt = patch.expires_at === undefined ? undefined : checkExpiry(patch.expires_at, errors);
+  const expiresAt = patch.expires_at === undefined ? undefined : checkExpiry(patch.expires_at, errors, now);
   if (patch.claims !== undefined) checkClaims(patch.claims, errors);
   // Hashed before the transaction (milliseconds of CPU), in case the change is a switch to
   // client_secret; unused otherwise.
@@ -108,7 +108,7 @@ export async function updateClient(
     if (patch.token_quota !== undefined) columns.tokenQuota = toStoredQuota(patch.token_quota);
     await tx
       .update(clients)
-      .set({ ...columns, updatedAt: new Date() })
+      .set({ ...columns, updatedAt: sql`now()` })
       .where(eq(clients.id, row.id));
     const switched = method !== row.authMethod;
     // A private_key_jwt or federated client has no secret at all, as if it had been created so.
@@ -173,7 +173,7 @@ export async function setClientEnabled(
   clientId: string,
   enabled: boolean,
   actor: Actor,
-  now = Date.now(),
+  now: number,
   scope: ClientScope = ALL_CLIENTS,
 ): Promise<ClientResource> {
   return db.transaction(async (tx) => {
@@ -185,7 +185,7 @@ export async function setClientEnabled(
 async function setEnabledInTx(tx: DbOrTx, clientId: string, enabled: boolean, actor: Actor, scope: ClientScope): Promise<void> {
   const row = await lockClient(tx, clientId, scope);
   if (row.enabled === enabled) return;
-  await tx.update(clients).set({ enabled, updatedAt: new Date() }).where(eq(clients.id, row.id));
+  await tx.update(clients).set({ enabled, updatedAt: sql`now()` }).where(eq(clients.id, row.id));
   await recordChange(tx, { action: enabled ? 'client.enabled' : 'client.disabled', actor, clientId });
 }
 
@@ -195,7 +195,7 @@ export async function bulkSetEnabled(
   clientIds: string[],
   enabled: boolean,
   actor: Actor,
-  now = Date.now(),
+  now: number,
   scope: ClientScope = ALL_CLIENTS,
 ): Promise<BulkResult[]> {
   const results: BulkResult[] = [];
@@ -231,6 +231,7 @@ export async function regenerateSecret(
   clientId: string,
   previousSecretValidFor: number,
   actor: Actor,
+  now: number,
   scope: ClientScope = ALL_CLIENTS,
 ): Promise<{ clientSecret: string; previousSecretExpiresAt: string | null }> {
   if (!Number.isInteger(previousSecretValidFor) || previousSecretValidFor < 0 || previousSecretValidFor > MAX_PREVIOUS_SECRET_VALIDITY) {
@@ -238,7 +239,7 @@ export async function regenerateSecret(
       { path: '/previous_secret_valid_for', message: `must be a whole number of seconds from 0 to ${MAX_PREVIOUS_SECRET_VALIDITY}` },
     ]);
   }
-  const previousExpiresAt = previousSecretValidFor > 0 ? new Date(Date.now() + previousSecretValidFor * 1000) : null;
+  const previousExpiresAt = previousSecretValidFor > 0 ? new Date(now + previousSecretValidFor * 1000) : null;
   // Hashed before the transaction (milliseconds of CPU). With a grace period the new secret
   // must be in the slot the previous one is not in, which is known only under the lock:
   // one candidate is made for each slot, and the transaction takes the right one.
@@ -269,7 +270,7 @@ export async function regenerateSecret(
     // either: such a pair costs two verifications until the grace period ends.
     const chosen = second !== undefined && first.stored.slot === previousSlot ? second : first;
     await tx.insert(clientSecrets).values({ clientUuid: row.id, ...chosen.stored });
-    await tx.update(clients).set({ updatedAt: new Date() }).where(eq(clients.id, row.id));
+    await tx.update(clients).set({ updatedAt: sql`now()` }).where(eq(clients.id, row.id));
     await recordChange(tx, {
       action: 'client.secret_regenerated',
       actor,

@@ -72,7 +72,7 @@ export async function listClients(
   db: DbOrTx,
   filters: ClientFilters,
   page: { limit?: number | undefined; cursor?: string | undefined } = {},
-  at = Date.now(),
+  at: number,
   scope: ClientScope = ALL_CLIENTS,
 ): Promise<ClientPage> {
   const limit = Math.min(Math.max(page.limit ?? DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE);
@@ -112,7 +112,7 @@ export async function listClients(
 }
 
 /** Every client, by client_id, as the API shows it: for a configuration export. */
-export async function listAllClients(db: DbOrTx, at = Date.now()): Promise<ClientResource[]> {
+export async function listAllClients(db: DbOrTx, at: number): Promise<ClientResource[]> {
   const rows = await db.query.clients.findMany({ with: CLIENT_RESOURCE_RELATIONS, orderBy: asc(clients.clientId) });
   return rows.map((row) => toClientResource(row, at));
 }

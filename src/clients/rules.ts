@@ -27,7 +27,7 @@ export function serviceAccountUsername(clientId: string): string {
 }
 
 /** The one definition of a client's status: active, disabled or expired. */
-export function clientStatus(client: { enabled: boolean; expiresAt: number | Date | null }, now = Date.now()): ClientStatus {
+export function clientStatus(client: { enabled: boolean; expiresAt: number | Date | null }, now: number): ClientStatus {
   if (!client.enabled) return 'disabled';
   if (client.expiresAt !== null && Number(client.expiresAt) <= now) return 'expired';
   return 'active';

@@ -1,4 +1,5 @@
 import { eq, sql } from 'drizzle-orm';
+import { systemClock } from '../lib/clock.js';
 import type { Db, DbOrTx } from './connect.js';
 import { cacheGeneration } from './schema.js';
 
@@ -76,7 +77,7 @@ export class GenerationWatcher {
           this.changed();
         }
       } catch (error) {
-        const now = Date.now();
+        const now = systemClock();
         this.failingSince ??= now;
         if (now - this.failingSince >= OUTAGE_GRACE_MS) this.changed();
         this.onError(error);

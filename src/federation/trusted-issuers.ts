@@ -1,4 +1,4 @@
-import { asc, eq, inArray } from 'drizzle-orm';
+import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { JSONWebKeySet } from 'jose';
 import { type Actor, recordChange } from '../audit/events.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from '../clients/public-keys.js';
@@ -222,7 +222,7 @@ export async function updateTrustedIssuer(db: Db, id: string, patch: TrustedIssu
         ...(patch.audience !== undefined && { audience: patch.audience }),
         ...(patch.max_token_age !== undefined && { maxTokenAge: patch.max_token_age }),
         ...(patch.algorithms !== undefined && { algorithms: [...patch.algorithms] }),
-        updatedAt: new Date(),
+        updatedAt: sql`now()`,
       })
       .where(eq(trustedIssuers.id, id))
       .returning();

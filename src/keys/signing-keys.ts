@@ -55,21 +55,26 @@ export async function newKeyRow(alg: SigningAlg, keys: KeyEncryptionInput, statu
  * another algorithm (SIGNING_ALG was changed), a next key of `alg` is published, and takes
  * over `publicationLead` seconds later (KEY_PUBLICATION_LEAD), as in any rotation (see KeyCache).
  */
-export async function ensureActiveKey(db: DbOrTx, alg: SigningAlg, keys: KeyEncryptionInput, publicationLead: number): Promise<void> {
+export async function ensureActiveKey(
+  db: DbOrTx,
+  alg: SigningAlg,
+  keys: KeyEncryptionInput,
+  publicationLead: number,
+  now: Date,
+): Promise<void> {
   const [active] = await db.select({ alg: signingKeys.alg }).from(signingKeys).where(eq(signingKeys.status, 'active'));
   if (active === undefined) {
     // The very first key signs at once: no verifier can have cached a JWKS without it.
-    const row = await newKeyRow(alg, keys, 'active', new Date());
+    const row = await newKeyRow(alg, keys, 'active', now);
     await withoutQueryParameters(db.insert(signingKeys).values(row).onConflictDoNothing());
     return;
   }
   if (active.alg === alg) return;
   // Fail before changing anything if the current key cannot be read (wrong or missing
   // KEY_ENCRYPTION_KEY): otherwise a misconfiguration would silently rotate.
-  await loadKeySet(db, keys);
+  await loadKeySet(db, keys, now);
   const [next] = await db.select({ alg: signingKeys.alg }).from(signingKeys).where(eq(signingKeys.status, 'next'));
   if (next?.alg === alg) return;
-  const now = new Date();
   const row = await newKeyRow(alg, keys, 'next', activationTime(now, publicationLead));
   // A pending next key of another algorithm never signed: withdraw it.
   await db.update(signingKeys).set({ status: 'retired', retiredAt: now, publishUntil: now }).where(eq(signingKeys.status, 'next'));
@@ -94,12 +99,7 @@ function publishedKeys(db: DbOrTx, now: Date) {
  * Loads the active private key (opening it) and the published public keys as of `now`.
  * Reads only; promoting a due key is the caller's (KeyCache) business.
  */
-export async function loadKeySet(
-  db: DbOrTx,
-  keys: KeyEncryptionInput,
-  now: Date = new Date(),
-  rotationDays?: number | undefined,
-): Promise<KeySet> {
+export async function loadKeySet(db: DbOrTx, keys: KeyEncryptionInput, now: Date, rotationDays?: number | undefined): Promise<KeySet> {
   const rows = await publishedKeys(db, now);
   const activeRow = rows.find((row) => row.status === 'active');
   if (activeRow === undefined) throw new Error('no active signing key in the database');

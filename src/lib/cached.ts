@@ -1,3 +1,5 @@
+import { systemClock } from './clock.js';
+
 /**
  * A value loaded on first use and kept until invalidated. A load that fails is never kept:
  * the caller that triggered it gets the error, and the next call loads again. That is what
@@ -46,7 +48,7 @@ export class CachedMap<K, V> {
   ) {}
 
   get(key: K): Promise<V> {
-    const now = (this.options.now ?? Date.now)();
+    const now = (this.options.now ?? systemClock)();
     const cached = this.entries.get(key);
     if (cached !== undefined && now - cached.loadedAt < this.options.maxAgeMs) return cached.value;
     const value = this.load(key);
@@ -88,7 +90,7 @@ export class CachedMap<K, V> {
   /** Whether get(key) would answer from the cache now (loaded, or being loaded), without loading. */
   has(key: K): boolean {
     const cached = this.entries.get(key);
-    return cached !== undefined && (this.options.now ?? Date.now)() - cached.loadedAt < this.options.maxAgeMs;
+    return cached !== undefined && (this.options.now ?? systemClock)() - cached.loadedAt < this.options.maxAgeMs;
   }
 
   get size(): number {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { evictOldest } from './cached.js';
+import { systemClock } from './clock.js';
 
 /** Bound on memory: at most this many distinct kinds of event are tracked. */
 const MAX_KINDS = 1000;
@@ -28,7 +29,7 @@ export class RepeatedLog {
   }
 
   private write(level: 'error' | 'warn', kind: string, fields: Record<string, unknown>, message: string): void {
-    const now = Date.now();
+    const now = systemClock();
     const state = this.kinds.get(kind);
     if (state !== undefined && now - state.loggedAt < this.intervalMs) {
       state.suppressed += 1;
@@ -39,7 +40,7 @@ export class RepeatedLog {
           if (state.suppressed === 0) return;
           this.logger[level]({ kind, repeated: state.suppressed }, `${message} (repeated)`);
           state.suppressed = 0;
-          state.loggedAt = Date.now();
+          state.loggedAt = systemClock();
         },
         this.intervalMs - (now - state.loggedAt),
       ).unref();

@@ -3,15 +3,16 @@ import type { Db } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
 import { revokedTokens } from '../db/schema.js';
 import { Cached } from '../lib/cached.js';
+import type { Clock } from '../lib/clock.js';
 
 /**
  * Records a revoked token until it would have expired anyway (RFC 7009). Revocations of
  * tokens that have expired since are of no further use and go in the same transaction,
  * so the table holds no more rows than there are live revoked tokens.
  */
-export async function revokeToken(db: Db, jti: string, expiresAt: Date): Promise<void> {
+export async function revokeToken(db: Db, jti: string, expiresAt: Date, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.delete(revokedTokens).where(lte(revokedTokens.expiresAt, new Date()));
+    await tx.delete(revokedTokens).where(lte(revokedTokens.expiresAt, now));
     await tx.insert(revokedTokens).values({ jti, expiresAt }).onConflictDoNothing();
     await bumpGeneration(tx);
   });
@@ -25,9 +26,12 @@ export async function revokeToken(db: Db, jti: string, expiresAt: Date): Promise
 export class RevocationList {
   private readonly jtis: Cached<Set<string>>;
 
-  constructor(db: Db) {
+  constructor(db: Db, clock: Clock) {
     this.jtis = new Cached(async () => {
-      const rows = await db.select({ jti: revokedTokens.jti }).from(revokedTokens).where(gt(revokedTokens.expiresAt, new Date()));
+      const rows = await db
+        .select({ jti: revokedTokens.jti })
+        .from(revokedTokens)
+        .where(gt(revokedTokens.expiresAt, new Date(clock())));
       return new Set(rows.map((row) => row.jti));
     });
   }

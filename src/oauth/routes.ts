@@ -105,7 +105,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
         dpop: request.headers.dpop,
       });
       stopTimer();
-      portier.lastUsed.record(client.uuid, undefined, identity);
+      portier.lastUsed.record(client.uuid, new Date(portier.clock()), identity);
       portier.usage.issued(client.clientId, portier.clock());
       if (quota !== undefined) {
         reply

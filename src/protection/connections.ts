@@ -3,6 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { totalmem } from 'node:os';
 import type { Counter } from 'prom-client';
+import { systemClock } from '../lib/clock.js';
 import type { RepeatedLog } from '../lib/repeated-log.js';
 import { addressKey } from './failure-budget.js';
 
@@ -133,7 +134,7 @@ export function capConnections(
   };
 
   const sweep = () => {
-    const deadline = Date.now() - SLOW_HEAD_DEADLINE_MS;
+    const deadline = systemClock() - SLOW_HEAD_DEADLINE_MS;
     let closedNow = 0;
     for (const connection of waiting.values()) {
       if (connection.acceptedAt > deadline || closedNow >= MAX_CLOSED_PER_SWEEP) break;
@@ -160,7 +161,7 @@ export function capConnections(
       closed.inc({ reason: 'per_address_cap' });
       return;
     }
-    const now = Date.now();
+    const now = systemClock();
     if (open >= cap && !makeRoom(holding, isExempt, now)) {
       socket.destroy();
       closed.inc({ reason: 'refused' });

@@ -1,6 +1,7 @@
 import { isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { evictOldest } from '../lib/cached.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 
 /**
  * A token bucket per key: each failure spends one token, tokens come back at `limit` per
@@ -28,7 +29,7 @@ export class TokenBuckets {
     private readonly limit: number,
     windowMs: number,
     private readonly maxKeys: number,
-    private readonly now: () => number = Date.now,
+    private readonly now: Clock = systemClock,
     capacity = limit,
   ) {
     this.refillPerMs = limit / windowMs;
@@ -102,7 +103,7 @@ export class FailureBudgets {
   private readonly pairs: TokenBuckets;
   private readonly addresses: TokenBuckets;
 
-  constructor(limits: FailureBudgetLimits, now: () => number = Date.now) {
+  constructor(limits: FailureBudgetLimits, now: Clock = systemClock) {
     this.pairs = new TokenBuckets(limits.perClientAndAddress, limits.windowMs, MAX_BUCKETS, now);
     this.addresses = new TokenBuckets(limits.perAddress, limits.windowMs, MAX_BUCKETS, now, limits.burstPerAddress);
   }

@@ -1,4 +1,4 @@
-import { asc, eq, inArray } from 'drizzle-orm';
+import { asc, eq, inArray, sql } from 'drizzle-orm';
 import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clients, services } from '../db/schema.js';
@@ -54,7 +54,7 @@ export async function ensureBuiltInServices(db: DbOrTx, issuer: string, options:
     );
   }
   await db.transaction(async (tx) => {
-    await tx.update(services).set({ audience, updatedAt: new Date() }).where(eq(services.id, ADMIN_SERVICE_ID));
+    await tx.update(services).set({ audience, updatedAt: sql`now()` }).where(eq(services.id, ADMIN_SERVICE_ID));
     await recordChange(tx, {
       action: 'service.updated',
       actor: SYSTEM_ACTOR,
@@ -231,7 +231,7 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
         ...(patch.self_service !== undefined && { selfService: patch.self_service }),
         ...(patch.access_token_ttl !== undefined && { accessTokenTtl: patch.access_token_ttl }),
         ...(patch.claims !== undefined && { claims: patch.claims }),
-        updatedAt: new Date(),
+        updatedAt: sql`now()`,
       })
       .where(eq(services.id, id))
       .returning();

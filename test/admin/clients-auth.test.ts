@@ -75,7 +75,7 @@ async function signWithServerKey(server: Server, claims: Record<string, unknown>
 }
 
 async function adminClaims(server: Server, overrides: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
-  const admin = await getClient(server.database.db, ADMIN_ID);
+  const admin = await getClient(server.database.db, ADMIN_ID, Date.now());
   const now = Math.floor(Date.now() / 1000);
   return {
     iss: ISSUER,
@@ -180,7 +180,7 @@ t.test('401 on every endpoint without a valid token', async (t) => {
     });
   }
 
-  const target = await getClient(server.database.db, TARGET);
+  const target = await getClient(server.database.db, TARGET, Date.now());
   t.equal(target?.name, 'Test client', 'no refused request changed the target client');
   t.equal(target?.enabled, true, 'no refused request disabled the target client');
 });
@@ -200,7 +200,7 @@ t.test('admin:read: every GET is allowed, every write is 403 insufficient_scope'
     [ADMIN_ID, TARGET],
     'no client was created or deleted',
   );
-  const target = await getClient(server.database.db, TARGET);
+  const target = await getClient(server.database.db, TARGET, Date.now());
   t.equal(target?.name, 'Test client', 'not renamed');
   t.equal(target?.enabled, true, 'not disabled');
 });

@@ -59,7 +59,7 @@ async function setUp(t: Test): Promise<Server> {
 t.test('create: 201 with the resource and a secret shown this once', async (t) => {
   const server = await setUp(t);
   const { admin } = server;
-  const adminSub = (await getClient(server.database.db, ADMIN_ID))?.service_account.id;
+  const adminSub = (await getClient(server.database.db, ADMIN_ID, Date.now()))?.service_account.id;
 
   const response = await admin('POST', '/admin/clients', {
     client_id: 'eaglebe-events',
@@ -343,7 +343,11 @@ t.test('service account: created_by, owner and a fresh id for a re-created clien
     await server.admin('POST', '/admin/clients', { client_id: 'made-by-second', name: 'x', owner: 'user-1' }, otherToken)
   ).json() as Resource;
   t.equal(byOther.created_by, otherAdmin.service_account.id, 'created_by is the sub of the token that created it');
-  t.equal(second.created_by, (await getClient(server.database.db, ADMIN_ID))?.service_account.id, 'and the root admin’s sub for its own');
+  t.equal(
+    second.created_by,
+    (await getClient(server.database.db, ADMIN_ID, Date.now()))?.service_account.id,
+    'and the root admin’s sub for its own',
+  );
 });
 
 t.test('private_key_jwt clients', async (t) => {

@@ -48,7 +48,7 @@ t.test('filters, alone and combined', async (t) => {
   const { admin } = server;
   await addService(server.database, { id: 'events', audience: 'https://events.example', scopes: ['events:read'] });
   await addService(server.database, { id: 'billing', audience: 'https://billing.example', scopes: ['billing:read'] });
-  const rootSub = (await getClient(server.database.db, ADMIN_ID))?.service_account.id ?? '';
+  const rootSub = (await getClient(server.database.db, ADMIN_ID, Date.now()))?.service_account.id ?? '';
 
   const now = Date.now();
   const create = async (body: Record<string, unknown>, token?: string) => {

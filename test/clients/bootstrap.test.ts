@@ -99,7 +99,7 @@ t.test('the bootstrap admin client', async (t) => {
   t.equal(created.client?.enabled, true);
   t.equal(created.client?.createdBy, 'bootstrap', 'created by the bootstrap actor');
   t.equal(
-    await ensureBootstrapAdmin(database.db, 'other-admin', 'another-long-secret'),
+    await ensureBootstrapAdmin(database.db, 'other-admin', 'another-long-secret', Date.now()),
     'created',
     'ensureBootstrapAdmin says created for a new one',
   );
@@ -108,7 +108,11 @@ t.test('the bootstrap admin client', async (t) => {
   await prepareDatabase(database, testConfig(bootstrapConfig(firstSecret)), again.logger);
   await prepareDatabase(database, testConfig(bootstrapConfig(firstSecret)), again.logger);
   t.strictSame(outcomes(again), ['unchanged', 'unchanged'], 'starting again changes nothing');
-  t.equal(await ensureBootstrapAdmin(database.db, 'root-admin', firstSecret), 'unchanged', 'ensureBootstrapAdmin says unchanged');
+  t.equal(
+    await ensureBootstrapAdmin(database.db, 'root-admin', firstSecret, Date.now()),
+    'unchanged',
+    'ensureBootstrapAdmin says unchanged',
+  );
   const unchanged = await bootstrapState(database);
   t.equal(unchanged.rows.length, 1, 'no duplicate client');
   t.equal(unchanged.client?.id, created.client?.id, 'the same client (same service-account id)');
@@ -149,7 +153,7 @@ t.test('the bootstrap admin client', async (t) => {
   await t.test('a lost admin grant is restored', async (t) => {
     const state = await bootstrapState(database);
     await database.db.delete(clientGrants).where(eq(clientGrants.clientUuid, state.client?.id ?? ''));
-    t.equal(await ensureBootstrapAdmin(database.db, 'root-admin', previous), 'updated');
+    t.equal(await ensureBootstrapAdmin(database.db, 'root-admin', previous, Date.now()), 'updated');
     const restored = await bootstrapState(database);
     t.strictSame(
       restored.grants.map((grant) => ({ service: grant.serviceId, scopes: [...grant.scopes].sort() })),

@@ -46,6 +46,7 @@ t.test('a service deleted while a client is being granted it: 400 unknown servic
         db,
         { client_id: 'racer', name: 'Racer', owner: 'o', grants: [{ service: 'events', scopes: ['events:read'] }] },
         CLI_ACTOR,
+        { now: Date.now() },
       ),
   );
   t.equal(result.status, 'rejected');
@@ -53,7 +54,7 @@ t.test('a service deleted while a client is being granted it: 400 unknown servic
     t.type(result.reason, ValidationError, 'a validation error, not a database error');
     t.match((result.reason as ValidationError).errors, [{ path: '/grants/0/service', message: /unknown service/ }]);
   }
-  t.equal(await getClient(db, 'racer'), undefined, 'no half-made client');
+  t.equal(await getClient(db, 'racer', Date.now()), undefined, 'no half-made client');
 });
 
 t.test('a scope removed while a client is being granted it: 400, not a grant of a scope that is gone', async (t) => {
@@ -64,6 +65,7 @@ t.test('a scope removed while a client is being granted it: 400, not a grant of 
     db,
     { client_id: 'holder', name: 'Holder', owner: 'o', grants: [{ service: 'events', scopes: ['events:read'] }] },
     CLI_ACTOR,
+    { now: Date.now() },
   );
   const result = await whileUncommitted(
     db,
@@ -72,7 +74,7 @@ t.test('a scope removed while a client is being granted it: 400, not a grant of 
         .update(services)
         .set({ scopes: ['events:read'] })
         .where(eq(services.id, 'events')),
-    () => updateClient(db, 'holder', { grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }] }, CLI_ACTOR),
+    () => updateClient(db, 'holder', { grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }] }, CLI_ACTOR, Date.now()),
   );
   t.equal(result.status, 'rejected');
   if (result.status === 'rejected') {

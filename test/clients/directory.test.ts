@@ -22,7 +22,9 @@ async function setup(t: Test) {
   const { database } = await createTestDatabase(t);
   await prepareDatabase(database, testConfig());
   const { db } = database;
-  const { client, clientSecret } = await createClient(db, { client_id: 'vendor-a', name: 'Vendor A', owner: 'user-1' }, CLI_ACTOR);
+  const { client, clientSecret } = await createClient(db, { client_id: 'vendor-a', name: 'Vendor A', owner: 'user-1' }, CLI_ACTOR, {
+    now: Date.now(),
+  });
   const argon2 = { calls: 0 };
   const verifier = new SecretVerifier(new Admission(2, 8), (hash, presented) => {
     argon2.calls += 1;
@@ -39,20 +41,20 @@ async function setup(t: Test) {
 
 t.test('a returning client pays argon2id once, also when its record is reloaded', async (t) => {
   const { directory, record, secret, argon2 } = await setup(t);
-  t.equal(await directory.verifySecret(await record(), secret), true);
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true);
   t.equal(argon2.calls, 1, 'the first time costs one verification');
-  t.equal(await directory.verifySecret(await record(), secret), true);
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true);
   t.equal(argon2.calls, 1, 'the second is recognised by its HMAC');
   directory.invalidate(); // what a change anywhere (the cache generation moving) does
-  t.equal(await directory.verifySecret(await record(), secret), true);
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true);
   t.equal(argon2.calls, 1, 'after a reload too: the same row with the same hash');
 });
 
 t.test('a wrong secret costs a full verification every time', async (t) => {
   const { directory, record, secret, argon2 } = await setup(t);
-  await directory.verifySecret(await record(), secret);
+  await directory.verifySecret(await record(), secret, Date.now());
   for (let i = 1; i <= 3; i++) {
-    t.equal(await directory.verifySecret(await record(), `${secret}x`), false);
+    t.equal(await directory.verifySecret(await record(), `${secret}x`, Date.now()), false);
     t.equal(argon2.calls, 1 + WRONG * i);
   }
 });
@@ -69,27 +71,27 @@ t.test('a wrong secret costs the same with one live secret, two live secrets and
   const costs = async (label: string, verify: (presented: string) => Promise<unknown>) => {
     for (const presented of wrong) t.equal(await cost(() => verify(presented)), WRONG, `${label}, slot ${secretSlot(presented)}`);
   };
-  await costs('one live secret', async (presented) => directory.verifySecret(await record(), presented));
-  await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR);
+  await costs('one live secret', async (presented) => directory.verifySecret(await record(), presented, Date.now()));
+  await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now());
   directory.invalidate();
   t.equal((await record()).secrets.length, 2, 'mid-rotation: two live secrets');
-  await costs('two live secrets', async (presented) => directory.verifySecret(await record(), presented));
+  await costs('two live secrets', async (presented) => directory.verifySecret(await record(), presented, Date.now()));
   await costs('an unknown client (a dummy verification)', (presented) => verifier.refuse('nobody-here', presented));
-  t.equal(await directory.verifySecret(await record(), secret), true, 'the previous secret still works in its grace period');
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true, 'the previous secret still works in its grace period');
 });
 
 t.test('the two live secrets of a rotation are always in different slots, and both verify', async (t) => {
   const { db, directory, record, argon2 } = await setup(t);
   let previous: string | undefined;
   for (let round = 0; round < 8; round++) {
-    const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR);
+    const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now());
     directory.invalidate();
     const live = (await record()).secrets;
     t.same(live.map((secret) => secret.slot).sort(), [0, 1], `round ${round}: slots 0 and 1`);
     const before = argon2.calls;
-    t.equal(await directory.verifySecret(await record(), clientSecret), true, `round ${round}: the new secret verifies`);
+    t.equal(await directory.verifySecret(await record(), clientSecret, Date.now()), true, `round ${round}: the new secret verifies`);
     if (previous !== undefined)
-      t.equal(await directory.verifySecret(await record(), previous), true, `round ${round}: so does the previous one`);
+      t.equal(await directory.verifySecret(await record(), previous, Date.now()), true, `round ${round}: so does the previous one`);
     t.ok(argon2.calls - before <= 1, `round ${round}: at one verification each, the previous one remembered`);
     previous = clientSecret;
   }
@@ -100,42 +102,42 @@ t.test('a secret made before slots existed still verifies, and learns its slot f
   await db.update(clientSecrets).set({ slot: null });
   directory.invalidate();
   t.equal((await record()).secrets[0]?.slot, null, 'no slot, as after the migration');
-  t.equal(await directory.verifySecret(await record(), `${secret}x`), false, 'a wrong secret is refused');
+  t.equal(await directory.verifySecret(await record(), `${secret}x`, Date.now()), false, 'a wrong secret is refused');
   t.equal(argon2.calls, WRONG, 'at the usual cost');
-  t.equal(await directory.verifySecret(await record(), secret), true, 'the right one verifies, whatever its slot');
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true, 'the right one verifies, whatever its slot');
   // The slot is written in the background.
   const stored = async () => (await db.select({ slot: clientSecrets.slot }).from(clientSecrets))[0]?.slot;
   for (let i = 0; i < 100 && (await stored()) === null; i++) await new Promise((resolve) => setTimeout(resolve, 20));
   t.equal(await stored(), secretSlot(secret), 'and its slot is recorded');
-  const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR);
+  const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now());
   t.not(secretSlot(clientSecret), secretSlot(secret), 'so the next secret goes into the other slot');
 });
 
 t.test('a rotation from a secret of unknown slot: both secrets verify during the grace period', async (t) => {
   const { db, directory, record, secret } = await setup(t);
   await db.update(clientSecrets).set({ slot: null });
-  const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR);
+  const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now());
   directory.invalidate();
-  t.equal(await directory.verifySecret(await record(), clientSecret), true, 'the new secret');
-  t.equal(await directory.verifySecret(await record(), secret), true, 'the previous one');
+  t.equal(await directory.verifySecret(await record(), clientSecret, Date.now()), true, 'the new secret');
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true, 'the previous one');
 });
 
 t.test('a regenerated secret: the old one is refused at once, the new one starts unverified', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
-  await directory.verifySecret(await record(), secret);
-  const { clientSecret: newSecret } = await regenerateSecret(db, 'vendor-a', 0, CLI_ACTOR);
+  await directory.verifySecret(await record(), secret, Date.now());
+  const { clientSecret: newSecret } = await regenerateSecret(db, 'vendor-a', 0, CLI_ACTOR, Date.now());
   directory.invalidate();
-  t.equal(await directory.verifySecret(await record(), secret), false, 'the old secret is refused');
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), false, 'the old secret is refused');
   t.equal(argon2.calls, 1 + WRONG, 'checked against the new row with argon2id, not waved through');
-  t.equal(await directory.verifySecret(await record(), newSecret), true);
+  t.equal(await directory.verifySecret(await record(), newSecret, Date.now()), true);
   t.equal(argon2.calls, 2 + WRONG, 'the new secret is verified once');
-  t.equal(await directory.verifySecret(await record(), newSecret), true);
+  t.equal(await directory.verifySecret(await record(), newSecret, Date.now()), true);
   t.equal(argon2.calls, 2 + WRONG, 'and then remembered');
 });
 
 t.test('a remembered secret is bound to the hash it verified against', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
-  await directory.verifySecret(await record(), secret);
+  await directory.verifySecret(await record(), secret, Date.now());
   const [row] = await db.select({ id: clientSecrets.id }).from(clientSecrets);
   if (row === undefined) throw new Error('no secret row');
   // The same row, another hash (nothing in Portier does this, but the cache must not care).
@@ -144,14 +146,14 @@ t.test('a remembered secret is bound to the hash it verified against', async (t)
     .set({ hash: await hashSecret('another secret entirely') })
     .where(eq(clientSecrets.id, row.id));
   directory.invalidate();
-  t.equal(await directory.verifySecret(await record(), secret), false, 'the old secret no longer verifies');
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), false, 'the old secret no longer verifies');
   t.equal(argon2.calls, 1 + WRONG);
 });
 
 t.test('a grace-period secret is refused once it expires, remembered or not', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
-  await directory.verifySecret(await record(), secret);
-  const { previousSecretExpiresAt } = await regenerateSecret(db, 'vendor-a', 60, CLI_ACTOR);
+  await directory.verifySecret(await record(), secret, Date.now());
+  const { previousSecretExpiresAt } = await regenerateSecret(db, 'vendor-a', 60, CLI_ACTOR, Date.now());
   directory.invalidate();
   const expiry = Date.parse(previousSecretExpiresAt ?? '');
   t.equal(await directory.verifySecret(await record(), secret, expiry - 1000), true, 'within the grace period');
@@ -163,7 +165,7 @@ t.test('a client without live secrets still costs what a wrong secret costs', as
   const { db, directory, record, secret, argon2 } = await setup(t);
   await db.delete(clientSecrets);
   directory.invalidate();
-  t.equal(await directory.verifySecret(await record(), secret), false);
+  t.equal(await directory.verifySecret(await record(), secret, Date.now()), false);
   t.equal(argon2.calls, WRONG, 'a dummy verification');
 });
 
@@ -198,7 +200,7 @@ async function setupHeld(t: Test) {
 t.test('parallel verifications of the right secret are one argon2id run', async (t) => {
   const { directory, record, secret, argon2, release } = await setupHeld(t);
   const client = await record();
-  const answers = Promise.all(Array.from({ length: 20 }, () => directory.verifySecret(client, secret)));
+  const answers = Promise.all(Array.from({ length: 20 }, () => directory.verifySecret(client, secret, Date.now())));
   await new Promise((resolve) => setImmediate(resolve));
   release();
   t.same(await answers, Array(20).fill(true), 'all twenty verify');
@@ -210,9 +212,9 @@ t.test('wrong secrets gain nothing from the merge', async (t) => {
   const client = await record();
 
   // Another secret than the one in flight is never answered by it: each is checked on its own.
-  const right = directory.verifySecret(client, secret);
-  const wrong = Array.from({ length: 5 }, (_, i) => directory.verifySecret(client, `${secret}${i}`));
-  const sameWrong = directory.verifySecret(client, `${secret}0`);
+  const right = directory.verifySecret(client, secret, Date.now());
+  const wrong = Array.from({ length: 5 }, (_, i) => directory.verifySecret(client, `${secret}${i}`, Date.now()));
+  const sameWrong = directory.verifySecret(client, `${secret}0`, Date.now());
   await new Promise((resolve) => setImmediate(resolve));
   release();
   t.equal(await right, true, 'the right secret verifies');
@@ -222,7 +224,7 @@ t.test('wrong secrets gain nothing from the merge', async (t) => {
 
   // A failure is not kept: the same wrong secret again costs a verification every time.
   for (let i = 1; i <= 3; i++) {
-    const again = directory.verifySecret(client, `${secret}0`);
+    const again = directory.verifySecret(client, `${secret}0`, Date.now());
     await new Promise((resolve) => setImmediate(resolve));
     release();
     t.equal(await again, false);
@@ -254,10 +256,10 @@ t.test('admission still applies to distinct secrets; a merged request takes no p
   const directory = new ClientDirectory(db, verifier);
   const client = await directory.find('vendor-a');
   if (client === undefined) throw new Error('client not found');
-  const merged = Array.from({ length: 10 }, () => directory.verifySecret(client, secret));
-  const queued = directory.verifySecret(client, `${secret}-other`);
+  const merged = Array.from({ length: 10 }, () => directory.verifySecret(client, secret, Date.now()));
+  const queued = directory.verifySecret(client, `${secret}-other`, Date.now());
   t.same(admission.load, { running: 1, waiting: 1 }, 'ten of the same secret hold one place; another secret waits');
-  const refused = await rejection(directory.verifySecret(client, `${secret}-third`));
+  const refused = await rejection(directory.verifySecret(client, `${secret}-third`, Date.now()));
   t.equal((refused as Error).name, 'Overloaded', 'a third distinct secret finds the queue full');
   open();
   t.same(await Promise.all(merged), Array(10).fill(true));

@@ -215,7 +215,7 @@ t.test('prune deletes what an earlier apply made and the document dropped, nothi
   const database = await prepared(t);
   // Made through the API's functions, not by an apply: never pruned.
   await createService(database.db, { id: 'manual', name: 'Manual', audience: 'https://manual.example' }, CLI_ACTOR);
-  await createClient(database.db, { client_id: 'hand-made', name: 'H', owner: 'o' }, CLI_ACTOR);
+  await createClient(database.db, { client_id: 'hand-made', name: 'H', owner: 'o' }, CLI_ACTOR, { now: Date.now() });
   await apply(database, { services: [EVENTS, { id: 'old', name: 'Old', audience: 'https://old.example' }], clients: [VENDOR] });
 
   const withoutPrune = await apply(database, { services: [EVENTS] });
@@ -250,6 +250,7 @@ t.test('prune deletes what an earlier apply made and the document dropped, nothi
     database.db,
     { client_id: 'user-of-events', name: 'U', owner: 'o', grants: [{ service: 'events', scopes: [] }] },
     CLI_ACTOR,
+    { now: Date.now() },
   );
   t.same(await refusal(apply(database, {}, { prune: true })), [
     'services: cannot delete "events": service "events" is still granted to clients: user-of-events',
@@ -331,6 +332,7 @@ t.test('an export applied to a fresh instance exports the same', async (t) => {
       dpop_bound: true,
     },
     CLI_ACTOR,
+    { now: Date.now() },
   );
   await createClient(
     source.db,
@@ -343,11 +345,13 @@ t.test('an export applied to a fresh instance exports the same', async (t) => {
       jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'k' }] } as CreateClientInput['jwks'],
     },
     CLI_ACTOR,
+    { now: Date.now() },
   );
   await createClient(
     source.db,
     { client_id: 'remote-keys', name: 'R', owner: 'o', auth_method: 'private_key_jwt', jwks_uri: 'https://keys.example/jwks.json' },
     CLI_ACTOR,
+    { now: Date.now() },
   );
   const exported = await exportConfig(source.db, Date.now());
 

@@ -108,7 +108,7 @@ t.test('two prepareDatabase calls at once on an empty database end with one acti
   t.equal(rows[0]?.alg, 'ES256');
   const [admin] = await database.db.select().from(services).where(eq(services.id, 'portier-admin'));
   t.equal(admin?.audience, ADMIN_AUDIENCE, 'the built-in admin service exists');
-  const keySet = await loadKeySet(database.db, undefined);
+  const keySet = await loadKeySet(database.db, undefined, new Date());
   t.equal(keySet.active.kid, rows[0]?.kid);
 });
 
@@ -121,7 +121,9 @@ t.test('concurrent migrate() calls, then concurrent ensureActiveKey calls, on on
   t.equal(await appliedMigrations(database), await expectedMigrationCount(), 'each migration applied once');
 
   // Outside the start-up lock: the partial unique index alone must keep it to one key.
-  const inserts = await Promise.allSettled(Array.from({ length: 4 }, () => ensureActiveKey(database.db, 'ES256', undefined, 360)));
+  const inserts = await Promise.allSettled(
+    Array.from({ length: 4 }, () => ensureActiveKey(database.db, 'ES256', undefined, 360, new Date())),
+  );
   t.strictSame(
     inserts.map((result) => result.status),
     ['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled'],

@@ -51,7 +51,7 @@ t.test('a sealed private key moved onto another kid does not open', async (t) =>
     .update(signingKeys)
     .set({ privateKey: nextRow?.privateKey ?? '' })
     .where(eq(signingKeys.kid, active?.kid ?? ''));
-  const error = await rejection(loadKeySet(database.db, keyEncryptionKey));
+  const error = await rejection(loadKeySet(database.db, keyEncryptionKey, new Date()));
   t.type(error, KeyUnavailableError);
   t.match((error as Error).message, new RegExp(`KEY_ENCRYPTION_KEY does not decrypt signing key ${active?.kid}`));
 });
@@ -68,7 +68,7 @@ t.test('KEY_ENCRYPTION_KEY set for the first time seals the keys stored in clear
   t.equal(sealed?.kid, plain?.kid, 'the same key');
   t.equal(sealed?.encrypted, true);
   t.match(sealed?.privateKey, /^v2\./);
-  t.equal((await loadKeySet(database.db, keyEncryptionKey)).active.kid, plain?.kid, 'opens with the key');
+  t.equal((await loadKeySet(database.db, keyEncryptionKey, new Date())).active.kid, plain?.kid, 'opens with the key');
   const events = await resealEvents(database);
   t.equal(events.length, 1, 'keys.resealed audited');
   t.same((events[0]?.details as { kids: string[] } | undefined)?.kids, [plain?.kid]);
@@ -89,11 +89,11 @@ t.test('v1 keys are read, and re-sealed as v2 at start', async (t) => {
     .update(signingKeys)
     .set({ privateKey: encryptAtRest(keyEncryptionKey, plain?.privateKey ?? ''), encrypted: true })
     .where(eq(signingKeys.kid, plain?.kid ?? ''));
-  t.equal((await loadKeySet(database.db, keyEncryptionKey)).active.kid, plain?.kid, 'a v1 key opens');
+  t.equal((await loadKeySet(database.db, keyEncryptionKey, new Date())).active.kid, plain?.kid, 'a v1 key opens');
   await prepare(database, keyEncryptionKey);
   const [row] = await keyRows(database);
   t.match(row?.privateKey, /^v2\./, 're-sealed as v2');
-  t.equal((await loadKeySet(database.db, keyEncryptionKey)).active.kid, plain?.kid);
+  t.equal((await loadKeySet(database.db, keyEncryptionKey, new Date())).active.kid, plain?.kid);
 });
 
 t.test('changing the key-encryption key: the previous key reads, start-up and `keys reseal` re-seal', async (t) => {
@@ -116,15 +116,15 @@ t.test('changing the key-encryption key: the previous key reads, start-up and `k
     'the failed start changed nothing',
   );
 
-  const keySet = await loadKeySet(database.db, { current: second, previous: first });
+  const keySet = await loadKeySet(database.db, { current: second, previous: first }, new Date());
   t.equal(keySet.active.kid, before.find((row) => row.status === 'active')?.kid, 'with the previous key beside it, they open');
   await prepare(database, second, first);
   t.ok(
     (await keyRows(database)).every((row) => row.privateKey !== before.find((old) => old.kid === row.kid)?.privateKey),
     'every key re-sealed',
   );
-  t.ok(await loadKeySet(database.db, second), 'now the new key alone opens them');
-  t.type(await rejection(loadKeySet(database.db, first)), KeyUnavailableError, 'and the old one no longer does');
+  t.ok(await loadKeySet(database.db, second, new Date()), 'now the new key alone opens them');
+  t.type(await rejection(loadKeySet(database.db, first, new Date())), KeyUnavailableError, 'and the old one no longer does');
 
   // The same through the CLI, on to a third key.
   let stdout = '';
@@ -150,7 +150,7 @@ t.test('changing the key-encryption key: the previous key reads, start-up and `k
   const outcome = JSON.parse(stdout) as { resealed: string[]; unreadable: string[] };
   t.same(outcome.resealed.sort(), before.map((row) => row.kid).sort(), 'keys reseal: both keys');
   t.match(stderr, /sealed 2 signing key/);
-  t.ok(await loadKeySet(database.db, third), 'the third key opens them');
+  t.ok(await loadKeySet(database.db, third, new Date()), 'the third key opens them');
   const events = await resealEvents(database);
   t.equal(events.length, 2, 'each re-sealing audited');
   t.same(

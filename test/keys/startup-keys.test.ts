@@ -102,7 +102,7 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
   t.equal(payload.client_id, 'orders-client');
 
   await t.test('starting without the key fails, naming KEY_ENCRYPTION_KEY', async (t) => {
-    const fromLoad = await rejection(loadKeySet(database.db, undefined));
+    const fromLoad = await rejection(loadKeySet(database.db, undefined, new Date()));
     t.ok(fromLoad instanceof KeyUnavailableError, 'loadKeySet: KeyUnavailableError');
     t.match((fromLoad as Error).message, /KEY_ENCRYPTION_KEY/);
     const fromStart = await rejection(prepareDatabase(database, testConfig({ keyEncryptionKey: undefined })));
@@ -112,7 +112,7 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
 
   await t.test('starting with another key fails, naming KEY_ENCRYPTION_KEY', async (t) => {
     const other = randomBytes(32);
-    const fromLoad = await rejection(loadKeySet(database.db, other));
+    const fromLoad = await rejection(loadKeySet(database.db, other, new Date()));
     t.ok(fromLoad instanceof KeyUnavailableError, 'loadKeySet: KeyUnavailableError');
     t.match((fromLoad as Error).message, /KEY_ENCRYPTION_KEY/);
     const fromStart = await rejection(prepareDatabase(database, testConfig({ keyEncryptionKey: other })));
@@ -128,7 +128,7 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
       rows.map((key) => [key.kid, key.status, key.privateKey]),
     );
     await prepareDatabase(database, testConfig({ keyEncryptionKey }));
-    const keySet = await loadKeySet(database.db, keyEncryptionKey);
+    const keySet = await loadKeySet(database.db, keyEncryptionKey, new Date());
     t.equal(keySet.active.kid, row?.kid);
   });
 
@@ -138,7 +138,7 @@ t.test('with KEY_ENCRYPTION_KEY the private key is encrypted at rest', async (t)
       t.equal(row.encrypted, true, `${row.status} key encrypted`);
       t.notMatch(row.privateKey, /"d":/);
     }
-    t.ok(await loadKeySet(database.db, keyEncryptionKey));
+    t.ok(await loadKeySet(database.db, keyEncryptionKey, new Date()));
   });
 });
 
@@ -187,7 +187,7 @@ t.test('changing SIGNING_ALG from ES256 to RS256 publishes an RS256 key first, w
     `published at least as long as a token lives (${window / 1000} s ≥ ${rs.config.accessTokenTtl} s)`,
   );
 
-  const keySet = await loadKeySet(database.db, undefined);
+  const keySet = await loadKeySet(database.db, undefined, new Date());
   t.equal(keySet.active.alg, 'RS256');
   t.strictSame(new Set(keySet.jwks.keys.map((key) => key.kid)), new Set([oldKey.kid, next?.kid]), 'both keys in the JWKS');
   const oldPublished = keySet.jwks.keys.find((key) => key.kid === oldKey.kid);
@@ -217,7 +217,7 @@ t.test('changing SIGNING_ALG from ES256 to RS256 publishes an RS256 key first, w
     fourth.filter((row) => row.status === 'next').map((row) => row.alg),
     ['PS256'],
   );
-  t.equal((await loadKeySet(database.db, undefined)).jwks.keys.length, 3, 'published: ES256 (retired), RS256, PS256');
+  t.equal((await loadKeySet(database.db, undefined, new Date())).jwks.keys.length, 3, 'published: ES256 (retired), RS256, PS256');
 
   // KEY_PUBLICATION_LEAD applies to a changed SIGNING_ALG as to any rotation.
   const started = Date.now();
@@ -261,7 +261,7 @@ t.test('signing keys without KEY_ENCRYPTION_KEY, and rotation', async (t) => {
     for (const row of rows.filter((r) => r.status === 'retired')) {
       t.ok(Number(row.publishUntil) - Number(row.retiredAt) >= 3600 * 1000, `retired ${row.kid} published for the token lifetime`);
     }
-    const keySet = await loadKeySet(database.db, undefined);
+    const keySet = await loadKeySet(database.db, undefined, new Date());
     t.equal(keySet.active.kid, kids[3]);
     t.strictSame(new Set(keySet.jwks.keys.map((key) => key.kid)), new Set(kids), 'all keys still published');
 
@@ -270,7 +270,7 @@ t.test('signing keys without KEY_ENCRYPTION_KEY, and rotation', async (t) => {
       .update(signingKeys)
       .set({ publishUntil: new Date(Date.now() - 1000) })
       .where(and(eq(signingKeys.kid, kids[0] ?? ''), eq(signingKeys.status, 'retired')));
-    const trimmed = await loadKeySet(database.db, undefined);
+    const trimmed = await loadKeySet(database.db, undefined, new Date());
     t.notOk(
       trimmed.jwks.keys.some((key) => key.kid === kids[0]),
       'a key past its publish window is no longer published',
@@ -331,7 +331,7 @@ t.test('setting KEY_ENCRYPTION_KEY later encrypts keys that were stored in clear
   t.equal(after?.kid, before?.kid, 'the same key, not a new one');
   t.equal(after?.encrypted, true);
   t.notMatch(after?.privateKey ?? '', /"d":/, 'no private JWK in clear');
-  const keys = await loadKeySet(database.db, keyEncryptionKey);
+  const keys = await loadKeySet(database.db, keyEncryptionKey, new Date());
   t.equal(keys.active.kid, before?.kid);
 });
 

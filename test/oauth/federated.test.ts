@@ -162,10 +162,10 @@ t.test('a Kubernetes pod, a GitHub Actions job and a SPIFFE workload each get a 
   t.equal(introspected.json().client_id, 'payments-reporter');
 
   await server.app.portier.lastUsed.flush();
-  const resource = await getClient(server.database.db, 'billing-release');
+  const resource = await getClient(server.database.db, 'billing-release', Date.now());
   t.type(resource?.last_used_at, 'string', 'last_used_at recorded');
   t.same(resource?.last_used_identity, { issuer: 'github', subject: 'repo:acme/billing:ref:refs/heads/main' }, 'and which identity');
-  const admin = await getClient(server.database.db, 'root-admin');
+  const admin = await getClient(server.database.db, 'root-admin', Date.now());
   t.equal(admin?.last_used_identity, null, 'a secret client’s use records no identity');
 });
 

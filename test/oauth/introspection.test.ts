@@ -69,10 +69,10 @@ t.test('a token is inactive once its client is disabled or deleted', async (t) =
   const { server, other, token } = await setup(t);
   const { setClientEnabled, deleteClient } = await import('../../src/clients/lifecycle.js');
   const auth = basicAuth(other.clientId, other.clientSecret);
-  await setClientEnabled(server.database.db, 'vendor-a', false, { clientId: 'test', sub: null });
+  await setClientEnabled(server.database.db, 'vendor-a', false, { clientId: 'test', sub: null }, Date.now());
   server.app.portier.generation.changed();
   t.same((await post(server, '/oauth/introspect', { token }, auth)).json(), { active: false });
-  await setClientEnabled(server.database.db, 'vendor-a', true, { clientId: 'test', sub: null });
+  await setClientEnabled(server.database.db, 'vendor-a', true, { clientId: 'test', sub: null }, Date.now());
   server.app.portier.generation.changed();
   t.equal((await post(server, '/oauth/introspect', { token }, auth)).json().active, true);
   await deleteClient(server.database.db, 'vendor-a', { clientId: 'test', sub: null });

@@ -42,6 +42,7 @@ for (const [name, ranges] of Object.entries(CLIENTS) as Array<[ClientName, reado
       ip_ranges: [...ranges],
     },
     CLI_ACTOR,
+    { now: Date.now() },
   );
   secrets.set(name, { clientId: client.client_id, clientSecret: clientSecret ?? '' });
 }

@@ -46,7 +46,7 @@ t.test('regenerated secret without grace: the old one is refused on the very nex
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200);
 
-  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR);
+  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR, Date.now());
   changed(server);
   t.equal(previousSecretExpiresAt, null);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'old secret');
@@ -59,7 +59,7 @@ t.test('regenerated secret with a grace period: both work until the grace ends (
   const { server, db, client } = await setup(t);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200);
 
-  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 3600, CLI_ACTOR);
+  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 3600, CLI_ACTOR, Date.now());
   changed(server);
   t.type(previousSecretExpiresAt, 'string');
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'old secret works during the grace');
@@ -78,7 +78,7 @@ t.test('regenerated secret with a grace period: both work until the grace ends (
 
 t.test('regenerated secret with a short grace period: the old one is refused once it runs out', async (t) => {
   const { server, db, client } = await setup(t);
-  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 2, CLI_ACTOR);
+  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 2, CLI_ACTOR, Date.now());
   changed(server);
   // Within the grace the old secret verifies, and that verification is remembered.
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'old secret works during the grace');
@@ -108,12 +108,12 @@ t.test('disable and enable', async (t) => {
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'cached');
 
-  await setClientEnabled(db, client.clientId, false, CLI_ACTOR);
+  await setClientEnabled(db, client.clientId, false, CLI_ACTOR, Date.now());
   changed(server);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'disabled');
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'disabled, again');
 
-  await setClientEnabled(db, client.clientId, true, CLI_ACTOR);
+  await setClientEnabled(db, client.clientId, true, CLI_ACTOR, Date.now());
   changed(server);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'enabled again');
 });
@@ -139,11 +139,11 @@ t.test('ip_ranges changed to exclude the caller', async (t) => {
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'cached');
 
   // inject() calls from 127.0.0.1.
-  await updateClient(db, client.clientId, { ip_ranges: ['192.0.2.0/24'] }, CLI_ACTOR);
+  await updateClient(db, client.clientId, { ip_ranges: ['192.0.2.0/24'] }, CLI_ACTOR, Date.now());
   changed(server);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'outside the ranges');
 
-  await updateClient(db, client.clientId, { ip_ranges: ['192.0.2.0/24', '127.0.0.1'] }, CLI_ACTOR);
+  await updateClient(db, client.clientId, { ip_ranges: ['192.0.2.0/24', '127.0.0.1'] }, CLI_ACTOR, Date.now());
   changed(server);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'inside again');
 });
@@ -153,7 +153,7 @@ t.test('a caller outside the ranges is refused before its secret is looked at', 
   // checked after the secret, an outsider holding the right secret would get its 401
   // sooner than one with a wrong secret, and so learn that the secret is good.
   const { server, db, client } = await setup(t);
-  await updateClient(db, client.clientId, { ip_ranges: ['127.0.0.1/32'] }, CLI_ACTOR);
+  await updateClient(db, client.clientId, { ip_ranges: ['127.0.0.1/32'] }, CLI_ACTOR, Date.now());
   changed(server);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'from inside: the secret is now remembered');
 
@@ -190,7 +190,7 @@ t.test('grants changed', async (t) => {
   t.equal((await ask(server, client.clientId, client.clientSecret, { scope: 'events:read' })).statusCode, 200, 'cached');
 
   // The events grant is replaced by a billing one.
-  await updateClient(db, client.clientId, { grants: [{ service: 'billing', scopes: ['billing:read'] }] }, CLI_ACTOR);
+  await updateClient(db, client.clientId, { grants: [{ service: 'billing', scopes: ['billing:read'] }] }, CLI_ACTOR, Date.now());
   changed(server);
   expectRefused(
     t,
@@ -204,7 +204,7 @@ t.test('grants changed', async (t) => {
   t.equal(billing.json().scope, 'billing:read', 'the new grant is in force');
 
   // A scope taken out of a grant.
-  await updateClient(db, client.clientId, { grants: [{ service: 'events', scopes: ['events:write'] }] }, CLI_ACTOR);
+  await updateClient(db, client.clientId, { grants: [{ service: 'events', scopes: ['events:write'] }] }, CLI_ACTOR, Date.now());
   changed(server);
   expectRefused(
     t,
@@ -214,7 +214,7 @@ t.test('grants changed', async (t) => {
   );
 
   // Every grant removed.
-  await updateClient(db, client.clientId, { grants: [] }, CLI_ACTOR);
+  await updateClient(db, client.clientId, { grants: [] }, CLI_ACTOR, Date.now());
   changed(server);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_target', 'no grants left');
 });
@@ -229,14 +229,14 @@ t.test('a change made through another instance is in force within one poll', asy
     t.equal((await ask(server2, client.clientId, client.clientSecret)).statusCode, 200, 'cached');
 
     // Disabled through the plain function; neither instance is told directly.
-    await setClientEnabled(db, client.clientId, false, CLI_ACTOR);
+    await setClientEnabled(db, client.clientId, false, CLI_ACTOR, Date.now());
     const response = await eventually(
       () => ask(server2, client.clientId, client.clientSecret),
       (r) => r.statusCode !== 200,
     );
     expectRefused(t, response, 'invalid_client', 'server2 refuses the disabled client after its poll');
 
-    await setClientEnabled(db, client.clientId, true, CLI_ACTOR);
+    await setClientEnabled(db, client.clientId, true, CLI_ACTOR, Date.now());
     const back = await eventually(
       () => ask(server2, client.clientId, client.clientSecret),
       (r) => r.statusCode === 200,
@@ -246,7 +246,7 @@ t.test('a change made through another instance is in force within one poll', asy
 
   t.test('new secret', async (t) => {
     t.equal((await ask(server2, client.clientId, client.clientSecret)).statusCode, 200, 'warm');
-    const { clientSecret: fresh } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR);
+    const { clientSecret: fresh } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR, Date.now());
     const response = await eventually(
       () => ask(server2, client.clientId, client.clientSecret),
       (r) => r.statusCode !== 200,

@@ -277,7 +277,7 @@ t.test('every failed client authentication is the same 401 invalid_client; the r
     );
     t.equal(before.statusCode, 200, `${c.clientId} works before`);
   }
-  await setClientEnabled(db, disabled.clientId, false, CLI_ACTOR);
+  await setClientEnabled(db, disabled.clientId, false, CLI_ACTOR, Date.now());
   // create refuses a past expires_at, so the clock is moved past it in the database.
   await db.update(clients).set({ expiresAt: sql`now() - interval '1 minute'` }).where(eq(clients.clientId, expired.clientId));
   await deleteClient(db, deleted.clientId, CLI_ACTOR);

@@ -26,7 +26,7 @@ async function setup(t: Test) {
   const known = await addClient(server, { client_id: 'known', grants });
   const disabled = await addClient(server, { client_id: 'switched-off', grants });
   const fenced = await addClient(server, { client_id: 'fenced', grants, ip_ranges: ['198.51.100.0/24'] });
-  await setClientEnabled(server.database.db, 'switched-off', false, CLI_ACTOR);
+  await setClientEnabled(server.database.db, 'switched-off', false, CLI_ACTOR, Date.now());
   const { directory, metrics, generation } = server.app.portier;
   // The changes above moved the cache generation: a poll that notices it later would drop
   // the caches between two requests of a test about what one instance's caches save. No
