@@ -143,19 +143,9 @@ function connectPostgres(options: PostgresOptions): Database {
       await sleep(50 + Math.random() * 100);
     }
   };
-  return {
-    db,
-    driver: 'pg',
-    migrate: () => exclusive('startup', async (tx) => void (await applyMigrations(tx))),
-    exclusive,
-    tryExclusive,
-    async ping() {
-      await db.execute(sql`SELECT 1`);
-    },
-    async close() {
-      if (!pool.ended) await pool.end();
-    },
-  };
+  return databaseOf(db, 'pg', { exclusive, tryExclusive }, async () => {
+    if (!pool.ended) await pool.end();
+  });
 }
 
 async function connectPglite(dataDir: string | undefined): Promise<Database> {
@@ -202,21 +192,11 @@ export function pgliteDatabase(client: PGlite, onClose: () => void = () => {}): 
   };
   const tryExclusive = async <T>(name: LockName, fn: (tx: Tx) => Promise<T>): Promise<{ value: T } | undefined> =>
     (holders.get(name) ?? 0) > 0 ? undefined : { value: await exclusive(name, fn) };
-  return {
-    db,
-    driver: 'pglite',
-    migrate: () => exclusive('startup', async (tx) => void (await applyMigrations(tx))),
-    exclusive,
-    tryExclusive,
-    async ping() {
-      await db.execute(sql`SELECT 1`);
-    },
-    async close() {
-      if (client.closed) return;
-      await client.close();
-      onClose();
-    },
-  };
+  return databaseOf(db, 'pglite', { exclusive, tryExclusive }, async () => {
+    if (client.closed) return;
+    await client.close();
+    onClose();
+  });
 }
 
 /**
@@ -252,4 +232,23 @@ function isRunning(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** What both drivers' databases are made of: the locks differ, migrating and pinging do not. */
+function databaseOf(
+  db: Db,
+  driver: Database['driver'],
+  locks: Pick<Database, 'exclusive' | 'tryExclusive'>,
+  close: () => Promise<void>,
+): Database {
+  return {
+    db,
+    driver,
+    migrate: () => locks.exclusive('startup', async (tx) => void (await applyMigrations(tx))),
+    ...locks,
+    async ping() {
+      await db.execute(sql`SELECT 1`);
+    },
+    close,
+  };
 }

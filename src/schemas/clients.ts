@@ -90,27 +90,38 @@ const editableClientFields = {
   token_quota: nullable(tokenQuotaSchema),
 };
 
+/**
+ * The fields a create and a PATCH share, each optional. auth_method: to private_key_jwt a
+ * switch removes the secrets (give jwks or jwks_uri), to federated too (give
+ * federated_identities); to client_secret it drops the keys and identities and issues a new
+ * secret, shown in the response once. For a private_key_jwt client, jwks or jwks_uri given
+ * replaces whichever of the two is stored; federated_identities, the whole list.
+ */
+const optionalClientFields = {
+  description: Type.Optional(editableClientFields.description),
+  first_name: Type.Optional(editableClientFields.first_name),
+  last_name: Type.Optional(editableClientFields.last_name),
+  roles: Type.Optional(editableClientFields.roles),
+  grants: Type.Optional(editableClientFields.grants),
+  ip_ranges: Type.Optional(editableClientFields.ip_ranges),
+  expires_at: Type.Optional(editableClientFields.expires_at),
+  auth_method: Type.Optional(authMethodSchema),
+  jwks: Type.Optional(nullable(jwksSchema)),
+  jwks_uri: Type.Optional(nullable(jwksUriSchema)),
+  federated_identities: Type.Optional(federatedIdentitiesSchema),
+  dpop_bound: Type.Optional(editableClientFields.dpop_bound),
+  access_token_ttl: Type.Optional(editableClientFields.access_token_ttl),
+  claims: Type.Optional(editableClientFields.claims),
+  token_quota: Type.Optional(editableClientFields.token_quota),
+};
+
 export const createClientBody = Type.Object(
   {
     client_id: Type.Optional(clientIdSchema),
     // Required of admins; an operator's clients are theirs, so they may leave it out (see createClient).
     owner: Type.Optional(text(200, TOKEN)),
     name: editableClientFields.name,
-    description: Type.Optional(editableClientFields.description),
-    first_name: Type.Optional(editableClientFields.first_name),
-    last_name: Type.Optional(editableClientFields.last_name),
-    roles: Type.Optional(editableClientFields.roles),
-    grants: Type.Optional(editableClientFields.grants),
-    ip_ranges: Type.Optional(editableClientFields.ip_ranges),
-    expires_at: Type.Optional(editableClientFields.expires_at),
-    auth_method: Type.Optional(authMethodSchema),
-    jwks: Type.Optional(nullable(jwksSchema)),
-    jwks_uri: Type.Optional(nullable(jwksUriSchema)),
-    federated_identities: Type.Optional(federatedIdentitiesSchema),
-    dpop_bound: Type.Optional(editableClientFields.dpop_bound),
-    access_token_ttl: Type.Optional(editableClientFields.access_token_ttl),
-    claims: Type.Optional(editableClientFields.claims),
-    token_quota: Type.Optional(editableClientFields.token_quota),
+    ...optionalClientFields,
   },
   { additionalProperties: false },
 );
@@ -123,26 +134,7 @@ export const patchClientBody = Type.Object(
     // Admins only: how a client passes to someone else (audited).
     owner: Type.Optional(text(200, TOKEN)),
     name: Type.Optional(editableClientFields.name),
-    description: Type.Optional(editableClientFields.description),
-    first_name: Type.Optional(editableClientFields.first_name),
-    last_name: Type.Optional(editableClientFields.last_name),
-    roles: Type.Optional(editableClientFields.roles),
-    grants: Type.Optional(editableClientFields.grants),
-    ip_ranges: Type.Optional(editableClientFields.ip_ranges),
-    expires_at: Type.Optional(editableClientFields.expires_at),
-    // Switching method: to private_key_jwt removes the secrets (give jwks or jwks_uri), to
-    // federated too (give federated_identities); to client_secret drops the keys and
-    // identities and issues a new secret, shown in the response once.
-    auth_method: Type.Optional(authMethodSchema),
-    // For a private_key_jwt client, the one given replaces whichever of the two is stored.
-    jwks: Type.Optional(nullable(jwksSchema)),
-    jwks_uri: Type.Optional(nullable(jwksUriSchema)),
-    // For a federated client: the whole list, replacing the stored one.
-    federated_identities: Type.Optional(federatedIdentitiesSchema),
-    dpop_bound: Type.Optional(editableClientFields.dpop_bound),
-    access_token_ttl: Type.Optional(editableClientFields.access_token_ttl),
-    claims: Type.Optional(editableClientFields.claims),
-    token_quota: Type.Optional(editableClientFields.token_quota),
+    ...optionalClientFields,
   },
   { additionalProperties: false, minProperties: 1 },
 );
