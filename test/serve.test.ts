@@ -1,14 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, type JWK, jwtVerify } from 'jose';
 import t, { type Test } from 'tap';
 import { CONFIG_VARIABLES } from '../src/config.js';
-import { basicAuth, createTestDatabase, seededDataDir } from './helpers.js';
+import { basicAuth, createTestDatabase, freePort, seededDataDir } from './helpers.js';
 
 /**
  * The real process, as an operator starts it: `node --import tsx src/main.ts` with its
@@ -119,19 +119,6 @@ function startPortier(t: Test, env: Record<string, string>): PortierProcess {
     }
   });
   return portier;
-}
-
-/** A port nobody listens on right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 function tempDir(t: Test): string {

@@ -1,9 +1,8 @@
 import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config.js';
-import { addService, buildWithAdmin } from '../helpers.js';
+import { addService, buildWithAdmin, freePort } from '../helpers.js';
 import { startIdp } from '../people/idp.js';
-import { freePort } from '../people/user-agent.js';
 import { accessibilityViolations, browserMissing, collectErrors, ensureConsoleBuilt, launchBrowser, screenshots } from './browser.js';
 
 /**

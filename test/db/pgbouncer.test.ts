@@ -6,7 +6,6 @@
  */
 import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -17,7 +16,7 @@ import pg from 'pg';
 import t, { type Test } from 'tap';
 import type { Database } from '../../src/db/connect.js';
 import { clients, signingKeys } from '../../src/db/schema.js';
-import { ADMIN_ID, ADMIN_SECRET, basicAuth, createTestDatabase, eventually, sleep } from '../helpers.js';
+import { ADMIN_ID, ADMIN_SECRET, basicAuth, createTestDatabase, eventually, freePort, sleep } from '../helpers.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/serve-on-go.ts', import.meta.url));
 const PROJECT_ROOT = dirname(dirname(dirname(FIXTURE)));
@@ -144,14 +143,6 @@ function findPgbouncer(): string | undefined {
     if (spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
   }
   return undefined;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

@@ -1,11 +1,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { basicAuth, createTestDatabase } from '../helpers.js';
+import { basicAuth, createTestDatabase, freePort } from '../helpers.js';
 
 // The container as Kubernetes runs it (deploy/kubernetes/): the built server (dist/, what
 // the image runs) as a non-root user (1000, the image's `node`) on a root file system
@@ -34,17 +33,6 @@ function whyNot(): string | false {
   }
   if (!existsSync(MAIN) || statSync(MAIN).mtimeMs < newest(join(ROOT, 'src'))) return 'dist/ is missing or older than src/: npm run build';
   return false;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen({ port: 0, host: '127.0.0.1' }, () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
 }
 
 t.test('a non-root process on a read-only root file system starts, serves and stops', { skip: whyNot() }, async (t) => {

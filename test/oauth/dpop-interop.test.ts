@@ -5,7 +5,7 @@ import * as oauth from 'oauth4webapi';
 import * as openid from 'openid-client';
 import t from 'tap';
 import type { Config } from '../../src/config.js';
-import { addClient, addService, build, type TestLike } from '../helpers.js';
+import { addClient, addService, build, freePort, type TestLike } from '../helpers.js';
 
 // DPoP against maintained clients that no one here wrote, over real HTTP: oauth4webapi
 // (token request with a DPoP handle, its nonce error and retry, and a resource server
@@ -13,16 +13,6 @@ import { addClient, addService, build, type TestLike } from '../helpers.js';
 // openid-client, which retries a use_dpop_nonce answer by itself.
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read'] };
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const { port } = probe.address() as AddressInfo;
-  probe.close();
-  await once(probe, 'close');
-  return port;
-}
 
 /** Portier listening on 127.0.0.1, its ISSUER the URL it listens at, and a client granted events:read. */
 async function listeningPortier(t: TestLike, config: Partial<Config> = {}) {

@@ -1,10 +1,9 @@
-import { createServer } from 'node:net';
 import { decodeProtectedHeader, exportJWK, generateKeyPair } from 'jose';
 import * as oauth from 'oauth4webapi';
 import * as openid from 'openid-client';
 import t, { type Test } from 'tap';
 import type { Config } from '../../src/config.js';
-import { addClient, addService, build, type TestServer, testConfig } from '../helpers.js';
+import { addClient, addService, build, freePort, type TestServer, testConfig } from '../helpers.js';
 
 // Portier against OAuth client libraries that nobody here wrote: oauth4webapi and
 // openid-client (v6). They talk to a real listening server, find it by discovery, and
@@ -15,16 +14,6 @@ import { addClient, addService, build, type TestServer, testConfig } from '../he
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read'] };
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
-
-/** A port nobody listens on right now: the issuer must be known before the server is built. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise<void>((resolve) => probe.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no TCP port');
-  return address.port;
-}
 
 /** Portier listening on 127.0.0.1 with ISSUER its own URL, a service, and two clients: one with a key, one with a secret. */
 async function listening(t: Test, config: Partial<Config> = {}) {

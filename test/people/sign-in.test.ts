@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap';
 import { type Config, loadConfig } from '../../src/config.js';
-import { buildWithAdmin, captureLogs } from '../helpers.js';
+import { buildWithAdmin, captureLogs, freePort } from '../helpers.js';
 import { startIdp, type TestIdp } from './idp.js';
-import { callbackHop, callbackUrlFromIdp, freePort, signInThroughIdp, UserAgent } from './user-agent.js';
+import { callbackHop, callbackUrlFromIdp, signInThroughIdp, UserAgent } from './user-agent.js';
 
 /**
  * People's sign-in through a real OpenID Connect provider (node-oidc-provider on

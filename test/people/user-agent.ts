@@ -1,5 +1,3 @@
-import { createServer } from 'node:net';
-
 /**
  * A small HTTP client that behaves like a browser where the sign-in needs it: it keeps
  * cookies (per host, as browsers do: ports do not separate them; Path and Max-Age=0
@@ -137,18 +135,6 @@ export function callbackHop(hops: Hop[]): Hop {
   const hop = hops.find((candidate) => candidate.url.includes('/console/auth/callback'));
   if (hop === undefined) throw new Error(`the sign-in never came back to Portier: ${hops.map((h) => `${h.status} ${h.url}`).join(' → ')}`);
   return hop;
-}
-
-/** A TCP port nobody listens on right now, on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /**
