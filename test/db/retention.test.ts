@@ -99,8 +99,15 @@ t.test("the other growing tables: people's sessions past their limit, quota coun
     { clientUuid: client.id, hourStart: new Date(now - DAY), tokens: 7 },
   ]);
   t.match(await pruneExpired(database, { now, auditRetentionDays: 365 }), { console_sessions: 1, quota_counts: 1 });
-  t.same((await db.select({ name: consoleSessions.name }).from(consoleSessions)).map((row) => row.name), ['signed-in']);
-  t.same((await db.select({ tokens: quotaCounts.tokens }).from(quotaCounts)).map((row) => row.tokens), [7], 'the day counts are kept');
+  t.same(
+    (await db.select({ name: consoleSessions.name }).from(consoleSessions)).map((row) => row.name),
+    ['signed-in'],
+  );
+  t.same(
+    (await db.select({ tokens: quotaCounts.tokens }).from(quotaCounts)).map((row) => row.tokens),
+    [7],
+    'the day counts are kept',
+  );
 });
 
 t.test('AUDIT_RETENTION_DAYS=0 keeps every audit event', async (t) => {
