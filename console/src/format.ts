@@ -98,8 +98,8 @@ export function fieldErrors(problem: ProblemLike | undefined, fallback: string):
 }
 
 /**
- * What the `managed` mark of a client or service means: created by a configuration apply,
- * which deletes it again (with prune) once its document no longer lists it.
+ * What the `managed` mark of a client, service or trusted issuer means: created by a
+ * configuration apply, which deletes it again (with prune) once its document no longer lists it.
  */
 export function managedText(managed: boolean): string {
   return managed

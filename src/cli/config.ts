@@ -22,7 +22,8 @@ export const configCommand: CommandGroup = async (session, sub, _args, flags) =>
       return;
     }
     writeFileSync(flags.out, text);
-    out.stderr(`wrote ${document.services?.length ?? 0} service(s) and ${document.clients?.length ?? 0} client(s) to ${flags.out}\n`);
+    const counts = `${document.services?.length ?? 0} service(s), ${document.trusted_issuers?.length ?? 0} trusted issuer(s)`;
+    out.stderr(`wrote ${counts} and ${document.clients?.length ?? 0} client(s) to ${flags.out}\n`);
     return;
   }
   if (sub !== 'apply') throw new UsageError(`unknown config command "${sub ?? ''}"`);

@@ -85,8 +85,9 @@ export async function applyConfig(database: Database, document: ConfigDocument, 
 
 /**
  * Carries out the steps in an order that each rule accepts along the way: creates and
- * updates kind by kind (services before the clients granted them), then deletions in the
- * reverse order (clients before the services they were granted), then what updates had to
+ * updates kind by kind (services and trusted issuers before the clients that name them),
+ * then deletions in the reverse order (clients, and the changes of the clients that stay,
+ * before the services and trusted issuers they named), then what updates had to
  * leave for last (scopes removed from a service once no client holds them). Each step runs
  * in a savepoint: a failed one is undone and noted, and the others still run, so that one
  * answer lists every error.

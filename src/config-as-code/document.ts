@@ -101,7 +101,7 @@ export function configSchemaDocument(): Record<string, unknown> {
   return {
     $schema: 'http://json-schema.org/draft-07/schema#',
     title: 'Portier configuration',
-    description: 'Services and clients, in the shapes of the admin API’s create bodies. Never contains a secret.',
+    description: 'Services, trusted issuers and clients, in the shapes of the admin API’s create bodies. Never contains a secret.',
     ...(JSON.parse(JSON.stringify(configDocument)) as Record<string, unknown>),
   };
 }

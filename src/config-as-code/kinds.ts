@@ -3,20 +3,29 @@ import { checkClientKeys, checkIpRanges, createClient } from '../clients/clients
 import { deleteClient, updateClient } from '../clients/lifecycle.js';
 import { listAllClients } from '../clients/list.js';
 import type { DbOrTx, Tx } from '../db/connect.js';
+import {
+  checkIssuerKeys,
+  createTrustedIssuer,
+  deleteTrustedIssuer,
+  listTrustedIssuers,
+  updateTrustedIssuer,
+} from '../federation/trusted-issuers.js';
 import type { FieldError } from '../lib/errors.js';
 import { parseTimestamp } from '../lib/time.js';
 import type { ClientPatch, ClientResource, CreateClientInput } from '../schemas/clients.js';
 import { CONFIG_ID_FIELDS, CONFIG_SECTIONS, type ConfigSection } from '../schemas/config.js';
 import type { ConfigKind } from '../schemas/enums.js';
 import type { ServiceInput, ServicePatch } from '../schemas/services.js';
+import type { TrustedIssuerInput, TrustedIssuerPatch } from '../schemas/trusted-issuers.js';
 import { createService, deleteService, listServices, updateService } from '../services/services.js';
 
 /**
  * The kinds of object a configuration document holds, in the order an apply creates and
- * updates them (a kind before the kinds that refer to it: services before the clients
- * granted them); deletions go the other way. Each kind says how to read the objects as
- * document entries and which of the domain's functions create, update and delete one: the
- * same functions, with the same rules and audit events, as the admin API and the CLI.
+ * updates them (a kind before the kinds that refer to it: services and trusted issuers
+ * before the clients granted them or naming them in their identities); deletions go the
+ * other way. Each kind says how to read the objects as document entries and which of the
+ * domain's functions create, update and delete one: the same functions, with the same
+ * rules and audit events, as the admin API and the CLI.
  *
  * An entry is the kind's create body (src/schemas/config.ts); what an apply writes is
  * that body (create) or the changed fields of it, which are a PATCH body (update).
@@ -104,6 +113,36 @@ const services: ConfigKindHandler = {
   },
 };
 
+const trustedIssuers: ConfigKindHandler = {
+  kind: 'trusted_issuer',
+  section: 'trusted_issuers',
+  async load(db) {
+    return (await listTrustedIssuers(db)).map((issuer) => ({
+      id: issuer.id,
+      entry: toEntry('trusted_issuers', issuer),
+      managed: issuer.managed,
+      builtIn: false,
+    }));
+  },
+  async normalize(entry) {
+    if (entry.jwks === undefined || entry.jwks === null) return entry;
+    // Inline keys are kept as their public members (and kid, alg, use): compare in that form.
+    // Keys that do not pass the rules are left as they are: the apply reports why.
+    const ignored: FieldError[] = [];
+    const keys = await checkIssuerKeys(entry.jwks as { keys: unknown[] }, entry.jwks_uri as string | null | undefined, ignored);
+    return ignored.length === 0 ? { ...entry, jwks: keys.jwks } : entry;
+  },
+  async create(tx, entry, { actor }) {
+    await createTrustedIssuer(tx, entry as TrustedIssuerInput, actor, { managed: true });
+    return undefined;
+  },
+  async update(tx, id, patch, { actor }) {
+    await updateTrustedIssuer(tx, id, patch as TrustedIssuerPatch, actor);
+    return undefined;
+  },
+  remove: (tx, id, { actor }) => deleteTrustedIssuer(tx, id, actor),
+};
+
 /**
  * A client as a document entry. Only a federated client has identities (1 to 10): the
  * resource's empty list of the others would be refused by the entry schema.
@@ -152,7 +191,7 @@ const clients: ConfigKindHandler = {
 };
 
 /** Every kind, in the order an apply creates and updates them. */
-export const CONFIG_KIND_HANDLERS: readonly ConfigKindHandler[] = [services, clients];
+export const CONFIG_KIND_HANDLERS: readonly ConfigKindHandler[] = [services, trustedIssuers, clients];
 
 /** The id of an entry of `section`. */
 export function entryId(section: ConfigSection, entry: Entry): string {

@@ -170,6 +170,8 @@ export const trustedIssuers = pgTable(
     audience: text('audience'),
     maxTokenAge: integer('max_token_age').notNull().default(3600),
     algorithms: text('algorithms').array().notNull(),
+    /** Created by a configuration apply, which may therefore delete it again (prune). */
+    managed: boolean('managed').notNull().default(false),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
   },

@@ -63,6 +63,7 @@ export function toTrustedIssuerResource(row: TrustedIssuerRow): TrustedIssuerRes
     audience: row.audience,
     max_token_age: row.maxTokenAge,
     algorithms: row.algorithms.filter(isFederatedAlgorithm),
+    managed: row.managed,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -122,7 +123,7 @@ function checkIssuerFields(input: IssuerFields, errors: FieldError[]): void {
  * Where the issuer's keys are: at most one of jwks_uri and jwks (neither: the issuer's
  * discovery document says). Returns what to store, recording a field error for each problem.
  */
-async function checkIssuerKeys(
+export async function checkIssuerKeys(
   jwks: { keys: unknown[] } | null | undefined,
   jwksUri: string | null | undefined,
   errors: FieldError[],
@@ -151,7 +152,13 @@ function checkId(id: string, errors: FieldError[]): void {
   if (!TRUSTED_ISSUER_ID_PATTERN.test(id)) errors.push({ path: '/id', message: '3–64 characters of a-z, 0-9, ".", "_" and "-"' });
 }
 
-export async function createTrustedIssuer(db: Db, input: TrustedIssuerInput, actor: Actor): Promise<TrustedIssuerResource> {
+/** `managed`: made by a configuration apply (see config-as-code/), which may delete it again. */
+export async function createTrustedIssuer(
+  db: Db,
+  input: TrustedIssuerInput,
+  actor: Actor,
+  options: { managed?: boolean } = {},
+): Promise<TrustedIssuerResource> {
   const errors: FieldError[] = [];
   checkId(input.id, errors);
   checkIssuerFields(input, errors);
@@ -170,6 +177,7 @@ export async function createTrustedIssuer(db: Db, input: TrustedIssuerInput, act
         audience: input.audience ?? null,
         maxTokenAge: input.max_token_age ?? MAX_TOKEN_AGE_BOUNDS.default,
         algorithms: [...(input.algorithms ?? FEDERATED_ALGORITHMS)],
+        managed: options.managed ?? false,
       })
       .onConflictDoNothing()
       .returning();
@@ -182,7 +190,7 @@ export async function createTrustedIssuer(db: Db, input: TrustedIssuerInput, act
     await recordChange(tx, {
       action: 'trusted_issuer.created',
       actor,
-      details: { trusted_issuer: resource.id, ...auditedFields(resource) },
+      details: { trusted_issuer: resource.id, ...auditedFields(resource), ...(resource.managed && { managed: true }) },
     });
     return resource;
   });
@@ -190,7 +198,7 @@ export async function createTrustedIssuer(db: Db, input: TrustedIssuerInput, act
 
 /** What the audit trail keeps of an issuer: its settings, and of inline keys only their kids. */
 function auditedFields(resource: TrustedIssuerResource): Record<string, unknown> {
-  const { id: _id, created_at: _created, updated_at: _updated, jwks, ...fields } = resource;
+  const { id: _id, managed: _managed, created_at: _created, updated_at: _updated, jwks, ...fields } = resource;
   return { ...fields, jwks: jwks === null ? null : { kids: jwks.keys.map((key) => (key as { kid?: unknown }).kid ?? null) } };
 }
 

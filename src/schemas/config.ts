@@ -3,6 +3,7 @@ import { createClientBody } from './clients.js';
 import { clientIdSchema, stringEnum } from './common.js';
 import { CONFIG_KINDS, CONFIG_OPS } from './enums.js';
 import { createServiceBody } from './services.js';
+import { createTrustedIssuerBody } from './trusted-issuers.js';
 
 /**
  * The configuration document (GET /admin/config, POST /admin/config/apply): a list per
@@ -17,20 +18,31 @@ export const MAX_CONFIG_ENTRIES = 5000;
 
 export const serviceEntry = Type.Object({ ...createServiceBody.properties }, { additionalProperties: false });
 export const clientEntry = Type.Object({ ...createClientBody.properties, client_id: clientIdSchema }, { additionalProperties: false });
+export const trustedIssuerEntry = Type.Object({ ...createTrustedIssuerBody.properties }, { additionalProperties: false });
 export type ServiceEntry = Static<typeof serviceEntry>;
 export type ClientEntry = Static<typeof clientEntry>;
+export type TrustedIssuerEntry = Static<typeof trustedIssuerEntry>;
 
 /** Each list of the document: its name, and the entry schema. */
-export const CONFIG_SECTIONS = { services: serviceEntry, clients: clientEntry } as const satisfies Record<string, TObject>;
+export const CONFIG_SECTIONS = {
+  services: serviceEntry,
+  trusted_issuers: trustedIssuerEntry,
+  clients: clientEntry,
+} as const satisfies Record<string, TObject>;
 export type ConfigSection = keyof typeof CONFIG_SECTIONS;
 /** The field that names an object of each list: unique in the document, fixed forever. */
-export const CONFIG_ID_FIELDS = { services: 'id', clients: 'client_id' } as const satisfies Record<ConfigSection, string>;
+export const CONFIG_ID_FIELDS = {
+  services: 'id',
+  trusted_issuers: 'id',
+  clients: 'client_id',
+} as const satisfies Record<ConfigSection, string>;
 
 export const configDocument = Type.Object(
   {
     // Lets an editor find the schema (GET /admin/config/schema, saved beside the file); ignored.
     $schema: Type.Optional(Type.String({ maxLength: 2000 })),
     services: Type.Optional(Type.Array(serviceEntry, { maxItems: MAX_CONFIG_ENTRIES })),
+    trusted_issuers: Type.Optional(Type.Array(trustedIssuerEntry, { maxItems: MAX_CONFIG_ENTRIES })),
     clients: Type.Optional(Type.Array(clientEntry, { maxItems: MAX_CONFIG_ENTRIES })),
   },
   { additionalProperties: false },

@@ -35,7 +35,7 @@ export const ROTATED_KEY_STATUSES = ['active', 'next'] as const satisfies readon
 export const FEDERATED_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'] as const;
 export type FederatedAlgorithm = (typeof FEDERATED_ALGORITHMS)[number];
 /** What a configuration document configures, one kind per list in it (see config-as-code/). */
-export const CONFIG_KINDS = ['service', 'client'] as const;
+export const CONFIG_KINDS = ['service', 'client', 'trusted_issuer'] as const;
 export type ConfigKind = (typeof CONFIG_KINDS)[number];
 
 /** What a configuration apply does to one object. */

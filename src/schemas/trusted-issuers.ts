@@ -79,6 +79,9 @@ export const trustedIssuerResource = Type.Object(
     audience: nullable(Type.String()),
     max_token_age: Type.Integer(),
     algorithms: Type.Array(stringEnum(FEDERATED_ALGORITHMS)),
+    managed: Type.Boolean({
+      description: 'Created by a configuration apply, which deletes it again once its document no longer lists it (prune).',
+    }),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },

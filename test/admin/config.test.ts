@@ -1,10 +1,13 @@
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
+import { SignJWT } from 'jose';
 import t from 'tap';
 import { parse as parseYaml } from 'yaml';
 import { prefersYaml } from '../../src/admin/config.js';
+import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth/client-assertion.js';
 import { expectProblem } from '../expect.js';
 import { ADMIN_ID, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
+import { platformKey } from '../platforms.js';
 
 // /admin/config over HTTP: export as JSON or YAML, the JSON Schema, apply with a JSON or
 // YAML body, dry run and prune as query parameters, who may do what, and the answers to
@@ -99,6 +102,13 @@ t.test('apply YAML, then export it as YAML and JSON; the secret works and is sho
 t.test('the JSON Schema validates what the export gives, and refuses what the apply refuses', async (t) => {
   const server = await buildWithAdmin(t);
   await post(server, '/admin/config/apply', YAML_DOCUMENT, 'application/yaml');
+  const key = await platformKey('ES256');
+  const issuer = await server.admin('POST', '/admin/trusted-issuers', {
+    id: 'ci-platform',
+    issuer: 'https://ci.example',
+    jwks: { keys: [key.publicJwk] },
+  });
+  t.equal(issuer.statusCode, 201);
   const schemaResponse = await server.admin('GET', '/admin/config/schema');
   t.equal(schemaResponse.statusCode, 200);
   const schema = schemaResponse.json() as Record<string, unknown>;
@@ -111,6 +121,9 @@ t.test('the JSON Schema validates what the export gives, and refuses what the ap
   t.ok(validate(exported), `the export is valid: ${JSON.stringify(validate.errors)}`);
   t.notOk(validate({ clients: [{ client_id: 'x1', name: 'n', owner: 'o', secret: 's' }] }), 'an unknown field is not');
   t.notOk(validate({ services: [{ id: 'svc', name: 'n' }] }), 'a missing audience is not');
+  t.equal(exported.trusted_issuers.length, 1, 'the export has the trusted issuer');
+  t.notOk(validate({ trusted_issuers: [{ id: 'ci-1', issuer: 'http://ci.example' }] }), 'an issuer that is not https is not');
+  t.notOk(validate({ trusted_issuers: [{ id: 'ci-1', issuer: 'https://ci.example', managed: true }] }), 'nor a read-only field');
   const readOnly = await server.tokenFor('admin:read');
   t.equal((await server.admin('GET', '/admin/config/schema', undefined, readOnly)).statusCode, 200, 'admin:read may read it');
 });
@@ -219,4 +232,92 @@ t.test('Accept: YAML when it ranks above JSON', async (t) => {
   t.equal(prefersYaml('application/json, application/yaml'), false);
   t.equal(prefersYaml('application/json;q=0.5, application/x-yaml'), true);
   t.equal(prefersYaml('application/yaml;q=0'), false, 'q=0 is "not this"');
+});
+
+t.test('trusted issuers: a federated client signs in through what an apply made; round trip, error and prune', async (t) => {
+  const server = await buildWithAdmin(t);
+  const key = await platformKey('ES256', 'ci-key');
+  // The client comes first and names the issuer defined after it.
+  const document = `
+clients:
+  - client_id: deployer
+    name: Deployer
+    owner: platform-team
+    auth_method: federated
+    federated_identities:
+      - issuer: ci-platform
+        subject: repo:example/app:ref:refs/heads/main
+    grants: [{service: deployments, scopes: []}]
+services:
+  - id: deployments
+    name: Deployments
+    audience: https://deployments.example
+trusted_issuers:
+  - id: ci-platform
+    issuer: https://ci.example
+    jwks: ${JSON.stringify({ keys: [key.publicJwk] })}
+    algorithms: [ES256]
+`;
+  const applied = await post(server, '/admin/config/apply', document, 'application/yaml');
+  t.equal(applied.statusCode, 200, applied.body);
+  t.same(applied.json(), {
+    applied: true,
+    changes: [
+      { op: 'create', kind: 'service', id: 'deployments', fields: ['name', 'audience'] },
+      { op: 'create', kind: 'trusted_issuer', id: 'ci-platform', fields: ['issuer', 'jwks', 'algorithms'] },
+      { op: 'create', kind: 'client', id: 'deployer', fields: ['name', 'owner', 'auth_method', 'federated_identities', 'grants'] },
+    ],
+    secrets: {},
+  });
+  t.equal((await server.admin('GET', '/admin/trusted-issuers/ci-platform')).json().managed, true, 'the API shows the managed mark');
+  const manual = await server.admin('POST', '/admin/trusted-issuers', { id: 'by-hand', issuer: 'https://hand.example' });
+  t.equal(manual.json().managed, false, 'one made through the API is not managed');
+
+  const now = Math.floor(server.app.portier.clock() / 1000);
+  const assertion = await new SignJWT({ sub: 'repo:example/app:ref:refs/heads/main', aud: [server.config.issuer] })
+    .setProtectedHeader({ alg: 'ES256', kid: 'ci-key' })
+    .setIssuer('https://ci.example')
+    .setIssuedAt(now)
+    .setExpirationTime(now + 300)
+    .sign(key.privateKey);
+  const token = await postToken(server.app, {
+    grant_type: 'client_credentials',
+    client_assertion_type: CLIENT_ASSERTION_TYPE,
+    client_assertion: assertion,
+  });
+  t.equal(token.statusCode, 200, `the workload gets a token at once: ${token.body}`);
+
+  const exported = (await server.admin('GET', '/admin/config')).json() as Record<string, Array<Record<string, unknown>>>;
+  t.same(
+    exported.trusted_issuers?.map((issuer) => issuer.id),
+    ['by-hand', 'ci-platform'],
+  );
+  t.notMatch(JSON.stringify(exported.trusted_issuers), /managed|created_at|updated_at/, 'no read-only fields');
+  const fresh = await buildWithAdmin(t);
+  const copied = await fresh.admin('POST', '/admin/config/apply', exported);
+  t.equal(copied.statusCode, 200, copied.body);
+  t.same((await fresh.admin('GET', '/admin/config')).json(), exported, 'the fresh instance exports the same');
+  t.same((await fresh.admin('POST', '/admin/config/apply', exported)).json().changes, [], 'and applying it again changes nothing');
+
+  const lost = await server.admin('POST', '/admin/config/apply', {
+    clients: [
+      { client_id: 'lost', name: 'L', owner: 'o', auth_method: 'federated', federated_identities: [{ issuer: 'nowhere', subject: 's' }] },
+    ],
+  });
+  const problem = expectProblem(t, lost, 400, 'an identity of an unknown issuer');
+  t.same(problem.errors, [{ path: 'clients[0].federated_identities[0].issuer', message: 'unknown trusted issuer "nowhere"' }]);
+
+  const pruned = await server.admin('POST', '/admin/config/apply?prune=true', {});
+  t.same(pruned.json().changes, [
+    { op: 'delete', kind: 'client', id: 'deployer', fields: [] },
+    { op: 'delete', kind: 'trusted_issuer', id: 'ci-platform', fields: [] },
+    { op: 'delete', kind: 'service', id: 'deployments', fields: [] },
+  ]);
+  t.equal((await server.admin('GET', '/admin/trusted-issuers/by-hand')).statusCode, 200, 'the one made through the API stays');
+  const audit = await server.admin('GET', '/admin/audit-events?action=trusted_issuer.deleted');
+  t.same(
+    audit.json().items.map((event: { actor: { client_id: string } }) => event.actor.client_id),
+    [ADMIN_ID],
+    'audited with the admin who applied',
+  );
 });

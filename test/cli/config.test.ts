@@ -13,6 +13,10 @@ const DOCUMENT = `services:
     name: Events
     audience: https://events.example
     scopes: [events:read]
+trusted_issuers:
+  - id: ci-platform
+    issuer: https://ci.example
+    jwks_uri: https://ci.example/jwks
 clients:
   - client_id: vendor-one
     name: Vendor one
@@ -41,15 +45,15 @@ t.test('apply with --secrets-out: the secrets in a 0600 file, not on the termina
 
   const dry = await portier('config', 'apply', '--file', file, '--dry-run', '--secrets-out', secretsFile);
   t.equal(dry.code, 0, dry.stderr);
-  t.match(dry.stderr, /dry run, nothing changed; would be: 3 created, 0 updated, 0 deleted/);
+  t.match(dry.stderr, /dry run, nothing changed; would be: 4 created, 0 updated, 0 deleted/);
   t.equal(readFileSync(secretsFile, 'utf8'), 'old content', 'a dry run leaves the secrets file alone');
 
   const applied = await portier('config', 'apply', '--file', file, '--secrets-out', secretsFile);
   t.equal(applied.code, 0, applied.stderr);
-  t.match(applied.stderr, /applied: 3 created, 0 updated, 0 deleted/);
+  t.match(applied.stderr, /applied: 4 created, 0 updated, 0 deleted/);
   t.match(applied.stderr, /written to .*secrets\.json \(mode 0600\)/);
   t.notMatch(applied.stdout, /portier_cs_/, 'no secret on standard output');
-  t.equal(JSON.parse(applied.stdout).changes.length, 3);
+  t.equal(JSON.parse(applied.stdout).changes.length, 4);
   t.equal(statSync(secretsFile).mode & 0o777, 0o600, 'the file is readable by its owner only');
   const secrets = JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, string>;
   t.same(Object.keys(secrets).sort(), ['vendor-one', 'vendor-two']);
@@ -68,14 +72,22 @@ t.test('apply with --secrets-out: the secrets in a 0600 file, not on the termina
 
   const exported = await portier('config', 'export');
   t.equal(exported.code, 0);
-  const document = parseYaml(exported.stdout) as { services: unknown[]; clients: Array<{ client_id: string }> };
+  const document = parseYaml(exported.stdout) as {
+    services: unknown[];
+    trusted_issuers: Array<{ id: string }>;
+    clients: Array<{ client_id: string }>;
+  };
   t.same(
     document.clients.map((client) => client.client_id),
     ['vendor-one', 'vendor-two'],
   );
+  t.same(
+    document.trusted_issuers.map((issuer) => issuer.id),
+    ['ci-platform'],
+  );
   const out = join(dir, 'export.json');
   const toFile = await portier('config', 'export', '--format', 'json', '--out', out);
-  t.match(toFile.stderr, /wrote 1 service\(s\) and 2 client\(s\)/);
+  t.match(toFile.stderr, /wrote 1 service\(s\), 1 trusted issuer\(s\) and 2 client\(s\)/);
   t.same(JSON.parse(readFileSync(out, 'utf8')), document, 'JSON and YAML exports say the same');
   const fromJson = await portier('config', 'apply', '--file', out);
   t.same(JSON.parse(fromJson.stdout), { applied: true, changes: [], secrets: {} }, 'a .json file is read as JSON');

@@ -6,18 +6,22 @@ import { createClient } from '../../src/clients/clients.js';
 import { applyConfig, exportConfig } from '../../src/config-as-code/apply.js';
 import { ConfigDocumentError, checkDocument, parseDocumentText } from '../../src/config-as-code/document.js';
 import type { Database } from '../../src/db/connect.js';
-import { auditEvents, clientSecrets, clients } from '../../src/db/schema.js';
+import { auditEvents, clientSecrets, clients, trustedIssuers } from '../../src/db/schema.js';
+import { createTrustedIssuer } from '../../src/federation/trusted-issuers.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import type { CreateClientInput } from '../../src/schemas/clients.js';
 import type { ApplyResult, ConfigDocument } from '../../src/schemas/config.js';
+import type { TrustedIssuerInput } from '../../src/schemas/trusted-issuers.js';
 import { createService } from '../../src/services/services.js';
 import { rejection } from '../expect.js';
 import { CLI_ACTOR, createTestDatabase, testConfig } from '../helpers.js';
+import { platformKey } from '../platforms.js';
 
 // Configuration as code through its plain functions (the admin API and the CLI call the
 // same): create, update and prune; one transaction; idempotence; secrets made once and
 // kept; every error named by its place, with nothing applied; two applies at once; an
-// export applied to a fresh instance exports the same.
+// export applied to a fresh instance exports the same. Trusted issuers: made before the
+// federated clients that name them, pruned after the clients that used them.
 
 const ACTOR: Actor = { clientId: 'pipeline', sub: 'pipeline-sub' };
 
@@ -45,6 +49,17 @@ async function refusal(promise: Promise<unknown>): Promise<string[]> {
 
 const EVENTS = { id: 'events', name: 'Events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 const VENDOR = { client_id: 'vendor', name: 'Vendor', owner: 'team-a', grants: [{ service: 'events', scopes: ['events:read'] }] };
+const CLUSTER = { id: 'prod-cluster', issuer: 'https://oidc.prod.example' };
+/** A federated client signing in with a token of `issuer`. */
+function workload(clientId: string, issuer: string): CreateClientInput & { client_id: string } {
+  return {
+    client_id: clientId,
+    name: 'Workload',
+    owner: 'team-a',
+    auth_method: 'federated',
+    federated_identities: [{ issuer, subject: `system:serviceaccount:apps:${clientId}` }],
+  };
+}
 
 /** Everything an apply could have written: to check that a refused one wrote nothing. */
 async function snapshot(database: Database) {
@@ -171,6 +186,12 @@ t.test('the document itself: unknown fields, duplicate ids, wrong types and bad 
     [{ clients: [{ ...VENDOR, client_secret: 'mine' }] }, ['clients[0].client_secret: is not a known field']],
     [{ clients: [{ ...VENDOR, managed: true }] }, ['clients[0].managed: is not a known field']],
     [{ keys: [] }, ['keys: is not a known field']],
+    [{ trusted_issuers: [{ ...CLUSTER, managed: true }] }, ['trusted_issuers[0].managed: is not a known field']],
+    [{ trusted_issuers: [{ id: 'no-issuer' }] }, ['trusted_issuers[0].issuer: is required']],
+    [
+      { trusted_issuers: [CLUSTER, { ...CLUSTER, issuer: 'https://other.example' }] },
+      ['trusted_issuers[1].id: "prod-cluster" is listed twice (also trusted_issuers[0])'],
+    ],
     [{ clients: [{ name: 'no id', owner: 'o' }] }, ['clients[0].client_id: is required']],
     [{ services: [{ ...EVENTS, scopes: 'events:read' }] }, ['services[0].scopes: must be array']],
     [
@@ -353,16 +374,187 @@ t.test('an export applied to a fresh instance exports the same', async (t) => {
     CLI_ACTOR,
     { now: Date.now() },
   );
+  // Trusted issuers (one with pasted keys and its settings, one found by discovery with the
+  // defaults) and a federated client with an identity of each, one with pinned claims.
+  const ci = await platformKey('EdDSA', 'ci-key');
+  await createTrustedIssuer(
+    source.db,
+    {
+      id: 'ci-platform',
+      issuer: 'https://ci.example/tenant-1',
+      jwks: { keys: [ci.publicJwk] } as TrustedIssuerInput['jwks'],
+      audience: 'https://portier.example',
+      max_token_age: 300,
+      algorithms: ['EdDSA', 'ES256'],
+    },
+    CLI_ACTOR,
+  );
+  await createTrustedIssuer(source.db, CLUSTER, CLI_ACTOR);
+  await createClient(
+    source.db,
+    {
+      ...workload('deployer', 'prod-cluster'),
+      federated_identities: [
+        { issuer: 'prod-cluster', subject: 'system:serviceaccount:apps:deployer' },
+        {
+          issuer: 'ci-platform',
+          subject: 'repo:example/app:ref:refs/heads/main',
+          claims: { '/ref': 'refs/heads/main', workflow: 'deploy' },
+        },
+      ],
+    },
+    CLI_ACTOR,
+  );
   const exported = await exportConfig(source.db, Date.now());
+  t.same(
+    exported.trusted_issuers?.map((issuer) => issuer.id),
+    ['ci-platform', 'prod-cluster'],
+  );
 
   for (const format of ['yaml', 'json'] as const) {
     const { formatDocument } = await import('../../src/config-as-code/document.js');
     const target = await prepared(t);
     const text = formatDocument(exported, format);
     const result = await apply(target, parseDocumentText(text, format));
-    t.equal(result.changes.length, 5, `${format}: everything created`);
+    t.equal(result.changes.length, 8, `${format}: everything created`);
     t.same(Object.keys(result.secrets).sort(), ['rich.client_1'], `${format}: a secret for the secret client`);
     t.same(await exportConfig(target.db, Date.now()), exported, `${format}: the fresh instance exports the same`);
     t.same((await apply(target, exported as ConfigDocument)).changes, [], `${format}: and the export applied again changes nothing`);
   }
+});
+
+t.test('a trusted issuer is made before the federated clients that name it; the same document again changes nothing', async (t) => {
+  const database = await prepared(t);
+  const key = await platformKey('ES256', 'cluster-key');
+  const issuer = {
+    ...CLUSTER,
+    // x5c is a member Portier does not keep: the stored keys are compared without it.
+    jwks: { keys: [{ ...key.publicJwk, x5c: ['MIIB'] }] },
+    audience: null,
+    max_token_age: 600,
+    algorithms: ['ES256', 'RS256'],
+  };
+  // The client is listed first and names the issuer listed after it: that is fine.
+  const document = { clients: [workload('reporter', 'prod-cluster')], trusted_issuers: [issuer] };
+  const first = await apply(database, document);
+  t.same(first.changes, [
+    { op: 'create', kind: 'trusted_issuer', id: 'prod-cluster', fields: ['issuer', 'jwks', 'audience', 'max_token_age', 'algorithms'] },
+    { op: 'create', kind: 'client', id: 'reporter', fields: ['name', 'owner', 'auth_method', 'federated_identities'] },
+  ]);
+  t.same(first.secrets, {}, 'a federated client has no secret');
+  const [row] = await database.db.select().from(trustedIssuers).where(eq(trustedIssuers.id, 'prod-cluster'));
+  t.equal(row?.managed, true, 'marked managed');
+  t.same(row?.jwks, { keys: [key.publicJwk] }, 'the keys kept as public keys with kid, alg and use');
+
+  t.same((await apply(database, document)).changes, [], 'the same document again changes nothing');
+  const reordered = { ...document, trusted_issuers: [{ ...issuer, algorithms: ['RS256', 'ES256'] }] };
+  t.same((await apply(database, reordered)).changes, [], 'nor the algorithms in another order');
+  t.same((await exportConfig(database.db, Date.now())).trusted_issuers, [
+    { ...CLUSTER, jwks_uri: null, jwks: { keys: [key.publicJwk] }, audience: null, max_token_age: 600, algorithms: ['ES256', 'RS256'] },
+  ]);
+
+  const events = await database.db.select().from(auditEvents).orderBy(auditEvents.id);
+  t.same(
+    events.map((event) => [event.action, event.actorClientId, event.actorSub]),
+    [
+      ['trusted_issuer.created', 'pipeline', 'pipeline-sub'],
+      ['client.created', 'pipeline', 'pipeline-sub'],
+      ['config.applied', 'pipeline', 'pipeline-sub'],
+    ],
+    'audited with the actor',
+  );
+  t.match(events[0]?.details, { trusted_issuer: 'prod-cluster', managed: true, jwks: { kids: ['cluster-key'] } });
+});
+
+t.test('an issuer updated: the fields that differ; from pasted keys to a key set URL', async (t) => {
+  const database = await prepared(t);
+  const key = await platformKey('RS256');
+  await apply(database, { trusted_issuers: [{ ...CLUSTER, jwks: { keys: [key.publicJwk] } }] });
+  const moved = { ...CLUSTER, jwks_uri: 'https://oidc.prod.example/keys', max_token_age: 120 };
+  const result = await apply(database, { trusted_issuers: [moved] });
+  t.same(result.changes, [{ op: 'update', kind: 'trusted_issuer', id: 'prod-cluster', fields: ['jwks_uri', 'max_token_age'] }]);
+  t.match((await exportConfig(database.db, Date.now())).trusted_issuers, [{ jwks_uri: moved.jwks_uri, jwks: null, max_token_age: 120 }]);
+  t.same((await apply(database, { trusted_issuers: [moved] })).changes, [], 'and again: nothing');
+  const [row] = await database.db.select().from(trustedIssuers);
+  t.equal(row?.managed, true, 'still managed');
+});
+
+t.test('prune: an issuer goes after the clients that used it are deleted or moved; one made otherwise stays', async (t) => {
+  const database = await prepared(t);
+  await createTrustedIssuer(database.db, { id: 'hand-made', issuer: 'https://hand.example' }, CLI_ACTOR);
+  // The hand-made issuer with its defaults spelled out: the same, so no change, and it stays unmanaged.
+  const spelledOut = {
+    id: 'hand-made',
+    issuer: 'https://hand.example',
+    jwks_uri: null,
+    jwks: null,
+    audience: null,
+    max_token_age: 3600,
+    algorithms: ['EdDSA', 'PS256', 'ES256', 'RS256'],
+  };
+  const OLD = { id: 'old-cluster', issuer: 'https://oidc.old.example' };
+  const NEW = { id: 'new-cluster', issuer: 'https://oidc.new.example' };
+  const first = await apply(database, {
+    trusted_issuers: [OLD, spelledOut],
+    clients: [workload('mover', 'old-cluster'), workload('leaver', 'old-cluster')],
+  });
+  t.same(
+    first.changes.map(({ op, id }) => `${op} ${id}`),
+    ['create old-cluster', 'create mover', 'create leaver'],
+  );
+
+  const next = { trusted_issuers: [NEW], clients: [workload('mover', 'new-cluster')] };
+  const dry = await apply(database, next, { prune: true, dryRun: true });
+  t.same(dry.changes, [
+    { op: 'create', kind: 'trusted_issuer', id: 'new-cluster', fields: ['issuer'] },
+    { op: 'update', kind: 'client', id: 'mover', fields: ['federated_identities'] },
+    { op: 'delete', kind: 'client', id: 'leaver', fields: [] },
+    { op: 'delete', kind: 'trusted_issuer', id: 'old-cluster', fields: [] },
+  ]);
+  const pruned = await apply(database, next, { prune: true });
+  t.same(pruned.changes, dry.changes, 'the real apply does what the dry run said');
+  const left = await exportConfig(database.db, Date.now());
+  t.same(
+    left.trusted_issuers?.map((issuer) => issuer.id),
+    ['hand-made', 'new-cluster'],
+    'the hand-made issuer stays',
+  );
+  const rows = await database.db.select({ id: trustedIssuers.id, managed: trustedIssuers.managed }).from(trustedIssuers);
+  t.same(Object.fromEntries(rows.map((row) => [row.id, row.managed])), { 'hand-made': false, 'new-cluster': true });
+
+  // Pruning an issuer that a client made otherwise still uses: refused, naming the client; nothing changes.
+  await createClient(database.db, workload('by-hand', 'new-cluster'), CLI_ACTOR);
+  const before = await snapshot(database);
+  t.same(await refusal(apply(database, { clients: [workload('mover', 'hand-made')] }, { prune: true })), [
+    'trusted_issuers: cannot delete "new-cluster": trusted issuer "new-cluster" is still used by clients: by-hand',
+  ]);
+  t.same(await snapshot(database), before, 'the mover was not moved either');
+});
+
+t.test('errors in trusted issuers and in the identities naming them: named by their place, nothing applied', async (t) => {
+  const database = await prepared(t);
+  await apply(database, { trusted_issuers: [CLUSTER] });
+  const before = await snapshot(database);
+  const key = await platformKey('RS256');
+  const privateJwk = { ...key.publicJwk, d: 'c2VjcmV0' };
+  const lines = await refusal(
+    apply(database, {
+      clients: [workload('fine', 'later-one'), workload('lost', 'nowhere')],
+      trusted_issuers: [
+        { ...CLUSTER, jwks: { keys: [key.publicJwk] }, jwks_uri: 'https://oidc.prod.example/keys' },
+        { id: 'queried', issuer: 'https://ci.example/?tenant=1' },
+        { id: 'same-issuer', issuer: CLUSTER.issuer },
+        { id: 'leaky', issuer: 'https://leaky.example', jwks: { keys: [privateJwk] } },
+        { id: 'later-one', issuer: 'https://later.example' },
+      ],
+    }),
+  );
+  t.same(lines, [
+    'trusted_issuers[0].jwks_uri: give either jwks or jwks_uri (or neither, for discovery), not both',
+    'trusted_issuers[1].issuer: must not contain a query',
+    'trusted_issuers[2]: another trusted issuer already has the issuer "https://oidc.prod.example"',
+    'trusted_issuers[3].jwks.keys[0]: must be a public key: private or symmetric key material is refused',
+    'clients[1].federated_identities[0].issuer: unknown trusted issuer "nowhere"',
+  ]);
+  t.same(await snapshot(database), before, 'nothing of it was applied');
 });

@@ -191,11 +191,31 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
     t.equal((await server.admin('GET', '/admin/trusted-issuers/prod-cluster')).statusCode, 200, 'still there');
   });
 
+  await t.test('an issuer a configuration apply made is marked managed, in the list and on its screen', async (t) => {
+    const applied = await server.admin('POST', '/admin/config/apply', {
+      trusted_issuers: [{ id: 'ci-platform', issuer: 'https://ci.example' }],
+    });
+    t.equal(applied.statusCode, 200, applied.body);
+    await page.getByRole('link', { name: 'Trusted issuers', exact: true }).click();
+    const rows = page.locator('table.issuers tbody tr');
+    await rows.filter({ hasText: 'ci-platform' }).waitFor();
+    t.match(await rows.filter({ hasText: 'ci-platform' }).locator('td[data-label="ID"]').innerText(), /\(managed by configuration\)/);
+    t.notMatch(
+      await rows.filter({ hasText: 'prod-cluster' }).locator('td[data-label="ID"]').innerText(),
+      /managed/,
+      'not one made otherwise',
+    );
+    await page.getByRole('link', { name: 'ci-platform' }).click();
+    await page.getByText(/^Managed by configuration: created by a configuration apply/).waitFor();
+    t.pass('its screen says so');
+  });
+
   await t.test('a read-only admin sees the issuer, with no form', async (t) => {
     const other = await context.newPage();
     await other.goto(`${origin}/console/trusted-issuers/prod-cluster`);
     await signIn(other, reader.clientId, reader.clientSecret);
     await other.locator('.details').filter({ hasText: CLUSTER }).waitFor();
+    t.match(await other.locator('.details').innerText(), /Managed\s+No: made through the API/, 'with its managed mark');
     t.equal(await other.getByRole('button', { name: 'Save trusted issuer' }).count(), 0, 'no edit form');
     await other.getByRole('link', { name: 'Trusted issuers', exact: true }).click();
     await other.getByRole('row').filter({ hasText: 'prod-cluster' }).waitFor();

@@ -2720,6 +2720,8 @@ export interface paths {
                                 audience: string | null;
                                 max_token_age: number;
                                 algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                                /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                                managed: boolean;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -2880,6 +2882,8 @@ export interface paths {
                             audience: string | null;
                             max_token_age: number;
                             algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -3028,6 +3032,8 @@ export interface paths {
                             audience: string | null;
                             max_token_age: number;
                             algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -3307,6 +3313,8 @@ export interface paths {
                             audience: string | null;
                             max_token_age: number;
                             algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
+                            managed: boolean;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -4128,6 +4136,28 @@ export interface paths {
                                     [key: string]: unknown;
                                 };
                             }[];
+                            trusted_issuers?: {
+                                id: string;
+                                /** @description The tokens' `iss`, exactly (an https URL). */
+                                issuer: string;
+                                jwks_uri?: string | null;
+                                jwks?: {
+                                    keys: ({
+                                        kty: string;
+                                        kid?: string;
+                                        alg?: string;
+                                        /** @enum {string} */
+                                        use?: "sig";
+                                    } & {
+                                        [key: string]: unknown;
+                                    })[];
+                                } | null;
+                                /** @description What the tokens' aud must contain; null: Portier's ISSUER. */
+                                audience?: string | null;
+                                /** @description Seconds since its iat that a token is still accepted. */
+                                max_token_age?: number;
+                                algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            }[];
                             clients?: {
                                 client_id: string;
                                 owner?: string;
@@ -4366,6 +4396,28 @@ export interface paths {
                                 [key: string]: unknown;
                             };
                         }[];
+                        trusted_issuers?: {
+                            id: string;
+                            /** @description The tokens' `iss`, exactly (an https URL). */
+                            issuer: string;
+                            jwks_uri?: string | null;
+                            jwks?: {
+                                keys: ({
+                                    kty: string;
+                                    kid?: string;
+                                    alg?: string;
+                                    /** @enum {string} */
+                                    use?: "sig";
+                                } & {
+                                    [key: string]: unknown;
+                                })[];
+                            } | null;
+                            /** @description What the tokens' aud must contain; null: Portier's ISSUER. */
+                            audience?: string | null;
+                            /** @description Seconds since its iat that a token is still accepted. */
+                            max_token_age?: number;
+                            algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                        }[];
                         clients?: {
                             client_id: string;
                             owner?: string;
@@ -4434,7 +4486,7 @@ export interface paths {
                                 /** @enum {string} */
                                 op: "create" | "update" | "delete";
                                 /** @enum {string} */
-                                kind: "service" | "client";
+                                kind: "service" | "client" | "trusted_issuer";
                                 id: string;
                                 /** @description The fields given (create) or changed (update); none for a delete. */
                                 fields: string[];

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, TrustedIssuer } from '../api';
-import { exactTime, fieldErrors, problemMessage } from '../format';
+import { exactTime, fieldErrors, managedText, problemMessage } from '../format';
 import { Link, useRouter } from '../router';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { issuerFormBody, keySourceOf } from './issuer-form';
@@ -20,6 +20,7 @@ function TrustedIssuerSummary({ issuer }: { issuer: TrustedIssuer }) {
     ['Audience', issuer.audience ?? "Portier's own issuer URL"],
     ['Oldest token', `${issuer.max_token_age} s`],
     ['Algorithms', issuer.algorithms.join(' ')],
+    ['Managed', managedText(issuer.managed)],
     ['Created', exactTime(issuer.created_at)],
     ['Updated', exactTime(issuer.updated_at)],
   ] as const;
@@ -132,6 +133,7 @@ export function TrustedIssuerDetail({ api, id, canWrite }: { api: Api; id: strin
       {issuer !== null && !canWrite && <TrustedIssuerSummary issuer={issuer} />}
       {issuer !== null && canWrite && (
         <>
+          {issuer.managed && <p>{managedText(true)}</p>}
           <form className="stack" onSubmit={save} noValidate key={issuer.updated_at}>
             <TrustedIssuerFields issuer={issuer} errors={errors} withId={false} />
             <div>

@@ -26,6 +26,7 @@ export function TrustedIssuersTable({ issuers }: { issuers: TrustedIssuer[] }) {
           <tr key={issuer.id}>
             <td data-label="ID">
               <Link to={`/trusted-issuers/${encodeURIComponent(issuer.id)}`}>{issuer.id}</Link>
+              {issuer.managed ? ' (managed by configuration)' : ''}
             </td>
             <td data-label="Issuer">
               <code>{issuer.issuer}</code>

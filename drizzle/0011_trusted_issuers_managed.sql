@@ -1,0 +1,1 @@
+ALTER TABLE "trusted_issuers" ADD COLUMN "managed" boolean DEFAULT false NOT NULL;
