@@ -404,6 +404,7 @@ t.test('an export applied to a fresh instance exports the same', async (t) => {
       ],
     },
     CLI_ACTOR,
+    { now: Date.now() },
   );
   const exported = await exportConfig(source.db, Date.now());
   t.same(
@@ -523,7 +524,7 @@ t.test('prune: an issuer goes after the clients that used it are deleted or move
   t.same(Object.fromEntries(rows.map((row) => [row.id, row.managed])), { 'hand-made': false, 'new-cluster': true });
 
   // Pruning an issuer that a client made otherwise still uses: refused, naming the client; nothing changes.
-  await createClient(database.db, workload('by-hand', 'new-cluster'), CLI_ACTOR);
+  await createClient(database.db, workload('by-hand', 'new-cluster'), CLI_ACTOR, { now: Date.now() });
   const before = await snapshot(database);
   t.same(await refusal(apply(database, { clients: [workload('mover', 'hand-made')] }, { prune: true })), [
     'trusted_issuers: cannot delete "new-cluster": trusted issuer "new-cluster" is still used by clients: by-hand',
