@@ -60,13 +60,16 @@ export interface QuotaSubject {
 
 /** Counts are written at least this often, and other instances' counts read back. */
 export const QUOTA_SYNC_MS = 1000;
-/** The most tokens an instance issues to one client before it writes and rereads the count. */
-const MAX_BATCH = 100;
-
-/** The unwritten batch of a client: 1 % of its smallest limit, 1 to MAX_BATCH tokens. */
+/**
+ * The most tokens an instance issues to one client before it writes and rereads the
+ * count: 1 % of its smallest limit, at least 1. The overshoot is so at most 1 % of the
+ * limit per instance, and a client far below a large limit is synced by time alone (once a
+ * second, in the background) rather than every few dozen tokens, each of which would make
+ * its requests wait for the database.
+ */
 export function quotaBatch(quota: TokenQuota): number {
   const limits = [quota.perHour, quota.perDay].filter((limit): limit is number => limit !== null);
-  return Math.min(MAX_BATCH, Math.max(1, Math.floor(Math.min(...limits) / 100)));
+  return Math.max(1, Math.floor(Math.min(...limits) / 100));
 }
 
 export type QuotaWindow = 'hour' | 'day';

@@ -303,3 +303,13 @@ t.test('the database failing under the count: each instance goes on with its own
     'every token written once the database takes it',
   );
 });
+
+t.test('a batch is 1 % of the smallest limit, at least one token, with no other cap', async (t) => {
+  t.equal(quotaBatch({ perHour: 50, perDay: null, mode: 'enforce' }), 1);
+  t.equal(quotaBatch({ perHour: 1000, perDay: 500, mode: 'enforce' }), 5, 'the smallest limit decides');
+  t.equal(
+    quotaBatch({ perHour: 1_000_000_000, perDay: null, mode: 'log' }),
+    10_000_000,
+    'far below a large limit, a client is synced by time alone',
+  );
+});
