@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, Service } from '../api';
 import { exactTime, fieldErrors, formText, managedText, problemMessage, readTokenShape, words } from '../format';
 import { Link, useRouter } from '../router';
+import { DetailsList } from '../ui/DetailsList';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { DeleteService } from './DeleteService';
 import { ServiceFields } from './ServiceFields';
@@ -20,16 +21,7 @@ function ServiceSummary({ service }: { service: Service }) {
     ['Created', exactTime(service.created_at)],
     ['Updated', exactTime(service.updated_at)],
   ] as const;
-  return (
-    <dl className="details">
-      {rows.map(([label, value]) => (
-        <div key={label}>
-          <dt>{label}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <DetailsList rows={rows} />;
 }
 
 /** /console/services/:id: edit or delete one service (a built-in one: its name and description only, and no delete). */

@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, TrustedIssuer } from '../api';
 import { exactTime, fieldErrors, managedText, problemMessage } from '../format';
 import { Link, useRouter } from '../router';
+import { DetailsList } from '../ui/DetailsList';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { issuerFormBody, keySourceOf } from './issuer-form';
 import { readIssuerForm, TrustedIssuerFields } from './TrustedIssuerFields';
@@ -24,16 +25,7 @@ function TrustedIssuerSummary({ issuer }: { issuer: TrustedIssuer }) {
     ['Created', exactTime(issuer.created_at)],
     ['Updated', exactTime(issuer.updated_at)],
   ] as const;
-  return (
-    <dl className="details">
-      {rows.map(([label, value]) => (
-        <div key={label}>
-          <dt>{label}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <DetailsList rows={rows} />;
 }
 
 /** Deleting a trusted issuer, after a confirmation (refused while a client uses it). */
