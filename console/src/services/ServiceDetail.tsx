@@ -2,9 +2,9 @@ import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, Service } from '../api';
 import { exactTime, fieldErrors, formText, managedText, problemMessage, readTokenShape, words } from '../format';
 import { Link, useRouter } from '../router';
+import { DeletePanel } from '../ui/DeletePanel';
 import { DetailsList } from '../ui/DetailsList';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
-import { DeleteService } from './DeleteService';
 import { ServiceFields } from './ServiceFields';
 
 /** A service's fields, for a reader (who cannot edit). */
@@ -107,7 +107,15 @@ export function ServiceDetail({ api, id, canWrite }: { api: Api; id: string; can
             <ServiceFields service={service} errors={errors} withId={false} />
             <button type="submit">Save service</button>
           </form>
-          {!service.built_in && <DeleteService serviceId={service.id} onDelete={remove} />}
+          {!service.built_in && (
+            <DeletePanel
+              what="service"
+              id={service.id}
+              consequence="This cannot be undone."
+              headingId="service-delete-heading"
+              onDelete={remove}
+            />
+          )}
         </>
       )}
     </section>

@@ -2,6 +2,7 @@ import { type FormEvent, useEffect, useState } from 'react';
 import type { Api, TrustedIssuer } from '../api';
 import { exactTime, fieldErrors, managedText, problemMessage } from '../format';
 import { Link, useRouter } from '../router';
+import { DeletePanel } from '../ui/DeletePanel';
 import { DetailsList } from '../ui/DetailsList';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { issuerFormBody, keySourceOf } from './issuer-form';
@@ -26,35 +27,6 @@ function TrustedIssuerSummary({ issuer }: { issuer: TrustedIssuer }) {
     ['Updated', exactTime(issuer.updated_at)],
   ] as const;
   return <DetailsList rows={rows} />;
-}
-
-/** Deleting a trusted issuer, after a confirmation (refused while a client uses it). */
-function DeleteTrustedIssuer({ id, onDelete }: { id: string; onDelete: () => Promise<void> }) {
-  const [confirming, setConfirming] = useState(false);
-  const confirm = async () => {
-    await onDelete();
-    setConfirming(false);
-  };
-  return (
-    <section className="panel danger-zone" aria-labelledby="issuer-delete-heading">
-      <h2 id="issuer-delete-heading">Delete</h2>
-      {confirming ? (
-        <div role="alert">
-          <p>Delete the trusted issuer {id}? Its tokens will no longer sign anyone in.</p>
-          <button type="button" className="danger" onClick={() => void confirm()}>
-            Yes, delete trusted issuer
-          </button>
-          <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-            Keep it
-          </button>
-        </div>
-      ) : (
-        <button type="button" className="danger" onClick={() => setConfirming(true)}>
-          Delete trusted issuer
-        </button>
-      )}
-    </section>
-  );
 }
 
 /** /console/trusted-issuers/:id: edit or delete one trusted issuer. */
@@ -132,7 +104,13 @@ export function TrustedIssuerDetail({ api, id, canWrite }: { api: Api; id: strin
               <button type="submit">Save trusted issuer</button>
             </div>
           </form>
-          <DeleteTrustedIssuer id={issuer.id} onDelete={remove} />
+          <DeletePanel
+            what="trusted issuer"
+            id={issuer.id}
+            consequence="Its tokens will no longer sign anyone in."
+            headingId="issuer-delete-heading"
+            onDelete={remove}
+          />
         </>
       )}
     </section>
