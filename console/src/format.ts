@@ -73,7 +73,7 @@ export function problemMessage(error: unknown, fallback = 'The request failed.')
 }
 
 /** What fieldErrors reads of a problem+json answer (the admin API's Problem). */
-interface ProblemLike {
+export interface ProblemLike {
   detail?: string;
   errors?: Array<{ path: string; message: string }>;
   /** A 409 about a scope still granted: the clients that hold it. */

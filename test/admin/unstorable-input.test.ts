@@ -42,12 +42,7 @@ t.test('the same in bodies', async (t) => {
   t.match(patched.json(), { errors: [{ path: '/expires_at' }] });
   const named = await server.admin('PATCH', '/admin/clients/later', { name: 'a\u0000b' });
   t.equal(named.statusCode, 400, 'a NUL byte in a name');
-  const surrogate = await server.app.inject({
-    method: 'PATCH',
-    url: '/admin/clients/later',
-    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-    payload: '{"description":"\\ud800"}',
-  });
+  const surrogate = await server.adminJson('PATCH', '/admin/clients/later', '{"description":"\\ud800"}');
   t.equal(surrogate.statusCode, 400, 'a lone surrogate in a description');
   t.match(surrogate.json(), { errors: [{ path: '/description' }] });
 });

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import type { TestLike } from '../helpers.js';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Test } from 'tap';
+import { ADMIN_ID, ADMIN_SECRET, buildWithAdmin, type TestLike } from '../helpers.js';
 
 /** Helpers of the console's browser tests: Debian's chromium driven by playwright-core. */
 
@@ -55,6 +57,17 @@ export function browserMissing(): string | false {
   return `no chromium at ${CHROMIUM}: install Debian's package (apt-get install -y chromium) to run the browser tests`;
 }
 
+/**
+ * A Portier for the browser: buildWithAdmin's (with the bootstrap admin, ADMIN_ID), listening
+ * on 127.0.0.1 (on `port`, or on any free one), with the console built first if it is stale.
+ */
+export async function startConsole(t: TestLike, { port = 0, ...options }: Parameters<typeof buildWithAdmin>[1] & { port?: number } = {}) {
+  ensureConsoleBuilt();
+  const server = await buildWithAdmin(t, options);
+  await server.app.listen({ port, host: '127.0.0.1' });
+  return { server, origin: `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}` };
+}
+
 /** One chromium for a test file, closed at teardown. */
 export async function launchBrowser(t: TestLike): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
@@ -63,6 +76,26 @@ export async function launchBrowser(t: TestLike): Promise<Browser> {
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   t.teardown(() => browser.close());
   return browser;
+}
+
+/**
+ * A page at 1280 × 800 in a browser context of its own (its own cookies), and what it logs
+ * as errors (collectErrors). `closeAtEndOf`: the context is closed when that test ends.
+ */
+export async function openPage(
+  browser: Browser,
+  closeAtEndOf?: TestLike,
+): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  if (closeAtEndOf !== undefined) closeAtEndOf.teardown(() => context.close());
+  const page = await context.newPage();
+  return { context, page, errors: collectErrors(page) };
+}
+
+/** A test file's browser (closed at teardown) and a first page (openPage). */
+export async function openBrowser(t: TestLike): Promise<{ browser: Browser; context: BrowserContext; page: Page; errors: string[] }> {
+  const browser = await launchBrowser(t);
+  return { browser, ...(await openPage(browser)) };
 }
 
 /** What the page wrote to its console as an error, and every uncaught exception. */
@@ -75,8 +108,8 @@ export function collectErrors(page: Page): string[] {
   return errors;
 }
 
-/** Fills in and submits the sign-in form. */
-export async function signIn(page: Page, clientId: string, secret: string): Promise<void> {
+/** Fills in and submits the sign-in form: as the bootstrap admin unless told otherwise. */
+export async function signIn(page: Page, clientId = ADMIN_ID, secret = ADMIN_SECRET): Promise<void> {
   await page.getByLabel('Client ID').fill(clientId);
   await page.getByLabel('Client secret').fill(secret);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -98,6 +131,21 @@ export async function accessibilityViolations(page: Page): Promise<string[]> {
 /** How many pixels the page is wider than its viewport (0: no horizontal scrolling). */
 export async function horizontalOverflow(page: Page): Promise<number> {
   return page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+}
+
+/**
+ * What every screen of the console must be: no serious or critical axe violation at 1280 px
+ * (and at 390 px too where `narrowAxe` asks, e.g. for the tables' narrow layout), and no
+ * horizontal scrolling at 390 px; then its screenshots. axe is the costly part, so most
+ * screens are checked at one width.
+ */
+export async function checkScreen(t: Test, page: Page, name: string, narrowAxe = false): Promise<void> {
+  t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 1280 px`);
+  await page.setViewportSize({ width: 390, height: 844 });
+  t.equal(await horizontalOverflow(page), 0, `${name}: no horizontal scrolling at 390 px`);
+  if (narrowAxe) t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 390 px`);
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await screenshots(page, name);
 }
 
 /**

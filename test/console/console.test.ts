@@ -1,17 +1,6 @@
-import type { AddressInfo } from 'node:net';
-import type { Page } from 'playwright-core';
-import t, { type Test } from 'tap';
-import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, buildWithAdmin, eventually, postToken, testConfig } from '../helpers.js';
-import {
-  accessibilityViolations,
-  browserMissing,
-  collectErrors,
-  ensureConsoleBuilt,
-  horizontalOverflow,
-  launchBrowser,
-  screenshots,
-  signIn,
-} from './browser.js';
+import t from 'tap';
+import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, eventually, postToken, testConfig } from '../helpers.js';
+import { browserMissing, checkScreen, collectErrors, openBrowser, openPage, signIn, startConsole } from './browser.js';
 
 /**
  * The web console in Debian's chromium against a real listening Portier: sign-in, where
@@ -25,26 +14,9 @@ const FAILED = /Sign-in failed\. Check the client ID and secret/;
 /** What Chromium logs for a fetch answered 4xx: expected on the sign-in screen, nowhere else. */
 const FAILED_FETCH = /^Failed to load resource: the server responded with a status of (400|401|429)/;
 
-/**
- * Both widths: no serious or critical axe violation (at 1280 px, and at 390 px too where
- * `narrowAxe` asks: the tables' narrow layout), no horizontal scrolling at 390 px. axe is
- * the costly part, so most screens are checked at one width.
- */
-async function checkScreen(t: Test, page: Page, name: string, narrowAxe = false): Promise<void> {
-  t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 1280 px`);
-  await page.setViewportSize({ width: 390, height: 844 });
-  t.equal(await horizontalOverflow(page), 0, `${name}: no horizontal scrolling at 390 px`);
-  if (narrowAxe) t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 390 px`);
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await screenshots(page, name);
-}
-
 t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
-  ensureConsoleBuilt();
   const protection = { ...testConfig().protection, failuresPerClientAndAddress: 2 };
-  const server = await buildWithAdmin(t, { config: { protection } });
-  await server.app.listen({ port: 0, host: '127.0.0.1' });
-  const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
+  const { server, origin } = await startConsole(t, { config: { protection } });
   await addService(server.database, {
     id: 'orders',
     name: 'Orders',
@@ -70,10 +42,7 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     grants: [{ service: 'portier-admin', scopes: ['admin:read'] }],
   });
 
-  const browser = await launchBrowser(t);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = collectErrors(page);
+  const { browser, context, page, errors } = await openBrowser(t);
   const token = (clientId: string, secret: string) =>
     postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(clientId, secret) });
 
@@ -468,9 +437,7 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
   });
 
   await t.test('a read-only admin sees no write controls; the session ends when the token expires', async (t) => {
-    const readOnly = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    const view = await readOnly.newPage();
-    const viewErrors = collectErrors(view);
+    const { page: view, errors: viewErrors } = await openPage(browser, t);
     await view.clock.install();
     await view.goto(`${origin}/console/clients`);
     await signIn(view, 'reader', reader.clientSecret);
@@ -511,6 +478,5 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
       [],
       'nothing in the browser console but the refused request for admin:write',
     );
-    await readOnly.close();
   });
 });

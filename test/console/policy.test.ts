@@ -1,17 +1,7 @@
-import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
-import { ADMIN_ID, ADMIN_SECRET, addClient, addService, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
-import {
-  accessibilityViolations,
-  browserMissing,
-  collectErrors,
-  ensureConsoleBuilt,
-  horizontalOverflow,
-  launchBrowser,
-  screenshots,
-  signIn,
-} from './browser.js';
+import { addClient, addService, basicAuth, postToken } from '../helpers.js';
+import { accessibilityViolations, browserMissing, horizontalOverflow, openBrowser, screenshots, signIn, startConsole } from './browser.js';
 
 /**
  * The token policy in the console, in Debian's chromium against a real listening Portier:
@@ -23,10 +13,7 @@ import {
 const BAD_REQUEST = 'Failed to load resource: the server responded with a status of 400 (Bad Request)';
 
 t.test('the token policy in a browser', { skip: browserMissing() }, async (t) => {
-  ensureConsoleBuilt();
-  const server = await buildWithAdmin(t);
-  await server.app.listen({ port: 0, host: '127.0.0.1' });
-  const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
+  const { server, origin } = await startConsole(t);
   await addService(server.database, { id: 'orders', name: 'Orders', audience: 'https://orders.example', scopes: ['orders:read'] });
   const client = await addClient(server, {
     client_id: 'acme-sync',
@@ -37,12 +24,9 @@ t.test('the token policy in a browser', { skip: browserMissing() }, async (t) =>
   const token = (secret = client.clientSecret) =>
     postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, secret) });
 
-  const browser = await launchBrowser(t);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = collectErrors(page);
+  const { page, errors } = await openBrowser(t);
   await page.goto(`${origin}/console/clients/acme-sync`);
-  await signIn(page, ADMIN_ID, ADMIN_SECRET);
+  await signIn(page);
   await page.getByRole('heading', { name: 'Acme sync' }).waitFor();
 
   await t.test('the claims editor: JSON checked first, then what the server refuses, then saved and in tokens', async (t) => {

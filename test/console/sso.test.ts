@@ -1,9 +1,9 @@
 import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config.js';
-import { addService, buildWithAdmin, freePort } from '../helpers.js';
-import { startIdp } from '../people/idp.js';
-import { accessibilityViolations, browserMissing, collectErrors, ensureConsoleBuilt, launchBrowser, screenshots } from './browser.js';
+import { addService, freePort } from '../helpers.js';
+import { ssoConfig, startIdp } from '../people/idp.js';
+import { accessibilityViolations, browserMissing, launchBrowser, openPage, screenshots, startConsole } from './browser.js';
 
 /**
  * The console with people signing in through a real OpenID Connect provider
@@ -17,19 +17,10 @@ import { accessibilityViolations, browserMissing, collectErrors, ensureConsoleBu
 const REFUSED_FETCH = /^Failed to load resource: the server responded with a status of (401|403|404)/;
 
 t.test('people in the console, signed in through the identity provider', { skip: browserMissing() }, async (t) => {
-  ensureConsoleBuilt();
   const port = await freePort();
   const origin = `http://127.0.0.1:${port}`;
   const idp = await startIdp(t, { redirectUris: [`${origin}/console/auth/callback`] });
-  const loaded = loadConfig({
-    ISSUER: origin,
-    OIDC_ISSUER: idp.issuer,
-    OIDC_CLIENT_ID: idp.clientId,
-    OIDC_CLIENT_SECRET: idp.clientSecret,
-    OIDC_NAME: 'Test IdP',
-  });
-  const server = await buildWithAdmin(t, { config: { issuer: origin, oidc: loaded.oidc, console: loaded.console } });
-  await server.app.listen({ port, host: '127.0.0.1' });
+  const { server } = await startConsole(t, { port, config: ssoConfig(idp, origin) });
   await addService(server.database, {
     id: 'orders',
     name: 'Orders',
@@ -48,10 +39,7 @@ t.test('people in the console, signed in through the identity provider', { skip:
 
   /** A browser of its own for one person, signed in through the provider's login page. */
   async function signedIn(t: Test, browser: Browser, username: string): Promise<{ page: Page; errors: string[] }> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    t.teardown(() => context.close());
-    const page = await context.newPage();
-    const errors = collectErrors(page);
+    const { page, errors } = await openPage(browser, t);
     await page.goto(`${origin}/console`);
     await page.getByRole('link', { name: 'Sign in with Test IdP' }).click();
     await page.waitForURL(`${idp.issuer}/interaction/**`);
@@ -64,9 +52,7 @@ t.test('people in the console, signed in through the identity provider', { skip:
   }
 
   await t.test('the sign-in page offers the provider, and the admin-client sign-in for break-glass', async (t) => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    t.teardown(() => context.close());
-    const page = await context.newPage();
+    const { page } = await openPage(browser, t);
     await page.goto(`${origin}/console`);
     await page.getByRole('link', { name: 'Sign in with Test IdP' }).waitFor();
     await page.getByRole('heading', { name: 'Or with an admin client (break-glass)' }).waitFor();
@@ -84,11 +70,8 @@ t.test('people in the console, signed in through the identity provider', { skip:
       OIDC_CLIENT_ID: 'portier',
       OIDC_CLIENT_SECRET: 'secret',
     });
-    const unreachable = await buildWithAdmin(t, { config: { issuer: down.issuer, oidc: down.oidc, console: down.console } });
-    await unreachable.app.listen({ port: downPort, host: '127.0.0.1' });
-    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-    t.teardown(() => context.close());
-    const page = await context.newPage();
+    await startConsole(t, { port: downPort, config: { issuer: down.issuer, oidc: down.oidc, console: down.console } });
+    const { page } = await openPage(browser, t);
     await page.goto(`${down.issuer}/console`);
     const alert = page.getByRole('alert');
     await alert.waitFor();

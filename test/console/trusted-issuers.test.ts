@@ -1,19 +1,8 @@
-import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import type { Page } from 'playwright-core';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth/client-assertion.js';
-import { ADMIN_ID, ADMIN_SECRET, addClient, addService, buildWithAdmin, postToken } from '../helpers.js';
-import {
-  accessibilityViolations,
-  browserMissing,
-  collectErrors,
-  ensureConsoleBuilt,
-  horizontalOverflow,
-  launchBrowser,
-  screenshots,
-  signIn,
-} from './browser.js';
+import { addClient, addService, postToken } from '../helpers.js';
+import { browserMissing, checkScreen, openBrowser, signIn, startConsole } from './browser.js';
 
 /**
  * The console's Trusted issuers screen and federated clients, in Debian's chromium against
@@ -22,20 +11,8 @@ import {
  * 409 that names the client when its issuer is deleted. One page, visited in order.
  */
 
-async function checkScreen(t: Test, page: Page, name: string): Promise<void> {
-  t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 1280 px`);
-  await page.setViewportSize({ width: 390, height: 844 });
-  t.equal(await horizontalOverflow(page), 0, `${name}: no horizontal scrolling at 390 px`);
-  t.same(await accessibilityViolations(page), [], `${name}: no serious or critical accessibility violations at 390 px`);
-  await page.setViewportSize({ width: 1280, height: 800 });
-  await screenshots(page, name);
-}
-
 t.test('trusted issuers and federated clients in the console', { skip: browserMissing() }, async (t) => {
-  ensureConsoleBuilt();
-  const server = await buildWithAdmin(t);
-  await server.app.listen({ port: 0, host: '127.0.0.1' });
-  const origin = `http://127.0.0.1:${(server.app.server.address() as AddressInfo).port}`;
+  const { server, origin } = await startConsole(t);
   await addService(server.database, { id: 'orders', name: 'Orders', audience: 'https://orders.example', scopes: ['orders:read'] });
   const reader = await addClient(server, {
     client_id: 'reader',
@@ -48,12 +25,9 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
   const platformJwks = { keys: [{ ...(await exportJWK(platform.publicKey)), kid: 'cluster-key', alg: 'RS256' }] };
   const CLUSTER = 'https://kubernetes.prod.example';
 
-  const browser = await launchBrowser(t);
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
-  const errors = collectErrors(page);
+  const { context, page, errors } = await openBrowser(t);
   await page.goto(`${origin}/console`);
-  await signIn(page, ADMIN_ID, ADMIN_SECRET);
+  await signIn(page);
   await page.getByRole('heading', { name: 'Clients' }).waitFor();
 
   await t.test('the screen: empty, then a new issuer (errors next to their fields), listed', async (t) => {
@@ -88,7 +62,7 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
     const row = page.getByRole('row').filter({ hasText: 'prod-cluster' });
     await row.waitFor();
     t.match(await row.textContent(), /1 pasted key\(s\)/, 'listed with where its keys are');
-    await checkScreen(t, page, 'trusted-issuers');
+    await checkScreen(t, page, 'trusted-issuers', true);
   });
 
   await t.test('edit an issuer', async (t) => {
@@ -99,7 +73,7 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
     await page.getByRole('button', { name: 'Save trusted issuer' }).click();
     await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
     t.equal((await server.admin('GET', '/admin/trusted-issuers/prod-cluster')).json().max_token_age, 1800, 'saved');
-    await checkScreen(t, page, 'trusted-issuer');
+    await checkScreen(t, page, 'trusted-issuer', true);
   });
 
   await t.test('a new client that signs in with its platform’s token: no secret, straight to its screen', async (t) => {
@@ -121,7 +95,7 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
     await page.locator('#error-federated_identities').filter({ hasText: 'is not name=value' }).waitFor();
     t.pass('a claim line without "=": said next to the identities');
     await page.getByLabel(/^Identity 1: claims/).fill('/kubernetes.io/namespace=payments');
-    await checkScreen(t, page, 'create-federated-client');
+    await checkScreen(t, page, 'create-federated-client', true);
     await page.getByRole('button', { name: 'Create client' }).click();
     await page.getByRole('heading', { name: 'Payments reporter' }).waitFor();
     t.equal(await page.getByRole('dialog').count(), 0, 'no secret dialog');
@@ -156,10 +130,10 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
     await server.app.portier.lastUsed.flush();
     await page.reload();
     await page.getByLabel('Client ID').waitFor();
-    await signIn(page, ADMIN_ID, ADMIN_SECRET);
+    await signIn(page);
     await page.goto(`${origin}/console/clients/payments-reporter`);
     await page.getByLabel('Client ID').waitFor();
-    await signIn(page, ADMIN_ID, ADMIN_SECRET);
+    await signIn(page);
     const lastUsedBy = page.locator('.details div').filter({ hasText: 'Last used by' });
     await lastUsedBy.waitFor();
     t.match(await lastUsedBy.textContent(), /prod-cluster: system:serviceaccount:payments:reporter/);
@@ -180,7 +154,7 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
   await t.test('deleting an issuer a client uses: refused, naming the client', async (t) => {
     await page.goto(`${origin}/console/trusted-issuers/prod-cluster`);
     await page.getByLabel('Client ID').waitFor();
-    await signIn(page, ADMIN_ID, ADMIN_SECRET);
+    await signIn(page);
     await page.getByRole('button', { name: 'Delete trusted issuer' }).click();
     await page.getByRole('button', { name: 'Yes, delete trusted issuer' }).click();
     await page

@@ -4,6 +4,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import Provider, { type Configuration } from 'oidc-provider';
+import { type Config, loadConfig } from '../../src/config.js';
 import type { TestLike } from '../helpers.js';
 
 /**
@@ -56,6 +57,22 @@ export function defaultAccounts(): Map<string, IdpAccount> {
     ['otto', account('otto-0004', 'Otto Auditor', 'otto@example.com', ['portier-auditor'])],
     ['nomail', account('nomail-0005', 'No Mail', undefined, ['developers'])],
   ]);
+}
+
+/**
+ * Portier's configuration for people to sign in through `idp` (named "Test IdP"), for a
+ * Portier at `origin`; `env`: other variables, or these changed.
+ */
+export function ssoConfig(idp: TestIdp, origin: string, env: Record<string, string> = {}): Partial<Config> {
+  const loaded = loadConfig({
+    ISSUER: origin,
+    OIDC_ISSUER: idp.issuer,
+    OIDC_CLIENT_ID: idp.clientId,
+    OIDC_CLIENT_SECRET: idp.clientSecret,
+    OIDC_NAME: 'Test IdP',
+    ...env,
+  });
+  return { issuer: loaded.issuer, oidc: loaded.oidc, console: loaded.console };
 }
 
 export async function startIdp(

@@ -1,7 +1,6 @@
 import t, { type Test } from 'tap';
-import { type Config, loadConfig } from '../../src/config.js';
 import { buildWithAdmin, captureLogs, freePort } from '../helpers.js';
-import { startIdp, type TestIdp } from './idp.js';
+import { ssoConfig, startIdp, type TestIdp } from './idp.js';
 import { callbackHop, callbackUrlFromIdp, signInThroughIdp, UserAgent } from './user-agent.js';
 
 /**
@@ -17,25 +16,13 @@ const ORIGINS = PORTS.map((port) => `http://127.0.0.1:${port}`);
 const idp: TestIdp = await startIdp(t, { redirectUris: ORIGINS.map((origin) => `${origin}/console/auth/callback`) });
 let nextPort = 0;
 
-function peopleConfig(origin: string, env: Record<string, string> = {}): Partial<Config> {
-  const loaded = loadConfig({
-    ISSUER: origin,
-    OIDC_ISSUER: idp.issuer,
-    OIDC_CLIENT_ID: idp.clientId,
-    OIDC_CLIENT_SECRET: idp.clientSecret,
-    OIDC_NAME: 'Test IdP',
-    ...env,
-  });
-  return { issuer: loaded.issuer, oidc: loaded.oidc, console: loaded.console };
-}
-
 /** A Portier with SSO through the file's provider, listening on the next registered port. */
 async function portier(t: Test, env: Record<string, string> = {}, logger = captureLogs('info')) {
   const index = nextPort++;
   const port = PORTS[index];
   const origin = ORIGINS[index];
   if (port === undefined || origin === undefined) throw new Error('no registered port left: add one to PORTS');
-  const server = await buildWithAdmin(t, { config: peopleConfig(origin, env), logger: logger.logger });
+  const server = await buildWithAdmin(t, { config: ssoConfig(idp, origin, env), logger: logger.logger });
   await server.app.listen({ port, host: '127.0.0.1' });
   return { ...server, origin, logs: logger };
 }
@@ -444,7 +431,7 @@ t.test('admins list and end people’s sessions; expired rows are pruned', async
 t.test('a provider that cannot be reached: the sign-in page says so; tokens and Bearer admin go on', async (t) => {
   const closed = await freePort();
   const server = await buildWithAdmin(t, {
-    config: peopleConfig('http://127.0.0.1:1', { OIDC_ISSUER: `http://127.0.0.1:${closed}` }),
+    config: ssoConfig(idp, 'http://127.0.0.1:1', { OIDC_ISSUER: `http://127.0.0.1:${closed}` }),
   });
   const state = await server.app.inject({ method: 'GET', url: '/console/auth/session' });
   t.same(state.json(), { sign_in: { sso: { name: 'Test IdP', available: false }, client: true }, person: null });
@@ -476,13 +463,13 @@ t.test('OIDC_CA_FILE: a provider whose certificate a private CA signed', async (
   const caFile = join(t.testdir(), 'idp-ca.pem');
   writeFileSync(caFile, certificate.cert);
   const env = { OIDC_ISSUER: tlsIdp.issuer, OIDC_CLIENT_ID: tlsIdp.clientId, OIDC_CLIENT_SECRET: tlsIdp.clientSecret };
-  const trusting = await buildWithAdmin(t, { config: peopleConfig('http://127.0.0.1:1', { ...env, OIDC_CA_FILE: caFile }) });
+  const trusting = await buildWithAdmin(t, { config: ssoConfig(idp, 'http://127.0.0.1:1', { ...env, OIDC_CA_FILE: caFile }) });
   const available = await trusting.app.inject({ method: 'GET', url: '/console/auth/session' });
   t.equal(available.json().sign_in.sso.available, true, 'with the CA: discovery over https works');
   const login = await trusting.app.inject({ method: 'GET', url: '/console/auth/login' });
   t.equal(new URL(login.headers.location ?? '').origin, tlsIdp.issuer, 'and the sign-in goes to the provider');
 
-  const untrusting = await buildWithAdmin(t, { config: peopleConfig('http://127.0.0.1:1', env) });
+  const untrusting = await buildWithAdmin(t, { config: ssoConfig(idp, 'http://127.0.0.1:1', env) });
   const refused = await untrusting.app.inject({ method: 'GET', url: '/console/auth/session' });
   t.equal(refused.json().sign_in.sso.available, false, 'without it the certificate is not trusted');
 });

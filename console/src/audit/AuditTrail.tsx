@@ -2,6 +2,7 @@ import { useEffect } from 'react';
 import type { Api, AuditEvent, AuditQuery } from '../api';
 import { useRouter } from '../router';
 import { Pager } from '../ui/Pager';
+import { LoadStatus } from '../ui/StatusLines';
 import { type PageFetcher, usePage } from '../ui/usePage';
 import { AuditFilters } from './AuditFilters';
 import { AuditTable } from './AuditTable';
@@ -31,16 +32,7 @@ export function AuditTrail({ api }: { api: Api }) {
     <section aria-labelledby="audit-heading">
       <h1 id="audit-heading">Audit trail</h1>
       <AuditFilters />
-      {state.kind === 'loading' && (
-        <p role="status" className="muted">
-          Loading events…
-        </p>
-      )}
-      {state.kind === 'error' && (
-        <p role="alert" className="error">
-          {state.message}
-        </p>
-      )}
+      <LoadStatus error={state.kind === 'error' ? state.message : null} loaded={state.kind === 'ready'} loadingText="Loading events…" />
       {state.kind === 'ready' && state.items.length === 0 && (
         <p className="empty" role="status">
           No events match these filters.

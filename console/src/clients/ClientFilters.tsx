@@ -1,7 +1,5 @@
-import type { FormEvent } from 'react';
 import type { ClientStatus, Service } from '../api';
-import { formText, listUrl } from '../format';
-import { useRouter } from '../router';
+import { FilterField, FilterForm } from '../ui/FilterForm';
 
 const FILTERS = ['name', 'owner', 'status', 'service'] as const;
 /** The status filter's choices: every status of the API's schema, and no other (checked below). */
@@ -16,60 +14,41 @@ void everyStatusOffered;
  * whose clients all have one owner).
  */
 export function ClientFilters({ services, byOwner = true }: { services: Service[]; byOwner?: boolean }) {
-  const { location, navigate } = useRouter();
-  const params = location.search;
-  const service = params.get('service');
-
-  const apply = (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const chosen = new URLSearchParams();
-    for (const name of FILTERS) {
-      const value = formText(form, name);
-      if (value !== '') chosen.set(name, value);
-    }
-    navigate(listUrl('/clients', chosen));
-  };
-
   return (
-    <form className="filters" onSubmit={apply} key={params.toString()} aria-label="Filter clients">
-      <div className="field">
-        <label htmlFor="filter-name">Name</label>
-        <input id="filter-name" name="name" defaultValue={params.get('name') ?? ''} />
-      </div>
-      {byOwner && (
-        <div className="field">
-          <label htmlFor="filter-owner">Owner</label>
-          <input id="filter-owner" name="owner" defaultValue={params.get('owner') ?? ''} />
-        </div>
-      )}
-      <div className="field">
-        <label htmlFor="filter-status">Status</label>
-        <select id="filter-status" name="status" defaultValue={params.get('status') ?? ''}>
-          <option value="">Any</option>
-          {STATUSES.map((status) => (
-            <option key={status} value={status}>
-              {status}
-            </option>
-          ))}
-        </select>
-      </div>
-      <div className="field">
-        <label htmlFor="filter-service">Service</label>
-        <select id="filter-service" name="service" defaultValue={service ?? ''}>
-          <option value="">Any</option>
-          {services.map(({ id, name }) => (
-            <option key={id} value={id}>
-              {name} ({id})
-            </option>
-          ))}
-          {/* A service in the URL that is not (or not yet) in the catalogue stays chosen. */}
-          {service && !services.some(({ id }) => id === service) && <option value={service}>{service}</option>}
-        </select>
-      </div>
-      <div className="field actions">
-        <button type="submit">Apply filters</button>
-      </div>
-    </form>
+    <FilterForm label="Filter clients" path="/clients" names={FILTERS}>
+      {(params) => {
+        const service = params.get('service');
+        return (
+          <>
+            <FilterField id="filter-name" name="name" label="Name" params={params} />
+            {byOwner && <FilterField id="filter-owner" name="owner" label="Owner" params={params} />}
+            <div className="field">
+              <label htmlFor="filter-status">Status</label>
+              <select id="filter-status" name="status" defaultValue={params.get('status') ?? ''}>
+                <option value="">Any</option>
+                {STATUSES.map((status) => (
+                  <option key={status} value={status}>
+                    {status}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor="filter-service">Service</label>
+              <select id="filter-service" name="service" defaultValue={service ?? ''}>
+                <option value="">Any</option>
+                {services.map(({ id, name }) => (
+                  <option key={id} value={id}>
+                    {name} ({id})
+                  </option>
+                ))}
+                {/* A service in the URL that is not (or not yet) in the catalogue stays chosen. */}
+                {service && !services.some(({ id }) => id === service) && <option value={service}>{service}</option>}
+              </select>
+            </div>
+          </>
+        );
+      }}
+    </FilterForm>
   );
 }

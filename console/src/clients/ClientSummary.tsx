@@ -1,6 +1,6 @@
-import type { ReactNode } from 'react';
 import type { Client, TokenQuota } from '../api';
 import { exactTime, managedText, relativeTime } from '../format';
+import { type DetailRow, DetailsList } from '../ui/DetailsList';
 import { authMethodLabel } from './federated-identities';
 
 function Time({ iso, none = 'never' }: { iso: string | null; none?: string }) {
@@ -54,7 +54,7 @@ function Quota({ quota }: { quota: TokenQuota | null }) {
 
 /** Every field of a client, as a list of labels and values. */
 export function ClientSummary({ client }: { client: Client }) {
-  const rows: Array<[string, ReactNode]> = [
+  const rows: DetailRow[] = [
     ['Client ID', <code key="id">{client.client_id}</code>],
     ['Name', client.name],
     ['Description', client.description || '—'],
@@ -87,7 +87,7 @@ export function ClientSummary({ client }: { client: Client }) {
     ['Token quota', <Quota key="quota" quota={client.token_quota} />],
     ['Authentication', authMethodLabel(client.auth_method)],
     ...(client.auth_method === 'federated'
-      ? [['Platform identities', <Identities key="identities" identities={client.federated_identities} />] as [string, ReactNode]]
+      ? [['Platform identities', <Identities key="identities" identities={client.federated_identities} />] as const]
       : []),
     ['Expires', <Time key="expires" iso={client.expires_at} />],
     ['Last used', <Time key="last" iso={client.last_used_at} />],
@@ -99,20 +99,11 @@ export function ClientSummary({ client }: { client: Client }) {
             <span key="identity">
               <code>{client.last_used_identity.issuer}</code>: <code>{client.last_used_identity.subject}</code>
             </span>,
-          ] as [string, ReactNode],
+          ] as const,
         ]),
     ['Created', <Time key="created" iso={client.created_at} />],
     ['Created by', client.created_by_name ?? client.created_by],
     ['Updated', <Time key="updated" iso={client.updated_at} />],
   ];
-  return (
-    <dl className="details">
-      {rows.map(([label, value]) => (
-        <div key={label}>
-          <dt>{label}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <DetailsList rows={rows} />;
 }

@@ -3,6 +3,7 @@ import type { Api, Client, ClientQuery } from '../api';
 import { Link, useRouter } from '../router';
 import { useServices } from '../services/useServices';
 import { Pager } from '../ui/Pager';
+import { LoadStatus } from '../ui/StatusLines';
 import { type PageFetcher, usePage } from '../ui/usePage';
 import { BulkBar, useBulkSelection } from './BulkBar';
 import { ClientFilters } from './ClientFilters';
@@ -54,19 +55,12 @@ export function ClientsList({ api, canWrite, mine }: { api: Api; canWrite: boole
       </div>
       <ClientFilters services={services} byOwner={!mine} />
       {canWrite && state.kind === 'ready' && state.items.length > 0 && <BulkBar bulk={bulk} />}
-      {state.kind === 'loading' && (
-        <p role="status" className="muted">
-          Loading clients…
-        </p>
-      )}
-      {state.kind === 'error' && (
-        <div role="alert" className="error">
-          <p>{state.message}</p>
-          <button type="button" className="secondary" onClick={fetchAgain}>
-            Retry
-          </button>
-        </div>
-      )}
+      <LoadStatus
+        error={state.kind === 'error' ? state.message : null}
+        loaded={state.kind === 'ready'}
+        loadingText="Loading clients…"
+        onRetry={fetchAgain}
+      />
       {state.kind === 'ready' && state.items.length === 0 && (
         <p className="empty" role="status">
           {filtered ? 'No clients match these filters.' : 'No clients yet.'}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { Api, Usage } from '../api';
 import { exactTime, problemMessage, usageBars } from '../format';
+import { LoadStatus } from '../ui/StatusLines';
 
 const WIDTH = 480;
 const HEIGHT = 100;
@@ -57,16 +58,7 @@ export function UsageChart({ api, clientId }: { api: Api; clientId: string }) {
           </button>
         ))}
       </fieldset>
-      {failure !== null && (
-        <p className="error" role="alert">
-          {failure}
-        </p>
-      )}
-      {usage === null && failure === null && (
-        <p role="status" className="muted">
-          Loading usage…
-        </p>
-      )}
+      <LoadStatus error={failure} loaded={usage !== null} loadingText="Loading usage…" />
       {buckets.length > 0 && (
         <figure>
           <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} preserveAspectRatio="none" role="img" aria-labelledby="usage-title">

@@ -1,30 +1,18 @@
-import { useState } from 'react';
+import { ConfirmedAction } from '../ui/ConfirmedAction';
 
 /** Rotating the signing key, after a confirmation; `busy` while the request runs. */
 export function RotateKey({ busy, onRotate }: { busy: boolean; onRotate: () => Promise<void> }) {
-  const [confirming, setConfirming] = useState(false);
-  const confirm = async () => {
-    await onRotate();
-    setConfirming(false);
-  };
   return (
     <div className="panel">
       <h2>Rotate</h2>
-      {confirming ? (
-        <div role="alert">
-          <p>Rotate now? A new key is published at once and takes over signing after the publication lead.</p>
-          <button type="button" className="danger" disabled={busy} onClick={() => void confirm()}>
-            Yes, rotate
-          </button>
-          <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-            Cancel
-          </button>
-        </div>
-      ) : (
-        <button type="button" onClick={() => setConfirming(true)}>
-          Rotate signing key
-        </button>
-      )}
+      <ConfirmedAction
+        label="Rotate signing key"
+        question="Rotate now? A new key is published at once and takes over signing after the publication lead."
+        confirmLabel="Yes, rotate"
+        cancelLabel="Cancel"
+        busy={busy}
+        onConfirm={onRotate}
+      />
     </div>
   );
 }

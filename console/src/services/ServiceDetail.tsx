@@ -1,10 +1,11 @@
-import { type FormEvent, useEffect, useState } from 'react';
-import type { Api, Service } from '../api';
-import { exactTime, fieldErrors, formText, managedText, problemMessage, readTokenShape, words } from '../format';
-import { Link, useRouter } from '../router';
-import { fieldErrorViews } from '../ui/fieldErrorViews';
-import { DeleteService } from './DeleteService';
-import { ServiceFields } from './ServiceFields';
+import type { Api, Service, ServicePatch } from '../api';
+import { exactTime, fieldErrors, managedText } from '../format';
+import { Link } from '../router';
+import { DeletePanel } from '../ui/DeletePanel';
+import { DetailsList } from '../ui/DetailsList';
+import { FormStatus, LoadStatus } from '../ui/StatusLines';
+import { type EditableResource, useRecordEditor } from '../ui/useRecordEditor';
+import { readServiceChanges, ServiceFields } from './ServiceFields';
 
 /** A service's fields, for a reader (who cannot edit). */
 function ServiceSummary({ service }: { service: Service }) {
@@ -20,66 +21,23 @@ function ServiceSummary({ service }: { service: Service }) {
     ['Created', exactTime(service.created_at)],
     ['Updated', exactTime(service.updated_at)],
   ] as const;
-  return (
-    <dl className="details">
-      {rows.map(([label, value]) => (
-        <div key={label}>
-          <dt>{label}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <DetailsList rows={rows} />;
 }
+
+const SERVICE: EditableResource<Service, ServicePatch> = {
+  what: 'service',
+  listTitle: 'Services',
+  listPath: '/services',
+  get: (api, id) => api.GET('/admin/services/{id}', { params: { path: { id } } }),
+  patch: (api, id, body) => api.PATCH('/admin/services/{id}', { params: { path: { id } }, body }),
+  delete: (api, id) => api.DELETE('/admin/services/{id}', { params: { path: { id } } }),
+  // A 409 lists the clients the service is still granted to.
+  deleteErrors: (problem) => fieldErrors(problem, 'The service could not be deleted.'),
+};
 
 /** /console/services/:id: edit or delete one service (a built-in one: its name and description only, and no delete). */
 export function ServiceDetail({ api, id, canWrite }: { api: Api; id: string; canWrite: boolean }) {
-  const { navigate } = useRouter();
-  const [service, setService] = useState<Service | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [notice, setNotice] = useState<string | null>(null);
-
-  useEffect(() => {
-    document.title = `${id} · Services · Portier console`;
-    api
-      .GET('/admin/services/{id}', { params: { path: { id } } })
-      .then(({ data, error }) =>
-        data === undefined ? setLoadError(problemMessage(error, 'The service could not be loaded.')) : setService(data),
-      )
-      .catch(() => setLoadError('The service could not be loaded: Portier is not reachable.'));
-  }, [api, id]);
-
-  const save = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    if (service === null) return;
-    const form = new FormData(event.currentTarget);
-    const value = (name: string) => formText(form, name);
-    const shape = readTokenShape(value);
-    if (Object.keys(shape.errors).length > 0) {
-      setErrors(shape.errors);
-      return;
-    }
-    const common = { name: value('name'), description: value('description'), ...shape.body };
-    const body = service.built_in
-      ? common
-      : { ...common, audience: value('audience'), scopes: words(value('scopes')), self_service: form.get('self_service') === 'on' };
-    setErrors({});
-    setNotice(null);
-    const { data, error } = await api.PATCH('/admin/services/{id}', { params: { path: { id } }, body });
-    if (data === undefined) setErrors(fieldErrors(error, 'The service could not be saved.'));
-    else {
-      setService(data);
-      setNotice('Saved.');
-    }
-  };
-
-  const remove = async () => {
-    setErrors({});
-    const { response, error } = await api.DELETE('/admin/services/{id}', { params: { path: { id } } });
-    if (response.status === 204) navigate('/services', true);
-    else setErrors(fieldErrors(error, 'The service could not be deleted.'));
-  };
+  const { record: service, loadError, errors, notice, save, remove } = useRecordEditor(api, id, SERVICE);
 
   return (
     <section aria-labelledby="service-heading">
@@ -87,22 +45,8 @@ export function ServiceDetail({ api, id, canWrite }: { api: Api; id: string; can
         <Link to="/services">← Services</Link>
       </p>
       <h1 id="service-heading">{service?.name ?? `Service ${id}`}</h1>
-      {loadError !== null && (
-        <p className="error" role="alert">
-          {loadError}
-        </p>
-      )}
-      {service === null && loadError === null && (
-        <p role="status" className="muted">
-          Loading service…
-        </p>
-      )}
-      {fieldErrorViews(errors, 'service-error-').formError()}
-      {notice !== null && (
-        <p className="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <LoadStatus error={loadError} loaded={service !== null} loadingText="Loading service…" />
+      <FormStatus errors={errors} notice={notice} />
       {service !== null && !canWrite && <ServiceSummary service={service} />}
       {service !== null && canWrite && (
         <>
@@ -111,11 +55,19 @@ export function ServiceDetail({ api, id, canWrite }: { api: Api; id: string; can
             {service.built_in ? ': built in, its audience and scopes cannot change.' : ''}
           </p>
           {service.managed && <p>{managedText(true)}</p>}
-          <form className="stack" onSubmit={save} noValidate>
+          <form className="stack" onSubmit={(event) => save(event, readServiceChanges)} noValidate>
             <ServiceFields service={service} errors={errors} withId={false} />
             <button type="submit">Save service</button>
           </form>
-          {!service.built_in && <DeleteService serviceId={service.id} onDelete={remove} />}
+          {!service.built_in && (
+            <DeletePanel
+              what="service"
+              id={service.id}
+              consequence="This cannot be undone."
+              headingId="service-delete-heading"
+              onDelete={remove}
+            />
+          )}
         </>
       )}
     </section>

@@ -1,6 +1,35 @@
-import type { Service } from '../api';
+import type { NewServiceBody, Service, ServicePatch } from '../api';
+import { formText, readTokenShape, words } from '../format';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { TokenShapeFields } from '../ui/TokenShapeFields';
+import type { FormReading } from '../ui/useFormSubmission';
+
+/** The fields every service form sends, or what is wrong with its lifetime or claims. */
+function readCommonFields(form: FormData) {
+  const value = (name: string) => formText(form, name);
+  const shape = readTokenShape(value);
+  if (Object.keys(shape.errors).length > 0) return { ok: false as const, errors: shape.errors };
+  return { ok: true as const, value, body: { name: value('name'), description: value('description'), ...shape.body } };
+}
+
+/** The catalogue fields of a service (not a built-in one's: those cannot change). */
+function catalogueFields(form: FormData, value: (name: string) => string) {
+  return { audience: value('audience'), scopes: words(value('scopes')), self_service: form.get('self_service') === 'on' };
+}
+
+/** The new-service form's body. */
+export function readNewService(form: FormData): FormReading<NewServiceBody> {
+  const common = readCommonFields(form);
+  if (!common.ok) return common;
+  return { ok: true, body: { id: common.value('id'), ...common.body, ...catalogueFields(form, common.value) } };
+}
+
+/** The edit form's changes to `service`: its name, description and token shape only, when it is built in. */
+export function readServiceChanges(form: FormData, service: Service): FormReading<ServicePatch> {
+  const common = readCommonFields(form);
+  if (!common.ok) return common;
+  return { ok: true, body: service.built_in ? common.body : { ...common.body, ...catalogueFields(form, common.value) } };
+}
 
 /**
  * A service's fields, for the new-service form (`withId`) and the edit form (filled in from

@@ -1,10 +1,12 @@
-import { type FormEvent, useEffect, useState } from 'react';
-import type { Api, TrustedIssuer } from '../api';
-import { exactTime, fieldErrors, managedText, problemMessage } from '../format';
-import { Link, useRouter } from '../router';
-import { fieldErrorViews } from '../ui/fieldErrorViews';
-import { issuerFormBody, keySourceOf } from './issuer-form';
-import { readIssuerForm, TrustedIssuerFields } from './TrustedIssuerFields';
+import type { Api, TrustedIssuer, TrustedIssuerPatch } from '../api';
+import { exactTime, managedText, problemMessage } from '../format';
+import { Link } from '../router';
+import { DeletePanel } from '../ui/DeletePanel';
+import { DetailsList } from '../ui/DetailsList';
+import { FormStatus, LoadStatus } from '../ui/StatusLines';
+import { type EditableResource, useRecordEditor } from '../ui/useRecordEditor';
+import { keySourceOf } from './issuer-form';
+import { readIssuerChanges, TrustedIssuerFields } from './TrustedIssuerFields';
 
 /** A trusted issuer's fields, for a reader (who cannot edit). */
 function TrustedIssuerSummary({ issuer }: { issuer: TrustedIssuer }) {
@@ -24,89 +26,23 @@ function TrustedIssuerSummary({ issuer }: { issuer: TrustedIssuer }) {
     ['Created', exactTime(issuer.created_at)],
     ['Updated', exactTime(issuer.updated_at)],
   ] as const;
-  return (
-    <dl className="details">
-      {rows.map(([label, value]) => (
-        <div key={label}>
-          <dt>{label}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <DetailsList rows={rows} />;
 }
 
-/** Deleting a trusted issuer, after a confirmation (refused while a client uses it). */
-function DeleteTrustedIssuer({ id, onDelete }: { id: string; onDelete: () => Promise<void> }) {
-  const [confirming, setConfirming] = useState(false);
-  const confirm = async () => {
-    await onDelete();
-    setConfirming(false);
-  };
-  return (
-    <section className="panel danger-zone" aria-labelledby="issuer-delete-heading">
-      <h2 id="issuer-delete-heading">Delete</h2>
-      {confirming ? (
-        <div role="alert">
-          <p>Delete the trusted issuer {id}? Its tokens will no longer sign anyone in.</p>
-          <button type="button" className="danger" onClick={() => void confirm()}>
-            Yes, delete trusted issuer
-          </button>
-          <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-            Keep it
-          </button>
-        </div>
-      ) : (
-        <button type="button" className="danger" onClick={() => setConfirming(true)}>
-          Delete trusted issuer
-        </button>
-      )}
-    </section>
-  );
-}
+const TRUSTED_ISSUER: EditableResource<TrustedIssuer, TrustedIssuerPatch> = {
+  what: 'trusted issuer',
+  listTitle: 'Trusted issuers',
+  listPath: '/trusted-issuers',
+  get: (api, id) => api.GET('/admin/trusted-issuers/{id}', { params: { path: { id } } }),
+  patch: (api, id, body) => api.PATCH('/admin/trusted-issuers/{id}', { params: { path: { id } }, body }),
+  delete: (api, id) => api.DELETE('/admin/trusted-issuers/{id}', { params: { path: { id } } }),
+  // A 409 names the clients that still use it in its detail.
+  deleteErrors: (problem) => ({ form: [problemMessage(problem, 'The trusted issuer could not be deleted.')] }),
+};
 
 /** /console/trusted-issuers/:id: edit or delete one trusted issuer. */
 export function TrustedIssuerDetail({ api, id, canWrite }: { api: Api; id: string; canWrite: boolean }) {
-  const { navigate } = useRouter();
-  const [issuer, setIssuer] = useState<TrustedIssuer | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [notice, setNotice] = useState<string | null>(null);
-
-  useEffect(() => {
-    document.title = `${id} · Trusted issuers · Portier console`;
-    api
-      .GET('/admin/trusted-issuers/{id}', { params: { path: { id } } })
-      .then(({ data, error }) =>
-        data === undefined ? setLoadError(problemMessage(error, 'The trusted issuer could not be loaded.')) : setIssuer(data),
-      )
-      .catch(() => setLoadError('The trusted issuer could not be loaded: Portier is not reachable.'));
-  }, [api, id]);
-
-  const save = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    setErrors({});
-    setNotice(null);
-    const made = issuerFormBody(readIssuerForm(new FormData(event.currentTarget)));
-    if (!made.ok) {
-      setErrors(made.errors);
-      return;
-    }
-    const { data, error } = await api.PATCH('/admin/trusted-issuers/{id}', { params: { path: { id } }, body: made.body });
-    if (data === undefined) setErrors(fieldErrors(error, 'The trusted issuer could not be saved.'));
-    else {
-      setIssuer(data);
-      setNotice('Saved.');
-    }
-  };
-
-  const remove = async () => {
-    setErrors({});
-    const { response, error } = await api.DELETE('/admin/trusted-issuers/{id}', { params: { path: { id } } });
-    if (response.status === 204) navigate('/trusted-issuers', true);
-    // A 409 names the clients that still use it in its detail.
-    else setErrors({ form: [problemMessage(error, 'The trusted issuer could not be deleted.')] });
-  };
+  const { record: issuer, loadError, errors, notice, save, remove } = useRecordEditor(api, id, TRUSTED_ISSUER);
 
   return (
     <section aria-labelledby="issuer-heading">
@@ -114,33 +50,25 @@ export function TrustedIssuerDetail({ api, id, canWrite }: { api: Api; id: strin
         <Link to="/trusted-issuers">← Trusted issuers</Link>
       </p>
       <h1 id="issuer-heading">Trusted issuer {id}</h1>
-      {loadError !== null && (
-        <p className="error" role="alert">
-          {loadError}
-        </p>
-      )}
-      {issuer === null && loadError === null && (
-        <p role="status" className="muted">
-          Loading trusted issuer…
-        </p>
-      )}
-      {fieldErrorViews(errors, 'issuer-error-').formError()}
-      {notice !== null && (
-        <p className="notice" role="status">
-          {notice}
-        </p>
-      )}
+      <LoadStatus error={loadError} loaded={issuer !== null} loadingText="Loading trusted issuer…" />
+      <FormStatus errors={errors} notice={notice} />
       {issuer !== null && !canWrite && <TrustedIssuerSummary issuer={issuer} />}
       {issuer !== null && canWrite && (
         <>
           {issuer.managed && <p>{managedText(true)}</p>}
-          <form className="stack" onSubmit={save} noValidate key={issuer.updated_at}>
+          <form className="stack" onSubmit={(event) => save(event, readIssuerChanges)} noValidate key={issuer.updated_at}>
             <TrustedIssuerFields issuer={issuer} errors={errors} withId={false} />
             <div>
               <button type="submit">Save trusted issuer</button>
             </div>
           </form>
-          <DeleteTrustedIssuer id={issuer.id} onDelete={remove} />
+          <DeletePanel
+            what="trusted issuer"
+            id={issuer.id}
+            consequence="Its tokens will no longer sign anyone in."
+            headingId="issuer-delete-heading"
+            onDelete={remove}
+          />
         </>
       )}
     </section>

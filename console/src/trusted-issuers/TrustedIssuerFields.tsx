@@ -1,7 +1,9 @@
 import { useState } from 'react';
-import type { TrustedIssuer } from '../api';
+import type { NewTrustedIssuerBody, TrustedIssuer, TrustedIssuerPatch } from '../api';
+import { formText } from '../format';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
-import { ALGORITHMS, DEFAULT_MAX_TOKEN_AGE, type IssuerFormValues, type KeySource, keySourceOf } from './issuer-form';
+import type { FormReading } from '../ui/useFormSubmission';
+import { ALGORITHMS, DEFAULT_MAX_TOKEN_AGE, type IssuerFormValues, issuerFormBody, type KeySource, keySourceOf } from './issuer-form';
 
 const SOURCES: Array<[KeySource, string]> = [
   ['discovery', "From the issuer's discovery document (<issuer>/.well-known/openid-configuration)"],
@@ -10,7 +12,7 @@ const SOURCES: Array<[KeySource, string]> = [
 ];
 
 /** The values of the issuer form, read from its fields. */
-export function readIssuerForm(form: FormData): IssuerFormValues {
+function readIssuerForm(form: FormData): IssuerFormValues {
   const text = (name: string) => String(form.get(name) ?? '');
   return {
     issuer: text('issuer'),
@@ -21,6 +23,17 @@ export function readIssuerForm(form: FormData): IssuerFormValues {
     maxTokenAge: text('max_token_age'),
     algorithms: ALGORITHMS.filter((alg) => form.get(`alg-${alg}`) !== null),
   };
+}
+
+/** The edit form's body: every field, so that it replaces what was there. */
+export function readIssuerChanges(form: FormData): FormReading<TrustedIssuerPatch> {
+  return issuerFormBody(readIssuerForm(form));
+}
+
+/** The new-issuer form's body: the edit form's, and the id. */
+export function readNewIssuer(form: FormData): FormReading<NewTrustedIssuerBody> {
+  const made = issuerFormBody(readIssuerForm(form));
+  return made.ok ? { ok: true, body: { id: formText(form, 'id'), ...made.body } } : made;
 }
 
 /**

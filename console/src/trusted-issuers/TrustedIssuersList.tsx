@@ -1,28 +1,15 @@
-import { useCallback, useEffect, useState } from 'react';
 import type { Api, TrustedIssuer } from '../api';
-import { problemMessage } from '../format';
-import { NewTrustedIssuer } from './NewTrustedIssuer';
+import { NewRecordForm } from '../ui/NewRecordForm';
+import { LoadStatus } from '../ui/StatusLines';
+import { useWholeList, type WholeListFetcher } from '../ui/useWholeList';
+import { readNewIssuer, TrustedIssuerFields } from './TrustedIssuerFields';
 import { TrustedIssuersTable } from './TrustedIssuersTable';
+
+const fetchIssuers: WholeListFetcher<TrustedIssuer> = (api) => api.GET('/admin/trusted-issuers');
 
 /** /console/trusted-issuers: the platforms federated clients sign in with, and a form for a new one. */
 export function TrustedIssuersList({ api, canWrite }: { api: Api; canWrite: boolean }) {
-  const [issuers, setIssuers] = useState<TrustedIssuer[] | null>(null);
-  const [loadError, setLoadError] = useState<string | null>(null);
-
-  const load = useCallback(async () => {
-    try {
-      const { data, error } = await api.GET('/admin/trusted-issuers');
-      if (data === undefined) setLoadError(problemMessage(error, 'The trusted issuers could not be loaded.'));
-      else setIssuers(data.items);
-    } catch {
-      setLoadError('The trusted issuers could not be loaded: Portier is not reachable.');
-    }
-  }, [api]);
-
-  useEffect(() => {
-    document.title = 'Trusted issuers · Portier console';
-    void load();
-  }, [load]);
+  const { items: issuers, loadError, reload } = useWholeList(api, fetchIssuers, 'trusted issuers', 'Trusted issuers');
 
   return (
     <section aria-labelledby="issuers-heading">
@@ -30,19 +17,20 @@ export function TrustedIssuersList({ api, canWrite }: { api: Api; canWrite: bool
       <p className="muted">
         Platforms whose tokens clients sign in with instead of a secret: a Kubernetes cluster, GitHub Actions, a SPIFFE trust domain.
       </p>
-      {loadError !== null && (
-        <p className="error" role="alert">
-          {loadError}
-        </p>
-      )}
-      {issuers === null && loadError === null && (
-        <p role="status" className="muted">
-          Loading trusted issuers…
-        </p>
-      )}
+      <LoadStatus error={loadError} loaded={issuers !== null} loadingText="Loading trusted issuers…" />
       {issuers !== null && issuers.length === 0 && <p className="empty">No trusted issuers.</p>}
       {issuers !== null && issuers.length > 0 && <TrustedIssuersTable issuers={issuers} />}
-      {canWrite && <NewTrustedIssuer api={api} onCreated={load} />}
+      {canWrite && (
+        <NewRecordForm
+          what="trusted issuer"
+          headingId="new-issuer-heading"
+          read={readNewIssuer}
+          create={(body) => api.POST('/admin/trusted-issuers', { body })}
+          onCreated={reload}
+        >
+          {(errors) => <TrustedIssuerFields errors={errors} withId />}
+        </NewRecordForm>
+      )}
     </section>
   );
 }
