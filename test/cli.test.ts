@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import t from 'tap';
+import { parseCommandLine } from '../src/cli/options.js';
 import { connectDatabase, type Database } from '../src/db/connect.js';
 import { basicAuth, build, createTestDatabase, postToken, runCli, seededDataDir, type TestLike } from './helpers.js';
 
@@ -124,6 +125,24 @@ t.test('bad input is one clear line and a non-zero exit, and changes nothing', a
   }
   const listed = JSON.parse((await portier('clients', 'list')).stdout);
   t.same(listed.items, [], 'no client was half-created');
+});
+
+t.test('an argument that starts with a single "-" is a value, not an option: a kid may start with one', async (t) => {
+  const line = parseCommandLine(['keys', 'activate', '-XRPmQxsX_H6L', '--at', '-5', '--role', '-r', '-h']);
+  t.same(line.positionals, ['keys', 'activate', '-XRPmQxsX_H6L'], 'a positional');
+  t.equal(line.values.at, '-5', 'the value of a string option (checked later, as any other value)');
+  t.same(line.values.role, ['-r'], 'the value of a repeated option');
+  t.equal(line.values.help, true, '-h is still --help');
+  t.throws(() => parseCommandLine(['clients', 'create', '--bogus']), /Unknown option '--bogus'/, 'an unknown --option still fails');
+
+  const { portier } = await cliEnvironment(t);
+  await portier(...EVENTS_SERVICE);
+  const created = await portier('clients', 'create', '--name', 'x', '--owner', 'o', '--description', '-for the vendor');
+  t.equal(
+    JSON.parse(created.stdout.slice(0, created.stdout.lastIndexOf('}') + 1)).description,
+    '-for the vendor',
+    'through the real command',
+  );
 });
 
 t.test(

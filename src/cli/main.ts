@@ -1,5 +1,4 @@
 import { userInfo } from 'node:os';
-import { parseArgs } from 'node:util';
 import { DrizzleQueryError } from 'drizzle-orm';
 import type { Actor } from '../audit/events.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
@@ -18,7 +17,7 @@ import { type CliOutput, type CommandGroup, type Session, UsageError } from './c
 import { configCommand } from './config.js';
 import { issuersCommand } from './issuers.js';
 import { keysCommand } from './keys.js';
-import { type Flags, OPTIONS, USAGE } from './options.js';
+import { type CommandLine, type Flags, parseCommandLine, USAGE } from './options.js';
 import { pruneCommand } from './prune.js';
 import { servicesCommand } from './services.js';
 
@@ -61,9 +60,9 @@ const GROUPS: Record<string, (config: Config) => CommandGroup> = {
  */
 export async function main(argv: string[], context: CliContext = processContext()): Promise<number> {
   const { out } = context;
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  let parsed: CommandLine;
   try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseCommandLine(argv);
   } catch (error) {
     out.stderr(`portier: ${error instanceof Error ? error.message : String(error)}\n${USAGE}\n`);
     return 1;

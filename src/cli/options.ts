@@ -1,4 +1,4 @@
-import type { parseArgs } from 'node:util';
+import { parseArgs } from 'node:util';
 
 export const USAGE = `usage: portier <command>
 
@@ -102,5 +102,29 @@ export const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** One command line, parsed. */
+export type CommandLine = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
 /** The parsed flags of one command line. */
-export type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+export type Flags = CommandLine['values'];
+
+/**
+ * Marks an argument that starts with a single '-' while parseArgs reads the line: Node's
+ * parseArgs takes any such argument for a short option, but ids and values may start with
+ * one (a signing key's kid is a base64url thumbprint, and one in 64 does). Portier has no
+ * short option but -h, so such an argument is always a value. No argument can hold a NUL
+ * (the operating system passes them as C strings), so the mark is never mistaken.
+ */
+const DASHED = '\u0000';
+
+/** Parses `argv` against OPTIONS (strict: an unknown --option throws, with parseArgs's message). */
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const marked = argv.map((arg) => (/^-[^-]/.test(arg) && arg !== '-h' ? DASHED + arg : arg));
+  const parsed = parseArgs({ args: marked, options: OPTIONS, allowPositionals: true, strict: true });
+  const unmark = (value: string) => (value.startsWith(DASHED) ? value.slice(DASHED.length) : value);
+  const values: Record<string, unknown> = parsed.values;
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value === 'string') values[name] = unmark(value);
+    else if (Array.isArray(value)) values[name] = value.map((item) => (typeof item === 'string' ? unmark(item) : item));
+  }
+  return { values: parsed.values, positionals: parsed.positionals.map(unmark) };
+}
