@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
 import type { TokenHookConfig } from '../../src/config.js';
+import type { auditEvents } from '../../src/db/schema.js';
 import { expectOAuthError } from '../expect.js';
-import { addClient, addService, basicAuth, build, captureLogs, postToken, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, captureLogs, eventually, postToken, type TestServer } from '../helpers.js';
 
 // The issuance hook against a real HTTP server on the loopback, started here: what it is
 // sent (and that its signature verifies with the secret), what its answers do to the
@@ -156,16 +157,15 @@ t.test('a denial: 403 access_denied with the description, in the audit trail', a
   t.equal(denied.json().error_description, 'contract expired for acme', 'only what RFC 6749 allows in an error_description');
   hook.json(200, { deny: {} });
   t.equal((await ask()).json().error_description, 'the token was denied by policy');
-  const events = await server.database.db.query.auditEvents.findMany();
-  t.ok(
+  // A denial is audited after the answer has gone (see audit/denials.ts).
+  const deniedByHook = (events: Array<typeof auditEvents.$inferSelect>) =>
     events.some(
       (event) =>
         event.action === 'token.denied' &&
         event.clientId === 'acme-sync' &&
         (event.details as { reason?: string }).reason === 'denied by the issuance hook',
-    ),
-    'recorded as a token denial',
-  );
+    );
+  t.ok(deniedByHook(await eventually(() => server.database.db.query.auditEvents.findMany(), deniedByHook)), 'recorded as a token denial');
 });
 
 t.test('TOKEN_HOOK_ON_FAILURE=deny: every failure is a 503 temporarily_unavailable with Retry-After', async (t) => {
