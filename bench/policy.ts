@@ -12,7 +12,7 @@ import { type FloodReport, startFlood } from './attack.js';
 import { type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
 import { LOOPBACK, onCleanup } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
-import { basicAuthorization, type Credentials, checkToken, portierSpec, type Server, TOKEN_BODY } from './targets.js';
+import { basicAuthorization, type Credentials, checkToken, portierSpec, requestToken, type Server } from './targets.js';
 
 const BENCH_ACTOR: Actor = { clientId: 'bench', sub: null };
 const HOOK_SECRET = 'bench-hook-secret-0123456789abcdefghijklmnop';
@@ -245,13 +245,6 @@ async function runScenario(ctx: PolicyContext, scenario: Scenario, label: string
 
 /** One token request with `spec`'s credentials, which must be accepted: a token, or a quota's 429. */
 async function authenticateOnce(spec: ReturnType<typeof portierSpec>): Promise<void> {
-  const response = await fetch(spec.tokenUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuthorization(spec) },
-    body: TOKEN_BODY,
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  if (response.status !== 200 && response.status !== 429)
-    throw new Error(`token request answered ${response.status}: ${text.slice(0, 300)}`);
+  const { status, text } = await requestToken(spec);
+  if (status !== 200 && status !== 429) throw new Error(`token request answered ${status}: ${text.slice(0, 300)}`);
 }

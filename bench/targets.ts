@@ -259,12 +259,10 @@ export async function startPortier(name: string, root: string, env: NodeJS.Proce
 
 // ---- the token check -------------------------------------------------------------------
 
-/**
- * Asks for one token and checks that it really is one: 200, the RFC 6749 §5.1 shape, a JWT
- * of the expected algorithm and audience; when the target announces its keys (Portier, the
- * peer), the signature must verify against its own JWKS. Throws with the reason.
- */
-export async function checkToken(spec: TokenSpec): Promise<void> {
+/** One token request with `spec`'s client credentials (HTTP Basic) and the bench's body: its status and body text. */
+export async function requestToken(
+  spec: Pick<TokenSpec, 'tokenUrl' | 'clientId' | 'clientSecret'>,
+): Promise<{ status: number; text: string }> {
   assertLoopback(spec.tokenUrl);
   const response = await fetch(spec.tokenUrl, {
     method: 'POST',
@@ -272,8 +270,17 @@ export async function checkToken(spec: TokenSpec): Promise<void> {
     body: TOKEN_BODY,
     signal: AbortSignal.timeout(10_000),
   });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`token request answered ${response.status}: ${text.slice(0, 300)}`);
+  return { status: response.status, text: await response.text() };
+}
+
+/**
+ * Asks for one token and checks that it really is one: 200, the RFC 6749 §5.1 shape, a JWT
+ * of the expected algorithm and audience; when the target announces its keys (Portier, the
+ * peer), the signature must verify against its own JWKS. Throws with the reason.
+ */
+export async function checkToken(spec: TokenSpec): Promise<void> {
+  const { status, text } = await requestToken(spec);
+  if (status !== 200) throw new Error(`token request answered ${status}: ${text.slice(0, 300)}`);
   const body = JSON.parse(text) as { access_token?: unknown; token_type?: unknown; expires_in?: unknown };
   if (typeof body.access_token !== 'string') throw new Error(`no access_token in ${text.slice(0, 300)}`);
   if (typeof body.token_type !== 'string' || body.token_type.toLowerCase() !== 'bearer')
