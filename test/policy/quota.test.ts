@@ -83,7 +83,11 @@ t.test('enforce: RateLimit-* headers while within, then 429 until the UTC hour e
   expectOAuthError(t, refused, 429, 'too_many_requests');
   t.equal(refused.headers['retry-after'], reset, 'Retry-After: until the window ends');
   t.match(refused.json().error_description, /token quota for this hour/);
-  const denial = await server.database.db.query.auditEvents.findFirst({ where: eq(auditEvents.action, 'token.denied') });
+  // A denial is audited after the answer has gone (see audit/denials.ts).
+  const denial = await eventually(
+    () => server.database.db.query.auditEvents.findFirst({ where: eq(auditEvents.action, 'token.denied') }),
+    (row) => row !== undefined,
+  );
   t.match(denial, { clientId: 'busy-client', details: { error: 'too_many_requests', reason: 'over its token quota per hour' } });
 
   nextHour(server);
