@@ -532,6 +532,24 @@ t.test('prune: an issuer goes after the clients that used it are deleted or move
   t.same(await snapshot(database), before, 'the mover was not moved either');
 });
 
+t.test('a new id with the issuer URL or audience of the object it replaces: refused at its place, nothing applied', async (t) => {
+  const database = await prepared(t);
+  await apply(database, { services: [EVENTS], trusted_issuers: [CLUSTER], clients: [VENDOR, workload('runner', 'prod-cluster')] });
+  const before = await snapshot(database);
+  const renamed = {
+    services: [{ ...EVENTS, id: 'events-v2' }],
+    trusted_issuers: [{ ...CLUSTER, id: 'prod' }],
+    clients: [{ ...VENDOR, grants: [{ service: 'events-v2', scopes: ['events:read'] }] }, workload('runner', 'prod')],
+  };
+  const errors = await refusal(apply(database, renamed, { prune: true }));
+  t.ok(errors.includes('services[0]: another service already has the audience "https://events.example"'), 'the service, at its place');
+  t.ok(
+    errors.includes('trusted_issuers[0]: another trusted issuer already has the issuer "https://oidc.prod.example"'),
+    'the trusted issuer, at its place',
+  );
+  t.same(await snapshot(database), before, 'nothing applied');
+});
+
 t.test('errors in trusted issuers and in the identities naming them: named by their place, nothing applied', async (t) => {
   const database = await prepared(t);
   await apply(database, { trusted_issuers: [CLUSTER] });
