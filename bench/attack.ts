@@ -6,11 +6,11 @@
 import http from 'node:http';
 import { generateClientId } from '../src/clients/rules.js';
 import { generateSecret } from '../src/clients/secrets.js';
-import { type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
+import { type LoadResult, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { assertLoopback, onCleanup, sleep } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
 import { SLOW_ADDRESSES, SLOW_PER_ADDRESS, SLOW_SCENARIO_MAX_CONNECTIONS, startSlowConnections } from './slow-connections.js';
-import { basicAuthorization, type Credentials, checkToken, portierSpec, type Server, TOKEN_BODY, type TokenSpec } from './targets.js';
+import { basicAuthorization, type Credentials, checkToken, portierSpec, TOKEN_BODY, type TokenSpec } from './targets.js';
 
 /** Where the attacker's sockets come from; the legitimate load comes from 127.0.0.1. */
 export const ATTACKER_ADDRESS = '127.0.0.2';
@@ -223,19 +223,9 @@ async function adminToken(baseUrl: string, admin: Credentials): Promise<string> 
 
 // ---- the table ---------------------------------------------------------------------------------
 
-export interface AttackContext {
-  /** Starts a fresh portier-pg process on the bench database, with these of Portier's settings besides. */
-  startPortier(env?: Record<string, string>): Promise<Server>;
-  legit: Credentials;
+export interface AttackContext extends ScenarioTableContext {
   victimId: string;
   admin: Credentials;
-  alg: string;
-  sharedDir: string;
-  jsonDir: string;
-  settings: LoadSettings;
-  /** Times each scenario runs, the scenarios in turn (alone, floods, alone, floods…). */
-  rounds: number;
-  log(line?: string): void;
 }
 
 /** What an attack did, for the table (its outcomes) and the notes. */

@@ -4,12 +4,27 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assertLoopback, nodeEnv, runCommand, sleep } from './processes.js';
-import { TOKEN_BODY, type TokenSpec } from './targets.js';
+import { type Credentials, type Server, TOKEN_BODY, type TokenSpec } from './targets.js';
 
 export interface LoadSettings {
   warmupSeconds: number;
   durationSeconds: number;
   connections: number;
+}
+
+/** What a table of scenarios (the attack and token policy tables) needs from the run: each scenario on a fresh portier-pg. */
+export interface ScenarioTableContext {
+  /** Starts a fresh portier-pg process on the bench database, with these of Portier's settings besides. */
+  startPortier(env?: Record<string, string>): Promise<Server>;
+  /** The client load.mjs asks tokens for. */
+  legit: Credentials;
+  alg: string;
+  sharedDir: string;
+  jsonDir: string;
+  settings: LoadSettings;
+  /** Times each scenario runs, the scenarios in turn. */
+  rounds: number;
+  log(line?: string): void;
 }
 
 export interface LoadResult {

@@ -9,10 +9,10 @@ import { createClient } from '../src/clients/clients.js';
 import { loadConfig } from '../src/config.js';
 import { connectDatabase } from '../src/db/connect.js';
 import { type FloodReport, startFlood } from './attack.js';
-import { type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
+import { type LoadResult, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { LOOPBACK, onCleanup } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
-import { basicAuthorization, type Credentials, checkToken, portierSpec, requestToken, type Server } from './targets.js';
+import { basicAuthorization, type Credentials, checkToken, portierSpec, requestToken } from './targets.js';
 
 const BENCH_ACTOR: Actor = { clientId: 'bench', sub: null };
 const HOOK_SECRET = 'bench-hook-secret-0123456789abcdefghijklmnop';
@@ -87,22 +87,13 @@ async function startHook(): Promise<{ url: string; calls: () => number }> {
   return { url: `http://${LOOPBACK}:${(server.address() as AddressInfo).port}/hook`, calls: () => calls };
 }
 
-export interface PolicyContext {
-  /** Starts a fresh portier-pg on the bench database, with these variables added. */
-  startPortier(extraEnv: NodeJS.ProcessEnv): Promise<Server>;
-  legit: Credentials;
+export interface PolicyContext extends ScenarioTableContext {
   clients: PolicyClients;
-  alg: string;
-  sharedDir: string;
-  jsonDir: string;
-  settings: LoadSettings;
-  rounds: number;
-  log(line?: string): void;
 }
 
 interface Scenario {
   name: string;
-  env: NodeJS.ProcessEnv;
+  env: Record<string, string>;
   /** Who load.mjs asks tokens for. */
   client: (ctx: PolicyContext) => Credentials;
   /** The floods' credentials, if any. */

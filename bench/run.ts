@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
 import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S, selectedAttacks } from './attack.js';
 import { federationTable } from './federation.js';
-import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad } from './load.js';
+import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { policyTable, setUpPolicyClients } from './policy.js';
 import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
@@ -324,6 +324,18 @@ async function main(): Promise<number> {
     log();
   }
 
+  /** The attack and token policy tables: fresh portier-pg processes on `env`'s database, load.mjs for `legit`. */
+  const scenarioTable = (env: NodeJS.ProcessEnv, legit: Credentials): ScenarioTableContext => ({
+    startPortier: (extra = {}) => startPortier('portier-pg', ROOT, { ...env, ...extra }, cpuProfileDir),
+    legit,
+    alg,
+    sharedDir: shared.dir,
+    jsonDir,
+    settings,
+    rounds,
+    log,
+  });
+
   if (attack && pgEnv !== undefined && pgSetUp !== undefined) {
     const env = pgEnv;
     // The measured servers go first: the attack table has the machine (and portier-pg's port) to itself.
@@ -334,13 +346,7 @@ async function main(): Promise<number> {
         `(load.mjs, as above); scenarios ${attacks.join(', ')}; flooding attacker ${FLOOD_CONNECTIONS} keep-alive connections from ${ATTACKER_ADDRESS}; ` +
         `about 1 s into the measured window, a client created through the admin API asks for its first token (gives up after ${NEW_CLIENT_DEADLINE_S} s)`,
     );
-    const startAgain = (extra: Record<string, string> = {}) => startPortier('portier-pg', ROOT, { ...env, ...extra }, cpuProfileDir);
-    problems.push(
-      ...(await attackTable(
-        { startPortier: startAgain, ...pgSetUp, admin, alg, sharedDir: shared.dir, jsonDir, settings, rounds, log },
-        attacks,
-      )),
-    );
+    problems.push(...(await attackTable({ ...scenarioTable(env, pgSetUp.legit), victimId: pgSetUp.victimId, admin }, attacks)));
     log();
   }
 
@@ -354,19 +360,7 @@ async function main(): Promise<number> {
       'token policy table: portier-pg, a fresh process per scenario on the same database; load.mjs as above, from 127.0.0.1, ' +
         'for bench-client (bench-shaped in "lifetime + claims": its own lifetime and six custom claims)',
     );
-    problems.push(
-      ...(await policyTable({
-        startPortier: (extra) => startPortier('portier-pg', ROOT, { ...env, ...extra }, cpuProfileDir),
-        legit: pgSetUp.legit,
-        clients,
-        alg,
-        sharedDir: shared.dir,
-        jsonDir,
-        settings,
-        rounds,
-        log,
-      })),
-    );
+    problems.push(...(await policyTable({ ...scenarioTable(env, pgSetUp.legit), clients })));
     log();
   }
 
