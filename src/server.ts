@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import type { Database } from './db/connect.js';
@@ -40,8 +41,24 @@ function managementAddress(app: FastifyInstance): string | undefined {
   return address.family === 'IPv6' ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
 }
 
+/**
+ * Turns off V8's allocation-site pretenuring for the server process. With it, V8 starts
+ * allocating an object straight into the old generation once most objects from the same
+ * place in the code have outlived a young collection. A connection's objects live long and a
+ * request's die young, but both are built by the same stream and event-emitter constructors:
+ * once connections come and stay in numbers (a slow-connection attack, or only thousands of
+ * idle keep-alive clients), every request's objects land in the old generation, drag their
+ * young parts along, and the old generation fills at tens of MB/s. Measured on the token
+ * endpoint with 5,900 idle connections held: 1.2 MB promoted per young collection instead of
+ * 0.16 MB, and 0.78 of the throughput alone instead of 0.87. The README (Benchmarks) has the figures.
+ */
+function tuneGarbageCollector(): void {
+  setFlagsFromString('--no-allocation-site-pretenuring');
+}
+
 /** `portier serve` / `npm start`. SIGTERM and SIGINT drain in-flight requests, then exit 0. */
 export async function start(): Promise<void> {
+  tuneGarbageCollector();
   const config = loadConfigOrExit();
   // The rest of Portier is loaded once the configuration is known to be good: a bad value
   // stops the start in a fraction of a second, before hundreds of modules are read.
