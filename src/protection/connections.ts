@@ -56,6 +56,57 @@ interface Connection {
   /** Requests whose head has arrived and whose response has not ended. */
   inFlight: number;
   closed: boolean;
+  /** The list it is in (waiting or idle), and its neighbours there; see ConnectionList. */
+  list: ConnectionList | undefined;
+  previous: Connection | undefined;
+  next: Connection | undefined;
+}
+
+/**
+ * Connections in the order they joined, oldest first, linked through the connections
+ * themselves. A Map would do the same, but every keep-alive request moves its connection
+ * out of the idle list and back in: a Map that lives long has its table in the old
+ * generation, and V8 allocates each rebuilt table there too, so thousands of requests a
+ * second would fill the old generation with dead tables. Linking allocates nothing.
+ */
+class ConnectionList {
+  private head: Connection | undefined;
+  private tail: Connection | undefined;
+
+  get oldest(): Connection | undefined {
+    return this.head;
+  }
+
+  /** Appends `connection`, taking it out of the list it was in. */
+  push(connection: Connection): void {
+    connection.list?.remove(connection);
+    connection.list = this;
+    connection.previous = this.tail;
+    connection.next = undefined;
+    if (this.tail === undefined) this.head = connection;
+    else this.tail.next = connection;
+    this.tail = connection;
+  }
+
+  remove(connection: Connection): void {
+    if (connection.list !== this) return;
+    if (connection.previous === undefined) this.head = connection.next;
+    else connection.previous.next = connection.next;
+    if (connection.next === undefined) this.tail = connection.previous;
+    else connection.next.previous = connection.previous;
+    connection.list = connection.previous = connection.next = undefined;
+  }
+}
+
+/** Where a socket's Connection is kept: a property rather than a WeakMap, whose entries the collector must trace apart. */
+const tracked = Symbol('portier.connection');
+type TrackedSocket = Socket & { [tracked]?: Connection };
+
+/** A new connection's record, kept on its socket; in no list yet. */
+function track(socket: Socket, fields: Pick<Connection, 'address' | 'exempt' | 'acceptedAt' | 'turn'>): Connection {
+  const connection: Connection = { socket, ...fields, inFlight: 0, closed: false, list: undefined, previous: undefined, next: undefined };
+  (socket as TrackedSocket)[tracked] = connection;
+  return connection;
 }
 
 /**
@@ -92,11 +143,10 @@ export function capConnections(
   const pressure = Math.floor(cap * PRESSURE_SHARE);
   const perAddressCap = limits.maxConnectionsPerAddress;
 
-  const connections = new WeakMap<Socket, Connection>();
   /** Connections that have not delivered a request head yet, oldest first. */
-  const waiting = new Map<Socket, Connection>();
+  const waiting = new ConnectionList();
   /** Keep-alive connections between requests, idle longest first. */
-  const idle = new Map<Socket, Connection>();
+  const idle = new ConnectionList();
   const perAddress = new Map<string, number>();
   let open = 0;
   let turn = 0;
@@ -112,8 +162,7 @@ export function capConnections(
   const forget = (connection: Connection) => {
     if (connection.closed) return;
     connection.closed = true;
-    waiting.delete(connection.socket);
-    idle.delete(connection.socket);
+    connection.list?.remove(connection);
     open -= 1;
     const left = (perAddress.get(connection.address) ?? 1) - 1;
     if (left <= 0) perAddress.delete(connection.address);
@@ -122,10 +171,10 @@ export function capConnections(
 
   /** A place for a new connection whose address holds `holding` already, made by closing another; false if none can be had. */
   const makeRoom = (holding: number, isExempt: boolean, now: number): boolean => {
-    const [oldest] = waiting.values();
+    const oldest = waiting.oldest;
     // While any connection has yet to deliver a request head, no keep-alive connection gives
     // its place: the new one waits (is refused) until the oldest of those has had its turns.
-    const victim = oldest ?? idle.values().next().value;
+    const victim = oldest ?? idle.oldest;
     if (victim === undefined) return false;
     if (victim === oldest && turn - oldest.turn < GRACE_TURNS && now - oldest.acceptedAt < SLOW_HEAD_DEADLINE_MS) return false;
     if (!isExempt && !victim.exempt && holding >= (perAddress.get(victim.address) ?? 0)) return false;
@@ -135,11 +184,10 @@ export function capConnections(
 
   const sweep = () => {
     const deadline = systemClock() - SLOW_HEAD_DEADLINE_MS;
-    let closedNow = 0;
-    for (const connection of waiting.values()) {
-      if (connection.acceptedAt > deadline || closedNow >= MAX_CLOSED_PER_SWEEP) break;
+    for (let closedNow = 0; closedNow < MAX_CLOSED_PER_SWEEP; closedNow++) {
+      const connection = waiting.oldest;
+      if (connection === undefined || connection.acceptedAt > deadline) break;
       close(connection, 'slow_head');
-      closedNow += 1;
     }
     if (open <= pressure && sweeper !== undefined) {
       clearInterval(sweeper);
@@ -168,9 +216,8 @@ export function capConnections(
       log.warn('connections refused', { open, max_connections: cap }, 'connection refused: MAX_CONNECTIONS reached');
       return;
     }
-    const connection: Connection = { socket, address, exempt: isExempt, acceptedAt: now, turn, inFlight: 0, closed: false };
-    connections.set(socket, connection);
-    waiting.set(socket, connection);
+    const connection = track(socket, { address, exempt: isExempt, acceptedAt: now, turn });
+    waiting.push(connection);
     perAddress.set(address, holding + 1);
     open += 1;
     socket.once('close', () => forget(connection));
@@ -187,15 +234,14 @@ export function capConnections(
 
   // A request head has arrived: the connection is doing work, and is no longer slow.
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
-    const connection = connections.get(request.socket);
+    const connection = (request.socket as TrackedSocket)[tracked];
     if (connection === undefined || connection.closed) return;
-    waiting.delete(connection.socket);
-    idle.delete(connection.socket);
+    connection.list?.remove(connection);
     connection.inFlight += 1;
     response.once('close', () => {
       connection.inFlight -= 1;
       // At the end of the idle list: the one idle longest is the first to give its place.
-      if (connection.inFlight === 0 && !connection.closed) idle.set(connection.socket, connection);
+      if (connection.inFlight === 0 && !connection.closed) idle.push(connection);
     });
   });
 
