@@ -17,6 +17,7 @@ import { metricsRoutes } from './metrics.js';
 import { wellKnownRoutes } from './oauth/discovery.js';
 import { tokenRoutes } from './oauth/routes.js';
 import { createPortier, type Portier } from './portier.js';
+import { answerClientError } from './protection/client-errors.js';
 import { capConnections } from './protection/connections.js';
 
 declare module 'fastify' {
@@ -63,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestTimeout: protection.requestTimeoutMs,
     keepAliveTimeout: 65_000,
     http: { headersTimeout: protection.requestTimeoutMs, connectionsCheckingInterval: 1000 },
+    clientErrorHandler: answerClientError,
     bodyLimit: 1024 * 1024,
     // Reject duplicate slashes etc. the same way everywhere; ignore a trailing slash.
     routerOptions: { ignoreTrailingSlash: true },

@@ -4,4 +4,5 @@ import '../oauth/abuse.test.js';
 import '../oauth/token-claims.test.js';
 import '../protection/argon2-pool.test.js';
 import '../protection/budgets.test.js';
+import '../protection/client-errors.test.js';
 import '../protection/connections.test.js';
