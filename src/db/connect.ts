@@ -6,10 +6,11 @@ import { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import pg from 'pg';
+import type pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
 import { DATABASE_DEFAULTS } from '../config.js';
 import { applyMigrations } from './migrations.js';
+import { GuardedPool } from './pool.js';
 import * as schema from './schema.js';
 import type { Db, Tx } from './types.js';
 
@@ -117,7 +118,8 @@ export function postgresPoolConfig(options: PostgresOptions): pg.PoolConfig {
 }
 
 function connectPostgres(options: PostgresOptions): Database {
-  const pool = new pg.Pool(postgresPoolConfig(options));
+  // Checked-out clients are guarded too: see GuardedPool.
+  const pool = new GuardedPool(postgresPoolConfig(options));
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query simply gets a fresh connection.
   pool.on('error', () => {});

@@ -1,7 +1,6 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { connectDatabase } from '../../src/db/connect.js';
 import { GENERATION_POLL_MS } from '../../src/db/generation.js';
 import { prepareDatabase } from '../../src/prepare.js';
@@ -18,6 +17,7 @@ import {
   postToken,
   testConfig,
 } from '../helpers.js';
+import { startRelay } from './stand-ins.js';
 
 // When the database fails: 503 + Retry-After (never a 500, never SQL in a body), logs that
 // do not flood, and every endpoint back by itself within a second of the database.
@@ -29,45 +29,10 @@ const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['eve
 const GRANTS = [{ service: 'events', scopes: ['events:read'] }];
 const INTERNALS = /select|insert|update|from "|params|drizzle|stack|at \//i;
 
-/** A TCP relay to PostgreSQL that can be stopped (refusing and cutting connections) and started again. */
-async function relay(t: Test, target: URL) {
-  const sockets = new Set<Socket>();
-  let server: Server | undefined;
-  let port = 0;
-  const start = async () => {
-    server = createServer((client) => {
-      const upstream = connect({ host: target.hostname, port: Number(target.port || 5432) });
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('close', () => sockets.delete(socket));
-        socket.on('error', () => {});
-      }
-      client.pipe(upstream).pipe(client);
-      client.on('close', () => upstream.destroy());
-      upstream.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve));
-    const address = server.address();
-    if (address !== null && typeof address === 'object') port = address.port;
-  };
-  const stop = async () => {
-    const closing = new Promise<void>((resolve) => (server === undefined ? resolve() : server.close(() => resolve())));
-    for (const socket of sockets) socket.destroy();
-    await closing;
-    server = undefined;
-  };
-  await start();
-  t.teardown(stop);
-  const url = new URL(target);
-  url.port = String(port);
-  url.hostname = '127.0.0.1';
-  return { url: url.toString(), start, stop };
-}
-
 t.test('PostgreSQL stops and starts again', { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
   const { database: direct, databaseUrl } = await createTestDatabase(t);
   if (databaseUrl === undefined) throw new Error('no database url');
-  const link = await relay(t, new URL(databaseUrl));
+  const link = await startRelay(t, new URL(databaseUrl));
   const database = await connectDatabase({ databaseUrl: link.url });
   t.teardown(() => database.close().catch(() => {}));
   const logs = captureLogs('info');

@@ -4,19 +4,17 @@
  * again, and a change through one instance in force on the others. Part of the PostgreSQL
  * pass (DATABASE_URL); needs the `pgbouncer` program (Debian's package of that name).
  */
-import { type ChildProcessByStdio, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { dirname } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { eq, sql } from 'drizzle-orm';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import pg from 'pg';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import type { Database } from '../../src/db/connect.js';
 import { clients, signingKeys } from '../../src/db/schema.js';
 import { ADMIN_ID, ADMIN_SECRET, basicAuth, createTestDatabase, eventually, freePort, sleep } from '../helpers.js';
+import { pgbouncerSkipReason, startPgbouncer } from './stand-ins.js';
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/serve-on-go.ts', import.meta.url));
 const PROJECT_ROOT = dirname(dirname(dirname(FIXTURE)));
@@ -31,12 +29,10 @@ const ROUNDS = Math.max(2, Number.parseInt(process.env.PGBOUNCER_TEST_ROUNDS ?? 
 /** How long one instance may take from the start signal to ready (tsx, two cores shared). */
 const READY_WITHIN_MS = 20_000;
 
-const pgbouncer = findPgbouncer();
-
-t.test('Portier behind PgBouncer in transaction pooling', { skip: skipReason() }, async (t) => {
+t.test('Portier behind PgBouncer in transaction pooling', { skip: pgbouncerSkipReason() }, async (t) => {
   const { database, databaseUrl } = await createTestDatabase(t);
-  if (databaseUrl === undefined || pgbouncer === undefined) throw new Error('expected PostgreSQL and pgbouncer');
-  const bouncer = await startPgbouncer(t, pgbouncer, new URL(databaseUrl));
+  if (databaseUrl === undefined) throw new Error('expected PostgreSQL');
+  const bouncer = await startPgbouncer(t, new URL(databaseUrl));
 
   let instances: Instance[] = [];
   t.teardown(async () => void (await Promise.all(instances.map((instance) => instance.stop()))));
@@ -127,94 +123,6 @@ t.test('Portier behind PgBouncer in transaction pooling', { skip: skipReason() }
     t.not(introspected.body.active, true, 'instance C no longer says its token is active');
   });
 });
-
-function skipReason(): string | false {
-  if (process.env.DATABASE_URL === undefined || process.env.DATABASE_URL === '') return 'needs DATABASE_URL (PostgreSQL)';
-  if (pgbouncer === undefined) return 'needs the pgbouncer program (apt-get install pgbouncer)';
-  if (process.getuid?.() === 0 && spawnSync('id', ['-u', 'postgres']).status !== 0) {
-    return 'PgBouncer will not run as root, and there is no postgres user to run it as';
-  }
-  return false;
-}
-
-/** Debian puts pgbouncer in /usr/sbin, which is not on every PATH. */
-function findPgbouncer(): string | undefined {
-  for (const candidate of ['pgbouncer', '/usr/sbin/pgbouncer']) {
-    if (spawnSync(candidate, ['--version'], { stdio: 'ignore' }).status === 0) return candidate;
-  }
-  return undefined;
-}
-
-/**
- * A PgBouncer of our own in front of the PostgreSQL server of `target`: transaction
- * pooling, a free port, fewer server connections than the instances' pools together (so
- * that consecutive transactions of one client do land on different server connections),
- * and the credentials of `target` towards PostgreSQL.
- */
-async function startPgbouncer(t: Test, program: string, target: URL): Promise<{ url: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'portier-pgbouncer-'));
-  const port = await freePort();
-  const user = decodeURIComponent(target.username) || 'postgres';
-  const password = decodeURIComponent(target.password);
-  const server = [
-    `host=${target.hostname}`,
-    `port=${target.port || 5432}`,
-    `user=${user}`,
-    ...(password ? [`password=${password}`] : []),
-  ].join(' ');
-  writeFileSync(join(dir, 'userlist.txt'), `"${user}" ""\n`);
-  writeFileSync(
-    join(dir, 'pgbouncer.ini'),
-    [
-      '[databases]',
-      `* = ${server}`,
-      '[pgbouncer]',
-      'listen_addr = 127.0.0.1',
-      `listen_port = ${port}`,
-      'unix_socket_dir =',
-      'auth_type = trust',
-      `auth_file = ${join(dir, 'userlist.txt')}`,
-      'pool_mode = transaction',
-      'default_pool_size = 4',
-      'max_client_conn = 200',
-      '',
-    ].join('\n'),
-  );
-  // Readable by the user PgBouncer switches to when started as root.
-  chmodSync(dir, 0o755);
-  const args = process.getuid?.() === 0 ? ['-u', 'postgres', join(dir, 'pgbouncer.ini')] : [join(dir, 'pgbouncer.ini')];
-  const child = spawn(program, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  for (const stream of [child.stdout, child.stderr]) stream.setEncoding('utf8').on('data', (chunk: string) => (log += chunk));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  t.teardown(async () => {
-    child.kill('SIGTERM');
-    const kill = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(kill);
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String(port);
-  url.password = '';
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const probe = new pg.Client({ connectionString: url.toString() });
-    try {
-      await probe.connect();
-      await probe.query('SELECT 1');
-      await probe.end();
-      break;
-    } catch (error) {
-      await probe.end().catch(() => {});
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`PgBouncer did not start: ${String(error)}\n${log}`);
-      await sleep(100);
-    }
-  }
-  return { url: url.toString() };
-}
 
 interface Instance {
   base: string;

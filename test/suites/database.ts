@@ -1,5 +1,6 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
 import '../config.test.js';
+import '../db/connection-faults.test.js';
 import '../db/connection.test.js';
 import '../db/issuer.test.js';
 import '../db/migrations.test.js';
