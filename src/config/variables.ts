@@ -11,7 +11,7 @@
  *    `text`, or `custom` with a parse function for any other format (config/formats.ts has
  *    URLs, keys, PEM files…): it throws `BadValue('must be …')`, and the variable's name is put
  *    in front. The default is a literal, `unset('what that means')`, or
- *    `computed('how the README says it', (env) => …)`.
+ *    `computed('how the page says it', (env) => …)`.
  *    `doc` is the table's "meaning" column (Markdown, one line; links relative to docs/), and
  *    `values` what it takes where the kind cannot say it (integer, boolean and choice can).
  * 2. Run `npm run docs:config` and commit docs/configuration.md: test/docs/ fails while the
@@ -231,7 +231,7 @@ export const SETTINGS = {
     default: 'info',
     choices: LOG_LEVELS,
   }),
-  /** Limits that keep the server up under attack: see protection/ and the README's "Abuse resistance". */
+  /** Limits that keep the server up under attack: see protection/ and docs/security.md ("Abuse resistance"). */
   protection: {
     failuresPerClientAndAddress: integer({
       name: 'AUTH_FAILURES_PER_CLIENT_AND_ADDRESS',
