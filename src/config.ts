@@ -2,8 +2,9 @@
  * Portier's whole configuration, read once from the environment at start-up. The variables
  * are declared in config/variables.ts (one entry each: name, meaning, default, bounds);
  * this file derives from that table the Config type, loadConfig, and the list of variables.
- * The names and defaults are part of the public contract, documented in the README's
- * configuration table (a test checks that the two agree).
+ * The names and defaults are part of the public contract, documented in the table of
+ * docs/configuration.md, which `npm run docs:config` generates from the declarations (a
+ * test fails while the committed table is stale).
  */
 import { type Env, Setting, type Variable } from './config/kinds.js';
 import { SETTINGS } from './config/variables.js';
@@ -21,7 +22,7 @@ type ValuesOf<T> = { -readonly [K in keyof T]: T[K] extends Setting<infer V> ? V
 
 /** What loadConfig returns: the shape of the table in config/variables.ts, with each entry's value. */
 export interface Config extends ValuesOf<typeof SETTINGS> {}
-/** The limits that keep the server up under attack: see protection/ and the README's "Abuse resistance". */
+/** The limits that keep the server up under attack: see protection/ and docs/security.md ("Abuse resistance"). */
 export interface ProtectionConfig extends ValuesOf<typeof SETTINGS.protection> {}
 /** How a private_key_jwt client's jwks_uri is fetched (see oauth/client-auth/remote-jwks.ts). */
 export interface JwksUriConfig extends ValuesOf<typeof SETTINGS.jwksUri> {}
@@ -44,7 +45,7 @@ function variablesOf(table: Table): Variable[] {
   return Object.values(table).flatMap((entry) => (entry instanceof Setting ? entry.variables : variablesOf(entry)));
 }
 
-/** Every environment variable Portier reads, as the README's configuration table documents it. */
+/** Every environment variable Portier reads, as docs/configuration.md's table documents it (generated from these). */
 export const VARIABLES: readonly Variable[] = variablesOf(SETTINGS);
 
 /** The names of every environment variable Portier reads. */

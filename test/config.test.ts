@@ -40,7 +40,7 @@ function refuses(
   return error;
 }
 
-t.test("defaults are those of the README's table", async (t) => {
+t.test("defaults are those of the configuration page's table", async (t) => {
   const config = loadConfig({});
   t.strictSame(config, {
     databaseUrl: undefined,
@@ -704,26 +704,26 @@ t.test('the first bad variable stops the load, whatever the others', async (t) =
 });
 
 /**
- * The README's configuration table, read from the README itself: each variable a row names,
- * with that row's default column. A row of two variables (`PORT`, `HOST`) may give two
- * defaults, one for each, separated by a comma.
+ * The variable table of docs/configuration.md, read from the page itself: each variable a
+ * row names, with that row's default column (the last). The table is generated from the
+ * declarations (test/docs/configuration-page.test.ts checks that it is up to date); this
+ * checks what it says against what loadConfig does.
  */
-function readmeConfigurationTable(): Map<string, string> {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const start = readme.indexOf('\n## Configuration\n');
-  const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+function configurationPageTable(): Map<string, string> {
+  const page = readFileSync(new URL('../docs/configuration.md', import.meta.url), 'utf8');
+  const start = page.indexOf('\n## Variables\n');
+  const end = page.indexOf('\n## ', start + 1);
+  const section = page.slice(start, end < 0 ? undefined : end);
   const defaults = new Map<string, string>();
-  for (const [row] of section.matchAll(/^\| .+ \|$/gm)) {
-    const names = [...row.slice(0, row.indexOf(' | ')).matchAll(/`([A-Z0-9_]+)`/g)].map((match) => match[1] ?? '');
-    const lastCell = row.slice(row.lastIndexOf(' | ') + 3, -2);
-    const parts = lastCell.split(', ');
-    for (const [index, name] of names.entries()) defaults.set(name, parts.length === names.length ? (parts[index] ?? '') : lastCell);
+  for (const [row] of section.matchAll(/^\| `[A-Z0-9_]+` \| .+ \|$/gm)) {
+    const name = /^\| `([A-Z0-9_]+)`/.exec(row)?.[1] ?? '';
+    defaults.set(name, row.slice(row.lastIndexOf(' | ') + 3, -2));
   }
   return defaults;
 }
 
-t.test("the README's configuration table names exactly the variables Portier reads", async (t) => {
-  const documented = [...readmeConfigurationTable().keys()].sort();
+t.test("the configuration page's table names exactly the variables Portier reads", async (t) => {
+  const documented = [...configurationPageTable().keys()].sort();
   t.same(documented, [...CONFIG_VARIABLES].sort());
 
   const read = new Set<string | symbol>();
@@ -741,13 +741,13 @@ t.test("the README's configuration table names exactly the variables Portier rea
   t.same([...read].map(String).sort(), [...CONFIG_VARIABLES].sort(), 'and they are the ones loadConfig reads');
 });
 
-t.test("the README's configuration table gives each variable's declared default", async (t) => {
-  const table = readmeConfigurationTable();
+t.test("the configuration page's table gives each variable's declared default", async (t) => {
+  const table = configurationPageTable();
   t.ok(table.size >= VARIABLES.length, 'the table is found');
   for (const variable of VARIABLES) {
     t.equal(table.get(variable.name), variable.documentedDefault, `${variable.name}: the default column`);
   }
-  // A literal default, set explicitly, must change nothing: the README's value is the one in force.
+  // A literal default, set explicitly, must change nothing: the page's value is the one in force.
   // (An OIDC_* or TOKEN_HOOK_* variable means something only beside OIDC_ISSUER or
   // TOKEN_HOOK_URL, so it is tried with it.)
   const oidc = { OIDC_ISSUER: 'https://sso.example.com', OIDC_CLIENT_ID: 'portier', OIDC_CLIENT_SECRET: 'secret' };

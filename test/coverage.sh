@@ -5,8 +5,8 @@
 # Why not `tap --coverage` on the sources: tsx, which runs the TypeScript for `npm test`,
 # hands V8 code whose source maps c8 cannot use, and every file reads as 100 % covered. So
 # the sources and tests are compiled with tsc (with source maps) into .coverage-build/,
-# beside copies of what the tests read or start by path (drizzle/, README.md, the .ts
-# sources for the tests that spawn `tsx src/...`), and the compiled suites run there.
+# beside copies of what the tests read or start by path (drizzle/, the documentation, the
+# .ts sources for the tests that spawn `tsx src/...`), and the compiled suites run there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=.coverage-build
@@ -14,7 +14,8 @@ rm -rf "$build" .tap/coverage
 mkdir -p "$build"
 cp -r src test "$build"/
 npx tsc -p tsconfig.json --noEmit false --outDir "$build" --sourceMap
-for shared in drizzle node_modules README.md package.json tsconfig.json; do ln -sfn "../$shared" "$build/$shared"; done
+for shared in drizzle node_modules README.md docs package.json tsconfig.json; do ln -sfn "../$shared" "$build/$shared"; done
+ln -sfn ../../bench/README.md "$build/bench/README.md"
 npx tap --no-disable-coverage --allow-incomplete-coverage --node-arg=--enable-source-maps \
   --coverage-report=json-summary --coverage-report=html "$build"/test/suites/*.js
 # The figure is for src/ as mapped back to the TypeScript. Left out: the copies in

@@ -9,7 +9,7 @@ import { normalizeCidr } from '../lib/networks.js';
 import { CLIENT_ID_PATTERN } from '../schemas/limits.js';
 import { BadValue } from './kinds.js';
 
-/** What node-postgres makes of `sslmode` in the URL (see the README's "Production PostgreSQL"). */
+/** What node-postgres makes of `sslmode` in the URL (see docs/operations.md, "TLS"). */
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'] as const;
 
 /** A `postgres://` or `postgresql://` URL, with an `sslmode` node-postgres knows if any. */

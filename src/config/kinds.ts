@@ -1,8 +1,9 @@
 /**
  * The kinds of entry in the configuration table (config/variables.ts). Each builder takes
  * what the table says about a variable (name, meaning, default, bounds) and returns a
- * Setting: the variable as the README documents it, and the function that reads and checks
- * it. A value is trimmed first, and an empty one counts as unset.
+ * Setting: the variable as docs/configuration.md documents it (that page's table is generated
+ * from these, by `npm run docs:config`), and the function that reads and checks it. A value
+ * is trimmed first, and an empty one counts as unset.
  */
 
 export type Env = Record<string, string | undefined>;
@@ -24,12 +25,17 @@ export class ConfigError extends Error {
  */
 export class BadValue extends Error {}
 
-/** An environment variable as the README's configuration table documents it. */
+/** An environment variable as the configuration page's table documents it (docs/configuration.md). */
 export interface Variable {
   readonly name: string;
-  /** What it means: the README's "meaning" column, or a short form of it. */
+  /**
+   * What it means: the table's "meaning" column, Markdown on one line. Links are relative
+   * to docs/, where the page is (the link check in test/docs/ follows them).
+   */
   readonly doc: string;
-  /** The README's "default" column, to the letter: `3600` in backquotes, "unset", "unset: …", or the text of a computed default. */
+  /** The values it takes: the "values" column, worked out from the bounds or the choices where the kind has them. */
+  readonly values: string;
+  /** The "default" column, to the letter: `3600` in backquotes, "unset", "unset: …", or the text of a computed default. */
   readonly documentedDefault: string;
 }
 
@@ -45,13 +51,13 @@ export class Setting<T> {
 /** A default that is not a literal: worked out from the environment, and documented by a text. */
 export class Computed<T> {
   constructor(
-    /** What the README's default column says. */
+    /** What the default column says. */
     readonly documented: string,
     readonly value: (env: Env) => T,
   ) {}
 }
 
-/** The default is worked out at start; `documented` is what the README's default column says. */
+/** The default is worked out at start; `documented` is what the default column says. */
 export function computed<T>(documented: string, value: (env: Env) => T): Computed<T> {
   return new Computed(documented, value);
 }
@@ -61,15 +67,17 @@ export function unset(meaning?: string): Computed<undefined> {
   return new Computed(meaning === undefined ? 'unset' : `unset: ${meaning}`, () => undefined);
 }
 
-/** What every entry says: the variable's name, its meaning, and its value when unset. */
+/** What every entry says: the variable's name, its meaning, the values it takes, and its value when unset. */
 interface Declared<D> {
   name: string;
   doc: string;
-  /** A literal (documented in backquotes in the README), computed(…) or unset(…). */
+  /** The values it takes, in Markdown; integer, boolean and choice work it out themselves when it is left out. */
+  values?: string;
+  /** A literal (documented in backquotes), computed(…) or unset(…). */
   default: D;
 }
 
-/** Defaults the README can show as they are. */
+/** Defaults the page can show as they are. */
 type Literal = string | number | boolean;
 
 /**
@@ -93,6 +101,7 @@ export function integer<D = number>(
 ): Setting<number | D> {
   const { min, max, unit = '' } = spec;
   return custom({
+    values: `${min}–${max}`,
     ...spec,
     parse: (value) => {
       if (!/^\d+$/.test(value)) throw new BadValue(`must be a whole number${unit && ` of ${unit}`}, got "${value}"`);
@@ -106,6 +115,7 @@ export function integer<D = number>(
 /** `true` or `false`, nothing else. */
 export function boolean(spec: Declared<boolean>): Setting<boolean> {
   return custom({
+    values: '`true`, `false`',
     ...spec,
     parse: (value) => {
       if (value === 'true') return true;
@@ -119,6 +129,7 @@ export function boolean(spec: Declared<boolean>): Setting<boolean> {
 export function choice<C extends string>(spec: Declared<NoInfer<C>> & { choices: readonly C[] }): Setting<C> {
   const { choices } = spec;
   return custom({
+    values: choices.map((choice) => `\`${choice}\``).join(', '),
     ...spec,
     parse: (value) => {
       const found = choices.find((known) => known === value);
@@ -158,6 +169,6 @@ export function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-function documented({ name, doc, default: fallback }: Declared<Literal | Computed<unknown>>): Variable {
-  return { name, doc, documentedDefault: fallback instanceof Computed ? fallback.documented : `\`${fallback}\`` };
+function documented({ name, doc, values = '', default: fallback }: Declared<Literal | Computed<unknown>>): Variable {
+  return { name, doc, values, documentedDefault: fallback instanceof Computed ? fallback.documented : `\`${fallback}\`` };
 }

@@ -90,7 +90,7 @@ function providerName(value: string): string {
   return value;
 }
 
-/** A list's default, written in the README as the variable would be set (in backquotes). */
+/** A list's default, documented as the variable would be set (in backquotes). */
 function listDefault(text: string, parse: (value: string) => string[]) {
   return computed(`\`${text}\``, () => parse(text));
 }
@@ -99,13 +99,15 @@ function listDefault(text: string, parse: (value: string) => string[]) {
 export const OIDC = {
   issuer: custom({
     name: 'OIDC_ISSUER',
-    doc: "the organisation's OpenID Connect provider, for people's sign-in to the console",
+    doc: "the organisation's OpenID Connect provider, for people's sign-in to the console (see [Single sign-on](sso.md)); discovery is read from `<OIDC_ISSUER>/.well-known/openid-configuration`",
+    values: '`https://…`, or `http://` for `localhost` and loopback addresses only',
     default: unset('no SSO'),
     parse: oidcIssuer,
   }),
   clientId: custom({
     name: 'OIDC_CLIENT_ID',
-    doc: "Portier's client_id at the provider",
+    doc: "Portier's registration at the provider: a confidential client using `client_secret_basic`, redirect URI `<ISSUER>/console/auth/callback`",
+    values: 'the client ID the provider gave',
     default: computed('unset (required with `OIDC_ISSUER`)', () => undefined),
     parse: (value) => value,
   }),
@@ -113,7 +115,8 @@ export const OIDC = {
     [
       {
         name: 'OIDC_CLIENT_SECRET',
-        doc: "Portier's client secret at the provider",
+        doc: "Portier's client secret at the provider, taken verbatim",
+        values: 'the client secret the provider gave',
         documentedDefault: 'unset (required with `OIDC_ISSUER`)',
       },
     ],
@@ -122,39 +125,57 @@ export const OIDC = {
   ),
   scopes: custom({
     name: 'OIDC_SCOPES',
-    doc: 'the scopes asked for, with openid',
+    doc: 'the scopes asked for',
+    values: 'space-separated scopes, with `openid`',
     default: listDefault('openid profile email', oidcScopes),
     parse: oidcScopes,
   }),
-  rolesClaim: custom({ name: 'OIDC_ROLES_CLAIM', doc: "the claim that lists a person's groups", default: 'groups', parse: claimName }),
+  rolesClaim: custom({
+    name: 'OIDC_ROLES_CLAIM',
+    doc: "the claim (ID token or userinfo) that lists a person's groups or roles; a name with dots that is not itself a claim is followed as a path (`realm_access.roles`)",
+    values: 'a claim name',
+    default: 'groups',
+    parse: claimName,
+  }),
   adminRoles: custom({
     name: 'OIDC_ADMIN_ROLES',
-    doc: 'groups whose members are admins',
+    doc: 'groups whose members are **admins** (everything; see [Roles](sso.md#roles))',
+    values: 'comma-separated group names',
     default: listDefault('portier-admin', roleList(false)),
     parse: roleList(false),
   }),
   auditorRoles: custom({
     name: 'OIDC_AUDITOR_ROLES',
-    doc: 'groups whose members are auditors',
+    doc: 'groups whose members are **auditors** (read everything, change nothing)',
+    values: 'comma-separated group names',
     default: listDefault('portier-auditor', roleList(false)),
     parse: roleList(false),
   }),
   operatorRoles: custom({
     name: 'OIDC_OPERATOR_ROLES',
-    doc: 'groups whose members are operators',
+    doc: 'groups whose members are **operators** (self-service on their own clients)',
+    values: 'comma-separated group names, or `*`: anyone the provider signs in',
     default: listDefault('*', roleList(true)),
     parse: roleList(true),
   }),
   ownerClaim: custom({
     name: 'OIDC_OWNER_CLAIM',
-    doc: "the claim whose value is the owner of a person's clients",
+    doc: "the claim whose value is the `owner` of a person's clients",
+    values: 'a claim name',
     default: 'email',
     parse: claimName,
   }),
-  ca: custom({ name: 'OIDC_CA_FILE', doc: 'PEM file of CA certificate(s) trusted for the provider', default: unset(), parse: pemFile }),
+  ca: custom({
+    name: 'OIDC_CA_FILE',
+    doc: "CA certificate(s) trusted for the provider, besides Node's own",
+    values: 'a PEM file',
+    default: unset(),
+    parse: pemFile,
+  }),
   name: custom({
     name: 'OIDC_NAME',
-    doc: "the provider's name on the console's sign-in button",
+    doc: 'the provider\'s name on the console\'s button ("Sign in with …")',
+    values: 'one line of at most 100 characters',
     default: unset('"your organisation"'),
     parse: providerName,
   }),
@@ -207,7 +228,7 @@ function isSet(env: Env, entry: Setting<unknown>): boolean {
 export const CONSOLE = {
   sessionIdleSeconds: integer({
     name: 'CONSOLE_SESSION_IDLE',
-    doc: "seconds without a request after which a person's console session ends",
+    doc: "seconds without a request after which a person's console session ends (at most `CONSOLE_SESSION_MAX`)",
     default: 1800,
     min: 60,
     max: 86_400,
@@ -223,7 +244,7 @@ export const CONSOLE = {
   }),
   clientSignIn: boolean({
     name: 'CONSOLE_CLIENT_SIGN_IN',
-    doc: "false: the console no longer offers sign-in with an admin client's credentials (only with OIDC_ISSUER)",
+    doc: "`false`: the console no longer offers sign-in with an admin client's credentials (only with `OIDC_ISSUER`); the admin API and the CLI are not affected",
     default: true,
   }),
 };

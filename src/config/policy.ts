@@ -8,7 +8,7 @@ import { HOOK_FAILURE_MODES, type HookFailureMode, QUOTA_MODES, type QuotaMode }
 import { MAX_QUOTA } from '../schemas/limits.js';
 import { BadValue, ConfigError, choice, custom, type Env, integer, nonEmpty, Setting, unset } from './kinds.js';
 
-/** The issuance hook (see the README's "Token policy"). */
+/** The issuance hook (see docs/token-policy.md). */
 export interface TokenHookConfig {
   /** TOKEN_HOOK_URL: https, or http to a loopback address. */
   url: string;
@@ -50,16 +50,27 @@ function hookUrl(value: string): string {
   return url.toString();
 }
 
+/** The shortest TOKEN_HOOK_SECRET: an HMAC-SHA256 key should not be guessable. */
+const MIN_HOOK_SECRET_LENGTH = 32;
+
 /** The TOKEN_HOOK_* variables, one entry each; `tokenHook` in the table reads them together (readTokenHook). */
 export const TOKEN_HOOK = {
   url: custom({
     name: 'TOKEN_HOOK_URL',
-    doc: 'the issuance hook, called before each token is signed',
+    doc: 'the issuance hook, called before each token is signed, which may add claims or deny the token (see [The issuance hook](token-policy.md#the-issuance-hook))',
+    values: '`https://…`, or `http://` only to a loopback address (`127.0.0.0/8`, `::1`, `localhost`)',
     default: unset('no hook'),
     parse: hookUrl,
   }),
   secret: new Setting(
-    [{ name: 'TOKEN_HOOK_SECRET', doc: "the key of the hook's Portier-Signature (HMAC-SHA256)", documentedDefault: 'unset' }],
+    [
+      {
+        name: 'TOKEN_HOOK_SECRET',
+        doc: "the key of the hook's `Portier-Signature` (HMAC-SHA256), taken verbatim; required with `TOKEN_HOOK_URL`",
+        values: `at least ${MIN_HOOK_SECRET_LENGTH} characters`,
+        documentedDefault: 'unset',
+      },
+    ],
     // Taken verbatim, like BOOTSTRAP_ADMIN_CLIENT_SECRET: any printable characters.
     (env): string | undefined => (env.TOKEN_HOOK_SECRET === '' ? undefined : env.TOKEN_HOOK_SECRET),
   ),
@@ -73,7 +84,7 @@ export const TOKEN_HOOK = {
   }),
   onFailure: choice({
     name: 'TOKEN_HOOK_ON_FAILURE',
-    doc: 'what a failed call to the hook means for the token',
+    doc: "a hook that times out, fails or answers something else than 2xx JSON: `deny` answers 503 `temporarily_unavailable`; `allow` issues the token without the hook's claims, with a warning in the log",
     default: 'deny',
     choices: HOOK_FAILURE_MODES,
   }),
@@ -93,7 +104,9 @@ export function readTokenHook(env: Env): TokenHookConfig | undefined {
   const onFailure = TOKEN_HOOK.onFailure.read(env);
   const secret = TOKEN_HOOK.secret.read(env);
   if (secret === undefined) throw new ConfigError('TOKEN_HOOK_SECRET', 'must be set when TOKEN_HOOK_URL is');
-  if (secret.length < 32) throw new ConfigError('TOKEN_HOOK_SECRET', `must be at least 32 characters, got ${secret.length}`);
+  if (secret.length < MIN_HOOK_SECRET_LENGTH) {
+    throw new ConfigError('TOKEN_HOOK_SECRET', `must be at least ${MIN_HOOK_SECRET_LENGTH} characters, got ${secret.length}`);
+  }
   return { url, secret, timeoutMs, onFailure };
 }
 
@@ -101,7 +114,7 @@ export function readTokenHook(env: Env): TokenHookConfig | undefined {
 function quotaLimit(name: string, window: string) {
   return integer({
     name,
-    doc: `tokens a client may get per UTC ${window}, unless its token_quota says otherwise`,
+    doc: `tokens a client may get per UTC ${window}, unless its \`token_quota\` says otherwise (see [Quotas](token-policy.md#quotas))`,
     default: unset('no quota'),
     min: 1,
     max: MAX_QUOTA,
@@ -113,5 +126,10 @@ function quotaLimit(name: string, window: string) {
 export const TOKEN_QUOTA = {
   perHour: quotaLimit('TOKEN_QUOTA_PER_HOUR', 'hour'),
   perDay: quotaLimit('TOKEN_QUOTA_PER_DAY', 'day'),
-  mode: choice({ name: 'TOKEN_QUOTA_MODE', doc: 'what the default quota does beyond its limit', default: 'enforce', choices: QUOTA_MODES }),
+  mode: choice({
+    name: 'TOKEN_QUOTA_MODE',
+    doc: 'what the default quota does beyond its limit: `enforce` (429 `too_many_requests`) or `log` (the token, and one audit event per window)',
+    default: 'enforce',
+    choices: QUOTA_MODES,
+  }),
 };

@@ -16,7 +16,7 @@ type Resource = Record<string, unknown> & { client_id: string; service_account: 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 const BILLING = { id: 'billing', audience: 'https://billing.example', scopes: ['billing:read'] };
 
-/** The fields of the client resource (README, "Clients"), sorted. */
+/** The fields of the client resource (docs/admin-api.md, "Clients"), sorted. */
 const RESOURCE_FIELDS = [
   'access_token_ttl',
   'auth_method',

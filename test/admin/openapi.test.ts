@@ -36,7 +36,7 @@ async function adminOperations(): Promise<Array<{ method: string; path: string }
   return operations;
 }
 
-/** The admin API the README documents: a floor under what src/admin/ must offer. */
+/** The admin API docs/admin-api.md documents: a floor under what src/admin/ must offer. */
 const DESIGNED = [
   'post /admin/clients',
   'get /admin/clients',

@@ -150,7 +150,7 @@ export async function checkScreen(t: Test, page: Page, name: string, narrowAxe =
 
 /**
  * With CONSOLE_SCREENSHOTS=1, saves the page at 1280 and 390 px wide to
- * docs/console/<name>-<width>.png (the README shows them); otherwise does nothing.
+ * docs/console/<name>-<width>.png (docs/console.md shows them); otherwise does nothing.
  */
 export async function screenshots(page: Page, name: string): Promise<void> {
   if (process.env.CONSOLE_SCREENSHOTS !== '1') return;

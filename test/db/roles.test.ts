@@ -1,5 +1,5 @@
 /**
- * The README's least-privilege set-up, run as written: an owner role that migrates, and
+ * The least-privilege set-up of docs/operations.md, run as written: an owner role that migrates, and
  * instances running as a role that can only read and write rows. PostgreSQL only.
  */
 import { randomBytes } from 'node:crypto';
@@ -15,13 +15,14 @@ import { ADMIN_ID, ADMIN_SECRET, basicAuth, build, ISSUER, postToken, testConfig
 const serverUrl = process.env.DATABASE_URL;
 const onPostgres = serverUrl !== undefined && serverUrl !== '';
 
-/** The two ```sql blocks of the README's "Least-privilege roles": as a superuser, then as the owner. */
-function readmeSql(): { superuser: string; owner: string } {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const start = readme.indexOf('### Least-privilege roles');
-  const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+/** The two ```sql blocks of "Least-privilege roles" in docs/operations.md: as a superuser, then as the owner. */
+function documentedSql(): { superuser: string; owner: string } {
+  const page = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+  const start = page.indexOf('### Least-privilege roles');
+  const section = page.slice(start, page.indexOf('\n### ', start + 1));
   const blocks = [...section.matchAll(/```sql\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
-  if (blocks.length !== 2) throw new Error(`expected two sql blocks in the README's least-privilege section, found ${blocks.length}`);
+  if (blocks.length !== 2)
+    throw new Error(`expected two sql blocks in the least-privilege section of docs/operations.md, found ${blocks.length}`);
   return { superuser: blocks[0] ?? '', owner: blocks[1] ?? '' };
 }
 
@@ -55,10 +56,10 @@ function urlFor(user: string, password: string, database: string): string {
   return url.toString();
 }
 
-t.test("the README's least-privilege roles", { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
+t.test('the least-privilege roles of docs/operations.md', { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
   const suffix = randomBytes(4).toString('hex');
   const names = { owner: `portier_owner_${suffix}`, app: `portier_app_${suffix}`, database: `portier_roles_${suffix}` };
-  const sqlBlocks = readmeSql();
+  const sqlBlocks = documentedSql();
   const superuser = new URL(serverUrl ?? '').toString();
   t.teardown(() =>
     run(superuser, [

@@ -25,7 +25,7 @@ async function listeningPortier(t: TestLike, config: Partial<Config> = {}) {
   return { server, issuer: new URL(issuer), client };
 }
 
-// --- The resource server of the README's "DPoP" section, as it is there. ---
+// --- The resource server of docs/dpop.md, as it is there. ---
 
 /**
  * Accepts a request only with a DPoP-bound access token from `as` for `audience` and a

@@ -37,14 +37,14 @@ async function getToken(origin: string, clientId: string, clientSecret: string, 
   return (await res.json()) as { access_token: string; token_type: string; expires_in: number; scope: string };
 }
 
-/** The exact claim names the README lists for an access token; nothing else may appear. */
+/** The exact claim names docs/tokens.md lists for an access token; nothing else may appear. */
 const REQUIRED_CLAIMS = ['iss', 'sub', 'aud', 'client_id', 'scope', 'iat', 'exp', 'jti', 'preferred_username'];
 const OPTIONAL_CLAIMS = ['name', 'roles'];
 
 function checkCommonClaims(t: Test, payload: JWTPayload, client: { clientId: string; uuid: string }) {
   for (const claim of REQUIRED_CLAIMS) t.ok(claim in payload, `claim ${claim} is present`);
   const unexpected = Object.keys(payload).filter((claim) => !REQUIRED_CLAIMS.includes(claim) && !OPTIONAL_CLAIMS.includes(claim));
-  t.same(unexpected, [], 'no claims beyond those the README lists');
+  t.same(unexpected, [], 'no claims beyond those docs/tokens.md lists');
   t.equal(payload.iss, ISSUER);
   t.equal(payload.sub, client.uuid, 'sub is the service account id');
   t.match(payload.sub, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'sub is a UUID');
