@@ -91,7 +91,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     (hash, presented) => argon2.verify(hash, presented),
     () => metrics.argon2Verifications.inc(),
   );
-  const directory = new ClientDirectory(db, verifier, logError('writing a secret slot failed'));
+  const directory = new ClientDirectory(db, verifier, logError('writing a secret slot failed'), clock);
   const keys = new KeyCache(database, rotationSettings(config), clock);
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
   const revocations = new RevocationList(db, clock);
@@ -101,13 +101,15 @@ export async function createPortier(config: Config, database: Database, logger: 
     return [...new Set(rows.flatMap((row) => row.scopes))].sort();
   });
   const people = config.oidc === undefined ? undefined : createPeople(config, db, clock, await loadConsoleCookieKey(db));
-  generation.onChange(() => {
-    directory.invalidate();
-    keys.invalidate();
-    revocations.invalidate();
-    scopeCatalogue.invalidate();
-    federation.invalidate();
-    people?.sessions.invalidate();
+  // Each cache drops only what a change made stale: a client's change leaves the signing
+  // keys and every other client's record in place (see db/generation.ts).
+  generation.onChange((changes) => {
+    directory.dropStale(changes);
+    if (changes.touches('keys')) keys.invalidate();
+    if (changes.touches('revocations')) revocations.invalidate();
+    if (changes.touches('services')) scopeCatalogue.invalidate();
+    federation.dropStale(changes);
+    if (changes.touches('sessions')) people?.sessions.invalidate();
   });
   const { usage, quotas, hook } = createPolicy(config, db, clock, metrics, repeatedLog);
   const budgets = new FailureBudgets(
@@ -162,7 +164,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       quotas,
       hook,
       repeatedLog,
-      onChange: () => generation.changed(),
+      onChange: () => generation.catchUp(),
     },
     scopeCatalogue,
     people,

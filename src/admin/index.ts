@@ -54,7 +54,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     );
   });
   app.addHook('onSend', async (request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) portier.generation.changed();
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) await portier.generation.catchUp();
   });
 
   await app.register(clientRoutes);

@@ -1,5 +1,5 @@
 import type { DbOrTx } from '../db/connect.js';
-import { bumpGeneration } from '../db/generation.js';
+import { bumpGeneration, type StaleEntry } from '../db/generation.js';
 import { auditEvents } from '../db/schema.js';
 
 /**
@@ -29,23 +29,55 @@ export function actorDisplayName(actor: Actor): string {
   return actor.name ?? actor.clientId ?? actorName(actor);
 }
 
-/**
- * Records a change in the transaction that makes it: its audit event, and a move of the
- * cache generation so that every instance drops its caches (db/generation.ts). Both commit
- * with the change or not at all. `details` must never contain a secret.
- */
-export async function recordChange(
-  tx: DbOrTx,
-  event: { action: string; actor: Actor; clientId?: string | null; details?: Record<string, unknown> },
-): Promise<void> {
-  await recordAuditEvent(tx, event);
-  await bumpGeneration(tx);
+/** A change as the audit trail records it. */
+interface ChangeEvent {
+  action: string;
+  actor: Actor;
+  clientId?: string | null;
+  details?: Record<string, unknown>;
 }
 
-async function recordAuditEvent(
-  tx: DbOrTx,
-  event: { action: string; actor: Actor; clientId?: string | null; details?: Record<string, unknown> },
-): Promise<void> {
+/**
+ * Records a change in the transaction that makes it: its audit event, and a move of the
+ * cache generation naming what the change made stale, so that every instance drops just
+ * that from its caches (db/generation.ts). Both commit with the change or not at all.
+ * `details` must never contain a secret.
+ */
+export async function recordChange(tx: DbOrTx, event: ChangeEvent): Promise<void> {
+  await recordAuditEvent(tx, event);
+  const stale = staleAfter(event);
+  if (stale !== null) await bumpGeneration(tx, stale);
+}
+
+/**
+ * What a change makes stale in the instances' caches, read from its action's object (the
+ * part before the dot) and the object's id; null when nothing (a configuration apply's
+ * summary: each of its steps recorded its own change). An action not listed here makes
+ * everything stale, which is always safe.
+ */
+function staleAfter(event: ChangeEvent): StaleEntry[] | null {
+  const object = event.action.slice(0, event.action.indexOf('.'));
+  const detail = (name: string) => (typeof event.details?.[name] === 'string' ? (event.details[name] as string) : undefined);
+  switch (object) {
+    case 'client':
+      return [{ topic: 'clients', key: event.clientId ?? undefined }];
+    case 'service':
+      return [{ topic: 'services', key: detail('service') }];
+    case 'key':
+    case 'keys':
+      return [{ topic: 'keys' }];
+    case 'trusted_issuer':
+      return [{ topic: 'trusted_issuers', key: detail('trusted_issuer') }];
+    case 'session':
+      return [{ topic: 'sessions' }];
+    case 'config':
+      return null;
+    default:
+      return [];
+  }
+}
+
+async function recordAuditEvent(tx: DbOrTx, event: ChangeEvent): Promise<void> {
   await tx.insert(auditEvents).values({
     action: event.action,
     actorClientId: event.actor.clientId,

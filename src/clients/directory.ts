@@ -2,7 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 import { clientSecrets } from '../db/schema.js';
-import { CachedMap } from '../lib/cached.js';
+import { isDatabaseUnavailable } from '../db/errors.js';
+import { type CacheChanges, OUTAGE_GRACE_MS } from '../db/generation.js';
+import { CachedMap, type StaleIfError } from '../lib/cached.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
 import { type ClientRecord, loadClientRecord } from './record.js';
 import type { SecretVerifier, StoredSecret } from './secret-verifier.js';
@@ -12,6 +15,15 @@ import { type SecretSlot, secretSlot } from './secrets.js';
 const RECORD_MAX_AGE_MS = 60_000;
 /** Bound on memory: at most this many clients are cached; the oldest entry goes first. */
 const MAX_CACHED_CLIENTS = 10_000;
+/** How many records a change made stale are loaded again at once (see dropStale); the rest when next used. */
+const MAX_RELOADED_AFTER_CHANGE = 100;
+/**
+ * How long a record past its age may still serve while the database cannot be reached: a
+ * client seen in the last minute keeps getting tokens through an outage of OUTAGE_GRACE_MS
+ * (after which the generation watcher drops every record anyway). Its reload is tried
+ * again each second.
+ */
+const STALE_IF_UNAVAILABLE: StaleIfError = { forMs: OUTAGE_GRACE_MS, retryAfterMs: 1_000, servesStale: isDatabaseUnavailable };
 /** Bound on memory: at most this many verified secrets are remembered (two per cached client). */
 const MAX_REMEMBERED_SECRETS = 2 * MAX_CACHED_CLIENTS;
 
@@ -27,10 +39,10 @@ interface RememberedSecret {
  * verified, so that a returning client does not pay argon2id on every request.
  *
  * Why it is safe: every change that affects authentication (disable, delete, new secret,
- * grants, IP ranges, expiry) moves the cache generation in the same transaction, and the
- * record cache is then dropped whole: by the instance that made the change right after
- * the commit, by the others within one poll interval (250 ms). The next request works
- * from a freshly loaded record.
+ * grants, IP ranges, expiry, a granted service) moves the cache generation in the same
+ * transaction, naming what it changed, and the records it made stale are then dropped (see
+ * dropStale): by the instance that made the change right after the commit, by the others
+ * within one poll interval (250 ms). The next request works from a freshly loaded record.
  *
  * A verified secret is remembered apart from the records, as an HMAC under a random
  * per-process key (never the secret itself), keyed by the id of the secret row it
@@ -55,10 +67,14 @@ export class ClientDirectory {
     private readonly verifier: SecretVerifier,
     /** Where a failed background write goes (the log, at most once a second). */
     private readonly onWriteError: (error: unknown) => void = () => {},
+    /** The app's clock, for the age of records. */
+    clock: Clock = systemClock,
   ) {
     this.records = new CachedMap((clientId) => loadClientRecord(db, clientId), {
+      now: clock,
       maxAgeMs: RECORD_MAX_AGE_MS,
       maxEntries: MAX_CACHED_CLIENTS,
+      staleIfError: STALE_IF_UNAVAILABLE,
     });
   }
 
@@ -138,9 +154,34 @@ export class ClientDirectory {
       .catch(this.onWriteError);
   }
 
-  /** Forgets every record; called when the cache generation moves. Remembered secrets stay (see above). */
+  /** Forgets every record. Remembered secrets stay (see above). */
   invalidate(): void {
     this.records.invalidate();
+  }
+
+  /**
+   * Forgets the records a change made stale, called when the cache generation moves: the
+   * clients it names, those granted a service it names, and federated clients when a
+   * trusted issuer changed. Every other record stays, so a database outage right after a
+   * change still finds them here. Those forgotten that were in use are loaded again at once
+   * (a few at most), so that they too are here, in their new state, when the database goes.
+   */
+  dropStale(changes: CacheChanges): void {
+    const changedClients = changes.keys('clients');
+    const changedServices = changes.keys('services');
+    if (changedClients === 'all' || changedServices === 'all') return this.invalidate();
+    const issuersChanged = changes.touches('trusted_issuers');
+    const forgotten: string[] = [];
+    this.records.deleteWhere((clientId, record) => {
+      const stale =
+        changedClients.has(clientId) ||
+        (record !== undefined &&
+          ((issuersChanged && record.authMethod === 'federated') ||
+            [...record.grants.values()].some((grant) => changedServices.has(grant.serviceId))));
+      if (stale && record !== undefined) forgotten.push(clientId);
+      return stale;
+    });
+    for (const clientId of forgotten.slice(0, MAX_RELOADED_AFTER_CHANGE)) this.records.get(clientId).catch(() => {});
   }
 
   private remember(clientId: string, secret: StoredSecret, digest: Buffer): void {

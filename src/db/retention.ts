@@ -2,7 +2,7 @@ import { getTableName, sql } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { USAGE_DAYS } from '../schemas/limits.js';
 import type { Database } from './connect.js';
-import { auditEvents, clientSecrets, clientUsage, consoleSessions, quotaCounts, revokedTokens, usedJwtIds } from './schema.js';
+import { auditEvents, cacheChanges, clientSecrets, clientUsage, consoleSessions, quotaCounts, revokedTokens, usedJwtIds } from './schema.js';
 
 /**
  * Retention: rows that have served their purpose are deleted, so that no table grows
@@ -58,6 +58,9 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   { table: clientUsage, column: clientUsage.hourStart, cutoff: ({ now }) => new Date(now - (USAGE_DAYS + 1) * DAY_MS) },
   // Quota counts: the longest quota window is the UTC day, read back as its hours (policy/quota.ts).
   { table: quotaCounts, column: quotaCounts.hourStart, cutoff: ({ now }) => new Date(now - 2 * DAY_MS) },
+  // What a change made stale is read by every instance within a poll; one cut off longer
+  // than OUTAGE_GRACE_MS drops its caches whole, and one that finds entries gone does too.
+  { table: cacheChanges, column: cacheChanges.changedAt, cutoff: ({ now }) => new Date(now - DAY_MS) },
 ];
 
 /** The most rows one transaction deletes. */

@@ -365,13 +365,30 @@ export const quotaCounts = pgTable(
 /**
  * A single row whose `generation` goes up in the same transaction as every change that
  * affects token issuing (clients, secrets, grants, services, keys). Each instance polls it
- * and drops its caches when it moves, which is how a change made through one instance is
- * in force on all of them within a second.
+ * and, when it moves, drops what the change made stale (cache_changes), which is how a
+ * change made through one instance is in force on all of them within a second.
  */
 export const cacheGeneration = pgTable('cache_generation', {
   id: integer('id').primaryKey().default(1),
   generation: bigint('generation', { mode: 'number' }).notNull().default(0),
 });
+
+/**
+ * What each move of the cache generation made stale: a kind of cached object (`topic`:
+ * clients, services, keys, …, or `all`) and which one (`key`, e.g. a client_id; null: all
+ * of the topic). See db/generation.ts. Of use only until every instance has read it: pruned
+ * after a day.
+ */
+export const cacheChanges = pgTable(
+  'cache_changes',
+  {
+    generation: bigint('generation', { mode: 'number' }).notNull(),
+    topic: text('topic').notNull(),
+    key: text('key'),
+    changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('cache_changes_generation_idx').on(t.generation), index('cache_changes_changed_at_idx').on(t.changedAt)],
+);
 
 /**
  * Values every instance must share and that no configuration holds, each made once by the

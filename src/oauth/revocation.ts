@@ -17,5 +17,5 @@ export async function handleRevocation(ctx: TokenEndpointContext, request: Token
     throw new UnauthorizedClient('the token was not issued to this client').concerns({ clientId: caller.clientId });
   }
   await revokeToken(ctx.db, claims.jti, new Date(claims.exp * 1000), new Date(ctx.clock()));
-  ctx.onChange();
+  await ctx.onChange();
 }

@@ -14,7 +14,7 @@ export async function revokeToken(db: Db, jti: string, expiresAt: Date, now: Dat
   await db.transaction(async (tx) => {
     await tx.delete(revokedTokens).where(lte(revokedTokens.expiresAt, now));
     await tx.insert(revokedTokens).values({ jti, expiresAt }).onConflictDoNothing();
-    await bumpGeneration(tx);
+    await bumpGeneration(tx, [{ topic: 'revocations' }]);
   });
 }
 

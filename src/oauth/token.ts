@@ -40,8 +40,8 @@ export interface TokenEndpointContext extends AuthenticationContext {
   hook: IssuanceHook | undefined;
   /** For what repeats on the token path (a failing hook): a line a second at most per kind. */
   repeatedLog: RepeatedLog;
-  /** Drops this instance's caches after a change it made (a revocation). */
-  onChange(): void;
+  /** Applies a change this instance made (a revocation) to its own caches at once. */
+  onChange(): Promise<void>;
 }
 
 export interface TokenRequest {

@@ -130,7 +130,7 @@ export class SessionStore {
           ),
         )
         .returning({ id: consoleSessions.id });
-      if (changed.length > 0) await bumpGeneration(tx);
+      if (changed.length > 0) await bumpGeneration(tx, [{ topic: 'sessions' }]);
       return { row: inserted, othersChanged: changed.length > 0 };
     });
     if (othersChanged) this.invalidate();
@@ -173,7 +173,7 @@ export class SessionStore {
     if (hash === undefined) return undefined;
     const row = await this.db.transaction(async (tx) => {
       const [deleted] = await tx.delete(consoleSessions).where(eq(consoleSessions.tokenHash, hash)).returning();
-      if (deleted !== undefined) await bumpGeneration(tx);
+      if (deleted !== undefined) await bumpGeneration(tx, [{ topic: 'sessions' }]);
       return deleted;
     });
     // Everything cached here goes, not just this entry: a load already under way must not

@@ -36,26 +36,50 @@ export const RESERVED_CLAIMS: ReadonlySet<string> = new Set([
 export const MAX_CLAIMS_BYTES = 2048;
 
 /**
+ * How deep a claim's value may nest (an object or array inside another counts one level).
+ * Far beyond what any verifier expects; it keeps every later step (JSON.stringify when the
+ * token is signed, jsonb) from running out of stack on a value nested thousands deep.
+ */
+export const MAX_CLAIM_DEPTH = 32;
+
+/**
  * What PostgreSQL's jsonb cannot hold in a string (a NUL) and what has no UTF-8 form (a
  * lone surrogate): refused in names and values, so a claim can never be a 500.
  */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point.
 const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
-/** Whether any string in `value` (names of objects included) holds what jsonb refuses. */
-function holdsUnstorable(value: unknown): boolean {
-  if (typeof value === 'string') return UNSTORABLE.test(value);
-  if (Array.isArray(value)) return value.some(holdsUnstorable);
-  if (typeof value === 'object' && value !== null) {
-    return Object.entries(value).some(([name, inner]) => UNSTORABLE.test(name) || holdsUnstorable(inner));
-  }
-  return false;
+/**
+ * Why `claims` cannot go into a token as they are, or undefined when they can: a value
+ * nested deeper than MAX_CLAIM_DEPTH, a NUL or a lone surrogate in a name or a string, or
+ * a value JSON has no form for (a number that is not finite, undefined, a function). The
+ * one check for every claim a token carries: those an admin sets on a client or a service
+ * (checkClaims) and those an issuance hook adds. The walk stops at the depth limit, so it
+ * cannot overflow the stack itself.
+ */
+export function claimsProblem(claims: Claims): string | undefined {
+  const walk = (value: unknown, depth: number): string | undefined => {
+    if (typeof value === 'string') return UNSTORABLE.test(value) ? UNSTORABLE_MESSAGE : undefined;
+    if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'must hold only finite numbers';
+    if (typeof value === 'boolean' || value === null) return undefined;
+    if (typeof value !== 'object') return `must hold only JSON values, not ${typeof value}`;
+    if (depth > MAX_CLAIM_DEPTH) return `must not nest deeper than ${MAX_CLAIM_DEPTH} levels`;
+    for (const [name, inner] of Object.entries(value)) {
+      if (!Array.isArray(value) && UNSTORABLE.test(name)) return UNSTORABLE_MESSAGE;
+      const problem = walk(inner, depth + 1);
+      if (problem !== undefined) return problem;
+    }
+    return undefined;
+  };
+  return walk(claims, 0);
 }
+
+const UNSTORABLE_MESSAGE = 'must not contain NUL characters or lone UTF-16 surrogates';
 
 /**
  * The rules for the `claims` of a client or a service, beyond the schema's "a JSON object":
- * no reserved name, no empty name, at most MAX_CLAIMS_BYTES serialised, nothing jsonb
- * cannot store. Each problem is a field error at `/claims`.
+ * no reserved name, no empty name, nothing claimsProblem finds, at most MAX_CLAIMS_BYTES
+ * serialised. Each problem is a field error at `/claims`.
  */
 export function checkClaims(claims: Claims, errors: FieldError[]): void {
   const reserved = Object.keys(claims).filter((name) => RESERVED_CLAIMS.has(name));
@@ -66,9 +90,11 @@ export function checkClaims(claims: Claims, errors: FieldError[]): void {
     });
   }
   if (Object.keys(claims).some((name) => name === '')) errors.push({ path: '/claims', message: 'a claim name must not be empty' });
+  // First: what it finds (a value nested thousands deep) would overflow JSON.stringify below.
+  const problem = claimsProblem(claims);
+  if (problem !== undefined) return void errors.push({ path: '/claims', message: problem });
   const bytes = Buffer.byteLength(JSON.stringify(claims));
   if (bytes > MAX_CLAIMS_BYTES) errors.push({ path: '/claims', message: `must be at most ${MAX_CLAIMS_BYTES} bytes as JSON, is ${bytes}` });
-  if (holdsUnstorable(claims)) errors.push({ path: '/claims', message: 'must not contain NUL characters or lone UTF-16 surrogates' });
 }
 
 /**

@@ -3,7 +3,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { TokenHookConfig } from '../config.js';
 import type { Clock } from '../lib/clock.js';
-import { type Claims, isClaims, withoutReserved } from './claims.js';
+import { type Claims, claimsProblem, isClaims, withoutReserved } from './claims.js';
 
 /**
  * The issuance hook: a service of the operator's, called once per token about to be issued
@@ -204,6 +204,8 @@ function interpret(answer: unknown): HookOutcome {
   }
   if (answer.claims === undefined) return { kind: 'claims', claims: {}, dropped: [] };
   if (!isClaims(answer.claims)) return { kind: 'failure', reason: 'invalid_answer', detail: '"claims" is not an object' };
+  const problem = claimsProblem(answer.claims);
+  if (problem !== undefined) return { kind: 'failure', reason: 'invalid_answer', detail: `"claims" ${problem}` };
   const { kept, dropped } = withoutReserved(answer.claims);
   return { kind: 'claims', claims: kept, dropped };
 }

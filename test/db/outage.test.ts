@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { decodeJwt } from 'jose';
 import pg from 'pg';
 import t from 'tap';
 import { connectDatabase } from '../../src/db/connect.js';
@@ -15,6 +16,8 @@ import {
   createTestDatabase,
   eventually,
   postToken,
+  sleep,
+  type TestServer,
   testConfig,
 } from '../helpers.js';
 import { startRelay } from './stand-ins.js';
@@ -71,6 +74,7 @@ t.test('PostgreSQL stops and starts again', { skip: !onPostgres && 'needs DATABA
   t.equal(stillServed.statusCode, 200, 'during the outage, a cached client still gets tokens');
   const wrongSecret = await token({ clientId: cached.clientId, clientSecret: 'wrong' });
   t.equal(wrongSecret.statusCode, 401, 'and a wrong secret for it is refused from the cached record (its lookup again fails)');
+  t.equal((await token(cached)).statusCode, 200, 'which the failed lookup left in place: the right secret is still served');
   const unavailable = await token(uncached);
   t.equal(unavailable.statusCode, 503, 'a client that needs the database: 503');
   t.equal(unavailable.headers['retry-after'], '1');
@@ -125,6 +129,104 @@ t.test('PostgreSQL stops and starts again', { skip: !onPostgres && 'needs DATABA
   t.same(ready, [200, 200, 200, 200, 200, 200, 200], 'everything is back by itself');
   t.ok(Date.now() - back < 1500, `within a second or so of the database (${Date.now() - back} ms)`);
 });
+
+t.test(
+  'a change just before an outage: every other client is still served, on every instance',
+  { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' },
+  async (t) => {
+    const { database: direct, databaseUrl } = await createTestDatabase(t);
+    if (databaseUrl === undefined) throw new Error('no database url');
+    const link = await startRelay(t, new URL(databaseUrl));
+    const connect = async () => {
+      const database = await connectDatabase({ databaseUrl: link.url });
+      t.teardown(() => database.close().catch(() => {}));
+      return database;
+    };
+    const config = { bootstrapAdmin: { clientId: ADMIN_ID, clientSecret: ADMIN_SECRET } };
+    const a = await build(t, { database: await connect(), config });
+    const b = await build(t, { database: await connect(), config });
+    await addService(direct, EVENTS);
+    const clients = await Promise.all(Array.from({ length: 20 }, () => addClient(a, { grants: GRANTS })));
+    await Promise.all([a, b].map((server) => server.app.portier.generation.catchUp()));
+    const token = (server: TestServer, client: { clientId: string; clientSecret: string }) =>
+      postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(client.clientId, client.clientSecret) });
+    const roles = (response: { json(): unknown }) =>
+      (decodeJwt((response.json() as { access_token: string }).access_token).roles as string[] | undefined) ?? [];
+    for (const server of [a, b]) {
+      // One after the other: twenty first verifications at once would fill the argon2 queue.
+      const served: number[] = [];
+      for (const client of clients) served.push((await token(server, client)).statusCode);
+      t.same(
+        served,
+        clients.map(() => 200),
+        'each of the 20 clients gets a token (and is cached)',
+      );
+    }
+    const adminToken = await postToken(
+      a.app,
+      { grant_type: 'client_credentials', scope: 'admin:write', resource: `${a.config.issuer}/admin` },
+      { authorization: basicAuth(ADMIN_ID, ADMIN_SECRET) },
+    );
+    const [changed, ...others] = clients;
+    if (changed === undefined) throw new Error('no clients');
+    const patched = await a.app.inject({
+      method: 'PATCH',
+      url: `/admin/clients/${changed.clientId}`,
+      headers: {
+        authorization: `Bearer ${(adminToken.json() as { access_token: string }).access_token}`,
+        'content-type': 'application/json',
+      },
+      payload: JSON.stringify({ roles: ['changed'] }),
+    });
+    t.equal(patched.statusCode, 200, 'one client is changed through instance A');
+    const seen = await eventually(
+      () => token(b, changed),
+      (response) => response.statusCode === 200 && roles(response).includes('changed'),
+      1000,
+    );
+    t.same(roles(seen), ['changed'], 'instance B serves it in its new state within a second');
+    await sleep(500);
+
+    await link.stop();
+    for (const [name, server] of [
+      ['A', a],
+      ['B', b],
+    ] as const) {
+      const during = await Promise.all(others.map((client) => token(server, client)));
+      t.same(
+        during.map((response) => response.statusCode),
+        others.map(() => 200),
+        `during the outage, instance ${name} serves the 19 unchanged clients`,
+      );
+      const again = await token(server, changed);
+      t.ok(
+        (again.statusCode === 200 && roles(again).includes('changed')) || again.statusCode === 503,
+        `instance ${name}: the changed client in its new state, or 503 (${again.statusCode})`,
+      );
+      t.equal((await server.app.inject('/.well-known/jwks.json')).statusCode, 200, `instance ${name}: the JWKS still answers`);
+      // Past the records' one-minute age: a reload that fails leaves them serving.
+      server.clock.advance(61_000);
+      const later = await Promise.all(others.map((client) => token(server, client)));
+      t.same(
+        later.map((response) => response.statusCode),
+        others.map(() => 200),
+        `instance ${name}: still served once their records are past their age`,
+      );
+    }
+
+    await link.start();
+    const back = await eventually(
+      () => Promise.all([a, b].map((server) => token(server, changed))),
+      (answers) => answers.every((response) => response.statusCode === 200),
+      3000,
+    );
+    t.same(
+      back.map((response) => response.statusCode),
+      [200, 200],
+      'everything back when the database is',
+    );
+  },
+);
 
 t.test('backend connections killed under a running server', { skip: !onPostgres && 'needs DATABASE_URL (PostgreSQL)' }, async (t) => {
   const server = await build(t);

@@ -4,6 +4,7 @@ import { type FederatedIdentityUse, findClientsByIdentity, identityMatches, isId
 import type { ClientRecord } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
 import type { DbOrTx } from '../../db/connect.js';
+import type { CacheChanges } from '../../db/generation.js';
 import { loadTrustedIssuers, type TrustedIssuerRecord } from '../../federation/trusted-issuers.js';
 import { Cached, CachedMap } from '../../lib/cached.js';
 import type { Clock } from '../../lib/clock.js';
@@ -95,9 +96,14 @@ export class TrustedIssuerCache {
     return keys;
   }
 
-  invalidate(): void {
-    this.byIssuer.invalidate();
-    this.candidates.invalidate();
+  /**
+   * Forgets what a change made stale: the issuers when one changed, and which clients have
+   * which identity when an issuer or any client changed (a client's new identity may make a
+   * subject match, or match twice).
+   */
+  dropStale(changes: CacheChanges): void {
+    if (changes.touches('trusted_issuers')) this.byIssuer.invalidate();
+    if (changes.touches('trusted_issuers') || changes.touches('clients')) this.candidates.invalidate();
   }
 }
 
