@@ -62,3 +62,33 @@ t.test('URLs with a NUL byte or a lone surrogate: a jwks_uri, a trusted issuer',
     t.match(response.json(), { errors: [{ path: field }] }, `names ${field}`);
   }
 });
+
+t.test('claims nested too deep: 400 naming /claims on clients and services, also at 7,000 levels', async (t) => {
+  const server = await buildWithAdmin(t);
+  t.equal(
+    (
+      await server.admin('POST', '/admin/services', {
+        id: 'orders',
+        name: 'Orders',
+        audience: 'https://orders.example',
+        scopes: ['orders:read'],
+      })
+    ).statusCode,
+    201,
+  );
+  t.equal((await server.admin('POST', '/admin/clients', { client_id: 'nested', name: 'x', owner: 'o' })).statusCode, 201);
+  const nested = (depth: number) => `{"claims":{"deep":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+  for (const depth of [33, 7_000]) {
+    for (const [method, url] of [
+      ['PATCH', '/admin/clients/nested'],
+      ['PATCH', '/admin/services/orders'],
+    ] as const) {
+      const response = await server.adminJson(method, url, nested(depth));
+      t.equal(response.statusCode, 400, `${method} ${url}, ${depth} levels: 400`);
+      t.match(response.json(), { errors: [{ path: '/claims', message: /nest deeper than 32 levels/ }] }, 'names the field and the limit');
+    }
+    const created = await server.adminJson('POST', '/admin/clients', `{"name":"x","owner":"o",${nested(depth).slice(1, -1)}}`);
+    t.equal(created.statusCode, 400, `POST /admin/clients, ${depth} levels: 400`);
+  }
+  t.equal((await server.adminJson('PATCH', '/admin/clients/nested', nested(32))).statusCode, 200, '32 levels are fine');
+});

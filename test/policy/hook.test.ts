@@ -205,6 +205,39 @@ t.test('TOKEN_HOOK_ON_FAILURE=deny: every failure is a 503 temporarily_unavailab
   t.notMatch(logs.text(), SECRET, 'never the secret');
 });
 
+t.test('claims no token can carry: a hook failure under either setting, never a 500', async (t) => {
+  const hook = await hookServer(t);
+  // 7,000 levels in about 14 KB (under the answer's size cap): enough to overflow JSON.stringify.
+  const deep = `{"claims":{"deep":${'['.repeat(7_000)}${']'.repeat(7_000)}}}`;
+  const hostile: Array<[string, string]> = [
+    ['claims nested 7,000 deep', deep],
+    ['claims nested one level too deep', `{"claims":{"deep":${'['.repeat(33)}${']'.repeat(33)}}}`],
+    ['a NUL in a value', '{"claims":{"tenant":"a\\u0000b"}}'],
+    ['a NUL in a name', '{"claims":{"a\\u0000b":"x"}}'],
+    ['a lone surrogate', '{"claims":{"tenant":"\\ud800"}}'],
+  ];
+  for (const onFailure of ['deny', 'allow'] as const) {
+    const { server, ask } = await setUp(t, { url: hook.url, onFailure });
+    for (const [what, answer] of hostile) {
+      hook.answer((_request, _body, response) => response.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+      const response = await ask();
+      if (onFailure === 'deny') expectOAuthError(t, response, 503, 'temporarily_unavailable', `${what} (deny)`);
+      else {
+        t.equal(response.statusCode, 200, `${what} (allow): issued`);
+        t.equal(decodeJwt(response.json().access_token).tenant, 'acme', `${what} (allow): without the hook's claims`);
+      }
+    }
+    t.match(
+      await metricsText(server),
+      new RegExp(`portier_token_hook_failures_total\\{reason="invalid_answer"\\} ${hostile.length}`),
+      `${onFailure}: each counted as a failure`,
+    );
+  }
+  hook.answer((_request, _body, response) => response.writeHead(200).end(`{"claims":{"deep":${'['.repeat(32)}${']'.repeat(32)}}}`));
+  const { ask } = await setUp(t, { url: hook.url });
+  t.equal((await ask()).statusCode, 200, 'claims nested to the limit are fine');
+});
+
 t.test('an unreachable hook is a failure like any other', async (t) => {
   const hook = await hookServer(t);
   const closed = hook.url.replace(/:\d+\//, ':1/');
