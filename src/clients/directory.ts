@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
-import { clientSecrets } from '../db/schema.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { type CacheChanges, OUTAGE_GRACE_MS } from '../db/generation.js';
+import { clientSecrets } from '../db/schema.js';
 import { CachedMap, type StaleIfError } from '../lib/cached.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
@@ -169,7 +169,10 @@ export class ClientDirectory {
   dropStale(changes: CacheChanges): void {
     const changedClients = changes.keys('clients');
     const changedServices = changes.keys('services');
-    if (changedClients === 'all' || changedServices === 'all') return this.invalidate();
+    if (changedClients === 'all' || changedServices === 'all') {
+      this.invalidate();
+      return;
+    }
     const issuersChanged = changes.touches('trusted_issuers');
     const forgotten: string[] = [];
     this.records.deleteWhere((clientId, record) => {

@@ -35,7 +35,9 @@ export async function bumpGeneration(tx: DbOrTx, stale: readonly StaleEntry[]): 
   if (row === undefined) return;
   // A change that names nothing it made stale makes everything stale.
   const entries: ReadonlyArray<{ topic: CacheTopic | 'all'; key?: string | undefined }> = stale.length > 0 ? stale : [{ topic: 'all' }];
-  await tx.insert(cacheChanges).values(entries.map((entry) => ({ generation: row.generation, topic: entry.topic, key: entry.key ?? null })));
+  await tx
+    .insert(cacheChanges)
+    .values(entries.map((entry) => ({ generation: row.generation, topic: entry.topic, key: entry.key ?? null })));
 }
 
 export async function ensureGenerationRow(db: DbOrTx): Promise<void> {

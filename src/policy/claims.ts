@@ -92,7 +92,10 @@ export function checkClaims(claims: Claims, errors: FieldError[]): void {
   if (Object.keys(claims).some((name) => name === '')) errors.push({ path: '/claims', message: 'a claim name must not be empty' });
   // First: what it finds (a value nested thousands deep) would overflow JSON.stringify below.
   const problem = claimsProblem(claims);
-  if (problem !== undefined) return void errors.push({ path: '/claims', message: problem });
+  if (problem !== undefined) {
+    errors.push({ path: '/claims', message: problem });
+    return;
+  }
   const bytes = Buffer.byteLength(JSON.stringify(claims));
   if (bytes > MAX_CLAIMS_BYTES) errors.push({ path: '/claims', message: `must be at most ${MAX_CLAIMS_BYTES} bytes as JSON, is ${bytes}` });
 }
