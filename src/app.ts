@@ -102,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', async () => {
     portier.generation.stop();
     portier.hook?.close();
+    portier.people?.provider.close();
     await Promise.allSettled([
       portier.lastUsed.stop(),
       portier.denials.stop(),

@@ -24,10 +24,25 @@ export class ProviderDeclined extends Error {
   override readonly name = 'ProviderDeclined';
 }
 
-/** How long a failed discovery is remembered before the provider is asked again. */
-const RETRY_DISCOVERY_MS = 10_000;
+/** How long a provider that failed is taken as unavailable before it is asked again. */
+const UNAVAILABLE_FOR_MS = 10_000;
+/**
+ * How long a provider that answered is taken as available: a sign-in page or a sign-in
+ * start after that asks it again first, so a provider that has stopped is noticed within
+ * this, not after a browser has been sent to it.
+ */
+const AVAILABLE_FOR_MS = 15_000;
+/** How often the discovery document is read again in the background, once sign-in has been used. */
+const REFRESH_DISCOVERY_MS = 5 * 60_000;
+/** The longest the sign-in page's question "can one sign in?" waits on the provider. */
+const AVAILABILITY_WAIT_MS = 2_000;
+/** The longest a sign-in start waits on the provider before sending the browser there. */
+const SIGN_IN_START_WAIT_MS = 3_000;
 /** Seconds every request to the provider may take. */
 const REQUEST_TIMEOUT_SECONDS = 10;
+
+/** What this instance last learnt of the provider. */
+type Health = { available: true; configuration: client.Configuration; at: number } | { available: false; error: ProviderUnavailable; at: number };
 
 /**
  * Portier as a confidential client of the organisation's OpenID Connect provider, through
@@ -36,14 +51,21 @@ const REQUEST_TIMEOUT_SECONDS = 10;
  * the provider's JWKS (besides its issuer, audience, expiry and nonce), and the claims of
  * the ID token completed by the userinfo endpoint.
  *
- * Discovery happens on first use, not at start: a provider that is down stops nobody but
- * the people signing in (tokens, Bearer admin and the CLI never need it). A failure is
- * remembered for a few seconds, so a provider that is down is not asked at every page view.
+ * Nothing waits for discovery (the app starts it when ready, and logs a failure): a
+ * provider that is down stops nobody but the people signing in (tokens, Bearer admin and
+ * the CLI never need it). After that:
+ * - the discovery document is read again every REFRESH_DISCOVERY_MS in the background;
+ * - what was learnt last is trusted for a while (AVAILABLE_FOR_MS after an answer,
+ *   UNAVAILABLE_FOR_MS after a failure), so a provider that is down is not asked at every
+ *   page view, and one that has stopped is noticed before a browser is sent to it;
+ * - the sign-in page never waits on the provider more than AVAILABILITY_WAIT_MS: a
+ *   provider slower than that is shown as unavailable while the check goes on.
  */
 export class IdentityProvider {
-  private discovered: Promise<client.Configuration> | undefined;
-  private failedAt: number | undefined;
-  private lastFailure: ProviderUnavailable | undefined;
+  private health: Health | undefined;
+  /** The discovery under way; callers join it. */
+  private checking: Promise<Health> | undefined;
+  private refreshTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly settings: OidcConfig,
@@ -52,37 +74,72 @@ export class IdentityProvider {
     private readonly clock: Clock,
   ) {}
 
-  /** The provider's configuration (discovery), or ProviderUnavailable. */
-  configuration(): Promise<client.Configuration> {
-    const now = this.clock();
-    if (this.discovered === undefined && this.failedAt !== undefined && now - this.failedAt < RETRY_DISCOVERY_MS && this.lastFailure) {
-      return Promise.reject(this.lastFailure);
-    }
-    if (this.discovered === undefined) {
-      const loading = this.discover();
-      this.discovered = loading;
-      loading.catch((error: unknown) => {
-        if (this.discovered === loading) this.discovered = undefined;
-        this.failedAt = this.clock();
-        this.lastFailure = error instanceof ProviderUnavailable ? error : new ProviderUnavailable(String(error));
-      });
-    }
-    return this.discovered;
+  /** The provider's configuration, asking the provider first when what is known is stale; or ProviderUnavailable. */
+  async configuration(waitMs = REQUEST_TIMEOUT_SECONDS * 1000): Promise<client.Configuration> {
+    const health = await this.current(waitMs);
+    if (health === undefined) throw new ProviderUnavailable(`${this.settings.issuer} did not answer within ${waitMs} ms`);
+    if (!health.available) throw health.error;
+    return health.configuration;
   }
 
-  /** Whether the provider answers discovery now. */
+  /** Whether one can sign in through the provider now; answers within about AVAILABILITY_WAIT_MS. */
   async reachable(): Promise<boolean> {
+    return (await this.current(AVAILABILITY_WAIT_MS))?.available === true;
+  }
+
+  /** Stops the background refresh (at shutdown). */
+  close(): void {
+    if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
+    this.refreshTimer = undefined;
+  }
+
+  /**
+   * What is known of the provider, asked again first when it is stale; undefined when the
+   * provider has not answered within `waitMs` (the check goes on, for the next caller).
+   */
+  private async current(waitMs: number): Promise<Health | undefined> {
+    const known = this.health;
+    const now = this.clock();
+    if (known !== undefined && now - known.at < (known.available ? AVAILABLE_FOR_MS : UNAVAILABLE_FOR_MS)) return known;
+    let timer: NodeJS.Timeout | undefined;
+    const waited = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => resolve(undefined), waitMs);
+    });
     try {
-      await this.configuration();
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([this.check(), waited]);
+    } finally {
+      clearTimeout(timer);
     }
+  }
+
+  /** `error`, after taking the provider as unavailable for a while when it is one of not reaching it. */
+  private noting(error: Error): Error {
+    if (error instanceof ProviderUnavailable) this.health = { available: false, error, at: this.clock() };
+    return error;
+  }
+
+  /** Reads the discovery document now (or joins the reading under way), and records what it found. */
+  private check(): Promise<Health> {
+    this.checking ??= this.discover().then(
+      (configuration): Health => ({ available: true, configuration, at: this.clock() }),
+      (error: unknown): Health => ({
+        available: false,
+        error: error instanceof ProviderUnavailable ? error : new ProviderUnavailable(String(error)),
+        at: this.clock(),
+      }),
+    );
+    const checking = this.checking;
+    void checking.then((health) => {
+      this.health = health;
+      if (this.checking === checking) this.checking = undefined;
+      this.refreshTimer ??= setInterval(() => void this.check(), REFRESH_DISCOVERY_MS).unref();
+    });
+    return checking;
   }
 
   /** Where to send the browser to sign in, and what the callback must find again (the login cookie). */
   async begin(): Promise<{ url: string; login: PendingLogin }> {
-    const config = await this.configuration();
+    const config = await this.configuration(SIGN_IN_START_WAIT_MS);
     const login: PendingLogin = {
       state: client.randomState(),
       nonce: client.randomNonce(),
@@ -119,7 +176,7 @@ export class IdentityProvider {
         idTokenExpected: true,
       });
     } catch (error) {
-      throw refusalOf(error, 'the sign-in');
+      throw this.noting(refusalOf(error, 'the sign-in'));
     }
     const idTokenClaims = tokens.claims();
     if (idTokenClaims === undefined || tokens.id_token === undefined) throw new ProviderAnswerRefused('the provider returned no ID token');
@@ -128,7 +185,7 @@ export class IdentityProvider {
       try {
         userinfo = await client.fetchUserInfo(config, tokens.access_token, idTokenClaims.sub);
       } catch (error) {
-        throw refusalOf(error, 'userinfo');
+        throw this.noting(refusalOf(error, 'userinfo'));
       }
     }
     // The ID token's word wins where both speak: it is the signed one.
@@ -143,7 +200,7 @@ export class IdentityProvider {
   async endSessionUrl(idToken: string | null, postLogoutRedirectUri: string): Promise<string | undefined> {
     let config: client.Configuration;
     try {
-      config = await this.configuration();
+      config = await this.configuration(AVAILABILITY_WAIT_MS);
     } catch {
       return undefined;
     }

@@ -27,6 +27,10 @@ export interface TestIdp {
   tamperIdToken: ((idToken: string) => Promise<string>) | undefined;
   /** Signs an ID token as this provider would (its key, its issuer), with `claims` changed. */
   resign(idToken: string, claims: Record<string, unknown>, key?: 'provider' | 'stranger'): Promise<string>;
+  /** Stops the provider (its port refuses connections, open ones are cut), as a provider that is down. */
+  stop(): Promise<void>;
+  /** Starts it again on the same address. */
+  restart(): Promise<void>;
 }
 
 export interface IdpAccount {
@@ -97,10 +101,12 @@ export async function startIdp(
     () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
-        server.close(() => resolve());
+        if (server.listening) server.close(() => resolve());
+        else resolve();
       }),
   );
-  const issuer = `${options.tls ? 'https' : 'http'}://${host}:${(server.address() as AddressInfo).port}`;
+  const { port } = server.address() as AddressInfo;
+  const issuer = `${options.tls ? 'https' : 'http'}://${host}:${port}`;
 
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const signingJwk: JWK = { ...(await exportJWK(privateKey)), kid: 'idp-key-1', alg: 'ES256', use: 'sig' };
@@ -173,6 +179,12 @@ export async function startIdp(
     clientSecret: IDP_CLIENT_SECRET,
     accounts,
     tamperIdToken: undefined,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+    restart: () => new Promise<void>((resolve) => server.listen(port, host, resolve)),
     async resign(idToken, claims, key = 'provider') {
       const signer = key === 'provider' ? privateKey : (await generateKeyPair('ES256')).privateKey;
       return new SignJWT({ ...decodeJwt(idToken), ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'idp-key-1' }).sign(signer);

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import t, { type Test } from 'tap';
 import { buildWithAdmin, captureLogs, freePort } from '../helpers.js';
 import { ssoConfig, startIdp, type TestIdp } from './idp.js';
@@ -442,6 +443,51 @@ t.test('a provider that cannot be reached: the sign-in page says so; tokens and 
   t.equal((await server.admin('GET', '/admin/clients')).statusCode, 200, 'Bearer admin works');
   const token = await server.tokenFor('admin:read');
   t.match(token, /^eyJ/, 'the token endpoint works');
+});
+
+t.test('a provider that stops after it answered: the sign-in page and the sign-in start notice within seconds', async (t) => {
+  const origin = 'http://127.0.0.1:8999';
+  const own = await startIdp(t, { redirectUris: [`${origin}/console/auth/callback`], host: '127.0.0.3' });
+  const server = await buildWithAdmin(t, { config: ssoConfig(own, origin) });
+  const available = async () => (await server.app.inject('/console/auth/session')).json().sign_in.sso.available;
+  const login = async () => (await server.app.inject('/console/auth/login')).headers.location;
+  t.equal(await available(), true, 'the provider answers: one can sign in');
+  t.match(await login(), own.issuer, 'and the sign-in start sends the browser there');
+
+  await own.stop();
+  server.clock.advance(16_000);
+  t.equal(await available(), false, 'stopped: the sign-in page says so once what it knew is 15 s old');
+  t.equal(await login(), '/console/?sign_in=unavailable', 'and the sign-in start does not send the browser to it');
+
+  await own.restart();
+  server.clock.advance(11_000);
+  t.equal(await available(), true, 'back: one can sign in again, 10 s after the failure');
+  t.match(await login(), own.issuer);
+});
+
+t.test('a provider that never answers: the sign-in page does not wait for it', async (t) => {
+  const silent = createNetServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+  const sockets = new Set<Socket>();
+  silent.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+  });
+  const { port } = silent.address() as AddressInfo;
+  const server = await buildWithAdmin(t, {
+    config: ssoConfig(idp, 'http://127.0.0.1:1', { OIDC_ISSUER: `http://127.0.0.1:${port}` }),
+  });
+  const started = Date.now();
+  const state = await server.app.inject('/console/auth/session');
+  // The provider's own request timeout is 10 s: the page must not wait for that.
+  t.ok(Date.now() - started < 8_000, `the sign-in page answers before the provider's request times out (${Date.now() - started} ms)`);
+  t.equal(state.json().sign_in.sso.available, false, 'and says one cannot sign in now');
+  const login = await server.app.inject('/console/auth/login');
+  t.equal(login.headers.location, '/console/?sign_in=unavailable', 'the sign-in start sends the browser back, not to the provider');
 });
 
 t.test('without OIDC_ISSUER there is nothing to sign in to', async (t) => {
