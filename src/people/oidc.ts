@@ -42,7 +42,9 @@ const SIGN_IN_START_WAIT_MS = 3_000;
 const REQUEST_TIMEOUT_SECONDS = 10;
 
 /** What this instance last learnt of the provider. */
-type Health = { available: true; configuration: client.Configuration; at: number } | { available: false; error: ProviderUnavailable; at: number };
+type Health =
+  | { available: true; configuration: client.Configuration; at: number }
+  | { available: false; error: ProviderUnavailable; at: number };
 
 /**
  * Portier as a confidential client of the organisation's OpenID Connect provider, through
