@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import Type from 'typebox';
 import { applyConfig, exportConfig } from '../config-as-code/apply.js';
 import { checkDocument, configSchemaDocument, formatDocument, parseDocumentText, YAML_MEDIA_TYPES } from '../config-as-code/document.js';
@@ -8,6 +9,12 @@ import { actor, inArea, problems, secured } from './route-options.js';
 
 /** A configuration document may be large: a few thousand clients fit in 4 MiB. */
 const CONFIG_BODY_LIMIT = 4 * 1024 * 1024;
+/**
+ * How long an apply's connection may stay silent while the apply runs, instead of the
+ * server's 30 s: the largest document (5,000 new clients, each with a secret to hash)
+ * takes minutes on two cores. See docs/configuration-as-code.md.
+ */
+export const CONFIG_APPLY_TIMEOUT_MS = 15 * 60_000;
 
 /**
  * /admin/config: the configuration as code (src/config-as-code/). The document is JSON,
@@ -76,15 +83,25 @@ export const configRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: config.applyResult, ...problems },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body: unknown = request.body;
       const document = checkDocument(typeof body === 'string' ? parseDocumentText(body, 'yaml') : body);
-      const result = await applyConfig(portier.database, document, {
-        dryRun: request.query.dry_run === true,
-        prune: request.query.prune === true,
-        actor: actor(request),
-        now: portier.clock(),
-      });
+      keepConnectionOpen(request, reply, CONFIG_APPLY_TIMEOUT_MS, app.server.timeout);
+      const signal = abortedWhenGone(reply);
+      let result: config.ApplyResult;
+      try {
+        result = await applyConfig(portier.database, document, {
+          dryRun: request.query.dry_run === true,
+          prune: request.query.prune === true,
+          actor: actor(request),
+          now: portier.clock(),
+          signal,
+        });
+      } catch (error) {
+        if (!signal.aborted) throw error;
+        request.log.warn({ actor: actor(request).clientId }, 'configuration apply abandoned: the caller disconnected; nothing was changed');
+        return reply;
+      }
       request.log.info(
         { applied: result.applied, changes: result.changes.length, actor: actor(request).clientId },
         'configuration document applied',
@@ -106,4 +123,25 @@ export function prefersYaml(accept: string | undefined): boolean {
     if (Number.isFinite(q) && q > 0 && (best === undefined || q > best.q)) best = { yaml, q };
   }
   return best?.yaml === true;
+}
+
+/**
+ * Lets this request's connection stay silent for `ms` (the server's idle timeout would
+ * close it while a long apply runs), and gives it back the server's `usual` timeout once
+ * the answer is sent, for the requests that follow on it.
+ */
+function keepConnectionOpen(request: FastifyRequest, reply: FastifyReply, ms: number, usual: number): void {
+  const socket = request.raw.socket;
+  if (typeof socket?.setTimeout !== 'function') return;
+  socket.setTimeout(ms);
+  reply.raw.once('finish', () => socket.setTimeout(usual));
+}
+
+/** A signal that aborts when the connection closes before the answer was sent. */
+function abortedWhenGone(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('the caller disconnected before the answer'));
+  });
+  return controller.signal;
 }

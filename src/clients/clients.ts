@@ -17,7 +17,7 @@ import { checkFederatedIdentities, storeFederatedIdentities } from './identities
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
 import { ALL_CLIENTS, type ClientScope, federatedInScope, reaches } from './scope.js';
-import { generateSecret, storedSecret } from './secrets.js';
+import { generateSecret, type NewSecret, storedSecret } from './secrets.js';
 
 /**
  * Validates grants against the service catalogue; returns the field errors found. Call it
@@ -100,7 +100,7 @@ export async function createClient(
    * `managed`: made by a configuration apply (see config-as-code/), which may delete it again.
    * `scope`: whose client it may be (see ClientScope).
    */
-  options: { now: number; secret?: string; managed?: boolean; scope?: ClientScope },
+  options: { now: number; secret?: string; prepared?: NewSecret | undefined; managed?: boolean; scope?: ClientScope },
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   const scope = options.scope ?? ALL_CLIENTS;
@@ -123,9 +123,11 @@ export async function createClient(
 
   // private_key_jwt and federated clients prove themselves with a signed JWT and have no
   // secret at all. The hash is made before the transaction (it takes milliseconds of CPU),
-  // and only for input that is valid so far.
-  const clientSecret = authMethod === 'client_secret' ? (options.secret ?? generateSecret()) : undefined;
-  const stored = clientSecret === undefined || errors.length > 0 ? undefined : await storedSecret(clientSecret);
+  // and only for input that is valid so far; a configuration apply makes its new clients'
+  // secrets ahead, many at once (`prepared`).
+  const prepared = authMethod === 'client_secret' ? options.prepared : undefined;
+  const clientSecret = authMethod === 'client_secret' ? (prepared?.secret ?? options.secret ?? generateSecret()) : undefined;
+  const stored = clientSecret === undefined || errors.length > 0 ? undefined : (prepared?.stored ?? (await storedSecret(clientSecret)));
   const inserted = await db.transaction(async (tx) => {
     errors.push(...(await checkGrants(tx, grants, scope)));
     const identities = await checkFederatedIdentities(tx, authMethod, input.federated_identities, errors);

@@ -1,4 +1,4 @@
-import { and, asc, eq, exists, gt, ilike, isNotNull, isNull, lt, lte, or, type SQL } from 'drizzle-orm';
+import { and, asc, eq, exists, gt, ilike, inArray, isNotNull, isNull, lt, lte, or, type SQL } from 'drizzle-orm';
 import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
@@ -115,4 +115,12 @@ export async function listClients(
 export async function listAllClients(db: DbOrTx, at: number): Promise<ClientResource[]> {
   const rows = await db.query.clients.findMany({ with: CLIENT_RESOURCE_RELATIONS, orderBy: asc(clients.clientId) });
   return rows.map((row) => toClientResource(row, at));
+}
+
+/** Which of `clientIds` are taken (well-formed ones only; others cannot be). */
+export async function existingClientIds(db: DbOrTx, clientIds: readonly string[]): Promise<Set<string>> {
+  const wellFormed = clientIds.filter(isValidClientId);
+  if (wellFormed.length === 0) return new Set();
+  const rows = await db.select({ clientId: clients.clientId }).from(clients).where(inArray(clients.clientId, wellFormed));
+  return new Set(rows.map((row) => row.clientId));
 }

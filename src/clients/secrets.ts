@@ -35,8 +35,26 @@ export function generateSecret(slot?: SecretSlot): string {
  * slot, and whether it contains `+` (for a hint in the log when a client sends it over
  * Basic without form-encoding: see oauth/client-auth/authenticate.ts).
  */
-export async function storedSecret(secret: string): Promise<{ hash: string; slot: SecretSlot; containsPlus: boolean }> {
+export async function storedSecret(secret: string): Promise<StoredSecretColumns> {
   return { hash: await hashSecret(secret), slot: secretSlot(secret), containsPlus: secret.includes('+') };
+}
+
+export interface StoredSecretColumns {
+  hash: string;
+  slot: SecretSlot;
+  containsPlus: boolean;
+}
+
+/** A new secret and what is stored of it, made ahead of the transaction that stores it. */
+export interface NewSecret {
+  secret: string;
+  stored: StoredSecretColumns;
+}
+
+/** A new secret, hashed: what createClient would otherwise make, for a caller that makes many at once. */
+export async function newSecret(): Promise<NewSecret> {
+  const secret = generateSecret();
+  return { secret, stored: await storedSecret(secret) };
 }
 
 /**

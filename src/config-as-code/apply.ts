@@ -1,4 +1,6 @@
 import { type Actor, recordChange } from '../audit/events.js';
+import { existingClientIds } from '../clients/list.js';
+import { type NewSecret, newSecret } from '../clients/secrets.js';
 import type { Database, DbOrTx, Tx } from '../db/connect.js';
 import { isConstraintViolation } from '../db/errors.js';
 import { type FieldError, RuleError, ValidationError } from '../lib/errors.js';
@@ -32,7 +34,20 @@ export interface ApplyOptions {
   prune: boolean;
   actor: Actor;
   now: number;
+  /**
+   * Aborted when whoever asked for the apply is gone (the admin API's caller closed the
+   * connection): the apply stops and rolls back, so that no client is created whose
+   * one-time secret nobody receives.
+   */
+  signal?: AbortSignal | undefined;
 }
+
+/**
+ * How many secrets of new clients are hashed at once ahead of the transaction: argon2id
+ * runs on libuv's thread pool (4 threads), so this keeps every core busy without queueing
+ * the whole document there.
+ */
+const HASHES_AT_ONCE = 4;
 
 /** Thrown at the end of a dry run to roll everything back, carrying what would have changed. */
 class DryRun extends Error {
@@ -57,15 +72,21 @@ export async function applyConfig(database: Database, document: ConfigDocument, 
       ),
     );
   }
-  const context: ApplyContext = { actor: options.actor, now: options.now };
+  const context: ApplyContext = {
+    actor: options.actor,
+    now: options.now,
+    newSecrets: await prepareSecrets(database, desired, options),
+  };
   try {
     return await database.exclusive('config', async (tx) => {
       const current = new Map<ConfigKindHandler, CurrentObject[]>();
       for (const handler of CONFIG_KIND_HANDLERS) current.set(handler, await handler.load(tx, options.now));
       const plan = planChanges(CONFIG_KIND_HANDLERS, current, desired, { prune: options.prune });
       if (plan.errors.length > 0) throw new ConfigDocumentError(plan.errors);
-      const { secrets, errors } = await execute(tx, plan.steps, context);
+      const { secrets, errors } = await execute(tx, plan.steps, context, options.signal);
       if (errors.length > 0) throw new ConfigDocumentError(errors);
+      // The last moment to give up: past it, the secrets are committed and must be answered.
+      options.signal?.throwIfAborted();
       const changes = plan.steps.map((step) => step.change);
       if (options.dryRun) throw new DryRun(changes);
       if (changes.length > 0) {
@@ -96,11 +117,13 @@ async function execute(
   tx: Tx,
   steps: PlannedStep[],
   context: ApplyContext,
+  signal: AbortSignal | undefined,
 ): Promise<{ secrets: Record<string, string>; errors: FieldError[] }> {
   const secrets: Record<string, string> = {};
   const errors: FieldError[] = [];
   const last: Array<{ step: PlannedStep; values: Entry }> = [];
   const attempt = async (place: string, work: (savepoint: Tx) => Promise<void>, prefix = '') => {
+    signal?.throwIfAborted();
     try {
       await tx.transaction(work);
     } catch (error) {
@@ -150,4 +173,37 @@ function placedErrors(error: unknown, place: string, prefix: string): FieldError
     return [{ path: place, message: `${prefix}conflicts with another object (an id or an audience already taken)` }];
   }
   throw error;
+}
+
+/**
+ * Makes (and hashes) the secrets of the clients the document would create, before the
+ * `config` lock is taken: argon2id is most of an apply's time, and so several hashes run
+ * at once and no other apply waits for them. Clients that exist already are left out (a
+ * document applied again creates nothing), and so is a client that turns out to exist by
+ * the time the lock is held: it is then updated, and its prepared secret goes unused. A
+ * dry run, which rolls back and shows no secret, gives every new client one stand-in (a
+ * secret nobody is told, hashed once).
+ */
+async function prepareSecrets(
+  database: Database,
+  desired: ReadonlyMap<ConfigKindHandler, DesiredEntry[]>,
+  { dryRun, signal }: Pick<ApplyOptions, 'dryRun' | 'signal'>,
+): Promise<Map<string, NewSecret>> {
+  const entries = [...desired.entries()].find(([handler]) => handler.section === 'clients')?.[1] ?? [];
+  const withSecrets = entries.filter(({ entry }) => (entry.auth_method ?? 'client_secret') === 'client_secret').map(({ id }) => id);
+  const existing = await existingClientIds(database.db, withSecrets);
+  const queue = withSecrets.filter((id) => !existing.has(id));
+  if (dryRun && queue.length > 0) {
+    const standIn = await newSecret();
+    return new Map(queue.map((id) => [id, standIn]));
+  }
+  const prepared = new Map<string, NewSecret>();
+  const worker = async () => {
+    for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
+      signal?.throwIfAborted();
+      prepared.set(id, await newSecret());
+    }
+  };
+  await Promise.all(Array.from({ length: HASHES_AT_ONCE }, worker));
+  return prepared;
 }

@@ -2,6 +2,7 @@ import type { Actor } from '../audit/events.js';
 import { checkClientKeys, checkIpRanges, createClient } from '../clients/clients.js';
 import { deleteClient, updateClient } from '../clients/lifecycle.js';
 import { listAllClients } from '../clients/list.js';
+import type { NewSecret } from '../clients/secrets.js';
 import type { DbOrTx, Tx } from '../db/connect.js';
 import {
   checkIssuerKeys,
@@ -37,6 +38,8 @@ export type Entry = Record<string, unknown>;
 export interface ApplyContext {
   actor: Actor;
   now: number;
+  /** Secrets made ahead for the clients this apply creates, by client_id (see prepareSecrets). */
+  newSecrets: ReadonlyMap<string, NewSecret>;
 }
 
 /** An object as it is now, in the form of an entry. */
@@ -181,8 +184,9 @@ const clients: ConfigKindHandler = {
     // An entry that does not pass the rules is left as it is: the apply reports why.
     return ignored.length === 0 ? normalized : entry;
   },
-  async create(tx, entry, { actor, now }) {
-    return (await createClient(tx, entry as CreateClientInput, actor, { managed: true, now })).clientSecret;
+  async create(tx, entry, { actor, now, newSecrets }) {
+    const prepared = newSecrets.get(entryId('clients', entry));
+    return (await createClient(tx, entry as CreateClientInput, actor, { managed: true, now, prepared })).clientSecret;
   },
   async update(tx, id, patch, { actor, now }) {
     return (await updateClient(tx, id, patch as ClientPatch, actor, now)).clientSecret;

@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { prefersYaml } from '../../src/admin/config.js';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth/client-assertion.js';
 import { expectProblem } from '../expect.js';
-import { ADMIN_ID, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
+import { ADMIN_ID, basicAuth, buildWithAdmin, eventually, postToken } from '../helpers.js';
 import { platformKey } from '../platforms.js';
 
 // /admin/config over HTTP: export as JSON or YAML, the JSON Schema, apply with a JSON or
@@ -320,4 +320,67 @@ trusted_issuers:
     [ADMIN_ID],
     'audited with the admin who applied',
   );
+});
+
+/** A document of `count` new clients of one service (created with secrets). */
+function manyClients(count: number, prefix: string): string {
+  return JSON.stringify({
+    services: [{ id: 'bulk', name: 'Bulk', audience: 'https://bulk.example', scopes: ['bulk:read'] }],
+    clients: Array.from({ length: count }, (_, i) => ({
+      client_id: `${prefix}-${i}`,
+      name: `Bulk ${i}`,
+      owner: 'ops@example.com',
+      grants: [{ service: 'bulk', scopes: ['bulk:read'] }],
+    })),
+  });
+}
+
+t.test("an apply that runs longer than the server's idle timeout still gets its answer", async (t) => {
+  const server = await buildWithAdmin(t);
+  // The server's idle timeout (30 s in production) made short, so that a small apply outlasts it.
+  server.app.server.setTimeout(300);
+  await server.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = server.app.server.address() as { port: number };
+  const started = Date.now();
+  const response = await fetch(`http://127.0.0.1:${port}/admin/config/apply`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+    body: manyClients(40, 'slow'),
+  });
+  const elapsed = Date.now() - started;
+  t.equal(response.status, 200, `answered after ${elapsed} ms`);
+  const result = (await response.json()) as { applied: boolean; secrets: Record<string, string> };
+  t.equal(result.applied, true);
+  t.equal(Object.keys(result.secrets).length, 40, 'with every secret');
+  if (elapsed < 300) t.comment('the apply was faster than the shortened timeout: this run did not exercise it');
+});
+
+t.test('a caller that disconnects before the commit: the apply rolls back, and nothing is created', async (t) => {
+  const server = await buildWithAdmin(t);
+  await server.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = server.app.server.address() as { port: number };
+  const { request } = await import('node:http');
+  const body = manyClients(200, 'gone');
+  await new Promise<void>((resolve) => {
+    const outgoing = request(`http://127.0.0.1:${port}/admin/config/apply`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    });
+    outgoing.on('error', () => resolve());
+    outgoing.end(body);
+    // Gone while the apply runs (200 secrets to hash take longer than this).
+    setTimeout(() => outgoing.destroy(), 150);
+  });
+  // The apply notices at its next step, rolls back and lets go of the lock: a dry run
+  // then gets through, and finds every client still to create.
+  const dry = await eventually(
+    () => post(server, '/admin/config/apply?dry_run=true', manyClients(1, 'gone'), 'application/json'),
+    (response) => response.statusCode === 200,
+    10_000,
+  );
+  t.equal(dry.statusCode, 200);
+  const listed = await server.admin('GET', '/admin/clients?name=Bulk');
+  t.same(listed.json().items, [], 'no client of the abandoned apply exists');
+  const audit = await server.admin('GET', '/admin/audit-events?action=config.applied');
+  t.same(audit.json().items ?? [], [], 'and no apply was recorded');
 });
