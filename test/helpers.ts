@@ -225,6 +225,19 @@ export function captureLogs(level = 'info'): { logger: Logger; text(): string; l
   };
 }
 
+/**
+ * The reasons of the requests refused in `logs`, in the order first logged, a refusal
+ * repeated within a second (logged once, then counted in a closing line) as often as it
+ * happened. Waits out that second first.
+ */
+export async function refusalReasons(logs: { lines(): Array<Record<string, unknown>> }): Promise<string[]> {
+  await sleep(1100);
+  return logs
+    .lines()
+    .filter((line) => line.msg === 'request refused' || line.msg === 'request refused (repeated)')
+    .flatMap((line) => Array<string>(typeof line.repeated === 'number' ? line.repeated : 1).fill(String(line.reason)));
+}
+
 export interface TestServer {
   app: FastifyInstance;
   database: Database;

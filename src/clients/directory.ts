@@ -60,6 +60,8 @@ export class ClientDirectory {
   /** How many remembered secrets each client_id has (see mayNeedArgon2). */
   private readonly rememberedPerClient = new Map<string, number>();
   private readonly digestKey = randomBytes(32);
+  /** The client_id of the last record a lookup found: the decoy of lookups that find none (see load). */
+  private lastFound: string | undefined;
 
   constructor(
     private readonly db: Db,
@@ -70,12 +72,26 @@ export class ClientDirectory {
     /** The app's clock, for the age of records. */
     clock: Clock = systemClock,
   ) {
-    this.records = new CachedMap((clientId) => loadClientRecord(db, clientId), {
+    this.records = new CachedMap((clientId) => this.load(clientId), {
       now: clock,
       maxAgeMs: RECORD_MAX_AGE_MS,
       maxEntries: MAX_CACHED_CLIENTS,
       staleIfError: STALE_IF_UNAVAILABLE,
     });
+  }
+
+  /**
+   * Loads a client's record. A lookup that finds no client then loads the record of the
+   * last client that was found (a decoy, whose result is dropped), so that it costs what a
+   * lookup that finds one costs: the same query with rows to join, and a record to build.
+   * Otherwise a made-up client_id would be refused measurably sooner than a real one whose
+   * record this instance does not hold yet, and its timing would tell the two apart.
+   */
+  private async load(clientId: string): Promise<ClientRecord | undefined> {
+    const record = await loadClientRecord(this.db, clientId);
+    if (record !== undefined) this.lastFound = clientId;
+    else if (this.lastFound !== undefined) await loadClientRecord(this.db, this.lastFound).catch(() => undefined);
+    return record;
   }
 
   find(clientId: string): Promise<ClientRecord | undefined> {

@@ -13,7 +13,10 @@ const MAX_KINDS = 1000;
  * line for that kind, or into a closing line once the interval has passed.
  */
 export class RepeatedLog {
-  private readonly kinds = new Map<string, { loggedAt: number; suppressed: number; timer: NodeJS.Timeout | undefined }>();
+  private readonly kinds = new Map<
+    string,
+    { loggedAt: number; suppressed: number; timer: NodeJS.Timeout | undefined; fields: Record<string, unknown> }
+  >();
 
   constructor(
     private readonly logger: Logger,
@@ -28,17 +31,23 @@ export class RepeatedLog {
     this.write('warn', kind, fields, message);
   }
 
-  private write(level: 'error' | 'warn', kind: string, fields: Record<string, unknown>, message: string): void {
+  info(kind: string, fields: Record<string, unknown>, message: string): void {
+    this.write('info', kind, fields, message);
+  }
+
+  private write(level: 'error' | 'warn' | 'info', kind: string, fields: Record<string, unknown>, message: string): void {
     const now = systemClock();
     const state = this.kinds.get(kind);
     if (state !== undefined && now - state.loggedAt < this.intervalMs) {
       state.suppressed += 1;
-      // One closing line per quiet spell, so the last repeats are counted too.
+      state.fields = fields;
+      // One closing line per quiet spell, so the last repeats are counted too; it carries
+      // the fields of the last of them.
       state.timer ??= setTimeout(
         () => {
           state.timer = undefined;
           if (state.suppressed === 0) return;
-          this.logger[level]({ kind, repeated: state.suppressed }, `${message} (repeated)`);
+          this.logger[level]({ ...state.fields, kind, repeated: state.suppressed }, `${message} (repeated)`);
           state.suppressed = 0;
           state.loggedAt = systemClock();
         },
@@ -50,7 +59,7 @@ export class RepeatedLog {
     if (state?.timer !== undefined) clearTimeout(state.timer);
     this.kinds.delete(kind);
     if (this.kinds.size >= MAX_KINDS) evictOldest(this.kinds);
-    this.kinds.set(kind, { loggedAt: now, suppressed: 0, timer: undefined });
+    this.kinds.set(kind, { loggedAt: now, suppressed: 0, timer: undefined, fields });
     this.logger[level]({ ...fields, kind, ...(repeated > 0 && { repeated }) }, message);
   }
 }

@@ -87,7 +87,15 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
       } else if (oauthError instanceof TooManyRequests) {
         portier.repeatedLog.warn(`throttled ${request.ip}`, { ip: request.ip, endpoint }, 'caller over its failure budget');
       } else {
-        request.log.info({ ...clientFields(oauthError.client), error: oauthError.error, reason }, 'request refused');
+        // The same refusal over and over (a flood of wrong secrets, hook denials): one line
+        // a second with a count, per client (or, naming none, per address), error and reason.
+        const fields = clientFields(oauthError.client);
+        const who = fields.client_id ?? `address ${request.ip}`;
+        portier.repeatedLog.info(
+          `refused ${who} ${oauthError.error} ${reason}`,
+          { ...fields, error: oauthError.error, reason },
+          'request refused',
+        );
       }
     }
     // Too many answers held already: this one goes now, and the connection closes after it.

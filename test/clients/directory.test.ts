@@ -265,3 +265,26 @@ t.test('admission still applies to distinct secrets; a merged request takes no p
   t.same(await Promise.all(merged), Array(10).fill(true));
   t.equal(await queued, false);
 });
+
+t.test('a lookup that finds no client makes a decoy lookup of the last client found, so that both cost the same', async (t) => {
+  const { database } = await createTestDatabase(t);
+  await prepareDatabase(database, testConfig());
+  await createClient(database.db, { client_id: 'vendor-a', name: 'Vendor A', owner: 'user-1' }, CLI_ACTOR, { now: Date.now() });
+  // The same database, with every statement written down as it is sent.
+  const statements: string[] = [];
+  const logger = { logQuery: (query: string) => void statements.push(query) };
+  const { drizzle: drizzlePg } = await import('drizzle-orm/node-postgres');
+  const { drizzle: drizzlePglite } = await import('drizzle-orm/pglite');
+  const schema = await import('../../src/db/schema.js');
+  const client = (database.db as unknown as { $client: never }).$client;
+  const observed = database.driver === 'pg' ? drizzlePg(client, { schema, logger }) : drizzlePglite(client, { schema, logger });
+  const directory = new ClientDirectory(observed as typeof database.db, new SecretVerifier(new Admission(2, 8), verifySecret));
+  const lookups = () => statements.filter((statement) => /from "clients"/.test(statement)).length;
+
+  t.equal(await directory.find('nobody-1'), undefined, 'before any client was found');
+  t.equal(lookups(), 1, 'one lookup: there is no client to make a decoy of yet');
+  t.equal((await directory.find('vendor-a'))?.clientId, 'vendor-a');
+  t.equal(lookups(), 2, 'a lookup that finds its client: one');
+  t.equal(await directory.find('nobody-2'), undefined);
+  t.equal(lookups(), 4, 'a lookup that finds none: its own, and the decoy');
+});

@@ -238,6 +238,31 @@ t.test('claims no token can carry: a hook failure under either setting, never a 
   t.equal((await ask()).statusCode, 200, 'claims nested to the limit are fine');
 });
 
+t.test('a flood of denials is logged once a second with a count, not once per request', async (t) => {
+  const hook = await hookServer(t);
+  const { ask, logs } = await setUp(t, { url: hook.url }, 'info');
+  hook.json(200, { deny: { error_description: 'not today' } });
+  const answers = await Promise.all(Array.from({ length: 20 }, () => ask()));
+  t.ok(
+    answers.every((response) => response.statusCode === 403),
+    '20 denials',
+  );
+  const closing = await eventually(
+    async () => logs.lines().filter((line) => line.msg === 'request refused (repeated)'),
+    (lines) => lines.length > 0,
+    3000,
+  );
+  const first = logs.lines().filter((line) => line.msg === 'request refused');
+  t.ok(first.length <= 2, `${first.length} line(s) as they happen`);
+  const counted = first.length + closing.reduce((sum, line) => sum + Number(line.repeated), 0);
+  t.equal(counted, 20, 'and every denial counted');
+  t.match(
+    closing[0],
+    { client_id: 'acme-sync', error: 'access_denied', reason: 'denied by the issuance hook' },
+    'the closing line says what repeated',
+  );
+});
+
 t.test('an unreachable hook is a failure like any other', async (t) => {
   const hook = await hookServer(t);
   const closed = hook.url.replace(/:\d+\//, ':1/');
