@@ -50,7 +50,7 @@ function managementAddress(app: FastifyInstance): string | undefined {
  * idle keep-alive clients), every request's objects land in the old generation, drag their
  * young parts along, and the old generation fills at tens of MB/s. Measured on the token
  * endpoint with 5,900 idle connections held: 1.2 MB promoted per young collection instead of
- * 0.16 MB, and 0.78 of the throughput alone instead of 0.87. The README (Benchmarks) has the figures.
+ * 0.16 MB, and 0.78 of the throughput alone instead of 0.87. bench/README.md has the figures.
  */
 function tuneGarbageCollector(): void {
   setFlagsFromString('--no-allocation-site-pretenuring');

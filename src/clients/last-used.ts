@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 import type { FederatedIdentityUse } from './identities.js';
 
-/** last_used_at is written at most this often: the admin API promises it "within 60 s of use" (README). */
+/** last_used_at is written at most this often: the admin API promises it "within 60 s of use" (docs/admin-api.md). */
 export const LAST_USED_FLUSH_MS = 30_000;
 
 /**

@@ -19,7 +19,7 @@ import type { DbOrTx } from './types.js';
  *
  * It reads before it writes: when nothing is pending (every start but the first of a new
  * version) it only needs SELECT on drizzle.__drizzle_migrations, so instances can run as
- * a role that may not create anything (see the README's "Production PostgreSQL").
+ * a role that may not create anything (see "Production PostgreSQL" in docs/operations.md).
  */
 export async function applyMigrations(tx: DbOrTx): Promise<number> {
   const { pending, newest } = await migrationState(tx);

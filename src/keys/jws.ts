@@ -22,7 +22,7 @@ const SIGNING: Record<
  * node:crypto signature on libuv's thread pool. On the pool, signatures run on every core
  * while the event loop goes on with other requests; signed on the event loop, the token
  * endpoint could use one core only (measured: about 5,500 against 9,000 tokens/s with
- * ES256 on two cores; see the README's "Benchmarks"). argon2id does not run on that pool
+ * ES256 on two cores; see bench/README.md). argon2id does not run on that pool
  * (see protection/argon2-pool.ts), so a flood of wrong secrets never makes signing wait.
  */
 export class CompactSigner {

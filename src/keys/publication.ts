@@ -21,7 +21,7 @@ export { JWKS_MAX_AGE_SECONDS, MAX_KEY_PUBLICATION_LEAD };
  * or `activate_after` for one rotation): by default the max-age plus a minute, for the
  * other instances to notice the new key (they poll the cache generation every 250 ms) and
  * for verifiers' clocks; longer for verifiers that keep the JWKS longer than its max-age
- * (see the README's "Key publication lead").
+ * (see "Key publication lead" in docs/tokens.md).
  */
 export const DEFAULT_PUBLICATION_LEAD_SECONDS = DEFAULT_KEY_PUBLICATION_LEAD;
 

@@ -126,7 +126,7 @@ async function checkCredentials(
   // Every other outcome costs one argon2id verification and one database lookup, so that
   // its time does not tell a known client_id (usually cached) from a made-up one (seldom):
   // a record that came from the cache is looked up again. With the database unreachable,
-  // the cached record serves (see "When the database is down" in the README).
+  // the cached record serves (see "When the database is down" in docs/operations.md).
   const client = found.fromCache ? await reloaded(ctx, credentials.clientId, found.record) : found.record;
   if (client === undefined) return fail('unknown client');
   const refused = refusal(client, callerIp, now);
