@@ -2099,6 +2099,8 @@ export interface paths {
                                 claims: {
                                     [key: string]: unknown;
                                 };
+                                self_service_roles: string[];
+                                self_service_max_access_token_ttl: number | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -2133,6 +2135,10 @@ export interface paths {
                         claims?: {
                             [key: string]: unknown;
                         };
+                        /** @description The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins. */
+                        self_service_roles?: string[];
+                        /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
+                        self_service_max_access_token_ttl?: number | null;
                     };
                 };
             };
@@ -2157,6 +2163,8 @@ export interface paths {
                             claims: {
                                 [key: string]: unknown;
                             };
+                            self_service_roles: string[];
+                            self_service_max_access_token_ttl: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2305,6 +2313,8 @@ export interface paths {
                             claims: {
                                 [key: string]: unknown;
                             };
+                            self_service_roles: string[];
+                            self_service_max_access_token_ttl: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2553,6 +2563,10 @@ export interface paths {
                         claims?: {
                             [key: string]: unknown;
                         };
+                        /** @description The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins. */
+                        self_service_roles?: string[];
+                        /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
+                        self_service_max_access_token_ttl?: number | null;
                     };
                 };
             };
@@ -2577,6 +2591,8 @@ export interface paths {
                             claims: {
                                 [key: string]: unknown;
                             };
+                            self_service_roles: string[];
+                            self_service_max_access_token_ttl: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -4135,6 +4151,10 @@ export interface paths {
                                 claims?: {
                                     [key: string]: unknown;
                                 };
+                                /** @description The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins. */
+                                self_service_roles?: string[];
+                                /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
+                                self_service_max_access_token_ttl?: number | null;
                             }[];
                             trusted_issuers?: {
                                 id: string;
@@ -4395,6 +4415,10 @@ export interface paths {
                             claims?: {
                                 [key: string]: unknown;
                             };
+                            /** @description The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins. */
+                            self_service_roles?: string[];
+                            /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
+                            self_service_max_access_token_ttl?: number | null;
                         }[];
                         trusted_issuers?: {
                             id: string;
