@@ -2735,7 +2735,7 @@ export interface paths {
                                 }) | null;
                                 audience: string | null;
                                 max_token_age: number;
-                                algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                                algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                                 /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                                 managed: boolean;
                                 /** Format: date-time */
@@ -2873,7 +2873,7 @@ export interface paths {
                         audience?: string | null;
                         /** @description Seconds since its iat that a token is still accepted. */
                         max_token_age?: number;
-                        algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                        algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                     };
                 };
             };
@@ -2897,7 +2897,7 @@ export interface paths {
                             }) | null;
                             audience: string | null;
                             max_token_age: number;
-                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -3047,7 +3047,7 @@ export interface paths {
                             }) | null;
                             audience: string | null;
                             max_token_age: number;
-                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -3304,7 +3304,7 @@ export interface paths {
                         audience?: string | null;
                         /** @description Seconds since its iat that a token is still accepted. */
                         max_token_age?: number;
-                        algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                        algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                     };
                 };
             };
@@ -3328,7 +3328,7 @@ export interface paths {
                             }) | null;
                             audience: string | null;
                             max_token_age: number;
-                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -4176,7 +4176,7 @@ export interface paths {
                                 audience?: string | null;
                                 /** @description Seconds since its iat that a token is still accepted. */
                                 max_token_age?: number;
-                                algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                                algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                             }[];
                             clients?: {
                                 client_id: string;
@@ -4440,7 +4440,7 @@ export interface paths {
                             audience?: string | null;
                             /** @description Seconds since its iat that a token is still accepted. */
                             max_token_age?: number;
-                            algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                         }[];
                         clients?: {
                             client_id: string;
