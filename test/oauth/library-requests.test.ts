@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { stringify } from 'node:querystring';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
+import * as oauth from 'oauth4webapi';
+import * as openid from 'openid-client';
 import t, { type Test } from 'tap';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth/client-assertion.js';
 import { addService, buildWithAdmin, freePort, openBudgets } from '../helpers.js';
@@ -131,7 +136,7 @@ async function setUp(t: Test) {
       outgoing.on('error', reject);
       outgoing.end(body);
     });
-  return { send, clientAssertion, platformToken };
+  return { send, clientAssertion, platformToken, issuer };
 }
 
 t.test('simple-oauth2: client_secret in the body, empty, beside an assertion', async (t) => {
@@ -254,4 +259,38 @@ t.test('an empty client_secret alone, or beside HTTP Basic, is no secret', async
     'grant_type=client_credentials&client_secret=',
   );
   t.equal(besideBasic.status, 200, 'Basic and an empty client_secret: Basic alone, not two methods');
+});
+
+t.test('oauth4webapi and openid-client: the platform token sent by a ClientAuth of one’s own (the documented recipe)', async (t) => {
+  const { issuer, platformToken } = await setUp(t);
+  // Where the platform puts its token (a Kubernetes projected volume, say): read at each request.
+  const tokenFile = join(mkdtempSync(join(tmpdir(), 'portier-platform-')), 'token');
+  const platformAuth = (_as: unknown, client: { client_id: string }, body: URLSearchParams) => {
+    body.set('client_id', client.client_id);
+    body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+    body.set('client_assertion', readFileSync(tokenFile, 'utf8').trim());
+  };
+
+  writeFileSync(tokenFile, await platformToken());
+  const issuerUrl = new URL(issuer);
+  const insecure = { [oauth.allowInsecureRequests]: true } as const;
+  const as = await oauth.processDiscoveryResponse(issuerUrl, await oauth.discoveryRequest(issuerUrl, { algorithm: 'oauth2', ...insecure }));
+  t.same(as.portier_federated_client_assertion_types_supported, [CLIENT_ASSERTION_TYPE], 'discovery names the federated method');
+  const client: oauth.Client = { client_id: 'payments-reporter' };
+  const response = await oauth.clientCredentialsGrantRequest(as, client, platformAuth, { resource: EVENTS.audience }, insecure);
+  const tokens = await oauth.processClientCredentialsResponse(as, client, response);
+  t.equal(tokens.scope, 'events:read', 'oauth4webapi: a token');
+
+  writeFileSync(tokenFile, await platformToken());
+  const config = await openid.discovery(issuerUrl, 'payments-reporter', undefined, platformAuth, {
+    execute: [openid.allowInsecureRequests],
+  });
+  const granted = await openid.clientCredentialsGrant(config, { resource: EVENTS.audience });
+  t.equal(granted.scope, 'events:read', 'openid-client: a token');
+
+  writeFileSync(tokenFile, 'not-a-token');
+  const refused = await openid.clientCredentialsGrant(config, { resource: EVENTS.audience }).catch((error: unknown) => error);
+  t.ok(refused instanceof openid.ResponseBodyError, 'a refused platform token: the body’s error, not a challenge');
+  t.equal((refused as openid.ResponseBodyError).error, 'invalid_client');
+  t.equal((refused as openid.ResponseBodyError).status, 400);
 });
