@@ -224,22 +224,70 @@ t.test('clients update changes the fields given, as PATCH does', async (t) => {
   t.same(after.ip_ranges, ['192.0.2.0/24'], 'and nothing changed');
 });
 
-t.test('clients update --owner passes a client on; services take --self-service and --no-self-service', async (t) => {
-  const { portier } = await cliEnvironment(t);
-  const service = JSON.parse((await portier(...EVENTS_SERVICE, '--self-service')).stdout);
-  t.equal(service.self_service, true, 'created open to self-service');
-  const closed = JSON.parse((await portier('services', 'update', 'events', '--no-self-service')).stdout);
-  t.equal(closed.self_service, false, 'and closed again');
-  const both = await portier('services', 'update', 'events', '--self-service', '--no-self-service').then(
-    () => undefined,
-    (error: { code?: number; stderr?: string }) => error,
-  );
-  t.equal(both?.code, 1, 'both at once: refused');
-  t.match(both?.stderr, /--self-service or --no-self-service, not both/);
+t.test(
+  'clients update --owner passes a client on; services take --self-service, --no-self-service and what operators may choose',
+  async (t) => {
+    const { portier } = await cliEnvironment(t);
+    const service = JSON.parse((await portier(...EVENTS_SERVICE, '--self-service')).stdout);
+    t.equal(service.self_service, true, 'created open to self-service');
+    const closed = JSON.parse((await portier('services', 'update', 'events', '--no-self-service')).stdout);
+    t.equal(closed.self_service, false, 'and closed again');
+    const both = await portier('services', 'update', 'events', '--self-service', '--no-self-service').then(
+      () => undefined,
+      (error: { code?: number; stderr?: string }) => error,
+    );
+    t.equal(both?.code, 1, 'both at once: refused');
+    t.match(both?.stderr, /--self-service or --no-self-service, not both/);
 
-  await portier('clients', 'create', '--name', 'A', '--owner', 'alice@example.com', '--client-id', 'client-a');
-  const moved = JSON.parse((await portier('clients', 'update', 'client-a', '--owner', 'bob@example.com')).stdout);
-  t.equal(moved.owner, 'bob@example.com');
-  const events = JSON.parse((await portier('audit', '--client-id', 'client-a')).stdout).items;
-  t.match(events[0], { action: 'client.updated', details: { changes: { owner: { from: 'alice@example.com', to: 'bob@example.com' } } } });
-});
+    const offering = JSON.parse(
+      (
+        await portier(
+          'services',
+          'update',
+          'events',
+          '--self-service',
+          '--self-service-role',
+          'reader',
+          '--self-service-role',
+          'writer',
+          '--self-service-max-ttl',
+          '600',
+        )
+      ).stdout,
+    );
+    t.match(
+      offering,
+      { self_service: true, self_service_roles: ['reader', 'writer'], self_service_max_access_token_ttl: 600 },
+      'what operators may choose',
+    );
+    const none = JSON.parse(
+      (await portier('services', 'update', 'events', '--no-self-service-roles', '--self-service-max-ttl', 'none')).stdout,
+    );
+    t.match(none, { self_service_roles: [], self_service_max_access_token_ttl: null }, 'and nothing again');
+    const badTtl = await portier('services', 'update', 'events', '--self-service-max-ttl', 'long').then(
+      () => undefined,
+      (error: { code?: number; stderr?: string }) => error,
+    );
+    t.match(badTtl, { code: 1, stderr: /\/self_service_max_access_token_ttl/ }, 'not a number: the field named');
+
+    // The CLI is an admin's tool: an operator's client takes any role, claim and lifetime.
+    await portier(
+      'clients',
+      'create',
+      '--name',
+      'A',
+      '--owner',
+      'alice@example.com',
+      '--client-id',
+      'client-a',
+      '--grant',
+      'events:events:read',
+    );
+    const roles = JSON.parse((await portier('clients', 'update', 'client-a', '--role', 'billing-admin')).stdout);
+    t.same(roles.roles, ['billing-admin'], 'a role no service offers');
+    const moved = JSON.parse((await portier('clients', 'update', 'client-a', '--owner', 'bob@example.com')).stdout);
+    t.equal(moved.owner, 'bob@example.com');
+    const events = JSON.parse((await portier('audit', '--client-id', 'client-a')).stdout).items;
+    t.match(events[0], { action: 'client.updated', details: { changes: { owner: { from: 'alice@example.com', to: 'bob@example.com' } } } });
+  },
+);

@@ -546,6 +546,9 @@ function answerFaults(request: FuzzRequest, response: LightMyRequestResponse): s
         `a 401 ${triedBasic ? 'without' : 'with'} a challenge, for a request ${triedBasic ? 'with' : 'without'} an Authorization header`,
       );
     if (status !== 401 && response.headers['www-authenticate'] !== undefined) faults.push(`a challenge on a ${status}`);
+    // invalid_client: 401 when the client tried the Authorization header, else 400 (RFC 6749 §5.2).
+    if (error === 'invalid_client' && status !== (triedBasic ? 401 : 400))
+      faults.push(`invalid_client as a ${status}, for a request ${triedBasic ? 'with' : 'without'} an Authorization header`);
   } else if (path === '/admin' || path.startsWith('/admin/')) {
     // RFC 9457: type, title, status (the answer's), detail; errors[] of {path, message}.
     if (!/^application\/problem\+json\b/.test(contentType)) faults.push(`problem with content-type ${JSON.stringify(contentType)}`);

@@ -25,7 +25,8 @@ export function platformFetchConfig(allowPrivate = true): Pick<Config, 'jwksUri'
   return { jwksUri: { allowPrivate, ca: { file: 'platforms', pem: PLATFORM_TLS.cert }, timeoutMs: PLATFORM_FETCH_TIMEOUT_MS } };
 }
 
-export type PlatformAlg = 'RS256' | 'ES256' | 'PS256' | 'EdDSA';
+/** Every algorithm a trusted issuer may allow (FEDERATED_ALGORITHMS). */
+export type PlatformAlg = 'RS256' | 'ES256' | 'ES384' | 'PS256' | 'EdDSA' | 'Ed25519';
 
 export interface PlatformKey {
   kid: string;

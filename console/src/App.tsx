@@ -141,6 +141,7 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
         canWrite={can.clients}
         canSetOwner={can.owner}
         canSetIdentities={can.platformIdentities}
+        canShapeTokens={can.tokenPolicy}
       />
     );
   } else screen = <ClientsList api={api} canWrite={can.clients} mine={can.ownClientsOnly} />;

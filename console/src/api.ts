@@ -93,6 +93,12 @@ export interface Abilities {
   ownClientsOnly: boolean;
   /** Give a client platform identities (federated): admins only, as the API has it. */
   platformIdentities: boolean;
+  /**
+   * Set what shapes a client's tokens (roles, claims, lifetime, quota) as they like: admins.
+   * Operators choose roles and a lifetime within what the client's services offer them, and
+   * see the rest read-only.
+   */
+  tokenPolicy: boolean;
 }
 
 export function abilitiesOf(session: Session): Abilities {
@@ -105,6 +111,7 @@ export function abilitiesOf(session: Session): Abilities {
     owner: role === 'admin',
     ownClientsOnly: role === 'operator',
     platformIdentities: role === 'admin',
+    tokenPolicy: role === 'admin',
   };
 }
 

@@ -188,3 +188,40 @@ export function readTokenShape(value: (name: string) => string): {
   if ('error' in claims) errors.claims = [claims.error];
   return { body: { access_token_ttl: ttl ?? null, claims: 'claims' in claims ? claims.claims : {} }, errors };
 }
+
+/** What a service offers operators, as the admin API lists it. */
+export interface ServiceOffer {
+  id: string;
+  self_service: boolean;
+  self_service_roles: string[];
+  self_service_max_access_token_ttl: number | null;
+}
+
+/**
+ * What an operator may choose for a client granted `granted` (service ids): the roles every
+ * one of those services offers, and the longest lifetime all of them allow (null: none). A
+ * service missing from `services` (operators see only the self-service ones) offers nothing,
+ * and so does a client granted nothing. The server decides (src/clients/operator-limits.ts);
+ * this is what the form shows as open beforehand.
+ */
+export function operatorChoices(services: readonly ServiceOffer[], granted: readonly string[]): { roles: string[]; maxTtl: number | null } {
+  const offers = granted.map((id) => services.find((service) => service.id === id && service.self_service));
+  if (offers.length === 0 || offers.some((offer) => offer === undefined)) return { roles: [], maxTtl: null };
+  const found = offers as ServiceOffer[];
+  const [first, ...rest] = found;
+  const roles = (first?.self_service_roles ?? []).filter((role) => rest.every((offer) => offer.self_service_roles.includes(role)));
+  const maxima = found.map((offer) => offer.self_service_max_access_token_ttl);
+  const maxTtl = maxima.some((max) => max === null) ? null : Math.min(...(maxima as number[]));
+  return { roles, maxTtl };
+}
+
+/** A client's token quota in words: the server's default, none, or its limits and what happens beyond them. */
+export function quotaText(quota: { per_hour: number | null; per_day: number | null; mode: 'enforce' | 'log' } | null): string {
+  if (quota === null) return "the server's default";
+  const limits = [
+    quota.per_hour === null ? null : `${quota.per_hour} per hour`,
+    quota.per_day === null ? null : `${quota.per_day} per day`,
+  ];
+  const text = limits.filter((limit) => limit !== null).join(', ');
+  return text === '' ? 'none' : `${text} (${quota.mode === 'enforce' ? 'enforced' : 'logged only'})`;
+}

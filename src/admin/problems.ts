@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply } from 'fastify';
 import type { Static } from 'typebox';
 import { isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
-import { ConflictError, type FieldError, RuleError, ValidationError } from '../lib/errors.js';
+import { ConflictError, type FieldError, ForbiddenError, RuleError, ValidationError } from '../lib/errors.js';
 import { fieldErrors } from '../lib/validation.js';
 import { Overloaded } from '../protection/admission.js';
 import type { problemResponse } from '../schemas/common.js';
@@ -45,6 +45,7 @@ export function toProblem(error: FastifyError | Error): Problem {
       detail: error.message,
     };
     if (error instanceof ConflictError && Array.isArray(error.extra.clients)) problem.clients = error.extra.clients as string[];
+    if (error instanceof ForbiddenError && error.errors.length > 0) problem.errors = error.errors;
     return problem;
   }
   if (isConstraintViolation(error)) {

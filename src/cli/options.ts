@@ -26,11 +26,15 @@ export const USAGE = `usage: portier <command>
 
   services list  |  services get ID  |  services delete ID
   services create --id ID --name N --audience URI [--scope S]… [--description D] [--self-service]
+                  [--self-service-role R]… [--self-service-max-ttl SECONDS]
   services update ID [--name N] [--description D] [--audience URI] [--scope S]… [--self-service | --no-self-service]
+                  [--self-service-role R… | --no-self-service-roles] [--self-service-max-ttl SECONDS|none]
+                  (what operators may choose for their own clients granted it: these roles, a token
+                  lifetime up to SECONDS; --self-service-role replaces the whole list)
 
   issuers list  |  issuers get ID  |  issuers delete ID
   issuers create --id ID --issuer https://… [--jwks-uri https://… | --jwks JSON|FILE] [--audience A]
-                 [--max-token-age SECONDS] [--algorithm RS256|ES256|PS256|EdDSA]…
+                 [--max-token-age SECONDS] [--algorithm ES256|ES384|PS256|RS256|EdDSA|Ed25519]…
                  (neither --jwks-uri nor --jwks: the keys are found at <issuer>/.well-known/openid-configuration)
   issuers update ID [--issuer …] [--jwks-uri URL|none] [--jwks JSON|FILE|none] [--audience A|none]
                  [--max-token-age SECONDS] [--algorithm A]…
@@ -90,6 +94,9 @@ export const OPTIONS = {
   'no-dpop-bound': { type: 'boolean' },
   'self-service': { type: 'boolean' },
   'no-self-service': { type: 'boolean' },
+  'self-service-role': { type: 'string', multiple: true },
+  'no-self-service-roles': { type: 'boolean' },
+  'self-service-max-ttl': { type: 'string' },
   emergency: { type: 'boolean' },
   format: { type: 'string' },
   out: { type: 'string' },

@@ -3,7 +3,7 @@ import type { JWK } from 'jose';
 import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { type clientFederatedIdentities, clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
-import { ConflictError, type FieldError, ForbiddenError, NotFoundError, ValidationError } from '../lib/errors.js';
+import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
 
@@ -14,9 +14,10 @@ import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/c
 import type { AuthMethod } from '../schemas/enums.js';
 import { isSelfService, lockServicesForGrant } from '../services/services.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
+import { enforceOperatorLimits, newClientShape } from './operator-limits.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
-import { ALL_CLIENTS, type ClientScope, federatedInScope, reaches } from './scope.js';
+import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
 import { generateSecret, type NewSecret, storedSecret } from './secrets.js';
 
 /**
@@ -113,9 +114,6 @@ export async function createClient(
   const ipRanges = checkIpRanges(input.ip_ranges ?? [], errors);
   const expiresAt = checkExpiry(input.expires_at, errors, options.now);
   const authMethod = input.auth_method ?? 'client_secret';
-  if ((authMethod === 'federated' || input.federated_identities !== undefined) && !federatedInScope(scope)) {
-    throw new ForbiddenError('platform identities are set by an admin: create a client with a secret or keys');
-  }
   const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors);
   const claims = input.claims ?? {};
   checkClaims(claims, errors);
@@ -130,6 +128,8 @@ export async function createClient(
   const stored = clientSecret === undefined || errors.length > 0 ? undefined : (prepared?.stored ?? (await storedSecret(clientSecret)));
   const inserted = await db.transaction(async (tx) => {
     errors.push(...(await checkGrants(tx, grants, scope)));
+    if (errors.length > 0) throw new ValidationError(errors);
+    if (scope.kind === 'owner') await enforceOperatorLimits(tx, input, newClientShape(scope.owner));
     const identities = await checkFederatedIdentities(tx, authMethod, input.federated_identities, errors);
     if (errors.length > 0) throw new ValidationError(errors);
     const [row] = await tx
@@ -194,15 +194,11 @@ export async function createClient(
 
 /**
  * Whose a new client is: the owner given, which an admin must give; under an owner's
- * scope that owner, who may be left out but not replaced by another.
+ * scope that owner, who may be left out (naming another is refused by the operator's
+ * limits, see operator-limits.ts).
  */
 function ownerOfNewClient(given: string | undefined, scope: ClientScope, errors: FieldError[]): string {
-  if (scope.kind === 'owner') {
-    if (given !== undefined && given !== scope.owner) {
-      throw new ForbiddenError(`you can create clients for yourself only: leave owner out, or give "${scope.owner}"`);
-    }
-    return scope.owner;
-  }
+  if (scope.kind === 'owner') return scope.owner;
   if (given === undefined) errors.push({ path: '/owner', message: 'is required: whose client this is' });
   return given ?? '';
 }

@@ -3,7 +3,7 @@ import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
 
-import { ConflictError, type FieldError, ForbiddenError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
+import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { checkClaims } from '../policy/claims.js';
 import { toStoredQuota } from '../policy/quota.js';
 
@@ -11,7 +11,8 @@ import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
-import { ALL_CLIENTS, type ClientScope, federatedInScope, reaches } from './scope.js';
+import { enforceOperatorLimits } from './operator-limits.js';
+import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
 import { generateSecret, type SecretSlot, storedSecret } from './secrets.js';
 
 /**
@@ -35,7 +36,8 @@ async function mustGet(db: DbOrTx, clientId: string, now: number): Promise<Clien
  * how a client passes on when someone leaves): the given fields replace the stored ones
  * (grants and ip_ranges as a whole). The change, its audit event (with before and after of
  * each changed field) and the cache generation bump are one transaction. Under an owner's
- * scope, another owner's client is not found, and grants follow checkGrants' rule.
+ * scope, another owner's client is not found, grants follow checkGrants' rule, and the rest
+ * the operator's limits (operator-limits.ts).
  *
  * Switching auth_method follows what create does: to private_key_jwt, the secrets go and
  * the keys (jwks or jwks_uri) are required; to federated, the secrets and keys go and
@@ -66,15 +68,10 @@ export async function updateClient(
     // Lock first, then read: `before` is what this change replaces, not an earlier state.
     // And a client out of scope is a 404 before anything about the request is said.
     const row = await lockClient(tx, clientId, scope);
-    if (patch.owner !== undefined && patch.owner !== row.owner && scope.kind !== 'all') {
-      throw new ForbiddenError("only an admin can change a client's owner");
-    }
-    if ((patch.auth_method === 'federated' || patch.federated_identities !== undefined) && !federatedInScope(scope)) {
-      throw new ForbiddenError("only an admin can set a client's platform identities");
-    }
     const before = await mustGet(tx, clientId, now);
     if (patch.grants !== undefined) errors.push(...(await checkGrants(tx, patch.grants, scope, before.grants)));
     if (errors.length > 0) throw new ValidationError(errors);
+    if (scope.kind === 'owner') await enforceOperatorLimits(tx, patch, before);
     const columns: Partial<typeof clients.$inferInsert> = {};
     if (patch.owner !== undefined) columns.owner = patch.owner;
     if (patch.name !== undefined) columns.name = patch.name;

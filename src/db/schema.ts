@@ -36,6 +36,13 @@ export const services = pgTable('services', {
   accessTokenTtl: integer('access_token_ttl'),
   /** Claims every token for this service carries (a client's own win on the same name). See policy/claims.ts. */
   claims: jsonb('claims').$type<Record<string, unknown>>().notNull().default(sql`'{}'::jsonb`),
+  /**
+   * The roles operators may give their own clients granted this service (when it is
+   * self-service). See clients/operator-limits.ts.
+   */
+  selfServiceRoles: text('self_service_roles').array().notNull().default(sql`'{}'::text[]`),
+  /** The longest access_token_ttl operators may give their own clients granted it; null: none of their choosing. */
+  selfServiceMaxAccessTokenTtl: integer('self_service_max_access_token_ttl'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });

@@ -71,16 +71,16 @@ export function sendOAuthError(error: OAuthError, reply: FastifyReply, authoriza
   reply.header('cache-control', 'no-store');
   // RFC 6749 §5.2: a 401 carries the challenge of the scheme the client tried in the
   // Authorization header. A client that authenticated otherwise (in the body, or with an
-  // assertion) gets the JSON body alone: oauth4webapi and openid-client turn any challenged
-  // 401 into a WWWAuthenticateChallengeError, and the application would never see
-  // `invalid_client`. Whether a challenge comes depends only on what the caller sent, so it
-  // tells nothing about which part of its credentials was wrong.
-  if (error.status === 401 && authorizationSent) reply.header('www-authenticate', basicChallenge(error));
+  // assertion) gets invalid_client as a 400 with the JSON body alone (see InvalidClient).
+  // What comes depends only on what the caller sent, so it tells nothing about which part of
+  // its credentials was wrong.
+  const status = error.statusFor(authorizationSent);
+  if (status === 401 && authorizationSent) reply.header('www-authenticate', basicChallenge(error));
   if (error instanceof TooManyRequests || error instanceof TemporarilyUnavailable) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))));
   }
   if (error instanceof UseDpopNonce) reply.header('dpop-nonce', error.nonce);
-  return reply.status(error.status).send(error.toJSON());
+  return reply.status(status).send(error.toJSON());
 }
 
 /** What kind of failure this is, without query text or parameters (Drizzle puts both in its messages). */

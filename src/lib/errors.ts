@@ -24,10 +24,19 @@ export class ValidationError extends RuleError {
   }
 }
 
-/** Allowed to no one in the caller's role (a person's role, an admin token's scope). */
+/**
+ * Allowed to no one in the caller's role (a person's role, an admin token's scope).
+ * `errors`: the fields refused, when the refusal is about fields of the request.
+ */
 export class ForbiddenError extends RuleError {
   override readonly status = 403;
   override readonly title = 'Forbidden';
+  constructor(
+    message: string,
+    readonly errors: FieldError[] = [],
+  ) {
+    super(message);
+  }
 }
 
 export class NotFoundError extends RuleError {

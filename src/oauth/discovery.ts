@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 // The max-age is part of the rotation rule (a new key is published this long, plus a margin, before it signs).
 import { JWKS_MAX_AGE_SECONDS } from '../keys/publication.js';
-import { ASSERTION_SIGNING_ALGS } from './client-auth/client-assertion.js';
+import { ASSERTION_SIGNING_ALGS, CLIENT_ASSERTION_TYPE } from './client-auth/client-assertion.js';
 import { DPOP_SIGNING_ALGS } from './dpop.js';
 import { endpointUrl, tokenEndpointUrl, WELL_KNOWN_PATHS } from './endpoints.js';
 import { SUPPORTED_GRANT_TYPES } from './token.js';
@@ -9,6 +9,16 @@ import { SUPPORTED_GRANT_TYPES } from './token.js';
 const DISCOVERY_MAX_AGE_SECONDS = 3600;
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+
+/**
+ * Portier's own member (RFC 8414 §2 lets a server add members): how a federated client
+ * authenticates. On the wire it is private_key_jwt's form (RFC 7523 §2.2: client_assertion
+ * and client_assertion_type, with the algorithms of token_endpoint_auth_signing_alg_values_supported),
+ * but the assertion is the JWT the workload's platform issued (a trusted issuer's), not one
+ * the client signed; client_id is optional. No registered method name says that, so a client
+ * learns it here: the assertion types a platform's JWT may be sent as.
+ */
+export const FEDERATED_ASSERTION_TYPES_MEMBER = 'portier_federated_client_assertion_types_supported';
 
 /**
  * RFC 8414 authorization server metadata. Without `response_types_supported`: RFC 8414 §2
@@ -36,6 +46,7 @@ export function serverMetadata(issuer: string, scopes: string[]) {
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     scopes_supported: scopes,
     dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
+    [FEDERATED_ASSERTION_TYPES_MEMBER]: [CLIENT_ASSERTION_TYPE],
   };
 }
 

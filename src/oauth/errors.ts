@@ -32,6 +32,14 @@ export class OAuthError extends Error {
   }
 
   /**
+   * The HTTP status of the answer, which for some errors depends on whether the request
+   * carried an Authorization header (see InvalidClient).
+   */
+  statusFor(_authorizationSent: boolean): number {
+    return this.status;
+  }
+
+  /**
    * The longest this answer may be held back before it is sent (protection/tarpit.ts); 0:
    * not at all. Only answers that cost nothing to make are held: a flooding connection
    * that got one at once would simply ask again.
@@ -50,15 +58,26 @@ export class InvalidRequest extends OAuthError {
 }
 
 /**
- * Every failed client authentication looks exactly like this to the caller: a 401 with the
- * same body, and, when the client tried HTTP Basic, the Basic challenge (see sendOAuthError).
+ * Every failed client authentication looks exactly like this to the caller: the same body;
+ * a 401 with the Basic challenge when the client tried HTTP Basic (the Authorization
+ * header), as RFC 6749 §5.2 requires, and otherwise (a secret or an assertion in the body,
+ * or nothing at all) the 400 that §5.2 gives every error. Why not 401 everywhere: Java's
+ * HttpURLConnection cannot read the body of a 401 to a streamed POST (it has no credentials
+ * to retry with), so google-oauth-client on its default transport never saw
+ * `invalid_client`; and oauth4webapi and openid-client turn a challenged 401 into a
+ * WWWAuthenticateChallengeError. Which status comes depends only on what the caller sent,
+ * never on what was wrong.
  */
 export class InvalidClient extends OAuthError {
-  override readonly status = 401;
+  override readonly status = 400;
   override readonly error = 'invalid_client';
 
   constructor(detail: string) {
     super('client authentication failed', detail);
+  }
+
+  override statusFor(authorizationSent: boolean): number {
+    return authorizationSent ? 401 : 400;
   }
 }
 

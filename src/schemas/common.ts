@@ -53,6 +53,10 @@ export const clientIdSchema = Type.String({ minLength: 3, maxLength: 64, pattern
 export const serviceIdSchema = Type.String({ minLength: 2, maxLength: 64, pattern: SERVICE_ID_PATTERN.source });
 export const trustedIssuerIdSchema = Type.String({ minLength: 3, maxLength: 64, pattern: TRUSTED_ISSUER_ID_PATTERN.source });
 export const scopeList = Type.Array(text(200, TOKEN), { maxItems: 100 });
+/** Role names: a client's `roles`, and the ones a service lets operators choose (`self_service_roles`). */
+export function roleList(description?: string) {
+  return Type.Array(text(100, TOKEN), { maxItems: 50, uniqueItems: true, ...(description !== undefined && { description }) });
+}
 
 /** A page size in a query string. */
 export const limitSchema = Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE });

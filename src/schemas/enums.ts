@@ -28,11 +28,18 @@ export type RotatedKeyStatus = Exclude<KeyStatus, 'retired'>;
 export const ROTATED_KEY_STATUSES = ['active', 'next'] as const satisfies readonly RotatedKeyStatus[];
 
 /**
- * The signature algorithms a trusted issuer's tokens may use: asymmetric only (never `none`
- * or an HMAC, whose key the platform would have to share with us), and the ones the
- * platforms use (Kubernetes RS256, GitHub Actions RS256, SPIRE ES256/RS256/PS256).
+ * The signature algorithms a client assertion may use, a private_key_jwt client's own or a
+ * platform's JWT checked against a trusted issuer's keys, and so what discovery lists as
+ * token_endpoint_auth_signing_alg_values_supported. Asymmetric only: `none` proves nothing,
+ * and an HMAC "signed" with a public key proves nothing either (anyone has it), nor would a
+ * platform share its HMAC key with us. What the platforms use: Kubernetes RS256, GitHub
+ * Actions RS256, SPIRE ES256, ES384, RS256 or PS256. `Ed25519` is RFC 9864's fully-specified
+ * name for `EdDSA` with an Ed25519 key, which oauth4webapi signs with by default. Whether a
+ * token's algorithm fits the key it names is checked when it is verified (jose).
  */
-export const FEDERATED_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'] as const;
+export const ASSERTION_ALGORITHMS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
+/** What a trusted issuer may allow: every assertion algorithm (a new issuer allows them all). */
+export const FEDERATED_ALGORITHMS = ASSERTION_ALGORITHMS;
 export type FederatedAlgorithm = (typeof FEDERATED_ALGORITHMS)[number];
 /** What a configuration document configures, one kind per list in it (see config-as-code/). */
 export const CONFIG_KINDS = ['service', 'client', 'trusted_issuer'] as const;

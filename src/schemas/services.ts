@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
-import { multilineText, nullable, scopeList, serviceIdSchema, TOKEN, text } from './common.js';
+import { multilineText, nullable, roleList, scopeList, serviceIdSchema, TOKEN, text } from './common.js';
+import { MAX_TOKEN_TTL, MIN_TOKEN_TTL } from './limits.js';
 import { accessTokenTtlSchema, claimsSchema } from './policy.js';
 
 const serviceFields = {
@@ -12,6 +13,17 @@ const serviceFields = {
   }),
   access_token_ttl: accessTokenTtlSchema,
   claims: claimsSchema,
+  self_service_roles: roleList(
+    'The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins.',
+  ),
+  self_service_max_access_token_ttl: nullable(
+    Type.Integer({
+      minimum: MIN_TOKEN_TTL,
+      maximum: MAX_TOKEN_TTL,
+      description:
+        'The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins.',
+    }),
+  ),
 };
 
 export const createServiceBody = Type.Object(
@@ -24,6 +36,8 @@ export const createServiceBody = Type.Object(
     self_service: Type.Optional(serviceFields.self_service),
     access_token_ttl: Type.Optional(serviceFields.access_token_ttl),
     claims: Type.Optional(serviceFields.claims),
+    self_service_roles: Type.Optional(serviceFields.self_service_roles),
+    self_service_max_access_token_ttl: Type.Optional(serviceFields.self_service_max_access_token_ttl),
   },
   { additionalProperties: false },
 );
@@ -40,6 +54,8 @@ export const patchServiceBody = Type.Object(
     self_service: Type.Optional(serviceFields.self_service),
     access_token_ttl: Type.Optional(serviceFields.access_token_ttl),
     claims: Type.Optional(serviceFields.claims),
+    self_service_roles: Type.Optional(serviceFields.self_service_roles),
+    self_service_max_access_token_ttl: Type.Optional(serviceFields.self_service_max_access_token_ttl),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -60,6 +76,8 @@ export const serviceResource = Type.Object({
   self_service: Type.Boolean(),
   access_token_ttl: nullable(Type.Integer()),
   claims: Type.Record(Type.String(), Type.Unknown()),
+  self_service_roles: Type.Array(Type.String()),
+  self_service_max_access_token_ttl: nullable(Type.Integer()),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });

@@ -81,6 +81,24 @@ export function isSelfService(row: Pick<ServiceRow, 'selfService' | 'builtIn'>):
   return row.selfService && !row.builtIn;
 }
 
+/**
+ * What a service lets operators choose for their own clients granted it: roles from its
+ * self_service_roles, a token lifetime up to its self_service_max_access_token_ttl. A
+ * service not open to self-service offers nothing, whatever it lists.
+ */
+export interface SelfServiceOffer {
+  roles: readonly string[];
+  /** Null: no lifetime of the operators' choosing. */
+  maxAccessTokenTtl: number | null;
+}
+
+export const NOTHING_OFFERED: SelfServiceOffer = { roles: [], maxAccessTokenTtl: null };
+
+export function selfServiceOffer(row: ServiceRow): SelfServiceOffer {
+  if (!isSelfService(row)) return NOTHING_OFFERED;
+  return { roles: row.selfServiceRoles, maxAccessTokenTtl: row.selfServiceMaxAccessTokenTtl };
+}
+
 export async function getServiceRow(db: DbOrTx, id: string): Promise<ServiceRow | undefined> {
   const [row] = await db.select().from(services).where(eq(services.id, id));
   return row;
@@ -98,6 +116,8 @@ export function toServiceResource(row: ServiceRow): ServiceResource {
     self_service: isSelfService(row),
     access_token_ttl: row.accessTokenTtl,
     claims: row.claims,
+    self_service_roles: row.selfServiceRoles,
+    self_service_max_access_token_ttl: row.selfServiceMaxAccessTokenTtl,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -162,6 +182,8 @@ export async function createService(
         selfService: input.self_service ?? false,
         accessTokenTtl: input.access_token_ttl ?? null,
         claims: input.claims ?? {},
+        selfServiceRoles: input.self_service_roles ?? [],
+        selfServiceMaxAccessTokenTtl: input.self_service_max_access_token_ttl ?? null,
       })
       .onConflictDoNothing()
       .returning();
@@ -180,6 +202,8 @@ export async function createService(
         ...(row.managed && { managed: true }),
         ...(row.accessTokenTtl !== null && { access_token_ttl: row.accessTokenTtl }),
         ...(Object.keys(row.claims).length > 0 && { claims: row.claims }),
+        ...(row.selfServiceRoles.length > 0 && { self_service_roles: row.selfServiceRoles }),
+        ...(row.selfServiceMaxAccessTokenTtl !== null && { self_service_max_access_token_ttl: row.selfServiceMaxAccessTokenTtl }),
       },
     });
     return toServiceResource(row);
@@ -208,7 +232,11 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
     if (current.builtIn && (patch.audience !== undefined || patch.scopes !== undefined)) {
       throw new ConflictError(`"${id}" is built in: its audience and scopes cannot be changed`);
     }
-    if (current.builtIn && patch.self_service === true) {
+    const opensToOperators =
+      patch.self_service === true ||
+      (patch.self_service_roles?.length ?? 0) > 0 ||
+      (patch.self_service_max_access_token_ttl ?? null) !== null;
+    if (current.builtIn && opensToOperators) {
       throw new ConflictError(`"${id}" is built in and never open to self-service: only admins grant it`);
     }
     if (patch.audience !== undefined && (await audienceTaken(tx, patch.audience, id))) {
@@ -231,6 +259,10 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
         ...(patch.self_service !== undefined && { selfService: patch.self_service }),
         ...(patch.access_token_ttl !== undefined && { accessTokenTtl: patch.access_token_ttl }),
         ...(patch.claims !== undefined && { claims: patch.claims }),
+        ...(patch.self_service_roles !== undefined && { selfServiceRoles: patch.self_service_roles }),
+        ...(patch.self_service_max_access_token_ttl !== undefined && {
+          selfServiceMaxAccessTokenTtl: patch.self_service_max_access_token_ttl,
+        }),
         updatedAt: sql`now()`,
       })
       .where(eq(services.id, id))
@@ -246,6 +278,8 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
       self_service: 'selfService',
       access_token_ttl: 'accessTokenTtl',
       claims: 'claims',
+      self_service_roles: 'selfServiceRoles',
+      self_service_max_access_token_ttl: 'selfServiceMaxAccessTokenTtl',
     } as const;
     for (const [field, column] of Object.entries(fields)) {
       if (JSON.stringify(current[column]) !== JSON.stringify(row[column])) changes[field] = { from: current[column], to: row[column] };

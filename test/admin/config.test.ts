@@ -99,6 +99,46 @@ t.test('apply YAML, then export it as YAML and JSON; the secret works and is sho
   t.same(again.json(), { applied: true, changes: [], secrets: {} }, 'the export applied again changes nothing');
 });
 
+t.test('configuration as code is an admin tool: what services offer operators, and any field on an operator’s client', async (t) => {
+  const server = await buildWithAdmin(t);
+  const document = {
+    services: [
+      {
+        id: 'orders',
+        name: 'Orders',
+        audience: 'https://orders.example',
+        scopes: ['orders:read'],
+        self_service: true,
+        self_service_roles: ['reader'],
+        self_service_max_access_token_ttl: 600,
+      },
+    ],
+    clients: [
+      {
+        client_id: 'alice-feed',
+        name: 'Alice’s feed',
+        owner: 'alice@example.com',
+        grants: [{ service: 'orders', scopes: ['orders:read'] }],
+        roles: ['billing-admin'],
+        claims: { tenant: 'acme' },
+        access_token_ttl: 86_400,
+        token_quota: { per_hour: 10 },
+      },
+    ],
+  };
+  const applied = await server.admin('POST', '/admin/config/apply', document);
+  t.equal(applied.statusCode, 200, 'roles, claims and a lifetime beyond what orders offers operators: an admin sets them');
+  const exported = (await server.admin('GET', '/admin/config')).json() as { services: unknown[]; clients: unknown[] };
+  t.match(exported.services, [{ id: 'orders', self_service_roles: ['reader'], self_service_max_access_token_ttl: 600 }], 'exported');
+  t.match(exported.clients, [{ client_id: 'alice-feed', roles: ['billing-admin'], access_token_ttl: 86_400 }]);
+  t.same((await server.admin('POST', '/admin/config/apply', exported)).json(), { applied: true, changes: [], secrets: {} }, 'a round trip');
+  const changed = await server.admin('POST', '/admin/config/apply?dry_run=true', {
+    ...document,
+    services: [{ ...document.services[0], self_service_roles: ['reader', 'writer'] }],
+  });
+  t.match(changed.json(), { changes: [{ op: 'update', kind: 'service', id: 'orders', fields: ['self_service_roles'] }] });
+});
+
 t.test('the JSON Schema validates what the export gives, and refuses what the apply refuses', async (t) => {
   const server = await buildWithAdmin(t);
   await post(server, '/admin/config/apply', YAML_DOCUMENT, 'application/yaml');

@@ -141,6 +141,58 @@ t.test('validation: 400 naming the field', async (t) => {
   t.match((await server.admin('GET', '/admin/services/events')).json(), EVENTS, 'unchanged by the refused patches');
 });
 
+t.test('what operators may choose: self_service_roles and self_service_max_access_token_ttl, checked, audited', async (t) => {
+  const server = await buildWithAdmin(t);
+  const plain = await createService(t, server);
+  t.match(plain, { self_service: false, self_service_roles: [], self_service_max_access_token_ttl: null }, 'nothing offered unless set');
+  const offering = await createService(t, server, {
+    id: 'orders',
+    name: 'Orders',
+    audience: 'https://orders.example',
+    self_service: true,
+    self_service_roles: ['reader', 'writer'],
+    self_service_max_access_token_ttl: 600,
+  });
+  t.match(offering, { self_service_roles: ['reader', 'writer'], self_service_max_access_token_ttl: 600 });
+  const changed = await server.admin('PATCH', '/admin/services/orders', {
+    self_service_roles: ['reader'],
+    self_service_max_access_token_ttl: null,
+  });
+  t.equal(changed.statusCode, 200);
+  t.match(changed.json(), { self_service_roles: ['reader'], self_service_max_access_token_ttl: null });
+  const events = (await server.admin('GET', '/admin/audit-events?action=service.updated')).json() as {
+    items: Array<{ details: Record<string, unknown> }>;
+  };
+  t.match(events.items[0]?.details, {
+    service: 'orders',
+    changes: {
+      self_service_roles: { from: ['reader', 'writer'], to: ['reader'] },
+      self_service_max_access_token_ttl: { from: 600, to: null },
+    },
+  });
+
+  const invalid: Array<[string, Record<string, unknown>, string]> = [
+    ['a role with a space', { self_service_roles: ['billing admin'] }, '/self_service_roles/0'],
+    ['a role twice', { self_service_roles: ['reader', 'reader'] }, '/self_service_roles'],
+    ['a lifetime under a minute', { self_service_max_access_token_ttl: 59 }, '/self_service_max_access_token_ttl'],
+    ['a lifetime over a day', { self_service_max_access_token_ttl: 86_401 }, '/self_service_max_access_token_ttl'],
+  ];
+  for (const [label, body, path] of invalid) {
+    const problem = expectProblem(t, await server.admin('PATCH', '/admin/services/orders', body), 400, label);
+    t.ok(errorPaths(problem).includes(path), `${label}: names ${path} (got ${errorPaths(problem).join(', ')})`);
+  }
+  for (const body of [{ self_service_roles: ['admin'] }, { self_service_max_access_token_ttl: 3600 }]) {
+    const refused = await server.admin('PATCH', '/admin/services/portier-admin', body);
+    expectProblem(t, refused, 409, `portier-admin offers operators nothing: ${Object.keys(body)[0]}`);
+  }
+  t.equal(
+    (await server.admin('PATCH', '/admin/services/portier-admin', { self_service_roles: [], self_service_max_access_token_ttl: null }))
+      .statusCode,
+    200,
+    'nothing offered, said again, is no change',
+  );
+});
+
 t.test('portier-admin: listed, built in, cannot be deleted, audience and scopes fixed', async (t) => {
   const server = await buildWithAdmin(t);
   const list = (await server.admin('GET', '/admin/services')).json() as { items: ServiceBody[] };

@@ -35,7 +35,7 @@ t.test('create with defaults, then get, list, patch and delete', async (t) => {
     jwks: null,
     audience: null,
     max_token_age: 3600,
-    algorithms: ['RS256', 'ES256', 'PS256', 'EdDSA'],
+    algorithms: ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'],
   });
   t.ok(!Number.isNaN(Date.parse(created.created_at)), 'created_at is a date');
   t.same((await server.admin('GET', '/admin/trusted-issuers/prod-cluster')).json(), created, 'GET returns what POST returned');
@@ -110,7 +110,7 @@ t.test('every field out of range or malformed: 400 naming the field', async (t) 
     ['max_token_age a string', { ...CLUSTER, max_token_age: '600' }, ['/max_token_age']],
     ['algorithms with none', { ...CLUSTER, algorithms: ['none'] }, ['/algorithms/0']],
     ['algorithms with HS256', { ...CLUSTER, algorithms: ['RS256', 'HS256'] }, ['/algorithms/1']],
-    ['algorithms with ES384', { ...CLUSTER, algorithms: ['ES384'] }, ['/algorithms/0']],
+    ['algorithms with ES512 (no assertion may use it)', { ...CLUSTER, algorithms: ['ES512'] }, ['/algorithms/0']],
     ['algorithms empty', { ...CLUSTER, algorithms: [] }, ['/algorithms']],
     ['algorithms repeated', { ...CLUSTER, algorithms: ['RS256', 'RS256'] }, ['/algorithms']],
     ['an unknown field', { ...CLUSTER, keys: [] }, ['/keys']],

@@ -87,7 +87,8 @@ async function adminTokenRefused(t: Test, server: TestServer, clientSecret: stri
   t.equal(basic.statusCode, 401, `${label}: refused by Basic`);
   t.equal((basic.json() as { error: string }).error, 'invalid_client');
   const post = await postToken(server.app, { grant_type: 'client_credentials', client_id: 'root-admin', client_secret: clientSecret });
-  t.equal(post.statusCode, 401, `${label}: refused by post`);
+  t.equal(post.statusCode, 400, `${label}: refused by post (400: no Authorization header was sent)`);
+  t.equal((post.json() as { error: string }).error, 'invalid_client');
 }
 
 t.test('the bootstrap admin client', async (t) => {
@@ -244,7 +245,7 @@ t.test("a '+' secret sent over Basic without form-encoding: refused, with a hint
     client_id: 'root-admin',
     client_secret: 'plus in the post',
   });
-  t.equal(viaPost.statusCode, 401);
+  t.equal(viaPost.statusCode, 400, 'in the body: invalid_client as a 400');
   t.equal(mangled.body, viaPost.body, 'the caller learns nothing from the hint');
 
   // The second hint repeats the first within a second: counted in a closing line, so last.

@@ -491,7 +491,7 @@ t.test('prune: an issuer goes after the clients that used it are deleted or move
     jwks: null,
     audience: null,
     max_token_age: 3600,
-    algorithms: ['EdDSA', 'PS256', 'ES256', 'RS256'],
+    algorithms: ['Ed25519', 'EdDSA', 'RS256', 'PS256', 'ES384', 'ES256'],
   };
   const OLD = { id: 'old-cluster', issuer: 'https://oidc.old.example' };
   const NEW = { id: 'new-cluster', issuer: 'https://oidc.new.example' };

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { authMethodLabel, identitiesFromRows, identityRows } from '../../console/src/clients/federated-identities.js';
-import { issuerFormBody, keySourceOf } from '../../console/src/trusted-issuers/issuer-form.js';
+import { ALGORITHMS, issuerFormBody, keySourceOf } from '../../console/src/trusted-issuers/issuer-form.js';
+import { FEDERATED_ALGORITHMS } from '../../src/schemas/enums.js';
 
 // The pure parts of the console's trusted-issuer form and identities editor, without a browser.
 
@@ -23,7 +24,7 @@ t.test('issuerFormBody: every field, from where its keys come', async (t) => {
       jwks: null,
       audience: null,
       max_token_age: 3600,
-      algorithms: ['RS256', 'ES256'],
+      algorithms: ['ES256', 'RS256'],
     },
   });
   const byUri = issuerFormBody({ ...FORM, source: 'jwks_uri', audience: ' https://portier.example ', maxTokenAge: '600' });
@@ -65,4 +66,8 @@ t.test('identities: rows to the API and back', async (t) => {
   ]);
   t.equal(authMethodLabel('federated'), 'platform identities (federated)');
   t.equal(authMethodLabel('client_secret'), 'client secret');
+});
+
+t.test('the form offers every algorithm a trusted issuer may allow, and no other', async (t) => {
+  t.same([...ALGORITHMS].sort(), [...FEDERATED_ALGORITHMS].sort());
 });

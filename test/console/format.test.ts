@@ -7,10 +7,12 @@ import {
   formText,
   fromLocalInput,
   listUrl,
+  operatorChoices,
   optionalWholeNumber,
   pageUrl,
   parseClaims,
   problemMessage,
+  quotaText,
   relativeTime,
   toLocalInput,
   usageBars,
@@ -142,4 +144,35 @@ t.test('usageBars: one bar per bucket, scaled to the busiest, refusals stacked o
   t.equal(bars[3]?.tokensHeight, 25);
   t.same(usageBars([], 100, 50), { bars: [], max: 0 });
   t.equal(usageBars([{ tokens: 0, refusals: 0 }], 10, 10).bars[0]?.tokensHeight, 0, 'all zero: flat, not NaN');
+});
+
+t.test('operatorChoices: the roles every granted service offers, the smallest lifetime they all allow', async (t) => {
+  const service = (id: string, roles: string[], max: number | null, selfService = true) => ({
+    id,
+    self_service: selfService,
+    self_service_roles: roles,
+    self_service_max_access_token_ttl: max,
+  });
+  const services = [
+    service('orders', ['reader', 'writer'], 600),
+    service('reports', ['reader'], 1200),
+    service('sandbox', ['admin'], null),
+  ];
+  t.same(operatorChoices(services, ['orders']), { roles: ['reader', 'writer'], maxTtl: 600 });
+  t.same(operatorChoices(services, ['orders', 'reports']), { roles: ['reader'], maxTtl: 600 }, 'what both offer');
+  t.same(operatorChoices(services, ['orders', 'sandbox']), { roles: [], maxTtl: null }, 'sandbox offers no lifetime and no common role');
+  t.same(operatorChoices(services, ['orders', 'billing']), { roles: [], maxTtl: null }, 'a service operators do not see offers nothing');
+  t.same(
+    operatorChoices([...services, service('closed', ['reader'], 600, false)], ['closed']),
+    { roles: [], maxTtl: null },
+    'nor one not open to self-service',
+  );
+  t.same(operatorChoices(services, []), { roles: [], maxTtl: null }, 'no grants: nothing');
+});
+
+t.test('quotaText: the default, none, or the limits and the mode', async (t) => {
+  t.equal(quotaText(null), "the server's default");
+  t.equal(quotaText({ per_hour: null, per_day: null, mode: 'enforce' }), 'none');
+  t.equal(quotaText({ per_hour: 100, per_day: 1000, mode: 'log' }), '100 per hour, 1000 per day (logged only)');
+  t.equal(quotaText({ per_hour: 5, per_day: null, mode: 'enforce' }), '5 per hour (enforced)');
 });

@@ -28,7 +28,16 @@ t.test('people in the console, signed in through the identity provider', { skip:
     scopes: ['orders:read', 'orders:write'],
   });
   await addService(server.database, { id: 'billing', name: 'Billing', audience: 'https://billing.example', scopes: ['billing:read'] });
-  t.equal((await server.admin('PATCH', '/admin/services/orders', { self_service: true })).statusCode, 200);
+  t.equal(
+    (
+      await server.admin('PATCH', '/admin/services/orders', {
+        self_service: true,
+        self_service_roles: ['reader', 'writer'],
+        self_service_max_access_token_ttl: 600,
+      })
+    ).statusCode,
+    200,
+  );
   t.equal(
     (await server.admin('POST', '/admin/clients', { client_id: 'carol-feed', name: 'Carol’s feed', owner: 'carol@example.com' }))
       .statusCode,
@@ -199,5 +208,95 @@ t.test('people in the console, signed in through the identity provider', { skip:
       errors.filter((error) => !REFUSED_FETCH.test(error)),
       [],
     );
+  });
+
+  await t.test(
+    'an operator edits their client: what an admin set is read-only, the roles and lifetime orders offers are theirs',
+    async (t) => {
+      const made = await server.admin('POST', '/admin/clients', {
+        client_id: 'alice-billing',
+        name: 'Alice’s billing export',
+        owner: 'alice@example.com',
+        grants: [{ service: 'orders', scopes: ['orders:read'] }],
+        roles: ['billing-admin'],
+        claims: { tenant: 'acme' },
+        token_quota: { per_hour: 50 },
+      });
+      t.equal(made.statusCode, 201, 'an admin made Alice a client with a role, a claim and a quota');
+      const { page, errors } = await signedIn(t, browser, 'alice');
+      await page.goto(`${origin}/console/clients/alice-billing`);
+      await page.getByRole('heading', { name: 'Alice’s billing export' }).waitFor();
+      await page.getByRole('button', { name: 'Edit client' }).click();
+
+      const claims = page.getByLabel('Custom claims (set by an admin)');
+      t.equal(await claims.getAttribute('readonly'), '', 'the claims: read-only');
+      t.match(await claims.inputValue(), /"tenant": "acme"/, 'and shown');
+      t.match(
+        await page.locator('form').innerText(),
+        /Token quota: 50 per hour \(enforced\) \(set by an admin\)/,
+        'the quota: said, not editable',
+      );
+      t.equal(await page.getByLabel(/^Its own quota/).count(), 0, 'no quota controls');
+      const roles = page.getByLabel(/^Roles/);
+      t.match(await page.locator('label[for="edit-roles"]').innerText(), /let you choose reader, writer/, 'the roles orders offers');
+      t.equal(await roles.getAttribute('readonly'), null, 'so the roles can be changed');
+      const ttl = page.getByLabel(/^Lifetime in seconds/);
+      t.match(await page.locator('label[for="edit-ttl"]').innerText(), /60–600/, 'and a lifetime up to orders’ maximum');
+
+      // Beyond the offer: the server's 403, next to the field.
+      await roles.fill('billing-admin superuser');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.locator('#edit-error-roles').filter({ hasText: 'not superuser' }).waitFor();
+      t.pass('a role orders does not offer: refused, next to the field');
+      await roles.fill('billing-admin reader');
+      await ttl.fill('600');
+      await page.getByLabel('Name', { exact: true }).fill('Alice’s billing export (nightly)');
+      await page.getByRole('button', { name: 'Save changes' }).click();
+      await page.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+      t.match(
+        (await server.admin('GET', '/admin/clients/alice-billing')).json(),
+        {
+          name: 'Alice’s billing export (nightly)',
+          roles: ['billing-admin', 'reader'],
+          access_token_ttl: 600,
+          claims: { tenant: 'acme' },
+          token_quota: { per_hour: 50, per_day: null, mode: 'enforce' },
+        },
+        'the role and lifetime she chose; what the admin set, untouched',
+      );
+
+      // A service that offers nothing: the roles and lifetime are read-only again.
+      await page.getByRole('button', { name: 'Edit client' }).click();
+      await page.getByRole('button', { name: 'Remove grant of orders' }).click();
+      await page.locator('label[for="edit-roles"]').filter({ hasText: 'Roles (set by an admin)' }).waitFor();
+      t.equal(await roles.getAttribute('readonly'), '', 'no grant, no roles to choose');
+      t.equal(await ttl.getAttribute('readonly'), '', 'nor a lifetime');
+      t.same(await accessibilityViolations(page), [], 'the operator’s edit form: no serious or critical accessibility violations');
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      const refusals = errors.filter((error) => !REFUSED_FETCH.test(error));
+      t.same(refusals, [], 'nothing else in the browser console');
+    },
+  );
+
+  await t.test('an admin offers roles and a lifetime to operators on the service form', async (t) => {
+    const { page, errors } = await signedIn(t, browser, 'ada');
+    await page.goto(`${origin}/console/services/orders`);
+    await page.getByRole('heading', { name: 'Orders' }).waitFor();
+    const offered = page.getByLabel(/^Roles operators may give/);
+    t.equal(await offered.inputValue(), 'reader writer');
+    await offered.fill('reader');
+    const max = page.getByLabel(/^Longest token lifetime operators may choose/);
+    await max.fill('ten minutes');
+    await page.getByRole('button', { name: 'Save service' }).click();
+    await page.locator('#service-error-self_service_max_access_token_ttl').filter({ hasText: 'whole number' }).waitFor();
+    await max.fill('');
+    await page.getByRole('button', { name: 'Save service' }).click();
+    await page.getByText('Saved.').waitFor();
+    t.match((await server.admin('GET', '/admin/services/orders')).json(), {
+      self_service_roles: ['reader'],
+      self_service_max_access_token_ttl: null,
+    });
+    t.same(await accessibilityViolations(page), [], 'the service form: no serious or critical accessibility violations');
+    t.same(errors, []);
   });
 });

@@ -6,12 +6,14 @@ import type { Config } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth/client-assertion.js';
 import { JWKS_CACHE_MS, JWKS_REFETCH_INTERVAL_MS, JWKS_STALE_MS } from '../../src/oauth/client-auth/remote-jwks.js';
+import { FEDERATED_ALGORITHMS } from '../../src/schemas/enums.js';
 import { expectOAuthError } from '../expect.js';
 import { addService, buildWithAdmin, eventually, ISSUER, openBudgets, postToken } from '../helpers.js';
 import {
   githubActionsToken,
   kubernetesToken,
   type Platform,
+  type PlatformAlg,
   platformFetchConfig,
   platformKey,
   platformServer,
@@ -21,7 +23,7 @@ import {
 // Federated client authentication at the token endpoint: a workload's platform JWT (a
 // Kubernetes projected token, a GitHub Actions OIDC token, a SPIFFE JWT-SVID) as its
 // client assertion, checked against a trusted issuer's keys, which the test's platforms
-// publish over HTTPS on 127.0.0.1. Every refusal is the same 401 invalid_client; the
+// publish over HTTPS on 127.0.0.1. Every refusal is the same 400 invalid_client; the
 // reason is in the audit trail only.
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read'] };
@@ -70,7 +72,8 @@ function signIn(
 }
 
 function expectInvalidClient(t: Test, response: Awaited<ReturnType<typeof postToken>>, label: string): void {
-  expectOAuthError(t, response, 401, 'invalid_client', label);
+  // The assertion is in the body: 400 (a 401 is for a client that tried HTTP Basic).
+  expectOAuthError(t, response, 400, 'invalid_client', label);
   t.equal(response.json().error_description, 'client authentication failed', `${label}: the usual description`);
   // An assertion is sent in the body, not in an Authorization header: no challenge (RFC 6749 §5.2).
   t.equal(response.headers['www-authenticate'], undefined, `${label}: no challenge without an Authorization header`);
@@ -169,6 +172,56 @@ t.test('a Kubernetes pod, a GitHub Actions job and a SPIFFE workload each get a 
   t.equal(admin?.last_used_identity, null, 'a secret client’s use records no identity');
 });
 
+t.test(
+  'every algorithm discovery advertises for assertions: a SPIRE server with P-384 keys (ES384), Ed25519 under either name',
+  async (t) => {
+    const { server, platforms, trust, federatedClient, now } = await setUp(t);
+    const metadata = (await server.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })).json() as Record<
+      string,
+      string[]
+    >;
+    const advertised = metadata.token_endpoint_auth_signing_alg_values_supported ?? [];
+    t.same([...advertised].sort(), [...FEDERATED_ALGORITHMS].sort(), 'discovery advertises exactly what a trusted issuer may allow');
+    t.same(metadata.portier_federated_client_assertion_types_supported, [CLIENT_ASSERTION_TYPE], 'and names the federated method');
+    t.ok(metadata.token_endpoint_auth_methods_supported?.includes('private_key_jwt'), 'whose form on the wire is private_key_jwt’s');
+
+    for (const alg of advertised as PlatformAlg[]) {
+      const name = `spire-${alg.toLowerCase()}`;
+      const platform = await platforms.platform(name, alg);
+      await trust(name, platform, { algorithms: [alg] });
+      const spiffeId = `spiffe://example.org/ns/payments/sa/${name}`;
+      await federatedClient(name, [{ issuer: name, subject: spiffeId }]);
+      const svid = await spiffeSvid(platform, { now: now(), audience: ISSUER, spiffeId });
+      const answer = await signIn(server.app, svid);
+      t.equal(answer.statusCode, 200, `${alg}: a platform token signed with it gets a token`);
+      t.equal(decodeJwt(answer.json().access_token).client_id, name);
+    }
+
+    // A P-384 issuer trusted with the defaults allows ES384 too; one that lists only ES256 does not.
+    const p384 = await platforms.platform('spire-default', 'ES384');
+    await trust('spire-default', p384);
+    t.match((await server.admin('GET', '/admin/trusted-issuers/spire-default')).json(), { algorithms: [...FEDERATED_ALGORITHMS] });
+    await federatedClient('mesh-default', [{ issuer: 'spire-default', subject: 'spiffe://example.org/default' }]);
+    const svid = await spiffeSvid(p384, { now: now(), audience: ISSUER, spiffeId: 'spiffe://example.org/default' });
+    t.equal((await signIn(server.app, svid)).statusCode, 200, 'ES384 by default');
+    t.equal((await server.admin('PATCH', '/admin/trusted-issuers/spire-default', { algorithms: ['ES256'] })).statusCode, 200);
+    expectInvalidClient(t, await signIn(server.app, svid), 'ES384 once the issuer allows only ES256');
+    // An ES384 header over a P-256 key: the key does not fit the algorithm.
+    const p256 = await platforms.platform('spire-mismatch', 'ES256');
+    await trust('spire-mismatch', p256);
+    await federatedClient('mesh-mismatch', [{ issuer: 'spire-mismatch', subject: 'spiffe://example.org/mismatch' }]);
+    const mismatch = await spiffeSvid(
+      { ...p256, key: { ...p256.key, alg: 'ES384' } },
+      { now: now(), audience: ISSUER, spiffeId: 'spiffe://example.org/mismatch' },
+    ).catch((error: unknown) => error);
+    t.ok(mismatch instanceof Error, 'jose will not even sign ES384 with a P-256 key');
+    const forged = await spiffeSvid(p256, { now: now(), audience: ISSUER, spiffeId: 'spiffe://example.org/mismatch' });
+    const [, body, signature] = forged.split('.');
+    const es384Header = Buffer.from(JSON.stringify({ alg: 'ES384', kid: p256.key.kid, typ: 'JWT' })).toString('base64url');
+    expectInvalidClient(t, await signIn(server.app, `${es384Header}.${body}.${signature}`), 'an ES384 header over a P-256 key');
+  },
+);
+
 t.test('claims: equal, contained in an array, or reached by a JSON Pointer', async (t) => {
   const { server, platforms, trust, federatedClient, now } = await setUp(t);
   const github = await platforms.platform('github');
@@ -243,7 +296,7 @@ t.test('client_id: optional; given, it must name a federated client whose identi
   expectOAuthError(t, both, 400, 'invalid_request', 'a secret and an assertion');
 });
 
-t.test('every check of the platform token: each refusal a 401 invalid_client, the reason audited', async (t) => {
+t.test('every check of the platform token: each refusal a 400 invalid_client, the reason audited', async (t) => {
   const { server, platforms, trust, federatedClient, now } = await setUp(t);
   const cluster = await platforms.platform('cluster', 'ES256');
   const untrusted = await platforms.platform('untrusted', 'ES256');
@@ -341,7 +394,7 @@ t.test('every check of the platform token: each refusal a 401 invalid_client, th
   );
 });
 
-t.test('malformed or oversized platform tokens: 400 or 401, never 5xx', async (t) => {
+t.test('malformed or oversized platform tokens: 400 (invalid_client or invalid_request), never 5xx', async (t) => {
   const { server, platforms, trust, federatedClient, now } = await setUp(t);
   const cluster = await platforms.platform('cluster');
   await trust('cluster', cluster);
@@ -363,12 +416,8 @@ t.test('malformed or oversized platform tokens: 400 or 401, never 5xx', async (t
   ];
   for (const [label, assertion] of candidates) {
     const response = await signIn(server.app, assertion);
-    t.ok(response.statusCode === 400 || response.statusCode === 401, `${label}: ${response.statusCode}`);
-    t.equal(
-      response.json().error,
-      response.statusCode === 401 ? 'invalid_client' : 'invalid_request',
-      `${label}: ${response.json().error}`,
-    );
+    t.equal(response.statusCode, 400, `${label}: 400`);
+    t.ok(['invalid_client', 'invalid_request'].includes(response.json().error), `${label}: ${response.json().error}`);
   }
   const wrongType = await signIn(server.app, await cluster.sign(claims), { client_assertion_type: 'urn:example:other' });
   expectInvalidClient(t, wrongType, 'another client_assertion_type');
@@ -396,7 +445,7 @@ t.test('a client that is disabled, expired or called from outside its IP ranges 
   expectInvalidClient(t, await signIn(server.app, await token('fenced-one')), 'outside the IP ranges');
   await expectDenied(t, server, /outside the client's IP ranges/, 'IP ranges');
   const inside = await signIn(server.app, await token('fenced-one'), {}, { 'x-forwarded-for': '192.0.2.7' });
-  t.equal(inside.statusCode, 401, 'X-Forwarded-For is not trusted without TRUST_PROXY');
+  t.equal(inside.statusCode, 400, 'X-Forwarded-For is not trusted without TRUST_PROXY');
 });
 
 t.test('failure budgets: federated refusals count like any failed authentication', async (t) => {
@@ -412,7 +461,7 @@ t.test('failure budgets: federated refusals count like any failed authentication
     namespace: 'apps',
     serviceAccount: 'worker',
   });
-  for (let i = 0; i < 3; i++) t.equal((await signIn(server.app, wrongAudience)).statusCode, 401, `failure ${i + 1}: 401`);
+  for (let i = 0; i < 3; i++) t.equal((await signIn(server.app, wrongAudience)).statusCode, 400, `failure ${i + 1}: 400`);
   const throttled = await signIn(
     server.app,
     await kubernetesToken(cluster, { now: now(), audience: ISSUER, namespace: 'apps', serviceAccount: 'worker' }),

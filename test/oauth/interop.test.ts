@@ -158,7 +158,7 @@ t.test('oauth4webapi: a wrong secret is invalid_client, over Basic and in the bo
   const post = await attempt(oauth.ClientSecretPost('wrong'));
   t.ok(post instanceof oauth.ResponseBodyError, 'client_secret_post: a ResponseBodyError');
   t.equal((post as oauth.ResponseBodyError).error, 'invalid_client', 'client_secret_post: the application sees invalid_client');
-  t.equal((post as oauth.ResponseBodyError).status, 401);
+  t.equal((post as oauth.ResponseBodyError).status, 400, 'a 400: the secret was in the body, not the Authorization header');
 
   const basic = await attempt(oauth.ClientSecretBasic('wrong'));
   t.ok(basic instanceof oauth.WWWAuthenticateChallengeError, 'client_secret_basic: the Basic challenge (RFC 6749 §5.2)');

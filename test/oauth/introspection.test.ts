@@ -52,7 +52,7 @@ t.test('garbage, foreign and tampered tokens are inactive, not errors', async (t
 t.test('introspection needs client authentication and a token', async (t) => {
   const { server, other, token } = await setup(t);
   let res = await post(server, '/oauth/introspect', { token });
-  t.equal(res.statusCode, 401);
+  t.equal(res.statusCode, 400, 'no client authentication: 400 (no Authorization header was sent)');
   t.equal(res.json().error, 'invalid_client');
   res = await post(server, '/oauth/introspect', { token }, basicAuth(other.clientId, 'wrong'));
   t.equal(res.statusCode, 401);
@@ -61,7 +61,8 @@ t.test('introspection needs client authentication and a token', async (t) => {
   t.equal(res.json().error, 'invalid_request');
   for (const url of ['/oauth/introspect', '/oauth/revoke']) {
     res = await post(server, url, { token, client_id: `${other.clientId}\u0000`, client_secret: other.clientSecret });
-    t.equal(res.statusCode, 401, `${url}: a client_id with a NUL byte is invalid_client, not a 500`);
+    t.equal(res.statusCode, 400, `${url}: a client_id with a NUL byte is invalid_client, not a 500`);
+    t.equal(res.json().error, 'invalid_client');
   }
 });
 

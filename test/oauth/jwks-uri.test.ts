@@ -117,20 +117,20 @@ t.test('keys from a jwks_uri: fetched once, cached, fetched again for a new kid 
   // The client rotates: k2 is published. Within the refetch interval an unknown kid is refused
   // without a fetch, however many made-up kids arrive.
   published = [first.publicJwk, second.publicJwk];
-  t.equal((await postToken(server.app, await assertion(second, 'remote'))).statusCode, 401, 'the new kid, too soon to fetch again');
+  t.equal((await postToken(server.app, await assertion(second, 'remote'))).statusCode, 400, 'the new kid, too soon to fetch again');
   for (let i = 0; i < 5; i++) await postToken(server.app, await assertion(first, 'remote', `made-up-${i}`));
   t.equal(keys.hits['/jwks.json'], 1, 'no fetch for unknown kids within the interval');
   server.clock.advance(JWKS_REFETCH_INTERVAL_MS);
   t.equal((await postToken(server.app, await assertion(second, 'remote'))).statusCode, 200, 'after the interval: fetched again, accepted');
   t.equal(keys.hits['/jwks.json'], 2, 'one more fetch');
-  t.equal((await postToken(server.app, await assertion(first, 'remote', 'made-up'))).statusCode, 401, 'an unknown kid');
+  t.equal((await postToken(server.app, await assertion(first, 'remote', 'made-up'))).statusCode, 400, 'an unknown kid');
   t.equal(keys.hits['/jwks.json'], 2, 'right after a fetch: none');
 
   // Keys dropped from the set stop working once the cached set is old.
   published = [second.publicJwk];
   t.equal((await postToken(server.app, await assertion(first, 'remote'))).statusCode, 200, 'k1 while the set is cached');
   server.clock.advance(JWKS_CACHE_MS);
-  t.equal((await postToken(server.app, await assertion(first, 'remote'))).statusCode, 401, 'k1 after the cache expired');
+  t.equal((await postToken(server.app, await assertion(first, 'remote'))).statusCode, 400, 'k1 after the cache expired');
   t.equal(keys.hits['/jwks.json'], 3, 'fetched when the cache expired');
   t.equal((await postToken(server.app, await assertion(second, 'remote'))).statusCode, 200, 'k2 still');
 });
@@ -144,9 +144,9 @@ t.test('the SSRF guard: loopback and private addresses are refused unless allowe
   await remoteClient(server, 'by-address', keys.url('/jwks.json'));
   await remoteClient(server, 'by-name', `https://localhost:${keys.port}/jwks.json`);
 
-  t.equal((await postToken(server.app, await assertion(signer, 'by-address'))).statusCode, 401, '127.0.0.1: refused');
+  t.equal((await postToken(server.app, await assertion(signer, 'by-address'))).statusCode, 400, '127.0.0.1: refused');
   t.match(await deniedBecause(server, 'by-address', /non-public/), /names a non-public address \(127\.0\.0\.1\)/);
-  t.equal((await postToken(server.app, await assertion(signer, 'by-name'))).statusCode, 401, 'localhost: refused');
+  t.equal((await postToken(server.app, await assertion(signer, 'by-name'))).statusCode, 400, 'localhost: refused');
   t.match(await deniedBecause(server, 'by-name', /non-public/), /resolves to a non-public address/);
 
   const options = { allowPrivate: false, ca: TLS.cert, timeoutMs: FETCH_TIMEOUT_MS };
@@ -183,7 +183,7 @@ t.test('the SSRF guard: loopback and private addresses are refused unless allowe
     .set({ jwksUri: keys.url('/jwks.json').replace('https:', 'http:') })
     .where(eq(clients.clientId, 'plain-http'));
   server.app.portier.generation.changed();
-  t.equal((await postToken(server.app, await assertion(signer, 'plain-http'))).statusCode, 401, 'http: refused');
+  t.equal((await postToken(server.app, await assertion(signer, 'plain-http'))).statusCode, 400, 'http: refused');
   t.match(await deniedBecause(server, 'plain-http', /https/), /jwks_uri is not https/);
   t.same(keys.hits, {}, 'the key server never answered a request');
 
@@ -194,7 +194,7 @@ t.test('the SSRF guard: loopback and private addresses are refused unless allowe
   t.equal((await postToken(allowed.app, await assertion(signer, 'by-address'))).statusCode, 200, 'JWKS_URI_ALLOW_PRIVATE=true: accepted');
 });
 
-t.test('a jwks_uri that fails: each a 401 invalid_client with its reason in the audit trail', async (t) => {
+t.test('a jwks_uri that fails: each a 400 invalid_client with its reason in the audit trail', async (t) => {
   const signer = await keyPair('k1');
   const big = JSON.stringify({ keys: [signer.publicJwk], padding: 'x'.repeat(MAX_JWKS_BYTES) });
   const keys = await keyServer(t, {
@@ -235,7 +235,7 @@ t.test('a jwks_uri that fails: each a 401 invalid_client with its reason in the 
     const clientId = `failing${path.replace(/[^a-z]/g, '-')}`;
     await remoteClient(server, clientId, keys.url(path));
     const response = await postToken(server.app, await assertion(signer, clientId));
-    t.equal(response.statusCode, 401, `${label}: 401`);
+    t.equal(response.statusCode, 400, `${label}: 400`);
     t.same(response.json(), { error: 'invalid_client', error_description: 'client authentication failed' }, `${label}: invalid_client`);
     t.match(await deniedBecause(server, clientId, reason), reason, `${label}: the reason is audited`);
   }
@@ -248,9 +248,9 @@ t.test('a jwks_uri that fails: each a 401 invalid_client with its reason in the 
     '/jwks.json': (res) => (fixed ? json({ keys: [signer.publicJwk] })(res) : json('garbage')(res)),
   });
   await remoteClient(server, 'flaky', flaky.url('/jwks.json'));
-  t.equal((await postToken(server.app, await assertion(signer, 'flaky'))).statusCode, 401, 'while the key server serves garbage');
+  t.equal((await postToken(server.app, await assertion(signer, 'flaky'))).statusCode, 400, 'while the key server serves garbage');
   fixed = true;
-  t.equal((await postToken(server.app, await assertion(signer, 'flaky'))).statusCode, 401, 'fixed, but within the interval');
+  t.equal((await postToken(server.app, await assertion(signer, 'flaky'))).statusCode, 400, 'fixed, but within the interval');
   t.equal(flaky.hits['/jwks.json'], 1, 'not fetched again yet');
   server.clock.advance(JWKS_REFETCH_INTERVAL_MS);
   t.equal((await postToken(server.app, await assertion(signer, 'flaky'))).statusCode, 200, 'after the interval');

@@ -25,7 +25,8 @@ import {
 
 // private_key_jwt client authentication (RFC 7523 §2.2) with keys registered in the
 // client's jwks: what is accepted, and each way an assertion is refused. Every refusal is
-// the same 401 invalid_client; the reason is in the log and the audit trail only.
+// the same 400 invalid_client (the assertion is in the body, not the Authorization header);
+// the reason is in the log and the audit trail only.
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read'] };
 const TOKEN_ENDPOINT = `${ISSUER}/oauth/token`;
@@ -65,10 +66,10 @@ function assertionForm(assertion: string, extra: Record<string, string> = {}): R
 type Response = Awaited<ReturnType<typeof postToken>>;
 
 function expectInvalidClient(t: Test, response: Response, label: string): void {
-  t.equal(response.statusCode, 401, `${label}: 401`);
+  t.equal(response.statusCode, 400, `${label}: 400`);
   t.same(response.json(), { error: 'invalid_client', error_description: 'client authentication failed' }, `${label}: invalid_client`);
-  // RFC 6749 §5.2 asks for a challenge only when the client tried HTTP Basic; an assertion
-  // gets the JSON body alone, which is what client libraries show the application.
+  // RFC 6749 §5.2 asks for a 401 and its challenge only when the client tried HTTP Basic; an
+  // assertion gets a 400 and the JSON body alone, which is what client libraries show the application.
   t.notOk(response.headers['www-authenticate'], `${label}: no challenge (Basic was not tried)`);
   t.equal(response.headers['cache-control'], 'no-store', `${label}: no-store`);
 }
@@ -171,7 +172,7 @@ t.test('kid selection: without a kid only a single suitable key will do', async 
   t.equal((await postToken(server.app, assertionForm(await makeAssertion(ec, 'mixed')))).statusCode, 200, 'the one EC key among others');
 });
 
-t.test('bad assertions: each one 401 invalid_client, the reason in the audit trail', async (t) => {
+t.test('bad assertions: each one 400 invalid_client, the reason in the audit trail', async (t) => {
   const logs = captureLogs('info');
   // Budgets large enough for every case to reach its own check.
   const protection = openBudgets();
@@ -362,7 +363,7 @@ t.test('an assertion is used once across instances sharing the database', async 
   t.teardown(() => second.close());
   const assertion = await makeAssertion(signer, client.clientId);
   const [a, b] = await Promise.all([postToken(server.app, assertionForm(assertion)), postToken(second, assertionForm(assertion))]);
-  t.same([a.statusCode, b.statusCode].sort(), [200, 401], 'exactly one instance accepts it');
+  t.same([a.statusCode, b.statusCode].sort(), [200, 400], 'exactly one instance accepts it');
 });
 
 t.test('disabled, expired and out-of-range clients are refused', async (t) => {
@@ -408,7 +409,7 @@ t.test('introspection and revocation accept assertions', async (t) => {
   t.equal(introspected.statusCode, 200);
   t.equal(introspected.json().active, true, 'introspection: active');
   const refused = await call('/oauth/introspect', await makeAssertion(signer, client.clientId, { claims: { aud: 'x' } }));
-  t.equal(refused.statusCode, 401, 'introspection: a bad assertion is 401');
+  t.equal(refused.statusCode, 400, 'introspection: a bad assertion is 400');
   const revoked = await call('/oauth/revoke', await makeAssertion(signer, client.clientId));
   t.equal(revoked.statusCode, 200, 'revocation');
   const after = await call('/oauth/introspect', await makeAssertion(signer, client.clientId));

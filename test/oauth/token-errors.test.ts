@@ -76,8 +76,8 @@ t.test('malformed requests', async (t) => {
       // (invalid_request) would do as well.
       const inBody: Array<[string, string, Record<string, string>, number, string]> = [
         ['grant_type', `grant_type=${badEscape}`, {}, 400, 'unsupported_grant_type'],
-        ['client_id', `${good}&client_id=${badEscape}&client_secret=${client.clientSecret}`, {}, 401, 'invalid_client'],
-        ['client_secret', `${good}&client_id=${client.clientId}&client_secret=${badEscape}`, {}, 401, 'invalid_client'],
+        ['client_id', `${good}&client_id=${badEscape}&client_secret=${client.clientSecret}`, {}, 400, 'invalid_client'],
+        ['client_secret', `${good}&client_id=${client.clientId}&client_secret=${badEscape}`, {}, 400, 'invalid_client'],
         ['scope', `${good}&scope=${badEscape}`, { authorization: basic }, 400, 'invalid_scope'],
         ['resource', `${good}&resource=https://events.example/${badEscape}`, { authorization: basic }, 400, 'invalid_target'],
       ];
@@ -229,8 +229,8 @@ t.test('malformed requests', async (t) => {
     t.equal(sameId.statusCode, 200, 'Basic with the same client_id in the body is accepted');
 
     const none = await postToken(server.app, { grant_type: 'client_credentials' });
-    expectOAuthError(t, none, 401, 'invalid_client');
-    t.notOk(none.headers['www-authenticate'], 'no authentication at all: a 401 without a challenge (no Basic was tried)');
+    expectOAuthError(t, none, 400, 'invalid_client');
+    t.notOk(none.headers['www-authenticate'], 'no authentication at all: a 400 without a challenge (no Basic was tried)');
 
     const assertion = await postToken(server.app, {
       grant_type: 'client_credentials',
@@ -239,7 +239,7 @@ t.test('malformed requests', async (t) => {
       client_assertion: 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.',
     });
     // An assertion for a client that authenticates with a secret (and an unsigned one at that).
-    expectOAuthError(t, assertion, 401, 'invalid_client');
+    expectOAuthError(t, assertion, 400, 'invalid_client');
     await stillServing(t);
   });
 });
@@ -253,171 +253,178 @@ function namesClient(expected: string | null, clientId: unknown, presented: unkn
   return (clientId === undefined || clientId === null) && typeof fingerprint === 'string' && /^[0-9a-f]{12}$/.test(fingerprint);
 }
 
-t.test('every failed client authentication is the same 401 invalid_client; the reason goes to log and audit only', async (t) => {
-  const logs = captureLogs('info');
-  // Many refusals from one address: budgets wide open, so that each reaches its own check.
-  const server = await build(t, { logger: logs.logger, config: { protection: openBudgets() } });
-  const { db } = server.database;
-  await addService(server.database, EVENTS);
-  const grants = [{ service: 'events', scopes: ['events:read'] }];
-  const client = await addClient(server, { grants });
-  const other = await addClient(server, { grants });
-  const disabled = await addClient(server, { grants });
-  const expired = await addClient(server, { grants });
-  const deleted = await addClient(server, { grants });
-  const { publicKey } = await generateKeyPair('ES256');
-  const keyClient = await addClient(server, { grants, auth_method: 'private_key_jwt', jwks: { keys: [await exportJWK(publicKey)] } });
+t.test(
+  'every failed client authentication is the same invalid_client (401 over Basic, 400 in the body); the reason goes to log and audit only',
+  async (t) => {
+    const logs = captureLogs('info');
+    // Many refusals from one address: budgets wide open, so that each reaches its own check.
+    const server = await build(t, { logger: logs.logger, config: { protection: openBudgets() } });
+    const { db } = server.database;
+    await addService(server.database, EVENTS);
+    const grants = [{ service: 'events', scopes: ['events:read'] }];
+    const client = await addClient(server, { grants });
+    const other = await addClient(server, { grants });
+    const disabled = await addClient(server, { grants });
+    const expired = await addClient(server, { grants });
+    const deleted = await addClient(server, { grants });
+    const { publicKey } = await generateKeyPair('ES256');
+    const keyClient = await addClient(server, { grants, auth_method: 'private_key_jwt', jwks: { keys: [await exportJWK(publicKey)] } });
 
-  // Each was fine before it was disabled, expired or deleted.
-  for (const c of [disabled, expired, deleted]) {
-    const before = await postToken(
-      server.app,
-      { grant_type: 'client_credentials' },
-      { authorization: basicAuth(c.clientId, c.clientSecret) },
-    );
-    t.equal(before.statusCode, 200, `${c.clientId} works before`);
-  }
-  await setClientEnabled(db, disabled.clientId, false, CLI_ACTOR, Date.now());
-  // create refuses a past expires_at, so the clock is moved past it in the database.
-  await db.update(clients).set({ expiresAt: sql`now() - interval '1 minute'` }).where(eq(clients.clientId, expired.clientId));
-  await deleteClient(db, deleted.clientId, CLI_ACTOR);
-  server.app.portier.generation.changed();
-
-  const long = 'a'.repeat(2000);
-  // `audited`: the client_id logged and audited; FINGERPRINT where no client has the
-  // presented client_id (it could be anything, a misplaced secret too), null: not checked.
-  const cases: Array<{ label: string; clientId: string; secret: string; reason: RegExp; audited: string | null }> = [
-    { label: 'unknown client', clientId: 'no-such-client', secret: client.clientSecret, reason: /unknown client/, audited: FINGERPRINT },
-    {
-      label: 'wrong secret',
-      clientId: client.clientId,
-      secret: `${client.clientSecret}x`,
-      reason: /wrong secret/,
-      audited: client.clientId,
-    },
-    {
-      label: 'disabled client',
-      clientId: disabled.clientId,
-      secret: disabled.clientSecret,
-      reason: /disabled/,
-      audited: disabled.clientId,
-    },
-    { label: 'expired client', clientId: expired.clientId, secret: expired.clientSecret, reason: /expired/, audited: expired.clientId },
-    { label: 'deleted client', clientId: deleted.clientId, secret: deleted.clientSecret, reason: /unknown client/, audited: FINGERPRINT },
-    {
-      label: "another client's secret",
-      clientId: client.clientId,
-      secret: other.clientSecret,
-      reason: /wrong secret/,
-      audited: client.clientId,
-    },
-    {
-      label: 'a private_key_jwt client presenting a secret',
-      clientId: keyClient.clientId,
-      secret: client.clientSecret,
-      reason: /private_key_jwt/,
-      audited: keyClient.clientId,
-    },
-    { label: 'over-long client_id', clientId: long, secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
-    {
-      label: 'client_id with a NUL byte',
-      clientId: `${client.clientId}\u0000`,
-      secret: client.clientSecret,
-      reason: /not a well-formed client_id/,
-      audited: null,
-    },
-    {
-      label: 'client_id outside the client_id rule',
-      clientId: client.clientId.toUpperCase(),
-      secret: client.clientSecret,
-      reason: /not a well-formed client_id/,
-      audited: null,
-    },
-    { label: 'over-long secret', clientId: client.clientId, secret: long, reason: /too long/, audited: null },
-    { label: 'empty secret', clientId: client.clientId, secret: '', reason: /empty/, audited: null },
-  ];
-
-  const basicResponses: Response[] = [];
-  const postResponses: Response[] = [];
-  for (const c of cases) {
-    const viaBasic = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth(c.clientId, c.secret) });
-    const viaPost = await postToken(server.app, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret });
-    t.test(c.label, async (t) => {
-      expectOAuthError(t, viaBasic, 401, 'invalid_client');
-      t.match(
-        viaBasic.headers['www-authenticate'],
-        /^Basic realm="[^"]*", error="invalid_client"/,
-        'Basic was tried: the Basic challenge, with the error',
+    // Each was fine before it was disabled, expired or deleted.
+    for (const c of [disabled, expired, deleted]) {
+      const before = await postToken(
+        server.app,
+        { grant_type: 'client_credentials' },
+        { authorization: basicAuth(c.clientId, c.clientSecret) },
       );
-      expectOAuthError(t, viaPost, 401, 'invalid_client');
-      t.notOk(viaPost.headers['www-authenticate'], 'client_secret_post: the JSON body alone');
-      for (const response of [viaBasic, viaPost]) {
-        t.notMatch(response.body, /unknown|wrong|disabled|expired|deleted|long|empty|secret of/i, 'the response does not say why');
+      t.equal(before.statusCode, 200, `${c.clientId} works before`);
+    }
+    await setClientEnabled(db, disabled.clientId, false, CLI_ACTOR, Date.now());
+    // create refuses a past expires_at, so the clock is moved past it in the database.
+    await db.update(clients).set({ expiresAt: sql`now() - interval '1 minute'` }).where(eq(clients.clientId, expired.clientId));
+    await deleteClient(db, deleted.clientId, CLI_ACTOR);
+    server.app.portier.generation.changed();
+
+    const long = 'a'.repeat(2000);
+    // `audited`: the client_id logged and audited; FINGERPRINT where no client has the
+    // presented client_id (it could be anything, a misplaced secret too), null: not checked.
+    const cases: Array<{ label: string; clientId: string; secret: string; reason: RegExp; audited: string | null }> = [
+      { label: 'unknown client', clientId: 'no-such-client', secret: client.clientSecret, reason: /unknown client/, audited: FINGERPRINT },
+      {
+        label: 'wrong secret',
+        clientId: client.clientId,
+        secret: `${client.clientSecret}x`,
+        reason: /wrong secret/,
+        audited: client.clientId,
+      },
+      {
+        label: 'disabled client',
+        clientId: disabled.clientId,
+        secret: disabled.clientSecret,
+        reason: /disabled/,
+        audited: disabled.clientId,
+      },
+      { label: 'expired client', clientId: expired.clientId, secret: expired.clientSecret, reason: /expired/, audited: expired.clientId },
+      { label: 'deleted client', clientId: deleted.clientId, secret: deleted.clientSecret, reason: /unknown client/, audited: FINGERPRINT },
+      {
+        label: "another client's secret",
+        clientId: client.clientId,
+        secret: other.clientSecret,
+        reason: /wrong secret/,
+        audited: client.clientId,
+      },
+      {
+        label: 'a private_key_jwt client presenting a secret',
+        clientId: keyClient.clientId,
+        secret: client.clientSecret,
+        reason: /private_key_jwt/,
+        audited: keyClient.clientId,
+      },
+      { label: 'over-long client_id', clientId: long, secret: client.clientSecret, reason: /not a well-formed client_id/, audited: null },
+      {
+        label: 'client_id with a NUL byte',
+        clientId: `${client.clientId}\u0000`,
+        secret: client.clientSecret,
+        reason: /not a well-formed client_id/,
+        audited: null,
+      },
+      {
+        label: 'client_id outside the client_id rule',
+        clientId: client.clientId.toUpperCase(),
+        secret: client.clientSecret,
+        reason: /not a well-formed client_id/,
+        audited: null,
+      },
+      { label: 'over-long secret', clientId: client.clientId, secret: long, reason: /too long/, audited: null },
+      { label: 'empty secret', clientId: client.clientId, secret: '', reason: /empty/, audited: null },
+    ];
+
+    const basicResponses: Response[] = [];
+    const postResponses: Response[] = [];
+    for (const c of cases) {
+      const viaBasic = await postToken(
+        server.app,
+        { grant_type: 'client_credentials' },
+        { authorization: basicAuth(c.clientId, c.secret) },
+      );
+      const viaPost = await postToken(server.app, { grant_type: 'client_credentials', client_id: c.clientId, client_secret: c.secret });
+      t.test(c.label, async (t) => {
+        expectOAuthError(t, viaBasic, 401, 'invalid_client');
+        t.match(
+          viaBasic.headers['www-authenticate'],
+          /^Basic realm="[^"]*", error="invalid_client"/,
+          'Basic was tried: the Basic challenge, with the error',
+        );
+        expectOAuthError(t, viaPost, 400, 'invalid_client');
+        t.notOk(viaPost.headers['www-authenticate'], 'client_secret_post: a 400 and the JSON body alone');
+        for (const response of [viaBasic, viaPost]) {
+          t.notMatch(response.body, /unknown|wrong|disabled|expired|deleted|long|empty|secret of/i, 'the response does not say why');
+        }
+      });
+      basicResponses.push(viaBasic);
+      postResponses.push(viaPost);
+    }
+    // A client_id without any secret is the same refusal too.
+    postResponses.push(await postToken(server.app, { grant_type: 'client_credentials', client_id: client.clientId }));
+
+    const shape = (response: Response) => ({
+      status: response.statusCode,
+      body: response.body,
+      wwwAuthenticate: response.headers['www-authenticate'],
+      cacheControl: response.headers['cache-control'],
+    });
+    const [firstBasic] = basicResponses;
+    const [firstPost] = postResponses;
+    if (firstBasic === undefined || firstPost === undefined) throw new Error('no responses');
+    t.test('all answers are identical', async (t) => {
+      for (const response of basicResponses) t.same(shape(response), shape(firstBasic));
+      for (const response of postResponses) t.same(shape(response), shape(firstPost));
+      t.equal(firstBasic.body, firstPost.body, 'Basic and post refusals have the same body');
+    });
+
+    t.test('the real reason is in the log', async (t) => {
+      const refusals = logs.lines().filter((line) => /refused/.test(String(line.msg)));
+      for (const c of cases) {
+        const found = refusals.some(
+          (line) => c.reason.test(String(line.reason)) && namesClient(c.audited, line.client_id, line.presented_client_id),
+        );
+        t.ok(found, `${c.label}: logged with its reason`);
       }
     });
-    basicResponses.push(viaBasic);
-    postResponses.push(viaPost);
-  }
-  // A client_id without any secret is the same refusal too.
-  postResponses.push(await postToken(server.app, { grant_type: 'client_credentials', client_id: client.clientId }));
 
-  const shape = (response: Response) => ({
-    status: response.statusCode,
-    body: response.body,
-    wwwAuthenticate: response.headers['www-authenticate'],
-    cacheControl: response.headers['cache-control'],
-  });
-  const [firstBasic] = basicResponses;
-  const [firstPost] = postResponses;
-  if (firstBasic === undefined || firstPost === undefined) throw new Error('no responses');
-  t.test('all answers are identical', async (t) => {
-    for (const response of basicResponses) t.same(shape(response), shape(firstBasic));
-    for (const response of postResponses) t.same(shape(response), shape(firstPost));
-    t.equal(firstBasic.body, firstPost.body, 'Basic and post refusals have the same body');
-  });
+    t.test('the real reason is in the audit trail (token.denied)', async (t) => {
+      const readDenials = () => db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
+      const hasAll = (rows: Array<typeof auditEvents.$inferSelect>) => cases.every((c) => rows.some((row) => matches(row, c)));
+      const matches = (row: typeof auditEvents.$inferSelect, c: (typeof cases)[number]) => {
+        const details = row.details as { error?: string; reason?: string; presented_client_id?: unknown };
+        return (
+          details.error === 'invalid_client' &&
+          c.reason.test(String(details.reason)) &&
+          namesClient(c.audited, row.clientId, details.presented_client_id)
+        );
+      };
+      // The denial is written in the background, after the answer.
+      const rows = await eventually(readDenials, hasAll);
+      for (const c of cases)
+        t.ok(
+          rows.some((row) => matches(row, c)),
+          `${c.label}: audited with its reason`,
+        );
+      const audit = JSON.stringify(rows);
+      for (const secret of [client.clientSecret, other.clientSecret, disabled.clientSecret, expired.clientSecret, deleted.clientSecret]) {
+        t.notOk(audit.includes(secret), 'the audit trail never holds a secret');
+      }
+      t.notOk(audit.includes('no-such-client'), 'nor a client_id that names no client');
+    });
 
-  t.test('the real reason is in the log', async (t) => {
-    const refusals = logs.lines().filter((line) => /refused/.test(String(line.msg)));
-    for (const c of cases) {
-      const found = refusals.some(
-        (line) => c.reason.test(String(line.reason)) && namesClient(c.audited, line.client_id, line.presented_client_id),
-      );
-      t.ok(found, `${c.label}: logged with its reason`);
-    }
-  });
-
-  t.test('the real reason is in the audit trail (token.denied)', async (t) => {
-    const readDenials = () => db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
-    const hasAll = (rows: Array<typeof auditEvents.$inferSelect>) => cases.every((c) => rows.some((row) => matches(row, c)));
-    const matches = (row: typeof auditEvents.$inferSelect, c: (typeof cases)[number]) => {
-      const details = row.details as { error?: string; reason?: string; presented_client_id?: unknown };
-      return (
-        details.error === 'invalid_client' &&
-        c.reason.test(String(details.reason)) &&
-        namesClient(c.audited, row.clientId, details.presented_client_id)
-      );
-    };
-    // The denial is written in the background, after the answer.
-    const rows = await eventually(readDenials, hasAll);
-    for (const c of cases)
-      t.ok(
-        rows.some((row) => matches(row, c)),
-        `${c.label}: audited with its reason`,
-      );
-    const audit = JSON.stringify(rows);
-    for (const secret of [client.clientSecret, other.clientSecret, disabled.clientSecret, expired.clientSecret, deleted.clientSecret]) {
-      t.notOk(audit.includes(secret), 'the audit trail never holds a secret');
-    }
-    t.notOk(audit.includes('no-such-client'), 'nor a client_id that names no client');
-  });
-
-  const after = await postToken(
-    server.app,
-    { grant_type: 'client_credentials' },
-    { authorization: basicAuth(client.clientId, client.clientSecret) },
-  );
-  t.equal(after.statusCode, 200, 'the server still serves the good client');
-});
+    const after = await postToken(
+      server.app,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth(client.clientId, client.clientSecret) },
+    );
+    t.equal(after.statusCode, 200, 'the server still serves the good client');
+  },
+);
 
 t.test('over-long input is never copied whole into the log or the audit trail', async (t) => {
   const logs = captureLogs('trace');

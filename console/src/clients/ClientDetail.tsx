@@ -45,12 +45,15 @@ export function ClientDetail({
   canWrite,
   canSetOwner,
   canSetIdentities,
+  canShapeTokens,
 }: {
   api: Api;
   clientId: string;
   canWrite: boolean;
   canSetOwner: boolean;
   canSetIdentities: boolean;
+  /** Set roles, claims, lifetime and quota as they like (admins); operators, within what the services offer. */
+  canShapeTokens: boolean;
 }) {
   const { client, setClient, loadError, events, load } = useClientWithHistory(api, clientId);
   const [message, setMessage] = useState<Message | null>(null);
@@ -100,6 +103,7 @@ export function ClientDetail({
           client={client}
           canSetOwner={canSetOwner}
           canSetIdentities={canSetIdentities}
+          canShapeTokens={canShapeTokens}
           onCancel={() => setEditing(false)}
           onSaved={(saved) => {
             setClient(saved);

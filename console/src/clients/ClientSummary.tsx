@@ -1,5 +1,5 @@
 import type { Client, TokenQuota } from '../api';
-import { exactTime, managedText, relativeTime } from '../format';
+import { exactTime, managedText, quotaText, relativeTime } from '../format';
 import { type DetailRow, DetailsList } from '../ui/DetailsList';
 import { authMethodLabel } from './federated-identities';
 
@@ -43,13 +43,7 @@ function Identities({ identities }: { identities: Client['federated_identities']
 }
 
 function Quota({ quota }: { quota: TokenQuota | null }) {
-  if (quota === null) return <>the server's default</>;
-  const limits = [
-    quota.per_hour === null ? null : `${quota.per_hour} per hour`,
-    quota.per_day === null ? null : `${quota.per_day} per day`,
-  ];
-  const text = limits.filter((limit) => limit !== null).join(', ');
-  return <>{text === '' ? 'none' : `${text} (${quota.mode === 'enforce' ? 'enforced' : 'logged only'})`}</>;
+  return <>{quotaText(quota)}</>;
 }
 
 /** Every field of a client, as a list of labels and values. */

@@ -1,6 +1,6 @@
 import { type FormEvent, useState } from 'react';
 import type { Api, Client, ClientPatch, Problem } from '../api';
-import { fieldErrors, formText, optionalWholeNumber, readTokenShape, toLocalInput, words } from '../format';
+import { fieldErrors, formText, operatorChoices, optionalWholeNumber, quotaText, readTokenShape, toLocalInput, words } from '../format';
 import { useServices } from '../services/useServices';
 import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
@@ -9,12 +9,18 @@ import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { identitiesFromRows, identityRows } from './federated-identities';
 import { type Grant, GrantsEditor } from './GrantsEditor';
 
-/** The edit form of a client's changeable fields (the client ID never changes; the owner, by an admin only). */
+/**
+ * The edit form of a client's changeable fields (the client ID never changes; the owner, by
+ * an admin only). An operator (`canShapeTokens` false) sees what shapes the tokens
+ * read-only, but for the roles and lifetime the client's services let them choose; the form
+ * sends only what they may change.
+ */
 export function EditClient({
   api,
   client,
   canSetOwner,
   canSetIdentities,
+  canShapeTokens,
   onSaved,
   onCancel,
 }: {
@@ -23,6 +29,8 @@ export function EditClient({
   canSetOwner: boolean;
   /** Change the platform identities, or switch to them (admins). */
   canSetIdentities: boolean;
+  /** Set roles, claims, lifetime and quota as they like (admins). */
+  canShapeTokens: boolean;
   onSaved: (client: Client) => void;
   onCancel: () => void;
 }) {
@@ -36,6 +44,13 @@ export function EditClient({
   const [ownQuota, setOwnQuota] = useState(client.token_quota !== null);
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
+  // What the services of the grants in the form let an operator choose.
+  const choices = operatorChoices(
+    services,
+    grants.map((grant) => grant.service),
+  );
+  const rolesOpen = canShapeTokens || choices.roles.length > 0;
+  const ttlOpen = canShapeTokens || choices.maxTtl !== null;
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -47,30 +62,38 @@ export function EditClient({
       setErrors({ expires_at: ['not a valid date and time'] });
       return;
     }
-    const shape = readTokenShape(value);
-    const local = { ...shape.errors };
-    const perHour = optionalWholeNumber(value('quota_per_hour'));
-    const perDay = optionalWholeNumber(value('quota_per_day'));
-    if (ownQuota && (perHour === undefined || perDay === undefined))
-      local.token_quota = ['limits are whole numbers of tokens, or empty for none'];
-    if (Object.keys(local).length > 0) {
-      setErrors(local);
-      return;
-    }
     const body: ClientPatch = {
-      ...shape.body,
-      token_quota: ownQuota
-        ? { per_hour: perHour ?? null, per_day: perDay ?? null, mode: value('quota_mode') === 'log' ? 'log' : 'enforce' }
-        : null,
       name: value('name'),
       description: value('description'),
       first_name: value('first_name') || null,
       last_name: value('last_name') || null,
-      roles: words(value('roles')),
       grants,
       ip_ranges: words(value('ip_ranges')),
       expires_at: expiry === null ? null : expiry.toISOString(),
     };
+    const local: Record<string, string[]> = {};
+    if (canShapeTokens) {
+      const shape = readTokenShape(value);
+      Object.assign(local, shape.errors);
+      const perHour = optionalWholeNumber(value('quota_per_hour'));
+      const perDay = optionalWholeNumber(value('quota_per_day'));
+      if (ownQuota && (perHour === undefined || perDay === undefined))
+        local.token_quota = ['limits are whole numbers of tokens, or empty for none'];
+      Object.assign(body, shape.body, {
+        token_quota: ownQuota
+          ? { per_hour: perHour ?? null, per_day: perDay ?? null, mode: value('quota_mode') === 'log' ? 'log' : 'enforce' }
+          : null,
+      });
+    } else if (ttlOpen) {
+      const ttl = optionalWholeNumber(value('access_token_ttl'));
+      if (ttl === undefined) local.access_token_ttl = ['a whole number of seconds'];
+      else if (ttl !== client.access_token_ttl) body.access_token_ttl = ttl;
+    }
+    if (rolesOpen) body.roles = words(value('roles'));
+    if (Object.keys(local).length > 0) {
+      setErrors(local);
+      return;
+    }
     if (canSetIdentities && (isFederated || switching)) {
       const made = identitiesFromRows(identities);
       if (!made.ok) {
@@ -122,8 +145,14 @@ export function EditClient({
       <label htmlFor="edit-last-name">Last name</label>
       <input id="edit-last-name" name="last_name" defaultValue={client.last_name ?? ''} {...aria('last_name')} />
       {error('last_name')}
-      <label htmlFor="edit-roles">Roles (separated by spaces)</label>
-      <input id="edit-roles" name="roles" defaultValue={client.roles.join(' ')} {...aria('roles')} />
+      <label htmlFor="edit-roles">
+        {canShapeTokens
+          ? 'Roles (separated by spaces)'
+          : rolesOpen
+            ? `Roles (separated by spaces; the client's services let you choose ${choices.roles.join(', ')})`
+            : 'Roles (set by an admin)'}
+      </label>
+      <input id="edit-roles" name="roles" defaultValue={client.roles.join(' ')} readOnly={!rolesOpen} {...aria('roles')} />
       {error('roles')}
       <GrantsEditor services={services} grants={grants} onChange={setGrants} error={error('grants')} describedBy={describedBy('grants')} />
       {canSetIdentities && !isFederated && (
@@ -160,28 +189,32 @@ export function EditClient({
         claims={client.claims}
         inherit="the smallest of its services', else the server's"
         errors={errors}
+        operator={canShapeTokens ? undefined : { maxTtl: choices.maxTtl }}
       />
-      <fieldset aria-describedby={describedBy('token_quota')}>
-        <legend>Token quota</legend>
-        <label className="check">
-          <input type="checkbox" checked={ownQuota} onChange={(event) => setOwnQuota(event.target.checked)} />
-          Its own quota (otherwise the server's default, TOKEN_QUOTA_*)
-        </label>
-        {ownQuota && (
-          <>
-            <label htmlFor="edit-quota-hour">Tokens per UTC hour (empty: no limit)</label>
-            <input id="edit-quota-hour" name="quota_per_hour" inputMode="numeric" defaultValue={client.token_quota?.per_hour ?? ''} />
-            <label htmlFor="edit-quota-day">Tokens per UTC day (empty: no limit)</label>
-            <input id="edit-quota-day" name="quota_per_day" inputMode="numeric" defaultValue={client.token_quota?.per_day ?? ''} />
-            <label htmlFor="edit-quota-mode">Beyond the quota</label>
-            <select id="edit-quota-mode" name="quota_mode" defaultValue={client.token_quota?.mode ?? 'enforce'}>
-              <option value="enforce">refuse (429)</option>
-              <option value="log">issue, and record it in the audit trail</option>
-            </select>
-          </>
-        )}
-        {error('token_quota')}
-      </fieldset>
+      {!canShapeTokens && <p>Token quota: {quotaText(client.token_quota)} (set by an admin)</p>}
+      {canShapeTokens && (
+        <fieldset aria-describedby={describedBy('token_quota')}>
+          <legend>Token quota</legend>
+          <label className="check">
+            <input type="checkbox" checked={ownQuota} onChange={(event) => setOwnQuota(event.target.checked)} />
+            Its own quota (otherwise the server's default, TOKEN_QUOTA_*)
+          </label>
+          {ownQuota && (
+            <>
+              <label htmlFor="edit-quota-hour">Tokens per UTC hour (empty: no limit)</label>
+              <input id="edit-quota-hour" name="quota_per_hour" inputMode="numeric" defaultValue={client.token_quota?.per_hour ?? ''} />
+              <label htmlFor="edit-quota-day">Tokens per UTC day (empty: no limit)</label>
+              <input id="edit-quota-day" name="quota_per_day" inputMode="numeric" defaultValue={client.token_quota?.per_day ?? ''} />
+              <label htmlFor="edit-quota-mode">Beyond the quota</label>
+              <select id="edit-quota-mode" name="quota_mode" defaultValue={client.token_quota?.mode ?? 'enforce'}>
+                <option value="enforce">refuse (429)</option>
+                <option value="log">issue, and record it in the audit trail</option>
+              </select>
+            </>
+          )}
+          {error('token_quota')}
+        </fieldset>
+      )}
       <div>
         <button type="submit" disabled={busy}>
           {busy ? 'Saving…' : 'Save changes'}

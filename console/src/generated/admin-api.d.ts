@@ -2099,6 +2099,8 @@ export interface paths {
                                 claims: {
                                     [key: string]: unknown;
                                 };
+                                self_service_roles: string[];
+                                self_service_max_access_token_ttl: number | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -2133,6 +2135,10 @@ export interface paths {
                         claims?: {
                             [key: string]: unknown;
                         };
+                        /** @description The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins. */
+                        self_service_roles?: string[];
+                        /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
+                        self_service_max_access_token_ttl?: number | null;
                     };
                 };
             };
@@ -2157,6 +2163,8 @@ export interface paths {
                             claims: {
                                 [key: string]: unknown;
                             };
+                            self_service_roles: string[];
+                            self_service_max_access_token_ttl: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2305,6 +2313,8 @@ export interface paths {
                             claims: {
                                 [key: string]: unknown;
                             };
+                            self_service_roles: string[];
+                            self_service_max_access_token_ttl: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2553,6 +2563,10 @@ export interface paths {
                         claims?: {
                             [key: string]: unknown;
                         };
+                        /** @description The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins. */
+                        self_service_roles?: string[];
+                        /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
+                        self_service_max_access_token_ttl?: number | null;
                     };
                 };
             };
@@ -2577,6 +2591,8 @@ export interface paths {
                             claims: {
                                 [key: string]: unknown;
                             };
+                            self_service_roles: string[];
+                            self_service_max_access_token_ttl: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2719,7 +2735,7 @@ export interface paths {
                                 }) | null;
                                 audience: string | null;
                                 max_token_age: number;
-                                algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                                algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                                 /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                                 managed: boolean;
                                 /** Format: date-time */
@@ -2857,7 +2873,7 @@ export interface paths {
                         audience?: string | null;
                         /** @description Seconds since its iat that a token is still accepted. */
                         max_token_age?: number;
-                        algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                        algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                     };
                 };
             };
@@ -2881,7 +2897,7 @@ export interface paths {
                             }) | null;
                             audience: string | null;
                             max_token_age: number;
-                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -3031,7 +3047,7 @@ export interface paths {
                             }) | null;
                             audience: string | null;
                             max_token_age: number;
-                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -3288,7 +3304,7 @@ export interface paths {
                         audience?: string | null;
                         /** @description Seconds since its iat that a token is still accepted. */
                         max_token_age?: number;
-                        algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                        algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                     };
                 };
             };
@@ -3312,7 +3328,7 @@ export interface paths {
                             }) | null;
                             audience: string | null;
                             max_token_age: number;
-                            algorithms: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -4135,6 +4151,10 @@ export interface paths {
                                 claims?: {
                                     [key: string]: unknown;
                                 };
+                                /** @description The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins. */
+                                self_service_roles?: string[];
+                                /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
+                                self_service_max_access_token_ttl?: number | null;
                             }[];
                             trusted_issuers?: {
                                 id: string;
@@ -4156,7 +4176,7 @@ export interface paths {
                                 audience?: string | null;
                                 /** @description Seconds since its iat that a token is still accepted. */
                                 max_token_age?: number;
-                                algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                                algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                             }[];
                             clients?: {
                                 client_id: string;
@@ -4395,6 +4415,10 @@ export interface paths {
                             claims?: {
                                 [key: string]: unknown;
                             };
+                            /** @description The roles operators may give their own clients granted this service (a self-service one); a role an operator adds must be listed by every service the client is granted. Empty: roles are for admins. */
+                            self_service_roles?: string[];
+                            /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
+                            self_service_max_access_token_ttl?: number | null;
                         }[];
                         trusted_issuers?: {
                             id: string;
@@ -4416,7 +4440,7 @@ export interface paths {
                             audience?: string | null;
                             /** @description Seconds since its iat that a token is still accepted. */
                             max_token_age?: number;
-                            algorithms?: ("RS256" | "ES256" | "PS256" | "EdDSA")[];
+                            algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
                         }[];
                         clients?: {
                             client_id: string;

@@ -16,6 +16,17 @@ function ServiceSummary({ service }: { service: Service }) {
     ['Description', service.description || '—'],
     ['Managed', managedText(service.managed)],
     ['Self-service', service.self_service ? 'yes: operators may grant it to their own clients' : 'no'],
+    ...(service.self_service
+      ? ([
+          ['Roles operators may choose', service.self_service_roles.join(' ') || 'none: roles are set by admins'],
+          [
+            'Longest lifetime operators may choose',
+            service.self_service_max_access_token_ttl === null
+              ? 'none: lifetimes are set by admins'
+              : `${service.self_service_max_access_token_ttl} s`,
+          ],
+        ] as const)
+      : []),
     ['Token lifetime', service.access_token_ttl === null ? "the server's" : `${service.access_token_ttl} s`],
     ['Custom claims', Object.keys(service.claims).length === 0 ? '—' : JSON.stringify(service.claims)],
     ['Created', exactTime(service.created_at)],

@@ -1,5 +1,5 @@
 import type { NewServiceBody, Service, ServicePatch } from '../api';
-import { formText, readTokenShape, words } from '../format';
+import { formText, optionalWholeNumber, readTokenShape, words } from '../format';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { TokenShapeFields } from '../ui/TokenShapeFields';
 import type { FormReading } from '../ui/useFormSubmission';
@@ -12,23 +12,43 @@ function readCommonFields(form: FormData) {
   return { ok: true as const, value, body: { name: value('name'), description: value('description'), ...shape.body } };
 }
 
-/** The catalogue fields of a service (not a built-in one's: those cannot change). */
+/**
+ * The catalogue fields of a service (not a built-in one's: those cannot change), with what
+ * it offers operators, or what is wrong with the lifetime they may choose.
+ */
 function catalogueFields(form: FormData, value: (name: string) => string) {
-  return { audience: value('audience'), scopes: words(value('scopes')), self_service: form.get('self_service') === 'on' };
+  const maxTtl = optionalWholeNumber(value('self_service_max_access_token_ttl'));
+  if (maxTtl === undefined) {
+    return { ok: false as const, errors: { self_service_max_access_token_ttl: ['a whole number of seconds, or empty for none'] } };
+  }
+  return {
+    ok: true as const,
+    body: {
+      audience: value('audience'),
+      scopes: words(value('scopes')),
+      self_service: form.get('self_service') === 'on',
+      self_service_roles: words(value('self_service_roles')),
+      self_service_max_access_token_ttl: maxTtl,
+    },
+  };
 }
 
 /** The new-service form's body. */
 export function readNewService(form: FormData): FormReading<NewServiceBody> {
   const common = readCommonFields(form);
   if (!common.ok) return common;
-  return { ok: true, body: { id: common.value('id'), ...common.body, ...catalogueFields(form, common.value) } };
+  const catalogue = catalogueFields(form, common.value);
+  if (!catalogue.ok) return catalogue;
+  return { ok: true, body: { id: common.value('id'), ...common.body, ...catalogue.body } };
 }
 
 /** The edit form's changes to `service`: its name, description and token shape only, when it is built in. */
 export function readServiceChanges(form: FormData, service: Service): FormReading<ServicePatch> {
   const common = readCommonFields(form);
-  if (!common.ok) return common;
-  return { ok: true, body: service.built_in ? common.body : { ...common.body, ...catalogueFields(form, common.value) } };
+  if (!common.ok || service.built_in) return common;
+  const catalogue = catalogueFields(form, common.value);
+  if (!catalogue.ok) return catalogue;
+  return { ok: true, body: { ...common.body, ...catalogue.body } };
 }
 
 /**
@@ -61,11 +81,35 @@ export function ServiceFields({ service, errors, withId }: { service?: Service; 
       {error('description')}
       {!fixed && (
         <>
-          <label className="check">
-            <input name="self_service" type="checkbox" defaultChecked={service?.self_service === true} {...aria('self_service')} />
-            Self-service: operators may grant it to their own clients
-          </label>
-          {error('self_service')}
+          <fieldset>
+            <legend>Self-service</legend>
+            <label className="check">
+              <input name="self_service" type="checkbox" defaultChecked={service?.self_service === true} {...aria('self_service')} />
+              Operators may grant it to their own clients
+            </label>
+            {error('self_service')}
+            <label htmlFor="service-self-service-roles">
+              Roles operators may give those clients (separated by spaces; empty: roles are set by admins)
+            </label>
+            <input
+              id="service-self-service-roles"
+              name="self_service_roles"
+              defaultValue={service?.self_service_roles.join(' ')}
+              {...aria('self_service_roles')}
+            />
+            {error('self_service_roles')}
+            <label htmlFor="service-self-service-max-ttl">
+              Longest token lifetime operators may choose, in seconds (60–86400; empty: lifetimes are set by admins)
+            </label>
+            <input
+              id="service-self-service-max-ttl"
+              name="self_service_max_access_token_ttl"
+              inputMode="numeric"
+              defaultValue={service?.self_service_max_access_token_ttl ?? ''}
+              {...aria('self_service_max_access_token_ttl')}
+            />
+            {error('self_service_max_access_token_ttl')}
+          </fieldset>
         </>
       )}
       <TokenShapeFields

@@ -9,7 +9,8 @@ export type FederatedAlgorithm = TrustedIssuer['algorithms'][number];
 
 /** The pure part of the trusted-issuer form: what it shows, and the API body its values make. */
 
-export const ALGORITHMS: FederatedAlgorithm[] = ['RS256', 'ES256', 'PS256', 'EdDSA'];
+/** Every algorithm the API takes (test/console/federation-forms.test.ts checks that none is missing). */
+export const ALGORITHMS: FederatedAlgorithm[] = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'];
 export const DEFAULT_MAX_TOKEN_AGE = 3600;
 
 /** Where an issuer's keys come from: its discovery document, a jwks_uri, or keys pasted in. */

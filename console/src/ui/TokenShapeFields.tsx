@@ -5,6 +5,10 @@ import { fieldErrorViews } from './fieldErrorViews';
  * The token lifetime and custom claims of a client or a service (read back by format's
  * readTokenShape). The claims are edited as JSON; the form says what is wrong with it
  * before anything is sent, and shows what the server refuses (reserved names, size).
+ *
+ * `operator`: the form is an operator's (people with the operator role, on their own
+ * client): the claims are an admin's and read-only, and so is the lifetime unless the
+ * client's services offer one (`maxTtl`, the longest they allow).
  */
 export function TokenShapeFields({
   idPrefix,
@@ -13,6 +17,7 @@ export function TokenShapeFields({
   claims,
   inherit,
   errors,
+  operator,
 }: {
   idPrefix: string;
   errorPrefix: string;
@@ -21,23 +26,41 @@ export function TokenShapeFields({
   /** What an empty lifetime means for this resource. */
   inherit: string;
   errors: Record<string, string[]>;
+  operator?: { maxTtl: number | null };
 }) {
   const { aria, error } = fieldErrorViews(errors, errorPrefix);
+  const ttlLocked = operator !== undefined && operator.maxTtl === null;
+  const ttlLabel =
+    operator === undefined
+      ? `Lifetime in seconds (60–86400; empty: ${inherit})`
+      : operator.maxTtl === null
+        ? `Lifetime in seconds (set by an admin; empty: ${inherit})`
+        : `Lifetime in seconds (60–${operator.maxTtl}, as the client's services let you choose)`;
   return (
     <fieldset>
       <legend>Tokens</legend>
-      <label htmlFor={`${idPrefix}-ttl`}>Lifetime in seconds (60–86400; empty: {inherit})</label>
-      <input id={`${idPrefix}-ttl`} name="access_token_ttl" inputMode="numeric" defaultValue={ttl ?? ''} {...aria('access_token_ttl')} />
+      <label htmlFor={`${idPrefix}-ttl`}>{ttlLabel}</label>
+      <input
+        id={`${idPrefix}-ttl`}
+        name="access_token_ttl"
+        inputMode="numeric"
+        defaultValue={ttl ?? ''}
+        readOnly={ttlLocked}
+        {...aria('access_token_ttl')}
+      />
       {error('access_token_ttl')}
-      <label htmlFor={`${idPrefix}-claims`}>Custom claims (a JSON object of at most 2 KB; empty: none)</label>
+      <label htmlFor={`${idPrefix}-claims`}>
+        {operator === undefined ? 'Custom claims (a JSON object of at most 2 KB; empty: none)' : 'Custom claims (set by an admin)'}
+      </label>
       <textarea
         id={`${idPrefix}-claims`}
         name="claims"
         rows={5}
         className="code"
         spellCheck={false}
-        placeholder='{"tenant": "acme"}'
+        placeholder={operator === undefined ? '{"tenant": "acme"}' : undefined}
         defaultValue={claimsText(claims)}
+        readOnly={operator !== undefined}
         {...aria('claims')}
       />
       {error('claims')}

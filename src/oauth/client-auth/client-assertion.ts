@@ -14,19 +14,18 @@ import {
 } from 'jose';
 import { quoteParameter } from '../../lib/redact.js';
 import { PRIVATE_JWK_MEMBERS } from '../../schemas/clients.js';
+import { ASSERTION_ALGORITHMS } from '../../schemas/enums.js';
 import { isStorableJwtId, MAX_JWT_ID_LENGTH } from './jwt-ids.js';
 
 /** RFC 7523 §2.2: the client_assertion_type of a JWT client assertion. */
 export const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /**
- * The signature algorithms a client assertion may use, and what discovery lists as
- * token_endpoint_auth_signing_alg_values_supported. Asymmetric only: `none` proves
- * nothing, and an HMAC "signed" with a public key proves nothing either (anyone has it).
- * `Ed25519` is RFC 9864's fully-specified name for `EdDSA` with an Ed25519 key, which
- * oauth4webapi signs with by default.
+ * The signature algorithms a client assertion may use (schemas/enums.ts says why these),
+ * and what discovery lists as token_endpoint_auth_signing_alg_values_supported: the same
+ * for a private_key_jwt client's assertion and for a platform's JWT.
  */
-export const ASSERTION_SIGNING_ALGS = ['ES256', 'ES384', 'PS256', 'RS256', 'EdDSA', 'Ed25519'] as const;
+export const ASSERTION_SIGNING_ALGS = ASSERTION_ALGORITHMS;
 type AssertionAlg = (typeof ASSERTION_SIGNING_ALGS)[number];
 
 /** How far the client's clock may be from ours, for exp, nbf and iat. */

@@ -55,24 +55,38 @@ function formDecode(value: string, what: string): string {
 
 /**
  * Works out how the client authenticates. Exactly one method per request: Basic and a
- * body secret together are refused (RFC 6749 §2.3). A client_id in the body alongside
- * Basic is tolerated only when it names the same client.
+ * body secret together are refused (RFC 6749 §2.3), and so is a secret beside an assertion.
+ * A client_id in the body alongside Basic is tolerated only when it names the same client.
+ *
+ * An empty secret is no secret: RFC 6749 §2.3.1 lets a client leave out a client_secret
+ * that is the empty string, so one sent empty counts as left out. Beside an assertion, HTTP
+ * Basic with an empty password names the client as a client_id would. Libraries send both
+ * by default: simple-oauth2 always puts client_secret in the body (empty when it has none),
+ * requests-oauthlib puts client_id and an empty password in Basic; with an assertion, either
+ * was a second method, so such libraries could not use private_key_jwt or federated clients.
+ * A secret that is not empty beside an assertion is still a second method.
  */
 export function readClientCredentials(authorization: string | undefined, params: TokenParameters): ClientCredentials {
   const basic = parseBasicAuthorization(authorization);
+  const clientSecret = params.client_secret === '' ? undefined : params.client_secret;
   if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
-    if (basic !== undefined || params.client_secret !== undefined) {
+    if ((basic !== undefined && basic.clientSecret !== '') || clientSecret !== undefined) {
       throw new InvalidRequest('use exactly one client authentication method: a secret or a client assertion');
     }
     if (params.client_assertion === undefined || params.client_assertion_type === undefined) {
       throw new InvalidRequest('client_assertion and client_assertion_type must be sent together');
     }
+    const basicClientId = basic?.clientId === '' ? undefined : basic?.clientId;
+    if (basicClientId !== undefined && params.client_id !== undefined && params.client_id !== basicClientId) {
+      throw new InvalidRequest('client_id in the body does not match the Authorization header');
+    }
+    const clientId = params.client_id ?? basicClientId;
     const claimed = claimedIdentity(params.client_assertion);
     if (isPlatformIssuer(claimed.iss)) {
       return {
         method: 'federated',
-        clientId: params.client_id ?? `${claimed.iss} ${claimed.sub}`,
-        requestedClientId: params.client_id,
+        clientId: clientId ?? `${claimed.iss} ${claimed.sub}`,
+        requestedClientId: clientId,
         assertion: params.client_assertion,
         assertionType: params.client_assertion_type,
       };
@@ -81,13 +95,13 @@ export function readClientCredentials(authorization: string | undefined, params:
     // (iss and sub must be the client_id), as a failed authentication of that client_id.
     return {
       method: 'private_key_jwt',
-      clientId: params.client_id ?? claimed.iss,
+      clientId: clientId ?? claimed.iss,
       assertion: params.client_assertion,
       assertionType: params.client_assertion_type,
     };
   }
   if (basic !== undefined) {
-    if (params.client_secret !== undefined) {
+    if (clientSecret !== undefined) {
       throw new InvalidRequest('use exactly one client authentication method: HTTP Basic or client_secret in the body');
     }
     if (params.client_id !== undefined && params.client_id !== basic.clientId) {
@@ -96,6 +110,6 @@ export function readClientCredentials(authorization: string | undefined, params:
     return { method: 'client_secret_basic', ...basic };
   }
   if (params.client_id === undefined) throw new InvalidClient('no client authentication');
-  if (params.client_secret === undefined) throw new InvalidClient('client_id without client_secret');
-  return { method: 'client_secret_post', clientId: params.client_id, clientSecret: params.client_secret };
+  if (clientSecret === undefined) throw new InvalidClient('client_id without client_secret');
+  return { method: 'client_secret_post', clientId: params.client_id, clientSecret };
 }
