@@ -148,7 +148,7 @@ export const SETTINGS = {
   }),
   signingAlg: choice({
     name: 'SIGNING_ALG',
-    doc: "the algorithm tokens are signed with (`Ed25519` is RFC 9864's name for EdDSA with an Ed25519 key: only for verifiers that know it, see [Verifying tokens](tokens.md#verifying-tokens-in-another-service)); changing it publishes a key of the new algorithm at the next start, which takes over `KEY_PUBLICATION_LEAD` later (see [Signing keys](signing-keys.md#automatic-rotation-and-a-new-algorithm))",
+    doc: "the algorithm tokens are signed with (not every verifier has `EdDSA` and `Ed25519`, and `Ed25519`, RFC 9864's name for EdDSA with an Ed25519 key, only those that know that name: see [Verifying tokens](tokens.md#verifying-tokens-in-another-service)); changing it publishes a key of the new algorithm at the next start, which takes over `KEY_PUBLICATION_LEAD` later (see [Signing keys](signing-keys.md#automatic-rotation-and-a-new-algorithm))",
     default: 'ES256',
     choices: SIGNING_ALGS,
   }),
