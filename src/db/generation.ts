@@ -178,8 +178,10 @@ export class GenerationWatcher {
       this.last = current;
       return;
     }
+    const changes = current - last > MAX_CHANGES_APPLIED_SINGLY ? CacheChanges.everything : await this.changesBetween(last, current);
+    // Only now: a read of the changes that fails leaves them to the next look.
     this.last = current;
-    this.notify(current - last > MAX_CHANGES_APPLIED_SINGLY ? CacheChanges.everything : await this.changesBetween(last, current));
+    this.notify(changes);
   }
 
   /**
