@@ -16,12 +16,10 @@ import pg from 'pg';
 import t from 'tap';
 import { connectDatabase, type Database } from '../../src/db/connect.js';
 import {
-  ADMIN_ID,
-  ADMIN_SECRET,
   addClient,
   addService,
   basicAuth,
-  build,
+  buildWithAdmin,
   createTestDatabase,
   eventually,
   postToken,
@@ -105,15 +103,10 @@ t.test('PostgreSQL stops behind PgBouncer while requests are in flight', { skip:
   const bouncer = await startPgbouncer(t, new URL(link.url), { server_login_retry: '1' });
   const database = await connectDatabase({ databaseUrl: bouncer.url, databaseConnectTimeout: 2_000 });
   t.teardown(() => database.close().catch(() => {}));
-  const server = await build(t, { database, config: { bootstrapAdmin: { clientId: ADMIN_ID, clientSecret: ADMIN_SECRET } } });
+  const server = await buildWithAdmin(t, { database });
   await addService(direct, EVENTS);
   const clients = await Promise.all(Array.from({ length: 3 }, () => addClient(server, { grants: GRANTS })));
-  const adminToken = await postToken(
-    server.app,
-    { grant_type: 'client_credentials', scope: 'admin:write', resource: `${server.config.issuer}/admin` },
-    { authorization: basicAuth(ADMIN_ID, ADMIN_SECRET) },
-  );
-  const bearer = `Bearer ${(adminToken.json() as { access_token: string }).access_token}`;
+  const bearer = `Bearer ${server.token}`;
 
   for (let outage = 1; outage <= OUTAGES; outage++) {
     const workload = startWorkload(server, bearer, clients);
@@ -173,15 +166,10 @@ t.test(
     url.searchParams.set('application_name', 'portier-faults');
     const database = await connectDatabase({ databaseUrl: url.toString() });
     t.teardown(() => database.close().catch(() => {}));
-    const server = await build(t, { database, config: { bootstrapAdmin: { clientId: ADMIN_ID, clientSecret: ADMIN_SECRET } } });
+    const server = await buildWithAdmin(t, { database });
     await addService(database, EVENTS);
     const clients = await Promise.all(Array.from({ length: 4 }, () => addClient(server, { grants: GRANTS })));
-    const adminToken = await postToken(
-      server.app,
-      { grant_type: 'client_credentials', scope: 'admin:write', resource: `${server.config.issuer}/admin` },
-      { authorization: basicAuth(ADMIN_ID, ADMIN_SECRET) },
-    );
-    const bearer = `Bearer ${(adminToken.json() as { access_token: string }).access_token}`;
+    const bearer = `Bearer ${server.token}`;
 
     const killer = new pg.Client({ connectionString: databaseUrl });
     await killer.connect();
