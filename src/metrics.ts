@@ -54,6 +54,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly tokenHookReusedAnswers = new Counter({
+    name: 'portier_token_hook_reused_answers_total',
+    help: 'Answers of the issuance hook given again without a call, as its cache_for allowed, by outcome (claims or deny)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   /** Token requests beyond a client's quota (policy/quota.ts): refused (enforce) or issued and logged (log). */
   readonly tokenQuotaExceeded = new Counter({
     name: 'portier_token_quota_exceeded_total',

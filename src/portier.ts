@@ -204,6 +204,7 @@ function createPolicy(config: Config, db: Db, clock: Clock, metrics: Metrics, re
       : new IssuanceHook(config.tokenHook, clock, {
           called: (outcome, seconds) => metrics.tokenHookDuration.observe({ outcome }, seconds),
           failed: (reason) => metrics.tokenHookFailures.inc({ reason }),
+          reused: (outcome) => metrics.tokenHookReusedAnswers.inc({ outcome }),
         });
   return { usage, quotas, hook };
 }

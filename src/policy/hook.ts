@@ -31,6 +31,13 @@ const MAX_SOCKETS = 128;
 const IDLE_SOCKET_MS = 4000;
 /** The longest error_description a denial may pass on to the client. */
 const MAX_DESCRIPTION = 200;
+/** The longest a hook may ask for its answer to be reused (`cache_for`, seconds). */
+export const MAX_CACHE_FOR_SECONDS = 3600;
+/**
+ * Answers reused at most at once on an instance; when full, the oldest goes first. Each
+ * is a few hundred bytes, so this bounds the cache to a few MB whatever the hook asks.
+ */
+const MAX_REUSED_ANSWERS = 10_000;
 
 /** What the hook is told about the token. */
 export interface HookRequest {
@@ -53,10 +60,19 @@ export interface HookRequest {
 export type HookFailureReason = 'timeout' | 'connection' | 'status' | 'too_large' | 'not_json' | 'invalid_answer';
 
 export type HookOutcome =
-  /** Claims to add or override (reserved names already dropped, listed in `dropped`). */
-  | { kind: 'claims'; claims: Claims; dropped: string[] }
-  | { kind: 'deny'; description: string }
+  /**
+   * Claims to add or override (reserved names already dropped, listed in `dropped`);
+   * `cacheForSeconds`: how long the hook allows this answer to be reused (0: not at all).
+   */
+  | { kind: 'claims'; claims: Claims; dropped: string[]; cacheForSeconds: number }
+  | { kind: 'deny'; description: string; cacheForSeconds: number }
   | { kind: 'failure'; reason: HookFailureReason; detail: string };
+
+/** An answer the hook allowed to be reused, and until when (app clock, ms). */
+interface ReusableAnswer {
+  outcome: Exclude<HookOutcome, { kind: 'failure' }>;
+  until: number;
+}
 
 /** The value of the Portier-Signature header for `body` sent at `unixSeconds`. */
 export function hookSignature(secret: string, unixSeconds: number, body: string): string {
@@ -67,6 +83,8 @@ export function hookSignature(secret: string, unixSeconds: number, body: string)
 export interface HookObserver {
   called(outcome: HookOutcome['kind'], seconds: number): void;
   failed(reason: HookFailureReason): void;
+  /** An answer given again from the cache (`cache_for`), without calling the hook. */
+  reused(outcome: 'claims' | 'deny'): void;
 }
 
 class HookFailure extends Error {
@@ -82,6 +100,11 @@ export class IssuanceHook {
   private readonly agent: http.Agent;
   private readonly url: URL;
   private readonly request: typeof http.request;
+  /**
+   * Answers the hook said may be reused (`cache_for`), by what the hook was told that does
+   * not change from one token to the next (see reuseKey). Insertion order is age order.
+   */
+  private readonly reusable = new Map<string, ReusableAnswer>();
 
   constructor(
     readonly config: TokenHookConfig,
@@ -95,8 +118,41 @@ export class IssuanceHook {
     this.request = secure ? https.request : http.request;
   }
 
-  /** Calls the hook and reads its answer; never throws (a failure is an outcome). */
+  /**
+   * The hook's answer about this token: one it allowed to be reused for the same client,
+   * services and scope while that lasts, else a call. Never throws (a failure is an outcome).
+   */
   async call(input: HookRequest): Promise<HookOutcome> {
+    const key = reuseKey(input);
+    const kept = this.reusable.get(key);
+    if (kept !== undefined) {
+      if (kept.until > this.clock()) {
+        this.observer.reused(kept.outcome.kind);
+        return kept.outcome;
+      }
+      this.reusable.delete(key);
+    }
+    const outcome = await this.ask(input);
+    if (outcome.kind !== 'failure' && outcome.cacheForSeconds > 0) this.keep(key, outcome);
+    return outcome;
+  }
+
+  /** Forgets every reused answer (TOKEN_HOOK settings changed, or tests). */
+  forgetAnswers(): void {
+    this.reusable.clear();
+  }
+
+  private keep(key: string, outcome: ReusableAnswer['outcome']): void {
+    this.reusable.delete(key);
+    if (this.reusable.size >= MAX_REUSED_ANSWERS) {
+      const oldest = this.reusable.keys().next().value;
+      if (oldest !== undefined) this.reusable.delete(oldest);
+    }
+    this.reusable.set(key, { outcome, until: this.clock() + outcome.cacheForSeconds * 1000 });
+  }
+
+  /** One call to the hook, and its answer read. */
+  private async ask(input: HookRequest): Promise<HookOutcome> {
     const started = performance.now();
     const body = JSON.stringify(input);
     const signature = hookSignature(this.config.secret, Math.floor(this.clock() / 1000), body);
@@ -194,20 +250,40 @@ export class IssuanceHook {
   }
 }
 
-/** The hook's answer as an outcome: `{"deny": {...}}`, `{"claims": {...}}`, or `{}` (nothing to add). */
+/**
+ * What may be reused for another token: the same client (as it is now: a changed record
+ * gives another key), services and scope. The caller's address and the drafted claims
+ * (iat, exp, jti) are left out: a hook whose answer depends on them answers `cache_for: 0`.
+ */
+function reuseKey(input: HookRequest): string {
+  return JSON.stringify([input.client, input.services, input.scope]);
+}
+
+/**
+ * The hook's answer as an outcome: `{"deny": {...}}`, `{"claims": {...}}`, or `{}` (nothing
+ * to add), each with an optional `"cache_for": <whole seconds, 0 to 3600>` (null: none).
+ */
 function interpret(answer: unknown): HookOutcome {
   if (!isClaims(answer)) return { kind: 'failure', reason: 'invalid_answer', detail: 'the answer is not a JSON object' };
+  const cacheFor = answer.cache_for ?? 0;
+  if (typeof cacheFor !== 'number' || !Number.isInteger(cacheFor) || cacheFor < 0 || cacheFor > MAX_CACHE_FOR_SECONDS) {
+    return {
+      kind: 'failure',
+      reason: 'invalid_answer',
+      detail: `"cache_for" is not a whole number of seconds from 0 to ${MAX_CACHE_FOR_SECONDS}`,
+    };
+  }
   if (answer.deny !== undefined) {
     if (!isClaims(answer.deny)) return { kind: 'failure', reason: 'invalid_answer', detail: '"deny" is not an object' };
     const description = answer.deny.error_description;
-    return { kind: 'deny', description: typeof description === 'string' ? safeDescription(description) : '' };
+    return { kind: 'deny', description: typeof description === 'string' ? safeDescription(description) : '', cacheForSeconds: cacheFor };
   }
-  if (answer.claims === undefined) return { kind: 'claims', claims: {}, dropped: [] };
+  if (answer.claims === undefined) return { kind: 'claims', claims: {}, dropped: [], cacheForSeconds: cacheFor };
   if (!isClaims(answer.claims)) return { kind: 'failure', reason: 'invalid_answer', detail: '"claims" is not an object' };
   const problem = claimsProblem(answer.claims);
   if (problem !== undefined) return { kind: 'failure', reason: 'invalid_answer', detail: `"claims" ${problem}` };
   const { kept, dropped } = withoutReserved(answer.claims);
-  return { kind: 'claims', claims: kept, dropped };
+  return { kind: 'claims', claims: kept, dropped, cacheForSeconds: cacheFor };
 }
 
 /** RFC 6749 §5.2: error_description is printable ASCII without `"` and `\`; cut short. */

@@ -3,10 +3,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
+import { updateClient } from '../../src/clients/lifecycle.js';
 import type { TokenHookConfig } from '../../src/config.js';
 import type { auditEvents } from '../../src/db/schema.js';
 import { expectOAuthError } from '../expect.js';
-import { addClient, addService, basicAuth, build, captureLogs, eventually, postToken, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, CLI_ACTOR, captureLogs, eventually, postToken, type TestServer } from '../helpers.js';
 
 // The issuance hook against a real HTTP server on the loopback, started here: what it is
 // sent (and that its signature verifies with the secret), what its answers do to the
@@ -203,6 +204,63 @@ t.test('TOKEN_HOOK_ON_FAILURE=deny: every failure is a 503 temporarily_unavailab
     'the cause is logged',
   );
   t.notMatch(logs.text(), SECRET, 'never the secret');
+});
+
+t.test('cache_for: an answer reused for the same client, services and scope while it lasts', async (t) => {
+  const hook = await hookServer(t);
+  const { server, client, ask } = await setUp(t, { url: hook.url });
+  hook.json(200, { claims: { plan: 'gold' }, cache_for: 60 });
+  const plans = async (form: Record<string, string> = {}) => decodeJwt((await ask(form)).json().access_token).plan;
+  t.equal(await plans(), 'gold');
+  hook.json(200, { claims: { plan: 'silver' } });
+  t.equal(await plans(), 'gold', 'the same client, services and scope: the kept answer');
+  t.equal(hook.received.length, 1, 'without a call');
+  t.equal(await plans({ scope: 'orders:write' }), 'silver', 'another scope: a call');
+  t.equal(hook.received.length, 2);
+  server.clock.advance(61_000);
+  t.equal(await plans(), 'silver', 'once cache_for has passed: a call');
+  t.equal(await plans(), 'silver');
+  t.equal(hook.received.length, 4, 'an answer without cache_for is not kept');
+
+  hook.json(200, { claims: { plan: 'bronze' }, cache_for: 3600 });
+  t.equal(await plans(), 'bronze');
+  await updateClient(server.database.db, client.clientId, { roles: ['sync', 'audit'] }, CLI_ACTOR, server.clock.now());
+  hook.json(200, { claims: { plan: 'platinum' } });
+  t.equal(
+    await eventually(
+      () => plans(),
+      (plan) => plan === 'platinum',
+    ),
+    'platinum',
+    'a changed client is told to the hook again (what it is told is part of the key)',
+  );
+
+  hook.json(200, { deny: { error_description: 'suspended' }, cache_for: 30 });
+  expectOAuthError(t, await ask({ scope: 'orders:write' }), 403, 'access_denied');
+  hook.json(200, {});
+  expectOAuthError(t, await ask({ scope: 'orders:write' }), 403, 'access_denied', 'a denial is kept too');
+  const calls = hook.received.length;
+  hook.answer((_request, _body, response) => response.writeHead(500).end());
+  server.clock.advance(31_000);
+  expectOAuthError(t, await ask({ scope: 'orders:write' }), 503, 'temporarily_unavailable');
+  expectOAuthError(t, await ask({ scope: 'orders:write' }), 503, 'temporarily_unavailable');
+  t.equal(hook.received.length, calls + 2, 'a failure is never kept');
+  const metrics = await metricsText(server);
+  t.match(metrics, /portier_token_hook_reused_answers_total\{outcome="claims"\} [1-9]/, 'reused answers are counted, by outcome');
+  t.match(metrics, /portier_token_hook_reused_answers_total\{outcome="deny"\} 1\b/);
+});
+
+t.test('cache_for that is not a whole number of seconds from 0 to 3600: a failed call, never kept', async (t) => {
+  const hook = await hookServer(t);
+  const { ask } = await setUp(t, { url: hook.url });
+  for (const cacheFor of [-1, 3601, 1.5, '60', true, {}]) {
+    hook.json(200, { claims: { plan: 'gold' }, cache_for: cacheFor });
+    expectOAuthError(t, await ask(), 503, 'temporarily_unavailable', `cache_for ${JSON.stringify(cacheFor)}`);
+  }
+  hook.json(200, { claims: { plan: 'gold' }, cache_for: 0 });
+  t.equal((await ask()).statusCode, 200, '0: used once');
+  hook.json(200, { claims: { plan: 'silver' } });
+  t.equal(decodeJwt((await ask()).json().access_token).plan, 'silver', 'and not kept');
 });
 
 t.test('claims no token can carry: a hook failure under either setting, never a 500', async (t) => {
