@@ -4,12 +4,10 @@
 // same generator driving both rows in turn.
 
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
 import { cpus } from 'node:os';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { drive } from './drive.js';
 import type { LoadSettings } from './load.js';
-import { assertLoopback, sleep } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
 import { AUDIENCE, basicAuthorization, type Credentials } from './targets.js';
 
@@ -20,8 +18,6 @@ const PLATFORM = { id: 'bench-platform', issuer: 'https://platform.bench.example
 const ASSERTIONS_PER_SECOND = 8_000;
 /** Both rows sign with this: the comparison is of what happens around the signature check, not of two algorithms. */
 const ASSERTION_ALG = 'ES256';
-/** An answer not back within this is counted as an error. */
-const ANSWER_TIMEOUT_MS = 10_000;
 
 type RowName = 'private_key_jwt' | 'federated';
 
@@ -35,103 +31,6 @@ interface RowResult {
   generatorCores: number;
   /** private_key_jwt: the run used up the assertions signed for it (its figures are then too low). */
   exhausted: boolean;
-}
-
-/** CPU ticks (user + system, all threads) of a process so far. */
-function processTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/**
- * A closed-loop load of `connections` keep-alive connections from 127.0.0.1, each sending
- * the next body as soon as the previous answer is back; the warm-up is discarded, the
- * measured window counted. `nextBody` returning undefined stops that connection.
- */
-async function drive(
-  tokenUrl: string,
-  nextBody: () => string | undefined,
-  settings: LoadSettings,
-  serverPid: number,
-): Promise<Omit<RowResult, 'exhausted'>> {
-  assertLoopback(tokenUrl);
-  const url = new URL(tokenUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: settings.connections });
-  let measuring = false;
-  let stopping = false;
-  let ok = 0;
-  let non2xx = 0;
-  let errors = 0;
-  const latencies: number[] = [];
-
-  const send = (body: string) =>
-    new Promise<void>((resolve) => {
-      const sentAt = performance.now();
-      const request = http.request({
-        host: url.hostname,
-        port: url.port,
-        path: url.pathname,
-        method: 'POST',
-        agent,
-        timeout: ANSWER_TIMEOUT_MS,
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
-      });
-      let counted = false;
-      const count = (outcome: 'ok' | 'non2xx' | 'error') => {
-        if (counted) return;
-        counted = true;
-        if (measuring) {
-          if (outcome === 'ok') ok += 1;
-          else if (outcome === 'non2xx') non2xx += 1;
-          else errors += 1;
-          if (outcome !== 'error') latencies.push(performance.now() - sentAt);
-        }
-        resolve();
-      };
-      request.on('response', (response) => {
-        response.resume();
-        response.on('end', () => count(response.statusCode !== undefined && response.statusCode < 300 ? 'ok' : 'non2xx'));
-      });
-      request.on('timeout', () => request.destroy());
-      request.on('error', () => count('error'));
-      request.on('close', () => count('error'));
-      request.end(body);
-    });
-
-  const worker = async () => {
-    while (!stopping) {
-      const body = nextBody();
-      if (body === undefined) return;
-      await send(body);
-    }
-  };
-  const workers = Promise.all(Array.from({ length: settings.connections }, worker));
-  await sleep(settings.warmupSeconds * 1000);
-  measuring = true;
-  const ticks0 = processTicks(serverPid);
-  const cpu0 = process.cpuUsage();
-  const started = performance.now();
-  await Promise.race([sleep(settings.durationSeconds * 1000), workers]);
-  const seconds = (performance.now() - started) / 1000;
-  measuring = false;
-  const serverCores = (processTicks(serverPid) - ticks0) / CLOCK_TICKS_PER_SECOND / seconds;
-  const cpu = process.cpuUsage(cpu0);
-  stopping = true;
-  await workers;
-  agent.destroy();
-  latencies.sort((a, b) => a - b);
-  const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
-  return {
-    tokensPerSecond: ok / seconds,
-    p50: percentile(50),
-    p99: percentile(99),
-    non2xx,
-    errors,
-    serverCores,
-    generatorCores: (cpu.user + cpu.system) / 1e6 / seconds,
-  };
 }
 
 /** The admin API at `baseUrl`, with a token of the bench's admin client. */
@@ -285,7 +184,8 @@ export async function federationTable(options: {
           return undefined;
         };
       }
-      const result = { ...(await drive(tokenUrl, next, settings, options.serverPid)), exhausted };
+      const { watchedCores: _, ...measured } = await drive({ tokenUrl, nextBody: next, settings, serverPid: options.serverPid });
+      const result = { ...measured, exhausted };
       if (exhausted) problems.push(`federation: round ${round} used up its ${name} assertions; raise ASSERTIONS_PER_SECOND`);
       rows.set(name, [...(rows.get(name) ?? []), result]);
       log(table.row(cells(name, String(round), result)));

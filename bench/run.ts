@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
 import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S, selectedAttacks } from './attack.js';
+import { connectionPatternTable } from './connections.js';
 import { federationTable } from './federation.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { policyTable, setUpPolicyClients } from './policy.js';
@@ -69,6 +70,8 @@ const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes(
 const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.includes('portier-pg');
 const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
 const policy = process.env.BENCH_POLICY?.trim() !== '0' && targetNames.includes('portier-pg');
+/** The connection-pattern table (connections.ts): new connections, HTTPS, on the running targets but portier-pglite. */
+const patterns = process.env.BENCH_PATTERNS?.trim() !== '0';
 const pgServerUrl = process.env.BENCH_PG_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
 const sharedDir = resolve(process.env.BENCH_SHARED_DIR?.trim() || join(ROOT, '..', 'shared', 'bench'));
 const cpuProfileDir = process.env.BENCH_CPU_PROF?.trim() ? resolve(process.env.BENCH_CPU_PROF.trim()) : undefined;
@@ -180,6 +183,7 @@ async function main(): Promise<number> {
     `  node ${process.version}, ${cpus().length} cores, ${alg}, commit ${gitDescription()}; load.mjs: ${settings.connections} connections, ` +
       `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ${rounds} round(s) of ${targetNames.join(', ')}` +
       (federation ? '; then the federation table on portier-pg' : '') +
+      (patterns ? '; then the connection-pattern table' : '') +
       (attack ? '; then the attack table on portier-pg' : '') +
       (policy ? '; then the token policy table on portier-pg' : ''),
   );
@@ -320,6 +324,23 @@ async function main(): Promise<number> {
         rounds,
         log,
       }).catch((error: unknown) => [`federation: ${errorText(error)}`])),
+    );
+    log();
+  }
+
+  // ---- the connection-pattern table (connections.ts), on the targets while they still run ----
+  const patternTargets = targets.filter((target) => target.name !== 'portier-pglite' && !target.child.hasExited());
+  if (patterns && patternTargets.length > 0) {
+    await checkIdle('the connection-pattern table');
+    log(
+      `connection-pattern table: ${patternTargets.map((target) => target.name).join(', ')}; ${settings.connections} loops from 127.0.1.1–16, ` +
+        `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured each; https through a TLS front process per target ` +
+        '(TLS 1.3, P-256 certificate); a new connection per token: Connection: close, no TLS session resumed',
+    );
+    problems.push(
+      ...(await connectionPatternTable({ targets: patternTargets, settings, rounds, log }).catch((error: unknown) => [
+        `connection patterns: ${errorText(error)}`,
+      ])),
     );
     log();
   }
