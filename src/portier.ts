@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { DenialRecorder } from './audit/denials.js';
+import { ExchangeRecorder } from './audit/exchanges.js';
 import { ClientDirectory } from './clients/directory.js';
 import { LastUsedTracker } from './clients/last-used.js';
 import { SecretVerifier } from './clients/secret-verifier.js';
@@ -42,6 +43,8 @@ export interface Portier {
   keys: KeyCache;
   lastUsed: LastUsedTracker;
   denials: DenialRecorder;
+  /** Token exchanges, summarised into the audit trail (audit/exchanges.ts). */
+  exchanges: ExchangeRecorder;
   generation: GenerationWatcher;
   /** Deletes expired rows at start and hourly (see db/retention.ts). */
   retention: RetentionJob;
@@ -141,6 +144,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       onError: logError('retention pruning failed; trying again in a minute'),
     }),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed'), clock),
+    exchanges: new ExchangeRecorder(db, logError('writing a token exchange to the audit trail failed'), clock),
     tokenEndpoint: {
       issuer: config.issuer,
       clock,
@@ -150,6 +154,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       verifier,
       budgets,
       assertionMaxLifetime: config.clientAssertionMaxLifetime,
+      tokenExchangeMaxDepth: config.tokenExchangeMaxDepth,
       remoteJwks: new RemoteJwks((source) => fetchJwksFrom(source, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       federation,
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),

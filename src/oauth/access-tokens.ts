@@ -11,6 +11,7 @@ import { LATEST_TIMESTAMP } from '../lib/time.js';
 import { type Claims, withoutReserved } from '../policy/claims.js';
 import { TRUSTED_ISSUER_ID_PATTERN } from '../schemas/limits.js';
 import { isStorableJwtId } from './client-auth/jwt-ids.js';
+import { type ActClaim, type MayActClaim, readActClaim, readMayActClaim } from './delegation.js';
 import { FEDERATED_IDENTITY_CLAIM } from './issue.js';
 import type { RevocationList } from './revocations.js';
 
@@ -43,6 +44,10 @@ export interface AccessTokenClaims {
   jkt: string | undefined;
   /** A federated client's token: the platform identity (trusted issuer id, subject) that got it. */
   federatedIdentity: FederatedIdentityUse | undefined;
+  /** A token got by token exchange (RFC 8693 §4.1): the actor, with the actors before it nested. */
+  act: ActClaim | undefined;
+  /** RFC 8693 §4.4: the clients that may act for this token's client. */
+  mayAct: MayActClaim | undefined;
   /**
    * The custom claims (its client's, its services', the issuance hook's): every claim whose
    * name is not reserved. Never used for a decision or a lookup, only shown by introspection.
@@ -125,7 +130,10 @@ export function readAccessTokenClaims(payload: JWTPayload, now: number): AccessT
   if (jkt === null) return undefined;
   const federatedIdentity = federatedIdentityClaim(payload[FEDERATED_IDENTITY_CLAIM]);
   if (federatedIdentity === null) return undefined;
-  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity, custom: withoutReserved(payload).kept };
+  const act = readActClaim(payload.act);
+  const mayAct = readMayActClaim(payload.may_act);
+  if (act === null || mayAct === null) return undefined;
+  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity, act, mayAct, custom: withoutReserved(payload).kept };
 }
 
 /**
