@@ -2,26 +2,31 @@ import { decodeJwt } from 'jose';
 import type { FederatedIdentityUse } from '../../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../../clients/record.js';
 import { quoteParameter } from '../../lib/redact.js';
+import { effectiveTtl, mergedClaims } from '../../policy/shapes.js';
 import { type AccessTokenContext, checkAccessToken } from '../access-tokens.js';
+import type { FederationContext } from '../client-auth/federated.js';
 import { type ActClaim, actChain, actClaim, actDepth, mayActClientIds } from '../delegation.js';
 import { InvalidRequest, InvalidScope, UnauthorizedClient } from '../errors.js';
 import type { TokenParameters } from '../parameters.js';
 import { selectServices } from './client-credentials.js';
 import { TOKEN_TYPES, type TokenDecision } from './decision.js';
+import { PlatformTokenRejected, type VerifiedPlatformToken, verifyPlatformToken } from './platform-token.js';
 
 /**
  * OAuth 2.0 Token Exchange (RFC 8693): a client (the actor) trades a token it was given
- * (the subject token: a caller's Portier access token) for one meant for the next service,
- * which keeps the caller as its subject and names the actor in `act`. The rules, in order:
+ * (the subject token: a caller's Portier access token, or a trusted issuer's JWT where that
+ * issuer has `token_exchange`) for one meant for the next service, which keeps the caller
+ * as its subject and names the actor in `act`. The rules, in order:
  *
  * 1. the target services are among the actor's grants (invalid_target), and each of those
  *    grants has `exchange` (else unauthorized_client);
  * 2. an `actor_token`, if sent, is an active Portier token of the requesting client;
  * 3. the subject token is active: signed by our keys, not expired, not revoked, its client
  *    active (else invalid_request, RFC 8693 §2.2.2); a DPoP-bound one only with a proof of
- *    its key (checked with the request's proof, see oauth/token.ts);
+ *    its key (checked with the request's proof, see oauth/token.ts). A trusted issuer's is
+ *    checked as federation checks platform tokens (grants/platform-token.ts);
  * 4. its `may_act`, if any, names the actor; the actor's grant lists the subject
- *    (`exchange.subjects`: its client_id, or `*`); the chain stays within
+ *    (`exchange.subjects`: its client_id, `issuer:<id>`, or `*`); the chain stays within
  *    TOKEN_EXCHANGE_MAX_DEPTH actors (each invalid_request);
  * 5. the scopes asked for are granted to the actor for the target and, where the subject's
  *    client has a grant for the target too, to the subject: delegation never widens what
@@ -32,8 +37,11 @@ import { TOKEN_TYPES, type TokenDecision } from './decision.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 
-/** What the exchange needs besides the request: the access-token check's context, the default lifetime, the depth limit. */
-export interface TokenExchangeContext extends AccessTokenContext {
+/**
+ * What the exchange needs besides the request: the access-token check's context, the
+ * trusted issuers (for their tokens as subjects), the default lifetime, the depth limit.
+ */
+export interface TokenExchangeContext extends AccessTokenContext, Pick<FederationContext, 'remoteJwks' | 'federation'> {
   accessTokenTtl: number;
   /** TOKEN_EXCHANGE_MAX_DEPTH: the most actors a chain may have. */
   tokenExchangeMaxDepth: number;
@@ -90,7 +98,10 @@ interface ExchangeSubject {
   policyNames: string[];
   /** How the audit trail names it. */
   name: string;
-  client: ClientRecord;
+  /** The subject's client; undefined for a trusted issuer's subject. */
+  client: ClientRecord | undefined;
+  /** What the new token's `sub` is for a trusted issuer's subject: `<issuer id>:<sub>`. */
+  external: string | undefined;
   /** The subject token's `act`: the actors before this one. */
   act: ActClaim | undefined;
   /** Whom the subject token allows to act for it (`may_act`); undefined: any. */
@@ -116,7 +127,10 @@ export async function tokenExchangeDecision(
     }
   }
   if (request.actorToken !== undefined) await checkActorToken(ctx, actor, request.actorToken);
-  const subject = await readPortierSubject(ctx, request);
+  const subject =
+    request.subjectTokenType !== TOKEN_TYPES.accessToken && issuerOf(request.subjectToken) !== ctx.issuer
+      ? await readTrustedIssuerSubject(ctx, request)
+      : await readPortierSubject(ctx, request);
 
   if (subject.mayAct !== undefined && !subject.mayAct.includes(actor.clientId)) {
     throw new InvalidRequest('the subject token does not allow this client to act for it (may_act)');
@@ -135,10 +149,14 @@ export async function tokenExchangeDecision(
   }
 
   const scopes = delegatedScopes(services, subject.client, requestedScopes);
-  const shape = subject.client.shapes.for(services);
+  // A trusted issuer's subject has no client: the target services' own lifetime and claims.
+  const shape = subject.client?.shapes.for(services) ?? {
+    ttl: effectiveTtl(NO_CLIENT_POLICY, services),
+    claims: mergedClaims(NO_CLIENT_POLICY, services),
+  };
   const remaining = subject.exp - Math.floor(ctx.clock() / 1000);
   return {
-    subject: { client: subject.client },
+    subject: subject.client !== undefined ? { client: subject.client } : { external: subject.external ?? subject.name },
     services,
     scopes,
     ttl: Math.max(1, Math.min(shape.ttl ?? ctx.accessTokenTtl, remaining)),
@@ -147,7 +165,7 @@ export async function tokenExchangeDecision(
     act: actClaim(actor.clientId, subject.act),
     requiredJkt: subject.jkt,
     issuedTokenType: request.issuedTokenType,
-    exchange: { subject: subject.name, subjectClientId: subject.client.clientId, chain: actChain(subject.act) },
+    exchange: { subject: subject.name, subjectClientId: subject.client?.clientId, chain: actChain(subject.act) },
   };
 }
 
@@ -174,6 +192,7 @@ async function readPortierSubject(ctx: TokenExchangeContext, request: ExchangeRe
     policyNames: [client.clientId],
     name: client.clientId,
     client,
+    external: undefined,
     act: claims.act,
     mayAct: claims.mayAct === undefined ? undefined : mayActClientIds(claims.mayAct),
     exp: claims.exp,
@@ -181,6 +200,41 @@ async function readPortierSubject(ctx: TokenExchangeContext, request: ExchangeRe
     federatedIdentity: claims.federatedIdentity,
   };
 }
+
+/**
+ * A subject token from a trusted issuer with `token_exchange`, checked as federation checks
+ * a platform token (grants/platform-token.ts). The subject is `<issuer id>:<sub>`, listed in
+ * grants as `issuer:<issuer id>`; an `act` or `may_act` of another issuer's is not read.
+ */
+async function readTrustedIssuerSubject(ctx: TokenExchangeContext, request: ExchangeRequest): Promise<ExchangeSubject> {
+  let verified: VerifiedPlatformToken;
+  try {
+    verified = await verifyPlatformToken(ctx, request.subjectToken, 'token_exchange');
+  } catch (error) {
+    if (error instanceof PlatformTokenRejected) {
+      throw new InvalidRequest(
+        'the subject_token is not a valid token of a trusted issuer that allows token exchange',
+        `subject_token: ${error.detail}`,
+      );
+    }
+    throw error;
+  }
+  const name = `${verified.issuer.id}:${verified.subject}`;
+  return {
+    policyNames: [`issuer:${verified.issuer.id}`],
+    name,
+    client: undefined,
+    external: name,
+    act: undefined,
+    mayAct: undefined,
+    exp: Number(verified.claims.exp),
+    jkt: undefined,
+    federatedIdentity: undefined,
+  };
+}
+
+/** The policy of no client at all: what a trusted issuer's subject brings to a token's lifetime and claims. */
+const NO_CLIENT_POLICY = { accessTokenTtl: null, claims: {} };
 
 /** The unverified `iss` of a JWT (only to choose how to verify it), or undefined when it is no JWT. */
 function issuerOf(token: string): string | undefined {
