@@ -24,6 +24,7 @@ import {
 } from './errors.js';
 import { clientCredentialsDecision } from './grants/client-credentials.js';
 import type { TokenDecision } from './grants/decision.js';
+import { JWT_BEARER_GRANT, jwtBearerClient, readAssertion, sendsClientAuthentication } from './grants/jwt-bearer.js';
 import { readExchangeRequest, TOKEN_EXCHANGE_GRANT, type TokenExchangeContext, tokenExchangeDecision } from './grants/token-exchange.js';
 import { draftAccessToken, type IssuedToken, signAccessToken, type TokenDraft } from './issue.js';
 import { readTokenParameters, type TokenParameters } from './parameters.js';
@@ -70,24 +71,33 @@ export interface TokenSuccess {
   exchange: { issuedTokenType: string; subject: string; subjectClientId: string | undefined; chain: string[] } | undefined;
 }
 
-export const SUPPORTED_GRANT_TYPES = ['client_credentials', TOKEN_EXCHANGE_GRANT] as const;
+export const SUPPORTED_GRANT_TYPES = ['client_credentials', TOKEN_EXCHANGE_GRANT, JWT_BEARER_GRANT] as const;
 type GrantType = (typeof SUPPORTED_GRANT_TYPES)[number];
 
 /**
  * POST /oauth/token, as a list of steps: RFC 6749 §4.4 with RFC 8707 resource indicators,
- * and RFC 8693 token exchange (grants/token-exchange.ts). Cheap syntactic checks come before
+ * RFC 8693 token exchange (grants/token-exchange.ts) and the RFC 7523 JWT bearer grant
+ * (grants/jwt-bearer.ts). Cheap syntactic checks come before
  * client authentication so a malformed request never costs an argon2 verification; the
  * grant decides what the token is; the steps after it are every grant's.
  */
 export async function handleTokenRequest(ctx: TokenEndpointContext, request: TokenRequest): Promise<TokenSuccess> {
   const params = readTokenParameters(request.body);
   const grantType = checkGrantType(params);
+  if (grantType === JWT_BEARER_GRANT && !sendsClientAuthentication(request.authorization, params)) {
+    return handleJwtBearerWithoutClientAuthentication(ctx, request, params);
+  }
   const credentials = readClientCredentials(request.authorization, params);
   try {
     const requestedAudiences = readRequestedAudiences(params);
     const requestedScopes = readRequestedScopes(params);
     const exchange = grantType === TOKEN_EXCHANGE_GRANT ? readExchangeRequest(params) : undefined;
-    const { client, identity } = await authenticateClient(ctx, credentials, request.ip);
+    const assertion = grantType === JWT_BEARER_GRANT ? readAssertion(params) : undefined;
+    const authentication = await authenticateClient(ctx, credentials, request.ip);
+    const { client, identity } =
+      assertion === undefined
+        ? authentication
+        : await jwtBearerClient(ctx, assertion, { authenticated: authentication.client, requestedClientId: undefined, ip: request.ip });
     try {
       const decision =
         exchange === undefined
@@ -99,6 +109,28 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
     }
   } catch (error) {
     throw concerning(error, ctx.fingerprints.of(credentials.clientId));
+  }
+}
+
+/** RFC 7523 §2.1 without client authentication (§3.1 makes it optional): the assertion names the client. */
+async function handleJwtBearerWithoutClientAuthentication(
+  ctx: TokenEndpointContext,
+  request: TokenRequest,
+  params: TokenParameters,
+): Promise<TokenSuccess> {
+  const requestedAudiences = readRequestedAudiences(params);
+  const requestedScopes = readRequestedScopes(params);
+  const assertion = readAssertion(params);
+  const { client, identity } = await jwtBearerClient(ctx, assertion, {
+    authenticated: undefined,
+    requestedClientId: params.client_id,
+    ip: request.ip,
+  });
+  try {
+    const decision = clientCredentialsDecision(client, identity, requestedAudiences, requestedScopes, ctx.accessTokenTtl);
+    return await issueToken(ctx, request, client, identity, decision);
+  } catch (error) {
+    throw concerning(error, { clientId: client.clientId });
   }
 }
 

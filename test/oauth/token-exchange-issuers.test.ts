@@ -95,3 +95,49 @@ t.test("refused: an issuer without token_exchange, one the grant does not list, 
   const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`;
   refused(t, await exchange({ subject_token: unsigned }), 'invalid_request', 'unsigned');
 });
+
+t.test('the JWT bearer grant: a trusted issuer with jwt_bearer, for the client whose identity matches', async (t) => {
+  const { server, corp, orders, personToken } = await setup(t);
+  const created = await server.admin('POST', '/admin/clients', {
+    client_id: 'alice-app',
+    name: 'Alice app',
+    owner: 'alice',
+    auth_method: 'federated',
+    federated_identities: [{ issuer: 'corp-entra', subject: 'alice' }],
+    grants: [{ service: 'ledger', scopes: ['ledger:read'] }],
+  });
+  t.equal(created.statusCode, 201, created.body);
+  const bearer = (form: Record<string, string>, headers: Record<string, string> = {}) =>
+    postToken(server.app, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', ...form }, headers);
+
+  refused(t, await bearer({ assertion: await personToken(corp) }), 'invalid_grant', 'an issuer without jwt_bearer');
+  await server.admin('PATCH', '/admin/trusted-issuers/corp-entra', { jwt_bearer: true });
+  const res = await bearer({ assertion: await personToken(corp) });
+  t.equal(res.statusCode, 200, res.body);
+  const claims = decodeJwt(res.json().access_token);
+  t.equal(claims.client_id, 'alice-app');
+  t.same(claims.federated_identity, { issuer: 'corp-entra', subject: 'alice' });
+  t.equal(res.json().issued_token_type, undefined, 'no issued_token_type: not an exchange');
+  t.equal((await bearer({ assertion: await personToken(corp), client_id: 'alice-app' })).statusCode, 200, 'with client_id');
+
+  refused(t, await bearer({ assertion: await personToken(corp, { sub: 'bob' }) }), 'invalid_grant', 'nobody has that identity');
+  refused(
+    t,
+    await bearer({ assertion: await personToken(corp), client_id: 'orders-svc' }),
+    'invalid_grant',
+    'a client_id it does not match',
+  );
+  refused(
+    t,
+    await bearer({ assertion: await personToken(corp) }, { authorization: basicAuth(orders.clientId, orders.clientSecret) }),
+    'invalid_grant',
+    'another authenticated client',
+  );
+  const now = Math.floor(server.clock.now() / 1000);
+  refused(t, await bearer({ assertion: await personToken(corp, { iat: now - 7200, exp: now - 3600 }) }), 'invalid_grant', 'expired');
+  refused(t, await bearer({}), 'invalid_request', 'no assertion');
+  const wrongSecret = await bearer({ assertion: await personToken(corp) }, { authorization: basicAuth(orders.clientId, 'wrong') });
+  t.equal(wrongSecret.json().error, 'invalid_client', 'a failed client authentication stays invalid_client');
+  const metadata = (await server.app.inject('/.well-known/oauth-authorization-server')).json();
+  t.ok(metadata.grant_types_supported.includes('urn:ietf:params:oauth:grant-type:jwt-bearer'), 'discovery lists the grant');
+});
