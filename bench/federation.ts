@@ -25,7 +25,7 @@ const ANSWER_TIMEOUT_MS = 10_000;
 
 type RowName = 'private_key_jwt' | 'federated';
 
-interface RowResult {
+export interface RowResult {
   tokensPerSecond: number;
   p50: number;
   p99: number;
@@ -50,7 +50,7 @@ const CLOCK_TICKS_PER_SECOND = 100;
  * the next body as soon as the previous answer is back; the warm-up is discarded, the
  * measured window counted. `nextBody` returning undefined stops that connection.
  */
-async function drive(
+export async function drive(
   tokenUrl: string,
   nextBody: () => string | undefined,
   settings: LoadSettings,

@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
 import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S, selectedAttacks } from './attack.js';
+import { exchangeTable } from './exchange.js';
 import { federationTable } from './federation.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { policyTable, setUpPolicyClients } from './policy.js';
@@ -67,6 +68,8 @@ for (const name of targetNames) {
 const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The federation table (federation.ts): a federated client next to a private_key_jwt one, on portier-pg. */
 const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.includes('portier-pg');
+/** The token exchange table (exchange.ts): token exchange next to client credentials, on portier-pg. */
+const exchange = process.env.BENCH_EXCHANGE?.trim() !== '0' && targetNames.includes('portier-pg');
 const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
 const policy = process.env.BENCH_POLICY?.trim() !== '0' && targetNames.includes('portier-pg');
 const pgServerUrl = process.env.BENCH_PG_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -80,7 +83,9 @@ const DEADLINE_SECONDS = 900;
 const MAX_LOAD_SECONDS = 480;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
 const plannedLoadSeconds =
-  rounds * (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0) + (policy ? 4 : 0)) * loadSeconds;
+  rounds *
+  (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0) + (exchange ? 2 : 0) + (policy ? 4 : 0)) *
+  loadSeconds;
 if (plannedLoadSeconds > MAX_LOAD_SECONDS)
   throw new Error(
     `planned load time ${plannedLoadSeconds} s is over ${MAX_LOAD_SECONDS} s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS, or skip a table`,
@@ -180,6 +185,7 @@ async function main(): Promise<number> {
     `  node ${process.version}, ${cpus().length} cores, ${alg}, commit ${gitDescription()}; load.mjs: ${settings.connections} connections, ` +
       `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ${rounds} round(s) of ${targetNames.join(', ')}` +
       (federation ? '; then the federation table on portier-pg' : '') +
+      (exchange ? '; then the token exchange table on portier-pg' : '') +
       (attack ? '; then the attack table on portier-pg' : '') +
       (policy ? '; then the token policy table on portier-pg' : ''),
   );
@@ -320,6 +326,23 @@ async function main(): Promise<number> {
         rounds,
         log,
       }).catch((error: unknown) => [`federation: ${errorText(error)}`])),
+    );
+    log();
+  }
+
+  // ---- the token exchange table (exchange.ts), on portier-pg while it still runs ----
+  if (exchange && pgTarget !== undefined && !pgTarget.child.hasExited()) {
+    await checkIdle('the token exchange table');
+    problems.push(
+      ...(await exchangeTable({
+        baseUrl: pgTarget.baseUrl,
+        issuer: pgTarget.baseUrl,
+        serverPid: pgTarget.child.pid,
+        admin,
+        settings,
+        rounds,
+        log,
+      }).catch((error: unknown) => [`exchange: ${errorText(error)}`])),
     );
     log();
   }
