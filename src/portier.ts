@@ -17,6 +17,7 @@ import type { Clock } from './lib/clock.js';
 import { ClientFingerprints } from './lib/redact.js';
 import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
+import { VerifiedTokens } from './oauth/access-tokens.js';
 import { TrustedIssuerCache } from './oauth/client-auth/federated.js';
 import { fetchJwksFrom, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
 import { DpopNonces } from './oauth/dpop.js';
@@ -155,6 +156,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       budgets,
       assertionMaxLifetime: config.clientAssertionMaxLifetime,
       tokenExchangeMaxDepth: config.tokenExchangeMaxDepth,
+      verifiedTokens: new VerifiedTokens(),
       remoteJwks: new RemoteJwks((source) => fetchJwksFrom(source, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       federation,
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),

@@ -301,6 +301,11 @@ t.test('bad subject tokens: revoked, expired, unsigned, foreign, a disabled subj
     'a disabled subject',
   );
   await server.admin('POST', '/admin/clients/vendor-eaglebe/enable');
+  t.equal((await exchange(server, orders, { subject_token: vendorToken })).statusCode, 200, 'enabled again: verified (and remembered)');
+  // An emergency rotation withdraws the key that signed it: the remembered verification goes with it.
+  const rotated = await server.admin('POST', '/admin/keys/rotate', { emergency: true });
+  t.equal(rotated.statusCode, 200, rotated.body);
+  refusal(t, await exchange(server, orders, { subject_token: vendorToken }), 'invalid_request', /not an active/, 'its key withdrawn');
   server.clock.advance(3601_000);
   refusal(t, await exchange(server, orders, { subject_token: vendorToken }), 'invalid_request', /not an active/, 'expired');
 });
