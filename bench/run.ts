@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
 import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S, selectedAttacks } from './attack.js';
 import { connectionPatternTable } from './connections.js';
+import { exchangeTable } from './exchange.js';
 import { federationTable } from './federation.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { policyTable, setUpPolicyClients } from './policy.js';
@@ -68,6 +69,8 @@ for (const name of targetNames) {
 const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The federation table (federation.ts): a federated client next to a private_key_jwt one, on portier-pg. */
 const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.includes('portier-pg');
+/** The token exchange table (exchange.ts): token exchange next to client credentials, on portier-pg. */
+const exchange = process.env.BENCH_EXCHANGE?.trim() !== '0' && targetNames.includes('portier-pg');
 const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
 const policy = process.env.BENCH_POLICY?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The connection-pattern table (connections.ts): new connections, HTTPS, on the running targets but portier-pglite. */
@@ -83,7 +86,9 @@ const DEADLINE_SECONDS = 900;
 const MAX_LOAD_SECONDS = 480;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
 const plannedLoadSeconds =
-  rounds * (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0) + (policy ? 4 : 0)) * loadSeconds;
+  rounds *
+  (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0) + (exchange ? 2 : 0) + (policy ? 4 : 0)) *
+  loadSeconds;
 if (plannedLoadSeconds > MAX_LOAD_SECONDS)
   throw new Error(
     `planned load time ${plannedLoadSeconds} s is over ${MAX_LOAD_SECONDS} s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS, or skip a table`,
@@ -183,6 +188,7 @@ async function main(): Promise<number> {
     `  node ${process.version}, ${cpus().length} cores, ${alg}, commit ${gitDescription()}; load.mjs: ${settings.connections} connections, ` +
       `${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ${rounds} round(s) of ${targetNames.join(', ')}` +
       (federation ? '; then the federation table on portier-pg' : '') +
+      (exchange ? '; then the token exchange table on portier-pg' : '') +
       (patterns ? '; then the connection-pattern table' : '') +
       (attack ? '; then the attack table on portier-pg' : '') +
       (policy ? '; then the token policy table on portier-pg' : ''),
@@ -324,6 +330,23 @@ async function main(): Promise<number> {
         rounds,
         log,
       }).catch((error: unknown) => [`federation: ${errorText(error)}`])),
+    );
+    log();
+  }
+
+  // ---- the token exchange table (exchange.ts), on portier-pg while it still runs ----
+  if (exchange && pgTarget !== undefined && !pgTarget.child.hasExited()) {
+    await checkIdle('the token exchange table');
+    problems.push(
+      ...(await exchangeTable({
+        baseUrl: pgTarget.baseUrl,
+        issuer: pgTarget.baseUrl,
+        serverPid: pgTarget.child.pid,
+        admin,
+        settings,
+        rounds,
+        log,
+      }).catch((error: unknown) => [`exchange: ${errorText(error)}`])),
     );
     log();
   }

@@ -84,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await portier.generation.start();
     portier.lastUsed.start();
     portier.denials.start();
+    portier.exchanges.start();
     portier.retention.start();
     portier.usage.start();
     portier.quotas.start();
@@ -106,6 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await Promise.allSettled([
       portier.lastUsed.stop(),
       portier.denials.stop(),
+      portier.exchanges.stop(),
       portier.retention.stop(),
       portier.usage.stop(),
       portier.quotas.stop(),

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { DenialRecorder } from './audit/denials.js';
+import { ExchangeRecorder } from './audit/exchanges.js';
 import { ClientDirectory } from './clients/directory.js';
 import { LastUsedTracker } from './clients/last-used.js';
 import { SecretVerifier } from './clients/secret-verifier.js';
@@ -16,6 +17,7 @@ import type { Clock } from './lib/clock.js';
 import { ClientFingerprints } from './lib/redact.js';
 import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
+import { VerifiedTokens } from './oauth/access-tokens.js';
 import { TrustedIssuerCache } from './oauth/client-auth/federated.js';
 import { fetchJwksFrom, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
 import { DpopNonces } from './oauth/dpop.js';
@@ -42,6 +44,8 @@ export interface Portier {
   keys: KeyCache;
   lastUsed: LastUsedTracker;
   denials: DenialRecorder;
+  /** Token exchanges, summarised into the audit trail (audit/exchanges.ts). */
+  exchanges: ExchangeRecorder;
   generation: GenerationWatcher;
   /** Deletes expired rows at start and hourly (see db/retention.ts). */
   retention: RetentionJob;
@@ -141,6 +145,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       onError: logError('retention pruning failed; trying again in a minute'),
     }),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed'), clock),
+    exchanges: new ExchangeRecorder(db, logError('writing a token exchange to the audit trail failed'), clock),
     tokenEndpoint: {
       issuer: config.issuer,
       clock,
@@ -150,6 +155,8 @@ export async function createPortier(config: Config, database: Database, logger: 
       verifier,
       budgets,
       assertionMaxLifetime: config.clientAssertionMaxLifetime,
+      tokenExchangeMaxDepth: config.tokenExchangeMaxDepth,
+      verifiedTokens: new VerifiedTokens(),
       remoteJwks: new RemoteJwks((source) => fetchJwksFrom(source, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       federation,
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),

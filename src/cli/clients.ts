@@ -23,10 +23,41 @@ function editableClientFlags(flags: Flags) {
     first_name: flags['first-name'],
     last_name: flags['last-name'],
     roles: flags.role,
-    grants: flags.grant?.map(parseGrant),
+    grants: withExchanges(flags.grant?.map(parseGrant), flags.exchange),
     ip_ranges: flags['ip-range'],
     dpop_bound: dpopBoundFlag(flags),
+    may_act: mayActFlag(flags['may-act']),
   };
+}
+
+/**
+ * Each `--exchange SERVICE:SUBJECT,SUBJECT…` gives the `--grant` of that service its
+ * `exchange` (whom the client may act for): a service not granted in the same command is a
+ * usage error, so that an exchange is never dropped unseen.
+ */
+function withExchanges(grants: GrantInput[] | undefined, exchanges: string[] | undefined): GrantInput[] | undefined {
+  if (exchanges === undefined) return grants;
+  for (const flag of exchanges) {
+    const colon = flag.indexOf(':');
+    const service = colon < 0 ? flag : flag.slice(0, colon);
+    const subjects =
+      colon < 0
+        ? []
+        : flag
+            .slice(colon + 1)
+            .split(',')
+            .filter((subject) => subject !== '');
+    const grant = grants?.find((candidate) => candidate.service === service);
+    if (grant === undefined) throw new UsageError(`--exchange ${service}: give the grant of that service with --grant as well`);
+    grant.exchange = { subjects };
+  }
+  return grants;
+}
+
+/** `--may-act none` clears the list; otherwise the client_ids given. */
+function mayActFlag(values: string[] | undefined): string[] | null | undefined {
+  if (values === undefined) return undefined;
+  return values.length === 1 && values[0] === 'none' ? null : values;
 }
 
 /**

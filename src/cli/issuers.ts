@@ -6,7 +6,7 @@ import {
   updateTrustedIssuer,
 } from '../federation/trusted-issuers.js';
 import { createTrustedIssuerBody, patchTrustedIssuerBody } from '../schemas/trusted-issuers.js';
-import { type CommandGroup, definedOnly, jsonOrFile, one, print, UsageError, validate } from './common.js';
+import { type CommandGroup, definedOnly, jsonOrFile, negatableFlag, one, print, UsageError, validate } from './common.js';
 import type { Flags } from './options.js';
 
 /** The fields of a trusted issuer from the flags, as the admin API names them (`none` clears a nullable one). */
@@ -20,6 +20,8 @@ function issuerFlags(flags: Flags) {
     audience: nullable(flags.audience),
     max_token_age: age === undefined ? undefined : /^\d+$/.test(age) ? Number(age) : age,
     algorithms: flags.algorithm,
+    token_exchange: negatableFlag(flags, 'token-exchange'),
+    jwt_bearer: negatableFlag(flags, 'jwt-bearer'),
   };
 }
 

@@ -13,11 +13,15 @@ export const USAGE = `usage: portier <command>
                  [--federated-identity ISSUER_ID:SUBJECT | --federated-identity JSON]…
                  (ISSUER_ID:SUBJECT: the first ':' separates, the subject may contain more; for claims,
                  give the identity as JSON: '{"issuer":"github","subject":"repo:…","claims":{"repository_owner":"acme"}}')
+                 [--exchange SERVICE:SUBJECT,SUBJECT…]… [--may-act CLIENT_ID…]
+                 (--exchange: whom the client may act for in a token exchange for that granted service:
+                 client_ids, issuer:ISSUER_ID or *; --may-act: the clients that may act for this one)
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
                [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
   clients get ID
   clients update ID [--name N] [--owner O] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
                  [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--federated-identity …]… [--dpop-bound | --no-dpop-bound]
+                 [--exchange SERVICE:SUBJECT,…]… (with --grant) [--may-act CLIENT_ID… | --may-act none]
                  (switching to private_key_jwt or federated removes the secrets; to client_secret prints a new one;
                  --federated-identity replaces the whole list)
   clients disable ID…  |  clients enable ID…
@@ -35,9 +39,12 @@ export const USAGE = `usage: portier <command>
   issuers list  |  issuers get ID  |  issuers delete ID
   issuers create --id ID --issuer https://… [--jwks-uri https://… | --jwks JSON|FILE] [--audience A]
                  [--max-token-age SECONDS] [--algorithm ES256|ES384|PS256|RS256|EdDSA|Ed25519]…
-                 (neither --jwks-uri nor --jwks: the keys are found at <issuer>/.well-known/openid-configuration)
+                 [--token-exchange] [--jwt-bearer]
+                 (--token-exchange: its tokens may be exchanged (RFC 8693); --jwt-bearer: its tokens are
+                 assertions of the JWT bearer grant (RFC 7523); neither --jwks-uri nor --jwks: the keys are found at <issuer>/.well-known/openid-configuration)
   issuers update ID [--issuer …] [--jwks-uri URL|none] [--jwks JSON|FILE|none] [--audience A|none]
-                 [--max-token-age SECONDS] [--algorithm A]…
+                 [--max-token-age SECONDS] [--algorithm A]… [--token-exchange | --no-token-exchange]
+                 [--jwt-bearer | --no-jwt-bearer]
 
   keys list  |  keys reseal
   keys rotate [--emergency | --activate-after SECONDS]
@@ -90,6 +97,12 @@ export const OPTIONS = {
   'max-token-age': { type: 'string' },
   algorithm: { type: 'string', multiple: true },
   'move-issuer': { type: 'boolean' },
+  exchange: { type: 'string', multiple: true },
+  'may-act': { type: 'string', multiple: true },
+  'token-exchange': { type: 'boolean' },
+  'no-token-exchange': { type: 'boolean' },
+  'jwt-bearer': { type: 'boolean' },
+  'no-jwt-bearer': { type: 'boolean' },
   'dpop-bound': { type: 'boolean' },
   'no-dpop-bound': { type: 'boolean' },
   'self-service': { type: 'boolean' },

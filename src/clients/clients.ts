@@ -47,6 +47,16 @@ export async function checkGrants(
   };
   const seen = new Set<string>();
   grants.forEach((grant, i) => {
+    // Acting for others is an admin's to allow: an operator keeps what an admin set, no more.
+    if (
+      scope.kind === 'owner' &&
+      !sameExchange(
+        grant,
+        granted.find((previous) => previous.service === grant.service),
+      )
+    ) {
+      errors.push({ path: `/grants/${i}/exchange`, message: 'only an admin may set whom a client may act for (exchange)' });
+    }
     const found = known.get(grant.service);
     const service = scope.kind === 'owner' && found !== undefined && !isSelfService(found) && !kept(grant) ? undefined : found;
     if (service === undefined) {
@@ -62,6 +72,19 @@ export async function checkGrants(
     });
   });
   return errors;
+}
+
+/** Whether a grant's exchange is the one granted before (none for a new grant), subjects as a set. */
+function sameExchange(grant: GrantInput, before: GrantInput | undefined): boolean {
+  const subjects = grant.exchange?.subjects;
+  const previous = before?.exchange?.subjects;
+  if (subjects === undefined || previous === undefined) return subjects === previous;
+  return subjects.length === previous.length && subjects.every((subject) => previous.includes(subject));
+}
+
+/** The rows of a client's grants, as stored. */
+export function grantRows(clientUuid: string, grants: GrantInput[]): Array<typeof clientGrants.$inferInsert> {
+  return grants.map((grant) => ({ clientUuid, serviceId: grant.service, scopes: grant.scopes, exchange: grant.exchange ?? null }));
 }
 
 /** Normalises IP ranges; records a field error for each one that is not a network. */
@@ -153,13 +176,14 @@ export async function createClient(
         accessTokenTtl: input.access_token_ttl ?? null,
         claims,
         tokenQuota,
+        mayAct: input.may_act ?? null,
       })
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
     if (row === undefined) throw new ConflictError(`a client with client_id "${clientId}" already exists`);
     if (stored !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, ...stored });
     if (grants.length > 0) {
-      await tx.insert(clientGrants).values(grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
+      await tx.insert(clientGrants).values(grantRows(row.id, grants));
     }
     if (ipRanges.length > 0) {
       await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
@@ -183,6 +207,7 @@ export async function createClient(
         ...(input.access_token_ttl !== undefined && input.access_token_ttl !== null && { access_token_ttl: input.access_token_ttl }),
         ...(Object.keys(claims).length > 0 && { claims }),
         ...(tokenQuota !== null && { token_quota: tokenQuota }),
+        ...(input.may_act !== undefined && input.may_act !== null && { may_act: input.may_act }),
       },
     });
     return row;
@@ -275,7 +300,7 @@ export function toClientResource(row: ClientRowWithRelations, now: number): Clie
     last_name: row.lastName,
     roles: row.roles,
     grants: row.grants
-      .map((grant) => ({ service: grant.serviceId, scopes: grant.scopes }))
+      .map((grant) => ({ service: grant.serviceId, scopes: grant.scopes, ...(grant.exchange !== null && { exchange: grant.exchange }) }))
       .sort((a, b) => a.service.localeCompare(b.service)),
     ip_ranges: row.ipRanges.map((range) => range.cidr).sort(),
     auth_method: row.authMethod,
@@ -291,6 +316,7 @@ export function toClientResource(row: ClientRowWithRelations, now: number): Clie
     access_token_ttl: row.accessTokenTtl,
     claims: row.claims,
     token_quota: row.tokenQuota ?? null,
+    may_act: row.mayAct ?? null,
     status: clientStatus({ enabled: row.enabled, expiresAt: row.expiresAt }, now),
     last_used_at: row.lastUsedAt?.toISOString() ?? null,
     last_used_identity: row.lastUsedIdentity ?? null,

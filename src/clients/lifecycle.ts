@@ -9,7 +9,7 @@ import { toStoredQuota } from '../policy/quota.js';
 
 import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
-import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
+import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient, grantRows } from './clients.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits } from './operator-limits.js';
 import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
@@ -103,6 +103,7 @@ export async function updateClient(
     if (patch.access_token_ttl !== undefined) columns.accessTokenTtl = patch.access_token_ttl;
     if (patch.claims !== undefined) columns.claims = patch.claims;
     if (patch.token_quota !== undefined) columns.tokenQuota = toStoredQuota(patch.token_quota);
+    if (patch.may_act !== undefined) columns.mayAct = patch.may_act;
     await tx
       .update(clients)
       .set({ ...columns, updatedAt: sql`now()` })
@@ -116,9 +117,7 @@ export async function updateClient(
     if (patch.grants !== undefined) {
       await tx.delete(clientGrants).where(eq(clientGrants.clientUuid, row.id));
       if (patch.grants.length > 0) {
-        await tx
-          .insert(clientGrants)
-          .values(patch.grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
+        await tx.insert(clientGrants).values(grantRows(row.id, patch.grants));
       }
     }
     if (ipRanges !== undefined) {
@@ -153,6 +152,7 @@ const AUDITED_FIELDS = [
   'access_token_ttl',
   'claims',
   'token_quota',
+  'may_act',
 ] as const;
 
 /** `{ field: { from, to } }` for each field that differs. */

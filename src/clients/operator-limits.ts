@@ -46,6 +46,8 @@ const FREE_FIELDS: ReadonlySet<string> = new Set([
   'dpop_bound',
   'jwks',
   'jwks_uri',
+  // It only narrows who may act for the client in a token exchange.
+  'may_act',
 ]);
 
 /** The parts of a client the rule compares a change with: the client as it is, or what a new one starts as. */

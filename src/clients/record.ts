@@ -20,6 +20,8 @@ export interface GrantedService {
   accessTokenTtl: number | null;
   /** The service's custom claims. */
   claims: Claims;
+  /** Token exchange (RFC 8693): whom the client may act for with this service as the target; null: no exchange. */
+  exchange: { subjects: string[] } | null;
 }
 
 /** Everything the token endpoint needs to know about one client. */
@@ -50,6 +52,8 @@ export interface ClientRecord {
   accessTokenTtl: number | null;
   /** The client's own custom claims. */
   claims: Claims;
+  /** RFC 8693 §4.4: the client_ids that may act for this client (its tokens' `may_act`); null: none named. */
+  mayAct: string[] | null;
   /** The client's own token quota; null: the defaults of the configuration. */
   tokenQuota: TokenQuota | null;
   /** Lifetime and custom claims of a token, per set of granted services: worked out once per record. */
@@ -78,6 +82,7 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
         accessTokenTtl: grant.service.accessTokenTtl,
         // Checked on the way in; dropped here too, so that no row can put a reserved claim in a token.
         claims: withoutReserved(grant.service.claims).kept,
+        exchange: grant.exchange ?? null,
       },
     ]),
   );
@@ -107,6 +112,7 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
     networks: parseNetworks(row.ipRanges.map((range) => range.cidr)),
     dpopBound: row.dpopBound,
     ...policy,
+    mayAct: row.mayAct ?? null,
     tokenQuota: fromStoredQuota(row.tokenQuota ?? null),
     shapes: new TokenShapes(policy, [...grants.values()]),
   };

@@ -348,6 +348,13 @@ export const SETTINGS = {
     max: 86_400,
     unit: 'seconds',
   }),
+  tokenExchangeMaxDepth: integer({
+    name: 'TOKEN_EXCHANGE_MAX_DEPTH',
+    doc: 'how many actors deep a delegation chain may be: a token exchange whose new token would nest more `act` claims is refused (see [Delegation](delegation.md#chains))',
+    default: 4,
+    min: 1,
+    max: 16,
+  }),
   /** People's sign-in to the console through the organisation's OpenID Connect provider (config/people.ts); undefined: no SSO. */
   oidc: new Setting(variablesOf(OIDC), readOidc),
   /** The console's sessions, and whether it offers the admin-client sign-in (config/people.ts). */

@@ -83,6 +83,11 @@ export const clients = pgTable(
      * TOKEN_QUOTA_PER_HOUR, TOKEN_QUOTA_PER_DAY and TOKEN_QUOTA_MODE. See policy/quota.ts.
      */
     tokenQuota: jsonb('token_quota').$type<{ per_hour: number | null; per_day: number | null; mode: QuotaMode }>(),
+    /**
+     * RFC 8693 §4.4: the client_ids that may act for this client in a token exchange; its
+     * tokens carry them as `may_act`. Null: no `may_act` (any actor the grants allow).
+     */
+    mayAct: text('may_act').array(),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
     enabled: boolean('enabled').notNull().default(true),
     /** Created by a configuration apply, which may therefore delete it again (prune). */
@@ -143,6 +148,12 @@ export const clientGrants = pgTable(
       .notNull()
       .references(() => services.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
+    /**
+     * Token exchange (RFC 8693): `{subjects: [...]}`, whom this client may act for when it
+     * gets tokens for this service (client_ids, `issuer:<trusted issuer id>`, `*`). Null: it
+     * may not exchange for this service.
+     */
+    exchange: jsonb('exchange').$type<{ subjects: string[] }>(),
   },
   (t) => [primaryKey({ columns: [t.clientUuid, t.serviceId] }), index('client_grants_service_idx').on(t.serviceId)],
 );
@@ -177,6 +188,10 @@ export const trustedIssuers = pgTable(
     audience: text('audience'),
     maxTokenAge: integer('max_token_age').notNull().default(3600),
     algorithms: text('algorithms').array().notNull(),
+    /** Its tokens may be the subject token of a token exchange (RFC 8693). */
+    tokenExchange: boolean('token_exchange').notNull().default(false),
+    /** Its tokens may be the assertion of the JWT bearer grant (RFC 7523 §2.1). */
+    jwtBearer: boolean('jwt_bearer').notNull().default(false),
     /** Created by a configuration apply, which may therefore delete it again (prune). */
     managed: boolean('managed').notNull().default(false),
     createdAt: createdAt(),

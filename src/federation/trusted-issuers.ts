@@ -31,6 +31,10 @@ export interface TrustedIssuerRecord {
   /** Seconds since `iat` that a token is still accepted. */
   maxTokenAge: number;
   algorithms: FederatedAlgorithm[];
+  /** Its tokens may be the subject token of a token exchange (RFC 8693). */
+  tokenExchange: boolean;
+  /** Its tokens may be the assertion of the JWT bearer grant (RFC 7523 §2.1). */
+  jwtBearer: boolean;
 }
 
 function toRecord(row: TrustedIssuerRow): TrustedIssuerRecord {
@@ -42,6 +46,8 @@ function toRecord(row: TrustedIssuerRow): TrustedIssuerRecord {
     audience: row.audience,
     maxTokenAge: row.maxTokenAge,
     algorithms: row.algorithms.filter(isFederatedAlgorithm),
+    tokenExchange: row.tokenExchange,
+    jwtBearer: row.jwtBearer,
   };
 }
 
@@ -63,6 +69,8 @@ export function toTrustedIssuerResource(row: TrustedIssuerRow): TrustedIssuerRes
     audience: row.audience,
     max_token_age: row.maxTokenAge,
     algorithms: row.algorithms.filter(isFederatedAlgorithm),
+    token_exchange: row.tokenExchange,
+    jwt_bearer: row.jwtBearer,
     managed: row.managed,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
@@ -177,6 +185,8 @@ export async function createTrustedIssuer(
         audience: input.audience ?? null,
         maxTokenAge: input.max_token_age ?? MAX_TOKEN_AGE_BOUNDS.default,
         algorithms: [...(input.algorithms ?? FEDERATED_ALGORITHMS)],
+        tokenExchange: input.token_exchange ?? false,
+        jwtBearer: input.jwt_bearer ?? false,
         managed: options.managed ?? false,
       })
       .onConflictDoNothing()
@@ -230,6 +240,8 @@ export async function updateTrustedIssuer(db: Db, id: string, patch: TrustedIssu
         ...(patch.audience !== undefined && { audience: patch.audience }),
         ...(patch.max_token_age !== undefined && { maxTokenAge: patch.max_token_age }),
         ...(patch.algorithms !== undefined && { algorithms: [...patch.algorithms] }),
+        ...(patch.token_exchange !== undefined && { tokenExchange: patch.token_exchange }),
+        ...(patch.jwt_bearer !== undefined && { jwtBearer: patch.jwt_bearer }),
         updatedAt: sql`now()`,
       })
       .where(eq(trustedIssuers.id, id))

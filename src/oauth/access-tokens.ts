@@ -11,6 +11,7 @@ import { LATEST_TIMESTAMP } from '../lib/time.js';
 import { type Claims, withoutReserved } from '../policy/claims.js';
 import { TRUSTED_ISSUER_ID_PATTERN } from '../schemas/limits.js';
 import { isStorableJwtId } from './client-auth/jwt-ids.js';
+import { type ActClaim, type MayActClaim, readActClaim, readMayActClaim } from './delegation.js';
 import { FEDERATED_IDENTITY_CLAIM } from './issue.js';
 import type { RevocationList } from './revocations.js';
 
@@ -21,6 +22,42 @@ export interface AccessTokenContext {
   keys: KeyCache;
   directory: ClientDirectory;
   revocations: RevocationList;
+  /** Tokens whose signature verified already (see VerifiedTokens); none: every check verifies. */
+  verifiedTokens?: VerifiedTokens | undefined;
+}
+
+/** At most this many verified tokens are remembered; the oldest goes first. */
+const MAX_VERIFIED_TOKENS = 5_000;
+
+/**
+ * The payloads of access tokens whose signature, issuer and type have verified, by the
+ * token itself: a service exchanges the same caller's token on every call it makes for that
+ * caller (token exchange), and an ES256 signature check costs more than signing the new
+ * token. Only the same bytes find an entry; each is good while the key set it verified
+ * against is the current one (a rotation or an emergency withdrawal starts afresh) and the
+ * token has not expired. Everything after the signature (claims, client, revocation) is
+ * checked on every use, from caches that every change invalidates.
+ */
+export class VerifiedTokens {
+  private readonly entries = new Map<string, { payload: JWTPayload; keys: object }>();
+
+  get(key: string, keys: object, now: number): JWTPayload | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.keys !== keys || typeof entry.payload.exp !== 'number' || entry.payload.exp <= Math.floor(now / 1000)) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry.payload;
+  }
+
+  set(key: string, keys: object, payload: JWTPayload): void {
+    if (this.entries.size >= MAX_VERIFIED_TOKENS) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done !== true) this.entries.delete(oldest.value);
+    }
+    this.entries.set(key, { payload, keys });
+  }
 }
 
 /**
@@ -43,6 +80,10 @@ export interface AccessTokenClaims {
   jkt: string | undefined;
   /** A federated client's token: the platform identity (trusted issuer id, subject) that got it. */
   federatedIdentity: FederatedIdentityUse | undefined;
+  /** A token got by token exchange (RFC 8693 §4.1): the actor, with the actors before it nested. */
+  act: ActClaim | undefined;
+  /** RFC 8693 §4.4: the clients that may act for this token's client. */
+  mayAct: MayActClaim | undefined;
   /**
    * The custom claims (its client's, its services', the issuance hook's): every claim whose
    * name is not reserved. Never used for a decision or a lookup, only shown by introspection.
@@ -65,18 +106,23 @@ export type AccessTokenCheck =
  * is in force at once.
  */
 export async function checkAccessToken(ctx: AccessTokenContext, token: string, audience?: string): Promise<AccessTokenCheck> {
-  let payload: JWTPayload;
-  try {
-    ({ payload } = await jwtVerify(token, (await ctx.keys.get()).verificationKeys, {
-      issuer: ctx.issuer,
-      typ: 'at+jwt',
-      requiredClaims: ['sub', 'client_id', 'jti', 'exp'],
-      currentDate: new Date(ctx.clock()),
-      ...(audience !== undefined && { audience }),
-    }));
-  } catch (error) {
-    if (error instanceof joseErrors.JOSEError) return { active: false, reason: 'the access token is invalid or expired' };
-    throw error;
+  const keySet = await ctx.keys.get();
+  const cacheKey = `${audience ?? ''}\u0000${token}`;
+  let payload = ctx.verifiedTokens?.get(cacheKey, keySet, ctx.clock());
+  if (payload === undefined) {
+    try {
+      ({ payload } = await jwtVerify(token, keySet.verificationKeys, {
+        issuer: ctx.issuer,
+        typ: 'at+jwt',
+        requiredClaims: ['sub', 'client_id', 'jti', 'exp'],
+        currentDate: new Date(ctx.clock()),
+        ...(audience !== undefined && { audience }),
+      }));
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError) return { active: false, reason: 'the access token is invalid or expired' };
+      throw error;
+    }
+    ctx.verifiedTokens?.set(cacheKey, keySet, payload);
   }
   // Only Portier can sign a token, but a claim still reaches a lookup, comparisons and SQL:
   // it must be what Portier writes (a NUL would make PostgreSQL fail; an array would pass
@@ -125,7 +171,10 @@ export function readAccessTokenClaims(payload: JWTPayload, now: number): AccessT
   if (jkt === null) return undefined;
   const federatedIdentity = federatedIdentityClaim(payload[FEDERATED_IDENTITY_CLAIM]);
   if (federatedIdentity === null) return undefined;
-  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity, custom: withoutReserved(payload).kept };
+  const act = readActClaim(payload.act);
+  const mayAct = readMayActClaim(payload.may_act);
+  if (act === null || mayAct === null) return undefined;
+  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity, act, mayAct, custom: withoutReserved(payload).kept };
 }
 
 /**

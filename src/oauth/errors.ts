@@ -85,6 +85,11 @@ export class UnauthorizedClient extends OAuthError {
   override readonly error = 'unauthorized_client';
 }
 
+/** RFC 6749 §5.2: the authorization grant (a JWT bearer assertion, RFC 7523 §3.1) is invalid. */
+export class InvalidGrant extends OAuthError {
+  override readonly error = 'invalid_grant';
+}
+
 export class UnsupportedGrantType extends OAuthError {
   override readonly error = 'unsupported_grant_type';
 }

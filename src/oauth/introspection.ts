@@ -31,5 +31,8 @@ export async function handleIntrospection(ctx: TokenEndpointContext, request: To
     ...(claims.jkt !== undefined && { cnf: { jkt: claims.jkt } }),
     // A federated client's token: which platform identity (trusted issuer id and subject) got it.
     ...(claims.federatedIdentity !== undefined && { federated_identity: claims.federatedIdentity }),
+    // A token got by token exchange: who acts for the subject, and the chain before (RFC 8693 §4.1).
+    ...(claims.act !== undefined && { act: claims.act }),
+    ...(claims.mayAct !== undefined && { may_act: claims.mayAct }),
   };
 }

@@ -4,6 +4,7 @@ import type { ClientRecord, GrantedService } from '../clients/record.js';
 import { serviceAccountUsername } from '../clients/rules.js';
 import type { ActiveKey } from '../keys/signing-keys.js';
 import { assignClaims, type Claims } from '../policy/claims.js';
+import type { ActClaim, MayActClaim } from './delegation.js';
 
 export interface IssuedToken {
   accessToken: string;
@@ -30,17 +31,22 @@ export interface TokenDraft {
  */
 export const FEDERATED_IDENTITY_CLAIM = 'federated_identity';
 
+/** Whom a token is for: a client (its service account), or a subject from elsewhere (a trusted issuer's, in a token exchange). */
+export type TokenSubject = { client: ClientRecord } | { external: string };
+
 /**
- * The RFC 9068 claims of an access token for the client's service-account user. `sub` is
- * the service account's UUID (never reused), `aud` the chosen service(s); the custom
- * claims of the client and its services follow (their names never clash: the reserved
- * names are refused on the way in, see policy/claims.ts).
+ * The RFC 9068 claims of an access token. For a client: `sub` is its service account's UUID
+ * (never reused), with its client_id, username, name and roles. For an external subject
+ * (token exchange of a trusted issuer's token): `sub` is `<issuer id>:<sub>` and there is no
+ * client_id. `aud` is the chosen service(s); the custom claims follow (their names never
+ * clash: the reserved names are refused on the way in, see policy/claims.ts); a token got by
+ * token exchange names its actors in `act` (RFC 8693 §4.1).
  */
 export function draftAccessToken(options: {
   issuer: string;
   /** The token's lifetime in seconds. */
   ttl: number;
-  client: ClientRecord;
+  subject: TokenSubject;
   services: GrantedService[];
   scopes: string[];
   /** The time of issue, in milliseconds. */
@@ -51,27 +57,36 @@ export function draftAccessToken(options: {
   federatedIdentity?: FederatedIdentityUse | undefined;
   /** Custom claims, if any. */
   custom?: Claims | undefined;
+  /** RFC 8693 §4.1: who acts for the subject (token exchange). */
+  act?: ActClaim | undefined;
+  /** RFC 8693 §4.4: who may act for the subject. */
+  mayAct?: MayActClaim | undefined;
 }): TokenDraft {
-  const { client, services, scopes, ttl } = options;
+  const { subject, services, scopes, ttl } = options;
   const iat = Math.floor(options.now / 1000);
   const jti = randomUUID();
   const scope = scopes.join(' ');
   const audiences = services.map((service) => service.audience);
-  const name = [client.firstName, client.lastName].filter((part) => part !== null && part !== '').join(' ');
   const claims: Claims = {
     iss: options.issuer,
-    sub: client.uuid,
+    sub: 'client' in subject ? subject.client.uuid : subject.external,
     aud: audiences.length === 1 ? audiences[0] : audiences,
-    client_id: client.clientId,
+    ...('client' in subject && { client_id: subject.client.clientId }),
     scope,
     iat,
     exp: iat + ttl,
     jti,
-    preferred_username: serviceAccountUsername(client.clientId),
   };
-  if (name !== '') claims.name = name;
-  if (client.roles.length > 0) claims.roles = client.roles;
+  if ('client' in subject) {
+    const { client } = subject;
+    claims.preferred_username = serviceAccountUsername(client.clientId);
+    const name = [client.firstName, client.lastName].filter((part) => part !== null && part !== '').join(' ');
+    if (name !== '') claims.name = name;
+    if (client.roles.length > 0) claims.roles = client.roles;
+  }
   if (options.jkt !== undefined) claims.cnf = { jkt: options.jkt };
+  if (options.act !== undefined) claims.act = options.act;
+  if (options.mayAct !== undefined) claims.may_act = options.mayAct;
   if (options.custom !== undefined) assignClaims(claims, options.custom);
   if (options.federatedIdentity !== undefined) claims[FEDERATED_IDENTITY_CLAIM] = options.federatedIdentity;
   return { claims, expiresIn: ttl, scope, jti, tokenType: options.jkt === undefined ? 'Bearer' : 'DPoP' };

@@ -12,6 +12,14 @@ export interface TokenParameters {
   /** Introspection and revocation: the token in question. */
   token?: string;
   token_type_hint?: string;
+  /** Token exchange (RFC 8693 §2.1). */
+  subject_token?: string;
+  subject_token_type?: string;
+  actor_token?: string;
+  actor_token_type?: string;
+  requested_token_type?: string;
+  /** The JWT bearer grant (RFC 7523 §2.1). */
+  assertion?: string;
   /** RFC 8707 §2: the only parameter that may be repeated. */
   resource: string[];
 }
@@ -26,6 +34,12 @@ const SINGLE_VALUED = [
   'audience',
   'token',
   'token_type_hint',
+  'subject_token',
+  'subject_token_type',
+  'actor_token',
+  'actor_token_type',
+  'requested_token_type',
+  'assertion',
 ] as const;
 
 /**

@@ -1,11 +1,14 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ExchangeRecorder } from '../audit/exchanges.js';
+import type { GrantedService } from '../clients/record.js';
 import { clientFields } from '../lib/redact.js';
 import { OAUTH_PATHS, OAUTH_PREFIX } from './endpoints.js';
 import { InvalidRequest, QuotaExceeded, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from './errors.js';
 import { handleIntrospection } from './introspection.js';
+import type { IssuedToken } from './issue.js';
 import { handleRevocation } from './revocation.js';
-import { handleTokenRequest } from './token.js';
+import { handleTokenRequest, type TokenSuccess } from './token.js';
 
 /** Token requests are small; anything larger is refused before it is parsed (413). */
 export const TOKEN_BODY_LIMIT = 64 * 1024;
@@ -33,6 +36,37 @@ function isEmptySuccess(reply: FastifyReply, payload: unknown): boolean {
 function emptyJson(reply: FastifyReply): string {
   reply.type('application/json; charset=utf-8');
   return '{}';
+}
+
+/** RFC 6749 §5.1's answer; for a token exchange with RFC 8693 §2.2.1's issued_token_type. */
+function tokenAnswer(token: IssuedToken, issuedTokenType: string | undefined): Record<string, string | number> {
+  return {
+    access_token: token.accessToken,
+    ...(issuedTokenType !== undefined && { issued_token_type: issuedTokenType }),
+    token_type: token.tokenType,
+    expires_in: token.expiresIn,
+    scope: token.scope,
+  };
+}
+
+/** A token exchange that issued a token goes to the audit trail (summarised, see audit/exchanges.ts). */
+function recordExchange(
+  exchanges: ExchangeRecorder,
+  actor: string,
+  services: GrantedService[],
+  scope: string,
+  exchange: NonNullable<TokenSuccess['exchange']>,
+  ip: string,
+): void {
+  exchanges.record({
+    subject: exchange.subject,
+    subjectClientId: exchange.subjectClientId,
+    actor,
+    target: services.map((service) => service.serviceId),
+    scopes: scope === '' ? [] : scope.split(' '),
+    chain: exchange.chain,
+    ip,
+  });
 }
 
 /**
@@ -108,7 +142,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post(OAUTH_PATHS.token, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     const stopTimer = tokenDuration.startTimer();
     try {
-      const { client, identity, token, dpopNonce, quota } = await handleTokenRequest(ctx, {
+      const { client, identity, services, token, dpopNonce, quota, exchange } = await handleTokenRequest(ctx, {
         ...tokenRequest(request),
         dpop: request.headers.dpop,
       });
@@ -125,7 +159,8 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
       tokenRequests.inc({ outcome: 'issued' });
       request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
       if (dpopNonce !== undefined) reply.header('dpop-nonce', dpopNonce);
-      return reply.send({ access_token: token.accessToken, token_type: token.tokenType, expires_in: token.expiresIn, scope: token.scope });
+      if (exchange !== undefined) recordExchange(portier.exchanges, client.clientId, services, token.scope, exchange, request.ip);
+      return reply.send(tokenAnswer(token, exchange?.issuedTokenType));
     } catch (error) {
       // Timed before a throttled answer is held back: the histogram is about our work.
       stopTimer();

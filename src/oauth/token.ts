@@ -22,11 +22,15 @@ import {
   TemporarilyUnavailable,
   UnsupportedGrantType,
 } from './errors.js';
+import { clientCredentialsDecision } from './grants/client-credentials.js';
+import type { TokenDecision } from './grants/decision.js';
+import { JWT_BEARER_GRANT, jwtBearerClient, readAssertion, sendsClientAuthentication } from './grants/jwt-bearer.js';
+import { readExchangeRequest, TOKEN_EXCHANGE_GRANT, type TokenExchangeContext, tokenExchangeDecision } from './grants/token-exchange.js';
 import { draftAccessToken, type IssuedToken, signAccessToken, type TokenDraft } from './issue.js';
 import { readTokenParameters, type TokenParameters } from './parameters.js';
 import type { RevocationList } from './revocations.js';
 
-export interface TokenEndpointContext extends AuthenticationContext {
+export interface TokenEndpointContext extends AuthenticationContext, TokenExchangeContext {
   issuer: string;
   accessTokenTtl: number;
   db: Db;
@@ -53,6 +57,7 @@ export interface TokenRequest {
 }
 
 export interface TokenSuccess {
+  /** The client that asked (and, in a token exchange, the actor): usage and quotas count its tokens. */
   client: ClientRecord;
   /** The platform identity, when the client signed in with its platform's JWT. */
   identity: FederatedIdentityUse | undefined;
@@ -62,61 +67,123 @@ export interface TokenSuccess {
   dpopNonce: string | undefined;
   /** When a quota applies: where the client stands, for the RateLimit-* headers. */
   quota: QuotaStanding | undefined;
+  /** A token exchange: RFC 8693's issued_token_type, and what the audit trail records of it. */
+  exchange: { issuedTokenType: string; subject: string; subjectClientId: string | undefined; chain: string[] } | undefined;
 }
 
-export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
+export const SUPPORTED_GRANT_TYPES = ['client_credentials', TOKEN_EXCHANGE_GRANT, JWT_BEARER_GRANT] as const;
+type GrantType = (typeof SUPPORTED_GRANT_TYPES)[number];
 
 /**
- * POST /oauth/token, as a list of steps (RFC 6749 §4.4 with RFC 8707 resource indicators).
- * Cheap syntactic checks come before client authentication so a malformed request never
- * costs an argon2 verification.
+ * POST /oauth/token, as a list of steps: RFC 6749 §4.4 with RFC 8707 resource indicators,
+ * RFC 8693 token exchange (grants/token-exchange.ts) and the RFC 7523 JWT bearer grant
+ * (grants/jwt-bearer.ts). Cheap syntactic checks come before
+ * client authentication so a malformed request never costs an argon2 verification; the
+ * grant decides what the token is; the steps after it are every grant's.
  */
 export async function handleTokenRequest(ctx: TokenEndpointContext, request: TokenRequest): Promise<TokenSuccess> {
   const params = readTokenParameters(request.body);
-  checkGrantType(params);
+  const grantType = checkGrantType(params);
+  if (grantType === JWT_BEARER_GRANT && !sendsClientAuthentication(request.authorization, params)) {
+    return handleJwtBearerWithoutClientAuthentication(ctx, request, params);
+  }
   const credentials = readClientCredentials(request.authorization, params);
   try {
     const requestedAudiences = readRequestedAudiences(params);
     const requestedScopes = readRequestedScopes(params);
-    const { client, identity } = await authenticateClient(ctx, credentials, request.ip);
+    const exchange = grantType === TOKEN_EXCHANGE_GRANT ? readExchangeRequest(params) : undefined;
+    const assertion = grantType === JWT_BEARER_GRANT ? readAssertion(params) : undefined;
+    const authentication = await authenticateClient(ctx, credentials, request.ip);
+    const { client, identity } =
+      assertion === undefined
+        ? authentication
+        : await jwtBearerClient(ctx, assertion, { authenticated: authentication.client, requestedClientId: undefined, ip: request.ip });
     try {
-      const services = selectServices(client, requestedAudiences);
-      const scopes = selectScopes(services, requestedScopes);
-      // After authentication: a failing proof must tell nothing about the secret. Not a
-      // client authentication failure either, so it spends no failure budget: the caller
-      // has just proven the secret, and a proof costs one signature check, not argon2.
-      const dpop = await dpopBinding(ctx.dpop, client, request.dpop);
-      const now = ctx.clock();
-      // Last of the checks, so that a refused request never counts against the quota.
-      const quota = ctx.quotas.quotaOf(client);
-      const decision = quota === undefined ? undefined : await ctx.quotas.admit(client, quota, now);
-      if (decision?.admitted === false) throw new QuotaExceeded(decision.retryAfterMs, decision.window);
-      try {
-        const shape = client.shapes.for(services);
-        const draft = draftAccessToken({
-          issuer: ctx.issuer,
-          ttl: shape.ttl ?? ctx.accessTokenTtl,
-          client,
-          services,
-          scopes,
-          now,
-          jkt: dpop?.jkt,
-          federatedIdentity: identity,
-          custom: shape.claims,
-        });
-        if (ctx.hook !== undefined) await callIssuanceHook(ctx, ctx.hook, draft, client, services, request.ip);
-        const token = await signAccessToken((await ctx.keys.get()).active, draft);
-        return { client, identity, services, token, dpopNonce: dpop?.nonce, quota: decision?.standing };
-      } catch (error) {
-        // Not issued after all: the quota gets this token back.
-        decision?.release();
-        throw error;
-      }
+      const decision =
+        exchange === undefined
+          ? clientCredentialsDecision(client, identity, requestedAudiences, requestedScopes, ctx.accessTokenTtl)
+          : await tokenExchangeDecision(ctx, client, exchange, requestedAudiences, requestedScopes);
+      return await issueToken(ctx, request, client, identity, decision);
     } catch (error) {
       throw concerning(error, { clientId: client.clientId });
     }
   } catch (error) {
     throw concerning(error, ctx.fingerprints.of(credentials.clientId));
+  }
+}
+
+/** RFC 7523 §2.1 without client authentication (§3.1 makes it optional): the assertion names the client. */
+async function handleJwtBearerWithoutClientAuthentication(
+  ctx: TokenEndpointContext,
+  request: TokenRequest,
+  params: TokenParameters,
+): Promise<TokenSuccess> {
+  const requestedAudiences = readRequestedAudiences(params);
+  const requestedScopes = readRequestedScopes(params);
+  const assertion = readAssertion(params);
+  const { client, identity } = await jwtBearerClient(ctx, assertion, {
+    authenticated: undefined,
+    requestedClientId: params.client_id,
+    ip: request.ip,
+  });
+  try {
+    const decision = clientCredentialsDecision(client, identity, requestedAudiences, requestedScopes, ctx.accessTokenTtl);
+    return await issueToken(ctx, request, client, identity, decision);
+  } catch (error) {
+    throw concerning(error, { clientId: client.clientId });
+  }
+}
+
+/** The steps every grant shares once it has decided: the DPoP proof, the quota, the draft, the hook, the signature. */
+async function issueToken(
+  ctx: TokenEndpointContext,
+  request: TokenRequest,
+  client: ClientRecord,
+  identity: FederatedIdentityUse | undefined,
+  decision: TokenDecision,
+): Promise<TokenSuccess> {
+  // After authentication: a failing proof must tell nothing about the secret. Not a
+  // client authentication failure either, so it spends no failure budget: the caller
+  // has just proven the secret, and a proof costs one signature check, not argon2.
+  const dpop = await dpopBinding(ctx.dpop, client, request.dpop);
+  // A DPoP-bound subject token may be exchanged only by whoever holds its key (RFC 9449).
+  if (decision.requiredJkt !== undefined && dpop?.jkt !== decision.requiredJkt) {
+    throw new InvalidRequest(
+      dpop === undefined
+        ? 'the subject_token is DPoP-bound: send a DPoP proof of its key'
+        : "the subject_token is DPoP-bound to another key than the DPoP proof's",
+    );
+  }
+  const now = ctx.clock();
+  // Last of the checks, so that a refused request never counts against the quota.
+  const quota = ctx.quotas.quotaOf(client);
+  const admission = quota === undefined ? undefined : await ctx.quotas.admit(client, quota, now);
+  if (admission?.admitted === false) throw new QuotaExceeded(admission.retryAfterMs, admission.window);
+  try {
+    const draft = draftAccessToken({
+      issuer: ctx.issuer,
+      ttl: decision.ttl,
+      subject: decision.subject,
+      services: decision.services,
+      scopes: decision.scopes,
+      now,
+      jkt: dpop?.jkt,
+      federatedIdentity: decision.federatedIdentity,
+      custom: decision.custom,
+      act: decision.act,
+      mayAct: decision.mayAct,
+    });
+    if (ctx.hook !== undefined) await callIssuanceHook(ctx, ctx.hook, draft, client, decision.services, request.ip);
+    const token = await signAccessToken((await ctx.keys.get()).active, draft);
+    const exchange =
+      decision.exchange === undefined || decision.issuedTokenType === undefined
+        ? undefined
+        : { issuedTokenType: decision.issuedTokenType, ...decision.exchange };
+    return { client, identity, services: decision.services, token, dpopNonce: dpop?.nonce, quota: admission?.standing, exchange };
+  } catch (error) {
+    // Not issued after all: the quota gets this token back.
+    admission?.release();
+    throw error;
   }
 }
 
@@ -178,11 +245,14 @@ async function callIssuanceHook(
   throw new TemporarilyUnavailable(`issuance hook failed: ${outcome.reason} (${outcome.detail})`);
 }
 
-function checkGrantType(params: TokenParameters): void {
-  if (params.grant_type === undefined || params.grant_type === '') throw new InvalidRequest('grant_type is required');
-  if (params.grant_type !== 'client_credentials') {
-    throw new UnsupportedGrantType(`grant_type ${quoteParameter(params.grant_type)} is not supported; use client_credentials`);
+function checkGrantType(params: TokenParameters): GrantType {
+  const grantType = params.grant_type;
+  if (grantType === undefined || grantType === '') throw new InvalidRequest('grant_type is required');
+  const supported = SUPPORTED_GRANT_TYPES.find((name) => name === grantType);
+  if (supported === undefined) {
+    throw new UnsupportedGrantType(`grant_type ${quoteParameter(grantType)} is not supported; use ${SUPPORTED_GRANT_TYPES.join(' or ')}`);
   }
+  return supported;
 }
 
 /**
@@ -210,34 +280,4 @@ export function readRequestedScopes(params: TokenParameters): string[] | undefin
     if (!isValidScopeToken(scope)) throw new InvalidScope('scope contains characters RFC 6749 §3.3 does not allow');
   }
   return [...new Set(scopes)];
-}
-
-/**
- * Which granted services the token is for. Nothing asked and exactly one granted: that
- * one. Nothing asked and several granted: the caller must choose. Anything not granted
- * (or unknown) is invalid_target.
- */
-export function selectServices(client: ClientRecord, audiences: string[]): GrantedService[] {
-  if (audiences.length === 0) {
-    const granted = [...client.grants.values()];
-    if (granted.length === 1) return granted;
-    if (granted.length === 0) throw new InvalidTarget('the client is not granted any service');
-    throw new InvalidTarget('the client is granted several services: name one with resource or audience');
-  }
-  return audiences.map((audience) => {
-    const service = client.grants.get(audience);
-    if (service === undefined) throw new InvalidTarget(`the client is not granted the service ${quoteParameter(audience)}`);
-    return service;
-  });
-}
-
-/** The requested scopes must be granted for the chosen services; omitted means all of those. */
-export function selectScopes(services: GrantedService[], requested: string[] | undefined): string[] {
-  const granted = new Set(services.flatMap((service) => service.scopes));
-  if (requested === undefined) return [...granted];
-  const missing = requested.filter((scope) => !granted.has(scope));
-  if (missing.length > 0) {
-    throw new InvalidScope(`scope not granted: ${quoteParameter(missing.join(' '))}`);
-  }
-  return requested;
 }

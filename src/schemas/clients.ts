@@ -1,5 +1,6 @@
 import Type, { type Static } from 'typebox';
 import {
+  CLIENT_ID_PATTERN,
   clientIdSchema,
   dateTime,
   filterText,
@@ -20,8 +21,40 @@ import {
 import { AUTH_METHODS, CLIENT_STATUSES } from './enums.js';
 import { accessTokenTtlSchema, claimsSchema, tokenQuotaResource, tokenQuotaSchema } from './policy.js';
 
-/** A client's grant: a service and the scopes of it the client may ask for. */
-export const grantSchema = Type.Object({ service: serviceIdSchema, scopes: scopeList }, { additionalProperties: false });
+/**
+ * Whom a client may act for in a token exchange (RFC 8693) when it gets tokens for the
+ * grant's service: a client_id (that client's tokens), `issuer:<trusted issuer id>` (tokens
+ * of that issuer, which must have `token_exchange`), or `*` (any subject).
+ */
+export const EXCHANGE_SUBJECT_PATTERN = `^(\\*|issuer:[a-z0-9._-]{3,64}|${CLIENT_ID_PATTERN.source.slice(1, -1)})$`;
+export const exchangeSchema = Type.Object(
+  {
+    subjects: Type.Array(Type.String({ minLength: 1, maxLength: 71, pattern: EXCHANGE_SUBJECT_PATTERN }), {
+      minItems: 1,
+      maxItems: 50,
+      uniqueItems: true,
+    }),
+  },
+  { additionalProperties: false },
+);
+export type ExchangeInput = Static<typeof exchangeSchema>;
+
+/**
+ * A client's grant: a service, the scopes of it the client may ask for, and whom it may act
+ * for when it exchanges a token for that service (none: no exchange).
+ */
+export const grantSchema = Type.Object(
+  { service: serviceIdSchema, scopes: scopeList, exchange: Type.Optional(exchangeSchema) },
+  { additionalProperties: false },
+);
+
+/** RFC 8693 §4.4: the client_ids that may act for the client; its tokens carry them as `may_act`. */
+export const mayActSchema = Type.Array(clientIdSchema, {
+  minItems: 1,
+  maxItems: 20,
+  uniqueItems: true,
+  description: 'The client_ids that may act for this client in a token exchange (RFC 8693 may_act); null: any the grants allow.',
+});
 
 export const authMethodSchema = stringEnum(AUTH_METHODS);
 export const clientStatusSchema = stringEnum(CLIENT_STATUSES);
@@ -89,6 +122,7 @@ const editableClientFields = {
   access_token_ttl: accessTokenTtlSchema,
   claims: claimsSchema,
   token_quota: nullable(tokenQuotaSchema),
+  may_act: nullable(mayActSchema),
 };
 
 /**
@@ -114,6 +148,7 @@ const optionalClientFields = {
   access_token_ttl: Type.Optional(editableClientFields.access_token_ttl),
   claims: Type.Optional(editableClientFields.claims),
   token_quota: Type.Optional(editableClientFields.token_quota),
+  may_act: Type.Optional(editableClientFields.may_act),
 };
 
 export const createClientBody = Type.Object(
@@ -158,7 +193,13 @@ export const clientResource = Type.Object(
     first_name: nullable(Type.String()),
     last_name: nullable(Type.String()),
     roles: Type.Array(Type.String()),
-    grants: Type.Array(Type.Object({ service: Type.String(), scopes: Type.Array(Type.String()) })),
+    grants: Type.Array(
+      Type.Object({
+        service: Type.String(),
+        scopes: Type.Array(Type.String()),
+        exchange: Type.Optional(Type.Object({ subjects: Type.Array(Type.String()) })),
+      }),
+    ),
     ip_ranges: Type.Array(Type.String()),
     auth_method: authMethodSchema,
     jwks: nullable(Type.Object({ keys: Type.Array(Type.Object({}, { additionalProperties: true })) }, { additionalProperties: true })),
@@ -179,6 +220,7 @@ export const clientResource = Type.Object(
     access_token_ttl: nullable(Type.Integer()),
     claims: Type.Record(Type.String(), Type.Unknown()),
     token_quota: nullable(tokenQuotaResource),
+    may_act: nullable(Type.Array(Type.String())),
     status: clientStatusSchema,
     last_used_at: nullable(Type.String({ format: 'date-time' })),
     /** Which platform identity got the last token (federated clients), else null. */

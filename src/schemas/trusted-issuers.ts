@@ -36,6 +36,12 @@ const trustedIssuerFields = {
     description: 'Seconds since its iat that a token is still accepted.',
   }),
   algorithms: Type.Array(stringEnum(FEDERATED_ALGORITHMS), { minItems: 1, maxItems: FEDERATED_ALGORITHMS.length, uniqueItems: true }),
+  token_exchange: Type.Boolean({
+    description: 'Its tokens may be the subject_token of a token exchange (RFC 8693) by clients granted to act for `issuer:<id>`.',
+  }),
+  jwt_bearer: Type.Boolean({
+    description: 'Its tokens may be the assertion of the JWT bearer grant (RFC 7523 §2.1), for the client with a matching identity.',
+  }),
 };
 
 export const createTrustedIssuerBody = Type.Object(
@@ -47,6 +53,8 @@ export const createTrustedIssuerBody = Type.Object(
     audience: Type.Optional(trustedIssuerFields.audience),
     max_token_age: Type.Optional(trustedIssuerFields.max_token_age),
     algorithms: Type.Optional(trustedIssuerFields.algorithms),
+    token_exchange: Type.Optional(trustedIssuerFields.token_exchange),
+    jwt_bearer: Type.Optional(trustedIssuerFields.jwt_bearer),
   },
   { additionalProperties: false },
 );
@@ -63,6 +71,8 @@ export const patchTrustedIssuerBody = Type.Object(
     audience: Type.Optional(trustedIssuerFields.audience),
     max_token_age: Type.Optional(trustedIssuerFields.max_token_age),
     algorithms: Type.Optional(trustedIssuerFields.algorithms),
+    token_exchange: Type.Optional(trustedIssuerFields.token_exchange),
+    jwt_bearer: Type.Optional(trustedIssuerFields.jwt_bearer),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -79,6 +89,8 @@ export const trustedIssuerResource = Type.Object(
     audience: nullable(Type.String()),
     max_token_age: Type.Integer(),
     algorithms: Type.Array(stringEnum(FEDERATED_ALGORITHMS)),
+    token_exchange: Type.Boolean(),
+    jwt_bearer: Type.Boolean(),
     managed: Type.Boolean({
       description: 'Created by a configuration apply, which deletes it again once its document no longer lists it (prune).',
     }),

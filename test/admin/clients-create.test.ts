@@ -39,6 +39,7 @@ const RESOURCE_FIELDS = [
   'last_used_at',
   'last_used_identity',
   'managed',
+  'may_act',
   'name',
   'owner',
   'roles',

@@ -451,7 +451,16 @@ t.test('a trusted issuer is made before the federated clients that name it; the 
   const reordered = { ...document, trusted_issuers: [{ ...issuer, algorithms: ['RS256', 'ES256'] }] };
   t.same((await apply(database, reordered)).changes, [], 'nor the algorithms in another order');
   t.same((await exportConfig(database.db, Date.now())).trusted_issuers, [
-    { ...CLUSTER, jwks_uri: null, jwks: { keys: [key.publicJwk] }, audience: null, max_token_age: 600, algorithms: ['ES256', 'RS256'] },
+    {
+      ...CLUSTER,
+      jwks_uri: null,
+      jwks: { keys: [key.publicJwk] },
+      audience: null,
+      max_token_age: 600,
+      algorithms: ['ES256', 'RS256'],
+      token_exchange: false,
+      jwt_bearer: false,
+    },
   ]);
 
   const events = await database.db.select().from(auditEvents).orderBy(auditEvents.id);

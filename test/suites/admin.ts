@@ -12,5 +12,6 @@ import '../admin/openapi.test.js';
 import '../admin/services.test.js';
 import '../admin/trusted-issuers.test.js';
 import '../admin/unstorable-input.test.js';
+import '../cli/delegation.test.js';
 import '../cli/issuers.test.js';
 import '../config-as-code/apply.test.js';

@@ -1,6 +1,7 @@
 import type { Client, TokenQuota } from '../api';
 import { exactTime, managedText, quotaText, relativeTime } from '../format';
 import { type DetailRow, DetailsList } from '../ui/DetailsList';
+import { ExchangeNote } from './ExchangeSubjects';
 import { authMethodLabel } from './federated-identities';
 
 function Time({ iso, none = 'never' }: { iso: string | null; none?: string }) {
@@ -19,6 +20,7 @@ function Grants({ grants }: { grants: Client['grants'] }) {
       {grants.map((grant) => (
         <li key={grant.service}>
           <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}
+          <ExchangeNote exchange={grant.exchange} />
         </li>
       ))}
     </ul>

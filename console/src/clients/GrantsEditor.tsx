@@ -1,7 +1,8 @@
 import { type ReactNode, useState } from 'react';
 import type { Service } from '../api';
+import { type Exchange, ExchangeNote, ExchangeSubjectsField, exchangeFromText, exchangeText } from './ExchangeSubjects';
 
-export type Grant = { service: string; scopes: string[] };
+export type Grant = { service: string; scopes: string[]; exchange?: Exchange };
 
 /** A client's grants: the list, and a service picker whose scopes are ticked before "Add grant". */
 export function GrantsEditor({
@@ -19,13 +20,19 @@ export function GrantsEditor({
 }) {
   const [pickService, setPickService] = useState('');
   const [pickScopes, setPickScopes] = useState<Set<string>>(new Set());
+  const [pickExchange, setPickExchange] = useState('');
   const picked = services.find((service) => service.id === pickService);
 
   const addGrant = () => {
     if (picked === undefined) return;
-    onChange([...grants.filter((grant) => grant.service !== picked.id), { service: picked.id, scopes: [...pickScopes] }]);
+    const exchange = exchangeFromText(pickExchange);
+    onChange([
+      ...grants.filter((grant) => grant.service !== picked.id),
+      { service: picked.id, scopes: [...pickScopes], ...(exchange !== undefined && { exchange }) },
+    ]);
     setPickService('');
     setPickScopes(new Set());
+    setPickExchange('');
   };
 
   return (
@@ -37,7 +44,8 @@ export function GrantsEditor({
         <ul>
           {grants.map((grant) => (
             <li key={grant.service}>
-              <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}{' '}
+              <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}
+              <ExchangeNote exchange={grant.exchange} />{' '}
               <button
                 type="button"
                 className="link"
@@ -58,6 +66,7 @@ export function GrantsEditor({
           setPickService(event.target.value);
           const existing = grants.find((grant) => grant.service === event.target.value);
           setPickScopes(new Set(existing?.scopes ?? []));
+          setPickExchange(exchangeText(existing?.exchange));
         }}
       >
         <option value="">Choose a service</option>
@@ -88,6 +97,7 @@ export function GrantsEditor({
           ))}
         </fieldset>
       )}
+      {picked !== undefined && <ExchangeSubjectsField value={pickExchange} onChange={setPickExchange} />}
       <button type="button" className="secondary" disabled={picked === undefined} onClick={addGrant}>
         {picked !== undefined && grants.some((grant) => grant.service === picked.id) ? 'Replace grant' : 'Add grant'}
       </button>

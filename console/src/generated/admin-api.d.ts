@@ -283,6 +283,9 @@ export interface paths {
                                 grants: {
                                     service: string;
                                     scopes: string[];
+                                    exchange?: {
+                                        subjects: string[];
+                                    };
                                 }[];
                                 ip_ranges: string[];
                                 /** @enum {string} */
@@ -318,6 +321,7 @@ export interface paths {
                                     /** @enum {string} */
                                     mode: "enforce" | "log";
                                 } | null;
+                                may_act: string[] | null;
                                 /** @enum {string} */
                                 status: "active" | "disabled" | "expired";
                                 /** Format: date-time */
@@ -454,6 +458,9 @@ export interface paths {
                         grants?: {
                             service: string;
                             scopes: string[];
+                            exchange?: {
+                                subjects: string[];
+                            };
                         }[];
                         ip_ranges?: string[];
                         /** Format: date-time */
@@ -493,6 +500,8 @@ export interface paths {
                             /** @enum {string} */
                             mode?: "enforce" | "log";
                         } | null;
+                        /** @description The client_ids that may act for this client in a token exchange (RFC 8693 may_act); null: any the grants allow. */
+                        may_act?: string[] | null;
                     };
                 };
             };
@@ -521,6 +530,9 @@ export interface paths {
                             grants: {
                                 service: string;
                                 scopes: string[];
+                                exchange?: {
+                                    subjects: string[];
+                                };
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
@@ -556,6 +568,7 @@ export interface paths {
                                 /** @enum {string} */
                                 mode: "enforce" | "log";
                             } | null;
+                            may_act: string[] | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -719,6 +732,9 @@ export interface paths {
                             grants: {
                                 service: string;
                                 scopes: string[];
+                                exchange?: {
+                                    subjects: string[];
+                                };
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
@@ -754,6 +770,7 @@ export interface paths {
                                 /** @enum {string} */
                                 mode: "enforce" | "log";
                             } | null;
+                            may_act: string[] | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1008,6 +1025,9 @@ export interface paths {
                         grants?: {
                             service: string;
                             scopes: string[];
+                            exchange?: {
+                                subjects: string[];
+                            };
                         }[];
                         ip_ranges?: string[];
                         /** Format: date-time */
@@ -1047,6 +1067,8 @@ export interface paths {
                             /** @enum {string} */
                             mode?: "enforce" | "log";
                         } | null;
+                        /** @description The client_ids that may act for this client in a token exchange (RFC 8693 may_act); null: any the grants allow. */
+                        may_act?: string[] | null;
                     };
                 };
             };
@@ -1075,6 +1097,9 @@ export interface paths {
                             grants: {
                                 service: string;
                                 scopes: string[];
+                                exchange?: {
+                                    subjects: string[];
+                                };
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
@@ -1110,6 +1135,7 @@ export interface paths {
                                 /** @enum {string} */
                                 mode: "enforce" | "log";
                             } | null;
+                            may_act: string[] | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1271,6 +1297,9 @@ export interface paths {
                             grants: {
                                 service: string;
                                 scopes: string[];
+                                exchange?: {
+                                    subjects: string[];
+                                };
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
@@ -1306,6 +1335,7 @@ export interface paths {
                                 /** @enum {string} */
                                 mode: "enforce" | "log";
                             } | null;
+                            may_act: string[] | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -1469,6 +1499,9 @@ export interface paths {
                             grants: {
                                 service: string;
                                 scopes: string[];
+                                exchange?: {
+                                    subjects: string[];
+                                };
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
@@ -1504,6 +1537,7 @@ export interface paths {
                                 /** @enum {string} */
                                 mode: "enforce" | "log";
                             } | null;
+                            may_act: string[] | null;
                             /** @enum {string} */
                             status: "active" | "disabled" | "expired";
                             /** Format: date-time */
@@ -2736,6 +2770,8 @@ export interface paths {
                                 audience: string | null;
                                 max_token_age: number;
                                 algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
+                                token_exchange: boolean;
+                                jwt_bearer: boolean;
                                 /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                                 managed: boolean;
                                 /** Format: date-time */
@@ -2874,6 +2910,10 @@ export interface paths {
                         /** @description Seconds since its iat that a token is still accepted. */
                         max_token_age?: number;
                         algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
+                        /** @description Its tokens may be the subject_token of a token exchange (RFC 8693) by clients granted to act for `issuer:<id>`. */
+                        token_exchange?: boolean;
+                        /** @description Its tokens may be the assertion of the JWT bearer grant (RFC 7523 §2.1), for the client with a matching identity. */
+                        jwt_bearer?: boolean;
                     };
                 };
             };
@@ -2898,6 +2938,8 @@ export interface paths {
                             audience: string | null;
                             max_token_age: number;
                             algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
+                            token_exchange: boolean;
+                            jwt_bearer: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -3048,6 +3090,8 @@ export interface paths {
                             audience: string | null;
                             max_token_age: number;
                             algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
+                            token_exchange: boolean;
+                            jwt_bearer: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -3305,6 +3349,10 @@ export interface paths {
                         /** @description Seconds since its iat that a token is still accepted. */
                         max_token_age?: number;
                         algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
+                        /** @description Its tokens may be the subject_token of a token exchange (RFC 8693) by clients granted to act for `issuer:<id>`. */
+                        token_exchange?: boolean;
+                        /** @description Its tokens may be the assertion of the JWT bearer grant (RFC 7523 §2.1), for the client with a matching identity. */
+                        jwt_bearer?: boolean;
                     };
                 };
             };
@@ -3329,6 +3377,8 @@ export interface paths {
                             audience: string | null;
                             max_token_age: number;
                             algorithms: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
+                            token_exchange: boolean;
+                            jwt_bearer: boolean;
                             /** @description Created by a configuration apply, which deletes it again once its document no longer lists it (prune). */
                             managed: boolean;
                             /** Format: date-time */
@@ -4177,6 +4227,10 @@ export interface paths {
                                 /** @description Seconds since its iat that a token is still accepted. */
                                 max_token_age?: number;
                                 algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
+                                /** @description Its tokens may be the subject_token of a token exchange (RFC 8693) by clients granted to act for `issuer:<id>`. */
+                                token_exchange?: boolean;
+                                /** @description Its tokens may be the assertion of the JWT bearer grant (RFC 7523 §2.1), for the client with a matching identity. */
+                                jwt_bearer?: boolean;
                             }[];
                             clients?: {
                                 client_id: string;
@@ -4189,6 +4243,9 @@ export interface paths {
                                 grants?: {
                                     service: string;
                                     scopes: string[];
+                                    exchange?: {
+                                        subjects: string[];
+                                    };
                                 }[];
                                 ip_ranges?: string[];
                                 /** Format: date-time */
@@ -4228,6 +4285,8 @@ export interface paths {
                                     /** @enum {string} */
                                     mode?: "enforce" | "log";
                                 } | null;
+                                /** @description The client_ids that may act for this client in a token exchange (RFC 8693 may_act); null: any the grants allow. */
+                                may_act?: string[] | null;
                             }[];
                         };
                     };
@@ -4441,6 +4500,10 @@ export interface paths {
                             /** @description Seconds since its iat that a token is still accepted. */
                             max_token_age?: number;
                             algorithms?: ("ES256" | "ES384" | "PS256" | "RS256" | "EdDSA" | "Ed25519")[];
+                            /** @description Its tokens may be the subject_token of a token exchange (RFC 8693) by clients granted to act for `issuer:<id>`. */
+                            token_exchange?: boolean;
+                            /** @description Its tokens may be the assertion of the JWT bearer grant (RFC 7523 §2.1), for the client with a matching identity. */
+                            jwt_bearer?: boolean;
                         }[];
                         clients?: {
                             client_id: string;
@@ -4453,6 +4516,9 @@ export interface paths {
                             grants?: {
                                 service: string;
                                 scopes: string[];
+                                exchange?: {
+                                    subjects: string[];
+                                };
                             }[];
                             ip_ranges?: string[];
                             /** Format: date-time */
@@ -4492,6 +4558,8 @@ export interface paths {
                                 /** @enum {string} */
                                 mode?: "enforce" | "log";
                             } | null;
+                            /** @description The client_ids that may act for this client in a token exchange (RFC 8693 may_act); null: any the grants allow. */
+                            may_act?: string[] | null;
                         }[];
                     };
                 };

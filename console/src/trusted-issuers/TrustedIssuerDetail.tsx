@@ -22,6 +22,8 @@ function TrustedIssuerSummary({ issuer }: { issuer: TrustedIssuer }) {
     ['Audience', issuer.audience ?? "Portier's own issuer URL"],
     ['Oldest token', `${issuer.max_token_age} s`],
     ['Algorithms', issuer.algorithms.join(' ')],
+    ['Token exchange subject', issuer.token_exchange ? 'yes' : 'no'],
+    ['JWT bearer grant', issuer.jwt_bearer ? 'yes' : 'no'],
     ['Managed', managedText(issuer.managed)],
     ['Created', exactTime(issuer.created_at)],
     ['Updated', exactTime(issuer.updated_at)],

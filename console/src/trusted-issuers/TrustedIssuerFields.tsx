@@ -3,6 +3,7 @@ import type { NewTrustedIssuerBody, TrustedIssuer, TrustedIssuerPatch } from '..
 import { formText } from '../format';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import type { FormReading } from '../ui/useFormSubmission';
+import { IssuerUsesFields, readIssuerUses } from './IssuerUses';
 import { ALGORITHMS, DEFAULT_MAX_TOKEN_AGE, type IssuerFormValues, issuerFormBody, type KeySource, keySourceOf } from './issuer-form';
 
 const SOURCES: Array<[KeySource, string]> = [
@@ -27,13 +28,14 @@ function readIssuerForm(form: FormData): IssuerFormValues {
 
 /** The edit form's body: every field, so that it replaces what was there. */
 export function readIssuerChanges(form: FormData): FormReading<TrustedIssuerPatch> {
-  return issuerFormBody(readIssuerForm(form));
+  const made = issuerFormBody(readIssuerForm(form));
+  return made.ok ? { ok: true, body: { ...made.body, ...readIssuerUses(form) } } : made;
 }
 
 /** The new-issuer form's body: the edit form's, and the id. */
 export function readNewIssuer(form: FormData): FormReading<NewTrustedIssuerBody> {
   const made = issuerFormBody(readIssuerForm(form));
-  return made.ok ? { ok: true, body: { id: formText(form, 'id'), ...made.body } } : made;
+  return made.ok ? { ok: true, body: { id: formText(form, 'id'), ...made.body, ...readIssuerUses(form) } } : made;
 }
 
 /**
@@ -126,6 +128,7 @@ export function TrustedIssuerFields({
         ))}
         {error('algorithms')}
       </fieldset>
+      <IssuerUsesFields issuer={issuer} />
     </>
   );
 }

@@ -41,7 +41,9 @@ export interface IssuerFormValues {
  */
 export function issuerFormBody(
   values: IssuerFormValues,
-): { ok: true; body: Required<Omit<TrustedIssuerPatch, 'id'>> } | { ok: false; errors: Record<string, string[]> } {
+):
+  | { ok: true; body: Required<Omit<TrustedIssuerPatch, 'id' | 'token_exchange' | 'jwt_bearer'>> }
+  | { ok: false; errors: Record<string, string[]> } {
   const errors: Record<string, string[]> = {};
   let jwks: Required<TrustedIssuerPatch>['jwks'] = null;
   if (values.source === 'jwks') {

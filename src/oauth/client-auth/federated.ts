@@ -210,7 +210,7 @@ export async function checkFederatedAssertion(
  * the future (with the leeway); without `iat`, an `exp` further ahead than max_token_age,
  * so that such a token cannot be used for longer than one with `iat` could.
  */
-function tokenAgeProblem(claims: JWTPayload, maxTokenAge: number, now: number): string | undefined {
+export function tokenAgeProblem(claims: JWTPayload, maxTokenAge: number, now: number): string | undefined {
   const skew = ASSERTION_CLOCK_SKEW_SECONDS;
   if (claims.iat === undefined) {
     if (Number(claims.exp) > now + maxTokenAge + skew) return `it has no iat and expires more than max_token_age (${maxTokenAge} s) ahead`;

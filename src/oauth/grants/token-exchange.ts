@@ -1,0 +1,266 @@
+import { decodeJwt } from 'jose';
+import type { FederatedIdentityUse } from '../../clients/identities.js';
+import type { ClientRecord, GrantedService } from '../../clients/record.js';
+import { quoteParameter } from '../../lib/redact.js';
+import { effectiveTtl, mergedClaims } from '../../policy/shapes.js';
+import { type AccessTokenContext, checkAccessToken } from '../access-tokens.js';
+import type { FederationContext } from '../client-auth/federated.js';
+import { type ActClaim, actChain, actClaim, actDepth, mayActClientIds } from '../delegation.js';
+import { InvalidRequest, InvalidScope, UnauthorizedClient } from '../errors.js';
+import type { TokenParameters } from '../parameters.js';
+import { selectServices } from './client-credentials.js';
+import { TOKEN_TYPES, type TokenDecision } from './decision.js';
+import { PlatformTokenRejected, type VerifiedPlatformToken, verifyPlatformToken } from './platform-token.js';
+
+/**
+ * OAuth 2.0 Token Exchange (RFC 8693): a client (the actor) trades a token it was given
+ * (the subject token: a caller's Portier access token, or a trusted issuer's JWT where that
+ * issuer has `token_exchange`) for one meant for the next service, which keeps the caller
+ * as its subject and names the actor in `act`. The rules, in order:
+ *
+ * 1. the target services are among the actor's grants (invalid_target), and each of those
+ *    grants has `exchange` (else unauthorized_client);
+ * 2. an `actor_token`, if sent, is an active Portier token of the requesting client;
+ * 3. the subject token is active: signed by our keys, not expired, not revoked, its client
+ *    active (else invalid_request, RFC 8693 §2.2.2); a DPoP-bound one only with a proof of
+ *    its key (checked with the request's proof, see oauth/token.ts). A trusted issuer's is
+ *    checked as federation checks platform tokens (grants/platform-token.ts);
+ * 4. its `may_act`, if any, names the actor; the actor's grant lists the subject
+ *    (`exchange.subjects`: its client_id, `issuer:<id>`, or `*`); the chain stays within
+ *    TOKEN_EXCHANGE_MAX_DEPTH actors (each invalid_request);
+ * 5. the scopes asked for are granted to the actor for the target and, where the subject's
+ *    client has a grant for the target too, to the subject: delegation never widens what
+ *    either may do (invalid_scope); none asked: all that both allow;
+ * 6. the new token lives no longer than the subject token, nor than a token of the
+ *    subject's for the target would.
+ */
+
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/**
+ * What the exchange needs besides the request: the access-token check's context, the
+ * trusted issuers (for their tokens as subjects), the default lifetime, the depth limit.
+ */
+export interface TokenExchangeContext extends AccessTokenContext, Pick<FederationContext, 'remoteJwks' | 'federation'> {
+  accessTokenTtl: number;
+  /** TOKEN_EXCHANGE_MAX_DEPTH: the most actors a chain may have. */
+  tokenExchangeMaxDepth: number;
+}
+
+/** The token types a subject token may be sent as. */
+const SUBJECT_TOKEN_TYPES: readonly string[] = [TOKEN_TYPES.accessToken, TOKEN_TYPES.jwt, TOKEN_TYPES.idToken];
+/** What Portier issues, and so what may be requested. */
+const ISSUABLE_TOKEN_TYPES: readonly string[] = [TOKEN_TYPES.accessToken, TOKEN_TYPES.jwt];
+/** Longer than any token Portier or a platform issues; anything longer is refused unread. */
+const MAX_TOKEN_LENGTH = 16 * 1024;
+
+/** A token exchange request's parameters, checked for syntax before the client authenticates (nothing costly). */
+export interface ExchangeRequest {
+  subjectToken: string;
+  subjectTokenType: string;
+  actorToken: string | undefined;
+  issuedTokenType: string;
+}
+
+export function readExchangeRequest(params: TokenParameters): ExchangeRequest {
+  const { subject_token: subjectToken, subject_token_type: subjectTokenType } = params;
+  if (subjectToken === undefined || subjectToken === '') throw new InvalidRequest('subject_token is required');
+  if (subjectTokenType === undefined || subjectTokenType === '') throw new InvalidRequest('subject_token_type is required');
+  if (!SUBJECT_TOKEN_TYPES.includes(subjectTokenType)) {
+    throw new InvalidRequest(
+      `subject_token_type ${quoteParameter(subjectTokenType)} is not supported; use ${SUBJECT_TOKEN_TYPES.join(', ')}`,
+    );
+  }
+  const requested = params.requested_token_type;
+  if (requested !== undefined && !ISSUABLE_TOKEN_TYPES.includes(requested)) {
+    throw new InvalidRequest(
+      `requested_token_type ${quoteParameter(requested)} cannot be issued; use ${ISSUABLE_TOKEN_TYPES.join(' or ')}`,
+    );
+  }
+  const { actor_token: actorToken, actor_token_type: actorTokenType } = params;
+  if ((actorToken === undefined) !== (actorTokenType === undefined)) {
+    throw new InvalidRequest('actor_token and actor_token_type must be sent together');
+  }
+  if (actorTokenType !== undefined && !ISSUABLE_TOKEN_TYPES.includes(actorTokenType)) {
+    throw new InvalidRequest(
+      `actor_token_type ${quoteParameter(actorTokenType)} is not supported; use ${ISSUABLE_TOKEN_TYPES.join(' or ')}`,
+    );
+  }
+  if (subjectToken.length > MAX_TOKEN_LENGTH || (actorToken?.length ?? 0) > MAX_TOKEN_LENGTH) {
+    throw new InvalidRequest('subject_token or actor_token is too long');
+  }
+  return { subjectToken, subjectTokenType, actorToken, issuedTokenType: requested ?? TOKEN_TYPES.accessToken };
+}
+
+/** The subject of an exchange, as the subject token says: whom the new token is for, and the chain so far. */
+interface ExchangeSubject {
+  /** What `exchange.subjects` lists it as: its client_id (or `issuer:<id>` for a trusted issuer's). */
+  policyNames: string[];
+  /** How the audit trail names it. */
+  name: string;
+  /** The subject's client; undefined for a trusted issuer's subject. */
+  client: ClientRecord | undefined;
+  /** What the new token's `sub` is for a trusted issuer's subject: `<issuer id>:<sub>`. */
+  external: string | undefined;
+  /** The subject token's `act`: the actors before this one. */
+  act: ActClaim | undefined;
+  /** Whom the subject token allows to act for it (`may_act`); undefined: any. */
+  mayAct: string[] | undefined;
+  /** Seconds since the epoch. */
+  exp: number;
+  jkt: string | undefined;
+  federatedIdentity: FederatedIdentityUse | undefined;
+}
+
+/** The token exchange's decision for the authenticated actor, or the error that refuses it. */
+export async function tokenExchangeDecision(
+  ctx: TokenExchangeContext,
+  actor: ClientRecord,
+  request: ExchangeRequest,
+  audiences: string[],
+  requestedScopes: string[] | undefined,
+): Promise<TokenDecision> {
+  const services = selectServices(actor, audiences);
+  for (const service of services) {
+    if (service.exchange === null) {
+      throw new UnauthorizedClient(`the client may not exchange tokens for the service ${quoteParameter(service.serviceId)}`);
+    }
+  }
+  if (request.actorToken !== undefined) await checkActorToken(ctx, actor, request.actorToken);
+  const subject =
+    request.subjectTokenType !== TOKEN_TYPES.accessToken && issuerOf(request.subjectToken) !== ctx.issuer
+      ? await readTrustedIssuerSubject(ctx, request)
+      : await readPortierSubject(ctx, request);
+
+  if (subject.mayAct !== undefined && !subject.mayAct.includes(actor.clientId)) {
+    throw new InvalidRequest('the subject token does not allow this client to act for it (may_act)');
+  }
+  for (const service of services) {
+    const allowed = service.exchange?.subjects ?? [];
+    if (!allowed.includes('*') && !subject.policyNames.some((name) => allowed.includes(name))) {
+      throw new InvalidRequest(
+        `the client may not act for ${quoteParameter(subject.name)} at the service ${quoteParameter(service.serviceId)}`,
+      );
+    }
+  }
+  const depth = actDepth(subject.act) + 1;
+  if (depth > ctx.tokenExchangeMaxDepth) {
+    throw new InvalidRequest(`the delegation chain would be ${depth} actors deep; at most ${ctx.tokenExchangeMaxDepth} are allowed`);
+  }
+
+  const scopes = delegatedScopes(services, subject.client, requestedScopes);
+  // A trusted issuer's subject has no client: the target services' own lifetime and claims.
+  const shape = subject.client?.shapes.for(services) ?? {
+    ttl: effectiveTtl(NO_CLIENT_POLICY, services),
+    claims: mergedClaims(NO_CLIENT_POLICY, services),
+  };
+  const remaining = subject.exp - Math.floor(ctx.clock() / 1000);
+  return {
+    subject: subject.client !== undefined ? { client: subject.client } : { external: subject.external ?? subject.name },
+    services,
+    scopes,
+    ttl: Math.max(1, Math.min(shape.ttl ?? ctx.accessTokenTtl, remaining)),
+    custom: shape.claims,
+    federatedIdentity: subject.federatedIdentity,
+    act: actClaim(actor.clientId, subject.act),
+    requiredJkt: subject.jkt,
+    issuedTokenType: request.issuedTokenType,
+    exchange: { subject: subject.name, subjectClientId: subject.client?.clientId, chain: actChain(subject.act) },
+  };
+}
+
+/** RFC 8693 §2.1: an actor token stands for the party that acts; here it must be the requesting client's own, and active. */
+async function checkActorToken(ctx: TokenExchangeContext, actor: ClientRecord, token: string): Promise<void> {
+  const check = await checkAccessToken(ctx, token);
+  if (!check.active)
+    throw new InvalidRequest('the actor_token is not an active access token of this server', `actor_token: ${check.reason}`);
+  if (check.client.clientId !== actor.clientId) {
+    throw new InvalidRequest('the actor_token must be an access token of the requesting client', `actor_token of ${check.client.clientId}`);
+  }
+}
+
+/** A subject token that is one of Portier's access tokens, checked as every access token is. */
+async function readPortierSubject(ctx: TokenExchangeContext, request: ExchangeRequest): Promise<ExchangeSubject> {
+  if (request.subjectTokenType === TOKEN_TYPES.idToken) throw new InvalidRequest('an id_token subject must come from a trusted issuer');
+  if (issuerOf(request.subjectToken) !== ctx.issuer) {
+    throw new InvalidRequest('the subject_token was not issued by this server', 'subject token of another issuer');
+  }
+  const check = await checkAccessToken(ctx, request.subjectToken);
+  if (!check.active) throw new InvalidRequest('the subject_token is not an active access token', `subject_token: ${check.reason}`);
+  const { claims, client } = check;
+  return {
+    policyNames: [client.clientId],
+    name: client.clientId,
+    client,
+    external: undefined,
+    act: claims.act,
+    mayAct: claims.mayAct === undefined ? undefined : mayActClientIds(claims.mayAct),
+    exp: claims.exp,
+    jkt: claims.jkt,
+    federatedIdentity: claims.federatedIdentity,
+  };
+}
+
+/**
+ * A subject token from a trusted issuer with `token_exchange`, checked as federation checks
+ * a platform token (grants/platform-token.ts). The subject is `<issuer id>:<sub>`, listed in
+ * grants as `issuer:<issuer id>`; an `act` or `may_act` of another issuer's is not read.
+ */
+async function readTrustedIssuerSubject(ctx: TokenExchangeContext, request: ExchangeRequest): Promise<ExchangeSubject> {
+  let verified: VerifiedPlatformToken;
+  try {
+    verified = await verifyPlatformToken(ctx, request.subjectToken, 'token_exchange');
+  } catch (error) {
+    if (error instanceof PlatformTokenRejected) {
+      throw new InvalidRequest(
+        'the subject_token is not a valid token of a trusted issuer that allows token exchange',
+        `subject_token: ${error.detail}`,
+      );
+    }
+    throw error;
+  }
+  const name = `${verified.issuer.id}:${verified.subject}`;
+  return {
+    policyNames: [`issuer:${verified.issuer.id}`],
+    name,
+    client: undefined,
+    external: name,
+    act: undefined,
+    mayAct: undefined,
+    exp: Number(verified.claims.exp),
+    jkt: undefined,
+    federatedIdentity: undefined,
+  };
+}
+
+/** The policy of no client at all: what a trusted issuer's subject brings to a token's lifetime and claims. */
+const NO_CLIENT_POLICY = { accessTokenTtl: null, claims: {} };
+
+/** The unverified `iss` of a JWT (only to choose how to verify it), or undefined when it is no JWT. */
+function issuerOf(token: string): string | undefined {
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The scopes of the new token: each granted to the actor for the target services, and, for
+ * a service the subject's client is granted too, to the subject for it. None asked: every
+ * scope both allow.
+ */
+function delegatedScopes(services: GrantedService[], subject: ClientRecord | undefined, requested: string[] | undefined): string[] {
+  const allowed = new Set<string>();
+  for (const service of services) {
+    const subjects = subject?.grants.get(service.audience)?.scopes;
+    for (const scope of service.scopes) if (subjects === undefined || subjects.includes(scope)) allowed.add(scope);
+  }
+  if (requested === undefined) return [...allowed];
+  const missing = requested.filter((scope) => !allowed.has(scope));
+  if (missing.length > 0) {
+    throw new InvalidScope(`scope not allowed to both the client and the subject: ${quoteParameter(missing.join(' '))}`);
+  }
+  return requested;
+}

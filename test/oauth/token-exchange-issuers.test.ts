@@ -1,0 +1,143 @@
+import { decodeJwt } from 'jose';
+import t, { type Test } from 'tap';
+import { auditEvents } from '../../src/db/schema.js';
+import { addClient, addService, basicAuth, buildWithAdmin, eventually, ISSUER, openBudgets, postToken } from '../helpers.js';
+import { type Platform, platformFetchConfig, platformServer } from '../platforms.js';
+
+// Token exchange with a trusted issuer's token as the subject (a person's token from the
+// company's identity provider, played by an HTTPS issuer on 127.0.0.1 with a certificate
+// made for the test), and the JWT bearer grant (RFC 7523 §2.1) with such a token.
+
+const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ID_TOKEN = 'urn:ietf:params:oauth:token-type:id_token';
+const JWT = 'urn:ietf:params:oauth:token-type:jwt';
+const LEDGER = { id: 'ledger', audience: 'https://ledger.example', scopes: ['ledger:read', 'ledger:write'] };
+
+async function setup(t: Test) {
+  const server = await buildWithAdmin(t, { config: { ...platformFetchConfig(), protection: openBudgets() } });
+  await addService(server.database, LEDGER);
+  const platforms = await platformServer(t);
+  const corp = await platforms.platform('corp', 'ES256');
+  const other = await platforms.platform('other', 'ES256');
+  const trusted = await server.admin('POST', '/admin/trusted-issuers', { id: 'corp-entra', issuer: corp.issuer, token_exchange: true });
+  t.equal(trusted.statusCode, 201, trusted.body);
+  t.equal(trusted.json().token_exchange, true);
+  t.equal(trusted.json().jwt_bearer, false);
+  await server.admin('POST', '/admin/trusted-issuers', { id: 'other-idp', issuer: other.issuer });
+  const orders = await addClient(server, {
+    client_id: 'orders-svc',
+    grants: [{ service: 'ledger', scopes: ['ledger:read'], exchange: { subjects: ['issuer:corp-entra'] } }],
+  });
+  const personToken = (platform: Platform, claims: Record<string, unknown> = {}) => {
+    const now = Math.floor(server.clock.now() / 1000);
+    return platform.sign({ sub: 'alice', aud: ISSUER, iat: now, exp: now + 600, ...claims });
+  };
+  const exchange = (form: Record<string, string>) =>
+    postToken(
+      server.app,
+      { grant_type: EXCHANGE, subject_token_type: ID_TOKEN, ...form },
+      { authorization: basicAuth(orders.clientId, orders.clientSecret) },
+    );
+  return { server, corp, other, orders, personToken, exchange };
+}
+
+function refused(t: Test, res: Awaited<ReturnType<typeof postToken>>, error: string, what: string) {
+  t.equal(res.statusCode, 400, `${what}: 400`);
+  t.equal(res.json().error, error, `${what}: ${error}`);
+}
+
+t.test("a trusted issuer's token as the subject: sub <issuer id>:<sub>, no client_id, the actor in act", async (t) => {
+  const { server, corp, personToken, exchange } = await setup(t);
+  const res = await exchange({ subject_token: await personToken(corp) });
+  t.equal(res.statusCode, 200, res.body);
+  t.ok(res.json().expires_in <= 600, 'no longer than the subject token');
+  const claims = decodeJwt(res.json().access_token);
+  t.equal(claims.sub, 'corp-entra:alice');
+  t.equal(claims.client_id, undefined, 'no client_id');
+  t.equal(claims.aud, LEDGER.audience);
+  t.equal(claims.scope, 'ledger:read', "the actor's grant bounds the scopes");
+  t.same(claims.act, { sub: 'service-account-orders-svc', client_id: 'orders-svc' });
+  // As a jwt too.
+  t.equal((await exchange({ subject_token: await personToken(corp), subject_token_type: JWT })).statusCode, 200);
+  const rows = await eventually(
+    () => server.database.db.select().from(auditEvents),
+    (events) => events.some((event) => event.action === 'token.exchanged'),
+  );
+  t.match(rows.find((event) => event.action === 'token.exchanged')?.details, { subject: 'corp-entra:alice', actor: 'orders-svc' });
+});
+
+t.test("refused: an issuer without token_exchange, one the grant does not list, an expired or another audience's token", async (t) => {
+  const { server, corp, other, personToken, exchange } = await setup(t);
+  refused(t, await exchange({ subject_token: await personToken(other) }), 'invalid_request', 'an issuer without token_exchange');
+  await server.admin('PATCH', '/admin/trusted-issuers/other-idp', { token_exchange: true });
+  // The change is in force on this instance before the admin API answers.
+  refused(t, await exchange({ subject_token: await personToken(other) }), 'invalid_request', 'an issuer the grant does not list');
+  const now = Math.floor(server.clock.now() / 1000);
+  refused(
+    t,
+    await exchange({ subject_token: await personToken(corp, { iat: now - 7200, exp: now - 3600 }) }),
+    'invalid_request',
+    'expired',
+  );
+  refused(
+    t,
+    await exchange({ subject_token: await personToken(corp, { aud: 'https://elsewhere.example' }) }),
+    'invalid_request',
+    'another audience',
+  );
+  refused(
+    t,
+    await exchange({ subject_token: await personToken(corp, {}).then((token) => `${token.slice(0, -4)}AAAA`) }),
+    'invalid_request',
+    'a bad signature',
+  );
+  const [, payload] = (await personToken(corp)).split('.');
+  const unsigned = `${Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url')}.${payload}.`;
+  refused(t, await exchange({ subject_token: unsigned }), 'invalid_request', 'unsigned');
+});
+
+t.test('the JWT bearer grant: a trusted issuer with jwt_bearer, for the client whose identity matches', async (t) => {
+  const { server, corp, orders, personToken } = await setup(t);
+  const created = await server.admin('POST', '/admin/clients', {
+    client_id: 'alice-app',
+    name: 'Alice app',
+    owner: 'alice',
+    auth_method: 'federated',
+    federated_identities: [{ issuer: 'corp-entra', subject: 'alice' }],
+    grants: [{ service: 'ledger', scopes: ['ledger:read'] }],
+  });
+  t.equal(created.statusCode, 201, created.body);
+  const bearer = (form: Record<string, string>, headers: Record<string, string> = {}) =>
+    postToken(server.app, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', ...form }, headers);
+
+  refused(t, await bearer({ assertion: await personToken(corp) }), 'invalid_grant', 'an issuer without jwt_bearer');
+  await server.admin('PATCH', '/admin/trusted-issuers/corp-entra', { jwt_bearer: true });
+  const res = await bearer({ assertion: await personToken(corp) });
+  t.equal(res.statusCode, 200, res.body);
+  const claims = decodeJwt(res.json().access_token);
+  t.equal(claims.client_id, 'alice-app');
+  t.same(claims.federated_identity, { issuer: 'corp-entra', subject: 'alice' });
+  t.equal(res.json().issued_token_type, undefined, 'no issued_token_type: not an exchange');
+  t.equal((await bearer({ assertion: await personToken(corp), client_id: 'alice-app' })).statusCode, 200, 'with client_id');
+
+  refused(t, await bearer({ assertion: await personToken(corp, { sub: 'bob' }) }), 'invalid_grant', 'nobody has that identity');
+  refused(
+    t,
+    await bearer({ assertion: await personToken(corp), client_id: 'orders-svc' }),
+    'invalid_grant',
+    'a client_id it does not match',
+  );
+  refused(
+    t,
+    await bearer({ assertion: await personToken(corp) }, { authorization: basicAuth(orders.clientId, orders.clientSecret) }),
+    'invalid_grant',
+    'another authenticated client',
+  );
+  const now = Math.floor(server.clock.now() / 1000);
+  refused(t, await bearer({ assertion: await personToken(corp, { iat: now - 7200, exp: now - 3600 }) }), 'invalid_grant', 'expired');
+  refused(t, await bearer({}), 'invalid_request', 'no assertion');
+  const wrongSecret = await bearer({ assertion: await personToken(corp) }, { authorization: basicAuth(orders.clientId, 'wrong') });
+  t.equal(wrongSecret.json().error, 'invalid_client', 'a failed client authentication stays invalid_client');
+  const metadata = (await server.app.inject('/.well-known/oauth-authorization-server')).json();
+  t.ok(metadata.grant_types_supported.includes('urn:ietf:params:oauth:grant-type:jwt-bearer'), 'discovery lists the grant');
+});
