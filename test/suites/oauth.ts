@@ -22,3 +22,5 @@ import '../oauth/private-key-jwt.test.js';
 import '../oauth/token-cache.test.js';
 import '../oauth/token-errors.test.js';
 import '../oauth/token.test.js';
+import '../tls/client-certificate.test.js';
+import '../tls/termination.test.js';
