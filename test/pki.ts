@@ -24,10 +24,10 @@ const ATTRIBUTE_OIDS: Record<string, string> = {
 };
 
 export interface SubjectAltNames {
-  dns?: string[];
-  uri?: string[];
-  ip?: string[];
-  email?: string[];
+  dns?: readonly string[];
+  uri?: readonly string[];
+  ip?: readonly string[];
+  email?: readonly string[];
 }
 
 export interface Certificate {

@@ -47,6 +47,8 @@ export function draftAccessToken(options: {
   now: number;
   /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), if any. */
   jkt?: string | undefined;
+  /** The SHA-256 thumbprint of the TLS client certificate the token is bound to (RFC 8705 §3.1), if any. */
+  x5t?: string | undefined;
   /** The platform identity a federated client signed in as. */
   federatedIdentity?: FederatedIdentityUse | undefined;
   /** Custom claims, if any. */
@@ -71,7 +73,9 @@ export function draftAccessToken(options: {
   };
   if (name !== '') claims.name = name;
   if (client.roles.length > 0) claims.roles = client.roles;
-  if (options.jkt !== undefined) claims.cnf = { jkt: options.jkt };
+  if (options.jkt !== undefined || options.x5t !== undefined) {
+    claims.cnf = { ...(options.jkt !== undefined && { jkt: options.jkt }), ...(options.x5t !== undefined && { 'x5t#S256': options.x5t }) };
+  }
   if (options.custom !== undefined) assignClaims(claims, options.custom);
   if (options.federatedIdentity !== undefined) claims[FEDERATED_IDENTITY_CLAIM] = options.federatedIdentity;
   return { claims, expiresIn: ttl, scope, jti, tokenType: options.jkt === undefined ? 'Bearer' : 'DPoP' };

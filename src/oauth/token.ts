@@ -1,3 +1,4 @@
+import { certificateThumbprint } from '../clients/certificates.js';
 import type { FederatedIdentityUse } from '../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../clients/record.js';
 import type { Db } from '../db/connect.js';
@@ -9,6 +10,7 @@ import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.j
 import { assignClaims } from '../policy/claims.js';
 import type { IssuanceHook } from '../policy/hook.js';
 import type { QuotaStanding, QuotaTracker } from '../policy/quota.js';
+import type { PresentedCertificate } from '../tls/client-certificate.js';
 import { type AuthenticationContext, authenticateClient } from './client-auth/authenticate.js';
 import { readClientCredentials } from './client-auth/credentials.js';
 import { type DpopContext, dpopBinding } from './dpop.js';
@@ -50,6 +52,8 @@ export interface TokenRequest {
   /** The DPoP header(s), as Node read them. */
   dpop?: string | string[] | undefined;
   ip: string;
+  /** The TLS client certificate of the request (tls/client-certificate.ts), if any. */
+  certificate?: PresentedCertificate | undefined;
 }
 
 export interface TokenSuccess {
@@ -74,7 +78,7 @@ export const SUPPORTED_GRANT_TYPES = ['client_credentials'] as const;
 export async function handleTokenRequest(ctx: TokenEndpointContext, request: TokenRequest): Promise<TokenSuccess> {
   const params = readTokenParameters(request.body);
   checkGrantType(params);
-  const credentials = readClientCredentials(request.authorization, params);
+  const credentials = readClientCredentials(request.authorization, params, request.certificate);
   try {
     const requestedAudiences = readRequestedAudiences(params);
     const requestedScopes = readRequestedScopes(params);
@@ -86,6 +90,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
       // client authentication failure either, so it spends no failure budget: the caller
       // has just proven the secret, and a proof costs one signature check, not argon2.
       const dpop = await dpopBinding(ctx.dpop, client, request.dpop);
+      const x5t = certificateBinding(client, request.certificate);
       const now = ctx.clock();
       // Last of the checks, so that a refused request never counts against the quota.
       const quota = ctx.quotas.quotaOf(client);
@@ -101,6 +106,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
           scopes,
           now,
           jkt: dpop?.jkt,
+          x5t,
           federatedIdentity: identity,
           custom: shape.claims,
         });
@@ -176,6 +182,20 @@ async function callIssuanceHook(
     return;
   }
   throw new TemporarilyUnavailable(`issuance hook failed: ${outcome.reason} (${outcome.detail})`);
+}
+
+/**
+ * RFC 8705 §3: the thumbprint the token is bound to, for a client whose tokens are bound to
+ * its certificate (tls_client_certificate_bound_access_tokens); undefined for other clients.
+ * A bound client without a certificate on this request is refused: a token it could use
+ * without the key is what binding is there to prevent.
+ */
+function certificateBinding(client: ClientRecord, presented: PresentedCertificate | undefined): string | undefined {
+  if (!client.certificateBound) return undefined;
+  if (presented === undefined) {
+    throw new InvalidRequest("this client's tokens are bound to its TLS client certificate: present one (RFC 8705)");
+  }
+  return certificateThumbprint(presented.certificate);
 }
 
 function checkGrantType(params: TokenParameters): void {

@@ -286,7 +286,7 @@ export interface paths {
                                 }[];
                                 ip_ranges: string[];
                                 /** @enum {string} */
-                                auth_method: "client_secret" | "private_key_jwt" | "federated";
+                                auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                                 jwks: ({
                                     keys: {
                                         [key: string]: unknown;
@@ -302,6 +302,12 @@ export interface paths {
                                         [key: string]: string | number | boolean;
                                     };
                                 }[];
+                                tls_client_auth_subject_dn: string | null;
+                                tls_client_auth_san_dns: string | null;
+                                tls_client_auth_san_uri: string | null;
+                                tls_client_auth_san_ip: string | null;
+                                tls_client_auth_san_email: string | null;
+                                tls_client_certificate_bound_access_tokens: boolean;
                                 /** Format: date-time */
                                 expires_at: string | null;
                                 enabled: boolean;
@@ -459,7 +465,7 @@ export interface paths {
                         /** Format: date-time */
                         expires_at?: string | null;
                         /** @enum {string} */
-                        auth_method?: "client_secret" | "private_key_jwt" | "federated";
+                        auth_method?: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                         jwks?: {
                             keys: ({
                                 kty: string;
@@ -479,6 +485,13 @@ export interface paths {
                                 [key: string]: string | number | boolean;
                             };
                         }[];
+                        tls_client_auth_subject_dn?: string | null;
+                        tls_client_auth_san_dns?: string | null;
+                        tls_client_auth_san_uri?: string | null;
+                        tls_client_auth_san_ip?: string | null;
+                        tls_client_auth_san_email?: string | null;
+                        /** @description Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients. */
+                        tls_client_certificate_bound_access_tokens?: boolean;
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
                         /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
@@ -524,7 +537,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -540,6 +553,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -722,7 +741,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -738,6 +757,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -1013,7 +1038,7 @@ export interface paths {
                         /** Format: date-time */
                         expires_at?: string | null;
                         /** @enum {string} */
-                        auth_method?: "client_secret" | "private_key_jwt" | "federated";
+                        auth_method?: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                         jwks?: {
                             keys: ({
                                 kty: string;
@@ -1033,6 +1058,13 @@ export interface paths {
                                 [key: string]: string | number | boolean;
                             };
                         }[];
+                        tls_client_auth_subject_dn?: string | null;
+                        tls_client_auth_san_dns?: string | null;
+                        tls_client_auth_san_uri?: string | null;
+                        tls_client_auth_san_ip?: string | null;
+                        tls_client_auth_san_email?: string | null;
+                        /** @description Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients. */
+                        tls_client_certificate_bound_access_tokens?: boolean;
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
                         /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
@@ -1078,7 +1110,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -1094,6 +1126,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -1274,7 +1312,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -1290,6 +1328,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -1472,7 +1516,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -1488,6 +1532,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -4194,7 +4244,7 @@ export interface paths {
                                 /** Format: date-time */
                                 expires_at?: string | null;
                                 /** @enum {string} */
-                                auth_method?: "client_secret" | "private_key_jwt" | "federated";
+                                auth_method?: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                                 jwks?: {
                                     keys: ({
                                         kty: string;
@@ -4214,6 +4264,13 @@ export interface paths {
                                         [key: string]: string | number | boolean;
                                     };
                                 }[];
+                                tls_client_auth_subject_dn?: string | null;
+                                tls_client_auth_san_dns?: string | null;
+                                tls_client_auth_san_uri?: string | null;
+                                tls_client_auth_san_ip?: string | null;
+                                tls_client_auth_san_email?: string | null;
+                                /** @description Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients. */
+                                tls_client_certificate_bound_access_tokens?: boolean;
                                 /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                                 dpop_bound?: boolean;
                                 /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
@@ -4458,7 +4515,7 @@ export interface paths {
                             /** Format: date-time */
                             expires_at?: string | null;
                             /** @enum {string} */
-                            auth_method?: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method?: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks?: {
                                 keys: ({
                                     kty: string;
@@ -4478,6 +4535,13 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn?: string | null;
+                            tls_client_auth_san_dns?: string | null;
+                            tls_client_auth_san_uri?: string | null;
+                            tls_client_auth_san_ip?: string | null;
+                            tls_client_auth_san_email?: string | null;
+                            /** @description Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients. */
+                            tls_client_certificate_bound_access_tokens?: boolean;
                             /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                             dpop_bound?: boolean;
                             /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
