@@ -3,7 +3,7 @@
  * config/variables.ts's table for them (see docs/mtls.md).
  */
 import { readTlsMaterial, TlsFileError, type TlsFiles } from '../tls/termination.js';
-import { trustProxy } from './formats.js';
+import { issuerUrl, trustProxy } from './formats.js';
 import { BadValue, ConfigError, combined, custom, nonEmpty, unset } from './kinds.js';
 
 /** Portier terminating TLS itself (tls/termination.ts); undefined: plain HTTP (TLS ends at a proxy, if any). */
@@ -57,5 +57,18 @@ export const CLIENT_CERT_HEADER = custom({
       throw new BadValue('is set, but TRUST_PROXY is false: the header is read only from the proxies TRUST_PROXY names');
     }
     return value.toLowerCase();
+  },
+});
+
+/** Where certificate clients reach Portier when that is another host than ISSUER's (RFC 8705 §5). */
+export const MTLS_BASE_URL = custom({
+  name: 'MTLS_BASE_URL',
+  doc: 'the base URL of a host name for certificate clients (RFC 8705 §5), such as one where the proxy asks for a client certificate; discovery then lists `mtls_endpoint_aliases` under it (see [Mutual TLS](mtls.md#discovery))',
+  values: 'an `https://` URL',
+  default: unset('no aliases'),
+  parse: (value): string => {
+    const url = issuerUrl(value);
+    if (!url.startsWith('https://')) throw new BadValue('must be an https:// URL');
+    return url;
   },
 });

@@ -390,3 +390,27 @@ t.test('curl with --cert', async (t) => {
   const answer = JSON.parse(stdout) as Record<string, unknown>;
   t.same(decodeJwt(String(answer.access_token)).cnf, { 'x5t#S256': x5t(cert) });
 });
+
+t.test('discovery: the certificate methods and aliases only where a certificate can arrive', async (t) => {
+  const plain = await build(t);
+  const without = (await plain.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })).json();
+  t.notOk(without.token_endpoint_auth_methods_supported.includes('tls_client_auth'));
+  t.equal(without.tls_client_certificate_bound_access_tokens, undefined);
+  t.equal(without.mtls_endpoint_aliases, undefined);
+
+  const withTls = await build(t, { config: { tls: tlsFiles, mtlsBaseUrl: 'https://mtls.portier.test' } });
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    const document = (await withTls.app.inject({ method: 'GET', url: path })).json();
+    t.ok(document.token_endpoint_auth_methods_supported.includes('tls_client_auth'), path);
+    t.ok(document.introspection_endpoint_auth_methods_supported.includes('self_signed_tls_client_auth'), path);
+    t.equal(document.tls_client_certificate_bound_access_tokens, true, path);
+    t.same(document.mtls_endpoint_aliases, {
+      token_endpoint: 'https://mtls.portier.test/oauth/token',
+      introspection_endpoint: 'https://mtls.portier.test/oauth/introspect',
+      revocation_endpoint: 'https://mtls.portier.test/oauth/revoke',
+    });
+  }
+  const behindProxy = await build(t, { config: { trustProxy: ['10.0.0.1'], clientCertHeader: 'x-forwarded-client-cert' } });
+  const proxied = (await behindProxy.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })).json();
+  t.ok(proxied.token_endpoint_auth_methods_supported.includes('tls_client_auth'), 'with the header');
+});

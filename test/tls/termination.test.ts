@@ -102,6 +102,8 @@ t.test('the configuration names the file at fault', async (t) => {
     /CLIENT_CERT_HEADER: must be a header name/,
   );
   t.equal(loadConfig({ TLS_CERT_FILE: files.certFile, TLS_KEY_FILE: files.keyFile, PORT: '8443' }).issuer, 'https://localhost:8443');
+  t.equal(loadConfig({ MTLS_BASE_URL: 'https://mtls.example.com/' }).mtlsBaseUrl, 'https://mtls.example.com');
+  t.throws(() => loadConfig({ MTLS_BASE_URL: 'http://mtls.example.com' }), /MTLS_BASE_URL: must be an https:\/\/ URL/);
 });
 
 t.test('HTTPS on PORT: a client certificate is asked for, not required', async (t) => {
