@@ -1,6 +1,6 @@
 import { exportJWK } from 'jose';
 import t from 'tap';
-import { buildWithAdmin } from '../helpers.js';
+import { buildWithAdmin, runCli } from '../helpers.js';
 import { issueCertificate } from '../pki.js';
 
 /** Certificate clients through the admin API: the RFC 8705 fields, their checks, the resource, a switch of method. */
@@ -70,4 +70,44 @@ t.test('a switch to self_signed_tls_client_auth and back', async (t) => {
   t.equal(back.json().jwks, null, 'the keys are gone');
   const audit = await admin('GET', '/admin/audit-events?client_id=switcher');
   t.match(audit.body, /tls_client_auth_san_uri/);
+});
+
+t.test('configuration as code and the command line take the same fields', async (t) => {
+  const server = await buildWithAdmin(t);
+  const document = {
+    clients: [
+      {
+        client_id: 'svid-client',
+        name: 'SVID client',
+        owner: 'mesh',
+        auth_method: 'tls_client_auth',
+        tls_client_auth_san_uri: 'spiffe://mesh.example/ns/a/sa/b',
+      },
+    ],
+  };
+  const applied = await server.admin('POST', '/admin/config/apply', document);
+  t.equal(applied.statusCode, 200, applied.body);
+  t.same(applied.json().secrets, {}, 'no secret made');
+  const again = await server.admin('POST', '/admin/config/apply', document);
+  t.same(again.json().changes, [], 'applied again: nothing changes');
+
+  const created = await runCli(server.database, [
+    'clients',
+    'create',
+    '--name',
+    'From the CLI',
+    '--owner',
+    'ops',
+    '--client-id',
+    'cli-cert',
+    '--auth-method',
+    'tls_client_auth',
+    '--tls-subject-dn',
+    'CN=cli cert,O=Example',
+  ]);
+  t.equal(created.code, 0, created.stderr);
+  t.match(created.stdout, /"tls_client_auth_subject_dn": "CN=cli cert,O=Example"/);
+  const updated = await runCli(server.database, ['clients', 'update', 'cli-cert', '--no-certificate-bound']);
+  t.equal(updated.code, 0, updated.stderr);
+  t.match(updated.stdout, /"tls_client_certificate_bound_access_tokens": false/);
 });
