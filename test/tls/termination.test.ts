@@ -1,13 +1,13 @@
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import t from 'tap';
 import { TLS_WATCH_INTERVAL_MS } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { build, captureLogs, eventually, ISSUER, type TestLike } from '../helpers.js';
+import { build, captureLogs, eventually, ISSUER, type TestLike, testConfig } from '../helpers.js';
 import { type Certificate, makeCa, serverCertificate } from '../pki.js';
 
 /**
@@ -112,6 +112,23 @@ t.test('HTTPS on PORT: a client certificate is asked for, not required', async (
   const client = serverCertificate(clientCa, 'a client');
   t.equal((await get(server.port, '/healthz', { cert: client })).status, 200, 'with one');
   t.equal((await get(server.port, '/healthz', { cert: serverCertificate(serverCa, 'untrusted') })).status, 200, 'with one of another CA');
+});
+
+t.test('a handshake that stalls is closed after REQUEST_TIMEOUT, as a slow request head is', async (t) => {
+  const logs = captureLogs('info');
+  const built = await build(t, {
+    config: {
+      tls: writeFiles(tempDir(t), serverCertificate(serverCa)),
+      protection: { ...testConfig().protection, requestTimeoutMs: 1000 },
+    },
+    logger: logs.logger,
+  });
+  await built.app.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = built.app.server.address() as AddressInfo;
+  // A TCP connection that never starts its handshake.
+  const socket = netConnect({ host: '127.0.0.1', port });
+  const closed = new Promise<boolean>((resolve) => socket.on('close', () => resolve(true)));
+  t.equal(await closed, true, 'the server closed it');
 });
 
 t.test('a reload serves the new certificate to new connections and drops none', async (t) => {
