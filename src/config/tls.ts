@@ -47,14 +47,20 @@ export const TLS = combined({
 /** The header in which a proxy that terminates TLS passes on the client's certificate. */
 export const CLIENT_CERT_HEADER = custom({
   name: 'CLIENT_CERT_HEADER',
-  doc: "the header in which a proxy that terminates TLS passes on the client's verified certificate: `x-forwarded-client-cert` (Envoy's XFCC) or one with the URL-encoded PEM (nginx `$ssl_client_escaped_cert`); read only from addresses `TRUST_PROXY` trusts (see [Mutual TLS](mtls.md#behind-a-proxy))",
+  doc: "the header in which a proxy that terminates TLS passes on the client's verified certificate: `x-forwarded-client-cert` (Envoy's XFCC) or one with the URL-encoded PEM (nginx `$ssl_client_escaped_cert`); read only from the addresses `TRUST_PROXY` lists (see [Mutual TLS](mtls.md#behind-a-proxy))",
   values: 'a header name',
   default: unset('no certificate from a proxy'),
   parse: (value, env): string => {
     if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(value)) throw new BadValue(`must be a header name, got "${value}"`);
     const trust = nonEmpty(env.TRUST_PROXY);
-    if (trust === undefined || trustProxy(trust) === false) {
+    const proxies = trust === undefined ? false : trustProxy(trust);
+    if (proxies === false) {
       throw new BadValue('is set, but TRUST_PROXY is false: the header is read only from the proxies TRUST_PROXY names');
+    }
+    // With `true` or a hop count every address counts as a proxy: anyone reaching Portier
+    // directly could then send a certificate of their choosing in the header.
+    if (!Array.isArray(proxies)) {
+      throw new BadValue(`needs TRUST_PROXY to list the proxies' addresses, not ${trust}: otherwise any caller could send the header`);
     }
     return value.toLowerCase();
   },

@@ -98,6 +98,14 @@ t.test('the configuration names the file at fault', async (t) => {
   t.throws(() => loadConfig({ ...env, CLIENT_CERT_HEADER: 'x-ssl-client-cert' }), /CLIENT_CERT_HEADER: is set, but TRUST_PROXY is false/);
   t.equal(loadConfig({ ...env, TRUST_PROXY: '127.0.0.1', CLIENT_CERT_HEADER: 'X-SSL-Client-Cert' }).clientCertHeader, 'x-ssl-client-cert');
   t.throws(
+    () => loadConfig({ ...env, TRUST_PROXY: 'true', CLIENT_CERT_HEADER: 'x-ssl-client-cert' }),
+    /CLIENT_CERT_HEADER: needs TRUST_PROXY to list/,
+  );
+  t.throws(
+    () => loadConfig({ ...env, TRUST_PROXY: '1', CLIENT_CERT_HEADER: 'x-ssl-client-cert' }),
+    /CLIENT_CERT_HEADER: needs TRUST_PROXY to list/,
+  );
+  t.throws(
     () => loadConfig({ ...env, TRUST_PROXY: '127.0.0.1', CLIENT_CERT_HEADER: 'x ssl' }),
     /CLIENT_CERT_HEADER: must be a header name/,
   );
