@@ -29,7 +29,7 @@ module.exports = {
       name: 'foundation-below-domain',
       severity: 'error',
       comment: 'configuration, logging, metrics, protection and the database layer sit below the domain',
-      from: { path: '^src/(config|logger|metrics)\\.ts|^src/(config|protection|db)/' },
+      from: { path: '^src/(config|logger|metrics)\\.ts|^src/(config|protection|db|tls)/' },
       to: { path: `${DOMAIN}|${CONFIG_AS_CODE}|${EDGES}|${WIRING}` },
     },
     {

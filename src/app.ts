@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Server as HttpsServer } from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { adminRoutes } from './admin/index.js';
@@ -11,7 +12,7 @@ import { createErrorHandler } from './http/errors.js';
 import { healthRoutes } from './http/health.js';
 import { serializerOf } from './http/serializers.js';
 import { type Clock, systemClock } from './lib/clock.js';
-import { isAddressAllowed, normalizeCidr, parseNetworks } from './lib/networks.js';
+import { trustedProxies } from './lib/networks.js';
 import { createLogger } from './logger.js';
 import { metricsRoutes } from './metrics.js';
 import { wellKnownRoutes } from './oauth/discovery.js';
@@ -19,6 +20,7 @@ import { tokenRoutes } from './oauth/routes.js';
 import { createPortier, type Portier } from './portier.js';
 import { answerClientError } from './protection/client-errors.js';
 import { capConnections } from './protection/connections.js';
+import { httpsServerOptions, readTlsMaterial, TlsReloader } from './tls/termination.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -27,6 +29,8 @@ declare module 'fastify' {
      * set: built, ready and closed with this app; server.ts makes it listen.
      */
     management: FastifyInstance | undefined;
+    /** With TLS_CERT_FILE: reloads the certificate, key and client CAs (server.ts calls it on SIGHUP; it also watches the files). */
+    tls: TlsReloader | undefined;
   }
 }
 
@@ -49,7 +53,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, database } = deps;
   const logger = deps.logger ?? createLogger(config.logLevel);
   const { protection } = config;
+  const timeouts = { headersTimeout: protection.requestTimeoutMs, connectionsCheckingInterval: 1000 };
+  // With TLS_CERT_FILE, Fastify makes an HTTPS server, and passes it these options instead of `http`'s.
+  const https =
+    config.tls === undefined ? undefined : { ...httpsServerOptions(readTlsMaterial(config.tls), protection.requestTimeoutMs), ...timeouts };
   const app = Fastify({
+    ...(https !== undefined && { https }),
     loggerInstance: logger as FastifyBaseLogger,
     trustProxy: trustProxyOption(config.trustProxy),
     genReqId: () => randomUUID(),
@@ -63,7 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     connectionTimeout: 30_000,
     requestTimeout: protection.requestTimeoutMs,
     keepAliveTimeout: 65_000,
-    http: { headersTimeout: protection.requestTimeoutMs, connectionsCheckingInterval: 1000 },
+    http: timeouts,
     clientErrorHandler: answerClientError,
     bodyLimit: 1024 * 1024,
     // Reject duplicate slashes etc. the same way everywhere; ignore a trailing slash.
@@ -78,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorate('portier', portier);
   app.setSerializerCompiler(serializerOf);
   app.setErrorHandler(createErrorHandler(portier.repeatedLog));
+  app.decorate('tls', config.tls === undefined ? undefined : watchTlsFiles(app, config.tls, logger));
   capConnections(app.server, protection, exemptFromAddressCap(config.trustProxy), portier.repeatedLog, portier.metrics.connectionsClosed);
 
   app.addHook('onReady', async () => {
@@ -137,6 +147,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
+/** How often the TLS files are looked at for a change (a stat each). */
+export const TLS_WATCH_INTERVAL_MS = 5000;
+
+/**
+ * The reloader of the HTTPS server's files, watching them from ready to close. A reload that
+ * fails leaves the files in use in place, and says so in the log (an error: the next renewal
+ * must not find the server still on the old certificate).
+ */
+function watchTlsFiles(app: FastifyInstance, files: NonNullable<Config['tls']>, logger: Logger): TlsReloader {
+  // With the `https` option, Fastify's server is an https.Server; its type says http.Server.
+  const reloader = new TlsReloader(app.server as HttpsServer, files, (outcome) => {
+    if (outcome.reloaded) logger.info({ cert: files.certFile }, 'TLS certificate and key reloaded');
+    else logger.error({ file: outcome.error.file, reason: outcome.error.problem }, 'TLS files not reloaded: the ones in use stay');
+  });
+  app.addHook('onReady', async () => reloader.watch(TLS_WATCH_INTERVAL_MS));
+  app.addHook('onClose', async () => reloader.close());
+  return reloader;
+}
+
 /**
  * The app of the management port: health, readiness and the metrics, on the same services
  * as the public app. Nothing else is routed here, and nothing here faces the internet's
@@ -175,8 +204,5 @@ function trustProxyOption(value: Config['trustProxy']): boolean | string[] | ((a
  * address may be a proxy, so the cap is off; the proxy must then limit connections itself.
  */
 function exemptFromAddressCap(value: Config['trustProxy']): (address: string) => boolean {
-  if (value === false) return () => false;
-  if (value === true || typeof value === 'number') return () => true;
-  const proxies = parseNetworks(value.map((entry) => normalizeCidr(entry) ?? entry));
-  return (address) => isAddressAllowed(address, proxies);
+  return trustedProxies(value);
 }

@@ -109,6 +109,12 @@ export async function start(): Promise<void> {
     log.info('stopped');
     process.exit(0);
   };
+  // The TLS certificate and key (and client CAs) read again, for new connections: how a
+  // renewal is taken up without a restart (the files are also watched, see app.ts).
+  if (app.tls !== undefined) {
+    const { tls } = app;
+    process.on('SIGHUP', () => tls.reload());
+  }
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
 }

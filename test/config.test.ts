@@ -4,6 +4,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { CONFIG_VARIABLES, ConfigError, loadConfig, VARIABLES } from '../src/config.js';
+import { makeCa, serverCertificate } from './pki.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -59,6 +60,9 @@ t.test("defaults are those of the configuration page's table", async (t) => {
     keyRotationDays: undefined,
     keyPublicationLead: 360,
     trustProxy: false,
+    tls: undefined,
+    clientCertHeader: undefined,
+    mtlsBaseUrl: undefined,
     bootstrapAdmin: undefined,
     logLevel: 'info',
     protection: {
@@ -92,7 +96,22 @@ t.test('every variable is read', async (t) => {
   const previousKey = randomBytes(32);
   const caFile = join(t.testdir(), 'ca.pem');
   writeFileSync(caFile, FAKE_PEM);
+  const serverCa = makeCa('config test CA');
+  const server = serverCertificate(serverCa);
+  const tlsFiles = {
+    certFile: join(caFile, '..', 'tls.crt'),
+    keyFile: join(caFile, '..', 'tls.key'),
+    clientCaFile: join(caFile, '..', 'client-ca.crt'),
+  };
+  writeFileSync(tlsFiles.certFile, server.cert);
+  writeFileSync(tlsFiles.keyFile, server.key);
+  writeFileSync(tlsFiles.clientCaFile, serverCa.cert);
   const config = loadConfig({
+    TLS_CERT_FILE: tlsFiles.certFile,
+    TLS_KEY_FILE: tlsFiles.keyFile,
+    TLS_CLIENT_CA_FILE: tlsFiles.clientCaFile,
+    CLIENT_CERT_HEADER: 'X-Forwarded-Client-Cert',
+    MTLS_BASE_URL: 'https://mtls.example.com',
     DATABASE_URL: 'postgres://portier:pw@db.internal:5432/portier',
     DATABASE_POOL_SIZE: '25',
     DATABASE_CONNECT_TIMEOUT: '2000',
@@ -108,7 +127,7 @@ t.test('every variable is read', async (t) => {
     KEY_ENCRYPTION_KEY_PREVIOUS: previousKey.toString('base64'),
     KEY_ROTATION_DAYS: '90',
     KEY_PUBLICATION_LEAD: '3900',
-    TRUST_PROXY: '1',
+    TRUST_PROXY: '10.0.0.0/8',
     BOOTSTRAP_ADMIN_CLIENT_ID: 'root-admin',
     BOOTSTRAP_ADMIN_CLIENT_SECRET: 'a-long-enough-secret',
     LOG_LEVEL: 'debug',
@@ -168,7 +187,10 @@ t.test('every variable is read', async (t) => {
     keyEncryptionKeyPrevious: previousKey,
     keyRotationDays: 90,
     keyPublicationLead: 3900,
-    trustProxy: 1,
+    trustProxy: ['10.0.0.0/8'],
+    tls: tlsFiles,
+    clientCertHeader: 'x-forwarded-client-cert',
+    mtlsBaseUrl: 'https://mtls.example.com',
     bootstrapAdmin: { clientId: 'root-admin', clientSecret: 'a-long-enough-secret' },
     logLevel: 'debug',
     protection: {

@@ -124,6 +124,9 @@ async function authenticateBearer(
   // RFC 9449 §7.2: a DPoP-bound token presented as a bearer token is refused. The admin
   // API does not take DPoP proofs, so a DPoP-bound token cannot be used here at all.
   if (claims.jkt !== undefined) throw unauthorized('a DPoP-bound access token cannot be used as a bearer token');
+  // RFC 8705 §3: a token bound to a TLS client certificate is good only with that
+  // certificate; the admin API does not check one, so it takes none of them.
+  if (claims.x5t !== undefined) throw unauthorized('a certificate-bound access token cannot be used with the admin API');
 
   // What the token says, narrowed by what the client is granted now.
   const granted = new Set(client.grants.get(audience)?.scopes ?? []);

@@ -70,6 +70,12 @@ function keyFlags(flags: Flags) {
     jwks: flags.jwks === undefined ? undefined : jsonOrFile('jwks', flags.jwks, 'a JWKS, {"keys": […]}'),
     jwks_uri: flags['jwks-uri'],
     federated_identities: flags['federated-identity']?.map(parseFederatedIdentity),
+    tls_client_auth_subject_dn: flags['tls-subject-dn'],
+    tls_client_auth_san_dns: flags['tls-san-dns'],
+    tls_client_auth_san_uri: flags['tls-san-uri'],
+    tls_client_auth_san_ip: flags['tls-san-ip'],
+    tls_client_auth_san_email: flags['tls-san-email'],
+    tls_client_certificate_bound_access_tokens: negatableFlag(flags, 'certificate-bound'),
   };
 }
 

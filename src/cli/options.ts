@@ -9,8 +9,11 @@ export const USAGE = `usage: portier <command>
   clients create --name N --owner O [--client-id ID] [--description D]
                  [--grant SERVICE[:SCOPE,SCOPE…]]… [--ip-range CIDR]… [--role R]…
                  [--first-name F] [--last-name L] [--expires-at ISO-8601] [--dpop-bound]
-                 [--auth-method client_secret|private_key_jwt|federated] [--jwks JSON|FILE] [--jwks-uri https://…]
+                 [--auth-method client_secret|private_key_jwt|federated|tls_client_auth|self_signed_tls_client_auth]
+                 [--jwks JSON|FILE] [--jwks-uri https://…]
                  [--federated-identity ISSUER_ID:SUBJECT | --federated-identity JSON]…
+                 [--tls-subject-dn DN | --tls-san-dns NAME | --tls-san-uri URI | --tls-san-ip IP | --tls-san-email ADDRESS]
+                 [--certificate-bound | --no-certificate-bound]
                  (ISSUER_ID:SUBJECT: the first ':' separates, the subject may contain more; for claims,
                  give the identity as JSON: '{"issuer":"github","subject":"repo:…","claims":{"repository_owner":"acme"}}')
                  [--exchange SERVICE:SUBJECT,SUBJECT…]… [--may-act CLIENT_ID…]
@@ -21,6 +24,8 @@ export const USAGE = `usage: portier <command>
   clients get ID
   clients update ID [--name N] [--owner O] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
                  [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--federated-identity …]… [--dpop-bound | --no-dpop-bound]
+                 [--tls-subject-dn DN | --tls-san-dns … | --tls-san-uri … | --tls-san-ip … | --tls-san-email …]
+                 [--certificate-bound | --no-certificate-bound]
                  [--exchange SERVICE:SUBJECT,…]… (with --grant) [--may-act CLIENT_ID… | --may-act none]
                  (switching to private_key_jwt or federated removes the secrets; to client_secret prints a new one;
                  --federated-identity replaces the whole list)
@@ -105,6 +110,13 @@ export const OPTIONS = {
   'no-jwt-bearer': { type: 'boolean' },
   'dpop-bound': { type: 'boolean' },
   'no-dpop-bound': { type: 'boolean' },
+  'tls-subject-dn': { type: 'string' },
+  'tls-san-dns': { type: 'string' },
+  'tls-san-uri': { type: 'string' },
+  'tls-san-ip': { type: 'string' },
+  'tls-san-email': { type: 'string' },
+  'certificate-bound': { type: 'boolean' },
+  'no-certificate-bound': { type: 'boolean' },
   'self-service': { type: 'boolean' },
   'no-self-service': { type: 'boolean' },
   'self-service-role': { type: 'string', multiple: true },

@@ -2,7 +2,14 @@ import { eq } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { type clientFederatedIdentities, clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
+import {
+  type clientFederatedIdentities,
+  clientGrants,
+  clientIpRanges,
+  clientSecrets,
+  clients,
+  type clientTlsIdentities,
+} from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
@@ -13,6 +20,7 @@ import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/c
 
 import type { AuthMethod } from '../schemas/enums.js';
 import { isSelfService, lockServicesForGrant } from '../services/services.js';
+import { checkTlsIdentities, isCertificateMethod, storeTlsIdentities, type TlsIdentity, tlsClientAuthFields } from './certificates.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits, newClientShape } from './operator-limits.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
@@ -138,6 +146,9 @@ export async function createClient(
   const expiresAt = checkExpiry(input.expires_at, errors, options.now);
   const authMethod = input.auth_method ?? 'client_secret';
   const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors);
+  const tlsIdentities = await checkTlsIdentities(authMethod, input, jwks, errors);
+  // RFC 8705 §3: a client that authenticates with a certificate gets tokens bound to it, unless told otherwise.
+  const certificateBound = input.tls_client_certificate_bound_access_tokens ?? isCertificateMethod(authMethod);
   const claims = input.claims ?? {};
   checkClaims(claims, errors);
   const tokenQuota = toStoredQuota(input.token_quota ?? null);
@@ -172,6 +183,7 @@ export async function createClient(
         jwks,
         jwksUri,
         dpopBound: input.dpop_bound ?? false,
+        certificateBound,
         managed: options.managed ?? false,
         accessTokenTtl: input.access_token_ttl ?? null,
         claims,
@@ -189,6 +201,7 @@ export async function createClient(
       await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
     }
     await storeFederatedIdentities(tx, row.id, identities);
+    await storeTlsIdentities(tx, row.id, tlsIdentities);
     await recordChange(tx, {
       action: 'client.created',
       actor,
@@ -202,6 +215,8 @@ export async function createClient(
         auth_method: authMethod,
         ...(jwksUri !== null && { jwks_uri: jwksUri }),
         ...(identities.length > 0 && { federated_identities: input.federated_identities }),
+        ...tlsClientAuthDetails(tlsIdentities),
+        ...(certificateBound && { tls_client_certificate_bound_access_tokens: true }),
         dpop_bound: input.dpop_bound ?? false,
         ...(options.managed === true && { managed: true }),
         ...(input.access_token_ttl !== undefined && input.access_token_ttl !== null && { access_token_ttl: input.access_token_ttl }),
@@ -230,7 +245,8 @@ function ownerOfNewClient(given: string | undefined, scope: ClientScope, errors:
 
 /**
  * The keys of a client: private_key_jwt needs exactly one of a JWKS of public keys (at most
- * 10, each importable) or an https jwks_uri; other methods take neither. Returns what to
+ * 10, each importable) or an https jwks_uri; self_signed_tls_client_auth a JWKS; other
+ * methods take neither. Returns what to
  * store (null for what the client does not have), recording a field error for each problem.
  */
 export async function checkClientKeys(
@@ -239,6 +255,20 @@ export async function checkClientKeys(
   jwksUri: string | null | undefined,
   errors: FieldError[],
 ): Promise<{ jwks: { keys: JWK[] } | null; jwksUri: string | null }> {
+  if (authMethod === 'self_signed_tls_client_auth') {
+    // RFC 8705 §2.2: the keys of its self-signed certificates, registered here (no jwks_uri).
+    if (jwksUri !== undefined && jwksUri !== null) {
+      errors.push({ path: '/jwks_uri', message: 'a self_signed_tls_client_auth client registers its keys in jwks' });
+    }
+    if (!hasKeys(jwks)) {
+      errors.push({
+        path: '/jwks',
+        message: 'self_signed_tls_client_auth requires a jwks with the public key of each of its certificates',
+      });
+      return { jwks: null, jwksUri: null };
+    }
+    return { jwks: await checkPublicJwks(jwks, '/jwks', errors), jwksUri: null };
+  }
   if (authMethod !== 'private_key_jwt') {
     if (jwks !== undefined && jwks !== null) errors.push({ path: '/jwks', message: 'only private_key_jwt clients have a jwks' });
     if (jwksUri !== undefined && jwksUri !== null)
@@ -278,12 +308,13 @@ export async function getClient(
 }
 
 /** What a client resource is made of besides the client row (getClient and listClients load them with it). */
-export const CLIENT_RESOURCE_RELATIONS = { grants: true, ipRanges: true, federatedIdentities: true } as const;
+export const CLIENT_RESOURCE_RELATIONS = { grants: true, ipRanges: true, federatedIdentities: true, tlsIdentities: true } as const;
 
 type ClientRowWithRelations = typeof clients.$inferSelect & {
   grants: Array<typeof clientGrants.$inferSelect>;
   ipRanges: Array<typeof clientIpRanges.$inferSelect>;
   federatedIdentities: Array<typeof clientFederatedIdentities.$inferSelect>;
+  tlsIdentities: Array<typeof clientTlsIdentities.$inferSelect>;
 };
 
 export function toClientResource(row: ClientRowWithRelations, now: number): ClientResource {
@@ -309,6 +340,8 @@ export function toClientResource(row: ClientRowWithRelations, now: number): Clie
     federated_identities: row.federatedIdentities
       .map((identity) => ({ issuer: identity.issuerId, subject: identity.subject, claims: identity.claims }))
       .sort((a, b) => a.issuer.localeCompare(b.issuer) || a.subject.localeCompare(b.subject)),
+    ...tlsClientAuthFields(row.tlsIdentities),
+    tls_client_certificate_bound_access_tokens: row.certificateBound,
     expires_at: row.expiresAt?.toISOString() ?? null,
     enabled: row.enabled,
     dpop_bound: row.dpopBound,
@@ -334,4 +367,12 @@ export function withClientSecret<T extends object>(outcome: {
 }): T | (T & { client_secret: string }) {
   const { client, clientSecret } = outcome;
   return clientSecret === undefined ? client : { ...client, client_secret: clientSecret };
+}
+
+/** The registered subject or SAN of a tls_client_auth client, for its audit event (nothing for other clients). */
+function tlsClientAuthDetails(identities: TlsIdentity[]): Record<string, string> {
+  return Object.fromEntries(Object.entries(tlsClientAuthFields(identities)).filter(([, value]) => value !== null)) as Record<
+    string,
+    string
+  >;
 }

@@ -2,13 +2,18 @@ import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
-
 import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { checkClaims } from '../policy/claims.js';
 import { toStoredQuota } from '../policy/quota.js';
-
 import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients.js';
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
+import {
+  checkTlsIdentities,
+  isCertificateMethod,
+  storeTlsIdentities,
+  TLS_CLIENT_AUTH_FIELDS,
+  type TlsClientAuthField,
+} from './certificates.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient, grantRows } from './clients.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits } from './operator-limits.js';
@@ -82,7 +87,10 @@ export async function updateClient(
     if (expiresAt !== undefined) columns.expiresAt = expiresAt;
     const method = patch.auth_method ?? row.authMethod;
     if (patch.auth_method !== undefined || patch.jwks !== undefined || patch.jwks_uri !== undefined) {
-      const keepStored = method === 'private_key_jwt' && patch.jwks === undefined && patch.jwks_uri === undefined;
+      const keepStored =
+        (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') &&
+        patch.jwks === undefined &&
+        patch.jwks_uri === undefined;
       const keys = await checkClientKeys(
         method,
         keepStored ? row.jwks : (patch.jwks ?? null),
@@ -98,7 +106,18 @@ export async function updateClient(
     // or it leaves federated (then it has none); a switch to federated must bring its list.
     const identitiesChanged = patch.federated_identities !== undefined || (patch.auth_method !== undefined && method !== row.authMethod);
     const identities = identitiesChanged ? await checkFederatedIdentities(tx, method, patch.federated_identities, errors) : undefined;
+    // TLS identities: checked whenever a tls_client_auth field is given, the method changes,
+    // or a self-signed client's keys do (its identities are their thumbprints).
+    const tlsFieldGiven = (Object.keys(TLS_CLIENT_AUTH_FIELDS) as TlsClientAuthField[]).some((field) => patch[field] !== undefined);
+    const tlsChanged = tlsFieldGiven || method !== row.authMethod || (method === 'self_signed_tls_client_auth' && patch.jwks !== undefined);
+    const tlsIdentities = tlsChanged ? await checkTlsIdentities(method, patch, columns.jwks ?? row.jwks, errors) : undefined;
     if (errors.length > 0) throw new ValidationError(errors);
+    if (patch.tls_client_certificate_bound_access_tokens !== undefined) {
+      columns.certificateBound = patch.tls_client_certificate_bound_access_tokens;
+    } else if (method !== row.authMethod && isCertificateMethod(method)) {
+      // As at create: a client that now authenticates with a certificate gets tokens bound to it.
+      columns.certificateBound = true;
+    }
     if (patch.dpop_bound !== undefined) columns.dpopBound = patch.dpop_bound;
     if (patch.access_token_ttl !== undefined) columns.accessTokenTtl = patch.access_token_ttl;
     if (patch.claims !== undefined) columns.claims = patch.claims;
@@ -112,6 +131,7 @@ export async function updateClient(
     // A private_key_jwt or federated client has no secret at all, as if it had been created so.
     if (switched && method !== 'client_secret') await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
     if (identities !== undefined) await storeFederatedIdentities(tx, row.id, identities);
+    if (tlsIdentities !== undefined) await storeTlsIdentities(tx, row.id, tlsIdentities);
     const issued = switched && method === 'client_secret' ? newSecret : undefined;
     if (issued !== undefined && newStored !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, ...newStored });
     if (patch.grants !== undefined) {
@@ -148,6 +168,12 @@ const AUDITED_FIELDS = [
   'jwks',
   'jwks_uri',
   'federated_identities',
+  'tls_client_auth_subject_dn',
+  'tls_client_auth_san_dns',
+  'tls_client_auth_san_uri',
+  'tls_client_auth_san_ip',
+  'tls_client_auth_san_email',
+  'tls_client_certificate_bound_access_tokens',
   'dpop_bound',
   'access_token_ttl',
   'claims',

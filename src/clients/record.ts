@@ -7,6 +7,7 @@ import { type Claims, withoutReserved } from '../policy/claims.js';
 import { fromStoredQuota, type TokenQuota } from '../policy/quota.js';
 import { TokenShapes } from '../policy/shapes.js';
 import type { AuthMethod } from '../schemas/enums.js';
+import { isCertificateMethod, loadTlsIdentities, type TlsIdentity } from './certificates.js';
 import { type FederatedIdentity, loadFederatedIdentities } from './identities.js';
 import type { StoredSecret } from './secret-verifier.js';
 
@@ -39,6 +40,10 @@ export interface ClientRecord {
   jwksUri: string | null;
   /** federated: the platform identities it signs in as (1 to 10); empty for other methods. */
   federatedIdentities: FederatedIdentity[];
+  /** tls_client_auth: the one subject or SAN its certificate must show; self-signed: its keys' thumbprints; empty for other methods. */
+  tlsIdentities: TlsIdentity[];
+  /** Its tokens are bound to the TLS client certificate of the request (RFC 8705 §3): one must be presented. */
+  certificateBound: boolean;
   firstName: string | null;
   lastName: string | null;
   roles: string[];
@@ -62,8 +67,8 @@ export interface ClientRecord {
 
 /**
  * Loads a client with secrets, grants (and their services) and IP ranges in one query; a
- * federated client's identities with a second one (other clients have none, and their
- * load stays one query).
+ * federated client's identities, or a certificate client's TLS identities, with a second
+ * one (other clients have none, and their load stays one query).
  */
 export async function loadClientRecord(db: Db, clientId: string): Promise<ClientRecord | undefined> {
   const row = await db.query.clients.findFirst({
@@ -72,6 +77,7 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
   });
   if (row === undefined) return undefined;
   const federatedIdentities = row.authMethod === 'federated' ? await loadFederatedIdentities(db, row.id) : [];
+  const tlsIdentities = isCertificateMethod(row.authMethod) ? await loadTlsIdentities(db, row.id) : [];
   const grants = new Map<string, GrantedService>(
     row.grants.map((grant) => [
       grant.service.audience,
@@ -98,6 +104,8 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
     jwks: (row.jwks as JSONWebKeySet | null) ?? null,
     jwksUri: row.jwksUri,
     federatedIdentities,
+    tlsIdentities,
+    certificateBound: row.certificateBound,
     firstName: row.firstName,
     lastName: row.lastName,
     roles: row.roles,

@@ -50,6 +50,7 @@ import {
 } from './kinds.js';
 import { CONSOLE, OIDC, readConsole, readOidc, variablesOf } from './people.js';
 import { readTokenHook, TOKEN_HOOK, TOKEN_QUOTA } from './policy.js';
+import { CLIENT_CERT_HEADER, MTLS_BASE_URL, TLS } from './tls.js';
 
 /**
  * The algorithms Portier signs its tokens with. `Ed25519` is RFC 9864's fully-specified
@@ -136,7 +137,10 @@ export const SETTINGS = {
     name: 'ISSUER',
     doc: 'the `iss` of every token, and base of the discovery URLs (no trailing slash, no query); the same on every instance (see [Several instances](operations.md#several-instances))',
     values: 'an `http://` or `https://` URL',
-    default: computed('`http://localhost:$PORT`', (env): string => `http://localhost:${SETTINGS.port.read(env)}`),
+    default: computed(
+      '`http://localhost:$PORT` (`https://` with `TLS_CERT_FILE`)',
+      (env): string => `${nonEmpty(env.TLS_CERT_FILE) === undefined ? 'http' : 'https'}://localhost:${SETTINGS.port.read(env)}`,
+    ),
     parse: issuerUrl,
   }),
   accessTokenTtl: integer({
@@ -197,6 +201,12 @@ export const SETTINGS = {
     default: false,
     parse: trustProxy,
   }),
+  /** Portier terminating TLS itself (config/tls.ts, tls/termination.ts); undefined: plain HTTP. */
+  tls: TLS,
+  /** The header in which a trusted proxy passes on the client's certificate (config/tls.ts); undefined: none. */
+  clientCertHeader: CLIENT_CERT_HEADER,
+  /** The base URL of certificate clients' host name (config/tls.ts); undefined: none. */
+  mtlsBaseUrl: MTLS_BASE_URL,
   bootstrapAdmin: combined({
     variables: [
       {

@@ -15,7 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { AUTH_METHODS, KEY_STATUSES, PERSON_ROLES, type QuotaMode } from '../schemas/enums.js';
+import { AUTH_METHODS, KEY_STATUSES, PERSON_ROLES, type QuotaMode, TLS_IDENTITY_KINDS } from '../schemas/enums.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -74,6 +74,11 @@ export const clients = pgTable(
     jwksUri: text('jwks_uri'),
     /** Tokens for this client must be DPoP-bound (RFC 9449): a request without a proof is refused. */
     dpopBound: boolean('dpop_bound').notNull().default(false),
+    /**
+     * Tokens for this client are bound to its TLS client certificate (RFC 8705 §3,
+     * `tls_client_certificate_bound_access_tokens`): a request without one is refused.
+     */
+    certificateBound: boolean('certificate_bound').notNull().default(false),
     /** Seconds this client's tokens live (60–86400), before any service's; null: inherit. */
     accessTokenTtl: integer('access_token_ttl'),
     /** Claims every token of this client carries, over its services' on the same name. */
@@ -222,6 +227,27 @@ export const clientFederatedIdentities = pgTable(
     primaryKey({ columns: [t.clientUuid, t.issuerId, t.subject] }),
     index('client_federated_identities_subject_idx').on(t.issuerId, t.subject),
   ],
+);
+
+/**
+ * What a TLS client certificate must show for a client to authenticate with it (RFC 8705):
+ * for tls_client_auth exactly one row, the subject DN or a subject alternative name; for
+ * self_signed_tls_client_auth one row per registered public key (its RFC 7638 thumbprint).
+ * `value` is what the admin registered, `match_key` its comparison form (see
+ * clients/certificates.ts); the index on (kind, match_key) is how a token request without a
+ * client_id finds its client from the certificate.
+ */
+export const clientTlsIdentities = pgTable(
+  'client_tls_identities',
+  {
+    clientUuid: uuid('client_uuid')
+      .notNull()
+      .references(() => clients.id, { onDelete: 'cascade' }),
+    kind: text('kind', { enum: TLS_IDENTITY_KINDS }).notNull(),
+    value: text('value').notNull(),
+    matchKey: text('match_key').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.clientUuid, t.kind, t.matchKey] }), index('client_tls_identities_match_idx').on(t.kind, t.matchKey)],
 );
 
 /**
@@ -428,6 +454,11 @@ export const clientsRelations = relations(clients, ({ many }) => ({
   grants: many(clientGrants),
   ipRanges: many(clientIpRanges),
   federatedIdentities: many(clientFederatedIdentities),
+  tlsIdentities: many(clientTlsIdentities),
+}));
+
+export const clientTlsIdentitiesRelations = relations(clientTlsIdentities, ({ one }) => ({
+  client: one(clients, { fields: [clientTlsIdentities.clientUuid], references: [clients.id] }),
 }));
 
 export const clientSecretsRelations = relations(clientSecrets, ({ one }) => ({

@@ -80,3 +80,15 @@ export function isPublicAddress(address: string): boolean {
   }
   return parsed.range() === 'unicast';
 }
+
+/**
+ * Which connecting addresses are proxies TRUST_PROXY trusts: none (`false`), any (`true` or
+ * a hop count: any address may then be the nearest proxy), or those in its list. What the
+ * connection caps exempt, and where a client certificate header is read from.
+ */
+export function trustedProxies(value: boolean | number | readonly string[]): (address: string) => boolean {
+  if (value === false) return () => false;
+  if (value === true || typeof value === 'number') return () => true;
+  const proxies = parseNetworks(value.map((entry) => normalizeCidr(entry) ?? entry));
+  return (address) => isAddressAllowed(address, proxies);
+}

@@ -78,6 +78,8 @@ export interface AccessTokenClaims {
   iss: string;
   /** RFC 9449 §6.1: the thumbprint of the key a DPoP-bound token is bound to; undefined for a bearer token. */
   jkt: string | undefined;
+  /** RFC 8705 §3.1: the SHA-256 thumbprint of the TLS client certificate a bound token is bound to; undefined otherwise. */
+  x5t: string | undefined;
   /** A federated client's token: the platform identity (trusted issuer id, subject) that got it. */
   federatedIdentity: FederatedIdentityUse | undefined;
   /** A token got by token exchange (RFC 8693 §4.1): the actor, with the actors before it nested. */
@@ -167,14 +169,15 @@ export function readAccessTokenClaims(payload: JWTPayload, now: number): AccessT
   if (iat !== undefined && !isWholeSeconds(iat)) return undefined;
   if (!isAudienceClaim(aud)) return undefined;
   if (typeof iss !== 'string') return undefined;
-  const jkt = boundKeyThumbprint(cnf);
-  if (jkt === null) return undefined;
+  const binding = confirmation(cnf);
+  if (binding === null) return undefined;
+  const { jkt, x5t } = binding;
   const federatedIdentity = federatedIdentityClaim(payload[FEDERATED_IDENTITY_CLAIM]);
   if (federatedIdentity === null) return undefined;
   const act = readActClaim(payload.act);
   const mayAct = readMayActClaim(payload.may_act);
   if (act === null || mayAct === null) return undefined;
-  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, federatedIdentity, act, mayAct, custom: withoutReserved(payload).kept };
+  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, x5t, federatedIdentity, act, mayAct, custom: withoutReserved(payload).kept };
 }
 
 /**
@@ -206,10 +209,17 @@ function isAudienceClaim(aud: unknown): aud is string | string[] {
   return isAudience(aud);
 }
 
-/** `cnf.jkt` of a DPoP-bound token; undefined without `cnf` (a bearer token); null for a `cnf` Portier does not write. */
-function boundKeyThumbprint(cnf: unknown): string | undefined | null {
-  if (cnf === undefined) return undefined;
+/**
+ * What a bound token is bound to: `cnf.jkt` (DPoP) and `cnf.x5t#S256` (a TLS client
+ * certificate), either or both; neither without `cnf` (a bearer token); null for a `cnf`
+ * Portier does not write.
+ */
+function confirmation(cnf: unknown): { jkt: string | undefined; x5t: string | undefined } | null {
+  if (cnf === undefined) return { jkt: undefined, x5t: undefined };
   if (typeof cnf !== 'object' || cnf === null || Array.isArray(cnf)) return null;
-  const { jkt, ...rest } = cnf as Record<string, unknown>;
-  return typeof jkt === 'string' && THUMBPRINT.test(jkt) && Object.keys(rest).length === 0 ? jkt : null;
+  const { jkt, 'x5t#S256': x5t, ...rest } = cnf as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || (jkt === undefined && x5t === undefined)) return null;
+  if (jkt !== undefined && !(typeof jkt === 'string' && THUMBPRINT.test(jkt))) return null;
+  if (x5t !== undefined && !(typeof x5t === 'string' && THUMBPRINT.test(x5t))) return null;
+  return { jkt, x5t };
 }

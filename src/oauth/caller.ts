@@ -11,7 +11,7 @@ export async function authenticateCaller(
   request: TokenRequest,
 ): Promise<{ caller: ClientRecord; token: string }> {
   const params = readTokenParameters(request.body);
-  const credentials = readClientCredentials(request.authorization, params);
+  const credentials = readClientCredentials(request.authorization, params, request.certificate);
   let caller: ClientRecord;
   try {
     ({ client: caller } = await authenticateClient(ctx, credentials, request.ip));

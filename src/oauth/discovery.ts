@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Config } from '../config.js';
 // The max-age is part of the rotation rule (a new key is published this long, plus a margin, before it signs).
 import { JWKS_MAX_AGE_SECONDS } from '../keys/publication.js';
+import { CERTIFICATE_AUTH_METHODS } from '../schemas/enums.js';
 import { ASSERTION_SIGNING_ALGS, CLIENT_ASSERTION_TYPE } from './client-auth/client-assertion.js';
 import { DPOP_SIGNING_ALGS } from './dpop.js';
 import { endpointUrl, tokenEndpointUrl, WELL_KNOWN_PATHS } from './endpoints.js';
@@ -29,25 +31,51 @@ export const FEDERATED_ASSERTION_TYPES_MEMBER = 'portier_federated_client_assert
  * rejects an absent one alike (it wants a non-empty list), but Authlib's clients do not
  * call it when they load the document.
  */
-export function serverMetadata(issuer: string, scopes: string[]) {
+export function serverMetadata(issuer: string, scopes: string[], mtls: MutualTls = NO_MUTUAL_TLS) {
+  const methods = mtls.certificates ? [...AUTH_METHODS, ...CERTIFICATE_AUTH_METHODS] : [...AUTH_METHODS];
   return {
     issuer,
     token_endpoint: tokenEndpointUrl(issuer),
     jwks_uri: `${issuer}${WELL_KNOWN_PATHS.jwks}`,
     grant_types_supported: [...SUPPORTED_GRANT_TYPES],
-    token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    token_endpoint_auth_methods_supported: methods,
     // The algorithms a private_key_jwt assertion may use: the verifier's own list.
     token_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     introspection_endpoint: endpointUrl(issuer, 'introspection'),
-    introspection_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    introspection_endpoint_auth_methods_supported: [...methods],
     introspection_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     revocation_endpoint: endpointUrl(issuer, 'revocation'),
-    revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    revocation_endpoint_auth_methods_supported: [...methods],
     revocation_endpoint_auth_signing_alg_values_supported: [...ASSERTION_SIGNING_ALGS],
     scopes_supported: scopes,
     dpop_signing_alg_values_supported: [...DPOP_SIGNING_ALGS],
     [FEDERATED_ASSERTION_TYPES_MEMBER]: [CLIENT_ASSERTION_TYPE],
+    // RFC 8705 §3.3 and §5: only where a certificate can reach Portier at all.
+    ...(mtls.certificates && { tls_client_certificate_bound_access_tokens: true }),
+    ...(mtls.certificates &&
+      mtls.baseUrl !== undefined && {
+        mtls_endpoint_aliases: {
+          token_endpoint: tokenEndpointUrl(mtls.baseUrl),
+          introspection_endpoint: endpointUrl(mtls.baseUrl, 'introspection'),
+          revocation_endpoint: endpointUrl(mtls.baseUrl, 'revocation'),
+        },
+      }),
   };
+}
+
+/** What discovery says of client certificates. */
+export interface MutualTls {
+  /** A client certificate can reach Portier: TLS_CLIENT_CA_FILE (Portier asks for one) or CLIENT_CERT_HEADER (a proxy passes it on). */
+  certificates: boolean;
+  /** MTLS_BASE_URL. */
+  baseUrl: string | undefined;
+}
+
+const NO_MUTUAL_TLS: MutualTls = { certificates: false, baseUrl: undefined };
+
+/** What the configuration makes of client certificates, for discovery. */
+export function mutualTls(config: Pick<Config, 'tls' | 'clientCertHeader' | 'mtlsBaseUrl'>): MutualTls {
+  return { certificates: config.tls?.clientCaFile !== undefined || config.clientCertHeader !== undefined, baseUrl: config.mtlsBaseUrl };
 }
 
 /**
@@ -57,8 +85,8 @@ export function serverMetadata(issuer: string, scopes: string[]) {
  * The document is no OpenID Provider's (there are no ID tokens), and OpenID-specific
  * validators refuse it for other required members anyway.
  */
-export function openidConfiguration(issuer: string, scopes: string[]) {
-  return { ...serverMetadata(issuer, scopes), response_types_supported: [] as string[] };
+export function openidConfiguration(issuer: string, scopes: string[], mtls: MutualTls = NO_MUTUAL_TLS) {
+  return { ...serverMetadata(issuer, scopes, mtls), response_types_supported: [] as string[] };
 }
 
 export async function wellKnownRoutes(app: FastifyInstance): Promise<void> {
@@ -69,9 +97,10 @@ export async function wellKnownRoutes(app: FastifyInstance): Promise<void> {
     return reply.header('cache-control', `public, max-age=${JWKS_MAX_AGE_SECONDS}`).send(jwks);
   });
 
+  const mtls = mutualTls(portier.config);
   const document = (build: typeof serverMetadata) => async (_request: unknown, reply: FastifyReply) => {
     const scopes = await portier.scopeCatalogue.get();
-    return reply.header('cache-control', `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`).send(build(portier.config.issuer, scopes));
+    return reply.header('cache-control', `public, max-age=${DISCOVERY_MAX_AGE_SECONDS}`).send(build(portier.config.issuer, scopes, mtls));
   };
   app.get(WELL_KNOWN_PATHS.authorizationServer, document(serverMetadata));
   app.get(WELL_KNOWN_PATHS.openidConfiguration, document(openidConfiguration));

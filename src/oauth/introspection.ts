@@ -28,7 +28,10 @@ export async function handleIntrospection(ctx: TokenEndpointContext, request: To
     aud: claims.aud,
     iss: claims.iss,
     jti: claims.jti,
-    ...(claims.jkt !== undefined && { cnf: { jkt: claims.jkt } }),
+    // RFC 9449 §6.2 and RFC 8705 §3.2: what the token is bound to, for the resource server to check.
+    ...((claims.jkt !== undefined || claims.x5t !== undefined) && {
+      cnf: { ...(claims.jkt !== undefined && { jkt: claims.jkt }), ...(claims.x5t !== undefined && { 'x5t#S256': claims.x5t }) },
+    }),
     // A federated client's token: which platform identity (trusted issuer id and subject) got it.
     ...(claims.federatedIdentity !== undefined && { federated_identity: claims.federatedIdentity }),
     // A token got by token exchange: who acts for the subject, and the chain before (RFC 8693 §4.1).

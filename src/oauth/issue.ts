@@ -53,6 +53,8 @@ export function draftAccessToken(options: {
   now: number;
   /** The thumbprint of the DPoP key the token is bound to (RFC 9449 §6.1), if any. */
   jkt?: string | undefined;
+  /** The SHA-256 thumbprint of the TLS client certificate the token is bound to (RFC 8705 §3.1), if any. */
+  x5t?: string | undefined;
   /** The platform identity a federated client signed in as. */
   federatedIdentity?: FederatedIdentityUse | undefined;
   /** Custom claims, if any. */
@@ -84,7 +86,9 @@ export function draftAccessToken(options: {
     if (name !== '') claims.name = name;
     if (client.roles.length > 0) claims.roles = client.roles;
   }
-  if (options.jkt !== undefined) claims.cnf = { jkt: options.jkt };
+  if (options.jkt !== undefined || options.x5t !== undefined) {
+    claims.cnf = { ...(options.jkt !== undefined && { jkt: options.jkt }), ...(options.x5t !== undefined && { 'x5t#S256': options.x5t }) };
+  }
   if (options.act !== undefined) claims.act = options.act;
   if (options.mayAct !== undefined) claims.may_act = options.mayAct;
   if (options.custom !== undefined) assignClaims(claims, options.custom);

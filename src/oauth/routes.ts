@@ -2,7 +2,10 @@ import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ExchangeRecorder } from '../audit/exchanges.js';
 import type { GrantedService } from '../clients/record.js';
+import { trustedProxies } from '../lib/networks.js';
 import { clientFields } from '../lib/redact.js';
+import type { QuotaStanding } from '../policy/quota.js';
+import { MalformedCertificateHeader, type PresentedCertificate, readPresentedCertificate } from '../tls/client-certificate.js';
 import { OAUTH_PATHS, OAUTH_PREFIX } from './endpoints.js';
 import { InvalidRequest, QuotaExceeded, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from './errors.js';
 import { handleIntrospection } from './introspection.js';
@@ -67,6 +70,48 @@ function recordExchange(
     chain: exchange.chain,
     ip,
   });
+}
+
+/** The RateLimit-* headers of a client that has a quota (draft-ietf-httpapi-ratelimit-headers). */
+function setRateLimitHeaders(reply: FastifyReply, quota: QuotaStanding): void {
+  reply
+    .header('ratelimit-limit', String(quota.limit))
+    .header('ratelimit-remaining', String(quota.remaining))
+    .header('ratelimit-reset', String(quota.resetSeconds))
+    .header('ratelimit-policy', quota.policy);
+}
+
+/**
+ * Reads a request's TLS client certificate: from the handshake, or from CLIENT_CERT_HEADER
+ * when a trusted proxy sent it (tls/client-certificate.ts). The header from anyone else is
+ * ignored, and audited as suspicious: a client trying to pass itself off with a certificate
+ * it does not hold. A header that cannot be read is an invalid_request.
+ */
+function certificateReader(portier: FastifyInstance['portier']): (request: FastifyRequest) => PresentedCertificate | undefined {
+  const isTrustedProxy = trustedProxies(portier.config.trustProxy);
+  const header = portier.config.clientCertHeader;
+  return (request) => {
+    const socket = request.raw.socket;
+    let reading: ReturnType<typeof readPresentedCertificate>;
+    try {
+      reading = readPresentedCertificate({
+        socket,
+        headers: request.headers,
+        header,
+        fromTrustedProxy: isTrustedProxy(socket.remoteAddress ?? ''),
+      });
+    } catch (error) {
+      if (error instanceof MalformedCertificateHeader) throw new InvalidRequest(`unreadable client certificate header: ${error.message}`);
+      throw error;
+    }
+    if (reading.untrustedHeader) {
+      const reason = `${header} from ${socket.remoteAddress ?? 'an unknown address'}, which TRUST_PROXY does not trust: ignored`;
+      const endpoint = request.routeOptions.url;
+      portier.denials.record({ client: undefined, ip: request.ip, error: 'suspicious_certificate_header', reason, endpoint });
+      portier.repeatedLog.warn(`certificate header ${socket.remoteAddress}`, { ip: request.ip }, reason);
+    }
+    return reading.presented;
+  };
 }
 
 /**
@@ -136,7 +181,13 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     if (oauthError.holdBackMs > 0 && !(await portier.tarpit.hold(oauthError.holdBackMs))) reply.header('connection', 'close');
     throw error;
   };
-  const tokenRequest = (request: FastifyRequest) => ({ body: request.body, authorization: request.headers.authorization, ip: request.ip });
+  const presentedCertificate = certificateReader(portier);
+  const tokenRequest = (request: FastifyRequest) => ({
+    body: request.body,
+    authorization: request.headers.authorization,
+    ip: request.ip,
+    certificate: presentedCertificate(request),
+  });
 
   const { tokenRequests, tokenDuration } = portier.metrics;
   app.post(OAUTH_PATHS.token, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
@@ -149,13 +200,7 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
       stopTimer();
       portier.lastUsed.record(client.uuid, new Date(portier.clock()), identity);
       portier.usage.issued(client.clientId, portier.clock());
-      if (quota !== undefined) {
-        reply
-          .header('ratelimit-limit', String(quota.limit))
-          .header('ratelimit-remaining', String(quota.remaining))
-          .header('ratelimit-reset', String(quota.resetSeconds))
-          .header('ratelimit-policy', quota.policy);
-      }
+      if (quota !== undefined) setRateLimitHeaders(reply, quota);
       tokenRequests.inc({ outcome: 'issued' });
       request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
       if (dpopNonce !== undefined) reply.header('dpop-nonce', dpopNonce);

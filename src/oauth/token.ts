@@ -1,3 +1,4 @@
+import { certificateThumbprint } from '../clients/certificates.js';
 import type { FederatedIdentityUse } from '../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../clients/record.js';
 import type { Db } from '../db/connect.js';
@@ -9,6 +10,7 @@ import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.j
 import { assignClaims } from '../policy/claims.js';
 import type { IssuanceHook } from '../policy/hook.js';
 import type { QuotaStanding, QuotaTracker } from '../policy/quota.js';
+import type { PresentedCertificate } from '../tls/client-certificate.js';
 import { type AuthenticationContext, authenticateClient } from './client-auth/authenticate.js';
 import { readClientCredentials } from './client-auth/credentials.js';
 import { type DpopContext, dpopBinding } from './dpop.js';
@@ -54,6 +56,8 @@ export interface TokenRequest {
   /** The DPoP header(s), as Node read them. */
   dpop?: string | string[] | undefined;
   ip: string;
+  /** The TLS client certificate of the request (tls/client-certificate.ts), if any. */
+  certificate?: PresentedCertificate | undefined;
 }
 
 export interface TokenSuccess {
@@ -87,7 +91,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
   if (grantType === JWT_BEARER_GRANT && !sendsClientAuthentication(request.authorization, params)) {
     return handleJwtBearerWithoutClientAuthentication(ctx, request, params);
   }
-  const credentials = readClientCredentials(request.authorization, params);
+  const credentials = readClientCredentials(request.authorization, params, request.certificate);
   try {
     const requestedAudiences = readRequestedAudiences(params);
     const requestedScopes = readRequestedScopes(params);
@@ -154,6 +158,18 @@ async function issueToken(
         : "the subject_token is DPoP-bound to another key than the DPoP proof's",
     );
   }
+  const x5t = certificateBinding(client, request.certificate);
+  // A certificate-bound subject token likewise, only by whoever holds its certificate (RFC 8705 §3).
+  if (decision.requiredX5t !== undefined) {
+    const presented = request.certificate === undefined ? undefined : certificateThumbprint(request.certificate.certificate);
+    if (presented !== decision.requiredX5t) {
+      throw new InvalidRequest(
+        presented === undefined
+          ? 'the subject_token is bound to a TLS client certificate: present it'
+          : 'the subject_token is bound to another TLS client certificate than the one presented',
+      );
+    }
+  }
   const now = ctx.clock();
   // Last of the checks, so that a refused request never counts against the quota.
   const quota = ctx.quotas.quotaOf(client);
@@ -168,6 +184,7 @@ async function issueToken(
       scopes: decision.scopes,
       now,
       jkt: dpop?.jkt,
+      x5t,
       federatedIdentity: decision.federatedIdentity,
       custom: decision.custom,
       act: decision.act,
@@ -243,6 +260,20 @@ async function callIssuanceHook(
     return;
   }
   throw new TemporarilyUnavailable(`issuance hook failed: ${outcome.reason} (${outcome.detail})`);
+}
+
+/**
+ * RFC 8705 §3: the thumbprint the token is bound to, for a client whose tokens are bound to
+ * its certificate (tls_client_certificate_bound_access_tokens); undefined for other clients.
+ * A bound client without a certificate on this request is refused: a token it could use
+ * without the key is what binding is there to prevent.
+ */
+function certificateBinding(client: ClientRecord, presented: PresentedCertificate | undefined): string | undefined {
+  if (!client.certificateBound) return undefined;
+  if (presented === undefined) {
+    throw new InvalidRequest("this client's tokens are bound to its TLS client certificate: present one (RFC 8705)");
+  }
+  return certificateThumbprint(presented.certificate);
 }
 
 function checkGrantType(params: TokenParameters): GrantType {

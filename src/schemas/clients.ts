@@ -108,6 +108,19 @@ export type FederatedIdentityInput = Static<typeof federatedIdentitySchema>;
 /** A federated client's identities: 1 to 10 (the rules beyond the shape are in clients/identities.ts). */
 export const federatedIdentitiesSchema = Type.Array(federatedIdentitySchema, { minItems: 1, maxItems: 10 });
 
+/**
+ * What a tls_client_auth client's certificate must show (RFC 8705 §2.1.2): exactly one of the
+ * subject DN (an RFC 4514 string) or a subject alternative name. The rules beyond the shape
+ * are in clients/certificates.ts.
+ */
+const tlsClientAuthFields = {
+  tls_client_auth_subject_dn: Type.Optional(nullable(text(1000))),
+  tls_client_auth_san_dns: Type.Optional(nullable(text(253))),
+  tls_client_auth_san_uri: Type.Optional(nullable(text(2000))),
+  tls_client_auth_san_ip: Type.Optional(nullable(text(45))),
+  tls_client_auth_san_email: Type.Optional(nullable(text(320))),
+};
+
 /** The fields a client has that an admin can set (create and patch share them). */
 const editableClientFields = {
   name: text(200),
@@ -144,6 +157,13 @@ const optionalClientFields = {
   jwks: Type.Optional(nullable(jwksSchema)),
   jwks_uri: Type.Optional(nullable(jwksUriSchema)),
   federated_identities: Type.Optional(federatedIdentitiesSchema),
+  ...tlsClientAuthFields,
+  tls_client_certificate_bound_access_tokens: Type.Optional(
+    Type.Boolean({
+      description:
+        "Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients.",
+    }),
+  ),
   dpop_bound: Type.Optional(editableClientFields.dpop_bound),
   access_token_ttl: Type.Optional(editableClientFields.access_token_ttl),
   claims: Type.Optional(editableClientFields.claims),
@@ -211,6 +231,12 @@ export const clientResource = Type.Object(
         claims: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
       }),
     ),
+    tls_client_auth_subject_dn: nullable(Type.String()),
+    tls_client_auth_san_dns: nullable(Type.String()),
+    tls_client_auth_san_uri: nullable(Type.String()),
+    tls_client_auth_san_ip: nullable(Type.String()),
+    tls_client_auth_san_email: nullable(Type.String()),
+    tls_client_certificate_bound_access_tokens: Type.Boolean(),
     expires_at: nullable(Type.String({ format: 'date-time' })),
     enabled: Type.Boolean(),
     dpop_bound: Type.Boolean(),

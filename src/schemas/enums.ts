@@ -6,10 +6,23 @@
 
 /**
  * How a client proves who it is at the token endpoint: a secret (HTTP Basic or the body), an
- * assertion signed with its own key (RFC 7523), or the JWT its platform gave it, checked
- * against a trusted issuer's keys (federated).
+ * assertion signed with its own key (RFC 7523), the JWT its platform gave it, checked
+ * against a trusted issuer's keys (federated), or a TLS client certificate (RFC 8705): one
+ * of a CA, with the registered subject or SAN (tls_client_auth), or any with one of the
+ * registered public keys (self_signed_tls_client_auth).
  */
-export const AUTH_METHODS = ['client_secret', 'private_key_jwt', 'federated'] as const;
+export const AUTH_METHODS = ['client_secret', 'private_key_jwt', 'federated', 'tls_client_auth', 'self_signed_tls_client_auth'] as const;
+
+/** The auth methods that present a TLS client certificate. */
+export const CERTIFICATE_AUTH_METHODS = ['tls_client_auth', 'self_signed_tls_client_auth'] as const satisfies readonly AuthMethod[];
+
+/**
+ * What a client's TLS identity names (RFC 8705 §2.1.2): the certificate's subject DN, or one
+ * of its subject alternative names (tls_client_auth); or one of the public keys of a
+ * self_signed_tls_client_auth client (its RFC 7638 thumbprint).
+ */
+export const TLS_IDENTITY_KINDS = ['subject_dn', 'san_dns', 'san_uri', 'san_ip', 'san_email', 'public_key'] as const;
+export type TlsIdentityKind = (typeof TLS_IDENTITY_KINDS)[number];
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** A client's status, derived from `enabled` and `expires_at` (see clients/rules.ts). */

@@ -45,6 +45,12 @@ const RESOURCE_FIELDS = [
   'roles',
   'service_account',
   'status',
+  'tls_client_auth_san_dns',
+  'tls_client_auth_san_email',
+  'tls_client_auth_san_ip',
+  'tls_client_auth_san_uri',
+  'tls_client_auth_subject_dn',
+  'tls_client_certificate_bound_access_tokens',
   'token_quota',
   'updated_at',
 ];

@@ -11,6 +11,7 @@ import '../admin/federated-clients.test.js';
 import '../admin/openapi.test.js';
 import '../admin/services.test.js';
 import '../admin/trusted-issuers.test.js';
+import '../admin/tls-clients.test.js';
 import '../admin/unstorable-input.test.js';
 import '../cli/delegation.test.js';
 import '../cli/issuers.test.js';

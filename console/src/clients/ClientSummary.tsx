@@ -1,6 +1,7 @@
 import type { Client, TokenQuota } from '../api';
 import { exactTime, managedText, quotaText, relativeTime } from '../format';
 import { type DetailRow, DetailsList } from '../ui/DetailsList';
+import { certificateRows } from './CertificateDetails';
 import { ExchangeNote } from './ExchangeSubjects';
 import { authMethodLabel } from './federated-identities';
 
@@ -85,6 +86,7 @@ export function ClientSummary({ client }: { client: Client }) {
     ...(client.auth_method === 'federated'
       ? [['Platform identities', <Identities key="identities" identities={client.federated_identities} />] as const]
       : []),
+    ...certificateRows(client),
     ['Expires', <Time key="expires" iso={client.expires_at} />],
     ['Last used', <Time key="last" iso={client.last_used_at} />],
     ...(client.last_used_identity === null

@@ -50,5 +50,7 @@ export function identitiesFromRows(rows: IdentityRow[]): { ok: true; identities:
 export function authMethodLabel(method: Client['auth_method']): string {
   if (method === 'client_secret') return 'client secret';
   if (method === 'private_key_jwt') return 'private key JWT';
+  if (method === 'tls_client_auth') return 'TLS client certificate (tls_client_auth)';
+  if (method === 'self_signed_tls_client_auth') return 'self-signed TLS client certificate';
   return 'platform identities (federated)';
 }

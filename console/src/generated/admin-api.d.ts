@@ -289,7 +289,7 @@ export interface paths {
                                 }[];
                                 ip_ranges: string[];
                                 /** @enum {string} */
-                                auth_method: "client_secret" | "private_key_jwt" | "federated";
+                                auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                                 jwks: ({
                                     keys: {
                                         [key: string]: unknown;
@@ -305,6 +305,12 @@ export interface paths {
                                         [key: string]: string | number | boolean;
                                     };
                                 }[];
+                                tls_client_auth_subject_dn: string | null;
+                                tls_client_auth_san_dns: string | null;
+                                tls_client_auth_san_uri: string | null;
+                                tls_client_auth_san_ip: string | null;
+                                tls_client_auth_san_email: string | null;
+                                tls_client_certificate_bound_access_tokens: boolean;
                                 /** Format: date-time */
                                 expires_at: string | null;
                                 enabled: boolean;
@@ -466,7 +472,7 @@ export interface paths {
                         /** Format: date-time */
                         expires_at?: string | null;
                         /** @enum {string} */
-                        auth_method?: "client_secret" | "private_key_jwt" | "federated";
+                        auth_method?: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                         jwks?: {
                             keys: ({
                                 kty: string;
@@ -486,6 +492,13 @@ export interface paths {
                                 [key: string]: string | number | boolean;
                             };
                         }[];
+                        tls_client_auth_subject_dn?: string | null;
+                        tls_client_auth_san_dns?: string | null;
+                        tls_client_auth_san_uri?: string | null;
+                        tls_client_auth_san_ip?: string | null;
+                        tls_client_auth_san_email?: string | null;
+                        /** @description Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients. */
+                        tls_client_certificate_bound_access_tokens?: boolean;
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
                         /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
@@ -536,7 +549,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -552,6 +565,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -738,7 +757,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -754,6 +773,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -1033,7 +1058,7 @@ export interface paths {
                         /** Format: date-time */
                         expires_at?: string | null;
                         /** @enum {string} */
-                        auth_method?: "client_secret" | "private_key_jwt" | "federated";
+                        auth_method?: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                         jwks?: {
                             keys: ({
                                 kty: string;
@@ -1053,6 +1078,13 @@ export interface paths {
                                 [key: string]: string | number | boolean;
                             };
                         }[];
+                        tls_client_auth_subject_dn?: string | null;
+                        tls_client_auth_san_dns?: string | null;
+                        tls_client_auth_san_uri?: string | null;
+                        tls_client_auth_san_ip?: string | null;
+                        tls_client_auth_san_email?: string | null;
+                        /** @description Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients. */
+                        tls_client_certificate_bound_access_tokens?: boolean;
                         /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                         dpop_bound?: boolean;
                         /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
@@ -1103,7 +1135,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -1119,6 +1151,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -1303,7 +1341,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -1319,6 +1357,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -1505,7 +1549,7 @@ export interface paths {
                             }[];
                             ip_ranges: string[];
                             /** @enum {string} */
-                            auth_method: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks: ({
                                 keys: {
                                     [key: string]: unknown;
@@ -1521,6 +1565,12 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn: string | null;
+                            tls_client_auth_san_dns: string | null;
+                            tls_client_auth_san_uri: string | null;
+                            tls_client_auth_san_ip: string | null;
+                            tls_client_auth_san_email: string | null;
+                            tls_client_certificate_bound_access_tokens: boolean;
                             /** Format: date-time */
                             expires_at: string | null;
                             enabled: boolean;
@@ -4251,7 +4301,7 @@ export interface paths {
                                 /** Format: date-time */
                                 expires_at?: string | null;
                                 /** @enum {string} */
-                                auth_method?: "client_secret" | "private_key_jwt" | "federated";
+                                auth_method?: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                                 jwks?: {
                                     keys: ({
                                         kty: string;
@@ -4271,6 +4321,13 @@ export interface paths {
                                         [key: string]: string | number | boolean;
                                     };
                                 }[];
+                                tls_client_auth_subject_dn?: string | null;
+                                tls_client_auth_san_dns?: string | null;
+                                tls_client_auth_san_uri?: string | null;
+                                tls_client_auth_san_ip?: string | null;
+                                tls_client_auth_san_email?: string | null;
+                                /** @description Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients. */
+                                tls_client_certificate_bound_access_tokens?: boolean;
                                 /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                                 dpop_bound?: boolean;
                                 /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */
@@ -4524,7 +4581,7 @@ export interface paths {
                             /** Format: date-time */
                             expires_at?: string | null;
                             /** @enum {string} */
-                            auth_method?: "client_secret" | "private_key_jwt" | "federated";
+                            auth_method?: "client_secret" | "private_key_jwt" | "federated" | "tls_client_auth" | "self_signed_tls_client_auth";
                             jwks?: {
                                 keys: ({
                                     kty: string;
@@ -4544,6 +4601,13 @@ export interface paths {
                                     [key: string]: string | number | boolean;
                                 };
                             }[];
+                            tls_client_auth_subject_dn?: string | null;
+                            tls_client_auth_san_dns?: string | null;
+                            tls_client_auth_san_uri?: string | null;
+                            tls_client_auth_san_ip?: string | null;
+                            tls_client_auth_san_email?: string | null;
+                            /** @description Tokens are bound to the request's TLS client certificate (RFC 8705 §3); a request without one is refused. Defaults to true for tls_client_auth and self_signed_tls_client_auth clients. */
+                            tls_client_certificate_bound_access_tokens?: boolean;
                             /** @description Every token request must carry a DPoP proof (RFC 9449); tokens are then DPoP-bound. */
                             dpop_bound?: boolean;
                             /** @description Seconds the tokens live (60–86400); null: inherit (a client: its services', the smallest; a service: ACCESS_TOKEN_TTL). */

@@ -1,4 +1,5 @@
 import { errors as joseErrors } from 'jose';
+import { certificateMatches, certificateShows, findClientsByCertificate, isCertificateMethod } from '../../clients/certificates.js';
 import type { ClientDirectory } from '../../clients/directory.js';
 import type { ClientRecord } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
@@ -22,7 +23,7 @@ import {
   type UnverifiedAssertion,
   verifyClientAssertion,
 } from './client-assertion.js';
-import type { ClientCredentials } from './credentials.js';
+import type { CertificateCredentials, ClientCredentials } from './credentials.js';
 import { checkFederatedAssertion, type FederatedAuthentication, type TrustedIssuerCache } from './federated.js';
 import { claimJwtId } from './jwt-ids.js';
 import { JwksFetchError, type RemoteJwks } from './remote-jwks.js';
@@ -75,7 +76,9 @@ export async function authenticateClient(
             client:
               credentials.method === 'private_key_jwt'
                 ? await checkAssertion(ctx, credentials, callerIp)
-                : await checkCredentials(ctx, credentials, callerIp),
+                : credentials.method === 'certificate'
+                  ? await checkCertificate(ctx, credentials, callerIp)
+                  : await checkCredentials(ctx, credentials, callerIp),
           };
     ctx.budgets.succeeded(credentials.clientId, callerIp);
     return authentication;
@@ -261,4 +264,56 @@ function registeredKeys(client: ClientRecord): ClientKeySet {
     keySets.set(client, keys);
   }
   return keys;
+}
+
+/**
+ * Checks a TLS client certificate (RFC 8705 §2), or throws InvalidClient. The client is the
+ * one named by client_id, or, without one, the single client whose registration the
+ * certificate matches (clients/certificates.ts). It must use a certificate method, be active
+ * and called from its IP ranges; the certificate must be valid now (by the app's clock), show
+ * the registered subject or SAN and chain to TLS_CLIENT_CA_FILE or come from the trusted proxy
+ * (tls_client_auth), or carry one of the registered keys (self_signed_tls_client_auth). No
+ * argon2: there is no secret to guess, and a certificate is checked in microseconds.
+ */
+async function checkCertificate(ctx: AuthenticationContext, credentials: CertificateCredentials, callerIp: string): Promise<ClientRecord> {
+  const reject = (detail: string, client?: ClientRecord): never => {
+    const error = new InvalidClient(detail);
+    throw client === undefined ? error : error.concerns({ clientId: client.clientId });
+  };
+  const { presented, requestedClientId } = credentials;
+  const shows = await certificateShows(presented.certificate);
+  if (shows === undefined) return reject('the client certificate cannot be read');
+  let client: ClientRecord | undefined;
+  if (requestedClientId !== undefined) {
+    if (!isValidClientId(requestedClientId)) return reject('not a well-formed client_id');
+    client = await ctx.directory.find(requestedClientId);
+    if (client === undefined) return reject('unknown client');
+  } else {
+    const candidates = await findClientsByCertificate(ctx.db, shows);
+    if (candidates.length === 0) return reject('the client certificate matches no client');
+    if (candidates.length > 1)
+      return reject(`the client certificate matches ${candidates.length > 20 ? 'over 20' : candidates.length} clients: send client_id`);
+    client = await ctx.directory.find(candidates[0] as string);
+    if (client === undefined) return reject('unknown client');
+  }
+  if (!isCertificateMethod(client.authMethod)) return reject(`client authenticates with ${client.authMethod}, not a certificate`, client);
+  const now = ctx.clock();
+  const status = clientStatus(client, now);
+  if (status !== 'active') return reject(`client is ${status}`, client);
+  if (!isAddressAllowed(callerIp, client.networks)) return reject(`caller ${callerIp} is outside the client's IP ranges`, client);
+  const { certificate } = presented;
+  if (now < Date.parse(certificate.validFrom)) return reject(`the client certificate is not valid before ${certificate.validFrom}`, client);
+  if (now > Date.parse(certificate.validTo)) return reject(`the client certificate expired at ${certificate.validTo}`, client);
+  if (client.authMethod === 'tls_client_auth' && !presented.chainVerified) {
+    return reject(`the client certificate does not chain to TLS_CLIENT_CA_FILE (${presented.chainError ?? 'not verified'})`, client);
+  }
+  if (!certificateMatches(client.tlsIdentities, shows)) {
+    return reject(
+      client.authMethod === 'tls_client_auth'
+        ? "the client certificate does not show the client's registered subject or SAN"
+        : "the client certificate's key is none of the client's registered keys",
+      client,
+    );
+  }
+  return client;
 }

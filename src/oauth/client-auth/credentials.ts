@@ -1,3 +1,5 @@
+import { certificateThumbprint } from '../../clients/certificates.js';
+import type { PresentedCertificate } from '../../tls/client-certificate.js';
 import { InvalidClient, InvalidRequest } from '../errors.js';
 import type { TokenParameters } from '../parameters.js';
 import { claimedIdentity, isPlatformIssuer } from './client-assertion.js';
@@ -6,7 +8,21 @@ export type ClientCredentials =
   | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; clientSecret: string }
   /** RFC 7523 §2.2. clientId: the client_id sent, or else the assertion's (unverified) `iss`. */
   | { method: 'private_key_jwt'; clientId: string; assertion: string; assertionType: string }
-  | FederatedCredentials;
+  | FederatedCredentials
+  | CertificateCredentials;
+
+/**
+ * RFC 8705 §2: a TLS client certificate, with no secret or assertion. `clientId` names the
+ * client for the failure budgets and the log: the client_id sent, or else the certificate
+ * (by its thumbprint).
+ */
+export interface CertificateCredentials {
+  method: 'certificate';
+  clientId: string;
+  /** The client_id sent, if any: then that client's registration must match. Without it, the one client the certificate matches. */
+  requestedClientId: string | undefined;
+  presented: PresentedCertificate;
+}
 
 /**
  * RFC 7523 §2.2 with the platform's own JWT as the assertion (federated.ts). `clientId`
@@ -66,7 +82,11 @@ function formDecode(value: string, what: string): string {
  * was a second method, so such libraries could not use private_key_jwt or federated clients.
  * A secret that is not empty beside an assertion is still a second method.
  */
-export function readClientCredentials(authorization: string | undefined, params: TokenParameters): ClientCredentials {
+export function readClientCredentials(
+  authorization: string | undefined,
+  params: TokenParameters,
+  presented?: PresentedCertificate | undefined,
+): ClientCredentials {
   const basic = parseBasicAuthorization(authorization);
   const clientSecret = params.client_secret === '' ? undefined : params.client_secret;
   if (params.client_assertion !== undefined || params.client_assertion_type !== undefined) {
@@ -98,6 +118,20 @@ export function readClientCredentials(authorization: string | undefined, params:
       clientId: clientId ?? claimed.iss,
       assertion: params.client_assertion,
       assertionType: params.client_assertion_type,
+    };
+  }
+  // A certificate and no secret (RFC 8705 §2): the client_id in the body, or in Basic with
+  // an empty password as some libraries send it, or none at all.
+  if (presented !== undefined && clientSecret === undefined && (basic === undefined || basic.clientSecret === '')) {
+    if (basic !== undefined && params.client_id !== undefined && params.client_id !== basic.clientId) {
+      throw new InvalidRequest('client_id in the body does not match the Authorization header');
+    }
+    const requestedClientId = params.client_id ?? (basic?.clientId === '' ? undefined : basic?.clientId);
+    return {
+      method: 'certificate',
+      clientId: requestedClientId ?? `certificate ${certificateThumbprint(presented.certificate)}`,
+      requestedClientId,
+      presented,
     };
   }
   if (basic !== undefined) {

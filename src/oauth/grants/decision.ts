@@ -28,6 +28,8 @@ export interface TokenDecision {
   mayAct?: MayActClaim | undefined;
   /** The key the request's DPoP proof must be of: the subject token is bound to it (RFC 9449). */
   requiredJkt?: string | undefined;
+  /** The certificate thumbprint the request's TLS client certificate must have: the subject token is bound to it (RFC 8705). */
+  requiredX5t?: string | undefined;
   /** RFC 8693 §2.2.1: what the answer says was issued; undefined for grants other than token exchange. */
   issuedTokenType?: string | undefined;
   /** A token exchange, for the audit trail once the token is issued. */

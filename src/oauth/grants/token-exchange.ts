@@ -109,6 +109,8 @@ interface ExchangeSubject {
   /** Seconds since the epoch. */
   exp: number;
   jkt: string | undefined;
+  /** The certificate thumbprint the subject token is bound to (RFC 8705), if any. */
+  x5t: string | undefined;
   federatedIdentity: FederatedIdentityUse | undefined;
 }
 
@@ -164,6 +166,7 @@ export async function tokenExchangeDecision(
     federatedIdentity: subject.federatedIdentity,
     act: actClaim(actor.clientId, subject.act),
     requiredJkt: subject.jkt,
+    requiredX5t: subject.x5t,
     issuedTokenType: request.issuedTokenType,
     exchange: { subject: subject.name, subjectClientId: subject.client?.clientId, chain: actChain(subject.act) },
   };
@@ -197,6 +200,7 @@ async function readPortierSubject(ctx: TokenExchangeContext, request: ExchangeRe
     mayAct: claims.mayAct === undefined ? undefined : mayActClientIds(claims.mayAct),
     exp: claims.exp,
     jkt: claims.jkt,
+    x5t: claims.x5t,
     federatedIdentity: claims.federatedIdentity,
   };
 }
@@ -229,6 +233,7 @@ async function readTrustedIssuerSubject(ctx: TokenExchangeContext, request: Exch
     mayAct: undefined,
     exp: Number(verified.claims.exp),
     jkt: undefined,
+    x5t: undefined,
     federatedIdentity: undefined,
   };
 }

@@ -1,0 +1,208 @@
+import { createHash, type X509Certificate } from 'node:crypto';
+import { and, asc, eq, or } from 'drizzle-orm';
+import ipaddr from 'ipaddr.js';
+import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { DbOrTx } from '../db/connect.js';
+import { clients, clientTlsIdentities } from '../db/schema.js';
+import type { FieldError } from '../lib/errors.js';
+import {
+  CertificateFormatError,
+  certificateNames,
+  DistinguishedNameSyntaxError,
+  distinguishedNameKey,
+  parseDistinguishedName,
+} from '../lib/x509.js';
+import type { AuthMethod, TlsIdentityKind } from '../schemas/enums.js';
+
+/**
+ * Clients that authenticate with a TLS client certificate (RFC 8705 §2), and the one rule
+ * of what a certificate proves: what a client registers (its TLS identities), what a
+ * presented certificate shows, and whether the two match. No HTTP in here; where the
+ * certificate came from is tls/client-certificate.ts's business.
+ */
+
+/** One thing a certificate must show: what the admin registered, and its comparison form. */
+export interface TlsIdentity {
+  kind: TlsIdentityKind;
+  value: string;
+  matchKey: string;
+}
+
+/** The admin API's fields of a tls_client_auth client (RFC 8705 §2.1.2 names), each naming one thing the certificate shows. */
+export const TLS_CLIENT_AUTH_FIELDS = {
+  tls_client_auth_subject_dn: 'subject_dn',
+  tls_client_auth_san_dns: 'san_dns',
+  tls_client_auth_san_uri: 'san_uri',
+  tls_client_auth_san_ip: 'san_ip',
+  tls_client_auth_san_email: 'san_email',
+} as const satisfies Record<string, TlsIdentityKind>;
+export type TlsClientAuthField = keyof typeof TLS_CLIENT_AUTH_FIELDS;
+export type TlsClientAuthInput = { [F in TlsClientAuthField]?: string | null | undefined };
+
+/** Whether `method` authenticates with a certificate. */
+export function isCertificateMethod(method: AuthMethod): method is 'tls_client_auth' | 'self_signed_tls_client_auth' {
+  return method === 'tls_client_auth' || method === 'self_signed_tls_client_auth';
+}
+
+/** The comparison form of a registered value, or what is wrong with it. */
+function registeredKey(kind: Exclude<TlsIdentityKind, 'public_key'>, value: string): { key: string } | { problem: string } {
+  switch (kind) {
+    case 'subject_dn':
+      try {
+        return { key: distinguishedNameKey(parseDistinguishedName(value)) };
+      } catch (error) {
+        if (error instanceof DistinguishedNameSyntaxError) return { problem: `is not an RFC 4514 distinguished name: ${error.message}` };
+        throw error;
+      }
+    case 'san_dns':
+      if (!/^(\*\.)?([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)*[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(value)) {
+        return { problem: 'is not a DNS name' };
+      }
+      return { key: value.toLowerCase() };
+    case 'san_uri':
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters and spaces is the point.
+      if (!/^[A-Za-z][A-Za-z0-9+.-]*:[^\s\x00-\x1f\x7f]+$/.test(value)) return { problem: 'is not an absolute URI' };
+      return { key: value };
+    case 'san_ip':
+      if (!ipaddr.isValid(value) || (!value.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(value))) {
+        return { problem: 'is not an IP address' };
+      }
+      return { key: ipaddr.parse(value).toString() };
+    case 'san_email': {
+      const at = value.lastIndexOf('@');
+      if (at <= 0 || at === value.length - 1 || /\s/.test(value)) return { problem: 'is not an email address' };
+      return { key: emailKey(value) };
+    }
+  }
+}
+
+/** An address's comparison form: the domain's case does not matter, the local part's does. */
+function emailKey(address: string): string {
+  const at = address.lastIndexOf('@');
+  return `${address.slice(0, at)}@${address.slice(at + 1).toLowerCase()}`;
+}
+
+/**
+ * The TLS identities a client of `method` is to have, checked: a tls_client_auth client
+ * names exactly one of the five fields; a self_signed_tls_client_auth client's are the
+ * thumbprints of its registered public keys (`jwks`, checked as private_key_jwt's are);
+ * other methods have none, and may not give the fields. Records a field error per problem.
+ */
+export async function checkTlsIdentities(
+  method: AuthMethod,
+  input: TlsClientAuthInput,
+  jwks: { keys: JWK[] } | null,
+  errors: FieldError[],
+): Promise<TlsIdentity[]> {
+  const given = (Object.keys(TLS_CLIENT_AUTH_FIELDS) as TlsClientAuthField[]).filter(
+    (field) => input[field] !== undefined && input[field] !== null,
+  );
+  if (method !== 'tls_client_auth') {
+    for (const field of given) errors.push({ path: `/${field}`, message: 'only tls_client_auth clients have it' });
+    if (method !== 'self_signed_tls_client_auth' || jwks === null) return [];
+    const keys = await Promise.all(jwks.keys.map((key) => calculateJwkThumbprint(key, 'sha256')));
+    return [...new Set(keys)].map((thumbprint) => ({ kind: 'public_key', value: thumbprint, matchKey: thumbprint }));
+  }
+  if (given.length !== 1) {
+    errors.push({
+      path: given.length === 0 ? '/tls_client_auth_subject_dn' : `/${given[1]}`,
+      message: 'a tls_client_auth client needs exactly one of tls_client_auth_subject_dn, _san_dns, _san_uri, _san_ip, _san_email',
+    });
+    return [];
+  }
+  const field = given[0] as TlsClientAuthField;
+  const value = input[field] as string;
+  const kind = TLS_CLIENT_AUTH_FIELDS[field];
+  const checked = registeredKey(kind, value);
+  if ('problem' in checked) {
+    errors.push({ path: `/${field}`, message: checked.problem });
+    return [];
+  }
+  return [{ kind, value, matchKey: checked.key }];
+}
+
+/** Replaces a client's TLS identities (none: removes them all). */
+export async function storeTlsIdentities(tx: DbOrTx, clientUuid: string, identities: TlsIdentity[]): Promise<void> {
+  await tx.delete(clientTlsIdentities).where(eq(clientTlsIdentities.clientUuid, clientUuid));
+  if (identities.length === 0) return;
+  await tx.insert(clientTlsIdentities).values(identities.map((identity) => ({ clientUuid, ...identity })));
+}
+
+/** A client's TLS identities. */
+export async function loadTlsIdentities(db: DbOrTx, clientUuid: string): Promise<TlsIdentity[]> {
+  const rows = await db
+    .select()
+    .from(clientTlsIdentities)
+    .where(eq(clientTlsIdentities.clientUuid, clientUuid))
+    .orderBy(asc(clientTlsIdentities.kind), asc(clientTlsIdentities.matchKey));
+  return rows.map((row) => ({ kind: row.kind, value: row.value, matchKey: row.matchKey }));
+}
+
+/** The registered fields of a tls_client_auth client as the admin API shows them (null for the four it does not use). */
+export function tlsClientAuthFields(
+  identities: ReadonlyArray<{ kind: TlsIdentityKind; value: string }>,
+): Record<TlsClientAuthField, string | null> {
+  const fields = {} as Record<TlsClientAuthField, string | null>;
+  for (const [field, kind] of Object.entries(TLS_CLIENT_AUTH_FIELDS) as Array<[TlsClientAuthField, TlsIdentityKind]>) {
+    fields[field] = identities.find((identity) => identity.kind === kind)?.value ?? null;
+  }
+  return fields;
+}
+
+/** What a presented certificate shows, in the comparison forms of TlsIdentity (each kind with its keys). */
+export interface CertificateShows {
+  keys: Array<{ kind: TlsIdentityKind; matchKey: string }>;
+  /** RFC 8705 §3.1: base64url SHA-256 of the DER, the `x5t#S256` of a bound token. */
+  thumbprint: string;
+}
+
+/** Reads what a certificate shows; undefined when its DER does not read as X.509 should. */
+export async function certificateShows(certificate: X509Certificate): Promise<CertificateShows | undefined> {
+  let names: ReturnType<typeof certificateNames>;
+  try {
+    names = certificateNames(certificate);
+  } catch (error) {
+    if (error instanceof CertificateFormatError) return undefined;
+    throw error;
+  }
+  const publicKey = await calculateJwkThumbprint(certificate.publicKey.export({ format: 'jwk' }) as JWK, 'sha256');
+  const keys: CertificateShows['keys'] = [
+    { kind: 'subject_dn', matchKey: distinguishedNameKey(names.subject) },
+    ...names.sans.dns.map((dns) => ({ kind: 'san_dns' as const, matchKey: dns.toLowerCase() })),
+    ...names.sans.uri.map((uri) => ({ kind: 'san_uri' as const, matchKey: uri })),
+    ...names.sans.ip.map((ip) => ({ kind: 'san_ip' as const, matchKey: ip })),
+    ...names.sans.email.map((email) => ({ kind: 'san_email' as const, matchKey: emailKey(email) })),
+    { kind: 'public_key', matchKey: publicKey },
+  ];
+  return { keys, thumbprint: certificateThumbprint(certificate) };
+}
+
+/** RFC 8705 §3.1's `x5t#S256`: the base64url SHA-256 of the certificate's DER. */
+export function certificateThumbprint(certificate: X509Certificate): string {
+  return createHash('sha256').update(certificate.raw).digest('base64url');
+}
+
+/** Whether the certificate shows one of the client's identities. */
+export function certificateMatches(identities: readonly TlsIdentity[], shows: CertificateShows): boolean {
+  return identities.some((identity) => shows.keys.some((key) => key.kind === identity.kind && key.matchKey === identity.matchKey));
+}
+
+/** More clients than this for one certificate: none of them is "the single client" anyway. */
+const MAX_CANDIDATES = 20;
+
+/**
+ * The client_ids (at most MAX_CANDIDATES + 1) whose TLS identity the certificate shows,
+ * through the index on (kind, match_key): how a token request without a client_id finds
+ * its client. Only clients of the method that identity belongs to (a public key is a
+ * self-signed client's, a subject or SAN a tls_client_auth client's).
+ */
+export async function findClientsByCertificate(db: DbOrTx, shows: CertificateShows): Promise<string[]> {
+  const rows = await db
+    .selectDistinct({ clientId: clients.clientId })
+    .from(clientTlsIdentities)
+    .innerJoin(clients, eq(clients.id, clientTlsIdentities.clientUuid))
+    .where(or(...shows.keys.map((key) => and(eq(clientTlsIdentities.kind, key.kind), eq(clientTlsIdentities.matchKey, key.matchKey)))))
+    .orderBy(asc(clients.clientId))
+    .limit(MAX_CANDIDATES + 1);
+  return rows.map((row) => row.clientId);
+}

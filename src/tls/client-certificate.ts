@@ -1,0 +1,164 @@
+import { X509Certificate } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+
+/**
+ * The certificate a client presented, wherever it came from: the TLS handshake with Portier
+ * itself, or the header a trusted proxy that terminated TLS put it in (CLIENT_CERT_HEADER).
+ * What the certificate proves about a client is clients/certificates.ts's business.
+ */
+
+/** Envoy's header (XFCC): `Key=value` pairs separated by `;`, the client certificate in `Cert`. */
+export const XFCC_HEADER = 'x-forwarded-client-cert';
+
+/** The certificate of a request. */
+export interface PresentedCertificate {
+  certificate: X509Certificate;
+  /**
+   * It chains to TLS_CLIENT_CA_FILE (TLS with Portier, checked by the handshake), or a
+   * trusted proxy passed it on, which verifies what it passes (see docs/mtls.md).
+   */
+  chainVerified: boolean;
+  /** Why it does not chain (OpenSSL's code, such as CERT_HAS_EXPIRED or UNABLE_TO_VERIFY_LEAF_SIGNATURE). */
+  chainError: string | undefined;
+  source: 'tls' | 'header';
+}
+
+/** A certificate header that cannot be read: the request is an invalid_request. */
+export class MalformedCertificateHeader extends Error {
+  constructor(problem: string) {
+    super(problem);
+    this.name = 'MalformedCertificateHeader';
+  }
+}
+
+/** What a request's certificate is read from, and with which settings. */
+export interface CertificateSource {
+  socket: Socket;
+  headers: IncomingHttpHeaders;
+  /** CLIENT_CERT_HEADER, lower case; undefined: none is read. */
+  header: string | undefined;
+  /** Whether the connecting address (the socket's peer, not X-Forwarded-For) is a proxy TRUST_PROXY trusts. */
+  fromTrustedProxy: boolean;
+}
+
+/** The outcome: a certificate or none, and whether a certificate header came from an address that may not send one (ignored). */
+export interface CertificateReading {
+  presented: PresentedCertificate | undefined;
+  /** A certificate header came from an address TRUST_PROXY does not trust: ignored, and worth an audit line. */
+  untrustedHeader: boolean;
+}
+
+/** Longest certificate header read: a certificate with a chain is a few KiB; URL-encoding roughly doubles it. */
+const MAX_HEADER_LENGTH = 32 * 1024;
+
+/**
+ * The request's client certificate. With CLIENT_CERT_HEADER set and the header sent by a
+ * trusted proxy, the header's (a proxy that connects to Portier with TLS shows its own
+ * certificate in the handshake, not the client's); from any other address the header is
+ * ignored, and the handshake's certificate, if any, is the one. Throws
+ * MalformedCertificateHeader for a header that cannot be read.
+ */
+export function readPresentedCertificate(source: CertificateSource): CertificateReading {
+  const headerValue = source.header === undefined ? undefined : source.headers[source.header];
+  // Empty: no certificate (nginx sends $ssl_client_escaped_cert empty for a client without one).
+  if (headerValue !== undefined && headerValue !== '') {
+    if (!source.fromTrustedProxy) return { presented: fromSocket(source.socket), untrustedHeader: true };
+    if (Array.isArray(headerValue)) throw new MalformedCertificateHeader(`${source.header} sent more than once`);
+    const certificate = source.header === XFCC_HEADER ? certificateFromXfcc(headerValue) : certificateFromEscapedPem(headerValue);
+    return { presented: { certificate, chainVerified: true, chainError: undefined, source: 'header' }, untrustedHeader: false };
+  }
+  return { presented: fromSocket(source.socket), untrustedHeader: false };
+}
+
+function fromSocket(socket: Socket): PresentedCertificate | undefined {
+  if (!('encrypted' in socket)) return undefined;
+  const tls = socket as TLSSocket;
+  const certificate = tls.getPeerX509Certificate();
+  if (certificate === undefined) return undefined;
+  const chainError = tls.authorized ? undefined : String(tls.authorizationError ?? 'not verified');
+  return { certificate, chainVerified: tls.authorized, chainError, source: 'tls' };
+}
+
+/**
+ * The `Cert` of an XFCC header (Envoy: the URL-encoded PEM of the client's certificate).
+ * Exactly one element: an edge proxy that appends to an XFCC header the client sent
+ * (`forward_client_cert_details: APPEND_FORWARD`) would let the client put a certificate
+ * of its choosing in front; the edge must sanitise (`SANITIZE_SET`).
+ */
+export function certificateFromXfcc(value: string): X509Certificate {
+  if (value.length > MAX_HEADER_LENGTH) throw new MalformedCertificateHeader('x-forwarded-client-cert is too long');
+  const elements = splitOutsideQuotes(value, ',');
+  if (elements.length !== 1) {
+    throw new MalformedCertificateHeader(
+      `x-forwarded-client-cert has ${elements.length} elements, expected 1 (the edge proxy must set it, not append to it)`,
+    );
+  }
+  let cert: string | undefined;
+  for (const pair of splitOutsideQuotes(elements[0] ?? '', ';')) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0) throw new MalformedCertificateHeader('x-forwarded-client-cert has a field without "key="');
+    const key = pair.slice(0, equals).trim().toLowerCase();
+    if (key !== 'cert') continue;
+    if (cert !== undefined) throw new MalformedCertificateHeader('x-forwarded-client-cert has Cert twice');
+    cert = unquote(pair.slice(equals + 1).trim());
+  }
+  if (cert === undefined)
+    throw new MalformedCertificateHeader('x-forwarded-client-cert has no Cert field (Envoy: set_current_client_cert_details cert: true)');
+  return certificateFromEscapedPem(cert);
+}
+
+/**
+ * A URL-encoded PEM certificate (nginx `$ssl_client_escaped_cert`, Envoy's `Cert`), or the
+ * same without its BEGIN/END lines (Traefik), or base64 DER (HAProxy `%[ssl_c_der,base64]`).
+ * The first certificate when there are several (a chain after the leaf).
+ */
+export function certificateFromEscapedPem(value: string): X509Certificate {
+  if (value.length > MAX_HEADER_LENGTH) throw new MalformedCertificateHeader('the certificate header is too long');
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    throw new MalformedCertificateHeader('the certificate header has an invalid percent-escape');
+  }
+  const pem = /-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/.exec(decoded);
+  const body = (pem === null ? (decoded.split(',')[0] ?? '') : (pem[1] ?? '')).replace(/\s+/g, '');
+  if (body === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(body))
+    throw new MalformedCertificateHeader('the certificate header holds no PEM or base64 certificate');
+  try {
+    return new X509Certificate(Buffer.from(body, 'base64'));
+  } catch {
+    throw new MalformedCertificateHeader('the certificate header holds no parseable X.509 certificate');
+  }
+}
+
+/** `value` cut at each `separator` outside double quotes (a `\` escapes the next character inside them). */
+function splitOutsideQuotes(value: string, separator: string): string[] {
+  const parts: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const char = value[i] as string;
+    if (quoted && char === '\\') {
+      current += char + (value[i + 1] ?? '');
+      i++;
+      continue;
+    }
+    if (char === '"') quoted = !quoted;
+    if (!quoted && char === separator) {
+      parts.push(current);
+      current = '';
+      continue;
+    }
+    current += char;
+  }
+  if (quoted) throw new MalformedCertificateHeader('x-forwarded-client-cert has an unterminated quote');
+  parts.push(current);
+  return parts.map((part) => part.trim()).filter((part) => part !== '');
+}
+
+function unquote(value: string): string {
+  if (!value.startsWith('"')) return value;
+  return value.slice(1, -1).replace(/\\(.)/g, '$1');
+}
