@@ -442,3 +442,34 @@ t.test("a grant's exchange: its subjects checked, and shown", async (t) => {
   t.equal(good.statusCode, 201, good.body);
   t.same(good.json().grants, [{ service: 'ledger', scopes: [], exchange: { subjects: ['issuer:corp-entra', '*', 'vendor-eaglebe'] } }]);
 });
+
+t.test('an operator keeps the exchange an admin set, and cannot give one', async (t) => {
+  const { server } = await setup(t);
+  const { updateClient } = await import('../../src/clients/lifecycle.js');
+  const { ValidationError } = await import('../../src/lib/errors.js');
+  const { CLI_ACTOR } = await import('../helpers.js');
+  const operator = { kind: 'owner', owner: 'user-1' } as const;
+  const db = server.database.db;
+  const keep = [{ service: 'ledger', scopes: ['ledger:read'], exchange: { subjects: ['vendor-eaglebe'] } }];
+  const kept = await updateClient(db, 'orders-svc', { grants: keep }, CLI_ACTOR, Date.now(), operator);
+  t.same(kept.client.grants[0]?.exchange, { subjects: ['vendor-eaglebe'] }, 'the same exchange (narrower scopes): allowed');
+  const widened = await updateClient(
+    db,
+    'orders-svc',
+    { grants: [{ service: 'ledger', scopes: ['ledger:read'], exchange: { subjects: ['*'] } }] },
+    CLI_ACTOR,
+    Date.now(),
+    operator,
+  ).catch((error: unknown) => error);
+  t.ok(widened instanceof ValidationError, 'another exchange: refused');
+  t.match((widened as InstanceType<typeof ValidationError>).errors, [{ path: '/grants/0/exchange' }]);
+  const given = await updateClient(
+    db,
+    'plain-svc',
+    { grants: [{ service: 'ledger', scopes: ['ledger:read'], exchange: { subjects: ['vendor-eaglebe'] } }] },
+    CLI_ACTOR,
+    Date.now(),
+    operator,
+  ).catch((error: unknown) => error);
+  t.ok(given instanceof ValidationError, 'an exchange where there was none: refused');
+});
