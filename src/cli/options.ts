@@ -14,7 +14,7 @@ export const USAGE = `usage: portier <command>
                  (ISSUER_ID:SUBJECT: the first ':' separates, the subject may contain more; for claims,
                  give the identity as JSON: '{"issuer":"github","subject":"repo:…","claims":{"repository_owner":"acme"}}')
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
-               [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
+               [--service S] [--expires-before T] [--expires-after T] [--sort [-]FIELD] [--limit N] [--cursor C]
   clients get ID
   clients update ID [--name N] [--owner O] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
                  [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--federated-identity …]… [--dpop-bound | --no-dpop-bound]
@@ -75,6 +75,7 @@ export const OPTIONS = {
   service: { type: 'string' },
   'expires-before': { type: 'string' },
   'expires-after': { type: 'string' },
+  sort: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
   'previous-valid-for': { type: 'string' },
