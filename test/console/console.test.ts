@@ -120,7 +120,7 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     const rows = page.locator('table.clients tbody tr');
     await rows.first().waitFor();
     t.equal(await rows.count(), 5, 'every client (three, the read-only admin and the bootstrap admin)');
-    t.equal(await rows.filter({ hasText: 'alice-billing' }).locator('td[data-label="Last used"]').innerText(), 'never');
+    t.equal(await rows.filter({ hasText: 'alice-billing' }).locator('td[data-label="Last used"]').innerText(), 'not yet used');
     await checkScreen(t, page, 'clients', true);
     await page.getByLabel('Owner').fill('alice');
     await page.getByRole('button', { name: 'Apply filters' }).click();
