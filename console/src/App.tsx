@@ -12,8 +12,32 @@ import { Link, Router, useRouter } from './router';
 import { SignIn } from './SignIn';
 import { ServiceDetail } from './services/ServiceDetail';
 import { ServicesList } from './services/ServicesList';
+import { Sessions } from './sessions/Sessions';
 import { TrustedIssuerDetail } from './trusted-issuers/TrustedIssuerDetail';
 import { TrustedIssuersList } from './trusted-issuers/TrustedIssuersList';
+import { NotFound } from './ui/NotFound';
+
+/** Set just before a person's sign-out continues at the identity provider, which sends the browser back: to say "signed out". */
+const SIGNED_OUT_FLAG = 'portier.console.signedOut';
+
+function setSignedOutFlag(): void {
+  try {
+    window.sessionStorage.setItem(SIGNED_OUT_FLAG, '1');
+  } catch {
+    // storage refused: the sign-in page then says nothing
+  }
+}
+
+/** Whether this tab has just signed out through the identity provider (read once). */
+function takeSignedOutFlag(): boolean {
+  try {
+    const set = window.sessionStorage.getItem(SIGNED_OUT_FLAG) !== null;
+    window.sessionStorage.removeItem(SIGNED_OUT_FLAG);
+    return set;
+  } catch {
+    return false;
+  }
+}
 
 export function App() {
   return (
@@ -40,11 +64,13 @@ function Console() {
     setNotice(message);
   }, []);
 
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once, at start (a later change of language does not ask again)
   useEffect(() => {
     signInState()
       .then((found) => {
         setState(found);
         if (found.person !== null) setSession({ kind: 'person', ...found.person });
+        else if (takeSignedOutFlag()) setNotice(intl.formatMessage({ id: 'session.signedOut' }));
       })
       .catch(() => setState({ sign_in: { sso: null, client: true }, person: null }));
   }, []);
@@ -65,6 +91,7 @@ function Console() {
       const endSession = await signOutPerson().catch(() => null);
       // Sign-out continues at the identity provider, which sends the browser back here.
       if (endSession !== null) {
+        setSignedOutFlag();
         window.location.assign(endSession);
         return;
       }
@@ -138,6 +165,7 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
     screen = <TrustedIssuerDetail api={api} id={decodeURIComponent(trustedIssuer[1])} canWrite={can.services} />;
   } else if (service?.[1] !== undefined) screen = <ServiceDetail api={api} id={decodeURIComponent(service[1])} canWrite={can.services} />;
   else if (path === '/keys' && can.keys) screen = <Keys api={api} canWrite={can.rotateKeys} />;
+  else if (path === '/sessions' && can.sessions) screen = <Sessions api={api} canEnd={can.endSessions} />;
   else if (path === '/audit') screen = <AuditTrail api={api} />;
   else if (path === '/clients/new' && can.clients)
     screen = <CreateClient api={api} owner={owner} canSetIdentities={can.platformIdentities} />;
@@ -152,7 +180,9 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
         canShapeTokens={can.tokenPolicy}
       />
     );
-  } else screen = <ClientsList api={api} canWrite={can.clients} mine={can.ownClientsOnly} />;
+  } else if (path === '/' || path === '/clients') screen = <ClientsList api={api} canWrite={can.clients} mine={can.ownClientsOnly} />;
+  // An unknown URL, or a screen this role may not open (/keys for an operator, /clients/new read-only).
+  else screen = <NotFound />;
 
   return (
     <div className="shell">
@@ -178,14 +208,19 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
           <Link to="/audit" aria-current={path === '/audit' ? 'page' : undefined}>
             {message('nav.audit')}
           </Link>
+          {can.sessions && (
+            <Link to="/sessions" aria-current={path === '/sessions' ? 'page' : undefined}>
+              {message('nav.sessions')}
+            </Link>
+          )}
         </nav>
         <div className="who">
-          <LanguageSwitch />
           <Who session={session} />
           <button type="button" className="secondary" onClick={onSignOut}>
             {message('session.signOut')}
           </button>
         </div>
+        <LanguageSwitch />
       </header>
       <main ref={main} tabIndex={-1}>
         {screen}

@@ -109,10 +109,18 @@ export function fieldErrors(problem: ProblemLike | undefined, fallback: string):
     errors[field] = [...(errors[field] ?? []), item.message];
   }
   if (Object.keys(errors).length === 0) {
-    const used = problem?.clients?.length ? ` Still granted to: ${problem.clients.join(', ')}.` : '';
-    errors.form = [`${problemMessage(problem, fallback)}${used}`];
+    const message = problemMessage(problem, fallback);
+    // The server's detail usually names the clients already: each is listed once.
+    const unnamed = [...new Set(problem?.clients ?? [])].filter((clientId) => !namesClient(message, clientId));
+    const used = unnamed.length > 0 ? ` Still granted to: ${unnamed.join(', ')}.` : '';
+    errors.form = [`${message}${used}`];
   }
   return errors;
+}
+
+/** Whether `text` names `clientId` as a whole word (client IDs are a-z0-9._-), not inside another ID. */
+function namesClient(text: string, clientId: string): boolean {
+  return text.split(/[^a-z0-9._-]+/).some((word) => word.replace(/\.+$/, '') === clientId);
 }
 
 /**

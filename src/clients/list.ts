@@ -156,7 +156,7 @@ function parseDate(value: string, path: string): Date {
 }
 
 /** Escapes LIKE wildcards so a name filter is a plain substring match. */
-function likeSubstring(text: string): string {
+export function likeSubstring(text: string): string {
   return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 

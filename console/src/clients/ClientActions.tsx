@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { Api, Client } from '../api';
 import { problemMessage } from '../format';
 import { useRouter } from '../router';
+import { ConfirmedAction } from '../ui/ConfirmedAction';
 
 /** What an action on the client screen says: done, or why not. */
 export type Message = { kind: 'error' | 'ok'; text: string };
@@ -15,6 +16,11 @@ const GRACE_PERIODS: Array<[string, number]> = [
   ['1 day', 86_400],
   ['7 days', 604_800],
 ];
+/**
+ * An hour unless chosen otherwise: long enough to put the new secret where the old one is
+ * used, short enough that a leaked old secret soon stops (stopping it at once is a choice).
+ */
+const DEFAULT_GRACE = 3600;
 
 /**
  * The client's action panels (enable or disable, a new secret, delete), one action at a
@@ -84,7 +90,7 @@ export function ClientActions({
   return (
     <div className="panels">
       <StatusPanel enabled={client.enabled} busy={busy} onSetEnabled={(enable) => void setEnabled(enable)} />
-      {client.auth_method === 'client_secret' && <SecretPanel busy={busy} onRegenerate={(grace) => void regenerate(grace)} />}
+      {client.auth_method === 'client_secret' && <SecretPanel busy={busy} onRegenerate={regenerate} />}
       <DeletePanel clientId={client.client_id} busy={busy} onDelete={() => void remove()} />
     </div>
   );
@@ -107,9 +113,10 @@ function StatusPanel({ enabled, busy, onSetEnabled }: { enabled: boolean; busy: 
   );
 }
 
-/** A new secret, the old one still working for the chosen grace period. */
-function SecretPanel({ busy, onRegenerate }: { busy: boolean; onRegenerate: (grace: number) => void }) {
-  const [grace, setGrace] = useState(0);
+/** A new secret, after a confirmation that says what happens to the old one (working for the chosen grace period). */
+function SecretPanel({ busy, onRegenerate }: { busy: boolean; onRegenerate: (grace: number) => Promise<void> }) {
+  const [grace, setGrace] = useState(DEFAULT_GRACE);
+  const chosen = GRACE_PERIODS.find(([, seconds]) => seconds === grace)?.[0] ?? '';
   return (
     <section className="panel" aria-labelledby="secret-heading">
       <h2 id="secret-heading">New secret</h2>
@@ -121,9 +128,18 @@ function SecretPanel({ busy, onRegenerate }: { busy: boolean; onRegenerate: (gra
           </option>
         ))}
       </select>
-      <button type="button" disabled={busy} onClick={() => onRegenerate(grace)}>
-        Regenerate secret
-      </button>
+      <ConfirmedAction
+        label="Regenerate secret"
+        question={
+          grace === 0
+            ? 'Generate a new secret? The old secret stops working at once: whatever still uses it is refused.'
+            : `Generate a new secret? The old secret keeps working for ${chosen}, then stops.`
+        }
+        confirmLabel="Yes, regenerate"
+        cancelLabel="Cancel"
+        busy={busy}
+        onConfirm={() => onRegenerate(grace)}
+      />
     </section>
   );
 }

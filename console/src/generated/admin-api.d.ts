@@ -3969,6 +3969,8 @@ export interface paths {
                     action?: string;
                     client_id?: string;
                     actor_client_id?: string;
+                    /** @description Who acted, as the trail names them (a person's name or email, an admin client's client_id): part of it, any case. */
+                    actor?: string;
                     since?: string;
                     until?: string;
                     limit?: number;
