@@ -166,6 +166,24 @@ export const en = {
   'audit.loading': 'Loading events…',
   'audit.none': 'No events match these filters.',
   'audit.changedTo': 'changed to',
+
+  'common.cancel': 'Cancel',
+  'actions.unreachable': 'Portier is not reachable.',
+  'actions.enabled': 'The client is enabled.',
+  'actions.disabled': 'The client is disabled: it gets no new tokens.',
+  'actions.regenerated': 'A new secret was generated.',
+  'actions.disable': 'Disable client',
+  'actions.enable': 'Enable client',
+  'actions.newSecret': 'New secret',
+  'actions.grace': 'Old secret keeps working for',
+  'actions.graceNone': 'None: the old secret stops at once',
+  'actions.graceHour': '1 hour',
+  'actions.graceDay': '1 day',
+  'actions.graceWeek': '7 days',
+  'actions.regenerate': 'Regenerate secret',
+  'actions.regenerateNow': 'Generate a new secret? The old secret stops working at once: whatever still uses it is refused.',
+  'actions.regenerateGrace': 'Generate a new secret? The old secret keeps working for {period}, then stops.',
+  'actions.regenerateYes': 'Yes, regenerate',
 } as const;
 
 export type MessageId = keyof typeof en;
