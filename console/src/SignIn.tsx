@@ -1,9 +1,7 @@
 import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { useIntl } from 'react-intl';
 import { type Session, type SignInState, signIn } from './api';
-
-const FAILED = 'Sign-in failed. Check the client ID and secret, and that the client is an enabled admin client.';
-
-const UNREACHABLE = 'cannot be reached right now, so nobody can sign in through it. Try again later';
+import { LanguageSwitch } from './i18n/LanguageSwitch';
 
 /**
  * The first screen: "Sign in with …" through the organisation's identity provider when
@@ -19,41 +17,43 @@ export function SignIn({
   state: SignInState;
   onSignedIn: (session: Session) => void;
 }) {
+  const intl = useIntl();
   const { sso, client } = state.sign_in;
-  const provider = sso?.name ?? 'your organisation';
+  const provider = sso?.name ?? intl.formatMessage({ id: 'signIn.yourOrganisation' });
   // GET /console/auth/login sends the browser back here with this when the provider is down.
   const unavailable = sso !== null && (!sso.available || new URLSearchParams(window.location.search).get('sign_in') === 'unavailable');
   const heading = useRef<HTMLHeadingElement>(null);
 
+  const title = intl.formatMessage({ id: 'signIn.title' });
   useEffect(() => {
-    document.title = 'Sign in · Portier console';
-  }, []);
+    document.title = title;
+  }, [title]);
 
   return (
     <main className="signin">
-      <h1 ref={heading}>Portier console</h1>
+      <LanguageSwitch />
+      <h1 ref={heading}>{intl.formatMessage({ id: 'app.name' })}</h1>
       {notice !== null && (
         <p className="notice" role="status">
           {notice}
         </p>
       )}
       {sso !== null && (
-        <section aria-label={`Sign in with ${provider}`}>
+        <section aria-label={intl.formatMessage({ id: 'signIn.with' }, { provider })}>
           {unavailable ? (
             <p className="error" role="alert">
-              The sign-in service of {provider} {UNREACHABLE}
-              {client ? ', or use an admin client below.' : '.'}
+              {intl.formatMessage({ id: client ? 'signIn.unreachableOrClient' : 'signIn.unreachable' }, { provider })}
             </p>
           ) : (
             <p>
               <a className="button" href="/console/auth/login">
-                Sign in with {provider}
+                {intl.formatMessage({ id: 'signIn.with' }, { provider })}
               </a>
             </p>
           )}
         </section>
       )}
-      {client && sso !== null && <h2 id="client-heading">Or with an admin client (break-glass)</h2>}
+      {client && sso !== null && <h2 id="client-heading">{intl.formatMessage({ id: 'signIn.orClient' })}</h2>}
       {client && <ClientSignInForm onSignedIn={onSignedIn} withSso={sso !== null} />}
     </main>
   );
@@ -65,6 +65,7 @@ function ClientSignInForm({ onSignedIn, withSso }: { onSignedIn: (session: Sessi
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const intl = useIntl();
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -80,18 +81,22 @@ function ClientSignInForm({ onSignedIn, withSso }: { onSignedIn: (session: Sessi
     }
     setError(
       result.retryAfterSeconds === undefined
-        ? FAILED
-        : `Too many failed sign-ins. Try again in ${result.retryAfterSeconds} seconds (at ${new Date(
-            Date.now() + result.retryAfterSeconds * 1000,
-          ).toLocaleTimeString()}).`,
+        ? intl.formatMessage({ id: 'signIn.failed' })
+        : intl.formatMessage(
+            { id: 'signIn.tooMany' },
+            {
+              seconds: result.retryAfterSeconds,
+              at: intl.formatTime(Date.now() + result.retryAfterSeconds * 1000, { timeStyle: 'medium' }),
+            },
+          ),
     );
   };
 
   return (
     <>
-      <p>Sign in with the client ID and secret of an admin client (granted the portier-admin service).</p>
+      <p>{intl.formatMessage({ id: 'signIn.clientIntro' })}</p>
       <form onSubmit={submit} noValidate aria-labelledby={withSso ? 'client-heading' : undefined}>
-        <label htmlFor="signin-id">Client ID</label>
+        <label htmlFor="signin-id">{intl.formatMessage({ id: 'client.clientId' })}</label>
         <input
           id="signin-id"
           name="client_id"
@@ -100,7 +105,7 @@ function ClientSignInForm({ onSignedIn, withSso }: { onSignedIn: (session: Sessi
           value={clientId}
           onChange={(event) => setClientId(event.target.value)}
         />
-        <label htmlFor="signin-secret">Client secret</label>
+        <label htmlFor="signin-secret">{intl.formatMessage({ id: 'client.secret' })}</label>
         <input
           id="signin-secret"
           name="client_secret"
@@ -116,7 +121,7 @@ function ClientSignInForm({ onSignedIn, withSso }: { onSignedIn: (session: Sessi
           </p>
         )}
         <button type="submit" disabled={busy || clientId.trim() === '' || secret === ''}>
-          {busy ? 'Signing in…' : 'Sign in'}
+          {intl.formatMessage({ id: busy ? 'signIn.busy' : 'signIn.submit' })}
         </button>
       </form>
     </>

@@ -23,6 +23,8 @@ export type TrustedIssuerPatch = NonNullable<paths['/admin/trusted-issuers/{id}'
 export type AuditEvent = Json<paths['/admin/audit-events']['get']['responses'][200]>['items'][number];
 export type AuditQuery = NonNullable<paths['/admin/audit-events']['get']['parameters']['query']>;
 export type SigningKey = Json<paths['/admin/keys']['get']['responses'][200]>['items'][number];
+/** A person's console session, as the sessions screen lists it. */
+export type ConsoleSession = Json<paths['/admin/sessions']['get']['responses'][200]>['items'][number];
 export type BulkResult = Json<paths['/admin/clients/bulk']['post']['responses'][200]>['results'][number];
 export type Problem = Json<paths['/admin/clients']['post']['responses'][400]>;
 
@@ -85,6 +87,9 @@ export interface Abilities {
   services: boolean;
   /** See the signing keys. */
   keys: boolean;
+  /** See people's console sessions (admins and auditors), and end them (admins). */
+  sessions: boolean;
+  endSessions: boolean;
   /** Rotate them. */
   rotateKeys: boolean;
   /** Choose (and change) a client's owner; an operator's clients are always theirs. */
@@ -107,6 +112,8 @@ export function abilitiesOf(session: Session): Abilities {
     clients: role !== 'auditor',
     services: role === 'admin',
     keys: role !== 'operator',
+    sessions: role !== 'operator',
+    endSessions: role === 'admin',
     rotateKeys: role === 'admin',
     owner: role === 'admin',
     ownClientsOnly: role === 'operator',

@@ -1,5 +1,5 @@
-/** "3 minutes ago", "in 2 days": a time relative to now. */
-export function relativeTime(iso: string, now = Date.now()): string {
+/** "3 minutes ago", "in 2 days": a time relative to now, in `locale`'s words. */
+export function relativeTime(iso: string, now = Date.now(), locale = 'en'): string {
   const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
   const units: Array<[Intl.RelativeTimeFormatUnit, number]> = [
     ['year', 31_536_000],
@@ -9,14 +9,32 @@ export function relativeTime(iso: string, now = Date.now()): string {
     ['minute', 60],
     ['second', 1],
   ];
-  const format = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
+  const format = new Intl.RelativeTimeFormat(locale, { numeric: 'auto' });
   for (const [unit, size] of units) {
     if (Math.abs(seconds) >= size || unit === 'second') return format.format(Math.round(seconds / size), unit);
   }
   return iso;
 }
 
-/** An exact date and time, in UTC. */
+/**
+ * A date and time as a person reads it: in `locale`'s order and words, in the browser's time
+ * zone (or `timeZone`), with the zone's name where it matters (`withZone`: an expiry).
+ */
+export function localTime(iso: string, locale: string, options: { withZone?: boolean; timeZone?: string } = {}): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return iso;
+  return new Intl.DateTimeFormat(locale, {
+    year: 'numeric',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(options.withZone && { timeZoneName: 'short' }),
+    ...(options.timeZone !== undefined && { timeZone: options.timeZone }),
+  }).format(date);
+}
+
+/** An exact date and time, in UTC (what a time shows on hover). */
 export function exactTime(iso: string): string {
   return new Date(iso)
     .toISOString()
@@ -91,10 +109,18 @@ export function fieldErrors(problem: ProblemLike | undefined, fallback: string):
     errors[field] = [...(errors[field] ?? []), item.message];
   }
   if (Object.keys(errors).length === 0) {
-    const used = problem?.clients?.length ? ` Still granted to: ${problem.clients.join(', ')}.` : '';
-    errors.form = [`${problemMessage(problem, fallback)}${used}`];
+    const message = problemMessage(problem, fallback);
+    // The server's detail usually names the clients already: each is listed once.
+    const unnamed = [...new Set(problem?.clients ?? [])].filter((clientId) => !namesClient(message, clientId));
+    const used = unnamed.length > 0 ? ` Still granted to: ${unnamed.join(', ')}.` : '';
+    errors.form = [`${message}${used}`];
   }
   return errors;
+}
+
+/** Whether `text` names `clientId` as a whole word (client IDs are a-z0-9._-), not inside another ID. */
+function namesClient(text: string, clientId: string): boolean {
+  return text.split(/[^a-z0-9._-]+/).some((word) => word.replace(/\.+$/, '') === clientId);
 }
 
 /**

@@ -48,8 +48,9 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const { limit, cursor, ...filters } = request.query;
-      return listClients(db, filters, { limit, cursor }, portier.clock(), clientScopeOf(request.principal));
+      const { limit, cursor, sort, ...filters } = request.query;
+      const page = await listClients(db, filters, { limit, cursor, sort }, portier.clock(), clientScopeOf(request.principal));
+      return { ...page, items: page.items.map((client) => portier.lastUsed.withPendingUse(client)) };
     },
   );
 
@@ -66,7 +67,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const client = await getClient(db, request.params.client_id, portier.clock(), clientScopeOf(request.principal));
       if (client === undefined) throw new NotFoundError(`no client with client_id "${request.params.client_id}"`);
-      return client;
+      return portier.lastUsed.withPendingUse(client);
     },
   );
 

@@ -1,4 +1,5 @@
-import { and, desc, eq, exists, gte, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, exists, gte, ilike, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
+import { likeSubstring } from '../clients/list.js';
 import { ALL_CLIENTS, type ClientScope } from '../clients/scope.js';
 import type { DbOrTx } from '../db/connect.js';
 import { auditEvents, clients } from '../db/schema.js';
@@ -46,6 +47,7 @@ export async function listAuditEvents(
   if (filters.action !== undefined) conditions.push(eq(auditEvents.action, filters.action));
   if (filters.client_id !== undefined) conditions.push(concernsClient(filters.client_id));
   if (filters.actor_client_id !== undefined) conditions.push(eq(auditEvents.actorClientId, filters.actor_client_id));
+  if (filters.actor !== undefined && filters.actor !== '') conditions.push(ilike(auditEvents.actorName, likeSubstring(filters.actor)));
   if (filters.since !== undefined) conditions.push(gte(auditEvents.at, parseDate(filters.since, '/querystring/since')));
   // Times are shown to the millisecond but stored to the microsecond: `until` covers its
   // whole millisecond, so an event's own `at` as `until` includes that event. The last

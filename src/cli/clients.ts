@@ -144,11 +144,12 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
           expires_before: flags['expires-before'],
           expires_after: flags['expires-after'],
           limit: flags.limit === undefined ? undefined : Number(flags.limit),
+          sort: flags.sort,
           cursor: flags.cursor,
         }),
       );
-      const { limit, cursor, ...filters } = query;
-      print(out, await listClients(db, filters, { limit, cursor }, session.clock()));
+      const { limit, cursor, sort, ...filters } = query;
+      print(out, await listClients(db, filters, { limit, cursor, sort }, session.clock()));
       return;
     }
     case 'get': {

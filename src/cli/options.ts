@@ -20,7 +20,7 @@ export const USAGE = `usage: portier <command>
                  (--exchange: whom the client may act for in a token exchange for that granted service:
                  client_ids, issuer:ISSUER_ID or *; --may-act: the clients that may act for this one)
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
-               [--service S] [--expires-before T] [--expires-after T] [--limit N] [--cursor C]
+               [--service S] [--expires-before T] [--expires-after T] [--sort [-]FIELD] [--limit N] [--cursor C]
   clients get ID
   clients update ID [--name N] [--owner O] [--description D] [--role R]… [--grant …]… [--ip-range …]… [--expires-at T|none]
                  [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--federated-identity …]… [--dpop-bound | --no-dpop-bound]
@@ -87,6 +87,7 @@ export const OPTIONS = {
   service: { type: 'string' },
   'expires-before': { type: 'string' },
   'expires-after': { type: 'string' },
+  sort: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
   'previous-valid-for': { type: 'string' },

@@ -2,8 +2,12 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 import type { FederatedIdentityUse } from './identities.js';
 
-/** last_used_at is written at most this often: the admin API promises it "within 60 s of use" (docs/admin-api.md). */
-export const LAST_USED_FLUSH_MS = 30_000;
+/**
+ * last_used_at is written at most this often (the admin API promises it "within 60 s of
+ * use", docs/admin-api.md). The instance that issued the token shows it at once
+ * (withPendingUse); other instances see it after the next write.
+ */
+export const LAST_USED_FLUSH_MS = 5_000;
 
 /**
  * Remembers when each client last got a token, and with which platform identity if it
@@ -27,6 +31,18 @@ export class LastUsedTracker {
     this.pending.set(clientUuid, at);
     if (identity !== undefined) this.identities.set(clientUuid, identity);
     else if (this.identities.size > 0) this.identities.delete(clientUuid);
+  }
+
+  /**
+   * The client as this instance knows it: with a use recorded here but not yet written
+   * when that is newer than the stored one, so the console shows a token at once.
+   */
+  withPendingUse<T extends { service_account: { id: string }; last_used_at: string | null; last_used_identity: unknown }>(client: T): T {
+    const pending = this.pending.get(client.service_account.id);
+    if (pending === undefined) return client;
+    if (client.last_used_at !== null && Date.parse(client.last_used_at) >= pending.getTime()) return client;
+    const identity = this.identities.get(client.service_account.id);
+    return { ...client, last_used_at: pending.toISOString(), last_used_identity: identity ?? null };
   }
 
   start(intervalMs = LAST_USED_FLUSH_MS): void {

@@ -128,12 +128,16 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char);
 }
 
-/** A small page of its own (no script, no style: the console's CSP holds), with a way back. */
+/**
+ * A small page of its own, with a way back: no script, and its style from the console's
+ * build (console/public/page.css, same origin, so the console's CSP holds).
+ */
 function page(reply: FastifyReply, status: number, title: string, message: string): FastifyReply {
   const body = `<!doctype html>
 <html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Portier</title></head>
-<body><main><h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p><p><a href="/console">Back to the sign-in page</a></p></main></body>
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)} · Portier</title>
+<link rel="stylesheet" href="/console/page.css"><link rel="icon" href="/console/favicon.svg" type="image/svg+xml"></head>
+<body><header>Portier</header><main><h1>${escapeHtml(title)}</h1><p role="alert">${escapeHtml(message)}</p><p><a href="/console">Back to the sign-in page</a></p></main></body>
 </html>
 `;
   return reply.status(status).type('text/html; charset=utf-8').send(body);

@@ -6,6 +6,12 @@ export const auditQuery = Type.Object(
     action: Type.Optional(filterText(100)),
     client_id: Type.Optional(filterText(1024)),
     actor_client_id: Type.Optional(filterText(1024)),
+    actor: Type.Optional(
+      Type.String({
+        ...filterText(200),
+        description: "Who acted, as the trail names them (a person's name or email, an admin client's client_id): part of it, any case.",
+      }),
+    ),
     since: Type.Optional(dateTime),
     until: Type.Optional(dateTime),
     limit: Type.Optional(limitSchema),

@@ -18,7 +18,7 @@ import {
   text,
   trustedIssuerIdSchema,
 } from './common.js';
-import { AUTH_METHODS, CLIENT_STATUSES } from './enums.js';
+import { AUTH_METHODS, CLIENT_SORTS, CLIENT_STATUSES } from './enums.js';
 import { accessTokenTtlSchema, claimsSchema, tokenQuotaResource, tokenQuotaSchema } from './policy.js';
 
 /**
@@ -276,14 +276,21 @@ export const listClientsQuery = Type.Object(
     service: Type.Optional(serviceIdSchema),
     expires_before: Type.Optional(dateTime),
     expires_after: Type.Optional(dateTime),
+    sort: Type.Optional(
+      Type.Unsafe<(typeof CLIENT_SORTS)[number]>({
+        type: 'string',
+        enum: [...CLIENT_SORTS],
+        description: 'The order: a column, with - in front for descending (default client_id). next_cursor keeps it.',
+      }),
+    ),
     limit: Type.Optional(limitSchema),
-    cursor: Type.Optional(Type.String({ maxLength: 400 })),
+    cursor: Type.Optional(Type.String({ maxLength: 1200 })),
   },
   { additionalProperties: false },
 );
 export type ListClientsQuery = Static<typeof listClientsQuery>;
 /** The filters of a client list (the query without its paging). */
-export type ClientFilters = Omit<ListClientsQuery, 'limit' | 'cursor'>;
+export type ClientFilters = Omit<ListClientsQuery, 'limit' | 'cursor' | 'sort'>;
 
 export const clientPage = Type.Object({ items: Type.Array(clientResource), next_cursor: nullable(Type.String()) });
 export type ClientPage = Static<typeof clientPage>;

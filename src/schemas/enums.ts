@@ -29,6 +29,11 @@ export type AuthMethod = (typeof AUTH_METHODS)[number];
 export const CLIENT_STATUSES = ['active', 'disabled', 'expired'] as const;
 export type ClientStatus = (typeof CLIENT_STATUSES)[number];
 
+/** The columns a client list can be sorted by (`sort=`; a `-` in front sorts descending). */
+export const CLIENT_SORT_FIELDS = ['client_id', 'name', 'owner', 'created_at', 'last_used_at', 'expires_at'] as const;
+export type ClientSortField = (typeof CLIENT_SORT_FIELDS)[number];
+export const CLIENT_SORTS = [...CLIENT_SORT_FIELDS, ...CLIENT_SORT_FIELDS.map((field) => `-${field}` as const)] as const;
+
 /**
  * A signing key's place in its life: `next` (published, not yet signing), `active` (the
  * one that signs), `retired` (published until its last token expires).

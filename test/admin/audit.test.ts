@@ -396,6 +396,14 @@ t.test('GET /admin/audit-events: filters', async (t) => {
     ['client.updated', 'client.created'],
     'filters combine',
   );
+  // actor: part of the name the trail shows (here an admin client's client_id), any case, wildcards literal.
+  t.same(
+    (await allEvents(t, server, { actor: 'SECOND-ad' })).map((event) => [event.action, event.client_id]),
+    bySecond.map((event) => [event.action, event.client_id]),
+    'actor: by the name shown, in part, any case',
+  );
+  t.same(await allEvents(t, server, { actor: '%' }), [], 'actor: % is a plain character');
+  t.same(await allEvents(t, server, { actor: 'nobody' }), [], 'actor: no match');
   t.same(await allEvents(t, server, { client_id: 'no-such-client' }), [], 'no match: empty');
   t.same(await allEvents(t, server, { action: 'no.such.action' }), [], 'unknown action: empty');
 

@@ -282,3 +282,105 @@ t.test('a garbage cursor is a 400', async (t) => {
   const pastEnd = Buffer.from(JSON.stringify({ after: 'zzzz' })).toString('base64url');
   t.same(await list(t, server, `cursor=${pastEnd}`), { items: [], next_cursor: null }, 'a cursor after everything: empty page');
 });
+
+t.test('sort=: each column both ways, pages that keep the order, refusals', async (t) => {
+  const server = await buildWithAdmin(t);
+  const { database, clock } = server;
+  const start = clock.now();
+  // Names that differ in case and clients that never expire or were never used: the
+  // order must still be total (ties broken by client_id) and pages must not lose a row.
+  const rows: Array<{ id: string; name: string; owner: string; expires: number | null; used: number | null }> = [
+    { id: 'c-one', name: 'Zulu', owner: 'ann', expires: 5, used: null },
+    { id: 'c-two', name: 'alpha', owner: 'bob', expires: null, used: 3 },
+    { id: 'c-three', name: 'Mike', owner: 'ann', expires: 2, used: 1 },
+    { id: 'c-four', name: 'Mike', owner: 'cy', expires: null, used: null },
+    { id: 'c-five', name: 'echo', owner: 'bob', expires: 5, used: 3 },
+  ];
+  for (const [index, row] of rows.entries()) {
+    clock.advance(60_000);
+    const response = await server.admin('POST', '/admin/clients', { client_id: row.id, name: row.name, owner: row.owner });
+    t.equal(response.statusCode, 201, `${row.id} created`);
+    await database.db
+      .update(clients)
+      .set({
+        createdAt: new Date(start + (rows.length - index) * DAY),
+        expiresAt: row.expires === null ? null : new Date(start + 100 * DAY + row.expires * DAY),
+        lastUsedAt: row.used === null ? null : new Date(start - row.used * DAY),
+      })
+      .where(eq(clients.clientId, row.id));
+  }
+  const mine = (seen: string[]) => seen.filter((id) => id !== ADMIN_ID);
+
+  const expected: Record<string, string[]> = {
+    client_id: ['c-five', 'c-four', 'c-one', 'c-three', 'c-two'],
+    // Names compare as the database's collation has them; the test's names sort the same in C and in en_US.
+    created_at: ['c-five', 'c-four', 'c-three', 'c-two', 'c-one'],
+    // Never used sorts before every use; the oldest use first.
+    last_used_at: ['c-four', 'c-one', 'c-five', 'c-two', 'c-three'],
+    // Never expiring sorts after every expiry.
+    expires_at: ['c-three', 'c-five', 'c-one', 'c-four', 'c-two'],
+    owner: ['c-one', 'c-three', 'c-five', 'c-two', 'c-four'],
+  };
+  for (const [field, order] of Object.entries(expected)) {
+    const ascending = mine(await ids(t, server, `sort=${field}`));
+    t.same(ascending, order, `sort=${field}`);
+    const descending = mine(await ids(t, server, `sort=-${field}`));
+    t.same(descending, [...order].reverse(), `sort=-${field}: the same, reversed`);
+    for (const sort of [field, `-${field}`]) {
+      const { seen } = await allPages(t, server, `sort=${sort}`, 2);
+      t.same(mine(seen), sort === field ? order : [...order].reverse(), `sort=${sort}, two a page: the same order, each once`);
+    }
+  }
+  const byName = mine(await ids(t, server, 'sort=name'));
+  t.equal(byName.indexOf('c-four') + 1, byName.indexOf('c-three'), 'equal names: by client_id');
+  t.same(mine((await allPages(t, server, 'sort=-name', 1)).seen), mine(await ids(t, server, 'sort=-name')), 'one a page: the same');
+
+  // Filters and sort together, and a page after a change of the row the cursor names.
+  t.same(await ids(t, server, 'owner=bob&sort=-created_at'), ['c-two', 'c-five']);
+  const first = await list(t, server, 'sort=expires_at&limit=2');
+  t.same(
+    first.items.map((item) => item.client_id),
+    ['c-three', 'c-five'],
+  );
+  await server.admin('DELETE', '/admin/clients/c-five');
+  const rest = await list(t, server, `sort=expires_at&limit=10&cursor=${encodeURIComponent(first.next_cursor ?? '')}`);
+  t.same(mine(rest.items.map((item) => item.client_id)), ['c-one', 'c-four', 'c-two'], 'the deleted row’s place still holds');
+
+  for (const sort of ['secret', 'client_secret', '--name', 'name,owner', '-']) {
+    const response = await server.admin('GET', `/admin/clients?sort=${encodeURIComponent(sort)}`);
+    t.equal(response.statusCode, 400, `sort=${sort}: 400`);
+  }
+  const other = await server.admin('GET', `/admin/clients?sort=name&cursor=${encodeURIComponent(first.next_cursor ?? '')}`);
+  t.equal(other.statusCode, 400, 'a cursor of another sort: 400');
+  t.match(other.json(), { errors: [{ path: '/cursor', message: /another sort/ }] });
+  const forged = Buffer.from(
+    JSON.stringify({ after: 'c-one', sort: 'expires_at', value: "2030-01-01'); drop table clients; --" }),
+  ).toString('base64url');
+  const refused = await server.admin('GET', `/admin/clients?sort=expires_at&cursor=${forged}`);
+  t.equal(refused.statusCode, 400, 'a cursor whose value is no time: 400, not a database error');
+});
+
+t.test('last_used_at shows a token at once on the instance that issued it', async (t) => {
+  const server = await buildWithAdmin(t);
+  await server.app.portier.lastUsed.flush();
+  t.equal((await server.admin('POST', '/admin/clients', { client_id: 'fresh-one', name: 'Fresh', owner: 'ann' })).statusCode, 201);
+  const before = (await server.admin('GET', '/admin/clients/fresh-one')).json() as { last_used_at: string | null };
+  t.equal(before.last_used_at, null, 'not yet used');
+  server.clock.advance(1_000);
+  // The token: one for the admin client, as every admin call of this test gets.
+  const asked = server.clock.now();
+  await server.tokenFor('admin:read');
+  const answered = server.clock.now();
+  const detail = (await server.admin('GET', `/admin/clients/${ADMIN_ID}`)).json() as { last_used_at: string | null };
+  const shown = Date.parse(detail.last_used_at ?? '');
+  t.ok(shown >= asked && shown <= answered, 'the detail shows the token, before any write');
+  const listed = (await list(t, server, 'owner=bootstrap')).items.find((item) => item.client_id === ADMIN_ID) as unknown as {
+    last_used_at: string | null;
+  };
+  t.equal(listed.last_used_at, detail.last_used_at, 'and the list');
+  const storedAt = async () =>
+    (await server.database.db.select({ at: clients.lastUsedAt }).from(clients).where(eq(clients.clientId, ADMIN_ID)))[0]?.at?.toISOString();
+  t.not(await storedAt(), detail.last_used_at, 'not written yet');
+  await server.app.portier.lastUsed.flush();
+  t.equal(await storedAt(), detail.last_used_at, 'then written as shown');
+});

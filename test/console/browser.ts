@@ -29,7 +29,11 @@ function newestSource(folder: string): number {
  * than a file of console/, so that the tests never run against a stale build.
  */
 export function ensureConsoleBuilt(): void {
-  const sources = Math.max(newestSource(join(ROOT, 'console', 'src')), statSync(join(ROOT, 'console', 'index.html')).mtimeMs);
+  const sources = Math.max(
+    newestSource(join(ROOT, 'console', 'src')),
+    newestSource(join(ROOT, 'console', 'public')),
+    ...['index.html', 'vite.config.ts', 'precompress.ts'].map((name) => statSync(join(ROOT, 'console', name)).mtimeMs),
+  );
   if (existsSync(BUILT_INDEX) && statSync(BUILT_INDEX).mtimeMs >= sources) return;
   try {
     execFileSync(

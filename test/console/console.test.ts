@@ -120,7 +120,7 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     const rows = page.locator('table.clients tbody tr');
     await rows.first().waitFor();
     t.equal(await rows.count(), 5, 'every client (three, the read-only admin and the bootstrap admin)');
-    t.equal(await rows.filter({ hasText: 'alice-billing' }).locator('td[data-label="Last used"]').innerText(), 'never');
+    t.equal(await rows.filter({ hasText: 'alice-billing' }).locator('td[data-label="Last used"]').innerText(), 'not yet used');
     await checkScreen(t, page, 'clients', true);
     await page.getByLabel('Owner').fill('alice');
     await page.getByRole('button', { name: 'Apply filters' }).click();
@@ -250,8 +250,19 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     await page.getByText('The client is enabled.').waitFor();
     t.equal(await page.locator('.details .status').innerText(), 'active');
     t.equal((await token('web-shop', secret)).statusCode, 200);
-    await page.getByLabel('Old secret keeps working for').selectOption({ label: '1 hour' });
+    const regenerations = async () =>
+      ((await server.admin('GET', '/admin/audit-events?client_id=web-shop&action=client.secret_regenerated')).json().items as unknown[])
+        .length;
+    const regeneratedBefore = await regenerations();
+    t.equal(await page.getByLabel('Old secret keeps working for').inputValue(), '3600', 'an hour of grace unless chosen otherwise');
+    // Regenerating asks first, saying what happens to the old secret.
     await page.getByRole('button', { name: 'Regenerate secret' }).click();
+    await page.getByText('The old secret keeps working for 1 hour, then stops.').waitFor();
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    t.equal(await page.getByRole('dialog').count(), 0, 'cancelled: no secret shown');
+    t.equal(await regenerations(), regeneratedBefore, 'and none generated');
+    await page.getByRole('button', { name: 'Regenerate secret' }).click();
+    await page.getByRole('button', { name: 'Yes, regenerate' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
     const fresh = await dialog.getByTestId('client-secret').innerText();
@@ -322,9 +333,11 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     await page.getByRole('button', { name: 'Delete service' }).click();
     before = errors.length;
     await page.getByRole('button', { name: 'Yes, delete service' }).click();
-    const refused = page.getByRole('alert').filter({ hasText: /Still granted to: .*alice-billing/ });
+    const refused = page.getByRole('alert').filter({ hasText: /still granted to clients: .*alice-billing/ });
     await refused.waitFor();
-    t.match(await refused.innerText(), /bob-sync/, 'the 409 lists the clients that still use the service');
+    const said = await refused.innerText();
+    t.match(said, /bob-sync/, 'the 409 lists the clients that still use the service');
+    t.equal(said.split('alice-billing').length - 1, 1, 'each client once');
     t.same(errors.splice(before), ['Failed to load resource: the server responded with a status of 409 (Conflict)']);
     await page.getByLabel(/^Scopes/).fill('orders:read orders:write orders:admin');
     await page.getByRole('button', { name: 'Save service' }).click();
@@ -417,13 +430,22 @@ t.test('the console in a browser', { skip: browserMissing() }, async (t) => {
     const rows = page.locator('table.audit tbody tr');
     await rows.first().waitFor();
     await checkScreen(t, page, 'audit');
+    // Details as readable fields: a change as before → after (the client edited above), no raw JSON.
+    const change = page
+      .locator('table.audit .audit-details div')
+      .filter({ has: page.locator('ins') })
+      .first();
+    await change.waitFor();
+    t.match(await change.innerText(), /^\w+\s+\S.*→/s, 'field: before → after');
+    t.equal(await page.locator('table.audit .details-json').count(), 0, 'no JSON');
+    t.ok((await page.locator('#audit-action option').count()) > 10, 'the actions to choose from');
     await page.getByLabel('Client ID', { exact: true }).fill('alice-billing');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.waitForURL(/\/console\/audit\?client_id=alice-billing$/);
     await page.locator('table.audit').getByText('client.disabled').or(page.getByText('No events match')).first().waitFor();
     const clients = await page.locator('table.audit td[data-label="Client"]').allInnerTexts();
     t.ok(clients.length > 0 && clients.every((text) => text === 'alice-billing'), 'only alice-billing’s events');
-    await page.getByLabel('Action').fill('client.deleted');
+    await page.getByLabel('Action').selectOption('client.deleted');
     await page.getByRole('button', { name: 'Apply filters' }).click();
     await page.getByText('No events match these filters.').waitFor();
     await page.goBack();

@@ -99,6 +99,22 @@ t.test('fieldErrors: messages by the field they name, the rest for the form', as
     { grants: ['unknown scope', 'twice'], form: ['x'] },
   );
   t.same(fieldErrors({ detail: 'scope in use', clients: ['a', 'b'] }, 'failed'), { form: ['scope in use Still granted to: a, b.'] });
+  t.same(
+    fieldErrors(
+      { detail: 'service "orders" is still granted to clients: alice-billing, bob-sync', clients: ['alice-billing', 'bob-sync'] },
+      'x',
+    ),
+    { form: ['service "orders" is still granted to clients: alice-billing, bob-sync'] },
+    'clients the detail names are not listed again',
+  );
+  t.same(
+    fieldErrors(
+      { detail: 'still granted to clients: alice-billing-2', clients: ['alice-billing', 'alice-billing-2', 'alice-billing'] },
+      'x',
+    ),
+    { form: ['still granted to clients: alice-billing-2 Still granted to: alice-billing.'] },
+    'a client named only inside another ID is listed, once',
+  );
   t.same(fieldErrors(undefined, 'The client could not be saved.'), { form: ['The client could not be saved.'] });
 });
 

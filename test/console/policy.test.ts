@@ -99,6 +99,12 @@ t.test('the token policy in a browser', { skip: browserMissing() }, async (t) =>
     t.equal(await page.locator('section.usage rect.usage-tokens').count(), 1, 'one bar of tokens: this hour');
     t.equal(await page.locator('section.usage rect.usage-refusals').count(), 1);
     t.equal(await chart.getAttribute('aria-labelledby'), 'usage-title');
+    t.same(await page.locator('section.usage .y-axis span').allInnerTexts(), ['3', '0'], 'a y-axis: the busiest hour and 0');
+    // The same data as a table, for those who do not see the chart.
+    await page.getByText('The same as a table').click();
+    const rows = page.locator('section.usage details table tbody tr');
+    t.ok((await rows.count()) >= 48, 'a row an hour');
+    t.same(await rows.last().locator('td').allInnerTexts(), ['2', '1'], 'this hour: 2 tokens, 1 refused');
     await accessibilityCheck(t, 'the client page with its usage chart');
     await page.setViewportSize({ width: 390, height: 844 });
     t.equal(await horizontalOverflow(page), 0, 'no horizontal scrolling at 390 px');

@@ -1,7 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config.js';
-import { addService, freePort } from '../helpers.js';
+import { addService, eventually, freePort } from '../helpers.js';
 import { ssoConfig, startIdp } from '../people/idp.js';
 import { accessibilityViolations, browserMissing, launchBrowser, openPage, screenshots, startConsole } from './browser.js';
 
@@ -150,6 +150,10 @@ t.test('people in the console, signed in through the identity provider', { skip:
     await page.waitForURL(`${origin}/console**`);
     await page.getByRole('link', { name: 'Sign in with Test IdP' }).waitFor();
     t.pass('back on the sign-in page');
+    t.equal(await page.getByRole('status').filter({ hasText: 'You have signed out.' }).count(), 1, 'which says so');
+    await page.reload();
+    await page.getByRole('link', { name: 'Sign in with Test IdP' }).waitFor();
+    t.equal(await page.getByText('You have signed out.').count(), 0, 'once');
     t.same(
       errors.filter((error) => !REFUSED_FETCH.test(error)),
       [],
@@ -162,6 +166,12 @@ t.test('people in the console, signed in through the identity provider', { skip:
     await page.getByRole('heading', { name: 'My clients' }).waitFor();
     await page.getByText('No clients yet.').waitFor();
     t.pass('Bob’s list is empty');
+    t.equal(await page.getByRole('link', { name: 'Sessions' }).count(), 0, 'no sessions screen for operators');
+    for (const screen of ['keys', 'sessions']) {
+      await page.goto(`${origin}/console/${screen}`);
+      await page.getByRole('heading', { name: 'Not found' }).waitFor();
+      t.pass(`/console/${screen}: not found for an operator`);
+    }
     await page.goto(`${origin}/console/clients/alice-shop`);
     await page.getByRole('alert').waitFor();
     t.match(await page.getByRole('alert').innerText(), /no client/i, 'Alice’s client, by its URL: not found');
@@ -184,6 +194,38 @@ t.test('people in the console, signed in through the identity provider', { skip:
     await page.getByRole('link', { name: 'Clients', exact: true }).click();
     await page.getByRole('link', { name: 'New client' }).click();
     t.equal(await page.getByLabel(/^Owner/).count(), 1, 'an admin names the owner');
+
+    // The sessions screen: everyone signed in, and ending one signs that person out.
+    const bob = await signedIn(t, browser, 'bob');
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    const rows = page.locator('table.sessions tbody tr');
+    await rows.filter({ hasText: 'Ada Admin' }).first().waitFor();
+    const bobRows = rows.filter({ hasText: 'bob' });
+    await bobRows.first().waitFor();
+    t.same(await accessibilityViolations(page), [], 'sessions: no serious or critical accessibility violations');
+    await screenshots(page, 'sessions');
+    // Bob may have a session left from before: each one ends.
+    for (let left = await bobRows.count(); left > 0; left -= 1) {
+      await bobRows
+        .first()
+        .getByRole('button', { name: /^End session/ })
+        .click();
+      await eventually(
+        () => bobRows.count(),
+        (count) => count === left - 1,
+        10_000,
+      );
+    }
+    await page
+      .getByRole('status')
+      .filter({ hasText: /The session of .* has ended\./ })
+      .waitFor();
+    t.equal((await bob.page.context().request.get(`${origin}/admin/clients`)).status(), 401, 'that person is signed out');
+
+    // An unknown console URL: "not found", not the clients list.
+    await page.goto(`${origin}/console/no-such-screen`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+    t.equal(await page.locator('table.clients').count(), 0, 'no list instead');
   });
 
   await t.test('an auditor reads everything but cannot change anything', async (t) => {

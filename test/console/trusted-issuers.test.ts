@@ -99,7 +99,7 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
     await page.getByRole('button', { name: 'Create client' }).click();
     await page.getByRole('heading', { name: 'Payments reporter' }).waitFor();
     t.equal(await page.getByRole('dialog').count(), 0, 'no secret dialog');
-    const identities = page.locator('dd').filter({ hasText: 'system:serviceaccount:payments:reporter' });
+    const identities = page.locator('dl.details > div > dd').filter({ hasText: 'system:serviceaccount:payments:reporter' });
     await identities.waitFor();
     t.match(
       await identities.textContent(),

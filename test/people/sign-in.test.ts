@@ -198,6 +198,7 @@ t.test('who may sign in: the owner claim, a verified email, a group that gives a
   let hop = callbackHop(await signInThroughIdp(new UserAgent(), server.origin, 'nomail'));
   t.equal(hop.status, 403, 'no email claim: refused');
   t.match(hop.body, /has no &quot;email&quot; claim/, 'the page names the claim');
+  t.match(hop.body, /<link rel="stylesheet" href="\/console\/page\.css">/, 'in the console’s style (its CSP allows the same origin)');
   t.notOk(sessionCookieOf([hop]));
 
   const alice = idp.accounts.get('alice');

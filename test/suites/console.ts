@@ -3,6 +3,8 @@ import '../console/api-types.test.js';
 import '../console/console.test.js';
 import '../console/federation-forms.test.js';
 import '../console/format.test.js';
+import '../console/i18n.test.js';
+import '../console/languages.test.js';
 import '../console/policy.test.js';
 import '../console/serving.test.js';
 import '../console/trusted-issuers.test.js';

@@ -1,4 +1,5 @@
 import { useEffect } from 'react';
+import { useIntl } from 'react-intl';
 import type { Api, AuditEvent, AuditQuery } from '../api';
 import { useRouter } from '../router';
 import { Pager } from '../ui/Pager';
@@ -10,7 +11,7 @@ import { AuditTable } from './AuditTable';
 /** The admin API's query for the trail's query string: the filters and the page, 50 events a page. */
 function auditQuery(params: URLSearchParams): AuditQuery {
   const query: AuditQuery = { limit: 50 };
-  for (const name of ['action', 'client_id', 'actor_client_id', 'since', 'until', 'cursor'] as const) {
+  for (const name of ['action', 'client_id', 'actor_client_id', 'actor', 'since', 'until', 'cursor'] as const) {
     const value = params.get(name);
     if (value) query[name] = value;
   }
@@ -23,19 +24,25 @@ const fetchEvents: PageFetcher<AuditEvent> = (api, params) => api.GET('/admin/au
 export function AuditTrail({ api }: { api: Api }) {
   const { location } = useRouter();
   const state = usePage(api, location.search.toString(), fetchEvents, 'audit trail');
+  const intl = useIntl();
+  const heading = intl.formatMessage({ id: 'nav.audit' });
 
   useEffect(() => {
-    document.title = 'Audit trail · Portier console';
-  }, []);
+    document.title = intl.formatMessage({ id: 'app.title' }, { screen: heading });
+  }, [heading, intl]);
 
   return (
     <section aria-labelledby="audit-heading">
-      <h1 id="audit-heading">Audit trail</h1>
+      <h1 id="audit-heading">{heading}</h1>
       <AuditFilters />
-      <LoadStatus error={state.kind === 'error' ? state.message : null} loaded={state.kind === 'ready'} loadingText="Loading events…" />
+      <LoadStatus
+        error={state.kind === 'error' ? state.message : null}
+        loaded={state.kind === 'ready'}
+        loadingText={intl.formatMessage({ id: 'audit.loading' })}
+      />
       {state.kind === 'ready' && state.items.length === 0 && (
         <p className="empty" role="status">
-          No events match these filters.
+          {intl.formatMessage({ id: 'audit.none' })}
         </p>
       )}
       {state.kind === 'ready' && state.items.length > 0 && <AuditTable events={state.items} withClient />}

@@ -1,4 +1,5 @@
 import { useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { Api, BulkResult } from '../api';
 import { problemMessage } from '../format';
 
@@ -6,6 +7,8 @@ import { problemMessage } from '../format';
 export interface BulkSelection {
   selected: Set<string>;
   toggle: (clientId: string) => void;
+  /** Select exactly these (the page's "select all" box). */
+  setSelected: (clientIds: string[]) => void;
   /** The last bulk action's result, by client ID (empty before the first). */
   results: Map<string, BulkResult>;
   error: string | null;
@@ -37,20 +40,21 @@ export function useBulkSelection(api: Api, onDone: () => void): BulkSelection {
     onDone();
   };
 
-  return { selected, toggle, results, error, apply };
+  return { selected, toggle, setSelected: (clientIds) => setSelected(new Set(clientIds)), results, error, apply };
 }
 
 /** Enable or disable the ticked clients at once. */
 export function BulkBar({ bulk }: { bulk: BulkSelection }) {
+  const intl = useIntl();
   const none = bulk.selected.size === 0;
   return (
-    <fieldset className="bulk" aria-label="Selected clients">
-      <legend>Selected: {bulk.selected.size}</legend>
+    <fieldset className="bulk" aria-label={intl.formatMessage({ id: 'bulk.label' })}>
+      <legend>{intl.formatMessage({ id: 'bulk.selected' }, { count: bulk.selected.size })}</legend>
       <button type="button" className="secondary" disabled={none} onClick={() => void bulk.apply('enable')}>
-        Enable selected
+        {intl.formatMessage({ id: 'bulk.enable' })}
       </button>
       <button type="button" className="secondary" disabled={none} onClick={() => void bulk.apply('disable')}>
-        Disable selected
+        {intl.formatMessage({ id: 'bulk.disable' })}
       </button>
       {bulk.error !== null && (
         <p className="error" role="alert">

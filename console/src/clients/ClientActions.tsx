@@ -1,7 +1,9 @@
 import { useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { Api, Client } from '../api';
 import { problemMessage } from '../format';
 import { useRouter } from '../router';
+import { ConfirmedAction } from '../ui/ConfirmedAction';
 
 /** What an action on the client screen says: done, or why not. */
 export type Message = { kind: 'error' | 'ok'; text: string };
@@ -9,12 +11,17 @@ export type Message = { kind: 'error' | 'ok'; text: string };
 /** What an action's request came to (`error`: the problem, when not ok). */
 type Outcome = { ok: boolean; error?: unknown };
 
-const GRACE_PERIODS: Array<[string, number]> = [
-  ['None: the old secret stops at once', 0],
-  ['1 hour', 3600],
-  ['1 day', 86_400],
-  ['7 days', 604_800],
-];
+const GRACE_PERIODS = [
+  ['actions.graceNone', 0],
+  ['actions.graceHour', 3600],
+  ['actions.graceDay', 86_400],
+  ['actions.graceWeek', 604_800],
+] as const;
+/**
+ * An hour unless chosen otherwise: long enough to put the new secret where the old one is
+ * used, short enough that a leaked old secret soon stops (stopping it at once is a choice).
+ */
+const DEFAULT_GRACE = 3600;
 
 /**
  * The client's action panels (enable or disable, a new secret, delete), one action at a
@@ -35,6 +42,7 @@ export function ClientActions({
   onSecret: (secret: string) => void;
 }) {
   const { navigate } = useRouter();
+  const intl = useIntl();
   const [busy, setBusy] = useState(false);
   const path = { params: { path: { client_id: client.client_id } } };
 
@@ -46,7 +54,7 @@ export function ClientActions({
       if (ok) await onOk();
       else onMessage({ kind: 'error', text: problemMessage(error) });
     } catch {
-      onMessage({ kind: 'error', text: 'Portier is not reachable.' });
+      onMessage({ kind: 'error', text: intl.formatMessage({ id: 'actions.unreachable' }) });
     } finally {
       setBusy(false);
     }
@@ -64,14 +72,20 @@ export function ClientActions({
           : await api.POST('/admin/clients/{client_id}/disable', path);
         return { ok: data !== undefined, error };
       },
-      reloadThenSay(enable ? 'The client is enabled.' : 'The client is disabled: it gets no new tokens.'),
+      reloadThenSay(intl.formatMessage({ id: enable ? 'actions.enabled' : 'actions.disabled' })),
     );
   const regenerate = (grace: number) =>
-    run(async () => {
-      const { data, error } = await api.POST('/admin/clients/{client_id}/secret', { ...path, body: { previous_secret_valid_for: grace } });
-      if (data !== undefined) onSecret(data.client_secret);
-      return { ok: data !== undefined, error };
-    }, reloadThenSay('A new secret was generated.'));
+    run(
+      async () => {
+        const { data, error } = await api.POST('/admin/clients/{client_id}/secret', {
+          ...path,
+          body: { previous_secret_valid_for: grace },
+        });
+        if (data !== undefined) onSecret(data.client_secret);
+        return { ok: data !== undefined, error };
+      },
+      reloadThenSay(intl.formatMessage({ id: 'actions.regenerated' })),
+    );
   const remove = () =>
     run(
       async () => {
@@ -84,46 +98,58 @@ export function ClientActions({
   return (
     <div className="panels">
       <StatusPanel enabled={client.enabled} busy={busy} onSetEnabled={(enable) => void setEnabled(enable)} />
-      {client.auth_method === 'client_secret' && <SecretPanel busy={busy} onRegenerate={(grace) => void regenerate(grace)} />}
+      {client.auth_method === 'client_secret' && <SecretPanel busy={busy} onRegenerate={regenerate} />}
       <DeletePanel clientId={client.client_id} busy={busy} onDelete={() => void remove()} />
     </div>
   );
 }
 
 function StatusPanel({ enabled, busy, onSetEnabled }: { enabled: boolean; busy: boolean; onSetEnabled: (enable: boolean) => void }) {
+  const intl = useIntl();
   return (
     <section className="panel" aria-labelledby="status-heading">
-      <h2 id="status-heading">Status</h2>
+      <h2 id="status-heading">{intl.formatMessage({ id: 'client.status' })}</h2>
       {enabled ? (
         <button type="button" disabled={busy} onClick={() => onSetEnabled(false)}>
-          Disable client
+          {intl.formatMessage({ id: 'actions.disable' })}
         </button>
       ) : (
         <button type="button" disabled={busy} onClick={() => onSetEnabled(true)}>
-          Enable client
+          {intl.formatMessage({ id: 'actions.enable' })}
         </button>
       )}
     </section>
   );
 }
 
-/** A new secret, the old one still working for the chosen grace period. */
-function SecretPanel({ busy, onRegenerate }: { busy: boolean; onRegenerate: (grace: number) => void }) {
-  const [grace, setGrace] = useState(0);
+/** A new secret, after a confirmation that says what happens to the old one (working for the chosen grace period). */
+function SecretPanel({ busy, onRegenerate }: { busy: boolean; onRegenerate: (grace: number) => Promise<void> }) {
+  const intl = useIntl();
+  const [grace, setGrace] = useState(DEFAULT_GRACE);
+  const chosen = GRACE_PERIODS.find(([, seconds]) => seconds === grace)?.[0];
   return (
     <section className="panel" aria-labelledby="secret-heading">
-      <h2 id="secret-heading">New secret</h2>
-      <label htmlFor="grace">Old secret keeps working for</label>
+      <h2 id="secret-heading">{intl.formatMessage({ id: 'actions.newSecret' })}</h2>
+      <label htmlFor="grace">{intl.formatMessage({ id: 'actions.grace' })}</label>
       <select id="grace" value={grace} onChange={(event) => setGrace(Number(event.target.value))}>
         {GRACE_PERIODS.map(([label, seconds]) => (
           <option key={seconds} value={seconds}>
-            {label}
+            {intl.formatMessage({ id: label })}
           </option>
         ))}
       </select>
-      <button type="button" disabled={busy} onClick={() => onRegenerate(grace)}>
-        Regenerate secret
-      </button>
+      <ConfirmedAction
+        label={intl.formatMessage({ id: 'actions.regenerate' })}
+        question={
+          grace === 0 || chosen === undefined
+            ? intl.formatMessage({ id: 'actions.regenerateNow' })
+            : intl.formatMessage({ id: 'actions.regenerateGrace' }, { period: intl.formatMessage({ id: chosen }) })
+        }
+        confirmLabel={intl.formatMessage({ id: 'actions.regenerateYes' })}
+        cancelLabel={intl.formatMessage({ id: 'common.cancel' })}
+        busy={busy}
+        onConfirm={() => onRegenerate(grace)}
+      />
     </section>
   );
 }

@@ -1,17 +1,18 @@
+import { useIntl } from 'react-intl';
 import type { Client, TokenQuota } from '../api';
-import { exactTime, managedText, quotaText, relativeTime } from '../format';
+import { managedText, quotaText } from '../format';
+import type { MessageId } from '../i18n/messages';
 import { type DetailRow, DetailsList } from '../ui/DetailsList';
+import { Time as ShownTime } from '../ui/Time';
 import { certificateRows } from './CertificateDetails';
 import { ExchangeNote } from './ExchangeSubjects';
 import { authMethodLabel } from './federated-identities';
 
-function Time({ iso, none = 'never' }: { iso: string | null; none?: string }) {
-  if (iso === null) return <>{none}</>;
-  return (
-    <time dateTime={iso} title={exactTime(iso)}>
-      {exactTime(iso)} ({relativeTime(iso)})
-    </time>
-  );
+/** A time of the client, in the person's language and zone (UTC on hover), and relative to now; `none` when there is none. */
+function Time({ iso, none = 'client.neverExpires', withZone = false }: { iso: string | null; none?: MessageId; withZone?: boolean }) {
+  const intl = useIntl();
+  if (iso === null) return <>{intl.formatMessage({ id: none })}</>;
+  return <ShownTime iso={iso} show="both" withZone={withZone} />;
 }
 
 function Grants({ grants }: { grants: Client['grants'] }) {
@@ -87,8 +88,8 @@ export function ClientSummary({ client }: { client: Client }) {
       ? [['Platform identities', <Identities key="identities" identities={client.federated_identities} />] as const]
       : []),
     ...certificateRows(client),
-    ['Expires', <Time key="expires" iso={client.expires_at} />],
-    ['Last used', <Time key="last" iso={client.last_used_at} />],
+    ['Expires', <Time key="expires" iso={client.expires_at} withZone />],
+    ['Last used', <Time key="last" iso={client.last_used_at} none="client.notYetUsed" />],
     ...(client.last_used_identity === null
       ? []
       : [

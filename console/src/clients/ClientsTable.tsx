@@ -1,28 +1,60 @@
+import { useIntl } from 'react-intl';
 import type { BulkResult, Client } from '../api';
-import { exactTime, relativeTime } from '../format';
+import type { MessageId } from '../i18n/messages';
 import { Link } from '../router';
+import { Time } from '../ui/Time';
 import type { BulkSelection } from './BulkBar';
+import { SortHeader } from './SortHeader';
 
-/** One page of clients; with write access, a tick box per client for the bulk bar, and the last bulk action's results. */
-export function ClientsTable({ clients, canWrite, bulk }: { clients: Client[]; canWrite: boolean; bulk: BulkSelection }) {
+export const STATUS_NAMES = { active: 'status.active', disabled: 'status.disabled', expired: 'status.expired' } as const satisfies Record<
+  Client['status'],
+  MessageId
+>;
+
+/**
+ * One page of clients, its columns sortable (the sort is in the URL); with write access, a
+ * tick box per client and one for the whole page for the bulk bar, an enable/disable switch
+ * on each row, and the last bulk action's results.
+ */
+export function ClientsTable({
+  clients,
+  canWrite,
+  bulk,
+  onSwitch,
+}: {
+  clients: Client[];
+  canWrite: boolean;
+  bulk: BulkSelection;
+  onSwitch: (client: Client) => void;
+}) {
+  const intl = useIntl();
   const withResults = bulk.results.size > 0;
+  const ids = clients.map((client) => client.client_id);
+  const allSelected = ids.length > 0 && ids.every((id) => bulk.selected.has(id));
   return (
     <table className="clients">
       <thead>
         <tr>
           {canWrite && (
             <th scope="col">
-              <span className="visually-hidden">Select</span>
+              <input
+                type="checkbox"
+                aria-label={intl.formatMessage({ id: 'clients.selectAll' })}
+                checked={allSelected}
+                onChange={() => bulk.setSelected(allSelected ? [] : ids)}
+              />
             </th>
           )}
-          <th scope="col">Name</th>
-          <th scope="col">Client ID</th>
-          <th scope="col">Owner</th>
-          <th scope="col">Status</th>
-          <th scope="col">Services</th>
-          <th scope="col">Last used</th>
-          <th scope="col">Expires</th>
-          {withResults && <th scope="col">Bulk result</th>}
+          <SortHeader field="name" label={intl.formatMessage({ id: 'client.name' })} />
+          <th scope="col">{intl.formatMessage({ id: 'client.clientId' })}</th>
+          <SortHeader field="owner" label={intl.formatMessage({ id: 'client.owner' })} />
+          <th scope="col">{intl.formatMessage({ id: 'client.status' })}</th>
+          {canWrite && <th scope="col">{intl.formatMessage({ id: 'clients.enabled' })}</th>}
+          <th scope="col">{intl.formatMessage({ id: 'client.services' })}</th>
+          <SortHeader field="created_at" label={intl.formatMessage({ id: 'client.created' })} />
+          <SortHeader field="last_used_at" label={intl.formatMessage({ id: 'client.lastUsed' })} />
+          <SortHeader field="expires_at" label={intl.formatMessage({ id: 'client.expires' })} />
+          {withResults && <th scope="col">{intl.formatMessage({ id: 'clients.bulkResult' })}</th>}
         </tr>
       </thead>
       <tbody>
@@ -33,6 +65,7 @@ export function ClientsTable({ clients, canWrite, bulk }: { clients: Client[]; c
             selectable={canWrite}
             selected={bulk.selected.has(client.client_id)}
             onToggle={() => bulk.toggle(client.client_id)}
+            onSwitch={() => onSwitch(client)}
             result={withResults ? (bulk.results.get(client.client_id) ?? null) : undefined}
           />
         ))}
@@ -47,57 +80,73 @@ function ClientRow({
   selectable,
   selected,
   onToggle,
+  onSwitch,
   result,
 }: {
   client: Client;
   selectable: boolean;
   selected: boolean;
   onToggle: () => void;
+  onSwitch: () => void;
   result: BulkResult | null | undefined;
 }) {
+  const intl = useIntl();
+  const label = (id: MessageId) => intl.formatMessage({ id });
   return (
     <tr>
       {selectable && (
-        <td data-label="Select">
-          <input type="checkbox" aria-label={`Select ${client.client_id}`} checked={selected} onChange={onToggle} />
+        <td data-label={label('clients.select')}>
+          <input
+            type="checkbox"
+            aria-label={intl.formatMessage({ id: 'clients.selectOne' }, { client: client.client_id })}
+            checked={selected}
+            onChange={onToggle}
+          />
         </td>
       )}
-      <td data-label="Name">
+      <td data-label={label('client.name')}>
         <Link to={`/clients/${encodeURIComponent(client.client_id)}`}>{client.name}</Link>
-        {client.managed ? ' (managed by configuration)' : ''}
+        {client.managed ? ` ${label('clients.managed')}` : ''}
       </td>
-      <td data-label="Client ID">
+      <td data-label={label('client.clientId')}>
         <code>{client.client_id}</code>
       </td>
-      <td data-label="Owner">{client.owner}</td>
-      <td data-label="Status">
-        <span className={`status status-${client.status}`}>{client.status}</span>
+      <td data-label={label('client.owner')}>{client.owner}</td>
+      <td data-label={label('client.status')}>
+        <span className={`status status-${client.status}`}>{label(STATUS_NAMES[client.status])}</span>
       </td>
-      <td data-label="Services">{client.grants.map((grant) => grant.service).join(', ') || '—'}</td>
-      <td data-label="Last used">
-        {client.last_used_at === null ? (
-          'never'
-        ) : (
-          <time dateTime={client.last_used_at} title={exactTime(client.last_used_at)}>
-            {relativeTime(client.last_used_at)}
-          </time>
-        )}
+      {selectable && (
+        <td data-label={label('clients.enabled')}>
+          <button
+            type="button"
+            role="switch"
+            className="switch"
+            aria-checked={client.enabled}
+            aria-label={intl.formatMessage({ id: 'clients.enabledSwitch' }, { client: client.client_id })}
+            onClick={onSwitch}
+          >
+            {label(client.enabled ? 'clients.on' : 'clients.off')}
+          </button>
+        </td>
+      )}
+      <td data-label={label('client.services')}>{client.grants.map((grant) => grant.service).join(', ') || '—'}</td>
+      <td data-label={label('client.created')}>
+        <Time iso={client.created_at} />
       </td>
-      <td data-label="Expires">
-        {client.expires_at === null ? (
-          'never'
-        ) : (
-          <time dateTime={client.expires_at} title={exactTime(client.expires_at)}>
-            {exactTime(client.expires_at)}
-          </time>
-        )}
+      <td data-label={label('client.lastUsed')}>
+        {client.last_used_at === null ? label('client.notYetUsed') : <Time iso={client.last_used_at} show="relative" />}
       </td>
-      {result !== undefined && <td data-label="Bulk result">{bulkOutcome(result)}</td>}
+      <td data-label={label('client.expires')}>
+        {client.expires_at === null ? label('client.neverExpires') : <Time iso={client.expires_at} withZone />}
+      </td>
+      {result !== undefined && <td data-label={label('clients.bulkResult')}>{bulkOutcome(result, intl.formatMessage)}</td>}
     </tr>
   );
 }
 
-function bulkOutcome(result: BulkResult | null): string {
+function bulkOutcome(result: BulkResult | null, format: ReturnType<typeof useIntl>['formatMessage']): string {
   if (result === null) return '';
-  return result.ok ? `done (${result.status ?? ''})` : `failed: ${result.error ?? ''}`;
+  return result.ok
+    ? format({ id: 'clients.bulkDone' }, { status: String(result.status ?? '') })
+    : format({ id: 'clients.bulkFailed' }, { error: result.error ?? '' });
 }

@@ -1,4 +1,5 @@
 import { type FormEvent, useEffect, useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { Api, CreateClientBody, Problem } from '../api';
 import { fieldErrors, formText, words } from '../format';
 import { Link, useRouter } from '../router';
@@ -7,7 +8,7 @@ import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { type IdentityRow, identitiesFromRows } from './federated-identities';
-import { type Grant, GrantsEditor } from './GrantsEditor';
+import { type Grant, GrantsEditor, withPickedGrant } from './GrantsEditor';
 import { SecretDialog } from './SecretDialog';
 
 /**
@@ -26,16 +27,19 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<{ clientId: string; secret: string } | null>(null);
+  const intl = useIntl();
+  const message = (id: Parameters<typeof intl.formatMessage>[0]['id']) => intl.formatMessage({ id });
+  const title = intl.formatMessage({ id: 'app.title' }, { screen: message('clients.new') });
 
   useEffect(() => {
-    document.title = 'New client · Portier console';
-  }, []);
+    document.title = title;
+  }, [title]);
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const value = (name: string) => formText(form, name);
-    const body: CreateClientBody = { name: value('name'), description: value('description'), grants };
+    const body: CreateClientBody = { name: value('name'), description: value('description'), grants: withPickedGrant(grants, form) };
     if (owner === null) body.owner = value('owner');
     if (value('client_id') !== '') body.client_id = value('client_id');
     const ranges = words(value('ip_ranges'));
@@ -43,7 +47,7 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
     if (value('expires_at') !== '') {
       const expiry = new Date(value('expires_at'));
       if (Number.isNaN(expiry.getTime())) {
-        setErrors({ expires_at: ['not a valid date and time'] });
+        setErrors({ expires_at: [message('form.invalidTime')] });
         return;
       }
       body.expires_at = expiry.toISOString();
@@ -67,9 +71,9 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
         else setCreated({ clientId: data.client_id, secret: data.client_secret });
         return;
       }
-      setErrors(fieldErrors(error as Problem | undefined, 'The client could not be created.'));
+      setErrors(fieldErrors(error as Problem | undefined, message('create.failed')));
     } catch {
-      setErrors({ form: ['The client could not be created: Portier is not reachable.'] });
+      setErrors({ form: [message('create.unreachable')] });
     } finally {
       setBusy(false);
     }
@@ -80,34 +84,32 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
   return (
     <section aria-labelledby="create-heading">
       <p>
-        <Link to="/clients">← Clients</Link>
+        <Link to="/clients">← {message('nav.clients')}</Link>
       </p>
-      <h1 id="create-heading">New client</h1>
+      <h1 id="create-heading">{message('clients.new')}</h1>
       <form className="stack" onSubmit={submit} noValidate>
         {formError()}
         {Object.keys(errors).length > 0 && errors.form === undefined && (
           <p className="error" role="alert">
-            The client was not created: see the fields marked below.
+            {message('create.seeFields')}
           </p>
         )}
-        <label htmlFor="client-name">Name</label>
+        <label htmlFor="client-name">{message('client.name')}</label>
         <input id="client-name" name="name" required {...aria('name')} />
         {fieldError('name')}
-        <label htmlFor="client-id">Client ID (optional: generated when empty; can never change)</label>
+        <label htmlFor="client-id">{message('create.clientId')}</label>
         <input id="client-id" name="client_id" {...aria('client_id')} />
         {fieldError('client_id')}
         {owner === null ? (
           <>
-            <label htmlFor="client-owner">Owner (for example, the email of the person it is for)</label>
+            <label htmlFor="client-owner">{message('create.owner')}</label>
             <input id="client-owner" name="owner" required {...aria('owner')} />
             {fieldError('owner')}
           </>
         ) : (
-          <p>
-            Owner: <strong>{owner}</strong> (you)
-          </p>
+          <p>{intl.formatMessage({ id: 'create.ownerYou' }, { owner: <strong key="owner">{owner}</strong> })}</p>
         )}
-        <label htmlFor="client-description">Description</label>
+        <label htmlFor="client-description">{message('client.description')}</label>
         <textarea id="client-description" name="description" rows={3} {...aria('description')} />
         {fieldError('description')}
 
@@ -121,14 +123,14 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
 
         {canSetIdentities && (
           <fieldset>
-            <legend>How it signs in</legend>
+            <legend>{message('create.howSignsIn')}</legend>
             <label className="check">
               <input type="radio" name="auth" checked={!federated} onChange={() => setFederated(false)} />
-              With a secret (shown once, after it is created)
+              {message('create.withSecret')}
             </label>
             <label className="check">
               <input type="radio" name="auth" checked={federated} onChange={() => setFederated(true)} />
-              With its platform's token, no secret (Kubernetes, GitHub Actions, SPIFFE…)
+              {message('create.withPlatform')}
             </label>
           </fieldset>
         )}
@@ -142,15 +144,17 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
           />
         )}
 
-        <label htmlFor="client-ip-ranges">IP ranges (optional, one CIDR per line)</label>
+        <label htmlFor="client-ip-ranges">{message('create.ipRanges')}</label>
         <textarea id="client-ip-ranges" name="ip_ranges" rows={3} placeholder="192.0.2.0/24" {...aria('ip_ranges')} />
         {fieldError('ip_ranges')}
-        <label htmlFor="client-expires">Expires (optional, your local time)</label>
+        <label htmlFor="client-expires">
+          {intl.formatMessage({ id: 'create.expires' }, { zone: Intl.DateTimeFormat().resolvedOptions().timeZone })}
+        </label>
         <input id="client-expires" name="expires_at" type="datetime-local" {...aria('expires_at')} />
         {fieldError('expires_at')}
         <div>
           <button type="submit" disabled={busy}>
-            {busy ? 'Creating…' : 'Create client'}
+            {message(busy ? 'create.busy' : 'create.submit')}
           </button>
         </div>
       </form>

@@ -7,7 +7,7 @@ import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { TokenShapeFields } from '../ui/TokenShapeFields';
 import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { identitiesFromRows, identityRows } from './federated-identities';
-import { type Grant, GrantsEditor } from './GrantsEditor';
+import { type Grant, GrantsEditor, withPickedGrant } from './GrantsEditor';
 
 /**
  * The edit form of a client's changeable fields (the client ID never changes; the owner, by
@@ -67,7 +67,7 @@ export function EditClient({
       description: value('description'),
       first_name: value('first_name') || null,
       last_name: value('last_name') || null,
-      grants,
+      grants: withPickedGrant(grants, form),
       ip_ranges: words(value('ip_ranges')),
       expires_at: expiry === null ? null : expiry.toISOString(),
     };
@@ -173,7 +173,7 @@ export function EditClient({
       <label htmlFor="edit-ip-ranges">IP ranges (one CIDR per line; none: anywhere)</label>
       <textarea id="edit-ip-ranges" name="ip_ranges" rows={3} defaultValue={client.ip_ranges.join('\n')} {...aria('ip_ranges')} />
       {error('ip_ranges')}
-      <label htmlFor="edit-expires">Expires (your local time; empty: never)</label>
+      <label htmlFor="edit-expires">Expires (your local time, {Intl.DateTimeFormat().resolvedOptions().timeZone}; empty: never)</label>
       <input
         id="edit-expires"
         name="expires_at"

@@ -18,6 +18,7 @@ export function ExchangeSubjectsField({ value, onChange }: { value: string; onCh
       <label htmlFor="grant-exchange">May act for (token exchange)</label>
       <input
         id="grant-exchange"
+        name="grant_exchange"
         value={value}
         placeholder="client_ids, issuer:<trusted issuer id>, or *"
         aria-describedby="grant-exchange-hint"

@@ -1,8 +1,22 @@
 import { type ReactNode, useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { Service } from '../api';
 import { type Exchange, ExchangeNote, ExchangeSubjectsField, exchangeFromText, exchangeText } from './ExchangeSubjects';
 
 export type Grant = { service: string; scopes: string[]; exchange?: Exchange };
+
+/**
+ * The grants a form sends: its list, with the service still chosen in the picker (and its
+ * ticked scopes) added as "Add grant" would, so that a service picked but not yet added is
+ * never dropped silently. The picker's fields carry the names read here.
+ */
+export function withPickedGrant(grants: Grant[], form: FormData): Grant[] {
+  const service = String(form.get('grant_service') ?? '');
+  if (service === '') return grants;
+  const scopes = form.getAll('grant_scope').map(String);
+  const exchange = exchangeFromText(String(form.get('grant_exchange') ?? ''));
+  return [...grants.filter((grant) => grant.service !== service), { service, scopes, ...(exchange !== undefined && { exchange }) }];
+}
 
 /** A client's grants: the list, and a service picker whose scopes are ticked before "Add grant". */
 export function GrantsEditor({
@@ -22,6 +36,7 @@ export function GrantsEditor({
   const [pickScopes, setPickScopes] = useState<Set<string>>(new Set());
   const [pickExchange, setPickExchange] = useState('');
   const picked = services.find((service) => service.id === pickService);
+  const intl = useIntl();
 
   const addGrant = () => {
     if (picked === undefined) return;
@@ -37,30 +52,31 @@ export function GrantsEditor({
 
   return (
     <fieldset className="grants" aria-describedby={describedBy}>
-      <legend>Grants</legend>
+      <legend>{intl.formatMessage({ id: 'grants.legend' })}</legend>
       {grants.length === 0 ? (
-        <p className="muted">No services granted.</p>
+        <p className="muted">{intl.formatMessage({ id: 'grants.none' })}</p>
       ) : (
         <ul>
           {grants.map((grant) => (
             <li key={grant.service}>
-              <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}
+              <code>{grant.service}</code>: {grant.scopes.join(' ') || intl.formatMessage({ id: 'grants.noScopes' })}
               <ExchangeNote exchange={grant.exchange} />{' '}
               <button
                 type="button"
                 className="link"
                 onClick={() => onChange(grants.filter((g) => g.service !== grant.service))}
-                aria-label={`Remove grant of ${grant.service}`}
+                aria-label={intl.formatMessage({ id: 'grants.removeOf' }, { service: grant.service })}
               >
-                Remove
+                {intl.formatMessage({ id: 'common.remove' })}
               </button>
             </li>
           ))}
         </ul>
       )}
-      <label htmlFor="grant-service">Service</label>
+      <label htmlFor="grant-service">{intl.formatMessage({ id: 'client.service' })}</label>
       <select
         id="grant-service"
+        name="grant_service"
         value={pickService}
         onChange={(event) => {
           setPickService(event.target.value);
@@ -69,7 +85,7 @@ export function GrantsEditor({
           setPickExchange(exchangeText(existing?.exchange));
         }}
       >
-        <option value="">Choose a service</option>
+        <option value="">{intl.formatMessage({ id: 'grants.choose' })}</option>
         {services.map((service) => (
           <option key={service.id} value={service.id}>
             {service.name} ({service.id})
@@ -78,12 +94,14 @@ export function GrantsEditor({
       </select>
       {picked !== undefined && (
         <fieldset className="scopes">
-          <legend>Scopes of {picked.name}</legend>
-          {picked.scopes.length === 0 && <p className="muted">This service has no scopes.</p>}
+          <legend>{intl.formatMessage({ id: 'grants.scopesOf' }, { service: picked.name })}</legend>
+          {picked.scopes.length === 0 && <p className="muted">{intl.formatMessage({ id: 'grants.noScopesOffered' })}</p>}
           {picked.scopes.map((scope) => (
             <label key={scope} className="check">
               <input
                 type="checkbox"
+                name="grant_scope"
+                value={scope}
                 checked={pickScopes.has(scope)}
                 onChange={() => {
                   const next = new Set(pickScopes);
@@ -99,8 +117,11 @@ export function GrantsEditor({
       )}
       {picked !== undefined && <ExchangeSubjectsField value={pickExchange} onChange={setPickExchange} />}
       <button type="button" className="secondary" disabled={picked === undefined} onClick={addGrant}>
-        {picked !== undefined && grants.some((grant) => grant.service === picked.id) ? 'Replace grant' : 'Add grant'}
+        {intl.formatMessage({
+          id: picked !== undefined && grants.some((grant) => grant.service === picked.id) ? 'grants.replace' : 'grants.add',
+        })}
       </button>
+      {picked !== undefined && <p className="muted">{intl.formatMessage({ id: 'grants.addedOnSubmit' })}</p>}
       {error}
     </fieldset>
   );

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { useIntl } from 'react-intl';
 
 /**
  * The secret, shown this once: a modal dialog with the secret, a copy button, the client
@@ -8,6 +9,8 @@ export function SecretDialog({ clientId, secret, onClose }: { clientId: string; 
   const dialog = useRef<HTMLDialogElement>(null);
   const [confirming, setConfirming] = useState(false);
   const [copied, setCopied] = useState<string | null>(null);
+  const intl = useIntl();
+  const message = (id: Parameters<typeof intl.formatMessage>[0]['id']) => intl.formatMessage({ id });
 
   useEffect(() => {
     const element = dialog.current;
@@ -17,12 +20,12 @@ export function SecretDialog({ clientId, secret, onClose }: { clientId: string; 
   const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
   const curl = `curl -s -u ${quote(`${clientId}:${secret}`)} ${window.location.origin}/oauth/token -d grant_type=client_credentials`;
 
-  const copy = async (value: string, what: string) => {
+  const copy = async (value: string, done: string) => {
     try {
       await navigator.clipboard.writeText(value);
-      setCopied(`${what} copied.`);
+      setCopied(done);
     } catch {
-      setCopied('Copying is not allowed here: select the text and copy it.');
+      setCopied(message('secret.copyRefused'));
     }
   };
 
@@ -36,38 +39,38 @@ export function SecretDialog({ clientId, secret, onClose }: { clientId: string; 
         setConfirming(true);
       }}
     >
-      <h2 id="secret-title">Client secret for {clientId}</h2>
+      <h2 id="secret-title">{intl.formatMessage({ id: 'secret.title' }, { client: clientId })}</h2>
       <p className="warning">
-        <strong>This secret will not be shown again.</strong> Store it now; only a hash is kept. If it is lost, generate a new one.
+        <strong>{message('secret.once')}</strong> {message('secret.storeNow')}
       </p>
       <dl>
-        <dt>Client ID</dt>
+        <dt>{message('client.clientId')}</dt>
         <dd>
           <code data-testid="secret-client-id">{clientId}</code>
         </dd>
-        <dt>Client secret</dt>
+        <dt>{message('client.secret')}</dt>
         <dd>
           <code className="secret" data-testid="client-secret">
             {secret}
           </code>
         </dd>
       </dl>
-      <button type="button" onClick={() => void copy(secret, 'Secret')}>
-        Copy secret
+      <button type="button" onClick={() => void copy(secret, message('secret.secretCopied'))}>
+        {message('secret.copySecret')}
       </button>
-      <h3>Get a token</h3>
+      <h3>{message('secret.getToken')}</h3>
       <pre className="curl" data-testid="curl">
         {curl}
       </pre>
-      <button type="button" className="secondary" onClick={() => void copy(curl, 'Command')}>
-        Copy command
+      <button type="button" className="secondary" onClick={() => void copy(curl, message('secret.commandCopied'))}>
+        {message('secret.copyCommand')}
       </button>
       <p role="status" className="muted">
         {copied}
       </p>
       {confirming ? (
         <div className="confirm" role="alert">
-          <p>Have you stored the secret? It will not be shown again.</p>
+          <p>{message('secret.stored')}</p>
           <button
             type="button"
             className="danger"
@@ -76,15 +79,15 @@ export function SecretDialog({ clientId, secret, onClose }: { clientId: string; 
               onClose();
             }}
           >
-            Yes, close
+            {message('secret.yesClose')}
           </button>
           <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-            Keep it open
+            {message('secret.keepOpen')}
           </button>
         </div>
       ) : (
         <button type="button" className="secondary" onClick={() => setConfirming(true)}>
-          Close
+          {message('common.close')}
         </button>
       )}
     </dialog>

@@ -249,6 +249,8 @@ export interface paths {
                     service?: string;
                     expires_before?: string;
                     expires_after?: string;
+                    /** @description The order: a column, with - in front for descending (default client_id). next_cursor keeps it. */
+                    sort?: "client_id" | "name" | "owner" | "created_at" | "last_used_at" | "expires_at" | "-client_id" | "-name" | "-owner" | "-created_at" | "-last_used_at" | "-expires_at";
                     limit?: number;
                     cursor?: string;
                 };
@@ -4067,6 +4069,8 @@ export interface paths {
                     action?: string;
                     client_id?: string;
                     actor_client_id?: string;
+                    /** @description Who acted, as the trail names them (a person's name or email, an admin client's client_id): part of it, any case. */
+                    actor?: string;
                     since?: string;
                     until?: string;
                     limit?: number;

@@ -1,4 +1,5 @@
 import type { FormEvent, ReactNode } from 'react';
+import { useIntl } from 'react-intl';
 import { formText, listUrl } from '../format';
 import { useRouter } from '../router';
 
@@ -23,6 +24,7 @@ export function FilterForm({
 }) {
   const { location, navigate } = useRouter();
   const params = location.search;
+  const intl = useIntl();
 
   const apply = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
@@ -39,7 +41,7 @@ export function FilterForm({
     <form className="filters" onSubmit={apply} key={params.toString()} aria-label={label}>
       {children(params)}
       <div className="field actions">
-        <button type="submit">Apply filters</button>
+        <button type="submit">{intl.formatMessage({ id: 'filters.apply' })}</button>
       </div>
     </form>
   );

@@ -1,3 +1,4 @@
+import { useIntl } from 'react-intl';
 import { pageUrl } from '../format';
 import { Link, useRouter } from '../router';
 
@@ -5,10 +6,11 @@ import { Link, useRouter } from '../router';
 export function Pager({ path, next }: { path: string; next: string | null }) {
   const { location } = useRouter();
   const search = location.search.toString();
+  const intl = useIntl();
   return (
-    <nav className="pager" aria-label="Pages">
-      {location.search.has('cursor') && <Link to={pageUrl(path, search, null)}>First page</Link>}
-      {next !== null && <Link to={pageUrl(path, search, next)}>Next page</Link>}
+    <nav className="pager" aria-label={intl.formatMessage({ id: 'pager.label' })}>
+      {location.search.has('cursor') && <Link to={pageUrl(path, search, null)}>{intl.formatMessage({ id: 'pager.first' })}</Link>}
+      {next !== null && <Link to={pageUrl(path, search, next)}>{intl.formatMessage({ id: 'pager.next' })}</Link>}
     </nav>
   );
 }

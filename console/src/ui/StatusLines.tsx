@@ -1,3 +1,4 @@
+import { useIntl } from 'react-intl';
 import { fieldErrorViews } from './fieldErrorViews';
 
 /**
@@ -15,12 +16,13 @@ export function LoadStatus({
   loadingText: string;
   onRetry?: () => void;
 }) {
+  const intl = useIntl();
   if (error !== null && onRetry !== undefined) {
     return (
       <div role="alert" className="error">
         <p>{error}</p>
         <button type="button" className="secondary" onClick={onRetry}>
-          Retry
+          {intl.formatMessage({ id: 'common.retry' })}
         </button>
       </div>
     );
