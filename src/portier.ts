@@ -150,6 +150,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       verifier,
       budgets,
       assertionMaxLifetime: config.clientAssertionMaxLifetime,
+      secretPrefix: config.secretPrefix,
       remoteJwks: new RemoteJwks((source) => fetchJwksFrom(source, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       federation,
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),

@@ -91,7 +91,10 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
           ...keyFlags(flags),
         }),
       );
-      const { client, clientSecret } = await createClient(db, input, actor, { now: session.clock() });
+      const { client, clientSecret } = await createClient(db, input, actor, {
+        now: session.clock(),
+        secretPrefix: session.credentials.secretPrefix,
+      });
       printClient(out, client, clientSecret);
       return;
     }
@@ -128,7 +131,15 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
         patchClientBody,
         definedOnly({ owner: flags.owner, ...editableClientFlags(flags), expires_at: expiresAt, ...keyFlags(flags) }),
       );
-      const { client, clientSecret } = await updateClient(db, clientId, patch, actor, session.clock());
+      const { client, clientSecret } = await updateClient(
+        db,
+        clientId,
+        patch,
+        actor,
+        session.clock(),
+        undefined,
+        session.credentials.secretPrefix,
+      );
       printClient(out, client, clientSecret);
       return;
     }
@@ -147,7 +158,15 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
     case 'rotate-secret': {
       const clientId = one(args, 'client_id');
       const grace = Number(flags['previous-valid-for'] ?? 0);
-      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(db, clientId, grace, actor, session.clock());
+      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(
+        db,
+        clientId,
+        grace,
+        actor,
+        session.clock(),
+        undefined,
+        session.credentials,
+      );
       out.stderr(
         previousSecretExpiresAt === null
           ? 'the previous secret no longer works\n'

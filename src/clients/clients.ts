@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { type clientFederatedIdentities, clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
+import { clientCredentials, type clientFederatedIdentities, clientGrants, clientIpRanges, clients } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
@@ -13,12 +13,13 @@ import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/c
 
 import type { AuthMethod } from '../schemas/enums.js';
 import { isSelfService, lockServicesForGrant } from '../services/services.js';
+import { publicKeyRows, secretRow } from './credential-rows.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits, newClientShape } from './operator-limits.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
 import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
-import { generateSecret, type NewSecret, storedSecret } from './secrets.js';
+import { type NewSecret, newCredentialId, newSecret, storedSecret } from './secrets.js';
 
 /**
  * Validates grants against the service catalogue; returns the field errors found. Call it
@@ -101,7 +102,15 @@ export async function createClient(
    * `managed`: made by a configuration apply (see config-as-code/), which may delete it again.
    * `scope`: whose client it may be (see ClientScope).
    */
-  options: { now: number; secret?: string; prepared?: NewSecret | undefined; managed?: boolean; scope?: ClientScope },
+  options: {
+    now: number;
+    secret?: string;
+    prepared?: NewSecret | undefined;
+    managed?: boolean;
+    scope?: ClientScope;
+    /** SECRET_PREFIX, for the new secret. */
+    secretPrefix?: string;
+  },
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   const scope = options.scope ?? ALL_CLIENTS;
@@ -123,9 +132,13 @@ export async function createClient(
   // secret at all. The hash is made before the transaction (it takes milliseconds of CPU),
   // and only for input that is valid so far; a configuration apply makes its new clients'
   // secrets ahead, many at once (`prepared`).
-  const prepared = authMethod === 'client_secret' ? options.prepared : undefined;
-  const clientSecret = authMethod === 'client_secret' ? (prepared?.secret ?? options.secret ?? generateSecret()) : undefined;
-  const stored = clientSecret === undefined || errors.length > 0 ? undefined : (prepared?.stored ?? (await storedSecret(clientSecret)));
+  const secret =
+    authMethod !== 'client_secret' || errors.length > 0
+      ? undefined
+      : (options.prepared ??
+        (options.secret !== undefined
+          ? { credentialId: newCredentialId(), secret: options.secret, stored: await storedSecret(options.secret) }
+          : await newSecret(options.secretPrefix)));
   const inserted = await db.transaction(async (tx) => {
     errors.push(...(await checkGrants(tx, grants, scope)));
     if (errors.length > 0) throw new ValidationError(errors);
@@ -146,7 +159,6 @@ export async function createClient(
         roles: input.roles ?? [],
         expiresAt,
         authMethod,
-        jwks,
         jwksUri,
         dpopBound: input.dpop_bound ?? false,
         managed: options.managed ?? false,
@@ -157,7 +169,8 @@ export async function createClient(
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
     if (row === undefined) throw new ConflictError(`a client with client_id "${clientId}" already exists`);
-    if (stored !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, ...stored });
+    if (secret !== undefined) await tx.insert(clientCredentials).values(secretRow(row.id, secret, actor));
+    if (jwks !== null && jwks.keys.length > 0) await tx.insert(clientCredentials).values(publicKeyRows(row.id, jwks.keys, actor));
     if (grants.length > 0) {
       await tx.insert(clientGrants).values(grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
     }
@@ -189,7 +202,7 @@ export async function createClient(
   });
   const client = await getClient(db, clientId, options.now);
   if (client === undefined || client.service_account.id !== inserted.id) throw new NotFoundError(`client "${clientId}" vanished`);
-  return { client, clientSecret };
+  return { client, clientSecret: secret?.secret };
 }
 
 /**
@@ -253,13 +266,26 @@ export async function getClient(
 }
 
 /** What a client resource is made of besides the client row (getClient and listClients load them with it). */
-export const CLIENT_RESOURCE_RELATIONS = { grants: true, ipRanges: true, federatedIdentities: true } as const;
+export const CLIENT_RESOURCE_RELATIONS = { grants: true, ipRanges: true, federatedIdentities: true, credentials: true } as const;
 
 type ClientRowWithRelations = typeof clients.$inferSelect & {
   grants: Array<typeof clientGrants.$inferSelect>;
   ipRanges: Array<typeof clientIpRanges.$inferSelect>;
   federatedIdentities: Array<typeof clientFederatedIdentities.$inferSelect>;
+  credentials: Array<typeof clientCredentials.$inferSelect>;
 };
+
+/**
+ * A client's `jwks` as the API shows it: its public-key credentials not revoked (expired
+ * ones too: they are still registered), oldest first; null when it has none.
+ */
+function registeredJwks(row: ClientRowWithRelations): { keys: Array<Record<string, unknown>> } | null {
+  const keys = row.credentials
+    .filter((credential) => credential.kind === 'public_key' && credential.jwk !== null && credential.revokedAt === null)
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((credential) => credential.jwk as Record<string, unknown>);
+  return keys.length > 0 ? { keys } : null;
+}
 
 export function toClientResource(row: ClientRowWithRelations, now: number): ClientResource {
   return {
@@ -279,7 +305,7 @@ export function toClientResource(row: ClientRowWithRelations, now: number): Clie
       .sort((a, b) => a.service.localeCompare(b.service)),
     ip_ranges: row.ipRanges.map((range) => range.cidr).sort(),
     auth_method: row.authMethod,
-    jwks: row.jwks ?? null,
+    jwks: registeredJwks(row),
     jwks_uri: row.jwksUri,
     federated_identities: row.federatedIdentities
       .map((identity) => ({ issuer: identity.issuerId, subject: identity.subject, claims: identity.claims }))

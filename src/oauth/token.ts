@@ -56,6 +56,8 @@ export interface TokenSuccess {
   client: ClientRecord;
   /** The platform identity, when the client signed in with its platform's JWT. */
   identity: FederatedIdentityUse | undefined;
+  /** The credential the client authenticated with, when it used one of its own (for its last_used_at). */
+  credentialId: string | undefined;
   services: GrantedService[];
   token: IssuedToken;
   /** With DPOP_NONCE=true, the nonce for the client's next proof (the DPoP-Nonce header). */
@@ -78,7 +80,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
   try {
     const requestedAudiences = readRequestedAudiences(params);
     const requestedScopes = readRequestedScopes(params);
-    const { client, identity } = await authenticateClient(ctx, credentials, request.ip);
+    const { client, identity, credentialId } = await authenticateClient(ctx, credentials, request.ip);
     try {
       const services = selectServices(client, requestedAudiences);
       const scopes = selectScopes(services, requestedScopes);
@@ -106,7 +108,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
         });
         if (ctx.hook !== undefined) await callIssuanceHook(ctx, ctx.hook, draft, client, services, request.ip);
         const token = await signAccessToken((await ctx.keys.get()).active, draft);
-        return { client, identity, services, token, dpopNonce: dpop?.nonce, quota: decision?.standing };
+        return { client, identity, credentialId, services, token, dpopNonce: dpop?.nonce, quota: decision?.standing };
       } catch (error) {
         // Not issued after all: the quota gets this token back.
         decision?.release();

@@ -2062,6 +2062,486 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/clients/{client_id}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            credentials: {
+                                /** @description Stable, public: `cred_` and 16 letters or digits. A self-identifying secret contains it. */
+                                id: string;
+                                /** @enum {string} */
+                                kind: "secret" | "public_key";
+                                description: string;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** @description Who added it, as `created_by` of a client; `migration` for credentials made from earlier secrets and keys. */
+                                created_by: string;
+                                created_by_name: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description null: never.
+                                 */
+                                expires_at: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description Within 60 s of use.
+                                 */
+                                last_used_at: string | null;
+                                /** @enum {string} */
+                                status: "active" | "expired" | "revoked";
+                                /** Format: date-time */
+                                revoked_at: string | null;
+                                /** @enum {string|null} */
+                                revoked_reason: "removed" | "leaked" | null;
+                                /** @description public_key: the key id, if the key has one. */
+                                kid?: string | null;
+                                /** @description public_key: the algorithm, if the key names one. */
+                                alg?: string | null;
+                                /** @description public_key: its JWK thumbprint (RFC 7638, SHA-256). */
+                                thumbprint?: string;
+                                /** @description public_key: the public JWK as stored. */
+                                jwk?: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** @description At most MAX_CREDENTIALS_PER_CLIENT live credentials (5 here): one more is 409. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind: "secret" | "public_key";
+                        description?: string;
+                        /** Format: date-time */
+                        expires_at?: string | null;
+                        jwk?: {
+                            kty: string;
+                            kid?: string;
+                            alg?: string;
+                            /** @enum {string} */
+                            use?: "sig";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /** @description A PEM public key (SPKI) or X.509 certificate. */
+                        pem?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable, public: `cred_` and 16 letters or digits. A self-identifying secret contains it. */
+                            id: string;
+                            /** @enum {string} */
+                            kind: "secret" | "public_key";
+                            description: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** @description Who added it, as `created_by` of a client; `migration` for credentials made from earlier secrets and keys. */
+                            created_by: string;
+                            created_by_name: string | null;
+                            /**
+                             * Format: date-time
+                             * @description null: never.
+                             */
+                            expires_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description Within 60 s of use.
+                             */
+                            last_used_at: string | null;
+                            /** @enum {string} */
+                            status: "active" | "expired" | "revoked";
+                            /** Format: date-time */
+                            revoked_at: string | null;
+                            /** @enum {string|null} */
+                            revoked_reason: "removed" | "leaked" | null;
+                            /** @description public_key: the key id, if the key has one. */
+                            kid?: string | null;
+                            /** @description public_key: the algorithm, if the key names one. */
+                            alg?: string | null;
+                            /** @description public_key: its JWK thumbprint (RFC 7638, SHA-256). */
+                            thumbprint?: string;
+                            /** @description public_key: the public JWK as stored. */
+                            jwk?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description kind secret: shown this once; only a hash is stored. */
+                            secret?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/clients/{client_id}/credentials/{credential_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Refused from the next request on, on every instance within a second. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                    credential_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/services": {
         parameters: {
             query?: never;
