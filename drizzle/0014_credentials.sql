@@ -34,4 +34,5 @@ SELECT 'cred_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 16), c."i
 FROM "clients" c CROSS JOIN LATERAL jsonb_array_elements(c."jwks"->'keys') AS k(value)
 WHERE jsonb_typeof(c."jwks"->'keys') = 'array' AND jsonb_typeof(k.value) = 'object';--> statement-breakpoint
 DROP TABLE "client_secrets" CASCADE;--> statement-breakpoint
-ALTER TABLE "clients" DROP COLUMN "jwks";
+ALTER TABLE "clients" DROP COLUMN "jwks";--> statement-breakpoint
+ALTER TABLE "services" ADD COLUMN "credential_max_lifetime_days" integer;

@@ -33,6 +33,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
         now: portier.clock(),
         scope: clientScopeOf(request.principal),
         secretPrefix: portier.config.secretPrefix,
+        maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
       });
       return reply.status(201).send(withClientSecret(created));
     },

@@ -13,7 +13,11 @@ import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from '.
 export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { portier } = app;
   const { db, config } = portier;
-  const settings = { maxPerClient: config.maxCredentialsPerClient, secretPrefix: config.secretPrefix };
+  const settings = {
+    maxPerClient: config.maxCredentialsPerClient,
+    secretPrefix: config.secretPrefix,
+    maxLifetimeDays: config.credentialMaxLifetimeDays,
+  };
   inArea(app, 'clients');
 
   app.get(
@@ -27,7 +31,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => ({
-      credentials: await listCredentials(db, request.params.client_id, portier.clock(), clientScopeOf(request.principal)),
+      credentials: await listCredentials(db, request.params.client_id, portier.clock(), clientScopeOf(request.principal), settings),
     }),
   );
 

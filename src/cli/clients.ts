@@ -94,6 +94,7 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
       const { client, clientSecret } = await createClient(db, input, actor, {
         now: session.clock(),
         secretPrefix: session.credentials.secretPrefix,
+        maxLifetimeDays: session.credentials.maxLifetimeDays,
       });
       printClient(out, client, clientSecret);
       return;

@@ -98,7 +98,11 @@ export async function main(argv: string[], context: CliContext = processContext(
     database,
     actor: cliActor(),
     clock: systemClock,
-    credentials: { maxPerClient: config.maxCredentialsPerClient, secretPrefix: config.secretPrefix },
+    credentials: {
+      maxPerClient: config.maxCredentialsPerClient,
+      secretPrefix: config.secretPrefix,
+      maxLifetimeDays: config.credentialMaxLifetimeDays,
+    },
     failed: false,
   };
   try {

@@ -13,6 +13,7 @@ import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/c
 
 import type { AuthMethod } from '../schemas/enums.js';
 import { isSelfService, lockServicesForGrant } from '../services/services.js';
+import { maxLifetimeDays } from './credential-limits.js';
 import { publicKeyRows, secretRow } from './credential-rows.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits, newClientShape } from './operator-limits.js';
@@ -110,6 +111,8 @@ export async function createClient(
     scope?: ClientScope;
     /** SECRET_PREFIX, for the new secret. */
     secretPrefix?: string;
+    /** CREDENTIAL_MAX_LIFETIME_DAYS: the new secret's or keys' end (see clients/credentials.ts). */
+    maxLifetimeDays?: number | undefined;
   },
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
@@ -169,10 +172,16 @@ export async function createClient(
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
     if (row === undefined) throw new ConflictError(`a client with client_id "${clientId}" already exists`);
-    if (secret !== undefined) await tx.insert(clientCredentials).values(secretRow(row.id, secret, actor));
-    if (jwks !== null && jwks.keys.length > 0) await tx.insert(clientCredentials).values(publicKeyRows(row.id, jwks.keys, actor));
     if (grants.length > 0) {
       await tx.insert(clientGrants).values(grants.map((grant) => ({ clientUuid: row.id, serviceId: grant.service, scopes: grant.scopes })));
+    }
+    // Its first credentials end where the maximum lifetime for it says (its services' and the configuration's).
+    const limit = await maxLifetimeDays(tx, row.id, { maxLifetimeDays: options.maxLifetimeDays });
+    const credentialsEnd = limit === undefined ? null : new Date(options.now + limit * 86_400_000);
+    if (secret !== undefined) await tx.insert(clientCredentials).values({ ...secretRow(row.id, secret, actor), expiresAt: credentialsEnd });
+    if (jwks !== null && jwks.keys.length > 0) {
+      const keys = publicKeyRows(row.id, jwks.keys, actor).map((key) => ({ ...key, expiresAt: credentialsEnd }));
+      await tx.insert(clientCredentials).values(keys);
     }
     if (ipRanges.length > 0) {
       await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));

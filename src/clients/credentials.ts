@@ -7,6 +7,7 @@ import { clientCredentials, clients } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import type { CredentialResource, NewCredentialInput } from '../schemas/credentials.js';
 import { checkExpiry } from './clients.js';
+import { maxLifetimeDays } from './credential-limits.js';
 import { checkPublicJwks } from './public-keys.js';
 import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
 import { type NewSecret, newCredentialId, newSecret } from './secrets.js';
@@ -24,7 +25,38 @@ export interface CredentialSettings {
   maxPerClient: number;
   /** SECRET_PREFIX: how new secrets start. */
   secretPrefix: string;
+  /** CREDENTIAL_MAX_LIFETIME_DAYS; undefined: no limit but the services'. */
+  maxLifetimeDays?: number | undefined;
 }
+
+const DAY_MS = 86_400_000;
+
+/**
+ * A new credential's expiry under the maximum lifetime: the one asked for, no later than
+ * the limit (a later one is 400 naming it), and the limit itself when none is asked for.
+ */
+export function expiryWithinLimit(requested: Date | null, now: number, limitDays: number | undefined): Date | null {
+  if (limitDays === undefined) return requested;
+  const latest = new Date(now + limitDays * DAY_MS);
+  if (requested === null) return latest;
+  if (requested.getTime() > latest.getTime()) {
+    throw new ValidationError([
+      {
+        path: '/expires_at',
+        message: `must be at most ${limitDays} days from now (${latest.toISOString()}): the maximum credential lifetime for this client`,
+      },
+    ]);
+  }
+  return requested;
+}
+
+/** Whether a credential lives longer than the limit now set (made before it): still working, reported. */
+function overPolicy(row: Pick<CredentialRow, 'createdAt' | 'expiresAt'>, limitDays: number | undefined): boolean {
+  if (limitDays === undefined) return false;
+  return row.expiresAt === null || row.expiresAt.getTime() > row.createdAt.getTime() + limitDays * DAY_MS;
+}
+
+export { maxLifetimeDays };
 
 export type CredentialRow = typeof clientCredentials.$inferSelect;
 
@@ -34,7 +66,7 @@ export function isLive(row: Pick<CredentialRow, 'revokedAt' | 'expiresAt'>, now:
 }
 
 /** A credential as the admin API shows it: never a hash, never a secret. */
-export async function toCredentialResource(row: CredentialRow, now: number): Promise<CredentialResource> {
+export async function toCredentialResource(row: CredentialRow, now: number, limitDays?: number): Promise<CredentialResource> {
   const jwk = row.kind === 'public_key' && row.jwk !== null ? (row.jwk as JWK) : undefined;
   return {
     id: row.id,
@@ -48,6 +80,7 @@ export async function toCredentialResource(row: CredentialRow, now: number): Pro
     status: row.revokedAt !== null ? 'revoked' : isLive(row, now) ? 'active' : 'expired',
     revoked_at: row.revokedAt?.toISOString() ?? null,
     revoked_reason: row.revokedReason,
+    over_policy: overPolicy(row, limitDays),
     ...(jwk !== undefined && {
       kid: typeof jwk.kid === 'string' ? jwk.kid : null,
       alg: typeof jwk.alg === 'string' ? jwk.alg : null,
@@ -74,6 +107,7 @@ export async function listCredentials(
   clientId: string,
   now: number,
   scope: ClientScope = ALL_CLIENTS,
+  settings: Pick<CredentialSettings, 'maxLifetimeDays'> = {},
 ): Promise<CredentialResource[]> {
   const [client] = await db.select({ id: clients.id, owner: clients.owner }).from(clients).where(eq(clients.clientId, clientId));
   if (client === undefined || !reaches(scope, client.owner)) throw new NotFoundError(`no client with client_id "${clientId}"`);
@@ -87,7 +121,8 @@ export async function listCredentials(
       ),
     )
     .orderBy(asc(clientCredentials.createdAt), asc(clientCredentials.id));
-  return Promise.all(rows.map((row) => toCredentialResource(row, now)));
+  const limit = await maxLifetimeDays(db, client.id, settings);
+  return Promise.all(rows.map((row) => toCredentialResource(row, now, limit)));
 }
 
 /** The live credentials of a client (in a transaction that holds its lock), least recently used first. */
@@ -178,7 +213,7 @@ export async function addCredential(
   scope: ClientScope = ALL_CLIENTS,
 ): Promise<{ credential: CredentialResource; secret: string | undefined }> {
   const errors: FieldError[] = [];
-  const expiresAt = checkExpiry(input.expires_at, errors, now);
+  const requestedExpiry = checkExpiry(input.expires_at, errors, now);
   const key = input.kind === 'public_key' ? await publicKeyOf(input, errors) : undefined;
   if (input.kind === 'secret' && (input.jwk !== undefined || input.pem !== undefined)) {
     errors.push({ path: input.jwk !== undefined ? '/jwk' : '/pem', message: 'only a public_key credential takes a key' });
@@ -197,6 +232,8 @@ export async function addCredential(
       throw new ConflictError(`client "${clientId}" publishes its keys at its jwks_uri: remove the jwks_uri to register keys here`);
     }
     await ensureRoomForOneMore(tx, client, now, settings);
+    const limit = await maxLifetimeDays(tx, client.id, settings);
+    const expiresAt = expiryWithinLimit(requestedExpiry, now, limit);
     const [inserted] = await tx
       .insert(clientCredentials)
       .values({
@@ -219,9 +256,9 @@ export async function addCredential(
       clientId,
       details: { credential_id: credentialId, kind: input.kind, expires_at: expiresAt?.toISOString() ?? null },
     });
-    return inserted;
+    return { inserted, limit };
   });
-  return { credential: await toCredentialResource(row, now), secret: secret?.secret };
+  return { credential: await toCredentialResource(row.inserted, now, row.limit), secret: secret?.secret };
 }
 
 /**

@@ -12,7 +12,7 @@ import type { BulkResult, ClientPatch, ClientResource } from '../schemas/clients
 import { MAX_PREVIOUS_SECRET_VALIDITY } from '../schemas/common.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient } from './clients.js';
 import { publicKeyRows, secretRow } from './credential-rows.js';
-import { type CredentialSettings, ensureRoomForOneMore, lockClientRow } from './credentials.js';
+import { type CredentialSettings, ensureRoomForOneMore, expiryWithinLimit, lockClientRow, maxLifetimeDays } from './credentials.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits } from './operator-limits.js';
 import { ALL_CLIENTS, type ClientScope } from './scope.js';
@@ -291,7 +291,8 @@ export async function regenerateSecret(
         .where(and(otherLiveSecrets, or(isNull(clientCredentials.expiresAt), gt(clientCredentials.expiresAt, previousExpiresAt))));
     }
     if (settings !== undefined) await ensureRoomForOneMore(tx, row, now, settings);
-    await tx.insert(clientCredentials).values(secretRow(row.id, issued, actor));
+    const limit = settings === undefined ? undefined : await maxLifetimeDays(tx, row.id, settings);
+    await tx.insert(clientCredentials).values({ ...secretRow(row.id, issued, actor), expiresAt: expiryWithinLimit(null, now, limit) });
     await tx.update(clients).set({ updatedAt: sql`now()` }).where(eq(clients.id, row.id));
     await recordChange(tx, {
       action: 'client.secret_regenerated',

@@ -363,6 +363,14 @@ export const SETTINGS = {
     min: 1,
     max: 100,
   }),
+  credentialMaxLifetimeDays: integer({
+    name: 'CREDENTIAL_MAX_LIFETIME_DAYS',
+    doc: "the longest a new credential (secret or public key) may live, in days: its `expires_at` defaults to that and may not be later; a service's `credential_max_lifetime_days` may set less for its clients, and credentials made before stay, listed as `over_policy` (see [Credentials](clients.md#maximum-lifetime))",
+    default: unset('no limit'),
+    min: 1,
+    max: 3650,
+    unit: 'days',
+  }),
   secretPrefix: custom({
     name: 'SECRET_PREFIX',
     doc: 'how new client secrets start (`<prefix>_<credential id>_<random>_<checksum>`), for secret scanners (see [Credentials](clients.md#credentials)); secrets made under another prefix stop working, so set it once',

@@ -50,6 +50,12 @@ export const services = pgTable('services', {
   selfServiceRoles: text('self_service_roles').array().notNull().default(sql`'{}'::text[]`),
   /** The longest access_token_ttl operators may give their own clients granted it; null: none of their choosing. */
   selfServiceMaxAccessTokenTtl: integer('self_service_max_access_token_ttl'),
+  /**
+   * The longest a credential of a client granted this service may live, in days (1–3650);
+   * null: no limit of its own. With CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies
+   * to a client wins (see clients/credentials.ts).
+   */
+  credentialMaxLifetimeDays: integer('credential_max_lifetime_days'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });

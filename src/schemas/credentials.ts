@@ -25,6 +25,10 @@ export const credentialResource = Type.Object({
   status: stringEnum(CREDENTIAL_STATUSES),
   revoked_at: nullable(Type.String({ format: 'date-time' })),
   revoked_reason: nullable(stringEnum(CREDENTIAL_REVOCATION_REASONS)),
+  over_policy: Type.Boolean({
+    description:
+      'It lives longer than the maximum lifetime now set for the client (CREDENTIAL_MAX_LIFETIME_DAYS, its services): made before the limit, it keeps working.',
+  }),
   kid: Type.Optional(nullable(Type.String({ description: 'public_key: the key id, if the key has one.' }))),
   alg: Type.Optional(nullable(Type.String({ description: 'public_key: the algorithm, if the key names one.' }))),
   thumbprint: Type.Optional(Type.String({ description: 'public_key: its JWK thumbprint (RFC 7638, SHA-256).' })),

@@ -241,3 +241,47 @@ t.test('public keys: a JWK, a PEM public key or a certificate; never a private k
   const jwks = (await admin('GET', '/admin/clients/signer')).json().jwks;
   t.equal(jwks.keys.length, 3, 'the keys show in the client jwks too');
 });
+
+t.test('maximum lifetime: CREDENTIAL_MAX_LIFETIME_DAYS and a service’s credential_max_lifetime_days, the smallest wins', async (t) => {
+  const { first, list, addSecret, admin, token } = await setUp(t, { credentialMaxLifetimeDays: 90 });
+  const days = (iso: unknown) => Math.round((Date.parse(String(iso)) - Date.now()) / 86_400_000);
+  const [initial] = await list();
+  t.equal(days(initial?.expires_at), 90, 'the first secret ends after 90 days');
+  t.equal(initial?.over_policy, false);
+  t.equal(days((await addSecret()).json().expires_at), 90, 'a new one without expires_at: 90 days');
+  const tooLate = await addSecret({ expires_at: new Date(Date.now() + 100 * 86_400_000).toISOString() });
+  t.equal(tooLate.statusCode, 400, 'a later one: 400');
+  t.match(JSON.stringify(tooLate.json()), /at most 90 days/, 'naming the limit');
+  t.equal(
+    days((await addSecret({ expires_at: new Date(Date.now() + 10 * 86_400_000).toISOString() })).json().expires_at),
+    10,
+    'a sooner one',
+  );
+
+  // The service sets less: new credentials follow it, those made before are over policy but keep working.
+  t.equal((await admin('PATCH', '/admin/services/events', { credential_max_lifetime_days: 30 })).statusCode, 200);
+  t.equal(days((await addSecret()).json().expires_at), 30, 'a new one: 30 days, the smaller limit');
+  const listed = await list();
+  t.same(
+    listed.map((credential) => [days(credential.expires_at), credential.over_policy]),
+    [
+      [90, true],
+      [90, true],
+      [10, false],
+      [30, false],
+    ],
+    'over_policy for those beyond the new limit',
+  );
+  t.equal((await token(first)).statusCode, 200, 'an over-policy credential is not cut off');
+  const regenerated = await admin('POST', '/admin/clients/vendor/secret', { previous_secret_valid_for: 60 });
+  t.equal(
+    days(
+      (await list()).find(
+        (credential) => credential.expires_at !== null && days(credential.expires_at) === 30 && credential.id !== listed[3]?.id,
+      )?.expires_at,
+    ),
+    30,
+    'a regenerated secret too',
+  );
+  t.equal(regenerated.statusCode, 200);
+});

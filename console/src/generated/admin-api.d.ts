@@ -2114,6 +2114,8 @@ export interface paths {
                                 revoked_at: string | null;
                                 /** @enum {string|null} */
                                 revoked_reason: "removed" | "leaked" | null;
+                                /** @description It lives longer than the maximum lifetime now set for the client (CREDENTIAL_MAX_LIFETIME_DAYS, its services): made before the limit, it keeps working. */
+                                over_policy: boolean;
                                 /** @description public_key: the key id, if the key has one. */
                                 kid?: string | null;
                                 /** @description public_key: the algorithm, if the key names one. */
@@ -2292,6 +2294,8 @@ export interface paths {
                             revoked_at: string | null;
                             /** @enum {string|null} */
                             revoked_reason: "removed" | "leaked" | null;
+                            /** @description It lives longer than the maximum lifetime now set for the client (CREDENTIAL_MAX_LIFETIME_DAYS, its services): made before the limit, it keeps working. */
+                            over_policy: boolean;
                             /** @description public_key: the key id, if the key has one. */
                             kid?: string | null;
                             /** @description public_key: the algorithm, if the key names one. */
@@ -2581,6 +2585,7 @@ export interface paths {
                                 };
                                 self_service_roles: string[];
                                 self_service_max_access_token_ttl: number | null;
+                                credential_max_lifetime_days: number | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -2619,6 +2624,8 @@ export interface paths {
                         self_service_roles?: string[];
                         /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
                         self_service_max_access_token_ttl?: number | null;
+                        /** @description The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own. */
+                        credential_max_lifetime_days?: number | null;
                     };
                 };
             };
@@ -2645,6 +2652,7 @@ export interface paths {
                             };
                             self_service_roles: string[];
                             self_service_max_access_token_ttl: number | null;
+                            credential_max_lifetime_days: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2795,6 +2803,7 @@ export interface paths {
                             };
                             self_service_roles: string[];
                             self_service_max_access_token_ttl: number | null;
+                            credential_max_lifetime_days: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -3047,6 +3056,8 @@ export interface paths {
                         self_service_roles?: string[];
                         /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
                         self_service_max_access_token_ttl?: number | null;
+                        /** @description The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own. */
+                        credential_max_lifetime_days?: number | null;
                     };
                 };
             };
@@ -3073,6 +3084,7 @@ export interface paths {
                             };
                             self_service_roles: string[];
                             self_service_max_access_token_ttl: number | null;
+                            credential_max_lifetime_days: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -4635,6 +4647,8 @@ export interface paths {
                                 self_service_roles?: string[];
                                 /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
                                 self_service_max_access_token_ttl?: number | null;
+                                /** @description The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own. */
+                                credential_max_lifetime_days?: number | null;
                             }[];
                             trusted_issuers?: {
                                 id: string;
@@ -4899,6 +4913,8 @@ export interface paths {
                             self_service_roles?: string[];
                             /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
                             self_service_max_access_token_ttl?: number | null;
+                            /** @description The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own. */
+                            credential_max_lifetime_days?: number | null;
                         }[];
                         trusted_issuers?: {
                             id: string;
