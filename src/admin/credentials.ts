@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { addCredential, listCredentials, removeCredential } from '../clients/credentials.js';
+import { addCredential, listCredentials, removeCredential, revokeLeaked } from '../clients/credentials.js';
 import { clientScopeOf } from '../people/scope.js';
 import * as clients from '../schemas/clients.js';
 import * as credentials from '../schemas/credentials.js';
@@ -84,5 +84,31 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
       return reply.status(204).send();
     },
+  );
+};
+
+/**
+ * POST /admin/credentials/revoke-leaked: for a secret scanner (GitHub's secret scanning
+ * partner program sends this shape) or an admin who found secrets in public. Admins only:
+ * it is in no area operators reach (see people/scope.ts).
+ */
+export const leakedCredentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { portier } = app;
+  app.post(
+    '/credentials/revoke-leaked',
+    {
+      bodyLimit: ADMIN_BODY_LIMIT,
+      schema: {
+        tags: ['clients'],
+        security: secured,
+        description:
+          'Revokes the credentials whose secrets are listed (`[{"token", "type", "url", "source"}]`, as GitHub secret scanning sends them), at once, audited as credential.leaked. Each token gets an outcome; none is echoed.',
+        body: credentials.leakedTokensBody,
+        response: { 200: credentials.leakedTokensResponse, ...problems },
+      },
+    },
+    async (request) => ({
+      results: await revokeLeaked(portier.db, request.body, actor(request), portier.clock(), portier.config.secretPrefix),
+    }),
   );
 };

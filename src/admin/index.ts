@@ -8,7 +8,7 @@ import { authenticateAdmin } from './auth.js';
 import { clientActionRoutes } from './client-actions.js';
 import { clientRoutes } from './clients.js';
 import { configRoutes } from './config.js';
-import { credentialRoutes } from './credentials.js';
+import { credentialRoutes, leakedCredentialRoutes } from './credentials.js';
 import { keyRoutes } from './keys.js';
 import { sendProblem } from './problems.js';
 import { serviceRoutes } from './services.js';
@@ -61,6 +61,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(clientRoutes);
   await app.register(clientActionRoutes);
   await app.register(credentialRoutes);
+  await app.register(leakedCredentialRoutes);
   await app.register(serviceRoutes);
   await app.register(trustedIssuerRoutes);
   await app.register(keyRoutes);

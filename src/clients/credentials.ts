@@ -5,12 +5,12 @@ import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientCredentials, clients } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
-import type { CredentialResource, NewCredentialInput } from '../schemas/credentials.js';
+import type { CredentialResource, LeakedToken, LeakedTokenResult, NewCredentialInput } from '../schemas/credentials.js';
 import { checkExpiry } from './clients.js';
 import { maxLifetimeDays } from './credential-limits.js';
 import { checkPublicJwks } from './public-keys.js';
 import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
-import { type NewSecret, newCredentialId, newSecret } from './secrets.js';
+import { type NewSecret, newCredentialId, newSecret, readPresentedSecret, verifySecret } from './secrets.js';
 
 /**
  * A client's credentials as records of their own (client_credentials in db/schema.ts): the
@@ -291,4 +291,63 @@ export async function removeCredential(
     await tx.update(clients).set({ updatedAt: sql`now()` }).where(eq(clients.id, client.id));
     await recordChange(tx, { action: 'credential.removed', actor, clientId, details: { credential_id: credentialId, kind: removed.kind } });
   });
+}
+
+/**
+ * Revokes the credentials whose secrets were found in public (a secret scanner's report,
+ * see POST /admin/credentials/revoke-leaked): exactly those a reported token is the secret
+ * of (its checksum good, the credential it names holding its hash), each at once and audited
+ * as credential.leaked with where it was found. Every entry gets an outcome, never an error:
+ * `ill_formed` (not a self-identifying secret of ours), `unknown` (no credential has it),
+ * `already_revoked`, or `revoked`. The token itself is never echoed, logged or kept.
+ */
+export async function revokeLeaked(
+  db: Db,
+  reported: readonly LeakedToken[],
+  actor: Actor,
+  now: number,
+  secretPrefix: string,
+): Promise<LeakedTokenResult[]> {
+  const results: LeakedTokenResult[] = [];
+  for (const entry of reported) {
+    const read = readPresentedSecret(entry.token, secretPrefix);
+    if (read.form !== 'named') {
+      results.push({ credential_id: null, client_id: null, outcome: 'ill_formed' });
+      continue;
+    }
+    const [found] = await db
+      .select({ credential: clientCredentials, clientId: clients.clientId })
+      .from(clientCredentials)
+      .innerJoin(clients, eq(clients.id, clientCredentials.clientUuid))
+      .where(and(eq(clientCredentials.id, read.credentialId), eq(clientCredentials.kind, 'secret')));
+    // The id alone proves nothing: only the secret that verifies against its hash is that credential's.
+    const hash = found?.credential.hash;
+    const matches = typeof hash === 'string' && (await verifySecret(hash, entry.token));
+    if (found === undefined || !matches) {
+      results.push({ credential_id: null, client_id: null, outcome: 'unknown' });
+      continue;
+    }
+    const revoked = await db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(clientCredentials)
+        .set({ revokedAt: new Date(now), revokedReason: 'leaked' })
+        .where(and(eq(clientCredentials.id, read.credentialId), isNull(clientCredentials.revokedAt)))
+        .returning({ id: clientCredentials.id });
+      if (row === undefined) return false;
+      await recordChange(tx, {
+        action: 'credential.leaked',
+        actor,
+        clientId: found.clientId,
+        details: {
+          credential_id: read.credentialId,
+          ...(entry.type !== undefined && { type: entry.type }),
+          ...(entry.url !== undefined && { url: entry.url }),
+          ...(entry.source !== undefined && { source: entry.source }),
+        },
+      });
+      return true;
+    });
+    results.push({ credential_id: read.credentialId, client_id: found.clientId, outcome: revoked ? 'revoked' : 'already_revoked' });
+  }
+  return results;
 }

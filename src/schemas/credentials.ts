@@ -55,3 +55,35 @@ export const addedCredential = Type.Object({
   ...credentialResource.properties,
   secret: Type.Optional(Type.String({ description: 'kind secret: shown this once; only a hash is stored.' })),
 });
+
+/**
+ * POST /admin/credentials/revoke-leaked: what GitHub's secret scanning partner program
+ * sends, a list of tokens found in public, each with where it was found.
+ */
+export const leakedTokensBody = Type.Array(
+  Type.Object(
+    {
+      token: Type.String({ maxLength: 1024 }),
+      type: Type.Optional(Type.String({ maxLength: 200 })),
+      url: Type.Optional(Type.String({ maxLength: 2000 })),
+      source: Type.Optional(Type.String({ maxLength: 200 })),
+    },
+    { additionalProperties: true },
+  ),
+  { maxItems: 100 },
+);
+export type LeakedToken = Static<typeof leakedTokensBody>[number];
+
+export const LEAKED_TOKEN_OUTCOMES = ['revoked', 'already_revoked', 'unknown', 'ill_formed'] as const;
+
+export const leakedTokensResponse = Type.Object({
+  results: Type.Array(
+    Type.Object({
+      credential_id: nullable(Type.String({ description: 'The credential the token is a secret of; never the token.' })),
+      client_id: nullable(Type.String()),
+      outcome: stringEnum(LEAKED_TOKEN_OUTCOMES),
+    }),
+    { description: 'One per token, in the order sent.' },
+  ),
+});
+export type LeakedTokenResult = Static<typeof leakedTokensResponse>['results'][number];

@@ -285,3 +285,35 @@ t.test('maximum lifetime: CREDENTIAL_MAX_LIFETIME_DAYS and a service’s credent
   );
   t.equal(regenerated.statusCode, 200);
 });
+
+t.test('POST /admin/credentials/revoke-leaked: exactly the matching credentials, audited, the tokens never echoed', async (t) => {
+  const { first, addSecret, token, admin, app, list } = await setUp(t);
+  const second = (await addSecret()).json();
+  const firstId = SECRET_SHAPE.exec(first)?.[1];
+  const report = [
+    { token: first, type: 'portier_client_secret', url: 'https://github.com/acme/app/blob/abc/.env', source: 'content' },
+    { token: generateSelfIdentifyingSecret(second.id), type: 'portier_client_secret', url: 'https://example.com', source: 'gist' },
+    { token: 'not a secret at all', type: 'portier_client_secret', url: 'https://example.com', source: 'gist' },
+    { token: first, type: 'portier_client_secret', url: 'https://github.com/acme/app/blob/def/.env', source: 'content' },
+  ];
+  const answer = await admin('POST', '/admin/credentials/revoke-leaked', report);
+  t.equal(answer.statusCode, 200);
+  t.same(answer.json().results, [
+    { credential_id: firstId, client_id: 'vendor', outcome: 'revoked' },
+    { credential_id: null, client_id: null, outcome: 'unknown' },
+    { credential_id: null, client_id: null, outcome: 'ill_formed' },
+    { credential_id: firstId, client_id: 'vendor', outcome: 'already_revoked' },
+  ]);
+  t.notOk(answer.body.includes(first.slice(30)), 'no token is echoed');
+  t.equal((await token(first)).statusCode, 401, 'the leaked secret is refused at once');
+  t.equal((await token(second.secret)).statusCode, 200, 'the other one, whose id was guessed, is untouched');
+  t.match(
+    (await list()).find((credential) => credential.id === firstId),
+    { status: 'revoked', revoked_reason: 'leaked' },
+    'listed as revoked',
+  );
+  const leaked = await app.portier.db.select().from(auditEvents).where(eq(auditEvents.action, 'credential.leaked'));
+  t.equal(leaked.length, 1, 'one credential.leaked');
+  t.match(leaked[0]?.details, { credential_id: firstId, url: 'https://github.com/acme/app/blob/abc/.env', source: 'content' });
+  t.notOk(JSON.stringify(leaked).includes(first.slice(30)), 'and the audit trail never holds the token');
+});
