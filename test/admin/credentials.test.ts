@@ -5,7 +5,7 @@ import t, { type Test } from 'tap';
 import { checksum, generateSelfIdentifyingSecret, newCredentialId } from '../../src/clients/secrets.js';
 import type { Config } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
-import { addService, basicAuth, buildWithAdmin, eventually, openBudgets, postToken } from '../helpers.js';
+import { addService, basicAuth, buildWithAdmin, eventually, openBudgets, postToken, runCli } from '../helpers.js';
 import { selfSignedCertificate } from '../tls.js';
 
 // A client's credentials as records of their own: GET, POST and DELETE
@@ -316,4 +316,33 @@ t.test('POST /admin/credentials/revoke-leaked: exactly the matching credentials,
   t.equal(leaked.length, 1, 'one credential.leaked');
   t.match(leaked[0]?.details, { credential_id: firstId, url: 'https://github.com/acme/app/blob/abc/.env', source: 'content' });
   t.notOk(JSON.stringify(leaked).includes(first.slice(30)), 'and the audit trail never holds the token');
+});
+
+t.test('CLI: portier clients credentials list|add|remove', async (t) => {
+  const { database, token, list } = await setUp(t);
+  const cli = (...args: string[]) => runCli(database, args);
+  const added = await cli(
+    'clients',
+    'credentials',
+    'add',
+    'vendor',
+    '--description',
+    'from the CLI',
+    '--expires-at',
+    '2099-01-01T00:00:00Z',
+  );
+  t.equal(added.code, 0, added.stderr);
+  const secret = added.stdout.trim().split('\n').pop() ?? '';
+  t.match(secret, SECRET_SHAPE, 'the secret is printed last, once');
+  t.equal((await token(secret)).statusCode, 200, 'and works');
+  const listed = await cli('clients', 'credentials', 'list', 'vendor');
+  t.equal(listed.code, 0);
+  const credentials = JSON.parse(listed.stdout).credentials as Array<{ id: string; description: string }>;
+  t.equal(credentials.length, 2);
+  t.notOk(listed.stdout.includes(secret.slice(30)), 'the list shows no secret');
+  const id = credentials.find((credential) => credential.description === 'from the CLI')?.id ?? '';
+  const removed = await cli('clients', 'credentials', 'remove', 'vendor', id);
+  t.equal(removed.code, 0, removed.stderr);
+  t.equal((await list()).length, 1);
+  t.not((await cli('clients', 'credentials', 'remove', 'vendor', id)).code, 0, 'removing it again fails');
 });
