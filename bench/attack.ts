@@ -5,7 +5,7 @@
 // chooses the scenarios.
 import http from 'node:http';
 import { generateClientId } from '../src/clients/rules.js';
-import { generateSecret } from '../src/clients/secrets.js';
+import { generateOpaqueSecret } from '../src/clients/secrets.js';
 import { type LoadResult, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { assertLoopback, onCleanup, sleep } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
@@ -315,13 +315,13 @@ export async function attackTable(ctx: AttackContext, keys: readonly AttackKey[]
     {
       key: 'wrong-secret',
       name: 'wrong-secret flood',
-      attack: flood(() => basicAuthorization({ clientId: ctx.victimId, clientSecret: generateSecret() })),
+      attack: flood(() => basicAuthorization({ clientId: ctx.victimId, clientSecret: generateOpaqueSecret() })),
     },
     // Client_ids that follow the rule but do not exist, with secrets of the right shape.
     {
       key: 'random-client-id',
       name: 'random-client_id flood',
-      attack: flood(() => basicAuthorization({ clientId: generateClientId(), clientSecret: generateSecret() })),
+      attack: flood(() => basicAuthorization({ clientId: generateClientId(), clientSecret: generateOpaqueSecret() })),
     },
     // Slowloris from many machines, each under the per-address cap, together twice MAX_CONNECTIONS.
     {

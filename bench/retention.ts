@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { generateClientId } from '../src/clients/rules.js';
-import { generateSecret } from '../src/clients/secrets.js';
+import { generateOpaqueSecret } from '../src/clients/secrets.js';
 import { startFlood } from './attack.js';
 import { busyCores, type LoadResult, type LoadSettings, runLoad } from './load.js';
 import { cleanupAll, freePort, removeDirOnCleanup, runCommand, sleep } from './processes.js';
@@ -90,7 +90,7 @@ async function main(): Promise<void> {
   const jsonDir = mkdtempSync(join(tmpdir(), 'portier-bench-retention-'));
   removeDirOnCleanup(jsonDir);
 
-  const admin = { clientId: 'bench-admin', clientSecret: generateSecret() };
+  const admin = { clientId: 'bench-admin', clientSecret: generateOpaqueSecret() };
   const databaseUrl = await createBenchDatabase(pgServerUrl);
   const port = await freePort();
   const env = { ...portierEnv({ port, alg: 'ES256', admin, databaseUrl }), LOG_LEVEL: 'info' };
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     log(`1. a ${FLOOD_SECONDS} s random-client_id flood (20 connections from 127.0.0.2, a new made-up client_id and secret each request)`);
     const stop = startFlood(
       spec.tokenUrl,
-      () => basicAuthorization({ clientId: generateClientId(), clientSecret: generateSecret() }),
+      () => basicAuthorization({ clientId: generateClientId(), clientSecret: generateOpaqueSecret() }),
       FLOOD_SECONDS,
     );
     await sleep(FLOOD_SECONDS * 1000);

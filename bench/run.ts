@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
+import { generateOpaqueSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
 import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S, selectedAttacks } from './attack.js';
 import { connectionPatternTable } from './connections.js';
 import { exchangeTable } from './exchange.js';
@@ -214,7 +214,7 @@ async function main(): Promise<number> {
   removeDirOnCleanup(jsonDir);
 
   // The admin client of both Portier targets; the attack table creates its new clients with it.
-  const admin: Credentials = { clientId: 'bench-admin', clientSecret: generateSecret() };
+  const admin: Credentials = { clientId: 'bench-admin', clientSecret: generateOpaqueSecret() };
   let pgEnv: NodeJS.ProcessEnv | undefined;
   let pgSetUp: Awaited<ReturnType<typeof setUpPortierDatabase>> | undefined;
 

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateClientId } from '../src/clients/rules.js';
-import { generateSecret } from '../src/clients/secrets.js';
+import { generateOpaqueSecret } from '../src/clients/secrets.js';
 import { busyCores } from './load.js';
 import { cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, median } from './report.js';
@@ -101,7 +101,7 @@ function classifierAccuracy(samples: Record<Kind, number[]>): number {
 
 async function probe(name: string): Promise<void> {
   const port = await freePort();
-  const admin: Credentials = { clientId: 'bench-admin', clientSecret: generateSecret() };
+  const admin: Credentials = { clientId: 'bench-admin', clientSecret: generateOpaqueSecret() };
   let env: NodeJS.ProcessEnv;
   if (name === 'portier-pg') {
     env = portierEnv({ port, alg: 'ES256', admin, databaseUrl: await createBenchDatabase(PG_SERVER) });
@@ -135,7 +135,7 @@ async function probe(name: string): Promise<void> {
     const nextAddress = () => `127.0.3.${(address++ % 250) + 1}`;
     const sample = async (kind: Kind, condition: Condition) => {
       const clientId = kind === 'unknown' ? generateClientId() : condition === 'warm' ? legit.clientId : (unseen.pop() ?? '');
-      const answer = await timedTokenRequest(base, nextAddress(), basicAuthorization({ clientId, clientSecret: generateSecret() }));
+      const answer = await timedTokenRequest(base, nextAddress(), basicAuthorization({ clientId, clientSecret: generateOpaqueSecret() }));
       if (answer.status !== 401) throw new Error(`a wrong secret for ${kind} client_id answered ${answer.status}`);
       return answer.ms;
     };

@@ -157,6 +157,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       assertionMaxLifetime: config.clientAssertionMaxLifetime,
       tokenExchangeMaxDepth: config.tokenExchangeMaxDepth,
       verifiedTokens: new VerifiedTokens(),
+      secretPrefix: config.secretPrefix,
       remoteJwks: new RemoteJwks((source) => fetchJwksFrom(source, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       federation,
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),

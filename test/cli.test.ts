@@ -65,7 +65,7 @@ t.test('create a service and a client, then the client gets a token', async (t) 
     'events:events:read',
   );
   const secret = created.stdout.trim().split('\n').at(-1) ?? '';
-  t.match(secret, /^portier_cs_[A-Za-z0-9_-]{43}$/, 'the secret is the last line of standard output');
+  t.match(secret, /^portier_cred_[0-9A-Za-z]{16}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}$/, 'the secret is the last line of standard output');
   t.match(created.stderr, /shown this once/);
   const resource = JSON.parse(created.stdout.slice(0, created.stdout.lastIndexOf('}') + 1));
   t.equal(resource.created_by, `cli:${(await import('node:os')).userInfo().username}`);
@@ -92,7 +92,7 @@ t.test('disable, rotate-secret, delete and the audit trail', async (t) => {
   const disabled = JSON.parse((await portier('clients', 'disable', 'client-a')).stdout);
   t.same(disabled.results, [{ client_id: 'client-a', ok: true, status: 'disabled' }]);
   const rotated = await portier('clients', 'rotate-secret', 'client-a', '--previous-valid-for', '60');
-  t.match(rotated.stdout.trim(), /^portier_cs_/);
+  t.match(rotated.stdout.trim(), /^portier_cred_/);
   t.match(rotated.stderr, /previous secret works until/);
   await portier('clients', 'delete', 'client-a');
   const audit = JSON.parse((await portier('audit', '--client-id', 'client-a')).stdout);

@@ -75,6 +75,11 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         actor(request),
         portier.clock(),
         clientScopeOf(request.principal),
+        {
+          maxPerClient: portier.config.maxCredentialsPerClient,
+          secretPrefix: portier.config.secretPrefix,
+          maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
+        },
       );
       return { client_id: request.params.client_id, client_secret: clientSecret, previous_secret_expires_at: previousSecretExpiresAt };
     },

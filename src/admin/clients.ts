@@ -32,6 +32,8 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const created = await createClient(db, request.body, actor(request), {
         now: portier.clock(),
         scope: clientScopeOf(request.principal),
+        secretPrefix: portier.config.secretPrefix,
+        maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
       });
       return reply.status(201).send(withClientSecret(created));
     },
@@ -85,7 +87,9 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const scope = clientScopeOf(request.principal);
-      return withClientSecret(await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock(), scope));
+      return withClientSecret(
+        await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock(), scope, portier.config.secretPrefix),
+      );
     },
   );
 

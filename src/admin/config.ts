@@ -96,6 +96,7 @@ export const configRoutes: FastifyPluginAsyncTypebox = async (app) => {
           actor: actor(request),
           now: portier.clock(),
           signal,
+          secretPrefix: portier.config.secretPrefix,
         });
       } catch (error) {
         if (!signal.aborted) throw error;

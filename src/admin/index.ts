@@ -8,6 +8,7 @@ import { authenticateAdmin } from './auth.js';
 import { clientActionRoutes } from './client-actions.js';
 import { clientRoutes } from './clients.js';
 import { configRoutes } from './config.js';
+import { credentialRoutes, leakedCredentialRoutes } from './credentials.js';
 import { keyRoutes } from './keys.js';
 import { sendProblem } from './problems.js';
 import { serviceRoutes } from './services.js';
@@ -59,6 +60,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   await app.register(clientRoutes);
   await app.register(clientActionRoutes);
+  await app.register(credentialRoutes);
+  await app.register(leakedCredentialRoutes);
   await app.register(serviceRoutes);
   await app.register(trustedIssuerRoutes);
   await app.register(keyRoutes);

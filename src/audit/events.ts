@@ -60,6 +60,7 @@ function staleAfter(event: ChangeEvent): StaleEntry[] | null {
   const detail = (name: string) => (typeof event.details?.[name] === 'string' ? (event.details[name] as string) : undefined);
   switch (object) {
     case 'client':
+    case 'credential':
       return [{ topic: 'clients', key: event.clientId ?? undefined }];
     case 'service':
       return [{ topic: 'services', key: detail('service') }];

@@ -1,8 +1,12 @@
+import { readFileSync } from 'node:fs';
 import { createClient, getClient } from '../clients/clients.js';
+import { addCredential, listCredentials, removeCredential } from '../clients/credentials.js';
 import { bulkSetEnabled, deleteClient, regenerateSecret, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
 import { NotFoundError } from '../lib/errors.js';
 import { createClientBody, type GrantInput, listClientsQuery, patchClientBody } from '../schemas/clients.js';
+import { newCredentialBody } from '../schemas/credentials.js';
+import type { Session } from './common.js';
 import { type CliOutput, type CommandGroup, definedOnly, jsonOrFile, negatableFlag, one, print, UsageError, validate } from './common.js';
 import type { Flags } from './options.js';
 
@@ -128,7 +132,11 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
           ...keyFlags(flags),
         }),
       );
-      const { client, clientSecret } = await createClient(db, input, actor, { now: session.clock() });
+      const { client, clientSecret } = await createClient(db, input, actor, {
+        now: session.clock(),
+        secretPrefix: session.credentials.secretPrefix,
+        maxLifetimeDays: session.credentials.maxLifetimeDays,
+      });
       printClient(out, client, clientSecret);
       return;
     }
@@ -166,7 +174,15 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
         patchClientBody,
         definedOnly({ owner: flags.owner, ...editableClientFlags(flags), expires_at: expiresAt, ...keyFlags(flags) }),
       );
-      const { client, clientSecret } = await updateClient(db, clientId, patch, actor, session.clock());
+      const { client, clientSecret } = await updateClient(
+        db,
+        clientId,
+        patch,
+        actor,
+        session.clock(),
+        undefined,
+        session.credentials.secretPrefix,
+      );
       printClient(out, client, clientSecret);
       return;
     }
@@ -182,10 +198,21 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
       await deleteClient(db, one(args, 'client_id'), actor);
       out.stderr('deleted\n');
       return;
+    case 'credentials':
+      await credentialsCommand(session, args, flags);
+      return;
     case 'rotate-secret': {
       const clientId = one(args, 'client_id');
       const grace = Number(flags['previous-valid-for'] ?? 0);
-      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(db, clientId, grace, actor, session.clock());
+      const { clientSecret, previousSecretExpiresAt } = await regenerateSecret(
+        db,
+        clientId,
+        grace,
+        actor,
+        session.clock(),
+        undefined,
+        session.credentials,
+      );
       out.stderr(
         previousSecretExpiresAt === null
           ? 'the previous secret no longer works\n'
@@ -199,3 +226,50 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
       throw new UsageError(`unknown clients command "${sub ?? ''}"`);
   }
 };
+
+/** `portier clients credentials list|add|remove`: the same functions as /admin/clients/{id}/credentials. */
+async function credentialsCommand(session: Session, args: string[], flags: Flags): Promise<void> {
+  const { out, actor, credentials: settings } = session;
+  const { db } = session.database;
+  const [action, clientId, credentialId] = args;
+  if (clientId === undefined) throw new UsageError('missing client_id');
+  switch (action) {
+    case 'list':
+      print(out, { credentials: await listCredentials(db, clientId, session.clock(), undefined, settings) });
+      return;
+    case 'add': {
+      const input = validate(
+        newCredentialBody,
+        definedOnly({
+          kind: flags.kind ?? 'secret',
+          description: flags.description,
+          expires_at: flags['expires-at'],
+          jwk: flags.jwk === undefined ? undefined : jsonOrFile('jwk', flags.jwk, 'a public JWK'),
+          pem: flags.pem === undefined ? undefined : readPem(flags.pem),
+        }),
+      );
+      const { credential, secret } = await addCredential(db, clientId, input, actor, session.clock(), settings);
+      print(out, credential);
+      if (secret !== undefined) {
+        out.stderr('\nsecret (shown this once; only its hash is stored):\n');
+        out.stdout(`${secret}\n`);
+      }
+      return;
+    }
+    case 'remove':
+      if (credentialId === undefined) throw new UsageError('missing credential id');
+      await removeCredential(db, clientId, credentialId, actor, session.clock());
+      out.stderr('removed\n');
+      return;
+    default:
+      throw new UsageError('clients credentials list|add|remove');
+  }
+}
+
+function readPem(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--pem: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}

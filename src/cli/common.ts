@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Static, TSchema } from 'typebox';
 import type { Actor } from '../audit/events.js';
+import type { CredentialSettings } from '../clients/credentials.js';
 import type { Database } from '../db/connect.js';
 import type { Clock } from '../lib/clock.js';
 import { ValidationError } from '../lib/errors.js';
@@ -22,6 +23,8 @@ export interface Session {
   actor: Actor;
   /** The time commands act at: the system's (the CLI has no app clock to follow). */
   clock: Clock;
+  /** MAX_CREDENTIALS_PER_CLIENT and SECRET_PREFIX, as the server has them. */
+  credentials: CredentialSettings;
   /** Set by a command that did part of its work (bulk enable/disable with a failure). */
   failed: boolean;
 }

@@ -37,7 +37,13 @@ export const configCommand: CommandGroup = async (session, sub, _args, flags) =>
   const secretsFile = flags['secrets-out'] === undefined || dryRun ? undefined : openSecretsFile(flags['secrets-out']);
   let result: ApplyResult;
   try {
-    result = await applyConfig(database, document, { dryRun, prune: flags.prune === true, actor, now: systemClock() });
+    result = await applyConfig(database, document, {
+      dryRun,
+      prune: flags.prune === true,
+      actor,
+      now: systemClock(),
+      secretPrefix: session.credentials.secretPrefix,
+    });
     if (secretsFile !== undefined) {
       ftruncateSync(secretsFile.fd, 0);
       writeSync(secretsFile.fd, `${JSON.stringify(result.secrets, null, 2)}\n`, 0);

@@ -93,7 +93,18 @@ export async function main(argv: string[], context: CliContext = processContext(
     out.stderr(`portier: cannot open the database: ${describeFailure(error)}\n`);
     return 1;
   }
-  const session: Session = { out, database, actor: cliActor(), clock: systemClock, failed: false };
+  const session: Session = {
+    out,
+    database,
+    actor: cliActor(),
+    clock: systemClock,
+    credentials: {
+      maxPerClient: config.maxCredentialsPerClient,
+      secretPrefix: config.secretPrefix,
+      maxLifetimeDays: config.credentialMaxLifetimeDays,
+    },
+    failed: false,
+  };
   try {
     await runCommand(session, config, { command, sub, args, flags });
     return session.failed ? 1 : 0;

@@ -31,7 +31,11 @@ export const USAGE = `usage: portier <command>
                  --federated-identity replaces the whole list)
   clients disable ID…  |  clients enable ID…
   clients delete ID
-  clients rotate-secret ID [--previous-valid-for SECONDS]
+  clients rotate-secret ID [--previous-valid-for SECONDS]   (adds a secret; the others end after SECONDS, 0: now)
+  clients credentials list ID
+  clients credentials add ID [--kind secret|public_key] [--description D] [--expires-at ISO-8601]
+                      [--jwk JSON|FILE | --pem FILE]   (a secret is printed once)
+  clients credentials remove ID CREDENTIAL_ID
 
   services list  |  services get ID  |  services delete ID
   services create --id ID --name N --audience URI [--scope S]… [--description D] [--self-service]
@@ -91,6 +95,9 @@ export const OPTIONS = {
   limit: { type: 'string' },
   cursor: { type: 'string' },
   'previous-valid-for': { type: 'string' },
+  kind: { type: 'string' },
+  jwk: { type: 'string' },
+  pem: { type: 'string' },
   id: { type: 'string' },
   audience: { type: 'string' },
   scope: { type: 'string', multiple: true },

@@ -1,10 +1,11 @@
-import { and, eq } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { BOOTSTRAP_ACTOR, recordChange } from '../audit/events.js';
 import type { DbOrTx } from '../db/connect.js';
-import { clientGrants, clientSecrets, clients } from '../db/schema.js';
+import { clientCredentials, clientGrants, clients } from '../db/schema.js';
 import { ADMIN_SCOPES, ADMIN_SERVICE_ID } from '../services/services.js';
 import { createClient } from './clients.js';
-import { storedSecret, verifySecret } from './secrets.js';
+import { secretRow } from './credential-rows.js';
+import { newCredentialId, storedSecret, verifySecret } from './secrets.js';
 
 /**
  * The characters of `secret` outside RFC 3986's unreserved set (letters, digits, `-._~`).
@@ -55,14 +56,18 @@ export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientS
     return 'created';
   }
 
-  const secrets = await db.select().from(clientSecrets).where(eq(clientSecrets.clientUuid, existing.id));
+  const secrets = await db
+    .select()
+    .from(clientCredentials)
+    .where(and(eq(clientCredentials.clientUuid, existing.id), eq(clientCredentials.kind, 'secret'), isNull(clientCredentials.revokedAt)));
   let secretMatches = false;
   for (const secret of secrets) {
-    if (secret.expiresAt === null && (await verifySecret(secret.hash, clientSecret))) {
+    if (secret.expiresAt === null && secret.hash !== null && (await verifySecret(secret.hash, clientSecret))) {
       secretMatches = true;
       // A secret stored before contains_plus existed learns it here, from the secret itself.
       const containsPlus = clientSecret.includes('+');
-      if (secret.containsPlus !== containsPlus) await db.update(clientSecrets).set({ containsPlus }).where(eq(clientSecrets.id, secret.id));
+      if (secret.containsPlus !== containsPlus)
+        await db.update(clientCredentials).set({ containsPlus }).where(eq(clientCredentials.id, secret.id));
     }
   }
   const [grant] = await db
@@ -75,8 +80,10 @@ export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientS
   const stored = secretMatches ? undefined : await storedSecret(clientSecret);
   await db.transaction(async (tx) => {
     if (stored !== undefined) {
-      await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, existing.id));
-      await tx.insert(clientSecrets).values({ clientUuid: existing.id, ...stored });
+      await tx.delete(clientCredentials).where(and(eq(clientCredentials.clientUuid, existing.id), eq(clientCredentials.kind, 'secret')));
+      await tx
+        .insert(clientCredentials)
+        .values(secretRow(existing.id, { credentialId: newCredentialId(), stored }, BOOTSTRAP_ACTOR, 'BOOTSTRAP_ADMIN_CLIENT_SECRET'));
     }
     if (!grantComplete) {
       const scopes = [...new Set([...(grant?.scopes ?? []), ...ADMIN_SCOPES])];

@@ -3,10 +3,10 @@ import type { JWK } from 'jose';
 import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import {
+  clientCredentials,
   type clientFederatedIdentities,
   clientGrants,
   clientIpRanges,
-  clientSecrets,
   clients,
   type clientTlsIdentities,
 } from '../db/schema.js';
@@ -21,12 +21,14 @@ import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/c
 import type { AuthMethod } from '../schemas/enums.js';
 import { isSelfService, lockServicesForGrant } from '../services/services.js';
 import { checkTlsIdentities, isCertificateMethod, storeTlsIdentities, type TlsIdentity, tlsClientAuthFields } from './certificates.js';
+import { maxLifetimeDays } from './credential-limits.js';
+import { publicKeyRows, secretRow } from './credential-rows.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits, newClientShape } from './operator-limits.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
 import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
-import { generateSecret, type NewSecret, storedSecret } from './secrets.js';
+import { type NewSecret, newCredentialId, newSecret, storedSecret } from './secrets.js';
 
 /**
  * Validates grants against the service catalogue; returns the field errors found. Call it
@@ -132,7 +134,17 @@ export async function createClient(
    * `managed`: made by a configuration apply (see config-as-code/), which may delete it again.
    * `scope`: whose client it may be (see ClientScope).
    */
-  options: { now: number; secret?: string; prepared?: NewSecret | undefined; managed?: boolean; scope?: ClientScope },
+  options: {
+    now: number;
+    secret?: string;
+    prepared?: NewSecret | undefined;
+    managed?: boolean;
+    scope?: ClientScope;
+    /** SECRET_PREFIX, for the new secret. */
+    secretPrefix?: string;
+    /** CREDENTIAL_MAX_LIFETIME_DAYS: the new secret's or keys' end (see clients/credentials.ts). */
+    maxLifetimeDays?: number | undefined;
+  },
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   const scope = options.scope ?? ALL_CLIENTS;
@@ -157,9 +169,13 @@ export async function createClient(
   // secret at all. The hash is made before the transaction (it takes milliseconds of CPU),
   // and only for input that is valid so far; a configuration apply makes its new clients'
   // secrets ahead, many at once (`prepared`).
-  const prepared = authMethod === 'client_secret' ? options.prepared : undefined;
-  const clientSecret = authMethod === 'client_secret' ? (prepared?.secret ?? options.secret ?? generateSecret()) : undefined;
-  const stored = clientSecret === undefined || errors.length > 0 ? undefined : (prepared?.stored ?? (await storedSecret(clientSecret)));
+  const secret =
+    authMethod !== 'client_secret' || errors.length > 0
+      ? undefined
+      : (options.prepared ??
+        (options.secret !== undefined
+          ? { credentialId: newCredentialId(), secret: options.secret, stored: await storedSecret(options.secret) }
+          : await newSecret(options.secretPrefix)));
   const inserted = await db.transaction(async (tx) => {
     errors.push(...(await checkGrants(tx, grants, scope)));
     if (errors.length > 0) throw new ValidationError(errors);
@@ -180,7 +196,6 @@ export async function createClient(
         roles: input.roles ?? [],
         expiresAt,
         authMethod,
-        jwks,
         jwksUri,
         dpopBound: input.dpop_bound ?? false,
         certificateBound,
@@ -193,9 +208,16 @@ export async function createClient(
       .onConflictDoNothing({ target: clients.clientId })
       .returning({ id: clients.id });
     if (row === undefined) throw new ConflictError(`a client with client_id "${clientId}" already exists`);
-    if (stored !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, ...stored });
     if (grants.length > 0) {
       await tx.insert(clientGrants).values(grantRows(row.id, grants));
+    }
+    // Its first credentials end where the maximum lifetime for it says (its services' and the configuration's).
+    const limit = await maxLifetimeDays(tx, row.id, { maxLifetimeDays: options.maxLifetimeDays });
+    const credentialsEnd = limit === undefined ? null : new Date(options.now + limit * 86_400_000);
+    if (secret !== undefined) await tx.insert(clientCredentials).values({ ...secretRow(row.id, secret, actor), expiresAt: credentialsEnd });
+    if (jwks !== null && jwks.keys.length > 0) {
+      const keys = publicKeyRows(row.id, jwks.keys, actor).map((key) => ({ ...key, expiresAt: credentialsEnd }));
+      await tx.insert(clientCredentials).values(keys);
     }
     if (ipRanges.length > 0) {
       await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
@@ -229,7 +251,7 @@ export async function createClient(
   });
   const client = await getClient(db, clientId, options.now);
   if (client === undefined || client.service_account.id !== inserted.id) throw new NotFoundError(`client "${clientId}" vanished`);
-  return { client, clientSecret };
+  return { client, clientSecret: secret?.secret };
 }
 
 /**
@@ -308,14 +330,33 @@ export async function getClient(
 }
 
 /** What a client resource is made of besides the client row (getClient and listClients load them with it). */
-export const CLIENT_RESOURCE_RELATIONS = { grants: true, ipRanges: true, federatedIdentities: true, tlsIdentities: true } as const;
+export const CLIENT_RESOURCE_RELATIONS = {
+  grants: true,
+  ipRanges: true,
+  federatedIdentities: true,
+  tlsIdentities: true,
+  credentials: true,
+} as const;
 
 type ClientRowWithRelations = typeof clients.$inferSelect & {
   grants: Array<typeof clientGrants.$inferSelect>;
   ipRanges: Array<typeof clientIpRanges.$inferSelect>;
   federatedIdentities: Array<typeof clientFederatedIdentities.$inferSelect>;
   tlsIdentities: Array<typeof clientTlsIdentities.$inferSelect>;
+  credentials: Array<typeof clientCredentials.$inferSelect>;
 };
+
+/**
+ * A client's `jwks` as the API shows it: its public-key credentials not revoked (expired
+ * ones too: they are still registered), oldest first; null when it has none.
+ */
+function registeredJwks(row: ClientRowWithRelations): { keys: Array<Record<string, unknown>> } | null {
+  const keys = row.credentials
+    .filter((credential) => credential.kind === 'public_key' && credential.jwk !== null && credential.revokedAt === null)
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .map((credential) => credential.jwk as Record<string, unknown>);
+  return keys.length > 0 ? { keys } : null;
+}
 
 export function toClientResource(row: ClientRowWithRelations, now: number): ClientResource {
   return {
@@ -335,7 +376,7 @@ export function toClientResource(row: ClientRowWithRelations, now: number): Clie
       .sort((a, b) => a.service.localeCompare(b.service)),
     ip_ranges: row.ipRanges.map((range) => range.cidr).sort(),
     auth_method: row.authMethod,
-    jwks: row.jwks ?? null,
+    jwks: registeredJwks(row),
     jwks_uri: row.jwksUri,
     federated_identities: row.federatedIdentities
       .map((identity) => ({ issuer: identity.issuerId, subject: identity.subject, claims: identity.claims }))

@@ -3,13 +3,13 @@ import { and, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 import { isDatabaseUnavailable } from '../db/errors.js';
 import { type CacheChanges, OUTAGE_GRACE_MS } from '../db/generation.js';
-import { clientSecrets } from '../db/schema.js';
+import { clientCredentials } from '../db/schema.js';
 import { CachedMap, type StaleIfError } from '../lib/cached.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { constantTimeEqual, hmacSha256 } from '../lib/crypto.js';
 import { type ClientRecord, loadClientRecord } from './record.js';
-import type { SecretVerifier, StoredSecret } from './secret-verifier.js';
-import { type SecretSlot, secretSlot } from './secrets.js';
+import { candidatesFor, type SecretVerifier, type StoredSecret } from './secret-verifier.js';
+import { type PresentedSecret, readPresentedSecret, type SecretSlot, secretSlot } from './secrets.js';
 
 /** How long a cached record may be used even if no change was signalled: a safety net. */
 const RECORD_MAX_AGE_MS = 60_000;
@@ -24,7 +24,7 @@ const MAX_RELOADED_AFTER_CHANGE = 100;
  * again each second.
  */
 const STALE_IF_UNAVAILABLE: StaleIfError = { forMs: OUTAGE_GRACE_MS, retryAfterMs: 1_000, servesStale: isDatabaseUnavailable };
-/** Bound on memory: at most this many verified secrets are remembered (two per cached client). */
+/** Bound on memory: at most this many verified secrets are remembered (two per cached client on average). */
 const MAX_REMEMBERED_SECRETS = 2 * MAX_CACHED_CLIENTS;
 
 /** A secret that verified: the stored hash it verified against, and the HMAC of what was presented. */
@@ -46,10 +46,10 @@ interface RememberedSecret {
  *
  * A verified secret is remembered apart from the records, as an HMAC under a random
  * per-process key (never the secret itself), keyed by the id of the secret row it
- * verified against and bound to that row's hash. It is honoured only while the current
- * record still holds that row, live and with the same hash: a regenerated secret is a new
- * row and starts unverified, a replaced one is gone from the record, an expired grace
- * secret is refused by its own expiry, and a disabled, expired or deleted client never
+ * verified against (its credential) and bound to that row's hash. It is honoured only while
+ * the current record still holds that credential, live and with the same hash: a new secret
+ * is a new credential and starts unverified, a removed or revoked one is gone from the
+ * record's secrets, an expired one is refused by its own expiry, and a disabled, expired or deleted client never
  * reaches the secret check (see oauth/client-auth/authenticate.ts). Because it outlives the record, a
  * reload (every change anywhere, and every RECORD_MAX_AGE_MS) costs one query, not one
  * argon2id verification per connection waiting at that moment.
@@ -129,44 +129,51 @@ export class ClientDirectory {
   }
 
   /**
-   * Does `presented` match one of the client's live secrets? A secret that verified before
-   * is recognised by its HMAC in constant time, without argon2 and without waiting for
-   * admission; otherwise the verifier checks the live secrets (see SecretVerifier).
+   * Which live secret of the client `presented` is (its credential id), or undefined. A
+   * secret that verified before is recognised by its HMAC in constant time, without argon2
+   * and without waiting for admission; otherwise the verifier checks the one candidate
+   * (see candidatesFor and SecretVerifier).
    */
-  async verifySecret(record: ClientRecord, presented: string, now: number): Promise<boolean> {
-    if (this.recognise(record, presented, now)) return true;
-    const live = liveSecrets(record, now);
+  async verifySecret(
+    record: ClientRecord,
+    presented: string,
+    now: number,
+    read: PresentedSecret = readPresentedSecret(presented),
+  ): Promise<string | undefined> {
+    const recognised = this.recognise(record, presented, now);
+    if (recognised !== undefined) return recognised;
     const digest = hmacSha256(this.digestKey, presented);
-    const matched = await this.verifier.match(record.clientId, live, presented);
-    if (matched === undefined) return false;
+    const matched = await this.verifier.match(record.clientId, candidatesFor(liveSecrets(record, now), presented, read), presented);
+    if (matched === undefined) return undefined;
     // Requests that shared one verification (see SecretVerifier) all get here: the first remembers.
-    if (this.remembered.get(matched.id)?.hash === matched.hash) return true;
+    if (this.remembered.get(matched.id)?.hash === matched.hash) return matched.id;
     this.remember(record.clientId, matched, digest);
-    if (matched.slot === null) this.recordSlot(matched.id, secretSlot(presented));
-    return true;
+    if (!matched.selfIdentifying && matched.slot === null) this.recordSlot(matched.id, secretSlot(presented));
+    return matched.id;
   }
 
-  /** Whether `presented` is a live secret of the client that verified before: constant time, no argon2. */
-  recognise(record: ClientRecord, presented: string, now: number): boolean {
+  /** The credential id of the live secret of the client that `presented` is and that verified before: constant time, no argon2. */
+  recognise(record: ClientRecord, presented: string, now: number): string | undefined {
     const digest = hmacSha256(this.digestKey, presented);
-    let recognised = false;
+    let recognised: string | undefined;
     for (const secret of liveSecrets(record, now)) {
       const remembered = this.remembered.get(secret.id);
-      if (remembered !== undefined && remembered.hash === secret.hash && constantTimeEqual(remembered.digest, digest)) recognised = true;
+      if (remembered !== undefined && remembered.hash === secret.hash && constantTimeEqual(remembered.digest, digest))
+        recognised = secret.id;
     }
     return recognised;
   }
 
   /**
-   * A secret made before slots existed learns its slot the first time it verifies, so that
-   * a later regeneration can put the new secret in the other one (see regenerateSecret).
+   * An opaque secret made before slots existed learns its slot the first time it verifies,
+   * so that it is no longer checked for secrets of the other slot.
    * Nothing waits for it: until it is written, the secret is simply checked in both slots.
    */
   private recordSlot(secretId: string, slot: SecretSlot): void {
     this.db
-      .update(clientSecrets)
+      .update(clientCredentials)
       .set({ slot })
-      .where(and(eq(clientSecrets.id, secretId), isNull(clientSecrets.slot)))
+      .where(and(eq(clientCredentials.id, secretId), isNull(clientCredentials.slot)))
       .catch(this.onWriteError);
   }
 

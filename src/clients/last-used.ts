@@ -10,8 +10,9 @@ import type { FederatedIdentityUse } from './identities.js';
 export const LAST_USED_FLUSH_MS = 5_000;
 
 /**
- * Remembers when each client last got a token, and with which platform identity if it
- * signed in with a platform's JWT (federated), and writes all of them in one UPDATE every
+ * Remembers when each client last got a token, with which of its credentials (a secret or
+ * a registered key), and with which platform identity if it signed in with a platform's
+ * JWT (federated), and writes all of them in two UPDATEs (clients, credentials) every
  * LAST_USED_FLUSH_MS instead of one write per token request. A flush never moves a
  * last_used_at backwards (several instances may flush the same client); the identity is
  * written with the time it came with.
@@ -20,6 +21,8 @@ export class LastUsedTracker {
   private pending = new Map<string, Date>();
   /** The identity of each pending use that had one (kept apart: a secret's use adds nothing here). */
   private identities = new Map<string, FederatedIdentityUse>();
+  /** When each credential was last used, by credential id. */
+  private credentials = new Map<string, Date>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -27,8 +30,9 @@ export class LastUsedTracker {
     private readonly onError: (error: unknown) => void,
   ) {}
 
-  record(clientUuid: string, at: Date, identity?: FederatedIdentityUse): void {
+  record(clientUuid: string, at: Date, identity?: FederatedIdentityUse, credentialId?: string): void {
     this.pending.set(clientUuid, at);
+    if (credentialId !== undefined) this.credentials.set(credentialId, at);
     if (identity !== undefined) this.identities.set(clientUuid, identity);
     else if (this.identities.size > 0) this.identities.delete(clientUuid);
   }
@@ -55,8 +59,10 @@ export class LastUsedTracker {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     const identities = this.identities;
+    const credentials = this.credentials;
     this.pending = new Map();
     this.identities = new Map();
+    this.credentials = new Map();
     const values = sql.join(
       [...batch].map(([uuid, at]) => {
         const identity = identities.get(uuid);
@@ -69,6 +75,16 @@ export class LastUsedTracker {
         UPDATE clients SET last_used_at = used.at, last_used_identity = used.identity
         FROM (VALUES ${values}) AS used(id, at, identity)
         WHERE clients.id = used.id AND (clients.last_used_at IS NULL OR clients.last_used_at < used.at)`);
+      if (credentials.size > 0) {
+        const used = sql.join(
+          [...credentials].map(([id, at]) => sql`(${id}::text, ${at.toISOString()}::timestamptz)`),
+          sql`, `,
+        );
+        await this.db.execute(sql`
+          UPDATE client_credentials SET last_used_at = used.at
+          FROM (VALUES ${used}) AS used(id, at)
+          WHERE client_credentials.id = used.id AND (client_credentials.last_used_at IS NULL OR client_credentials.last_used_at < used.at)`);
+      }
     } catch (error) {
       // Keep the newer of what failed and what arrived since, for the next flush.
       for (const [uuid, at] of batch) {
@@ -77,6 +93,7 @@ export class LastUsedTracker {
         const identity = identities.get(uuid);
         if (identity !== undefined) this.identities.set(uuid, identity);
       }
+      for (const [id, at] of credentials) if (!this.credentials.has(id)) this.credentials.set(id, at);
       throw error;
     }
   }

@@ -1,7 +1,8 @@
-import { and, eq, isNotNull, sql } from 'drizzle-orm';
+import { and, eq, gt, isNull, notInArray, or, sql } from 'drizzle-orm';
+import type { JWK } from 'jose';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { clientGrants, clientIpRanges, clientSecrets, clients } from '../db/schema.js';
+import { clientCredentials, clientGrants, clientIpRanges, clients } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { checkClaims } from '../policy/claims.js';
 import { toStoredQuota } from '../policy/quota.js';
@@ -15,20 +16,14 @@ import {
   type TlsClientAuthField,
 } from './certificates.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient, grantRows } from './clients.js';
+import { publicKeyRows, secretRow } from './credential-rows.js';
+import { type CredentialSettings, ensureRoomForOneMore, expiryWithinLimit, lockClientRow, maxLifetimeDays } from './credentials.js';
 import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits } from './operator-limits.js';
-import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
-import { generateSecret, type SecretSlot, storedSecret } from './secrets.js';
+import { ALL_CLIENTS, type ClientScope } from './scope.js';
+import { newSecret } from './secrets.js';
 
-/**
- * Loads the client row for a change, locking it until the transaction ends. A client
- * outside `scope` is not found, exactly as one that does not exist.
- */
-async function lockClient(tx: DbOrTx, clientId: string, scope: ClientScope) {
-  const [row] = await tx.select().from(clients).where(eq(clients.clientId, clientId)).for('update');
-  if (row === undefined || !reaches(scope, row.owner)) throw new NotFoundError(`no client with client_id "${clientId}"`);
-  return row;
-}
+const lockClient = lockClientRow;
 
 async function mustGet(db: DbOrTx, clientId: string, now: number): Promise<ClientResource> {
   const client = await getClient(db, clientId, now);
@@ -58,6 +53,8 @@ export async function updateClient(
   actor: Actor,
   now: number,
   scope: ClientScope = ALL_CLIENTS,
+  /** SECRET_PREFIX, for a secret made by a switch to client_secret. */
+  secretPrefix?: string,
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
   if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
@@ -66,8 +63,7 @@ export async function updateClient(
   if (patch.claims !== undefined) checkClaims(patch.claims, errors);
   // Hashed before the transaction (milliseconds of CPU), in case the change is a switch to
   // client_secret; unused otherwise.
-  const newSecret = patch.auth_method === 'client_secret' && errors.length === 0 ? generateSecret() : undefined;
-  const newStored = newSecret === undefined ? undefined : await storedSecret(newSecret);
+  const prepared = patch.auth_method === 'client_secret' && errors.length === 0 ? await newSecret(secretPrefix) : undefined;
 
   return db.transaction(async (tx) => {
     // Lock first, then read: `before` is what this change replaces, not an earlier state.
@@ -86,6 +82,8 @@ export async function updateClient(
     if (patch.roles !== undefined) columns.roles = patch.roles;
     if (expiresAt !== undefined) columns.expiresAt = expiresAt;
     const method = patch.auth_method ?? row.authMethod;
+    /** The public keys the client has after the change, when the change touches them. */
+    let registeredKeys: JWK[] | undefined;
     if (patch.auth_method !== undefined || patch.jwks !== undefined || patch.jwks_uri !== undefined) {
       const keepStored =
         (method === 'private_key_jwt' || method === 'self_signed_tls_client_auth') &&
@@ -93,14 +91,14 @@ export async function updateClient(
         patch.jwks_uri === undefined;
       const keys = await checkClientKeys(
         method,
-        keepStored ? row.jwks : (patch.jwks ?? null),
+        keepStored ? before.jwks : (patch.jwks ?? null),
         keepStored ? row.jwksUri : (patch.jwks_uri ?? null),
         errors,
       );
       if (errors.length > 0) throw new ValidationError(errors);
       columns.authMethod = method;
-      columns.jwks = keys.jwks;
       columns.jwksUri = keys.jwksUri;
+      registeredKeys = keys.jwks?.keys ?? [];
     }
     // Identities: checked whenever the client is or becomes federated and a list is given,
     // or it leaves federated (then it has none); a switch to federated must bring its list.
@@ -110,7 +108,9 @@ export async function updateClient(
     // or a self-signed client's keys do (its identities are their thumbprints).
     const tlsFieldGiven = (Object.keys(TLS_CLIENT_AUTH_FIELDS) as TlsClientAuthField[]).some((field) => patch[field] !== undefined);
     const tlsChanged = tlsFieldGiven || method !== row.authMethod || (method === 'self_signed_tls_client_auth' && patch.jwks !== undefined);
-    const tlsIdentities = tlsChanged ? await checkTlsIdentities(method, patch, columns.jwks ?? row.jwks, errors) : undefined;
+    const tlsIdentities = tlsChanged
+      ? await checkTlsIdentities(method, patch, registeredKeys !== undefined ? { keys: registeredKeys } : before.jwks, errors)
+      : undefined;
     if (errors.length > 0) throw new ValidationError(errors);
     if (patch.tls_client_certificate_bound_access_tokens !== undefined) {
       columns.certificateBound = patch.tls_client_certificate_bound_access_tokens;
@@ -129,11 +129,14 @@ export async function updateClient(
       .where(eq(clients.id, row.id));
     const switched = method !== row.authMethod;
     // A private_key_jwt or federated client has no secret at all, as if it had been created so.
-    if (switched && method !== 'client_secret') await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
+    if (switched && method !== 'client_secret') {
+      await tx.delete(clientCredentials).where(and(eq(clientCredentials.clientUuid, row.id), eq(clientCredentials.kind, 'secret')));
+    }
+    if (registeredKeys !== undefined) await replacePublicKeys(tx, row.id, registeredKeys, actor);
     if (identities !== undefined) await storeFederatedIdentities(tx, row.id, identities);
     if (tlsIdentities !== undefined) await storeTlsIdentities(tx, row.id, tlsIdentities);
-    const issued = switched && method === 'client_secret' ? newSecret : undefined;
-    if (issued !== undefined && newStored !== undefined) await tx.insert(clientSecrets).values({ clientUuid: row.id, ...newStored });
+    const issued = switched && method === 'client_secret' ? prepared : undefined;
+    if (issued !== undefined) await tx.insert(clientCredentials).values(secretRow(row.id, issued, actor));
     if (patch.grants !== undefined) {
       await tx.delete(clientGrants).where(eq(clientGrants.clientUuid, row.id));
       if (patch.grants.length > 0) {
@@ -149,8 +152,35 @@ export async function updateClient(
     if (switched && method === 'client_secret') details.secrets = 'new secret issued';
     else if (switched && row.authMethod === 'client_secret') details.secrets = 'secrets removed';
     await recordChange(tx, { action: 'client.updated', actor, clientId, details });
-    return { client: after, clientSecret: issued };
+    return { client: after, clientSecret: issued?.secret };
   });
+}
+
+/**
+ * Makes the client's public-key credentials the given keys (a `jwks` given whole, or none):
+ * a key already registered keeps its credential (its id, expiry and last use), the others
+ * go, the new ones are added.
+ */
+async function replacePublicKeys(tx: DbOrTx, clientUuid: string, keys: readonly JWK[], actor: Actor): Promise<void> {
+  const existing = await tx
+    .select({ id: clientCredentials.id, jwk: clientCredentials.jwk })
+    .from(clientCredentials)
+    .where(
+      and(eq(clientCredentials.clientUuid, clientUuid), eq(clientCredentials.kind, 'public_key'), isNull(clientCredentials.revokedAt)),
+    );
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const kept = existing.filter((credential) => keys.some((key) => same(key, credential.jwk))).map((credential) => credential.id);
+  await tx
+    .delete(clientCredentials)
+    .where(
+      and(
+        eq(clientCredentials.clientUuid, clientUuid),
+        eq(clientCredentials.kind, 'public_key'),
+        kept.length > 0 ? notInArray(clientCredentials.id, kept) : undefined,
+      ),
+    );
+  const added = keys.filter((key) => !existing.some((credential) => kept.includes(credential.id) && same(key, credential.jwk)));
+  if (added.length > 0) await tx.insert(clientCredentials).values(publicKeyRows(clientUuid, added, actor));
 }
 
 const AUDITED_FIELDS = [
@@ -244,10 +274,10 @@ export async function deleteClient(db: Db, clientId: string, actor: Actor, scope
 }
 
 /**
- * Makes a new secret. The previous one stops working at once, or, with
- * `previousSecretValidFor` seconds, keeps working until then; a secret still in an earlier
- * grace period is dropped, so a client never has more than two live secrets, and those two
- * are in different slots (see secretSlot).
+ * Makes a new secret (POST /admin/clients/{id}/secret): adds a secret credential and gives
+ * the client's other live secrets the expiry `previousSecretValidFor` seconds from now (one
+ * that expires sooner keeps its own); with 0, they are removed at once. Within
+ * MAX_CREDENTIALS_PER_CLIENT, counting the secrets still live after the change.
  */
 export async function regenerateSecret(
   db: Db,
@@ -256,6 +286,7 @@ export async function regenerateSecret(
   actor: Actor,
   now: number,
   scope: ClientScope = ALL_CLIENTS,
+  settings?: CredentialSettings,
 ): Promise<{ clientSecret: string; previousSecretExpiresAt: string | null }> {
   if (!Number.isInteger(previousSecretValidFor) || previousSecretValidFor < 0 || previousSecretValidFor > MAX_PREVIOUS_SECRET_VALIDITY) {
     throw new ValidationError([
@@ -263,44 +294,44 @@ export async function regenerateSecret(
     ]);
   }
   const previousExpiresAt = previousSecretValidFor > 0 ? new Date(now + previousSecretValidFor * 1000) : null;
-  // Hashed before the transaction (milliseconds of CPU). With a grace period the new secret
-  // must be in the slot the previous one is not in, which is known only under the lock:
-  // one candidate is made for each slot, and the transaction takes the right one.
-  const candidate = async (slot?: SecretSlot) => {
-    const secret = generateSecret(slot);
-    return { secret, stored: await storedSecret(secret) };
-  };
-  const withGrace = previousExpiresAt !== null;
-  const [first, second] = await Promise.all([candidate(withGrace ? 0 : undefined), withGrace ? candidate(1) : undefined]);
-  const issued = await db.transaction(async (tx) => {
+  // Hashed before the transaction (milliseconds of CPU).
+  const issued = await newSecret(settings?.secretPrefix);
+  await db.transaction(async (tx) => {
     const row = await lockClient(tx, clientId, scope);
     if (row.authMethod !== 'client_secret')
       throw new ConflictError(`client "${clientId}" authenticates with ${row.authMethod} and has no secret`);
-    // Secrets already counting down belong to an earlier regeneration: they go now.
-    await tx.delete(clientSecrets).where(and(eq(clientSecrets.clientUuid, row.id), isNotNull(clientSecrets.expiresAt)));
-    let previousSlot: number | null = null;
+    const otherLiveSecrets = and(
+      eq(clientCredentials.clientUuid, row.id),
+      eq(clientCredentials.kind, 'secret'),
+      isNull(clientCredentials.revokedAt),
+      or(isNull(clientCredentials.expiresAt), gt(clientCredentials.expiresAt, new Date(now))),
+    );
+    const previous = await tx.select({ id: clientCredentials.id }).from(clientCredentials).where(otherLiveSecrets);
     if (previousExpiresAt === null) {
-      await tx.delete(clientSecrets).where(eq(clientSecrets.clientUuid, row.id));
+      await tx
+        .update(clientCredentials)
+        .set({ revokedAt: new Date(now), revokedReason: 'removed' })
+        .where(otherLiveSecrets);
     } else {
-      const previous = await tx
-        .update(clientSecrets)
+      await tx
+        .update(clientCredentials)
         .set({ expiresAt: previousExpiresAt })
-        .where(eq(clientSecrets.clientUuid, row.id))
-        .returning({ slot: clientSecrets.slot });
-      previousSlot = previous[0]?.slot ?? null;
+        .where(and(otherLiveSecrets, or(isNull(clientCredentials.expiresAt), gt(clientCredentials.expiresAt, previousExpiresAt))));
     }
-    // A previous secret of unknown slot (made before slots existed, never used since) takes
-    // either: such a pair costs two verifications until the grace period ends.
-    const chosen = second !== undefined && first.stored.slot === previousSlot ? second : first;
-    await tx.insert(clientSecrets).values({ clientUuid: row.id, ...chosen.stored });
+    if (settings !== undefined) await ensureRoomForOneMore(tx, row, now, settings);
+    const limit = settings === undefined ? undefined : await maxLifetimeDays(tx, row.id, settings);
+    await tx.insert(clientCredentials).values({ ...secretRow(row.id, issued, actor), expiresAt: expiryWithinLimit(null, now, limit) });
     await tx.update(clients).set({ updatedAt: sql`now()` }).where(eq(clients.id, row.id));
     await recordChange(tx, {
       action: 'client.secret_regenerated',
       actor,
       clientId,
-      details: { previous_secret_valid_until: previousExpiresAt?.toISOString() ?? null },
+      details: {
+        credential_id: issued.credentialId,
+        previous_credential_ids: previous.map((credential) => credential.id),
+        previous_secret_valid_until: previousExpiresAt?.toISOString() ?? null,
+      },
     });
-    return chosen.secret;
   });
-  return { clientSecret: issued, previousSecretExpiresAt: previousExpiresAt?.toISOString() ?? null };
+  return { clientSecret: issued.secret, previousSecretExpiresAt: previousExpiresAt?.toISOString() ?? null };
 }

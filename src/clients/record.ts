@@ -1,5 +1,5 @@
 import { eq } from 'drizzle-orm';
-import type { JSONWebKeySet } from 'jose';
+import type { JWK } from 'jose';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
 import { type Network, parseNetworks } from '../lib/networks.js';
@@ -25,6 +25,13 @@ export interface GrantedService {
   exchange: { subjects: string[] } | null;
 }
 
+/** A public-key credential of a private_key_jwt client, live until `expiresAt` (null: no end). */
+export interface RegisteredKey {
+  id: string;
+  jwk: JWK;
+  expiresAt: number | null;
+}
+
 /** Everything the token endpoint needs to know about one client. */
 export interface ClientRecord {
   uuid: string;
@@ -35,8 +42,8 @@ export interface ClientRecord {
   enabled: boolean;
   expiresAt: number | null;
   authMethod: AuthMethod;
-  /** private_key_jwt: the registered public keys, or where the client publishes them (exactly one of the two). */
-  jwks: JSONWebKeySet | null;
+  /** private_key_jwt: the registered public keys (credentials), or where the client publishes them (exactly one of the two). */
+  publicKeys: RegisteredKey[];
   jwksUri: string | null;
   /** federated: the platform identities it signs in as (1 to 10); empty for other methods. */
   federatedIdentities: FederatedIdentity[];
@@ -47,7 +54,10 @@ export interface ClientRecord {
   firstName: string | null;
   lastName: string | null;
   roles: string[];
+  /** Its secret credentials not revoked (live until their expiry). */
   secrets: StoredSecret[];
+  /** The ids of all its credentials, revoked ones included (see oauth/client-auth/authenticate.ts). */
+  credentialIds: ReadonlySet<string>;
   /** Keyed by audience. */
   grants: Map<string, GrantedService>;
   networks: Network[];
@@ -66,14 +76,14 @@ export interface ClientRecord {
 }
 
 /**
- * Loads a client with secrets, grants (and their services) and IP ranges in one query; a
+ * Loads a client with credentials, grants (and their services) and IP ranges in one query; a
  * federated client's identities, or a certificate client's TLS identities, with a second
  * one (other clients have none, and their load stays one query).
  */
 export async function loadClientRecord(db: Db, clientId: string): Promise<ClientRecord | undefined> {
   const row = await db.query.clients.findFirst({
     where: eq(clients.clientId, clientId),
-    with: { secrets: true, grants: { with: { service: true } }, ipRanges: true },
+    with: { credentials: true, grants: { with: { service: true } }, ipRanges: true },
   });
   if (row === undefined) return undefined;
   const federatedIdentities = row.authMethod === 'federated' ? await loadFederatedIdentities(db, row.id) : [];
@@ -92,6 +102,7 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
       },
     ]),
   );
+  const unrevoked = row.credentials.filter((credential) => credential.revokedAt === null);
   const policy = { accessTokenTtl: row.accessTokenTtl, claims: withoutReserved(row.claims).kept };
   return {
     uuid: row.id,
@@ -101,7 +112,9 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
     enabled: row.enabled,
     expiresAt: row.expiresAt?.getTime() ?? null,
     authMethod: row.authMethod,
-    jwks: (row.jwks as JSONWebKeySet | null) ?? null,
+    publicKeys: unrevoked
+      .filter((credential) => credential.kind === 'public_key' && credential.jwk !== null)
+      .map((credential) => ({ id: credential.id, jwk: credential.jwk as JWK, expiresAt: credential.expiresAt?.getTime() ?? null })),
     jwksUri: row.jwksUri,
     federatedIdentities,
     tlsIdentities,
@@ -109,13 +122,21 @@ export async function loadClientRecord(db: Db, clientId: string): Promise<Client
     firstName: row.firstName,
     lastName: row.lastName,
     roles: row.roles,
-    secrets: row.secrets.map((secret) => ({
-      id: secret.id,
-      hash: secret.hash,
-      slot: secret.slot === 0 || secret.slot === 1 ? secret.slot : null,
-      expiresAt: secret.expiresAt?.getTime() ?? null,
-      containsPlus: secret.containsPlus,
-    })),
+    secrets: unrevoked.flatMap((secret) =>
+      secret.kind !== 'secret' || secret.hash === null
+        ? []
+        : [
+            {
+              id: secret.id,
+              hash: secret.hash,
+              selfIdentifying: secret.selfIdentifying,
+              slot: secret.slot === 0 || secret.slot === 1 ? secret.slot : null,
+              expiresAt: secret.expiresAt?.getTime() ?? null,
+              containsPlus: secret.containsPlus,
+            },
+          ],
+    ),
+    credentialIds: new Set(row.credentials.map((credential) => credential.id)),
     grants,
     networks: parseNetworks(row.ipRanges.map((range) => range.cidr)),
     dpopBound: row.dpopBound,

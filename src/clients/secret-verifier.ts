@@ -1,12 +1,15 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Admission } from '../protection/admission.js';
-import { dummySecretHash, type SecretSlot, secretSlot, verifySecret } from './secrets.js';
+import { dummySecretHash, type PresentedSecret, type SecretSlot, secretSlot, verifySecret } from './secrets.js';
 
-/** A client secret as stored: an argon2id hash, live until `expiresAt` (null: no end). */
+/** A client's secret credential as stored: an argon2id hash, live until `expiresAt` (null: no end). */
 export interface StoredSecret {
+  /** The credential's id (`cred_…`). */
   id: string;
   hash: string;
-  /** See secretSlot; null for a secret made before slots existed. */
+  /** The secret names this credential (see generateSelfIdentifyingSecret). */
+  selfIdentifying: boolean;
+  /** For an opaque secret, see secretSlot; null when not known yet (and for self-identifying ones). */
   slot: SecretSlot | null;
   expiresAt: number | null;
   /** The secret contains `+` (known from when it was stored). */
@@ -17,13 +20,13 @@ export interface StoredSecret {
  * argon2id verification of presented secrets, the one place that spends it on the token,
  * introspection and revocation endpoints.
  *
- * Constant cost: a presented secret is checked against the one live secret in its slot
- * (see secretSlot), or against a dummy hash when there is none, so a secret that matches
- * nothing costs one verification whether the client has two live secrets (mid-rotation),
- * one, or none at all (an unknown client, or any other refusal: see `refuse`): the time of
- * a refusal tells an outsider nothing about the client. The one exception is a pair whose
- * previous secret was made before slots existed and has not verified since: it could be in
- * either slot, so it is checked as well, until its grace period ends.
+ * Constant cost: a presented secret is checked against at most one candidate (see
+ * candidatesFor), or against a dummy hash when there is none, so a secret that matches
+ * nothing costs one verification whether the client has five live secrets, one, or none at
+ * all (an unknown client, or any other refusal: see `refuse`): the time of a refusal tells
+ * an outsider nothing about the client. The one exception is a pair of opaque secrets
+ * (made before self-identifying secrets) whose older one was made before slots existed and
+ * has not verified since: it could be in either slot, so it is checked as well.
  *
  * Admission: the verifications of one request run as one unit of work under `admission`
  * (about one per core, a short queue, Overloaded beyond it), so a flood of wrong secrets
@@ -56,9 +59,7 @@ export class SecretVerifier {
    * The live secret of `clientId` that `presented` matches, or undefined. Throws Overloaded
    * when the queue is full (and so does every request that joined that flight).
    */
-  match(clientId: string, live: readonly StoredSecret[], presented: string): Promise<StoredSecret | undefined> {
-    const slot = secretSlot(presented);
-    const candidates = live.filter((secret) => secret.slot === slot || secret.slot === null);
+  match(clientId: string, candidates: readonly StoredSecret[], presented: string): Promise<StoredSecret | undefined> {
     const key = this.flightOf(clientId, candidates, presented);
     const joined = this.flights.get(key);
     if (joined !== undefined) return joined;
@@ -97,4 +98,17 @@ export class SecretVerifier {
     for (const secret of candidates) hmac.update(secret.id).update(':').update(secret.hash).update('\0');
     return hmac.update(presented).digest('base64');
   }
+}
+
+/**
+ * Which of a client's live secrets a presented one can be, without argon2: a
+ * self-identifying secret only the credential it names; an opaque one only the opaque
+ * secrets of its slot (or of a slot not known yet). At most one, but for the exception
+ * described at SecretVerifier.
+ */
+export function candidatesFor(live: readonly StoredSecret[], presented: string, read: PresentedSecret): StoredSecret[] {
+  if (read.form === 'named') return live.filter((secret) => secret.selfIdentifying && secret.id === read.credentialId);
+  if (read.form === 'forged') return [];
+  const slot = secretSlot(presented);
+  return live.filter((secret) => !secret.selfIdentifying && (secret.slot === slot || secret.slot === null));
 }

@@ -40,6 +40,8 @@ export interface ApplyOptions {
    * one-time secret nobody receives.
    */
   signal?: AbortSignal | undefined;
+  /** SECRET_PREFIX, for the secrets of new clients. */
+  secretPrefix?: string | undefined;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function applyConfig(database: Database, document: ConfigDocument, 
     actor: options.actor,
     now: options.now,
     newSecrets: await prepareSecrets(database, desired, options),
+    secretPrefix: options.secretPrefix,
   };
   try {
     return await database.exclusive('config', async (tx) => {
@@ -187,21 +190,21 @@ function placedErrors(error: unknown, place: string, prefix: string): FieldError
 async function prepareSecrets(
   database: Database,
   desired: ReadonlyMap<ConfigKindHandler, DesiredEntry[]>,
-  { dryRun, signal }: Pick<ApplyOptions, 'dryRun' | 'signal'>,
+  { dryRun, signal, secretPrefix }: Pick<ApplyOptions, 'dryRun' | 'signal' | 'secretPrefix'>,
 ): Promise<Map<string, NewSecret>> {
   const entries = [...desired.entries()].find(([handler]) => handler.section === 'clients')?.[1] ?? [];
   const withSecrets = entries.filter(({ entry }) => (entry.auth_method ?? 'client_secret') === 'client_secret').map(({ id }) => id);
   const existing = await existingClientIds(database.db, withSecrets);
   const queue = withSecrets.filter((id) => !existing.has(id));
   if (dryRun && queue.length > 0) {
-    const standIn = await newSecret();
+    const standIn = await newSecret(secretPrefix);
     return new Map(queue.map((id) => [id, standIn]));
   }
   const prepared = new Map<string, NewSecret>();
   const worker = async () => {
     for (let id = queue.pop(); id !== undefined; id = queue.pop()) {
       signal?.throwIfAborted();
-      prepared.set(id, await newSecret());
+      prepared.set(id, await newSecret(secretPrefix));
     }
   };
   await Promise.all(Array.from({ length: HASHES_AT_ONCE }, worker));

@@ -40,6 +40,8 @@ export interface ApplyContext {
   now: number;
   /** Secrets made ahead for the clients this apply creates, by client_id (see prepareSecrets). */
   newSecrets: ReadonlyMap<string, NewSecret>;
+  /** SECRET_PREFIX, for a secret made by a switch to client_secret. */
+  secretPrefix: string | undefined;
 }
 
 /** An object as it is now, in the form of an entry. */
@@ -188,8 +190,8 @@ const clients: ConfigKindHandler = {
     const prepared = newSecrets.get(entryId('clients', entry));
     return (await createClient(tx, entry as CreateClientInput, actor, { managed: true, now, prepared })).clientSecret;
   },
-  async update(tx, id, patch, { actor, now }) {
-    return (await updateClient(tx, id, patch as ClientPatch, actor, now)).clientSecret;
+  async update(tx, id, patch, { actor, now, secretPrefix }) {
+    return (await updateClient(tx, id, patch as ClientPatch, actor, now, undefined, secretPrefix)).clientSecret;
   },
   remove: (tx, id, { actor }) => deleteClient(tx, id, actor),
 };

@@ -373,6 +373,31 @@ export const SETTINGS = {
   tokenHook: new Setting(variablesOf(TOKEN_HOOK), readTokenHook),
   /** The quota of clients without a token_quota of their own (config/policy.ts, policy/quota.ts). */
   tokenQuota: TOKEN_QUOTA,
+  maxCredentialsPerClient: integer({
+    name: 'MAX_CREDENTIALS_PER_CLIENT',
+    doc: 'live credentials (secrets and public keys) a client may hold at once; one more is refused with 409 (see [Credentials](clients.md#credentials))',
+    default: 5,
+    min: 1,
+    max: 100,
+  }),
+  credentialMaxLifetimeDays: integer({
+    name: 'CREDENTIAL_MAX_LIFETIME_DAYS',
+    doc: "the longest a new credential (secret or public key) may live, in days: its `expires_at` defaults to that and may not be later; a service's `credential_max_lifetime_days` may set less for its clients, and credentials made before stay, listed as `over_policy` (see [Credentials](clients.md#maximum-lifetime))",
+    default: unset('no limit'),
+    min: 1,
+    max: 3650,
+    unit: 'days',
+  }),
+  secretPrefix: custom({
+    name: 'SECRET_PREFIX',
+    doc: 'how new client secrets start (`<prefix>_<credential id>_<random>_<checksum>`), for secret scanners (see [Credentials](clients.md#credentials)); secrets made under another prefix stop working, so set it once',
+    values: '3–16 letters and digits',
+    default: 'portier',
+    parse: (value) => {
+      if (!/^[A-Za-z0-9]{3,16}$/.test(value)) throw new BadValue(`must be 3 to 16 letters and digits, got "${value}"`);
+      return value;
+    },
+  }),
   auditRetentionDays: integer({
     name: 'AUDIT_RETENTION_DAYS',
     doc: 'audit events older than this many days are deleted; `0` keeps them all (see [Retention](operations.md#retention))',

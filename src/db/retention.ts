@@ -5,7 +5,7 @@ import type { Database } from './connect.js';
 import {
   auditEvents,
   cacheChanges,
-  clientSecrets,
+  clientCredentials,
   clientUsage,
   consoleSessions,
   quotaCounts,
@@ -45,6 +45,9 @@ export interface RetentionRule {
   cutoff(settings: RetentionSettings): Date | undefined;
 }
 
+/** How long an expired or revoked credential is still listed (and refused at a wrong secret's cost). */
+export const CREDENTIAL_KEPT_DAYS = 30;
+
 /** Rows past the moment of the run. */
 const expired = ({ now }: RetentionSettings) => new Date(now);
 
@@ -58,8 +61,9 @@ export const RETENTION_RULES: readonly RetentionRule[] = [
   { table: revokedTokens, column: revokedTokens.expiresAt, cutoff: expired },
   // A used jwt id refuses replays of a JWT only until that JWT expires.
   { table: usedJwtIds, column: usedJwtIds.expiresAt, cutoff: expired },
-  // The previous secret of a regeneration, once its grace period is over.
-  { table: clientSecrets, column: clientSecrets.expiresAt, cutoff: expired },
+  // A credential expired or revoked a month ago: listed as such until then (see clients/credentials.ts).
+  { table: clientCredentials, column: clientCredentials.expiresAt, cutoff: ({ now }) => new Date(now - CREDENTIAL_KEPT_DAYS * DAY_MS) },
+  { table: clientCredentials, column: clientCredentials.revokedAt, cutoff: ({ now }) => new Date(now - CREDENTIAL_KEPT_DAYS * DAY_MS) },
   // A person's console session past its absolute limit (an idle one goes at the next sign-in
   // of anyone, and is refused before that: see people/sessions.ts).
   { table: consoleSessions, column: consoleSessions.expiresAt, cutoff: expired },

@@ -15,7 +15,15 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
-import { AUTH_METHODS, KEY_STATUSES, PERSON_ROLES, type QuotaMode, TLS_IDENTITY_KINDS } from '../schemas/enums.js';
+import {
+  AUTH_METHODS,
+  CREDENTIAL_KINDS,
+  CREDENTIAL_REVOCATION_REASONS,
+  KEY_STATUSES,
+  PERSON_ROLES,
+  type QuotaMode,
+  TLS_IDENTITY_KINDS,
+} from '../schemas/enums.js';
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -43,6 +51,12 @@ export const services = pgTable('services', {
   selfServiceRoles: text('self_service_roles').array().notNull().default(sql`'{}'::text[]`),
   /** The longest access_token_ttl operators may give their own clients granted it; null: none of their choosing. */
   selfServiceMaxAccessTokenTtl: integer('self_service_max_access_token_ttl'),
+  /**
+   * The longest a credential of a client granted this service may live, in days (1–3650);
+   * null: no limit of its own. With CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies
+   * to a client wins (see clients/credentials.ts).
+   */
+  credentialMaxLifetimeDays: integer('credential_max_lifetime_days'),
   createdAt: createdAt(),
   updatedAt: updatedAt(),
 });
@@ -68,9 +82,7 @@ export const clients = pgTable(
     lastName: text('last_name'),
     roles: text('roles').array().notNull().default(sql`'{}'::text[]`),
     authMethod: text('auth_method', { enum: AUTH_METHODS }).notNull().default('client_secret'),
-    /** Public JWKS for private_key_jwt clients: registered here, or fetched from jwks_uri. */
-    jwks: jsonb('jwks').$type<{ keys: Array<Record<string, unknown>> }>(),
-    /** Where a private_key_jwt client publishes its public keys (https), instead of `jwks`. */
+    /** Where a private_key_jwt client publishes its public keys (https), instead of registering them as credentials. */
     jwksUri: text('jwks_uri'),
     /** Tokens for this client must be DPoP-bound (RFC 9449): a request without a proof is refused. */
     dpopBound: boolean('dpop_bound').notNull().default(false),
@@ -111,35 +123,65 @@ export const clients = pgTable(
 );
 
 /**
- * A client's secrets, as argon2id hashes. Usually one; two during the grace period after a
- * regeneration, when the previous secret gets an `expires_at` and keeps working until then.
+ * A client's credentials, each a record of its own: its secrets (argon2id hashes) and, for a
+ * private_key_jwt client, its registered public keys. A client holds at most
+ * MAX_CREDENTIALS_PER_CLIENT live ones (see clients/credentials.ts).
+ *
+ * The shape other parts build on: `id` (`cred_…`, public, stable), `client_uuid`, `kind`,
+ * `description`, `created_at`, `created_by` / `created_by_name` (as for clients),
+ * `expires_at` (null: never), `last_used_at` (written in batches, as the client's), and the
+ * revoked state: `revoked_at` with `revoked_reason` (`removed`: deleted through the API,
+ * `leaked`: reported by a secret scanner). A credential is live while it is not revoked and
+ * not expired. Revoked rows are kept (so that a refusal of one costs what a wrong secret
+ * costs, see oauth/client-auth/authenticate.ts) until retention prunes them.
  */
-export const clientSecrets = pgTable(
-  'client_secrets',
+export const clientCredentials = pgTable(
+  'client_credentials',
   {
-    id: uuid('id').primaryKey().defaultRandom(),
+    /** `cred_` and 16 letters or digits; for a secret of the self-identifying form, also part of the secret. */
+    id: text('id').primaryKey(),
     clientUuid: uuid('client_uuid')
       .notNull()
       .references(() => clients.id, { onDelete: 'cascade' }),
-    hash: text('hash').notNull(),
+    kind: text('kind', { enum: CREDENTIAL_KINDS }).notNull(),
+    description: text('description').notNull().default(''),
+    /** kind secret: its argon2id hash. */
+    hash: text('hash'),
     /**
-     * Which of a client's two live secrets this one is: one bit of the secret's SHA-256
-     * (secretSlot in clients/secrets.ts), so that a presented secret is checked against
-     * one hash, not both. Null for secrets made before slots existed (filled in the first
-     * time such a secret verifies).
+     * kind secret: the secret names this credential (`<prefix>_<id>_<random>_<checksum>`, see
+     * clients/secrets.ts), so a presented one is checked against this hash alone. False for
+     * secrets made before that form (and BOOTSTRAP_ADMIN_CLIENT_SECRET), which are found by slot.
+     */
+    selfIdentifying: boolean('self_identifying').notNull().default(false),
+    /**
+     * kind secret, not self-identifying: one bit of the secret's SHA-256 (secretSlot in
+     * clients/secrets.ts), so a presented secret is checked against one such hash, not two.
+     * Null when not known yet (filled in the first time such a secret verifies).
      */
     slot: smallint('slot'),
-    /**
-     * The secret contains `+`. A client that skips the form-encoding of RFC 6749 §2.3.1 sends
-     * it over HTTP Basic as is, and it is decoded to a space: a failed Basic secret with a
-     * space is then worth a hint in the log (see oauth/client-auth/authenticate.ts). Known only
-     * when the secret is stored (a hash tells nothing); generated secrets never have one.
-     */
+    /** kind secret: the secret contains `+` (see oauth/client-auth/authenticate.ts). */
     containsPlus: boolean('contains_plus').notNull().default(false),
+    /** kind public_key: the public JWK (kid, alg and thumbprint are read from it). */
+    jwk: jsonb('jwk').$type<Record<string, unknown>>(),
     createdAt: createdAt(),
+    /** Who added it: the admin token's `sub`, a person's subject, or `cli` / `bootstrap` / `migration`. */
+    createdBy: text('created_by').notNull(),
+    createdByName: text('created_by_name'),
     expiresAt: timestamp('expires_at', { withTimezone: true }),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true }),
+    revokedReason: text('revoked_reason', { enum: CREDENTIAL_REVOCATION_REASONS }),
   },
-  (t) => [index('client_secrets_client_idx').on(t.clientUuid), check('client_secrets_slot_bit', sql`${t.slot} IN (0, 1)`)],
+  (t) => [
+    index('client_credentials_client_idx').on(t.clientUuid),
+    check('client_credentials_slot_bit', sql`${t.slot} IN (0, 1)`),
+    check('client_credentials_id_form', sql`${t.id} ~ '^cred_[0-9A-Za-z]{16}$'`),
+    check(
+      'client_credentials_kind_fields',
+      sql`(${t.kind} = 'secret' AND ${t.hash} IS NOT NULL AND ${t.jwk} IS NULL) OR (${t.kind} = 'public_key' AND ${t.jwk} IS NOT NULL AND ${t.hash} IS NULL)`,
+    ),
+    check('client_credentials_revoked', sql`(${t.revokedAt} IS NULL) = (${t.revokedReason} IS NULL)`),
+  ],
 );
 
 /** Which services a client may get tokens for, and with which of the service's scopes. */
@@ -450,7 +492,7 @@ export const settings = pgTable('settings', {
 // Relations, so that the token endpoint loads a client with its secrets, grants (with
 // their services) and IP ranges in a single query.
 export const clientsRelations = relations(clients, ({ many }) => ({
-  secrets: many(clientSecrets),
+  credentials: many(clientCredentials),
   grants: many(clientGrants),
   ipRanges: many(clientIpRanges),
   federatedIdentities: many(clientFederatedIdentities),
@@ -461,8 +503,8 @@ export const clientTlsIdentitiesRelations = relations(clientTlsIdentities, ({ on
   client: one(clients, { fields: [clientTlsIdentities.clientUuid], references: [clients.id] }),
 }));
 
-export const clientSecretsRelations = relations(clientSecrets, ({ one }) => ({
-  client: one(clients, { fields: [clientSecrets.clientUuid], references: [clients.id] }),
+export const clientCredentialsRelations = relations(clientCredentials, ({ one }) => ({
+  client: one(clients, { fields: [clientCredentials.clientUuid], references: [clients.id] }),
 }));
 
 export const clientGrantsRelations = relations(clientGrants, ({ one }) => ({

@@ -1,16 +1,24 @@
 import { hmacSha256 } from './crypto.js';
 
 /**
- * Every client secret Portier generates starts with this prefix, so that secret scanners
- * (GitHub, GitLab, trufflehog…) and redactSecrets below can recognise one.
+ * Every client secret Portier generated before self-identifying secrets (see
+ * clients/secrets.ts) starts with this prefix, so that secret scanners and redactSecrets
+ * below can recognise one.
  */
-export const SECRET_PREFIX = 'portier_cs_';
+export const OPAQUE_SECRET_PREFIX = 'portier_cs_';
 
 /** Every console session token (the cookie of a person signed in) starts with this prefix. */
 export const SESSION_TOKEN_PREFIX = 'portier_st_';
 
 /** Anything that looks like a secret Portier generated: its prefix and what follows it. */
-const SECRET_SHAPED = new RegExp(`(?:${SECRET_PREFIX}|${SESSION_TOKEN_PREFIX})[A-Za-z0-9_-]*`, 'g');
+const SECRET_SHAPED = new RegExp(`(?:${OPAQUE_SECRET_PREFIX}|${SESSION_TOKEN_PREFIX})[A-Za-z0-9_-]*`, 'g');
+
+/**
+ * A self-identifying client secret, under any SECRET_PREFIX (see clients/secrets.ts), or a
+ * beginning of one: the prefix and credential id stay (they are no secret, and say which
+ * credential it was), the rest goes.
+ */
+const SELF_IDENTIFYING_SHAPED = /([0-9A-Za-z]{3,16}_cred_[0-9A-Za-z]{16}_)[0-9A-Za-z_]+/g;
 
 /**
  * Blanks out every secret-shaped run in `text`. Secrets are shown exactly once, in the
@@ -19,9 +27,10 @@ const SECRET_SHAPED = new RegExp(`(?:${SECRET_PREFIX}|${SESSION_TOKEN_PREFIX})[A
  * the audit trail.
  */
 export function redactSecrets(text: string): string {
-  return text.includes(SECRET_PREFIX) || text.includes(SESSION_TOKEN_PREFIX)
-    ? text.replace(SECRET_SHAPED, (found) => `${found.slice(0, SECRET_PREFIX.length)}[redacted]`)
-    : text;
+  const named = text.includes('_cred_') ? text.replace(SELF_IDENTIFYING_SHAPED, '$1[redacted]') : text;
+  return named.includes(OPAQUE_SECRET_PREFIX) || named.includes(SESSION_TOKEN_PREFIX)
+    ? named.replace(SECRET_SHAPED, (found) => `${found.slice(0, OPAQUE_SECRET_PREFIX.length)}[redacted]`)
+    : named;
 }
 
 /** The longest piece of a caller's parameter that goes into a log line or an audit row. */

@@ -193,12 +193,12 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
   app.post(OAUTH_PATHS.token, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
     const stopTimer = tokenDuration.startTimer();
     try {
-      const { client, identity, services, token, dpopNonce, quota, exchange } = await handleTokenRequest(ctx, {
+      const { client, identity, credentialId, services, token, dpopNonce, quota, exchange } = await handleTokenRequest(ctx, {
         ...tokenRequest(request),
         dpop: request.headers.dpop,
       });
       stopTimer();
-      portier.lastUsed.record(client.uuid, new Date(portier.clock()), identity);
+      portier.lastUsed.record(client.uuid, new Date(portier.clock()), identity, credentialId);
       portier.usage.issued(client.clientId, portier.clock());
       if (quota !== undefined) setRateLimitHeaders(reply, quota);
       tokenRequests.inc({ outcome: 'issued' });

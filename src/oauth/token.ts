@@ -65,6 +65,8 @@ export interface TokenSuccess {
   client: ClientRecord;
   /** The platform identity, when the client signed in with its platform's JWT. */
   identity: FederatedIdentityUse | undefined;
+  /** The credential the client authenticated with, when it used one of its own (for its last_used_at). */
+  credentialId: string | undefined;
   services: GrantedService[];
   token: IssuedToken;
   /** With DPOP_NONCE=true, the nonce for the client's next proof (the DPoP-Nonce header). */
@@ -102,12 +104,14 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
       assertion === undefined
         ? authentication
         : await jwtBearerClient(ctx, assertion, { authenticated: authentication.client, requestedClientId: undefined, ip: request.ip });
+    // The credential whose last use this token counts: none when the token is another client's (JWT bearer).
+    const credentialId = assertion === undefined ? authentication.credentialId : undefined;
     try {
       const decision =
         exchange === undefined
           ? clientCredentialsDecision(client, identity, requestedAudiences, requestedScopes, ctx.accessTokenTtl)
           : await tokenExchangeDecision(ctx, client, exchange, requestedAudiences, requestedScopes);
-      return await issueToken(ctx, request, client, identity, decision);
+      return { ...(await issueToken(ctx, request, client, identity, decision)), credentialId };
     } catch (error) {
       throw concerning(error, { clientId: client.clientId });
     }
@@ -132,7 +136,7 @@ async function handleJwtBearerWithoutClientAuthentication(
   });
   try {
     const decision = clientCredentialsDecision(client, identity, requestedAudiences, requestedScopes, ctx.accessTokenTtl);
-    return await issueToken(ctx, request, client, identity, decision);
+    return { ...(await issueToken(ctx, request, client, identity, decision)), credentialId: undefined };
   } catch (error) {
     throw concerning(error, { clientId: client.clientId });
   }
@@ -145,7 +149,7 @@ async function issueToken(
   client: ClientRecord,
   identity: FederatedIdentityUse | undefined,
   decision: TokenDecision,
-): Promise<TokenSuccess> {
+): Promise<Omit<TokenSuccess, 'credentialId'>> {
   // After authentication: a failing proof must tell nothing about the secret. Not a
   // client authentication failure either, so it spends no failure budget: the caller
   // has just proven the secret, and a proof costs one signature check, not argon2.

@@ -25,6 +25,17 @@ export const TLS_IDENTITY_KINDS = ['subject_dn', 'san_dns', 'san_uri', 'san_ip',
 export type TlsIdentityKind = (typeof TLS_IDENTITY_KINDS)[number];
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
+/**
+ * What a client credential is: a secret (kept as an argon2id hash) or a public key (for
+ * private_key_jwt). See client_credentials in db/schema.ts.
+ */
+export const CREDENTIAL_KINDS = ['secret', 'public_key'] as const;
+export type CredentialKind = (typeof CREDENTIAL_KINDS)[number];
+
+/** Why a credential was revoked: it was removed (DELETE), or reported leaked (revoke-leaked). */
+export const CREDENTIAL_REVOCATION_REASONS = ['removed', 'leaked'] as const;
+export type CredentialRevocationReason = (typeof CREDENTIAL_REVOCATION_REASONS)[number];
+
 /** A client's status, derived from `enabled` and `expires_at` (see clients/rules.ts). */
 export const CLIENT_STATUSES = ['active', 'disabled', 'expired'] as const;
 export type ClientStatus = (typeof CLIENT_STATUSES)[number];

@@ -24,6 +24,14 @@ const serviceFields = {
         'The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins.',
     }),
   ),
+  credential_max_lifetime_days: nullable(
+    Type.Integer({
+      minimum: 1,
+      maximum: 3650,
+      description:
+        'The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own.',
+    }),
+  ),
 };
 
 export const createServiceBody = Type.Object(
@@ -38,6 +46,7 @@ export const createServiceBody = Type.Object(
     claims: Type.Optional(serviceFields.claims),
     self_service_roles: Type.Optional(serviceFields.self_service_roles),
     self_service_max_access_token_ttl: Type.Optional(serviceFields.self_service_max_access_token_ttl),
+    credential_max_lifetime_days: Type.Optional(serviceFields.credential_max_lifetime_days),
   },
   { additionalProperties: false },
 );
@@ -56,6 +65,7 @@ export const patchServiceBody = Type.Object(
     claims: Type.Optional(serviceFields.claims),
     self_service_roles: Type.Optional(serviceFields.self_service_roles),
     self_service_max_access_token_ttl: Type.Optional(serviceFields.self_service_max_access_token_ttl),
+    credential_max_lifetime_days: Type.Optional(serviceFields.credential_max_lifetime_days),
   },
   { additionalProperties: false, minProperties: 1 },
 );
@@ -78,6 +88,7 @@ export const serviceResource = Type.Object({
   claims: Type.Record(Type.String(), Type.Unknown()),
   self_service_roles: Type.Array(Type.String()),
   self_service_max_access_token_ttl: nullable(Type.Integer()),
+  credential_max_lifetime_days: nullable(Type.Integer()),
   created_at: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),
 });

@@ -118,6 +118,7 @@ export function toServiceResource(row: ServiceRow): ServiceResource {
     claims: row.claims,
     self_service_roles: row.selfServiceRoles,
     self_service_max_access_token_ttl: row.selfServiceMaxAccessTokenTtl,
+    credential_max_lifetime_days: row.credentialMaxLifetimeDays,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -184,6 +185,7 @@ export async function createService(
         claims: input.claims ?? {},
         selfServiceRoles: input.self_service_roles ?? [],
         selfServiceMaxAccessTokenTtl: input.self_service_max_access_token_ttl ?? null,
+        credentialMaxLifetimeDays: input.credential_max_lifetime_days ?? null,
       })
       .onConflictDoNothing()
       .returning();
@@ -204,6 +206,7 @@ export async function createService(
         ...(Object.keys(row.claims).length > 0 && { claims: row.claims }),
         ...(row.selfServiceRoles.length > 0 && { self_service_roles: row.selfServiceRoles }),
         ...(row.selfServiceMaxAccessTokenTtl !== null && { self_service_max_access_token_ttl: row.selfServiceMaxAccessTokenTtl }),
+        ...(row.credentialMaxLifetimeDays !== null && { credential_max_lifetime_days: row.credentialMaxLifetimeDays }),
       },
     });
     return toServiceResource(row);
@@ -263,6 +266,7 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
         ...(patch.self_service_max_access_token_ttl !== undefined && {
           selfServiceMaxAccessTokenTtl: patch.self_service_max_access_token_ttl,
         }),
+        ...(patch.credential_max_lifetime_days !== undefined && { credentialMaxLifetimeDays: patch.credential_max_lifetime_days }),
         updatedAt: sql`now()`,
       })
       .where(eq(services.id, id))
@@ -280,6 +284,7 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
       claims: 'claims',
       self_service_roles: 'selfServiceRoles',
       self_service_max_access_token_ttl: 'selfServiceMaxAccessTokenTtl',
+      credential_max_lifetime_days: 'credentialMaxLifetimeDays',
     } as const;
     for (const [field, column] of Object.entries(fields)) {
       if (JSON.stringify(current[column]) !== JSON.stringify(row[column])) changes[field] = { from: current[column], to: row[column] };

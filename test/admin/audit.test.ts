@@ -1,7 +1,8 @@
 import { and, count, eq, sql, sum } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import t, { type Test } from 'tap';
-import { auditEvents, clientGrants, clientIpRanges, clientSecrets, clients, signingKeys } from '../../src/db/schema.js';
+import { generateSelfIdentifyingSecret, readPresentedSecret } from '../../src/clients/secrets.js';
+import { auditEvents, clientCredentials, clientGrants, clientIpRanges, clients, signingKeys } from '../../src/db/schema.js';
 import { ADMIN_ID, ADMIN_SECRET, basicAuth, buildWithAdmin, eventually, openBudgets, postToken } from '../helpers.js';
 
 // The audit trail: one event per change made through the admin API, naming who made it
@@ -74,7 +75,8 @@ t.test('one event per change, naming the admin, the client and what changed; no 
   const secrets: string[] = [ADMIN_SECRET];
   const hashes = new Set<string>();
   const collectHashes = async () => {
-    for (const row of await db.select({ hash: clientSecrets.hash }).from(clientSecrets)) hashes.add(row.hash);
+    for (const row of await db.select({ hash: clientCredentials.hash }).from(clientCredentials))
+      if (row.hash !== null) hashes.add(row.hash);
   };
 
   t.equal((await server.admin('POST', '/admin/services', EVENTS)).statusCode, 201);
@@ -213,7 +215,7 @@ t.test('one event per change, naming the admin, the client and what changed; no 
     t.notOk(json.includes('$argon2'), `${where}: nothing that looks like an argon2 hash`);
     // A field, not the value: "auth_method": "client_secret" names a method, not a secret.
     t.notOk(/"client_secret":/.test(json), `${where}: no client_secret field`);
-    t.notOk(/portier_cs_/.test(json), `${where}: nothing with the secret prefix`);
+    t.notOk(/portier_cs_|portier_cred_/.test(json), `${where}: nothing with the secret prefix`);
   }
 });
 
@@ -228,7 +230,8 @@ t.test('refused token requests: token.denied events with the real reason', async
   });
 
   const responses = [
-    await tokenRequest(server, client.clientId, `${client.secret}x`),
+    // A well-formed wrong secret of the client's credential (a wrong checksum is refused before the client is looked up).
+    await tokenRequest(server, client.clientId, generateSelfIdentifyingSecret(credentialOf(client.secret))),
     await tokenRequest(server, 'nobody-here', client.secret),
     await tokenRequest(server, fenced.clientId, fenced.secret),
   ];
@@ -247,7 +250,8 @@ t.test('refused token requests: token.denied events with the real reason', async
   );
   t.equal(denied.length, 4, 'one event per refusal');
   const reasonFor = (clientId: string) => denied.filter((event) => event.client_id === clientId).map((event) => event.details.reason);
-  t.same(reasonFor('denied-client').sort(), ['client is disabled', 'wrong secret']);
+  const credential = credentialOf(client.secret);
+  t.same(reasonFor('denied-client').sort(), [`client is disabled (credential ${credential})`, `wrong secret (credential ${credential})`]);
   // A client_id that names no client is kept as a fingerprint only: it could be anything.
   const unknown = denied.filter((event) => event.client_id === null);
   t.same(
@@ -256,7 +260,7 @@ t.test('refused token requests: token.denied events with the real reason', async
   );
   t.match(unknown[0]?.details.presented_client_id, { fingerprint: /^[0-9a-f]{12}$/, length: 'nobody-here'.length });
   t.notOk(JSON.stringify(denied).includes('nobody-here'), 'never the raw client_id');
-  t.same(reasonFor('fenced-client'), ["caller 127.0.0.1 is outside the client's IP ranges"]);
+  t.same(reasonFor('fenced-client'), [`caller 127.0.0.1 is outside the client's IP ranges (credential ${credentialOf(fenced.secret)})`]);
   for (const event of denied) {
     t.equal(event.details.error, 'invalid_client', `${String(event.details.reason)}: public error`);
     t.equal(event.actor.ip, '127.0.0.1', `${String(event.details.reason)}: caller ip`);
@@ -596,7 +600,7 @@ t.test('atomicity: a failed change leaves no event and no half-written row', asy
       const [rows] = await db.select({ n: count() }).from(clients).where(eq(clients.clientId, id));
       t.equal(rows?.n, 1, `${id}: one row in clients`);
       const uuid = winner.service_account.id;
-      const [secrets] = await db.select({ n: count() }).from(clientSecrets).where(eq(clientSecrets.clientUuid, uuid));
+      const [secrets] = await db.select({ n: count() }).from(clientCredentials).where(eq(clientCredentials.clientUuid, uuid));
       const [grants] = await db.select({ n: count() }).from(clientGrants).where(eq(clientGrants.clientUuid, uuid));
       const [ranges] = await db.select({ n: count() }).from(clientIpRanges).where(eq(clientIpRanges.clientUuid, uuid));
       t.same([secrets?.n, grants?.n, ranges?.n], [1, 1, 1], `${id}: one secret, one grant, one IP range`);
@@ -605,14 +609,14 @@ t.test('atomicity: a failed change leaves no event and no half-written row', asy
       t.equal((await tokenRequest(server, id, winner.client_secret)).statusCode, 200, `${id}: the winner's secret works`);
     }
 
-    const orphans = async (table: typeof clientSecrets | typeof clientGrants | typeof clientIpRanges) => {
+    const orphans = async (table: typeof clientCredentials | typeof clientGrants | typeof clientIpRanges) => {
       const [row] = await db
         .select({ n: count() })
         .from(table)
         .where(sql`${table.clientUuid} not in (select ${clients.id} from ${clients})`);
       return row?.n;
     };
-    t.equal(await orphans(clientSecrets), 0, 'no orphan client_secrets');
+    t.equal(await orphans(clientCredentials), 0, 'no orphan client_credentials');
     t.equal(await orphans(clientGrants), 0, 'no orphan client_grants');
     t.equal(await orphans(clientIpRanges), 0, 'no orphan client_ip_ranges');
     const [clientCount] = await db.select({ n: count() }).from(clients);
@@ -621,3 +625,10 @@ t.test('atomicity: a failed change leaves no event and no half-written row', asy
     t.equal(clientCount?.n, (createdCount?.n ?? 0) - (deletedCount?.n ?? 0), 'every client has exactly one client.created event');
   });
 });
+
+/** The credential id a self-identifying secret names. */
+function credentialOf(secret: string): string {
+  const read = readPresentedSecret(secret);
+  if (read.form !== 'named') throw new Error('not a self-identifying secret');
+  return read.credentialId;
+}

@@ -87,7 +87,11 @@ t.test('create: 201 with the resource and a secret shown this once', async (t) =
     [...RESOURCE_FIELDS, 'client_secret'].sort(),
     'the documented fields and client_secret, nothing else',
   );
-  t.match(created.client_secret, /^portier_cs_[A-Za-z0-9_-]{40,}$/, 'the secret has the portier_cs_ prefix');
+  t.match(
+    created.client_secret,
+    /^portier_cred_[0-9A-Za-z]{16}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}$/,
+    'the secret has the portier_cred_ prefix',
+  );
   t.match(created, {
     client_id: 'eaglebe-events',
     name: 'API Eaglebe',
@@ -186,7 +190,7 @@ t.test('duplicate client_id: 409, and the first client is untouched', async (t) 
   t.equal(first.statusCode, 201);
   const second = await server.admin('POST', '/admin/clients', { client_id: 'dup-client', name: 'Second', owner: 'user-2' });
   expectProblem(t, second, 409, 'duplicate');
-  t.notOk(second.body.includes('portier_cs_'), 'no secret in the refusal');
+  t.notOk(second.body.includes('portier_cred_'), 'no secret in the refusal');
   const stored = (await server.admin('GET', '/admin/clients/dup-client')).json() as Resource;
   t.equal(stored.name, 'First');
   t.equal(stored.owner, 'user-1');
@@ -377,7 +381,7 @@ t.test('private_key_jwt clients', async (t) => {
   t.equal(created.statusCode, 201);
   const body = created.json() as Resource;
   t.notOk('client_secret' in body, 'no client_secret for private_key_jwt');
-  t.notOk(created.body.includes('portier_cs_'), 'no secret anywhere in the response');
+  t.notOk(created.body.includes('portier_cred_'), 'no secret anywhere in the response');
   t.equal(body.auth_method, 'private_key_jwt');
   t.same((body.jwks as { keys: unknown[] }).keys, [ecPublic, rsaPublic, edPublic], 'the public JWKS is stored as given');
   const read = (await server.admin('GET', '/admin/clients/jwt-client')).json() as Resource;

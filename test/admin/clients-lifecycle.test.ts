@@ -1,7 +1,7 @@
 import { eq } from 'drizzle-orm';
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
-import { clientSecrets, clients } from '../../src/db/schema.js';
+import { clientCredentials, clients } from '../../src/db/schema.js';
 import { expectInvalid, expectProblem } from '../expect.js';
 import { addService, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
 
@@ -377,7 +377,7 @@ t.test('regenerate secret: the old one stops at once', async (t) => {
   const body = response.json() as { client_id: string; client_secret: string; previous_secret_expires_at: string | null };
   t.same(Object.keys(body).sort(), ['client_id', 'client_secret', 'previous_secret_expires_at']);
   t.equal(body.client_id, 'rotating');
-  t.match(body.client_secret, /^portier_cs_[A-Za-z0-9_-]{40,}$/);
+  t.match(body.client_secret, /^portier_cred_[0-9A-Za-z]{16}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}$/);
   t.not(body.client_secret, original);
   t.equal(body.previous_secret_expires_at, null, 'no grace period by default');
   await expectRefused(t, server, 'rotating', original, 'old secret, at once');
@@ -427,16 +427,18 @@ t.test('regenerate secret with a grace period', async (t) => {
   await expectToken(t, server, 'graceful', a, 'previous secret during its grace period');
   await expectToken(t, server, 'graceful', b, 'new secret');
 
-  // A third secret during the grace period: at most two live, the oldest goes.
+  // A third secret during the grace period: every other secret gets the new grace period,
+  // unless its own ends sooner (each is a credential of its own, see docs/clients.md).
   const second = await server.admin('POST', '/admin/clients/graceful/secret', { previous_secret_valid_for: 3600 });
   t.equal(second.statusCode, 200);
   const c = (second.json() as { client_secret: string }).client_secret;
-  await expectRefused(t, server, 'graceful', a, 'the oldest secret after a third regeneration');
+  await expectToken(t, server, 'graceful', a, 'the oldest secret, in its own grace period still');
   await expectToken(t, server, 'graceful', b, 'the previous secret, now in grace');
   await expectToken(t, server, 'graceful', c, 'the newest secret');
   const client = await get(server, 'graceful');
-  const rows = await server.database.db.select().from(clientSecrets).where(eq(clientSecrets.clientUuid, client.service_account.id));
-  t.equal(rows.length, 2, 'two secrets stored');
+  const rows = await server.database.db.select().from(clientCredentials).where(eq(clientCredentials.clientUuid, client.service_account.id));
+  t.equal(rows.length, 3, 'three secret credentials');
+  t.equal(rows.filter((row) => row.expiresAt === null).length, 1, 'one without an expiry: the newest');
 
   // Regenerating without grace ends both at once.
   const third = await server.admin('POST', '/admin/clients/graceful/secret');
@@ -478,10 +480,10 @@ t.test('regenerate secret for a private_key_jwt client: 409', async (t) => {
   await create(t, server, 'jwt-only', { auth_method: 'private_key_jwt', jwks: { keys: [await exportJWK(publicKey)] } });
   const response = await server.admin('POST', '/admin/clients/jwt-only/secret');
   expectProblem(t, response, 409, 'regenerate');
-  t.notOk(response.body.includes('portier_cs_'), 'no secret in the refusal');
+  t.notOk(response.body.includes('portier_cred_'), 'no secret in the refusal');
   const client = await get(server, 'jwt-only');
-  const rows = await server.database.db.select().from(clientSecrets).where(eq(clientSecrets.clientUuid, client.service_account.id));
-  t.equal(rows.length, 0, 'no secret was stored');
+  const rows = await server.database.db.select().from(clientCredentials).where(eq(clientCredentials.clientUuid, client.service_account.id));
+  t.equal(rows.filter((row) => row.kind === 'secret').length, 0, 'no secret was stored');
   expectProblem(
     t,
     await server.admin('POST', '/admin/clients/jwt-only/secret', { previous_secret_valid_for: 60 }),

@@ -154,7 +154,7 @@ t.test('filters, alone and combined', async (t) => {
   // The items are full resources.
   const [beta] = (await list(t, server, 'name=beta')).items;
   t.match(beta, { client_id: 'beta', owner: 'user-1', status: 'disabled', created_by: rootSub });
-  t.notOk(JSON.stringify(await list(t, server, '')).includes('portier_cs_'), 'no secret in the list');
+  t.notOk(JSON.stringify(await list(t, server, '')).includes('portier_cred_'), 'no secret in the list');
 });
 
 t.test('limit', async (t) => {

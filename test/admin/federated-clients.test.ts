@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import t, { type Test } from 'tap';
-import { auditEvents, clientFederatedIdentities, clientSecrets } from '../../src/db/schema.js';
+import { auditEvents, clientCredentials, clientFederatedIdentities } from '../../src/db/schema.js';
 import type { ClientResource } from '../../src/schemas/clients.js';
 import { expectInvalid, expectProblem } from '../expect.js';
 import { addService, basicAuth, buildWithAdmin, postToken } from '../helpers.js';
@@ -66,7 +66,10 @@ t.test('create: no secret, the identities in the resource, audited', async (t) =
     { ...REPORTER, claims: {} },
   ]);
   t.equal(created.last_used_identity, null);
-  const secrets = await server.database.db.select().from(clientSecrets).where(eq(clientSecrets.clientUuid, created.service_account.id));
+  const secrets = await server.database.db
+    .select()
+    .from(clientCredentials)
+    .where(eq(clientCredentials.clientUuid, created.service_account.id));
   t.same(secrets, [], 'no secret stored');
   const event = (await server.database.db.select().from(auditEvents).where(eq(auditEvents.action, 'client.created'))).find(
     (row) => row.clientId === 'reporter',

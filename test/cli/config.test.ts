@@ -52,7 +52,7 @@ t.test('apply with --secrets-out: the secrets in a 0600 file, not on the termina
   t.equal(applied.code, 0, applied.stderr);
   t.match(applied.stderr, /applied: 4 created, 0 updated, 0 deleted/);
   t.match(applied.stderr, /written to .*secrets\.json \(mode 0600\)/);
-  t.notMatch(applied.stdout, /portier_cs_/, 'no secret on standard output');
+  t.notMatch(applied.stdout, /portier_cs_|portier_cred_/, 'no secret on standard output');
   t.equal(JSON.parse(applied.stdout).changes.length, 4);
   t.equal(statSync(secretsFile).mode & 0o777, 0o600, 'the file is readable by its owner only');
   const secrets = JSON.parse(readFileSync(secretsFile, 'utf8')) as Record<string, string>;
@@ -99,7 +99,7 @@ t.test('without --secrets-out the secrets are printed once; --prune deletes what
   writeFileSync(file, DOCUMENT);
   const applied = await portier('config', 'apply', '--file', file);
   const result = JSON.parse(applied.stdout) as { secrets: Record<string, string> };
-  t.match(result.secrets['vendor-one'], /^portier_cs_/);
+  t.match(result.secrets['vendor-one'], /^portier_cred_/);
   t.match(applied.stderr, /shown this once/);
 
   writeFileSync(file, DOCUMENT.slice(0, DOCUMENT.indexOf('  - client_id: vendor-two')));

@@ -1,16 +1,48 @@
 import { eq } from 'drizzle-orm';
 import t, { type Test } from 'tap';
 import { createClient } from '../../src/clients/clients.js';
+import { addCredential } from '../../src/clients/credentials.js';
 import { ClientDirectory } from '../../src/clients/directory.js';
 import { regenerateSecret } from '../../src/clients/lifecycle.js';
 import type { ClientRecord } from '../../src/clients/record.js';
 import { SecretVerifier } from '../../src/clients/secret-verifier.js';
-import { generateSecret, hashSecret, secretSlot, verifySecret } from '../../src/clients/secrets.js';
-import { clientSecrets } from '../../src/db/schema.js';
+import {
+  generateOpaqueSecret,
+  generateSelfIdentifyingSecret,
+  hashSecret,
+  newCredentialId,
+  secretSlot,
+  storedSecret,
+  verifySecret,
+} from '../../src/clients/secrets.js';
+import type { Db } from '../../src/db/connect.js';
+import { clientCredentials, clients } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import { Admission } from '../../src/protection/admission.js';
 import { rejection } from '../expect.js';
 import { CLI_ACTOR, createTestDatabase, testConfig } from '../helpers.js';
+
+/** Whether the directory finds `presented` to be a live secret of the client. */
+const verifies = (directory: ClientDirectory, record: ClientRecord, presented: string, now: number) =>
+  directory.verifySecret(record, presented, now).then((credentialId) => credentialId !== undefined);
+
+/** Gives vendor-a an opaque secret, as made before self-identifying secrets (and moved over by the migration). */
+async function addOpaqueSecret(db: Db, options: { slot?: 0 | 1 | null; expiresAt?: Date | null } = {}): Promise<string> {
+  const secret = generateOpaqueSecret();
+  const stored = await storedSecret(secret);
+  const [client] = await db.select({ id: clients.id }).from(clients).where(eq(clients.clientId, 'vendor-a'));
+  if (client === undefined) throw new Error('no vendor-a');
+  await db.insert(clientCredentials).values({
+    id: newCredentialId(),
+    clientUuid: client.id,
+    kind: 'secret',
+    ...stored,
+    slot: options.slot === undefined ? stored.slot : options.slot,
+    createdBy: 'migration',
+    expiresAt: options.expiresAt ?? null,
+  });
+  return secret;
+}
 
 // The secret verification cache, without HTTP: a real database, real argon2id, and a count
 // of the argon2id verifications the directory asks for.
@@ -41,131 +73,131 @@ async function setup(t: Test) {
 
 t.test('a returning client pays argon2id once, also when its record is reloaded', async (t) => {
   const { directory, record, secret, argon2 } = await setup(t);
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true);
+  t.equal(await verifies(directory, await record(), secret, Date.now()), true);
   t.equal(argon2.calls, 1, 'the first time costs one verification');
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true);
+  t.equal(await verifies(directory, await record(), secret, Date.now()), true);
   t.equal(argon2.calls, 1, 'the second is recognised by its HMAC');
   directory.invalidate(); // what a change anywhere (the cache generation moving) does
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true);
+  t.equal(await verifies(directory, await record(), secret, Date.now()), true);
   t.equal(argon2.calls, 1, 'after a reload too: the same row with the same hash');
 });
 
 t.test('a wrong secret costs a full verification every time', async (t) => {
   const { directory, record, secret, argon2 } = await setup(t);
-  await directory.verifySecret(await record(), secret, Date.now());
+  await verifies(directory, await record(), secret, Date.now());
   for (let i = 1; i <= 3; i++) {
-    t.equal(await directory.verifySecret(await record(), `${secret}x`, Date.now()), false);
+    t.equal(await verifies(directory, await record(), `${secret}x`, Date.now()), false);
     t.equal(argon2.calls, 1 + WRONG * i);
   }
 });
 
-t.test('a wrong secret costs the same with one live secret, two live secrets and none (an unknown client)', async (t) => {
+t.test('a wrong secret costs one verification with one live secret, five, opaque ones and none (an unknown client)', async (t) => {
   const { db, directory, verifier, record, secret, argon2 } = await setup(t);
   const cost = async (work: () => Promise<unknown>) => {
     const before = argon2.calls;
     await work();
     return argon2.calls - before;
   };
-  // Wrong secrets of both slots: one of them is in the slot of a live secret, one is not.
-  const wrong = [generateSecret(0), generateSecret(1)];
+  const settings = { maxPerClient: 5, secretPrefix: 'portier' };
   const costs = async (label: string, verify: (presented: string) => Promise<unknown>) => {
-    for (const presented of wrong) t.equal(await cost(() => verify(presented)), WRONG, `${label}, slot ${secretSlot(presented)}`);
+    const live = (await record()).secrets.map((one) => one.id);
+    // A wrong secret naming each live credential, one naming none of them, and opaque ones of both slots.
+    const wrong = [...live.map((id) => generateSelfIdentifyingSecret(id)), generateSelfIdentifyingSecret(newCredentialId())];
+    wrong.push(generateOpaqueSecret(0), generateOpaqueSecret(1));
+    for (const presented of wrong) t.equal(await cost(() => verify(presented)), WRONG, `${label}: ${presented.slice(0, 30)}…`);
   };
-  await costs('one live secret', async (presented) => directory.verifySecret(await record(), presented, Date.now()));
-  await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now());
-  directory.invalidate();
-  t.equal((await record()).secrets.length, 2, 'mid-rotation: two live secrets');
-  await costs('two live secrets', async (presented) => directory.verifySecret(await record(), presented, Date.now()));
-  await costs('an unknown client (a dummy verification)', (presented) => verifier.refuse('nobody-here', presented));
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true, 'the previous secret still works in its grace period');
-});
-
-t.test('the two live secrets of a rotation are always in different slots, and both verify', async (t) => {
-  const { db, directory, record, argon2 } = await setup(t);
-  let previous: string | undefined;
-  for (let round = 0; round < 8; round++) {
-    const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now());
-    directory.invalidate();
-    const live = (await record()).secrets;
-    t.same(live.map((secret) => secret.slot).sort(), [0, 1], `round ${round}: slots 0 and 1`);
-    const before = argon2.calls;
-    t.equal(await directory.verifySecret(await record(), clientSecret, Date.now()), true, `round ${round}: the new secret verifies`);
-    if (previous !== undefined)
-      t.equal(await directory.verifySecret(await record(), previous, Date.now()), true, `round ${round}: so does the previous one`);
-    t.ok(argon2.calls - before <= 1, `round ${round}: at one verification each, the previous one remembered`);
-    previous = clientSecret;
+  await costs('one live secret', async (presented) => verifies(directory, await record(), presented, Date.now()));
+  const added: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const { secret: another } = await addCredential(db, 'vendor-a', { kind: 'secret' }, CLI_ACTOR, Date.now(), settings);
+    added.push(another ?? '');
   }
+  directory.invalidate();
+  t.equal((await record()).secrets.length, 5, 'five live secrets');
+  await costs('five live secrets', async (presented) => verifies(directory, await record(), presented, Date.now()));
+  await costs('an unknown client (a dummy verification)', (presented) => verifier.refuse('nobody-here', presented));
+  const current = await record();
+  for (const presented of [secret, ...added]) {
+    t.equal(await cost(() => verifies(directory, current, presented, Date.now())), 1, 'each of the five verifies at one verification');
+  }
+  await db.delete(clientCredentials);
+  await addOpaqueSecret(db, { slot: 0 });
+  await addOpaqueSecret(db, { slot: 1, expiresAt: new Date(Date.now() + 3600_000) });
+  directory.invalidate();
+  await costs('two opaque secrets, as mid-rotation before credentials', async (presented) =>
+    verifies(directory, await record(), presented, Date.now()),
+  );
 });
 
-t.test('a secret made before slots existed still verifies, and learns its slot for the next rotation', async (t) => {
-  const { db, directory, record, secret, argon2 } = await setup(t);
-  await db.update(clientSecrets).set({ slot: null });
+t.test('an opaque secret made before slots existed still verifies, and learns its slot', async (t) => {
+  const { db, directory, record, argon2 } = await setup(t);
+  await db.delete(clientCredentials);
+  const secret = await addOpaqueSecret(db, { slot: null });
   directory.invalidate();
   t.equal((await record()).secrets[0]?.slot, null, 'no slot, as after the migration');
-  t.equal(await directory.verifySecret(await record(), `${secret}x`, Date.now()), false, 'a wrong secret is refused');
+  t.equal(await verifies(directory, await record(), `${secret}x`, Date.now()), false, 'a wrong secret is refused');
   t.equal(argon2.calls, WRONG, 'at the usual cost');
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true, 'the right one verifies, whatever its slot');
+  t.equal(await verifies(directory, await record(), secret, Date.now()), true, 'the right one verifies, whatever its slot');
   // The slot is written in the background.
-  const stored = async () => (await db.select({ slot: clientSecrets.slot }).from(clientSecrets))[0]?.slot;
+  const stored = async () => (await db.select({ slot: clientCredentials.slot }).from(clientCredentials))[0]?.slot;
   for (let i = 0; i < 100 && (await stored()) === null; i++) await new Promise((resolve) => setTimeout(resolve, 20));
   t.equal(await stored(), secretSlot(secret), 'and its slot is recorded');
-  const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now());
-  t.not(secretSlot(clientSecret), secretSlot(secret), 'so the next secret goes into the other slot');
 });
 
-t.test('a rotation from a secret of unknown slot: both secrets verify during the grace period', async (t) => {
-  const { db, directory, record, secret } = await setup(t);
-  await db.update(clientSecrets).set({ slot: null });
+t.test('a rotation from an opaque secret of unknown slot: both secrets verify during the grace period', async (t) => {
+  const { db, directory, record } = await setup(t);
+  await db.delete(clientCredentials);
+  const secret = await addOpaqueSecret(db, { slot: null });
   const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now());
   directory.invalidate();
-  t.equal(await directory.verifySecret(await record(), clientSecret, Date.now()), true, 'the new secret');
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), true, 'the previous one');
+  t.equal(await verifies(directory, await record(), clientSecret, Date.now()), true, 'the new secret');
+  t.equal(await verifies(directory, await record(), secret, Date.now()), true, 'the previous one');
 });
 
 t.test('a regenerated secret: the old one is refused at once, the new one starts unverified', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
-  await directory.verifySecret(await record(), secret, Date.now());
+  await verifies(directory, await record(), secret, Date.now());
   const { clientSecret: newSecret } = await regenerateSecret(db, 'vendor-a', 0, CLI_ACTOR, Date.now());
   directory.invalidate();
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), false, 'the old secret is refused');
+  t.equal(await verifies(directory, await record(), secret, Date.now()), false, 'the old secret is refused');
   t.equal(argon2.calls, 1 + WRONG, 'checked against the new row with argon2id, not waved through');
-  t.equal(await directory.verifySecret(await record(), newSecret, Date.now()), true);
+  t.equal(await verifies(directory, await record(), newSecret, Date.now()), true);
   t.equal(argon2.calls, 2 + WRONG, 'the new secret is verified once');
-  t.equal(await directory.verifySecret(await record(), newSecret, Date.now()), true);
+  t.equal(await verifies(directory, await record(), newSecret, Date.now()), true);
   t.equal(argon2.calls, 2 + WRONG, 'and then remembered');
 });
 
 t.test('a remembered secret is bound to the hash it verified against', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
-  await directory.verifySecret(await record(), secret, Date.now());
-  const [row] = await db.select({ id: clientSecrets.id }).from(clientSecrets);
+  await verifies(directory, await record(), secret, Date.now());
+  const [row] = await db.select({ id: clientCredentials.id }).from(clientCredentials);
   if (row === undefined) throw new Error('no secret row');
   // The same row, another hash (nothing in Portier does this, but the cache must not care).
   await db
-    .update(clientSecrets)
+    .update(clientCredentials)
     .set({ hash: await hashSecret('another secret entirely') })
-    .where(eq(clientSecrets.id, row.id));
+    .where(eq(clientCredentials.id, row.id));
   directory.invalidate();
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), false, 'the old secret no longer verifies');
+  t.equal(await verifies(directory, await record(), secret, Date.now()), false, 'the old secret no longer verifies');
   t.equal(argon2.calls, 1 + WRONG);
 });
 
 t.test('a grace-period secret is refused once it expires, remembered or not', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
-  await directory.verifySecret(await record(), secret, Date.now());
+  await verifies(directory, await record(), secret, Date.now());
   const { previousSecretExpiresAt } = await regenerateSecret(db, 'vendor-a', 60, CLI_ACTOR, Date.now());
   directory.invalidate();
   const expiry = Date.parse(previousSecretExpiresAt ?? '');
-  t.equal(await directory.verifySecret(await record(), secret, expiry - 1000), true, 'within the grace period');
+  t.equal(await verifies(directory, await record(), secret, expiry - 1000), true, 'within the grace period');
   t.equal(argon2.calls, 1, 'still remembered: the same row and hash');
-  t.equal(await directory.verifySecret(await record(), secret, expiry + 1), false, 'after it');
+  t.equal(await verifies(directory, await record(), secret, expiry + 1), false, 'after it');
 });
 
 t.test('a client without live secrets still costs what a wrong secret costs', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
-  await db.delete(clientSecrets);
+  await db.delete(clientCredentials);
   directory.invalidate();
-  t.equal(await directory.verifySecret(await record(), secret, Date.now()), false);
+  t.equal(await verifies(directory, await record(), secret, Date.now()), false);
   t.equal(argon2.calls, WRONG, 'a dummy verification');
 });
 
@@ -200,7 +232,7 @@ async function setupHeld(t: Test) {
 t.test('parallel verifications of the right secret are one argon2id run', async (t) => {
   const { directory, record, secret, argon2, release } = await setupHeld(t);
   const client = await record();
-  const answers = Promise.all(Array.from({ length: 20 }, () => directory.verifySecret(client, secret, Date.now())));
+  const answers = Promise.all(Array.from({ length: 20 }, () => verifies(directory, client, secret, Date.now())));
   await new Promise((resolve) => setImmediate(resolve));
   release();
   t.same(await answers, Array(20).fill(true), 'all twenty verify');
@@ -212,9 +244,9 @@ t.test('wrong secrets gain nothing from the merge', async (t) => {
   const client = await record();
 
   // Another secret than the one in flight is never answered by it: each is checked on its own.
-  const right = directory.verifySecret(client, secret, Date.now());
-  const wrong = Array.from({ length: 5 }, (_, i) => directory.verifySecret(client, `${secret}${i}`, Date.now()));
-  const sameWrong = directory.verifySecret(client, `${secret}0`, Date.now());
+  const right = verifies(directory, client, secret, Date.now());
+  const wrong = Array.from({ length: 5 }, (_, i) => verifies(directory, client, `${secret}${i}`, Date.now()));
+  const sameWrong = verifies(directory, client, `${secret}0`, Date.now());
   await new Promise((resolve) => setImmediate(resolve));
   release();
   t.equal(await right, true, 'the right secret verifies');
@@ -224,7 +256,7 @@ t.test('wrong secrets gain nothing from the merge', async (t) => {
 
   // A failure is not kept: the same wrong secret again costs a verification every time.
   for (let i = 1; i <= 3; i++) {
-    const again = directory.verifySecret(client, `${secret}0`, Date.now());
+    const again = verifies(directory, client, `${secret}0`, Date.now());
     await new Promise((resolve) => setImmediate(resolve));
     release();
     t.equal(await again, false);
@@ -256,10 +288,10 @@ t.test('admission still applies to distinct secrets; a merged request takes no p
   const directory = new ClientDirectory(db, verifier);
   const client = await directory.find('vendor-a');
   if (client === undefined) throw new Error('client not found');
-  const merged = Array.from({ length: 10 }, () => directory.verifySecret(client, secret, Date.now()));
-  const queued = directory.verifySecret(client, `${secret}-other`, Date.now());
+  const merged = Array.from({ length: 10 }, () => verifies(directory, client, secret, Date.now()));
+  const queued = verifies(directory, client, `${secret}-other`, Date.now());
   t.same(admission.load, { running: 1, waiting: 1 }, 'ten of the same secret hold one place; another secret waits');
-  const refused = await rejection(directory.verifySecret(client, `${secret}-third`, Date.now()));
+  const refused = await rejection(verifies(directory, client, `${secret}-third`, Date.now()));
   t.equal((refused as Error).name, 'Overloaded', 'a third distinct secret finds the queue full');
   open();
   t.same(await Promise.all(merged), Array(10).fill(true));

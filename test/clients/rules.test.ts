@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { generateClientId, isValidClientId } from '../../src/clients/rules.js';
-import { generateSecret, hashSecret, SECRET_PREFIX, verifySecret } from '../../src/clients/secrets.js';
+import { generateOpaqueSecret, hashSecret, OPAQUE_SECRET_PREFIX, verifySecret } from '../../src/clients/secrets.js';
 import { decryptAtRest, encryptAtRest } from '../../src/lib/crypto.js';
 import { isAddressAllowed, normalizeCidr, parseNetworks } from '../../src/lib/networks.js';
 import { CLIENT_ID_PATTERN } from '../../src/schemas/common.js';
@@ -149,32 +149,32 @@ t.test('isAddressAllowed', async (t) => {
   t.notOk(isAddressAllowed('2001:db8:1::1', networks));
 });
 
-t.test('generateSecret', async (t) => {
+t.test('generateOpaqueSecret (the form of secrets made before self-identifying ones)', async (t) => {
   const secrets = new Set<string>();
   for (let i = 0; i < 1000; i++) {
-    const secret = generateSecret();
+    const secret = generateOpaqueSecret();
     if (!/^portier_cs_[A-Za-z0-9_-]{43}$/.test(secret)) t.fail(`unexpected secret shape ${secret}`);
     secrets.add(secret);
   }
   t.equal(secrets.size, 1000, 'a thousand secrets are all different');
-  const secret = generateSecret();
-  t.equal(SECRET_PREFIX, 'portier_cs_');
+  const secret = generateOpaqueSecret();
+  t.equal(OPAQUE_SECRET_PREFIX, 'portier_cs_');
   t.ok(secret.startsWith('portier_cs_'), 'prefixed for secret scanners');
-  const body = secret.slice(SECRET_PREFIX.length);
+  const body = secret.slice(OPAQUE_SECRET_PREFIX.length);
   t.equal(body.length, 43, '43 base64url characters (32 bytes)');
   t.match(body, /^[A-Za-z0-9_-]+$/, 'base64url, no padding');
   t.equal(Buffer.from(body, 'base64url').length, 32, 'decodes to 32 random bytes');
 });
 
 t.test('hashSecret and verifySecret', async (t) => {
-  const secret = generateSecret();
+  const secret = generateOpaqueSecret();
   const hash = await hashSecret(secret);
   t.match(hash, /^\$argon2id\$/, 'an argon2id PHC string');
   t.notOk(hash.includes(secret), 'the hash does not contain the secret');
   t.equal(await verifySecret(hash, secret), true, 'the right secret verifies');
   t.equal(await verifySecret(hash, `${secret}x`), false, 'a longer secret does not');
   t.equal(await verifySecret(hash, secret.slice(0, -1)), false, 'a shorter secret does not');
-  t.equal(await verifySecret(hash, generateSecret()), false, 'another secret does not');
+  t.equal(await verifySecret(hash, generateOpaqueSecret()), false, 'another secret does not');
   t.equal(await verifySecret(hash, ''), false, 'the empty secret does not');
 
   const again = await hashSecret(secret);

@@ -6,7 +6,7 @@ import { createClient } from '../../src/clients/clients.js';
 import { applyConfig, exportConfig } from '../../src/config-as-code/apply.js';
 import { ConfigDocumentError, checkDocument, parseDocumentText } from '../../src/config-as-code/document.js';
 import type { Database } from '../../src/db/connect.js';
-import { auditEvents, clientSecrets, clients, trustedIssuers } from '../../src/db/schema.js';
+import { auditEvents, clientCredentials, clients, trustedIssuers } from '../../src/db/schema.js';
 import { createTrustedIssuer } from '../../src/federation/trusted-issuers.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import type { CreateClientInput } from '../../src/schemas/clients.js';
@@ -65,7 +65,7 @@ function workload(clientId: string, issuer: string): CreateClientInput & { clien
 async function snapshot(database: Database) {
   return {
     document: await exportConfig(database.db, Date.now()),
-    secrets: await database.db.select().from(clientSecrets).orderBy(clientSecrets.id),
+    secrets: await database.db.select().from(clientCredentials).orderBy(clientCredentials.id),
     audit: (await database.db.select().from(auditEvents)).length,
   };
 }
@@ -97,14 +97,14 @@ t.test('create, then the same document again: no change, no new secret', async (
     { op: 'create', kind: 'client', id: 'partner', fields: ['name', 'owner', 'auth_method', 'jwks', 'ip_ranges'] },
   ]);
   t.same(Object.keys(first.secrets), ['vendor'], 'a secret for the new secret client only');
-  t.match(first.secrets.vendor, /^portier_cs_/);
+  t.match(first.secrets.vendor, /^portier_cred_/);
   const [vendor] = await database.db.select().from(clients).where(eq(clients.clientId, 'vendor'));
   t.equal(vendor?.managed, true, 'marked managed');
-  const secretsBefore = await database.db.select().from(clientSecrets);
+  const secretsBefore = await database.db.select().from(clientCredentials);
 
   const again = await apply(database, document);
   t.same(again, { applied: true, changes: [], secrets: {} }, 'the same document again changes nothing');
-  t.same(await database.db.select().from(clientSecrets), secretsBefore, 'and regenerates no secret');
+  t.same(await database.db.select().from(clientCredentials), secretsBefore, 'and regenerates no secret');
   // The jwk was given with its kid and alg; the ip range as an address: both are kept in
   // their stored form (the kid-less members jose exports, a /32), which is still no change.
   const reordered = { services: [{ ...EVENTS, scopes: ['events:write', 'events:read'] }], clients: document.clients };
@@ -114,7 +114,7 @@ t.test('create, then the same document again: no change, no new secret', async (
 t.test('updates change what differs, leave out what is left out, and keep the secrets', async (t) => {
   const database = await prepared(t);
   const created = await apply(database, { services: [EVENTS], clients: [{ ...VENDOR, roles: ['reader'], description: 'first' }] });
-  const secretsBefore = await database.db.select().from(clientSecrets);
+  const secretsBefore = await database.db.select().from(clientCredentials);
   const result = await apply(database, {
     services: [{ ...EVENTS, name: 'Events API' }],
     // description left out: it stays as it is.
@@ -125,7 +125,7 @@ t.test('updates change what differs, leave out what is left out, and keep the se
     { op: 'update', kind: 'client', id: 'vendor', fields: ['roles', 'expires_at'] },
   ]);
   t.same(result.secrets, {});
-  t.same(await database.db.select().from(clientSecrets), secretsBefore, 'the secret is the one made at creation');
+  t.same(await database.db.select().from(clientCredentials), secretsBefore, 'the secret is the one made at creation');
   const exported = await exportConfig(database.db, Date.now());
   t.match(
     exported.clients?.find((client) => client.client_id === 'vendor'),
@@ -145,7 +145,7 @@ t.test('updates change what differs, leave out what is left out, and keep the se
     clients: [{ client_id: 'switcher', name: 'S', owner: 'o', auth_method: 'client_secret', jwks: null }],
   });
   t.same(switched.changes, [{ op: 'update', kind: 'client', id: 'switcher', fields: ['auth_method', 'jwks'] }]);
-  t.match(switched.secrets.switcher, /^portier_cs_/);
+  t.match(switched.secrets.switcher, /^portier_cred_/);
 
   // An apply acts as an admin, who may pass a client on to another owner.
   const passedOn = await apply(database, {
@@ -316,7 +316,7 @@ t.test('changes are audited with the actor, and the apply as a whole too', async
       { op: 'create', kind: 'client', id: 'vendor' },
     ],
   });
-  t.notMatch(JSON.stringify(events), /portier_cs_/, 'no secret in the audit trail');
+  t.notMatch(JSON.stringify(events), /portier_cs_|portier_cred_/, 'no secret in the audit trail');
 });
 
 t.test('two applies at once take turns: the second sees what the first made', async (t) => {
@@ -326,7 +326,7 @@ t.test('two applies at once take turns: the second sees what the first made', as
   const results = [one, two].sort((a, b) => b.changes.length - a.changes.length);
   t.equal(results[0]?.changes.length, 3, 'one of them made everything');
   t.same(results[1], { applied: true, changes: [], secrets: {} }, 'the other found it made');
-  t.equal((await database.db.select().from(clientSecrets)).length, 2, 'one secret per client');
+  t.equal((await database.db.select().from(clientCredentials)).length, 2, 'one secret per client');
 });
 
 t.test('an export applied to a fresh instance exports the same', async (t) => {

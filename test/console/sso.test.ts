@@ -128,7 +128,7 @@ t.test('people in the console, signed in through the identity provider', { skip:
     await page.getByRole('button', { name: 'Create client' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.waitFor();
-    t.match(await dialog.getByTestId('client-secret').innerText(), /^portier_cs_/, 'the secret, once');
+    t.match(await dialog.getByTestId('client-secret').innerText(), /^portier_cred_/, 'the secret, once');
     await dialog.getByRole('button', { name: 'Close' }).click();
     await dialog.getByRole('button', { name: 'Yes, close' }).click();
     await page.getByRole('heading', { name: 'Alice’s shop' }).waitFor();

@@ -1,8 +1,10 @@
 import { count } from 'drizzle-orm';
 import t from 'tap';
+import { newCredentialId } from '../../src/clients/secrets.js';
 import type { Database } from '../../src/db/connect.js';
 import {
   BATCH_SIZE,
+  CREDENTIAL_KEPT_DAYS,
   type PruneReport,
   pruneExpired,
   RETENTION_INTERVAL_MS,
@@ -10,7 +12,7 @@ import {
   RetentionJob,
   type Timers,
 } from '../../src/db/retention.js';
-import { auditEvents, clientSecrets, clients, consoleSessions, quotaCounts, revokedTokens, usedJwtIds } from '../../src/db/schema.js';
+import { auditEvents, clientCredentials, clients, consoleSessions, quotaCounts, revokedTokens, usedJwtIds } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import { build, captureLogs, createTestDatabase, eventually, runCli, testConfig } from '../helpers.js';
 
@@ -45,11 +47,26 @@ async function seed(database: Database, now: number): Promise<void> {
   ]);
   const [client] = await db.insert(clients).values({ clientId: 'c1', name: 'C', owner: 'o', createdBy: 'test' }).returning();
   if (client === undefined) throw new Error('no client');
-  await db.insert(clientSecrets).values([
-    { clientUuid: client.id, hash: 'current', expiresAt: null },
-    { clientUuid: client.id, hash: 'in-grace', expiresAt: new Date(now + 3600_000) },
-    { clientUuid: client.id, hash: 'grace-over', expiresAt: new Date(now - 1000) },
-  ]);
+  // Expired and revoked credentials are listed for CREDENTIAL_KEPT_DAYS, then pruned.
+  const kept = CREDENTIAL_KEPT_DAYS * 86_400_000;
+  const credential = (hash: string, expiresAt: Date | null, revokedAt: Date | null = null) => ({
+    id: newCredentialId(),
+    clientUuid: client.id,
+    kind: 'secret' as const,
+    hash,
+    createdBy: 'test',
+    expiresAt,
+    revokedAt,
+    revokedReason: revokedAt === null ? null : ('removed' as const),
+  });
+  await db
+    .insert(clientCredentials)
+    .values([
+      credential('current', null),
+      credential('in-grace', new Date(now + 3600_000)),
+      credential('expired-lately', new Date(now - 1000)),
+      credential('grace-over', new Date(now - kept - 1000)),
+    ]);
 }
 
 async function rows(database: Database) {
@@ -58,7 +75,7 @@ async function rows(database: Database) {
     audit: (await db.select({ action: auditEvents.action }).from(auditEvents).orderBy(auditEvents.at)).map((row) => row.action),
     revoked: (await db.select({ jti: revokedTokens.jti }).from(revokedTokens)).map((row) => row.jti),
     jwtIds: (await db.select({ jti: usedJwtIds.jti }).from(usedJwtIds)).map((row) => row.jti),
-    secrets: (await db.select({ hash: clientSecrets.hash }).from(clientSecrets)).map((row) => row.hash).sort(),
+    secrets: (await db.select({ hash: clientCredentials.hash }).from(clientCredentials)).map((row) => row.hash ?? '').sort(),
   };
 }
 
@@ -67,12 +84,12 @@ t.test('each rule deletes what is past its time, and nothing else', async (t) =>
   const now = Date.now();
   await seed(database, now);
   const report = await pruneExpired(database, { now, auditRetentionDays: 365 });
-  t.same(report, { audit_events: 2, revoked_tokens: 1, used_jwt_ids: 1, client_secrets: 1 });
+  t.same(report, { audit_events: 2, revoked_tokens: 1, used_jwt_ids: 1, client_credentials: 1 });
   t.same(await rows(database), {
     audit: ['client.updated', 'token.denied'],
     revoked: ['live'],
     jwtIds: ['live'],
-    secrets: ['current', 'in-grace'],
+    secrets: ['current', 'expired-lately', 'in-grace'],
   });
   t.same(await pruneExpired(database, { now, auditRetentionDays: 365 }), {}, 'a second run finds nothing');
 });
@@ -171,7 +188,7 @@ t.test('one instance at a time: while another holds the lock, a run stops and de
     audit_events: 2,
     revoked_tokens: 1,
     used_jwt_ids: 1,
-    client_secrets: 1,
+    client_credentials: 1,
   });
 });
 
@@ -231,7 +248,7 @@ t.test('the job: at start, then hourly; a failed run (database down) is tried ag
     async () => clock.delays(),
     (delays) => delays.length > 0,
   );
-  t.same(pruned, [{ audit_events: 2, revoked_tokens: 1, used_jwt_ids: 1, client_secrets: 1 }], 'the first run pruned');
+  t.same(pruned, [{ audit_events: 2, revoked_tokens: 1, used_jwt_ids: 1, client_credentials: 1 }], 'the first run pruned');
   t.same(clock.delays(), [RETENTION_INTERVAL_MS], 'the next run is an hour later');
 
   // The database goes away: the run fails, is reported, and is tried again a minute later.
@@ -254,8 +271,9 @@ t.test('the job: at start, then hourly; a failed run (database down) is tried ag
     async () => clock.delays(),
     (delays) => delays.length > 0,
   );
-  // Two days on, what was still live at the first run has expired too.
-  t.same(pruned.at(-1), { audit_events: 1, revoked_tokens: 2, used_jwt_ids: 1, client_secrets: 1 }, 'the retry pruned');
+  // Two days on, what was still live at the first run has expired too (a credential that
+  // expired since is still listed, for CREDENTIAL_KEPT_DAYS).
+  t.same(pruned.at(-1), { audit_events: 1, revoked_tokens: 2, used_jwt_ids: 1 }, 'the retry pruned');
   t.same(clock.delays(), [RETENTION_INTERVAL_MS], 'and the hourly rhythm resumes');
 
   await driven.stop();
@@ -278,7 +296,7 @@ t.test('the server prunes at start, on its own', async (t) => {
     async () => logs.lines().find((entry) => entry.msg === 'retention: expired rows deleted'),
     (found) => found !== undefined,
   );
-  t.same(line?.deleted, { audit_events: 2, revoked_tokens: 1, used_jwt_ids: 1, client_secrets: 1 }, 'and logged what went');
+  t.same(line?.deleted, { audit_events: 2, revoked_tokens: 1, used_jwt_ids: 1, client_credentials: 1 }, 'and logged what went');
 });
 
 t.test('portier prune deletes now, with AUDIT_RETENTION_DAYS from the environment', async (t) => {
@@ -288,7 +306,7 @@ t.test('portier prune deletes now, with AUDIT_RETENTION_DAYS from the environmen
   const env = { ISSUER: 'http://portier.test', LOG_LEVEL: 'warn', AUDIT_RETENTION_DAYS: '30' };
   const first = await runCli(database, ['prune'], env);
   t.equal(first.code, 0, first.stderr);
-  t.same(JSON.parse(first.stdout), { deleted: { audit_events: 3, revoked_tokens: 1, used_jwt_ids: 1, client_secrets: 1 } });
+  t.same(JSON.parse(first.stdout), { deleted: { audit_events: 3, revoked_tokens: 1, used_jwt_ids: 1, client_credentials: 1 } });
   t.match(first.stderr, /deleted 6 expired row\(s\)/);
   const again = await runCli(database, ['prune'], env);
   t.same(JSON.parse(again.stdout), { deleted: {} }, 'nothing left to delete');

@@ -489,9 +489,13 @@ t.test('admin API: jwks or jwks_uri, and switching a client between methods', as
   const basicOld = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('switcher', firstSecret) });
   t.equal(basicOld.statusCode, 401, 'the old secret no longer works');
   t.equal((await postToken(server.app, assertionForm(await makeAssertion(signer, 'switcher')))).statusCode, 200, 'an assertion does');
-  const { clientSecrets } = await import('../../src/db/schema.js');
+  const { clientCredentials } = await import('../../src/db/schema.js');
   const uuid = (toJwt.json() as { service_account: { id: string } }).service_account.id;
-  t.same(await server.database.db.select().from(clientSecrets).where(eq(clientSecrets.clientUuid, uuid)), [], 'no secret is stored');
+  t.same(
+    (await server.database.db.select().from(clientCredentials).where(eq(clientCredentials.clientUuid, uuid))).map((row) => row.kind),
+    ['public_key'],
+    'no secret is stored: its one credential is its key',
+  );
 
   // One key source replaces the other.
   const toUri = await server.admin('PATCH', '/admin/clients/switcher', { jwks_uri: 'https://keys.example/switcher.json' });
@@ -515,7 +519,7 @@ t.test('admin API: jwks or jwks_uri, and switching a client between methods', as
   t.equal(toSecret.statusCode, 200, 'switched to client_secret');
   const body = toSecret.json() as { client_secret?: string; jwks: unknown; jwks_uri: unknown; auth_method: string };
   t.match(body, { auth_method: 'client_secret', jwks: null, jwks_uri: null });
-  t.match(body.client_secret, /^portier_cs_/, 'a new secret in the answer');
+  t.match(body.client_secret, /^portier_cred_/, 'a new secret in the answer');
   const read = (await server.admin('GET', '/admin/clients/switcher')).json() as Record<string, unknown>;
   t.notOk('client_secret' in read, 'and never again');
   const basicNew = await postToken(
@@ -580,7 +584,7 @@ t.test('CLI: create with --jwks, switch with --auth-method', async (t) => {
     stderr,
   );
   t.match(JSON.parse(stdout), { client_id: 'cli-jwt', auth_method: 'private_key_jwt', jwks: { keys: [{ kid: 'k1' }] } });
-  t.notOk(stdout.includes('portier_cs_'), 'no secret printed');
+  t.notOk(stdout.includes('portier_cred_'), 'no secret printed');
   server.app.portier.generation.changed();
   t.equal((await postToken(server.app, assertionForm(await makeAssertion(signer, 'cli-jwt')))).statusCode, 200, 'the client authenticates');
 
@@ -588,7 +592,7 @@ t.test('CLI: create with --jwks, switch with --auth-method', async (t) => {
   t.match(stderr, /\/jwks_uri/);
   t.equal(await portier('clients', 'update', 'cli-jwt', '--auth-method', 'client_secret'), 0, stderr);
   const secret = stdout.trim().split('\n').pop() ?? '';
-  t.match(secret, /^portier_cs_/, 'the new secret is printed last on stdout');
+  t.match(secret, /^portier_cred_/, 'the new secret is printed last on stdout');
   server.app.portier.generation.changed();
   const res = await postToken(server.app, { grant_type: 'client_credentials' }, { authorization: basicAuth('cli-jwt', secret) });
   t.equal(res.statusCode, 200, 'and works');

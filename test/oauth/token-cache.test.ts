@@ -1,7 +1,7 @@
 import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import t, { type Test } from 'tap';
 import { deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../../src/clients/lifecycle.js';
-import { clientSecrets } from '../../src/db/schema.js';
+import { clientCredentials } from '../../src/db/schema.js';
 import { addClient, addService, basicAuth, build, CLI_ACTOR, eventually, postToken, type TestServer } from '../helpers.js';
 
 // The token endpoint caches clients and remembers verified secrets. These tests check,
@@ -68,9 +68,9 @@ t.test('regenerated secret with a grace period: both work until the grace ends (
 
   // The grace period ends: move the old secret's expiry into the past.
   await db
-    .update(clientSecrets)
+    .update(clientCredentials)
     .set({ expiresAt: sql`now() - interval '1 second'` })
-    .where(and(eq(clientSecrets.clientUuid, client.uuid), isNotNull(clientSecrets.expiresAt)));
+    .where(and(eq(clientCredentials.clientUuid, client.uuid), isNotNull(clientCredentials.expiresAt)));
   changed(server);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'old secret after the grace');
   t.equal((await ask(server, client.clientId, fresh)).statusCode, 200, 'new secret still works');

@@ -111,7 +111,7 @@ t.test('operators: only their own clients, and another’s answers 404 to everyt
   // Their own: every change works.
   t.equal((await alice('POST', '/admin/clients/alice-one/enable')).statusCode, 200);
   t.equal((await alice('PATCH', '/admin/clients/alice-one', { description: 'mine' })).statusCode, 200);
-  t.match((await alice('POST', '/admin/clients/alice-one/secret')).json(), { client_secret: /^portier_cs_/ });
+  t.match((await alice('POST', '/admin/clients/alice-one/secret')).json(), { client_secret: /^portier_cred_/ });
   t.equal((await alice('DELETE', '/admin/clients/alice-one')).statusCode, 204);
 });
 
@@ -128,7 +128,7 @@ t.test('operators create clients for themselves, granting self-service services 
     owner: 'alice@example.com',
     created_by: `${IDP}#alice`,
     created_by_name: 'Alice Operator',
-    client_secret: /^portier_cs_/,
+    client_secret: /^portier_cred_/,
   });
   t.equal((await alice('POST', '/admin/clients', { client_id: 'alice-named', name: 'Named', owner: 'alice@example.com' })).statusCode, 201);
 

@@ -6,6 +6,7 @@ import '../admin/clients-lifecycle.test.js';
 import '../admin/clients-list.test.js';
 import '../admin/clients-validation.test.js';
 import '../admin/config.test.js';
+import '../admin/credentials.test.js';
 import '../admin/effects.test.js';
 import '../admin/federated-clients.test.js';
 import '../admin/openapi.test.js';

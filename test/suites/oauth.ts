@@ -4,6 +4,7 @@ import '../clients/concurrency.test.js';
 import '../clients/directory.test.js';
 import '../clients/identities.test.js';
 import '../clients/rules.test.js';
+import '../clients/secret-shape.test.js';
 import '../keys/encryption.test.js';
 import '../keys/jws.test.js';
 import '../keys/rotation.test.js';

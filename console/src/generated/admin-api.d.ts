@@ -2148,6 +2148,641 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/clients/{client_id}/credentials": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            credentials: {
+                                /** @description Stable, public: `cred_` and 16 letters or digits. A self-identifying secret contains it. */
+                                id: string;
+                                /** @enum {string} */
+                                kind: "secret" | "public_key";
+                                description: string;
+                                /** Format: date-time */
+                                created_at: string;
+                                /** @description Who added it, as `created_by` of a client; `migration` for credentials made from earlier secrets and keys. */
+                                created_by: string;
+                                created_by_name: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description null: never.
+                                 */
+                                expires_at: string | null;
+                                /**
+                                 * Format: date-time
+                                 * @description Within 60 s of use.
+                                 */
+                                last_used_at: string | null;
+                                /** @enum {string} */
+                                status: "active" | "expired" | "revoked";
+                                /** Format: date-time */
+                                revoked_at: string | null;
+                                /** @enum {string|null} */
+                                revoked_reason: "removed" | "leaked" | null;
+                                /** @description It lives longer than the maximum lifetime now set for the client (CREDENTIAL_MAX_LIFETIME_DAYS, its services): made before the limit, it keeps working. */
+                                over_policy: boolean;
+                                /** @description public_key: the key id, if the key has one. */
+                                kid?: string | null;
+                                /** @description public_key: the algorithm, if the key names one. */
+                                alg?: string | null;
+                                /** @description public_key: its JWK thumbprint (RFC 7638, SHA-256). */
+                                thumbprint?: string;
+                                /** @description public_key: the public JWK as stored. */
+                                jwk?: {
+                                    [key: string]: unknown;
+                                };
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** @description At most MAX_CREDENTIALS_PER_CLIENT live credentials (5 here): one more is 409. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        kind: "secret" | "public_key";
+                        description?: string;
+                        /** Format: date-time */
+                        expires_at?: string | null;
+                        jwk?: {
+                            kty: string;
+                            kid?: string;
+                            alg?: string;
+                            /** @enum {string} */
+                            use?: "sig";
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        /** @description A PEM public key (SPKI) or X.509 certificate. */
+                        pem?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Stable, public: `cred_` and 16 letters or digits. A self-identifying secret contains it. */
+                            id: string;
+                            /** @enum {string} */
+                            kind: "secret" | "public_key";
+                            description: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** @description Who added it, as `created_by` of a client; `migration` for credentials made from earlier secrets and keys. */
+                            created_by: string;
+                            created_by_name: string | null;
+                            /**
+                             * Format: date-time
+                             * @description null: never.
+                             */
+                            expires_at: string | null;
+                            /**
+                             * Format: date-time
+                             * @description Within 60 s of use.
+                             */
+                            last_used_at: string | null;
+                            /** @enum {string} */
+                            status: "active" | "expired" | "revoked";
+                            /** Format: date-time */
+                            revoked_at: string | null;
+                            /** @enum {string|null} */
+                            revoked_reason: "removed" | "leaked" | null;
+                            /** @description It lives longer than the maximum lifetime now set for the client (CREDENTIAL_MAX_LIFETIME_DAYS, its services): made before the limit, it keeps working. */
+                            over_policy: boolean;
+                            /** @description public_key: the key id, if the key has one. */
+                            kid?: string | null;
+                            /** @description public_key: the algorithm, if the key names one. */
+                            alg?: string | null;
+                            /** @description public_key: its JWK thumbprint (RFC 7638, SHA-256). */
+                            thumbprint?: string;
+                            /** @description public_key: the public JWK as stored. */
+                            jwk?: {
+                                [key: string]: unknown;
+                            };
+                            /** @description kind secret: shown this once; only a hash is stored. */
+                            secret?: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/clients/{client_id}/credentials/{credential_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** @description Refused from the next request on, on every instance within a second. */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    client_id: string;
+                    credential_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/credentials/revoke-leaked": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Revokes the credentials whose secrets are listed (`[{"token", "type", "url", "source"}]`, as GitHub secret scanning sends them), at once, audited as credential.leaked. Each token gets an outcome; none is echoed. */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": ({
+                        token: string;
+                        type?: string;
+                        url?: string;
+                        source?: string;
+                    } & {
+                        [key: string]: unknown;
+                    })[];
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description One per token, in the order sent. */
+                            results: {
+                                /** @description The credential the token is a secret of; never the token. */
+                                credential_id: string | null;
+                                client_id: string | null;
+                                /** @enum {string} */
+                                outcome: "revoked" | "already_revoked" | "unknown" | "ill_formed";
+                            }[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+                /** @description Default Response */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            type: string;
+                            title: string;
+                            status: number;
+                            detail: string;
+                            errors?: {
+                                path: string;
+                                message: string;
+                            }[];
+                            clients?: string[];
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/services": {
         parameters: {
             query?: never;
@@ -2187,6 +2822,7 @@ export interface paths {
                                 };
                                 self_service_roles: string[];
                                 self_service_max_access_token_ttl: number | null;
+                                credential_max_lifetime_days: number | null;
                                 /** Format: date-time */
                                 created_at: string;
                                 /** Format: date-time */
@@ -2225,6 +2861,8 @@ export interface paths {
                         self_service_roles?: string[];
                         /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
                         self_service_max_access_token_ttl?: number | null;
+                        /** @description The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own. */
+                        credential_max_lifetime_days?: number | null;
                     };
                 };
             };
@@ -2251,6 +2889,7 @@ export interface paths {
                             };
                             self_service_roles: string[];
                             self_service_max_access_token_ttl: number | null;
+                            credential_max_lifetime_days: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2401,6 +3040,7 @@ export interface paths {
                             };
                             self_service_roles: string[];
                             self_service_max_access_token_ttl: number | null;
+                            credential_max_lifetime_days: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -2653,6 +3293,8 @@ export interface paths {
                         self_service_roles?: string[];
                         /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
                         self_service_max_access_token_ttl?: number | null;
+                        /** @description The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own. */
+                        credential_max_lifetime_days?: number | null;
                     };
                 };
             };
@@ -2679,6 +3321,7 @@ export interface paths {
                             };
                             self_service_roles: string[];
                             self_service_max_access_token_ttl: number | null;
+                            credential_max_lifetime_days: number | null;
                             /** Format: date-time */
                             created_at: string;
                             /** Format: date-time */
@@ -4259,6 +4902,8 @@ export interface paths {
                                 self_service_roles?: string[];
                                 /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
                                 self_service_max_access_token_ttl?: number | null;
+                                /** @description The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own. */
+                                credential_max_lifetime_days?: number | null;
                             }[];
                             trusted_issuers?: {
                                 id: string;
@@ -4539,6 +5184,8 @@ export interface paths {
                             self_service_roles?: string[];
                             /** @description The longest access_token_ttl (seconds) operators may give their own clients granted this service (a self-service one). Null: token lifetimes are for admins. */
                             self_service_max_access_token_ttl?: number | null;
+                            /** @description The longest a new credential of a client granted this service may live, in days; with CREDENTIAL_MAX_LIFETIME_DAYS, the smallest that applies wins. Null: no limit of its own. */
+                            credential_max_lifetime_days?: number | null;
                         }[];
                         trusted_issuers?: {
                             id: string;

@@ -1,9 +1,10 @@
 import { errors as joseErrors } from 'jose';
 import { certificateMatches, certificateShows, findClientsByCertificate, isCertificateMethod } from '../../clients/certificates.js';
 import type { ClientDirectory } from '../../clients/directory.js';
-import type { ClientRecord } from '../../clients/record.js';
+import type { ClientRecord, RegisteredKey } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
 import type { SecretVerifier } from '../../clients/secret-verifier.js';
+import { readPresentedSecret } from '../../clients/secrets.js';
 import type { Db } from '../../db/connect.js';
 import { isDatabaseUnavailable } from '../../db/errors.js';
 import type { Clock } from '../../lib/clock.js';
@@ -47,10 +48,15 @@ export interface AuthenticationContext {
   remoteJwks: RemoteJwks;
   /** The trusted issuers whose tokens federated clients sign in with. */
   federation: TrustedIssuerCache;
+  /** SECRET_PREFIX: how self-identifying secrets start (see clients/secrets.ts). */
+  secretPrefix: string;
 }
 
-/** An authenticated client; for one that signed in with its platform's JWT, which identity it was. */
-export type Authentication = { client: ClientRecord; identity?: undefined } | FederatedAuthentication;
+/**
+ * An authenticated client, and the credential it used (a secret or a registered key; none
+ * for a jwks_uri); for one that signed in with its platform's JWT, which identity it was.
+ */
+export type Authentication = { client: ClientRecord; credentialId: string | undefined; identity?: undefined } | FederatedAuthentication;
 
 /**
  * Authenticates the client, or throws. In order:
@@ -72,14 +78,11 @@ export async function authenticateClient(
     const authentication =
       credentials.method === 'federated'
         ? await checkFederatedAssertion(ctx, credentials, callerIp)
-        : {
-            client:
-              credentials.method === 'private_key_jwt'
-                ? await checkAssertion(ctx, credentials, callerIp)
-                : credentials.method === 'certificate'
-                  ? await checkCertificate(ctx, credentials, callerIp)
-                  : await checkCredentials(ctx, credentials, callerIp),
-          };
+        : credentials.method === 'private_key_jwt'
+          ? await checkAssertion(ctx, credentials, callerIp)
+          : credentials.method === 'certificate'
+            ? { client: await checkCertificate(ctx, credentials, callerIp), credentialId: undefined }
+            : await checkCredentials(ctx, credentials, callerIp);
     ctx.budgets.succeeded(credentials.clientId, callerIp);
     return authentication;
   } catch (error) {
@@ -90,14 +93,17 @@ export async function authenticateClient(
 
 /**
  * Checks the credentials, or throws InvalidClient. Every failure costs the same argon2id
- * work as a wrong secret (see SecretVerifier) and looks the same to the caller; the reason
- * is in the error's private detail.
+ * work as a wrong secret (see SecretVerifier) and looks the same to the caller, but two
+ * that no secret of the client could pass, decided without looking at any: a
+ * self-identifying secret whose checksum or prefix is wrong (before any lookup), and one
+ * naming a credential the client never had. The reason, with the credential id a secret
+ * names, is in the error's private detail.
  */
 async function checkCredentials(
   ctx: AuthenticationContext,
   credentials: Extract<ClientCredentials, { clientSecret: string }>,
   callerIp: string,
-): Promise<ClientRecord> {
+): Promise<{ client: ClientRecord; credentialId: string }> {
   const fail = async (detail: string, client?: ClientRecord): Promise<never> => {
     await ctx.verifier.refuse(credentials.clientId, credentials.clientSecret.slice(0, MAX_CREDENTIAL_LENGTH));
     const error = new InvalidClient(detail);
@@ -110,6 +116,11 @@ async function checkCredentials(
   if (!isValidClientId(credentials.clientId)) return fail('not a well-formed client_id');
   if (credentials.clientSecret === '') return fail('empty secret');
   if (credentials.clientSecret.length > MAX_CREDENTIAL_LENGTH) return fail('secret too long');
+  // A typo or a forgery: refused before any database or argon2 work (the failure budget
+  // still counts it). The checksum is public knowledge, so its refusal tells nothing.
+  const read = readPresentedSecret(credentials.clientSecret, ctx.secretPrefix);
+  if (read.form === 'forged') throw new InvalidClient(read.problem);
+  const named = read.form === 'named' ? ` (credential ${read.credentialId})` : '';
 
   // Whatever the lookup found, argon2 would refuse this one (queue full): answer that now,
   // without the database query (see ClientDirectory.mayNeedArgon2).
@@ -123,7 +134,8 @@ async function checkCredentials(
   // is recognised: otherwise an outsider holding the right secret would be answered faster
   // than one holding a wrong secret, and learn that the secret is good.
   if (found.record !== undefined && refusal(found.record, callerIp, now) === undefined) {
-    if (ctx.directory.recognise(found.record, credentials.clientSecret, now)) return found.record;
+    const recognised = ctx.directory.recognise(found.record, credentials.clientSecret, now);
+    if (recognised !== undefined) return { client: found.record, credentialId: recognised };
   }
   if (ctx.verifier.full) throw new Overloaded('too much verification work queued');
   // Every other outcome costs one argon2id verification and one database lookup, so that
@@ -133,11 +145,18 @@ async function checkCredentials(
   const client = found.fromCache ? await reloaded(ctx, credentials.clientId, found.record) : found.record;
   if (client === undefined) return fail('unknown client');
   const refused = refusal(client, callerIp, now);
-  if (refused !== undefined) return fail(refused, client);
-  if (!(await ctx.directory.verifySecret(client, credentials.clientSecret, now))) {
-    throw new InvalidClient(wrongSecretReason(client, credentials, now)).concerns({ clientId: client.clientId });
+  if (refused !== undefined) return fail(`${refused}${named}`, client);
+  // A credential of another client (or of none): no secret of this one can match. One
+  // this client had (removed, revoked, expired) is verified against a dummy hash below,
+  // costing what a wrong secret costs.
+  if (read.form === 'named' && !client.credentialIds.has(read.credentialId)) {
+    throw new InvalidClient(`secret of a credential this client does not have${named}`).concerns({ clientId: client.clientId });
   }
-  return client;
+  const credentialId = await ctx.directory.verifySecret(client, credentials.clientSecret, now, read);
+  if (credentialId === undefined) {
+    throw new InvalidClient(`${wrongSecretReason(client, credentials, now)}${named}`).concerns({ clientId: client.clientId });
+  }
+  return { client, credentialId };
 }
 
 /** Why a client may not authenticate with a secret now, whatever secret it presents; undefined when it may. */
@@ -190,7 +209,7 @@ async function checkAssertion(
   ctx: AuthenticationContext,
   credentials: Extract<ClientCredentials, { method: 'private_key_jwt' }>,
   callerIp: string,
-): Promise<ClientRecord> {
+): Promise<{ client: ClientRecord; credentialId: string | undefined }> {
   const { assertion, clientId } = credentials;
   const reject = (detail: string, client?: ClientRecord): never => {
     const error = new InvalidClient(detail);
@@ -224,7 +243,7 @@ async function checkAssertion(
     key =
       client.jwksUri !== null
         ? await ctx.remoteJwks.getKey({ jwksUri: client.jwksUri }, unverified.header)
-        : await registeredKeys(client)(unverified.header);
+        : await registeredKeys(client, now)(unverified.header);
   } catch (error) {
     if (error instanceof JwksFetchError) return refuse(error.message, client);
     if (error instanceof joseErrors.JWKSNoMatchingKey)
@@ -250,19 +269,34 @@ async function checkAssertion(
     if (error instanceof AssertionRejected) return reject(error.message, client);
     throw error;
   }
-  return client;
+  return { client, credentialId: client.jwksUri === null ? keyUsed(liveKeys(client, now), unverified.header.kid) : undefined };
 }
 
-/** The imported key set of each cached record: made once, gone with the record. */
-const keySets = new WeakMap<ClientRecord, ClientKeySet>();
+function liveKeys(client: ClientRecord, now: number): RegisteredKey[] {
+  return client.publicKeys.filter((key) => key.expiresAt === null || key.expiresAt > now);
+}
 
-/** The client's registered keys, as jose selects among them (see clientKeySet; one match or none). */
-function registeredKeys(client: ClientRecord): ClientKeySet {
-  let keys = keySets.get(client);
-  if (keys === undefined) {
-    keys = clientKeySet(client.jwks ?? { keys: [] });
-    keySets.set(client, keys);
-  }
+/** The credential of the key an assertion was verified with: the only live key, or the one of its kid. */
+function keyUsed(keys: RegisteredKey[], kid: unknown): string | undefined {
+  if (keys.length === 1) return keys[0]?.id;
+  const matching = keys.filter((key) => key.jwk.kid !== undefined && key.jwk.kid === kid);
+  return matching.length === 1 ? matching[0]?.id : undefined;
+}
+
+/**
+ * The imported key set of each cached record, with the time it holds until (the first
+ * expiry of a key in it): made once, gone with the record, made again when a key expires.
+ */
+const keySets = new WeakMap<ClientRecord, { keys: ClientKeySet; until: number }>();
+
+/** The client's live registered keys, as jose selects among them (see clientKeySet; one match or none). */
+function registeredKeys(client: ClientRecord, now: number): ClientKeySet {
+  const cached = keySets.get(client);
+  if (cached !== undefined && now < cached.until) return cached.keys;
+  const live = liveKeys(client, now);
+  const keys = clientKeySet({ keys: live.map((key) => key.jwk) });
+  const until = Math.min(Number.POSITIVE_INFINITY, ...live.flatMap((key) => (key.expiresAt === null ? [] : [key.expiresAt])));
+  keySets.set(client, { keys, until });
   return keys;
 }
 

@@ -110,6 +110,8 @@ export class TrustedIssuerCache {
 /** A client that signed in with a platform's JWT, and which of its identities it was. */
 export interface FederatedAuthentication {
   client: ClientRecord;
+  /** A federated client holds no credential of its own. */
+  credentialId?: undefined;
   identity: FederatedIdentityUse;
 }
 

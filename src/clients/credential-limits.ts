@@ -1,0 +1,18 @@
+import { eq } from 'drizzle-orm';
+import type { DbOrTx } from '../db/connect.js';
+import { clientGrants, services } from '../db/schema.js';
+
+/**
+ * The longest a credential of the client may live, in days: the smallest of
+ * CREDENTIAL_MAX_LIFETIME_DAYS and the credential_max_lifetime_days of the services it is
+ * granted; undefined when none sets one.
+ */
+export async function maxLifetimeDays(db: DbOrTx, clientUuid: string, settings: { maxLifetimeDays?: number | undefined }) {
+  const rows = await db
+    .select({ days: services.credentialMaxLifetimeDays })
+    .from(clientGrants)
+    .innerJoin(services, eq(services.id, clientGrants.serviceId))
+    .where(eq(clientGrants.clientUuid, clientUuid));
+  const limits = [settings.maxLifetimeDays, ...rows.map((row) => row.days)].filter((days): days is number => typeof days === 'number');
+  return limits.length > 0 ? Math.min(...limits) : undefined;
+}
