@@ -8,6 +8,7 @@ import { authenticateAdmin } from './auth.js';
 import { clientActionRoutes } from './client-actions.js';
 import { clientRoutes } from './clients.js';
 import { configRoutes } from './config.js';
+import { eventRoutes } from './events.js';
 import { keyRoutes } from './keys.js';
 import { sendProblem } from './problems.js';
 import { serviceRoutes } from './services.js';
@@ -63,6 +64,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(trustedIssuerRoutes);
   await app.register(keyRoutes);
   await app.register(auditRoutes);
+  await app.register(eventRoutes);
   await app.register(configRoutes);
   await app.register(sessionRoutes);
 };

@@ -4,6 +4,7 @@ import {
   bigserial,
   boolean,
   check,
+  customType,
   index,
   integer,
   jsonb,
@@ -16,6 +17,9 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 import { AUTH_METHODS, KEY_STATUSES, PERSON_ROLES, type QuotaMode } from '../schemas/enums.js';
+
+/** PostgreSQL's 64-bit transaction id, read as its decimal text (it outgrows a JS number in theory). */
+const xid8 = customType<{ data: string; driverData: string }>({ dataType: () => 'xid8' });
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 const updatedAt = () => timestamp('updated_at', { withTimezone: true }).notNull().defaultNow();
@@ -285,12 +289,24 @@ export const auditEvents = pgTable(
     details: jsonb('details').notNull().default(sql`'{}'::jsonb`),
     /** How many identical events this row stands for (throttled token denials). */
     count: integer('count').notNull().default(1),
+    /**
+     * The row as an event (events/cloud-events.ts): its CloudEvents `id`, which receivers
+     * deduplicate on. Random, so that an id tells nothing about how many events there are.
+     */
+    eventId: uuid('event_id').notNull().defaultRandom(),
+    /**
+     * The transaction that wrote the row (pg_current_xact_id()). Events are served in
+     * (tx_id, id) order and only from transactions older than every one still open, so a
+     * cursor never moves past an event that commits later (events/list.ts).
+     */
+    txId: xid8('tx_id').notNull().default(sql`pg_current_xact_id()`),
   },
   (t) => [
     index('audit_events_client_idx').on(t.clientId, t.id),
     index('audit_events_action_idx').on(t.action, t.id),
     // Retention finds the events past AUDIT_RETENTION_DAYS by it (db/retention.ts).
     index('audit_events_at_idx').on(t.at),
+    index('audit_events_tx_idx').on(t.txId, t.id),
     // Summaries of refused token requests list the client_ids they name (audit/denials.ts):
     // a client's history finds them through this.
     index('audit_events_named_clients_idx').using('gin', sql`(${t.details} -> 'client_ids')`),

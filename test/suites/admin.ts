@@ -14,3 +14,4 @@ import '../admin/trusted-issuers.test.js';
 import '../admin/unstorable-input.test.js';
 import '../cli/issuers.test.js';
 import '../config-as-code/apply.test.js';
+import '../events/events.test.js';
