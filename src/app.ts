@@ -87,6 +87,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     portier.retention.start();
     portier.usage.start();
     portier.quotas.start();
+    portier.deliveries.start();
     // Discovery now, so that a provider that cannot be reached shows in the log at start;
     // nothing waits for it (see people/oidc.ts).
     portier.people?.provider
@@ -109,6 +110,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       portier.retention.stop(),
       portier.usage.stop(),
       portier.quotas.stop(),
+      portier.deliveries.stop(),
     ]);
   });
 

@@ -9,6 +9,8 @@ import { GenerationWatcher } from './db/generation.js';
 import { RetentionJob } from './db/retention.js';
 import { services } from './db/schema.js';
 import { loadConsoleCookieKey, loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
+import { WebhookSender } from './events/sender.js';
+import { DeliveryWorker } from './events/worker.js';
 import { KeyCache } from './keys/cache.js';
 import { rotationSettings } from './keys/settings.js';
 import { Cached } from './lib/cached.js';
@@ -65,6 +67,8 @@ export interface Portier {
   quotas: QuotaTracker;
   /** The issuance hook, when TOKEN_HOOK_URL is set (policy/hook.ts). */
   hook: IssuanceHook | undefined;
+  /** Sends the webhooks' deliveries (events/worker.ts). */
+  deliveries: DeliveryWorker;
 }
 
 declare module 'fastify' {
@@ -171,6 +175,19 @@ export async function createPortier(config: Config, database: Database, logger: 
     usage,
     quotas,
     hook,
+    deliveries: new DeliveryWorker(
+      db,
+      new WebhookSender(config.webhooks),
+      { ...config.webhooks, keyEncryptionKey: config.keyEncryptionKey, source: config.issuer },
+      clock,
+      {
+        attempted: (result, lag) => {
+          metrics.webhookDeliveries.inc({ result });
+          if (lag !== undefined) metrics.webhookDeliveryLag.observe(lag);
+        },
+        error: logError('webhook deliveries: reading or recording them failed; trying again in a second'),
+      },
+    ),
   };
 }
 

@@ -71,6 +71,9 @@ function staleAfter(event: ChangeEvent): StaleEntry[] | null {
     case 'session':
       return [{ topic: 'sessions' }];
     case 'config':
+    // Webhooks and notices are cached nowhere: the delivery workers read them from the database.
+    case 'webhook':
+    case 'credential':
       return null;
     default:
       return [];

@@ -15,3 +15,4 @@ import '../admin/unstorable-input.test.js';
 import '../cli/issuers.test.js';
 import '../config-as-code/apply.test.js';
 import '../events/events.test.js';
+import '../events/webhooks.test.js';
