@@ -88,6 +88,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     portier.usage.start();
     portier.quotas.start();
     portier.deliveries.start();
+    portier.notices.start();
     // Discovery now, so that a provider that cannot be reached shows in the log at start;
     // nothing waits for it (see people/oidc.ts).
     portier.people?.provider
@@ -111,6 +112,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       portier.usage.stop(),
       portier.quotas.stop(),
       portier.deliveries.stop(),
+      portier.notices.stop(),
     ]);
   });
 

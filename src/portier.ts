@@ -9,6 +9,7 @@ import { GenerationWatcher } from './db/generation.js';
 import { RetentionJob } from './db/retention.js';
 import { services } from './db/schema.js';
 import { loadConsoleCookieKey, loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
+import { NoticeJob, type NoticeSettings } from './events/notices.js';
 import { WebhookSender } from './events/sender.js';
 import { DeliveryWorker } from './events/worker.js';
 import { KeyCache } from './keys/cache.js';
@@ -69,6 +70,8 @@ export interface Portier {
   hook: IssuanceHook | undefined;
   /** Sends the webhooks' deliveries (events/worker.ts). */
   deliveries: DeliveryWorker;
+  /** Notices about expiring, expired and dormant clients, at start and hourly (events/notices.ts). */
+  notices: NoticeJob;
 }
 
 declare module 'fastify' {
@@ -175,6 +178,10 @@ export async function createPortier(config: Config, database: Database, logger: 
     usage,
     quotas,
     hook,
+    notices: new NoticeJob(db, noticeSettings(config), clock, {
+      onGiven: (given) => logger.info({ given }, 'notices given'),
+      onError: logError('notices: the check failed; trying again in a minute'),
+    }),
     deliveries: new DeliveryWorker(
       db,
       new WebhookSender(config.webhooks),
@@ -189,6 +196,11 @@ export async function createPortier(config: Config, database: Database, logger: 
       },
     ),
   };
+}
+
+/** The notices' settings (events/notices.ts), from the configuration; the CLI's `portier notices` uses them too. */
+export function noticeSettings(config: Config): NoticeSettings {
+  return { ...config.notices, consoleUrl: `${config.issuer}/console`, email: config.smtp.url !== undefined };
 }
 
 /**

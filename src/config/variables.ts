@@ -31,6 +31,7 @@ import {
   MAX_TOKEN_TTL,
   MIN_TOKEN_TTL,
 } from '../schemas/limits.js';
+import { NOTICES, SMTP, WEBHOOKS } from './events.js';
 import { aes256Key, clientId, clientSecret, issuerUrl, type PemFile, pemFile, postgresUrl, trustProxy } from './formats.js';
 import {
   BadValue,
@@ -335,29 +336,10 @@ export const SETTINGS = {
       unit: 'milliseconds',
     }),
   },
-  /** Webhooks (events/deliveries.ts): an admin chooses the URL, so they are fenced in like a jwks_uri. */
-  webhooks: {
-    allowPrivate: boolean({
-      name: 'WEBHOOK_ALLOW_PRIVATE',
-      doc: '`true` lets a webhook URL resolve to loopback, private, link-local and other non-public addresses (and be `http://` on loopback); only for receivers inside your own network (see [Webhooks](events.md#webhooks))',
-      default: false,
-    }),
-    timeoutMs: integer({
-      name: 'WEBHOOK_TIMEOUT',
-      doc: 'milliseconds a delivery (connect, TLS, answer) may take before it counts as failed and is tried again',
-      default: 5000,
-      min: 100,
-      max: 60_000,
-      unit: 'milliseconds',
-    }),
-    maxAttempts: integer({
-      name: 'WEBHOOK_MAX_ATTEMPTS',
-      doc: 'attempts at one delivery (backing off from about 10 s, over about a day at the default) before it is `failed` and the webhook goes on with the next event',
-      default: 15,
-      min: 1,
-      max: 30,
-    }),
-  },
+  /** Webhooks, notices and their email (config/events.ts). */
+  webhooks: WEBHOOKS,
+  notices: NOTICES,
+  smtp: SMTP,
   dpopNonce: boolean({
     name: 'DPOP_NONCE',
     doc: '`true`: DPoP proofs at the token endpoint must carry a nonce the server issued (RFC 9449 §8; see [DPoP](dpop.md))',

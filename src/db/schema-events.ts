@@ -69,3 +69,40 @@ export const webhookDeliveries = pgTable(
     index('webhook_deliveries_event_idx').on(t.auditEventId),
   ],
 );
+
+/**
+ * The notices already given (events/notices.ts), one row each, so that each is given once
+ * however many instances run the check and however often: its key names the notice, the
+ * client and what it was about (the expiry date, the last use), e.g.
+ * `credential.expiring:<client uuid>:<expires_at>:7`.
+ */
+export const noticesGiven = pgTable('notices_given', {
+  key: text('key').primaryKey(),
+  givenAt: timestamp('given_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * An email notice to a client's owner (events/mail.ts), written with the notice's event in
+ * one transaction, and sent by any instance's mail worker as deliveries are: claimed with
+ * SKIP LOCKED, leased, retried with backoff.
+ */
+export const emailDeliveries = pgTable(
+  'email_deliveries',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    auditEventId: bigint('audit_event_id', { mode: 'number' })
+      .notNull()
+      .references(() => auditEvents.id, { onDelete: 'cascade' }),
+    recipient: text('recipient').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] })
+      .notNull()
+      .default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }),
+    leaseUntil: timestamp('lease_until', { withTimezone: true }),
+    lastError: text('last_error'),
+    createdAt: createdAt(),
+    finishedAt: timestamp('finished_at', { withTimezone: true }),
+  },
+  (t) => [index('email_deliveries_pending_idx').on(t.id).where(sql`${t.status} = 'pending'`)],
+);
