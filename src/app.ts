@@ -89,6 +89,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     portier.quotas.start();
     portier.deliveries.start();
     portier.notices.start();
+    portier.mail?.start();
     // Discovery now, so that a provider that cannot be reached shows in the log at start;
     // nothing waits for it (see people/oidc.ts).
     portier.people?.provider
@@ -113,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       portier.quotas.stop(),
       portier.deliveries.stop(),
       portier.notices.stop(),
+      portier.mail?.stop(),
     ]);
   });
 

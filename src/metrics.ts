@@ -91,6 +91,14 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Email notices to owners (events/mail.ts): each attempt's result. */
+  readonly emailNotices = new Counter({
+    name: 'portier_email_notices_total',
+    help: 'Attempts at sending email notices, by result (sent; retry: failed, tried again later; failed: the last attempt failed)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portier_' });
   }

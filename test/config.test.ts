@@ -84,7 +84,7 @@ t.test("defaults are those of the configuration page's table", async (t) => {
     tokenQuota: { perHour: undefined, perDay: undefined, mode: 'enforce' },
     webhooks: { allowPrivate: false, timeoutMs: 5000, maxAttempts: 15 },
     notices: { expiryNoticeDays: [30, 7, 1], dormantClientDays: 90, dormantClientAction: 'notify' },
-    smtp: { url: undefined, from: 'portier@localhost' },
+    smtp: { url: undefined, from: 'portier@localhost', ca: undefined },
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -162,6 +162,7 @@ t.test('every variable is read', async (t) => {
     DORMANT_CLIENT_ACTION: 'disable',
     SMTP_URL: 'smtps://mailer:pw@mail.example.com:465',
     SMTP_FROM: 'Portier <portier@example.com>',
+    SMTP_CA_FILE: caFile,
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -217,7 +218,7 @@ t.test('every variable is read', async (t) => {
     tokenQuota: { perHour: 1000, perDay: 20000, mode: 'log' },
     webhooks: { allowPrivate: true, timeoutMs: 2000, maxAttempts: 5 },
     notices: { expiryNoticeDays: [14, 7], dormantClientDays: 30, dormantClientAction: 'disable' },
-    smtp: { url: 'smtps://mailer:pw@mail.example.com:465', from: 'Portier <portier@example.com>' },
+    smtp: { url: 'smtps://mailer:pw@mail.example.com:465', from: 'Portier <portier@example.com>', ca: { file: caFile, pem: FAKE_PEM } },
   });
   t.throws(
     () => loadConfig({ CREDENTIAL_EXPIRY_NOTICE_DAYS: '30,0' }),

@@ -2,6 +2,7 @@
  * The variables of events (src/events/): webhooks, notices and their email. Declared as in
  * variables.ts (see there), which puts these tables into the configuration.
  */
+import { pemFile } from './formats.js';
 import { BadValue, boolean, choice, computed, custom, integer, nonEmpty, unset } from './kinds.js';
 
 /** Webhooks (events/deliveries.ts): an admin chooses the URL, so they are fenced in like a jwks_uri. */
@@ -83,6 +84,13 @@ export const SMTP = {
     values: 'an address, optionally with a name',
     default: computed('`portier@` and the host of `ISSUER`', (env): string => `portier@${issuerHost(env.ISSUER)}`),
     parse: (value): string => value,
+  }),
+  ca: custom({
+    name: 'SMTP_CA_FILE',
+    doc: "CA certificate(s) trusted for the SMTP server's TLS certificate, besides Node's own (a relay with a certificate of your own CA)",
+    values: 'a PEM file',
+    default: unset(),
+    parse: pemFile,
   }),
 };
 

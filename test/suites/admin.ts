@@ -15,5 +15,6 @@ import '../admin/unstorable-input.test.js';
 import '../cli/issuers.test.js';
 import '../config-as-code/apply.test.js';
 import '../events/events.test.js';
+import '../events/mail.test.js';
 import '../events/notices.test.js';
 import '../events/webhooks.test.js';
