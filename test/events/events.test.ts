@@ -22,6 +22,19 @@ async function events(t: Test, server: Server, query: Record<string, string> = {
   return response.json() as Page;
 }
 
+/**
+ * The page once it holds `count` events: an event is served once every transaction older
+ * than it has ended on the whole PostgreSQL server (other tests' too), so it may come a
+ * moment after its change.
+ */
+async function eventsWhen(t: Test, server: Server, query: Record<string, string>, count: number): Promise<Page> {
+  return eventually(
+    () => events(t, server, query),
+    (page) => page.items.length >= count,
+    20_000,
+  );
+}
+
 t.test('every change is a CloudEvent, oldest first, by cursor', async (t) => {
   const server = await buildWithAdmin(t);
   const start = await events(t, server);
@@ -29,7 +42,7 @@ t.test('every change is a CloudEvent, oldest first, by cursor', async (t) => {
   t.equal(created.statusCode, 201);
   t.equal((await server.admin('POST', '/admin/clients/eaglebe/disable')).statusCode, 200);
 
-  const page = await events(t, server, start.next_cursor === null ? {} : { after: start.next_cursor });
+  const page = await eventsWhen(t, server, start.next_cursor === null ? {} : { after: start.next_cursor }, 2);
   t.same(
     page.items.map((event) => event.type),
     ['dev.portier.client.created', 'dev.portier.client.disabled'],
@@ -63,9 +76,9 @@ t.test('types filter by type, prefix and *; bad ones are 400', async (t) => {
   const server = await buildWithAdmin(t);
   await server.admin('POST', '/admin/services', { id: 'ledger', name: 'Ledger', audience: 'https://ledger.example', scopes: ['read'] });
   await server.admin('POST', '/admin/clients', { client_id: 'eaglebe', name: 'Eaglebe', owner: 'user-1' });
-  const clientsOnly = await events(t, server, { types: 'dev.portier.client.*' });
+  const clientsOnly = await eventsWhen(t, server, { types: 'dev.portier.client.*' }, 2);
   t.ok(clientsOnly.items.length > 0 && clientsOnly.items.every((event) => event.type.startsWith('dev.portier.client.')));
-  const exact = await events(t, server, { types: 'dev.portier.service.created, dev.portier.nothing.here' });
+  const exact = await eventsWhen(t, server, { types: 'dev.portier.service.created, dev.portier.nothing.here' }, 1);
   t.same(
     exact.items.map((event) => event.type),
     ['dev.portier.service.created'],
@@ -129,7 +142,7 @@ t.test('an event committed after a later one is not skipped by the cursor', asyn
   t.same(whileOpen.items, [], 'nothing is served past a transaction still open');
   release();
   await slow;
-  const page = await events(t, server, start.next_cursor === null ? {} : { after: start.next_cursor });
+  const page = await eventsWhen(t, server, start.next_cursor === null ? {} : { after: start.next_cursor }, 2);
   t.same(
     page.items.map((event) => event.data.client_id),
     ['slow', 'fast'],

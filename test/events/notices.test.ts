@@ -1,5 +1,5 @@
 import t from 'tap';
-import { buildWithAdmin } from '../helpers.js';
+import { buildWithAdmin, eventually } from '../helpers.js';
 
 // Notices on the test clock: a client's expiry noticed on the right days (the nearest day
 // due only, once each), its expiry, a dormant client (disabled with
@@ -20,6 +20,19 @@ async function noticeEvents(
 ): Promise<Array<{ type: string; subject?: string; data: { details: Record<string, unknown> } }>> {
   const response = await admin(server, 'GET', '/admin/events?types=dev.portier.credential.*,dev.portier.client.dormant&limit=200');
   return (response.json() as { items: Array<{ type: string; subject?: string; data: { details: Record<string, unknown> } }> }).items;
+}
+
+/**
+ * The notice events once there are `count` of them: /admin/events serves an event once
+ * every transaction older than it has ended, on the whole PostgreSQL server (other tests'
+ * too), so it may come a moment after the notice was given.
+ */
+async function noticeEventsWhen(server: Server, count: number) {
+  return eventually(
+    () => noticeEvents(server),
+    (events) => events.length >= count,
+    20_000,
+  );
 }
 
 function summary(events: Awaited<ReturnType<typeof noticeEvents>>): string[] {
@@ -46,7 +59,7 @@ t.test('expiry notices on the days configured, the nearest one due, once each', 
   const { notices } = server.app.portier;
 
   t.match(await notices.run(), { expiring: 1, expired: 0 });
-  t.same(summary(await noticeEvents(server)), ['credential.expiring tomorrow 1'], 'a day left: the 1-day notice only');
+  t.same(summary(await noticeEventsWhen(server, 1)), ['credential.expiring tomorrow 1'], 'a day left: the 1-day notice only');
   t.match(await notices.run(), { expiring: 0, expired: 0 }, 'not again');
 
   server.clock.advance(10 * DAY + 3600_000);
@@ -58,7 +71,7 @@ t.test('expiry notices on the days configured, the nearest one due, once each', 
   server.clock.advance(DAY);
   await notices.run();
   await notices.run();
-  t.same(summary(await noticeEvents(server)), [
+  t.same(summary(await noticeEventsWhen(server, 6)), [
     'credential.expiring tomorrow 1',
     'credential.expiring later 30',
     'credential.expired tomorrow',
@@ -94,7 +107,7 @@ t.test('a dormant client: noticed once until used again, disabled with DORMANT_C
   const disabled = await admin(server, 'GET', '/admin/audit-events?action=client.disabled&client_id=idle');
   t.match(disabled.json(), { items: [{ actor: { client_id: 'system' } }] }, 'the disable is audited');
   t.match((await admin(server, 'GET', '/admin/clients/root-admin')).json(), { status: 'active' }, 'the bootstrap admin stays');
-  t.same(summary(await noticeEvents(server)), ['client.dormant idle 90']);
+  t.same(summary(await noticeEventsWhen(server, 1)), ['client.dormant idle 90']);
 });
 
 t.test('two instances checking at once give each notice once', async (t) => {
@@ -111,5 +124,5 @@ t.test('two instances checking at once give each notice once', async (t) => {
   }
   const [a, b] = await Promise.all([first.app.portier.notices.run(), second.app.portier.notices.run()]);
   t.equal((a?.expiring ?? 0) + (b?.expiring ?? 0), 5);
-  t.equal((await noticeEvents(first)).length, 5);
+  t.equal((await noticeEventsWhen(first, 5)).length, 5);
 });
