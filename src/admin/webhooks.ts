@@ -16,7 +16,8 @@ import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from '.
 export const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, config } = app.portier;
   const tags = ['webhooks'];
-  const settings: WebhookSettings = { allowPrivate: config.webhooks.allowPrivate, keyEncryptionKey: config.keyEncryptionKey };
+  // Read when a request comes, as every route reads app.portier.
+  const settings = (): WebhookSettings => ({ allowPrivate: config.webhooks.allowPrivate, keyEncryptionKey: config.keyEncryptionKey });
   inArea(app, 'events');
 
   app.post(
@@ -25,7 +26,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
       bodyLimit: ADMIN_BODY_LIMIT,
       schema: { tags, security: secured, body: hooks.createWebhookBody, response: { 201: hooks.webhookWithSecret, ...problems } },
     },
-    async (request, reply) => reply.status(201).send(await createWebhook(db, request.body, actor(request), settings)),
+    async (request, reply) => reply.status(201).send(await createWebhook(db, request.body, actor(request), settings())),
   );
 
   app.get('/webhooks', { schema: { tags, security: secured, response: { 200: hooks.webhookList, ...problems } } }, async () => ({
@@ -50,7 +51,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: hooks.webhookResource, ...problems },
       },
     },
-    async (request) => updateWebhook(db, request.params.id, request.body, actor(request), settings),
+    async (request) => updateWebhook(db, request.params.id, request.body, actor(request), settings()),
   );
 
   app.delete(
@@ -65,7 +66,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.post(
     '/webhooks/:id/secret',
     { schema: { tags, security: secured, params: hooks.webhookParams, response: { 200: hooks.webhookSecret, ...problems } } },
-    async (request) => regenerateWebhookSecret(db, request.params.id, actor(request), settings),
+    async (request) => regenerateWebhookSecret(db, request.params.id, actor(request), settings()),
   );
 
   app.get(
