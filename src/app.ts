@@ -98,6 +98,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     portier.retention.start();
     portier.usage.start();
     portier.quotas.start();
+    portier.deliveries.start();
+    portier.notices.start();
+    portier.mail?.start();
     // Discovery now, so that a provider that cannot be reached shows in the log at start;
     // nothing waits for it (see people/oidc.ts).
     portier.people?.provider
@@ -121,6 +124,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       portier.retention.stop(),
       portier.usage.stop(),
       portier.quotas.stop(),
+      portier.deliveries.stop(),
+      portier.notices.stop(),
+      portier.mail?.stop(),
     ]);
   });
 

@@ -83,6 +83,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Webhook deliveries (events/worker.ts): each attempt's result. */
+  readonly webhookDeliveries = new Counter({
+    name: 'portier_webhook_deliveries_total',
+    help: 'Attempts at webhook deliveries, by result (delivered; retry: failed, tried again later; failed: the last attempt failed; lost_lease: another instance took it over)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveryLag = new Histogram({
+    name: 'portier_webhook_delivery_lag_seconds',
+    help: 'Time from an event to its delivery to a webhook',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 21_600, 86_400],
+    registers: [this.registry],
+  });
+
+  /** Email notices to owners (events/mail.ts): each attempt's result. */
+  readonly emailNotices = new Counter({
+    name: 'portier_email_notices_total',
+    help: 'Attempts at sending email notices, by result (sent; retry: failed, tried again later; failed: the last attempt failed)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'portier_' });
   }

@@ -10,6 +10,10 @@ import { GenerationWatcher } from './db/generation.js';
 import { RetentionJob } from './db/retention.js';
 import { services } from './db/schema.js';
 import { loadConsoleCookieKey, loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
+import { MailWorker } from './events/mail.js';
+import { NoticeJob, type NoticeSettings } from './events/notices.js';
+import { WebhookSender } from './events/sender.js';
+import { DeliveryWorker } from './events/worker.js';
 import { KeyCache } from './keys/cache.js';
 import { rotationSettings } from './keys/settings.js';
 import { Cached } from './lib/cached.js';
@@ -69,6 +73,12 @@ export interface Portier {
   quotas: QuotaTracker;
   /** The issuance hook, when TOKEN_HOOK_URL is set (policy/hook.ts). */
   hook: IssuanceHook | undefined;
+  /** Sends the webhooks' deliveries (events/worker.ts). */
+  deliveries: DeliveryWorker;
+  /** Notices about expiring, expired and dormant clients, at start and hourly (events/notices.ts). */
+  notices: NoticeJob;
+  /** Sends email notices to owners, with SMTP_URL (events/mail.ts). */
+  mail: MailWorker | undefined;
 }
 
 declare module 'fastify' {
@@ -116,6 +126,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     if (changes.touches('sessions')) people?.sessions.invalidate();
   });
   const { usage, quotas, hook } = createPolicy(config, db, clock, metrics, repeatedLog);
+  const { mail, notices, deliveries } = createEvents(config, db, clock, metrics, repeatedLog, logger);
   const budgets = new FailureBudgets(
     {
       perClientAndAddress: protection.failuresPerClientAndAddress,
@@ -179,7 +190,62 @@ export async function createPortier(config: Config, database: Database, logger: 
     usage,
     quotas,
     hook,
+    notices,
+    mail,
+    deliveries,
   };
+}
+
+/**
+ * The services of events (src/events/): the webhook deliveries, the notices and, with
+ * SMTP_URL, their email; their outcomes go to the metrics and the log.
+ */
+function createEvents(config: Config, db: Db, clock: Clock, metrics: Metrics, repeatedLog: RepeatedLog, logger: Logger) {
+  const logError = (what: string) => (error: unknown) => repeatedLog.error(what, { err: error }, what);
+  const mail =
+    config.smtp.url === undefined
+      ? undefined
+      : new MailWorker(
+          db,
+          {
+            url: config.smtp.url,
+            from: config.smtp.from,
+            ca: config.smtp.ca?.pem,
+            maxAttempts: config.webhooks.maxAttempts,
+            timeoutMs: config.webhooks.timeoutMs,
+          },
+          clock,
+          {
+            sent: (result) => metrics.emailNotices.inc({ result }),
+            error: (error) => repeatedLog.error('email notice failed', { err: error }, 'email notices: sending failed; trying again later'),
+          },
+        );
+  const notices = new NoticeJob(db, noticeSettings(config), clock, {
+    onGiven: (given) => {
+      logger.info({ given }, 'notices given');
+      mail?.nudge();
+    },
+    onError: logError('notices: the check failed; trying again in a minute'),
+  });
+  const deliveries = new DeliveryWorker(
+    db,
+    new WebhookSender(config.webhooks),
+    { ...config.webhooks, keyEncryptionKey: config.keyEncryptionKey, source: config.issuer },
+    clock,
+    {
+      attempted: (result, lag) => {
+        metrics.webhookDeliveries.inc({ result });
+        if (lag !== undefined) metrics.webhookDeliveryLag.observe(lag);
+      },
+      error: logError('webhook deliveries: reading or recording them failed; trying again in a second'),
+    },
+  );
+  return { mail, notices, deliveries };
+}
+
+/** The notices' settings (events/notices.ts), from the configuration; the CLI's `portier notices` uses them too. */
+export function noticeSettings(config: Config): NoticeSettings {
+  return { ...config.notices, consoleUrl: `${config.issuer}/console`, email: config.smtp.url !== undefined };
 }
 
 /**

@@ -86,6 +86,9 @@ t.test("defaults are those of the configuration page's table", async (t) => {
     clientAssertionMaxLifetime: 3600,
     tokenHook: undefined,
     tokenQuota: { perHour: undefined, perDay: undefined, mode: 'enforce' },
+    webhooks: { allowPrivate: false, timeoutMs: 5000, maxAttempts: 15 },
+    notices: { expiryNoticeDays: [30, 7, 1], dormantClientDays: 90, dormantClientAction: 'notify' },
+    smtp: { url: undefined, from: 'portier@localhost', ca: undefined },
   });
   t.equal(loadConfig({ PORT: '9090' }).issuer, 'http://localhost:9090', 'the default ISSUER follows PORT');
   t.strictSame(loadConfig({ PORT: '', ISSUER: '  ', SIGNING_ALG: '', TRUST_PROXY: '', LOG_LEVEL: '' }), config, 'empty values mean unset');
@@ -170,6 +173,15 @@ t.test('every variable is read', async (t) => {
     TOKEN_QUOTA_PER_HOUR: '1000',
     TOKEN_QUOTA_PER_DAY: '20000',
     TOKEN_QUOTA_MODE: 'log',
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    WEBHOOK_TIMEOUT: '2000',
+    WEBHOOK_MAX_ATTEMPTS: '5',
+    CREDENTIAL_EXPIRY_NOTICE_DAYS: '7, 14,7',
+    DORMANT_CLIENT_DAYS: '30',
+    DORMANT_CLIENT_ACTION: 'disable',
+    SMTP_URL: 'smtps://mailer:pw@mail.example.com:465',
+    SMTP_FROM: 'Portier <portier@example.com>',
+    SMTP_CA_FILE: caFile,
   });
   t.strictSame(config, {
     databaseUrl: 'postgres://portier:pw@db.internal:5432/portier',
@@ -226,7 +238,15 @@ t.test('every variable is read', async (t) => {
     clientAssertionMaxLifetime: 600,
     tokenHook: { url: 'https://hooks.example.com/portier', secret: HOOK_SECRET, timeoutMs: 750, onFailure: 'allow' },
     tokenQuota: { perHour: 1000, perDay: 20000, mode: 'log' },
+    webhooks: { allowPrivate: true, timeoutMs: 2000, maxAttempts: 5 },
+    notices: { expiryNoticeDays: [14, 7], dormantClientDays: 30, dormantClientAction: 'disable' },
+    smtp: { url: 'smtps://mailer:pw@mail.example.com:465', from: 'Portier <portier@example.com>', ca: { file: caFile, pem: FAKE_PEM } },
   });
+  t.throws(
+    () => loadConfig({ CREDENTIAL_EXPIRY_NOTICE_DAYS: '30,0' }),
+    /CREDENTIAL_EXPIRY_NOTICE_DAYS: must be comma-separated whole days/,
+  );
+  t.throws(() => loadConfig({ SMTP_URL: 'http://mail.example.com' }), /SMTP_URL: must be an smtp:\/\/ or smtps:\/\/ URL/);
   t.throws(() => loadConfig({ JWKS_URI_ALLOW_PRIVATE: 'yes' }), /JWKS_URI_ALLOW_PRIVATE: must be true or false/);
 });
 

@@ -9,11 +9,13 @@ import { clientActionRoutes } from './client-actions.js';
 import { clientRoutes } from './clients.js';
 import { configRoutes } from './config.js';
 import { credentialRoutes, leakedCredentialRoutes } from './credentials.js';
+import { eventRoutes } from './events.js';
 import { keyRoutes } from './keys.js';
 import { sendProblem } from './problems.js';
 import { serviceRoutes } from './services.js';
 import { sessionRoutes } from './sessions.js';
 import { trustedIssuerRoutes } from './trusted-issuers.js';
+import { webhookRoutes } from './webhooks.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -55,7 +57,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
     );
   });
   app.addHook('onSend', async (request, reply) => {
-    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) await portier.generation.catchUp();
+    if (request.method !== 'GET' && request.method !== 'HEAD' && reply.statusCode < 400) {
+      await portier.generation.catchUp();
+      // The change wrote an event: its deliveries go out now rather than at the next look.
+      portier.deliveries.nudge();
+    }
   });
 
   await app.register(clientRoutes);
@@ -66,6 +72,8 @@ export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(trustedIssuerRoutes);
   await app.register(keyRoutes);
   await app.register(auditRoutes);
+  await app.register(eventRoutes);
+  await app.register(webhookRoutes);
   await app.register(configRoutes);
   await app.register(sessionRoutes);
 };

@@ -43,6 +43,8 @@ export const openApi = fp(async (app: FastifyInstance, options: { issuer: string
         { name: 'audit', description: 'Who did what, and refused token requests' },
         { name: 'config', description: 'Configuration as code: export and apply services and clients as one document' },
         { name: 'sessions', description: "People's console sessions" },
+        { name: 'events', description: 'Every audit event as a CloudEvent, by cursor' },
+        { name: 'webhooks', description: "Events delivered, signed, to the organisation's systems" },
       ],
     },
   });

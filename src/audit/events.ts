@@ -38,15 +38,16 @@ interface ChangeEvent {
 }
 
 /**
- * Records a change in the transaction that makes it: its audit event, and a move of the
+ * Records a change in the transaction that makes it: its audit event (whose id it returns), and a move of the
  * cache generation naming what the change made stale, so that every instance drops just
  * that from its caches (db/generation.ts). Both commit with the change or not at all.
  * `details` must never contain a secret.
  */
-export async function recordChange(tx: DbOrTx, event: ChangeEvent): Promise<void> {
-  await recordAuditEvent(tx, event);
+export async function recordChange(tx: DbOrTx, event: ChangeEvent): Promise<number> {
+  const id = await recordAuditEvent(tx, event);
   const stale = staleAfter(event);
   if (stale !== null) await bumpGeneration(tx, stale);
+  return id;
 }
 
 /**
@@ -72,20 +73,30 @@ function staleAfter(event: ChangeEvent): StaleEntry[] | null {
     case 'session':
       return [{ topic: 'sessions' }];
     case 'config':
+    // Webhooks are cached nowhere: the delivery workers read them from the database. (A
+    // credential's notices, credential.expiring and the like, make its client's entry stale
+    // above: a reload, harmless, where a removed credential must be out of every cache.)
+    case 'webhook':
       return null;
     default:
       return [];
   }
 }
 
-async function recordAuditEvent(tx: DbOrTx, event: ChangeEvent): Promise<void> {
-  await tx.insert(auditEvents).values({
-    action: event.action,
-    actorClientId: event.actor.clientId,
-    actorSub: event.actor.sub,
-    actorName: actorDisplayName(event.actor),
-    ip: event.actor.ip ?? null,
-    clientId: event.clientId ?? null,
-    details: event.details ?? {},
-  });
+/** Writes the audit event; returns its id. */
+async function recordAuditEvent(tx: DbOrTx, event: ChangeEvent): Promise<number> {
+  const [row] = await tx
+    .insert(auditEvents)
+    .values({
+      action: event.action,
+      actorClientId: event.actor.clientId,
+      actorSub: event.actor.sub,
+      actorName: actorDisplayName(event.actor),
+      ip: event.actor.ip ?? null,
+      clientId: event.clientId ?? null,
+      details: event.details ?? {},
+    })
+    .returning({ id: auditEvents.id });
+  if (row === undefined) throw new Error('insert returned no row');
+  return row.id;
 }

@@ -63,7 +63,14 @@ export async function listAuditEvents(
     .where(and(...conditions))
     .orderBy(desc(auditEvents.id))
     .limit(limit + 1);
-  const items = rows.slice(0, limit).map((row) => ({
+  const items = rows.slice(0, limit).map(auditEventResource);
+  const last = items.at(-1);
+  return { items, next_cursor: rows.length > limit && last !== undefined ? last.id : null };
+}
+
+/** An audit row as the API shows it (and as an event's `data`, events/cloud-events.ts). */
+export function auditEventResource(row: typeof auditEvents.$inferSelect): AuditEventResource {
+  return {
     id: String(row.id),
     at: row.at.toISOString(),
     action: row.action,
@@ -71,9 +78,7 @@ export async function listAuditEvents(
     client_id: row.clientId,
     details: row.details as Record<string, unknown>,
     count: row.count,
-  }));
-  const last = items.at(-1);
-  return { items, next_cursor: rows.length > limit && last !== undefined ? last.id : null };
+  };
 }
 
 /**

@@ -17,6 +17,7 @@ import { type CliOutput, type CommandGroup, type Session, UsageError } from './c
 import { configCommand } from './config.js';
 import { issuersCommand } from './issuers.js';
 import { keysCommand } from './keys.js';
+import { noticesCommand } from './notices.js';
 import { type CommandLine, type Flags, parseCommandLine, USAGE } from './options.js';
 import { pruneCommand } from './prune.js';
 import { servicesCommand } from './services.js';
@@ -51,6 +52,7 @@ const GROUPS: Record<string, (config: Config) => CommandGroup> = {
   audit: () => auditCommand,
   config: () => configCommand,
   prune: (config) => (session, sub) => pruneCommand(session, config, sub),
+  notices: (config) => (session, sub) => noticesCommand(session, config, sub),
 };
 
 /**

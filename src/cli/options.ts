@@ -62,6 +62,7 @@ export const USAGE = `usage: portier <command>
                                          (the JWKS max-age after it was published)
   audit [--client-id ID] [--action A] [--limit N]
   prune                                  delete expired rows now (AUDIT_RETENTION_DAYS, expired revocations, …)
+  notices                                give the notices due now (expiring, expired and dormant clients), each once
 
   config export [--format yaml|json] [--out FILE]
                                          the services and clients as a document (YAML unless --format json)

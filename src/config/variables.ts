@@ -23,7 +23,6 @@
  * reads the entries in the table's order and stops at the first bad one, so put the other
  * variable first.
  */
-import { availableParallelism } from 'node:os';
 import {
   DEFAULT_KEY_PUBLICATION_LEAD,
   JWKS_MAX_AGE_SECONDS,
@@ -31,6 +30,7 @@ import {
   MAX_TOKEN_TTL,
   MIN_TOKEN_TTL,
 } from '../schemas/limits.js';
+import { NOTICES, SMTP, WEBHOOKS } from './events.js';
 import { aes256Key, clientId, clientSecret, issuerUrl, type PemFile, pemFile, postgresUrl, trustProxy } from './formats.js';
 import {
   BadValue,
@@ -41,7 +41,6 @@ import {
   combined,
   computed,
   custom,
-  inMilliseconds,
   integer,
   nonEmpty,
   Setting,
@@ -50,6 +49,7 @@ import {
 } from './kinds.js';
 import { CONSOLE, OIDC, readConsole, readOidc, variablesOf } from './people.js';
 import { readTokenHook, TOKEN_HOOK, TOKEN_QUOTA } from './policy.js';
+import { PROTECTION } from './protection.js';
 import { CLIENT_CERT_HEADER, MTLS_BASE_URL, TLS } from './tls.js';
 
 /**
@@ -242,86 +242,7 @@ export const SETTINGS = {
     choices: LOG_LEVELS,
   }),
   /** Limits that keep the server up under attack: see protection/ and docs/security.md ("Abuse resistance"). */
-  protection: {
-    failuresPerClientAndAddress: integer({
-      name: 'AUTH_FAILURES_PER_CLIENT_AND_ADDRESS',
-      doc: 'failed client authentications one source address may have for one client_id per window, before 429',
-      default: 10,
-      min: 1,
-      max: 1_000_000,
-    }),
-    failuresPerAddress: integer({
-      name: 'AUTH_FAILURES_PER_ADDRESS',
-      doc: 'failed client authentications one source address (an IPv6 /64) may have per window, whatever client_ids it names',
-      default: 100,
-      min: 1,
-      max: 1_000_000,
-    }),
-    failureBurstPerAddress: integer({
-      name: 'AUTH_FAILURE_BURST_PER_ADDRESS',
-      doc: 'of those, how many one source address may have at once (at most `AUTH_FAILURES_PER_ADDRESS`); the rest come one per window ÷ `AUTH_FAILURES_PER_ADDRESS`',
-      default: 20,
-      min: 1,
-      max: 1_000_000,
-    }),
-    failureWindowMs: inMilliseconds(
-      integer({
-        name: 'AUTH_FAILURE_WINDOW',
-        doc: 'the window of both budgets, in seconds: a budget refills evenly over it (see [Abuse resistance](security.md#abuse-resistance))',
-        default: 60,
-        min: 1,
-        max: 86_400,
-      }),
-    ),
-    throttleDelayMs: integer({
-      name: 'AUTH_THROTTLE_DELAY_MS',
-      doc: 'how long a 429, or a 503 for a full argon2 queue, is held back before it is sent (the tarpit); `0` sends it at once',
-      default: 1000,
-      min: 0,
-      max: 10_000,
-    }),
-    argon2Concurrency: integer({
-      name: 'ARGON2_CONCURRENCY',
-      doc: 'argon2id verifications run at once, each on a low-priority thread of its own',
-      default: computed('the number of cores', () => availableParallelism()),
-      min: 1,
-      max: 64,
-    }),
-    argon2Queue: integer({
-      name: 'ARGON2_QUEUE',
-      doc: 'argon2id verifications that may wait for a turn; beyond that, 503 without queueing',
-      default: computed('4 × `ARGON2_CONCURRENCY`', (env): number => 4 * SETTINGS.protection.argon2Concurrency.read(env)),
-      min: 0,
-      max: 10_000,
-    }),
-    /** Undefined: follow the open-file limit (see protection/connections.ts, which works it out at start). */
-    maxConnections: integer({
-      name: 'MAX_CONNECTIONS',
-      doc: 'open connections in all (lowered to 80 % of the open-file limit if that is less, with a warning); above 80 % of it, connections that have not sent a request head within 1 s are closed, and at the cap a new connection takes the place of a slow or idle one (see [Abuse resistance](security.md#abuse-resistance))',
-      default: computed(
-        '80 % of the open-file limit, at most one per 64 KiB of memory (10000 where the limit cannot be read)',
-        () => undefined,
-      ),
-      min: 1,
-      max: 1_000_000,
-    }),
-    maxConnectionsPerAddress: integer({
-      name: 'MAX_CONNECTIONS_PER_ADDRESS',
-      doc: 'open connections per source address; `0`: no limit. Addresses listed in `TRUST_PROXY` are exempt; with `TRUST_PROXY=true` or a hop count nobody is capped per address',
-      default: 256,
-      min: 0,
-      max: 1_000_000,
-    }),
-    requestTimeoutMs: inMilliseconds(
-      integer({
-        name: 'REQUEST_TIMEOUT',
-        doc: "seconds within which a request's headers and body must have arrived",
-        default: 10,
-        min: 1,
-        max: 600,
-      }),
-    ),
-  },
+  protection: PROTECTION,
   /** Outgoing fetches of client key sets (oauth/client-auth/remote-jwks.ts): an admin chooses the URL, so they are fenced in. */
   jwksUri: {
     allowPrivate: boolean({
@@ -345,6 +266,10 @@ export const SETTINGS = {
       unit: 'milliseconds',
     }),
   },
+  /** Webhooks, notices and their email (config/events.ts). */
+  webhooks: WEBHOOKS,
+  notices: NOTICES,
+  smtp: SMTP,
   dpopNonce: boolean({
     name: 'DPOP_NONCE',
     doc: '`true`: DPoP proofs at the token endpoint must carry a nonce the server issued (RFC 9449 §8; see [DPoP](dpop.md))',

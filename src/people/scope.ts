@@ -12,10 +12,12 @@ import type { Principal } from './principal.js';
  * | admin    | all                         | all                       | all            | all                  |
  * | auditor  | read all                    | read all                  | read           | read all             |
  * | operator | their own, read and change  | read the self-service ones| none           | their clients' events|
+ *
+ * The event stream and webhooks (area `events`) are for admins, and for auditors to read.
  */
 
 /** The parts of the admin API, as these rules see them. */
-export type AdminArea = 'clients' | 'services' | 'trusted-issuers' | 'keys' | 'audit' | 'sessions' | 'config';
+export type AdminArea = 'clients' | 'services' | 'trusted-issuers' | 'keys' | 'audit' | 'sessions' | 'config' | 'events';
 
 /** What operators may read beyond their own clients: the catalogue they grant from and the trail of their clients. */
 const READABLE_BY_OPERATORS: ReadonlySet<AdminArea | undefined> = new Set(['services', 'trusted-issuers', 'audit']);
@@ -53,6 +55,7 @@ const OPERATOR_DENIED: Record<Exclude<AdminArea, 'clients' | 'services' | 'trust
   audit: 'other audit events',
   sessions: 'sessions',
   config: 'configuration documents',
+  events: 'the event stream and webhooks',
   other: 'these requests',
 };
 

@@ -80,7 +80,7 @@ t.test('secrets and keys of the previous release become credentials, and every c
       (${rotating}::uuid, ${await hashSecret(previous)}, ${secretSlot(previous)}, ${graceEnds.toISOString()}::timestamptz),
       (${unslottedClient}::uuid, ${await hashSecret(unslotted)}, NULL, NULL)`);
 
-  // This release starts on it: migration 0014 runs.
+  // This release starts on it: migrations 0014 to 0017 run.
   const server = await buildWithAdmin(t, { database });
   const token = (clientId: string, secret: string) =>
     postToken(

@@ -1,10 +1,10 @@
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { rootCertificates } from 'node:tls';
 import { errors, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
 import { evictOldest } from '../../lib/cached.js';
 import type { Clock } from '../../lib/clock.js';
+import { type Lookup, publicOnlyLookup as publicOnlyFetchLookup } from '../../lib/fence.js';
 import { isPublicAddress } from '../../lib/networks.js';
 import { PRIVATE_JWK_MEMBERS } from '../../schemas/clients.js';
 import { type ClientKeySet, clientKeySet } from './client-assertion.js';
@@ -37,9 +37,7 @@ export class JwksFetchError extends Error {
   override readonly name = 'JwksFetchError';
 }
 
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-/** dns.lookup's signature, as node:https calls it. */
-export type Lookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
+export type { Lookup } from '../../lib/fence.js';
 
 export interface JwksFetchOptions {
   /** Whether the URI may resolve to loopback, private and other non-public addresses (JWKS_URI_ALLOW_PRIVATE). */
@@ -185,23 +183,9 @@ function fetchGuarded(uri: string, options: JwksFetchOptions, label: string): Pr
   });
 }
 
-/**
- * dns.lookup that refuses a host name if any of its addresses is not public: with one
- * public and one private address, the connection could go to either.
- */
+/** The fence's lookup (lib/fence.ts), its refusals as JwksFetchError naming what was fetched. */
 function publicOnlyLookup(label: string): Lookup {
-  return (hostname, options, callback) => {
-    dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
-      if (error !== null) return callback(error, []);
-      const refused = addresses.find((entry) => !isPublicAddress(entry.address));
-      if (refused !== undefined || addresses.length === 0) {
-        return callback(new JwksFetchError(`${label} host resolves to a non-public address (${refused?.address ?? 'none'})`), []);
-      }
-      if (options.all === true) return callback(null, addresses);
-      const [first] = addresses as [LookupAddress];
-      return callback(null, first.address, first.family);
-    });
-  };
+  return publicOnlyFetchLookup((message) => new JwksFetchError(`${label} ${message}`));
 }
 
 /** The body as a key set of public keys, or JwksFetchError. */

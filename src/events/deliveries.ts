@@ -1,0 +1,311 @@
+import { HTTP } from 'cloudevents';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
+import type { DbOrTx } from '../db/connect.js';
+import { auditEvents } from '../db/schema.js';
+import { webhookDeliveries, webhooks } from '../db/schema-events.js';
+import { NotFoundError, ValidationError } from '../lib/errors.js';
+import { hookSignature } from '../policy/hook.js';
+import { MAX_PAGE_SIZE } from '../schemas/common.js';
+import type { DeliveryResource } from '../schemas/webhooks.js';
+import { toCloudEvent } from './cloud-events.js';
+import { eventType } from './types.js';
+import { webhookSecret } from './webhooks.js';
+
+/**
+ * Deliveries: one event to one webhook, at least once, in order per webhook. The rows are
+ * written with the event (the trigger of migration 0017), so they survive restarts and an
+ * outage of the receiver; every instance's DeliveryWorker (events/worker.ts) claims the
+ * first pending delivery of each webhook with FOR UPDATE SKIP LOCKED, marks it leased for
+ * the time a send may take, sends it outside any transaction, and records the outcome.
+ * An instance that dies mid-send leaves the lease to run out: another instance then sends
+ * the delivery again (so a receiver may see an event twice, and deduplicates on its id).
+ */
+
+/** What deliveries need from the configuration. */
+export interface DeliverySettings {
+  /** WEBHOOK_MAX_ATTEMPTS. */
+  maxAttempts: number;
+  /** WEBHOOK_TIMEOUT. */
+  timeoutMs: number;
+  /** KEY_ENCRYPTION_KEY, to open sealed signing secrets. */
+  keyEncryptionKey: Buffer | undefined;
+  /** The events' `source` (ISSUER). */
+  source: string;
+}
+
+/** The first retry comes about this long after a failed attempt; each next one twice as late… */
+export const FIRST_RETRY_MS = 10_000;
+/** …up to this: with 15 attempts, the last is about a day after the first. */
+export const MAX_RETRY_MS = 6 * 3600_000;
+/** A webhook whose attempts have all failed this long is disabled (and an event says so). */
+export const DISABLE_AFTER_FAILING_MS = 24 * 3600_000;
+/** A lease outlasts the send's own timeout by this much, so a slow send is never taken over while it runs. */
+const LEASE_MARGIN_MS = 30_000;
+
+/**
+ * How long after failed attempt number `attempts` (1, 2, …) the next one comes: doubling
+ * from FIRST_RETRY_MS, capped at MAX_RETRY_MS, with ±20 % jitter so that the deliveries
+ * of many webhooks failing together do not all come back at the same moment.
+ */
+export function retryDelayMs(attempts: number, random: () => number = Math.random): number {
+  const base = Math.min(FIRST_RETRY_MS * 2 ** Math.max(0, attempts - 1), MAX_RETRY_MS);
+  return Math.round(base * (0.8 + 0.4 * random()));
+}
+
+/** A delivery claimed by this instance: what sending it needs. */
+export interface ClaimedDelivery {
+  id: number;
+  attempts: number;
+  leaseUntil: Date;
+  webhook: typeof webhooks.$inferSelect;
+  event: typeof auditEvents.$inferSelect;
+}
+
+/**
+ * Claims up to `limit` deliveries due at `now`, each the first pending one of its webhook
+ * (so a webhook's events go out in order, one at a time), of enabled webhooks, not leased
+ * by another instance. Rows another transaction is claiming are skipped (SKIP LOCKED), so
+ * instances never wait for each other nor claim the same delivery.
+ */
+export async function claimDeliveries(db: DbOrTx, now: number, leaseMs: number, limit: number): Promise<ClaimedDelivery[]> {
+  const at = new Date(now).toISOString();
+  const leaseUntil = new Date(now + leaseMs);
+  const claimed = (await db.execute(sql`
+    WITH next AS (
+      SELECT d.id FROM ${webhookDeliveries} d JOIN ${webhooks} w ON w.id = d.webhook_id
+      WHERE d.status = 'pending' AND w.enabled
+        AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= ${at}::timestamptz)
+        AND (d.lease_until IS NULL OR d.lease_until <= ${at}::timestamptz)
+        AND NOT EXISTS (
+          SELECT 1 FROM ${webhookDeliveries} e WHERE e.webhook_id = d.webhook_id AND e.status = 'pending' AND e.id < d.id
+        )
+      ORDER BY d.id
+      LIMIT ${limit}
+      FOR UPDATE OF d SKIP LOCKED
+    )
+    UPDATE ${webhookDeliveries} SET lease_until = ${leaseUntil.toISOString()}::timestamptz, attempts = ${webhookDeliveries.attempts} + 1
+    FROM next WHERE ${webhookDeliveries.id} = next.id
+    RETURNING ${webhookDeliveries.id} AS id, ${webhookDeliveries.attempts} AS attempts`)) as unknown as {
+    rows: Array<{ id: string | number; attempts: number }>;
+  };
+  if (claimed.rows.length === 0) return [];
+  const ids = claimed.rows.map((row) => Number(row.id));
+  const rows = await db
+    .select({ delivery: webhookDeliveries, webhook: webhooks, event: auditEvents })
+    .from(webhookDeliveries)
+    .innerJoin(webhooks, eq(webhooks.id, webhookDeliveries.webhookId))
+    .innerJoin(auditEvents, eq(auditEvents.id, webhookDeliveries.auditEventId))
+    .where(inArray(webhookDeliveries.id, ids));
+  return rows.map(({ delivery, webhook, event }) => ({
+    id: delivery.id,
+    attempts: delivery.attempts,
+    leaseUntil,
+    webhook,
+    event,
+  }));
+}
+
+/** The lease a claim takes: the send's timeout and a margin. */
+export function leaseMs(settings: Pick<DeliverySettings, 'timeoutMs'>): number {
+  return settings.timeoutMs + LEASE_MARGIN_MS;
+}
+
+/** An HTTP request ready to send: the event in the webhook's mode, signed with its secret. */
+export interface SignedRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * The request of a delivery: the CloudEvent in structured mode (the whole event as
+ * `application/cloudevents+json`) or binary mode (`ce-*` headers, `data` as the body),
+ * signed like the issuance hook: `Portier-Signature: t=<unix seconds>,v1=<hex
+ * HMAC-SHA256 of "<t>.<body>">` under the webhook's secret, and `Portier-Delivery`
+ * naming the delivery.
+ */
+export function signedRequest(claimed: ClaimedDelivery, settings: DeliverySettings, now: number): SignedRequest {
+  const event = toCloudEvent(claimed.event, settings.source);
+  const message = claimed.webhook.mode === 'binary' ? HTTP.binary(event) : HTTP.structured(event);
+  const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) if (typeof value === 'string') headers[name.toLowerCase()] = value;
+  const secret = webhookSecret(claimed.webhook, settings.keyEncryptionKey);
+  headers['portier-signature'] = hookSignature(secret, Math.floor(now / 1000), body);
+  headers['portier-delivery'] = String(claimed.id);
+  headers['user-agent'] = 'Portier webhooks';
+  return { url: claimed.webhook.url, headers, body };
+}
+
+/** How a send went: a 2xx answer, or why not (the status when there was an answer). */
+export type SendOutcome = { ok: true; status: number } | { ok: false; status: number | null; error: string };
+
+/** What a recorded outcome did, for metrics and logs. */
+export type DeliveryResult = 'delivered' | 'retry' | 'failed' | 'lost_lease';
+
+/**
+ * Records how a claimed delivery went, under its lease (a delivery whose lease ran out and
+ * was claimed by another instance is left to that instance: `lost_lease`). A failure is
+ * retried after retryDelayMs, or is `failed` after WEBHOOK_MAX_ATTEMPTS; and a webhook
+ * whose attempts have all failed for DISABLE_AFTER_FAILING_MS is disabled, audited.
+ */
+export async function recordOutcome(
+  db: DbOrTx,
+  claimed: ClaimedDelivery,
+  outcome: SendOutcome,
+  now: number,
+  settings: Pick<DeliverySettings, 'maxAttempts'>,
+  random: () => number = Math.random,
+): Promise<DeliveryResult> {
+  return db.transaction(async (tx) => {
+    const at = new Date(now);
+    const mine = and(eq(webhookDeliveries.id, claimed.id), eq(webhookDeliveries.leaseUntil, claimed.leaseUntil));
+    if (outcome.ok) {
+      const [row] = await tx
+        .update(webhookDeliveries)
+        .set({ status: 'delivered', lastStatus: outcome.status, lastError: null, leaseUntil: null, nextAttemptAt: null, finishedAt: at })
+        .where(mine)
+        .returning({ id: webhookDeliveries.id });
+      if (row === undefined) return 'lost_lease';
+      await tx.update(webhooks).set({ failingSince: null }).where(eq(webhooks.id, claimed.webhook.id));
+      return 'delivered';
+    }
+    const gaveUp = claimed.attempts >= settings.maxAttempts;
+    const [row] = await tx
+      .update(webhookDeliveries)
+      .set({
+        status: gaveUp ? 'failed' : 'pending',
+        lastStatus: outcome.status,
+        lastError: outcome.error.slice(0, 500),
+        leaseUntil: null,
+        nextAttemptAt: gaveUp ? null : new Date(now + retryDelayMs(claimed.attempts, random)),
+        finishedAt: gaveUp ? at : null,
+      })
+      .where(mine)
+      .returning({ id: webhookDeliveries.id });
+    if (row === undefined) return 'lost_lease';
+    const [webhook] = await tx
+      .update(webhooks)
+      .set({ failingSince: sql`coalesce(${webhooks.failingSince}, ${at.toISOString()}::timestamptz)` })
+      .where(eq(webhooks.id, claimed.webhook.id))
+      .returning();
+    if (webhook?.enabled === true && webhook.failingSince !== null && now - webhook.failingSince.getTime() >= DISABLE_AFTER_FAILING_MS) {
+      await tx.update(webhooks).set({ enabled: false, updatedAt: at }).where(eq(webhooks.id, webhook.id));
+      await recordChange(tx, {
+        action: 'webhook.disabled',
+        actor: SYSTEM_ACTOR,
+        details: {
+          webhook: webhook.id,
+          url: webhook.url,
+          reason: 'every delivery failed for 24 hours',
+          failing_since: webhook.failingSince.toISOString(),
+        },
+      });
+    }
+    return gaveUp ? 'failed' : 'retry';
+  });
+}
+
+function deliveryResource(row: { delivery: typeof webhookDeliveries.$inferSelect; eventId: string; action: string }): DeliveryResource {
+  const { delivery } = row;
+  return {
+    id: String(delivery.id),
+    event_id: row.eventId,
+    type: eventType(row.action),
+    status: delivery.status,
+    attempts: delivery.attempts,
+    last_status: delivery.lastStatus,
+    last_error: delivery.lastError,
+    next_attempt_at: delivery.status === 'pending' ? (delivery.nextAttemptAt ?? delivery.createdAt).toISOString() : null,
+    created_at: delivery.createdAt.toISOString(),
+    finished_at: delivery.finishedAt?.toISOString() ?? null,
+  };
+}
+
+async function existingWebhook(db: DbOrTx, id: string): Promise<typeof webhooks.$inferSelect> {
+  const [row] = await db.select().from(webhooks).where(eq(webhooks.id, id));
+  if (row === undefined) throw new NotFoundError(`webhook ${id} not found`);
+  return row;
+}
+
+/** A webhook's deliveries, newest first; the cursor is the last delivery id seen. */
+export async function listDeliveries(
+  db: DbOrTx,
+  webhookId: string,
+  page: { limit?: number | undefined; cursor?: string | undefined },
+): Promise<{ items: DeliveryResource[]; next_cursor: string | null }> {
+  await existingWebhook(db, webhookId);
+  const limit = Math.min(Math.max(page.limit ?? 50, 1), MAX_PAGE_SIZE);
+  if (page.cursor !== undefined && !/^\d{1,18}$/.test(page.cursor)) {
+    throw new ValidationError([{ path: '/querystring/cursor', message: 'is not a cursor this server issued' }]);
+  }
+  const rows = await db
+    .select({ delivery: webhookDeliveries, eventId: auditEvents.eventId, action: auditEvents.action })
+    .from(webhookDeliveries)
+    .innerJoin(auditEvents, eq(auditEvents.id, webhookDeliveries.auditEventId))
+    .where(
+      and(
+        eq(webhookDeliveries.webhookId, webhookId),
+        page.cursor === undefined ? undefined : lt(webhookDeliveries.id, Number(page.cursor)),
+      ),
+    )
+    .orderBy(desc(webhookDeliveries.id))
+    .limit(limit + 1);
+  const items = rows.slice(0, limit).map(deliveryResource);
+  const last = items.at(-1);
+  return { items, next_cursor: rows.length > limit && last !== undefined ? last.id : null };
+}
+
+/**
+ * Sends a delivery's event again: a new delivery of the same event (same CloudEvent id),
+ * at the end of the webhook's queue. Audited.
+ */
+export async function redeliver(db: DbOrTx, webhookId: string, deliveryId: string, actor: Actor): Promise<DeliveryResource> {
+  return db.transaction(async (tx) => {
+    await existingWebhook(tx, webhookId);
+    const [original] = await tx
+      .select()
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.id, Number(deliveryId)), eq(webhookDeliveries.webhookId, webhookId)));
+    if (original === undefined) throw new NotFoundError(`delivery ${deliveryId} of webhook ${webhookId} not found`);
+    return newDelivery(tx, webhookId, original.auditEventId, async () => {
+      await recordChange(tx, { action: 'webhook.redelivered', actor, details: { webhook: webhookId, delivery: deliveryId } });
+    });
+  });
+}
+
+/**
+ * Sends a `dev.portier.webhook.test` event to this webhook only (whatever its types, and
+ * even disabled: it goes out once it is enabled). The event is audited like any other;
+ * the trigger leaves its deliveries to this function.
+ */
+export async function sendTestEvent(db: DbOrTx, webhookId: string, actor: Actor): Promise<DeliveryResource> {
+  return db.transaction(async (tx) => {
+    await existingWebhook(tx, webhookId);
+    const [event] = await tx
+      .insert(auditEvents)
+      .values({
+        action: 'webhook.test',
+        actorClientId: actor.clientId,
+        actorSub: actor.sub,
+        actorName: actor.name ?? actor.clientId,
+        ip: actor.ip ?? null,
+        details: { webhook: webhookId },
+      })
+      .returning({ id: auditEvents.id });
+    if (event === undefined) throw new Error('insert returned no row');
+    return newDelivery(tx, webhookId, event.id, async () => undefined);
+  });
+}
+
+async function newDelivery(tx: DbOrTx, webhookId: string, auditEventId: number, audit: () => Promise<void>): Promise<DeliveryResource> {
+  const [delivery] = await tx.insert(webhookDeliveries).values({ webhookId, auditEventId }).returning();
+  if (delivery === undefined) throw new Error('insert returned no row');
+  await audit();
+  const [event] = await tx
+    .select({ eventId: auditEvents.eventId, action: auditEvents.action })
+    .from(auditEvents)
+    .where(eq(auditEvents.id, auditEventId));
+  return deliveryResource({ delivery, eventId: event?.eventId ?? '', action: event?.action ?? '' });
+}
