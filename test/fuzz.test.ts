@@ -505,8 +505,10 @@ function answerFaults(request: FuzzRequest, response: LightMyRequestResponse): s
     // requests, may quote earlier requests: only errors are checked.)
     const payload = request.payload === undefined ? '' : request.payload.toString();
     const sent = `${request.url} ${safeDecode(request.url)} ${JSON.stringify(request.headers)} ${payload} ${safeDecode(payload)}`;
+    // OAuth's registered names (urn:ietf:params:oauth:grant-type:…, named in errors) are no leak.
+    const told = body.replaceAll('urn:ietf:params:', 'urn:ietf:');
     for (const text of INTERNAL_TEXT) {
-      if (body.includes(text) && !sent.includes(text)) faults.push(`the body contains internal text "${text}"`);
+      if (told.includes(text) && !sent.includes(text)) faults.push(`the body contains internal text "${text}"`);
     }
   }
   if (request.method === 'HEAD') return faults;

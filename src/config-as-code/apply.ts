@@ -1,6 +1,6 @@
 import { type Actor, recordChange } from '../audit/events.js';
 import { existingClientIds } from '../clients/list.js';
-import { type NewSecret, newSecret } from '../clients/secrets.js';
+import { type NewSecret, newCredentialId, newSecret } from '../clients/secrets.js';
 import type { Database, DbOrTx, Tx } from '../db/connect.js';
 import { isConstraintViolation } from '../db/errors.js';
 import { type FieldError, RuleError, ValidationError } from '../lib/errors.js';
@@ -197,8 +197,9 @@ async function prepareSecrets(
   const existing = await existingClientIds(database.db, withSecrets);
   const queue = withSecrets.filter((id) => !existing.has(id));
   if (dryRun && queue.length > 0) {
+    // One hash for all; each its own credential id, which is the credential's primary key.
     const standIn = await newSecret(secretPrefix);
-    return new Map(queue.map((id) => [id, standIn]));
+    return new Map(queue.map((id) => [id, { ...standIn, credentialId: newCredentialId() }]));
   }
   const prepared = new Map<string, NewSecret>();
   const worker = async () => {

@@ -208,7 +208,11 @@ t.test('discovery documents', async (t) => {
         }
       }
 
-      t.same(doc.grant_types_supported, ['client_credentials']);
+      t.same(doc.grant_types_supported, [
+        'client_credentials',
+        'urn:ietf:params:oauth:grant-type:token-exchange',
+        'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      ]);
       const methods = doc.token_endpoint_auth_methods_supported as string[];
       t.ok(Array.isArray(methods));
       t.ok(methods.includes('client_secret_basic'), 'client_secret_basic');

@@ -2,6 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
 import { deleteClient, setClientEnabled } from '../../src/clients/lifecycle.js';
+import { generateOpaqueSecret } from '../../src/clients/secrets.js';
 import { auditEvents, clients } from '../../src/db/schema.js';
 import { expectOAuthError } from '../expect.js';
 import {
@@ -293,9 +294,18 @@ t.test(
       {
         label: 'wrong secret',
         clientId: client.clientId,
-        secret: `${client.clientSecret}x`,
+        // Well-formed (a secret of the shape made before self-identifying ones), just wrong.
+        secret: generateOpaqueSecret(),
         reason: /wrong secret/,
         audited: client.clientId,
+      },
+      {
+        label: 'mistyped secret',
+        clientId: client.clientId,
+        // Its checksum fails: refused before the client is looked up, so it names none.
+        secret: `${client.clientSecret}x`,
+        reason: /wrong checksum|malformed self-identifying secret/,
+        audited: FINGERPRINT,
       },
       {
         label: 'disabled client',
@@ -310,7 +320,7 @@ t.test(
         label: "another client's secret",
         clientId: client.clientId,
         secret: other.clientSecret,
-        reason: /wrong secret/,
+        reason: /a credential this client does not have/,
         audited: client.clientId,
       },
       {
