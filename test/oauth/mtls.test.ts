@@ -13,7 +13,7 @@ import { createLocalJWKSet, decodeJwt, exportJWK, jwtVerify } from 'jose';
 import t from 'tap';
 import type { Config } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
-import { addClient, addService, build, captureLogs, refusalReasons, type TestLike, type TestServer } from '../helpers.js';
+import { addClient, addService, build, captureLogs, eventually, refusalReasons, type TestLike, type TestServer } from '../helpers.js';
 import { type Certificate, issueCertificate, makeCa, serverCertificate } from '../pki.js';
 
 /**
@@ -320,14 +320,16 @@ t.test('behind a proxy: the header from a trusted address, and from an untrusted
 
   const untrusted = await post(portier.port, token, { tls: false, headers: header, localAddress: '127.0.0.2' });
   t.equal(untrusted.json.error, 'invalid_client', 'ignored: no client authentication');
-  await portier.app.portier.denials.flush();
-  const events = await portier.database.db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
-  t.ok(
+  // The denial is recorded as the answer goes (audit/denials.ts): wait for its row.
+  const suspicious = (events: Array<typeof auditEvents.$inferSelect>) =>
     events.some(
       (event) => (event.details as Record<string, unknown>).error === 'suspicious_certificate_header' && event.ip === '127.0.0.2',
-    ),
-    'audited as suspicious',
-  );
+    );
+  const events = await eventually(async () => {
+    await portier.app.portier.denials.flush();
+    return portier.database.db.select().from(auditEvents).where(eq(auditEvents.action, 'token.denied'));
+  }, suspicious);
+  t.ok(suspicious(events), 'audited as suspicious');
 
   const malformed = await post(portier.port, token, { tls: false, headers: { 'x-ssl-client-cert': 'not%zz' }, localAddress: '127.0.0.1' });
   t.equal(malformed.status, 400);
