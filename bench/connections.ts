@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { type DriveResult, drive } from './drive.js';
+import { type DriveResult, drive, medianRun } from './drive.js';
 import type { LoadSettings } from './load.js';
 import { type Child, freePort, LOOPBACK, nodeEnv, removeDirOnCleanup, runCommand, sleep, startChild } from './processes.js';
-import { fixed, integer, median, Table } from './report.js';
+import { fixed, integer, Table } from './report.js';
 import { basicAuthorization, TOKEN_BODY, type TokenSpec } from './targets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -163,13 +163,8 @@ export async function connectionPatternTable(options: {
   for (const pattern of PATTERNS) {
     const medians = new Map<string, DriveResult>();
     for (const target of fronted) {
-      const mine = runs.get(key(pattern.name, target.name)) ?? [];
-      const [first] = mine;
-      if (first === undefined) continue;
-      const row: DriveResult = { ...first, watchedCores: [median(mine.map((run) => run.watchedCores[0] ?? 0))] };
-      for (const field of ['tokensPerSecond', 'p50', 'p99', 'non2xx', 'errors', 'serverCores', 'generatorCores'] as const) {
-        row[field] = median(mine.map((run) => run[field]));
-      }
+      const row = medianRun(runs.get(key(pattern.name, target.name)) ?? []);
+      if (row === undefined) continue;
       medians.set(target.name, row);
       log(table.row(cells(pattern.name, target.name, 'median', row)));
     }

@@ -6,6 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LoadSettings } from './load.js';
 import { assertLoopback, sleep } from './processes.js';
+import { median } from './report.js';
 
 /** An answer not back within this is counted as an error. */
 const ANSWER_TIMEOUT_MS = 10_000;
@@ -50,6 +51,17 @@ export interface DriveOptions {
    * leaves a TIME_WAIT behind, and one address would run out of ports within seconds.
    */
   localAddresses?: string[];
+}
+
+/** The median of runs, field by field (the first run's other fields kept); undefined for none. */
+export function medianRun<T extends DriveResult>(runs: readonly T[]): T | undefined {
+  const [first] = runs;
+  if (first === undefined) return undefined;
+  const row: T = { ...first, watchedCores: first.watchedCores.map((_, index) => median(runs.map((run) => run.watchedCores[index] ?? 0))) };
+  for (const key of ['tokensPerSecond', 'p50', 'p99', 'non2xx', 'errors', 'serverCores', 'generatorCores'] as const) {
+    row[key] = median(runs.map((run) => run[key]));
+  }
+  return row;
 }
 
 /** CPU ticks (user + system, all threads) of a process so far. */

@@ -6,9 +6,9 @@
 
 import { cpus } from 'node:os';
 import { decodeJwt } from 'jose';
-import { type DriveResult, drive } from './drive.js';
+import { type DriveResult, drive, medianRun } from './drive.js';
 import type { LoadSettings } from './load.js';
-import { fixed, integer, median, Table } from './report.js';
+import { fixed, integer, Table } from './report.js';
 import { AUDIENCE, basicAuthorization, type Credentials } from './targets.js';
 
 const LEDGER = { id: 'bench-ledger', audience: 'https://ledger.bench.example', scopes: ['read'] };
@@ -128,12 +128,8 @@ export async function exchangeTable(options: {
   }
   const medians = new Map<RowName, DriveResult>();
   for (const [name, results] of rows) {
-    const [first] = results;
-    if (first === undefined) continue;
-    const row = { ...first };
-    for (const key of ['tokensPerSecond', 'p50', 'p99', 'non2xx', 'errors', 'serverCores', 'generatorCores'] as const) {
-      row[key] = median(results.map((r) => r[key]));
-    }
+    const row = medianRun(results);
+    if (row === undefined) continue;
     medians.set(name, row);
     log(table.row(cells(name, 'median', row)));
   }

@@ -6,9 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { drive } from './drive.js';
+import { type DriveResult, drive, medianRun } from './drive.js';
 import type { LoadSettings } from './load.js';
-import { fixed, integer, median, Table } from './report.js';
+import { fixed, integer, Table } from './report.js';
 import { AUDIENCE, basicAuthorization, type Credentials } from './targets.js';
 
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -21,14 +21,7 @@ const ASSERTION_ALG = 'ES256';
 
 type RowName = 'private_key_jwt' | 'federated';
 
-interface RowResult {
-  tokensPerSecond: number;
-  p50: number;
-  p99: number;
-  non2xx: number;
-  errors: number;
-  serverCores: number;
-  generatorCores: number;
+interface RowResult extends DriveResult {
   /** private_key_jwt: the run used up the assertions signed for it (its figures are then too low). */
   exhausted: boolean;
 }
@@ -184,8 +177,7 @@ export async function federationTable(options: {
           return undefined;
         };
       }
-      const { watchedCores: _, ...measured } = await drive({ tokenUrl, nextBody: next, settings, serverPid: options.serverPid });
-      const result = { ...measured, exhausted };
+      const result = { ...(await drive({ tokenUrl, nextBody: next, settings, serverPid: options.serverPid })), exhausted };
       if (exhausted) problems.push(`federation: round ${round} used up its ${name} assertions; raise ASSERTIONS_PER_SECOND`);
       rows.set(name, [...(rows.get(name) ?? []), result]);
       log(table.row(cells(name, String(round), result)));
@@ -193,12 +185,8 @@ export async function federationTable(options: {
   }
   const medians = new Map<RowName, RowResult>();
   for (const [name, results] of rows) {
-    const [first] = results;
-    if (first === undefined) continue;
-    const row = { ...first };
-    for (const key of ['tokensPerSecond', 'p50', 'p99', 'non2xx', 'errors', 'serverCores', 'generatorCores'] as const) {
-      row[key] = median(results.map((r) => r[key]));
-    }
+    const row = medianRun(results);
+    if (row === undefined) continue;
     medians.set(name, row);
     log(table.row(cells(name, 'median', row)));
   }
