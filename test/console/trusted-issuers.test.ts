@@ -146,7 +146,11 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
     await page.getByLabel('Identity 2: trusted issuer').selectOption('prod-cluster');
     await page.getByLabel(/^Identity 2: subject/).fill('system:serviceaccount:payments:reporter-canary');
     await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.locator('dd').filter({ hasText: 'reporter-canary' }).waitFor();
+    // The identities' row (the change history's before → after names the subject too).
+    await page
+      .locator('dd')
+      .filter({ hasText: /^prod-cluster: [\s\S]*reporter-canary/ })
+      .waitFor();
     const stored = (await server.admin('GET', '/admin/clients/payments-reporter')).json().federated_identities as unknown[];
     t.equal(stored.length, 2, 'two identities saved');
   });
