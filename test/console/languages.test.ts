@@ -219,7 +219,12 @@ t.test('the console in Dutch, French and German', { skip: browserMissing() }, as
     t.equal(ascending.at(-1), 'zz-last', 'by name: "Zulu" last');
     await page.getByRole('link', { name: /^Name/ }).click();
     await page.waitForURL(/sort=-name$/);
-    await page.waitForFunction(`document.querySelector('table.clients tbody tr code')?.textContent === 'zz-last'`);
+    // Locators, not waitForFunction: the console's CSP (script-src 'self') refuses the eval it polls with.
+    await rows
+      .first()
+      .locator('code')
+      .filter({ hasText: /^zz-last$/ })
+      .waitFor();
     t.equal(await page.locator('th[aria-sort="descending"]').count(), 1, 'the heading says how it is sorted');
 
     // Select all on the page.
@@ -232,7 +237,12 @@ t.test('the console in Dutch, French and German', { skip: browserMissing() }, as
     await page.getByLabel('Läuft ab', { exact: true }).selectOption('7');
     await page.getByRole('button', { name: 'Filter anwenden' }).click();
     await page.waitForURL(/expires_within=7/);
-    await page.waitForFunction(`document.querySelectorAll('table.clients tbody tr').length === 1`);
+    await rows.nth(1).waitFor({ state: 'detached' });
+    await rows
+      .first()
+      .locator('code')
+      .filter({ hasText: /^soon-expiring$/ })
+      .waitFor();
     t.same(await ids(), ['soon-expiring'], 'only the client expiring within 7 days');
     t.match(page.url(), /sort=-name/, 'the sort stays');
     t.same(errors, [], 'no errors in the browser console');
