@@ -1,3 +1,4 @@
+import type { IntlShape } from 'react-intl';
 /** "3 minutes ago", "in 2 days": a time relative to now, in `locale`'s words. */
 export function relativeTime(iso: string, now = Date.now(), locale = 'en'): string {
   const seconds = Math.round((new Date(iso).getTime() - now) / 1000);
@@ -92,27 +93,39 @@ export function problemMessage(error: unknown, fallback = 'The request failed.')
 
 /** What fieldErrors reads of a problem+json answer (the admin API's Problem). */
 export interface ProblemLike {
+  status?: number;
   detail?: string;
   errors?: Array<{ path: string; message: string }>;
   /** A 409 about a scope still granted: the clients that hold it. */
   clients?: string[];
 }
 
+/** How fieldErrors words the form's message: in English by default; the console's are i18n/problems.ts's. */
+export interface ProblemWords {
+  message: (problem: ProblemLike | undefined, fallback: string) => string;
+  stillGranted: (clients: string) => string;
+}
+
+const ENGLISH_PROBLEM: ProblemWords = {
+  message: problemMessage,
+  stillGranted: (clients) => `Still granted to: ${clients}.`,
+};
+
 /**
  * A problem's errors by the form field they name (see fieldOf), to show next to each
  * field; a problem without field errors (or none at all) goes to `form`.
  */
-export function fieldErrors(problem: ProblemLike | undefined, fallback: string): Record<string, string[]> {
+export function fieldErrors(problem: ProblemLike | undefined, fallback: string, words = ENGLISH_PROBLEM): Record<string, string[]> {
   const errors: Record<string, string[]> = {};
   for (const item of problem?.errors ?? []) {
     const field = fieldOf(item.path);
     errors[field] = [...(errors[field] ?? []), item.message];
   }
   if (Object.keys(errors).length === 0) {
-    const message = problemMessage(problem, fallback);
+    const message = words.message(problem, fallback);
     // The server's detail usually names the clients already: each is listed once.
     const unnamed = [...new Set(problem?.clients ?? [])].filter((clientId) => !namesClient(message, clientId));
-    const used = unnamed.length > 0 ? ` Still granted to: ${unnamed.join(', ')}.` : '';
+    const used = unnamed.length > 0 ? ` ${words.stillGranted(unnamed.join(', '))}` : '';
     errors.form = [`${message}${used}`];
   }
   return errors;
@@ -123,27 +136,20 @@ function namesClient(text: string, clientId: string): boolean {
   return text.split(/[^a-z0-9._-]+/).some((word) => word.replace(/\.+$/, '') === clientId);
 }
 
-/**
- * What the `managed` mark of a client, service or trusted issuer means: created by a
- * configuration apply, which deletes it again (with prune) once its document no longer lists it.
- */
-export function managedText(managed: boolean): string {
-  return managed
-    ? 'Managed by configuration: created by a configuration apply, which deletes it again once the document no longer lists it.'
-    : 'No: made through the API, the console or the command line.';
-}
-
 /** What the claims editor holds: a JSON object, or the reason it is not one. Empty means none ({}). */
-export function parseClaims(text: string): { claims: Record<string, unknown> } | { error: string } {
+export function parseClaims(
+  text: string,
+): { claims: Record<string, unknown> } | { error: string; problem: 'json' | 'object'; reason?: string } {
   if (text.trim() === '') return { claims: {} };
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { error: `not valid JSON: ${error instanceof Error ? error.message : 'cannot be read'}` };
+    const reason = error instanceof Error ? error.message : 'cannot be read';
+    return { error: `not valid JSON: ${reason}`, problem: 'json', reason };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { error: 'must be a JSON object, such as {"tenant": "acme"}' };
+    return { error: 'must be a JSON object, such as {"tenant": "acme"}', problem: 'object' };
   }
   return { claims: value as Record<string, unknown> };
 }
@@ -201,17 +207,26 @@ export function usageBars(
  * The lifetime and custom claims of a client's or a service's form (fields `access_token_ttl`
  * and `claims`), as the API takes them, or the errors found before anything is sent:
  * claims that are not a JSON object, a lifetime that is not a whole number. (The server
- * checks the rest: the range, reserved names, size.)
+ * checks the rest: the range, reserved names, size.) The errors are in `intl`'s language.
  */
-export function readTokenShape(value: (name: string) => string): {
+export function readTokenShape(
+  value: (name: string) => string,
+  intl: Pick<IntlShape, 'formatMessage'>,
+): {
   body: { access_token_ttl: number | null; claims: Record<string, unknown> };
   errors: Record<string, string[]>;
 } {
   const errors: Record<string, string[]> = {};
   const ttl = optionalWholeNumber(value('access_token_ttl'));
-  if (ttl === undefined) errors.access_token_ttl = ['a whole number of seconds, or empty to inherit'];
+  if (ttl === undefined) errors.access_token_ttl = [intl.formatMessage({ id: 'tokens.ttlInvalid' })];
   const claims = parseClaims(value('claims'));
-  if ('error' in claims) errors.claims = [claims.error];
+  if ('error' in claims) {
+    errors.claims = [
+      claims.problem === 'json'
+        ? intl.formatMessage({ id: 'tokens.claimsNotJson' }, { reason: claims.reason ?? '' })
+        : intl.formatMessage({ id: 'tokens.claimsNotObject' }, { example: '{"tenant": "acme"}' }),
+    ];
+  }
   return { body: { access_token_ttl: ttl ?? null, claims: 'claims' in claims ? claims.claims : {} }, errors };
 }
 
@@ -241,13 +256,17 @@ export function operatorChoices(services: readonly ServiceOffer[], granted: read
   return { roles, maxTtl };
 }
 
-/** A client's token quota in words: the server's default, none, or its limits and what happens beyond them. */
-export function quotaText(quota: { per_hour: number | null; per_day: number | null; mode: 'enforce' | 'log' } | null): string {
-  if (quota === null) return "the server's default";
+/** A client's token quota in words, in the person's language: the server's default, none, or its limits and what happens beyond them. */
+export function quotaText(
+  quota: { per_hour: number | null; per_day: number | null; mode: 'enforce' | 'log' } | null,
+  intl: Pick<IntlShape, 'formatMessage'>,
+): string {
+  if (quota === null) return intl.formatMessage({ id: 'quota.default' });
   const limits = [
-    quota.per_hour === null ? null : `${quota.per_hour} per hour`,
-    quota.per_day === null ? null : `${quota.per_day} per day`,
+    quota.per_hour === null ? null : intl.formatMessage({ id: 'quota.perHour' }, { count: quota.per_hour }),
+    quota.per_day === null ? null : intl.formatMessage({ id: 'quota.perDay' }, { count: quota.per_day }),
   ];
   const text = limits.filter((limit) => limit !== null).join(', ');
-  return text === '' ? 'none' : `${text} (${quota.mode === 'enforce' ? 'enforced' : 'logged only'})`;
+  if (text === '') return intl.formatMessage({ id: 'common.none' });
+  return intl.formatMessage({ id: quota.mode === 'enforce' ? 'quota.enforced' : 'quota.logged' }, { limits: text });
 }

@@ -1,3 +1,4 @@
+import { createIntl } from 'react-intl';
 import t from 'tap';
 import {
   claimsText,
@@ -18,6 +19,7 @@ import {
   usageBars,
   words,
 } from '../../console/src/format.js';
+import { catalogues } from '../../console/src/i18n/messages/index.js';
 
 // The console's own logic, apart from the browser: how it shows times and where it puts
 // the server's errors. (Screens are tested in a browser: console.test.ts.)
@@ -187,8 +189,15 @@ t.test('operatorChoices: the roles every granted service offers, the smallest li
 });
 
 t.test('quotaText: the default, none, or the limits and the mode', async (t) => {
-  t.equal(quotaText(null), "the server's default");
-  t.equal(quotaText({ per_hour: null, per_day: null, mode: 'enforce' }), 'none');
-  t.equal(quotaText({ per_hour: 100, per_day: 1000, mode: 'log' }), '100 per hour, 1000 per day (logged only)');
-  t.equal(quotaText({ per_hour: 5, per_day: null, mode: 'enforce' }), '5 per hour (enforced)');
+  const english = createIntl({ locale: 'en', messages: catalogues.en });
+  t.equal(quotaText(null, english), "the server's default");
+  t.equal(quotaText({ per_hour: null, per_day: null, mode: 'enforce' }, english), 'none');
+  t.equal(quotaText({ per_hour: 100, per_day: 1000, mode: 'log' }, english), '100 per hour, 1,000 per day (logged only)');
+  t.equal(quotaText({ per_hour: 5, per_day: null, mode: 'enforce' }, english), '5 per hour (enforced)');
+  const german = createIntl({ locale: 'de', messages: catalogues.de });
+  t.equal(
+    quotaText({ per_hour: 100, per_day: 1000, mode: 'log' }, german),
+    '100 pro Stunde, 1.000 pro Tag (nur protokolliert)',
+    'in the person’s words and numbers',
+  );
 });

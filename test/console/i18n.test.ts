@@ -2,9 +2,11 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type MessageFormatElement, parse, TYPE } from '@formatjs/icu-messageformat-parser';
+import { createIntl } from 'react-intl';
 import t from 'tap';
 import { LANGUAGES, pickLanguage } from '../../console/src/i18n/languages.js';
 import { catalogues } from '../../console/src/i18n/messages/index.js';
+import { explainFieldErrors, explainProblem, problemKind } from '../../console/src/i18n/problems.js';
 
 // The console's message catalogues (console/src/i18n/messages/): every language has every
 // id of English and no other, each message parses as ICU MessageFormat with the same
@@ -138,4 +140,46 @@ t.test('the language: remembered, else the browser’s first that the console ha
   t.equal(pickLanguage(null, []), 'en');
   t.equal(pickLanguage('de', ['nl', 'en']), 'de', 'the switch’s choice wins');
   t.equal(pickLanguage('xx', ['fr']), 'fr', 'a remembered value the console does not know is ignored');
+});
+
+t.test('the admin API’s common refusals, explained in each language with the server’s words kept', async (t) => {
+  t.equal(problemKind({ status: 400, detail: 'x' }), 'invalid');
+  t.equal(problemKind({ status: 403 }), 'forbidden');
+  t.equal(problemKind({ status: 404 }), 'notFound');
+  t.equal(problemKind({ status: 409 }), 'conflict');
+  t.equal(problemKind({ status: 429 }), 'tooMany');
+  t.equal(problemKind({ status: 503 }), 'unavailable');
+  t.equal(problemKind({ status: 500 }), 'server');
+  t.equal(problemKind(new TypeError('Failed to fetch')), 'unreachable', 'no answer at all: the network');
+  t.equal(problemKind({ detail: 'no status' }), null);
+  t.equal(problemKind(undefined), null);
+
+  const conflict = { status: 409, title: 'Conflict', detail: 'client billing already exists' };
+  const explained = Object.fromEntries(
+    LANGUAGES.map((language) => [
+      language,
+      explainProblem(createIntl({ locale: language, messages: catalogues[language] }), conflict, 'X.'),
+    ]),
+  );
+  t.equal(
+    explained.en,
+    'X. It conflicts with what is there: the ID is taken, it is still in use, or someone changed it at the same time. (Portier: “client billing already exists”)',
+  );
+  t.match(explained.nl, /^X\. Dit botst met wat er al is/);
+  t.match(explained.fr, /^X\. Cela entre en conflit/);
+  t.match(explained.de, /^X\. Das steht im Konflikt/);
+  for (const language of LANGUAGES)
+    t.match(explained[language], 'client billing already exists', `${language}: the server’s detail is kept`);
+
+  const dutch = createIntl({ locale: 'nl', messages: catalogues.nl });
+  t.equal(explainProblem(dutch, undefined, 'Mislukt.'), 'Mislukt.', 'nothing to explain: the screen’s own sentence');
+  t.match(explainProblem(dutch, new TypeError('Failed to fetch'), 'Mislukt.'), /^Mislukt\. Portier is niet bereikbaar/);
+  t.same(explainFieldErrors(dutch, { status: 409, detail: 'scope in use', clients: ['a', 'a', 'b'] }, 'Mislukt.'), {
+    form: [`Mislukt. ${catalogues.nl['problem.conflict']} (Portier: “scope in use”) Nog toegekend aan: a, b.`],
+  });
+  t.same(
+    explainFieldErrors(dutch, { status: 400, detail: 'invalid', errors: [{ path: '/name', message: 'must not be empty' }] }, 'Mislukt.'),
+    { name: ['must not be empty'] },
+    'field errors stay next to their fields',
+  );
 });

@@ -1,3 +1,4 @@
+import { exportJWK, generateKeyPair } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import t, { type Test } from 'tap';
 import { ADMIN_ID, ADMIN_SECRET, addClient, addService } from '../helpers.js';
@@ -246,6 +247,121 @@ t.test('the console in Dutch, French and German', { skip: browserMissing() }, as
     t.same(await ids(), ['soon-expiring'], 'only the client expiring within 7 days');
     t.match(page.url(), /sort=-name/, 'the sort stays');
     t.same(errors, [], 'no errors in the browser console');
+  });
+
+  await t.test('nl: the client screen, its edit form, keys, services and trusted issuers; refusals explained', async (t) => {
+    await addClient(server, {
+      client_id: 'nl-detail',
+      name: 'Koppeling detail',
+      owner: 'ann',
+      grants: [{ service: 'events', scopes: [] }],
+    });
+    const keys = await Promise.all(
+      [1, 2].map(async (n) => ({ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: `k${n}` })),
+    );
+    const issuer = await server.admin('POST', '/admin/trusted-issuers', {
+      id: 'cluster',
+      issuer: 'https://cluster.example',
+      jwks: { keys },
+    });
+    t.equal(issuer.statusCode, 201, 'a trusted issuer with two pasted keys');
+    await addService(server.database, { id: 'gone', audience: 'https://gone.example', scopes: [] });
+    const { page } = await openIn(t, browser, origin, { locale: 'nl-NL', timezoneId: 'Europe/Amsterdam' });
+    await signInAs(page, LANGUAGES.nl);
+    const main = page.locator('main');
+    // English a screen of this issue showed before; none of it may be left in Dutch.
+    const leftovers = async (what: string, english: string[]) => {
+      const text = await main.innerText();
+      t.same(
+        english.filter((phrase) => new RegExp(`\\b${phrase}\\b`).test(text)),
+        [],
+        `${what}: no English left`,
+      );
+    };
+    /** A shown time: in Amsterdam's hours (the title keeps UTC). */
+    const amsterdamHour = (iso: string) =>
+      new Intl.DateTimeFormat('nl-NL', { timeZone: 'Europe/Amsterdam', hour: '2-digit', minute: '2-digit' }).format(new Date(iso));
+
+    await page.getByRole('link', { name: 'Koppeling detail' }).click();
+    await page.getByRole('heading', { name: 'Koppeling detail', level: 1 }).waitFor();
+    for (const heading of ['Gebruik', 'Geschiedenis', 'Verwijderen']) await page.getByRole('heading', { name: heading }).waitFor();
+    t.match(await main.innerText(), /Levensduur van tokens/);
+    await leftovers('client screen', [
+      'Usage',
+      'History',
+      'Delete',
+      'Managed',
+      'Token lifetime',
+      'Custom claims',
+      'Service account',
+      'Created by',
+      'Per hour',
+      'Edit client',
+    ]);
+
+    await page.getByRole('button', { name: 'API-client bewerken' }).click();
+    await page.getByLabel('Eigenaar (draag de API-client over aan iemand anders)').waitFor();
+    t.match(await page.locator('label[for="edit-expires"]').innerText(), 'Europe/Amsterdam', 'the expiry names the zone');
+    await leftovers('edit form', [
+      'Owner',
+      'First name',
+      'Roles',
+      'Lifetime',
+      'Token quota',
+      'Expires',
+      'IP ranges',
+      'Save changes',
+      'Cancel',
+    ]);
+    await checkScreen(t, page, 'edit-client-nl');
+
+    await page.getByRole('link', { name: 'Signeersleutels' }).click();
+    const created = page.locator('table.keys td[data-label="Aangemaakt"] time').first();
+    await created.waitFor();
+    const iso = String(await created.getAttribute('datetime'));
+    t.match(await created.innerText(), amsterdamHour(iso), 'a key’s time in the person’s zone');
+    t.match(await created.innerText(), /CES?T/, 'with the zone named');
+    await leftovers('keys', ['Signing keys', 'Key ID', 'Algorithm', 'Active from', 'Published until', 'Rotate', 'UTC']);
+
+    await page.getByRole('link', { name: 'Services', exact: true }).click();
+    await page.locator('table.services tbody tr').first().waitFor();
+    const updated = page.locator('table.services td[data-label="Gewijzigd"] time').first();
+    t.match(await updated.innerText(), amsterdamHour(String(await updated.getAttribute('datetime'))), 'a service’s time too');
+    await leftovers('services', ['New service', 'Name', 'separated by spaces', 'Updated', 'Create service', 'Self-service', 'UTC']);
+    // A 409: the service exists already. Explained in Dutch; the server's words kept.
+    await page.locator('#service-id').fill('events');
+    await page.locator('#service-name').fill('Dubbel');
+    await page.locator('#service-audience').fill('https://dubbel.example');
+    await page.getByRole('button', { name: 'Service toevoegen' }).click();
+    const refusal = page.getByRole('alert').filter({ hasText: 'De service kon niet worden toegevoegd.' });
+    await refusal.waitFor();
+    t.match(await refusal.innerText(), /Dit botst met wat er al is.*\(Portier: “a service with id "events" already exists”\)/);
+    // A 404: a service deleted since the list was shown.
+    await server.admin('DELETE', '/admin/services/gone');
+    await page.getByRole('link', { name: 'gone', exact: true }).click();
+    await page.getByRole('alert').filter({ hasText: 'De service kon niet worden geladen. Dit bestaat niet (meer)' }).waitFor();
+
+    await page.getByRole('link', { name: 'Vertrouwde uitgevers' }).click();
+    const issuerRow = page.locator('table.issuers tbody tr').filter({ hasText: 'cluster' });
+    t.match(await issuerRow.innerText(), /2 geplakte sleutels/, 'the count in Dutch plural');
+    await leftovers('trusted issuers', [
+      'Trusted issuers',
+      'Issuer',
+      'Oldest token',
+      'Updated',
+      'pasted',
+      'New trusted issuer',
+      'Its keys',
+      'UTC',
+    ]);
+    await issuerRow.getByRole('link', { name: 'cluster' }).click();
+    await page.getByRole('heading', { name: 'Vertrouwde uitgever cluster' }).waitFor();
+    await leftovers('trusted issuer', ['Save trusted issuer', 'Delete', 'Its keys', 'Signature algorithms']);
+
+    // No answer at all: the network.
+    await page.route('**/admin/keys', (route) => route.abort());
+    await page.getByRole('link', { name: 'Signeersleutels' }).click();
+    await page.getByRole('alert').filter({ hasText: 'De sleutels konden niet worden geladen. Portier is niet bereikbaar' }).waitFor();
   });
 });
 

@@ -95,7 +95,7 @@ t.test('the token policy in a browser', { skip: browserMissing() }, async (t) =>
     await chart.waitFor();
     const title = page.locator('#usage-title');
     await title.filter({ hasText: /^2 tokens/ }).waitFor({ state: 'attached' });
-    t.equal(await title.textContent(), '2 tokens issued and 1 requests refused in the last 48 hours; at most 3 in one hour.');
+    t.equal(await title.textContent(), '2 tokens issued and 1 request refused in the last 48 hours; at most 3 in one hour.');
     t.equal(await page.locator('section.usage rect.usage-tokens').count(), 1, 'one bar of tokens: this hour');
     t.equal(await page.locator('section.usage rect.usage-refusals').count(), 1);
     t.equal(await chart.getAttribute('aria-labelledby'), 'usage-title');

@@ -61,7 +61,7 @@ t.test('trusted issuers and federated clients in the console', { skip: browserMi
     await page.getByRole('status').filter({ hasText: 'Trusted issuer prod-cluster created.' }).waitFor();
     const row = page.getByRole('row').filter({ hasText: 'prod-cluster' });
     await row.waitFor();
-    t.match(await row.textContent(), /1 pasted key\(s\)/, 'listed with where its keys are');
+    t.match(await row.textContent(), /1 pasted key(?!s)/, 'listed with where its keys are');
     await checkScreen(t, page, 'trusted-issuers', true);
   });
 

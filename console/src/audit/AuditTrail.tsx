@@ -23,7 +23,7 @@ const fetchEvents: PageFetcher<AuditEvent> = (api, params) => api.GET('/admin/au
 /** /console/audit: the audit trail, filtered by the query string. */
 export function AuditTrail({ api }: { api: Api }) {
   const { location } = useRouter();
-  const state = usePage(api, location.search.toString(), fetchEvents, 'audit trail');
+  const state = usePage(api, location.search.toString(), fetchEvents, 'audit.loadFailed');
   const intl = useIntl();
   const heading = intl.formatMessage({ id: 'nav.audit' });
 

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Api, BulkResult } from '../api';
-import { problemMessage } from '../format';
+import { explainProblem } from '../i18n/problems';
 
 /** The clients ticked in the list, and what the last bulk action did to each. */
 export interface BulkSelection {
@@ -20,6 +20,7 @@ export function useBulkSelection(api: Api, onDone: () => void): BulkSelection {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [results, setResults] = useState<Map<string, BulkResult>>(new Map());
   const [error, setError] = useState<string | null>(null);
+  const intl = useIntl();
 
   const toggle = (clientId: string) => {
     const next = new Set(selected);
@@ -30,11 +31,15 @@ export function useBulkSelection(api: Api, onDone: () => void): BulkSelection {
 
   const apply = async (action: 'enable' | 'disable') => {
     setError(null);
-    const { data, error: problem } = await api.POST('/admin/clients/bulk', { body: { action, client_ids: [...selected] } });
-    if (data === undefined) {
-      setError(problemMessage(problem));
+    const failed = intl.formatMessage({ id: 'bulk.failed' });
+    const answer = await api
+      .POST('/admin/clients/bulk', { body: { action, client_ids: [...selected] } })
+      .catch((thrown: unknown) => ({ thrown }));
+    if ('thrown' in answer || answer.data === undefined) {
+      setError(explainProblem(intl, 'thrown' in answer ? answer.thrown : answer.error, failed));
       return;
     }
+    const { data } = answer;
     setResults(new Map(data.results.map((result) => [result.client_id, result])));
     setSelected(new Set());
     onDone();

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Api, Client } from '../api';
-import { problemMessage } from '../format';
+import { explainProblem } from '../i18n/problems';
 import { useRouter } from '../router';
 import { ConfirmedAction } from '../ui/ConfirmedAction';
 
@@ -52,9 +52,9 @@ export function ClientActions({
     try {
       const { ok, error } = await request();
       if (ok) await onOk();
-      else onMessage({ kind: 'error', text: problemMessage(error) });
-    } catch {
-      onMessage({ kind: 'error', text: intl.formatMessage({ id: 'actions.unreachable' }) });
+      else onMessage({ kind: 'error', text: explainProblem(intl, error, intl.formatMessage({ id: 'actions.failed' })) });
+    } catch (thrown) {
+      onMessage({ kind: 'error', text: explainProblem(intl, thrown, intl.formatMessage({ id: 'actions.failed' })) });
     } finally {
       setBusy(false);
     }
@@ -157,14 +157,15 @@ function SecretPanel({ busy, onRegenerate }: { busy: boolean; onRegenerate: (gra
 /** Deleting, once the client ID has been typed in full. */
 function DeletePanel({ clientId, busy, onDelete }: { clientId: string; busy: boolean; onDelete: () => void }) {
   const [typed, setTyped] = useState('');
+  const intl = useIntl();
   return (
     <section className="panel danger-zone" aria-labelledby="delete-heading">
-      <h2 id="delete-heading">Delete</h2>
-      <p>Deleting is permanent. Type the client ID to confirm.</p>
-      <label htmlFor="delete-confirm">Client ID to delete</label>
+      <h2 id="delete-heading">{intl.formatMessage({ id: 'delete.heading' })}</h2>
+      <p>{intl.formatMessage({ id: 'delete.clientIntro' })}</p>
+      <label htmlFor="delete-confirm">{intl.formatMessage({ id: 'delete.clientId' })}</label>
       <input id="delete-confirm" value={typed} autoComplete="off" onChange={(event) => setTyped(event.target.value)} />
       <button type="button" className="danger" disabled={busy || typed !== clientId} onClick={onDelete}>
-        Delete client
+        {intl.formatMessage({ id: 'delete.client' })}
       </button>
     </section>
   );

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { Api, AuditEvent, Client } from '../api';
-import { problemMessage } from '../format';
+import { explainProblem } from '../i18n/problems';
 import { Link } from '../router';
 import { ClientActions, type Message } from './ClientActions';
 import { ClientHistory } from './ClientHistory';
@@ -14,23 +15,25 @@ function useClientWithHistory(api: Api, clientId: string) {
   const [client, setClient] = useState<Client | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const [events, setEvents] = useState<AuditEvent[] | null>(null);
+  const intl = useIntl();
+  const failed = intl.formatMessage({ id: 'detail.loadFailed' });
 
   const load = useCallback(async () => {
     try {
       const { data, error } = await api.GET('/admin/clients/{client_id}', { params: { path: { client_id: clientId } } });
-      if (data === undefined) setLoadError(problemMessage(error, 'The client could not be loaded.'));
+      if (data === undefined) setLoadError(explainProblem(intl, error, failed));
       else setClient(data);
       const audit = await api.GET('/admin/audit-events', { params: { query: { client_id: clientId, limit: 50 } } });
       setEvents(audit.data?.items ?? []);
-    } catch {
-      setLoadError('The client could not be loaded: Portier is not reachable.');
+    } catch (error) {
+      setLoadError(explainProblem(intl, error, failed));
     }
-  }, [api, clientId]);
+  }, [api, clientId, intl, failed]);
 
   useEffect(() => {
-    document.title = `${clientId} · Portier console`;
+    document.title = intl.formatMessage({ id: 'app.title' }, { screen: clientId });
     void load();
-  }, [clientId, load]);
+  }, [clientId, load, intl]);
 
   return { client, setClient, loadError, events, load };
 }
@@ -59,14 +62,18 @@ export function ClientDetail({
   const [message, setMessage] = useState<Message | null>(null);
   const [editing, setEditing] = useState(false);
   const [secret, setSecret] = useState<string | null>(null);
+  const intl = useIntl();
+  const back = (
+    <p>
+      <Link to="/clients">← {intl.formatMessage({ id: 'nav.clients' })}</Link>
+    </p>
+  );
 
   if (loadError !== null) {
     return (
       <section>
-        <p>
-          <Link to="/clients">← Clients</Link>
-        </p>
-        <h1>Client {clientId}</h1>
+        {back}
+        <h1>{intl.formatMessage({ id: 'detail.heading' }, { client: clientId })}</h1>
         <p className="error" role="alert">
           {loadError}
         </p>
@@ -76,16 +83,14 @@ export function ClientDetail({
   if (client === null) {
     return (
       <p role="status" className="muted">
-        Loading client…
+        {intl.formatMessage({ id: 'detail.loading' })}
       </p>
     );
   }
 
   return (
     <section aria-labelledby="client-heading">
-      <p>
-        <Link to="/clients">← Clients</Link>
-      </p>
+      {back}
       <h1 id="client-heading">{client.name}</h1>
       {message !== null && (
         <p className={message.kind === 'ok' ? 'notice' : 'error'} role={message.kind === 'ok' ? 'status' : 'alert'}>
@@ -94,7 +99,7 @@ export function ClientDetail({
       )}
       {canWrite && !editing && (
         <button type="button" className="secondary" onClick={() => setEditing(true)}>
-          Edit client
+          {intl.formatMessage({ id: 'edit.heading' })}
         </button>
       )}
       {editing && (
@@ -108,7 +113,7 @@ export function ClientDetail({
           onSaved={(saved) => {
             setClient(saved);
             setEditing(false);
-            setMessage({ kind: 'ok', text: 'Saved.' });
+            setMessage({ kind: 'ok', text: intl.formatMessage({ id: 'common.saved' }) });
             void load();
           }}
         />

@@ -1,12 +1,14 @@
-import { useIntl } from 'react-intl';
-import type { Client, TokenQuota } from '../api';
-import { managedText, quotaText } from '../format';
+import { type IntlShape, useIntl } from 'react-intl';
+import type { Client } from '../api';
+import { quotaText } from '../format';
 import type { MessageId } from '../i18n/messages';
 import { type DetailRow, DetailsList } from '../ui/DetailsList';
+import { managedMessage } from '../ui/managed';
 import { Time as ShownTime } from '../ui/Time';
 import { certificateRows } from './CertificateDetails';
+import { STATUS_NAMES } from './ClientsTable';
 import { ExchangeNote } from './ExchangeSubjects';
-import { authMethodLabel } from './federated-identities';
+import { authMethodMessage } from './federated-identities';
 
 /** A time of the client, in the person's language and zone (UTC on hover), and relative to now; `none` when there is none. */
 function Time({ iso, none = 'client.neverExpires', withZone = false }: { iso: string | null; none?: MessageId; withZone?: boolean }) {
@@ -16,12 +18,13 @@ function Time({ iso, none = 'client.neverExpires', withZone = false }: { iso: st
 }
 
 function Grants({ grants }: { grants: Client['grants'] }) {
-  if (grants.length === 0) return <>none</>;
+  const intl = useIntl();
+  if (grants.length === 0) return <>{intl.formatMessage({ id: 'common.none' })}</>;
   return (
     <ul className="plain">
       {grants.map((grant) => (
         <li key={grant.service}>
-          <code>{grant.service}</code>: {grant.scopes.join(' ') || '(no scopes)'}
+          <code>{grant.service}</code>: {grant.scopes.join(' ') || intl.formatMessage({ id: 'grants.noScopes' })}
           <ExchangeNote exchange={grant.exchange} />
         </li>
       ))}
@@ -46,34 +49,45 @@ function Identities({ identities }: { identities: Client['federated_identities']
   );
 }
 
-function Quota({ quota }: { quota: TokenQuota | null }) {
-  return <>{quotaText(quota)}</>;
+/** The rows about who the client is and what it may do. */
+function identityRowsOf(client: Client, intl: IntlShape): DetailRow[] {
+  const say = (id: MessageId) => intl.formatMessage({ id });
+  return [
+    [say('client.clientId'), <code key="id">{client.client_id}</code>],
+    [say('client.name'), client.name],
+    [say('client.description'), client.description || '—'],
+    [say('client.owner'), client.owner],
+    [
+      say('client.status'),
+      <span key="status" className={`status status-${client.status}`}>
+        {say(STATUS_NAMES[client.status])}
+      </span>,
+    ],
+    [say('clients.enabled'), say(client.enabled ? 'common.yes' : 'common.no')],
+    [say('summary.managed'), say(managedMessage(client.managed))],
+    [say('grants.legend'), <Grants key="grants" grants={client.grants} />],
+    [say('summary.ipRanges'), client.ip_ranges.join(', ') || say('summary.anywhere')],
+    [say('summary.roles'), client.roles.join(', ') || '—'],
+    [say('summary.firstName'), client.first_name ?? '—'],
+    [say('summary.lastName'), client.last_name ?? '—'],
+    [say('summary.serviceAccount'), `${client.service_account.username} (${client.service_account.id})`],
+  ];
 }
 
 /** Every field of a client, as a list of labels and values. */
 export function ClientSummary({ client }: { client: Client }) {
+  const intl = useIntl();
+  const say = (id: MessageId) => intl.formatMessage({ id });
   const rows: DetailRow[] = [
-    ['Client ID', <code key="id">{client.client_id}</code>],
-    ['Name', client.name],
-    ['Description', client.description || '—'],
-    ['Owner', client.owner],
+    ...identityRowsOf(client, intl),
     [
-      'Status',
-      <span key="status" className={`status status-${client.status}`}>
-        {client.status}
-      </span>,
+      say('summary.tokenLifetime'),
+      client.access_token_ttl === null
+        ? say('summary.lifetimeInherited')
+        : intl.formatMessage({ id: 'common.seconds' }, { seconds: client.access_token_ttl }),
     ],
-    ['Enabled', client.enabled ? 'yes' : 'no'],
-    ['Managed', managedText(client.managed)],
-    ['Grants', <Grants key="grants" grants={client.grants} />],
-    ['IP ranges', client.ip_ranges.join(', ') || 'anywhere'],
-    ['Roles', client.roles.join(', ') || '—'],
-    ['First name', client.first_name ?? '—'],
-    ['Last name', client.last_name ?? '—'],
-    ['Service account', `${client.service_account.username} (${client.service_account.id})`],
-    ['Token lifetime', client.access_token_ttl === null ? "its services' (or the server's)" : `${client.access_token_ttl} s`],
     [
-      'Custom claims',
+      say('summary.customClaims'),
       Object.keys(client.claims).length === 0 ? (
         '—'
       ) : (
@@ -82,27 +96,27 @@ export function ClientSummary({ client }: { client: Client }) {
         </pre>
       ),
     ],
-    ['Token quota', <Quota key="quota" quota={client.token_quota} />],
-    ['Authentication', authMethodLabel(client.auth_method)],
+    [say('summary.tokenQuota'), quotaText(client.token_quota, intl)],
+    [say('summary.authentication'), say(authMethodMessage(client.auth_method))],
     ...(client.auth_method === 'federated'
-      ? [['Platform identities', <Identities key="identities" identities={client.federated_identities} />] as const]
+      ? [[say('summary.platformIdentities'), <Identities key="identities" identities={client.federated_identities} />] as const]
       : []),
-    ...certificateRows(client),
-    ['Expires', <Time key="expires" iso={client.expires_at} withZone />],
-    ['Last used', <Time key="last" iso={client.last_used_at} none="client.notYetUsed" />],
+    ...certificateRows(client, intl),
+    [say('client.expires'), <Time key="expires" iso={client.expires_at} withZone />],
+    [say('client.lastUsed'), <Time key="last" iso={client.last_used_at} none="client.notYetUsed" />],
     ...(client.last_used_identity === null
       ? []
       : [
           [
-            'Last used by',
+            say('summary.lastUsedBy'),
             <span key="identity">
               <code>{client.last_used_identity.issuer}</code>: <code>{client.last_used_identity.subject}</code>
             </span>,
           ] as const,
         ]),
-    ['Created', <Time key="created" iso={client.created_at} />],
-    ['Created by', client.created_by_name ?? client.created_by],
-    ['Updated', <Time key="updated" iso={client.updated_at} />],
+    [say('client.created'), <Time key="created" iso={client.created_at} />],
+    [say('summary.createdBy'), client.created_by_name ?? client.created_by],
+    [say('summary.updated'), <Time key="updated" iso={client.updated_at} />],
   ];
   return <DetailsList rows={rows} />;
 }

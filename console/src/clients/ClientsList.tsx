@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Api, Client, ClientQuery } from '../api';
-import { problemMessage } from '../format';
+import { explainProblem } from '../i18n/problems';
 import { Link, useRouter } from '../router';
 import { useServices } from '../services/useServices';
 import { Pager } from '../ui/Pager';
@@ -50,7 +50,7 @@ export function ClientsList({ api, canWrite, mine }: { api: Api; canWrite: boole
   const search = location.search.toString();
   const [reload, setReload] = useState(0);
   const fetchAgain = () => setReload((n) => n + 1);
-  const state = usePage(api, search, fetchClients, 'clients', reload);
+  const state = usePage(api, search, fetchClients, 'clients.loadFailed', reload);
   const services = useServices(api);
   const bulk = useBulkSelection(api, fetchAgain);
   const [switched, setSwitched] = useState<Switched | null>(null);
@@ -67,7 +67,7 @@ export function ClientsList({ api, canWrite, mine }: { api: Api; canWrite: boole
     const action = enabled ? 'enable' : 'disable';
     const { error } = await api.POST(`/admin/clients/{client_id}/${action}`, { params: { path: { client_id: clientId } } });
     if (error !== undefined) {
-      setSwitchError(problemMessage(error, intl.formatMessage({ id: 'clients.switchFailed' }, { client: clientId })));
+      setSwitchError(explainProblem(intl, error, intl.formatMessage({ id: 'clients.switchFailed' }, { client: clientId })));
       return;
     }
     setSwitched(undoable ? { clientId, enabled } : null);

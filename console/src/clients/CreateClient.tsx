@@ -1,7 +1,8 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Api, CreateClientBody, Problem } from '../api';
-import { fieldErrors, formText, words } from '../format';
+import { formText, words } from '../format';
+import { explainFieldErrors } from '../i18n/problems';
 import { Link, useRouter } from '../router';
 import { useServices } from '../services/useServices';
 import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
@@ -55,7 +56,7 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
     if (federated) {
       const made = identitiesFromRows(identities);
       if (!made.ok) {
-        setErrors({ federated_identities: [made.error] });
+        setErrors({ federated_identities: [intl.formatMessage({ id: 'identities.notNameValue' }, made.error)] });
         return;
       }
       body.auth_method = 'federated';
@@ -71,7 +72,7 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
         else setCreated({ clientId: data.client_id, secret: data.client_secret });
         return;
       }
-      setErrors(fieldErrors(error as Problem | undefined, message('create.failed')));
+      setErrors(explainFieldErrors(intl, error as Problem | undefined, message('create.failed')));
     } catch {
       setErrors({ form: [message('create.unreachable')] });
     } finally {

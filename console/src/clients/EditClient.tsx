@@ -1,6 +1,9 @@
 import { type FormEvent, useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { Api, Client, ClientPatch, Problem } from '../api';
-import { fieldErrors, formText, operatorChoices, optionalWholeNumber, quotaText, readTokenShape, toLocalInput, words } from '../format';
+import { formText, operatorChoices, optionalWholeNumber, quotaText, readTokenShape, toLocalInput, words } from '../format';
+import type { MessageId } from '../i18n/messages';
+import { explainFieldErrors, explainProblem } from '../i18n/problems';
 import { useServices } from '../services/useServices';
 import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
@@ -35,6 +38,8 @@ export function EditClient({
   onCancel: () => void;
 }) {
   const services = useServices(api);
+  const intl = useIntl();
+  const say = (id: MessageId) => intl.formatMessage({ id });
   const issuers = useTrustedIssuers(api);
   const [grants, setGrants] = useState<Grant[]>(client.grants);
   const isFederated = client.auth_method === 'federated';
@@ -59,7 +64,7 @@ export function EditClient({
     const expires = value('expires_at');
     const expiry = expires === '' ? null : new Date(expires);
     if (expiry !== null && Number.isNaN(expiry.getTime())) {
-      setErrors({ expires_at: ['not a valid date and time'] });
+      setErrors({ expires_at: [say('form.invalidTime')] });
       return;
     }
     const body: ClientPatch = {
@@ -73,12 +78,11 @@ export function EditClient({
     };
     const local: Record<string, string[]> = {};
     if (canShapeTokens) {
-      const shape = readTokenShape(value);
+      const shape = readTokenShape(value, intl);
       Object.assign(local, shape.errors);
       const perHour = optionalWholeNumber(value('quota_per_hour'));
       const perDay = optionalWholeNumber(value('quota_per_day'));
-      if (ownQuota && (perHour === undefined || perDay === undefined))
-        local.token_quota = ['limits are whole numbers of tokens, or empty for none'];
+      if (ownQuota && (perHour === undefined || perDay === undefined)) local.token_quota = [say('edit.quotaInvalid')];
       Object.assign(body, shape.body, {
         token_quota: ownQuota
           ? { per_hour: perHour ?? null, per_day: perDay ?? null, mode: value('quota_mode') === 'log' ? 'log' : 'enforce' }
@@ -86,7 +90,7 @@ export function EditClient({
       });
     } else if (ttlOpen) {
       const ttl = optionalWholeNumber(value('access_token_ttl'));
-      if (ttl === undefined) local.access_token_ttl = ['a whole number of seconds'];
+      if (ttl === undefined) local.access_token_ttl = [say('tokens.ttlWhole')];
       else if (ttl !== client.access_token_ttl) body.access_token_ttl = ttl;
     }
     if (rolesOpen) body.roles = words(value('roles'));
@@ -97,7 +101,7 @@ export function EditClient({
     if (canSetIdentities && (isFederated || switching)) {
       const made = identitiesFromRows(identities);
       if (!made.ok) {
-        setErrors({ federated_identities: [made.error] });
+        setErrors({ federated_identities: [intl.formatMessage({ id: 'identities.notNameValue' }, made.error)] });
         return;
       }
       body.federated_identities = made.identities;
@@ -112,9 +116,9 @@ export function EditClient({
         onSaved(data);
         return;
       }
-      setErrors(fieldErrors(error as Problem | undefined, 'The client could not be saved.'));
-    } catch {
-      setErrors({ form: ['The client could not be saved: Portier is not reachable.'] });
+      setErrors(explainFieldErrors(intl, error as Problem | undefined, say('edit.saveFailed')));
+    } catch (thrown) {
+      setErrors({ form: [explainProblem(intl, thrown, say('edit.saveFailed'))] });
     } finally {
       setBusy(false);
     }
@@ -124,33 +128,33 @@ export function EditClient({
 
   return (
     <form className="stack" onSubmit={submit} noValidate aria-labelledby="edit-heading">
-      <h2 id="edit-heading">Edit client</h2>
+      <h2 id="edit-heading">{say('edit.heading')}</h2>
       {formError()}
-      <label htmlFor="edit-name">Name</label>
+      <label htmlFor="edit-name">{say('client.name')}</label>
       <input id="edit-name" name="name" required defaultValue={client.name} {...aria('name')} />
       {error('name')}
       {canSetOwner && (
         <>
-          <label htmlFor="edit-owner">Owner (pass the client on to someone else)</label>
+          <label htmlFor="edit-owner">{say('edit.owner')}</label>
           <input id="edit-owner" name="owner" required defaultValue={client.owner} {...aria('owner')} />
           {error('owner')}
         </>
       )}
-      <label htmlFor="edit-description">Description</label>
+      <label htmlFor="edit-description">{say('client.description')}</label>
       <textarea id="edit-description" name="description" rows={3} defaultValue={client.description} {...aria('description')} />
       {error('description')}
-      <label htmlFor="edit-first-name">First name (of its service account)</label>
+      <label htmlFor="edit-first-name">{say('edit.firstName')}</label>
       <input id="edit-first-name" name="first_name" defaultValue={client.first_name ?? ''} {...aria('first_name')} />
       {error('first_name')}
-      <label htmlFor="edit-last-name">Last name</label>
+      <label htmlFor="edit-last-name">{say('summary.lastName')}</label>
       <input id="edit-last-name" name="last_name" defaultValue={client.last_name ?? ''} {...aria('last_name')} />
       {error('last_name')}
       <label htmlFor="edit-roles">
         {canShapeTokens
-          ? 'Roles (separated by spaces)'
+          ? say('edit.roles')
           : rolesOpen
-            ? `Roles (separated by spaces; the client's services let you choose ${choices.roles.join(', ')})`
-            : 'Roles (set by an admin)'}
+            ? intl.formatMessage({ id: 'edit.rolesChoose' }, { roles: choices.roles.join(', ') })
+            : say('edit.rolesByAdmin')}
       </label>
       <input id="edit-roles" name="roles" defaultValue={client.roles.join(' ')} readOnly={!rolesOpen} {...aria('roles')} />
       {error('roles')}
@@ -158,7 +162,7 @@ export function EditClient({
       {canSetIdentities && !isFederated && (
         <label className="check">
           <input type="checkbox" checked={switching} onChange={(event) => setSwitching(event.target.checked)} />
-          Sign in with its platform's token instead (its secrets and keys are removed when saved)
+          {say('edit.switchToPlatform')}
         </label>
       )}
       {canSetIdentities && (isFederated || switching) && (
@@ -170,10 +174,12 @@ export function EditClient({
           describedBy={describedBy('federated_identities')}
         />
       )}
-      <label htmlFor="edit-ip-ranges">IP ranges (one CIDR per line; none: anywhere)</label>
+      <label htmlFor="edit-ip-ranges">{say('edit.ipRanges')}</label>
       <textarea id="edit-ip-ranges" name="ip_ranges" rows={3} defaultValue={client.ip_ranges.join('\n')} {...aria('ip_ranges')} />
       {error('ip_ranges')}
-      <label htmlFor="edit-expires">Expires (your local time, {Intl.DateTimeFormat().resolvedOptions().timeZone}; empty: never)</label>
+      <label htmlFor="edit-expires">
+        {intl.formatMessage({ id: 'edit.expires' }, { zone: Intl.DateTimeFormat().resolvedOptions().timeZone })}
+      </label>
       <input
         id="edit-expires"
         name="expires_at"
@@ -187,28 +193,28 @@ export function EditClient({
         errorPrefix="edit-error-"
         ttl={client.access_token_ttl}
         claims={client.claims}
-        inherit="the smallest of its services', else the server's"
+        inherit={say('edit.ttlInherit')}
         errors={errors}
         operator={canShapeTokens ? undefined : { maxTtl: choices.maxTtl }}
       />
-      {!canShapeTokens && <p>Token quota: {quotaText(client.token_quota)} (set by an admin)</p>}
+      {!canShapeTokens && <p>{intl.formatMessage({ id: 'edit.quotaByAdmin' }, { quota: quotaText(client.token_quota, intl) })}</p>}
       {canShapeTokens && (
         <fieldset aria-describedby={describedBy('token_quota')}>
-          <legend>Token quota</legend>
+          <legend>{say('summary.tokenQuota')}</legend>
           <label className="check">
             <input type="checkbox" checked={ownQuota} onChange={(event) => setOwnQuota(event.target.checked)} />
-            Its own quota (otherwise the server's default, TOKEN_QUOTA_*)
+            {say('edit.ownQuota')}
           </label>
           {ownQuota && (
             <>
-              <label htmlFor="edit-quota-hour">Tokens per UTC hour (empty: no limit)</label>
+              <label htmlFor="edit-quota-hour">{say('edit.quotaHour')}</label>
               <input id="edit-quota-hour" name="quota_per_hour" inputMode="numeric" defaultValue={client.token_quota?.per_hour ?? ''} />
-              <label htmlFor="edit-quota-day">Tokens per UTC day (empty: no limit)</label>
+              <label htmlFor="edit-quota-day">{say('edit.quotaDay')}</label>
               <input id="edit-quota-day" name="quota_per_day" inputMode="numeric" defaultValue={client.token_quota?.per_day ?? ''} />
-              <label htmlFor="edit-quota-mode">Beyond the quota</label>
+              <label htmlFor="edit-quota-mode">{say('edit.quotaBeyond')}</label>
               <select id="edit-quota-mode" name="quota_mode" defaultValue={client.token_quota?.mode ?? 'enforce'}>
-                <option value="enforce">refuse (429)</option>
-                <option value="log">issue, and record it in the audit trail</option>
+                <option value="enforce">{say('edit.quotaRefuse')}</option>
+                <option value="log">{say('edit.quotaLog')}</option>
               </select>
             </>
           )}
@@ -217,10 +223,10 @@ export function EditClient({
       )}
       <div>
         <button type="submit" disabled={busy}>
-          {busy ? 'Saving…' : 'Save changes'}
+          {say(busy ? 'common.saving' : 'edit.save')}
         </button>
         <button type="button" className="secondary" onClick={onCancel}>
-          Cancel
+          {say('common.cancel')}
         </button>
       </div>
     </form>

@@ -1,3 +1,5 @@
+import { useIntl } from 'react-intl';
+
 /** A grant's `exchange` as the console shows and edits it: whom the client may act for at that service. */
 export type Exchange = { subjects: string[] };
 
@@ -13,19 +15,20 @@ export function exchangeText(exchange: Exchange | undefined): string {
 
 /** The picker's field for the grant's exchange subjects. */
 export function ExchangeSubjectsField({ value, onChange }: { value: string; onChange: (value: string) => void }) {
+  const intl = useIntl();
   return (
     <>
-      <label htmlFor="grant-exchange">May act for (token exchange)</label>
+      <label htmlFor="grant-exchange">{intl.formatMessage({ id: 'exchange.label' })}</label>
       <input
         id="grant-exchange"
         name="grant_exchange"
         value={value}
-        placeholder="client_ids, issuer:<trusted issuer id>, or *"
+        placeholder={intl.formatMessage({ id: 'exchange.placeholder' })}
         aria-describedby="grant-exchange-hint"
         onChange={(event) => onChange(event.target.value)}
       />
       <p id="grant-exchange-hint" className="muted">
-        Whose tokens this client may exchange for tokens for this service, acting for them. Empty: none.
+        {intl.formatMessage({ id: 'exchange.hint' })}
       </p>
     </>
   );
@@ -33,6 +36,7 @@ export function ExchangeSubjectsField({ value, onChange }: { value: string; onCh
 
 /** ", acting for …" after a grant's scopes, when it has an exchange. */
 export function ExchangeNote({ exchange }: { exchange: Exchange | undefined }) {
+  const intl = useIntl();
   if (exchange === undefined) return null;
-  return <>; may act for {exchange.subjects.join(', ')}</>;
+  return <>{intl.formatMessage({ id: 'exchange.note' }, { subjects: exchange.subjects.join(', ') })}</>;
 }

@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { useIntl } from 'react-intl';
 import type { TrustedIssuer } from '../api';
 import type { IdentityRow } from './federated-identities';
 
@@ -20,36 +21,35 @@ export function FederatedIdentitiesEditor({
   error: ReactNode;
   describedBy: string | undefined;
 }) {
+  const intl = useIntl();
   const update = (index: number, change: Partial<IdentityRow>) =>
     onChange(rows.map((row, i) => (i === index ? { ...row, ...change } : row)));
   return (
     <fieldset className="identities" aria-describedby={describedBy}>
-      <legend>Platform identities (1 to 10)</legend>
-      {issuers.length === 0 && <p className="muted">No trusted issuers yet: add one under Trusted issuers first.</p>}
+      <legend>{intl.formatMessage({ id: 'identities.legend' })}</legend>
+      {issuers.length === 0 && <p className="muted">{intl.formatMessage({ id: 'identities.noIssuers' })}</p>}
       {rows.map((row, index) => {
         const n = index + 1;
         return (
           // biome-ignore lint/suspicious/noArrayIndexKey: rows have no identity of their own while they are edited
           <div className="identity" key={index}>
-            <label htmlFor={`identity-issuer-${n}`}>Identity {n}: trusted issuer</label>
+            <label htmlFor={`identity-issuer-${n}`}>{intl.formatMessage({ id: 'identities.issuer' }, { n })}</label>
             <select id={`identity-issuer-${n}`} value={row.issuer} onChange={(event) => update(index, { issuer: event.target.value })}>
-              <option value="">Choose a trusted issuer</option>
+              <option value="">{intl.formatMessage({ id: 'identities.chooseIssuer' })}</option>
               {issuers.map((issuer) => (
                 <option key={issuer.id} value={issuer.id}>
                   {issuer.id} ({issuer.issuer})
                 </option>
               ))}
             </select>
-            <label htmlFor={`identity-subject-${n}`}>Identity {n}: subject (the tokens' sub, exactly)</label>
+            <label htmlFor={`identity-subject-${n}`}>{intl.formatMessage({ id: 'identities.subject' }, { n })}</label>
             <input
               id={`identity-subject-${n}`}
               value={row.subject}
               placeholder="system:serviceaccount:payments:reporter"
               onChange={(event) => update(index, { subject: event.target.value })}
             />
-            <label htmlFor={`identity-claims-${n}`}>
-              Identity {n}: claims the token must also carry (optional, one name=value per line)
-            </label>
+            <label htmlFor={`identity-claims-${n}`}>{intl.formatMessage({ id: 'identities.claims' }, { n })}</label>
             <textarea
               id={`identity-claims-${n}`}
               rows={2}
@@ -58,7 +58,7 @@ export function FederatedIdentitiesEditor({
               onChange={(event) => update(index, { claims: event.target.value })}
             />
             <button type="button" className="link" onClick={() => onChange(rows.filter((_, i) => i !== index))}>
-              Remove identity {n}
+              {intl.formatMessage({ id: 'identities.remove' }, { n })}
             </button>
           </div>
         );
@@ -69,7 +69,7 @@ export function FederatedIdentitiesEditor({
         disabled={rows.length >= 10}
         onClick={() => onChange([...rows, { issuer: issuers[0]?.id ?? '', subject: '', claims: '' }])}
       >
-        Add identity
+        {intl.formatMessage({ id: 'identities.add' })}
       </button>
       {error}
     </fieldset>

@@ -1,12 +1,12 @@
 import { useEffect, useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Api, Usage } from '../api';
-import { exactTime, localTime, problemMessage, usageBars } from '../format';
+import { exactTime, localTime, usageBars } from '../format';
+import { explainProblem } from '../i18n/problems';
 import { LoadStatus } from '../ui/StatusLines';
 
 const WIDTH = 480;
 const HEIGHT = 100;
-const SPAN = { hour: 'the last 48 hours', day: 'the last 90 days' } as const;
 
 /**
  * A client's usage as a bar chart: tokens issued and requests refused, per hour (48) or
@@ -28,20 +28,20 @@ export function UsageChart({ api, clientId }: { api: Api; clientId: string }) {
       .GET('/admin/clients/{client_id}/usage', { params: { path: { client_id: clientId }, query: { granularity } } })
       .then(({ data, error }) => {
         if (!current) return;
-        if (data === undefined) setFailure(problemMessage(error, 'The usage could not be loaded.'));
+        if (data === undefined) setFailure(explainProblem(intl, error, intl.formatMessage({ id: 'usage.loadFailed' })));
         else setUsage(data);
       })
-      .catch(() => current && setFailure('The usage could not be loaded: Portier is not reachable.'));
+      .catch((thrown) => current && setFailure(explainProblem(intl, thrown, intl.formatMessage({ id: 'usage.loadFailed' }))));
     return () => {
       current = false;
     };
-  }, [api, clientId, granularity]);
+  }, [api, clientId, granularity, intl]);
 
   const buckets = usage?.granularity === granularity ? usage.buckets : [];
   const { bars, max } = usageBars(buckets, WIDTH, HEIGHT);
   const tokens = buckets.reduce((sum, bucket) => sum + bucket.tokens, 0);
   const refusals = buckets.reduce((sum, bucket) => sum + bucket.refusals, 0);
-  const summary = `${number(tokens)} tokens issued and ${number(refusals)} requests refused in ${SPAN[granularity]}; at most ${number(max)} in one ${granularity}.`;
+  const summary = intl.formatMessage({ id: 'usage.summary' }, { tokens, refusals, max, granularity });
   // The axis's marks: the busiest bucket, half of it (when that is a whole number) and 0.
   const marks = max === 0 ? [0] : max % 2 === 0 ? [max, max / 2, 0] : [max, 0];
   const first = buckets[0];
@@ -49,9 +49,9 @@ export function UsageChart({ api, clientId }: { api: Api; clientId: string }) {
 
   return (
     <section className="usage" aria-labelledby="usage-heading">
-      <h2 id="usage-heading">Usage</h2>
+      <h2 id="usage-heading">{intl.formatMessage({ id: 'usage.heading' })}</h2>
       <fieldset className="plain-group">
-        <legend className="visually-hidden">Show usage per</legend>
+        <legend className="visually-hidden">{intl.formatMessage({ id: 'usage.showPer' })}</legend>
         {(['hour', 'day'] as const).map((choice) => (
           <button
             key={choice}
@@ -60,11 +60,11 @@ export function UsageChart({ api, clientId }: { api: Api; clientId: string }) {
             aria-pressed={granularity === choice}
             onClick={() => setGranularity(choice)}
           >
-            Per {choice}
+            {intl.formatMessage({ id: 'usage.per' }, { granularity: choice })}
           </button>
         ))}
       </fieldset>
-      <LoadStatus error={failure} loaded={usage !== null} loadingText="Loading usage…" />
+      <LoadStatus error={failure} loaded={usage !== null} loadingText={intl.formatMessage({ id: 'usage.loading' })} />
       {buckets.length > 0 && (
         <figure>
           <div className="chart">
@@ -79,12 +79,22 @@ export function UsageChart({ api, clientId }: { api: Api; clientId: string }) {
                 <g key={buckets[i]?.start}>
                   {bar.tokensHeight > 0 && (
                     <rect className="usage-tokens" x={bar.x} y={bar.tokensY} width={bar.width} height={bar.tokensHeight}>
-                      <title>{`${number(buckets[i]?.tokens ?? 0)} tokens from ${exactTime(buckets[i]?.start ?? '')}`}</title>
+                      <title>
+                        {intl.formatMessage(
+                          { id: 'usage.barTokens' },
+                          { count: buckets[i]?.tokens ?? 0, from: exactTime(buckets[i]?.start ?? '') },
+                        )}
+                      </title>
                     </rect>
                   )}
                   {bar.refusalsHeight > 0 && (
                     <rect className="usage-refusals" x={bar.x} y={bar.refusalsY} width={bar.width} height={bar.refusalsHeight}>
-                      <title>{`${number(buckets[i]?.refusals ?? 0)} refusals from ${exactTime(buckets[i]?.start ?? '')}`}</title>
+                      <title>
+                        {intl.formatMessage(
+                          { id: 'usage.barRefusals' },
+                          { count: buckets[i]?.refusals ?? 0, from: exactTime(buckets[i]?.start ?? '') },
+                        )}
+                      </title>
                     </rect>
                   )}
                 </g>
@@ -101,27 +111,27 @@ export function UsageChart({ api, clientId }: { api: Api; clientId: string }) {
             <ul className="legend" aria-hidden="true">
               <li>
                 <span className="legend-tokens" />
-                tokens
+                {intl.formatMessage({ id: 'usage.tokens' })}
               </li>
               <li>
                 <span className="legend-refusals" />
-                refusals
+                {intl.formatMessage({ id: 'usage.refusals' })}
               </li>
             </ul>
-            <p className="muted">Each instance of Portier writes its counts about once a minute.</p>
+            <p className="muted">{intl.formatMessage({ id: 'usage.flush' })}</p>
           </figcaption>
         </figure>
       )}
       {buckets.length > 0 && (
         <details className="usage-table">
-          <summary>The same as a table</summary>
+          <summary>{intl.formatMessage({ id: 'usage.asTable' })}</summary>
           <table>
-            <caption className="visually-hidden">Usage per {granularity}</caption>
+            <caption className="visually-hidden">{intl.formatMessage({ id: 'usage.caption' }, { granularity })}</caption>
             <thead>
               <tr>
-                <th scope="col">From</th>
-                <th scope="col">Tokens issued</th>
-                <th scope="col">Requests refused</th>
+                <th scope="col">{intl.formatMessage({ id: 'usage.from' })}</th>
+                <th scope="col">{intl.formatMessage({ id: 'usage.tokensIssued' })}</th>
+                <th scope="col">{intl.formatMessage({ id: 'usage.requestsRefused' })}</th>
               </tr>
             </thead>
             <tbody>

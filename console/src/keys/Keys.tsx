@@ -1,14 +1,17 @@
 import { useCallback, useEffect, useState } from 'react';
+import { type IntlShape, useIntl } from 'react-intl';
 import type { Api, SigningKey } from '../api';
-import { exactTime, problemMessage } from '../format';
+import { localTime } from '../format';
+import { explainProblem } from '../i18n/problems';
 import { KeysTable } from './KeysTable';
 import { NextKey } from './NextKey';
 import { RotateKey } from './RotateKey';
 
-/** A refusal's field messages (e.g. why a time is not allowed), else its detail. */
-function refusal(problem: unknown, fallback: string): string {
+/** A refusal explained, with its field messages (e.g. why a time is not allowed) when it has them. */
+function refusal(intl: IntlShape, problem: unknown, failed: string): string {
   const errors = (problem as { errors?: Array<{ message: string }> } | undefined)?.errors;
-  return Array.isArray(errors) && errors.length > 0 ? errors.map((error) => error.message).join('; ') : problemMessage(problem, fallback);
+  const explained = explainProblem(intl, problem, failed);
+  return Array.isArray(errors) && errors.length > 0 ? `${explained} ${errors.map((error) => error.message).join('; ')}` : explained;
 }
 
 /**
@@ -20,21 +23,23 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const intl = useIntl();
+  const when = (iso: string) => localTime(iso, intl.locale, { withZone: true });
 
   const load = useCallback(async () => {
     try {
       const { data, error: problem } = await api.GET('/admin/keys');
-      if (data === undefined) setError(problemMessage(problem, 'The keys could not be loaded.'));
+      if (data === undefined) setError(explainProblem(intl, problem, intl.formatMessage({ id: 'keys.loadFailed' })));
       else setKeys(data.items);
-    } catch {
-      setError('The keys could not be loaded: Portier is not reachable.');
+    } catch (thrown) {
+      setError(explainProblem(intl, thrown, intl.formatMessage({ id: 'keys.loadFailed' })));
     }
-  }, [api]);
+  }, [api, intl]);
 
   useEffect(() => {
-    document.title = 'Signing keys · Portier console';
+    document.title = intl.formatMessage({ id: 'app.title' }, { screen: intl.formatMessage({ id: 'nav.keys' }) });
     void load();
-  }, [load]);
+  }, [load, intl]);
 
   const rotate = async () => {
     setBusy(true);
@@ -42,17 +47,17 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
     setNotice(null);
     try {
       const { data, error: problem } = await api.POST('/admin/keys/rotate', { body: {} });
-      if (data === undefined) setError(problemMessage(problem, 'The key could not be rotated.'));
+      if (data === undefined) setError(explainProblem(intl, problem, intl.formatMessage({ id: 'keys.rotateFailed' })));
       else {
         setKeys(data.items);
         setNotice(
           data.status === 'next'
-            ? `A new signing key is published now and starts signing at ${new Date(data.activates_at).toLocaleString()}, once verifiers' cached key sets know it.`
-            : 'The new signing key signs from now on; the previous one stays published for tokens it signed.',
+            ? intl.formatMessage({ id: 'keys.rotatedNext' }, { at: when(data.activates_at) })
+            : intl.formatMessage({ id: 'keys.rotatedNow' }),
         );
       }
-    } catch {
-      setError('Portier is not reachable.');
+    } catch (thrown) {
+      setError(explainProblem(intl, thrown, intl.formatMessage({ id: 'keys.rotateFailed' })));
     } finally {
       setBusy(false);
     }
@@ -67,17 +72,17 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
         params: { path: { kid } },
         body: at === undefined ? {} : { at },
       });
-      if (data === undefined) setError(refusal(problem, 'The key could not be brought forward.'));
+      if (data === undefined) setError(refusal(intl, problem, intl.formatMessage({ id: 'keys.forwardFailed' })));
       else {
         setKeys(data.items);
         setNotice(
           data.status === 'active'
-            ? `Key ${data.kid} signs from now on; the previous one stays published for tokens it signed.`
-            : `Key ${data.kid} now takes over signing at ${exactTime(data.activates_at)}.`,
+            ? intl.formatMessage({ id: 'keys.forwardNow' }, { kid: data.kid })
+            : intl.formatMessage({ id: 'keys.forwardAt' }, { kid: data.kid, at: when(data.activates_at) }),
         );
       }
-    } catch {
-      setError('Portier is not reachable.');
+    } catch (thrown) {
+      setError(explainProblem(intl, thrown, intl.formatMessage({ id: 'keys.forwardFailed' })));
     } finally {
       setBusy(false);
     }
@@ -86,8 +91,8 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
 
   return (
     <section aria-labelledby="keys-heading">
-      <h1 id="keys-heading">Signing keys</h1>
-      <p className="muted">The keys that sign access tokens (public parts only), as published in the JWKS.</p>
+      <h1 id="keys-heading">{intl.formatMessage({ id: 'nav.keys' })}</h1>
+      <p className="muted">{intl.formatMessage({ id: 'keys.intro' })}</p>
       {error !== null && (
         <p className="error" role="alert">
           {error}
@@ -108,7 +113,7 @@ export function Keys({ api, canWrite }: { api: Api; canWrite: boolean }) {
       )}
       {keys === null && error === null && (
         <p role="status" className="muted">
-          Loading keys…
+          {intl.formatMessage({ id: 'keys.loading' })}
         </p>
       )}
       {keys !== null && <KeysTable keys={keys} />}

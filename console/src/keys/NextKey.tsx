@@ -1,8 +1,8 @@
 import { type FormEvent, useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { SigningKey } from '../api';
-import { exactTime, fromLocalInput, relativeTime, toLocalInput } from '../format';
-
-const when = (iso: string) => <time dateTime={iso}>{exactTime(iso)}</time>;
+import { fromLocalInput, toLocalInput } from '../format';
+import { Time } from '../ui/Time';
 
 /**
  * The next key: when it takes over signing, and (with write access) bringing it forward,
@@ -22,6 +22,7 @@ export function NextKey({
   onBringForward: (at: string | undefined) => Promise<void>;
 }) {
   const [at, setAt] = useState('');
+  const intl = useIntl();
   const takesOver = nextKey.activates_at;
   const earliest = nextKey.earliest_activation;
   const submit = async (event: FormEvent) => {
@@ -32,21 +33,23 @@ export function NextKey({
   };
   return (
     <section className="panel" aria-labelledby="next-key-heading">
-      <h2 id="next-key-heading">Next key</h2>
+      <h2 id="next-key-heading">{intl.formatMessage({ id: 'keys.next' })}</h2>
       {takesOver !== null && (
         <p>
-          Key <code>{nextKey.kid}</code> is published and takes over signing at {when(takesOver)} ({relativeTime(takesOver)}).
+          {intl.formatMessage(
+            { id: 'keys.nextTakesOver' },
+            { kid: <code key="kid">{nextKey.kid}</code>, at: <Time key="at" iso={takesOver} show="both" withZone /> },
+          )}
         </p>
       )}
       {earliest !== null && (
-        <p className="muted">
-          It can be brought forward to {when(earliest)} at the earliest: until then, verifiers may still hold a key set fetched before it
-          was published.
-        </p>
+        <p className="muted">{intl.formatMessage({ id: 'keys.nextEarliest' }, { at: <Time key="at" iso={earliest} withZone /> })}</p>
       )}
       {canWrite && (
         <form onSubmit={(event) => void submit(event)}>
-          <label htmlFor="bring-forward-at">Take over at (leave empty: as soon as allowed)</label>
+          <label htmlFor="bring-forward-at">
+            {intl.formatMessage({ id: 'keys.takeOverAt' }, { zone: Intl.DateTimeFormat().resolvedOptions().timeZone })}
+          </label>
           <input
             id="bring-forward-at"
             type="datetime-local"
@@ -56,7 +59,7 @@ export function NextKey({
             onChange={(event) => setAt(event.target.value)}
           />
           <button type="submit" disabled={busy}>
-            Bring forward
+            {intl.formatMessage({ id: 'keys.bringForward' })}
           </button>
         </form>
       )}

@@ -1,38 +1,49 @@
+import { useIntl } from 'react-intl';
 import type { Service } from '../api';
-import { exactTime } from '../format';
+import type { MessageId } from '../i18n/messages';
 import { Link } from '../router';
+import { Time } from '../ui/Time';
 
 /** The service catalogue, each service linking to its screen. */
 export function ServicesTable({ services }: { services: Service[] }) {
+  const intl = useIntl();
+  const say = (id: MessageId) => intl.formatMessage({ id });
+  const [name, id, audience, scopes, updated] = [
+    say('client.name'),
+    say('service.id'),
+    say('service.audience'),
+    say('service.scopes'),
+    say('summary.updated'),
+  ];
   return (
     <table className="services">
       <thead>
         <tr>
-          <th scope="col">Name</th>
-          <th scope="col">ID</th>
-          <th scope="col">Audience</th>
-          <th scope="col">Scopes</th>
-          <th scope="col">Updated</th>
+          <th scope="col">{name}</th>
+          <th scope="col">{id}</th>
+          <th scope="col">{audience}</th>
+          <th scope="col">{scopes}</th>
+          <th scope="col">{updated}</th>
         </tr>
       </thead>
       <tbody>
         {services.map((service) => (
           <tr key={service.id}>
-            <td data-label="Name">
+            <td data-label={name}>
               <Link to={`/services/${encodeURIComponent(service.id)}`}>{service.name}</Link>
-              {service.built_in ? ' (built in)' : ''}
-              {service.managed ? ' (managed by configuration)' : ''}
-              {service.self_service ? ' (self-service)' : ''}
+              {service.built_in ? ` ${say('services.builtIn')}` : ''}
+              {service.managed ? ` ${say('clients.managed')}` : ''}
+              {service.self_service ? ` ${say('services.selfServiceMark')}` : ''}
             </td>
-            <td data-label="ID">
+            <td data-label={id}>
               <code>{service.id}</code>
             </td>
-            <td data-label="Audience">
+            <td data-label={audience}>
               <code>{service.audience}</code>
             </td>
-            <td data-label="Scopes">{service.scopes.join(' ') || '—'}</td>
-            <td data-label="Updated">
-              <time dateTime={service.updated_at}>{exactTime(service.updated_at)}</time>
+            <td data-label={scopes}>{service.scopes.join(' ') || '—'}</td>
+            <td data-label={updated}>
+              <Time iso={service.updated_at} />
             </td>
           </tr>
         ))}

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Api, ConsoleSession } from '../api';
-import { problemMessage } from '../format';
+import { explainProblem } from '../i18n/problems';
 import { useRouter } from '../router';
 import { Pager } from '../ui/Pager';
 import { LoadStatus } from '../ui/StatusLines';
@@ -23,7 +23,7 @@ export function Sessions({ api, canEnd }: { api: Api; canEnd: boolean }) {
   const intl = useIntl();
   const { location } = useRouter();
   const [reload, setReload] = useState(0);
-  const state = usePage(api, location.search.toString(), fetchSessions, 'sessions', reload);
+  const state = usePage(api, location.search.toString(), fetchSessions, 'sessions.loadFailed', reload);
   const [notice, setNotice] = useState<{ kind: 'ok' | 'error'; text: string } | null>(null);
   const heading = intl.formatMessage({ id: 'nav.sessions' });
 
@@ -35,7 +35,7 @@ export function Sessions({ api, canEnd }: { api: Api; canEnd: boolean }) {
     setNotice(null);
     const { error, response } = await api.DELETE('/admin/sessions/{id}', { params: { path: { id: session.id } } });
     if (response.status !== 204) {
-      setNotice({ kind: 'error', text: problemMessage(error, intl.formatMessage({ id: 'sessions.endFailed' })) });
+      setNotice({ kind: 'error', text: explainProblem(intl, error, intl.formatMessage({ id: 'sessions.endFailed' })) });
       return;
     }
     setNotice({ kind: 'ok', text: intl.formatMessage({ id: 'sessions.ended' }, { name: session.name }) });

@@ -1,3 +1,4 @@
+import { useIntl } from 'react-intl';
 import type { TrustedIssuer } from '../api';
 
 /** What a trusted issuer's tokens may be used for besides federated sign-in: read from the form. */
@@ -7,16 +8,17 @@ export function readIssuerUses(form: FormData): { token_exchange: boolean; jwt_b
 
 /** The issuer's two delegation switches: its tokens as subject tokens of a token exchange, and as JWT bearer assertions. */
 export function IssuerUsesFields({ issuer }: { issuer: TrustedIssuer | undefined }) {
+  const intl = useIntl();
   return (
     <fieldset>
-      <legend>Its tokens may also be used</legend>
+      <legend>{intl.formatMessage({ id: 'issuer.usesLegend' })}</legend>
       <label className="check">
         <input type="checkbox" name="token_exchange" defaultChecked={issuer?.token_exchange ?? false} />
-        as the subject of a token exchange (RFC 8693), by clients whose grants list issuer:{issuer?.id ?? '<id>'}
+        {intl.formatMessage({ id: 'issuer.usesExchange' }, { subject: `issuer:${issuer?.id ?? '<id>'}` })}
       </label>
       <label className="check">
         <input type="checkbox" name="jwt_bearer" defaultChecked={issuer?.jwt_bearer ?? false} />
-        as the assertion of the JWT bearer grant (RFC 7523), for the client whose identity matches
+        {intl.formatMessage({ id: 'issuer.usesJwtBearer' })}
       </label>
     </fieldset>
   );

@@ -1,15 +1,17 @@
 import { useState } from 'react';
+import { type IntlShape, useIntl } from 'react-intl';
 import type { NewTrustedIssuerBody, TrustedIssuer, TrustedIssuerPatch } from '../api';
 import { formText } from '../format';
+import type { MessageId } from '../i18n/messages';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import type { FormReading } from '../ui/useFormSubmission';
 import { IssuerUsesFields, readIssuerUses } from './IssuerUses';
 import { ALGORITHMS, DEFAULT_MAX_TOKEN_AGE, type IssuerFormValues, issuerFormBody, type KeySource, keySourceOf } from './issuer-form';
 
-const SOURCES: Array<[KeySource, string]> = [
-  ['discovery', "From the issuer's discovery document (<issuer>/.well-known/openid-configuration)"],
-  ['jwks_uri', 'From a key set URL (jwks_uri)'],
-  ['jwks', "Pasted here (for an issuer Portier cannot reach, such as a cluster's internal one)"],
+const SOURCES: Array<[KeySource, MessageId]> = [
+  ['discovery', 'issuer.sourceDiscovery'],
+  ['jwks_uri', 'issuer.sourceUrl'],
+  ['jwks', 'issuer.sourcePasted'],
 ];
 
 /** The values of the issuer form, read from its fields. */
@@ -27,14 +29,14 @@ function readIssuerForm(form: FormData): IssuerFormValues {
 }
 
 /** The edit form's body: every field, so that it replaces what was there. */
-export function readIssuerChanges(form: FormData): FormReading<TrustedIssuerPatch> {
-  const made = issuerFormBody(readIssuerForm(form));
+export function readIssuerChanges(form: FormData, intl: IntlShape): FormReading<TrustedIssuerPatch> {
+  const made = issuerFormBody(readIssuerForm(form), intl);
   return made.ok ? { ok: true, body: { ...made.body, ...readIssuerUses(form) } } : made;
 }
 
 /** The new-issuer form's body: the edit form's, and the id. */
-export function readNewIssuer(form: FormData): FormReading<NewTrustedIssuerBody> {
-  const made = issuerFormBody(readIssuerForm(form));
+export function readNewIssuer(form: FormData, intl: IntlShape): FormReading<NewTrustedIssuerBody> {
+  const made = issuerFormBody(readIssuerForm(form), intl);
   return made.ok ? { ok: true, body: { id: formText(form, 'id'), ...made.body, ...readIssuerUses(form) } } : made;
 }
 
@@ -52,18 +54,20 @@ export function TrustedIssuerFields({
   errors: Record<string, string[]>;
   withId: boolean;
 }) {
+  const intl = useIntl();
+  const say = (id: MessageId) => intl.formatMessage({ id });
   const { aria, error } = fieldErrorViews(errors, 'issuer-error-');
   const [source, setSource] = useState<KeySource>(keySourceOf(issuer));
   return (
     <>
       {withId && (
         <>
-          <label htmlFor="issuer-id">Trusted issuer ID (can never change; a-z, 0-9, ".", "_", "-")</label>
+          <label htmlFor="issuer-id">{say('issuer.idField')}</label>
           <input id="issuer-id" name="id" required {...aria('id')} />
           {error('id')}
         </>
       )}
-      <label htmlFor="issuer-url">Issuer (the tokens' iss, exactly)</label>
+      <label htmlFor="issuer-url">{say('issuer.issuerField')}</label>
       <input
         id="issuer-url"
         name="issuer"
@@ -74,23 +78,23 @@ export function TrustedIssuerFields({
       />
       {error('issuer')}
       <fieldset>
-        <legend>Its keys</legend>
+        <legend>{say('issuer.keysLegend')}</legend>
         {SOURCES.map(([value, label]) => (
           <label key={value} className="check">
             <input type="radio" name="key_source" value={value} checked={source === value} onChange={() => setSource(value)} />
-            {label}
+            {say(label)}
           </label>
         ))}
         {source === 'jwks_uri' && (
           <>
-            <label htmlFor="issuer-jwks-uri">Key set URL</label>
+            <label htmlFor="issuer-jwks-uri">{say('issuer.keySetUrl')}</label>
             <input id="issuer-jwks-uri" name="jwks_uri" required defaultValue={issuer?.jwks_uri ?? ''} {...aria('jwks_uri')} />
           </>
         )}
         {error('jwks_uri')}
         {source === 'jwks' && (
           <>
-            <label htmlFor="issuer-jwks">Public keys (a JWKS, JSON)</label>
+            <label htmlFor="issuer-jwks">{say('issuer.publicKeys')}</label>
             <textarea
               id="issuer-jwks"
               name="jwks"
@@ -104,10 +108,10 @@ export function TrustedIssuerFields({
         )}
         {error('jwks')}
       </fieldset>
-      <label htmlFor="issuer-audience">Audience its tokens must carry (empty: Portier's own issuer URL)</label>
+      <label htmlFor="issuer-audience">{say('issuer.audienceField')}</label>
       <input id="issuer-audience" name="audience" defaultValue={issuer?.audience ?? ''} {...aria('audience')} />
       {error('audience')}
-      <label htmlFor="issuer-max-age">Oldest token accepted, in seconds since it was issued (60 to 86400)</label>
+      <label htmlFor="issuer-max-age">{say('issuer.maxAgeField')}</label>
       <input
         id="issuer-max-age"
         name="max_token_age"
@@ -119,7 +123,7 @@ export function TrustedIssuerFields({
       />
       {error('max_token_age')}
       <fieldset aria-describedby={errors.algorithms === undefined ? undefined : 'issuer-error-algorithms'}>
-        <legend>Signature algorithms it may use</legend>
+        <legend>{say('issuer.algorithmsLegend')}</legend>
         {ALGORITHMS.map((alg) => (
           <label key={alg} className="check">
             <input type="checkbox" name={`alg-${alg}`} defaultChecked={issuer === undefined || issuer.algorithms.includes(alg)} />

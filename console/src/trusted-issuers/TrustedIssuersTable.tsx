@@ -1,40 +1,51 @@
+import { type IntlShape, useIntl } from 'react-intl';
 import type { TrustedIssuer } from '../api';
-import { exactTime } from '../format';
+import type { MessageId } from '../i18n/messages';
 import { Link } from '../router';
+import { Time } from '../ui/Time';
 
-function keysOf(issuer: TrustedIssuer): string {
-  if (issuer.jwks_uri !== null) return 'key set URL';
-  if (issuer.jwks !== null) return `${issuer.jwks.keys.length} pasted key(s)`;
-  return 'discovery';
+function keysOf(issuer: TrustedIssuer, intl: IntlShape): string {
+  if (issuer.jwks_uri !== null) return intl.formatMessage({ id: 'issuers.keysUrl' });
+  if (issuer.jwks !== null) return intl.formatMessage({ id: 'issuers.keysPasted' }, { count: issuer.jwks.keys.length });
+  return intl.formatMessage({ id: 'issuers.keysDiscovery' });
 }
 
 /** The trusted issuers, each linking to its screen. */
 export function TrustedIssuersTable({ issuers }: { issuers: TrustedIssuer[] }) {
+  const intl = useIntl();
+  const say = (id: MessageId) => intl.formatMessage({ id });
+  const [id, issuerLabel, keys, oldest, updated] = [
+    say('service.id'),
+    say('issuer.issuer'),
+    say('issuer.keys'),
+    say('issuer.oldestToken'),
+    say('summary.updated'),
+  ];
   return (
     <table className="issuers">
       <thead>
         <tr>
-          <th scope="col">ID</th>
-          <th scope="col">Issuer</th>
-          <th scope="col">Keys</th>
-          <th scope="col">Oldest token</th>
-          <th scope="col">Updated</th>
+          <th scope="col">{id}</th>
+          <th scope="col">{issuerLabel}</th>
+          <th scope="col">{keys}</th>
+          <th scope="col">{oldest}</th>
+          <th scope="col">{updated}</th>
         </tr>
       </thead>
       <tbody>
         {issuers.map((issuer) => (
           <tr key={issuer.id}>
-            <td data-label="ID">
+            <td data-label={id}>
               <Link to={`/trusted-issuers/${encodeURIComponent(issuer.id)}`}>{issuer.id}</Link>
-              {issuer.managed ? ' (managed by configuration)' : ''}
+              {issuer.managed ? ` ${say('clients.managed')}` : ''}
             </td>
-            <td data-label="Issuer">
+            <td data-label={issuerLabel}>
               <code>{issuer.issuer}</code>
             </td>
-            <td data-label="Keys">{keysOf(issuer)}</td>
-            <td data-label="Oldest token">{issuer.max_token_age} s</td>
-            <td data-label="Updated">
-              <time dateTime={issuer.updated_at}>{exactTime(issuer.updated_at)}</time>
+            <td data-label={keys}>{keysOf(issuer, intl)}</td>
+            <td data-label={oldest}>{intl.formatMessage({ id: 'common.seconds' }, { seconds: issuer.max_token_age })}</td>
+            <td data-label={updated}>
+              <Time iso={issuer.updated_at} />
             </td>
           </tr>
         ))}

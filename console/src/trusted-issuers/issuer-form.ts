@@ -1,5 +1,6 @@
 // The generated types directly, with '.js': this pure module is also compiled with the
 // tests (node16 resolution), which test it without a browser.
+import type { IntlShape } from 'react-intl';
 import type { paths } from '../generated/admin-api.js';
 
 type TrustedIssuer = paths['/admin/trusted-issuers/{id}']['get']['responses'][200]['content']['application/json'];
@@ -41,6 +42,7 @@ export interface IssuerFormValues {
  */
 export function issuerFormBody(
   values: IssuerFormValues,
+  intl: Pick<IntlShape, 'formatMessage'>,
 ):
   | { ok: true; body: Required<Omit<TrustedIssuerPatch, 'id' | 'token_exchange' | 'jwt_bearer'>> }
   | { ok: false; errors: Record<string, string[]> } {
@@ -50,11 +52,11 @@ export function issuerFormBody(
     try {
       jwks = JSON.parse(values.jwksText) as NonNullable<typeof jwks>;
     } catch {
-      errors.jwks = ['is not JSON: paste a key set, {"keys": […]}'];
+      errors.jwks = [intl.formatMessage({ id: 'issuer.jwksNotJson' }, { example: '{"keys": […]}' })];
     }
   }
   const age = values.maxTokenAge.trim() === '' ? DEFAULT_MAX_TOKEN_AGE : Number(values.maxTokenAge);
-  if (!Number.isInteger(age)) errors.max_token_age = ['must be a whole number of seconds'];
+  if (!Number.isInteger(age)) errors.max_token_age = [intl.formatMessage({ id: 'issuer.maxAgeWhole' })];
   if (Object.keys(errors).length > 0) return { ok: false, errors };
   return {
     ok: true,

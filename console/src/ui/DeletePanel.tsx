@@ -1,31 +1,34 @@
+import { useIntl } from 'react-intl';
 import { ConfirmedAction } from './ConfirmedAction';
 
 /**
- * A detail screen's danger zone: deleting the record `id` (a `what`, such as "service"),
- * after a confirmation that says what deleting it does (`consequence`).
+ * A detail screen's danger zone: deleting a record with the button `label`, after the
+ * `question` (which says what deleting it does) is confirmed with `confirmLabel`; all three
+ * in the person's language.
  */
 export function DeletePanel({
-  what,
-  id,
-  consequence,
+  label,
+  question,
+  confirmLabel,
   headingId,
   onDelete,
 }: {
-  what: string;
-  id: string;
-  consequence: string;
+  label: string;
+  question: string;
+  confirmLabel: string;
   headingId: string;
   onDelete: () => Promise<void>;
 }) {
+  const intl = useIntl();
   return (
     <section className="panel danger-zone" aria-labelledby={headingId}>
-      <h2 id={headingId}>Delete</h2>
+      <h2 id={headingId}>{intl.formatMessage({ id: 'delete.heading' })}</h2>
       <ConfirmedAction
-        label={`Delete ${what}`}
+        label={label}
         labelClassName="danger"
-        question={`Delete the ${what} ${id}? ${consequence}`}
-        confirmLabel={`Yes, delete ${what}`}
-        cancelLabel="Keep it"
+        question={question}
+        confirmLabel={confirmLabel}
+        cancelLabel={intl.formatMessage({ id: 'delete.keep' })}
         onConfirm={onDelete}
       />
     </section>

@@ -1,22 +1,31 @@
 import { type FormEvent, type ReactNode, useState } from 'react';
+import { useIntl } from 'react-intl';
+import type { MessageId } from '../i18n/messages';
 import { FormStatus } from './StatusLines';
 import { type Answer, type FieldErrors, type FormReading, useFormSubmission } from './useFormSubmission';
 
+/** What a new-record form says: its heading and button, that it was created ({id}), and that it was not. */
+export interface NewRecordMessages {
+  heading: MessageId;
+  submit: MessageId;
+  created: MessageId;
+  failed: MessageId;
+}
+
 /**
- * A list screen's form for a new record (a `what`, such as "service"): its fields
- * (`children`, given the errors by field) are read by `read` and the body sent by
- * `create`; once the record is created the form says so, is emptied, and `onCreated`
- * reloads the list.
+ * A list screen's form for a new record: its fields (`children`, given the errors by
+ * field) are read by `read` and the body sent by `create`; once the record is created the
+ * form says so, is emptied, and `onCreated` reloads the list.
  */
 export function NewRecordForm<Body>({
-  what,
+  messages,
   headingId,
   read,
   create,
   onCreated,
   children,
 }: {
-  what: string;
+  messages: NewRecordMessages;
   headingId: string;
   read: (form: FormData) => FormReading<Body>;
   create: (body: Body) => Answer<{ id: string }>;
@@ -25,23 +34,24 @@ export function NewRecordForm<Body>({
 }) {
   const { errors, notice, setNotice, submit } = useFormSubmission();
   const [formKey, setFormKey] = useState(0);
+  const intl = useIntl();
 
   const send = async (event: FormEvent<HTMLFormElement>) => {
-    const created = await submit(event, read, create, `The ${what} could not be created.`);
+    const created = await submit(event, read, create, intl.formatMessage({ id: messages.failed }));
     if (created === undefined) return;
-    setNotice(`${what.charAt(0).toUpperCase()}${what.slice(1)} ${created.id} created.`);
+    setNotice(intl.formatMessage({ id: messages.created }, { id: created.id }));
     setFormKey((n) => n + 1);
     await onCreated();
   };
 
   return (
     <section aria-labelledby={headingId}>
-      <h2 id={headingId}>New {what}</h2>
+      <h2 id={headingId}>{intl.formatMessage({ id: messages.heading })}</h2>
       <FormStatus errors={errors} notice={notice} />
       <form className="stack" onSubmit={send} key={formKey} noValidate>
         {children(errors)}
         <div>
-          <button type="submit">Create {what}</button>
+          <button type="submit">{intl.formatMessage({ id: messages.submit })}</button>
         </div>
       </form>
     </section>

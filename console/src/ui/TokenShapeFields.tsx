@@ -1,3 +1,4 @@
+import { useIntl } from 'react-intl';
 import { claimsText } from '../format';
 import { fieldErrorViews } from './fieldErrorViews';
 
@@ -28,17 +29,18 @@ export function TokenShapeFields({
   errors: Record<string, string[]>;
   operator?: { maxTtl: number | null };
 }) {
+  const intl = useIntl();
   const { aria, error } = fieldErrorViews(errors, errorPrefix);
   const ttlLocked = operator !== undefined && operator.maxTtl === null;
   const ttlLabel =
     operator === undefined
-      ? `Lifetime in seconds (60–86400; empty: ${inherit})`
+      ? intl.formatMessage({ id: 'tokens.ttl' }, { inherit })
       : operator.maxTtl === null
-        ? `Lifetime in seconds (set by an admin; empty: ${inherit})`
-        : `Lifetime in seconds (60–${operator.maxTtl}, as the client's services let you choose)`;
+        ? intl.formatMessage({ id: 'tokens.ttlByAdmin' }, { inherit })
+        : intl.formatMessage({ id: 'tokens.ttlChoose' }, { max: operator.maxTtl });
   return (
     <fieldset>
-      <legend>Tokens</legend>
+      <legend>{intl.formatMessage({ id: 'tokens.legend' })}</legend>
       <label htmlFor={`${idPrefix}-ttl`}>{ttlLabel}</label>
       <input
         id={`${idPrefix}-ttl`}
@@ -50,7 +52,7 @@ export function TokenShapeFields({
       />
       {error('access_token_ttl')}
       <label htmlFor={`${idPrefix}-claims`}>
-        {operator === undefined ? 'Custom claims (a JSON object of at most 2 KB; empty: none)' : 'Custom claims (set by an admin)'}
+        {intl.formatMessage({ id: operator === undefined ? 'tokens.claims' : 'tokens.claimsByAdmin' })}
       </label>
       <textarea
         id={`${idPrefix}-claims`}

@@ -1,7 +1,9 @@
 import { type FormEvent, useState } from 'react';
-import { fieldErrors, type ProblemLike } from '../format';
+import { useIntl } from 'react-intl';
+import type { ProblemLike } from '../format';
+import { explainFieldErrors, explainProblem } from '../i18n/problems';
 
-/** Errors by form field (format's fieldErrors); `form` holds those of no field in particular. */
+/** Errors by form field (i18n/problems' explainFieldErrors); `form` holds those of no field in particular. */
 export type FieldErrors = Record<string, string[]>;
 
 /** What a form's values make: the body to send, or what the browser can already tell is wrong, by field. */
@@ -13,11 +15,13 @@ export type Answer<Data> = Promise<{ data?: Data; error?: ProblemLike }>;
 /**
  * A form that sends what it holds to the admin API, with its errors by field and a notice
  * of what it did. `submit` clears both, reads the form, and sends the body when the form
- * reads well; it gives the API's data, or undefined when there is an error to show instead.
+ * reads well; it gives the API's data, or undefined when there is an error to show instead
+ * (`failure`, the form's own sentence, explained as i18n/problems.ts does).
  */
 export function useFormSubmission() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [notice, setNotice] = useState<string | null>(null);
+  const intl = useIntl();
 
   const submit = async <Body, Data>(
     event: FormEvent<HTMLFormElement>,
@@ -33,9 +37,14 @@ export function useFormSubmission() {
       setErrors(reading.errors);
       return undefined;
     }
-    const { data, error } = await send(reading.body);
-    if (data === undefined) setErrors(fieldErrors(error, failure));
-    return data;
+    try {
+      const { data, error } = await send(reading.body);
+      if (data === undefined) setErrors(explainFieldErrors(intl, error, failure));
+      return data;
+    } catch (thrown) {
+      setErrors({ form: [explainProblem(intl, thrown, failure)] });
+      return undefined;
+    }
   };
 
   return { errors, setErrors, notice, setNotice, submit };

@@ -1,6 +1,8 @@
 import { useEffect, useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { Api } from '../api';
-import { problemMessage } from '../format';
+import type { MessageId } from '../i18n/messages';
+import { explainProblem } from '../i18n/problems';
 
 /** One page of a list, as the admin API answers it. */
 interface Page<Item> {
@@ -23,9 +25,11 @@ type Loaded<Item> = Exclude<PageState<Item>, { kind: 'loading' }> & { for: strin
  * The page of a list screen for its query string (`search`), fetched again when the query
  * string changes or `reload` counts up. An answer that comes back after the query string
  * has changed is dropped, so the screen never shows the results of earlier filters.
+ * `failed` says that the list could not be loaded (explained as i18n/problems.ts does).
  */
-export function usePage<Item>(api: Api, search: string, fetchPage: PageFetcher<Item>, what: string, reload = 0): PageState<Item> {
+export function usePage<Item>(api: Api, search: string, fetchPage: PageFetcher<Item>, failed: MessageId, reload = 0): PageState<Item> {
   const [loaded, setLoaded] = useState<Loaded<Item> | null>(null);
+  const intl = useIntl();
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: reload is a counter whose change means "fetch again"
   useEffect(() => {
@@ -34,16 +38,17 @@ export function usePage<Item>(api: Api, search: string, fetchPage: PageFetcher<I
       .then(({ data, error }) => {
         if (!live) return;
         if (data === undefined)
-          setLoaded({ kind: 'error', message: problemMessage(error, `The ${what} could not be loaded.`), for: search });
+          setLoaded({ kind: 'error', message: explainProblem(intl, error, intl.formatMessage({ id: failed })), for: search });
         else setLoaded({ kind: 'ready', items: data.items, next: data.next_cursor, for: search });
       })
       .catch(
-        () => live && setLoaded({ kind: 'error', message: `The ${what} could not be loaded: Portier is not reachable.`, for: search }),
+        (thrown) =>
+          live && setLoaded({ kind: 'error', message: explainProblem(intl, thrown, intl.formatMessage({ id: failed })), for: search }),
       );
     return () => {
       live = false;
     };
-  }, [api, search, fetchPage, what, reload]);
+  }, [api, search, fetchPage, failed, reload, intl]);
 
   return loaded !== null && loaded.for === search ? loaded : { kind: 'loading' };
 }

@@ -1,6 +1,9 @@
 import { type FormEvent, useEffect, useState } from 'react';
+import { type IntlShape, useIntl } from 'react-intl';
 import type { Api } from '../api';
-import { type ProblemLike, problemMessage } from '../format';
+import type { ProblemLike } from '../format';
+import type { MessageId } from '../i18n/messages';
+import { explainProblem } from '../i18n/problems';
 import { useRouter } from '../router';
 import { type Answer, type FieldErrors, type FormReading, useFormSubmission } from './useFormSubmission';
 
@@ -10,16 +13,17 @@ import { type Answer, type FieldErrors, type FormReading, useFormSubmission } fr
  * between renders.
  */
 export interface EditableResource<Item, Patch> {
-  /** The record in messages: "service" ("The service could not be saved."). */
-  what: string;
+  /** What the screen says when the record could not be loaded, or saved. */
+  loadFailed: MessageId;
+  saveFailed: MessageId;
   /** The list screen, in the page title ("Services") and as where a delete returns to ("/services"). */
-  listTitle: string;
+  listTitle: MessageId;
   listPath: string;
   get(api: Api, id: string): Answer<Item>;
   patch(api: Api, id: string, body: Patch): Answer<Item>;
   delete(api: Api, id: string): Promise<{ response: Response; error?: ProblemLike }>;
-  /** What a refused delete shows. */
-  deleteErrors(problem: ProblemLike | undefined): FieldErrors;
+  /** What a refused delete shows, in `intl`'s language. */
+  deleteErrors(problem: ProblemLike | undefined, intl: IntlShape): FieldErrors;
 }
 
 /**
@@ -32,16 +36,16 @@ export function useRecordEditor<Item, Patch>(api: Api, id: string, resource: Edi
   const [record, setRecord] = useState<Item | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
   const { errors, setErrors, notice, setNotice, submit } = useFormSubmission();
+  const intl = useIntl();
 
   useEffect(() => {
-    document.title = `${id} · ${resource.listTitle} · Portier console`;
+    document.title = intl.formatMessage({ id: 'app.title' }, { screen: `${id} · ${intl.formatMessage({ id: resource.listTitle })}` });
+    const failed = intl.formatMessage({ id: resource.loadFailed });
     resource
       .get(api, id)
-      .then(({ data, error }) =>
-        data === undefined ? setLoadError(problemMessage(error, `The ${resource.what} could not be loaded.`)) : setRecord(data),
-      )
-      .catch(() => setLoadError(`The ${resource.what} could not be loaded: Portier is not reachable.`));
-  }, [api, id, resource]);
+      .then(({ data, error }) => (data === undefined ? setLoadError(explainProblem(intl, error, failed)) : setRecord(data)))
+      .catch((thrown) => setLoadError(explainProblem(intl, thrown, failed)));
+  }, [api, id, resource, intl]);
 
   const save = async (event: FormEvent<HTMLFormElement>, read: (form: FormData, record: Item) => FormReading<Patch>) => {
     event.preventDefault();
@@ -50,18 +54,22 @@ export function useRecordEditor<Item, Patch>(api: Api, id: string, resource: Edi
       event,
       (form) => read(form, record),
       (body) => resource.patch(api, id, body),
-      `The ${resource.what} could not be saved.`,
+      intl.formatMessage({ id: resource.saveFailed }),
     );
     if (saved === undefined) return;
     setRecord(saved);
-    setNotice('Saved.');
+    setNotice(intl.formatMessage({ id: 'common.saved' }));
   };
 
   const remove = async () => {
     setErrors({});
-    const { response, error } = await resource.delete(api, id);
-    if (response.status === 204) navigate(resource.listPath, true);
-    else setErrors(resource.deleteErrors(error));
+    try {
+      const { response, error } = await resource.delete(api, id);
+      if (response.status === 204) navigate(resource.listPath, true);
+      else setErrors(resource.deleteErrors(error, intl));
+    } catch (thrown) {
+      setErrors(resource.deleteErrors(thrown as ProblemLike, intl));
+    }
   };
 
   return { record, loadError, errors, notice, save, remove };

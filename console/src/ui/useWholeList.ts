@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useState } from 'react';
+import { useIntl } from 'react-intl';
 import type { Api } from '../api';
-import { problemMessage } from '../format';
+import type { MessageId } from '../i18n/messages';
+import { explainProblem } from '../i18n/problems';
 
 /** What a list screen asks the admin API for: the whole list, in one answer; a module-level function, so that it stays the same. */
 export type WholeListFetcher<Item> = (api: Api) => Promise<{ data?: { items: Item[] }; error?: unknown }>;
@@ -8,26 +10,27 @@ export type WholeListFetcher<Item> = (api: Api) => Promise<{ data?: { items: Ite
 /**
  * A list the admin API answers whole (the services, the trusted issuers), for its screen
  * titled `title`: null until it has loaded, and `reload` to fetch it again (after a change).
- * `what` names it in the error ("The services could not be loaded.").
+ * `failed` says it could not be loaded ("The services could not be loaded.").
  */
-export function useWholeList<Item>(api: Api, fetchList: WholeListFetcher<Item>, what: string, title: string) {
+export function useWholeList<Item>(api: Api, fetchList: WholeListFetcher<Item>, failed: MessageId, title: MessageId) {
   const [items, setItems] = useState<Item[] | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
+  const intl = useIntl();
 
   const reload = useCallback(async () => {
     try {
       const { data, error } = await fetchList(api);
-      if (data === undefined) setLoadError(problemMessage(error, `The ${what} could not be loaded.`));
+      if (data === undefined) setLoadError(explainProblem(intl, error, intl.formatMessage({ id: failed })));
       else setItems(data.items);
-    } catch {
-      setLoadError(`The ${what} could not be loaded: Portier is not reachable.`);
+    } catch (thrown) {
+      setLoadError(explainProblem(intl, thrown, intl.formatMessage({ id: failed })));
     }
-  }, [api, fetchList, what]);
+  }, [api, fetchList, failed, intl]);
 
   useEffect(() => {
-    document.title = `${title} · Portier console`;
+    document.title = intl.formatMessage({ id: 'app.title' }, { screen: intl.formatMessage({ id: title }) });
     void reload();
-  }, [reload, title]);
+  }, [reload, title, intl]);
 
   return { items, loadError, reload };
 }
