@@ -97,8 +97,9 @@ t.test('credentials, webhooks and certificate clients in the console', { skip: b
     await panel.locator('tbody tr').first().waitFor();
     t.equal(await panel.locator('tbody tr').count(), 1, 'its first secret');
 
+    await panel.getByRole('button', { name: 'Add a secret' }).click();
     const form = page.getByRole('form', { name: 'Add a secret' });
-    await form.getByLabel('Description').fill('rotation test');
+    await form.getByLabel(/^Purpose/).fill('rotation test');
     await form.getByRole('button', { name: 'Add a secret' }).click();
     const secret = (await page.getByRole('dialog').getByTestId('client-secret').textContent()) ?? '';
     t.match(secret, /^portier_cred_[0-9A-Za-z]{16}_/, 'the new secret, in the dialog');

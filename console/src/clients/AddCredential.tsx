@@ -41,7 +41,8 @@ export function AddCredential({
   const intl = useIntl();
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [busy, setBusy] = useState(false);
-  const [formKey, setFormKey] = useState(0);
+  // Closed until asked for: the client screen holds other forms (the edit form) with labels of their own.
+  const [open, setOpen] = useState(false);
   const { aria, error, formError } = fieldErrorViews(errors, 'credential-error-');
 
   const submit = async (event: FormEvent<HTMLFormElement>) => {
@@ -79,7 +80,7 @@ export function AddCredential({
         setErrors(keyErrors.length > 0 ? { ...rest, key: keyErrors } : rest);
         return;
       }
-      setFormKey((n) => n + 1);
+      setOpen(false);
       await onAdded(data.secret);
     } catch {
       setErrors({ form: [intl.formatMessage({ id: 'actions.unreachable' })] });
@@ -89,8 +90,15 @@ export function AddCredential({
   };
 
   const heading = intl.formatMessage({ id: kind === 'secret' ? 'credentials.addSecret' : 'credentials.addKey' });
+  if (!open) {
+    return (
+      <button type="button" onClick={() => setOpen(true)}>
+        {heading}
+      </button>
+    );
+  }
   return (
-    <form className="stack" onSubmit={submit} noValidate key={formKey} aria-label={heading}>
+    <form className="stack" onSubmit={submit} noValidate aria-label={heading}>
       <h3>{heading}</h3>
       {formError()}
       {kind === 'public_key' && (
@@ -107,7 +115,7 @@ export function AddCredential({
           {error('key')}
         </>
       )}
-      <label htmlFor="credential-description">{intl.formatMessage({ id: 'client.description' })}</label>
+      <label htmlFor="credential-description">{intl.formatMessage({ id: 'credentials.purpose' })}</label>
       <input id="credential-description" name="description" {...aria('description')} />
       {error('description')}
       <label htmlFor="credential-expires">
@@ -118,6 +126,16 @@ export function AddCredential({
       <div>
         <button type="submit" disabled={busy}>
           {heading}
+        </button>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => {
+            setErrors({});
+            setOpen(false);
+          }}
+        >
+          {intl.formatMessage({ id: 'common.cancel' })}
         </button>
       </div>
     </form>

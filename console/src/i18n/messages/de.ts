@@ -192,6 +192,7 @@ export const de: Record<MessageId, string> = {
   'nav.webhooks': 'Webhooks',
   'credentials.heading': 'Zugangsdaten',
   'credentials.id': 'ID',
+  'credentials.purpose': 'Zweck (wo es verwendet wird, z. B. der nächtliche Abgleich)',
   'credentials.kind': 'Art',
   'credentials.kindSecret': 'Secret',
   'credentials.kindKey': 'öffentlicher Schlüssel',

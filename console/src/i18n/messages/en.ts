@@ -189,6 +189,7 @@ export const en = {
   'nav.webhooks': 'Webhooks',
   'credentials.heading': 'Credentials',
   'credentials.id': 'Credential ID',
+  'credentials.purpose': 'Purpose (where it is used, e.g. the nightly sync)',
   'credentials.kind': 'Kind',
   'credentials.kindSecret': 'secret',
   'credentials.kindKey': 'public key',

@@ -192,6 +192,7 @@ export const fr: Record<MessageId, string> = {
   'nav.webhooks': 'Webhooks',
   'credentials.heading': 'Identifiants',
   'credentials.id': 'Identifiant',
+  'credentials.purpose': 'Usage (où il sert, p. ex. la synchronisation nocturne)',
   'credentials.kind': 'Type',
   'credentials.kindSecret': 'secret',
   'credentials.kindKey': 'clé publique',

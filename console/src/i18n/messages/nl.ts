@@ -191,6 +191,7 @@ export const nl: Record<MessageId, string> = {
   'nav.webhooks': 'Webhooks',
   'credentials.heading': 'Inloggegevens',
   'credentials.id': 'ID',
+  'credentials.purpose': 'Doel (waar het wordt gebruikt, bijv. de nachtelijke synchronisatie)',
   'credentials.kind': 'Soort',
   'credentials.kindSecret': 'geheim',
   'credentials.kindKey': 'publieke sleutel',
