@@ -1,4 +1,5 @@
 import { eq } from 'drizzle-orm';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from 'jose';
 import type { Page } from 'playwright-core';
 import t from 'tap';
 import { clients } from '../../src/db/schema.js';
@@ -125,6 +126,42 @@ t.test('credentials, webhooks and certificate clients in the console', { skip: b
     t.equal((await token('vendor-sync', vendor.clientSecret)).statusCode, 200, 'the first secret still works');
   });
 
+  await t.test('a public key added as a JWK: listed with kid, alg and thumbprint; a private JWK refused', async (t) => {
+    const key = async (kid: string) => {
+      const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+      return {
+        public: { ...(await exportJWK(publicKey)), kid, alg: 'ES256' },
+        private: { ...(await exportJWK(privateKey)), kid, alg: 'ES256' },
+      };
+    };
+    const first = await key('first');
+    await addClient(server, {
+      client_id: 'signer',
+      name: 'Signer',
+      owner: 'ann',
+      auth_method: 'private_key_jwt',
+      jwks: { keys: [first.public] },
+    });
+    const second = await key('second');
+    await page.getByRole('link', { name: 'Clients', exact: true }).click();
+    await page.getByRole('link', { name: 'Signer' }).click();
+    const panel = page.getByRole('region', { name: 'Credentials' });
+    await panel.locator('tbody tr').first().waitFor();
+    await panel.getByRole('button', { name: 'Add a public key' }).click();
+    const form = page.getByRole('form', { name: 'Add a public key' });
+    await form.getByLabel(/^Public key/).fill(JSON.stringify(second.private));
+    await form.getByRole('button', { name: 'Add a public key' }).click();
+    await form.locator('.field-error').waitFor();
+    t.equal(await panel.locator('tbody tr').count(), 1, 'a private JWK: refused under the field, nothing stored');
+    await form.getByLabel(/^Public key/).fill(JSON.stringify(second.public));
+    await form.getByRole('button', { name: 'Add a public key' }).click();
+    await panel.getByRole('status').filter({ hasText: 'Credential added.' }).waitFor();
+    const row = panel.locator('tbody tr').filter({ hasText: 'second' });
+    t.match(await row.textContent(), /ES256/, 'listed with its alg');
+    t.match(await row.textContent(), await calculateJwkThumbprint(second.public), 'and its RFC 7638 thumbprint');
+    t.equal(await page.getByRole('dialog').count(), 0, 'a key has no secret to show');
+  });
+
   await t.test('a webhook: its secret shown once signs a real delivery; edited; deliveries listed', async (t) => {
     const receiver = await startReceiver(t);
     await page.getByRole('link', { name: 'Webhooks' }).click();
@@ -200,5 +237,12 @@ t.test('credentials, webhooks and certificate clients in the console', { skip: b
     });
   });
 
-  t.same(errors, [], 'no errors in the browser console');
+  // Chromium logs each 4xx answer: the one expected is the private JWK's 400.
+  const refused = /^Failed to load resource: the server responded with a status of 400/;
+  t.equal(errors.filter((error) => refused.test(error)).length, 1, 'the private JWK refused, once');
+  t.same(
+    errors.filter((error) => !refused.test(error)),
+    [],
+    'no other errors in the browser console',
+  );
 });
