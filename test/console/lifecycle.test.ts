@@ -235,6 +235,16 @@ t.test('credentials, webhooks and certificate clients in the console', { skip: b
       tls_client_auth_san_dns: null,
       tls_client_certificate_bound_access_tokens: true,
     });
+
+    // Edited: matched by a SPIFFE ID instead; the subject DN goes (exactly one is registered).
+    const spiffe = 'spiffe://bank.example/ns/feeds/sa/bank-feed';
+    await page.getByRole('button', { name: 'Edit client' }).click();
+    await page.getByLabel('The certificate must show').selectOption('tls_client_auth_san_uri');
+    await page.getByLabel('URI, e.g. a SPIFFE ID (SAN)').fill(spiffe);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.locator('dl.details code').filter({ hasText: spiffe }).waitFor();
+    const edited = (await server.admin('GET', `/admin/clients/${clientId}`)).json() as Record<string, unknown>;
+    t.match(edited, { auth_method: 'tls_client_auth', tls_client_auth_san_uri: spiffe, tls_client_auth_subject_dn: null }, 'edited');
   });
 
   // Chromium logs each 4xx answer: the one expected is the private JWK's 400.
