@@ -16,6 +16,8 @@ import { Sessions } from './sessions/Sessions';
 import { TrustedIssuerDetail } from './trusted-issuers/TrustedIssuerDetail';
 import { TrustedIssuersList } from './trusted-issuers/TrustedIssuersList';
 import { NotFound } from './ui/NotFound';
+import { WebhookDetail } from './webhooks/WebhookDetail';
+import { Webhooks } from './webhooks/Webhooks';
 
 /** Set just before a person's sign-out continues at the identity provider, which sends the browser back: to say "signed out". */
 const SIGNED_OUT_FLAG = 'portier.console.signedOut';
@@ -159,6 +161,7 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
   const service = /^\/services\/([^/]+)$/.exec(path);
   const owner = session.kind === 'person' && can.ownClientsOnly ? session.owner : null;
   const trustedIssuer = /^\/trusted-issuers\/([^/]+)$/.exec(path);
+  const webhook = /^\/webhooks\/([^/]+)$/.exec(path);
   if (path === '/services') screen = <ServicesList api={api} canWrite={can.services} />;
   else if (path === '/trusted-issuers') screen = <TrustedIssuersList api={api} canWrite={can.services} />;
   else if (trustedIssuer?.[1] !== undefined) {
@@ -167,6 +170,8 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
   else if (path === '/keys' && can.keys) screen = <Keys api={api} canWrite={can.rotateKeys} />;
   else if (path === '/sessions' && can.sessions) screen = <Sessions api={api} canEnd={can.endSessions} />;
   else if (path === '/audit') screen = <AuditTrail api={api} />;
+  else if (path === '/webhooks' && can.webhooks) screen = <Webhooks api={api} />;
+  else if (webhook?.[1] !== undefined && can.webhooks) screen = <WebhookDetail api={api} id={decodeURIComponent(webhook[1])} />;
   else if (path === '/clients/new' && can.clients)
     screen = <CreateClient api={api} owner={owner} canSetIdentities={can.platformIdentities} />;
   else if (detail?.[1] !== undefined && path !== '/clients/new') {
@@ -208,6 +213,11 @@ function Shell({ session, api, onSignOut }: { session: Session; api: Api; onSign
           <Link to="/audit" aria-current={path === '/audit' ? 'page' : undefined}>
             {message('nav.audit')}
           </Link>
+          {can.webhooks && (
+            <Link to="/webhooks" aria-current={path.startsWith('/webhooks') ? 'page' : undefined}>
+              {message('nav.webhooks')}
+            </Link>
+          )}
           {can.sessions && (
             <Link to="/sessions" aria-current={path === '/sessions' ? 'page' : undefined}>
               {message('nav.sessions')}

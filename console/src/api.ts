@@ -26,6 +26,13 @@ export type SigningKey = Json<paths['/admin/keys']['get']['responses'][200]>['it
 /** A person's console session, as the sessions screen lists it. */
 export type ConsoleSession = Json<paths['/admin/sessions']['get']['responses'][200]>['items'][number];
 export type BulkResult = Json<paths['/admin/clients/bulk']['post']['responses'][200]>['results'][number];
+/** One of a client's credentials (a secret or a public key), never with its secret. */
+export type Credential = Json<paths['/admin/clients/{client_id}/credentials']['get']['responses'][200]>['credentials'][number];
+export type NewCredentialBody = paths['/admin/clients/{client_id}/credentials']['post']['requestBody']['content']['application/json'];
+export type Webhook = Json<paths['/admin/webhooks/{id}']['get']['responses'][200]>;
+export type NewWebhookBody = paths['/admin/webhooks']['post']['requestBody']['content']['application/json'];
+export type WebhookPatch = paths['/admin/webhooks/{id}']['patch']['requestBody']['content']['application/json'];
+export type Delivery = Json<paths['/admin/webhooks/{id}/deliveries']['get']['responses'][200]>['items'][number];
 export type Problem = Json<paths['/admin/clients']['post']['responses'][400]>;
 
 export type Session = ClientSession | PersonSession;
@@ -104,6 +111,8 @@ export interface Abilities {
    * see the rest read-only.
    */
   tokenPolicy: boolean;
+  /** See and manage the webhooks that receive Portier's events: admins. */
+  webhooks: boolean;
 }
 
 export function abilitiesOf(session: Session): Abilities {
@@ -119,6 +128,7 @@ export function abilitiesOf(session: Session): Abilities {
     ownClientsOnly: role === 'operator',
     platformIdentities: role === 'admin',
     tokenPolicy: role === 'admin',
+    webhooks: role === 'admin',
   };
 }
 

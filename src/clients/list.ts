@@ -17,7 +17,7 @@ import {
   sql,
 } from 'drizzle-orm';
 import type { DbOrTx } from '../db/connect.js';
-import { clientGrants, clients } from '../db/schema.js';
+import { clientCredentials, clientGrants, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
 import { parseTimestamp } from '../lib/time.js';
 import type { ClientFilters, ClientPage, ClientResource } from '../schemas/clients.js';
@@ -174,6 +174,30 @@ function statusCondition(status: NonNullable<ClientFilters['status']>, now: Date
 }
 
 /**
+ * The client expires between now and `before`, or one of its live (not revoked, not yet
+ * expired) credentials does: what a person must act on soon. Already expired ones are not
+ * "expiring": the status filter finds those.
+ */
+function expiringCondition(db: DbOrTx, before: Date, now: Date): SQL | undefined {
+  return or(
+    and(gt(clients.expiresAt, now), lt(clients.expiresAt, before)),
+    exists(
+      db
+        .select({ one: clientCredentials.id })
+        .from(clientCredentials)
+        .where(
+          and(
+            eq(clientCredentials.clientUuid, clients.id),
+            isNull(clientCredentials.revokedAt),
+            gt(clientCredentials.expiresAt, now),
+            lt(clientCredentials.expiresAt, before),
+          ),
+        ),
+    ),
+  );
+}
+
+/**
  * One page of clients matching every given filter, with their grants and ranges, in one
  * query. Under an owner's scope the owner is a condition of its own, beside the filters:
  * an `owner` filter can narrow the page (to nothing), never widen it.
@@ -210,6 +234,13 @@ export async function listClients(
     conditions.push(lt(clients.expiresAt, parseDate(filters.expires_before, '/querystring/expires_before')));
   if (filters.expires_after !== undefined)
     conditions.push(gt(clients.expiresAt, parseDate(filters.expires_after, '/querystring/expires_after')));
+  if (filters.expiring_before !== undefined) {
+    conditions.push(expiringCondition(db, parseDate(filters.expiring_before, '/querystring/expiring_before'), now));
+  }
+  if (filters.unused_since !== undefined) {
+    const since = parseDate(filters.unused_since, '/querystring/unused_since');
+    conditions.push(lt(sql`coalesce(${clients.lastUsedAt}, ${clients.createdAt})`, since));
+  }
 
   const rows = await db.query.clients.findMany({
     where: and(...conditions),

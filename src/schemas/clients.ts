@@ -276,6 +276,20 @@ export const listClientsQuery = Type.Object(
     service: Type.Optional(serviceIdSchema),
     expires_before: Type.Optional(dateTime),
     expires_after: Type.Optional(dateTime),
+    expiring_before: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        maxLength: 64,
+        description: 'The client or one of its live credentials expires between now and then (what a reminder is about).',
+      }),
+    ),
+    unused_since: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        maxLength: 64,
+        description: 'Not used since then: last used before it, or never used and created before it (as dormancy counts).',
+      }),
+    ),
     sort: Type.Optional(
       Type.Unsafe<(typeof CLIENT_SORTS)[number]>({
         type: 'string',

@@ -384,3 +384,56 @@ t.test('last_used_at shows a token at once on the instance that issued it', asyn
   await server.app.portier.lastUsed.flush();
   t.equal(await storedAt(), detail.last_used_at, 'then written as shown');
 });
+
+t.test('expiring_before: the client or a live credential expires before then; unused_since: not used since', async (t) => {
+  const server = await buildWithAdmin(t);
+  const now = server.clock.now();
+  const at = (days: number) => new Date(now + days * DAY).toISOString();
+  const create = async (client_id: string, extra: Record<string, unknown> = {}) => {
+    const response = await server.admin('POST', '/admin/clients', { client_id, name: client_id, owner: 'lifecycle', ...extra });
+    t.equal(response.statusCode, 201, `${client_id} created`);
+  };
+  const addSecret = async (clientId: string, days: number) => {
+    const response = await server.admin('POST', `/admin/clients/${clientId}/credentials`, { kind: 'secret', expires_at: at(days) });
+    t.equal(response.statusCode, 201, `${clientId}: a secret expiring in ${days} days`);
+    return (response.json() as { id: string }).id;
+  };
+  await create('own-expiry', { expires_at: at(5) });
+  await create('credential-expiry');
+  await addSecret('credential-expiry', 20);
+  await create('removed-credential');
+  const removed = await addSecret('removed-credential', 3);
+  t.equal((await server.admin('DELETE', `/admin/clients/removed-credential/credentials/${removed}`)).statusCode, 204);
+  await create('far-credential');
+  await addSecret('far-credential', 60);
+  await create('already-expired', { expires_at: at(1) });
+  await server.database.db
+    .update(clients)
+    .set({ expiresAt: new Date(now - DAY) })
+    .where(eq(clients.clientId, 'already-expired'));
+
+  const cases: Array<[string, string[]]> = [
+    [`expiring_before=${at(7)}`, ['own-expiry']],
+    [`expiring_before=${at(30)}`, ['credential-expiry', 'own-expiry']],
+    [`expiring_before=${at(90)}`, ['credential-expiry', 'far-credential', 'own-expiry']],
+  ];
+  for (const [query, expected] of cases) t.same(await ids(t, server, `owner=lifecycle&${query}`), expected, `?${query}`);
+
+  // Use: as dormancy counts it, the last use, or the creation of a client never used.
+  await create('used-long-ago');
+  await create('used-lately');
+  await create('never-used-old');
+  const set = async (clientId: string, values: { lastUsedAt?: Date; createdAt?: Date }) => {
+    await server.database.db.update(clients).set(values).where(eq(clients.clientId, clientId));
+  };
+  await set('used-long-ago', { lastUsedAt: new Date(now - 100 * DAY), createdAt: new Date(now - 200 * DAY) });
+  await set('used-lately', { lastUsedAt: new Date(now - DAY), createdAt: new Date(now - 200 * DAY) });
+  await set('never-used-old', { createdAt: new Date(now - 100 * DAY) });
+  t.same(await ids(t, server, `owner=lifecycle&unused_since=${at(-90)}`), ['never-used-old', 'used-long-ago'], 'unused for 90 days');
+  t.same(await ids(t, server, `owner=lifecycle&unused_since=${at(-150)}`), [], 'unused for 150 days: none');
+
+  for (const name of ['expiring_before', 'unused_since']) {
+    const bad = await server.admin('GET', `/admin/clients?${name}=yesterday`);
+    t.equal(bad.statusCode, 400, `${name} that is no date-time: 400`);
+  }
+});

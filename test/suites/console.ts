@@ -5,6 +5,7 @@ import '../console/federation-forms.test.js';
 import '../console/format.test.js';
 import '../console/i18n.test.js';
 import '../console/languages.test.js';
+import '../console/lifecycle.test.js';
 import '../console/policy.test.js';
 import '../console/serving.test.js';
 import '../console/trusted-issuers.test.js';

@@ -6,6 +6,7 @@ import { Link } from '../router';
 import { ClientActions, type Message } from './ClientActions';
 import { ClientHistory } from './ClientHistory';
 import { ClientSummary } from './ClientSummary';
+import { Credentials } from './Credentials';
 import { EditClient } from './EditClient';
 import { SecretDialog } from './SecretDialog';
 import { UsageChart } from './UsageChart';
@@ -119,6 +120,7 @@ export function ClientDetail({
         />
       )}
       <ClientSummary client={client} />
+      <Credentials api={api} client={client} canWrite={canWrite} onSecret={setSecret} onChanged={load} />
       <UsageChart api={api} clientId={client.client_id} />
       {canWrite && <ClientActions api={api} client={client} onChanged={load} onMessage={setMessage} onSecret={setSecret} />}
       <ClientHistory events={events} />

@@ -5,7 +5,9 @@ import { STATUS_NAMES } from './ClientsTable';
 
 /** The "expires within" choices, in days. */
 export const EXPIRY_WINDOWS = [7, 30] as const;
-const FILTERS = ['name', 'owner', 'created_by', 'status', 'service', 'expires_within', 'sort'] as const;
+/** The "unused for" choices, in days: DORMANT_CLIENT_DAYS' default. */
+export const UNUSED_WINDOWS = [90] as const;
+const FILTERS = ['name', 'owner', 'created_by', 'status', 'service', 'expires_within', 'unused_for', 'sort'] as const;
 /** The status filter's choices: every status of the API's schema, and no other (checked below). */
 const STATUSES = ['active', 'disabled', 'expired'] as const satisfies readonly ClientStatus[];
 /** A status the API gains but the filter does not offer is a type error here. */
@@ -61,6 +63,17 @@ export function ClientFilters({ services, byOwner = true }: { services: Service[
                 {EXPIRY_WINDOWS.map((days) => (
                   <option key={days} value={String(days)}>
                     {intl.formatMessage({ id: 'filters.expiresWithin' }, { days })}
+                  </option>
+                ))}
+              </select>
+            </div>
+            <div className="field">
+              <label htmlFor="filter-unused">{intl.formatMessage({ id: 'filters.unused' })}</label>
+              <select id="filter-unused" name="unused_for" defaultValue={params.get('unused_for') ?? ''}>
+                <option value="">{any}</option>
+                {UNUSED_WINDOWS.map((days) => (
+                  <option key={days} value={String(days)}>
+                    {intl.formatMessage({ id: 'filters.unusedFor' }, { days })}
                   </option>
                 ))}
               </select>

@@ -8,8 +8,9 @@ import { Pager } from '../ui/Pager';
 import { LoadStatus } from '../ui/StatusLines';
 import { type PageFetcher, usePage } from '../ui/usePage';
 import { BulkBar, useBulkSelection } from './BulkBar';
-import { ClientFilters, EXPIRY_WINDOWS } from './ClientFilters';
+import { ClientFilters, EXPIRY_WINDOWS, UNUSED_WINDOWS } from './ClientFilters';
 import { ClientsTable } from './ClientsTable';
+import { ExpiringSoon } from './ExpiringSoon';
 
 const PAGE_SIZE = 25;
 const DAY_MS = 24 * 3600 * 1000;
@@ -26,9 +27,12 @@ export function clientQuery(params: URLSearchParams, now = Date.now()): ClientQu
   if (Number.isInteger(limit) && limit >= 1 && limit <= 100) query.limit = limit;
   const status = params.get('status');
   if (status === 'active' || status === 'disabled' || status === 'expired') query.status = status;
-  // "expires within 7 days": from now, so the same link shows what expires soon whenever it is opened.
+  // "expires within 7 days" (the client or one of its credentials) and "unused for 90 days":
+  // from now, so the same link shows what needs attention whenever it is opened.
   const within = EXPIRY_WINDOWS.find((days) => params.get('expires_within') === String(days));
-  if (within !== undefined) query.expires_before = new Date(now + within * DAY_MS).toISOString();
+  if (within !== undefined) query.expiring_before = new Date(now + within * DAY_MS).toISOString();
+  const unused = UNUSED_WINDOWS.find((days) => params.get('unused_for') === String(days));
+  if (unused !== undefined) query.unused_since = new Date(now - unused * DAY_MS).toISOString();
   const sort = params.get('sort') ?? '';
   if ((SORTS as readonly string[]).includes(sort.replace(/^-/, ''))) query.sort = sort as ClientQuery['sort'];
   return query;
@@ -85,6 +89,7 @@ export function ClientsList({ api, canWrite, mine }: { api: Api; canWrite: boole
           </Link>
         )}
       </div>
+      <ExpiringSoon api={api} reload={reload} />
       <ClientFilters services={services} byOwner={!mine} />
       {canWrite && state.kind === 'ready' && state.items.length > 0 && <BulkBar bulk={bulk} />}
       {switched !== null && (

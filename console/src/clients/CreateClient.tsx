@@ -7,6 +7,7 @@ import { Link, useRouter } from '../router';
 import { useServices } from '../services/useServices';
 import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
+import { CertificateAuthFields, readCertificateAuth } from './CertificateAuthFields';
 import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { type IdentityRow, identitiesFromRows } from './federated-identities';
 import { type Grant, GrantsEditor, withPickedGrant } from './GrantsEditor';
@@ -53,6 +54,9 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
       }
       body.expires_at = expiry.toISOString();
     }
+    const certificate = readCertificateAuth(form);
+    if (certificate.errors !== undefined) return setErrors(certificate.errors);
+    Object.assign(body, certificate.body);
     if (federated) {
       const made = identitiesFromRows(identities);
       if (!made.ok) {
@@ -144,6 +148,7 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
             describedBy={describedBy('federated_identities')}
           />
         )}
+        {!federated && <CertificateAuthFields idPrefix="create" errors={errors} />}
 
         <label htmlFor="client-ip-ranges">{message('create.ipRanges')}</label>
         <textarea id="client-ip-ranges" name="ip_ranges" rows={3} placeholder="192.0.2.0/24" {...aria('ip_ranges')} />

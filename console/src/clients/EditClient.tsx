@@ -8,6 +8,7 @@ import { useServices } from '../services/useServices';
 import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { TokenShapeFields } from '../ui/TokenShapeFields';
+import { CertificateAuthFields, readCertificateAuth } from './CertificateAuthFields';
 import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { identitiesFromRows, identityRows } from './federated-identities';
 import { type Grant, GrantsEditor, withPickedGrant } from './GrantsEditor';
@@ -94,6 +95,9 @@ export function EditClient({
       else if (ttl !== client.access_token_ttl) body.access_token_ttl = ttl;
     }
     if (rolesOpen) body.roles = words(value('roles'));
+    const certificate = readCertificateAuth(form);
+    Object.assign(local, certificate.errors);
+    Object.assign(body, certificate.body);
     if (Object.keys(local).length > 0) {
       setErrors(local);
       return;
@@ -174,6 +178,7 @@ export function EditClient({
           describedBy={describedBy('federated_identities')}
         />
       )}
+      {!isFederated && !switching && <CertificateAuthFields idPrefix="edit" client={client} errors={errors} />}
       <label htmlFor="edit-ip-ranges">{say('edit.ipRanges')}</label>
       <textarea id="edit-ip-ranges" name="ip_ranges" rows={3} defaultValue={client.ip_ranges.join('\n')} {...aria('ip_ranges')} />
       {error('ip_ranges')}

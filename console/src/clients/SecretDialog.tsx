@@ -4,8 +4,20 @@ import { useIntl } from 'react-intl';
 /**
  * The secret, shown this once: a modal dialog with the secret, a copy button, the client
  * ID and a ready token request. Closing (button or Escape) asks for confirmation first.
+ * `webhookUrl`: a webhook's signing secret instead (`clientId` then names the webhook), with
+ * how a receiver checks the signature in place of the token request.
  */
-export function SecretDialog({ clientId, secret, onClose }: { clientId: string; secret: string; onClose: () => void }) {
+export function SecretDialog({
+  clientId,
+  secret,
+  onClose,
+  webhookUrl,
+}: {
+  clientId: string;
+  secret: string;
+  onClose: () => void;
+  webhookUrl?: string;
+}) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [confirming, setConfirming] = useState(false);
   const [copied, setCopied] = useState<string | null>(null);
@@ -39,12 +51,16 @@ export function SecretDialog({ clientId, secret, onClose }: { clientId: string; 
         setConfirming(true);
       }}
     >
-      <h2 id="secret-title">{intl.formatMessage({ id: 'secret.title' }, { client: clientId })}</h2>
+      <h2 id="secret-title">
+        {webhookUrl === undefined
+          ? intl.formatMessage({ id: 'secret.title' }, { client: clientId })
+          : intl.formatMessage({ id: 'webhooks.secretTitle' }, { url: webhookUrl })}
+      </h2>
       <p className="warning">
         <strong>{message('secret.once')}</strong> {message('secret.storeNow')}
       </p>
       <dl>
-        <dt>{message('client.clientId')}</dt>
+        <dt>{message(webhookUrl === undefined ? 'client.clientId' : 'webhooks.id')}</dt>
         <dd>
           <code data-testid="secret-client-id">{clientId}</code>
         </dd>
@@ -58,13 +74,19 @@ export function SecretDialog({ clientId, secret, onClose }: { clientId: string; 
       <button type="button" onClick={() => void copy(secret, message('secret.secretCopied'))}>
         {message('secret.copySecret')}
       </button>
-      <h3>{message('secret.getToken')}</h3>
-      <pre className="curl" data-testid="curl">
-        {curl}
-      </pre>
-      <button type="button" className="secondary" onClick={() => void copy(curl, message('secret.commandCopied'))}>
-        {message('secret.copyCommand')}
-      </button>
+      {webhookUrl === undefined ? (
+        <>
+          <h3>{message('secret.getToken')}</h3>
+          <pre className="curl" data-testid="curl">
+            {curl}
+          </pre>
+          <button type="button" className="secondary" onClick={() => void copy(curl, message('secret.commandCopied'))}>
+            {message('secret.copyCommand')}
+          </button>
+        </>
+      ) : (
+        <p>{message('webhooks.secretUse')}</p>
+      )}
       <p role="status" className="muted">
         {copied}
       </p>

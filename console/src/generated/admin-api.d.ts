@@ -249,6 +249,10 @@ export interface paths {
                     service?: string;
                     expires_before?: string;
                     expires_after?: string;
+                    /** @description The client or one of its live credentials expires between now and then (what a reminder is about). */
+                    expiring_before?: string;
+                    /** @description Not used since then: last used before it, or never used and created before it (as dormancy counts). */
+                    unused_since?: string;
                     /** @description The order: a column, with - in front for descending (default client_id). next_cursor keeps it. */
                     sort?: "client_id" | "name" | "owner" | "created_at" | "last_used_at" | "expires_at" | "-client_id" | "-name" | "-owner" | "-created_at" | "-last_used_at" | "-expires_at";
                     limit?: number;
