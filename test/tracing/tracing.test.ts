@@ -39,28 +39,34 @@ interface OtlpExport {
   resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
 }
 
-/** An OTLP/HTTP receiver (JSON): what a Collector's otlphttp receiver is to Portier. */
-async function startReceiver(t: Test): Promise<{ endpoint: string; bodies: string[]; exports: OtlpExport[] }> {
-  const bodies: string[] = [];
+/** An OTLP/HTTP receiver: what a Collector's otlphttp receiver is to Portier (JSON or protobuf). */
+async function startReceiver(
+  t: Test,
+): Promise<{ endpoint: string; received: Array<{ type: string; body: Buffer }>; bodies: string[]; exports: OtlpExport[] }> {
+  const received: Array<{ type: string; body: Buffer }> = [];
   const server: Server = createServer((request, response) => {
-    let body = '';
-    request.setEncoding('utf8').on('data', (chunk: string) => {
-      body += chunk;
-    });
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      if (request.method === 'POST' && request.url === '/v1/traces' && request.headers['content-type'] === 'application/json')
-        bodies.push(body);
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      const type = request.headers['content-type'] ?? '';
+      if (request.method === 'POST' && request.url === '/v1/traces') received.push({ type, body: Buffer.concat(chunks) });
+      // An empty ExportTraceServiceResponse: `{}` in JSON, no bytes in protobuf.
+      if (type === 'application/json') response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      else response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const { port } = server.address() as AddressInfo;
+  const bodies = () => received.filter((body) => body.type === 'application/json').map((body) => body.body.toString('utf8'));
   return {
     endpoint: `http://127.0.0.1:${port}`,
-    bodies,
+    received,
+    get bodies() {
+      return bodies();
+    },
     get exports() {
-      return bodies.map((body) => JSON.parse(body) as OtlpExport);
+      return bodies().map((body) => JSON.parse(body) as OtlpExport);
     },
   };
 }
@@ -275,5 +281,54 @@ t.test('a token request is traced: the caller’s trace continued, its steps as 
     );
     t.same(holders, [], `no span attribute holds ${what}`);
     t.notOk(everything.includes(secret), `nothing exported holds ${what}`);
+  }
+});
+
+t.test('the default protocol, OTLP/HTTP protobuf, exports the same spans', async (t) => {
+  const receiver = await startReceiver(t);
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
+  const storage: Record<string, string> = ON_POSTGRES
+    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
+    : { DATA_DIR: await seededDataDir(t) };
+  const portier = await startPortier(t, {
+    ...storage,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: origin,
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BOOTSTRAP_ADMIN_CLIENT_ID: 'ops-admin',
+    BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+  });
+  const traceId = randomBytes(16).toString('hex');
+  const issued = await fetch(`${origin}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: basicAuth('ops-admin', adminSecret),
+      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${origin}/admin`, scope: 'admin:read' }).toString(),
+  });
+  t.equal(issued.status, 200, 'token issued');
+  const accessToken = String(((await issued.json()) as { access_token: string }).access_token);
+  portier.child.kill('SIGTERM');
+  t.equal(await portier.exited, 0, 'stopped cleanly');
+
+  t.ok(receiver.received.length > 0, 'spans arrived');
+  t.ok(
+    receiver.received.every((body) => body.type === 'application/x-protobuf'),
+    'as protobuf',
+  );
+  // Protobuf keeps strings as UTF-8 and ids as raw bytes: enough to find them without a decoder.
+  const bytes = Buffer.concat(receiver.received.map((body) => body.body));
+  for (const name of ['portier.client_authentication', 'portier.token.sign', 'service.name', 'portier']) {
+    t.ok(bytes.includes(Buffer.from(name, 'utf8')), `holds ${name}`);
+  }
+  t.ok(bytes.includes(Buffer.from(traceId, 'hex')), "holds the caller's trace id");
+  for (const secret of [adminSecret, accessToken, accessToken.split('.')[2] ?? accessToken]) {
+    t.notOk(bytes.includes(Buffer.from(secret, 'utf8')), 'holds no secret or token');
   }
 });
