@@ -28,6 +28,8 @@ import { DpopNonces } from './oauth/dpop.js';
 import { tokenEndpointUrl } from './oauth/endpoints.js';
 import { RevocationList } from './oauth/revocations.js';
 import type { TokenEndpointContext } from './oauth/token.js';
+import { TokenEvents } from './oauth/token-events.js';
+import { subscribeTokenListeners } from './oauth/token-listeners.js';
 import { createPeople, type People } from './people/people.js';
 import { IssuanceHook } from './policy/hook.js';
 import { QuotaTracker } from './policy/quota.js';
@@ -56,6 +58,8 @@ export interface Portier {
   revocations: RevocationList;
   metrics: Metrics;
   tokenEndpoint: TokenEndpointContext;
+  /** What the token endpoints did, for whoever listens (oauth/token-events.ts; the listeners: oauth/token-listeners.ts). */
+  tokenEvents: TokenEvents;
   tarpit: Tarpit;
   /** argon2id work in flight and queued (see protection/admission.ts). */
   admission: Admission;
@@ -136,7 +140,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     },
     clock,
   );
-  return {
+  const portier: Portier = {
     config,
     clock,
     database,
@@ -157,6 +161,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     }),
     denials: new DenialRecorder(db, logError('writing a token denial to the audit trail failed'), clock),
     exchanges: new ExchangeRecorder(db, logError('writing a token exchange to the audit trail failed'), clock),
+    tokenEvents: new TokenEvents(),
     tokenEndpoint: {
       issuer: config.issuer,
       clock,
@@ -194,6 +199,8 @@ export async function createPortier(config: Config, database: Database, logger: 
     mail,
     deliveries,
   };
+  subscribeTokenListeners(portier.tokenEvents, portier);
+  return portier;
 }
 
 /**

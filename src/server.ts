@@ -2,6 +2,8 @@ import { setFlagsFromString } from 'node:v8';
 import type { FastifyInstance } from 'fastify';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import type { Database } from './db/connect.js';
+import { TracingSettingError, tracingSettings } from './tracing/settings.js';
+import type { Tracing } from './tracing/start.js';
 
 /**
  * The server process: configuration → database → preparation (prepare.ts) → the app
@@ -22,6 +24,23 @@ function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
     if (error instanceof ConfigError) exitWithError(`configuration error: ${error.message}`);
     throw error;
   }
+}
+
+/**
+ * Starts OpenTelemetry tracing when its variables ask for it (tracing/settings.ts), or stops
+ * with one line naming the bad variable. Off: nothing of OpenTelemetry is loaded.
+ */
+async function startTracingOrExit(env: NodeJS.ProcessEnv = process.env): Promise<Tracing | undefined> {
+  let settings: ReturnType<typeof tracingSettings>;
+  try {
+    settings = tracingSettings(env);
+  } catch (error) {
+    if (error instanceof TracingSettingError) exitWithError(`configuration error: ${error.message}`);
+    throw error;
+  }
+  if (settings === undefined) return undefined;
+  const { startTracing } = await import('./tracing/start.js');
+  return startTracing(settings);
 }
 
 /** Opens the database named by the configuration, or stops with one line. */
@@ -60,6 +79,8 @@ function tuneGarbageCollector(): void {
 export async function start(): Promise<void> {
   tuneGarbageCollector();
   const config = loadConfigOrExit();
+  // Before the app is loaded: tracing hooks into the modules as they load (tracing/start.ts).
+  const tracing = await startTracingOrExit();
   // The rest of Portier is loaded once the configuration is known to be good: a bad value
   // stops the start in a fraction of a second, before hundreds of modules are read.
   const [{ createLogger }, { prepareDatabase }, { buildApp }, { IssuerMismatchError }, { KeyUnavailableError }] = await Promise.all([
@@ -106,6 +127,8 @@ export async function start(): Promise<void> {
     await app.close();
     clearInterval(closeIdle);
     await database.close();
+    // The spans of the last requests go out before the process does.
+    await tracing?.shutdown().catch((error: unknown) => log.warn({ err: error }, 'tracing: the last spans could not be exported'));
     log.info('stopped');
     process.exit(0);
   };

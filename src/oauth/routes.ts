@@ -1,13 +1,11 @@
 import formbody from '@fastify/formbody';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ExchangeRecorder } from '../audit/exchanges.js';
-import type { GrantedService } from '../clients/record.js';
 import { trustedProxies } from '../lib/networks.js';
-import { clientFields } from '../lib/redact.js';
 import type { QuotaStanding } from '../policy/quota.js';
 import { MalformedCertificateHeader, type PresentedCertificate, readPresentedCertificate } from '../tls/client-certificate.js';
+import { mutualTls } from './discovery.js';
 import { OAUTH_PATHS, OAUTH_PREFIX } from './endpoints.js';
-import { InvalidRequest, QuotaExceeded, TemporarilyUnavailable, TooManyRequests, toOAuthError, UseDpopNonce } from './errors.js';
+import { InvalidRequest, toOAuthError } from './errors.js';
 import { handleIntrospection } from './introspection.js';
 import type { IssuedToken } from './issue.js';
 import { handleRevocation } from './revocation.js';
@@ -52,26 +50,6 @@ function tokenAnswer(token: IssuedToken, issuedTokenType: string | undefined): R
   };
 }
 
-/** A token exchange that issued a token goes to the audit trail (summarised, see audit/exchanges.ts). */
-function recordExchange(
-  exchanges: ExchangeRecorder,
-  actor: string,
-  services: GrantedService[],
-  scope: string,
-  exchange: NonNullable<TokenSuccess['exchange']>,
-  ip: string,
-): void {
-  exchanges.record({
-    subject: exchange.subject,
-    subjectClientId: exchange.subjectClientId,
-    actor,
-    target: services.map((service) => service.serviceId),
-    scopes: scope === '' ? [] : scope.split(' '),
-    chain: exchange.chain,
-    ip,
-  });
-}
-
 /** The RateLimit-* headers of a client that has a quota (draft-ietf-httpapi-ratelimit-headers). */
 function setRateLimitHeaders(reply: FastifyReply, quota: QuotaStanding): void {
   reply
@@ -81,13 +59,19 @@ function setRateLimitHeaders(reply: FastifyReply, quota: QuotaStanding): void {
     .header('ratelimit-policy', quota.policy);
 }
 
+/** With neither TLS_CLIENT_CA_FILE nor CLIENT_CERT_HEADER, no request carries a certificate Portier asked for. */
+const noCertificate = (): undefined => undefined;
+
 /**
  * Reads a request's TLS client certificate: from the handshake, or from CLIENT_CERT_HEADER
  * when a trusted proxy sent it (tls/client-certificate.ts). The header from anyone else is
  * ignored, and audited as suspicious: a client trying to pass itself off with a certificate
- * it does not hold. A header that cannot be read is an invalid_request.
+ * it does not hold. A header that cannot be read is an invalid_request. Decided once: with
+ * mutual TLS off, the reader does nothing (the handshake asks for no certificate and no
+ * header is read), so it costs a request nothing.
  */
 function certificateReader(portier: FastifyInstance['portier']): (request: FastifyRequest) => PresentedCertificate | undefined {
+  if (!mutualTls(portier.config).certificates) return noCertificate;
   const isTrustedProxy = trustedProxies(portier.config.trustProxy);
   const header = portier.config.clientCertHeader;
   return (request) => {
@@ -135,52 +119,8 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
 
   const { portier } = app;
   const ctx = portier.tokenEndpoint;
-
-  /**
-   * Records a refusal (log and throttled audit trail), holds back an answer that costs
-   * nothing to make (see OAuthError.holdBackMs), then lets the error handler answer. A
-   * nonce challenge (DPOP_NONCE=true) is part of the protocol, the first answer most DPoP
-   * clients get, and a 503 is no refusal of the client (the error handler logs its cause,
-   * once a second at most): neither is recorded (the metrics count them).
-   */
-  const refused = async (request: FastifyRequest, reply: FastifyReply, error: unknown): Promise<never> => {
-    const oauthError = toOAuthError(error);
-    if (oauthError === undefined) throw error;
-    const endpoint = request.routeOptions.url;
-    // Usage per client: a token request naming a client that exists, refused for any reason
-    // but the nonce challenge, which is a step of the protocol.
-    if (
-      endpoint === OAUTH_PATHS.token &&
-      oauthError.client !== undefined &&
-      'clientId' in oauthError.client &&
-      !(oauthError instanceof UseDpopNonce)
-    ) {
-      portier.usage.refused(oauthError.client.clientId, portier.clock());
-    }
-    if (!(oauthError instanceof UseDpopNonce) && !(oauthError instanceof TemporarilyUnavailable)) {
-      const reason = oauthError.detail ?? oauthError.description;
-      const presentedClientId = oauthError instanceof TooManyRequests ? oauthError.presentedClientId() : undefined;
-      portier.denials.record({ client: oauthError.client, ip: request.ip, error: oauthError.error, reason, endpoint, presentedClientId });
-      if (oauthError instanceof QuotaExceeded) {
-        portier.repeatedLog.warn(`quota ${clientFields(oauthError.client).client_id}`, clientFields(oauthError.client), reason);
-      } else if (oauthError instanceof TooManyRequests) {
-        portier.repeatedLog.warn(`throttled ${request.ip}`, { ip: request.ip, endpoint }, 'caller over its failure budget');
-      } else {
-        // The same refusal over and over (a flood of wrong secrets, hook denials): one line
-        // a second with a count, per client (or, naming none, per address), error and reason.
-        const fields = clientFields(oauthError.client);
-        const who = fields.client_id ?? `address ${request.ip}`;
-        portier.repeatedLog.info(
-          `refused ${who} ${oauthError.error} ${reason}`,
-          { ...fields, error: oauthError.error, reason },
-          'request refused',
-        );
-      }
-    }
-    // Too many answers held already: this one goes now, and the connection closes after it.
-    if (oauthError.holdBackMs > 0 && !(await portier.tarpit.hold(oauthError.holdBackMs))) reply.header('connection', 'close');
-    throw error;
-  };
+  const events = portier.tokenEvents;
+  const { clock, tarpit } = portier;
   const presentedCertificate = certificateReader(portier);
   const tokenRequest = (request: FastifyRequest) => ({
     body: request.body,
@@ -189,61 +129,74 @@ export async function tokenRoutes(app: FastifyInstance): Promise<void> {
     certificate: presentedCertificate(request),
   });
 
-  const { tokenRequests, tokenDuration } = portier.metrics;
+  /**
+   * Tells the listeners (oauth/token-listeners.ts: usage, metrics, audit trail, log), holds
+   * back an answer that costs nothing to make (see OAuthError.holdBackMs), then lets the
+   * error handler answer.
+   */
+  const refused = async (request: FastifyRequest, reply: FastifyReply, error: unknown, startedAt: number): Promise<never> => {
+    const oauthError = toOAuthError(error);
+    events.refused({
+      endpoint: request.routeOptions.url ?? '',
+      error: oauthError,
+      ip: request.ip,
+      log: request.log,
+      startedAt,
+      now: clock(),
+    });
+    // Too many answers held already: this one goes now, and the connection closes after it.
+    if (oauthError !== undefined && oauthError.holdBackMs > 0 && !(await tarpit.hold(oauthError.holdBackMs)))
+      reply.header('connection', 'close');
+    throw error;
+  };
+
   app.post(OAUTH_PATHS.token, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
-    const stopTimer = tokenDuration.startTimer();
+    const startedAt = performance.now();
+    let outcome: TokenSuccess;
     try {
-      const { client, identity, credentialId, services, token, dpopNonce, quota, exchange } = await handleTokenRequest(ctx, {
-        ...tokenRequest(request),
-        dpop: request.headers.dpop,
-      });
-      stopTimer();
-      portier.lastUsed.record(client.uuid, new Date(portier.clock()), identity, credentialId);
-      portier.usage.issued(client.clientId, portier.clock());
-      if (quota !== undefined) setRateLimitHeaders(reply, quota);
-      tokenRequests.inc({ outcome: 'issued' });
-      request.log.debug({ client_id: client.clientId, jti: token.jti, scope: token.scope }, 'token issued');
-      if (dpopNonce !== undefined) reply.header('dpop-nonce', dpopNonce);
-      if (exchange !== undefined) recordExchange(portier.exchanges, client.clientId, services, token.scope, exchange, request.ip);
-      return reply.send(tokenAnswer(token, exchange?.issuedTokenType));
+      outcome = await handleTokenRequest(ctx, { ...tokenRequest(request), dpop: request.headers.dpop });
     } catch (error) {
-      // Timed before a throttled answer is held back: the histogram is about our work.
-      stopTimer();
-      tokenRequests.inc({ outcome: toOAuthError(error)?.error ?? 'server_error' });
-      return refused(request, reply, error);
+      return refused(request, reply, error, startedAt);
     }
+    events.issued({ outcome, ip: request.ip, log: request.log, startedAt, now: clock() });
+    if (outcome.quota !== undefined) setRateLimitHeaders(reply, outcome.quota);
+    if (outcome.dpopNonce !== undefined) reply.header('dpop-nonce', outcome.dpopNonce);
+    return reply.send(tokenAnswer(outcome.token, outcome.exchange?.issuedTokenType));
   });
 
   app.post(OAUTH_PATHS.introspection, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
+    const startedAt = performance.now();
     try {
       return await handleIntrospection(ctx, tokenRequest(request));
     } catch (error) {
-      return refused(request, reply, error);
+      return refused(request, reply, error, startedAt);
     }
   });
 
   app.post(OAUTH_PATHS.revocation, { bodyLimit: TOKEN_BODY_LIMIT }, async (request, reply) => {
+    const startedAt = performance.now();
     try {
       await handleRevocation(ctx, tokenRequest(request));
       return reply.status(200).send();
     } catch (error) {
-      return refused(request, reply, error);
+      return refused(request, reply, error, startedAt);
     }
   });
 
-  // Whatever no route takes under /oauth is answered with an RFC 6749 body as well: any
-  // method but POST on these endpoints is a 405 (OPTIONS, TRACE, QUERY, and methods Fastify
-  // has no routes for, such as PROPFIND, included), any other path a 404.
+  await app.register(unknownPaths, { prefix: OAUTH_PREFIX });
+}
+
+/**
+ * Whatever no route takes under /oauth is answered with an RFC 6749 body as well: any
+ * method but POST on these endpoints is a 405 (OPTIONS, TRACE, QUERY, and methods Fastify
+ * has no routes for, such as PROPFIND, included), any other path a 404.
+ */
+async function unknownPaths(oauth: FastifyInstance): Promise<void> {
   const endpoints = new Set<string>(Object.values(OAUTH_PATHS));
-  await app.register(
-    async (oauth) => {
-      oauth.setNotFoundHandler(async (request, reply) => {
-        const path = (request.url.split('?')[0] ?? '').replace(/\/$/, '');
-        if (endpoints.has(path))
-          return reply.status(405).header('allow', 'POST').send({ error: 'invalid_request', error_description: 'use POST' });
-        return reply.status(404).send({ error: 'invalid_request', error_description: 'no such endpoint' });
-      });
-    },
-    { prefix: OAUTH_PREFIX },
-  );
+  oauth.setNotFoundHandler(async (request, reply) => {
+    const path = (request.url.split('?')[0] ?? '').replace(/\/$/, '');
+    if (endpoints.has(path))
+      return reply.status(405).header('allow', 'POST').send({ error: 'invalid_request', error_description: 'use POST' });
+    return reply.status(404).send({ error: 'invalid_request', error_description: 'no such endpoint' });
+  });
 }

@@ -77,6 +77,13 @@ export interface TokenSuccess {
   exchange: { issuedTokenType: string; subject: string; subjectClientId: string | undefined; chain: string[] } | undefined;
 }
 
+/**
+ * The steps of the token path that tracing times (tracing/token-path.ts replaces them with
+ * traced ones at start when OpenTelemetry is on): called through this object so that, with
+ * tracing off, a request pays one property read and nothing else.
+ */
+export const tokenSteps = { authenticateClient, signAccessToken };
+
 export const SUPPORTED_GRANT_TYPES = ['client_credentials', TOKEN_EXCHANGE_GRANT, JWT_BEARER_GRANT] as const;
 type GrantType = (typeof SUPPORTED_GRANT_TYPES)[number];
 
@@ -99,7 +106,7 @@ export async function handleTokenRequest(ctx: TokenEndpointContext, request: Tok
     const requestedScopes = readRequestedScopes(params);
     const exchange = grantType === TOKEN_EXCHANGE_GRANT ? readExchangeRequest(params) : undefined;
     const assertion = grantType === JWT_BEARER_GRANT ? readAssertion(params) : undefined;
-    const authentication = await authenticateClient(ctx, credentials, request.ip);
+    const authentication = await tokenSteps.authenticateClient(ctx, credentials, request.ip);
     const { client, identity } =
       assertion === undefined
         ? authentication
@@ -195,7 +202,7 @@ async function issueToken(
       mayAct: decision.mayAct,
     });
     if (ctx.hook !== undefined) await callIssuanceHook(ctx, ctx.hook, draft, client, decision.services, request.ip);
-    const token = await signAccessToken((await ctx.keys.get()).active, draft);
+    const token = await tokenSteps.signAccessToken((await ctx.keys.get()).active, draft);
     const exchange =
       decision.exchange === undefined || decision.issuedTokenType === undefined
         ? undefined

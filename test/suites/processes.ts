@@ -3,3 +3,4 @@ import '../cli.test.js';
 import '../cli/config.test.js';
 import '../deploy/read-only-root.test.js';
 import '../serve.test.js';
+import '../tracing/tracing.test.js';

@@ -1,0 +1,334 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import { CONFIG_VARIABLES } from '../../src/config.js';
+import { TracingSettingError, tracingSettings } from '../../src/tracing/settings.js';
+import { basicAuth, createTestDatabase, freePort, seededDataDir } from '../helpers.js';
+
+/**
+ * OpenTelemetry tracing, end to end: the real process (`node --import tsx src/main.ts`) with
+ * the standard OTEL_* variables, exporting OTLP/HTTP JSON to a receiver this test runs. The
+ * spans of a token request (with a caller's traceparent) and of a refusal are checked for
+ * names, parents and attributes, and all that arrived for the absence of every secret.
+ */
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ON_POSTGRES = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
+
+interface OtlpValue {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+}
+interface OtlpAttribute {
+  key: string;
+  value: OtlpValue;
+}
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes: OtlpAttribute[];
+}
+interface OtlpExport {
+  resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
+}
+
+/** An OTLP/HTTP receiver: what a Collector's otlphttp receiver is to Portier (JSON or protobuf). */
+async function startReceiver(
+  t: Test,
+): Promise<{ endpoint: string; received: Array<{ type: string; body: Buffer }>; bodies: string[]; exports: OtlpExport[] }> {
+  const received: Array<{ type: string; body: Buffer }> = [];
+  const server: Server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const type = request.headers['content-type'] ?? '';
+      if (request.method === 'POST' && request.url === '/v1/traces') received.push({ type, body: Buffer.concat(chunks) });
+      // An empty ExportTraceServiceResponse: `{}` in JSON, no bytes in protobuf.
+      if (type === 'application/json') response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      else response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const { port } = server.address() as AddressInfo;
+  const bodies = () => received.filter((body) => body.type === 'application/json').map((body) => body.body.toString('utf8'));
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    received,
+    get bodies() {
+      return bodies();
+    },
+    get exports() {
+      return bodies().map((body) => JSON.parse(body) as OtlpExport);
+    },
+  };
+}
+
+function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (
+      CONFIG_VARIABLES.includes(name) ||
+      name === 'NODE_OPTIONS' ||
+      name.startsWith('OTEL_') ||
+      name.startsWith('TAP') ||
+      name.startsWith('_TAPJS')
+    )
+      continue;
+    base[name] = value;
+  }
+  return { ...base, ...env };
+}
+
+/** Starts Portier; resolves once it logged that it is ready. */
+async function startPortier(
+  t: Test,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: childEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onData = (chunk: string) => {
+      output += chunk;
+      if (output.includes('"msg":"portier is ready"')) resolve();
+    };
+    child.stdout?.setEncoding('utf8').on('data', onData);
+    child.stderr?.setEncoding('utf8').on('data', onData);
+    void exited.then((code) => reject(new Error(`portier exited (${code}) before it was ready: ${output}`)));
+  });
+  return { child, output: () => output, exited };
+}
+
+const text = (span: OtlpSpan, key: string): string | number | boolean | undefined => {
+  const value = span.attributes.find((attribute) => attribute.key === key)?.value;
+  return value?.stringValue ?? value?.boolValue ?? (value?.intValue === undefined ? value?.doubleValue : Number(value.intValue));
+};
+
+t.test('tracing settings: off unless an endpoint is named; gRPC and other exporters refused by name', async (t) => {
+  t.equal(tracingSettings({}), undefined, 'no endpoint: off');
+  t.equal(
+    tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }),
+    undefined,
+    'OTEL_SDK_DISABLED',
+  );
+  t.equal(
+    tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }),
+    undefined,
+    'exporter none',
+  );
+  t.same(tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }), { protocol: 'http/protobuf' }, 'protobuf by default');
+  t.same(
+    tracingSettings({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces', OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json' }),
+    { protocol: 'http/json' },
+    'the traces-only endpoint, JSON',
+  );
+  t.throws(
+    () => tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' }),
+    TracingSettingError,
+  );
+  t.throws(
+    () => tracingSettings({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'zipkin' }),
+    TracingSettingError,
+  );
+});
+
+t.test('a token request is traced: the caller’s trace continued, its steps as child spans, no secret anywhere', async (t) => {
+  const receiver = await startReceiver(t);
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
+  const storage: Record<string, string> = ON_POSTGRES
+    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
+    : { DATA_DIR: await seededDataDir(t) };
+  const keyEncryptionKey = randomBytes(32).toString('base64');
+  const portier = await startPortier(t, {
+    ...storage,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: origin,
+    KEY_ENCRYPTION_KEY: keyEncryptionKey,
+    BOOTSTRAP_ADMIN_CLIENT_ID: 'ops-admin',
+    BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
+    LOG_LEVEL: 'debug',
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_SERVICE_NAME: 'portier-under-test',
+    OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
+    OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+  });
+
+  // The caller's trace: W3C traceparent, sampled.
+  const callerTraceId = randomBytes(16).toString('hex');
+  const callerSpanId = randomBytes(8).toString('hex');
+  const basic = basicAuth('ops-admin', adminSecret);
+  const issued = await fetch(`${origin}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: basic,
+      traceparent: `00-${callerTraceId}-${callerSpanId}-01`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${origin}/admin`, scope: 'admin:read' }).toString(),
+  });
+  t.equal(issued.status, 200, 'token issued');
+  const accessToken = String(((await issued.json()) as { access_token: string }).access_token);
+  // Refusals: a wrong secret, and a secret in the query string (refused, and redacted from the URL attributes).
+  const wrongSecret = `adm_${randomBytes(24).toString('base64url')}`;
+  const querySecret = `adm_${randomBytes(24).toString('base64url')}`;
+  const wrong = await fetch(`${origin}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth('ops-admin', wrongSecret) },
+    body: 'grant_type=client_credentials',
+  });
+  t.equal(wrong.status, 401, 'a wrong secret is refused');
+  const inQuery = await fetch(`${origin}/oauth/token?client_secret=${querySecret}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `grant_type=client_credentials&client_id=ops-admin&client_secret=${querySecret}`,
+  });
+  t.equal(inQuery.status, 400, 'a secret in the query string is refused');
+
+  // SIGTERM exports what is still queued before the process exits.
+  portier.child.kill('SIGTERM');
+  t.equal(await portier.exited, 0, 'stopped cleanly');
+
+  const exports = receiver.exports;
+  t.ok(exports.length > 0, 'spans arrived at the receiver');
+  const resource = exports[0]?.resourceSpans[0]?.resource.attributes ?? [];
+  const resourceValue = (key: string) => resource.find((attribute) => attribute.key === key)?.value.stringValue;
+  t.equal(resourceValue('service.name'), 'portier-under-test', 'OTEL_SERVICE_NAME');
+  t.equal(resourceValue('deployment.environment.name'), 'test', 'OTEL_RESOURCE_ATTRIBUTES');
+  const spans = exports.flatMap((body) =>
+    body.resourceSpans.flatMap((resourceSpans) => resourceSpans.scopeSpans.flatMap((scope) => scope.spans)),
+  );
+  const byId = new Map(spans.map((span) => [span.spanId, span]));
+  const ancestors = (span: OtlpSpan): OtlpSpan[] => {
+    const parent = span.parentSpanId === undefined || span.parentSpanId === '' ? undefined : byId.get(span.parentSpanId);
+    return parent === undefined ? [] : [parent, ...ancestors(parent)];
+  };
+
+  const ours = spans.filter((span) => span.traceId === callerTraceId);
+  const server = ours.find((span) => span.parentSpanId === callerSpanId);
+  t.ok(server, 'the server span continues the caller’s trace, under the caller’s span');
+  t.equal(
+    server === undefined ? undefined : (text(server, 'http.request.method') ?? text(server, 'http.method')),
+    'POST',
+    'the server span has the method',
+  );
+  const named = (name: string) => ours.filter((span) => span.name === name);
+  for (const name of ['portier.client_authentication', 'portier.argon2.verify', 'portier.token.sign']) {
+    const [span] = named(name);
+    t.ok(span, `${name}: a span in the caller's trace`);
+    if (span !== undefined && server !== undefined) t.ok(ancestors(span).includes(server), `${name}: under the server span`);
+  }
+  const [authentication] = named('portier.client_authentication');
+  t.equal(authentication && text(authentication, 'portier.client_id'), 'ops-admin', 'authentication names the client');
+  t.equal(authentication && text(authentication, 'portier.client.authentication_method'), 'client_secret_basic', 'and the method');
+  const [argon2] = named('portier.argon2.verify');
+  if (argon2 !== undefined && authentication !== undefined) t.ok(ancestors(argon2).includes(authentication), 'argon2 under authentication');
+  t.equal(argon2 && text(argon2, 'portier.argon2.matched'), true, 'the secret matched');
+  const [signing] = named('portier.token.sign');
+  t.equal(typeof (signing && text(signing, 'portier.signing_key.kid')), 'string', 'signing names the key');
+  if (ON_POSTGRES) {
+    const queries = ours.filter((span) => text(span, 'db.system.name') === 'postgresql');
+    t.ok(queries.length > 0, 'database queries are spans of the request (pg)');
+  }
+  const refusedAuthentication = spans.find(
+    (span) => span.name === 'portier.client_authentication' && text(span, 'error.type') === 'invalid_client',
+  );
+  t.ok(refusedAuthentication, 'a failed authentication is a span with error.type invalid_client');
+
+  // Log lines written inside a span carry its ids.
+  const tokenLine = portier
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .find((line) => line.msg === 'token issued');
+  t.equal(tokenLine?.trace_id, callerTraceId, 'the "token issued" log line carries the trace_id');
+  t.match(tokenLine?.span_id, /^[0-9a-f]{16}$/, 'and a span_id');
+
+  const everything = receiver.bodies.join('\n');
+  const secrets: Array<[string, string]> = [
+    ['the secret', adminSecret],
+    ['a wrong secret', wrongSecret],
+    ['a secret in a query string', querySecret],
+    ['the Authorization header', basic.slice('Basic '.length)],
+    ['the access token', accessToken],
+    ["the access token's signature", accessToken.split('.')[2] ?? accessToken],
+    ['KEY_ENCRYPTION_KEY', keyEncryptionKey],
+  ];
+  for (const [what, secret] of secrets) {
+    const holders = spans.flatMap((span) =>
+      span.attributes
+        .filter((attribute) => JSON.stringify(attribute.value).includes(secret))
+        .map((attribute) => `${span.name}: ${attribute.key}`),
+    );
+    t.same(holders, [], `no span attribute holds ${what}`);
+    t.notOk(everything.includes(secret), `nothing exported holds ${what}`);
+  }
+});
+
+t.test('the default protocol, OTLP/HTTP protobuf, exports the same spans', async (t) => {
+  const receiver = await startReceiver(t);
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
+  const storage: Record<string, string> = ON_POSTGRES
+    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
+    : { DATA_DIR: await seededDataDir(t) };
+  const portier = await startPortier(t, {
+    ...storage,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: origin,
+    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+    BOOTSTRAP_ADMIN_CLIENT_ID: 'ops-admin',
+    BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+  });
+  const traceId = randomBytes(16).toString('hex');
+  const issued = await fetch(`${origin}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: basicAuth('ops-admin', adminSecret),
+      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${origin}/admin`, scope: 'admin:read' }).toString(),
+  });
+  t.equal(issued.status, 200, 'token issued');
+  const accessToken = String(((await issued.json()) as { access_token: string }).access_token);
+  portier.child.kill('SIGTERM');
+  t.equal(await portier.exited, 0, 'stopped cleanly');
+
+  t.ok(receiver.received.length > 0, 'spans arrived');
+  t.ok(
+    receiver.received.every((body) => body.type === 'application/x-protobuf'),
+    'as protobuf',
+  );
+  // Protobuf keeps strings as UTF-8 and ids as raw bytes: enough to find them without a decoder.
+  const bytes = Buffer.concat(receiver.received.map((body) => body.body));
+  for (const name of ['portier.client_authentication', 'portier.token.sign', 'service.name', 'portier']) {
+    t.ok(bytes.includes(Buffer.from(name, 'utf8')), `holds ${name}`);
+  }
+  t.ok(bytes.includes(Buffer.from(traceId, 'hex')), "holds the caller's trace id");
+  for (const secret of [adminSecret, accessToken, accessToken.split('.')[2] ?? accessToken]) {
+    t.notOk(bytes.includes(Buffer.from(secret, 'utf8')), 'holds no secret or token');
+  }
+});
