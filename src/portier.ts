@@ -24,8 +24,9 @@ import { Metrics } from './metrics.js';
 import { VerifiedTokens } from './oauth/access-tokens.js';
 import { TrustedIssuerCache } from './oauth/client-auth/federated.js';
 import { fetchJwksFrom, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
+import { mutualTls } from './oauth/discovery.js';
 import { DpopNonces } from './oauth/dpop.js';
-import { tokenEndpointUrl } from './oauth/endpoints.js';
+import { tokenEndpointUrls } from './oauth/endpoints.js';
 import { RevocationList } from './oauth/revocations.js';
 import type { TokenEndpointContext } from './oauth/token.js';
 import { createPeople, type People } from './people/people.js';
@@ -110,6 +111,8 @@ export async function createPortier(config: Config, database: Database, logger: 
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
   const revocations = new RevocationList(db, clock);
   const federation = new TrustedIssuerCache(db, clock);
+  // RFC 8705 §5: where discovery publishes the mTLS aliases, a proof or assertion may name them.
+  const mtlsAlias = mutualTls(config).certificates ? config.mtlsBaseUrl : undefined;
   const scopeCatalogue = new Cached(async () => {
     const rows = await db.select({ scopes: services.scopes }).from(services);
     return [...new Set(rows.flatMap((row) => row.scopes))].sort();
@@ -159,6 +162,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     exchanges: new ExchangeRecorder(db, logError('writing a token exchange to the audit trail failed'), clock),
     tokenEndpoint: {
       issuer: config.issuer,
+      mtlsAlias,
       clock,
       accessTokenTtl: config.accessTokenTtl,
       db,
@@ -177,7 +181,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       dpop: {
         db,
         clock,
-        tokenEndpoint: tokenEndpointUrl(config.issuer),
+        tokenEndpoints: tokenEndpointUrls(config.issuer, mtlsAlias),
         nonces: config.dpopNonce ? new DpopNonces(await loadDpopNonceKey(db)) : undefined,
       },
       quotas,

@@ -12,7 +12,7 @@ import { isAddressAllowed } from '../../lib/networks.js';
 import { quoteParameter } from '../../lib/redact.js';
 import { Overloaded } from '../../protection/admission.js';
 import type { FailureBudgets } from '../../protection/failure-budget.js';
-import { tokenEndpointUrl } from '../endpoints.js';
+import { tokenEndpointUrls } from '../endpoints.js';
 import { InvalidClient, TooManyRequests } from '../errors.js';
 import {
   AssertionRejected,
@@ -40,6 +40,8 @@ export interface AuthenticationContext {
   budgets: FailureBudgets;
   /** An assertion's `aud` must name the issuer or its token endpoint. */
   issuer: string;
+  /** MTLS_BASE_URL, where discovery publishes it: an assertion's `aud` may name the token endpoint's alias too (RFC 8705 §5). */
+  mtlsAlias: string | undefined;
   /** Where used assertion ids are remembered (see claimJwtId). */
   db: Db;
   /** CLIENT_ASSERTION_MAX_LIFETIME: how far ahead an assertion's exp may be, in seconds. */
@@ -259,7 +261,7 @@ async function checkAssertion(
   try {
     await verifyClientAssertion(assertion, key, unverified, {
       clientId: client.clientId,
-      audiences: [ctx.issuer, tokenEndpointUrl(ctx.issuer)],
+      audiences: [ctx.issuer, ...tokenEndpointUrls(ctx.issuer, ctx.mtlsAlias)],
       now,
       maxLifetimeSeconds: ctx.assertionMaxLifetime,
       // Kept until the assertion expires, however long it lives: it is accepted once.
