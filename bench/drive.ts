@@ -46,6 +46,8 @@ export interface DriveOptions {
   newConnectionPerRequest?: boolean;
   /** https: the CA that signed the server's certificate. */
   ca?: string;
+  /** https: a client certificate and its key (PEM), shown in every handshake (mutual TLS). */
+  clientCertificate?: { cert: string; key: string };
   /**
    * Source addresses, used in turn by the connection loops: a new connection per request
    * leaves a TIME_WAIT behind, and one address would run out of ports within seconds.
@@ -81,7 +83,7 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
   const url = new URL(options.tokenUrl);
   const secure = url.protocol === 'https:';
   const fresh = options.newConnectionPerRequest === true;
-  const agentOptions = { keepAlive: true, maxSockets: settings.connections, ca: options.ca };
+  const agentOptions = { keepAlive: true, maxSockets: settings.connections, ca: options.ca, ...options.clientCertificate };
   const agent = fresh ? false : secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   const request = secure ? https.request : http.request;
   let measuring = false;
@@ -101,6 +103,7 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
         method: 'POST',
         agent,
         ca: options.ca,
+        ...options.clientCertificate,
         localAddress,
         timeout: ANSWER_TIMEOUT_MS,
         headers: {

@@ -17,6 +17,7 @@ import { connectionPatternTable } from './connections.js';
 import { exchangeTable } from './exchange.js';
 import { federationTable } from './federation.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
+import { mtlsRows } from './mtls.js';
 import { policyTable, setUpPolicyClients } from './policy.js';
 import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
@@ -71,6 +72,8 @@ const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes(
 const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The token exchange table (exchange.ts): token exchange next to client credentials, on portier-pg. */
 const exchange = process.env.BENCH_EXCHANGE?.trim() !== '0' && targetNames.includes('portier-pg');
+/** The mutual TLS rows (mtls.ts): a certificate client next to a secret client over HTTPS, in this process. */
+const mtls = process.env.BENCH_MTLS?.trim() !== '0';
 const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
 const policy = process.env.BENCH_POLICY?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The connection-pattern table (connections.ts): new connections, HTTPS, on the running targets but portier-pglite. */
@@ -87,8 +90,9 @@ const MAX_LOAD_SECONDS = 480;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
 const plannedLoadSeconds =
   rounds *
-  (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0) + (exchange ? 2 : 0) + (policy ? 4 : 0)) *
-  loadSeconds;
+    (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0) + (exchange ? 2 : 0) + (policy ? 4 : 0)) *
+    loadSeconds +
+  (mtls ? 4 : 0) * loadSeconds;
 if (plannedLoadSeconds > MAX_LOAD_SECONDS)
   throw new Error(
     `planned load time ${plannedLoadSeconds} s is over ${MAX_LOAD_SECONDS} s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS, or skip a table`,
@@ -348,6 +352,43 @@ async function main(): Promise<number> {
         log,
       }).catch((error: unknown) => [`exchange: ${errorText(error)}`])),
     );
+    log();
+  }
+
+  // ---- the mutual TLS rows (mtls.ts): Portier in this process with TLS, on its own PGlite ----
+  if (mtls) {
+    await checkIdle('the mutual TLS rows');
+    log('mutual TLS rows: tls_client_auth next to client_secret_post over HTTPS, Portier and generator in this process (cores are both)');
+    try {
+      const table = new Table([
+        { title: 'auth', align: 'left' },
+        { title: 'connection', align: 'left' },
+        { title: 'tokens/s' },
+        { title: 'p50 ms' },
+        { title: 'p99 ms' },
+        { title: 'non-2xx' },
+        { title: 'errors' },
+        { title: 'cores' },
+      ]);
+      table.fit(['certificate', 'new connection']);
+      log(table.header());
+      for (const row of await mtlsRows(settings)) {
+        log(
+          table.row([
+            row.auth,
+            row.connection,
+            integer(row.tokensPerSecond),
+            fixed(row.p50, 1),
+            fixed(row.p99, 1),
+            integer(row.non2xx),
+            integer(row.errors),
+            fixed(row.serverCores, 2),
+          ]),
+        );
+      }
+    } catch (error) {
+      problems.push(`mtls: ${errorText(error)}`);
+    }
     log();
   }
 

@@ -24,8 +24,9 @@ import { Metrics } from './metrics.js';
 import { VerifiedTokens } from './oauth/access-tokens.js';
 import { TrustedIssuerCache } from './oauth/client-auth/federated.js';
 import { fetchJwksFrom, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
+import { mutualTls } from './oauth/discovery.js';
 import { DpopNonces } from './oauth/dpop.js';
-import { tokenEndpointUrl } from './oauth/endpoints.js';
+import { tokenEndpointUrls } from './oauth/endpoints.js';
 import { RevocationList } from './oauth/revocations.js';
 import type { TokenEndpointContext } from './oauth/token.js';
 import { TokenEvents } from './oauth/token-events.js';
@@ -114,6 +115,8 @@ export async function createPortier(config: Config, database: Database, logger: 
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
   const revocations = new RevocationList(db, clock);
   const federation = new TrustedIssuerCache(db, clock);
+  // RFC 8705 §5: where discovery publishes the mTLS aliases, a proof or assertion may name them.
+  const mtlsAlias = mutualTls(config).certificates ? config.mtlsBaseUrl : undefined;
   const scopeCatalogue = new Cached(async () => {
     const rows = await db.select({ scopes: services.scopes }).from(services);
     return [...new Set(rows.flatMap((row) => row.scopes))].sort();
@@ -164,6 +167,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     tokenEvents: new TokenEvents(),
     tokenEndpoint: {
       issuer: config.issuer,
+      mtlsAlias,
       clock,
       accessTokenTtl: config.accessTokenTtl,
       db,
@@ -182,7 +186,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       dpop: {
         db,
         clock,
-        tokenEndpoint: tokenEndpointUrl(config.issuer),
+        tokenEndpoints: tokenEndpointUrls(config.issuer, mtlsAlias),
         nonces: config.dpopNonce ? new DpopNonces(await loadDpopNonceKey(db)) : undefined,
       },
       quotas,

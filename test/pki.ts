@@ -3,9 +3,9 @@ import { isIPv4 } from 'node:net';
 
 /**
  * A small PKI made in the test with node:crypto alone (no openssl binary, no library): CAs,
- * server and client certificates with the subject, SANs and validity a test needs, X.509 v3
- * DER-encoded by hand (as test/tls.ts does for one self-signed certificate). EC P-256 keys,
- * ECDSA with SHA-256.
+ * server and client certificates with the subject, SANs and validity a test needs, and the
+ * self-signed server certificate most HTTPS tests need, X.509 v3 DER-encoded by hand. EC
+ * P-256 keys, ECDSA with SHA-256.
  */
 
 /** A distinguished name, RDN by RDN from the root (as the DER has it): each an attribute type OID (or short name) and value. */
@@ -45,7 +45,11 @@ export interface CertificateOptions {
   subject: DistinguishedName;
   /** The CA that signs it; none: self-signed. */
   issuer?: Certificate;
-  ca?: boolean;
+  /**
+   * true: a CA (basicConstraints cA, keyUsage keyCertSign and cRLSign). 'anchor': cA but no
+   * keyUsage, a self-signed server certificate that a client trusts by passing it as `ca`.
+   */
+  ca?: boolean | 'anchor';
   sans?: SubjectAltNames;
   notBefore?: Date;
   notAfter?: Date;
@@ -63,7 +67,7 @@ export function issueCertificate(options: CertificateOptions): Certificate {
   const validity = seq(time(options.notBefore ?? new Date(now - 3600_000)), time(options.notAfter ?? new Date(now + 24 * 3600_000)));
   const extensions: Buffer[] = [
     // basicConstraints, critical for a CA.
-    options.ca === true
+    options.ca !== undefined && options.ca !== false
       ? seq(oid('2.5.29.19'), tlv(0x01, Buffer.from([0xff])), tlv(0x04, seq(tlv(0x01, Buffer.from([0xff])))))
       : seq(oid('2.5.29.19'), tlv(0x04, seq())),
   ];
@@ -109,9 +113,17 @@ export function makeCa(name: string, issuer?: Certificate): Certificate {
   return issueCertificate({ subject: [['CN', name]], ca: true, ...(issuer !== undefined && { issuer }) });
 }
 
+/** The names a test server answers on. */
+const LOOPBACK_NAMES: SubjectAltNames = { dns: ['localhost'], ip: ['127.0.0.1', '::1'] };
+
 /** A server certificate for 127.0.0.1, ::1 and localhost. */
 export function serverCertificate(ca: Certificate, name = 'portier'): Certificate {
-  return issueCertificate({ subject: [['CN', name]], issuer: ca, sans: { dns: ['localhost'], ip: ['127.0.0.1', '::1'] } });
+  return issueCertificate({ subject: [['CN', name]], issuer: ca, sans: LOOPBACK_NAMES });
+}
+
+/** A self-signed server certificate for 127.0.0.1, ::1 and localhost: trust it by passing `cert` as the CA. */
+export function selfSignedCertificate(commonName = 'portier test'): Certificate {
+  return issueCertificate({ subject: [['CN', commonName]], ca: 'anchor', sans: LOOPBACK_NAMES });
 }
 
 function encodeName(name: DistinguishedName): Buffer {

@@ -4,7 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from 'jose';
 import type { Config } from '../src/config.js';
 import type { TestLike } from './helpers.js';
-import { selfSignedCertificate } from './tls.js';
+import { selfSignedCertificate } from './pki.js';
 
 /**
  * Platforms that issue workload JWTs, played in the test: each has signing keys made with

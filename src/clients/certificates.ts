@@ -1,9 +1,9 @@
 import { createHash, type X509Certificate } from 'node:crypto';
-import { and, asc, eq, or } from 'drizzle-orm';
+import { and, asc, eq, gt, isNull, or } from 'drizzle-orm';
 import ipaddr from 'ipaddr.js';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import type { DbOrTx } from '../db/connect.js';
-import { clients, clientTlsIdentities } from '../db/schema.js';
+import { clientCredentials, clients, clientTlsIdentities } from '../db/schema.js';
 import type { FieldError } from '../lib/errors.js';
 import {
   CertificateFormatError,
@@ -13,6 +13,7 @@ import {
   parseDistinguishedName,
 } from '../lib/x509.js';
 import type { AuthMethod, TlsIdentityKind } from '../schemas/enums.js';
+import { jwkThumbprint } from './public-keys.js';
 
 /**
  * Clients that authenticate with a TLS client certificate (RFC 8705 §2), and the one rule
@@ -84,14 +85,15 @@ function emailKey(address: string): string {
 
 /**
  * The TLS identities a client of `method` is to have, checked: a tls_client_auth client
- * names exactly one of the five fields; a self_signed_tls_client_auth client's are the
- * thumbprints of its registered public keys (`jwks`, checked as private_key_jwt's are);
- * other methods have none, and may not give the fields. Records a field error per problem.
+ * names exactly one of the five fields; other methods have none, and may not give the
+ * fields. A self_signed_tls_client_auth client's keys are its public-key credentials (as a
+ * private_key_jwt client's), not identities (see certificateKeyCredential). Records a field
+ * error per problem.
  */
 export async function checkTlsIdentities(
   method: AuthMethod,
   input: TlsClientAuthInput,
-  jwks: { keys: JWK[] } | null,
+  _jwks: { keys: JWK[] } | null,
   errors: FieldError[],
 ): Promise<TlsIdentity[]> {
   const given = (Object.keys(TLS_CLIENT_AUTH_FIELDS) as TlsClientAuthField[]).filter(
@@ -99,9 +101,7 @@ export async function checkTlsIdentities(
   );
   if (method !== 'tls_client_auth') {
     for (const field of given) errors.push({ path: `/${field}`, message: 'only tls_client_auth clients have it' });
-    if (method !== 'self_signed_tls_client_auth' || jwks === null) return [];
-    const keys = await Promise.all(jwks.keys.map((key) => calculateJwkThumbprint(key, 'sha256')));
-    return [...new Set(keys)].map((thumbprint) => ({ kind: 'public_key', value: thumbprint, matchKey: thumbprint }));
+    return [];
   }
   if (given.length !== 1) {
     errors.push({
@@ -152,6 +152,8 @@ export function tlsClientAuthFields(
 /** What a presented certificate shows, in the comparison forms of TlsIdentity (each kind with its keys). */
 export interface CertificateShows {
   keys: Array<{ kind: TlsIdentityKind; matchKey: string }>;
+  /** RFC 7638 SHA-256 thumbprint of the certificate's public key: what a self-signed client's credential has. */
+  publicKey: string;
   /** RFC 8705 §3.1: base64url SHA-256 of the DER, the `x5t#S256` of a bound token. */
   thumbprint: string;
 }
@@ -172,9 +174,8 @@ export async function certificateShows(certificate: X509Certificate): Promise<Ce
     ...names.sans.uri.map((uri) => ({ kind: 'san_uri' as const, matchKey: uri })),
     ...names.sans.ip.map((ip) => ({ kind: 'san_ip' as const, matchKey: ip })),
     ...names.sans.email.map((email) => ({ kind: 'san_email' as const, matchKey: emailKey(email) })),
-    { kind: 'public_key', matchKey: publicKey },
   ];
-  return { keys, thumbprint: certificateThumbprint(certificate) };
+  return { keys, publicKey, thumbprint: certificateThumbprint(certificate) };
 }
 
 /** RFC 8705 §3.1's `x5t#S256`: the base64url SHA-256 of the certificate's DER. */
@@ -182,27 +183,58 @@ export function certificateThumbprint(certificate: X509Certificate): string {
   return createHash('sha256').update(certificate.raw).digest('base64url');
 }
 
-/** Whether the certificate shows one of the client's identities. */
+/** Whether the certificate shows one of the client's identities (tls_client_auth). */
 export function certificateMatches(identities: readonly TlsIdentity[], shows: CertificateShows): boolean {
   return identities.some((identity) => shows.keys.some((key) => key.kind === identity.kind && key.matchKey === identity.matchKey));
+}
+
+/**
+ * RFC 8705 §2.2: the id of the client's public-key credential whose key the certificate
+ * carries (self_signed_tls_client_auth), or undefined. `keys` are the client's live keys:
+ * a revoked or expired key authenticates no more by certificate than by assertion.
+ */
+export function certificateKeyCredential(keys: ReadonlyArray<{ id: string; jwk: JWK }>, shows: CertificateShows): string | undefined {
+  return keys.find((key) => jwkThumbprint(key.jwk) === shows.publicKey)?.id;
 }
 
 /** More clients than this for one certificate: none of them is "the single client" anyway. */
 const MAX_CANDIDATES = 20;
 
 /**
- * The client_ids (at most MAX_CANDIDATES + 1) whose TLS identity the certificate shows,
- * through the index on (kind, match_key): how a token request without a client_id finds
- * its client. Only clients of the method that identity belongs to (a public key is a
- * self-signed client's, a subject or SAN a tls_client_auth client's).
+ * The client_ids (at most MAX_CANDIDATES + 1) that the certificate may be of: how a token
+ * request without a client_id finds its client. A tls_client_auth client whose subject or
+ * SAN it shows (the index on (kind, match_key)), and a self_signed_tls_client_auth client
+ * with a live public-key credential of its key (the index on thumbprint).
  */
-export async function findClientsByCertificate(db: DbOrTx, shows: CertificateShows): Promise<string[]> {
-  const rows = await db
-    .selectDistinct({ clientId: clients.clientId })
-    .from(clientTlsIdentities)
-    .innerJoin(clients, eq(clients.id, clientTlsIdentities.clientUuid))
-    .where(or(...shows.keys.map((key) => and(eq(clientTlsIdentities.kind, key.kind), eq(clientTlsIdentities.matchKey, key.matchKey)))))
-    .orderBy(asc(clients.clientId))
-    .limit(MAX_CANDIDATES + 1);
-  return rows.map((row) => row.clientId);
+export async function findClientsByCertificate(db: DbOrTx, shows: CertificateShows, now: number): Promise<string[]> {
+  const [named, keyed] = await Promise.all([
+    db
+      .selectDistinct({ clientId: clients.clientId })
+      .from(clientTlsIdentities)
+      .innerJoin(clients, eq(clients.id, clientTlsIdentities.clientUuid))
+      .where(
+        and(
+          eq(clients.authMethod, 'tls_client_auth'),
+          or(...shows.keys.map((key) => and(eq(clientTlsIdentities.kind, key.kind), eq(clientTlsIdentities.matchKey, key.matchKey)))),
+        ),
+      )
+      .orderBy(asc(clients.clientId))
+      .limit(MAX_CANDIDATES + 1),
+    db
+      .selectDistinct({ clientId: clients.clientId })
+      .from(clientCredentials)
+      .innerJoin(clients, eq(clients.id, clientCredentials.clientUuid))
+      .where(
+        and(
+          eq(clientCredentials.thumbprint, shows.publicKey),
+          eq(clientCredentials.kind, 'public_key'),
+          isNull(clientCredentials.revokedAt),
+          or(isNull(clientCredentials.expiresAt), gt(clientCredentials.expiresAt, new Date(now))),
+          eq(clients.authMethod, 'self_signed_tls_client_auth'),
+        ),
+      )
+      .orderBy(asc(clients.clientId))
+      .limit(MAX_CANDIDATES + 1),
+  ]);
+  return [...new Set([...named, ...keyed].map((row) => row.clientId))].sort().slice(0, MAX_CANDIDATES + 1);
 }

@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import { type Actor, actorDisplayName, actorName } from '../audit/events.js';
 import type { clientCredentials } from '../db/schema.js';
+import { jwkThumbprint } from './public-keys.js';
 import { type NewSecret, newCredentialId } from './secrets.js';
 
 /**
@@ -14,6 +15,7 @@ export function publicKeyRows(clientUuid: string, keys: readonly JWK[], actor: A
     clientUuid,
     kind: 'public_key' as const,
     jwk: key as Record<string, unknown>,
+    thumbprint: jwkThumbprint(key),
     createdBy: actorName(actor),
     createdByName: actorDisplayName(actor),
   }));

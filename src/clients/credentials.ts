@@ -8,7 +8,7 @@ import { ConflictError, type FieldError, NotFoundError, ValidationError } from '
 import type { CredentialResource, LeakedToken, LeakedTokenResult, NewCredentialInput } from '../schemas/credentials.js';
 import { checkExpiry } from './clients.js';
 import { maxLifetimeDays } from './credential-limits.js';
-import { checkPublicJwks } from './public-keys.js';
+import { checkPublicJwks, jwkThumbprint } from './public-keys.js';
 import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
 import { type NewSecret, newCredentialId, newSecret, readPresentedSecret, verifySecret } from './secrets.js';
 
@@ -224,8 +224,9 @@ export async function addCredential(
   const credentialId = secret?.credentialId ?? newCredentialId();
   const row = await db.transaction(async (tx) => {
     const client = await lockClientRow(tx, clientId, scope);
-    const wanted = input.kind === 'secret' ? 'client_secret' : 'private_key_jwt';
-    if (client.authMethod !== wanted) {
+    // A self-signed certificate client's keys are public-key credentials too (RFC 8705 §2.2).
+    const wanted = input.kind === 'secret' ? ['client_secret'] : ['private_key_jwt', 'self_signed_tls_client_auth'];
+    if (!wanted.includes(client.authMethod)) {
       throw new ConflictError(`client "${clientId}" authenticates with ${client.authMethod}: it takes no ${input.kind} credential`);
     }
     if (input.kind === 'public_key' && client.jwksUri !== null) {
@@ -242,7 +243,7 @@ export async function addCredential(
         kind: input.kind,
         description: input.description ?? '',
         ...secret?.stored,
-        ...(key !== undefined && { jwk: key as Record<string, unknown> }),
+        ...(key !== undefined && { jwk: key as Record<string, unknown>, thumbprint: jwkThumbprint(key) }),
         createdBy: actorName(actor),
         createdByName: actorDisplayName(actor),
         expiresAt,

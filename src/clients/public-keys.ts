@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { exportJWK, importJWK, type JWK } from 'jose';
 import type { FieldError } from '../lib/errors.js';
 import { PRIVATE_JWK_MEMBERS } from '../schemas/clients.js';
@@ -82,4 +83,23 @@ function defaultAlgFor(jwk: JWK): string {
   if (jwk.crv === 'P-384') return 'ES384';
   if (jwk.crv === 'P-521') return 'ES512';
   return 'ES256';
+}
+
+/** The required members of each key type, in RFC 7638 §3.2's (lexicographic) order. */
+const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
+  EC: ['crv', 'kty', 'x', 'y'],
+  RSA: ['e', 'kty', 'n'],
+  OKP: ['crv', 'kty', 'x'],
+};
+
+/**
+ * RFC 7638's SHA-256 thumbprint of a public key (base64url), as jose's calculateJwkThumbprint
+ * makes it, without awaiting: stored with a public-key credential, by which a certificate's
+ * key finds its client. Undefined for a key type Portier does not register.
+ */
+export function jwkThumbprint(jwk: JWK): string | undefined {
+  const members = jwk.kty === undefined ? undefined : THUMBPRINT_MEMBERS[jwk.kty];
+  if (members === undefined) return undefined;
+  const required = Object.fromEntries(members.map((member) => [member, (jwk as Record<string, unknown>)[member]]));
+  return createHash('sha256').update(JSON.stringify(required)).digest('base64url');
 }

@@ -161,6 +161,11 @@ export const clientCredentials = pgTable(
     containsPlus: boolean('contains_plus').notNull().default(false),
     /** kind public_key: the public JWK (kid, alg and thumbprint are read from it). */
     jwk: jsonb('jwk').$type<Record<string, unknown>>(),
+    /**
+     * kind public_key: the key's RFC 7638 SHA-256 thumbprint, by which a certificate's key
+     * finds its self_signed_tls_client_auth client (RFC 8705 §2.2) without a client_id.
+     */
+    thumbprint: text('thumbprint'),
     createdAt: createdAt(),
     /** Who added it: the admin token's `sub`, a person's subject, or `cli` / `bootstrap` / `migration`. */
     createdBy: text('created_by').notNull(),
@@ -172,6 +177,7 @@ export const clientCredentials = pgTable(
   },
   (t) => [
     index('client_credentials_client_idx').on(t.clientUuid),
+    index('client_credentials_thumbprint_idx').on(t.thumbprint),
     check('client_credentials_slot_bit', sql`${t.slot} IN (0, 1)`),
     check('client_credentials_id_form', sql`${t.id} ~ '^cred_[0-9A-Za-z]{16}$'`),
     check(

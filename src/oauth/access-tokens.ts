@@ -10,6 +10,7 @@ import { isValidScopeToken } from '../lib/syntax.js';
 import { LATEST_TIMESTAMP } from '../lib/time.js';
 import { type Claims, withoutReserved } from '../policy/claims.js';
 import { TRUSTED_ISSUER_ID_PATTERN } from '../schemas/limits.js';
+import type { TrustedIssuerCache } from './client-auth/federated.js';
 import { isStorableJwtId } from './client-auth/jwt-ids.js';
 import { type ActClaim, type MayActClaim, readActClaim, readMayActClaim } from './delegation.js';
 import { FEDERATED_IDENTITY_CLAIM } from './issue.js';
@@ -108,6 +109,50 @@ export type AccessTokenCheck =
  * is in force at once.
  */
 export async function checkAccessToken(ctx: AccessTokenContext, token: string, audience?: string): Promise<AccessTokenCheck> {
+  const verified = await verifyAccessToken(ctx, token, audience);
+  if ('reason' in verified) return { active: false, reason: verified.reason };
+  return checkClientToken(ctx, verified.payload);
+}
+
+/** The claims of a token Portier issued for a trusted issuer's subject (token exchange): `sub` is `<issuer id>:<sub>`, no client. */
+export interface ExternalSubjectClaims extends Omit<AccessTokenClaims, 'clientId' | 'federatedIdentity' | 'mayAct'> {
+  /** The trusted issuer's id, the part of `sub` before the first `:`. */
+  issuerId: string;
+}
+
+/** A token of a client's, or one of a trusted issuer's subject. */
+export type IssuedTokenCheck = AccessTokenCheck | { active: true; external: ExternalSubjectClaims };
+
+/**
+ * checkAccessToken, and besides a client's tokens, those Portier issued by token exchange
+ * for a trusted issuer's subject (no client_id): for introspection, revocation and a new
+ * exchange, never for the admin API. Such a token is in force while its issuer is still
+ * trusted for token exchange (a removed issuer, or one whose `token_exchange` was turned
+ * off, ends its subjects' tokens, as a disabled client ends its own) and not revoked.
+ */
+export async function checkIssuedToken(
+  ctx: AccessTokenContext & { federation: Pick<TrustedIssuerCache, 'findById'> },
+  token: string,
+): Promise<IssuedTokenCheck> {
+  const verified = await verifyAccessToken(ctx, token, undefined);
+  if ('reason' in verified) return { active: false, reason: verified.reason };
+  if (verified.payload.client_id !== undefined) return checkClientToken(ctx, verified.payload);
+  const claims = readExternalSubjectClaims(verified.payload, ctx.clock());
+  if (claims === undefined) return { active: false, reason: 'the access token has a claim Portier does not write' };
+  const issuer = await ctx.federation.findById(claims.issuerId);
+  if (issuer === undefined || !issuer.tokenExchange) {
+    return { active: false, reason: 'the trusted issuer of this token is gone or no longer allows token exchange' };
+  }
+  if (await ctx.revocations.isRevoked(claims.jti)) return { active: false, reason: 'the access token has been revoked' };
+  return { active: true, external: claims };
+}
+
+/** The payload of a token whose signature, issuer, type and expiry verify (and, for `audience`, meant for it). */
+async function verifyAccessToken(
+  ctx: AccessTokenContext,
+  token: string,
+  audience: string | undefined,
+): Promise<{ payload: JWTPayload } | { reason: string }> {
   const keySet = await ctx.keys.get();
   const cacheKey = `${audience ?? ''}\u0000${token}`;
   let payload = ctx.verifiedTokens?.get(cacheKey, keySet, ctx.clock());
@@ -116,16 +161,21 @@ export async function checkAccessToken(ctx: AccessTokenContext, token: string, a
       ({ payload } = await jwtVerify(token, keySet.verificationKeys, {
         issuer: ctx.issuer,
         typ: 'at+jwt',
-        requiredClaims: ['sub', 'client_id', 'jti', 'exp'],
+        requiredClaims: ['sub', 'jti', 'exp'],
         currentDate: new Date(ctx.clock()),
         ...(audience !== undefined && { audience }),
       }));
     } catch (error) {
-      if (error instanceof joseErrors.JOSEError) return { active: false, reason: 'the access token is invalid or expired' };
+      if (error instanceof joseErrors.JOSEError) return { reason: 'the access token is invalid or expired' };
       throw error;
     }
     ctx.verifiedTokens?.set(cacheKey, keySet, payload);
   }
+  return { payload };
+}
+
+/** The rest of checkAccessToken: a verified token's claims, its client, and revocation. */
+async function checkClientToken(ctx: AccessTokenContext, payload: JWTPayload): Promise<AccessTokenCheck> {
   // Only Portier can sign a token, but a claim still reaches a lookup, comparisons and SQL:
   // it must be what Portier writes (a NUL would make PostgreSQL fail; an array would pass
   // a String() comparison).
@@ -160,9 +210,40 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
  * thumbprint). Claims Portier does not use (name, roles, preferred_username…) are not read.
  */
 export function readAccessTokenClaims(payload: JWTPayload, now: number): AccessTokenClaims | undefined {
-  const { client_id: clientId, sub, jti, scope = '', exp, iat, aud, iss, cnf } = payload;
+  const { client_id: clientId, sub } = payload;
   if (typeof clientId !== 'string' || !isValidClientId(clientId)) return undefined;
   if (typeof sub !== 'string' || !UUID.test(sub)) return undefined;
+  const common = readCommonClaims(payload, now);
+  if (common === undefined) return undefined;
+  const federatedIdentity = federatedIdentityClaim(payload[FEDERATED_IDENTITY_CLAIM]);
+  const mayAct = readMayActClaim(payload.may_act);
+  if (federatedIdentity === null || mayAct === null) return undefined;
+  return { ...common, clientId, sub, federatedIdentity, mayAct };
+}
+
+/**
+ * The claims of a token for a trusted issuer's subject, as draftAccessToken writes them:
+ * `sub` `<issuer id>:<sub>` (an issuer id by its rule, a subject by the identity rule), no
+ * client_id, no federated_identity nor may_act (exchanged tokens carry none); undefined
+ * for anything else.
+ */
+function readExternalSubjectClaims(payload: JWTPayload, now: number): ExternalSubjectClaims | undefined {
+  const { sub } = payload;
+  if (payload.client_id !== undefined || payload[FEDERATED_IDENTITY_CLAIM] !== undefined || payload.may_act !== undefined) return undefined;
+  if (typeof sub !== 'string') return undefined;
+  const colon = sub.indexOf(':');
+  const issuerId = sub.slice(0, colon);
+  if (colon < 0 || !TRUSTED_ISSUER_ID_PATTERN.test(issuerId) || !isIdentitySubject(sub.slice(colon + 1))) return undefined;
+  const common = readCommonClaims(payload, now);
+  return common === undefined ? undefined : { ...common, sub, issuerId };
+}
+
+/** The claims every token Portier issues has, checked as readAccessTokenClaims says. */
+function readCommonClaims(
+  payload: JWTPayload,
+  now: number,
+): Omit<AccessTokenClaims, 'clientId' | 'sub' | 'federatedIdentity' | 'mayAct'> | undefined {
+  const { jti, scope = '', exp, iat, aud, iss, cnf } = payload;
   if (!isStorableJwtId(jti)) return undefined;
   if (!isScopeClaim(scope)) return undefined;
   if (!isWholeSeconds(exp) || exp > Math.floor(now / 1000) + LONGEST_REMAINING_LIFETIME) return undefined;
@@ -172,12 +253,9 @@ export function readAccessTokenClaims(payload: JWTPayload, now: number): AccessT
   const binding = confirmation(cnf);
   if (binding === null) return undefined;
   const { jkt, x5t } = binding;
-  const federatedIdentity = federatedIdentityClaim(payload[FEDERATED_IDENTITY_CLAIM]);
-  if (federatedIdentity === null) return undefined;
   const act = readActClaim(payload.act);
-  const mayAct = readMayActClaim(payload.may_act);
-  if (act === null || mayAct === null) return undefined;
-  return { clientId, sub, jti, scope, exp, iat, aud, iss, jkt, x5t, federatedIdentity, act, mayAct, custom: withoutReserved(payload).kept };
+  if (act === null) return undefined;
+  return { jti, scope, exp, iat, aud, iss, jkt, x5t, act, custom: withoutReserved(payload).kept };
 }
 
 /**

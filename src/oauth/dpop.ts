@@ -35,8 +35,8 @@ const MAX_PROOF_LENGTH = 8 * 1024;
 export interface DpopContext {
   db: Db;
   clock: Clock;
-  /** The token endpoint's URL, from ISSUER: what `htu` must name. */
-  tokenEndpoint: string;
+  /** The token endpoint's URLs (ISSUER's, and MTLS_BASE_URL's alias): what `htu` must name. */
+  tokenEndpoints: readonly string[];
   nonces: DpopNonces | undefined;
 }
 
@@ -137,7 +137,7 @@ export async function checkDpopProof(ctx: DpopContext, proof: string): Promise<D
   const claims = parseClaims(payload);
 
   if (claims.htm !== 'POST') fail('the DPoP proof htm must be POST');
-  checkHtu(claims.htu, ctx.tokenEndpoint);
+  checkHtu(claims.htu, ctx.tokenEndpoints);
   const now = ctx.clock();
   const iat = claims.iat;
   if (typeof iat !== 'number' || !Number.isFinite(iat)) return fail('the DPoP proof must have a numeric iat');
@@ -177,11 +177,12 @@ function parseClaims(payload: Uint8Array): Record<string, unknown> {
 }
 
 /**
- * `htu` names this endpoint: compared after RFC 3986 normalisation (scheme and host case,
- * default port, as the URL parser does them). RFC 9449 §4.2 says htu is sent "without
- * query and fragment parts", so one with either is refused rather than trimmed.
+ * `htu` names this endpoint, by one of its URLs: compared after RFC 3986 normalisation
+ * (scheme and host case, default port, as the URL parser does them). RFC 9449 §4.2 says htu
+ * is sent "without query and fragment parts", so one with either is refused rather than
+ * trimmed.
  */
-function checkHtu(htu: unknown, endpoint: string): void {
+function checkHtu(htu: unknown, endpoints: readonly string[]): void {
   if (typeof htu !== 'string') throw new InvalidDpopProof('the DPoP proof must have htu');
   if (/[?#]/.test(htu)) fail('the DPoP proof htu must not have a query or fragment');
   let url: URL;
@@ -190,7 +191,10 @@ function checkHtu(htu: unknown, endpoint: string): void {
   } catch {
     throw new InvalidDpopProof('the DPoP proof htu is not a URL');
   }
-  const expected = new URL(endpoint);
-  if (url.username !== '' || url.password !== '' || url.origin !== expected.origin || url.pathname !== expected.pathname)
-    fail(`the DPoP proof htu must be ${endpoint}`);
+  if (url.username !== '' || url.password !== '') fail('the DPoP proof htu must not have a user or password');
+  const names = (endpoint: string) => {
+    const expected = new URL(endpoint);
+    return url.origin === expected.origin && url.pathname === expected.pathname;
+  };
+  if (!endpoints.some(names)) fail(`the DPoP proof htu must be ${endpoints.join(' or ')}`);
 }

@@ -30,3 +30,13 @@ export function endpointUrl(issuer: string, endpoint: keyof typeof OAUTH_PATHS):
 export function tokenEndpointUrl(issuer: string): string {
   return endpointUrl(issuer, 'token');
 }
+
+/**
+ * Every URL of the token endpoint a client may name in a DPoP proof's `htu` or an
+ * assertion's `aud`: the issuer's, and the mTLS alias where discovery publishes one (RFC
+ * 8705 §5: a certificate client calls the alias, and a proof or assertion it makes names
+ * the URL it calls).
+ */
+export function tokenEndpointUrls(issuer: string, mtlsAlias: string | undefined): string[] {
+  return mtlsAlias === undefined ? [tokenEndpointUrl(issuer)] : [tokenEndpointUrl(issuer), tokenEndpointUrl(mtlsAlias)];
+}

@@ -6,7 +6,7 @@ import { checksum, generateSelfIdentifyingSecret, newCredentialId } from '../../
 import type { Config } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
 import { addService, basicAuth, buildWithAdmin, eventually, openBudgets, postToken, runCli } from '../helpers.js';
-import { selfSignedCertificate } from '../tls.js';
+import { selfSignedCertificate } from '../pki.js';
 
 // A client's credentials as records of their own: GET, POST and DELETE
 // /admin/clients/{id}/credentials, the maximum per client, self-identifying secrets at the

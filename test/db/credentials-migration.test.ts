@@ -3,12 +3,12 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import t, { type Test } from 'tap';
 import { generateOpaqueSecret, hashSecret, secretSlot } from '../../src/clients/secrets.js';
 import { type Database, pgliteDatabase } from '../../src/db/connect.js';
@@ -32,14 +32,14 @@ async function emptyDatabase(t: Test): Promise<Database> {
   return database;
 }
 
-/** Migrates `database` as the release before credentials did: the migrations up to LAST_MIGRATION_BEFORE_CREDENTIALS. */
-async function migrateToPreviousRelease(t: Test, database: Database): Promise<void> {
+/** Migrates `database` as an earlier release did: the migrations up to `lastTag` (by default LAST_MIGRATION_BEFORE_CREDENTIALS). */
+async function migrateToPreviousRelease(t: Test, database: Database, lastTag = LAST_MIGRATION_BEFORE_CREDENTIALS): Promise<void> {
   const folder = mkdtempSync(join(tmpdir(), 'portier-migrations-'));
   t.teardown(() => rmSync(folder, { recursive: true, force: true }));
   cpSync(migrationsFolder(), folder, { recursive: true });
   const journalPath = join(folder, 'meta', '_journal.json');
   const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: Array<{ tag: string }> };
-  const last = journal.entries.findIndex((entry) => entry.tag === LAST_MIGRATION_BEFORE_CREDENTIALS);
+  const last = journal.entries.findIndex((entry) => entry.tag === lastTag);
   t.ok(last >= 0, 'the previous release is in the journal');
   writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, last + 1) }));
   if (database.driver === 'pg') await migratePg(database.db as unknown as NodePgDatabase, { migrationsFolder: folder });
@@ -125,4 +125,45 @@ t.test('secrets and keys of the previous release become credentials, and every c
   t.match(key?.thumbprint, /^[A-Za-z0-9_-]{43}$/, 'with its thumbprint');
   const keyedClient = await server.admin('GET', '/admin/clients/keyed');
   t.same(keyedClient.json().jwks, { keys: [publicJwk] }, 'and the client still shows it in its jwks');
+});
+
+t.test("a self-signed certificate client's keys: their credentials get thumbprints, the copies among TLS identities go", async (t) => {
+  const database = await emptyDatabase(t);
+  await migrateToPreviousRelease(t, database, '0017_events');
+  const { db } = database;
+  const keys = await Promise.all(
+    (['ES256', 'RS256', 'EdDSA'] as const).map(async (alg) => exportJWK((await generateKeyPair(alg, { extractable: true })).publicKey)),
+  );
+  const device = randomUUID();
+  await db.execute(sql`
+    INSERT INTO clients (id, client_id, name, owner, created_by, auth_method) VALUES
+      (${device}::uuid, 'device', 'Device', 'o', 'cli', 'self_signed_tls_client_auth')`);
+  for (const [i, jwk] of keys.entries()) {
+    const thumbprint = await calculateJwkThumbprint(jwk, 'sha256');
+    await db.execute(sql`
+      INSERT INTO client_credentials (id, client_uuid, kind, jwk, created_by)
+        VALUES (${`cred_000000000000000${i}`}, ${device}::uuid, 'public_key', ${JSON.stringify(jwk)}::jsonb, 'migration')`);
+    await db.execute(sql`
+      INSERT INTO client_tls_identities (client_uuid, kind, value, match_key)
+        VALUES (${device}::uuid, 'public_key', ${thumbprint}, ${thumbprint})`);
+  }
+
+  const server = await buildWithAdmin(t, { database });
+  const { clientCredentials, clientTlsIdentities } = await import('../../src/db/schema.js');
+  const rows = await server.database.db
+    .select()
+    .from(clientCredentials)
+    .where(eq(clientCredentials.kind, 'public_key'))
+    .orderBy(clientCredentials.id);
+  t.same(
+    rows.map((row) => row.thumbprint),
+    await Promise.all(keys.map((jwk) => calculateJwkThumbprint(jwk, 'sha256'))),
+    "each key's RFC 7638 thumbprint, as jose makes it (EC, RSA, OKP)",
+  );
+  t.same(await server.database.db.select().from(clientTlsIdentities), [], 'no copies of the keys');
+  const { findClientsByCertificate } = await import('../../src/clients/certificates.js');
+  for (const row of rows) {
+    const shows = { keys: [], publicKey: String(row.thumbprint), thumbprint: 'unused' };
+    t.same(await findClientsByCertificate(server.database.db, shows, Date.now()), ['device'], 'a certificate of the key finds its client');
+  }
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
 import t, { type Test } from 'tap';
 import { buildWithAdmin, eventually } from '../helpers.js';
-import { selfSignedCertificate } from '../tls.js';
+import { selfSignedCertificate } from '../pki.js';
 
 // Email notices, received by a real SMTP server (smtp-server) with STARTTLS on and a
 // certificate of a CA made here (SMTP_CA_FILE): sent over TLS, to owners that are email

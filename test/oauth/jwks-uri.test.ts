@@ -10,7 +10,7 @@ import { auditEvents, clients } from '../../src/db/schema.js';
 import { CLIENT_ASSERTION_TYPE } from '../../src/oauth/client-auth/client-assertion.js';
 import { fetchJwks, JWKS_CACHE_MS, JWKS_REFETCH_INTERVAL_MS, MAX_JWKS_BYTES } from '../../src/oauth/client-auth/remote-jwks.js';
 import { addClient, addService, build, eventually, ISSUER, openBudgets, postToken, type TestServer } from '../helpers.js';
-import { selfSignedCertificate } from '../tls.js';
+import { selfSignedCertificate } from '../pki.js';
 
 // private_key_jwt with keys published at a jwks_uri: fetched over https with a deadline
 // and a size limit, cached, fetched again on an unknown kid at most every few seconds,

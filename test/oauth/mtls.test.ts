@@ -11,9 +11,20 @@ import { promisify } from 'node:util';
 import { eq } from 'drizzle-orm';
 import { createLocalJWKSet, decodeJwt, exportJWK, jwtVerify } from 'jose';
 import t from 'tap';
+import { addCredential, listCredentials, removeCredential } from '../../src/clients/credentials.js';
 import type { Config } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
-import { addClient, addService, build, captureLogs, eventually, refusalReasons, type TestLike, type TestServer } from '../helpers.js';
+import {
+  addClient,
+  addService,
+  build,
+  CLI_ACTOR,
+  captureLogs,
+  eventually,
+  refusalReasons,
+  type TestLike,
+  type TestServer,
+} from '../helpers.js';
 import { type Certificate, issueCertificate, makeCa, serverCertificate } from '../pki.js';
 
 /**
@@ -242,6 +253,40 @@ t.test('self_signed_tls_client_auth: the certificate carries a registered key', 
   // A new certificate for the same key (renewed) still works; another key does not.
   const renewed = issueCertificate({ subject: [['CN', 'same key, new certificate']] });
   t.equal((await post(portier.port, { ...token, client_id: 'device' }, { cert: renewed })).json.error, 'invalid_client', 'another key');
+});
+
+t.test("self_signed_tls_client_auth: the client's public-key credentials are its keys, added and removed as any", async (t) => {
+  const portier = await listening(t);
+  const first = issueCertificate({ subject: [['CN', 'device, first key']] });
+  await addClient(portier, {
+    client_id: 'rotating-device',
+    grants,
+    auth_method: 'self_signed_tls_client_auth',
+    jwks: { keys: [await exportJWK(first.x509.publicKey)] },
+  });
+  const second = issueCertificate({ subject: [['CN', 'device, second key']] });
+  const refusedBefore = await post(portier.port, { ...token, client_id: 'rotating-device' }, { cert: second });
+  t.equal(refusedBefore.json.error, 'invalid_client', 'a key not registered yet');
+  const settings = { maxPerClient: 10, secretPrefix: 'portier' };
+  const added = await addCredential(
+    portier.database.db,
+    'rotating-device',
+    { kind: 'public_key', pem: second.cert },
+    CLI_ACTOR,
+    Date.now(),
+    settings,
+  );
+  portier.app.portier.generation.changed();
+  const answer = await post(portier.port, token, { cert: second });
+  t.equal(answer.status, 200, String(answer.json.error_description ?? 'the added key, found without client_id'));
+  t.equal(decodeJwt(String(answer.json.access_token)).client_id, 'rotating-device');
+  const [firstCredential] = await listCredentials(portier.database.db, 'rotating-device', Date.now());
+  t.not(firstCredential?.id, added.credential.id);
+  await removeCredential(portier.database.db, 'rotating-device', String(firstCredential?.id), CLI_ACTOR, Date.now());
+  portier.app.portier.generation.changed();
+  t.equal((await post(portier.port, { ...token, client_id: 'rotating-device' }, { cert: first })).json.error, 'invalid_client', 'removed');
+  t.equal((await post(portier.port, token, { cert: first })).json.error, 'invalid_client', 'removed, and found by no client');
+  t.equal((await post(portier.port, token, { cert: second })).status, 200, 'the other key still works');
 });
 
 t.test('a secret client with bound tokens must present a certificate', async (t) => {

@@ -141,3 +141,95 @@ t.test('the JWT bearer grant: a trusted issuer with jwt_bearer, for the client w
   const metadata = (await server.app.inject('/.well-known/oauth-authorization-server')).json();
   t.ok(metadata.grant_types_supported.includes('urn:ietf:params:oauth:grant-type:jwt-bearer'), 'discovery lists the grant');
 });
+
+t.test("a token for a trusted issuer's subject: introspected, exchanged again with act nested, revoked by its actor", async (t) => {
+  const { server, corp, orders, personToken, exchange } = await setup(t);
+  await addService(server.database, { id: 'reports', audience: 'https://reports.example', scopes: ['reports:read'] });
+  const ledger = await addClient(server, {
+    client_id: 'ledger-svc',
+    grants: [{ service: 'reports', scopes: ['reports:read'], exchange: { subjects: ['issuer:corp-entra'] } }],
+  });
+  const vendorOnly = await addClient(server, {
+    client_id: 'vendor-only',
+    grants: [{ service: 'reports', scopes: ['reports:read'], exchange: { subjects: ['orders-svc'] } }],
+  });
+  const first = await exchange({ subject_token: await personToken(corp) });
+  t.equal(first.statusCode, 200, first.body);
+  const token = first.json().access_token as string;
+  const introspect = (what: string, as = orders) =>
+    server.app.inject({
+      method: 'POST',
+      url: '/oauth/introspect',
+      headers: { authorization: basicAuth(as.clientId, as.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ token: what }).toString(),
+    });
+  const seen = (await introspect(token)).json();
+  t.match(seen, { active: true, sub: 'corp-entra:alice', aud: LEDGER.audience, scope: 'ledger:read', token_type: 'Bearer' });
+  t.same(seen.act, { sub: 'service-account-orders-svc', client_id: 'orders-svc' });
+  t.equal(seen.client_id, undefined, 'no client_id: the subject is no client');
+  t.equal(seen.username, undefined);
+
+  const again = (as: { clientId: string; clientSecret: string }, subject = token) =>
+    postToken(
+      server.app,
+      {
+        grant_type: EXCHANGE,
+        subject_token: subject,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+        resource: 'https://reports.example',
+      },
+      { authorization: basicAuth(as.clientId, as.clientSecret) },
+    );
+  const second = await again(ledger);
+  t.equal(second.statusCode, 200, second.body);
+  const claims = decodeJwt(second.json().access_token);
+  t.equal(claims.sub, 'corp-entra:alice', 'the same subject');
+  t.equal(claims.client_id, undefined);
+  t.same(claims.act, {
+    sub: 'service-account-ledger-svc',
+    client_id: 'ledger-svc',
+    act: { sub: 'service-account-orders-svc', client_id: 'orders-svc' },
+  });
+  t.ok(Number(claims.exp) <= Number(decodeJwt(token).exp), 'no longer than the token it was exchanged for');
+  t.same((await introspect(second.json().access_token, ledger)).json().act, claims.act, 'introspection shows the chain');
+  refused(t, await again(vendorOnly), 'invalid_request', 'a grant that does not list the issuer');
+
+  // Only the client that got it may revoke it; then it is neither active nor exchangeable.
+  const revoke = (as: { clientId: string; clientSecret: string }) =>
+    server.app.inject({
+      method: 'POST',
+      url: '/oauth/revoke',
+      headers: { authorization: basicAuth(as.clientId, as.clientSecret), 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ token }).toString(),
+    });
+  t.equal((await revoke(ledger)).statusCode, 400, 'another client may not revoke it');
+  t.equal((await introspect(token)).json().active, true);
+  t.equal((await revoke(orders)).statusCode, 200);
+  t.same((await introspect(token)).json(), { active: false });
+  refused(t, await again(ledger), 'invalid_request', 'a revoked token');
+
+  // An issuer no longer trusted for token exchange ends its subjects' tokens.
+  const other = second.json().access_token as string;
+  t.equal((await introspect(other, ledger)).json().active, true);
+  await server.admin('PATCH', '/admin/trusted-issuers/corp-entra', { token_exchange: false });
+  t.same((await introspect(other, ledger)).json(), { active: false }, 'token_exchange turned off');
+});
+
+t.test("a token for a trusted issuer's subject is no key to the admin API", async (t) => {
+  const { server } = await setup(t);
+  // A client_id-less token signed by Portier's own key, for the admin API's audience.
+  const { draftAccessToken, signAccessToken } = await import('../../src/oauth/issue.js');
+  const draft = draftAccessToken({
+    issuer: ISSUER,
+    ttl: 300,
+    subject: { external: 'corp-entra:alice' },
+    services: [
+      { serviceId: 'admin', audience: `${ISSUER}/admin`, scopes: ['admin:write'], accessTokenTtl: null, claims: {}, exchange: null },
+    ],
+    scopes: ['admin:write'],
+    now: server.clock.now(),
+  });
+  const signed = await signAccessToken((await server.app.portier.keys.get()).active, draft);
+  const res = await server.admin('GET', '/admin/clients', undefined, signed.accessToken);
+  t.equal(res.statusCode, 401);
+});

@@ -502,7 +502,7 @@ t.test('without OIDC_ISSUER there is nothing to sign in to', async (t) => {
 });
 
 t.test('OIDC_CA_FILE: a provider whose certificate a private CA signed', async (t) => {
-  const { selfSignedCertificate } = await import('../tls.js');
+  const { selfSignedCertificate } = await import('../pki.js');
   const { writeFileSync } = await import('node:fs');
   const { join } = await import('node:path');
   const certificate = selfSignedCertificate('test idp');

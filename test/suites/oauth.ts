@@ -19,6 +19,7 @@ import '../oauth/ip-ranges.test.js';
 import '../oauth/jwks-uri.test.js';
 import '../oauth/jwks-verify.test.js';
 import '../oauth/library-requests.test.js';
+import '../oauth/mtls-aliases.test.js';
 import '../oauth/mtls.test.js';
 import '../oauth/private-key-jwt.test.js';
 import '../oauth/token-cache.test.js';

@@ -1,5 +1,11 @@
 import { errors as joseErrors } from 'jose';
-import { certificateMatches, certificateShows, findClientsByCertificate, isCertificateMethod } from '../../clients/certificates.js';
+import {
+  certificateKeyCredential,
+  certificateMatches,
+  certificateShows,
+  findClientsByCertificate,
+  isCertificateMethod,
+} from '../../clients/certificates.js';
 import type { ClientDirectory } from '../../clients/directory.js';
 import type { ClientRecord, RegisteredKey } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
@@ -12,7 +18,7 @@ import { isAddressAllowed } from '../../lib/networks.js';
 import { quoteParameter } from '../../lib/redact.js';
 import { Overloaded } from '../../protection/admission.js';
 import type { FailureBudgets } from '../../protection/failure-budget.js';
-import { tokenEndpointUrl } from '../endpoints.js';
+import { tokenEndpointUrls } from '../endpoints.js';
 import { InvalidClient, TooManyRequests } from '../errors.js';
 import {
   AssertionRejected,
@@ -40,6 +46,8 @@ export interface AuthenticationContext {
   budgets: FailureBudgets;
   /** An assertion's `aud` must name the issuer or its token endpoint. */
   issuer: string;
+  /** MTLS_BASE_URL, where discovery publishes it: an assertion's `aud` may name the token endpoint's alias too (RFC 8705 §5). */
+  mtlsAlias: string | undefined;
   /** Where used assertion ids are remembered (see claimJwtId). */
   db: Db;
   /** CLIENT_ASSERTION_MAX_LIFETIME: how far ahead an assertion's exp may be, in seconds. */
@@ -81,7 +89,7 @@ export async function authenticateClient(
         : credentials.method === 'private_key_jwt'
           ? await checkAssertion(ctx, credentials, callerIp)
           : credentials.method === 'certificate'
-            ? { client: await checkCertificate(ctx, credentials, callerIp), credentialId: undefined }
+            ? await checkCertificate(ctx, credentials, callerIp)
             : await checkCredentials(ctx, credentials, callerIp);
     ctx.budgets.succeeded(credentials.clientId, callerIp);
     return authentication;
@@ -259,7 +267,7 @@ async function checkAssertion(
   try {
     await verifyClientAssertion(assertion, key, unverified, {
       clientId: client.clientId,
-      audiences: [ctx.issuer, tokenEndpointUrl(ctx.issuer)],
+      audiences: [ctx.issuer, ...tokenEndpointUrls(ctx.issuer, ctx.mtlsAlias)],
       now,
       maxLifetimeSeconds: ctx.assertionMaxLifetime,
       // Kept until the assertion expires, however long it lives: it is accepted once.
@@ -309,7 +317,11 @@ function registeredKeys(client: ClientRecord, now: number): ClientKeySet {
  * (tls_client_auth), or carry one of the registered keys (self_signed_tls_client_auth). No
  * argon2: there is no secret to guess, and a certificate is checked in microseconds.
  */
-async function checkCertificate(ctx: AuthenticationContext, credentials: CertificateCredentials, callerIp: string): Promise<ClientRecord> {
+async function checkCertificate(
+  ctx: AuthenticationContext,
+  credentials: CertificateCredentials,
+  callerIp: string,
+): Promise<{ client: ClientRecord; credentialId: string | undefined }> {
   const reject = (detail: string, client?: ClientRecord): never => {
     const error = new InvalidClient(detail);
     throw client === undefined ? error : error.concerns({ clientId: client.clientId });
@@ -323,7 +335,7 @@ async function checkCertificate(ctx: AuthenticationContext, credentials: Certifi
     client = await ctx.directory.find(requestedClientId);
     if (client === undefined) return reject('unknown client');
   } else {
-    const candidates = await findClientsByCertificate(ctx.db, shows);
+    const candidates = await findClientsByCertificate(ctx.db, shows, ctx.clock());
     if (candidates.length === 0) return reject('the client certificate matches no client');
     if (candidates.length > 1)
       return reject(`the client certificate matches ${candidates.length > 20 ? 'over 20' : candidates.length} clients: send client_id`);
@@ -341,13 +353,13 @@ async function checkCertificate(ctx: AuthenticationContext, credentials: Certifi
   if (client.authMethod === 'tls_client_auth' && !presented.chainVerified) {
     return reject(`the client certificate does not chain to TLS_CLIENT_CA_FILE (${presented.chainError ?? 'not verified'})`, client);
   }
-  if (!certificateMatches(client.tlsIdentities, shows)) {
-    return reject(
-      client.authMethod === 'tls_client_auth'
-        ? "the client certificate does not show the client's registered subject or SAN"
-        : "the client certificate's key is none of the client's registered keys",
-      client,
-    );
+  if (client.authMethod === 'self_signed_tls_client_auth') {
+    const credentialId = certificateKeyCredential(liveKeys(client, now), shows);
+    if (credentialId === undefined) return reject("the client certificate's key is none of the client's registered keys", client);
+    return { client, credentialId };
   }
-  return client;
+  if (!certificateMatches(client.tlsIdentities, shows)) {
+    return reject("the client certificate does not show the client's registered subject or SAN", client);
+  }
+  return { client, credentialId: undefined };
 }

@@ -81,6 +81,12 @@ export class TrustedIssuerCache {
     return (await this.byIssuer.get()).get(iss);
   }
 
+  /** The trusted issuer of this id, if any. */
+  async findById(id: string): Promise<TrustedIssuerRecord | undefined> {
+    for (const record of (await this.byIssuer.get()).values()) if (record.id === id) return record;
+    return undefined;
+  }
+
   /** The client_ids with an identity of this issuer and subject (an indexed query, then cached). */
   clientsWithIdentity(issuerId: string, subject: string): Promise<string[]> {
     return this.candidates.get(`${issuerId}\u0000${subject}`);

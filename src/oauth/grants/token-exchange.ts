@@ -3,7 +3,7 @@ import type { FederatedIdentityUse } from '../../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../../clients/record.js';
 import { quoteParameter } from '../../lib/redact.js';
 import { effectiveTtl, mergedClaims } from '../../policy/shapes.js';
-import { type AccessTokenContext, checkAccessToken } from '../access-tokens.js';
+import { type AccessTokenContext, checkAccessToken, checkIssuedToken } from '../access-tokens.js';
 import type { FederationContext } from '../client-auth/federated.js';
 import { type ActClaim, actChain, actClaim, actDepth, mayActClientIds } from '../delegation.js';
 import { InvalidRequest, InvalidScope, UnauthorizedClient } from '../errors.js';
@@ -182,14 +182,33 @@ async function checkActorToken(ctx: TokenExchangeContext, actor: ClientRecord, t
   }
 }
 
-/** A subject token that is one of Portier's access tokens, checked as every access token is. */
+/**
+ * A subject token that is one of Portier's access tokens, checked as every access token is.
+ * One Portier issued for a trusted issuer's subject (an earlier exchange) keeps that subject:
+ * listed as `issuer:<id>`, its `act` the chain so far.
+ */
 async function readPortierSubject(ctx: TokenExchangeContext, request: ExchangeRequest): Promise<ExchangeSubject> {
   if (request.subjectTokenType === TOKEN_TYPES.idToken) throw new InvalidRequest('an id_token subject must come from a trusted issuer');
   if (issuerOf(request.subjectToken) !== ctx.issuer) {
     throw new InvalidRequest('the subject_token was not issued by this server', 'subject token of another issuer');
   }
-  const check = await checkAccessToken(ctx, request.subjectToken);
+  const check = await checkIssuedToken(ctx, request.subjectToken);
   if (!check.active) throw new InvalidRequest('the subject_token is not an active access token', `subject_token: ${check.reason}`);
+  if ('external' in check) {
+    const { external } = check;
+    return {
+      policyNames: [`issuer:${external.issuerId}`],
+      name: external.sub,
+      client: undefined,
+      external: external.sub,
+      act: external.act,
+      mayAct: undefined,
+      exp: external.exp,
+      jkt: external.jkt,
+      x5t: external.x5t,
+      federatedIdentity: undefined,
+    };
+  }
   const { claims, client } = check;
   return {
     policyNames: [client.clientId],
