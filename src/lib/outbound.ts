@@ -85,6 +85,12 @@ export interface OutboundAnswer {
   body: Buffer;
 }
 
+/**
+ * The fence's refusal where the connection is made (the lookup, the socket's address),
+ * which knows nothing of the call: the call's label is put before it (see failure).
+ */
+class ConnectRefusal extends Error {}
+
 /** Error codes of a connection closed or reset under a request. */
 const CLOSED = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE']);
 
@@ -99,7 +105,7 @@ export class Outbound {
       ...(settings.ca !== undefined && { secureContext: createSecureContext({ ca: [...rootCertificates, settings.ca] }) }),
       ...(settings.lookup !== undefined
         ? { lookup: settings.lookup }
-        : !settings.allowPrivate && { lookup: publicOnlyLookup((message) => this.refusal(settings.label, message)) }),
+        : !settings.allowPrivate && { lookup: publicOnlyLookup((message) => new ConnectRefusal(message)) }),
     } as buildConnector.BuildOptions);
     this.agent = new Agent({
       headersTimeout: settings.headersTimeoutMs ?? settings.timeoutMs,
@@ -210,7 +216,7 @@ export class Outbound {
         const remote = (socket as Socket).remoteAddress;
         if (remote === undefined || !isPublicAddress(remote)) {
           socket.destroy();
-          return callback(this.refusal(this.settings.label, `connected to a non-public address (${remote ?? 'unknown'})`), null);
+          return callback(new ConnectRefusal(`connected to a non-public address (${remote ?? 'unknown'})`), null);
         }
         return callback(null, socket);
       });
@@ -227,6 +233,8 @@ function failure(error: unknown, label: string, settings: OutboundSettings): Out
   if (error instanceof OutboundError) return error;
   const cause = error instanceof Error ? error.cause : undefined;
   if (cause instanceof OutboundError) return cause;
+  const refusal = error instanceof ConnectRefusal ? error : cause instanceof ConnectRefusal ? cause : undefined;
+  if (refusal !== undefined) return new OutboundError('refused', `${label} ${refusal.message}`);
   switch (codeOf(error)) {
     case 'UND_ERR_CONNECT_TIMEOUT':
       return new OutboundError(
@@ -238,7 +246,7 @@ function failure(error: unknown, label: string, settings: OutboundSettings): Out
     case 'UND_ERR_BODY_TIMEOUT':
       return new OutboundError('timeout', `${label} answer stalled for ${settings.bodyTimeoutMs ?? settings.timeoutMs} ms`);
     default:
-      return new OutboundError('connection', `${label} request failed: ${describe(error)}`);
+      return new OutboundError('connection', `${label} fetch failed: ${describe(error)}`);
   }
 }
 

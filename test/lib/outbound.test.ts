@@ -221,6 +221,11 @@ t.test('the private-address fence: nothing reaches a non-public address unless a
     kind: 'refused',
     message: 'test call connected to a non-public address (127.0.0.1)',
   });
+  await t.rejects(
+    rebound.request(server.url('/', 'public.example'), { label: 'another call' }),
+    { kind: 'refused', message: 'another call connected to a non-public address (127.0.0.1)' },
+    "the call's own label",
+  );
   t.equal(server.received.length, 0, 'nothing was sent');
 
   t.equal((await outbound(t, { allowPrivate: true }).request(server.url('/', 'localhost'))).status, 200, 'allowed: reached');
