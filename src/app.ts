@@ -115,9 +115,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => {
     portier.generation.stop();
-    portier.hook?.close();
-    portier.people?.provider.close();
     await Promise.allSettled([
+      portier.hook?.close(),
+      portier.people?.provider.close(),
+      portier.tokenEndpoint.remoteJwks.close(),
       portier.lastUsed.stop(),
       portier.denials.stop(),
       portier.exchanges.stop(),

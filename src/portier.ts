@@ -23,7 +23,7 @@ import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
 import { VerifiedTokens } from './oauth/access-tokens.js';
 import { TrustedIssuerCache } from './oauth/client-auth/federated.js';
-import { fetchJwksFrom, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
+import { JwksFetcher, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
 import { mutualTls } from './oauth/discovery.js';
 import { DpopNonces } from './oauth/dpop.js';
 import { tokenEndpointUrls } from './oauth/endpoints.js';
@@ -178,7 +178,7 @@ export async function createPortier(config: Config, database: Database, logger: 
       tokenExchangeMaxDepth: config.tokenExchangeMaxDepth,
       verifiedTokens: new VerifiedTokens(),
       secretPrefix: config.secretPrefix,
-      remoteJwks: new RemoteJwks((source) => fetchJwksFrom(source, { ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
+      remoteJwks: new RemoteJwks(new JwksFetcher({ ...config.jwksUri, ca: config.jwksUri.ca?.pem }), clock),
       federation,
       fingerprints: new ClientFingerprints(await loadFingerprintKey(db)),
       keys,

@@ -5,13 +5,13 @@ import { isPublicAddress } from './networks.js';
  * The private-address fence of outgoing requests whose destination an admin's input
  * chooses (a client's jwks_uri, a trusted issuer's keys, a webhook's URL): unless private
  * addresses are allowed, a host name is resolved only to public addresses (this lookup),
- * and the address actually connected to is checked again once the socket connects (by the
- * caller, with isPublicAddress), so a DNS answer that changes between the two (rebinding)
- * gains nothing.
+ * and the address actually connected to is checked again once the socket connects
+ * (lib/outbound.ts, with isPublicAddress), so a DNS answer that changes between the two
+ * (rebinding) gains nothing.
  */
 
 type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-/** dns.lookup's signature, as node:https and undici call it. */
+/** dns.lookup's signature, as undici's connector (net.connect, tls.connect) calls it. */
 export type Lookup = (hostname: string, options: LookupOptions, callback: LookupCallback) => void;
 
 /**

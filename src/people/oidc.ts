@@ -1,8 +1,9 @@
 import * as client from 'openid-client';
 import type { OidcConfig } from '../config.js';
 import type { Clock } from '../lib/clock.js';
+import { Outbound } from '../lib/outbound.js';
 import { LOGIN_TTL_MS, type PendingLogin } from './cookies.js';
-import { fetchTrusting } from './provider-fetch.js';
+import { fetchThrough, MAX_PROVIDER_ANSWER_BYTES } from './provider-fetch.js';
 import type { Claims } from './roles.js';
 
 /** The provider could not be reached, or its discovery document is not usable. */
@@ -68,13 +69,28 @@ export class IdentityProvider {
   /** The discovery under way; callers join it. */
   private checking: Promise<Health> | undefined;
   private refreshTimer: NodeJS.Timeout | undefined;
+  /**
+   * Every request to the provider (discovery, its keys, the token and userinfo endpoints):
+   * its own CA when OIDC_CA_FILE is set, a size cap, kept-alive connections. The provider
+   * is the operator's choice, often inside their network: no private-address fence.
+   */
+  private readonly outbound: Outbound;
 
   constructor(
     private readonly settings: OidcConfig,
     /** `<ISSUER>/console/auth/callback`. */
     private readonly redirectUri: string,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.outbound = new Outbound({
+      label: 'identity provider',
+      allowPrivate: true,
+      httpsOnly: false,
+      ca: settings.ca?.pem,
+      timeoutMs: REQUEST_TIMEOUT_SECONDS * 1000,
+      maxResponseBytes: MAX_PROVIDER_ANSWER_BYTES,
+    });
+  }
 
   /** The provider's configuration, asking the provider first when what is known is stale; or ProviderUnavailable. */
   async configuration(waitMs = REQUEST_TIMEOUT_SECONDS * 1000): Promise<client.Configuration> {
@@ -90,9 +106,10 @@ export class IdentityProvider {
   }
 
   /** Stops the background refresh (at shutdown). */
-  close(): void {
+  async close(): Promise<void> {
     if (this.refreshTimer !== undefined) clearInterval(this.refreshTimer);
     this.refreshTimer = undefined;
+    await this.outbound.close();
   }
 
   /**
@@ -226,7 +243,7 @@ export class IdentityProvider {
         {
           timeout: REQUEST_TIMEOUT_SECONDS,
           execute: [client.enableNonRepudiationChecks, ...(insecure ? [client.allowInsecureRequests] : [])],
-          ...(settings.ca !== undefined && { [client.customFetch]: fetchTrusting(settings.ca.pem) }),
+          [client.customFetch]: fetchThrough(this.outbound),
         },
       );
       if (config.serverMetadata().jwks_uri === undefined) {

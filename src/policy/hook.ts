@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
-import http from 'node:http';
-import https from 'node:https';
 import type { TokenHookConfig } from '../config.js';
 import type { Clock } from '../lib/clock.js';
+import { Outbound, OutboundError } from '../lib/outbound.js';
 import { type Claims, claimsProblem, isClaims, withoutReserved } from './claims.js';
 
 /**
@@ -12,11 +11,11 @@ import { type Claims, claimsProblem, isClaims, withoutReserved } from './claims.
  * "<t>.<body>" under TOKEN_HOOK_SECRET>`, so the hook can tell it comes from Portier and is
  * fresh.
  *
- * Connections are kept alive with node:http's own Agent (keepAlive), not fetch: the token
- * path needs a hard limit on the answer's size (16 KB, checked while it arrives) and on the
- * whole call's time, which a plain request/response pair gives directly, and node:http is
- * already there (fetch's keep-alive pool, undici's Agent, is not exposed by Node without
- * adding undici as a dependency).
+ * The calls go through one keep-alive pool (lib/outbound.ts, on undici): the token path
+ * pays for a new connection only when all kept ones are busy, with a hard limit on the
+ * answer's size (16 KB, counted as it arrives) and on the whole call's time
+ * (TOKEN_HOOK_TIMEOUT). The hook is the operator's own service, often on the same host or
+ * network: no private-address fence.
  */
 
 /** A hook answer larger than this is a failure: claims are meant to be small. */
@@ -24,9 +23,10 @@ export const MAX_HOOK_ANSWER_BYTES = 16 * 1024;
 /** Connections to the hook at once; more requests wait for one (within the timeout). */
 const MAX_SOCKETS = 128;
 /**
- * An idle connection is closed after this long, before the hook's server is likely to
- * close it (Node's default keep-alive timeout is 5 s): reusing a socket the server is
- * closing at that moment would fail the call. One such failure is retried on a new socket.
+ * An idle connection is closed after this long (or sooner, when the hook's server says
+ * so in Keep-Alive), before the server is likely to close it (Node's default keep-alive
+ * timeout is 5 s): reusing a socket the server is closing at that moment would fail the
+ * call. One such failure is retried on a new socket.
  */
 const IDLE_SOCKET_MS = 4000;
 /** The longest error_description a denial may pass on to the client. */
@@ -87,19 +87,8 @@ export interface HookObserver {
   reused(outcome: 'claims' | 'deny'): void;
 }
 
-class HookFailure extends Error {
-  constructor(
-    readonly reason: HookFailureReason,
-    detail: string,
-  ) {
-    super(detail);
-  }
-}
-
 export class IssuanceHook {
-  private readonly agent: http.Agent;
-  private readonly url: URL;
-  private readonly request: typeof http.request;
+  private readonly outbound: Outbound;
   /**
    * Answers the hook said may be reused (`cache_for`), by what the hook was told that does
    * not change from one token to the next (see reuseKey). Insertion order is age order.
@@ -111,11 +100,15 @@ export class IssuanceHook {
     private readonly clock: Clock,
     private readonly observer: HookObserver,
   ) {
-    this.url = new URL(config.url);
-    const options = { keepAlive: true, maxSockets: MAX_SOCKETS, timeout: IDLE_SOCKET_MS };
-    const secure = this.url.protocol === 'https:';
-    this.agent = secure ? new https.Agent(options) : new http.Agent(options);
-    this.request = secure ? https.request : http.request;
+    this.outbound = new Outbound({
+      label: 'issuance hook',
+      allowPrivate: true,
+      httpsOnly: false,
+      timeoutMs: config.timeoutMs,
+      maxResponseBytes: MAX_HOOK_ANSWER_BYTES,
+      connections: MAX_SOCKETS,
+      idleMs: IDLE_SOCKET_MS,
+    });
   }
 
   /**
@@ -156,97 +149,48 @@ export class IssuanceHook {
     const started = performance.now();
     const body = JSON.stringify(input);
     const signature = hookSignature(this.config.secret, Math.floor(this.clock() / 1000), body);
-    const deadline = started + this.config.timeoutMs;
-    let outcome: HookOutcome;
-    try {
-      outcome = interpret(await this.send(body, signature, deadline, true));
-    } catch (error) {
-      const failure = error instanceof HookFailure ? error : new HookFailure('connection', String(error));
-      outcome = { kind: 'failure', reason: failure.reason, detail: failure.message };
-    }
+    const outcome = await this.send(body, signature);
     if (outcome.kind === 'failure') this.observer.failed(outcome.reason);
     this.observer.called(outcome.kind, (performance.now() - started) / 1000);
     return outcome;
   }
 
   /** Closes the kept-alive connections (at shutdown). */
-  close(): void {
-    this.agent.destroy();
+  close(): Promise<void> {
+    return this.outbound.close();
   }
 
-  /** One POST; the parsed JSON answer, or a HookFailure. Retries once when a reused socket was closed under it. */
-  private send(body: string, signature: string, deadline: number, mayRetry: boolean): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const settle = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        outcome();
-      };
-      const fail = (error: unknown) => settle(() => reject(error));
-      const timer = setTimeout(
-        () => {
-          fail(new HookFailure('timeout', `no answer within ${this.config.timeoutMs} ms`));
-          request.destroy();
-        },
-        Math.max(0, deadline - performance.now()),
-      );
-      let answered = false;
-      const request = this.request(this.url, {
+  /** One POST, and its answer as an outcome. */
+  private async send(body: string, signature: string): Promise<HookOutcome> {
+    let answer: Awaited<ReturnType<Outbound['request']>>;
+    try {
+      answer = await this.outbound.request(this.config.url, {
         method: 'POST',
-        agent: this.agent,
         headers: {
           'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
           accept: 'application/json',
           'user-agent': 'Portier token hook',
           'portier-signature': signature,
         },
+        body,
+        readBody: (status) => status >= 200 && status <= 299,
+        // A kept-alive socket the server closed just as it was reused (see IDLE_SOCKET_MS):
+        // the call is made again on a new one; the hook answers the same request alike.
+        retryClosed: true,
       });
-      request.on('error', (error: NodeJS.ErrnoException) => {
-        // A kept-alive socket the server closed just as we reused it (see IDLE_SOCKET_MS):
-        // nothing reached the hook, so the call is made again on a new one.
-        if (!answered && !settled && mayRetry && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
-          settle(() => this.send(body, signature, deadline, false).then(resolve, reject));
-          return;
-        }
-        fail(new HookFailure('connection', error.code ?? error.message));
-      });
-      request.on('response', (response) => {
-        answered = true;
-        const status = response.statusCode ?? 0;
-        if (status < 200 || status > 299) {
-          response.resume();
-          fail(new HookFailure('status', `answered ${status}`));
-          return;
-        }
-        const chunks: Buffer[] = [];
-        let size = 0;
-        response.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size <= MAX_HOOK_ANSWER_BYTES) {
-            chunks.push(chunk);
-            return;
-          }
-          // Not read any further: the connection goes, rather than the rest of the answer.
-          fail(new HookFailure('too_large', `answer over ${MAX_HOOK_ANSWER_BYTES} bytes`));
-          request.destroy();
-        });
-        response.on('error', (error) => fail(new HookFailure('connection', error.message)));
-        response.on('end', () => {
-          let answer: unknown;
-          try {
-            answer = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          } catch {
-            fail(new HookFailure('not_json', 'the answer is not JSON'));
-            return;
-          }
-          settle(() => resolve(answer));
-        });
-      });
-      request.end(body);
-    });
+    } catch (error) {
+      if (!(error instanceof OutboundError)) return { kind: 'failure', reason: 'connection', detail: String(error) };
+      const reason = error.kind === 'timeout' || error.kind === 'too_large' ? error.kind : 'connection';
+      return { kind: 'failure', reason, detail: error.message };
+    }
+    if (answer.status < 200 || answer.status > 299) return { kind: 'failure', reason: 'status', detail: `answered ${answer.status}` };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(answer.body.toString('utf8'));
+    } catch {
+      return { kind: 'failure', reason: 'not_json', detail: 'the answer is not JSON' };
+    }
+    return interpret(parsed);
   }
 }
 

@@ -1,11 +1,8 @@
-import { request as httpsRequest } from 'node:https';
-import { isIP, type Socket } from 'node:net';
-import { rootCertificates } from 'node:tls';
 import { errors, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
 import { evictOldest } from '../../lib/cached.js';
 import type { Clock } from '../../lib/clock.js';
-import { type Lookup, publicOnlyLookup as publicOnlyFetchLookup } from '../../lib/fence.js';
-import { isPublicAddress } from '../../lib/networks.js';
+import type { Lookup } from '../../lib/fence.js';
+import { Outbound, type OutboundAnswer, OutboundError } from '../../lib/outbound.js';
 import { PRIVATE_JWK_MEMBERS } from '../../schemas/clients.js';
 import { type ClientKeySet, clientKeySet } from './client-assertion.js';
 
@@ -59,133 +56,94 @@ export interface JwksFetchOptions {
  */
 export type JwksSource = { jwksUri: string } | { discoveryFrom: string };
 
-/** Fetches the key set of `source` (see fetchJwks and fetchDiscoveredJwks). */
-export function fetchJwksFrom(source: JwksSource, options: JwksFetchOptions): Promise<JSONWebKeySet> {
-  return 'jwksUri' in source ? fetchJwks(source.jwksUri, options) : fetchDiscoveredJwks(source.discoveryFrom, options);
+/**
+ * Fetches key sets and discovery documents over lib/outbound.ts, fenced in because an
+ * admin's input chooses where Portier connects (SSRF): https only, no redirects (a redirect
+ * would need the same checks again: refused instead), unless `allowPrivate` only public
+ * addresses (checked again at connect time, against DNS rebinding), one deadline for the
+ * whole exchange, and at most MAX_JWKS_BYTES read.
+ */
+export class JwksFetcher {
+  private readonly outbound: Outbound;
+
+  constructor(private readonly options: JwksFetchOptions) {
+    this.outbound = new Outbound({
+      label: 'jwks_uri',
+      allowPrivate: options.allowPrivate,
+      httpsOnly: true,
+      ca: options.ca,
+      timeoutMs: options.timeoutMs,
+      maxResponseBytes: MAX_JWKS_BYTES,
+      ...(options.lookup !== undefined && { lookup: options.lookup }),
+    });
+  }
+
+  /** The key set of `source` (see jwks and discovered). */
+  fetch(source: JwksSource): Promise<JSONWebKeySet> {
+    return 'jwksUri' in source ? this.jwks(source.jwksUri) : this.discovered(source.discoveryFrom);
+  }
+
+  /** A JWKS from `uri`. */
+  async jwks(uri: string, timeoutMs = this.options.timeoutMs): Promise<JSONWebKeySet> {
+    return parseJwks(await this.get(uri, 'jwks_uri', timeoutMs));
+  }
+
+  /**
+   * An issuer's key set, found through its OpenID discovery document (OpenID Connect
+   * Discovery §4): the document's `issuer` must be `issuer` exactly, and its `jwks_uri` is
+   * then fetched with the same fence. Both fetches share one deadline (options.timeoutMs).
+   */
+  async discovered(issuer: string): Promise<JSONWebKeySet> {
+    const started = performance.now();
+    const documentUri = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    const body = await this.get(documentUri, 'discovery document', this.options.timeoutMs);
+    let document: unknown;
+    try {
+      document = JSON.parse(body);
+    } catch {
+      throw new JwksFetchError('discovery document is not JSON');
+    }
+    const { issuer: named, jwks_uri: jwksUri } = (typeof document === 'object' && document !== null ? document : {}) as Record<
+      string,
+      unknown
+    >;
+    if (named !== issuer)
+      throw new JwksFetchError(`discovery document names another issuer (${JSON.stringify(String(named)).slice(0, 100)})`);
+    if (typeof jwksUri !== 'string') throw new JwksFetchError('discovery document has no jwks_uri');
+    return this.jwks(jwksUri, Math.max(1, Math.round(this.options.timeoutMs - (performance.now() - started))));
+  }
+
+  /** Closes the kept-alive connections. */
+  close(): Promise<void> {
+    return this.outbound.close();
+  }
+
+  /** GETs `uri`; its body when it answers 200, else JwksFetchError. `label` names what is fetched in the errors' messages. */
+  private async get(uri: string, label: string, timeoutMs: number): Promise<string> {
+    let answer: OutboundAnswer;
+    try {
+      answer = await this.outbound.request(uri, {
+        label,
+        timeoutMs,
+        headers: { accept: 'application/jwk-set+json, application/json' },
+        readBody: (status) => status === 200,
+      });
+    } catch (error) {
+      throw new JwksFetchError(error instanceof OutboundError ? error.message : `${label} fetch failed: ${String(error)}`);
+    }
+    if (answer.status !== 200) throw new JwksFetchError(`${label} answered HTTP ${answer.status}`);
+    return answer.body.toString('utf8');
+  }
 }
 
-/** Fetches a JWKS from `uri` (see fetchGuarded for the fence around it). */
+/** Fetches one JWKS from `uri` on connections of its own (see JwksFetcher). */
 export async function fetchJwks(uri: string, options: JwksFetchOptions): Promise<JSONWebKeySet> {
-  return parseJwks(await fetchGuarded(uri, options, 'jwks_uri'));
-}
-
-/**
- * An issuer's key set, found through its OpenID discovery document (OpenID Connect
- * Discovery §4): the document's `issuer` must be `issuer` exactly, and its `jwks_uri` is
- * then fetched with the same fence. Both fetches share one deadline (options.timeoutMs).
- */
-export async function fetchDiscoveredJwks(issuer: string, options: JwksFetchOptions): Promise<JSONWebKeySet> {
-  const started = performance.now();
-  const documentUri = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-  const body = await fetchGuarded(documentUri, options, 'discovery document');
-  let document: unknown;
+  const fetcher = new JwksFetcher(options);
   try {
-    document = JSON.parse(body);
-  } catch {
-    throw new JwksFetchError('discovery document is not JSON');
+    return await fetcher.jwks(uri);
+  } finally {
+    await fetcher.close();
   }
-  const { issuer: named, jwks_uri: jwksUri } = (typeof document === 'object' && document !== null ? document : {}) as Record<
-    string,
-    unknown
-  >;
-  if (named !== issuer)
-    throw new JwksFetchError(`discovery document names another issuer (${JSON.stringify(String(named)).slice(0, 100)})`);
-  if (typeof jwksUri !== 'string') throw new JwksFetchError('discovery document has no jwks_uri');
-  const left = Math.max(1, Math.round(options.timeoutMs - (performance.now() - started)));
-  return fetchJwks(jwksUri, { ...options, timeoutMs: left });
-}
-
-/**
- * GETs `uri` and returns its body, fenced in because an admin's input chooses where
- * Portier connects (SSRF):
- * - https only, no redirects (a redirect would need the same checks again: refused instead);
- * - unless `allowPrivate`, every address the host name resolves to must be public, and the
- *   address actually connected to is checked again once the socket connects, so a DNS
- *   answer that changes between the check and the connection (rebinding) gains nothing;
- * - one deadline for the whole exchange, and at most MAX_JWKS_BYTES read.
- * `label` names what is fetched in the errors' messages.
- */
-function fetchGuarded(uri: string, options: JwksFetchOptions, label: string): Promise<string> {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return Promise.reject(new JwksFetchError(`${label} is not a URL`));
-  }
-  if (url.protocol !== 'https:') return Promise.reject(new JwksFetchError(`${label} is not https`));
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  // A literal address is connected to without any lookup: check it here.
-  if (isIP(host) !== 0 && !options.allowPrivate && !isPublicAddress(host)) {
-    return Promise.reject(new JwksFetchError(`${label} names a non-public address (${host})`));
-  }
-
-  return new Promise<string>((resolve, reject) => {
-    let settled = false;
-    const finish = (error: Error | undefined, body?: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(deadline);
-      if (error !== undefined) {
-        request.destroy();
-        reject(error instanceof JwksFetchError ? error : new JwksFetchError(`${label} fetch failed: ${describe(error)}`));
-      } else resolve(body ?? '');
-    };
-    const request = httpsRequest({
-      protocol: 'https:',
-      hostname: host,
-      port: url.port === '' ? 443 : Number(url.port),
-      path: `${url.pathname}${url.search}`,
-      method: 'GET',
-      headers: { accept: 'application/jwk-set+json, application/json' },
-      // Passing `ca` replaces Node's trusted roots: keep them and add the configured ones.
-      ...(options.ca !== undefined && { ca: [...rootCertificates, options.ca] }),
-      ...(isIP(host) === 0 && { servername: host }),
-      ...(options.lookup !== undefined ? { lookup: options.lookup } : !options.allowPrivate && { lookup: publicOnlyLookup(label) }),
-      agent: false,
-    });
-    const deadline = setTimeout(
-      () => finish(new JwksFetchError(`${label} did not answer within ${options.timeoutMs} ms`)),
-      options.timeoutMs,
-    );
-    request.on('socket', (socket: Socket) => {
-      if (options.allowPrivate) return;
-      socket.once('connect', () => {
-        const remote = socket.remoteAddress;
-        if (remote === undefined || !isPublicAddress(remote)) {
-          finish(new JwksFetchError(`${label} connected to a non-public address (${remote ?? 'unknown'})`));
-        }
-      });
-    });
-    request.on('error', (error) => finish(error));
-    request.on('response', (response) => {
-      if (response.statusCode !== 200) {
-        response.resume();
-        finish(new JwksFetchError(`${label} answered HTTP ${response.statusCode ?? '?'}`));
-        return;
-      }
-      const tooLarge = () => new JwksFetchError(`${label} answer is larger than ${MAX_JWKS_BYTES} bytes`);
-      const declared = Number(response.headers['content-length'] ?? 0);
-      if (declared > MAX_JWKS_BYTES) {
-        finish(tooLarge());
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      response.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > MAX_JWKS_BYTES) finish(tooLarge());
-        else chunks.push(chunk);
-      });
-      response.on('error', (error) => finish(error));
-      response.on('end', () => finish(undefined, Buffer.concat(chunks).toString('utf8')));
-    });
-    request.end();
-  });
-}
-
-/** The fence's lookup (lib/fence.ts), its refusals as JwksFetchError naming what was fetched. */
-function publicOnlyLookup(label: string): Lookup {
-  return publicOnlyFetchLookup((message) => new JwksFetchError(`${label} ${message}`));
 }
 
 /** The body as a key set of public keys, or JwksFetchError. */
@@ -209,11 +167,6 @@ export function parseJwks(body: string): JSONWebKeySet {
     throw new JwksFetchError('jwks_uri answer contains private or symmetric key material');
   }
   return { keys: keys as JSONWebKeySet['keys'] };
-}
-
-function describe(error: Error): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === undefined ? error.message : `${code}: ${error.message}`;
 }
 
 type VerificationKey = Awaited<ReturnType<ClientKeySet>>;
@@ -245,9 +198,14 @@ export class RemoteJwks {
   private readonly entries = new Map<string, Entry>();
 
   constructor(
-    private readonly fetcher: (source: JwksSource) => Promise<JSONWebKeySet>,
+    private readonly fetcher: Pick<JwksFetcher, 'fetch' | 'close'>,
     private readonly clock: Clock,
   ) {}
+
+  /** Closes the fetcher's kept-alive connections (at shutdown). */
+  close(): Promise<void> {
+    return this.fetcher.close();
+  }
 
   /** The key of `source`'s set that verifies a JWS with this header, or a JwksFetchError / jose JWKS error. */
   async getKey(source: JwksSource, header: JWSHeaderParameters): Promise<VerificationKey> {
@@ -298,7 +256,7 @@ export class RemoteJwks {
   private refresh(entry: Entry, source: JwksSource): Promise<void> {
     if (entry.pending !== undefined) return entry.pending;
     entry.attemptedAt = this.clock();
-    const pending = this.fetcher(source).then(
+    const pending = this.fetcher.fetch(source).then(
       (jwks) => {
         try {
           entry.keys = clientKeySet(jwks);
