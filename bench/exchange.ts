@@ -15,7 +15,7 @@ const LEDGER = { id: 'bench-ledger', audience: 'https://ledger.bench.example', s
 type RowName = 'client_credentials' | 'token_exchange';
 
 /** The admin API at `baseUrl`, with a token of the bench's admin client: POSTs that answer 201 with JSON. */
-async function adminApi(baseUrl: string, issuer: string, admin: Credentials) {
+export async function adminApi(baseUrl: string, issuer: string, admin: Credentials) {
   const response = await fetch(`${baseUrl}/oauth/token`, {
     method: 'POST',
     headers: { authorization: basicAuthorization(admin), 'content-type': 'application/x-www-form-urlencoded' },

@@ -16,6 +16,7 @@ import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S
 import { connectionPatternTable } from './connections.js';
 import { exchangeTable } from './exchange.js';
 import { federationTable } from './federation.js';
+import { lifecycleTable } from './lifecycle.js';
 import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { mtlsRows } from './mtls.js';
 import { policyTable, setUpPolicyClients } from './policy.js';
@@ -74,6 +75,8 @@ const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.i
 const exchange = process.env.BENCH_EXCHANGE?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The mutual TLS rows (mtls.ts): a certificate client next to a secret client over HTTPS, in this process. */
 const mtls = process.env.BENCH_MTLS?.trim() !== '0';
+/** The credentials table (lifecycle.ts): five secrets vs one, a wrong-checksum flood, on portier-pg. */
+const lifecycle = process.env.BENCH_LIFECYCLE?.trim() !== '0' && targetNames.includes('portier-pg');
 const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
 const policy = process.env.BENCH_POLICY?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The connection-pattern table (connections.ts): new connections, HTTPS, on the running targets but portier-pglite. */
@@ -90,7 +93,12 @@ const MAX_LOAD_SECONDS = 480;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
 const plannedLoadSeconds =
   rounds *
-    (targetNames.length + (attack ? attacks.length : 0) + (federation ? 2 : 0) + (exchange ? 2 : 0) + (policy ? 4 : 0)) *
+    (targetNames.length +
+      (attack ? attacks.length : 0) +
+      (federation ? 2 : 0) +
+      (exchange ? 2 : 0) +
+      (policy ? 4 : 0) +
+      (lifecycle ? 4 : 0)) *
     loadSeconds +
   (mtls ? 4 : 0) * loadSeconds;
 if (plannedLoadSeconds > MAX_LOAD_SECONDS)
@@ -352,6 +360,17 @@ async function main(): Promise<number> {
         log,
       }).catch((error: unknown) => [`exchange: ${errorText(error)}`])),
     );
+    log();
+  }
+
+  // ---- the credentials table (lifecycle.ts), on portier-pg while it still runs ----
+  if (lifecycle && pgTarget !== undefined && !pgTarget.child.hasExited()) {
+    await checkIdle('the credentials table');
+    const { baseUrl, child } = pgTarget;
+    const table = await lifecycleTable({ baseUrl, issuer: baseUrl, serverPid: child.pid, admin, settings, rounds, log }).catch(
+      (error: unknown) => ({ rows: [], problems: [`lifecycle: ${errorText(error)}`] }),
+    );
+    problems.push(...table.problems);
     log();
   }
 

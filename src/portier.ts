@@ -256,7 +256,12 @@ function createEvents(config: Config, db: Db, clock: Clock, metrics: Metrics, re
 
 /** The notices' settings (events/notices.ts), from the configuration; the CLI's `portier notices` uses them too. */
 export function noticeSettings(config: Config): NoticeSettings {
-  return { ...config.notices, consoleUrl: `${config.issuer}/console`, email: config.smtp.url !== undefined };
+  return {
+    ...config.notices,
+    consoleUrl: `${config.issuer}/console`,
+    email: config.smtp.url !== undefined,
+    maxLifetimeDays: config.credentialMaxLifetimeDays,
+  };
 }
 
 /**

@@ -91,6 +91,7 @@ t.test("defaults are those of the configuration page's table", async (t) => {
     tokenHook: undefined,
     tokenQuota: { perHour: undefined, perDay: undefined, mode: 'enforce' },
     webhooks: { allowPrivate: false, timeoutMs: 5000, maxAttempts: 15 },
+    eventsMaxHold: 300,
     notices: { expiryNoticeDays: [30, 7, 1], dormantClientDays: 90, dormantClientAction: 'notify' },
     smtp: { url: undefined, from: 'portier@localhost', ca: undefined },
   });
@@ -184,6 +185,7 @@ t.test('every variable is read', async (t) => {
     WEBHOOK_ALLOW_PRIVATE: 'true',
     WEBHOOK_TIMEOUT: '2000',
     WEBHOOK_MAX_ATTEMPTS: '5',
+    EVENTS_MAX_HOLD: '60',
     CREDENTIAL_EXPIRY_NOTICE_DAYS: '7, 14,7',
     DORMANT_CLIENT_DAYS: '30',
     DORMANT_CLIENT_ACTION: 'disable',
@@ -251,6 +253,7 @@ t.test('every variable is read', async (t) => {
     tokenHook: { url: 'https://hooks.example.com/portier', secret: HOOK_SECRET, timeoutMs: 750, onFailure: 'allow' },
     tokenQuota: { perHour: 1000, perDay: 20000, mode: 'log' },
     webhooks: { allowPrivate: true, timeoutMs: 2000, maxAttempts: 5 },
+    eventsMaxHold: 60,
     notices: { expiryNoticeDays: [14, 7], dormantClientDays: 30, dormantClientAction: 'disable' },
     smtp: { url: 'smtps://mailer:pw@mail.example.com:465', from: 'Portier <portier@example.com>', ca: { file: caFile, pem: FAKE_PEM } },
   });

@@ -34,6 +34,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
         scope: clientScopeOf(request.principal),
         secretPrefix: portier.config.secretPrefix,
         maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
+        maxCredentialsPerClient: portier.config.maxCredentialsPerClient,
       });
       return reply.status(201).send(withClientSecret(created));
     },
@@ -88,7 +89,10 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const scope = clientScopeOf(request.principal);
       return withClientSecret(
-        await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock(), scope, portier.config.secretPrefix),
+        await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock(), scope, {
+          secretPrefix: portier.config.secretPrefix,
+          maxPerClient: portier.config.maxCredentialsPerClient,
+        }),
       );
     },
   );

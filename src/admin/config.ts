@@ -97,6 +97,8 @@ export const configRoutes: FastifyPluginAsyncTypebox = async (app) => {
           now: portier.clock(),
           signal,
           secretPrefix: portier.config.secretPrefix,
+          maxCredentialsPerClient: portier.config.maxCredentialsPerClient,
+          maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
         });
       } catch (error) {
         if (!signal.aborted) throw error;

@@ -15,6 +15,6 @@ export const eventRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/events',
     { schema: { tags: ['events'], security: secured, querystring: events.eventsQuery, response: { 200: events.eventsPage, ...problems } } },
-    async (request) => listEvents(db, config.issuer, request.query),
+    async (request) => listEvents(db, config.issuer, request.query, { now: app.portier.clock(), maxHoldMs: config.eventsMaxHold * 1000 }),
   );
 };

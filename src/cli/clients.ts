@@ -136,6 +136,7 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
         now: session.clock(),
         secretPrefix: session.credentials.secretPrefix,
         maxLifetimeDays: session.credentials.maxLifetimeDays,
+        maxCredentialsPerClient: session.credentials.maxPerClient,
       });
       printClient(out, client, clientSecret);
       return;
@@ -174,15 +175,7 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
         patchClientBody,
         definedOnly({ owner: flags.owner, ...editableClientFlags(flags), expires_at: expiresAt, ...keyFlags(flags) }),
       );
-      const { client, clientSecret } = await updateClient(
-        db,
-        clientId,
-        patch,
-        actor,
-        session.clock(),
-        undefined,
-        session.credentials.secretPrefix,
-      );
+      const { client, clientSecret } = await updateClient(db, clientId, patch, actor, session.clock(), undefined, session.credentials);
       printClient(out, client, clientSecret);
       return;
     }

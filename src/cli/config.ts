@@ -43,6 +43,8 @@ export const configCommand: CommandGroup = async (session, sub, _args, flags) =>
       actor,
       now: systemClock(),
       secretPrefix: session.credentials.secretPrefix,
+      maxCredentialsPerClient: session.credentials.maxPerClient,
+      maxLifetimeDays: session.credentials.maxLifetimeDays,
     });
     if (secretsFile !== undefined) {
       ftruncateSync(secretsFile.fd, 0);

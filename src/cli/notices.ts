@@ -10,6 +10,6 @@ import { print, type Session, UsageError } from './common.js';
 export async function noticesCommand(session: Session, config: Config, sub: string | undefined): Promise<void> {
   if (sub !== undefined) throw new UsageError(`notices takes no argument, got "${sub}"`);
   const given = await giveNotices(session.database.db, noticeSettings(config), session.clock());
-  session.out.stderr(`gave ${given.expiring + given.expired + given.dormant} notice(s)\n`);
+  session.out.stderr(`gave ${given.expiring + given.expired + given.dormant + given.over_policy} notice(s)\n`);
   print(session.out, { given });
 }

@@ -144,6 +144,8 @@ export async function createClient(
     secretPrefix?: string;
     /** CREDENTIAL_MAX_LIFETIME_DAYS: the new secret's or keys' end (see clients/credentials.ts). */
     maxLifetimeDays?: number | undefined;
+    /** MAX_CREDENTIALS_PER_CLIENT: the most keys a `jwks` may give (the API, the CLI and an apply pass it). */
+    maxCredentialsPerClient?: number | undefined;
   },
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const errors: FieldError[] = [];
@@ -157,7 +159,7 @@ export async function createClient(
   const ipRanges = checkIpRanges(input.ip_ranges ?? [], errors);
   const expiresAt = checkExpiry(input.expires_at, errors, options.now);
   const authMethod = input.auth_method ?? 'client_secret';
-  const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors);
+  const { jwks, jwksUri } = await checkClientKeys(authMethod, input.jwks, input.jwks_uri, errors, options.maxCredentialsPerClient);
   const tlsIdentities = await checkTlsIdentities(authMethod, input, jwks, errors);
   // RFC 8705 §3: a client that authenticates with a certificate gets tokens bound to it, unless told otherwise.
   const certificateBound = input.tls_client_certificate_bound_access_tokens ?? isCertificateMethod(authMethod);
@@ -276,7 +278,16 @@ export async function checkClientKeys(
   jwks: { keys: unknown[] } | null | undefined,
   jwksUri: string | null | undefined,
   errors: FieldError[],
+  /** MAX_CREDENTIALS_PER_CLIENT: each key is a live credential (undefined: only the schema's bound). */
+  maxKeys?: number | undefined,
 ): Promise<{ jwks: { keys: JWK[] } | null; jwksUri: string | null }> {
+  if (maxKeys !== undefined && jwks !== undefined && jwks !== null && Array.isArray(jwks.keys) && jwks.keys.length > maxKeys) {
+    errors.push({
+      path: '/jwks/keys',
+      message: `has ${jwks.keys.length} keys: each is a credential, and a client holds at most ${maxKeys} (MAX_CREDENTIALS_PER_CLIENT)`,
+    });
+    return { jwks: null, jwksUri: null };
+  }
   if (authMethod === 'self_signed_tls_client_auth') {
     // RFC 8705 §2.2: the keys of its self-signed certificates, registered here (no jwks_uri).
     if (jwksUri !== undefined && jwksUri !== null) {

@@ -51,7 +51,7 @@ export function expiryWithinLimit(requested: Date | null, now: number, limitDays
 }
 
 /** Whether a credential lives longer than the limit now set (made before it): still working, reported. */
-function overPolicy(row: Pick<CredentialRow, 'createdAt' | 'expiresAt'>, limitDays: number | undefined): boolean {
+export function overPolicy(row: Pick<CredentialRow, 'createdAt' | 'expiresAt'>, limitDays: number | undefined): boolean {
   if (limitDays === undefined) return false;
   return row.expiresAt === null || row.expiresAt.getTime() > row.createdAt.getTime() + limitDays * DAY_MS;
 }

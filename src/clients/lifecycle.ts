@@ -53,9 +53,13 @@ export async function updateClient(
   actor: Actor,
   now: number,
   scope: ClientScope = ALL_CLIENTS,
-  /** SECRET_PREFIX, for a secret made by a switch to client_secret. */
-  secretPrefix?: string,
+  /**
+   * SECRET_PREFIX, for a secret made by a switch to client_secret; MAX_CREDENTIALS_PER_CLIENT,
+   * the most keys a `jwks` given whole may have.
+   */
+  settings: { secretPrefix?: string | undefined; maxPerClient?: number | undefined } = {},
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
+  const { secretPrefix } = settings;
   const errors: FieldError[] = [];
   if (patch.client_id !== undefined) errors.push({ path: '/client_id', message: 'client_id cannot be changed' });
   const ipRanges = patch.ip_ranges === undefined ? undefined : checkIpRanges(patch.ip_ranges, errors);
@@ -94,6 +98,7 @@ export async function updateClient(
         keepStored ? before.jwks : (patch.jwks ?? null),
         keepStored ? row.jwksUri : (patch.jwks_uri ?? null),
         errors,
+        settings.maxPerClient,
       );
       if (errors.length > 0) throw new ValidationError(errors);
       columns.authMethod = method;

@@ -59,6 +59,20 @@ export function generateSelfIdentifyingSecret(credentialId: string, prefix: stri
 const SELF_IDENTIFYING_SHAPE = /^([0-9A-Za-z]{3,16})_(cred_[0-9A-Za-z]{16})_[0-9A-Za-z]{43}_([0-9A-Za-z]{6})$/;
 
 /**
+ * Whether `text` holds a self-identifying secret anywhere in it (of any prefix, its checksum
+ * right): how a scanner would find one, for text that must never carry a secret (a
+ * configuration document). The checksum makes a chance match of the shape very unlikely.
+ */
+export function containsSelfIdentifyingSecret(text: string): boolean {
+  for (const [found] of text.matchAll(
+    /(?<![0-9A-Za-z])[0-9A-Za-z]{3,16}_cred_[0-9A-Za-z]{16}_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}(?![0-9A-Za-z])/g,
+  )) {
+    if (checksum(found.slice(0, -CHECKSUM_LENGTH - 1)) === found.slice(-CHECKSUM_LENGTH)) return true;
+  }
+  return false;
+}
+
+/**
  * What a presented secret says of itself, read without any database or argon2 work:
  * - `named`: a self-identifying secret with our prefix and a good checksum, naming its credential;
  * - `forged`: one with the shape of a self-identifying secret (or our prefix and `_cred_`) whose

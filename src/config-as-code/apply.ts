@@ -42,6 +42,10 @@ export interface ApplyOptions {
   signal?: AbortSignal | undefined;
   /** SECRET_PREFIX, for the secrets of new clients. */
   secretPrefix?: string | undefined;
+  /** MAX_CREDENTIALS_PER_CLIENT: the most keys a client's `jwks` may list. */
+  maxCredentialsPerClient?: number | undefined;
+  /** CREDENTIAL_MAX_LIFETIME_DAYS: the end of new clients' first credentials (as through the API). */
+  maxLifetimeDays?: number | undefined;
 }
 
 /**
@@ -79,6 +83,8 @@ export async function applyConfig(database: Database, document: ConfigDocument, 
     now: options.now,
     newSecrets: await prepareSecrets(database, desired, options),
     secretPrefix: options.secretPrefix,
+    maxCredentialsPerClient: options.maxCredentialsPerClient,
+    maxLifetimeDays: options.maxLifetimeDays,
   };
   try {
     return await database.exclusive('config', async (tx) => {

@@ -1,4 +1,5 @@
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { containsSelfIdentifyingSecret } from '../clients/secrets.js';
 import { type FieldError, ValidationError } from '../lib/errors.js';
 import { bodyValidator, fieldErrors } from '../lib/validation.js';
 import { CONFIG_ID_FIELDS, CONFIG_SECTIONS, type ConfigDocument, type ConfigSection, configDocument } from '../schemas/config.js';
@@ -68,6 +69,8 @@ export function checkDocument(value: unknown): ConfigDocument {
   // An empty file is more likely a mistake than a wish to have nothing (which, with prune,
   // would delete every managed object): `{}` says that.
   if (value === null || value === undefined) throw new ConfigDocumentError([{ path: DOCUMENT, message: 'is empty' }]);
+  const secrets = secretsIn(value, '');
+  if (secrets.length > 0) throw new ConfigDocumentError(secrets);
   const check = bodyValidator.compile(configDocument);
   if (!check(value)) {
     throw new ConfigDocumentError(fieldErrors(check.errors ?? []).map((error) => ({ ...error, path: placeOf(error.path) })));
@@ -86,6 +89,47 @@ export function checkDocument(value: unknown): ConfigDocument {
   }
   if (errors.length > 0) throw new ConfigDocumentError(errors);
   return document;
+}
+
+/** Fields that would hold a secret: a document names none (secrets are made by Portier and shown once). */
+const SECRET_FIELDS = new Set(['client_secret', 'secret', 'secrets', 'secret_hash', 'hash', 'previous_secret', 'private_key']);
+
+const MAX_DEPTH = 32;
+
+const NEVER_A_SECRET =
+  'a configuration document never holds a secret: Portier makes each client secret and shows it once ' +
+  '(at the apply that creates the client, or POST /admin/clients/{client_id}/credentials); remove it';
+
+/**
+ * The places in a document that name a secret, before any other check, so that such a
+ * document is refused for that reason, clearly: a field meant for one (`client_secret`…),
+ * a credential of kind `secret`, or a string holding a client secret of ours (its checksum
+ * right), wherever it is. The secret itself is never repeated in the error.
+ */
+function secretsIn(value: unknown, pointer: string, depth = 0): FieldError[] {
+  if (typeof value === 'string') {
+    return containsSelfIdentifyingSecret(value)
+      ? [
+          {
+            path: placeOf(pointer),
+            message: `holds a client secret: ${NEVER_A_SECRET}, and revoke it if the file was shared (POST /admin/credentials/revoke-leaked)`,
+          },
+        ]
+      : [];
+  }
+  // Deeper than any entry goes: the schema refuses it, and the walk stays off the stack's end.
+  if (typeof value !== 'object' || value === null || depth > MAX_DEPTH) return [];
+  const errors: FieldError[] = [];
+  for (const [name, member] of Object.entries(value)) {
+    const place = `${pointer}/${name.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    const isSecretCredential = name === 'kind' && member === 'secret';
+    if (!Array.isArray(value) && (SECRET_FIELDS.has(name) || isSecretCredential)) {
+      errors.push({ path: placeOf(place), message: NEVER_A_SECRET });
+    } else {
+      errors.push(...secretsIn(member, place, depth + 1));
+    }
+  }
+  return errors;
 }
 
 /** The document as text: YAML (two-space indents, no line folding) or indented JSON. */

@@ -42,6 +42,9 @@ export interface ApplyContext {
   newSecrets: ReadonlyMap<string, NewSecret>;
   /** SECRET_PREFIX, for a secret made by a switch to client_secret. */
   secretPrefix: string | undefined;
+  /** MAX_CREDENTIALS_PER_CLIENT and CREDENTIAL_MAX_LIFETIME_DAYS, as the API applies them. */
+  maxCredentialsPerClient: number | undefined;
+  maxLifetimeDays: number | undefined;
 }
 
 /** An object as it is now, in the form of an entry. */
@@ -186,12 +189,14 @@ const clients: ConfigKindHandler = {
     // An entry that does not pass the rules is left as it is: the apply reports why.
     return ignored.length === 0 ? normalized : entry;
   },
-  async create(tx, entry, { actor, now, newSecrets }) {
+  async create(tx, entry, { actor, now, newSecrets, maxCredentialsPerClient, maxLifetimeDays }) {
     const prepared = newSecrets.get(entryId('clients', entry));
-    return (await createClient(tx, entry as CreateClientInput, actor, { managed: true, now, prepared })).clientSecret;
+    const options = { managed: true, now, prepared, maxCredentialsPerClient, maxLifetimeDays };
+    return (await createClient(tx, entry as CreateClientInput, actor, options)).clientSecret;
   },
-  async update(tx, id, patch, { actor, now, secretPrefix }) {
-    return (await updateClient(tx, id, patch as ClientPatch, actor, now, undefined, secretPrefix)).clientSecret;
+  async update(tx, id, patch, { actor, now, secretPrefix, maxCredentialsPerClient }) {
+    const settings = { secretPrefix, maxPerClient: maxCredentialsPerClient };
+    return (await updateClient(tx, id, patch as ClientPatch, actor, now, undefined, settings)).clientSecret;
   },
   remove: (tx, id, { actor }) => deleteClient(tx, id, actor),
 };

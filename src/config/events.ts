@@ -29,6 +29,19 @@ export const WEBHOOKS = {
   }),
 };
 
+/**
+ * GET /admin/events holds back the events after a transaction still open (events/list.ts),
+ * so that a cursor never passes one not visible yet; this caps how long.
+ */
+export const EVENTS_MAX_HOLD = integer({
+  name: 'EVENTS_MAX_HOLD',
+  doc: 'seconds `GET /admin/events` holds an event back behind a transaction still open on the database; past that it is served, and a reader whose cursor moved on misses the events that transaction commits later (webhooks miss nothing) (see [Pulling events](events.md#pulling-events-get-adminevents))',
+  default: 300,
+  min: 1,
+  max: 86_400,
+  unit: 'seconds',
+});
+
 /** Notices about clients and credentials (events/notices.ts). */
 export const NOTICES = {
   expiryNoticeDays: custom({

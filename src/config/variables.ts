@@ -30,7 +30,7 @@ import {
   MAX_TOKEN_TTL,
   MIN_TOKEN_TTL,
 } from '../schemas/limits.js';
-import { NOTICES, SMTP, WEBHOOKS } from './events.js';
+import { EVENTS_MAX_HOLD, NOTICES, SMTP, WEBHOOKS } from './events.js';
 import { aes256Key, clientId, clientSecret, issuerUrl, type PemFile, pemFile, postgresUrl, trustProxy } from './formats.js';
 import {
   BadValue,
@@ -268,6 +268,7 @@ export const SETTINGS = {
   },
   /** Webhooks, notices and their email (config/events.ts). */
   webhooks: WEBHOOKS,
+  eventsMaxHold: EVENTS_MAX_HOLD,
   notices: NOTICES,
   smtp: SMTP,
   dpopNonce: boolean({

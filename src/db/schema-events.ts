@@ -73,8 +73,8 @@ export const webhookDeliveries = pgTable(
 /**
  * The notices already given (events/notices.ts), one row each, so that each is given once
  * however many instances run the check and however often: its key names the notice, the
- * client and what it was about (the expiry date, the last use), e.g.
- * `credential.expiring:<client uuid>:<expires_at>:7`.
+ * client or credential and what it was about (the expiry date, the last use, the limit), e.g.
+ * `credential.expiring:<client uuid>:<expires_at>:7`, `credential.over_policy:<credential id>:90`.
  */
 export const noticesGiven = pgTable('notices_given', {
   key: text('key').primaryKey(),

@@ -1,4 +1,4 @@
-import { and, asc, like, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, like, lte, or, type SQL, sql } from 'drizzle-orm';
 import type { DbOrTx } from '../db/connect.js';
 import { auditEvents } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
@@ -21,16 +21,22 @@ export interface EventsPage {
  * of transactions older than every transaction still open (pg_snapshot_xmin): a
  * transaction that commits later has a higher tx_id than any event served now, so a
  * cursor never moves past an event that was not visible yet. An event therefore appears
- * once its transaction and every older one have ended, usually at once.
+ * once its transaction and every older one have ended, usually at once; but at most
+ * `maxHoldMs` (EVENTS_MAX_HOLD) after it was recorded, so that one transaction left open
+ * (a stuck session on the database, not Portier's own, which end within seconds) cannot
+ * stall the stream for good: past that, what it commits later may be behind a reader's cursor.
  * `types`: patterns as webhooks take them (events/types.ts), comma-separated.
  */
 export async function listEvents(
   db: DbOrTx,
   source: string,
   query: { after?: string | undefined; types?: string | undefined; limit?: number | undefined },
+  hold: { now: number; maxHoldMs: number },
 ): Promise<EventsPage> {
   const limit = Math.min(Math.max(query.limit ?? 100, 1), MAX_PAGE_SIZE);
-  const conditions: Array<SQL | undefined> = [sql`${auditEvents.txId} < pg_snapshot_xmin(pg_current_snapshot())`];
+  const conditions: Array<SQL | undefined> = [
+    or(sql`${auditEvents.txId} < pg_snapshot_xmin(pg_current_snapshot())`, lte(auditEvents.at, new Date(hold.now - hold.maxHoldMs))),
+  ];
   if (query.after !== undefined) {
     const match = CURSOR.exec(query.after);
     if (match === null) throw new ValidationError([{ path: '/querystring/after', message: 'is not a cursor this server issued' }]);

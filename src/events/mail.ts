@@ -33,25 +33,38 @@ export interface NoticeEmail {
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
 
+/**
+ * Which credential a notice is about, in words: one of the client's credentials (its kind,
+ * id and description), or the client's own expiry (`credential: 'client'`).
+ */
+function credentialInWords(details: Record<string, unknown>, client: string): { short: string; long: string } {
+  const id = details.credential_id;
+  if (typeof id !== 'string') return { short: 'its credential', long: `The credential of the client ${client}` };
+  const kind = details.credential === 'public_key' ? 'public key' : 'secret';
+  const described = typeof details.description === 'string' && details.description !== '' ? ` ("${details.description}")` : '';
+  return { short: `its ${kind} ${id}`, long: `The ${kind} ${id}${described} of the client ${client}` };
+}
+
 /** The email of a notice: naming the client, the credential, the date, and the client's page in the console. */
 export function noticeEmail(event: EventRow): NoticeEmail {
   const details = event.details as Record<string, unknown>;
   const text = (name: string) => (typeof details[name] === 'string' ? (details[name] as string) : '');
   const client = `${text('name')} (${event.clientId ?? ''})`;
+  const credential = credentialInWords(details, client);
   const date = text('expires_at').slice(0, 10);
   let subject: string;
   let lines: string[];
   switch (event.action) {
     case 'credential.expiring':
-      subject = `Client ${client}: its credential expires on ${date}`;
+      subject = `Client ${client}: ${credential.short} expires on ${date}`;
       lines = [
-        `The credential of the client ${client} expires on ${text('expires_at')}, in ${String(details.days)} day(s).`,
+        `${credential.long} expires on ${text('expires_at')}, in ${String(details.days)} day(s).`,
         'After that, it gets no more tokens. Renew it before then.',
       ];
       break;
     case 'credential.expired':
-      subject = `Client ${client}: its credential has expired`;
-      lines = [`The credential of the client ${client} expired on ${text('expires_at')}. It gets no more tokens.`];
+      subject = `Client ${client}: ${credential.short} has expired`;
+      lines = [`${credential.long} expired on ${text('expires_at')}. It gets no more tokens.`];
       break;
     default:
       subject = `Client ${client} has not been used for ${String(details.days)} days`;

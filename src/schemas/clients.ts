@@ -76,7 +76,11 @@ export const jwkSchema = Type.Object(
   },
   { additionalProperties: true, maxProperties: 30 },
 );
-export const jwksSchema = Type.Object({ keys: Type.Array(jwkSchema, { minItems: 1, maxItems: 10 }) }, { additionalProperties: false });
+/**
+ * A key set given whole. At most 100 keys here, the largest MAX_CREDENTIALS_PER_CLIENT may be;
+ * the limit in force (each key is a credential) is checked by checkClientKeys.
+ */
+export const jwksSchema = Type.Object({ keys: Type.Array(jwkSchema, { minItems: 1, maxItems: 100 }) }, { additionalProperties: false });
 /**
  * Where a private_key_jwt client publishes its public keys: an https URL (the rules beyond
  * the syntax, and the guard on where Portier may connect, are in checkClientKeys and

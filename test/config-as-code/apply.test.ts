@@ -183,7 +183,12 @@ t.test('errors name their place, every one of them, and nothing is applied', asy
 t.test('the document itself: unknown fields, duplicate ids, wrong types and bad YAML are refused', async (t) => {
   const cases: Array<[unknown, string[]]> = [
     [{ services: [{ ...EVENTS, colour: 'red' }] }, ['services[0].colour: is not a known field']],
-    [{ clients: [{ ...VENDOR, client_secret: 'mine' }] }, ['clients[0].client_secret: is not a known field']],
+    [
+      { clients: [{ ...VENDOR, client_secret: 'mine' }] },
+      [
+        'clients[0].client_secret: a configuration document never holds a secret: Portier makes each client secret and shows it once (at the apply that creates the client, or POST /admin/clients/{client_id}/credentials); remove it',
+      ],
+    ],
     [{ clients: [{ ...VENDOR, managed: true }] }, ['clients[0].managed: is not a known field']],
     [{ keys: [] }, ['keys: is not a known field']],
     [{ trusted_issuers: [{ ...CLUSTER, managed: true }] }, ['trusted_issuers[0].managed: is not a known field']],

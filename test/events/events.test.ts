@@ -149,6 +149,50 @@ t.test('an event committed after a later one is not skipped by the cursor', asyn
   );
 });
 
+t.test('a transaction left open holds the events after it back for EVENTS_MAX_HOLD, no longer', async (t) => {
+  const server = await buildWithAdmin(t, { config: { eventsMaxHold: 60 } });
+  if (server.database.driver === 'pglite') {
+    t.pass('PGlite runs one transaction at a time: none is left open beside another');
+    return;
+  }
+  const { db } = server.database;
+  const start = await events(t, server);
+  const after: Record<string, string> = start.next_cursor === null ? {} : { after: start.next_cursor };
+  // A session that wrote and then hangs, its transaction open.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let written: () => void = () => undefined;
+  const stuckWrote = new Promise<void>((resolve) => {
+    written = resolve;
+  });
+  const stuck = db.transaction(async (tx) => {
+    await tx.insert(auditEvents).values({ action: 'client.updated', clientId: 'stuck' });
+    written();
+    await held;
+  });
+  t.teardown(() => release());
+  await stuckWrote;
+  await db.insert(auditEvents).values({ action: 'client.updated', clientId: 'later' });
+  t.same((await events(t, server, after)).items, [], 'held back while the older transaction is open');
+  server.clock.advance(61_000);
+  const served = await events(t, server, after);
+  t.same(
+    served.items.map((event) => event.data.client_id),
+    ['later'],
+    'served once EVENTS_MAX_HOLD has passed, the transaction still open',
+  );
+  release();
+  await stuck;
+  const all = await eventsWhen(t, server, after, 2);
+  t.same(
+    all.items.map((event) => event.data.client_id),
+    ['stuck', 'later'],
+    'what it committed is in the stream, in its place, for a reader from before it',
+  );
+});
+
 t.test('events are pruned with the audit trail (AUDIT_RETENTION_DAYS)', async (t) => {
   const server = await buildWithAdmin(t);
   await server.database.db

@@ -1,10 +1,6 @@
-import { writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { SMTPServer } from 'smtp-server';
 import t, { type Test } from 'tap';
 import { buildWithAdmin, eventually } from '../helpers.js';
-import { selfSignedCertificate } from '../pki.js';
+import { startSmtp } from './smtp.js';
 
 // Email notices, received by a real SMTP server (smtp-server) with STARTTLS on and a
 // certificate of a CA made here (SMTP_CA_FILE): sent over TLS, to owners that are email
@@ -12,49 +8,6 @@ import { selfSignedCertificate } from '../pki.js';
 // console's page; retried when the server refuses, and never twice.
 
 const DAY = 24 * 3600_000;
-
-interface Mail {
-  from: string;
-  to: string[];
-  secure: boolean;
-  data: string;
-}
-
-async function startSmtp(t: Test, refuseFirst = 0): Promise<{ port: number; mails: Mail[]; caFile: string; ca: string }> {
-  const { key, cert } = selfSignedCertificate('127.0.0.1');
-  const mails: Mail[] = [];
-  let refusals = refuseFirst;
-  const server = new SMTPServer({
-    key,
-    cert,
-    authOptional: true,
-    disabledCommands: ['AUTH'],
-    logger: false,
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-      stream.on('end', () => {
-        if (refusals > 0) {
-          refusals -= 1;
-          callback(Object.assign(new Error('try again later'), { responseCode: 451 }));
-          return;
-        }
-        mails.push({
-          from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
-          to: session.envelope.rcptTo.map((entry) => entry.address),
-          secure: session.secure,
-          data: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const caFile = join(t.testdir(), 'smtp-ca.pem');
-  writeFileSync(caFile, cert);
-  return { port: (server.server.address() as AddressInfo).port, mails, caFile, ca: cert };
-}
 
 async function serverWithMail(t: Test, smtp: { port: number; caFile: string; ca: string }) {
   return buildWithAdmin(t, {

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config.js';
 import type { Person } from '../../src/people/person.js';
 import { expectInvalid, expectProblem } from '../expect.js';
-import { addService, buildWithAdmin, ISSUER } from '../helpers.js';
+import { addService, basicAuth, buildWithAdmin, ISSUER, postToken } from '../helpers.js';
 
 /**
  * What each role reaches through the admin API with a console session: operators their
@@ -304,4 +304,45 @@ t.test('admins: everything; the owner of a client changes by an admin only, audi
     ],
     'self_service is false unless set',
   );
+});
+
+t.test('operators: the credentials of their own clients, within the same limits; another’s answer 404', async (t) => {
+  const server = await setUp(t);
+  const alice = await server.as(ALICE);
+  const credentials = async (clientId: string) =>
+    ((await server.admin('GET', `/admin/clients/${clientId}/credentials`)).json().credentials as Array<{ id: string }>).map((c) => c.id);
+
+  const listed = await alice('GET', '/admin/clients/alice-one/credentials');
+  t.equal(listed.statusCode, 200, 'Alice lists her client’s credentials');
+  t.equal(listed.json().credentials.length, 1);
+  const added = await alice('POST', '/admin/clients/alice-one/credentials', { kind: 'secret', description: 'rotation' });
+  t.equal(added.statusCode, 201, 'and adds one');
+  t.match(added.json(), { secret: /^portier_cred_/, created_by: `${IDP}#alice` });
+  const token = await postToken(
+    server.app,
+    { grant_type: 'client_credentials', resource: 'https://orders.example' },
+    { authorization: basicAuth('alice-one', added.json().secret) },
+  );
+  t.equal(token.statusCode, 200, 'the new secret gets tokens');
+  for (let live = 2; live < 5; live += 1) await alice('POST', '/admin/clients/alice-one/credentials', { kind: 'secret' });
+  const sixth = await alice('POST', '/admin/clients/alice-one/credentials', { kind: 'secret' });
+  expectProblem(t, sixth, 409, 'past MAX_CREDENTIALS_PER_CLIENT, as for an admin');
+  t.match(sixth.json().detail, /remove one first/);
+  const [first] = await credentials('alice-one');
+  t.equal((await alice('DELETE', `/admin/clients/alice-one/credentials/${first}`)).statusCode, 204, 'and removes one');
+
+  const [bobs] = await credentials('bob-one');
+  for (const [what, method, url, payload] of [
+    ['list', 'GET', '/admin/clients/bob-one/credentials', undefined],
+    ['add', 'POST', '/admin/clients/bob-one/credentials', { kind: 'secret' }],
+    ['remove', 'DELETE', `/admin/clients/bob-one/credentials/${bobs}`, undefined],
+    ['remove through her own client', 'DELETE', `/admin/clients/alice-one/credentials/${bobs}`, undefined],
+  ] as const) {
+    expectProblem(t, await alice(method, url, payload), 404, `${what}: another’s credential`);
+  }
+  t.same(await credentials('bob-one'), [bobs], 'Bob’s credentials are untouched');
+  const otto = await server.as(OTTO);
+  expectProblem(t, await otto('POST', '/admin/clients/alice-one/credentials', { kind: 'secret' }), 403, 'an auditor adds none');
+  const audit = (await server.admin('GET', '/admin/audit-events?action=credential.added&client_id=alice-one')).json();
+  t.match(audit.items[0], { actor: { sub: `${IDP}#alice` } }, 'audited as Alice');
 });

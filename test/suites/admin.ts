@@ -17,6 +17,8 @@ import '../admin/unstorable-input.test.js';
 import '../cli/delegation.test.js';
 import '../cli/issuers.test.js';
 import '../config-as-code/apply.test.js';
+import '../config-as-code/credentials.test.js';
+import '../events/credential-notices.test.js';
 import '../events/events.test.js';
 import '../events/mail.test.js';
 import '../events/notices.test.js';

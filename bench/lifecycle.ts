@@ -1,0 +1,131 @@
+// The credentials table (issue 28), on the running portier-pg: a client with five live
+// secrets gets tokens at the rate of one with one (the secret names its credential: one
+// argon2 verification, or none once remembered, however many it holds; verdict ≥ 0.97),
+// and a flood of well-formed secrets with wrong checksums (from 127.0.0.2, at another
+// client), from another generator at the same time, costs the legitimate client nothing measurable (refused before any database or
+// argon2 work; verdict ≥ 0.95 of its rate alone). Returns the rows and the verdicts.
+
+import { ATTACKER_ADDRESS } from './attack.js';
+import { type DriveResult, drive, medianRun } from './drive.js';
+import { adminApi } from './exchange.js';
+import type { LoadSettings } from './load.js';
+import { fixed, integer, Table } from './report.js';
+import { AUDIENCE, type Credentials } from './targets.js';
+
+type RowName = 'one secret' | 'five secrets' | 'alone' | 'beside a bad-checksum flood';
+
+export interface LifecycleRow {
+  name: RowName;
+  result: DriveResult;
+}
+
+/** A secret of the self-identifying shape whose checksum is wrong: refused before any lookup. */
+function badChecksumSecret(good: string): string {
+  const last = good.at(-1) === 'A' ? 'B' : 'A';
+  return `${good.slice(0, -1)}${last}`;
+}
+
+export async function lifecycleTable(options: {
+  baseUrl: string;
+  issuer: string;
+  serverPid: number;
+  admin: Credentials;
+  settings: LoadSettings;
+  rounds: number;
+  log: (line?: string) => void;
+}): Promise<{ rows: LifecycleRow[]; problems: string[] }> {
+  const { baseUrl, issuer, settings, rounds, log } = options;
+  const tokenUrl = `${baseUrl}/oauth/token`;
+  const post = await adminApi(baseUrl, issuer, options.admin);
+  const client = async (clientId: string) =>
+    String(
+      (
+        await post('/admin/clients', {
+          client_id: clientId,
+          name: clientId,
+          owner: 'bench',
+          grants: [{ service: 'bench-api', scopes: ['read'] }],
+        })
+      ).client_secret,
+    );
+  const one = await client('bench-one-secret');
+  const five = await client('bench-five-secrets');
+  // Four more secrets, older ones first: the one used is the newest, the fifth.
+  let newest = five;
+  for (let i = 0; i < 4; i += 1) newest = String((await post('/admin/clients/bench-five-secrets/credentials', { kind: 'secret' })).secret);
+  const body = (clientId: string, secret: string) =>
+    new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret, resource: AUDIENCE }).toString();
+  const bodies = {
+    one: body('bench-one-secret', one),
+    five: body('bench-five-secrets', newest),
+    bad: body('bench-five-secrets', badChecksumSecret(five)),
+  };
+  for (const [name, request] of [
+    ['one', bodies.one],
+    ['five', bodies.five],
+  ] as const) {
+    const answer = await fetch(tokenUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: request,
+    });
+    if (answer.status !== 200)
+      return { rows: [], problems: [`lifecycle: the ${name}-secret client's token request answered ${answer.status}`] };
+  }
+
+  const table = new Table([
+    { title: 'row', align: 'left' },
+    ...['round', 'tokens/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'server cores'].map((title) => ({ title })),
+  ]);
+  table.fit(['beside a bad-checksum flood', 'median']);
+  const cells = (name: string, round: string, r: DriveResult) => [
+    name,
+    round,
+    integer(r.tokensPerSecond),
+    fixed(r.p50, 1),
+    fixed(r.p99, 1),
+    integer(r.non2xx),
+    integer(r.errors),
+    fixed(r.serverCores, 2),
+  ];
+  log(
+    `credentials table: portier-pg, ${settings.connections} keep-alive connections from 127.0.0.1; ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ` +
+      'one vs five live secrets (the newest used); the one-secret client alone, then beside as many connections from 127.0.0.2 flooding another client with wrong-checksum secrets',
+  );
+  log(table.header());
+  const runs = new Map<RowName, DriveResult[]>();
+  const record = (name: RowName, round: number, result: DriveResult) => {
+    runs.set(name, [...(runs.get(name) ?? []), result]);
+    log(table.row(cells(name, String(round), result)));
+  };
+  const run = (request: string, localAddresses?: string[]) =>
+    drive({
+      tokenUrl,
+      nextBody: () => request,
+      settings,
+      serverPid: options.serverPid,
+      ...(localAddresses !== undefined && { localAddresses }),
+    });
+  for (let round = 1; round <= rounds; round += 1) {
+    record('one secret', round, await run(bodies.one));
+    record('five secrets', round, await run(bodies.five));
+    record('alone', round, await run(bodies.one));
+    // The flood comes from another address, at another client, as an attacker's would (the
+    // failure budgets of the legitimate client's own address and client are not its target).
+    const [legit] = await Promise.all([run(bodies.one), run(bodies.bad, [ATTACKER_ADDRESS])]);
+    record('beside a bad-checksum flood', round, legit);
+  }
+  const rows: LifecycleRow[] = [];
+  for (const [name, results] of runs) {
+    const result = medianRun(results);
+    if (result === undefined) continue;
+    rows.push({ name, result });
+    log(table.row(cells(name, 'median', result)));
+  }
+  const rate = (name: RowName) => rows.find((row) => row.name === name)?.result.tokensPerSecond ?? 0;
+  const verdict = (what: string, ratio: number, bar: number) =>
+    log(`verdict: ${ratio >= bar ? 'PASS' : 'MISS'} ${what} ${fixed(ratio, 2)} ≥ ${fixed(bar, 2)}`);
+  verdict('five secrets / one secret tokens/s', rate('five secrets') / rate('one secret'), 0.97);
+  verdict('legitimate client beside the flood / alone tokens/s', rate('beside a bad-checksum flood') / rate('alone'), 0.95);
+  return { rows, problems: [] };
+}
