@@ -1,9 +1,9 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { ClientDirectory } from '../clients/directory.js';
-import { type FederatedIdentityUse, isIdentitySubject } from '../clients/identities.js';
 import type { ClientRecord } from '../clients/record.js';
 import { clientStatus, isValidClientId } from '../clients/rules.js';
 import { MAX_ACCESS_TOKEN_TTL } from '../config.js';
+import { type FederatedIdentityUse, isIdentitySubject } from '../federation/identities.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { Clock } from '../lib/clock.js';
 import { isValidScopeToken } from '../lib/syntax.js';

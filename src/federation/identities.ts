@@ -1,10 +1,10 @@
 import { and, asc, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../db/connect.js';
 import { clientFederatedIdentities, clients } from '../db/schema.js';
-import { lockTrustedIssuers } from '../federation/trusted-issuers.js';
 import type { FieldError } from '../lib/errors.js';
 import type { FederatedIdentityInput } from '../schemas/clients.js';
 import type { AuthMethod } from '../schemas/enums.js';
+import { lockTrustedIssuers } from './trusted-issuers.js';
 
 /**
  * A federated client's platform identities, and the one rule of what matches them: a
