@@ -1,6 +1,6 @@
 import { and, desc, eq, exists, gte, ilike, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
+import { ALL_CLIENTS, type ClientVisibility } from '../access/visibility.js';
 import { likeSubstring } from '../clients/list.js';
-import { ALL_CLIENTS, type ClientScope } from '../clients/scope.js';
 import type { DbOrTx } from '../db/connect.js';
 import { auditEvents, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
@@ -18,7 +18,7 @@ function parseDate(value: string, path: string): Date {
  * Newest first. The cursor is the id of the last event seen; ids only grow, so events
  * written while an admin pages through never push earlier ones onto a page twice.
  *
- * Under an owner's scope only the events about that owner's clients: of a client_id
+ * Under an owner's visibility only the events about that owner's clients: of a client_id
  * they own now, recorded since that client was created (a client_id freed by a delete
  * and taken again by someone else does not bring its earlier history along).
  */
@@ -26,17 +26,19 @@ export async function listAuditEvents(
   db: DbOrTx,
   filters: AuditFilters,
   page: { limit?: number | undefined; cursor?: string | undefined } = {},
-  scope: ClientScope = ALL_CLIENTS,
+  visibility: ClientVisibility = ALL_CLIENTS,
 ): Promise<{ items: AuditEventResource[]; next_cursor: string | null }> {
   const limit = Math.min(Math.max(page.limit ?? 50, 1), MAX_PAGE_SIZE);
   const conditions: Array<SQL | undefined> = [];
-  if (scope.kind === 'owner') {
+  if (visibility.kind === 'owner') {
     conditions.push(
       exists(
         db
           .select({ one: clients.id })
           .from(clients)
-          .where(and(eq(clients.clientId, auditEvents.clientId), eq(clients.owner, scope.owner), gte(auditEvents.at, clients.createdAt))),
+          .where(
+            and(eq(clients.clientId, auditEvents.clientId), eq(clients.owner, visibility.owner), gte(auditEvents.at, clients.createdAt)),
+          ),
       ),
     );
   }

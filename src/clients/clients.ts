@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { JWK } from 'jose';
+import { ALL_CLIENTS, type ClientVisibility as ClientScope, reaches } from '../access/visibility.js';
 import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import {
@@ -25,7 +26,6 @@ import { publicKeyRows, secretRow } from './credential-rows.js';
 import { enforceOperatorLimits, newClientShape } from './operator-limits.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
-import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
 import { type NewSecret, newCredentialId, newSecret, storedSecret } from './secrets.js';
 
 /**

@@ -1,5 +1,6 @@
 import { and, eq, gt, isNull, notInArray, or, sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
+import { ALL_CLIENTS, type ClientVisibility as ClientScope } from '../access/visibility.js';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientCredentials, clientGrants, clientIpRanges, clients } from '../db/schema.js';
@@ -20,7 +21,6 @@ import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient, gr
 import { publicKeyRows, secretRow } from './credential-rows.js';
 import { type CredentialSettings, ensureRoomForOneMore, expiryWithinLimit, lockClientRow, maxLifetimeDays } from './credentials.js';
 import { enforceOperatorLimits } from './operator-limits.js';
-import { ALL_CLIENTS, type ClientScope } from './scope.js';
 import { newSecret } from './secrets.js';
 
 const lockClient = lockClientRow;

@@ -16,6 +16,7 @@ import {
   type SQLWrapper,
   sql,
 } from 'drizzle-orm';
+import { ALL_CLIENTS, type ClientVisibility as ClientScope } from '../access/visibility.js';
 import type { DbOrTx } from '../db/connect.js';
 import { clientGrants, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
@@ -25,7 +26,6 @@ import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import { CLIENT_SORT_FIELDS, type ClientSortField } from '../schemas/enums.js';
 import { CLIENT_RESOURCE_RELATIONS, toClientResource } from './clients.js';
 import { isValidClientId } from './rules.js';
-import { ALL_CLIENTS, type ClientScope } from './scope.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 

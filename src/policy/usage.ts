@@ -1,5 +1,5 @@
 import { eq, gte, sql } from 'drizzle-orm';
-import { ALL_CLIENTS, type ClientScope, reaches } from '../clients/scope.js';
+import { ALL_CLIENTS, type ClientVisibility, reaches } from '../access/visibility.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clients, clientUsage } from '../db/schema.js';
 import { NotFoundError } from '../lib/errors.js';
@@ -184,11 +184,11 @@ export async function readUsage(
   clientId: string,
   granularity: UsageGranularity,
   now: number,
-  scope: ClientScope = ALL_CLIENTS,
+  visibility: ClientVisibility = ALL_CLIENTS,
 ): Promise<{ granularity: UsageGranularity; buckets: UsageBucket[] }> {
   const [client] = await db.select({ id: clients.id, owner: clients.owner }).from(clients).where(eq(clients.clientId, clientId));
-  // Another owner's client is answered as one that does not exist (see clients/scope.ts).
-  if (client === undefined || !reaches(scope, client.owner)) throw new NotFoundError(`no client with client_id "${clientId}"`);
+  // Another owner's client is answered as one that does not exist (see access/visibility.ts).
+  if (client === undefined || !reaches(visibility, client.owner)) throw new NotFoundError(`no client with client_id "${clientId}"`);
   const size = granularity === 'hour' ? HOUR_MS : DAY_MS;
   const count = granularity === 'hour' ? USAGE_HOURS : USAGE_DAYS;
   const last = granularity === 'hour' ? hourStart(now) : dayStart(now);
