@@ -8,7 +8,6 @@ import type { Config } from './config.js';
 import type { Database, Db } from './db/connect.js';
 import { GenerationWatcher } from './db/generation.js';
 import { RetentionJob } from './db/retention.js';
-import { services } from './db/schema.js';
 import { loadConsoleCookieKey, loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
 import { MailWorker } from './events/mail.js';
 import { NoticeJob, type NoticeSettings } from './events/notices.js';
@@ -36,6 +35,7 @@ import { Admission } from './protection/admission.js';
 import { type Argon2Pool, sharedArgon2Pool } from './protection/argon2-pool.js';
 import { FailureBudgets } from './protection/failure-budget.js';
 import { Tarpit } from './protection/tarpit.js';
+import { offeredScopes } from './services/store.js';
 
 /** The services routes use, attached to the Fastify instance as `app.portier`. */
 export interface Portier {
@@ -110,10 +110,7 @@ export async function createPortier(config: Config, database: Database, logger: 
   const generation = new GenerationWatcher(db, logError('cache generation poll failed'));
   const revocations = new RevocationList(db, clock);
   const federation = new TrustedIssuerCache(db, clock);
-  const scopeCatalogue = new Cached(async () => {
-    const rows = await db.select({ scopes: services.scopes }).from(services);
-    return [...new Set(rows.flatMap((row) => row.scopes))].sort();
-  });
+  const scopeCatalogue = new Cached(() => offeredScopes(db));
   const people = config.oidc === undefined ? undefined : createPeople(config, db, clock, await loadConsoleCookieKey(db));
   // Each cache drops only what a change made stale: a client's change leaves the signing
   // keys and every other client's record in place (see db/generation.ts).

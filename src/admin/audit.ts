@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { listAuditEvents } from '../audit/list.js';
+import { listAuditEvents } from '../audit/store.js';
 import { clientVisibilityOf } from '../people/scope.js';
 import * as audit from '../schemas/audit.js';
 import { inArea, problems, secured } from './route-options.js';

@@ -1,7 +1,6 @@
-import { inArray } from 'drizzle-orm';
-import { auditEvents, clients } from '../db/schema.js';
 import { type ClientReference, clientFields, redactSecrets } from '../lib/redact.js';
 import { addressKey } from '../protection/failure-budget.js';
+import { existingClientIds, insertAuditEvents } from './store.js';
 import { WindowedWriter } from './windowed.js';
 
 export interface TokenDenial {
@@ -131,7 +130,8 @@ export class DenialRecorder extends WindowedWriter<TokenDenial, Row> {
   protected async write(rows: Row[]): Promise<void> {
     if (rows.length === 0) return;
     const existing = await this.existingClients(rows);
-    await this.db.insert(auditEvents).values(
+    await insertAuditEvents(
+      this.db,
       rows.map(({ denial, count, summary }) => {
         const named = summary?.named ?? [
           ...(denial.client !== undefined && !('clientId' in denial.client)
@@ -181,12 +181,7 @@ export class DenialRecorder extends WindowedWriter<TokenDenial, Row> {
       if (denial.presentedClientId !== undefined) candidates.add(denial.presentedClientId);
       for (const entry of summary?.named ?? []) if (entry.clientId !== undefined) candidates.add(entry.clientId);
     }
-    if (candidates.size === 0) return candidates;
-    const found = await this.db
-      .select({ clientId: clients.clientId })
-      .from(clients)
-      .where(inArray(clients.clientId, [...candidates]));
-    return new Set(found.map((row) => row.clientId));
+    return existingClientIds(this.db, [...candidates]);
   }
 }
 

@@ -1,4 +1,4 @@
-import { auditEvents } from '../db/schema.js';
+import { insertAuditEvents } from './store.js';
 import { WindowedWriter } from './windowed.js';
 
 /** One token exchange (RFC 8693) that issued a token. */
@@ -52,8 +52,8 @@ export class ExchangeRecorder extends WindowedWriter<TokenExchange, Row> {
   }
 
   protected async write(rows: Row[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.db.insert(auditEvents).values(
+    await insertAuditEvents(
+      this.db,
       rows.map(({ exchange, count }) =>
         exchange === undefined
           ? { action: 'token.exchanged', details: { summary: 'too many distinct exchanges to list' }, count }

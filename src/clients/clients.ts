@@ -11,7 +11,8 @@ import {
   clients,
   type clientTlsIdentities,
 } from '../db/schema.js';
-import { checkFederatedIdentities, storeFederatedIdentities } from '../federation/identities.js';
+import { checkFederatedIdentities } from '../federation/identities.js';
+import { storeFederatedIdentities } from '../federation/store.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';

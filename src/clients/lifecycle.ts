@@ -4,7 +4,8 @@ import { ALL_CLIENTS, type ClientVisibility as ClientScope } from '../access/vis
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientCredentials, clientGrants, clientIpRanges, clients } from '../db/schema.js';
-import { checkFederatedIdentities, storeFederatedIdentities } from '../federation/identities.js';
+import { checkFederatedIdentities } from '../federation/identities.js';
+import { storeFederatedIdentities } from '../federation/store.js';
 import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { checkClaims } from '../policy/claims.js';
 import { toStoredQuota } from '../policy/quota.js';

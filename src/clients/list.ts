@@ -18,6 +18,7 @@ import {
 } from 'drizzle-orm';
 import { ALL_CLIENTS, type ClientVisibility as ClientScope } from '../access/visibility.js';
 import type { DbOrTx } from '../db/connect.js';
+import { likeSubstring } from '../db/like.js';
 import { clientGrants, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
 import { parseTimestamp } from '../lib/time.js';
@@ -153,11 +154,6 @@ function parseDate(value: string, path: string): Date {
   const date = parseTimestamp(value);
   if (date === undefined) throw new ValidationError([{ path, message: 'must be an RFC 3339 date-time in the years 1 to 9999' }]);
   return date;
-}
-
-/** Escapes LIKE wildcards so a name filter is a plain substring match. */
-export function likeSubstring(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
 /** The SQL form of clientStatus() in rules.ts: the two must agree. */

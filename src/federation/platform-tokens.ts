@@ -16,7 +16,8 @@ import {
 import { Cached, CachedMap } from '../lib/cached.js';
 import type { Clock } from '../lib/clock.js';
 import { quoteParameter } from '../lib/redact.js';
-import { findClientsByIdentity, isIdentitySubject } from './identities.js';
+import { isIdentitySubject } from './identities.js';
+import { findClientsByIdentity } from './store.js';
 import { loadTrustedIssuers, type TrustedIssuerRecord } from './trusted-issuers.js';
 
 /**

@@ -1,12 +1,46 @@
-import { and, desc, eq, exists, gte, ilike, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, desc, eq, exists, gte, ilike, inArray, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
 import { ALL_CLIENTS, type ClientVisibility } from '../access/visibility.js';
-import { likeSubstring } from '../clients/list.js';
-import type { DbOrTx } from '../db/connect.js';
+import type { Db, DbOrTx } from '../db/connect.js';
+import { likeSubstring } from '../db/like.js';
 import { auditEvents, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
 import { LATEST_TIMESTAMP, parseTimestamp } from '../lib/time.js';
 import type { AuditEventResource, AuditFilters } from '../schemas/audit.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
+
+/**
+ * The audit trail's table, and the only module that queries it: rows written (a change by
+ * recordChange in events.ts, the throttled writers' rows), and listed with the filters of
+ * the admin API and the CLI.
+ */
+
+/** An audit row to write; the database sets its id and time. */
+export type AuditRow = typeof auditEvents.$inferInsert;
+
+/** Writes one audit row; returns its id. */
+export async function insertAuditEvent(tx: DbOrTx, row: AuditRow): Promise<number> {
+  const [inserted] = await tx.insert(auditEvents).values(row).returning({ id: auditEvents.id });
+  if (inserted === undefined) throw new Error('insert returned no row');
+  return inserted.id;
+}
+
+/** Writes several audit rows at once (none: nothing). */
+export async function insertAuditEvents(db: DbOrTx, rows: AuditRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insert(auditEvents).values(rows);
+}
+
+/** Writes one audit row unless a unique index already holds its like (a quota's log-mode report of one window). */
+export async function insertAuditEventOnce(db: DbOrTx, row: AuditRow): Promise<void> {
+  await db.insert(auditEvents).values(row).onConflictDoNothing();
+}
+
+/** Which of `clientIds` a client has now: one query for all of them. */
+export async function existingClientIds(db: Db, clientIds: string[]): Promise<Set<string>> {
+  if (clientIds.length === 0) return new Set();
+  const found = await db.select({ clientId: clients.clientId }).from(clients).where(inArray(clients.clientId, clientIds));
+  return new Set(found.map((row) => row.clientId));
+}
 
 function parseDate(value: string, path: string): Date {
   const date = parseTimestamp(value);
