@@ -8,12 +8,12 @@ import type { Config } from './config.js';
 import type { Database, Db } from './db/connect.js';
 import { GenerationWatcher } from './db/generation.js';
 import { RetentionJob } from './db/retention.js';
-import { services } from './db/schema.js';
 import { loadConsoleCookieKey, loadDpopNonceKey, loadFingerprintKey } from './db/settings.js';
 import { MailWorker } from './events/mail.js';
 import { NoticeJob, type NoticeSettings } from './events/notices.js';
 import { WebhookSender } from './events/sender.js';
 import { DeliveryWorker } from './events/worker.js';
+import { TrustedIssuerCache } from './federation/platform-tokens.js';
 import { KeyCache } from './keys/cache.js';
 import { rotationSettings } from './keys/settings.js';
 import { Cached } from './lib/cached.js';
@@ -22,7 +22,6 @@ import { ClientFingerprints } from './lib/redact.js';
 import { RepeatedLog } from './lib/repeated-log.js';
 import { Metrics } from './metrics.js';
 import { VerifiedTokens } from './oauth/access-tokens.js';
-import { TrustedIssuerCache } from './oauth/client-auth/federated.js';
 import { JwksFetcher, RemoteJwks } from './oauth/client-auth/remote-jwks.js';
 import { mutualTls } from './oauth/discovery.js';
 import { DpopNonces } from './oauth/dpop.js';
@@ -39,6 +38,7 @@ import { Admission } from './protection/admission.js';
 import { type Argon2Pool, sharedArgon2Pool } from './protection/argon2-pool.js';
 import { FailureBudgets } from './protection/failure-budget.js';
 import { Tarpit } from './protection/tarpit.js';
+import { offeredScopes } from './services/store.js';
 
 /** The services routes use, attached to the Fastify instance as `app.portier`. */
 export interface Portier {
@@ -117,10 +117,7 @@ export async function createPortier(config: Config, database: Database, logger: 
   const federation = new TrustedIssuerCache(db, clock);
   // RFC 8705 §5: where discovery publishes the mTLS aliases, a proof or assertion may name them.
   const mtlsAlias = mutualTls(config).certificates ? config.mtlsBaseUrl : undefined;
-  const scopeCatalogue = new Cached(async () => {
-    const rows = await db.select({ scopes: services.scopes }).from(services);
-    return [...new Set(rows.flatMap((row) => row.scopes))].sort();
-  });
+  const scopeCatalogue = new Cached(() => offeredScopes(db));
   const people = config.oidc === undefined ? undefined : createPeople(config, db, clock, await loadConsoleCookieKey(db));
   // Each cache drops only what a change made stale: a client's change leaves the signing
   // keys and every other client's record in place (see db/generation.ts).

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { listAuditEvents } from '../audit/list.js';
-import { clientScopeOf } from '../people/scope.js';
+import { listAuditEvents } from '../audit/store.js';
+import { clientVisibilityOf } from '../people/scope.js';
 import * as audit from '../schemas/audit.js';
 import { inArea, problems, secured } from './route-options.js';
 
@@ -14,7 +14,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
     { schema: { tags: ['audit'], security: secured, querystring: audit.auditQuery, response: { 200: audit.auditPage, ...problems } } },
     async (request) => {
       const { limit, cursor, ...filters } = request.query;
-      return listAuditEvents(db, filters, { limit, cursor }, clientScopeOf(request.principal));
+      return listAuditEvents(db, filters, { limit, cursor }, clientVisibilityOf(request.principal));
     },
   );
 };

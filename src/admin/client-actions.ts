@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { bulkSetEnabled, regenerateSecret, setClientEnabled } from '../clients/lifecycle.js';
-import { clientScopeOf } from '../people/scope.js';
+import { clientVisibilityOf } from '../people/scope.js';
 import { readUsage } from '../policy/usage.js';
 import * as clients from '../schemas/clients.js';
 import { usageQuery, usageResponse } from '../schemas/policy.js';
@@ -33,7 +33,7 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
           action === 'enable',
           actor(request),
           portier.clock(),
-          clientScopeOf(request.principal),
+          clientVisibilityOf(request.principal),
         ),
     );
   }
@@ -51,7 +51,7 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body.action === 'enable',
         actor(request),
         portier.clock(),
-        clientScopeOf(request.principal),
+        clientVisibilityOf(request.principal),
       ),
     }),
   );
@@ -74,7 +74,7 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body?.previous_secret_valid_for ?? 0,
         actor(request),
         portier.clock(),
-        clientScopeOf(request.principal),
+        clientVisibilityOf(request.principal),
         {
           maxPerClient: portier.config.maxCredentialsPerClient,
           secretPrefix: portier.config.secretPrefix,
@@ -100,6 +100,6 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) =>
-      readUsage(db, request.params.client_id, request.query.granularity ?? 'hour', portier.clock(), clientScopeOf(request.principal)),
+      readUsage(db, request.params.client_id, request.query.granularity ?? 'hour', portier.clock(), clientVisibilityOf(request.principal)),
   );
 };

@@ -3,7 +3,7 @@ import { createClient, getClient, withClientSecret } from '../clients/clients.js
 import { deleteClient, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
 import { NotFoundError } from '../lib/errors.js';
-import { clientScopeOf } from '../people/scope.js';
+import { clientVisibilityOf } from '../people/scope.js';
 import * as clients from '../schemas/clients.js';
 import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from './route-options.js';
 
@@ -31,7 +31,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const created = await createClient(db, request.body, actor(request), {
         now: portier.clock(),
-        scope: clientScopeOf(request.principal),
+        scope: clientVisibilityOf(request.principal),
         secretPrefix: portier.config.secretPrefix,
         maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
         maxCredentialsPerClient: portier.config.maxCredentialsPerClient,
@@ -52,7 +52,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { limit, cursor, sort, ...filters } = request.query;
-      const page = await listClients(db, filters, { limit, cursor, sort }, portier.clock(), clientScopeOf(request.principal));
+      const page = await listClients(db, filters, { limit, cursor, sort }, portier.clock(), clientVisibilityOf(request.principal));
       return { ...page, items: page.items.map((client) => portier.lastUsed.withPendingUse(client)) };
     },
   );
@@ -68,7 +68,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const client = await getClient(db, request.params.client_id, portier.clock(), clientScopeOf(request.principal));
+      const client = await getClient(db, request.params.client_id, portier.clock(), clientVisibilityOf(request.principal));
       if (client === undefined) throw new NotFoundError(`no client with client_id "${request.params.client_id}"`);
       return portier.lastUsed.withPendingUse(client);
     },
@@ -87,7 +87,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const scope = clientScopeOf(request.principal);
+      const scope = clientVisibilityOf(request.principal);
       return withClientSecret(
         await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock(), scope, {
           secretPrefix: portier.config.secretPrefix,
@@ -101,7 +101,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/clients/:client_id',
     { schema: { tags: ['clients'], security: secured, params: clients.clientParams, response: { 204: noContent, ...problems } } },
     async (request, reply) => {
-      await deleteClient(db, request.params.client_id, actor(request), clientScopeOf(request.principal));
+      await deleteClient(db, request.params.client_id, actor(request), clientVisibilityOf(request.principal));
       return reply.status(204).send();
     },
   );

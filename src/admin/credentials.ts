@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { addCredential, listCredentials, removeCredential, revokeLeaked } from '../clients/credentials.js';
-import { clientScopeOf } from '../people/scope.js';
+import { clientVisibilityOf } from '../people/scope.js';
 import * as clients from '../schemas/clients.js';
 import * as credentials from '../schemas/credentials.js';
 import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from './route-options.js';
@@ -31,7 +31,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => ({
-      credentials: await listCredentials(db, request.params.client_id, portier.clock(), clientScopeOf(request.principal), settings),
+      credentials: await listCredentials(db, request.params.client_id, portier.clock(), clientVisibilityOf(request.principal), settings),
     }),
   );
 
@@ -56,7 +56,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         actor(request),
         portier.clock(),
         settings,
-        clientScopeOf(request.principal),
+        clientVisibilityOf(request.principal),
       );
       return reply.status(201).send(secret === undefined ? credential : { ...credential, secret });
     },
@@ -80,7 +80,7 @@ export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.params.credential_id,
         actor(request),
         portier.clock(),
-        clientScopeOf(request.principal),
+        clientVisibilityOf(request.principal),
       );
       return reply.status(204).send();
     },

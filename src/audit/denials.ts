@@ -1,9 +1,7 @@
-import { inArray } from 'drizzle-orm';
-import type { Db } from '../db/connect.js';
-import { auditEvents, clients } from '../db/schema.js';
-import { type Clock, systemClock } from '../lib/clock.js';
 import { type ClientReference, clientFields, redactSecrets } from '../lib/redact.js';
 import { addressKey } from '../protection/failure-budget.js';
+import { existingClientIds, insertAuditEvents } from './store.js';
+import { WindowedWriter } from './windowed.js';
 
 export interface TokenDenial {
   /** The client the request named, if any: by client_id only when such a client exists. */
@@ -23,10 +21,6 @@ export interface TokenDenial {
   presentedClientId?: string | undefined;
 }
 
-/** Each distinct denial (or summary, see below) is written at most once per window; repeats are counted. */
-const WINDOW_MS = 60_000;
-/** At most this many distinct denials and summaries are written per window; the rest are summed in one row. */
-const MAX_ROWS_PER_WINDOW = 500;
 /** A summary row names at most this many of the client_ids presented. */
 const NAMED_PER_SUMMARY = 10;
 /** A summary counts at most this many distinct client_ids (a fingerprint each): memory stays bounded. */
@@ -72,57 +66,25 @@ interface Summary {
  *   A client_id presented is named by its fingerprint, or by itself if a client has it
  *   (who was attacked), so a flood of random client_ids from one address costs a few rows a
  *   minute, not one per client_id.
- * - Beyond MAX_ROWS_PER_WINDOW distinct denials and summaries in a window, the rest become
+ * - Beyond MAX_ROWS_PER_WINDOW (windowed.ts) distinct denials and summaries in a window, the rest become
  *   a single row.
  */
-export class DenialRecorder {
-  private seen = new Map<string, { denial: TokenDenial; repeats: number }>();
+export class DenialRecorder extends WindowedWriter<TokenDenial, Row> {
   private summaries = new Map<string, Summary>();
-  private overflow = 0;
-  private windowStartedAt: number;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly db: Db,
-    private readonly onError: (error: unknown) => void,
-    private readonly now: Clock = systemClock,
-  ) {
-    this.windowStartedAt = now();
-  }
 
   record(denial: TokenDenial): void {
-    if (this.now() - this.windowStartedAt >= WINDOW_MS) this.flush().catch(this.onError);
+    this.rollWindow();
     if (denial.client !== undefined && !('clientId' in denial.client)) {
       this.summarise(denial, denial.client);
       return;
     }
-    const key = `${clientKey(denial.client)}\u0000${denial.ip}\u0000${denial.reason}`;
-    const entry = this.seen.get(key);
-    if (entry !== undefined) {
-      entry.repeats += 1;
-      return;
-    }
-    if (!this.roomForAnotherRow()) return;
-    this.seen.set(key, { denial, repeats: 0 });
-    this.write([{ denial, count: 1 }]).catch(this.onError);
+    this.count(`${clientKey(denial.client)}\u0000${denial.ip}\u0000${denial.reason}`, denial, { denial, count: 1 });
   }
 
-  start(): void {
-    this.timer = setInterval(() => {
-      this.flush().catch(this.onError);
-    }, WINDOW_MS).unref();
-  }
-
-  /** Writes the repeat counts and summaries of the window that ends now and opens a new one. */
-  async flush(): Promise<void> {
-    const repeated = [...this.seen.values()].filter((entry) => entry.repeats > 0);
+  protected closeWindow(repeated: Array<{ entry: TokenDenial; repeats: number }>, overflow: number): Row[] {
     const summaries = [...this.summaries.values()].filter((summary) => summary.repeats > 0);
-    const overflow = this.overflow;
-    this.seen = new Map();
     this.summaries = new Map();
-    this.overflow = 0;
-    this.windowStartedAt = this.now();
-    const rows: Row[] = repeated.map((entry) => ({ denial: entry.denial, count: entry.repeats }));
+    const rows: Row[] = repeated.map((entry) => ({ denial: entry.entry, count: entry.repeats }));
     for (const summary of summaries) {
       rows.push({
         denial: { ...summary.first, client: undefined, presentedClientId: undefined },
@@ -133,13 +95,11 @@ export class DenialRecorder {
     if (overflow > 0) {
       rows.push({ denial: { client: undefined, ip: '', error: 'various', reason: 'too many distinct denials to list' }, count: overflow });
     }
-    await this.write(rows);
+    return rows;
   }
 
-  async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
+  protected override otherRows(): number {
+    return this.summaries.size;
   }
 
   private summarise(denial: TokenDenial, reference: { fingerprint: string; length: number }): void {
@@ -156,7 +116,7 @@ export class DenialRecorder {
         distinct: new Set(),
         endpoints: new Set(),
       });
-      this.write([{ denial: first, count: 1 }]).catch(this.onError);
+      this.writeNow({ denial: first, count: 1 });
       return;
     }
     summary.repeats += 1;
@@ -167,16 +127,11 @@ export class DenialRecorder {
     }
   }
 
-  private roomForAnotherRow(): boolean {
-    if (this.seen.size + this.summaries.size < MAX_ROWS_PER_WINDOW) return true;
-    this.overflow += 1;
-    return false;
-  }
-
-  private async write(rows: Row[]): Promise<void> {
+  protected async write(rows: Row[]): Promise<void> {
     if (rows.length === 0) return;
     const existing = await this.existingClients(rows);
-    await this.db.insert(auditEvents).values(
+    await insertAuditEvents(
+      this.db,
       rows.map(({ denial, count, summary }) => {
         const named = summary?.named ?? [
           ...(denial.client !== undefined && !('clientId' in denial.client)
@@ -226,12 +181,7 @@ export class DenialRecorder {
       if (denial.presentedClientId !== undefined) candidates.add(denial.presentedClientId);
       for (const entry of summary?.named ?? []) if (entry.clientId !== undefined) candidates.add(entry.clientId);
     }
-    if (candidates.size === 0) return candidates;
-    const found = await this.db
-      .select({ clientId: clients.clientId })
-      .from(clients)
-      .where(inArray(clients.clientId, [...candidates]));
-    return new Set(found.map((row) => row.clientId));
+    return existingClientIds(this.db, [...candidates]);
   }
 }
 

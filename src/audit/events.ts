@@ -1,6 +1,6 @@
 import type { DbOrTx } from '../db/connect.js';
 import { bumpGeneration, type StaleEntry } from '../db/generation.js';
-import { auditEvents } from '../db/schema.js';
+import { insertAuditEvent } from './store.js';
 
 /**
  * Who made a change: an admin client (its client_id, and its token's `sub`), a person
@@ -84,19 +84,14 @@ function staleAfter(event: ChangeEvent): StaleEntry[] | null {
 }
 
 /** Writes the audit event; returns its id. */
-async function recordAuditEvent(tx: DbOrTx, event: ChangeEvent): Promise<number> {
-  const [row] = await tx
-    .insert(auditEvents)
-    .values({
-      action: event.action,
-      actorClientId: event.actor.clientId,
-      actorSub: event.actor.sub,
-      actorName: actorDisplayName(event.actor),
-      ip: event.actor.ip ?? null,
-      clientId: event.clientId ?? null,
-      details: event.details ?? {},
-    })
-    .returning({ id: auditEvents.id });
-  if (row === undefined) throw new Error('insert returned no row');
-  return row.id;
+function recordAuditEvent(tx: DbOrTx, event: ChangeEvent): Promise<number> {
+  return insertAuditEvent(tx, {
+    action: event.action,
+    actorClientId: event.actor.clientId,
+    actorSub: event.actor.sub,
+    actorName: actorDisplayName(event.actor),
+    ip: event.actor.ip ?? null,
+    clientId: event.clientId ?? null,
+    details: event.details ?? {},
+  });
 }

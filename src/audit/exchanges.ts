@@ -1,6 +1,5 @@
-import type { Db } from '../db/connect.js';
-import { auditEvents } from '../db/schema.js';
-import { type Clock, systemClock } from '../lib/clock.js';
+import { insertAuditEvents } from './store.js';
+import { WindowedWriter } from './windowed.js';
 
 /** One token exchange (RFC 8693) that issued a token. */
 export interface TokenExchange {
@@ -18,10 +17,11 @@ export interface TokenExchange {
   ip: string;
 }
 
-/** Each distinct exchange is written at most once per window; repeats are counted. */
-const WINDOW_MS = 60_000;
-/** At most this many distinct exchanges are written per window; the rest are summed in one row. */
-const MAX_ROWS_PER_WINDOW = 500;
+/** A row to write: an exchange (none for the overflow's) and how many times it stands for. */
+interface Row {
+  exchange: TokenExchange | undefined;
+  count: number;
+}
 
 /**
  * Writes token exchanges to the audit trail as `token.exchanged`, summarised: the first
@@ -31,22 +31,9 @@ const MAX_ROWS_PER_WINDOW = 500;
  * the database a few rows a minute, not one per token, and the trail still says who acted
  * for whom, where, with what, and how often.
  */
-export class ExchangeRecorder {
-  private seen = new Map<string, { exchange: TokenExchange; repeats: number }>();
-  private overflow = 0;
-  private windowStartedAt: number;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly db: Db,
-    private readonly onError: (error: unknown) => void,
-    private readonly now: Clock = systemClock,
-  ) {
-    this.windowStartedAt = now();
-  }
-
+export class ExchangeRecorder extends WindowedWriter<TokenExchange, Row> {
   record(exchange: TokenExchange): void {
-    if (this.now() - this.windowStartedAt >= WINDOW_MS) this.flush().catch(this.onError);
+    this.rollWindow();
     const key = [
       exchange.subject,
       exchange.actor,
@@ -55,46 +42,18 @@ export class ExchangeRecorder {
       exchange.chain.join(' '),
       exchange.ip,
     ].join('\u0000');
-    const entry = this.seen.get(key);
-    if (entry !== undefined) {
-      entry.repeats += 1;
-      return;
-    }
-    if (this.seen.size >= MAX_ROWS_PER_WINDOW) {
-      this.overflow += 1;
-      return;
-    }
-    this.seen.set(key, { exchange, repeats: 0 });
-    this.write([{ exchange, count: 1 }]).catch(this.onError);
+    this.count(key, exchange, { exchange, count: 1 });
   }
 
-  start(): void {
-    this.timer = setInterval(() => {
-      this.flush().catch(this.onError);
-    }, WINDOW_MS).unref();
+  protected closeWindow(repeated: Array<{ entry: TokenExchange; repeats: number }>, overflow: number): Row[] {
+    const rows: Row[] = repeated.map((entry) => ({ exchange: entry.entry, count: entry.repeats }));
+    if (overflow > 0) rows.push({ exchange: undefined, count: overflow });
+    return rows;
   }
 
-  /** Writes the repeat counts of the window that ends now and opens a new one. */
-  async flush(): Promise<void> {
-    const rows = [...this.seen.values()]
-      .filter((entry) => entry.repeats > 0)
-      .map((entry) => ({ exchange: entry.exchange as TokenExchange | undefined, count: entry.repeats }));
-    if (this.overflow > 0) rows.push({ exchange: undefined, count: this.overflow });
-    this.seen = new Map();
-    this.overflow = 0;
-    this.windowStartedAt = this.now();
-    await this.write(rows);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer !== undefined) clearInterval(this.timer);
-    this.timer = undefined;
-    await this.flush();
-  }
-
-  private async write(rows: Array<{ exchange: TokenExchange | undefined; count: number }>): Promise<void> {
-    if (rows.length === 0) return;
-    await this.db.insert(auditEvents).values(
+  protected async write(rows: Row[]): Promise<void> {
+    await insertAuditEvents(
+      this.db,
       rows.map(({ exchange, count }) =>
         exchange === undefined
           ? { action: 'token.exchanged', details: { summary: 'too many distinct exchanges to list' }, count }

@@ -1,4 +1,4 @@
-import { listAuditEvents } from '../audit/list.js';
+import { listAuditEvents } from '../audit/store.js';
 import { auditQuery } from '../schemas/audit.js';
 import { type CommandGroup, definedOnly, print, validate } from './common.js';
 

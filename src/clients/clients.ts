@@ -1,5 +1,6 @@
 import { eq } from 'drizzle-orm';
 import type { JWK } from 'jose';
+import { ALL_CLIENTS, type ClientVisibility as ClientScope, reaches } from '../access/visibility.js';
 import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import {
@@ -10,24 +11,22 @@ import {
   clients,
   type clientTlsIdentities,
 } from '../db/schema.js';
+import { checkFederatedIdentities } from '../federation/identities.js';
+import { storeFederatedIdentities } from '../federation/store.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { normalizeCidr } from '../lib/networks.js';
 import { parseTimestamp } from '../lib/time.js';
-
 import { checkClaims } from '../policy/claims.js';
 import { toStoredQuota } from '../policy/quota.js';
 import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/clients.js';
-
 import type { AuthMethod } from '../schemas/enums.js';
 import { isSelfService, lockServicesForGrant } from '../services/services.js';
 import { checkTlsIdentities, isCertificateMethod, storeTlsIdentities, type TlsIdentity, tlsClientAuthFields } from './certificates.js';
 import { maxLifetimeDays } from './credential-limits.js';
 import { publicKeyRows, secretRow } from './credential-rows.js';
-import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits, newClientShape } from './operator-limits.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
-import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
 import { type NewSecret, newCredentialId, newSecret, storedSecret } from './secrets.js';
 
 /**

@@ -1,6 +1,7 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { and, asc, eq, gt, isNull, ne, or, sql } from 'drizzle-orm';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { ALL_CLIENTS, type ClientVisibility as ClientScope, reaches } from '../access/visibility.js';
 import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientCredentials, clients } from '../db/schema.js';
@@ -9,7 +10,6 @@ import type { CredentialResource, LeakedToken, LeakedTokenResult, NewCredentialI
 import { checkExpiry } from './clients.js';
 import { maxLifetimeDays } from './credential-limits.js';
 import { checkPublicJwks, jwkThumbprint } from './public-keys.js';
-import { ALL_CLIENTS, type ClientScope, reaches } from './scope.js';
 import { type NewSecret, newCredentialId, newSecret, readPresentedSecret, verifySecret } from './secrets.js';
 
 /**

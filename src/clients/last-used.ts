@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
-import type { FederatedIdentityUse } from './identities.js';
+import type { FederatedIdentityUse } from '../federation/identities.js';
 
 /**
  * last_used_at is written at most this often (the admin API promises it "within 60 s of

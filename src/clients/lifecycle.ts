@@ -1,8 +1,11 @@
 import { and, eq, gt, isNull, notInArray, or, sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
+import { ALL_CLIENTS, type ClientVisibility as ClientScope } from '../access/visibility.js';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientCredentials, clientGrants, clientIpRanges, clients } from '../db/schema.js';
+import { checkFederatedIdentities } from '../federation/identities.js';
+import { storeFederatedIdentities } from '../federation/store.js';
 import { ConflictError, type FieldError, NotFoundError, RuleError, ValidationError } from '../lib/errors.js';
 import { checkClaims } from '../policy/claims.js';
 import { toStoredQuota } from '../policy/quota.js';
@@ -18,9 +21,7 @@ import {
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient, grantRows } from './clients.js';
 import { publicKeyRows, secretRow } from './credential-rows.js';
 import { type CredentialSettings, ensureRoomForOneMore, expiryWithinLimit, lockClientRow, maxLifetimeDays } from './credentials.js';
-import { checkFederatedIdentities, storeFederatedIdentities } from './identities.js';
 import { enforceOperatorLimits } from './operator-limits.js';
-import { ALL_CLIENTS, type ClientScope } from './scope.js';
 import { newSecret } from './secrets.js';
 
 const lockClient = lockClientRow;

@@ -16,7 +16,9 @@ import {
   type SQLWrapper,
   sql,
 } from 'drizzle-orm';
+import { ALL_CLIENTS, type ClientVisibility as ClientScope } from '../access/visibility.js';
 import type { DbOrTx } from '../db/connect.js';
+import { likeSubstring } from '../db/like.js';
 import { clientCredentials, clientGrants, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
 import { parseTimestamp } from '../lib/time.js';
@@ -25,7 +27,6 @@ import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import { CLIENT_SORT_FIELDS, type ClientSortField } from '../schemas/enums.js';
 import { CLIENT_RESOURCE_RELATIONS, toClientResource } from './clients.js';
 import { isValidClientId } from './rules.js';
-import { ALL_CLIENTS, type ClientScope } from './scope.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
 
@@ -153,11 +154,6 @@ function parseDate(value: string, path: string): Date {
   const date = parseTimestamp(value);
   if (date === undefined) throw new ValidationError([{ path, message: 'must be an RFC 3339 date-time in the years 1 to 9999' }]);
   return date;
-}
-
-/** Escapes LIKE wildcards so a name filter is a plain substring match. */
-export function likeSubstring(text: string): string {
-  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
 /** The SQL form of clientStatus() in rules.ts: the two must agree. */

@@ -8,7 +8,7 @@ import { lockServicesForGrant, NOTHING_OFFERED, type SelfServiceOffer, selfServi
 /**
  * What an operator (a person with the operator role, on their own clients) may set on a
  * client, in one place. The admin API applies it to every create and PATCH under an owner's
- * scope (clients/scope.ts); configuration as code and the CLI are admin tools and do not.
+ * scope (access/visibility.ts); configuration as code and the CLI are admin tools and do not.
  *
  * - Freely (with the checks every caller gets, and grants on self-service services only, see
  *   checkGrants): FREE_FIELDS below.

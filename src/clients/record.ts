@@ -2,13 +2,14 @@ import { eq } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import type { Db } from '../db/connect.js';
 import { clients } from '../db/schema.js';
+import type { FederatedIdentity } from '../federation/identities.js';
+import { loadFederatedIdentities } from '../federation/store.js';
 import { type Network, parseNetworks } from '../lib/networks.js';
 import { type Claims, withoutReserved } from '../policy/claims.js';
 import { fromStoredQuota, type TokenQuota } from '../policy/quota.js';
 import { TokenShapes } from '../policy/shapes.js';
 import type { AuthMethod } from '../schemas/enums.js';
 import { isCertificateMethod, loadTlsIdentities, type TlsIdentity } from './certificates.js';
-import { type FederatedIdentity, loadFederatedIdentities } from './identities.js';
 import type { StoredSecret } from './secret-verifier.js';
 
 /** A granted service as the token endpoint sees it. */

@@ -1,5 +1,5 @@
 import { CloudEvent } from 'cloudevents';
-import { auditEventResource } from '../audit/list.js';
+import { auditEventResource } from '../audit/store.js';
 import type { auditEvents } from '../db/schema.js';
 import { eventType } from './types.js';
 

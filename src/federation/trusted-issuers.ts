@@ -13,7 +13,7 @@ import type { TrustedIssuerInput, TrustedIssuerPatch, TrustedIssuerResource } fr
  * Trusted issuers: the platforms (a Kubernetes cluster, GitHub Actions, a SPIFFE trust
  * domain…) whose JWTs federated clients sign in with. Plain functions over the database,
  * called by the admin API and the CLI; the token endpoint works from loadTrustedIssuers
- * (through a cache, see oauth/client-auth/federated.ts).
+ * (through a cache, see federation/platform-tokens.ts).
  */
 
 type TrustedIssuerRow = typeof trustedIssuers.$inferSelect;

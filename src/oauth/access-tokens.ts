@@ -1,16 +1,16 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { ClientDirectory } from '../clients/directory.js';
-import { type FederatedIdentityUse, isIdentitySubject } from '../clients/identities.js';
 import type { ClientRecord } from '../clients/record.js';
 import { clientStatus, isValidClientId } from '../clients/rules.js';
 import { MAX_ACCESS_TOKEN_TTL } from '../config.js';
+import { type FederatedIdentityUse, isIdentitySubject } from '../federation/identities.js';
+import type { TrustedIssuerCache } from '../federation/platform-tokens.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { Clock } from '../lib/clock.js';
 import { isValidScopeToken } from '../lib/syntax.js';
 import { LATEST_TIMESTAMP } from '../lib/time.js';
 import { type Claims, withoutReserved } from '../policy/claims.js';
 import { TRUSTED_ISSUER_ID_PATTERN } from '../schemas/limits.js';
-import type { TrustedIssuerCache } from './client-auth/federated.js';
 import { isStorableJwtId } from './client-auth/jwt-ids.js';
 import { type ActClaim, type MayActClaim, readActClaim, readMayActClaim } from './delegation.js';
 import { FEDERATED_IDENTITY_CLAIM } from './issue.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { FederatedIdentityUse } from '../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../clients/record.js';
 import { serviceAccountUsername } from '../clients/rules.js';
+import type { FederatedIdentityUse } from '../federation/identities.js';
 import type { ActiveKey } from '../keys/signing-keys.js';
 import { assignClaims, type Claims } from '../policy/claims.js';
 import type { ActClaim, MayActClaim } from './delegation.js';

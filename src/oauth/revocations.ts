@@ -1,9 +1,8 @@
-import { gt, lte } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
-import { revokedTokens } from '../db/schema.js';
 import { Cached } from '../lib/cached.js';
 import type { Clock } from '../lib/clock.js';
+import { insertRevocation, liveRevocations } from './store.js';
 
 /**
  * Records a revoked token until it would have expired anyway (RFC 7009). Revocations of
@@ -12,8 +11,7 @@ import type { Clock } from '../lib/clock.js';
  */
 export async function revokeToken(db: Db, jti: string, expiresAt: Date, now: Date): Promise<void> {
   await db.transaction(async (tx) => {
-    await tx.delete(revokedTokens).where(lte(revokedTokens.expiresAt, now));
-    await tx.insert(revokedTokens).values({ jti, expiresAt }).onConflictDoNothing();
+    await insertRevocation(tx, jti, expiresAt, now);
     await bumpGeneration(tx, [{ topic: 'revocations' }]);
   });
 }
@@ -27,13 +25,7 @@ export class RevocationList {
   private readonly jtis: Cached<Set<string>>;
 
   constructor(db: Db, clock: Clock) {
-    this.jtis = new Cached(async () => {
-      const rows = await db
-        .select({ jti: revokedTokens.jti })
-        .from(revokedTokens)
-        .where(gt(revokedTokens.expiresAt, new Date(clock())));
-      return new Set(rows.map((row) => row.jti));
-    });
+    this.jtis = new Cached(async () => new Set(await liveRevocations(db, new Date(clock()))));
   }
 
   async isRevoked(jti: string): Promise<boolean> {

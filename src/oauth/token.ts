@@ -1,7 +1,7 @@
 import { certificateThumbprint } from '../clients/certificates.js';
-import type { FederatedIdentityUse } from '../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../clients/record.js';
 import type { Db } from '../db/connect.js';
+import type { FederatedIdentityUse } from '../federation/identities.js';
 import type { KeyCache } from '../keys/cache.js';
 import type { ClientFingerprints } from '../lib/redact.js';
 import { quoteParameter } from '../lib/redact.js';

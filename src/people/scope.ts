@@ -1,4 +1,4 @@
-import { ALL_CLIENTS, type ClientScope } from '../clients/scope.js';
+import { ALL_CLIENTS, type ClientVisibility } from '../access/visibility.js';
 import type { PersonRole } from '../schemas/enums.js';
 import type { Principal } from './principal.js';
 
@@ -60,7 +60,7 @@ const OPERATOR_DENIED: Record<Exclude<AdminArea, 'clients' | 'services' | 'trust
 };
 
 /** Which clients a principal reaches: an operator only their own (by OIDC_OWNER_CLAIM), everyone else all. */
-export function clientScopeOf(principal: Principal): ClientScope {
+export function clientVisibilityOf(principal: Principal): ClientVisibility {
   return roleOf(principal) === 'operator' && principal.kind === 'person' ? { kind: 'owner', owner: principal.owner } : ALL_CLIENTS;
 }
 

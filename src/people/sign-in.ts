@@ -1,11 +1,10 @@
-import { and, eq, lte } from 'drizzle-orm';
 import type { Db } from '../db/connect.js';
-import { usedJwtIds } from '../db/schema.js';
 import { constantTimeEqual } from '../lib/crypto.js';
 import { cookieValues, type PendingLogin } from './cookies.js';
 import type { People } from './people.js';
 import { personFromClaims } from './person.js';
 import type { ConsoleSession } from './sessions.js';
+import { claimLoginState } from './store.js';
 
 /**
  * The callback does not belong to a sign-in this browser started here, or belongs to
@@ -34,21 +33,12 @@ function pendingLoginOf(people: People, query: URLSearchParams, cookieHeader: st
 }
 
 /**
- * Marks a sign-in's state as used, once for all instances (the primary key of
- * used_jwt_ids refuses the second): a callback replayed, even with its cookie, finds it
- * used. Rows of expired sign-ins go at the same time.
+ * Marks a sign-in's state as used, once for all instances: a callback replayed, even with
+ * its cookie, finds it used.
  */
-async function claimState(db: Db, state: string, expiresAt: number, now: number): Promise<boolean> {
-  await db.delete(usedJwtIds).where(and(eq(usedJwtIds.scope, STATE_SCOPE), lte(usedJwtIds.expiresAt, new Date(now))));
-  const inserted = await db
-    .insert(usedJwtIds)
-    .values({ scope: STATE_SCOPE, jti: state, expiresAt: new Date(expiresAt) })
-    .onConflictDoNothing()
-    .returning({ jti: usedJwtIds.jti });
-  return inserted.length > 0;
+function claimState(db: Db, state: string, expiresAt: number, now: number): Promise<boolean> {
+  return claimLoginState(db, state, new Date(expiresAt), new Date(now));
 }
-
-const STATE_SCOPE = 'console_login_state';
 
 /**
  * The steps of the callback: the state checked against the login cookie and used once,

@@ -1,9 +1,9 @@
-import { sql } from 'drizzle-orm';
+import { insertAuditEventOnce } from '../audit/store.js';
 import type { TokenQuotaDefaults } from '../config.js';
 import type { Db } from '../db/connect.js';
-import { auditEvents } from '../db/schema.js';
 import type { Clock } from '../lib/clock.js';
 import type { QuotaMode } from '../schemas/enums.js';
+import { addQuotaCounts, readQuotaCounts } from './store.js';
 import { DAY_MS, dayStart, HOUR_MS, hourStart } from './windows.js';
 
 /**
@@ -249,7 +249,7 @@ export class QuotaTracker {
     this.leftovers = [];
     const writes = [...carried, ...[...taken].map(([uuid, tokens]) => ({ uuid, hourStart: hour, tokens }))];
     try {
-      await this.write(writes);
+      await addQuotaCounts(this.db, writes);
     } catch (error) {
       // Nothing was written: every count goes back where it came from.
       this.leftovers.push(...carried);
@@ -262,7 +262,7 @@ export class QuotaTracker {
       return;
     }
     try {
-      if (reads.length > 0) this.apply(reads, await this.read(reads, hour, day), hour);
+      if (reads.length > 0) this.apply(reads, await readQuotaCounts(this.db, reads, hour, day), hour);
       this.failing = false;
     } catch (error) {
       this.failed(error);
@@ -286,37 +286,6 @@ export class QuotaTracker {
   private failed(error: unknown): void {
     this.failing = true;
     this.hooks.onSyncError(error);
-  }
-
-  /** Adds the counts to quota_counts, one row per client and hour, in one statement. */
-  private async write(writes: Leftover[]): Promise<void> {
-    if (writes.length === 0) return;
-    const values = sql.join(
-      writes.map((write) => sql`(${write.uuid}::uuid, ${new Date(write.hourStart).toISOString()}::timestamptz, ${write.tokens}::bigint)`),
-      sql`, `,
-    );
-    await this.db.execute(sql`
-      INSERT INTO quota_counts (client_uuid, hour_start, tokens)
-      SELECT client_uuid, hour_start, sum(tokens) FROM (VALUES ${values}) AS counted(client_uuid, hour_start, tokens)
-      GROUP BY client_uuid, hour_start
-      ON CONFLICT (client_uuid, hour_start) DO UPDATE SET tokens = quota_counts.tokens + excluded.tokens`);
-  }
-
-  /** Every instance's count of the hour and of the day so far, for these clients. */
-  private async read(uuids: string[], hour: number, day: number): Promise<Map<string, { hour: number; day: number }>> {
-    const list = sql.join(
-      uuids.map((uuid) => sql`${uuid}::uuid`),
-      sql`, `,
-    );
-    const result = await this.db.execute(sql`
-      SELECT client_uuid::text AS uuid,
-             coalesce(sum(tokens) FILTER (WHERE hour_start = ${new Date(hour).toISOString()}::timestamptz), 0)::bigint AS hour,
-             coalesce(sum(tokens), 0)::bigint AS day
-      FROM quota_counts
-      WHERE client_uuid IN (${list}) AND hour_start >= ${new Date(day).toISOString()}::timestamptz
-      GROUP BY client_uuid`);
-    const rows = (result as unknown as { rows: Array<{ uuid: string; hour: string | number; day: string | number }> }).rows;
-    return new Map(rows.map((row) => [row.uuid, { hour: Number(row.hour), day: Number(row.day) }]));
   }
 
   private stateOf(uuid: string, now: number): QuotaState {
@@ -377,19 +346,15 @@ export class QuotaTracker {
     if (this.reported.has(key)) return;
     if (this.reported.size >= 10_000) this.reported.clear();
     this.reported.add(key);
-    this.db
-      .insert(auditEvents)
-      .values({
-        action: 'client.quota_exceeded',
-        actorClientId: client.clientId,
-        clientId: client.clientId,
-        details: { window, window_start: windowStart, limit, mode: 'log' },
-      })
-      .onConflictDoNothing()
-      .catch((error: unknown) => {
-        this.reported.delete(key);
-        this.hooks.onSyncError(error);
-      });
+    insertAuditEventOnce(this.db, {
+      action: 'client.quota_exceeded',
+      actorClientId: client.clientId,
+      clientId: client.clientId,
+      details: { window, window_start: windowStart, limit, mode: 'log' },
+    }).catch((error: unknown) => {
+      this.reported.delete(key);
+      this.hooks.onSyncError(error);
+    });
   }
 }
 

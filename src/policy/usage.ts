@@ -1,10 +1,9 @@
-import { eq, gte, sql } from 'drizzle-orm';
-import { ALL_CLIENTS, type ClientScope, reaches } from '../clients/scope.js';
+import { ALL_CLIENTS, type ClientVisibility, reaches } from '../access/visibility.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { clients, clientUsage } from '../db/schema.js';
 import { NotFoundError } from '../lib/errors.js';
 import type { UsageGranularity } from '../schemas/enums.js';
 import { USAGE_DAYS, USAGE_HOURS } from '../schemas/limits.js';
+import { addUsageCounts, type UsageCount, usageRows, usageSubject } from './store.js';
 import { DAY_MS, dayStart, HOUR_MS, hourStart } from './windows.js';
 
 /**
@@ -25,12 +24,7 @@ export const MAX_PENDING_COUNTS = 100_000;
 /** Rows per statement: well below PostgreSQL's limit of query parameters. */
 const ROWS_PER_STATEMENT = 500;
 
-interface Count {
-  clientId: string;
-  hourStart: number;
-  tokens: number;
-  refusals: number;
-}
+type Count = UsageCount;
 
 export interface UsageHooks {
   onFlushError(error: unknown): void;
@@ -149,22 +143,8 @@ export class UsageCounters {
    * Adds counts to client_usage, one row per client and hour. The client is found by its
    * client_id; counts of a client deleted meanwhile have no row to go to and are dropped.
    */
-  private async upsert(counts: Count[]): Promise<void> {
-    const values = sql.join(
-      counts.map(
-        (count) =>
-          sql`(${count.clientId}, ${new Date(count.hourStart).toISOString()}::timestamptz, ${count.tokens}::bigint, ${count.refusals}::bigint)`,
-      ),
-      sql`, `,
-    );
-    await this.db.execute(sql`
-      INSERT INTO client_usage (client_uuid, hour_start, tokens, refusals)
-      SELECT clients.id, counted.hour_start, sum(counted.tokens), sum(counted.refusals)
-      FROM (VALUES ${values}) AS counted(client_id, hour_start, tokens, refusals)
-      JOIN clients ON clients.client_id = counted.client_id
-      GROUP BY clients.id, counted.hour_start
-      ON CONFLICT (client_uuid, hour_start) DO UPDATE
-        SET tokens = client_usage.tokens + excluded.tokens, refusals = client_usage.refusals + excluded.refusals`);
+  private upsert(counts: Count[]): Promise<void> {
+    return addUsageCounts(this.db, counts);
   }
 }
 
@@ -184,19 +164,16 @@ export async function readUsage(
   clientId: string,
   granularity: UsageGranularity,
   now: number,
-  scope: ClientScope = ALL_CLIENTS,
+  visibility: ClientVisibility = ALL_CLIENTS,
 ): Promise<{ granularity: UsageGranularity; buckets: UsageBucket[] }> {
-  const [client] = await db.select({ id: clients.id, owner: clients.owner }).from(clients).where(eq(clients.clientId, clientId));
-  // Another owner's client is answered as one that does not exist (see clients/scope.ts).
-  if (client === undefined || !reaches(scope, client.owner)) throw new NotFoundError(`no client with client_id "${clientId}"`);
+  const client = await usageSubject(db, clientId);
+  // Another owner's client is answered as one that does not exist (see access/visibility.ts).
+  if (client === undefined || !reaches(visibility, client.owner)) throw new NotFoundError(`no client with client_id "${clientId}"`);
   const size = granularity === 'hour' ? HOUR_MS : DAY_MS;
   const count = granularity === 'hour' ? USAGE_HOURS : USAGE_DAYS;
   const last = granularity === 'hour' ? hourStart(now) : dayStart(now);
   const first = last - (count - 1) * size;
-  const rows = await db
-    .select({ hourStart: clientUsage.hourStart, tokens: clientUsage.tokens, refusals: clientUsage.refusals })
-    .from(clientUsage)
-    .where(sql`${clientUsage.clientUuid} = ${client.id} AND ${gte(clientUsage.hourStart, new Date(first))}`);
+  const rows = await usageRows(db, client.id, new Date(first));
   const buckets = Array.from({ length: count }, (_, i) => ({ start: first + i * size, tokens: 0, refusals: 0 }));
   for (const row of rows) {
     const bucket = buckets[Math.floor((row.hourStart.getTime() - first) / size)];

@@ -138,102 +138,82 @@ export function capConnections(
   exempt: (address: string) => boolean,
   log: RepeatedLog,
   closed: Counter<'reason'>,
-): void {
-  const cap = connectionCap(limits.maxConnections, log);
-  const pressure = Math.floor(cap * PRESSURE_SHARE);
-  const perAddressCap = limits.maxConnectionsPerAddress;
+): ConnectionCaps {
+  return new ConnectionCaps(server, limits, exempt, log, closed);
+}
 
+/** The caps of one server (see capConnections): its connections, by list and by address. */
+export class ConnectionCaps {
+  private readonly cap: number;
+  private readonly pressure: number;
+  private readonly perAddressCap: number;
   /** Connections that have not delivered a request head yet, oldest first. */
-  const waiting = new ConnectionList();
+  private readonly waiting = new ConnectionList();
   /** Keep-alive connections between requests, idle longest first. */
-  const idle = new ConnectionList();
-  const perAddress = new Map<string, number>();
-  let open = 0;
-  let turn = 0;
-  let turnPending = false;
-  let sweeper: NodeJS.Timeout | undefined;
+  private readonly idle = new ConnectionList();
+  private readonly perAddress = new Map<string, number>();
+  private open = 0;
+  private turn = 0;
+  private turnPending = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
-  const close = (connection: Connection, reason: ClosedReason) => {
-    forget(connection);
-    connection.socket.destroy();
-    closed.inc({ reason });
-    if (reason !== 'made_room') log.warn(`connections ${reason}`, { reason, open, max_connections: cap }, `connection closed: ${reason}`);
-  };
-  const forget = (connection: Connection) => {
-    if (connection.closed) return;
-    connection.closed = true;
-    connection.list?.remove(connection);
-    open -= 1;
-    const left = (perAddress.get(connection.address) ?? 1) - 1;
-    if (left <= 0) perAddress.delete(connection.address);
-    else perAddress.set(connection.address, left);
-  };
+  constructor(
+    server: Server,
+    limits: ConnectionLimits,
+    private readonly exempt: (address: string) => boolean,
+    private readonly log: RepeatedLog,
+    private readonly closed: Counter<'reason'>,
+  ) {
+    this.cap = connectionCap(limits.maxConnections, log);
+    this.pressure = Math.floor(this.cap * PRESSURE_SHARE);
+    this.perAddressCap = limits.maxConnectionsPerAddress;
+    server.on('connection', (socket: Socket) => this.accept(socket));
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => this.started(request, response));
+    server.once('close', () => this.stopSweeping());
+  }
 
-  /** A place for a new connection whose address holds `holding` already, made by closing another; false if none can be had. */
-  const makeRoom = (holding: number, isExempt: boolean, now: number): boolean => {
-    const oldest = waiting.oldest;
-    // While any connection has yet to deliver a request head, no keep-alive connection gives
-    // its place: the new one waits (is refused) until the oldest of those has had its turns.
-    const victim = oldest ?? idle.oldest;
-    if (victim === undefined) return false;
-    if (victim === oldest && turn - oldest.turn < GRACE_TURNS && now - oldest.acceptedAt < SLOW_HEAD_DEADLINE_MS) return false;
-    if (!isExempt && !victim.exempt && holding >= (perAddress.get(victim.address) ?? 0)) return false;
-    close(victim, 'made_room');
-    return true;
-  };
-
-  const sweep = () => {
-    const deadline = systemClock() - SLOW_HEAD_DEADLINE_MS;
-    for (let closedNow = 0; closedNow < MAX_CLOSED_PER_SWEEP; closedNow++) {
-      const connection = waiting.oldest;
-      if (connection === undefined || connection.acceptedAt > deadline) break;
-      close(connection, 'slow_head');
-    }
-    if (open <= pressure && sweeper !== undefined) {
-      clearInterval(sweeper);
-      sweeper = undefined;
-    }
-  };
-
-  server.on('connection', (socket: Socket) => {
+  private accept(socket: Socket): void {
     const remote = socket.remoteAddress;
     if (remote === undefined) {
       socket.destroy();
       return;
     }
     const address = addressKey(remote);
-    const isExempt = exempt(remote);
-    const holding = perAddress.get(address) ?? 0;
-    if (!isExempt && perAddressCap > 0 && holding >= perAddressCap) {
+    const isExempt = this.exempt(remote);
+    const holding = this.perAddress.get(address) ?? 0;
+    if (!isExempt && this.perAddressCap > 0 && holding >= this.perAddressCap) {
       socket.destroy();
-      closed.inc({ reason: 'per_address_cap' });
+      this.closed.inc({ reason: 'per_address_cap' });
       return;
     }
     const now = systemClock();
-    if (open >= cap && !makeRoom(holding, isExempt, now)) {
+    if (this.open >= this.cap && !this.makeRoom(holding, isExempt, now)) {
       socket.destroy();
-      closed.inc({ reason: 'refused' });
-      log.warn('connections refused', { open, max_connections: cap }, 'connection refused: MAX_CONNECTIONS reached');
+      this.closed.inc({ reason: 'refused' });
+      this.log.warn('connections refused', { open: this.open, max_connections: this.cap }, 'connection refused: MAX_CONNECTIONS reached');
       return;
     }
-    const connection = track(socket, { address, exempt: isExempt, acceptedAt: now, turn });
-    waiting.push(connection);
-    perAddress.set(address, holding + 1);
-    open += 1;
-    socket.once('close', () => forget(connection));
-    // Turns are counted only while connections arrive: the grace is about them.
-    if (!turnPending) {
-      turnPending = true;
-      setImmediate(() => {
-        turn += 1;
-        turnPending = false;
-      });
-    }
-    if (open > pressure && sweeper === undefined) sweeper = setInterval(sweep, SWEEP_EVERY_MS).unref();
-  });
+    const connection = track(socket, { address, exempt: isExempt, acceptedAt: now, turn: this.turn });
+    this.waiting.push(connection);
+    this.perAddress.set(address, holding + 1);
+    this.open += 1;
+    socket.once('close', () => this.forget(connection));
+    this.countTurns();
+    if (this.open > this.pressure && this.sweeper === undefined) this.sweeper = setInterval(() => this.sweep(), SWEEP_EVERY_MS).unref();
+  }
 
-  // A request head has arrived: the connection is doing work, and is no longer slow.
-  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+  /** Turns are counted only while connections arrive: the grace is about them. */
+  private countTurns(): void {
+    if (this.turnPending) return;
+    this.turnPending = true;
+    setImmediate(() => {
+      this.turn += 1;
+      this.turnPending = false;
+    });
+  }
+
+  /** A request head has arrived: the connection is doing work, and is no longer slow. */
+  private started(request: IncomingMessage, response: ServerResponse): void {
     const connection = (request.socket as TrackedSocket)[tracked];
     if (connection === undefined || connection.closed) return;
     connection.list?.remove(connection);
@@ -241,14 +221,56 @@ export function capConnections(
     response.once('close', () => {
       connection.inFlight -= 1;
       // At the end of the idle list: the one idle longest is the first to give its place.
-      if (connection.inFlight === 0 && !connection.closed) idle.push(connection);
+      if (connection.inFlight === 0 && !connection.closed) this.idle.push(connection);
     });
-  });
+  }
 
-  server.once('close', () => {
-    if (sweeper !== undefined) clearInterval(sweeper);
-    sweeper = undefined;
-  });
+  private close(connection: Connection, reason: ClosedReason): void {
+    this.forget(connection);
+    connection.socket.destroy();
+    this.closed.inc({ reason });
+    if (reason !== 'made_room') {
+      this.log.warn(`connections ${reason}`, { reason, open: this.open, max_connections: this.cap }, `connection closed: ${reason}`);
+    }
+  }
+
+  private forget(connection: Connection): void {
+    if (connection.closed) return;
+    connection.closed = true;
+    connection.list?.remove(connection);
+    this.open -= 1;
+    const left = (this.perAddress.get(connection.address) ?? 1) - 1;
+    if (left <= 0) this.perAddress.delete(connection.address);
+    else this.perAddress.set(connection.address, left);
+  }
+
+  /** A place for a new connection whose address holds `holding` already, made by closing another; false if none can be had. */
+  private makeRoom(holding: number, isExempt: boolean, now: number): boolean {
+    const oldest = this.waiting.oldest;
+    // While any connection has yet to deliver a request head, no keep-alive connection gives
+    // its place: the new one waits (is refused) until the oldest of those has had its turns.
+    const victim = oldest ?? this.idle.oldest;
+    if (victim === undefined) return false;
+    if (victim === oldest && this.turn - oldest.turn < GRACE_TURNS && now - oldest.acceptedAt < SLOW_HEAD_DEADLINE_MS) return false;
+    if (!isExempt && !victim.exempt && holding >= (this.perAddress.get(victim.address) ?? 0)) return false;
+    this.close(victim, 'made_room');
+    return true;
+  }
+
+  private sweep(): void {
+    const deadline = systemClock() - SLOW_HEAD_DEADLINE_MS;
+    for (let closedNow = 0; closedNow < MAX_CLOSED_PER_SWEEP; closedNow++) {
+      const connection = this.waiting.oldest;
+      if (connection === undefined || connection.acceptedAt > deadline) break;
+      this.close(connection, 'slow_head');
+    }
+    if (this.open <= this.pressure) this.stopSweeping();
+  }
+
+  private stopSweeping(): void {
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
+  }
 }
 
 /**

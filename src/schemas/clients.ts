@@ -109,7 +109,7 @@ export const federatedIdentitySchema = Type.Object(
   { additionalProperties: false },
 );
 export type FederatedIdentityInput = Static<typeof federatedIdentitySchema>;
-/** A federated client's identities: 1 to 10 (the rules beyond the shape are in clients/identities.ts). */
+/** A federated client's identities: 1 to 10 (the rules beyond the shape are in federation/identities.ts). */
 export const federatedIdentitiesSchema = Type.Array(federatedIdentitySchema, { minItems: 1, maxItems: 10 });
 
 /**

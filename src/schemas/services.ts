@@ -52,23 +52,14 @@ export const createServiceBody = Type.Object(
 );
 export type ServiceInput = Static<typeof createServiceBody>;
 
-export const patchServiceBody = Type.Object(
-  {
-    // Accepted by the schema so that the rule can answer "cannot be changed" by name.
-    id: Type.Optional(Type.String({ maxLength: 64 })),
-    name: Type.Optional(serviceFields.name),
-    description: Type.Optional(serviceFields.description),
-    audience: Type.Optional(serviceFields.audience),
-    scopes: Type.Optional(serviceFields.scopes),
-    self_service: Type.Optional(serviceFields.self_service),
-    access_token_ttl: Type.Optional(serviceFields.access_token_ttl),
-    claims: Type.Optional(serviceFields.claims),
-    self_service_roles: Type.Optional(serviceFields.self_service_roles),
-    self_service_max_access_token_ttl: Type.Optional(serviceFields.self_service_max_access_token_ttl),
-    credential_max_lifetime_days: Type.Optional(serviceFields.credential_max_lifetime_days),
-  },
-  { additionalProperties: false, minProperties: 1 },
-);
+/**
+ * Any of the create body's fields, at least one. The id is accepted as any short string so
+ * that the rule can answer "cannot be changed" by name rather than by its pattern.
+ */
+export const patchServiceBody = Type.Partial(Type.Object({ ...createServiceBody.properties, id: Type.String({ maxLength: 64 }) }), {
+  additionalProperties: false,
+  minProperties: 1,
+});
 export type ServicePatch = Static<typeof patchServiceBody>;
 
 export const serviceParams = Type.Object({ id: serviceIdSchema });

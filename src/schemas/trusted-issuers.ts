@@ -60,21 +60,18 @@ export const createTrustedIssuerBody = Type.Object(
 );
 export type TrustedIssuerInput = Static<typeof createTrustedIssuerBody>;
 
-export const patchTrustedIssuerBody = Type.Object(
+/**
+ * Any of the create body's fields, at least one. The id is accepted as any short string so
+ * that the rule can answer "cannot be changed" by name rather than by its pattern. Of
+ * jwks_uri and jwks, the one given replaces whichever of the two is stored; both null:
+ * discovery.
+ */
+export const patchTrustedIssuerBody = Type.Partial(
+  Type.Object({ ...createTrustedIssuerBody.properties, id: Type.String({ maxLength: 64 }) }),
   {
-    // Accepted by the schema so that the rule can answer "cannot be changed" by name.
-    id: Type.Optional(Type.String({ maxLength: 64 })),
-    issuer: Type.Optional(trustedIssuerFields.issuer),
-    // The one given replaces whichever of the two is stored; both null: discovery.
-    jwks_uri: Type.Optional(trustedIssuerFields.jwks_uri),
-    jwks: Type.Optional(trustedIssuerFields.jwks),
-    audience: Type.Optional(trustedIssuerFields.audience),
-    max_token_age: Type.Optional(trustedIssuerFields.max_token_age),
-    algorithms: Type.Optional(trustedIssuerFields.algorithms),
-    token_exchange: Type.Optional(trustedIssuerFields.token_exchange),
-    jwt_bearer: Type.Optional(trustedIssuerFields.jwt_bearer),
+    additionalProperties: false,
+    minProperties: 1,
   },
-  { additionalProperties: false, minProperties: 1 },
 );
 export type TrustedIssuerPatch = Static<typeof patchTrustedIssuerBody>;
 

@@ -2,7 +2,7 @@
 import '../clients/bootstrap.test.js';
 import '../clients/concurrency.test.js';
 import '../clients/directory.test.js';
-import '../clients/identities.test.js';
+import '../federation/identities.test.js';
 import '../clients/rules.test.js';
 import '../clients/secret-shape.test.js';
 import '../keys/encryption.test.js';

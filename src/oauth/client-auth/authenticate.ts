@@ -13,6 +13,15 @@ import type { SecretVerifier } from '../../clients/secret-verifier.js';
 import { readPresentedSecret } from '../../clients/secrets.js';
 import type { Db } from '../../db/connect.js';
 import { isDatabaseUnavailable } from '../../db/errors.js';
+import type { TrustedIssuerCache } from '../../federation/platform-tokens.js';
+import {
+  AssertionRejected,
+  type ClientKeySet,
+  clientKeySet,
+  readAssertionHeader,
+  spendVerification,
+  type UnverifiedAssertion,
+} from '../../keys/assertions.js';
 import type { Clock } from '../../lib/clock.js';
 import { isAddressAllowed } from '../../lib/networks.js';
 import { quoteParameter } from '../../lib/redact.js';
@@ -20,18 +29,9 @@ import { Overloaded } from '../../protection/admission.js';
 import type { FailureBudgets } from '../../protection/failure-budget.js';
 import { tokenEndpointUrls } from '../endpoints.js';
 import { InvalidClient, TooManyRequests } from '../errors.js';
-import {
-  AssertionRejected,
-  CLIENT_ASSERTION_TYPE,
-  type ClientKeySet,
-  clientKeySet,
-  readAssertionHeader,
-  spendVerification,
-  type UnverifiedAssertion,
-  verifyClientAssertion,
-} from './client-assertion.js';
+import { CLIENT_ASSERTION_TYPE, verifyClientAssertion } from './client-assertion.js';
 import type { CertificateCredentials, ClientCredentials } from './credentials.js';
-import { checkFederatedAssertion, type FederatedAuthentication, type TrustedIssuerCache } from './federated.js';
+import { checkFederatedAssertion, type FederatedAuthentication } from './federated.js';
 import { claimJwtId } from './jwt-ids.js';
 import { JwksFetchError, type RemoteJwks } from './remote-jwks.js';
 

@@ -1,6 +1,7 @@
-import { and, lte, sql } from 'drizzle-orm';
 import type { Db } from '../../db/connect.js';
-import { usedJwtIds } from '../../db/schema.js';
+import { insertUsedJwtId, pruneUsedJwtIds, reviveExpiredJwtId } from '../store.js';
+
+export { pruneUsedJwtIds } from '../store.js';
 
 /** Expired rows are deleted on about one use in this many, so the table stays small without a job. */
 const PRUNE_ONE_IN = 64;
@@ -29,18 +30,7 @@ export function isStorableJwtId(jti: unknown): jti is string {
  */
 export async function claimJwtId(db: Db, scope: string, jti: string, expiresAt: Date, now: Date): Promise<boolean> {
   if (Math.floor(Math.random() * PRUNE_ONE_IN) === 0) await pruneUsedJwtIds(db, now);
-  const inserted = await db.insert(usedJwtIds).values({ scope, jti, expiresAt }).onConflictDoNothing().returning({ jti: usedJwtIds.jti });
-  if (inserted.length > 0) return true;
+  if (await insertUsedJwtId(db, scope, jti, expiresAt)) return true;
   // A row left over from a JWT that has expired does not make a new one a replay.
-  const revived = await db
-    .update(usedJwtIds)
-    .set({ expiresAt })
-    .where(and(sql`${usedJwtIds.scope} = ${scope}`, sql`${usedJwtIds.jti} = ${jti}`, lte(usedJwtIds.expiresAt, now)))
-    .returning({ jti: usedJwtIds.jti });
-  return revived.length > 0;
-}
-
-/** Deletes the ids of JWTs that have expired. */
-export async function pruneUsedJwtIds(db: Db, now: Date): Promise<void> {
-  await db.delete(usedJwtIds).where(lte(usedJwtIds.expiresAt, now));
+  return reviveExpiredJwtId(db, scope, jti, expiresAt, now);
 }

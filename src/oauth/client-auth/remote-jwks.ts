@@ -1,10 +1,10 @@
 import { errors, type JSONWebKeySet, type JWSHeaderParameters } from 'jose';
+import { type ClientKeySet, clientKeySet, JwksFetchError } from '../../keys/assertions.js';
 import { evictOldest } from '../../lib/cached.js';
 import type { Clock } from '../../lib/clock.js';
 import type { Lookup } from '../../lib/fence.js';
 import { Outbound, type OutboundAnswer, OutboundError } from '../../lib/outbound.js';
 import { PRIVATE_JWK_MEMBERS } from '../../schemas/clients.js';
-import { type ClientKeySet, clientKeySet } from './client-assertion.js';
 
 /** A key set larger than this is refused: a few dozen keys fit in a fraction of it. */
 export const MAX_JWKS_BYTES = 64 * 1024;
@@ -29,10 +29,7 @@ export const JWKS_STALE_MS = 60 * 60_000;
 /** Bound on memory: at most this many key sets are kept; the oldest goes first. */
 const MAX_CACHED_SETS = 1_000;
 
-/** Why a key set could not be had; the message is the reason for the log, never for the caller. */
-export class JwksFetchError extends Error {
-  override readonly name = 'JwksFetchError';
-}
+export { JwksFetchError } from '../../keys/assertions.js';
 
 export type { Lookup } from '../../lib/fence.js';
 

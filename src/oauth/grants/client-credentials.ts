@@ -1,5 +1,5 @@
-import type { FederatedIdentityUse } from '../../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../../clients/record.js';
+import type { FederatedIdentityUse } from '../../federation/identities.js';
 import { quoteParameter } from '../../lib/redact.js';
 import { mayActClaim } from '../delegation.js';
 import { InvalidScope, InvalidTarget } from '../errors.js';

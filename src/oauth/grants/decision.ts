@@ -1,5 +1,5 @@
-import type { FederatedIdentityUse } from '../../clients/identities.js';
 import type { GrantedService } from '../../clients/record.js';
+import type { FederatedIdentityUse } from '../../federation/identities.js';
 import type { Claims } from '../../policy/claims.js';
 import type { ActClaim, MayActClaim } from '../delegation.js';
 import type { TokenSubject } from '../issue.js';

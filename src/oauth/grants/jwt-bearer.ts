@@ -1,6 +1,6 @@
-import { type FederatedIdentityUse, identityMatches } from '../../clients/identities.js';
 import type { ClientRecord } from '../../clients/record.js';
 import { clientStatus, isValidClientId } from '../../clients/rules.js';
+import { type FederatedIdentityUse, identityMatches } from '../../federation/identities.js';
 import { isAddressAllowed } from '../../lib/networks.js';
 import type { FederationContext } from '../client-auth/federated.js';
 import { InvalidGrant, InvalidRequest } from '../errors.js';

@@ -1,6 +1,6 @@
 import { decodeJwt } from 'jose';
-import type { FederatedIdentityUse } from '../../clients/identities.js';
 import type { ClientRecord, GrantedService } from '../../clients/record.js';
+import type { FederatedIdentityUse } from '../../federation/identities.js';
 import { quoteParameter } from '../../lib/redact.js';
 import { effectiveTtl, mergedClaims } from '../../policy/shapes.js';
 import { type AccessTokenContext, checkAccessToken, checkIssuedToken } from '../access-tokens.js';

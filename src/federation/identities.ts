@@ -1,10 +1,8 @@
-import { and, asc, eq } from 'drizzle-orm';
 import type { DbOrTx } from '../db/connect.js';
-import { clientFederatedIdentities, clients } from '../db/schema.js';
-import { lockTrustedIssuers } from '../federation/trusted-issuers.js';
 import type { FieldError } from '../lib/errors.js';
 import type { FederatedIdentityInput } from '../schemas/clients.js';
 import type { AuthMethod } from '../schemas/enums.js';
+import { lockTrustedIssuers } from './trusted-issuers.js';
 
 /**
  * A federated client's platform identities, and the one rule of what matches them: a
@@ -104,46 +102,6 @@ export async function checkFederatedIdentities(
     }
   });
   return identities.map((identity) => ({ issuerId: identity.issuer, subject: identity.subject, claims: identity.claims ?? {} }));
-}
-
-/** Replaces a client's identities with `identities` (none: removes them all). */
-export async function storeFederatedIdentities(tx: DbOrTx, clientUuid: string, identities: FederatedIdentity[]): Promise<void> {
-  await tx.delete(clientFederatedIdentities).where(eq(clientFederatedIdentities.clientUuid, clientUuid));
-  if (identities.length === 0) return;
-  await tx
-    .insert(clientFederatedIdentities)
-    .values(
-      identities.map((identity) => ({ clientUuid, issuerId: identity.issuerId, subject: identity.subject, claims: identity.claims })),
-    );
-}
-
-/** A client's identities, in a stable order. */
-export async function loadFederatedIdentities(db: DbOrTx, clientUuid: string): Promise<FederatedIdentity[]> {
-  const rows = await db
-    .select()
-    .from(clientFederatedIdentities)
-    .where(eq(clientFederatedIdentities.clientUuid, clientUuid))
-    .orderBy(asc(clientFederatedIdentities.issuerId), asc(clientFederatedIdentities.subject));
-  return rows.map((row) => ({ issuerId: row.issuerId, subject: row.subject, claims: row.claims }));
-}
-
-/** More clients than this with one issuer and subject: none of them is "the single client" anyway. */
-const MAX_CANDIDATES = 20;
-
-/**
- * The client_ids with an identity of this issuer and subject (at most MAX_CANDIDATES + 1),
- * found through the index on (issuer_id, subject): how a token request without a client_id
- * finds its client.
- */
-export async function findClientsByIdentity(db: DbOrTx, issuerId: string, subject: string): Promise<string[]> {
-  const rows = await db
-    .select({ clientId: clients.clientId })
-    .from(clientFederatedIdentities)
-    .innerJoin(clients, eq(clients.id, clientFederatedIdentities.clientUuid))
-    .where(and(eq(clientFederatedIdentities.issuerId, issuerId), eq(clientFederatedIdentities.subject, subject)))
-    .orderBy(asc(clients.clientId))
-    .limit(MAX_CANDIDATES + 1);
-  return rows.map((row) => row.clientId);
 }
 
 /** The longest subject an identity may name (the admin API's limit). */

@@ -1,12 +1,46 @@
-import { and, desc, eq, exists, gte, ilike, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
-import { likeSubstring } from '../clients/list.js';
-import { ALL_CLIENTS, type ClientScope } from '../clients/scope.js';
-import type { DbOrTx } from '../db/connect.js';
+import { and, desc, eq, exists, gte, ilike, inArray, isNull, lt, or, type SQL, sql } from 'drizzle-orm';
+import { ALL_CLIENTS, type ClientVisibility } from '../access/visibility.js';
+import type { Db, DbOrTx } from '../db/connect.js';
+import { likeSubstring } from '../db/like.js';
 import { auditEvents, clients } from '../db/schema.js';
 import { ValidationError } from '../lib/errors.js';
 import { LATEST_TIMESTAMP, parseTimestamp } from '../lib/time.js';
 import type { AuditEventResource, AuditFilters } from '../schemas/audit.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
+
+/**
+ * The audit trail's table, and the only module that queries it: rows written (a change by
+ * recordChange in events.ts, the throttled writers' rows), and listed with the filters of
+ * the admin API and the CLI.
+ */
+
+/** An audit row to write; the database sets its id and time. */
+export type AuditRow = typeof auditEvents.$inferInsert;
+
+/** Writes one audit row; returns its id. */
+export async function insertAuditEvent(tx: DbOrTx, row: AuditRow): Promise<number> {
+  const [inserted] = await tx.insert(auditEvents).values(row).returning({ id: auditEvents.id });
+  if (inserted === undefined) throw new Error('insert returned no row');
+  return inserted.id;
+}
+
+/** Writes several audit rows at once (none: nothing). */
+export async function insertAuditEvents(db: DbOrTx, rows: AuditRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insert(auditEvents).values(rows);
+}
+
+/** Writes one audit row unless a unique index already holds its like (a quota's log-mode report of one window). */
+export async function insertAuditEventOnce(db: DbOrTx, row: AuditRow): Promise<void> {
+  await db.insert(auditEvents).values(row).onConflictDoNothing();
+}
+
+/** Which of `clientIds` a client has now: one query for all of them. */
+export async function existingClientIds(db: Db, clientIds: string[]): Promise<Set<string>> {
+  if (clientIds.length === 0) return new Set();
+  const found = await db.select({ clientId: clients.clientId }).from(clients).where(inArray(clients.clientId, clientIds));
+  return new Set(found.map((row) => row.clientId));
+}
 
 function parseDate(value: string, path: string): Date {
   const date = parseTimestamp(value);
@@ -18,7 +52,7 @@ function parseDate(value: string, path: string): Date {
  * Newest first. The cursor is the id of the last event seen; ids only grow, so events
  * written while an admin pages through never push earlier ones onto a page twice.
  *
- * Under an owner's scope only the events about that owner's clients: of a client_id
+ * Under an owner's visibility only the events about that owner's clients: of a client_id
  * they own now, recorded since that client was created (a client_id freed by a delete
  * and taken again by someone else does not bring its earlier history along).
  */
@@ -26,17 +60,19 @@ export async function listAuditEvents(
   db: DbOrTx,
   filters: AuditFilters,
   page: { limit?: number | undefined; cursor?: string | undefined } = {},
-  scope: ClientScope = ALL_CLIENTS,
+  visibility: ClientVisibility = ALL_CLIENTS,
 ): Promise<{ items: AuditEventResource[]; next_cursor: string | null }> {
   const limit = Math.min(Math.max(page.limit ?? 50, 1), MAX_PAGE_SIZE);
   const conditions: Array<SQL | undefined> = [];
-  if (scope.kind === 'owner') {
+  if (visibility.kind === 'owner') {
     conditions.push(
       exists(
         db
           .select({ one: clients.id })
           .from(clients)
-          .where(and(eq(clients.clientId, auditEvents.clientId), eq(clients.owner, scope.owner), gte(auditEvents.at, clients.createdAt))),
+          .where(
+            and(eq(clients.clientId, auditEvents.clientId), eq(clients.owner, visibility.owner), gte(auditEvents.at, clients.createdAt)),
+          ),
       ),
     );
   }

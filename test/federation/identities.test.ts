@@ -1,5 +1,5 @@
 import t from 'tap';
-import { type FederatedIdentity, identityMatches, readClaim } from '../../src/clients/identities.js';
+import { type FederatedIdentity, identityMatches, readClaim } from '../../src/federation/identities.js';
 
 // The one rule of what a platform token must carry to sign in as a federated identity.
 
