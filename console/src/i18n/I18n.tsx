@@ -1,7 +1,7 @@
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
 import { IntlProvider } from 'react-intl';
 import { LANGUAGE_STORAGE_KEY, type Language, pickLanguage } from './languages';
-import { catalogues } from './messages';
+import { type Catalogue, en, loadCatalogue } from './messages/load';
 
 interface LanguageChoice {
   language: Language;
@@ -41,14 +41,31 @@ export function I18n({ children }: { children: ReactNode }) {
     }
   }, []);
 
+  // What is shown: a language with its catalogue, swapped together once a newly chosen
+  // language's catalogue has arrived (never English words under a Dutch <html lang>).
+  const [shown, setShown] = useState<{ language: Language; messages: Catalogue } | null>(() =>
+    language === 'en' ? { language, messages: en } : null,
+  );
   useEffect(() => {
-    document.documentElement.lang = language;
+    let current = true;
+    loadCatalogue(language).then(
+      (messages) => current && setShown({ language, messages }),
+      () => current && setShown({ language: 'en', messages: en }), // the chunk could not be fetched: English
+    );
+    return () => {
+      current = false;
+    };
   }, [language]);
 
+  useEffect(() => {
+    if (shown !== null) document.documentElement.lang = shown.language;
+  }, [shown]);
+
   const choice = useMemo(() => ({ language, setLanguage }), [language, setLanguage]);
+  if (shown === null) return null; // the first catalogue is on its way (a few KB, once)
   return (
     <LanguageContext.Provider value={choice}>
-      <IntlProvider locale={language} defaultLocale="en" messages={catalogues[language]}>
+      <IntlProvider locale={shown.language} defaultLocale="en" messages={shown.messages}>
         {children}
       </IntlProvider>
     </LanguageContext.Provider>
