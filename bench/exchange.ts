@@ -23,13 +23,14 @@ export async function adminApi(baseUrl: string, issuer: string, admin: Credentia
   });
   if (response.status !== 200) throw new Error(`admin token: ${response.status} ${await response.text()}`);
   const { access_token: token } = (await response.json()) as { access_token: string };
-  return async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+  // POST expects 201 (created), PATCH 200.
+  return async (path: string, body: unknown, method: 'POST' | 'PATCH' = 'POST'): Promise<Record<string, unknown>> => {
     const answer = await fetch(`${baseUrl}${path}`, {
-      method: 'POST',
+      method,
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify(body),
     });
-    if (answer.status !== 201) throw new Error(`POST ${path}: ${answer.status} ${await answer.text()}`);
+    if (answer.status !== (method === 'POST' ? 201 : 200)) throw new Error(`${method} ${path}: ${answer.status} ${await answer.text()}`);
     return (await answer.json()) as Record<string, unknown>;
   };
 }

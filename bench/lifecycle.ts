@@ -3,7 +3,13 @@
 // argon2 verification, or none once remembered, however many it holds; verdict ≥ 0.97),
 // and a flood of well-formed secrets with wrong checksums (from 127.0.0.2, at another
 // client), from another generator at the same time, costs the legitimate client nothing measurable (refused before any database or
-// argon2 work; verdict ≥ 0.95 of its rate alone). Returns the rows and the verdicts.
+// argon2 work; verdict ≥ 0.95 of its rate alone). And the events' cost: with an admin
+// changing a client 20 times a second, tokens with three webhooks subscribed to every event
+// and a receiver on loopback against none (verdict ≥ 0.95), every event delivered to each.
+// Returns the rows and the verdicts.
+
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 import { ATTACKER_ADDRESS } from './attack.js';
 import { type DriveResult, drive, medianRun } from './drive.js';
@@ -12,7 +18,7 @@ import type { LoadSettings } from './load.js';
 import { fixed, integer, Table } from './report.js';
 import { AUDIENCE, type Credentials } from './targets.js';
 
-type RowName = 'one secret' | 'five secrets' | 'alone' | 'beside a bad-checksum flood';
+type RowName = 'one secret' | 'five secrets' | 'alone' | 'beside a bad-checksum flood' | 'no webhooks' | 'three webhooks';
 
 export interface LifecycleRow {
   name: RowName;
@@ -23,6 +29,42 @@ export interface LifecycleRow {
 function badChecksumSecret(good: string): string {
   const last = good.at(-1) === 'A' ? 'B' : 'A';
   return `${good.slice(0, -1)}${last}`;
+}
+
+/** A webhook receiver on loopback that takes every delivery with 204 and counts them. */
+async function startReceiver(): Promise<{ server: Server; url: string; received: () => number }> {
+  let count = 0;
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      count += 1;
+      response.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, received: () => count };
+}
+
+/** Changes a client's description every 50 ms while `during` runs: the events the webhooks carry. */
+async function withAdminWrites<T>(
+  patch: (description: string) => Promise<unknown>,
+  during: () => Promise<T>,
+): Promise<{ result: T; writes: number }> {
+  let writes = 0;
+  let running = true;
+  const writer = (async () => {
+    while (running) {
+      await patch(`bench write ${writes}`);
+      writes += 1;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  })();
+  try {
+    return { result: await during(), writes };
+  } finally {
+    running = false;
+    await writer;
+  }
 }
 
 export async function lifecycleTable(options: {
@@ -115,6 +157,31 @@ export async function lifecycleTable(options: {
     const [legit] = await Promise.all([run(bodies.one), run(bodies.bad, [ATTACKER_ADDRESS])]);
     record('beside a bad-checksum flood', round, legit);
   }
+  // The events' cost: the same admin writes with no webhook, then with three.
+  const receiver = await startReceiver();
+  const patchClient = (description: string) => post('/admin/clients/bench-five-secrets', { description }, 'PATCH');
+  let delivered = '';
+  try {
+    for (let round = 1; round <= rounds; round += 1)
+      record('no webhooks', round, (await withAdminWrites(patchClient, () => run(bodies.one))).result);
+    const hooks: string[] = [];
+    for (let i = 0; i < 3; i += 1)
+      hooks.push(String((await post('/admin/webhooks', { url: `${receiver.url}/hook-${i}`, types: ['*'] })).id));
+    let writes = 0;
+    const before = receiver.received();
+    for (let round = 1; round <= rounds; round += 1) {
+      const measured = await withAdminWrites(patchClient, () => run(bodies.one));
+      writes += measured.writes;
+      record('three webhooks', round, measured.result);
+    }
+    // Each write is one event, delivered to each of the three (allow the outbox a few seconds).
+    const deadline = Date.now() + 15_000;
+    while (receiver.received() - before < writes * 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    delivered = `${receiver.received() - before} deliveries for ${writes} writes × 3 webhooks`;
+    for (const id of hooks) await post(`/admin/webhooks/${id}`, { enabled: false }, 'PATCH');
+  } finally {
+    receiver.server.close();
+  }
   const rows: LifecycleRow[] = [];
   for (const [name, results] of runs) {
     const result = medianRun(results);
@@ -127,5 +194,7 @@ export async function lifecycleTable(options: {
     log(`verdict: ${ratio >= bar ? 'PASS' : 'MISS'} ${what} ${fixed(ratio, 2)} ≥ ${fixed(bar, 2)}`);
   verdict('five secrets / one secret tokens/s', rate('five secrets') / rate('one secret'), 0.97);
   verdict('legitimate client beside the flood / alone tokens/s', rate('beside a bad-checksum flood') / rate('alone'), 0.95);
+  verdict('three webhooks / no webhooks tokens/s (admin writes 20/s)', rate('three webhooks') / rate('no webhooks'), 0.95);
+  log(`events: ${delivered}`);
   return { rows, problems: [] };
 }

@@ -98,7 +98,7 @@ const plannedLoadSeconds =
       (federation ? 2 : 0) +
       (exchange ? 2 : 0) +
       (policy ? 4 : 0) +
-      (lifecycle ? 4 : 0)) *
+      (lifecycle ? 6 : 0)) *
     loadSeconds +
   (mtls ? 4 : 0) * loadSeconds;
 if (plannedLoadSeconds > MAX_LOAD_SECONDS)

@@ -144,6 +144,8 @@ export function portierEnv(options: {
     ISSUER: `http://${LOOPBACK}:${options.port}`,
     SIGNING_ALG: options.alg,
     LOG_LEVEL: 'warn',
+    // The credentials table subscribes webhooks on a loopback receiver (nothing per token request).
+    WEBHOOK_ALLOW_PRIVATE: 'true',
     // As in production: private signing keys encrypted at rest (costs nothing per request).
     KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
     BOOTSTRAP_ADMIN_CLIENT_ID: options.admin.clientId,
