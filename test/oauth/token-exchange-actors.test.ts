@@ -1,4 +1,5 @@
-import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
+import { randomUUID } from 'node:crypto';
+import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import t, { type Test as TapTest } from 'tap';
 import { loadConfig } from '../../src/config.js';
 import { applyConfig, exportConfig } from '../../src/config-as-code/apply.js';
@@ -171,6 +172,34 @@ t.test('actor tokens refused: unlisted, delegated, revoked, forged, expired, of 
     'invalid_request',
     /actor_token is not an active/,
     'expired',
+  );
+});
+
+t.test("a listed actor's DPoP-bound token: the client that presents it cannot prove its key, refused", async (t) => {
+  const { server, vendor, gateway, orders } = await setup(t);
+  t.equal((await server.admin('PATCH', '/admin/clients/orders-svc', { dpop_bound: true })).statusCode, 200);
+  const key = await generateKeyPair('ES256', { extractable: true });
+  const proof = await new SignJWT({
+    htm: 'POST',
+    htu: `${ISSUER}/oauth/token`,
+    iat: Math.floor(server.clock.now() / 1000),
+    jti: randomUUID(),
+  })
+    .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(key.publicKey) })
+    .sign(key.privateKey);
+  const res = await postToken(
+    server.app,
+    { grant_type: 'client_credentials' },
+    { authorization: basicAuth(orders.clientId, orders.clientSecret), dpop: proof },
+  );
+  t.equal(res.statusCode, 200, 'a DPoP-bound token of the orders service');
+  const vendorToken = await tokenOf(server, vendor, { resource: ORDERS.audience });
+  refusal(
+    t,
+    await exchange(server, gateway, { subject_token: vendorToken, ...actorToken(res.json().access_token) }),
+    'invalid_request',
+    /must not be bound/,
+    'bound to a key the gateway does not hold',
   );
 });
 

@@ -180,7 +180,9 @@ export async function tokenExchangeDecision(
  * the requesting client (which stays the actor) or of a client every target grant lists in
  * `exchange.actors` (which becomes the actor: the requesting client relays for it). A token
  * that is itself delegated (has `act`) is no actor's own and is refused, so that a chain is
- * only ever built one exchange at a time, each checked.
+ * only ever built one exchange at a time, each checked. Another client's token bound to a
+ * key or certificate (DPoP, RFC 8705) is refused: the requesting client cannot prove
+ * possession of it, and a bound token is worth nothing without that proof.
  */
 async function actorOf(ctx: TokenExchangeContext, client: ClientRecord, services: GrantedService[], token: string): Promise<ClientRecord> {
   const check = await checkAccessToken(ctx, token);
@@ -197,6 +199,9 @@ async function actorOf(ctx: TokenExchangeContext, client: ClientRecord, services
       `the actor_token must be an access token of the requesting client or of a client its grant for the service ${quoteParameter(unlisted.serviceId)} lists as an actor`,
       `actor_token of ${actor.clientId}`,
     );
+  }
+  if (check.claims.jkt !== undefined || check.claims.x5t !== undefined) {
+    throw new InvalidRequest('the actor_token of another client must not be bound to a key (DPoP) or certificate', 'bound actor_token');
   }
   return actor;
 }
@@ -291,8 +296,8 @@ function issuerOf(token: string): string | undefined {
 
 /**
  * The scopes of the new token: each granted to the requesting client for the target
- * services and, for each of `others` (the subject's client, a listed actor), granted to it
- * for that service. The subject's client without a grant for a service does not narrow it
+ * services and, for each of the subject's client and a listed actor, granted to it for
+ * that service. The subject's client without a grant for a service does not narrow it
  * (it is no party to that service); a listed actor without one allows nothing there: it
  * acts at that service, and may do nothing it could not do itself. None asked: every scope
  * all allow.
