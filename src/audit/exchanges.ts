@@ -7,8 +7,10 @@ export interface TokenExchange {
   subject: string;
   /** The client_id of the subject's client, when the subject is a Portier client. */
   subjectClientId: string | undefined;
-  /** The client that exchanged (the new token's outermost `act`). */
+  /** The client the new token's outermost `act` names. */
   actor: string;
+  /** The client that sent the request, when it is not the actor (it presented a listed actor's actor_token). */
+  presentedBy: string | undefined;
   /** The target services' ids. */
   target: string[];
   scopes: string[];
@@ -37,6 +39,7 @@ export class ExchangeRecorder extends WindowedWriter<TokenExchange, Row> {
     const key = [
       exchange.subject,
       exchange.actor,
+      exchange.presentedBy ?? '',
       exchange.target.join(' '),
       exchange.scopes.join(' '),
       exchange.chain.join(' '),
@@ -59,12 +62,13 @@ export class ExchangeRecorder extends WindowedWriter<TokenExchange, Row> {
           ? { action: 'token.exchanged', details: { summary: 'too many distinct exchanges to list' }, count }
           : {
               action: 'token.exchanged',
-              actorClientId: exchange.actor,
+              actorClientId: exchange.presentedBy ?? exchange.actor,
               clientId: exchange.subjectClientId ?? null,
               ip: exchange.ip === '' ? null : exchange.ip,
               details: {
                 subject: exchange.subject,
                 actor: exchange.actor,
+                ...(exchange.presentedBy !== undefined && { presented_by: exchange.presentedBy }),
                 target: exchange.target,
                 scopes: exchange.scopes,
                 ...(exchange.chain.length > 0 && { chain: exchange.chain }),

@@ -64,7 +64,10 @@ export async function checkGrants(
         granted.find((previous) => previous.service === grant.service),
       )
     ) {
-      errors.push({ path: `/grants/${i}/exchange`, message: 'only an admin may set whom a client may act for (exchange)' });
+      errors.push({
+        path: `/grants/${i}/exchange`,
+        message: 'only an admin may set whom a client may act for, or with whose tokens (exchange)',
+      });
     }
     const found = known.get(grant.service);
     const service = scope.kind === 'owner' && found !== undefined && !isSelfService(found) && !kept(grant) ? undefined : found;
@@ -83,12 +86,12 @@ export async function checkGrants(
   return errors;
 }
 
-/** Whether a grant's exchange is the one granted before (none for a new grant), subjects as a set. */
+/** Whether a grant's exchange is the one granted before (none for a new grant): lists as sets, no actors as none. */
 function sameExchange(grant: GrantInput, before: GrantInput | undefined): boolean {
-  const subjects = grant.exchange?.subjects;
-  const previous = before?.exchange?.subjects;
-  if (subjects === undefined || previous === undefined) return subjects === previous;
-  return subjects.length === previous.length && subjects.every((subject) => previous.includes(subject));
+  const [now, previous] = [grant.exchange, before?.exchange];
+  if (now === undefined || previous === undefined) return now === previous;
+  const same = (a: string[], b: string[]) => a.length === b.length && a.every((item) => b.includes(item));
+  return same(now.subjects, previous.subjects) && same(now.actors ?? [], previous.actors ?? []);
 }
 
 /** The rows of a client's grants, as stored. */

@@ -22,8 +22,11 @@ export interface GrantedService {
   accessTokenTtl: number | null;
   /** The service's custom claims. */
   claims: Claims;
-  /** Token exchange (RFC 8693): whom the client may act for with this service as the target; null: no exchange. */
-  exchange: { subjects: string[] } | null;
+  /**
+   * Token exchange (RFC 8693): whom the client may act for with this service as the target,
+   * and which other clients' tokens it may present as the actor_token; null: no exchange.
+   */
+  exchange: { subjects: string[]; actors?: string[] } | null;
 }
 
 /** A public-key credential of a private_key_jwt client, live until `expiresAt` (null: no end). */

@@ -200,11 +200,12 @@ export const clientGrants = pgTable(
       .references(() => services.id, { onDelete: 'restrict', onUpdate: 'cascade' }),
     scopes: text('scopes').array().notNull().default(sql`'{}'::text[]`),
     /**
-     * Token exchange (RFC 8693): `{subjects: [...]}`, whom this client may act for when it
-     * gets tokens for this service (client_ids, `issuer:<trusted issuer id>`, `*`). Null: it
-     * may not exchange for this service.
+     * Token exchange (RFC 8693): `{subjects: [...], actors?: [...]}`, whom this client may
+     * act for when it gets tokens for this service (client_ids, `issuer:<trusted issuer
+     * id>`, `*`), and the other clients whose tokens it may present as the actor_token. Null:
+     * it may not exchange for this service.
      */
-    exchange: jsonb('exchange').$type<{ subjects: string[] }>(),
+    exchange: jsonb('exchange').$type<{ subjects: string[]; actors?: string[] }>(),
   },
   (t) => [primaryKey({ columns: [t.clientUuid, t.serviceId] }), index('client_grants_service_idx').on(t.serviceId)],
 );

@@ -49,7 +49,8 @@ export function subscribeTokenListeners(events: TokenEvents, services: Services)
     exchanges.record({
       subject: exchange.subject,
       subjectClientId: exchange.subjectClientId,
-      actor: client.clientId,
+      actor: exchange.actor,
+      presentedBy: exchange.actor === client.clientId ? undefined : client.clientId,
       target: granted.map((service) => service.serviceId),
       scopes: token.scope === '' ? [] : token.scope.split(' '),
       chain: exchange.chain,

@@ -74,7 +74,7 @@ export interface TokenSuccess {
   /** When a quota applies: where the client stands, for the RateLimit-* headers. */
   quota: QuotaStanding | undefined;
   /** A token exchange: RFC 8693's issued_token_type, and what the audit trail records of it. */
-  exchange: { issuedTokenType: string; subject: string; subjectClientId: string | undefined; chain: string[] } | undefined;
+  exchange: { issuedTokenType: string; subject: string; subjectClientId: string | undefined; actor: string; chain: string[] } | undefined;
 }
 
 /**

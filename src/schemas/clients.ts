@@ -24,7 +24,9 @@ import { accessTokenTtlSchema, claimsSchema, tokenQuotaResource, tokenQuotaSchem
 /**
  * Whom a client may act for in a token exchange (RFC 8693) when it gets tokens for the
  * grant's service: a client_id (that client's tokens), `issuer:<trusted issuer id>` (tokens
- * of that issuer, which must have `token_exchange`), or `*` (any subject).
+ * of that issuer, which must have `token_exchange`), or `*` (any subject). `actors`: the
+ * other clients whose tokens this client may present as the `actor_token`, so that the new
+ * token's `act` names that client (none: only its own).
  */
 export const EXCHANGE_SUBJECT_PATTERN = `^(\\*|issuer:[a-z0-9._-]{3,64}|${CLIENT_ID_PATTERN.source.slice(1, -1)})$`;
 export const exchangeSchema = Type.Object(
@@ -34,6 +36,7 @@ export const exchangeSchema = Type.Object(
       maxItems: 50,
       uniqueItems: true,
     }),
+    actors: Type.Optional(Type.Array(clientIdSchema, { maxItems: 20, uniqueItems: true })),
   },
   { additionalProperties: false },
 );
@@ -221,7 +224,7 @@ export const clientResource = Type.Object(
       Type.Object({
         service: Type.String(),
         scopes: Type.Array(Type.String()),
-        exchange: Type.Optional(Type.Object({ subjects: Type.Array(Type.String()) })),
+        exchange: Type.Optional(Type.Object({ subjects: Type.Array(Type.String()), actors: Type.Optional(Type.Array(Type.String())) })),
       }),
     ),
     ip_ranges: Type.Array(Type.String()),

@@ -3,6 +3,7 @@ import '../console/api-types.test.js';
 import '../console/console.test.js';
 import '../console/federation-forms.test.js';
 import '../console/format.test.js';
+import '../console/grants.test.js';
 import '../console/i18n.test.js';
 import '../console/languages.test.js';
 import '../console/lifecycle.test.js';

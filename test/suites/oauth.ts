@@ -25,6 +25,7 @@ import '../oauth/private-key-jwt.test.js';
 import '../oauth/token-cache.test.js';
 import '../oauth/token-errors.test.js';
 import '../oauth/token-events.test.js';
+import '../oauth/token-exchange-actors.test.js';
 import '../oauth/token-exchange-interop.test.js';
 import '../oauth/token-exchange-issuers.test.js';
 import '../oauth/token-exchange.test.js';

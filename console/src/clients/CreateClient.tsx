@@ -10,7 +10,8 @@ import { fieldErrorViews } from '../ui/fieldErrorViews';
 import { CertificateAuthFields, readCertificateAuth } from './CertificateAuthFields';
 import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { type IdentityRow, identitiesFromRows } from './federated-identities';
-import { type Grant, GrantsEditor, withPickedGrant } from './GrantsEditor';
+import { GrantsEditor } from './GrantsEditor';
+import { type Grant, withPickedGrant } from './grants';
 import { SecretDialog } from './SecretDialog';
 
 /**

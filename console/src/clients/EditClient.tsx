@@ -11,7 +11,8 @@ import { TokenShapeFields } from '../ui/TokenShapeFields';
 import { CertificateAuthFields, readCertificateAuth } from './CertificateAuthFields';
 import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
 import { identitiesFromRows, identityRows } from './federated-identities';
-import { type Grant, GrantsEditor, withPickedGrant } from './GrantsEditor';
+import { GrantsEditor } from './GrantsEditor';
+import { type Grant, withPickedGrant } from './grants';
 
 /**
  * The edit form of a client's changeable fields (the client ID never changes; the owner, by

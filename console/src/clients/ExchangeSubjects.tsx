@@ -1,20 +1,18 @@
 import { useIntl } from 'react-intl';
+import type { Exchange } from './grants';
 
-/** A grant's `exchange` as the console shows and edits it: whom the client may act for at that service. */
-export type Exchange = { subjects: string[] };
-
-/** "vendor-a, issuer:corp, *" → the subjects; none: no exchange. */
-export function exchangeFromText(text: string): Exchange | undefined {
-  const subjects = [...new Set(text.split(/[\s,]+/).filter((subject) => subject !== ''))];
-  return subjects.length === 0 ? undefined : { subjects };
-}
-
-export function exchangeText(exchange: Exchange | undefined): string {
-  return exchange?.subjects.join(', ') ?? '';
-}
-
-/** The picker's field for the grant's exchange subjects. */
-export function ExchangeSubjectsField({ value, onChange }: { value: string; onChange: (value: string) => void }) {
+/** The picker's fields for the grant's exchange: its subjects, and its actors. */
+export function ExchangeSubjectsField({
+  value,
+  onChange,
+  actors,
+  onActorsChange,
+}: {
+  value: string;
+  onChange: (value: string) => void;
+  actors: string;
+  onActorsChange: (value: string) => void;
+}) {
   const intl = useIntl();
   return (
     <>
@@ -30,13 +28,31 @@ export function ExchangeSubjectsField({ value, onChange }: { value: string; onCh
       <p id="grant-exchange-hint" className="muted">
         {intl.formatMessage({ id: 'exchange.hint' })}
       </p>
+      <label htmlFor="grant-exchange-actors">{intl.formatMessage({ id: 'exchange.actorsLabel' })}</label>
+      <input
+        id="grant-exchange-actors"
+        name="grant_exchange_actors"
+        value={actors}
+        placeholder={intl.formatMessage({ id: 'exchange.actorsPlaceholder' })}
+        aria-describedby="grant-exchange-actors-hint"
+        onChange={(event) => onActorsChange(event.target.value)}
+      />
+      <p id="grant-exchange-actors-hint" className="muted">
+        {intl.formatMessage({ id: 'exchange.actorsHint' })}
+      </p>
     </>
   );
 }
 
-/** ", acting for …" after a grant's scopes, when it has an exchange. */
+/** "; may act for …" after a grant's scopes, when it has an exchange, and "; with the tokens of …" when it lists actors. */
 export function ExchangeNote({ exchange }: { exchange: Exchange | undefined }) {
   const intl = useIntl();
   if (exchange === undefined) return null;
-  return <>{intl.formatMessage({ id: 'exchange.note' }, { subjects: exchange.subjects.join(', ') })}</>;
+  const actors = exchange.actors ?? [];
+  return (
+    <>
+      {intl.formatMessage({ id: 'exchange.note' }, { subjects: exchange.subjects.join(', ') })}
+      {actors.length > 0 && intl.formatMessage({ id: 'exchange.actorsNote' }, { actors: actors.join(', ') })}
+    </>
+  );
 }

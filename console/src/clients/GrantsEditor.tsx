@@ -1,22 +1,8 @@
 import { type ReactNode, useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Service } from '../api';
-import { type Exchange, ExchangeNote, ExchangeSubjectsField, exchangeFromText, exchangeText } from './ExchangeSubjects';
-
-export type Grant = { service: string; scopes: string[]; exchange?: Exchange };
-
-/**
- * The grants a form sends: its list, with the service still chosen in the picker (and its
- * ticked scopes) added as "Add grant" would, so that a service picked but not yet added is
- * never dropped silently. The picker's fields carry the names read here.
- */
-export function withPickedGrant(grants: Grant[], form: FormData): Grant[] {
-  const service = String(form.get('grant_service') ?? '');
-  if (service === '') return grants;
-  const scopes = form.getAll('grant_scope').map(String);
-  const exchange = exchangeFromText(String(form.get('grant_exchange') ?? ''));
-  return [...grants.filter((grant) => grant.service !== service), { service, scopes, ...(exchange !== undefined && { exchange }) }];
-}
+import { ExchangeNote, ExchangeSubjectsField } from './ExchangeSubjects';
+import { actorsText, exchangeFromText, exchangeText, type Grant } from './grants';
 
 /** A client's grants: the list, and a service picker whose scopes are ticked before "Add grant". */
 export function GrantsEditor({
@@ -35,12 +21,13 @@ export function GrantsEditor({
   const [pickService, setPickService] = useState('');
   const [pickScopes, setPickScopes] = useState<Set<string>>(new Set());
   const [pickExchange, setPickExchange] = useState('');
+  const [pickActors, setPickActors] = useState('');
   const picked = services.find((service) => service.id === pickService);
   const intl = useIntl();
 
   const addGrant = () => {
     if (picked === undefined) return;
-    const exchange = exchangeFromText(pickExchange);
+    const exchange = exchangeFromText(pickExchange, pickActors);
     onChange([
       ...grants.filter((grant) => grant.service !== picked.id),
       { service: picked.id, scopes: [...pickScopes], ...(exchange !== undefined && { exchange }) },
@@ -48,6 +35,7 @@ export function GrantsEditor({
     setPickService('');
     setPickScopes(new Set());
     setPickExchange('');
+    setPickActors('');
   };
 
   return (
@@ -83,6 +71,7 @@ export function GrantsEditor({
           const existing = grants.find((grant) => grant.service === event.target.value);
           setPickScopes(new Set(existing?.scopes ?? []));
           setPickExchange(exchangeText(existing?.exchange));
+          setPickActors(actorsText(existing?.exchange));
         }}
       >
         <option value="">{intl.formatMessage({ id: 'grants.choose' })}</option>
@@ -115,7 +104,9 @@ export function GrantsEditor({
           ))}
         </fieldset>
       )}
-      {picked !== undefined && <ExchangeSubjectsField value={pickExchange} onChange={setPickExchange} />}
+      {picked !== undefined && (
+        <ExchangeSubjectsField value={pickExchange} onChange={setPickExchange} actors={pickActors} onActorsChange={setPickActors} />
+      )}
       <button type="button" className="secondary" disabled={picked === undefined} onClick={addGrant}>
         {intl.formatMessage({
           id: picked !== undefined && grants.some((grant) => grant.service === picked.id) ? 'grants.replace' : 'grants.add',

@@ -291,6 +291,7 @@ export interface paths {
                                     scopes: string[];
                                     exchange?: {
                                         subjects: string[];
+                                        actors?: string[];
                                     };
                                 }[];
                                 ip_ranges: string[];
@@ -472,6 +473,7 @@ export interface paths {
                             scopes: string[];
                             exchange?: {
                                 subjects: string[];
+                                actors?: string[];
                             };
                         }[];
                         ip_ranges?: string[];
@@ -551,6 +553,7 @@ export interface paths {
                                 scopes: string[];
                                 exchange?: {
                                     subjects: string[];
+                                    actors?: string[];
                                 };
                             }[];
                             ip_ranges: string[];
@@ -759,6 +762,7 @@ export interface paths {
                                 scopes: string[];
                                 exchange?: {
                                     subjects: string[];
+                                    actors?: string[];
                                 };
                             }[];
                             ip_ranges: string[];
@@ -1058,6 +1062,7 @@ export interface paths {
                             scopes: string[];
                             exchange?: {
                                 subjects: string[];
+                                actors?: string[];
                             };
                         }[];
                         ip_ranges?: string[];
@@ -1137,6 +1142,7 @@ export interface paths {
                                 scopes: string[];
                                 exchange?: {
                                     subjects: string[];
+                                    actors?: string[];
                                 };
                             }[];
                             ip_ranges: string[];
@@ -1343,6 +1349,7 @@ export interface paths {
                                 scopes: string[];
                                 exchange?: {
                                     subjects: string[];
+                                    actors?: string[];
                                 };
                             }[];
                             ip_ranges: string[];
@@ -1551,6 +1558,7 @@ export interface paths {
                                 scopes: string[];
                                 exchange?: {
                                     subjects: string[];
+                                    actors?: string[];
                                 };
                             }[];
                             ip_ranges: string[];
@@ -6397,6 +6405,7 @@ export interface paths {
                                     scopes: string[];
                                     exchange?: {
                                         subjects: string[];
+                                        actors?: string[];
                                     };
                                 }[];
                                 ip_ranges?: string[];
@@ -6679,6 +6688,7 @@ export interface paths {
                                 scopes: string[];
                                 exchange?: {
                                     subjects: string[];
+                                    actors?: string[];
                                 };
                             }[];
                             ip_ranges?: string[];

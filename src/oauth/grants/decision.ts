@@ -33,5 +33,6 @@ export interface TokenDecision {
   /** RFC 8693 §2.2.1: what the answer says was issued; undefined for grants other than token exchange. */
   issuedTokenType?: string | undefined;
   /** A token exchange, for the audit trail once the token is issued. */
-  exchange?: { subject: string; subjectClientId: string | undefined; chain: string[] } | undefined;
+  /** `actor`: the client the new token's `act` names (the requesting client, or a listed actor whose actor_token it sent). */
+  exchange?: { subject: string; subjectClientId: string | undefined; actor: string; chain: string[] } | undefined;
 }

@@ -20,17 +20,20 @@ import { PlatformTokenRejected, type VerifiedPlatformToken, verifyPlatformToken 
  *
  * 1. the target services are among the actor's grants (invalid_target), and each of those
  *    grants has `exchange` (else unauthorized_client);
- * 2. an `actor_token`, if sent, is an active Portier token of the requesting client;
+ * 2. an `actor_token`, if sent, is an active Portier token of the requesting client, or of
+ *    a client that each target grant lists in `exchange.actors`: that client is then the
+ *    actor, named in `act` (else invalid_request);
  * 3. the subject token is active: signed by our keys, not expired, not revoked, its client
  *    active (else invalid_request, RFC 8693 §2.2.2); a DPoP-bound one only with a proof of
  *    its key (checked with the request's proof, see oauth/token.ts). A trusted issuer's is
  *    checked as federation checks platform tokens (grants/platform-token.ts);
- * 4. its `may_act`, if any, names the actor; the actor's grant lists the subject
+ * 4. its `may_act`, if any, names the actor; the requesting client's grant lists the subject
  *    (`exchange.subjects`: its client_id, `issuer:<id>`, or `*`); the chain stays within
  *    TOKEN_EXCHANGE_MAX_DEPTH actors (each invalid_request);
- * 5. the scopes asked for are granted to the actor for the target and, where the subject's
- *    client has a grant for the target too, to the subject: delegation never widens what
- *    either may do (invalid_scope); none asked: all that both allow;
+ * 5. the scopes asked for are granted to the requesting client for the target, to a listed
+ *    actor for it too (no grant there: none), and, where the subject's client has a grant
+ *    for the target, to the subject: delegation never widens what any of them may do
+ *    (invalid_scope); none asked: all that they all allow;
  * 6. the new token lives no longer than the subject token, nor than a token of the
  *    subject's for the target would.
  */
@@ -117,25 +120,25 @@ interface ExchangeSubject {
 /** The token exchange's decision for the authenticated actor, or the error that refuses it. */
 export async function tokenExchangeDecision(
   ctx: TokenExchangeContext,
-  actor: ClientRecord,
+  client: ClientRecord,
   request: ExchangeRequest,
   audiences: string[],
   requestedScopes: string[] | undefined,
 ): Promise<TokenDecision> {
-  const services = selectServices(actor, audiences);
+  const services = selectServices(client, audiences);
   for (const service of services) {
     if (service.exchange === null) {
       throw new UnauthorizedClient(`the client may not exchange tokens for the service ${quoteParameter(service.serviceId)}`);
     }
   }
-  if (request.actorToken !== undefined) await checkActorToken(ctx, actor, request.actorToken);
+  const acting = request.actorToken === undefined ? client : await actorOf(ctx, client, services, request.actorToken);
   const subject =
     request.subjectTokenType !== TOKEN_TYPES.accessToken && issuerOf(request.subjectToken) !== ctx.issuer
       ? await readTrustedIssuerSubject(ctx, request)
       : await readPortierSubject(ctx, request);
 
-  if (subject.mayAct !== undefined && !subject.mayAct.includes(actor.clientId)) {
-    throw new InvalidRequest('the subject token does not allow this client to act for it (may_act)');
+  if (subject.mayAct !== undefined && !subject.mayAct.includes(acting.clientId)) {
+    throw new InvalidRequest(`the subject token does not allow ${quoteParameter(acting.clientId)} to act for it (may_act)`);
   }
   for (const service of services) {
     const allowed = service.exchange?.subjects ?? [];
@@ -150,7 +153,7 @@ export async function tokenExchangeDecision(
     throw new InvalidRequest(`the delegation chain would be ${depth} actors deep; at most ${ctx.tokenExchangeMaxDepth} are allowed`);
   }
 
-  const scopes = delegatedScopes(services, subject.client, requestedScopes);
+  const scopes = delegatedScopes(services, [subject.client, acting === client ? undefined : acting], requestedScopes);
   // A trusted issuer's subject has no client: the target services' own lifetime and claims.
   const shape = subject.client?.shapes.for(services) ?? {
     ttl: effectiveTtl(NO_CLIENT_POLICY, services),
@@ -164,22 +167,43 @@ export async function tokenExchangeDecision(
     ttl: Math.max(1, Math.min(shape.ttl ?? ctx.accessTokenTtl, remaining)),
     custom: shape.claims,
     federatedIdentity: subject.federatedIdentity,
-    act: actClaim(actor.clientId, subject.act),
+    act: actClaim(acting.clientId, subject.act),
     requiredJkt: subject.jkt,
     requiredX5t: subject.x5t,
     issuedTokenType: request.issuedTokenType,
-    exchange: { subject: subject.name, subjectClientId: subject.client?.clientId, chain: actChain(subject.act) },
+    exchange: { subject: subject.name, subjectClientId: subject.client?.clientId, actor: acting.clientId, chain: actChain(subject.act) },
   };
 }
 
-/** RFC 8693 §2.1: an actor token stands for the party that acts; here it must be the requesting client's own, and active. */
-async function checkActorToken(ctx: TokenExchangeContext, actor: ClientRecord, token: string): Promise<void> {
+/**
+ * RFC 8693 §2.1: an actor token stands for the party that acts. It must be active, and of
+ * the requesting client (which stays the actor) or of a client every target grant lists in
+ * `exchange.actors` (which becomes the actor: the requesting client relays for it). A token
+ * that is itself delegated (has `act`) is no actor's own and is refused, so that a chain is
+ * only ever built one exchange at a time, each checked. Another client's token bound to a
+ * key or certificate (DPoP, RFC 8705) is refused: the requesting client cannot prove
+ * possession of it, and a bound token is worth nothing without that proof.
+ */
+async function actorOf(ctx: TokenExchangeContext, client: ClientRecord, services: GrantedService[], token: string): Promise<ClientRecord> {
   const check = await checkAccessToken(ctx, token);
   if (!check.active)
     throw new InvalidRequest('the actor_token is not an active access token of this server', `actor_token: ${check.reason}`);
-  if (check.client.clientId !== actor.clientId) {
-    throw new InvalidRequest('the actor_token must be an access token of the requesting client', `actor_token of ${check.client.clientId}`);
+  if (check.claims.act !== undefined) {
+    throw new InvalidRequest('the actor_token must be a token of the actor itself, not one got by token exchange', 'delegated actor_token');
   }
+  const actor = check.client;
+  if (actor.clientId === client.clientId) return client;
+  const unlisted = services.find((service) => !(service.exchange?.actors ?? []).includes(actor.clientId));
+  if (unlisted !== undefined) {
+    throw new InvalidRequest(
+      `the actor_token must be an access token of the requesting client or of a client its grant for the service ${quoteParameter(unlisted.serviceId)} lists as an actor`,
+      `actor_token of ${actor.clientId}`,
+    );
+  }
+  if (check.claims.jkt !== undefined || check.claims.x5t !== undefined) {
+    throw new InvalidRequest('the actor_token of another client must not be bound to a key (DPoP) or certificate', 'bound actor_token');
+  }
+  return actor;
 }
 
 /**
@@ -271,20 +295,31 @@ function issuerOf(token: string): string | undefined {
 }
 
 /**
- * The scopes of the new token: each granted to the actor for the target services, and, for
- * a service the subject's client is granted too, to the subject for it. None asked: every
- * scope both allow.
+ * The scopes of the new token: each granted to the requesting client for the target
+ * services and, for each of the subject's client and a listed actor, granted to it for
+ * that service. The subject's client without a grant for a service does not narrow it
+ * (it is no party to that service); a listed actor without one allows nothing there: it
+ * acts at that service, and may do nothing it could not do itself. None asked: every scope
+ * all allow.
  */
-function delegatedScopes(services: GrantedService[], subject: ClientRecord | undefined, requested: string[] | undefined): string[] {
+function delegatedScopes(
+  services: GrantedService[],
+  [subject, actor]: [ClientRecord | undefined, ClientRecord | undefined],
+  requested: string[] | undefined,
+): string[] {
   const allowed = new Set<string>();
   for (const service of services) {
     const subjects = subject?.grants.get(service.audience)?.scopes;
-    for (const scope of service.scopes) if (subjects === undefined || subjects.includes(scope)) allowed.add(scope);
+    const actors = actor === undefined ? undefined : (actor.grants.get(service.audience)?.scopes ?? []);
+    for (const scope of service.scopes) {
+      if ((subjects === undefined || subjects.includes(scope)) && (actors === undefined || actors.includes(scope))) allowed.add(scope);
+    }
   }
   if (requested === undefined) return [...allowed];
   const missing = requested.filter((scope) => !allowed.has(scope));
   if (missing.length > 0) {
-    throw new InvalidScope(`scope not allowed to both the client and the subject: ${quoteParameter(missing.join(' '))}`);
+    const parties = actor === undefined ? 'the client and the subject' : 'the client, the actor and the subject';
+    throw new InvalidScope(`scope not allowed to ${parties}: ${quoteParameter(missing.join(' '))}`);
   }
   return requested;
 }

@@ -259,6 +259,11 @@ export const de: Record<MessageId, string> = {
   'exchange.placeholder': "Client-IDs, issuer:'<'ID des Ausstellers>, oder *",
   'exchange.hint': 'Wessen Tokens dieser API-Client gegen Tokens für diesen Dienst tauschen darf, um für sie zu handeln. Leer: niemand.',
   'exchange.note': '; darf handeln für {subjects}',
+  'exchange.actorsLabel': 'Mit den Tokens von (Akteure)',
+  'exchange.actorsPlaceholder': 'Client-IDs',
+  'exchange.actorsHint':
+    'Andere API-Clients, deren Tokens dieser API-Client als actor_token senden darf: das neue Token nennt dann jenen als Akteur. Er braucht selbst eine Berechtigung für diesen Dienst. Leer: nur dieser API-Client handelt.',
+  'exchange.actorsNote': '; mit den Tokens von {actors}',
 
   'delete.heading': 'Löschen',
   'delete.keep': 'Behalten',

@@ -255,6 +255,11 @@ export const en = {
   'exchange.placeholder': "client_ids, issuer:'<'trusted issuer id>, or *",
   'exchange.hint': 'Whose tokens this client may exchange for tokens for this service, acting for them. Empty: none.',
   'exchange.note': '; may act for {subjects}',
+  'exchange.actorsLabel': 'With the tokens of (actors)',
+  'exchange.actorsPlaceholder': 'client_ids',
+  'exchange.actorsHint':
+    'Other clients whose tokens this client may send as the actor_token: the new token then names that client as the actor. It needs a grant of its own for this service. Empty: only this client acts.',
+  'exchange.actorsNote': '; with the tokens of {actors}',
 
   'delete.heading': 'Delete',
   'delete.keep': 'Keep it',

@@ -260,6 +260,11 @@ export const fr: Record<MessageId, string> = {
   'exchange.hint':
     'Les jetons de qui ce compte API peut échanger contre des jetons pour ce service, en agissant pour eux. Vide : personne.',
   'exchange.note': ' ; peut agir pour {subjects}',
+  'exchange.actorsLabel': 'Avec les jetons de (acteurs)',
+  'exchange.actorsPlaceholder': 'identifiants client',
+  'exchange.actorsHint':
+    'Autres clients dont ce client peut envoyer les jetons comme actor_token : le nouveau jeton nomme alors ce client comme acteur. Il lui faut sa propre autorisation pour ce service. Vide : seul ce client agit.',
+  'exchange.actorsNote': ' ; avec les jetons de {actors}',
 
   'delete.heading': 'Supprimer',
   'delete.keep': 'Conserver',

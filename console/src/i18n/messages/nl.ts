@@ -258,6 +258,11 @@ export const nl: Record<MessageId, string> = {
   'exchange.placeholder': "client-ID's, issuer:'<'ID van vertrouwde uitgever>, of *",
   'exchange.hint': 'Wiens tokens deze API-client mag inwisselen voor tokens voor deze service, om namens hen op te treden. Leeg: niemand.',
   'exchange.note': '; mag optreden namens {subjects}',
+  'exchange.actorsLabel': 'Met de tokens van (actoren)',
+  'exchange.actorsPlaceholder': "client-ID's",
+  'exchange.actorsHint':
+    'Andere API-clients waarvan deze API-client de tokens als actor_token mag sturen: het nieuwe token noemt dan die client als actor. Die heeft zelf een toegang tot deze service nodig. Leeg: alleen deze API-client treedt op.',
+  'exchange.actorsNote': '; met de tokens van {actors}',
 
   'delete.heading': 'Verwijderen',
   'delete.keep': 'Behouden',
