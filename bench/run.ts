@@ -37,6 +37,7 @@ import {
   TOKEN_BODY,
   type TokenSpec,
 } from './targets.js';
+import { tracingTable } from './tracing.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -79,6 +80,8 @@ const mtls = process.env.BENCH_MTLS?.trim() !== '0';
 const lifecycle = process.env.BENCH_LIFECYCLE?.trim() !== '0' && targetNames.includes('portier-pg');
 const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
 const policy = process.env.BENCH_POLICY?.trim() !== '0' && targetNames.includes('portier-pg');
+/** The tracing table (tracing.ts): portier-pg with tracing off, 1 % and 100 % sampled. */
+const tracing = process.env.BENCH_TRACING?.trim() !== '0' && targetNames.includes('portier-pg');
 /** The connection-pattern table (connections.ts): new connections, HTTPS, on the running targets but portier-pglite. */
 const patterns = process.env.BENCH_PATTERNS?.trim() !== '0';
 const pgServerUrl = process.env.BENCH_PG_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -88,8 +91,8 @@ const skipBuild = process.env.BENCH_SKIP_BUILD === '1';
 
 /** The whole run, set-up included; past it everything is stopped and removed. */
 const DEADLINE_SECONDS = 900;
-/** The most load time a run may plan: every table at its defaults fits (2 rounds, 364 s). */
-const MAX_LOAD_SECONDS = 480;
+/** The most load time a run may plan: every table at its defaults fits (2 rounds, 494 s). */
+const MAX_LOAD_SECONDS = 520;
 const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
 const plannedLoadSeconds =
   rounds *
@@ -98,7 +101,8 @@ const plannedLoadSeconds =
       (federation ? 2 : 0) +
       (exchange ? 2 : 0) +
       (policy ? 4 : 0) +
-      (lifecycle ? 6 : 0)) *
+      (lifecycle ? 6 : 0) +
+      (tracing ? 3 : 0)) *
     loadSeconds +
   (mtls ? 4 : 0) * loadSeconds;
 if (plannedLoadSeconds > MAX_LOAD_SECONDS)
@@ -465,6 +469,19 @@ async function main(): Promise<number> {
         'for bench-client (bench-shaped in "lifetime + claims": its own lifetime and six custom claims)',
     );
     problems.push(...(await policyTable({ ...scenarioTable(env, pgSetUp.legit), clients })));
+    log();
+  }
+
+  // ---- the tracing table (bench/tracing.ts; BENCH_TRACING=0 skips it) ----
+  if (tracing && pgEnv !== undefined && pgSetUp !== undefined) {
+    const env = pgEnv;
+    for (const target of targets) await target.child.stop();
+    await checkIdle('the tracing table');
+    log(
+      'tracing table: portier-pg, a fresh process per scenario on the same database; load.mjs as above, from 127.0.0.1; ' +
+        'tracing off, then OTEL_TRACES_SAMPLER=parentbased_traceidratio with 0.01 and 1.0, exporting OTLP/HTTP protobuf to a receiver here that drops it',
+    );
+    problems.push(...(await tracingTable(scenarioTable(env, pgSetUp.legit))));
     log();
   }
 

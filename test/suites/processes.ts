@@ -4,3 +4,4 @@ import '../cli/config.test.js';
 import '../deploy/read-only-root.test.js';
 import '../serve.test.js';
 import '../tracing/tracing.test.js';
+import '../tracing/protobuf.test.js';

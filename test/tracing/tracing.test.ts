@@ -1,12 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import t, { type Test } from 'tap';
-import { CONFIG_VARIABLES } from '../../src/config.js';
+import t from 'tap';
 import { TracingSettingError, tracingSettings } from '../../src/tracing/settings.js';
 import { basicAuth, createTestDatabase, freePort, seededDataDir } from '../helpers.js';
+import { type OtlpSpan, startPortier, startReceiver, text } from './harness.js';
 
 /**
  * OpenTelemetry tracing, end to end: the real process (`node --import tsx src/main.ts`) with
@@ -15,109 +11,7 @@ import { basicAuth, createTestDatabase, freePort, seededDataDir } from '../helpe
  * names, parents and attributes, and all that arrived for the absence of every secret.
  */
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ON_POSTGRES = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
-
-interface OtlpValue {
-  stringValue?: string;
-  intValue?: string | number;
-  boolValue?: boolean;
-  doubleValue?: number;
-}
-interface OtlpAttribute {
-  key: string;
-  value: OtlpValue;
-}
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  attributes: OtlpAttribute[];
-}
-interface OtlpExport {
-  resourceSpans: Array<{ resource: { attributes: OtlpAttribute[] }; scopeSpans: Array<{ spans: OtlpSpan[] }> }>;
-}
-
-/** An OTLP/HTTP receiver: what a Collector's otlphttp receiver is to Portier (JSON or protobuf). */
-async function startReceiver(
-  t: Test,
-): Promise<{ endpoint: string; received: Array<{ type: string; body: Buffer }>; bodies: string[]; exports: OtlpExport[] }> {
-  const received: Array<{ type: string; body: Buffer }> = [];
-  const server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => {
-      const type = request.headers['content-type'] ?? '';
-      if (request.method === 'POST' && request.url === '/v1/traces') received.push({ type, body: Buffer.concat(chunks) });
-      // An empty ExportTraceServiceResponse: `{}` in JSON, no bytes in protobuf.
-      if (type === 'application/json') response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      else response.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  const { port } = server.address() as AddressInfo;
-  const bodies = () => received.filter((body) => body.type === 'application/json').map((body) => body.body.toString('utf8'));
-  return {
-    endpoint: `http://127.0.0.1:${port}`,
-    received,
-    get bodies() {
-      return bodies();
-    },
-    get exports() {
-      return bodies().map((body) => JSON.parse(body) as OtlpExport);
-    },
-  };
-}
-
-function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
-  const base: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (
-      CONFIG_VARIABLES.includes(name) ||
-      name === 'NODE_OPTIONS' ||
-      name.startsWith('OTEL_') ||
-      name.startsWith('TAP') ||
-      name.startsWith('_TAPJS')
-    )
-      continue;
-    base[name] = value;
-  }
-  return { ...base, ...env };
-}
-
-/** Starts Portier; resolves once it logged that it is ready. */
-async function startPortier(
-  t: Test,
-  env: Record<string, string>,
-): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: childEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: string) => {
-      output += chunk;
-      if (output.includes('"msg":"portier is ready"')) resolve();
-    };
-    child.stdout?.setEncoding('utf8').on('data', onData);
-    child.stderr?.setEncoding('utf8').on('data', onData);
-    void exited.then((code) => reject(new Error(`portier exited (${code}) before it was ready: ${output}`)));
-  });
-  return { child, output: () => output, exited };
-}
-
-const text = (span: OtlpSpan, key: string): string | number | boolean | undefined => {
-  const value = span.attributes.find((attribute) => attribute.key === key)?.value;
-  return value?.stringValue ?? value?.boolValue ?? (value?.intValue === undefined ? value?.doubleValue : Number(value.intValue));
-};
 
 t.test('tracing settings: off unless an endpoint is named; gRPC and other exporters refused by name', async (t) => {
   t.equal(tracingSettings({}), undefined, 'no endpoint: off');
@@ -281,54 +175,5 @@ t.test('a token request is traced: the caller’s trace continued, its steps as 
     );
     t.same(holders, [], `no span attribute holds ${what}`);
     t.notOk(everything.includes(secret), `nothing exported holds ${what}`);
-  }
-});
-
-t.test('the default protocol, OTLP/HTTP protobuf, exports the same spans', async (t) => {
-  const receiver = await startReceiver(t);
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
-  const storage: Record<string, string> = ON_POSTGRES
-    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
-    : { DATA_DIR: await seededDataDir(t) };
-  const portier = await startPortier(t, {
-    ...storage,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: origin,
-    KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
-    BOOTSTRAP_ADMIN_CLIENT_ID: 'ops-admin',
-    BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-  });
-  const traceId = randomBytes(16).toString('hex');
-  const issued = await fetch(`${origin}/oauth/token`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      authorization: basicAuth('ops-admin', adminSecret),
-      traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
-    },
-    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${origin}/admin`, scope: 'admin:read' }).toString(),
-  });
-  t.equal(issued.status, 200, 'token issued');
-  const accessToken = String(((await issued.json()) as { access_token: string }).access_token);
-  portier.child.kill('SIGTERM');
-  t.equal(await portier.exited, 0, 'stopped cleanly');
-
-  t.ok(receiver.received.length > 0, 'spans arrived');
-  t.ok(
-    receiver.received.every((body) => body.type === 'application/x-protobuf'),
-    'as protobuf',
-  );
-  // Protobuf keeps strings as UTF-8 and ids as raw bytes: enough to find them without a decoder.
-  const bytes = Buffer.concat(receiver.received.map((body) => body.body));
-  for (const name of ['portier.client_authentication', 'portier.token.sign', 'service.name', 'portier']) {
-    t.ok(bytes.includes(Buffer.from(name, 'utf8')), `holds ${name}`);
-  }
-  t.ok(bytes.includes(Buffer.from(traceId, 'hex')), "holds the caller's trace id");
-  for (const secret of [adminSecret, accessToken, accessToken.split('.')[2] ?? accessToken]) {
-    t.notOk(bytes.includes(Buffer.from(secret, 'utf8')), 'holds no secret or token');
   }
 });
