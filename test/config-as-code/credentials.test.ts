@@ -198,6 +198,20 @@ t.test(
     });
     t.equal((await listed()).length, 2, 'nothing of it applied');
 
+    const privatePart = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
+    const bad = await apply({
+      clients: [{ ...partner, credentials: [{ jwk: first }, { jwk: privatePart }, { description: 'again', jwk: first }] }],
+    });
+    t.equal(bad.statusCode, 400, 'a private key, a key listed twice');
+    t.match(bad.json(), {
+      errors: [
+        { path: 'clients[0].credentials[1].jwk', message: /private/ },
+        { path: 'clients[0].credentials[2].jwk', message: /credentials\[0\] again/ },
+      ],
+    });
+    t.notMatch(bad.body, String(privatePart.d), 'the private part is not repeated');
+    t.equal((await listed()).length, 2, 'nothing of it applied');
+
     const added = await apply({
       clients: [
         {
