@@ -174,7 +174,10 @@ async function replacePublicKeys(tx: DbOrTx, clientUuid: string, keys: readonly 
     .where(
       and(eq(clientCredentials.clientUuid, clientUuid), eq(clientCredentials.kind, 'public_key'), isNull(clientCredentials.revokedAt)),
     );
-  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  // The members in one order: the database (jsonb) keeps them in an order of its own.
+  const canonical = (jwk: unknown) =>
+    JSON.stringify(Object.entries((jwk ?? {}) as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
   const kept = existing.filter((credential) => keys.some((key) => same(key, credential.jwk))).map((credential) => credential.id);
   await tx
     .delete(clientCredentials)

@@ -22,7 +22,9 @@ export async function exportConfig(db: DbOrTx, now: number): Promise<ConfigDocum
   const document: Record<string, Entry[]> = {};
   for (const handler of CONFIG_KIND_HANDLERS) {
     const objects = (await handler.load(db, now)).filter((object) => !object.builtIn);
-    document[handler.section] = objects.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)).map((object) => object.entry);
+    document[handler.section] = objects
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .map((object) => handler.exported?.(object.entry) ?? object.entry);
   }
   return document as ConfigDocument;
 }

@@ -1,5 +1,6 @@
 import type { Actor } from '../audit/events.js';
 import { checkClientKeys, checkIpRanges, createClient } from '../clients/clients.js';
+import { keyCredentialsByClient } from '../clients/key-credentials.js';
 import { deleteClient, updateClient } from '../clients/lifecycle.js';
 import { listAllClients } from '../clients/list.js';
 import type { NewSecret } from '../clients/secrets.js';
@@ -14,11 +15,13 @@ import {
 import type { FieldError } from '../lib/errors.js';
 import { parseTimestamp } from '../lib/time.js';
 import type { ClientPatch, ClientResource, CreateClientInput } from '../schemas/clients.js';
+import type { CredentialEntry } from '../schemas/config.js';
 import { CONFIG_ID_FIELDS, CONFIG_SECTIONS, type ConfigSection } from '../schemas/config.js';
 import type { ConfigKind } from '../schemas/enums.js';
 import type { ServiceInput, ServicePatch } from '../schemas/services.js';
 import type { TrustedIssuerInput, TrustedIssuerPatch } from '../schemas/trusted-issuers.js';
 import { createService, deleteService, listServices, updateService } from '../services/services.js';
+import { applyKeyDetails, asCredentialsError, credentialEntries, readCredentials, withCredentialsAsJwks } from './credentials.js';
 
 /**
  * The kinds of object a configuration document holds, in the order an apply creates and
@@ -62,6 +65,8 @@ export interface ConfigKindHandler {
   section: ConfigSection;
   /** Every object of the kind. */
   load(db: DbOrTx, now: number): Promise<CurrentObject[]>;
+  /** The entry as an export shows it; undefined: as loaded. */
+  exported?(entry: Entry): Entry;
   /** The entry in the form the database keeps it in, so that what is already so counts as no change. */
   normalize(entry: Entry): Promise<Entry>;
   /** Creates the object, marked managed; returns its new secret, if it has one. */
@@ -153,24 +158,49 @@ const trustedIssuers: ConfigKindHandler = {
 
 /**
  * A client as a document entry. Only a federated client has identities (1 to 10): the
- * resource's empty list of the others would be refused by the entry schema.
+ * resource's empty list of the others would be refused by the entry schema. A client that
+ * registers its keys has them as `credentials` (each with its description and expiry) and
+ * as `jwks`, so that a document giving either form compares as what it is; an export shows
+ * the credentials.
  */
-function clientEntry(client: ClientResource): Entry {
+function clientEntry(client: ClientResource, keys: Parameters<typeof credentialEntries>[0] | undefined): Entry {
   const entry = toEntry('clients', client);
   if (client.auth_method !== 'federated') delete entry.federated_identities;
+  if (keys !== undefined && keys.length > 0 && (client.jwks_uri ?? null) === null) entry.credentials = credentialEntries(keys);
   return entry;
+}
+
+/** Credentials in the form the database keeps them: keys as stored, the description the API gives by default. */
+async function normalizeCredentials(credentials: CredentialEntry[]): Promise<Entry[] | undefined> {
+  try {
+    const { keys, details } = await readCredentials(credentials);
+    return details.map((key, index) => ({
+      kind: 'public_key',
+      description: key.description,
+      ...(key.expiresAt !== undefined && { expires_at: key.expiresAt?.toISOString() ?? null }),
+      jwk: keys[index],
+    }));
+  } catch {
+    return undefined;
+  }
 }
 
 const clients: ConfigKindHandler = {
   kind: 'client',
   section: 'clients',
   async load(db, now) {
+    const keys = await keyCredentialsByClient(db);
     return (await listAllClients(db, now)).map((client) => ({
       id: client.client_id,
-      entry: clientEntry(client),
+      entry: clientEntry(client, keys.get(client.client_id)),
       managed: client.managed,
       builtIn: false,
     }));
+  },
+  exported(entry) {
+    if (entry.credentials === undefined) return entry;
+    const { jwks: _, ...rest } = entry;
+    return rest;
   },
   async normalize(entry) {
     const normalized = { ...entry };
@@ -186,17 +216,42 @@ const clients: ConfigKindHandler = {
       const keys = await checkClientKeys('private_key_jwt', entry.jwks as { keys: unknown[] }, null, ignored);
       if (keys.jwks !== null) normalized.jwks = keys.jwks;
     }
+    if (Array.isArray(entry.credentials)) {
+      const credentials = await normalizeCredentials(entry.credentials as CredentialEntry[]);
+      if (credentials === undefined) ignored.push({ path: '/credentials', message: 'not valid' });
+      else normalized.credentials = credentials;
+    }
     // An entry that does not pass the rules is left as it is: the apply reports why.
     return ignored.length === 0 ? normalized : entry;
   },
-  async create(tx, entry, { actor, now, newSecrets, maxCredentialsPerClient, maxLifetimeDays }) {
+  async create(tx, entry, context) {
+    const { actor, now, newSecrets, maxCredentialsPerClient, maxLifetimeDays } = context;
+    const { entry: input, details } = await withCredentialsAsJwks(entry);
     const prepared = newSecrets.get(entryId('clients', entry));
     const options = { managed: true, now, prepared, maxCredentialsPerClient, maxLifetimeDays };
-    return (await createClient(tx, entry as CreateClientInput, actor, options)).clientSecret;
+    const created = await createClient(tx, input as CreateClientInput, actor, options).catch((error: unknown) => {
+      throw details === undefined ? error : asCredentialsError(error);
+    });
+    if (details !== undefined) await applyKeyDetails(tx, created.client.client_id, details, new Set(), context);
+    return created.clientSecret;
   },
-  async update(tx, id, patch, { actor, now, secretPrefix, maxCredentialsPerClient }) {
+  async update(tx, id, patch, context) {
+    const { actor, now, secretPrefix, maxCredentialsPerClient } = context;
     const settings = { secretPrefix, maxPerClient: maxCredentialsPerClient };
-    return (await updateClient(tx, id, patch as ClientPatch, actor, now, undefined, settings)).clientSecret;
+    const { entry: changes, details } = await withCredentialsAsJwks(patch);
+    const before = new Set((await keyCredentialsByClient(tx, id)).get(id)?.map((key) => key.thumbprint ?? '') ?? []);
+    // The same keys, only their descriptions or expiries changed: the client itself is not.
+    const sameKeys = details !== undefined && details.length === before.size && details.every((key) => before.has(key.thumbprint));
+    if (sameKeys) delete changes.jwks;
+    let secret: string | undefined;
+    if (Object.keys(changes).length > 0) {
+      const updated = await updateClient(tx, id, changes as ClientPatch, actor, now, undefined, settings).catch((error: unknown) => {
+        throw details === undefined ? error : asCredentialsError(error);
+      });
+      secret = updated.clientSecret;
+    }
+    if (details !== undefined) await applyKeyDetails(tx, id, details, before, context);
+    return secret;
   },
   remove: (tx, id, { actor }) => deleteClient(tx, id, actor),
 };

@@ -1,6 +1,7 @@
 import Type, { type Static, type TObject } from 'typebox';
 import { createClientBody } from './clients.js';
 import { clientIdSchema, stringEnum } from './common.js';
+import { newCredentialBody } from './credentials.js';
 import { CONFIG_KINDS, CONFIG_OPS } from './enums.js';
 import { createServiceBody } from './services.js';
 import { createTrustedIssuerBody } from './trusted-issuers.js';
@@ -17,7 +18,39 @@ import { createTrustedIssuerBody } from './trusted-issuers.js';
 export const MAX_CONFIG_ENTRIES = 5000;
 
 export const serviceEntry = Type.Object({ ...createServiceBody.properties }, { additionalProperties: false });
-export const clientEntry = Type.Object({ ...createClientBody.properties, client_id: clientIdSchema }, { additionalProperties: false });
+/**
+ * A client's public key as a credential of its own, with its description and expiry (a
+ * document carries no secret credential). Identified by its JWK thumbprint: an apply leaves
+ * a key it already has as it is, adds the new ones and removes the ones no longer listed.
+ */
+export const credentialEntry = Type.Object(
+  {
+    kind: Type.Optional(stringEnum(['public_key'] as const)),
+    description: newCredentialBody.properties.description,
+    expires_at: newCredentialBody.properties.expires_at,
+    jwk: newCredentialBody.properties.jwk,
+    pem: newCredentialBody.properties.pem,
+  },
+  { additionalProperties: false },
+);
+export type CredentialEntry = Static<typeof credentialEntry>;
+
+/** At most this many credentials in one client's entry (MAX_CREDENTIALS_PER_CLIENT bounds it further). */
+const MAX_CREDENTIAL_ENTRIES = 100;
+
+export const clientEntry = Type.Object(
+  {
+    ...createClientBody.properties,
+    client_id: clientIdSchema,
+    credentials: Type.Optional(
+      Type.Array(credentialEntry, {
+        maxItems: MAX_CREDENTIAL_ENTRIES,
+        description: 'A private_key_jwt or self_signed_tls_client_auth client’s public keys, instead of jwks.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
 export const trustedIssuerEntry = Type.Object({ ...createTrustedIssuerBody.properties }, { additionalProperties: false });
 export type ServiceEntry = Static<typeof serviceEntry>;
 export type ClientEntry = Static<typeof clientEntry>;

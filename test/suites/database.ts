@@ -2,6 +2,7 @@
 import '../config.test.js';
 import '../db/connection-faults.test.js';
 import '../db/connection.test.js';
+import '../db/event-outage.test.js';
 import '../db/credentials-migration.test.js';
 import '../db/generation.test.js';
 import '../db/issuer.test.js';

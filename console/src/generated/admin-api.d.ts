@@ -6455,6 +6455,25 @@ export interface paths {
                                 } | null;
                                 /** @description The client_ids that may act for this client in a token exchange (RFC 8693 may_act); null: any the grants allow. */
                                 may_act?: string[] | null;
+                                /** @description A private_key_jwt or self_signed_tls_client_auth client’s public keys, instead of jwks. */
+                                credentials?: {
+                                    /** @enum {string} */
+                                    kind?: "public_key";
+                                    description?: string;
+                                    /** Format: date-time */
+                                    expires_at?: string | null;
+                                    jwk?: {
+                                        kty: string;
+                                        kid?: string;
+                                        alg?: string;
+                                        /** @enum {string} */
+                                        use?: "sig";
+                                    } & {
+                                        [key: string]: unknown;
+                                    };
+                                    /** @description A PEM public key (SPKI) or X.509 certificate. */
+                                    pem?: string;
+                                }[];
                             }[];
                         };
                     };
@@ -6738,6 +6757,25 @@ export interface paths {
                             } | null;
                             /** @description The client_ids that may act for this client in a token exchange (RFC 8693 may_act); null: any the grants allow. */
                             may_act?: string[] | null;
+                            /** @description A private_key_jwt or self_signed_tls_client_auth client’s public keys, instead of jwks. */
+                            credentials?: {
+                                /** @enum {string} */
+                                kind?: "public_key";
+                                description?: string;
+                                /** Format: date-time */
+                                expires_at?: string | null;
+                                jwk?: {
+                                    kty: string;
+                                    kid?: string;
+                                    alg?: string;
+                                    /** @enum {string} */
+                                    use?: "sig";
+                                } & {
+                                    [key: string]: unknown;
+                                };
+                                /** @description A PEM public key (SPKI) or X.509 certificate. */
+                                pem?: string;
+                            }[];
                         }[];
                     };
                 };
