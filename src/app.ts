@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Server as HttpsServer } from 'node:https';
+import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { adminRoutes } from './admin/index.js';
@@ -20,6 +20,7 @@ import { tokenRoutes } from './oauth/routes.js';
 import { createPortier, type Portier } from './portier.js';
 import { answerClientError } from './protection/client-errors.js';
 import { capConnections } from './protection/connections.js';
+import { TrustBundles } from './tls/spiffe.js';
 import { httpsServerOptions, readTlsMaterial, TlsReloader } from './tls/termination.js';
 
 declare module 'fastify' {
@@ -29,7 +30,7 @@ declare module 'fastify' {
      * set: built, ready and closed with this app; server.ts makes it listen.
      */
     management: FastifyInstance | undefined;
-    /** With TLS_CERT_FILE: reloads the certificate, key and client CAs (server.ts calls it on SIGHUP; it also watches the files). */
+    /** With TLS_CERT_FILE or SPIFFE_TRUST_BUNDLES: reloads the certificate, key, client CAs and trust bundles (server.ts calls it on SIGHUP; it also watches the files). */
     tls: TlsReloader | undefined;
   }
 }
@@ -55,8 +56,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { protection } = config;
   const timeouts = { headersTimeout: protection.requestTimeoutMs, connectionsCheckingInterval: 1000 };
   // With TLS_CERT_FILE, Fastify makes an HTTPS server, and passes it these options instead of `http`'s.
-  const https =
-    config.tls === undefined ? undefined : { ...httpsServerOptions(readTlsMaterial(config.tls), protection.requestTimeoutMs), ...timeouts };
+  const { https: tlsOptions, trustBundles } = tlsSetup(config, protection.requestTimeoutMs);
+  const https = tlsOptions === undefined ? undefined : { ...tlsOptions, ...timeouts };
   const app = Fastify({
     ...(https !== undefined && { https }),
     loggerInstance: logger as FastifyBaseLogger,
@@ -83,11 +84,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     frameworkErrors: (error, request, reply) => request.server.errorHandler(error, request, reply),
   });
 
-  const portier = await createPortier(config, database, logger, deps.clock ?? systemClock);
+  const portier = await createPortier(config, database, logger, deps.clock ?? systemClock, trustBundles);
   app.decorate('portier', portier);
   app.setSerializerCompiler(serializerOf);
   app.setErrorHandler(createErrorHandler(portier.repeatedLog));
-  app.decorate('tls', config.tls === undefined ? undefined : watchTlsFiles(app, config.tls, logger));
+  app.decorate(
+    'tls',
+    config.tls === undefined && trustBundles === undefined ? undefined : watchTlsFiles(app, config.tls, trustBundles, logger),
+  );
   capConnections(app.server, protection, exemptFromAddressCap(config.trustProxy), portier.repeatedLog, portier.metrics.connectionsClosed);
 
   app.addHook('onReady', async () => {
@@ -154,6 +158,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   return app;
 }
 
+/**
+ * The HTTPS server's options with TLS_CERT_FILE, asking for client certificates of
+ * TLS_CLIENT_CA_FILE's and the SPIFFE bundles' CAs; and the bundles, read once here.
+ */
+function tlsSetup(
+  config: Config,
+  requestTimeoutMs: number,
+): { https: HttpsServerOptions | undefined; trustBundles: TrustBundles | undefined } {
+  const material = config.tls === undefined ? undefined : readTlsMaterial(config.tls);
+  const trustBundles = config.spiffeTrustBundles === undefined ? undefined : new TrustBundles(config.spiffeTrustBundles, material?.ca);
+  const bundlePems = trustBundles === undefined ? [] : trustBundles.pems(trustBundles.bundles);
+  return { https: material === undefined ? undefined : httpsServerOptions(material, bundlePems, requestTimeoutMs), trustBundles };
+}
+
 /** How often the TLS files are looked at for a change (a stat each). */
 export const TLS_WATCH_INTERVAL_MS = 5000;
 
@@ -162,10 +180,15 @@ export const TLS_WATCH_INTERVAL_MS = 5000;
  * fails leaves the files in use in place, and says so in the log (an error: the next renewal
  * must not find the server still on the old certificate).
  */
-function watchTlsFiles(app: FastifyInstance, files: NonNullable<Config['tls']>, logger: Logger): TlsReloader {
+function watchTlsFiles(app: FastifyInstance, files: Config['tls'], trustBundles: TrustBundles | undefined, logger: Logger): TlsReloader {
   // With the `https` option, Fastify's server is an https.Server; its type says http.Server.
-  const reloader = new TlsReloader(app.server as HttpsServer, files, (outcome) => {
-    if (outcome.reloaded) logger.info({ cert: files.certFile }, 'TLS certificate and key reloaded');
+  const server = files === undefined ? undefined : (app.server as HttpsServer);
+  const reloader = new TlsReloader(server, files, trustBundles, (outcome) => {
+    if (outcome.reloaded)
+      logger.info(
+        { cert: files?.certFile, spiffeTrustBundles: trustBundles?.paths },
+        files === undefined ? 'SPIFFE trust bundles reloaded' : 'TLS certificate and key reloaded',
+      );
     else logger.error({ file: outcome.error.file, reason: outcome.error.problem }, 'TLS files not reloaded: the ones in use stay');
   });
   app.addHook('onReady', async () => reloader.watch(TLS_WATCH_INTERVAL_MS));

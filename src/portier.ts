@@ -39,6 +39,7 @@ import { type Argon2Pool, sharedArgon2Pool } from './protection/argon2-pool.js';
 import { FailureBudgets } from './protection/failure-budget.js';
 import { Tarpit } from './protection/tarpit.js';
 import { offeredScopes } from './services/store.js';
+import type { TrustBundles } from './tls/spiffe.js';
 
 /** The services routes use, attached to the Fastify instance as `app.portier`. */
 export interface Portier {
@@ -97,7 +98,13 @@ declare module 'fastify' {
  * protections, the background writers. Nothing here knows HTTP; app.ts attaches the result
  * to Fastify as `app.portier`, and routes ask it for what they need.
  */
-export async function createPortier(config: Config, database: Database, logger: Logger, clock: Clock): Promise<Portier> {
+export async function createPortier(
+  config: Config,
+  database: Database,
+  logger: Logger,
+  clock: Clock,
+  trustBundles?: TrustBundles,
+): Promise<Portier> {
   const { db } = database;
   const repeatedLog = new RepeatedLog(logger);
   const logError = (what: string) => (error: unknown) => repeatedLog.error(what, { err: error }, what);
@@ -165,6 +172,7 @@ export async function createPortier(config: Config, database: Database, logger: 
     tokenEndpoint: {
       issuer: config.issuer,
       mtlsAlias,
+      trustBundles,
       clock,
       accessTokenTtl: config.accessTokenTtl,
       db,

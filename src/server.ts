@@ -132,7 +132,7 @@ export async function start(): Promise<void> {
     log.info('stopped');
     process.exit(0);
   };
-  // The TLS certificate and key (and client CAs) read again, for new connections: how a
+  // The TLS certificate and key (and client CAs, SPIFFE trust bundles) read again, for new connections: how a
   // renewal is taken up without a restart (the files are also watched, see app.ts).
   if (app.tls !== undefined) {
     const { tls } = app;

@@ -2,6 +2,7 @@
  * TLS at Portier itself, and the client certificate a proxy passes on: the entries of
  * config/variables.ts's table for them (see docs/mtls.md).
  */
+import { parseTrustBundles, readTrustBundles, type TrustBundleFile } from '../tls/spiffe.js';
 import { readTlsMaterial, TlsFileError, type TlsFiles } from '../tls/termination.js';
 import { issuerUrl, trustProxy } from './formats.js';
 import { BadValue, ConfigError, combined, custom, nonEmpty, unset } from './kinds.js';
@@ -63,6 +64,32 @@ export const CLIENT_CERT_HEADER = custom({
       throw new BadValue(`needs TRUST_PROXY to list the proxies' addresses, not ${trust}: otherwise any caller could send the header`);
     }
     return value.toLowerCase();
+  },
+});
+
+/** A CA bundle per SPIFFE trust domain (tls/spiffe.ts): each vouches only for its own domain's X.509-SVIDs. */
+export const SPIFFE_TRUST_BUNDLES = custom({
+  name: 'SPIFFE_TRUST_BUNDLES',
+  doc: "a CA bundle per SPIFFE trust domain: a client certificate whose URI SAN is `spiffe://<trust domain>/…` must chain to its own domain's bundle, and the bundle's CAs vouch for nothing else; asked for in the TLS handshake beside `TLS_CLIENT_CA_FILE`'s; read again on SIGHUP or when one changes (see [Mutual TLS](mtls.md#spiffe-trust-bundles))",
+  values: 'comma-separated `<trust domain>=<PEM file>`',
+  default: unset('SPIFFE IDs are checked as any certificate'),
+  parse: (value, env): TrustBundleFile[] => {
+    if (nonEmpty(env.TLS_CERT_FILE) === undefined && nonEmpty(env.CLIENT_CERT_HEADER) === undefined) {
+      throw new BadValue('is set, but neither TLS_CERT_FILE nor CLIENT_CERT_HEADER is: no client certificate would reach Portier');
+    }
+    let files: TrustBundleFile[];
+    try {
+      files = parseTrustBundles(value);
+    } catch (error) {
+      throw new BadValue(error instanceof Error ? error.message : String(error));
+    }
+    try {
+      readTrustBundles(files);
+    } catch (error) {
+      if (error instanceof TlsFileError) throw new BadValue(error.message);
+      throw error;
+    }
+    return files;
   },
 });
 

@@ -50,7 +50,7 @@ import {
 import { CONSOLE, OIDC, readConsole, readOidc, variablesOf } from './people.js';
 import { readTokenHook, TOKEN_HOOK, TOKEN_QUOTA } from './policy.js';
 import { PROTECTION } from './protection.js';
-import { CLIENT_CERT_HEADER, MTLS_BASE_URL, TLS } from './tls.js';
+import { CLIENT_CERT_HEADER, MTLS_BASE_URL, SPIFFE_TRUST_BUNDLES, TLS } from './tls.js';
 
 /**
  * The algorithms Portier signs its tokens with. `Ed25519` is RFC 9864's fully-specified
@@ -205,6 +205,8 @@ export const SETTINGS = {
   tls: TLS,
   /** The header in which a trusted proxy passes on the client's certificate (config/tls.ts); undefined: none. */
   clientCertHeader: CLIENT_CERT_HEADER,
+  /** A CA bundle per SPIFFE trust domain (config/tls.ts, tls/spiffe.ts); undefined: none. */
+  spiffeTrustBundles: SPIFFE_TRUST_BUNDLES,
   /** The base URL of certificate clients' host name (config/tls.ts); undefined: none. */
   mtlsBaseUrl: MTLS_BASE_URL,
   bootstrapAdmin: combined({

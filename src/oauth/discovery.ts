@@ -74,8 +74,9 @@ export interface MutualTls {
 const NO_MUTUAL_TLS: MutualTls = { certificates: false, baseUrl: undefined };
 
 /** What the configuration makes of client certificates, for discovery. */
-export function mutualTls(config: Pick<Config, 'tls' | 'clientCertHeader' | 'mtlsBaseUrl'>): MutualTls {
-  return { certificates: config.tls?.clientCaFile !== undefined || config.clientCertHeader !== undefined, baseUrl: config.mtlsBaseUrl };
+export function mutualTls(config: Pick<Config, 'tls' | 'clientCertHeader' | 'mtlsBaseUrl' | 'spiffeTrustBundles'>): MutualTls {
+  const asked = config.tls !== undefined && (config.tls.clientCaFile !== undefined || config.spiffeTrustBundles !== undefined);
+  return { certificates: asked || config.clientCertHeader !== undefined, baseUrl: config.mtlsBaseUrl };
 }
 
 /**

@@ -16,6 +16,11 @@ export const XFCC_HEADER = 'x-forwarded-client-cert';
 export interface PresentedCertificate {
   certificate: X509Certificate;
   /**
+   * The certificates sent after it (the handshake's peer chain; a header's further PEM
+   * blocks, or XFCC's `Chain`): candidates for the path to a SPIFFE bundle (tls/spiffe.ts).
+   */
+  intermediates: X509Certificate[];
+  /**
    * It chains to TLS_CLIENT_CA_FILE (TLS with Portier, checked by the handshake), or a
    * trusted proxy passed it on, which verifies what it passes (see docs/mtls.md).
    */
@@ -66,8 +71,18 @@ export function readPresentedCertificate(source: CertificateSource): Certificate
   if (headerValue !== undefined && headerValue !== '') {
     if (!source.fromTrustedProxy) return { presented: fromSocket(source.socket), untrustedHeader: true };
     if (Array.isArray(headerValue)) throw new MalformedCertificateHeader(`${source.header} sent more than once`);
-    const certificate = source.header === XFCC_HEADER ? certificateFromXfcc(headerValue) : certificateFromEscapedPem(headerValue);
-    return { presented: { certificate, chainVerified: true, chainError: undefined, source: 'header' }, untrustedHeader: false };
+    const [certificate, ...intermediates] =
+      source.header === XFCC_HEADER ? certificatesFromXfcc(headerValue) : certificatesFromEscapedPem(headerValue);
+    return {
+      presented: {
+        certificate: certificate as X509Certificate,
+        intermediates,
+        chainVerified: true,
+        chainError: undefined,
+        source: 'header',
+      },
+      untrustedHeader: false,
+    };
   }
   return { presented: fromSocket(source.socket), untrustedHeader: false };
 }
@@ -78,7 +93,20 @@ function fromSocket(socket: Socket): PresentedCertificate | undefined {
   const certificate = tls.getPeerX509Certificate();
   if (certificate === undefined) return undefined;
   const chainError = tls.authorized ? undefined : String(tls.authorizationError ?? 'not verified');
-  return { certificate, chainVerified: tls.authorized, chainError, source: 'tls' };
+  return { certificate, intermediates: peerChain(tls), chainVerified: tls.authorized, chainError, source: 'tls' };
+}
+
+/** The certificates after the peer's own in the handshake (Node links them by issuerCertificate; the last one links to itself). */
+function peerChain(tls: TLSSocket): X509Certificate[] {
+  const chain: X509Certificate[] = [];
+  let current = tls.getPeerCertificate(true);
+  const seen = new Set<string>([current.fingerprint256]);
+  while (current.issuerCertificate?.raw !== undefined && !seen.has(current.issuerCertificate.fingerprint256) && chain.length < 8) {
+    current = current.issuerCertificate;
+    seen.add(current.fingerprint256);
+    chain.push(new X509Certificate(current.raw));
+  }
+  return chain;
 }
 
 /**
@@ -88,6 +116,15 @@ function fromSocket(socket: Socket): PresentedCertificate | undefined {
  * of its choosing in front; the edge must sanitise (`SANITIZE_SET`).
  */
 export function certificateFromXfcc(value: string): X509Certificate {
+  return certificatesFromXfcc(value)[0] as X509Certificate;
+}
+
+/**
+ * The `Cert` of an XFCC header, then the certificates after the first of its `Chain` (Envoy's
+ * `set_current_client_cert_details: { chain: true }`: the URL-encoded PEM of the client's
+ * chain, its certificate first), if there is one.
+ */
+export function certificatesFromXfcc(value: string): X509Certificate[] {
   if (value.length > MAX_HEADER_LENGTH) throw new MalformedCertificateHeader('x-forwarded-client-cert is too long');
   const elements = splitOutsideQuotes(value, ',');
   if (elements.length !== 1) {
@@ -96,17 +133,23 @@ export function certificateFromXfcc(value: string): X509Certificate {
     );
   }
   let cert: string | undefined;
+  let chain: string | undefined;
   for (const pair of splitOutsideQuotes(elements[0] ?? '', ';')) {
     const equals = pair.indexOf('=');
     if (equals <= 0) throw new MalformedCertificateHeader('x-forwarded-client-cert has a field without "key="');
     const key = pair.slice(0, equals).trim().toLowerCase();
+    if (key === 'chain') {
+      if (chain !== undefined) throw new MalformedCertificateHeader('x-forwarded-client-cert has Chain twice');
+      chain = unquote(pair.slice(equals + 1).trim());
+    }
     if (key !== 'cert') continue;
     if (cert !== undefined) throw new MalformedCertificateHeader('x-forwarded-client-cert has Cert twice');
     cert = unquote(pair.slice(equals + 1).trim());
   }
   if (cert === undefined)
     throw new MalformedCertificateHeader('x-forwarded-client-cert has no Cert field (Envoy: set_current_client_cert_details cert: true)');
-  return certificateFromEscapedPem(cert);
+  const certificate = certificateFromEscapedPem(cert);
+  return [certificate, ...(chain === undefined ? [] : certificatesFromEscapedPem(chain).slice(1))];
 }
 
 /**
@@ -115,6 +158,11 @@ export function certificateFromXfcc(value: string): X509Certificate {
  * The first certificate when there are several (a chain after the leaf).
  */
 export function certificateFromEscapedPem(value: string): X509Certificate {
+  return certificatesFromEscapedPem(value)[0] as X509Certificate;
+}
+
+/** As certificateFromEscapedPem, with the PEM blocks after the first (a chain after the leaf) too. */
+export function certificatesFromEscapedPem(value: string): X509Certificate[] {
   if (value.length > MAX_HEADER_LENGTH) throw new MalformedCertificateHeader('the certificate header is too long');
   let decoded: string;
   try {
@@ -122,15 +170,17 @@ export function certificateFromEscapedPem(value: string): X509Certificate {
   } catch {
     throw new MalformedCertificateHeader('the certificate header has an invalid percent-escape');
   }
-  const pem = /-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/.exec(decoded);
-  const body = (pem === null ? (decoded.split(',')[0] ?? '') : (pem[1] ?? '')).replace(/\s+/g, '');
-  if (body === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(body))
-    throw new MalformedCertificateHeader('the certificate header holds no PEM or base64 certificate');
-  try {
-    return new X509Certificate(Buffer.from(body, 'base64'));
-  } catch {
-    throw new MalformedCertificateHeader('the certificate header holds no parseable X.509 certificate');
-  }
+  const pems = [...decoded.matchAll(/-----BEGIN CERTIFICATE-----([^-]*)-----END CERTIFICATE-----/g)].map((match) => match[1] ?? '');
+  const bodies = (pems.length === 0 ? [decoded.split(',')[0] ?? ''] : pems).map((body) => body.replace(/\s+/g, ''));
+  return bodies.map((body) => {
+    if (body === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(body))
+      throw new MalformedCertificateHeader('the certificate header holds no PEM or base64 certificate');
+    try {
+      return new X509Certificate(Buffer.from(body, 'base64'));
+    } catch {
+      throw new MalformedCertificateHeader('the certificate header holds no parseable X.509 certificate');
+    }
+  });
 }
 
 /** `value` cut at each `separator` outside double quotes (a `\` escapes the next character inside them). */

@@ -92,18 +92,25 @@ function tlsReason(error: unknown): string {
   return String(error);
 }
 
-/** The TLS part of the HTTPS server's options: the certificate, and client certificates asked for (never required). */
+/**
+ * The TLS part of the HTTPS server's options: the certificate, and client certificates asked
+ * for (never required), chaining to TLS_CLIENT_CA_FILE or one of the SPIFFE trust bundles
+ * (`bundlePems`); which CA may vouch for which certificate is checked per request
+ * (tls/spiffe.ts).
+ */
 export function secureContextOptions(
   material: TlsMaterial,
+  bundlePems: readonly string[] = [],
 ): Pick<HttpsServerOptions, 'cert' | 'key' | 'ca' | 'requestCert' | 'rejectUnauthorized'> {
+  const cas = [...(material.ca === undefined ? [] : [material.ca]), ...bundlePems];
   return {
     cert: material.cert,
     key: material.key,
-    ...(material.ca !== undefined && { ca: material.ca }),
+    ...(cas.length > 0 && { ca: cas }),
     // Asked for, not required: clients with a secret and browsers keep working. Whether a
     // certificate chains to the CAs is the socket's `authorized`, read per request; a
     // self-signed one (self_signed_tls_client_auth) gets through the handshake too.
-    requestCert: material.ca !== undefined,
+    requestCert: cas.length > 0,
     rejectUnauthorized: false,
   };
 }
@@ -113,8 +120,20 @@ export function secureContextOptions(
  * head must (Node's default, 120 s, would let a stalled handshake hold a connection slot for
  * two minutes); until then the connection counts towards the caps like any other.
  */
-export function httpsServerOptions(material: TlsMaterial, requestTimeoutMs: number): HttpsServerOptions {
-  return { ...secureContextOptions(material), handshakeTimeout: requestTimeoutMs };
+export function httpsServerOptions(material: TlsMaterial, bundlePems: readonly string[], requestTimeoutMs: number): HttpsServerOptions {
+  return { ...secureContextOptions(material, bundlePems), handshakeTimeout: requestTimeoutMs };
+}
+
+/**
+ * Files reloaded beside the TLS files, checked and put in place with them (SPIFFE trust
+ * bundles, tls/spiffe.ts's TrustBundles): `read` throws TlsFileError and changes nothing;
+ * `use` puts what it read in place, with TLS_CLIENT_CA_FILE's text as now read.
+ */
+export interface ReloadedAnchors<T> {
+  readonly paths: readonly string[];
+  read(): T;
+  pems(read: T): string[];
+  use(read: T, clientCaPem: string | undefined): void;
 }
 
 /** What a reload reports: to the log, by the caller. */
@@ -125,19 +144,26 @@ export type ReloadOutcome = { reloaded: true } | { reloaded: false; error: TlsFi
  * (`setSecureContext`): the connections open now keep theirs, and none is dropped. Files
  * that cannot be used leave the ones in use in place.
  */
-export class TlsReloader {
+export class TlsReloader<T = unknown> {
   private watched: string[] = [];
 
+  /** `server` and `files` undefined: TLS ends at a proxy, and only the anchors are reloaded. */
   constructor(
-    private readonly server: HttpsServer,
-    private readonly files: TlsFiles,
+    private readonly server: HttpsServer | undefined,
+    private readonly files: TlsFiles | undefined,
+    private readonly anchors: ReloadedAnchors<T> | undefined,
     private readonly onReload: (outcome: ReloadOutcome) => void,
   ) {}
 
   reload(): ReloadOutcome {
     let outcome: ReloadOutcome;
     try {
-      this.server.setSecureContext(secureContextOptions(readTlsMaterial(this.files)));
+      // Everything read and checked before anything is put in place: all or nothing.
+      const anchors = this.anchors?.read();
+      const material = this.files === undefined ? undefined : readTlsMaterial(this.files);
+      const pems = anchors === undefined || this.anchors === undefined ? [] : this.anchors.pems(anchors);
+      if (material !== undefined) this.server?.setSecureContext(secureContextOptions(material, pems));
+      if (anchors !== undefined) this.anchors?.use(anchors, material?.ca);
       outcome = { reloaded: true };
     } catch (error) {
       if (!(error instanceof TlsFileError)) throw error;
@@ -153,7 +179,11 @@ export class TlsReloader {
    * link, which an inotify watch on the old file never sees; stat follows the link.
    */
   watch(intervalMs: number): void {
-    const files = [this.files.certFile, this.files.keyFile, ...(this.files.clientCaFile === undefined ? [] : [this.files.clientCaFile])];
+    const tls = this.files;
+    const files = [
+      ...(tls === undefined ? [] : [tls.certFile, tls.keyFile, ...(tls.clientCaFile === undefined ? [] : [tls.clientCaFile])]),
+      ...(this.anchors?.paths ?? []),
+    ];
     for (const file of files) {
       watchFile(file, { interval: intervalMs, persistent: false }, (current, previous) => {
         if (current.mtimeMs !== previous.mtimeMs || current.ino !== previous.ino || current.size !== previous.size) this.reload();

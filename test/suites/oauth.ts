@@ -31,4 +31,5 @@ import '../oauth/token-exchange-issuers.test.js';
 import '../oauth/token-exchange.test.js';
 import '../oauth/token.test.js';
 import '../tls/client-certificate.test.js';
+import '../tls/spiffe.test.js';
 import '../tls/termination.test.js';

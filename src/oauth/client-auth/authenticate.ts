@@ -27,6 +27,7 @@ import { isAddressAllowed } from '../../lib/networks.js';
 import { quoteParameter } from '../../lib/redact.js';
 import { Overloaded } from '../../protection/admission.js';
 import type { FailureBudgets } from '../../protection/failure-budget.js';
+import { certificateChainProblem, type TrustBundles } from '../../tls/spiffe.js';
 import { tokenEndpointUrls } from '../endpoints.js';
 import { InvalidClient, TooManyRequests } from '../errors.js';
 import { CLIENT_ASSERTION_TYPE, verifyClientAssertion } from './client-assertion.js';
@@ -58,6 +59,8 @@ export interface AuthenticationContext {
   federation: TrustedIssuerCache;
   /** SECRET_PREFIX: how self-identifying secrets start (see clients/secrets.ts). */
   secretPrefix: string;
+  /** SPIFFE_TRUST_BUNDLES, as now read (tls/spiffe.ts); undefined: none. */
+  trustBundles: TrustBundles | undefined;
 }
 
 /**
@@ -313,8 +316,8 @@ function registeredKeys(client: ClientRecord, now: number): ClientKeySet {
  * one named by client_id, or, without one, the single client whose registration the
  * certificate matches (clients/certificates.ts). It must use a certificate method, be active
  * and called from its IP ranges; the certificate must be valid now (by the app's clock), show
- * the registered subject or SAN and chain to TLS_CLIENT_CA_FILE or come from the trusted proxy
- * (tls_client_auth), or carry one of the registered keys (self_signed_tls_client_auth). No
+ * the registered subject or SAN and chain to TLS_CLIENT_CA_FILE or come from the trusted proxy,
+ * an X.509-SVID to its trust domain's bundle (tls_client_auth, tls/spiffe.ts), or carry one of the registered keys (self_signed_tls_client_auth). No
  * argon2: there is no secret to guess, and a certificate is checked in microseconds.
  */
 async function checkCertificate(
@@ -350,8 +353,9 @@ async function checkCertificate(
   const { certificate } = presented;
   if (now < Date.parse(certificate.validFrom)) return reject(`the client certificate is not valid before ${certificate.validFrom}`, client);
   if (now > Date.parse(certificate.validTo)) return reject(`the client certificate expired at ${certificate.validTo}`, client);
-  if (client.authMethod === 'tls_client_auth' && !presented.chainVerified) {
-    return reject(`the client certificate does not chain to TLS_CLIENT_CA_FILE (${presented.chainError ?? 'not verified'})`, client);
+  if (client.authMethod === 'tls_client_auth') {
+    const problem = certificateChainProblem(presented, ctx.trustBundles, now);
+    if (problem !== undefined) return reject(problem, client);
   }
   if (client.authMethod === 'self_signed_tls_client_auth') {
     const credentialId = certificateKeyCredential(liveKeys(client, now), shows);
