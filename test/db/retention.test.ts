@@ -291,7 +291,10 @@ t.test('the server prunes at start, on its own', async (t) => {
     (found) => found.revoked.length === 1,
   );
   t.same(left.revoked, ['live'], 'the expired revocation went');
-  t.same(left.audit, ['client.updated', 'token.denied'], 'and the audit events past a year');
+  // The notice sweep that also runs at start adds its own, new events about the seeded
+  // credentials (credential.expiring, credential.expired): not what retention is about.
+  const kept = left.audit.filter((action) => !action.startsWith('credential.'));
+  t.same(kept, ['client.updated', 'token.denied'], 'and the audit events past a year');
   const line = await eventually(
     async () => logs.lines().find((entry) => entry.msg === 'retention: expired rows deleted'),
     (found) => found !== undefined,
