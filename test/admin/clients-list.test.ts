@@ -278,6 +278,11 @@ t.test('a garbage cursor is a 400', async (t) => {
     t.match(response.headers['content-type'], /^application\/problem\+json/);
     t.match(response.json(), { status: 400, errors: [{ path: '/cursor' }] }, `cursor=${cursor}: names the cursor`);
   }
+  // A cursor shaped like ours whose sort value PostgreSQL cannot hold as text (a NUL).
+  const nul = Buffer.from(JSON.stringify({ after: 'a', sort: 'name', value: 'x\u0000y' })).toString('base64url');
+  const refused = await server.admin('GET', `/admin/clients?sort=name&cursor=${encodeURIComponent(nul)}`);
+  t.equal(refused.statusCode, 400, 'a sort value with a NUL: 400');
+  t.match(refused.json(), { status: 400, errors: [{ path: '/cursor' }] }, 'a sort value with a NUL: names the cursor');
   // A cursor past the last client is simply an empty page.
   const pastEnd = Buffer.from(JSON.stringify({ after: 'zzzz' })).toString('base64url');
   t.same(await list(t, server, `cursor=${pastEnd}`), { items: [], next_cursor: null }, 'a cursor after everything: empty page');
