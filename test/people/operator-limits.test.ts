@@ -328,6 +328,14 @@ t.test('what an admin set stays: the console’s whole form is accepted, the fie
   );
 });
 
+/**
+ * A client as the API shows it, less what a token request changes: last use is written a
+ * moment after a token, so it may move between two reads around a refused change.
+ */
+function withoutUse(client: unknown): string {
+  return JSON.stringify(client, (key, value) => (key.startsWith('last_used') ? undefined : value));
+}
+
 /** Claims that are not custom ones: those Portier sets itself. */
 function customClaims(claims: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
@@ -433,7 +441,7 @@ t.test('property: no token of an operator’s client carries a role, claim, life
     if (answer.statusCode >= 400) {
       const after = await alice('GET', `/admin/clients/${clientId}`);
       if (method === 'POST' && after.statusCode !== 404) throw new Error(`a refused create made ${clientId}`);
-      if (method === 'PATCH' && JSON.stringify(after.json()) !== JSON.stringify(before))
+      if (method === 'PATCH' && withoutUse(after.json()) !== withoutUse(before))
         throw new Error(`a refused PATCH changed ${clientId}`);
     }
     return answer;
