@@ -27,33 +27,52 @@ function editableClientFlags(flags: Flags) {
     first_name: flags['first-name'],
     last_name: flags['last-name'],
     roles: flags.role,
-    grants: withExchanges(flags.grant?.map(parseGrant), flags.exchange),
+    grants: withExchanges(flags.grant?.map(parseGrant), flags.exchange, flags['exchange-actors']),
     ip_ranges: flags['ip-range'],
     dpop_bound: dpopBoundFlag(flags),
     may_act: mayActFlag(flags['may-act']),
   };
 }
 
+/** `SERVICE:A,B…` → the service and the non-empty names after the first ':'. */
+function serviceAndList(flag: string): { service: string; names: string[] } {
+  const colon = flag.indexOf(':');
+  if (colon < 0) return { service: flag, names: [] };
+  return {
+    service: flag.slice(0, colon),
+    names: flag
+      .slice(colon + 1)
+      .split(',')
+      .filter((name) => name !== ''),
+  };
+}
+
 /**
  * Each `--exchange SERVICE:SUBJECT,SUBJECT…` gives the `--grant` of that service its
- * `exchange` (whom the client may act for): a service not granted in the same command is a
- * usage error, so that an exchange is never dropped unseen.
+ * `exchange` (whom the client may act for), and each `--exchange-actors SERVICE:CLIENT_ID,…`
+ * that exchange's actors. Grants are given whole on the command line, so an exchange or its
+ * actors without the `--grant` (or the `--exchange`) of their service is a usage error:
+ * neither is ever dropped unseen.
  */
-function withExchanges(grants: GrantInput[] | undefined, exchanges: string[] | undefined): GrantInput[] | undefined {
-  if (exchanges === undefined) return grants;
-  for (const flag of exchanges) {
-    const colon = flag.indexOf(':');
-    const service = colon < 0 ? flag : flag.slice(0, colon);
-    const subjects =
-      colon < 0
-        ? []
-        : flag
-            .slice(colon + 1)
-            .split(',')
-            .filter((subject) => subject !== '');
+function withExchanges(
+  grants: GrantInput[] | undefined,
+  exchanges: string[] | undefined,
+  actors: string[] | undefined,
+): GrantInput[] | undefined {
+  const grantOf = (flag: string, service: string) => {
     const grant = grants?.find((candidate) => candidate.service === service);
-    if (grant === undefined) throw new UsageError(`--exchange ${service}: give the grant of that service with --grant as well`);
-    grant.exchange = { subjects };
+    if (grant === undefined) throw new UsageError(`${flag} ${service}: give the grant of that service with --grant as well`);
+    return grant;
+  };
+  for (const flag of exchanges ?? []) {
+    const { service, names } = serviceAndList(flag);
+    grantOf('--exchange', service).exchange = { subjects: names };
+  }
+  for (const flag of actors ?? []) {
+    const { service, names } = serviceAndList(flag);
+    const exchange = grantOf('--exchange-actors', service).exchange;
+    if (exchange === undefined) throw new UsageError(`--exchange-actors ${service}: give the --exchange of that service as well`);
+    exchange.actors = names;
   }
   return grants;
 }

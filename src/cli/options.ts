@@ -16,9 +16,10 @@ export const USAGE = `usage: portier <command>
                  [--certificate-bound | --no-certificate-bound]
                  (ISSUER_ID:SUBJECT: the first ':' separates, the subject may contain more; for claims,
                  give the identity as JSON: '{"issuer":"github","subject":"repo:…","claims":{"repository_owner":"acme"}}')
-                 [--exchange SERVICE:SUBJECT,SUBJECT…]… [--may-act CLIENT_ID…]
+                 [--exchange SERVICE:SUBJECT,SUBJECT…]… [--exchange-actors SERVICE:CLIENT_ID,…]… [--may-act CLIENT_ID…]
                  (--exchange: whom the client may act for in a token exchange for that granted service:
-                 client_ids, issuer:ISSUER_ID or *; --may-act: the clients that may act for this one)
+                 client_ids, issuer:ISSUER_ID or *; --exchange-actors: the clients whose tokens it may present
+                 as actor_token in that exchange; --may-act: the clients that may act for this one)
   clients list [--name N] [--owner O] [--created-by C] [--status active|disabled|expired]
                [--service S] [--expires-before T] [--expires-after T] [--sort [-]FIELD] [--limit N] [--cursor C]
   clients get ID
@@ -26,7 +27,8 @@ export const USAGE = `usage: portier <command>
                  [--auth-method M] [--jwks JSON|FILE] [--jwks-uri URL] [--federated-identity …]… [--dpop-bound | --no-dpop-bound]
                  [--tls-subject-dn DN | --tls-san-dns … | --tls-san-uri … | --tls-san-ip … | --tls-san-email …]
                  [--certificate-bound | --no-certificate-bound]
-                 [--exchange SERVICE:SUBJECT,…]… (with --grant) [--may-act CLIENT_ID… | --may-act none]
+                 [--exchange SERVICE:SUBJECT,…]… [--exchange-actors SERVICE:CLIENT_ID,…]… (with --grant)
+                 [--may-act CLIENT_ID… | --may-act none]
                  (switching to private_key_jwt or federated removes the secrets; to client_secret prints a new one;
                  --federated-identity replaces the whole list)
   clients disable ID…  |  clients enable ID…
@@ -112,6 +114,7 @@ export const OPTIONS = {
   algorithm: { type: 'string', multiple: true },
   'move-issuer': { type: 'boolean' },
   exchange: { type: 'string', multiple: true },
+  'exchange-actors': { type: 'string', multiple: true },
   'may-act': { type: 'string', multiple: true },
   'token-exchange': { type: 'boolean' },
   'no-token-exchange': { type: 'boolean' },

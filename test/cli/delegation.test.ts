@@ -45,6 +45,32 @@ t.test('clients: --exchange gives a grant its subjects, --may-act names the acto
   const orphan = await portier('clients', 'update', 'orders-svc', '--exchange', 'ledger:*');
   t.not(orphan.code, 0, 'an --exchange without the --grant of its service is a usage error');
   t.match(orphan.stderr, /--grant/);
+
+  // Grants are given whole: an update that repeats --exchange keeps the actors only if given.
+  const withActors = await portier(
+    'clients',
+    'update',
+    'orders-svc',
+    '--grant',
+    'ledger:ledger:read',
+    '--exchange',
+    'ledger:vendor-eaglebe',
+    '--exchange-actors',
+    'ledger:gateway,edge-proxy',
+  );
+  t.equal(withActors.code, 0, withActors.stderr);
+  t.same(JSON.parse(withActors.stdout).grants[0].exchange, { subjects: ['vendor-eaglebe'], actors: ['gateway', 'edge-proxy'] });
+  const actorsAlone = await portier(
+    'clients',
+    'update',
+    'orders-svc',
+    '--grant',
+    'ledger:ledger:read',
+    '--exchange-actors',
+    'ledger:gateway',
+  );
+  t.not(actorsAlone.code, 0, 'actors without the --exchange of their service are a usage error');
+  t.match(actorsAlone.stderr, /--exchange-actors ledger: give the --exchange/);
 });
 
 t.test('issuers: --token-exchange and --jwt-bearer, and back', async (t) => {
