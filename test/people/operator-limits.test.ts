@@ -441,8 +441,7 @@ t.test('property: no token of an operator’s client carries a role, claim, life
     if (answer.statusCode >= 400) {
       const after = await alice('GET', `/admin/clients/${clientId}`);
       if (method === 'POST' && after.statusCode !== 404) throw new Error(`a refused create made ${clientId}`);
-      if (method === 'PATCH' && withoutUse(after.json()) !== withoutUse(before))
-        throw new Error(`a refused PATCH changed ${clientId}`);
+      if (method === 'PATCH' && withoutUse(after.json()) !== withoutUse(before)) throw new Error(`a refused PATCH changed ${clientId}`);
     }
     return answer;
   };
