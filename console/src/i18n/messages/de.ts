@@ -110,7 +110,6 @@ export const de: Record<MessageId, string> = {
   'create.expires': 'Läuft ab (optional, in deiner Ortszeit: {zone})',
   'create.seeFields': 'Der API-Client wurde nicht erstellt: Sieh dir die markierten Felder unten an.',
   'create.failed': 'Der API-Client konnte nicht erstellt werden.',
-  'create.unreachable': 'Der API-Client konnte nicht erstellt werden: Portier ist nicht erreichbar.',
   'create.busy': 'Wird erstellt …',
   'create.submit': 'API-Client erstellen',
 
@@ -524,7 +523,6 @@ export const de: Record<MessageId, string> = {
   'webhooks.listFailed': 'Die Webhooks konnten nicht geladen werden.',
   'webhooks.edit': 'Webhook bearbeiten',
   'webhooks.save': 'Änderungen speichern',
-  'webhooks.saved': 'Gespeichert.',
   'webhooks.saveFailed': 'Der Webhook konnte nicht gespeichert werden.',
   'webhooks.secret': 'Signatur-Secret',
   'webhooks.regenerate': 'Secret neu erzeugen',

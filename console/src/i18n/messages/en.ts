@@ -109,7 +109,6 @@ export const en = {
   'create.expires': 'Expires (optional, your local time: {zone})',
   'create.seeFields': 'The client was not created: see the fields marked below.',
   'create.failed': 'The client could not be created.',
-  'create.unreachable': 'The client could not be created: Portier is not reachable.',
   'create.busy': 'Creating…',
   'create.submit': 'Create client',
 
@@ -516,7 +515,6 @@ export const en = {
   'webhooks.listFailed': 'The webhooks could not be loaded.',
   'webhooks.edit': 'Edit webhook',
   'webhooks.save': 'Save changes',
-  'webhooks.saved': 'Saved.',
   'webhooks.saveFailed': 'The webhook could not be saved.',
   'webhooks.secret': 'Signing secret',
   'webhooks.regenerate': 'Regenerate secret',

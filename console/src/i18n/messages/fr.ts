@@ -111,7 +111,6 @@ export const fr: Record<MessageId, string> = {
   'create.expires': 'Expiration (facultatif, heure locale : {zone})',
   'create.seeFields': "Le compte API n'a pas été créé : voir les champs signalés ci-dessous.",
   'create.failed': "Le compte API n'a pas pu être créé.",
-  'create.unreachable': "Le compte API n'a pas pu être créé : Portier est injoignable.",
   'create.busy': 'Création…',
   'create.submit': 'Créer le compte API',
 
@@ -524,7 +523,6 @@ export const fr: Record<MessageId, string> = {
   'webhooks.listFailed': 'Les webhooks n’ont pas pu être chargés.',
   'webhooks.edit': 'Modifier le webhook',
   'webhooks.save': 'Enregistrer',
-  'webhooks.saved': 'Enregistré.',
   'webhooks.saveFailed': 'Le webhook n’a pas pu être enregistré.',
   'webhooks.secret': 'Secret de signature',
   'webhooks.regenerate': 'Régénérer le secret',

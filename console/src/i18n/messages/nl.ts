@@ -109,7 +109,6 @@ export const nl: Record<MessageId, string> = {
   'create.expires': 'Vervaldatum (optioneel, in uw lokale tijd: {zone})',
   'create.seeFields': 'De API-client is niet aangemaakt: zie de gemarkeerde velden hieronder.',
   'create.failed': 'De API-client kon niet worden aangemaakt.',
-  'create.unreachable': 'De API-client kon niet worden aangemaakt: Portier is niet bereikbaar.',
   'create.busy': 'Bezig met aanmaken…',
   'create.submit': 'Client toevoegen en inloggegevens genereren',
 
@@ -524,7 +523,6 @@ export const nl: Record<MessageId, string> = {
   'webhooks.listFailed': 'De webhooks konden niet worden geladen.',
   'webhooks.edit': 'Webhook bewerken',
   'webhooks.save': 'Wijzigingen opslaan',
-  'webhooks.saved': 'Opgeslagen.',
   'webhooks.saveFailed': 'De webhook kon niet worden opgeslagen.',
   'webhooks.secret': 'Ondertekeningsgeheim',
   'webhooks.regenerate': 'Nieuw geheim genereren',
