@@ -1,4 +1,8 @@
 import type { IntlShape } from 'react-intl';
+
+/** A day in milliseconds: expiry badges, the expiring box and the list's "within N days" filters count in days. */
+export const DAY_MS = 24 * 3600 * 1000;
+
 /** "3 minutes ago", "in 2 days": a time relative to now, in `locale`'s words. */
 export function relativeTime(iso: string, now = Date.now(), locale = 'en'): string {
   const seconds = Math.round((new Date(iso).getTime() - now) / 1000);

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type MessageFormatElement, parse, TYPE } from '@formatjs/icu-messageformat-parser';
 import { createIntl } from 'react-intl';
 import t from 'tap';
@@ -87,6 +87,19 @@ t.test('every language has exactly the English ids', async (t) => {
       [],
       `${language}: no empty message`,
     );
+  }
+});
+
+t.test('each catalogue is its areas put together (messages/<language>/*.ts), no id in two of them', async (t) => {
+  for (const language of LANGUAGES) {
+    const folder = join(MESSAGES, language);
+    let count = 0;
+    for (const name of readdirSync(folder)) {
+      const area: Record<string, Record<string, string>> = await import(pathToFileURL(join(folder, name)).href);
+      for (const messages of Object.values(area)) count += Object.keys(messages).length;
+    }
+    // More: an id in two areas, one overwriting the other; fewer: an area left out (then an id is missing above).
+    t.equal(count, ids.length, `${language}: ${readdirSync(folder).length} areas, every id in one of them`);
   }
 });
 

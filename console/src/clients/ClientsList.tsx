@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Api, Client, ClientQuery } from '../api';
+import { DAY_MS } from '../format';
 import { explainProblem } from '../i18n/problems';
 import { Link, useRouter } from '../router';
 import { useServices } from '../services/useServices';
@@ -13,7 +14,6 @@ import { ClientsTable } from './ClientsTable';
 import { ExpiringSoon } from './ExpiringSoon';
 
 const PAGE_SIZE = 25;
-const DAY_MS = 24 * 3600 * 1000;
 const SORTS = ['name', 'owner', 'created_at', 'last_used_at', 'expires_at'] as const;
 
 /** The admin API's query for the list's query string: the filters, the sort, the page, and a page size of 1 to 100. */

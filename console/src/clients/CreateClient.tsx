@@ -1,17 +1,18 @@
 import { type FormEvent, useEffect, useState } from 'react';
 import { useIntl } from 'react-intl';
-import type { Api, CreateClientBody, Problem } from '../api';
-import { formText, words } from '../format';
-import { explainFieldErrors } from '../i18n/problems';
+import type { Api } from '../api';
+import type { MessageId } from '../i18n/messages';
 import { Link, useRouter } from '../router';
 import { useServices } from '../services/useServices';
 import { useTrustedIssuers } from '../trusted-issuers/useTrustedIssuers';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
-import { CertificateAuthFields, readCertificateAuth } from './CertificateAuthFields';
+import { useFormSubmission } from '../ui/useFormSubmission';
+import { CertificateAuthFields } from './CertificateAuthFields';
+import { readNewClient } from './client-form';
 import { FederatedIdentitiesEditor } from './FederatedIdentitiesEditor';
-import { type IdentityRow, identitiesFromRows } from './federated-identities';
+import type { IdentityRow } from './federated-identities';
 import { GrantsEditor } from './GrantsEditor';
-import { type Grant, withPickedGrant } from './grants';
+import type { Grant } from './grants';
 import { SecretDialog } from './SecretDialog';
 
 /**
@@ -27,62 +28,28 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
   // A secret, or the platform's own tokens (federated): then the identities it signs in as.
   const [federated, setFederated] = useState(false);
   const [identities, setIdentities] = useState<IdentityRow[]>([]);
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [busy, setBusy] = useState(false);
+  const { errors, busy, submit } = useFormSubmission();
   const [created, setCreated] = useState<{ clientId: string; secret: string } | null>(null);
   const intl = useIntl();
-  const message = (id: Parameters<typeof intl.formatMessage>[0]['id']) => intl.formatMessage({ id });
+  const message = (id: MessageId) => intl.formatMessage({ id });
   const title = intl.formatMessage({ id: 'app.title' }, { screen: message('clients.new') });
 
   useEffect(() => {
     document.title = title;
   }, [title]);
 
-  const submit = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    const value = (name: string) => formText(form, name);
-    const body: CreateClientBody = { name: value('name'), description: value('description'), grants: withPickedGrant(grants, form) };
-    if (owner === null) body.owner = value('owner');
-    if (value('client_id') !== '') body.client_id = value('client_id');
-    const ranges = words(value('ip_ranges'));
-    if (ranges.length > 0) body.ip_ranges = ranges;
-    if (value('expires_at') !== '') {
-      const expiry = new Date(value('expires_at'));
-      if (Number.isNaN(expiry.getTime())) {
-        setErrors({ expires_at: [message('form.invalidTime')] });
-        return;
-      }
-      body.expires_at = expiry.toISOString();
-    }
-    const certificate = readCertificateAuth(form);
-    if (certificate.errors !== undefined) return setErrors(certificate.errors);
-    Object.assign(body, certificate.body);
-    if (federated) {
-      const made = identitiesFromRows(identities);
-      if (!made.ok) {
-        setErrors({ federated_identities: [intl.formatMessage({ id: 'identities.notNameValue' }, made.error)] });
-        return;
-      }
-      body.auth_method = 'federated';
-      body.federated_identities = made.identities;
-    }
-    setBusy(true);
-    setErrors({});
-    try {
-      const { data, error } = await api.POST('/admin/clients', { body });
-      if (data !== undefined) {
-        // A federated client has no secret to show: straight to its screen.
-        if (data.client_secret === undefined) navigate(`/clients/${encodeURIComponent(data.client_id)}`);
-        else setCreated({ clientId: data.client_id, secret: data.client_secret });
-        return;
-      }
-      setErrors(explainFieldErrors(intl, error as Problem | undefined, message('create.failed')));
-    } catch {
-      setErrors({ form: [message('create.unreachable')] });
-    } finally {
-      setBusy(false);
-    }
+  const create = async (event: FormEvent<HTMLFormElement>) => {
+    const state = { owner, grants, identities: federated ? identities : null };
+    const made = await submit(
+      event,
+      (form) => readNewClient(form, state, intl),
+      (body) => api.POST('/admin/clients', { body }),
+      message('create.failed'),
+    );
+    if (made === undefined) return;
+    // A federated client has no secret to show: straight to its screen.
+    if (made.client_secret === undefined) navigate(`/clients/${encodeURIComponent(made.client_id)}`);
+    else setCreated({ clientId: made.client_id, secret: made.client_secret });
   };
 
   const { aria, describedBy, error: fieldError, formError } = fieldErrorViews(errors, 'error-');
@@ -93,7 +60,7 @@ export function CreateClient({ api, owner, canSetIdentities }: { api: Api; owner
         <Link to="/clients">← {message('nav.clients')}</Link>
       </p>
       <h1 id="create-heading">{message('clients.new')}</h1>
-      <form className="stack" onSubmit={submit} noValidate>
+      <form className="stack" onSubmit={create} noValidate>
         {formError()}
         {Object.keys(errors).length > 0 && errors.form === undefined && (
           <p className="error" role="alert">

@@ -1,7 +1,41 @@
 import { useIntl } from 'react-intl';
+import type { MessageId } from '../i18n/messages';
 import type { Exchange } from './grants';
 
-/** The picker's fields for the grant's exchange: its subjects, and its actors. */
+/** One of the exchange's text fields, with its hint under it. */
+function ExchangeField({
+  id,
+  name,
+  messages,
+  value,
+  onChange,
+}: {
+  id: string;
+  name: string;
+  messages: { label: MessageId; placeholder: MessageId; hint: MessageId };
+  value: string;
+  onChange: (value: string) => void;
+}) {
+  const intl = useIntl();
+  return (
+    <>
+      <label htmlFor={id}>{intl.formatMessage({ id: messages.label })}</label>
+      <input
+        id={id}
+        name={name}
+        value={value}
+        placeholder={intl.formatMessage({ id: messages.placeholder })}
+        aria-describedby={`${id}-hint`}
+        onChange={(event) => onChange(event.target.value)}
+      />
+      <p id={`${id}-hint`} className="muted">
+        {intl.formatMessage({ id: messages.hint })}
+      </p>
+    </>
+  );
+}
+
+/** The picker's fields for the grant's exchange: its subjects, and its actors (grants.ts reads them by name). */
 export function ExchangeSubjectsField({
   value,
   onChange,
@@ -13,33 +47,22 @@ export function ExchangeSubjectsField({
   actors: string;
   onActorsChange: (value: string) => void;
 }) {
-  const intl = useIntl();
   return (
     <>
-      <label htmlFor="grant-exchange">{intl.formatMessage({ id: 'exchange.label' })}</label>
-      <input
+      <ExchangeField
         id="grant-exchange"
         name="grant_exchange"
+        messages={{ label: 'exchange.label', placeholder: 'exchange.placeholder', hint: 'exchange.hint' }}
         value={value}
-        placeholder={intl.formatMessage({ id: 'exchange.placeholder' })}
-        aria-describedby="grant-exchange-hint"
-        onChange={(event) => onChange(event.target.value)}
+        onChange={onChange}
       />
-      <p id="grant-exchange-hint" className="muted">
-        {intl.formatMessage({ id: 'exchange.hint' })}
-      </p>
-      <label htmlFor="grant-exchange-actors">{intl.formatMessage({ id: 'exchange.actorsLabel' })}</label>
-      <input
+      <ExchangeField
         id="grant-exchange-actors"
         name="grant_exchange_actors"
+        messages={{ label: 'exchange.actorsLabel', placeholder: 'exchange.actorsPlaceholder', hint: 'exchange.actorsHint' }}
         value={actors}
-        placeholder={intl.formatMessage({ id: 'exchange.actorsPlaceholder' })}
-        aria-describedby="grant-exchange-actors-hint"
-        onChange={(event) => onActorsChange(event.target.value)}
+        onChange={onActorsChange}
       />
-      <p id="grant-exchange-actors-hint" className="muted">
-        {intl.formatMessage({ id: 'exchange.actorsHint' })}
-      </p>
     </>
   );
 }

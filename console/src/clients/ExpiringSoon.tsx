@@ -1,11 +1,11 @@
 import { useEffect, useState } from 'react';
 import { useIntl } from 'react-intl';
 import type { Api, Client, Credential } from '../api';
+import { DAY_MS } from '../format';
 import { Link } from '../router';
 import { Time } from '../ui/Time';
 import { ExpiryBadge, SOON_DAYS } from './ExpiryBadge';
 
-const DAY_MS = 24 * 3600 * 1000;
 /** How many clients the box looks at: enough for a glance; the link shows them all. */
 const SHOWN = 10;
 

@@ -1,6 +1,6 @@
 import { useIntl } from 'react-intl';
+import { DAY_MS } from '../format';
 
-const DAY_MS = 24 * 3600 * 1000;
 /** How far ahead an expiry earns a badge: the first reminder's distance (CREDENTIAL_EXPIRY_NOTICE_DAYS' default). */
 export const SOON_DAYS = 30;
 

@@ -1,3 +1,6 @@
+// '.js': this pure module is also compiled with the tests (node16 resolution).
+import { words } from '../format.js';
+
 /**
  * A grant's `exchange` as the console shows and edits it: whom the client may act for at
  * that service (`subjects`), and the other clients whose tokens it may present as the
@@ -7,8 +10,9 @@ export type Exchange = { subjects: string[]; actors?: string[] };
 
 export type Grant = { service: string; scopes: string[]; exchange?: Exchange };
 
-function words(text: string): string[] {
-  return [...new Set(text.split(/[\s,]+/).filter((word) => word !== ''))];
+/** The names a field lists (format's words), each once. */
+function distinctWords(text: string): string[] {
+  return [...new Set(words(text))];
 }
 
 /**
@@ -16,8 +20,8 @@ function words(text: string): string[] {
  * list actors for then: the actors field is shown empty with it, never dropped unseen).
  */
 export function exchangeFromText(subjectsText: string, actorsText: string): Exchange | undefined {
-  const subjects = words(subjectsText);
-  const actors = words(actorsText);
+  const subjects = distinctWords(subjectsText);
+  const actors = distinctWords(actorsText);
   if (subjects.length === 0) return undefined;
   return actors.length === 0 ? { subjects } : { subjects, actors };
 }

@@ -13,15 +13,34 @@ export type FormReading<Body> = { ok: true; body: Body } | { ok: false; errors: 
 export type Answer<Data> = Promise<{ data?: Data; error?: ProblemLike }>;
 
 /**
- * A form that sends what it holds to the admin API, with its errors by field and a notice
- * of what it did. `submit` clears both, reads the form, and sends the body when the form
- * reads well; it gives the API's data, or undefined when there is an error to show instead
- * (`failure`, the form's own sentence, explained as i18n/problems.ts does).
+ * A form that sends what it holds to the admin API, with its errors by field, a notice of
+ * what it did, and whether a request is on its way (`busy`). `submit` clears the errors
+ * and notice, reads the form, and sends the body when the form reads well; `run` sends a
+ * request of no form (a button's). Both give the API's data, or undefined when there is an
+ * error to show instead (`failure`, the form's own sentence, explained as
+ * i18n/problems.ts does).
  */
 export function useFormSubmission() {
   const [errors, setErrors] = useState<FieldErrors>({});
   const [notice, setNotice] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
   const intl = useIntl();
+
+  const run = async <Data>(send: () => Answer<Data>, failure: string): Promise<Data | undefined> => {
+    setErrors({});
+    setNotice(null);
+    setBusy(true);
+    try {
+      const { data, error } = await send();
+      if (data === undefined) setErrors(explainFieldErrors(intl, error, failure));
+      return data;
+    } catch (thrown) {
+      setErrors({ form: [explainProblem(intl, thrown, failure)] });
+      return undefined;
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const submit = async <Body, Data>(
     event: FormEvent<HTMLFormElement>,
@@ -31,21 +50,13 @@ export function useFormSubmission() {
   ): Promise<Data | undefined> => {
     event.preventDefault();
     const reading = read(new FormData(event.currentTarget));
-    setErrors({});
-    setNotice(null);
     if (!reading.ok) {
       setErrors(reading.errors);
+      setNotice(null);
       return undefined;
     }
-    try {
-      const { data, error } = await send(reading.body);
-      if (data === undefined) setErrors(explainFieldErrors(intl, error, failure));
-      return data;
-    } catch (thrown) {
-      setErrors({ form: [explainProblem(intl, thrown, failure)] });
-      return undefined;
-    }
+    return run(() => send(reading.body), failure);
   };
 
-  return { errors, setErrors, notice, setNotice, submit };
+  return { errors, setErrors, notice, setNotice, busy, submit, run };
 }

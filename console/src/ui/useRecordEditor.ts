@@ -29,13 +29,14 @@ export interface EditableResource<Item, Patch> {
 /**
  * A detail screen's record `id`: loaded (with the page title), saved from the screen's
  * form (`read` turns the form and the record as loaded into the changes), and deleted,
- * after which the screen returns to the list. The form's errors and notice come with it.
+ * after which the screen returns to the list. The form's errors, notice, `busy` and `run`
+ * (useFormSubmission's) come with it, for the screen's other buttons.
  */
 export function useRecordEditor<Item, Patch>(api: Api, id: string, resource: EditableResource<Item, Patch>) {
   const { navigate } = useRouter();
   const [record, setRecord] = useState<Item | null>(null);
   const [loadError, setLoadError] = useState<string | null>(null);
-  const { errors, setErrors, notice, setNotice, submit } = useFormSubmission();
+  const { errors, setErrors, notice, setNotice, busy, submit, run } = useFormSubmission();
   const intl = useIntl();
 
   useEffect(() => {
@@ -72,5 +73,5 @@ export function useRecordEditor<Item, Patch>(api: Api, id: string, resource: Edi
     }
   };
 
-  return { record, loadError, errors, notice, save, remove };
+  return { record, loadError, errors, notice, setNotice, busy, run, save, remove };
 }

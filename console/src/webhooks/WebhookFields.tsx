@@ -1,13 +1,14 @@
 import { useIntl } from 'react-intl';
-import type { NewWebhookBody, Webhook } from '../api';
+import type { NewWebhookBody, Webhook, WebhookPatch } from '../api';
 import { formText, words } from '../format';
 import { fieldErrorViews } from '../ui/fieldErrorViews';
+import type { FormReading } from '../ui/useFormSubmission';
 
 /** What the webhook forms send: every field the API takes but the secret, which Portier makes. */
 export type WebhookFieldsBody = Required<Pick<NewWebhookBody, 'url' | 'enabled' | 'description' | 'mode'>> & { types?: string[] };
 
 /** The fields as the form holds them: types separated by spaces, commas or new lines (none: every event, `*`). */
-export function readWebhookFields(form: FormData): WebhookFieldsBody {
+function readWebhookFields(form: FormData): WebhookFieldsBody {
   const types = words(formText(form, 'types'));
   return {
     url: formText(form, 'url'),
@@ -16,6 +17,17 @@ export function readWebhookFields(form: FormData): WebhookFieldsBody {
     description: formText(form, 'description'),
     mode: formText(form, 'mode') === 'binary' ? 'binary' : 'structured',
   };
+}
+
+/** The new-webhook form's body (the server checks the URL and the types). */
+export function readNewWebhook(form: FormData): FormReading<NewWebhookBody> {
+  return { ok: true, body: readWebhookFields(form) };
+}
+
+/** The edit form's changes: every field, the types emptied meaning every event again. */
+export function readWebhookChanges(form: FormData): FormReading<WebhookPatch> {
+  const body = readWebhookFields(form);
+  return { ok: true, body: { ...body, types: body.types ?? ['*'] } };
 }
 
 /** A webhook's fields, empty for a new one or holding `webhook`'s values; errors by field under each. */

@@ -1,12 +1,15 @@
 import { type FormEvent, useState } from 'react';
 import { useIntl } from 'react-intl';
-import type { Api, Problem, Webhook } from '../api';
+import type { Api, Webhook } from '../api';
 import { SecretDialog } from '../clients/SecretDialog';
-import { explainFieldErrors, explainProblem } from '../i18n/problems';
 import { Link, useRouter } from '../router';
-import { LoadStatus } from '../ui/StatusLines';
+import { FormStatus, LoadStatus } from '../ui/StatusLines';
+import { useFormSubmission } from '../ui/useFormSubmission';
 import { useWholeList, type WholeListFetcher } from '../ui/useWholeList';
-import { readWebhookFields, WebhookFields } from './WebhookFields';
+import { readNewWebhook, WebhookFields } from './WebhookFields';
+
+/** What the new webhook's secret dialog shows (the secret, once). */
+type CreatedWebhook = Pick<Webhook, 'id' | 'url'> & { secret: string };
 
 const fetchWebhooks: WholeListFetcher<Webhook> = (api) => api.GET('/admin/webhooks');
 
@@ -89,38 +92,28 @@ export function WebhookStatus({ webhook }: { webhook: Webhook }) {
   );
 }
 
+/** The new-webhook form; once created, its secret is shown once, then its own screen. */
 function NewWebhook({ api }: { api: Api }) {
   const intl = useIntl();
   const { navigate } = useRouter();
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [busy, setBusy] = useState(false);
-  const [created, setCreated] = useState<{ id: string; url: string; secret: string } | null>(null);
+  const { errors, busy, submit } = useFormSubmission();
+  const [created, setCreated] = useState<CreatedWebhook | null>(null);
 
-  const submit = async (event: FormEvent<HTMLFormElement>) => {
-    event.preventDefault();
-    setBusy(true);
-    setErrors({});
-    try {
-      const { data, error } = await api.POST('/admin/webhooks', { body: readWebhookFields(new FormData(event.currentTarget)) });
-      if (data === undefined)
-        setErrors(explainFieldErrors(intl, error as Problem | undefined, intl.formatMessage({ id: 'webhooks.createFailed' })));
-      else setCreated({ id: data.id, url: data.url, secret: data.secret });
-    } catch (thrown) {
-      setErrors({ form: [explainProblem(intl, thrown, intl.formatMessage({ id: 'actions.failed' }))] });
-    } finally {
-      setBusy(false);
-    }
+  const create = async (event: FormEvent<HTMLFormElement>) => {
+    const made = await submit(
+      event,
+      readNewWebhook,
+      (body) => api.POST('/admin/webhooks', { body }),
+      intl.formatMessage({ id: 'webhooks.createFailed' }),
+    );
+    if (made !== undefined) setCreated(made);
   };
 
   return (
     <section aria-labelledby="new-webhook-heading">
       <h2 id="new-webhook-heading">{intl.formatMessage({ id: 'webhooks.new' })}</h2>
-      <form className="stack" onSubmit={submit} noValidate>
-        {errors.form !== undefined && (
-          <p className="error" role="alert">
-            {errors.form.join('; ')}
-          </p>
-        )}
+      <form className="stack" onSubmit={create} noValidate>
+        <FormStatus errors={errors} notice={null} />
         <WebhookFields idPrefix="new-webhook" errors={errors} />
         <div>
           <button type="submit" disabled={busy}>

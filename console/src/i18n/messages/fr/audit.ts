@@ -1,0 +1,31 @@
+import type { audit as english } from '../en/audit.js';
+
+/** The audit trail and the console sessions. (French) */
+export const audit: Record<keyof typeof english, string> = {
+  'sessions.intro': 'Les personnes connectées à la console. Mettre fin à une session déconnecte la personne à sa prochaine requête.',
+  'sessions.none': "Personne n'est connecté via le fournisseur d'identité.",
+  'sessions.person': 'Personne',
+  'sessions.role': 'Rôle',
+  'sessions.address': 'Adresse IP',
+  'sessions.signedIn': 'Connecté le',
+  'sessions.lastSeen': 'Dernière activité',
+  'sessions.ends': 'Fin',
+  'sessions.actions': 'Actions',
+  'sessions.end': 'Mettre fin à la session',
+  'sessions.ended': 'La session de {name} est terminée.',
+  'sessions.endFailed': "La session n'a pas pu être terminée.",
+  'audit.filters': 'Filtrer les événements',
+  'audit.when': 'Quand',
+  'audit.action': 'Action',
+  'audit.client': 'Client',
+  'audit.by': 'Par',
+  'audit.details': 'Détails',
+  'audit.person': "Par (nom, e-mail ou client d'administration)",
+  'audit.since': 'Depuis',
+  'audit.until': "Jusqu'au",
+  'audit.loading': 'Chargement des événements…',
+  'audit.none': 'Aucun événement ne correspond à ces filtres.',
+  'audit.changedTo': 'remplacé par',
+  'audit.loadFailed': "Le journal d'audit n'a pas pu être chargé.",
+  'sessions.loadFailed': "Les sessions n'ont pas pu être chargées.",
+};
