@@ -2,7 +2,7 @@ import type { DbOrTx } from '../db/connect.js';
 import type { FieldError } from '../lib/errors.js';
 import type { FederatedIdentityInput } from '../schemas/clients.js';
 import type { AuthMethod } from '../schemas/enums.js';
-import { lockTrustedIssuers } from './trusted-issuers.js';
+import { lockTrustedIssuers } from './store.js';
 
 /**
  * A federated client's platform identities, and the one rule of what matches them: a

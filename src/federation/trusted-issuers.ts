@@ -1,22 +1,29 @@
-import { asc, eq, inArray, sql } from 'drizzle-orm';
 import type { JSONWebKeySet } from 'jose';
 import { type Actor, recordChange } from '../audit/events.js';
 import { checkPublicJwks, hasKeys, httpsUrlProblem } from '../clients/public-keys.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { clientFederatedIdentities, clients, trustedIssuers } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { MAX_TOKEN_AGE_BOUNDS, TRUSTED_ISSUER_ID_PATTERN } from '../schemas/common.js';
 import { FEDERATED_ALGORITHMS, type FederatedAlgorithm } from '../schemas/enums.js';
 import type { TrustedIssuerInput, TrustedIssuerPatch, TrustedIssuerResource } from '../schemas/trusted-issuers.js';
+import {
+  clientsTrusting,
+  deleteTrustedIssuerRow,
+  getTrustedIssuerRow,
+  insertTrustedIssuer,
+  lockTrustedIssuer,
+  type TrustedIssuerRow,
+  trustedIssuerIdOf,
+  trustedIssuerRows,
+  updateTrustedIssuerRow,
+} from './store.js';
 
 /**
  * Trusted issuers: the platforms (a Kubernetes cluster, GitHub Actions, a SPIFFE trust
- * domain…) whose JWTs federated clients sign in with. Plain functions over the database,
- * called by the admin API and the CLI; the token endpoint works from loadTrustedIssuers
- * (through a cache, see federation/platform-tokens.ts).
+ * domain…) whose JWTs federated clients sign in with. Plain functions over the store
+ * (store.ts), called by the admin API and the CLI; the token endpoint works from
+ * loadTrustedIssuers (through a cache, see federation/platform-tokens.ts).
  */
-
-type TrustedIssuerRow = typeof trustedIssuers.$inferSelect;
 
 /** A trusted issuer as the token endpoint uses it. */
 export interface TrustedIssuerRecord {
@@ -57,7 +64,7 @@ function isFederatedAlgorithm(alg: string): alg is FederatedAlgorithm {
 
 /** Every trusted issuer, for the token endpoint's cache. */
 export async function loadTrustedIssuers(db: DbOrTx): Promise<TrustedIssuerRecord[]> {
-  return (await db.select().from(trustedIssuers)).map(toRecord);
+  return (await trustedIssuerRows(db)).map(toRecord);
 }
 
 export function toTrustedIssuerResource(row: TrustedIssuerRow): TrustedIssuerResource {
@@ -77,24 +84,13 @@ export function toTrustedIssuerResource(row: TrustedIssuerRow): TrustedIssuerRes
   };
 }
 
-/**
- * The trusted issuers with these ids, locked FOR SHARE until the transaction `tx` ends: a
- * client given an identity of one of them is written before a concurrent delete (which
- * locks FOR UPDATE) can look for the clients using it.
- */
-export async function lockTrustedIssuers(tx: DbOrTx, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const rows = await tx.select({ id: trustedIssuers.id }).from(trustedIssuers).where(inArray(trustedIssuers.id, ids)).for('share');
-  return new Set(rows.map((row) => row.id));
-}
-
 export async function listTrustedIssuers(db: DbOrTx): Promise<TrustedIssuerResource[]> {
-  const rows = await db.select().from(trustedIssuers).orderBy(asc(trustedIssuers.id));
+  const rows = await trustedIssuerRows(db);
   return rows.map(toTrustedIssuerResource);
 }
 
 export async function getTrustedIssuer(db: DbOrTx, id: string): Promise<TrustedIssuerResource> {
-  const [row] = await db.select().from(trustedIssuers).where(eq(trustedIssuers.id, id));
+  const row = await getTrustedIssuerRow(db, id);
   if (row === undefined) throw new NotFoundError(`no trusted issuer with id "${id}"`);
   return toTrustedIssuerResource(row);
 }
@@ -175,25 +171,21 @@ export async function createTrustedIssuer(
   return db.transaction(async (tx) => {
     // Both the id and the issuer are unique: the insert finds a conflict on either, also
     // with a concurrent create, and then we say which it was.
-    const [row] = await tx
-      .insert(trustedIssuers)
-      .values({
-        id: input.id,
-        issuer: input.issuer,
-        jwksUri: keys.jwksUri,
-        jwks: keys.jwks,
-        audience: input.audience ?? null,
-        maxTokenAge: input.max_token_age ?? MAX_TOKEN_AGE_BOUNDS.default,
-        algorithms: [...(input.algorithms ?? FEDERATED_ALGORITHMS)],
-        tokenExchange: input.token_exchange ?? false,
-        jwtBearer: input.jwt_bearer ?? false,
-        managed: options.managed ?? false,
-      })
-      .onConflictDoNothing()
-      .returning();
+    const row = await insertTrustedIssuer(tx, {
+      id: input.id,
+      issuer: input.issuer,
+      jwksUri: keys.jwksUri,
+      jwks: keys.jwks,
+      audience: input.audience ?? null,
+      maxTokenAge: input.max_token_age ?? MAX_TOKEN_AGE_BOUNDS.default,
+      algorithms: [...(input.algorithms ?? FEDERATED_ALGORITHMS)],
+      tokenExchange: input.token_exchange ?? false,
+      jwtBearer: input.jwt_bearer ?? false,
+      managed: options.managed ?? false,
+    });
     if (row === undefined) {
-      const [same] = await tx.select({ id: trustedIssuers.id }).from(trustedIssuers).where(eq(trustedIssuers.id, input.id));
-      if (same !== undefined) throw new ConflictError(`a trusted issuer with id "${input.id}" already exists`);
+      const sameId = await getTrustedIssuerRow(tx, input.id);
+      if (sameId !== undefined) throw new ConflictError(`a trusted issuer with id "${input.id}" already exists`);
       throw new ConflictError(`another trusted issuer already has the issuer "${input.issuer}"`);
     }
     const resource = toTrustedIssuerResource(row);
@@ -226,26 +218,21 @@ export async function updateTrustedIssuer(db: Db, id: string, patch: TrustedIssu
   const keys = keysChanged ? await checkIssuerKeys(patch.jwks ?? null, patch.jwks_uri ?? null, errors) : undefined;
   if (errors.length > 0) throw new ValidationError(errors);
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(trustedIssuers).where(eq(trustedIssuers.id, id)).for('update');
+    const current = await lockTrustedIssuer(tx, id);
     if (current === undefined) throw new NotFoundError(`no trusted issuer with id "${id}"`);
     if (patch.issuer !== undefined && patch.issuer !== current.issuer) {
-      const [other] = await tx.select({ id: trustedIssuers.id }).from(trustedIssuers).where(eq(trustedIssuers.issuer, patch.issuer));
+      const other = await trustedIssuerIdOf(tx, patch.issuer);
       if (other !== undefined) throw new ConflictError(`another trusted issuer already has the issuer "${patch.issuer}"`);
     }
-    const [row] = await tx
-      .update(trustedIssuers)
-      .set({
-        ...(patch.issuer !== undefined && { issuer: patch.issuer }),
-        ...(keys !== undefined && { jwks: keys.jwks, jwksUri: keys.jwksUri }),
-        ...(patch.audience !== undefined && { audience: patch.audience }),
-        ...(patch.max_token_age !== undefined && { maxTokenAge: patch.max_token_age }),
-        ...(patch.algorithms !== undefined && { algorithms: [...patch.algorithms] }),
-        ...(patch.token_exchange !== undefined && { tokenExchange: patch.token_exchange }),
-        ...(patch.jwt_bearer !== undefined && { jwtBearer: patch.jwt_bearer }),
-        updatedAt: sql`now()`,
-      })
-      .where(eq(trustedIssuers.id, id))
-      .returning();
+    const row = await updateTrustedIssuerRow(tx, id, {
+      ...(patch.issuer !== undefined && { issuer: patch.issuer }),
+      ...(keys !== undefined && { jwks: keys.jwks, jwksUri: keys.jwksUri }),
+      ...(patch.audience !== undefined && { audience: patch.audience }),
+      ...(patch.max_token_age !== undefined && { maxTokenAge: patch.max_token_age }),
+      ...(patch.algorithms !== undefined && { algorithms: [...patch.algorithms] }),
+      ...(patch.token_exchange !== undefined && { tokenExchange: patch.token_exchange }),
+      ...(patch.jwt_bearer !== undefined && { jwtBearer: patch.jwt_bearer }),
+    });
     if (row === undefined) throw new NotFoundError(`no trusted issuer with id "${id}"`);
     const before = auditedFields(toTrustedIssuerResource(current));
     const after = auditedFields(toTrustedIssuerResource(row));
@@ -258,27 +245,16 @@ export async function updateTrustedIssuer(db: Db, id: string, patch: TrustedIssu
   });
 }
 
-/** The client_ids with an identity of this issuer, in order. */
-export async function clientsTrusting(db: DbOrTx, issuerId: string): Promise<string[]> {
-  const rows = await db
-    .selectDistinct({ clientId: clients.clientId })
-    .from(clientFederatedIdentities)
-    .innerJoin(clients, eq(clients.id, clientFederatedIdentities.clientUuid))
-    .where(eq(clientFederatedIdentities.issuerId, issuerId))
-    .orderBy(asc(clients.clientId));
-  return rows.map((row) => row.clientId);
-}
-
 /** Deletes a trusted issuer; while a client has an identity of it, a 409 naming the clients. */
 export async function deleteTrustedIssuer(db: Db, id: string, actor: Actor): Promise<void> {
   await db.transaction(async (tx) => {
-    const [current] = await tx.select().from(trustedIssuers).where(eq(trustedIssuers.id, id)).for('update');
+    const current = await lockTrustedIssuer(tx, id);
     if (current === undefined) throw new NotFoundError(`no trusted issuer with id "${id}"`);
     const users = await clientsTrusting(tx, id);
     if (users.length > 0) {
       throw new ConflictError(`trusted issuer "${id}" is still used by clients: ${users.join(', ')}`, { clients: users });
     }
-    await tx.delete(trustedIssuers).where(eq(trustedIssuers.id, id));
+    await deleteTrustedIssuerRow(tx, id);
     await recordChange(tx, { action: 'trusted_issuer.deleted', actor, details: { trusted_issuer: id, issuer: current.issuer } });
   });
 }

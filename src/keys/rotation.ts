@@ -1,15 +1,23 @@
-import { and, eq, inArray, lte } from 'drizzle-orm';
 import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { SigningAlg } from '../config.js';
 import type { Database, Tx } from '../db/connect.js';
-import { signingKeys } from '../db/schema.js';
 import { ConflictError, NotFoundError, ValidationError } from '../lib/errors.js';
 import type { RotatedKeyStatus } from '../schemas/enums.js';
 import type { RotationResponse, SigningKeyInfo } from '../schemas/keys.js';
 import { activationTime, earliestActivation, JWKS_MAX_AGE_SECONDS, keyTimeline, retiredPublishUntil, signingSince } from './publication.js';
 import type { KeyEncryptionInput } from './sealing.js';
-import { withoutQueryParameters } from './sealing.js';
 import { newKeyRow } from './signing-keys.js';
+import {
+  activateNextKey,
+  activeAndNextKeyTimes,
+  dueNextKid,
+  getSigningKey,
+  insertSigningKey,
+  retireActiveKey,
+  setActivation,
+  signingKeyWithStatus,
+  withdrawSigningKeys,
+} from './store.js';
 
 /** What rotation needs from the configuration. */
 export interface RotationSettings {
@@ -39,16 +47,9 @@ export interface RotationOutcome {
  * have expired). The caller holds the `keys` lock and has checked that `nextKid` is next.
  */
 async function promote(tx: Tx, nextKid: string, now: Date, settings: RotationSettings, actor: Actor): Promise<void> {
-  const retired = await tx
-    .update(signingKeys)
-    .set({ status: 'retired', retiredAt: now, publishUntil: retiredPublishUntil(now, settings.maxTokenTtl) })
-    .where(eq(signingKeys.status, 'active'))
-    .returning({ kid: signingKeys.kid });
-  await tx
-    .update(signingKeys)
-    .set({ status: 'active', activatesAt: now })
-    .where(and(eq(signingKeys.kid, nextKid), eq(signingKeys.status, 'next')));
-  await recordChange(tx, { action: 'key.rotated', actor, details: { kid: nextKid, retired: retired.map((row) => row.kid) } });
+  const retired = await retireActiveKey(tx, now, retiredPublishUntil(now, settings.maxTokenTtl));
+  await activateNextKey(tx, nextKid, now);
+  await recordChange(tx, { action: 'key.rotated', actor, details: { kid: nextKid, retired } });
 }
 
 /** Creates and publishes a next key that signs `leadSeconds` from now. The caller holds the `keys` lock. */
@@ -62,7 +63,7 @@ async function publishNextKey(
 ): Promise<RotationOutcome> {
   const row = await newKeyRow(settings.alg, settings.keys, 'next', activationTime(now, leadSeconds));
   // Published now, by the clock its activation counts from (see earliestActivation).
-  await withoutQueryParameters(tx.insert(signingKeys).values({ ...row, createdAt: now }));
+  await insertSigningKey(tx, { ...row, createdAt: now });
   await recordChange(tx, {
     action: 'key.scheduled',
     actor,
@@ -88,7 +89,7 @@ export function requestRotation(
   options: { activateAfter?: number | undefined } = {},
 ): Promise<RotationOutcome> {
   return database.exclusive('keys', async (tx) => {
-    const [next] = await tx.select().from(signingKeys).where(eq(signingKeys.status, 'next'));
+    const next = await signingKeyWithStatus(tx, 'next');
     if (next === undefined) return publishNextKey(tx, now, settings, actor, false, options.activateAfter ?? settings.publicationLead);
     const activatesAt = signingSince(next);
     if (options.activateAfter !== undefined) {
@@ -113,13 +114,8 @@ export async function emergencyRotation(database: Database, settings: RotationSe
   // A fresh key rather than a pending next one: whatever exposed the active key may have exposed that too.
   const row = await newKeyRow(settings.alg, settings.keys, 'active', now);
   return database.exclusive('keys', async (tx) => {
-    const withdrawn = await tx
-      .update(signingKeys)
-      .set({ status: 'retired', retiredAt: now, publishUntil: now })
-      .where(inArray(signingKeys.status, ['active', 'next']))
-      .returning({ kid: signingKeys.kid });
-    await withoutQueryParameters(tx.insert(signingKeys).values(row));
-    const kids = withdrawn.map((key) => key.kid);
+    const kids = await withdrawSigningKeys(tx, ['active', 'next'], now);
+    await insertSigningKey(tx, row);
     await recordChange(tx, { action: 'key.emergency_rotated', actor, details: { kid: row.kid, alg: row.alg, withdrawn: kids } });
     return { status: 'active', kid: row.kid, activatesAt: now, withdrawn: kids };
   });
@@ -138,24 +134,13 @@ export function applyDueRotation(
   now: Date,
 ): Promise<boolean> {
   return database.exclusive('keys', async (tx) => {
-    const [next] = await tx
-      .select({ kid: signingKeys.kid })
-      .from(signingKeys)
-      .where(and(eq(signingKeys.status, 'next'), lte(signingKeys.activatesAt, now)));
-    if (next !== undefined) {
-      await promote(tx, next.kid, now, settings, SYSTEM_ACTOR);
+    const dueKid = await dueNextKid(tx, now);
+    if (dueKid !== undefined) {
+      await promote(tx, dueKid, now, settings, SYSTEM_ACTOR);
       return true;
     }
     if (rotationDays === undefined) return false;
-    const current = await tx
-      .select({
-        status: signingKeys.status,
-        createdAt: signingKeys.createdAt,
-        activatesAt: signingKeys.activatesAt,
-        publishUntil: signingKeys.publishUntil,
-      })
-      .from(signingKeys)
-      .where(inArray(signingKeys.status, ['active', 'next']));
+    const current = await activeAndNextKeyTimes(tx);
     if (!keyTimeline(current, now, rotationDays).rotationDue) return false;
     await publishNextKey(tx, now, settings, SYSTEM_ACTOR, true, settings.publicationLead);
     return true;
@@ -180,7 +165,7 @@ export function bringForward(
   actor: Actor,
 ): Promise<RotationOutcome> {
   return database.exclusive('keys', async (tx) => {
-    const [key] = await tx.select().from(signingKeys).where(eq(signingKeys.kid, kid));
+    const key = await getSigningKey(tx, kid);
     if (key === undefined) throw new NotFoundError(`no signing key ${kid}`);
     if (key.status !== 'next') {
       throw new ConflictError(`key ${kid} is ${key.status}: only a next key (published, not signing yet) can be brought forward`);
@@ -217,7 +202,7 @@ export function bringForward(
       await promote(tx, kid, now, settings, actor);
       return { status: 'active', kid, activatesAt: now, withdrawn: [] };
     }
-    await tx.update(signingKeys).set({ activatesAt }).where(eq(signingKeys.kid, kid));
+    await setActivation(tx, kid, activatesAt);
     return { status: 'next', kid, activatesAt, withdrawn: [] };
   });
 }

@@ -1,8 +1,7 @@
-import { and, DrizzleQueryError, eq } from 'drizzle-orm';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { DbOrTx } from '../db/connect.js';
-import { signingKeys } from '../db/schema.js';
 import { decryptAtRest, envelopeVersion, sealAtRest } from '../lib/crypto.js';
+import { replaceSealedKey, storedPrivateKeys } from './store.js';
 
 /**
  * The key-encryption keys: KEY_ENCRYPTION_KEY seals, and KEY_ENCRYPTION_KEY_PREVIOUS (if
@@ -101,10 +100,7 @@ export async function resealKeys(tx: DbOrTx, input: KeyEncryptionInput, actor: A
   const outcome: ResealOutcome = { resealed: [], unreadable: [] };
   const { current } = keys;
   if (current === undefined) return outcome;
-  const rows = await tx
-    .select({ kid: signingKeys.kid, status: signingKeys.status, privateKey: signingKeys.privateKey, encrypted: signingKeys.encrypted })
-    .from(signingKeys)
-    .orderBy(signingKeys.createdAt);
+  const rows = await storedPrivateKeys(tx);
   for (const row of rows) {
     let opened: Opened;
     try {
@@ -117,31 +113,11 @@ export async function resealKeys(tx: DbOrTx, input: KeyEncryptionInput, actor: A
       throw error;
     }
     if (opened.sealedUnderCurrentV2) continue;
-    await withoutQueryParameters(
-      tx
-        .update(signingKeys)
-        .set({ privateKey: sealAtRest(current, opened.json, boundTo(row.kid)), encrypted: true })
-        .where(and(eq(signingKeys.kid, row.kid), eq(signingKeys.privateKey, row.privateKey))),
-    );
+    await replaceSealedKey(tx, row.kid, row.privateKey, sealAtRest(current, opened.json, boundTo(row.kid)));
     outcome.resealed.push(row.kid);
   }
   if (outcome.resealed.length > 0) {
     await recordChange(tx, { action: 'keys.resealed', actor, details: { kids: outcome.resealed, unreadable: outcome.unreadable } });
   }
   return outcome;
-}
-
-/**
- * Drizzle writes a failed query's parameters into the error message, and here one of them is
- * a private key (in clear without KEY_ENCRYPTION_KEY): keep only the database's own error,
- * so that the key cannot end up in a log line or on stderr.
- */
-export async function withoutQueryParameters<T>(work: Promise<T>): Promise<T> {
-  try {
-    return await work;
-  } catch (error) {
-    if (!(error instanceof DrizzleQueryError)) throw error;
-    const reason = error.cause instanceof Error ? error.cause.message : 'database error';
-    throw new Error(`storing a signing key failed: ${reason}`, { cause: error.cause });
-  }
 }

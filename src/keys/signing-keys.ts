@@ -1,15 +1,21 @@
 import { createPrivateKey, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { and, eq, gt, inArray, or } from 'drizzle-orm';
 import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, type JWK } from 'jose';
 import { recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { SigningAlg } from '../config.js';
 import type { DbOrTx } from '../db/connect.js';
-import { signingKeys } from '../db/schema.js';
 import type { RotatedKeyStatus } from '../schemas/enums.js';
 import type { SigningKeyInfo } from '../schemas/keys.js';
 import { CompactSigner } from './jws.js';
 import { activationTime, earliestActivation, type KeyTimeline, keyTimeline, signingSince } from './publication.js';
-import { type KeyEncryptionInput, openPrivateKey, sealPrivateKey, withoutQueryParameters } from './sealing.js';
+import { type KeyEncryptionInput, openPrivateKey, sealPrivateKey } from './sealing.js';
+import {
+  insertFirstActiveKey,
+  insertSigningKey,
+  publishedKeyRows,
+  signingKeyRows,
+  signingKeyWithStatus,
+  withdrawSigningKeys,
+} from './store.js';
 
 export { KeyUnavailableError } from './sealing.js';
 
@@ -50,8 +56,7 @@ export async function newKeyRow(alg: SigningAlg, keys: KeyEncryptionInput, statu
 
 /**
  * Makes sure exactly one active key of `alg` exists. When another process wins the race to
- * insert the first key, the partial unique index turns our insert into a no-op (one
- * statement, no session state: safe behind a transaction pooler). When the active key has
+ * insert the first key, ours is not written (insertFirstActiveKey). When the active key has
  * another algorithm (SIGNING_ALG was changed), a next key of `alg` is published, and takes
  * over `publicationLead` seconds later (KEY_PUBLICATION_LEAD), as in any rotation (see KeyCache).
  */
@@ -62,23 +67,23 @@ export async function ensureActiveKey(
   publicationLead: number,
   now: Date,
 ): Promise<void> {
-  const [active] = await db.select({ alg: signingKeys.alg }).from(signingKeys).where(eq(signingKeys.status, 'active'));
+  const active = await signingKeyWithStatus(db, 'active');
   if (active === undefined) {
     // The very first key signs at once: no verifier can have cached a JWKS without it.
     const row = await newKeyRow(alg, keys, 'active', now);
-    await withoutQueryParameters(db.insert(signingKeys).values(row).onConflictDoNothing());
+    await insertFirstActiveKey(db, row);
     return;
   }
   if (active.alg === alg) return;
   // Fail before changing anything if the current key cannot be read (wrong or missing
   // KEY_ENCRYPTION_KEY): otherwise a misconfiguration would silently rotate.
   await loadKeySet(db, keys, now);
-  const [next] = await db.select({ alg: signingKeys.alg }).from(signingKeys).where(eq(signingKeys.status, 'next'));
+  const next = await signingKeyWithStatus(db, 'next');
   if (next?.alg === alg) return;
   const row = await newKeyRow(alg, keys, 'next', activationTime(now, publicationLead));
   // A pending next key of another algorithm never signed: withdraw it.
-  await db.update(signingKeys).set({ status: 'retired', retiredAt: now, publishUntil: now }).where(eq(signingKeys.status, 'next'));
-  await withoutQueryParameters(db.insert(signingKeys).values(row));
+  await withdrawSigningKeys(db, ['next'], now);
+  await insertSigningKey(db, row);
   await recordChange(db, {
     action: 'key.scheduled',
     actor: SYSTEM_ACTOR,
@@ -86,21 +91,12 @@ export async function ensureActiveKey(
   });
 }
 
-/** The keys in the JWKS at `now`: next, active, and retired ones within their publish window. */
-function publishedKeys(db: DbOrTx, now: Date) {
-  return db
-    .select()
-    .from(signingKeys)
-    .where(or(inArray(signingKeys.status, ['next', 'active']), and(eq(signingKeys.status, 'retired'), gt(signingKeys.publishUntil, now))))
-    .orderBy(signingKeys.createdAt);
-}
-
 /**
  * Loads the active private key (opening it) and the published public keys as of `now`.
  * Reads only; promoting a due key is the caller's (KeyCache) business.
  */
 export async function loadKeySet(db: DbOrTx, keys: KeyEncryptionInput, now: Date, rotationDays?: number | undefined): Promise<KeySet> {
-  const rows = await publishedKeys(db, now);
+  const rows = await publishedKeyRows(db, now);
   const activeRow = rows.find((row) => row.status === 'active');
   if (activeRow === undefined) throw new Error('no active signing key in the database');
   const privateJson = openPrivateKey(keys, activeRow);
@@ -117,7 +113,7 @@ export async function loadKeySet(db: DbOrTx, keys: KeyEncryptionInput, now: Date
 }
 
 export async function listSigningKeys(db: DbOrTx): Promise<SigningKeyInfo[]> {
-  const rows = await db.select().from(signingKeys).orderBy(signingKeys.createdAt);
+  const rows = await signingKeyRows(db);
   return rows.map((row) => ({
     kid: row.kid,
     alg: row.alg,

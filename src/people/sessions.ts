@@ -1,14 +1,23 @@
-import { and, asc, eq, gt, lte, ne, or } from 'drizzle-orm';
 import { type Actor, recordChange } from '../audit/events.js';
 import type { Db } from '../db/connect.js';
 import { bumpGeneration } from '../db/generation.js';
-import { consoleSessions } from '../db/schema.js';
 import { evictOldest } from '../lib/cached.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import type { SessionPage } from '../schemas/sessions.js';
 import type { CookieKeys } from './cookies.js';
 import type { Person } from './person.js';
+import {
+  alignOtherSessions,
+  deleteExpiredSessions,
+  deleteSession,
+  deleteSessionByTokenHash,
+  insertSession,
+  liveSessionRows,
+  type SessionRow,
+  sessionByTokenHash,
+  touchSession,
+} from './store.js';
 
 /** A person's console session, as the admin API's authentication sees it. */
 export interface ConsoleSession extends Person {
@@ -47,8 +56,6 @@ interface CacheEntry {
   session: ConsoleSession | null;
   loadedAt: number;
 }
-
-type SessionRow = typeof consoleSessions.$inferSelect;
 
 function toSession(row: SessionRow): ConsoleSession {
   return {
@@ -102,36 +109,23 @@ export class SessionStore {
   ): Promise<{ cookie: string; session: ConsoleSession }> {
     const token = this.keys.newSessionToken();
     const { row, othersChanged } = await this.db.transaction(async (tx) => {
-      await tx.delete(consoleSessions).where(this.expiredCondition(now));
-      const [inserted] = await tx
-        .insert(consoleSessions)
-        .values({
-          tokenHash: token.hash,
-          subject: person.subject,
-          name: person.name,
-          owner: person.owner,
-          role: person.role,
-          idToken: context.idToken,
-          ip: context.ip ?? null,
-          createdAt: new Date(now),
-          lastSeenAt: new Date(now),
-          expiresAt: new Date(now + this.limits.maxMs),
-        })
-        .returning();
+      await deleteExpiredSessions(tx, new Date(now), this.idleSince(now));
+      const inserted = await insertSession(tx, {
+        tokenHash: token.hash,
+        subject: person.subject,
+        name: person.name,
+        owner: person.owner,
+        role: person.role,
+        idToken: context.idToken,
+        ip: context.ip ?? null,
+        createdAt: new Date(now),
+        lastSeenAt: new Date(now),
+        expiresAt: new Date(now + this.limits.maxMs),
+      });
       if (inserted === undefined) throw new Error('the new session was not written');
-      const changed = await tx
-        .update(consoleSessions)
-        .set({ name: person.name, owner: person.owner, role: person.role })
-        .where(
-          and(
-            eq(consoleSessions.subject, person.subject),
-            ne(consoleSessions.id, inserted.id),
-            or(ne(consoleSessions.role, person.role), ne(consoleSessions.owner, person.owner), ne(consoleSessions.name, person.name)),
-          ),
-        )
-        .returning({ id: consoleSessions.id });
-      if (changed.length > 0) await bumpGeneration(tx, [{ topic: 'sessions' }]);
-      return { row: inserted, othersChanged: changed.length > 0 };
+      const changed = await alignOtherSessions(tx, inserted.id, person);
+      if (changed) await bumpGeneration(tx, [{ topic: 'sessions' }]);
+      return { row: inserted, othersChanged: changed };
     });
     if (othersChanged) this.invalidate();
     return { cookie: token.value, session: toSession(row) };
@@ -153,15 +147,12 @@ export class SessionStore {
     }
     if (session === null) return { found: false, reason: 'ended' };
     if (now >= session.expiresAt || this.idle(session, now)) {
-      await this.db.delete(consoleSessions).where(eq(consoleSessions.id, session.id));
+      await deleteSession(this.db, session.id);
       this.cache.delete(hash);
       return { found: false, reason: 'ended' };
     }
     if (now - session.lastSeenAt >= Math.min(TOUCH_INTERVAL_MS, this.limits.idleMs / 4)) {
-      await this.db
-        .update(consoleSessions)
-        .set({ lastSeenAt: new Date(now) })
-        .where(and(eq(consoleSessions.id, session.id), lte(consoleSessions.lastSeenAt, new Date(now))));
+      await touchSession(this.db, session.id, new Date(now));
       session.lastSeenAt = now;
     }
     return { found: true, session };
@@ -172,7 +163,7 @@ export class SessionStore {
     const hash = this.keys.sessionTokenHash(cookie);
     if (hash === undefined) return undefined;
     const row = await this.db.transaction(async (tx) => {
-      const [deleted] = await tx.delete(consoleSessions).where(eq(consoleSessions.tokenHash, hash)).returning();
+      const deleted = await deleteSessionByTokenHash(tx, hash);
       if (deleted !== undefined) await bumpGeneration(tx, [{ topic: 'sessions' }]);
       return deleted;
     });
@@ -185,7 +176,7 @@ export class SessionStore {
   /** An admin ends someone's session (DELETE /admin/sessions/{id}), audited. */
   async endById(id: string, actor: Actor): Promise<void> {
     const deleted = await this.db.transaction(async (tx) => {
-      const [row] = await tx.delete(consoleSessions).where(eq(consoleSessions.id, id)).returning();
+      const row = await deleteSession(tx, id);
       if (row !== undefined) {
         await recordChange(tx, {
           action: 'session.ended',
@@ -205,18 +196,7 @@ export class SessionStore {
     if (page.cursor !== undefined && !UUID.test(page.cursor)) {
       throw new ValidationError([{ path: '/cursor', message: 'is not a cursor this server issued' }]);
     }
-    const rows = await this.db
-      .select()
-      .from(consoleSessions)
-      .where(
-        and(
-          gt(consoleSessions.expiresAt, new Date(now)),
-          gt(consoleSessions.lastSeenAt, new Date(now - this.limits.idleMs)),
-          page.cursor === undefined ? undefined : gt(consoleSessions.id, page.cursor),
-        ),
-      )
-      .orderBy(asc(consoleSessions.id))
-      .limit(limit + 1);
+    const rows = await liveSessionRows(this.db, new Date(now), this.idleSince(now), { after: page.cursor, limit: limit + 1 });
     const items = rows.slice(0, limit).map((row) => ({
       id: row.id,
       subject: row.subject,
@@ -242,8 +222,9 @@ export class SessionStore {
     return now - session.lastSeenAt >= this.limits.idleMs;
   }
 
-  private expiredCondition(now: number) {
-    return or(lte(consoleSessions.expiresAt, new Date(now)), lte(consoleSessions.lastSeenAt, new Date(now - this.limits.idleMs)));
+  /** A session last seen at or before this is idle at `now`. */
+  private idleSince(now: number): Date {
+    return new Date(now - this.limits.idleMs);
   }
 
   /**
@@ -257,7 +238,7 @@ export class SessionStore {
       return { session: cached.session, cached: true };
     }
     const epoch = this.epoch;
-    const [row] = await this.db.select().from(consoleSessions).where(eq(consoleSessions.tokenHash, hash));
+    const row = await sessionByTokenHash(this.db, hash);
     const session = row === undefined ? null : toSession(row);
     if (epoch === this.epoch) {
       this.cache.delete(hash);

@@ -1,12 +1,23 @@
-import { asc, eq, inArray, sql } from 'drizzle-orm';
 import { type Actor, recordChange, SYSTEM_ACTOR } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { clientGrants, clients, services } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import { isAbsoluteUriWithoutFragment, isValidScopeToken } from '../lib/syntax.js';
 import { type Claims, checkClaims } from '../policy/claims.js';
 import { SERVICE_ID_PATTERN } from '../schemas/common.js';
 import type { ServiceInput, ServicePatch, ServiceResource } from '../schemas/services.js';
+import {
+  clientsGranted,
+  deleteServiceRow,
+  getServiceRow,
+  insertService,
+  lockService,
+  type ServiceRow,
+  serviceIdWithAudience,
+  serviceRows,
+  updateServiceRow,
+} from './store.js';
+
+export { getServiceRow, lockServicesForGrant, type ServiceRow } from './store.js';
 
 /** The built-in service whose tokens open the admin API. */
 export const ADMIN_SERVICE_ID = 'portier-admin';
@@ -31,19 +42,16 @@ export class IssuerMismatchError extends Error {
  */
 export async function ensureBuiltInServices(db: DbOrTx, issuer: string, options: { moveIssuer?: boolean } = {}): Promise<void> {
   const audience = adminAudience(issuer);
-  const [current] = await db.select().from(services).where(eq(services.id, ADMIN_SERVICE_ID));
+  const current = await getServiceRow(db, ADMIN_SERVICE_ID);
   if (current === undefined) {
-    await db
-      .insert(services)
-      .values({
-        id: ADMIN_SERVICE_ID,
-        name: 'Portier admin API',
-        description: 'Manage API clients, services and signing keys of this Portier',
-        audience,
-        scopes: [...ADMIN_SCOPES],
-        builtIn: true,
-      })
-      .onConflictDoNothing();
+    await insertService(db, {
+      id: ADMIN_SERVICE_ID,
+      name: 'Portier admin API',
+      description: 'Manage API clients, services and signing keys of this Portier',
+      audience,
+      scopes: [...ADMIN_SCOPES],
+      builtIn: true,
+    });
     return;
   }
   if (current.audience === audience) return;
@@ -54,26 +62,13 @@ export async function ensureBuiltInServices(db: DbOrTx, issuer: string, options:
     );
   }
   await db.transaction(async (tx) => {
-    await tx.update(services).set({ audience, updatedAt: sql`now()` }).where(eq(services.id, ADMIN_SERVICE_ID));
+    await updateServiceRow(tx, ADMIN_SERVICE_ID, { audience });
     await recordChange(tx, {
       action: 'service.updated',
       actor: SYSTEM_ACTOR,
       details: { service: ADMIN_SERVICE_ID, changes: { audience: { from: current.audience, to: audience } }, reason: 'issuer moved' },
     });
   });
-}
-
-export type ServiceRow = typeof services.$inferSelect;
-
-/**
- * The services with these ids, locked FOR SHARE until the transaction `tx` ends: a client
- * being granted them is written before any concurrent delete or scope change of theirs
- * (which lock FOR UPDATE) can look for the clients using them.
- */
-export async function lockServicesForGrant(tx: DbOrTx, ids: string[]): Promise<Map<string, ServiceRow>> {
-  if (ids.length === 0) return new Map();
-  const rows = await tx.select().from(services).where(inArray(services.id, ids)).for('share');
-  return new Map(rows.map((row) => [row.id, row]));
 }
 
 /** Whether operators may grant the service to their own clients: marked so, and never the built-in admin service. */
@@ -97,11 +92,6 @@ export const NOTHING_OFFERED: SelfServiceOffer = { roles: [], maxAccessTokenTtl:
 export function selfServiceOffer(row: ServiceRow): SelfServiceOffer {
   if (!isSelfService(row)) return NOTHING_OFFERED;
   return { roles: row.selfServiceRoles, maxAccessTokenTtl: row.selfServiceMaxAccessTokenTtl };
-}
-
-export async function getServiceRow(db: DbOrTx, id: string): Promise<ServiceRow | undefined> {
-  const [row] = await db.select().from(services).where(eq(services.id, id));
-  return row;
 }
 
 export function toServiceResource(row: ServiceRow): ServiceResource {
@@ -139,13 +129,13 @@ function checkServiceFields(
 }
 
 async function audienceTaken(db: DbOrTx, audience: string, exceptId?: string): Promise<boolean> {
-  const [row] = await db.select({ id: services.id }).from(services).where(eq(services.audience, audience));
-  return row !== undefined && row.id !== exceptId;
+  const id = await serviceIdWithAudience(db, audience);
+  return id !== undefined && id !== exceptId;
 }
 
 /** The catalogue; with `selfServiceOnly` (what operators see) only the services open to self-service. */
 export async function listServices(db: DbOrTx, options: { selfServiceOnly?: boolean } = {}): Promise<ServiceResource[]> {
-  const rows = await db.select().from(services).orderBy(asc(services.id));
+  const rows = await serviceRows(db);
   return rows.filter((row) => options.selfServiceOnly !== true || isSelfService(row)).map(toServiceResource);
 }
 
@@ -171,24 +161,20 @@ export async function createService(
   return db.transaction(async (tx) => {
     // Both the id and the audience are unique: the insert itself finds a conflict on
     // either, also with a concurrent create, and then we say which it was.
-    const [row] = await tx
-      .insert(services)
-      .values({
-        id: input.id,
-        name: input.name,
-        description: input.description ?? '',
-        audience: input.audience,
-        scopes: input.scopes ?? [],
-        managed: options.managed ?? false,
-        selfService: input.self_service ?? false,
-        accessTokenTtl: input.access_token_ttl ?? null,
-        claims: input.claims ?? {},
-        selfServiceRoles: input.self_service_roles ?? [],
-        selfServiceMaxAccessTokenTtl: input.self_service_max_access_token_ttl ?? null,
-        credentialMaxLifetimeDays: input.credential_max_lifetime_days ?? null,
-      })
-      .onConflictDoNothing()
-      .returning();
+    const row = await insertService(tx, {
+      id: input.id,
+      name: input.name,
+      description: input.description ?? '',
+      audience: input.audience,
+      scopes: input.scopes ?? [],
+      managed: options.managed ?? false,
+      selfService: input.self_service ?? false,
+      accessTokenTtl: input.access_token_ttl ?? null,
+      claims: input.claims ?? {},
+      selfServiceRoles: input.self_service_roles ?? [],
+      selfServiceMaxAccessTokenTtl: input.self_service_max_access_token_ttl ?? null,
+      credentialMaxLifetimeDays: input.credential_max_lifetime_days ?? null,
+    });
     if (row === undefined) {
       if (await getServiceRow(tx, input.id)) throw new ConflictError(`a service with id "${input.id}" already exists`);
       throw new ConflictError(`another service already has the audience "${input.audience}"`);
@@ -213,24 +199,13 @@ export async function createService(
   });
 }
 
-/** The client_ids granted a service (and, when `scopes` is given, one of those scopes). */
-async function clientsUsing(db: DbOrTx, serviceId: string, scopes?: string[]): Promise<string[]> {
-  const rows = await db
-    .select({ clientId: clients.clientId, scopes: clientGrants.scopes })
-    .from(clientGrants)
-    .innerJoin(clients, eq(clients.id, clientGrants.clientUuid))
-    .where(eq(clientGrants.serviceId, serviceId))
-    .orderBy(asc(clients.clientId));
-  return rows.filter((row) => scopes === undefined || row.scopes.some((scope) => scopes.includes(scope))).map((row) => row.clientId);
-}
-
 export async function updateService(db: Db, id: string, patch: ServicePatch, actor: Actor): Promise<ServiceResource> {
   const errors: FieldError[] = [];
   if (patch.id !== undefined && patch.id !== id) errors.push({ path: '/id', message: 'a service id cannot be changed' });
   checkServiceFields(patch, errors);
   if (errors.length > 0) throw new ValidationError(errors);
   return db.transaction(async (tx) => {
-    const [current] = await tx.select().from(services).where(eq(services.id, id)).for('update');
+    const current = await lockService(tx, id);
     if (current === undefined) throw new NotFoundError(`no service with id "${id}"`);
     if (current.builtIn && (patch.audience !== undefined || patch.scopes !== undefined)) {
       throw new ConflictError(`"${id}" is built in: its audience and scopes cannot be changed`);
@@ -247,30 +222,25 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
     }
     if (patch.scopes !== undefined) {
       const removed = current.scopes.filter((scope) => !patch.scopes?.includes(scope));
-      const users = removed.length > 0 ? await clientsUsing(tx, id, removed) : [];
+      const users = removed.length > 0 ? await clientsGranted(tx, id, removed) : [];
       if (users.length > 0) {
         throw new ConflictError(`scopes ${removed.join(', ')} are still granted to clients: ${users.join(', ')}`, { clients: users });
       }
     }
-    const [row] = await tx
-      .update(services)
-      .set({
-        ...(patch.name !== undefined && { name: patch.name }),
-        ...(patch.description !== undefined && { description: patch.description }),
-        ...(patch.audience !== undefined && { audience: patch.audience }),
-        ...(patch.scopes !== undefined && { scopes: patch.scopes }),
-        ...(patch.self_service !== undefined && { selfService: patch.self_service }),
-        ...(patch.access_token_ttl !== undefined && { accessTokenTtl: patch.access_token_ttl }),
-        ...(patch.claims !== undefined && { claims: patch.claims }),
-        ...(patch.self_service_roles !== undefined && { selfServiceRoles: patch.self_service_roles }),
-        ...(patch.self_service_max_access_token_ttl !== undefined && {
-          selfServiceMaxAccessTokenTtl: patch.self_service_max_access_token_ttl,
-        }),
-        ...(patch.credential_max_lifetime_days !== undefined && { credentialMaxLifetimeDays: patch.credential_max_lifetime_days }),
-        updatedAt: sql`now()`,
-      })
-      .where(eq(services.id, id))
-      .returning();
+    const row = await updateServiceRow(tx, id, {
+      ...(patch.name !== undefined && { name: patch.name }),
+      ...(patch.description !== undefined && { description: patch.description }),
+      ...(patch.audience !== undefined && { audience: patch.audience }),
+      ...(patch.scopes !== undefined && { scopes: patch.scopes }),
+      ...(patch.self_service !== undefined && { selfService: patch.self_service }),
+      ...(patch.access_token_ttl !== undefined && { accessTokenTtl: patch.access_token_ttl }),
+      ...(patch.claims !== undefined && { claims: patch.claims }),
+      ...(patch.self_service_roles !== undefined && { selfServiceRoles: patch.self_service_roles }),
+      ...(patch.self_service_max_access_token_ttl !== undefined && {
+        selfServiceMaxAccessTokenTtl: patch.self_service_max_access_token_ttl,
+      }),
+      ...(patch.credential_max_lifetime_days !== undefined && { credentialMaxLifetimeDays: patch.credential_max_lifetime_days }),
+    });
     if (row === undefined) throw new NotFoundError(`no service with id "${id}"`);
     // Like client.updated: what each changed field was and became.
     const changes: Record<string, { from: unknown; to: unknown }> = {};
@@ -296,14 +266,14 @@ export async function updateService(db: Db, id: string, patch: ServicePatch, act
 
 export async function deleteService(db: Db, id: string, actor: Actor): Promise<void> {
   await db.transaction(async (tx) => {
-    const [current] = await tx.select().from(services).where(eq(services.id, id)).for('update');
+    const current = await lockService(tx, id);
     if (current === undefined) throw new NotFoundError(`no service with id "${id}"`);
     if (current.builtIn) throw new ConflictError(`"${id}" is built in and cannot be deleted`);
-    const users = await clientsUsing(tx, id);
+    const users = await clientsGranted(tx, id);
     if (users.length > 0) {
       throw new ConflictError(`service "${id}" is still granted to clients: ${users.join(', ')}`, { clients: users });
     }
-    await tx.delete(services).where(eq(services.id, id));
+    await deleteServiceRow(tx, id);
     await recordChange(tx, { action: 'service.deleted', actor, details: { service: id } });
   });
 }
