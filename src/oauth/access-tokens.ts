@@ -1,4 +1,4 @@
-import { type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
+import { decodeJwt, type JWTPayload, errors as joseErrors, jwtVerify } from 'jose';
 import type { ClientDirectory } from '../clients/directory.js';
 import type { ClientRecord } from '../clients/record.js';
 import { clientStatus, isValidClientId } from '../clients/rules.js';
@@ -31,33 +31,55 @@ export interface AccessTokenContext {
 const MAX_VERIFIED_TOKENS = 5_000;
 
 /**
- * The payloads of access tokens whose signature, issuer and type have verified, by the
- * token itself: a service exchanges the same caller's token on every call it makes for that
- * caller (token exchange), and an ES256 signature check costs more than signing the new
- * token. Only the same bytes find an entry; each is good while the key set it verified
- * against is the current one (a rotation or an emergency withdrawal starts afresh) and the
- * token has not expired. Everything after the signature (claims, client, revocation) is
- * checked on every use, from caches that every change invalidates.
+ * A token whose signature, issuer, type and required claims verified: its payload and the
+ * claims Portier reads of it (readTokenClaims; null: one of them is not of the form Portier
+ * writes). The claims are a function of the payload alone (the one check that involves the
+ * time, a lifetime longer than Portier gives, can only pass later if it passed once), so
+ * they are read once per token, not on every use. Shared between requests: never changed.
+ */
+interface VerifiedToken {
+  readonly payload: JWTPayload;
+  readonly claims: TokenClaims | null;
+}
+
+/** What readTokenClaims makes of a payload: a client's token, or one of a trusted issuer's subject. */
+type TokenClaims = { readonly client: AccessTokenClaims } | { readonly external: ExternalSubjectClaims };
+
+/**
+ * The access tokens whose signature, issuer and type have verified, by the token itself,
+ * with their claims read: a service exchanges the same caller's token on every call it
+ * makes for that caller (token exchange), and an ES256 signature check costs more than
+ * signing the new token. Only the same bytes find an entry; each is good while the key set
+ * it verified against is the current one (a rotation or an emergency withdrawal starts
+ * afresh) and the token has not expired. Everything that can change after the signature
+ * (the audience asked for, the client, revocation, a trusted issuer's standing, binding,
+ * policy) is checked on every use, from caches that every change invalidates.
  */
 export class VerifiedTokens {
-  private readonly entries = new Map<string, { payload: JWTPayload; keys: object }>();
+  private readonly entries = new Map<string, { verified: VerifiedToken; keys: object }>();
 
-  get(key: string, keys: object, now: number): JWTPayload | undefined {
-    const entry = this.entries.get(key);
+  get(token: string, keys: object, now: number): VerifiedToken | undefined {
+    const entry = this.entries.get(token);
     if (entry === undefined) return undefined;
-    if (entry.keys !== keys || typeof entry.payload.exp !== 'number' || entry.payload.exp <= Math.floor(now / 1000)) {
-      this.entries.delete(key);
+    const { exp } = entry.verified.payload;
+    if (entry.keys !== keys || typeof exp !== 'number' || exp <= Math.floor(now / 1000)) {
+      this.entries.delete(token);
       return undefined;
     }
-    return entry.payload;
+    return entry.verified;
   }
 
-  set(key: string, keys: object, payload: JWTPayload): void {
+  /** Whether `token` verified here before (the entry may be out of date: only a hint of whose it is). */
+  has(token: string): boolean {
+    return this.entries.has(token);
+  }
+
+  set(token: string, keys: object, verified: VerifiedToken): void {
     if (this.entries.size >= MAX_VERIFIED_TOKENS) {
       const oldest = this.entries.keys().next();
       if (oldest.done !== true) this.entries.delete(oldest.value);
     }
-    this.entries.set(key, { payload, keys });
+    this.entries.set(token, { verified, keys });
   }
 }
 
@@ -111,7 +133,25 @@ export type AccessTokenCheck =
 export async function checkAccessToken(ctx: AccessTokenContext, token: string, audience?: string): Promise<AccessTokenCheck> {
   const verified = await verifyAccessToken(ctx, token, audience);
   if ('reason' in verified) return { active: false, reason: verified.reason };
-  return checkClientToken(ctx, verified.payload);
+  if (verified.claims === null || !('client' in verified.claims)) return NOT_OURS;
+  return checkClientToken(ctx, verified.claims.client);
+}
+
+const NOT_OURS = { active: false, reason: 'the access token has a claim Portier does not write' } as const;
+
+/**
+ * The issuer a JWT names, unverified: only to choose how to verify it. A token that verified
+ * here before is this server's (and is not decoded again: a service presents the same
+ * caller's token on every call it makes for it); otherwise its `iss`; undefined for no JWT.
+ */
+export function claimedIssuer(ctx: Pick<AccessTokenContext, 'issuer' | 'verifiedTokens'>, token: string): string | undefined {
+  if (ctx.verifiedTokens?.has(token) === true) return ctx.issuer;
+  try {
+    const { iss } = decodeJwt(token);
+    return typeof iss === 'string' ? iss : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The claims of a token Portier issued for a trusted issuer's subject (token exchange): `sub` is `<issuer id>:<sub>`, no client. */
@@ -136,9 +176,9 @@ export async function checkIssuedToken(
 ): Promise<IssuedTokenCheck> {
   const verified = await verifyAccessToken(ctx, token, undefined);
   if ('reason' in verified) return { active: false, reason: verified.reason };
-  if (verified.payload.client_id !== undefined) return checkClientToken(ctx, verified.payload);
-  const claims = readExternalSubjectClaims(verified.payload, ctx.clock());
-  if (claims === undefined) return { active: false, reason: 'the access token has a claim Portier does not write' };
+  if (verified.claims === null) return NOT_OURS;
+  if ('client' in verified.claims) return checkClientToken(ctx, verified.claims.client);
+  const claims = verified.claims.external;
   const issuer = await ctx.federation.findById(claims.issuerId);
   if (issuer === undefined || !issuer.tokenExchange) {
     return { active: false, reason: 'the trusted issuer of this token is gone or no longer allows token exchange' };
@@ -147,40 +187,62 @@ export async function checkIssuedToken(
   return { active: true, external: claims };
 }
 
-/** The payload of a token whose signature, issuer, type and expiry verify (and, for `audience`, meant for it). */
+/**
+ * A token whose signature, issuer, type and expiry verify, with its claims read (and, for
+ * `audience`, meant for it): remembered by ctx.verifiedTokens, so that a token presented
+ * again costs neither a signature check nor a reading of its claims.
+ */
 async function verifyAccessToken(
   ctx: AccessTokenContext,
   token: string,
   audience: string | undefined,
-): Promise<{ payload: JWTPayload } | { reason: string }> {
+): Promise<VerifiedToken | { reason: string }> {
   const keySet = await ctx.keys.get();
-  const cacheKey = `${audience ?? ''}\u0000${token}`;
-  let payload = ctx.verifiedTokens?.get(cacheKey, keySet, ctx.clock());
-  if (payload === undefined) {
+  const now = ctx.clock();
+  let verified = ctx.verifiedTokens?.get(token, keySet, now);
+  if (verified === undefined) {
+    let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, keySet.verificationKeys, {
         issuer: ctx.issuer,
         typ: 'at+jwt',
         requiredClaims: ['sub', 'jti', 'exp'],
-        currentDate: new Date(ctx.clock()),
-        ...(audience !== undefined && { audience }),
+        currentDate: new Date(now),
       }));
     } catch (error) {
-      if (error instanceof joseErrors.JOSEError) return { reason: 'the access token is invalid or expired' };
+      if (error instanceof joseErrors.JOSEError) return INVALID;
       throw error;
     }
-    ctx.verifiedTokens?.set(cacheKey, keySet, payload);
+    verified = { payload, claims: readTokenClaims(payload, now) };
+    ctx.verifiedTokens?.set(token, keySet, verified);
   }
-  return { payload };
+  // Checked on every use, as jose would (`aud` one audience, or a list that holds it): a
+  // token remembered for one purpose is not thereby good for another.
+  if (audience !== undefined && !isFor(verified.payload.aud, audience)) return INVALID;
+  return verified;
 }
 
-/** The rest of checkAccessToken: a verified token's claims, its client, and revocation. */
-async function checkClientToken(ctx: AccessTokenContext, payload: JWTPayload): Promise<AccessTokenCheck> {
+const INVALID = { reason: 'the access token is invalid or expired' } as const;
+
+function isFor(aud: unknown, audience: string): boolean {
+  return Array.isArray(aud) ? aud.includes(audience) : aud === audience;
+}
+
+/** The claims of a verified payload: a client's token (with client_id) or a trusted issuer's subject's; null for neither. */
+function readTokenClaims(payload: JWTPayload, now: number): TokenClaims | null {
   // Only Portier can sign a token, but a claim still reaches a lookup, comparisons and SQL:
   // it must be what Portier writes (a NUL would make PostgreSQL fail; an array would pass
   // a String() comparison).
-  const claims = readAccessTokenClaims(payload, ctx.clock());
-  if (claims === undefined) return { active: false, reason: 'the access token has a claim Portier does not write' };
+  if (payload.client_id !== undefined) {
+    const client = readAccessTokenClaims(payload, now);
+    return client === undefined ? null : { client };
+  }
+  const external = readExternalSubjectClaims(payload, now);
+  return external === undefined ? null : { external };
+}
+
+/** The rest of checkAccessToken: a verified token's client, and revocation. */
+async function checkClientToken(ctx: AccessTokenContext, claims: AccessTokenClaims): Promise<AccessTokenCheck> {
   const client = await ctx.directory.find(claims.clientId);
   if (client === undefined || client.uuid !== claims.sub) return { active: false, reason: 'the client of this token no longer exists' };
   if (clientStatus(client, ctx.clock()) !== 'active') return { active: false, reason: 'the client of this token is disabled or expired' };

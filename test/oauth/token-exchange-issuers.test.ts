@@ -142,6 +142,51 @@ t.test('the JWT bearer grant: a trusted issuer with jwt_bearer, for the client w
   t.ok(metadata.grant_types_supported.includes('urn:ietf:params:oauth:grant-type:jwt-bearer'), 'discovery lists the grant');
 });
 
+t.test("the JWT bearer grant's refusals say which rule the assertion failed; the audit trail names the client found", async (t) => {
+  const { server, corp, personToken } = await setup(t);
+  await server.admin('PATCH', '/admin/trusted-issuers/corp-entra', { jwt_bearer: true });
+  const federated = (clientId: string, extra: Record<string, unknown> = {}) =>
+    server.admin('POST', '/admin/clients', {
+      client_id: clientId,
+      name: clientId,
+      owner: 'alice',
+      auth_method: 'federated',
+      federated_identities: [{ issuer: 'corp-entra', subject: 'alice' }],
+      grants: [{ service: 'ledger', scopes: ['ledger:read'] }],
+      ...extra,
+    });
+  t.equal((await federated('alice-app')).statusCode, 201);
+  const bearer = async (form: Record<string, string>) =>
+    postToken(server.app, { grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: await personToken(corp), ...form });
+  const says = (res: Awaited<ReturnType<typeof postToken>>, description: string, what: string) => {
+    refused(t, res, 'invalid_grant', what);
+    t.equal(res.json().error_description, description, `${what}: says which rule`);
+  };
+
+  says(await bearer({ assertion: await personToken(corp, { sub: 'bob' }) }), 'no client has an identity matching the assertion', 'nobody');
+  says(await bearer({ client_id: 'orders-svc' }), 'the assertion does not match an identity of the client', 'a client it does not match');
+  says(await bearer({ client_id: 'no-such-app' }), 'the assertion does not match an identity of the client', 'an unknown client');
+  t.equal((await federated('alice-cli')).statusCode, 201);
+  says(await bearer({}), 'several clients match the assertion: send client_id', 'two clients match');
+  t.equal((await bearer({ client_id: 'alice-cli' })).statusCode, 200, 'the one named');
+  await server.admin('POST', '/admin/clients/alice-cli/disable');
+  says(await bearer({ client_id: 'alice-cli' }), 'the client of the assertion is not active', 'disabled');
+  t.equal((await federated('alice-fenced', { ip_ranges: ['192.0.2.0/24'] })).statusCode, 201);
+  says(
+    await bearer({ client_id: 'alice-fenced' }),
+    'the client of the assertion may not be used from this address',
+    'outside its IP ranges',
+  );
+
+  const rows = await eventually(
+    () => server.database.db.select().from(auditEvents),
+    (all) => all.some((row) => row.clientId === 'alice-fenced'),
+  );
+  const denied = (clientId: string) => rows.filter((row) => row.action === 'token.denied' && row.clientId === clientId);
+  t.ok(denied('orders-svc').length > 0, 'a client it does not match is named');
+  t.match(JSON.stringify(denied('alice-fenced')), /outside the client's IP ranges/, 'the private detail says why');
+});
+
 t.test("a token for a trusted issuer's subject: introspected, exchanged again with act nested, revoked by its actor", async (t) => {
   const { server, corp, orders, personToken, exchange } = await setup(t);
   await addService(server.database, { id: 'reports', audience: 'https://reports.example', scopes: ['reports:read'] });

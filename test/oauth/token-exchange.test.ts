@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { type CryptoKey, calculateJwkThumbprint, decodeJwt, exportJWK, generateKeyPair, type JWK, SignJWT } from 'jose';
 import t, { type Test as TapTest } from 'tap';
 import { auditEvents } from '../../src/db/schema.js';
+import { checkAccessToken } from '../../src/oauth/access-tokens.js';
 import {
   addClient,
   addService,
@@ -308,6 +309,31 @@ t.test('bad subject tokens: revoked, expired, unsigned, foreign, a disabled subj
   refusal(t, await exchange(server, orders, { subject_token: vendorToken }), 'invalid_request', /not an active/, 'its key withdrawn');
   server.clock.advance(3601_000);
   refusal(t, await exchange(server, orders, { subject_token: vendorToken }), 'invalid_request', /not an active/, 'expired');
+});
+
+t.test('a remembered subject token (verified once): still checked for audience, revocation and expiry on every use', async (t) => {
+  const { server, vendor, orders } = await setup(t);
+  const ctx = server.app.portier.tokenEndpoint;
+  const vendorToken = await tokenOf(server, vendor, { resource: ORDERS.audience });
+  for (const round of ['verified', 'remembered']) {
+    t.equal((await exchange(server, orders, { subject_token: vendorToken })).statusCode, 200, `exchanged (${round})`);
+  }
+  // The admin API asks the same check for its own audience: a remembered token is no key to it.
+  t.same(await checkAccessToken(ctx, vendorToken, `${ISSUER}/admin`), { active: false, reason: 'the access token is invalid or expired' });
+  t.equal((await checkAccessToken(ctx, vendorToken, ORDERS.audience)).active, true, 'the audience it is for');
+
+  await server.app.inject({
+    method: 'POST',
+    url: '/oauth/revoke',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth(vendor.clientId, vendor.clientSecret) },
+    payload: new URLSearchParams({ token: vendorToken }).toString(),
+  });
+  refusal(t, await exchange(server, orders, { subject_token: vendorToken }), 'invalid_request', /not an active/, 'revoked once remembered');
+
+  const another = await tokenOf(server, vendor, { resource: ORDERS.audience });
+  t.equal((await exchange(server, orders, { subject_token: another })).statusCode, 200, 'another token, remembered');
+  server.clock.advance(3601_000);
+  refusal(t, await exchange(server, orders, { subject_token: another }), 'invalid_request', /not an active/, 'expired once remembered');
 });
 
 t.test('bad requests: token types, missing parameters, an actor_token of someone else', async (t) => {

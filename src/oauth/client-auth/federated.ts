@@ -8,10 +8,9 @@ import {
   type VerifiedPlatformToken,
   verifyPlatformToken,
 } from '../../federation/platform-tokens.js';
-import type { TrustedIssuerRecord } from '../../federation/trusted-issuers.js';
 import { isAddressAllowed } from '../../lib/networks.js';
 import { redactSecrets } from '../../lib/redact.js';
-import { InvalidClient } from '../errors.js';
+import { InvalidClient, type OAuthError } from '../errors.js';
 import { CLIENT_ASSERTION_TYPE } from './client-assertion.js';
 import type { FederatedCredentials } from './credentials.js';
 import type { RemoteJwks } from './remote-jwks.js';
@@ -38,10 +37,7 @@ export interface FederatedAuthentication {
 
 /**
  * Checks a platform's JWT presented as a client assertion (verifyPlatformToken), then the
- * client: the one named by client_id, whose identities must match the token, or else the
- * single client with an identity matching it (found by issuer and subject); that client
- * active and the caller within its IP ranges. Throws InvalidClient, whose private detail
- * says why.
+ * client it signs in (federatedClientOf). Throws InvalidClient, whose private detail says why.
  */
 export async function checkFederatedAssertion(
   ctx: FederationContext,
@@ -56,57 +52,99 @@ export async function checkFederatedAssertion(
     if (error instanceof PlatformTokenRejected) throw new InvalidClient(error.detail);
     throw error;
   }
-  const { issuer, subject } = token;
-  const identity = `platform token of trusted issuer "${issuer.id}" for subject ${JSON.stringify(redactSecrets(subject))}`;
-  const client = await findClient(ctx, credentials.requestedClientId, token, identity);
-  const reject = (detail: string): never => {
-    throw new InvalidClient(detail).concerns({ clientId: client.clientId });
-  };
-  const status = clientStatus(client, ctx.clock());
-  if (status !== 'active') return reject(`client is ${status}`);
-  if (!isAddressAllowed(callerIp, client.networks)) return reject(`caller ${callerIp} is outside the client's IP ranges`);
-  return { client, identity: { issuer: issuer.id, subject } };
+  // Client authentication tells the caller nothing of why it failed: one answer for all.
+  const client = await federatedClientOf(
+    ctx,
+    token,
+    { named: credentials.requestedClientId, ip: callerIp },
+    (refusal) => new InvalidClient(refusal.detail),
+  );
+  return { client, identity: { issuer: token.issuer.id, subject: token.subject } };
+}
+
+/** Why a verified platform token gets no client: each grant answers with its own OAuth error. */
+export interface FederatedClientRefusal {
+  /**
+   * `no-match`: the client named is none that the token may stand for (unknown, not
+   * federated, no identity matching); `none`, `several`: without a client named, no client
+   * or more than one has an identity matching the token; `inactive`: the client is disabled
+   * or expired; `address`: the caller is outside the client's IP ranges.
+   */
+  kind: 'no-match' | 'none' | 'several' | 'inactive' | 'address';
+  /** What exactly, for the log and the audit trail only. */
+  detail: string;
 }
 
 /**
- * The client the verified token signs in: the one named by `requestedClientId`, which must
- * be federated with an identity of this issuer matching the token; without a client_id,
- * the single client with such an identity. Throws InvalidClient otherwise.
+ * The client a verified platform token stands for, whether it signs the client in
+ * (federated client authentication) or is the authorization grant (the JWT bearer grant):
+ * `named`, the client named (its client_id, or the client that authenticated), which must
+ * be federated with an identity of this issuer matching the token; without one, the single
+ * client with such an identity. That client must be active and the caller within its IP
+ * ranges. Otherwise throws `refuse`'s error, said to concern the client once one is found.
  */
-async function findClient(
-  ctx: FederationContext,
-  requestedClientId: string | undefined,
-  { issuer, claims }: { issuer: TrustedIssuerRecord; claims: VerifiedPlatformToken['claims'] },
-  identity: string,
+export async function federatedClientOf(
+  ctx: Pick<FederationContext, 'directory' | 'federation' | 'clock'>,
+  token: Pick<VerifiedPlatformToken, 'issuer' | 'claims' | 'subject'>,
+  { named, ip }: { named: string | ClientRecord | undefined; ip: string },
+  refuse: (refusal: FederatedClientRefusal) => OAuthError,
 ): Promise<ClientRecord> {
-  const matches = (client: ClientRecord) =>
+  const fail: Fail = (kind, detail, client) => {
+    const error = refuse({ kind, detail });
+    throw client === undefined ? error : error.concerns({ clientId: client.clientId });
+  };
+  // While finding the client, the details say which token found none.
+  const identity = `platform token of trusted issuer "${token.issuer.id}" for subject ${JSON.stringify(redactSecrets(token.subject))}`;
+  const failFinding: Fail = (kind, detail, client) => fail(kind, `${identity}: ${detail}`, client);
+  const client =
+    named === undefined ? await onlyMatchingClient(ctx, token, failFinding) : await namedClient(ctx, token, named, failFinding);
+  const status = clientStatus(client, ctx.clock());
+  if (status !== 'active') return fail('inactive', `client is ${status}`, client);
+  if (!isAddressAllowed(ip, client.networks)) return fail('address', `caller ${ip} is outside the client's IP ranges`, client);
+  return client;
+}
+
+type Fail = (kind: FederatedClientRefusal['kind'], detail: string, client?: ClientRecord) => never;
+
+/** Whether `client` is federated with an identity of the token's issuer that matches its claims. */
+function matches(client: ClientRecord, { issuer, claims }: Pick<VerifiedPlatformToken, 'issuer' | 'claims'>): boolean {
+  return (
     client.authMethod === 'federated' &&
-    client.federatedIdentities.some((candidate) => candidate.issuerId === issuer.id && identityMatches(candidate, claims));
-  if (requestedClientId !== undefined) {
-    if (!isValidClientId(requestedClientId)) throw new InvalidClient(`${identity}: not a well-formed client_id`);
-    const client = await ctx.directory.find(requestedClientId);
-    if (client === undefined) throw new InvalidClient(`${identity}: unknown client`);
-    if (client.authMethod !== 'federated') {
-      throw new InvalidClient(`${identity}: client authenticates with ${client.authMethod}, not a platform token`).concerns({
-        clientId: client.clientId,
-      });
-    }
-    if (!matches(client)) {
-      throw new InvalidClient(`${identity}: no federated identity of the client matches the token`).concerns({ clientId: client.clientId });
-    }
-    return client;
-  }
-  const candidates = await ctx.federation.clientsWithIdentity(issuer.id, String(claims.sub));
+    client.federatedIdentities.some((candidate) => candidate.issuerId === issuer.id && identityMatches(candidate, claims))
+  );
+}
+
+async function namedClient(
+  ctx: Pick<FederationContext, 'directory'>,
+  token: Pick<VerifiedPlatformToken, 'issuer' | 'claims'>,
+  named: string | ClientRecord,
+  fail: Fail,
+): Promise<ClientRecord> {
+  if (typeof named === 'string' && !isValidClientId(named)) return fail('no-match', 'not a well-formed client_id');
+  const client = typeof named === 'string' ? await ctx.directory.find(named) : named;
+  if (client === undefined) return fail('no-match', 'unknown client');
+  if (client.authMethod !== 'federated')
+    return fail('no-match', `client authenticates with ${client.authMethod}, not a platform token`, client);
+  if (!matches(client, token)) return fail('no-match', 'no federated identity of the client matches the token', client);
+  return client;
+}
+
+async function onlyMatchingClient(
+  ctx: Pick<FederationContext, 'directory' | 'federation'>,
+  token: Pick<VerifiedPlatformToken, 'issuer' | 'claims' | 'subject'>,
+  fail: Fail,
+): Promise<ClientRecord> {
   const found: ClientRecord[] = [];
-  for (const clientId of candidates) {
+  for (const clientId of await ctx.federation.clientsWithIdentity(token.issuer.id, token.subject)) {
     const client = await ctx.directory.find(clientId);
-    if (client !== undefined && matches(client)) found.push(client);
+    if (client !== undefined && matches(client, token)) found.push(client);
   }
   const [only, another] = found;
-  if (only === undefined) throw new InvalidClient(`${identity}: no client has an identity matching the token`);
+  if (only === undefined) return fail('none', 'no client has an identity matching the token');
   if (another !== undefined) {
-    throw new InvalidClient(
-      `${identity}: several clients have an identity matching the token (${found.map((c) => c.clientId).join(', ')}); send client_id`,
+    return fail(
+      'several',
+      `several clients have an identity matching the token (${found.map((c) => c.clientId).join(', ')}); send client_id`,
     );
   }
   return only;

@@ -1,8 +1,6 @@
 import type { ClientRecord } from '../../clients/record.js';
-import { clientStatus, isValidClientId } from '../../clients/rules.js';
-import { type FederatedIdentityUse, identityMatches } from '../../federation/identities.js';
-import { isAddressAllowed } from '../../lib/networks.js';
-import type { FederationContext } from '../client-auth/federated.js';
+import type { FederatedIdentityUse } from '../../federation/identities.js';
+import { type FederatedClientRefusal, type FederationContext, federatedClientOf } from '../client-auth/federated.js';
 import { InvalidGrant, InvalidRequest } from '../errors.js';
 import type { TokenParameters } from '../parameters.js';
 import { PlatformTokenRejected, verifyPlatformToken } from './platform-token.js';
@@ -11,7 +9,7 @@ import { PlatformTokenRejected, verifyPlatformToken } from './platform-token.js'
  * The JWT bearer grant (RFC 7523 §2.1): a trusted issuer's JWT, from an issuer with
  * `jwt_bearer`, is the authorization grant; the token goes to the federated client with an
  * identity that matches it, exactly as a platform token signs a federated client in
- * (clients/identities.ts). The enterprise identity-assertion flows build on this grant.
+ * (client-auth/federated.ts, federatedClientOf). The enterprise identity-assertion flows build on this grant.
  * Client authentication is optional (RFC 7523 §3.1): a client that authenticates must be
  * that client; without it, `client_id` names it, or the single client whose identity
  * matches is the one. A bad assertion is `invalid_grant` (RFC 7523 §3.1).
@@ -52,40 +50,25 @@ export async function jwtBearerClient(
     }
     throw error;
   }
-  const { issuer, claims, subject } = verified;
-  const matches = (client: ClientRecord) =>
-    client.authMethod === 'federated' &&
-    client.federatedIdentities.some((identity) => identity.issuerId === issuer.id && identityMatches(identity, claims));
-  const named = options.authenticated?.clientId ?? options.requestedClientId;
-  let client: ClientRecord | undefined;
-  if (named !== undefined) {
-    client = isValidClientId(named) ? (options.authenticated ?? (await ctx.directory.find(named))) : undefined;
-    if (client === undefined || !matches(client)) {
-      throw new InvalidGrant('the assertion does not match an identity of the client', `assertion of ${issuer.id} for ${subject}`);
-    }
-  } else {
-    const found: ClientRecord[] = [];
-    for (const clientId of await ctx.federation.clientsWithIdentity(issuer.id, subject)) {
-      const candidate = await ctx.directory.find(clientId);
-      if (candidate !== undefined && matches(candidate)) found.push(candidate);
-    }
-    if (found.length !== 1) {
-      throw new InvalidGrant(
-        found.length === 0 ? 'no client has an identity matching the assertion' : 'several clients match the assertion: send client_id',
-      );
-    }
-    client = found[0] as ClientRecord;
-  }
-  const status = clientStatus(client, ctx.clock());
-  if (status !== 'active')
-    throw new InvalidGrant('the client of the assertion is not active', `client is ${status}`).concerns({ clientId: client.clientId });
-  if (!isAddressAllowed(options.ip, client.networks)) {
-    throw new InvalidGrant(
-      'the client of the assertion may not be used from this address',
-      `caller ${options.ip} outside the IP ranges`,
-    ).concerns({
-      clientId: client.clientId,
-    });
-  }
-  return { client, identity: { issuer: issuer.id, subject } };
+  const named = options.authenticated ?? options.requestedClientId;
+  const client = await federatedClientOf(
+    ctx,
+    verified,
+    { named, ip: options.ip },
+    (refusal) => new InvalidGrant(JWT_BEARER_REFUSALS[refusal.kind], refusal.detail),
+  );
+  return { client, identity: { issuer: verified.issuer.id, subject: verified.subject } };
 }
+
+/**
+ * What the JWT bearer grant tells the client when the assertion gets no client: unlike a
+ * client authentication, the client is not the one in doubt, so the answer says which
+ * rule it failed (RFC 7523 §3.1); the details stay in the log and the audit trail.
+ */
+const JWT_BEARER_REFUSALS: Record<FederatedClientRefusal['kind'], string> = {
+  'no-match': 'the assertion does not match an identity of the client',
+  none: 'no client has an identity matching the assertion',
+  several: 'several clients match the assertion: send client_id',
+  inactive: 'the client of the assertion is not active',
+  address: 'the client of the assertion may not be used from this address',
+};
