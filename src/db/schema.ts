@@ -16,6 +16,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { traceContext } from '../lib/trace-context.js';
 import { AUTH_METHODS, CREDENTIAL_KINDS, CREDENTIAL_REVOCATION_REASONS, type QuotaMode, TLS_IDENTITY_KINDS } from '../schemas/enums.js';
 
 export * from './schema-state.js';
@@ -327,6 +328,12 @@ export const auditEvents = pgTable(
      * cursor never moves past an event that commits later (events/list.ts).
      */
     txId: xid8('tx_id').notNull().default(sql`pg_current_xact_id()`),
+    /**
+     * The W3C traceparent of the span that wrote the row, when tracing is on (set here, in
+     * the row's own insert, whoever writes it): the event's deliveries carry it onwards, so
+     * a receiver's work joins the trace of the change (events/deliveries.ts).
+     */
+    traceparent: text('traceparent').$defaultFn(() => traceContext().traceparentNow() ?? sql`null`),
   },
   (t) => [
     index('audit_events_client_idx').on(t.clientId, t.id),

@@ -5,6 +5,7 @@ import type { DbOrTx } from '../db/connect.js';
 import { auditEvents } from '../db/schema.js';
 import { webhookDeliveries, webhooks } from '../db/schema-events.js';
 import { NotFoundError, ValidationError } from '../lib/errors.js';
+import { TRACEPARENT } from '../lib/trace-context.js';
 import { hookSignature } from '../policy/hook.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import type { DeliveryResource } from '../schemas/webhooks.js';
@@ -111,31 +112,62 @@ export function leaseMs(settings: Pick<DeliverySettings, 'timeoutMs'>): number {
   return settings.timeoutMs + LEASE_MARGIN_MS;
 }
 
+/** An event as an HTTP message in one mode, before it is signed for a webhook. */
+export interface EventMessage {
+  headers: Readonly<Record<string, string>>;
+  body: string;
+}
+
+/**
+ * The CloudEvent of an audit row as an HTTP message: structured mode (the whole event as
+ * `application/cloudevents+json`) or binary mode (`ce-*` headers, `data` as the body). The
+ * same for every webhook of that mode, so a worker builds it once per event and mode.
+ */
+export function eventMessage(event: typeof auditEvents.$inferSelect, mode: 'structured' | 'binary', source: string): EventMessage {
+  const cloudEvent = toCloudEvent(event, source);
+  const message = mode === 'binary' ? HTTP.binary(cloudEvent) : HTTP.structured(cloudEvent);
+  const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(message.headers)) if (typeof value === 'string') headers[name.toLowerCase()] = value;
+  return { headers, body };
+}
+
 /** An HTTP request ready to send: the event in the webhook's mode, signed with its secret. */
 export interface SignedRequest {
   url: string;
   headers: Record<string, string>;
   body: string;
+  /**
+   * The W3C traceparent of the span that wrote the event, when tracing was on: the request
+   * goes out as part of that trace, with a `traceparent` header (lib/trace-context.ts). Not
+   * a CloudEvents attribute: the body is the event as it was recorded.
+   */
+  traceparent: string | null;
 }
 
 /**
- * The request of a delivery: the CloudEvent in structured mode (the whole event as
- * `application/cloudevents+json`) or binary mode (`ce-*` headers, `data` as the body),
- * signed like the issuance hook: `Portier-Signature: t=<unix seconds>,v1=<hex
- * HMAC-SHA256 of "<t>.<body>">` under the webhook's secret, and `Portier-Delivery`
- * naming the delivery.
+ * The request of a delivery: the event's message (eventMessage) signed like the issuance
+ * hook: `Portier-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under the
+ * webhook's secret, and `Portier-Delivery` naming the delivery.
  */
-export function signedRequest(claimed: ClaimedDelivery, settings: DeliverySettings, now: number): SignedRequest {
-  const event = toCloudEvent(claimed.event, settings.source);
-  const message = claimed.webhook.mode === 'binary' ? HTTP.binary(event) : HTTP.structured(event);
-  const body = typeof message.body === 'string' ? message.body : JSON.stringify(message.body);
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(message.headers)) if (typeof value === 'string') headers[name.toLowerCase()] = value;
+export function signedRequest(
+  claimed: ClaimedDelivery,
+  settings: DeliverySettings,
+  now: number,
+  message: EventMessage = eventMessage(claimed.event, claimed.webhook.mode, settings.source),
+): SignedRequest {
+  const headers: Record<string, string> = { ...message.headers };
   const secret = webhookSecret(claimed.webhook, settings.keyEncryptionKey);
-  headers['portier-signature'] = hookSignature(secret, Math.floor(now / 1000), body);
+  headers['portier-signature'] = hookSignature(secret, Math.floor(now / 1000), message.body);
   headers['portier-delivery'] = String(claimed.id);
   headers['user-agent'] = 'Portier webhooks';
-  return { url: claimed.webhook.url, headers, body };
+  const { traceparent } = claimed.event;
+  return {
+    url: claimed.webhook.url,
+    headers,
+    body: message.body,
+    traceparent: traceparent !== null && TRACEPARENT.test(traceparent) ? traceparent : null,
+  };
 }
 
 /** How a send went: a 2xx answer, or why not (the status when there was an answer). */
@@ -144,33 +176,96 @@ export type SendOutcome = { ok: true; status: number } | { ok: false; status: nu
 /** What a recorded outcome did, for metrics and logs. */
 export type DeliveryResult = 'delivered' | 'retry' | 'failed' | 'lost_lease';
 
+/** A claimed delivery and how its send went. */
+export interface Attempt {
+  claimed: ClaimedDelivery;
+  outcome: SendOutcome;
+}
+
 /**
- * Records how a claimed delivery went, under its lease (a delivery whose lease ran out and
- * was claimed by another instance is left to that instance: `lost_lease`). A failure is
- * retried after retryDelayMs, or is `failed` after WEBHOOK_MAX_ATTEMPTS; and a webhook
- * whose attempts have all failed for DISABLE_AFTER_FAILING_MS is disabled, audited.
+ * Records how claimed deliveries went, each under its lease (a delivery whose lease ran out
+ * and was claimed by another instance is left to that instance: `lost_lease`); the results
+ * in the order of `attempts`. The delivered ones are marked in one statement per lease and
+ * answer code (a claim gives one lease to all it claims, so usually one statement); each
+ * failure in a transaction of its own (recordFailure).
  */
-export async function recordOutcome(
+export async function recordOutcomes(
   db: DbOrTx,
-  claimed: ClaimedDelivery,
-  outcome: SendOutcome,
+  attempts: Attempt[],
   now: number,
   settings: Pick<DeliverySettings, 'maxAttempts'>,
   random: () => number = Math.random,
+): Promise<DeliveryResult[]> {
+  const results = new Map<number, DeliveryResult>();
+  const delivered = new Map<string, { leaseUntil: Date; status: number; claimed: ClaimedDelivery[] }>();
+  for (const { claimed, outcome } of attempts) {
+    if (!outcome.ok) {
+      results.set(claimed.id, await recordFailure(db, claimed, outcome, now, settings, random));
+      continue;
+    }
+    const key = `${claimed.leaseUntil.getTime()}:${outcome.status}`;
+    const group = delivered.get(key) ?? { leaseUntil: claimed.leaseUntil, status: outcome.status, claimed: [] };
+    group.claimed.push(claimed);
+    delivered.set(key, group);
+  }
+  for (const group of delivered.values()) {
+    const marked = await db
+      .update(webhookDeliveries)
+      .set({
+        status: 'delivered',
+        lastStatus: group.status,
+        lastError: null,
+        leaseUntil: null,
+        nextAttemptAt: null,
+        finishedAt: new Date(now),
+      })
+      .where(
+        and(
+          inArray(
+            webhookDeliveries.id,
+            group.claimed.map((claimed) => claimed.id),
+          ),
+          eq(webhookDeliveries.leaseUntil, group.leaseUntil),
+        ),
+      )
+      .returning({ id: webhookDeliveries.id });
+    const mine = new Set(marked.map((row) => row.id));
+    for (const claimed of group.claimed) results.set(claimed.id, mine.has(claimed.id) ? 'delivered' : 'lost_lease');
+    // A success ends a webhook's failing streak. Only one delivery of a webhook is out at a
+    // time, so the streak seen at the claim is the one to end; most webhooks have none, and
+    // then nothing is written.
+    const failing = group.claimed.filter((claimed) => mine.has(claimed.id) && claimed.webhook.failingSince !== null);
+    if (failing.length > 0) {
+      await db
+        .update(webhooks)
+        .set({ failingSince: null })
+        .where(
+          inArray(
+            webhooks.id,
+            failing.map((claimed) => claimed.webhook.id),
+          ),
+        );
+    }
+  }
+  return attempts.map(({ claimed }) => results.get(claimed.id) ?? 'lost_lease');
+}
+
+/**
+ * A failed attempt, under its lease: retried after retryDelayMs, or `failed` after
+ * WEBHOOK_MAX_ATTEMPTS; and a webhook whose attempts have all failed for
+ * DISABLE_AFTER_FAILING_MS is disabled, audited.
+ */
+async function recordFailure(
+  db: DbOrTx,
+  claimed: ClaimedDelivery,
+  outcome: Extract<SendOutcome, { ok: false }>,
+  now: number,
+  settings: Pick<DeliverySettings, 'maxAttempts'>,
+  random: () => number,
 ): Promise<DeliveryResult> {
   return db.transaction(async (tx) => {
     const at = new Date(now);
     const mine = and(eq(webhookDeliveries.id, claimed.id), eq(webhookDeliveries.leaseUntil, claimed.leaseUntil));
-    if (outcome.ok) {
-      const [row] = await tx
-        .update(webhookDeliveries)
-        .set({ status: 'delivered', lastStatus: outcome.status, lastError: null, leaseUntil: null, nextAttemptAt: null, finishedAt: at })
-        .where(mine)
-        .returning({ id: webhookDeliveries.id });
-      if (row === undefined) return 'lost_lease';
-      await tx.update(webhooks).set({ failingSince: null }).where(eq(webhooks.id, claimed.webhook.id));
-      return 'delivered';
-    }
     const gaveUp = claimed.attempts >= settings.maxAttempts;
     const [row] = await tx
       .update(webhookDeliveries)

@@ -1,12 +1,17 @@
 import type { Db } from '../db/connect.js';
 import type { Clock } from '../lib/clock.js';
+import { traceContext } from '../lib/trace-context.js';
 import {
+  type Attempt,
   type ClaimedDelivery,
   claimDeliveries,
   type DeliveryResult,
   type DeliverySettings,
+  type EventMessage,
+  eventMessage,
   leaseMs,
-  recordOutcome,
+  recordOutcomes,
+  type SendOutcome,
   signedRequest,
 } from './deliveries.js';
 import type { WebhookSender } from './sender.js';
@@ -59,13 +64,16 @@ export class DeliveryWorker {
     }
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    this.running = this.run().finally(() => {
-      this.running = undefined;
-      if (this.again) {
-        this.again = false;
-        this.nudge();
-      } else this.schedule();
-    });
+    // Not part of the request that woke it: its queries and sends belong to no request's trace.
+    this.running = traceContext()
+      .detached(() => this.run())
+      .finally(() => {
+        this.running = undefined;
+        if (this.again) {
+          this.again = false;
+          this.nudge();
+        } else this.schedule();
+      });
   }
 
   /**
@@ -90,30 +98,45 @@ export class DeliveryWorker {
     }, DELIVERY_POLL_MS).unref();
   }
 
+  /**
+   * Claims a batch (one query for the lease, one for what it names), sends it all at once,
+   * and records the outcomes together (the delivered ones in one statement): a handful of
+   * queries per batch, however many webhooks an event goes to.
+   */
   private async run(): Promise<void> {
     try {
       for (;;) {
         if (this.stopped) return;
         const claimed = await claimDeliveries(this.db, this.clock(), leaseMs(this.settings), CLAIM_BATCH);
         if (claimed.length === 0) return;
-        await Promise.all(claimed.map((delivery) => this.deliver(delivery)));
+        // An event going to several webhooks is made into a message once per mode, then signed for each.
+        const messages = new Map<string, EventMessage>();
+        const attempts = await Promise.all(claimed.map((delivery) => this.send(delivery, messages)));
+        if (this.stopped) return;
+        const now = this.clock();
+        const results = await recordOutcomes(this.db, attempts, now, this.settings);
+        results.forEach((result, index) => {
+          const eventAt = attempts[index]?.claimed.event.at.getTime() ?? now;
+          this.observer.attempted(result, result === 'delivered' ? Math.max(0, now - eventAt) / 1000 : undefined);
+        });
       }
     } catch (error) {
       this.observer.error(error);
     }
   }
 
-  private async deliver(claimed: ClaimedDelivery): Promise<void> {
-    let outcome: Awaited<ReturnType<WebhookSender['send']>>;
+  private async send(claimed: ClaimedDelivery, messages: Map<string, EventMessage>): Promise<Attempt> {
+    let outcome: SendOutcome;
     try {
-      outcome = await this.sender.send(signedRequest(claimed, this.settings, this.clock()), this.aborts.signal);
+      const key = `${claimed.event.id}:${claimed.webhook.mode}`;
+      const message = messages.get(key) ?? eventMessage(claimed.event, claimed.webhook.mode, this.settings.source);
+      messages.set(key, message);
+      const signed = signedRequest(claimed, this.settings, this.clock(), message);
+      outcome = await traceContext().sendWithin(signed.traceparent, signed.headers, () => this.sender.send(signed, this.aborts.signal));
     } catch (error) {
       // A secret that cannot be opened (KEY_ENCRYPTION_KEY changed): a failed attempt like any other.
       outcome = { ok: false, status: null, error: error instanceof Error ? error.message : String(error) };
     }
-    if (this.stopped) return;
-    const now = this.clock();
-    const result = await recordOutcome(this.db, claimed, outcome, now, this.settings);
-    this.observer.attempted(result, result === 'delivered' ? Math.max(0, now - claimed.event.at.getTime()) / 1000 : undefined);
+    return { claimed, outcome };
   }
 }

@@ -91,5 +91,6 @@ export async function startTracing(settings: TracingSettings): Promise<Tracing> 
     ],
   });
   (await import('./token-path.js')).traceTokenPath();
+  (await import('./trace-context.js')).traceEvents();
   return { shutdown: () => provider.shutdown() };
 }

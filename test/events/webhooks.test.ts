@@ -161,6 +161,7 @@ t.test('a failed delivery is retried with backoff, and the next event waits its 
   t.ok(wait > 7000 && wait <= 12_500, `first retry about 10 s later (${wait} ms)`);
   t.match(head.last_error, /answered 503/);
   t.equal(receiver.received.length, 1, 'the next event waits behind the failing one');
+  t.not((await server.admin('GET', `/admin/webhooks/${hook.id}`)).json().failing_since, null, 'failing since the first attempt');
   server.clock.advance(13_000);
   server.app.portier.deliveries.nudge();
   await eventually(
@@ -174,6 +175,59 @@ t.test('a failed delivery is retried with backoff, and the next event waits its 
     'retried, then the next one, in order',
   );
   t.equal(eventOf(receiver.received[0] as Received).id, eventOf(receiver.received[1] as Received).id, 'the same CloudEvent id again');
+  await eventually(
+    () => deliveries(server, hook.id),
+    (items) => items.every((item) => item.status === 'delivered'),
+  );
+  t.equal((await server.admin('GET', `/admin/webhooks/${hook.id}`)).json().failing_since, null, 'a success ends the failing streak');
+});
+
+t.test('one event to three webhooks at once: each signed with its own secret, in its own mode, each marked delivered', async (t) => {
+  const server = await buildWithAdmin(t, { config: ALLOW_LOOPBACK });
+  const receiver = await startReceiver(t);
+  const hooks = [
+    await createWebhook(t, server, { url: `${receiver.url}/a`, types: ['dev.portier.client.created'] }),
+    await createWebhook(t, server, { url: `${receiver.url}/b`, types: ['dev.portier.client.*'], mode: 'binary' }),
+    await createWebhook(t, server, { url: `${receiver.url}/c`, types: ['*'] }),
+  ];
+  await server.admin('POST', '/admin/clients', { client_id: 'fanned', name: 'Fanned', owner: 'user-1' });
+  // The last webhook, of every type, also gets its own webhook.created.
+  const created = () => receiver.received.filter((request) => eventOf(request).type === 'dev.portier.client.created');
+  await eventually(
+    async () => created().length,
+    (n) => n >= 3,
+    20_000,
+  );
+  const now = Math.floor(server.clock.now() / 1000);
+  const ids = new Set<string>();
+  hooks.forEach((hook, index) => {
+    const request = created().find(
+      (entry) =>
+        entry.headers['portier-delivery'] !== undefined &&
+        verifySignature(hook.secret, entry.headers['portier-signature'] as string, entry.body, now),
+    );
+    t.ok(request, `webhook ${index}: a delivery signed with its secret`);
+    if (request === undefined) return;
+    const event = eventOf(request);
+    ids.add(event.id);
+    t.equal(
+      request.headers['ce-type'] === undefined ? 'structured' : 'binary',
+      index === 1 ? 'binary' : 'structured',
+      `webhook ${index}: its mode`,
+    );
+  });
+  t.equal(created().length, 3, 'once to each');
+  t.equal(ids.size, 1, 'the same event to each');
+  for (const hook of hooks) {
+    const listed = await eventually(
+      () => deliveries(server, hook.id),
+      (items) => items.every((item) => item.status === 'delivered'),
+    );
+    t.match(
+      listed.filter((item) => item.type === 'dev.portier.client.created'),
+      [{ status: 'delivered', attempts: 1, last_status: 200, last_error: null }],
+    );
+  }
 });
 
 t.test('WEBHOOK_MAX_ATTEMPTS, redirects, slow and large answers; the webhook goes on', async (t) => {

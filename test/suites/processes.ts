@@ -5,3 +5,4 @@ import '../deploy/read-only-root.test.js';
 import '../serve.test.js';
 import '../tracing/tracing.test.js';
 import '../tracing/protobuf.test.js';
+import '../events/webhook-tracing.test.js';
