@@ -53,12 +53,14 @@ export interface CertificateOptions {
   sans?: SubjectAltNames;
   notBefore?: Date;
   notAfter?: Date;
+  /** The subject's public key, of any type; give the issuer that signs it. Default: a new P-256 key. */
+  publicKey?: KeyObject;
 }
 
 /** Issues a certificate (valid from an hour ago for a day, unless said otherwise). */
 export function issueCertificate(options: CertificateOptions): Certificate {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const spki = (options.publicKey ?? publicKey).export({ type: 'spki', format: 'der' });
   const ecdsaWithSha256 = seq(oid('1.2.840.10045.4.3.2'));
   const subjectDer = encodeName(options.subject);
   const issuerDer = options.issuer?.subjectDer ?? subjectDer;

@@ -74,12 +74,12 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body?.previous_secret_valid_for ?? 0,
         actor(request),
         portier.clock(),
-        clientVisibilityOf(request.principal),
         {
           maxPerClient: portier.config.maxCredentialsPerClient,
           secretPrefix: portier.config.secretPrefix,
           maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
         },
+        clientVisibilityOf(request.principal),
       );
       return { client_id: request.params.client_id, client_secret: clientSecret, previous_secret_expires_at: previousSecretExpiresAt };
     },

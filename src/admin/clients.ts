@@ -92,6 +92,7 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
         await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock(), scope, {
           secretPrefix: portier.config.secretPrefix,
           maxPerClient: portier.config.maxCredentialsPerClient,
+          maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
         }),
       );
     },

@@ -222,7 +222,6 @@ export const clientsCommand: CommandGroup = async (session, sub, args, flags) =>
         grace,
         actor,
         session.clock(),
-        undefined,
         session.credentials,
       );
       out.stderr(

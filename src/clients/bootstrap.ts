@@ -81,9 +81,11 @@ export async function ensureBootstrapAdmin(db: DbOrTx, clientId: string, clientS
   await db.transaction(async (tx) => {
     if (stored !== undefined) {
       await tx.delete(clientCredentials).where(and(eq(clientCredentials.clientUuid, existing.id), eq(clientCredentials.kind, 'secret')));
+      // No end: the operator's secret lives as long as the environment gives it.
+      const details = { description: 'BOOTSTRAP_ADMIN_CLIENT_SECRET', expiresAt: null };
       await tx
         .insert(clientCredentials)
-        .values(secretRow(existing.id, { credentialId: newCredentialId(), stored }, BOOTSTRAP_ACTOR, 'BOOTSTRAP_ADMIN_CLIENT_SECRET'));
+        .values(secretRow(existing.id, { credentialId: newCredentialId(), stored }, BOOTSTRAP_ACTOR, details));
     }
     if (!grantComplete) {
       const scopes = [...new Set([...(grant?.scopes ?? []), ...ADMIN_SCOPES])];

@@ -1,7 +1,7 @@
-import { createHash, type X509Certificate } from 'node:crypto';
+import { createHash, type JsonWebKey, type X509Certificate } from 'node:crypto';
 import { and, asc, eq, gt, isNull, or } from 'drizzle-orm';
 import ipaddr from 'ipaddr.js';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import type { DbOrTx } from '../db/connect.js';
 import { clientCredentials, clients, clientTlsIdentities } from '../db/schema.js';
 import type { FieldError } from '../lib/errors.js';
@@ -152,14 +152,17 @@ export function tlsClientAuthFields(
 /** What a presented certificate shows, in the comparison forms of TlsIdentity (each kind with its keys). */
 export interface CertificateShows {
   keys: Array<{ kind: TlsIdentityKind; matchKey: string }>;
-  /** RFC 7638 SHA-256 thumbprint of the certificate's public key: what a self-signed client's credential has. */
-  publicKey: string;
+  /**
+   * RFC 7638 SHA-256 thumbprint of the certificate's public key: what a self-signed client's
+   * credential has. Undefined for a key no JWK holds (DSA, RSA-PSS), which no client registers.
+   */
+  publicKey: string | undefined;
   /** RFC 8705 §3.1: base64url SHA-256 of the DER, the `x5t#S256` of a bound token. */
   thumbprint: string;
 }
 
 /** Reads what a certificate shows; undefined when its DER does not read as X.509 should. */
-export async function certificateShows(certificate: X509Certificate): Promise<CertificateShows | undefined> {
+export function certificateShows(certificate: X509Certificate): CertificateShows | undefined {
   let names: ReturnType<typeof certificateNames>;
   try {
     names = certificateNames(certificate);
@@ -167,7 +170,7 @@ export async function certificateShows(certificate: X509Certificate): Promise<Ce
     if (error instanceof CertificateFormatError) return undefined;
     throw error;
   }
-  const publicKey = await calculateJwkThumbprint(certificate.publicKey.export({ format: 'jwk' }) as JWK, 'sha256');
+  const publicKey = publicKeyThumbprint(certificate);
   const keys: CertificateShows['keys'] = [
     { kind: 'subject_dn', matchKey: distinguishedNameKey(names.subject) },
     ...names.sans.dns.map((dns) => ({ kind: 'san_dns' as const, matchKey: dns.toLowerCase() })),
@@ -176,6 +179,18 @@ export async function certificateShows(certificate: X509Certificate): Promise<Ce
     ...names.sans.email.map((email) => ({ kind: 'san_email' as const, matchKey: emailKey(email) })),
   ];
   return { keys, publicKey, thumbprint: certificateThumbprint(certificate) };
+}
+
+/** The RFC 7638 thumbprint of the certificate's key; undefined when the key has no JWK form (a client's to present, not a 500). */
+function publicKeyThumbprint(certificate: X509Certificate): string | undefined {
+  let jwk: JsonWebKey;
+  try {
+    jwk = certificate.publicKey.export({ format: 'jwk' });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'ERR_CRYPTO_JWK_UNSUPPORTED_KEY_TYPE') return undefined;
+    throw error;
+  }
+  return jwkThumbprint(jwk as JWK);
 }
 
 /** RFC 8705 §3.1's `x5t#S256`: the base64url SHA-256 of the certificate's DER. */
@@ -194,6 +209,7 @@ export function certificateMatches(identities: readonly TlsIdentity[], shows: Ce
  * a revoked or expired key authenticates no more by certificate than by assertion.
  */
 export function certificateKeyCredential(keys: ReadonlyArray<{ id: string; jwk: JWK }>, shows: CertificateShows): string | undefined {
+  if (shows.publicKey === undefined) return undefined;
   return keys.find((key) => jwkThumbprint(key.jwk) === shows.publicKey)?.id;
 }
 
@@ -207,6 +223,7 @@ const MAX_CANDIDATES = 20;
  * with a live public-key credential of its key (the index on thumbprint).
  */
 export async function findClientsByCertificate(db: DbOrTx, shows: CertificateShows, now: number): Promise<string[]> {
+  const { publicKey } = shows;
   const [named, keyed] = await Promise.all([
     db
       .selectDistinct({ clientId: clients.clientId })
@@ -220,21 +237,23 @@ export async function findClientsByCertificate(db: DbOrTx, shows: CertificateSho
       )
       .orderBy(asc(clients.clientId))
       .limit(MAX_CANDIDATES + 1),
-    db
-      .selectDistinct({ clientId: clients.clientId })
-      .from(clientCredentials)
-      .innerJoin(clients, eq(clients.id, clientCredentials.clientUuid))
-      .where(
-        and(
-          eq(clientCredentials.thumbprint, shows.publicKey),
-          eq(clientCredentials.kind, 'public_key'),
-          isNull(clientCredentials.revokedAt),
-          or(isNull(clientCredentials.expiresAt), gt(clientCredentials.expiresAt, new Date(now))),
-          eq(clients.authMethod, 'self_signed_tls_client_auth'),
-        ),
-      )
-      .orderBy(asc(clients.clientId))
-      .limit(MAX_CANDIDATES + 1),
+    publicKey === undefined
+      ? []
+      : db
+          .selectDistinct({ clientId: clients.clientId })
+          .from(clientCredentials)
+          .innerJoin(clients, eq(clients.id, clientCredentials.clientUuid))
+          .where(
+            and(
+              eq(clientCredentials.thumbprint, publicKey),
+              eq(clientCredentials.kind, 'public_key'),
+              isNull(clientCredentials.revokedAt),
+              or(isNull(clientCredentials.expiresAt), gt(clientCredentials.expiresAt, new Date(now))),
+              eq(clients.authMethod, 'self_signed_tls_client_auth'),
+            ),
+          )
+          .orderBy(asc(clients.clientId))
+          .limit(MAX_CANDIDATES + 1),
   ]);
   return [...new Set([...named, ...keyed].map((row) => row.clientId))].sort().slice(0, MAX_CANDIDATES + 1);
 }

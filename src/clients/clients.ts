@@ -22,10 +22,10 @@ import type { ClientResource, CreateClientInput, GrantInput } from '../schemas/c
 import type { AuthMethod } from '../schemas/enums.js';
 import { isSelfService, lockServicesForGrant } from '../services/services.js';
 import { checkTlsIdentities, isCertificateMethod, storeTlsIdentities, type TlsIdentity, tlsClientAuthFields } from './certificates.js';
-import { maxLifetimeDays } from './credential-limits.js';
+import { newCredentialExpiry } from './credential-limits.js';
 import { publicKeyRows, secretRow } from './credential-rows.js';
 import { enforceOperatorLimits, newClientShape } from './operator-limits.js';
-import { checkPublicJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
+import { checkClientJwks, hasKeys, httpsUrlProblem } from './public-keys.js';
 import { clientStatus, generateClientId, isValidClientId, serviceAccountUsername } from './rules.js';
 import { type NewSecret, newCredentialId, newSecret, storedSecret } from './secrets.js';
 
@@ -216,12 +216,10 @@ export async function createClient(
       await tx.insert(clientGrants).values(grantRows(row.id, grants));
     }
     // Its first credentials end where the maximum lifetime for it says (its services' and the configuration's).
-    const limit = await maxLifetimeDays(tx, row.id, { maxLifetimeDays: options.maxLifetimeDays });
-    const credentialsEnd = limit === undefined ? null : new Date(options.now + limit * 86_400_000);
-    if (secret !== undefined) await tx.insert(clientCredentials).values({ ...secretRow(row.id, secret, actor), expiresAt: credentialsEnd });
+    const { expiresAt: credentialsEnd } = await newCredentialExpiry(tx, row.id, options.now, options);
+    if (secret !== undefined) await tx.insert(clientCredentials).values(secretRow(row.id, secret, actor, { expiresAt: credentialsEnd }));
     if (jwks !== null && jwks.keys.length > 0) {
-      const keys = publicKeyRows(row.id, jwks.keys, actor).map((key) => ({ ...key, expiresAt: credentialsEnd }));
-      await tx.insert(clientCredentials).values(keys);
+      await tx.insert(clientCredentials).values(publicKeyRows(row.id, jwks.keys, actor, { expiresAt: credentialsEnd }));
     }
     if (ipRanges.length > 0) {
       await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
@@ -271,8 +269,8 @@ function ownerOfNewClient(given: string | undefined, scope: ClientScope, errors:
 
 /**
  * The keys of a client: private_key_jwt needs exactly one of a JWKS of public keys (at most
- * 10, each importable) or an https jwks_uri; self_signed_tls_client_auth a JWKS; other
- * methods take neither. Returns what to
+ * MAX_CREDENTIALS_PER_CLIENT, each importable, each once) or an https jwks_uri;
+ * self_signed_tls_client_auth a JWKS; other methods take neither. Returns what to
  * store (null for what the client does not have), recording a field error for each problem.
  */
 export async function checkClientKeys(
@@ -302,7 +300,7 @@ export async function checkClientKeys(
       });
       return { jwks: null, jwksUri: null };
     }
-    return { jwks: await checkPublicJwks(jwks, '/jwks', errors), jwksUri: null };
+    return { jwks: await checkClientJwks(jwks, '/jwks', errors), jwksUri: null };
   }
   if (authMethod !== 'private_key_jwt') {
     if (jwks !== undefined && jwks !== null) errors.push({ path: '/jwks', message: 'only private_key_jwt clients have a jwks' });
@@ -325,7 +323,7 @@ export async function checkClientKeys(
     errors.push({ path: '/jwks', message: 'private_key_jwt requires a jwks with at least one public key, or a jwks_uri' });
     return { jwks: null, jwksUri: null };
   }
-  return { jwks: await checkPublicJwks(jwks, '/jwks', errors), jwksUri: null };
+  return { jwks: await checkClientJwks(jwks, '/jwks', errors), jwksUri: null };
 }
 
 /** One client as the admin API shows it, or undefined (also when it is outside `scope`). */

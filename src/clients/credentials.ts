@@ -1,16 +1,17 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { and, asc, eq, gt, isNull, ne, or, sql } from 'drizzle-orm';
-import { calculateJwkThumbprint, type JWK } from 'jose';
+import type { JWK } from 'jose';
 import { ALL_CLIENTS, type ClientVisibility as ClientScope, reaches } from '../access/visibility.js';
-import { type Actor, actorDisplayName, actorName, recordChange } from '../audit/events.js';
+import { type Actor, recordChange } from '../audit/events.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientCredentials, clients } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
 import type { CredentialResource, LeakedToken, LeakedTokenResult, NewCredentialInput } from '../schemas/credentials.js';
 import { checkExpiry } from './clients.js';
-import { maxLifetimeDays } from './credential-limits.js';
+import { DAY_MS, maxLifetimeDays, newCredentialExpiry } from './credential-limits.js';
+import { publicKeyRows, secretRow } from './credential-rows.js';
 import { checkPublicJwks, jwkThumbprint } from './public-keys.js';
-import { type NewSecret, newCredentialId, newSecret, readPresentedSecret, verifySecret } from './secrets.js';
+import { type NewSecret, newSecret, readPresentedSecret, verifySecret } from './secrets.js';
 
 /**
  * A client's credentials as records of their own (client_credentials in db/schema.ts): the
@@ -29,27 +30,6 @@ export interface CredentialSettings {
   maxLifetimeDays?: number | undefined;
 }
 
-const DAY_MS = 86_400_000;
-
-/**
- * A new credential's expiry under the maximum lifetime: the one asked for, no later than
- * the limit (a later one is 400 naming it), and the limit itself when none is asked for.
- */
-export function expiryWithinLimit(requested: Date | null, now: number, limitDays: number | undefined): Date | null {
-  if (limitDays === undefined) return requested;
-  const latest = new Date(now + limitDays * DAY_MS);
-  if (requested === null) return latest;
-  if (requested.getTime() > latest.getTime()) {
-    throw new ValidationError([
-      {
-        path: '/expires_at',
-        message: `must be at most ${limitDays} days from now (${latest.toISOString()}): the maximum credential lifetime for this client`,
-      },
-    ]);
-  }
-  return requested;
-}
-
 /** Whether a credential lives longer than the limit now set (made before it): still working, reported. */
 export function overPolicy(row: Pick<CredentialRow, 'createdAt' | 'expiresAt'>, limitDays: number | undefined): boolean {
   if (limitDays === undefined) return false;
@@ -66,8 +46,9 @@ export function isLive(row: Pick<CredentialRow, 'revokedAt' | 'expiresAt'>, now:
 }
 
 /** A credential as the admin API shows it: never a hash, never a secret. */
-export async function toCredentialResource(row: CredentialRow, now: number, limitDays?: number): Promise<CredentialResource> {
+export function toCredentialResource(row: CredentialRow, now: number, limitDays?: number): CredentialResource {
   const jwk = row.kind === 'public_key' && row.jwk !== null ? (row.jwk as JWK) : undefined;
+  const thumbprint = jwk === undefined ? undefined : jwkThumbprint(jwk);
   return {
     id: row.id,
     kind: row.kind,
@@ -84,9 +65,9 @@ export async function toCredentialResource(row: CredentialRow, now: number, limi
     ...(jwk !== undefined && {
       kid: typeof jwk.kid === 'string' ? jwk.kid : null,
       alg: typeof jwk.alg === 'string' ? jwk.alg : null,
-      thumbprint: await calculateJwkThumbprint(jwk, 'sha256'),
       jwk,
     }),
+    ...(thumbprint !== undefined && { thumbprint }),
   };
 }
 
@@ -122,7 +103,7 @@ export async function listCredentials(
     )
     .orderBy(asc(clientCredentials.createdAt), asc(clientCredentials.id));
   const limit = await maxLifetimeDays(db, client.id, settings);
-  return Promise.all(rows.map((row) => toCredentialResource(row, now, limit)));
+  return rows.map((row) => toCredentialResource(row, now, limit));
 }
 
 /** The live credentials of a client (in a transaction that holds its lock), least recently used first. */
@@ -201,7 +182,8 @@ export async function publicKeyOf(input: { jwk?: Record<string, unknown> | undef
 /**
  * Adds a credential to a client: a new secret (returned this once, never stored) or a
  * public key (a private_key_jwt client registering its keys, not one with a jwks_uri).
- * Within MAX_CREDENTIALS_PER_CLIENT live ones (409 beyond it).
+ * Within MAX_CREDENTIALS_PER_CLIENT live ones (409 beyond it); a key the client has already
+ * (not removed, its JWK thumbprint the same) is 409 naming that credential.
  */
 export async function addCredential(
   db: Db,
@@ -221,7 +203,6 @@ export async function addCredential(
   if (errors.length > 0) throw new ValidationError(errors);
   // Hashed before the transaction (milliseconds of CPU).
   const secret: NewSecret | undefined = input.kind === 'secret' ? await newSecret(settings.secretPrefix) : undefined;
-  const credentialId = secret?.credentialId ?? newCredentialId();
   const row = await db.transaction(async (tx) => {
     const client = await lockClientRow(tx, clientId, scope);
     // A self-signed certificate client's keys are public-key credentials too (RFC 8705 §2.2).
@@ -232,34 +213,52 @@ export async function addCredential(
     if (input.kind === 'public_key' && client.jwksUri !== null) {
       throw new ConflictError(`client "${clientId}" publishes its keys at its jwks_uri: remove the jwks_uri to register keys here`);
     }
+    if (key !== undefined) await ensureNewKey(tx, client, key);
     await ensureRoomForOneMore(tx, client, now, settings);
-    const limit = await maxLifetimeDays(tx, client.id, settings);
-    const expiresAt = expiryWithinLimit(requestedExpiry, now, limit);
-    const [inserted] = await tx
-      .insert(clientCredentials)
-      .values({
-        id: credentialId,
-        clientUuid: client.id,
-        kind: input.kind,
-        description: input.description ?? '',
-        ...secret?.stored,
-        ...(key !== undefined && { jwk: key as Record<string, unknown>, thumbprint: jwkThumbprint(key) }),
-        createdBy: actorName(actor),
-        createdByName: actorDisplayName(actor),
-        expiresAt,
-      })
-      .returning();
+    const { expiresAt, limitDays } = await newCredentialExpiry(tx, client.id, now, settings, requestedExpiry);
+    const details = { expiresAt, description: input.description };
+    // The secret's row, or the key's: a public_key credential has its key (or was a 400 above).
+    const rows =
+      secret !== undefined ? [secretRow(client.id, secret, actor, details)] : publicKeyRows(client.id, key ? [key] : [], actor, details);
+    const [inserted] = await tx.insert(clientCredentials).values(rows).returning();
     if (inserted === undefined) throw new Error('credential not stored');
     await tx.update(clients).set({ updatedAt: sql`now()` }).where(eq(clients.id, client.id));
     await recordChange(tx, {
       action: 'credential.added',
       actor,
       clientId,
-      details: { credential_id: credentialId, kind: input.kind, expires_at: expiresAt?.toISOString() ?? null },
+      details: { credential_id: inserted.id, kind: input.kind, expires_at: expiresAt?.toISOString() ?? null },
     });
-    return { inserted, limit };
+    return { inserted, limitDays };
   });
-  return { credential: await toCredentialResource(row.inserted, now, row.limit), secret: secret?.secret };
+  return { credential: toCredentialResource(row.inserted, now, row.limitDays), secret: secret?.secret };
+}
+
+/**
+ * Refuses a key the client has already (409 naming its credential): the same key again, by
+ * its JWK thumbprint whatever its kid, alg or use, would spend a second credential on it. An
+ * expired one counts (it is still registered, and listed); a removed one does not.
+ */
+async function ensureNewKey(tx: DbOrTx, client: { id: string; clientId: string }, key: JWK): Promise<void> {
+  const thumbprint = jwkThumbprint(key);
+  if (thumbprint === undefined) return;
+  const [same] = await tx
+    .select({ id: clientCredentials.id })
+    .from(clientCredentials)
+    .where(
+      and(
+        eq(clientCredentials.clientUuid, client.id),
+        eq(clientCredentials.kind, 'public_key'),
+        eq(clientCredentials.thumbprint, thumbprint),
+        isNull(clientCredentials.revokedAt),
+      ),
+    );
+  if (same === undefined) return;
+  throw new ConflictError(
+    `client "${client.clientId}" has this key already, as credential ${same.id} (the same JWK thumbprint): ` +
+      'remove that one first to register the key again',
+    { credentials: [same.id] },
+  );
 }
 
 /**

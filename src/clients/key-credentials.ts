@@ -3,7 +3,7 @@ import { type Actor, recordChange } from '../audit/events.js';
 import type { DbOrTx } from '../db/connect.js';
 import { clientCredentials, clients } from '../db/schema.js';
 import { type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
-import { expiryWithinLimit, maxLifetimeDays } from './credentials.js';
+import { expiryWithinLimit, maxLifetimeDays } from './credential-limits.js';
 
 /**
  * A client's public-key credentials as configuration as code carries them: read for every
@@ -59,16 +59,15 @@ export interface KeyDetails {
 
 /**
  * Sets the description and expiry of the client's public keys named by thumbprint. A key
- * added by this change (`added`) gets the expiry asked for, or the maximum lifetime's end
- * (as POST /admin/clients/{id}/credentials gives it); a key whose expiry changes gets the
- * new one within the maximum lifetime; a later one is 400 naming the limit. What is already
- * so is not touched, and each change is audited naming the credential.
+ * whose expiry changes gets the new one within the maximum lifetime; a later one is 400
+ * naming the limit. (A key just added has its expiry already: the maximum lifetime's end,
+ * as createClient and updateClient give every new key.) What is already so is not touched,
+ * and each change is audited naming the credential.
  */
 export async function setKeyDetails(
   tx: DbOrTx,
   clientId: string,
   wanted: readonly KeyDetails[],
-  added: ReadonlySet<string>,
   actor: Actor,
   now: number,
   settings: { maxLifetimeDays?: number | undefined },
@@ -87,9 +86,8 @@ export async function setKeyDetails(
     if (row === undefined) continue;
     const set: { description?: string; expiresAt?: Date | null } = {};
     if (key.description !== undefined && key.description !== row.description) set.description = key.description;
-    const isNew = added.has(key.thumbprint);
     const expiryChanged = key.expiresAt !== undefined && (key.expiresAt?.getTime() ?? null) !== (row.expiresAt?.getTime() ?? null);
-    if (isNew || expiryChanged) {
+    if (expiryChanged) {
       try {
         if (key.expiresAt != null && key.expiresAt.getTime() <= now) {
           throw new ValidationError([{ path: '/expires_at', message: 'must be in the future' }]);

@@ -19,8 +19,9 @@ import {
   type TlsClientAuthField,
 } from './certificates.js';
 import { checkClientKeys, checkExpiry, checkGrants, checkIpRanges, getClient, grantRows } from './clients.js';
+import { newCredentialExpiry } from './credential-limits.js';
 import { publicKeyRows, secretRow } from './credential-rows.js';
-import { type CredentialSettings, ensureRoomForOneMore, expiryWithinLimit, lockClientRow, maxLifetimeDays } from './credentials.js';
+import { type CredentialSettings, ensureRoomForOneMore, lockClientRow } from './credentials.js';
 import { enforceOperatorLimits } from './operator-limits.js';
 import { newSecret } from './secrets.js';
 
@@ -56,9 +57,10 @@ export async function updateClient(
   scope: ClientScope = ALL_CLIENTS,
   /**
    * SECRET_PREFIX, for a secret made by a switch to client_secret; MAX_CREDENTIALS_PER_CLIENT,
-   * the most keys a `jwks` given whole may have.
+   * the most keys a `jwks` given whole may have; CREDENTIAL_MAX_LIFETIME_DAYS, where the keys
+   * the change adds and the secret it makes end (as POST .../credentials gives them).
    */
-  settings: { secretPrefix?: string | undefined; maxPerClient?: number | undefined } = {},
+  settings: Partial<CredentialSettings> = {},
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const { secretPrefix } = settings;
   const errors: FieldError[] = [];
@@ -133,22 +135,26 @@ export async function updateClient(
       .update(clients)
       .set({ ...columns, updatedAt: sql`now()` })
       .where(eq(clients.id, row.id));
-    const switched = method !== row.authMethod;
-    // A private_key_jwt or federated client has no secret at all, as if it had been created so.
-    if (switched && method !== 'client_secret') {
-      await tx.delete(clientCredentials).where(and(eq(clientCredentials.clientUuid, row.id), eq(clientCredentials.kind, 'secret')));
-    }
-    if (registeredKeys !== undefined) await replacePublicKeys(tx, row.id, registeredKeys, actor);
-    if (identities !== undefined) await storeFederatedIdentities(tx, row.id, identities);
-    if (tlsIdentities !== undefined) await storeTlsIdentities(tx, row.id, tlsIdentities);
-    const issued = switched && method === 'client_secret' ? prepared : undefined;
-    if (issued !== undefined) await tx.insert(clientCredentials).values(secretRow(row.id, issued, actor));
+    // The grants first: the services they name bound the lifetime of the credentials below.
     if (patch.grants !== undefined) {
       await tx.delete(clientGrants).where(eq(clientGrants.clientUuid, row.id));
       if (patch.grants.length > 0) {
         await tx.insert(clientGrants).values(grantRows(row.id, patch.grants));
       }
     }
+    const switched = method !== row.authMethod;
+    // A private_key_jwt or federated client has no secret at all, as if it had been created so.
+    if (switched && method !== 'client_secret') {
+      await tx.delete(clientCredentials).where(and(eq(clientCredentials.clientUuid, row.id), eq(clientCredentials.kind, 'secret')));
+    }
+    const issued = switched && method === 'client_secret' ? prepared : undefined;
+    // The keys it adds and the secret it makes end within the maximum lifetime, as at create.
+    const { expiresAt: newCredentialsEnd } =
+      registeredKeys !== undefined || issued !== undefined ? await newCredentialExpiry(tx, row.id, now, settings) : { expiresAt: null };
+    if (registeredKeys !== undefined) await replacePublicKeys(tx, row.id, registeredKeys, actor, newCredentialsEnd);
+    if (issued !== undefined) await tx.insert(clientCredentials).values(secretRow(row.id, issued, actor, { expiresAt: newCredentialsEnd }));
+    if (identities !== undefined) await storeFederatedIdentities(tx, row.id, identities);
+    if (tlsIdentities !== undefined) await storeTlsIdentities(tx, row.id, tlsIdentities);
     if (ipRanges !== undefined) {
       await tx.delete(clientIpRanges).where(eq(clientIpRanges.clientUuid, row.id));
       if (ipRanges.length > 0) await tx.insert(clientIpRanges).values(ipRanges.map((cidr) => ({ clientUuid: row.id, cidr })));
@@ -165,9 +171,15 @@ export async function updateClient(
 /**
  * Makes the client's public-key credentials the given keys (a `jwks` given whole, or none):
  * a key already registered keeps its credential (its id, expiry and last use), the others
- * go, the new ones are added.
+ * go, the new ones are added, ending at `expiresAt`.
  */
-async function replacePublicKeys(tx: DbOrTx, clientUuid: string, keys: readonly JWK[], actor: Actor): Promise<void> {
+async function replacePublicKeys(
+  tx: DbOrTx,
+  clientUuid: string,
+  keys: readonly JWK[],
+  actor: Actor,
+  expiresAt: Date | null,
+): Promise<void> {
   const existing = await tx
     .select({ id: clientCredentials.id, jwk: clientCredentials.jwk })
     .from(clientCredentials)
@@ -189,7 +201,7 @@ async function replacePublicKeys(tx: DbOrTx, clientUuid: string, keys: readonly 
       ),
     );
   const added = keys.filter((key) => !existing.some((credential) => kept.includes(credential.id) && same(key, credential.jwk)));
-  if (added.length > 0) await tx.insert(clientCredentials).values(publicKeyRows(clientUuid, added, actor));
+  if (added.length > 0) await tx.insert(clientCredentials).values(publicKeyRows(clientUuid, added, actor, { expiresAt }));
 }
 
 const AUDITED_FIELDS = [
@@ -294,8 +306,8 @@ export async function regenerateSecret(
   previousSecretValidFor: number,
   actor: Actor,
   now: number,
+  settings: CredentialSettings,
   scope: ClientScope = ALL_CLIENTS,
-  settings?: CredentialSettings,
 ): Promise<{ clientSecret: string; previousSecretExpiresAt: string | null }> {
   if (!Number.isInteger(previousSecretValidFor) || previousSecretValidFor < 0 || previousSecretValidFor > MAX_PREVIOUS_SECRET_VALIDITY) {
     throw new ValidationError([
@@ -304,7 +316,7 @@ export async function regenerateSecret(
   }
   const previousExpiresAt = previousSecretValidFor > 0 ? new Date(now + previousSecretValidFor * 1000) : null;
   // Hashed before the transaction (milliseconds of CPU).
-  const issued = await newSecret(settings?.secretPrefix);
+  const issued = await newSecret(settings.secretPrefix);
   await db.transaction(async (tx) => {
     const row = await lockClient(tx, clientId, scope);
     if (row.authMethod !== 'client_secret')
@@ -327,9 +339,9 @@ export async function regenerateSecret(
         .set({ expiresAt: previousExpiresAt })
         .where(and(otherLiveSecrets, or(isNull(clientCredentials.expiresAt), gt(clientCredentials.expiresAt, previousExpiresAt))));
     }
-    if (settings !== undefined) await ensureRoomForOneMore(tx, row, now, settings);
-    const limit = settings === undefined ? undefined : await maxLifetimeDays(tx, row.id, settings);
-    await tx.insert(clientCredentials).values({ ...secretRow(row.id, issued, actor), expiresAt: expiryWithinLimit(null, now, limit) });
+    await ensureRoomForOneMore(tx, row, now, settings);
+    const { expiresAt } = await newCredentialExpiry(tx, row.id, now, settings);
+    await tx.insert(clientCredentials).values(secretRow(row.id, issued, actor, { expiresAt }));
     await tx.update(clients).set({ updatedAt: sql`now()` }).where(eq(clients.id, row.id));
     await recordChange(tx, {
       action: 'client.secret_regenerated',

@@ -28,26 +28,55 @@ export function httpsUrlProblem(uri: string): string | undefined {
 
 /**
  * A JWKS of public keys (each importable), as stored: records a field error under `path`
- * for each key that is not one, and returns the keys that are. `missing` is the message
- * for a set without keys.
+ * for each key that is not one, and returns the keys that are.
  */
 export async function checkPublicJwks(jwks: { keys: unknown[] }, path: string, errors: FieldError[]): Promise<{ keys: JWK[] }> {
   const keys: JWK[] = [];
   for (const [i, key] of jwks.keys.entries()) {
-    if (typeof key !== 'object' || key === null || Array.isArray(key)) {
-      errors.push({ path: `${path}/keys/${i}`, message: 'must be a JWK object' });
-      continue;
-    }
-    const jwk = key as JWK;
-    if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) {
-      errors.push({ path: `${path}/keys/${i}`, message: 'must be a public key: private or symmetric key material is refused' });
-      continue;
-    }
-    const stored = await storablePublicKey(jwk);
-    if (stored === undefined) errors.push({ path: `${path}/keys/${i}`, message: 'is not a usable public key (kty EC, RSA or OKP)' });
-    else keys.push(stored);
+    const stored = await checkPublicKey(key, `${path}/keys/${i}`, errors);
+    if (stored !== undefined) keys.push(stored);
   }
   return { keys };
+}
+
+/**
+ * A client's own keys (its `jwks`): checkPublicJwks's rules, and each key once. The same key
+ * twice (the same JWK thumbprint, whatever its kid, alg or use) would be two credentials of
+ * one key, the second spending one of MAX_CREDENTIALS_PER_CLIENT for nothing. (A trusted
+ * issuer may list one key under two kids: its sets are checked by checkPublicJwks alone.)
+ */
+export async function checkClientJwks(jwks: { keys: unknown[] }, path: string, errors: FieldError[]): Promise<{ keys: JWK[] }> {
+  const keys: JWK[] = [];
+  const firstOf = new Map<string, number>();
+  for (const [i, key] of jwks.keys.entries()) {
+    const stored = await checkPublicKey(key, `${path}/keys/${i}`, errors);
+    if (stored === undefined) continue;
+    const thumbprint = jwkThumbprint(stored);
+    const first = thumbprint === undefined ? undefined : firstOf.get(thumbprint);
+    if (first !== undefined) {
+      errors.push({ path: `${path}/keys/${i}`, message: `is the key of ${path}/keys/${first} again (the same JWK thumbprint)` });
+      continue;
+    }
+    if (thumbprint !== undefined) firstOf.set(thumbprint, i);
+    keys.push(stored);
+  }
+  return { keys };
+}
+
+/** One key of a set, as stored; records a field error under `path` when it is no public key Portier takes. */
+async function checkPublicKey(key: unknown, path: string, errors: FieldError[]): Promise<JWK | undefined> {
+  if (typeof key !== 'object' || key === null || Array.isArray(key)) {
+    errors.push({ path, message: 'must be a JWK object' });
+    return undefined;
+  }
+  const jwk = key as JWK;
+  if (PRIVATE_JWK_MEMBERS.some((member) => member in jwk)) {
+    errors.push({ path, message: 'must be a public key: private or symmetric key material is refused' });
+    return undefined;
+  }
+  const stored = await storablePublicKey(jwk);
+  if (stored === undefined) errors.push({ path, message: 'is not a usable public key (kty EC, RSA or OKP)' });
+  return stored;
 }
 
 /** Whether `jwks` is a key set with at least one key (the schema checks the rest of its shape). */
@@ -94,12 +123,17 @@ const THUMBPRINT_MEMBERS: Record<string, readonly string[]> = {
 
 /**
  * RFC 7638's SHA-256 thumbprint of a public key (base64url), as jose's calculateJwkThumbprint
- * makes it, without awaiting: stored with a public-key credential, by which a certificate's
- * key finds its client. Undefined for a key type Portier does not register.
+ * makes it (test/clients/public-keys.test.ts holds them side by side), without awaiting: the
+ * one thumbprint of Portier's client keys. Stored with a public-key credential, by which a
+ * certificate's key finds its client and a key given twice is told; listed with it.
+ * Undefined for a key type Portier does not register, or one missing a required member.
  */
 export function jwkThumbprint(jwk: JWK): string | undefined {
   const members = jwk.kty === undefined ? undefined : THUMBPRINT_MEMBERS[jwk.kty];
   if (members === undefined) return undefined;
-  const required = Object.fromEntries(members.map((member) => [member, (jwk as Record<string, unknown>)[member]]));
+  const values = members.map((member) => (jwk as Record<string, unknown>)[member]);
+  if (!values.every((value) => typeof value === 'string')) return undefined;
+  // JSON of the required members only, in that order, without whitespace (RFC 7638 §3.3).
+  const required = Object.fromEntries(members.map((member, i) => [member, values[i]]));
   return createHash('sha256').update(JSON.stringify(required)).digest('base64url');
 }

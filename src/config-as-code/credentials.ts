@@ -69,17 +69,16 @@ export async function withCredentialsAsJwks(entry: Entry): Promise<{ entry: Entr
 
 /**
  * Sets the descriptions and expiries the document gives its keys, once the keys are the
- * document's: `before`, the thumbprints the client had, tells the keys this apply added.
+ * document's (a key this apply added already ends where the maximum lifetime says, as
+ * createClient and updateClient make every new key).
  */
 export async function applyKeyDetails(
   tx: DbOrTx,
   clientId: string,
   details: readonly KeyDetails[],
-  before: ReadonlySet<string>,
   context: { actor: Actor; now: number; maxLifetimeDays: number | undefined },
 ): Promise<void> {
-  const added = new Set(details.map((key) => key.thumbprint).filter((thumbprint) => !before.has(thumbprint)));
-  await setKeyDetails(tx, clientId, details, added, context.actor, context.now, { maxLifetimeDays: context.maxLifetimeDays });
+  await setKeyDetails(tx, clientId, details, context.actor, context.now, { maxLifetimeDays: context.maxLifetimeDays });
 }
 
 /** A ValidationError of the client functions about the `jwks` the credentials became, named as the credentials. */

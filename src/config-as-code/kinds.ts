@@ -232,12 +232,12 @@ const clients: ConfigKindHandler = {
     const created = await createClient(tx, input as CreateClientInput, actor, options).catch((error: unknown) => {
       throw details === undefined ? error : asCredentialsError(error);
     });
-    if (details !== undefined) await applyKeyDetails(tx, created.client.client_id, details, new Set(), context);
+    if (details !== undefined) await applyKeyDetails(tx, created.client.client_id, details, context);
     return created.clientSecret;
   },
   async update(tx, id, patch, context) {
-    const { actor, now, secretPrefix, maxCredentialsPerClient } = context;
-    const settings = { secretPrefix, maxPerClient: maxCredentialsPerClient };
+    const { actor, now, secretPrefix, maxCredentialsPerClient, maxLifetimeDays } = context;
+    const settings = { secretPrefix, maxPerClient: maxCredentialsPerClient, maxLifetimeDays };
     const { entry: changes, details } = await withCredentialsAsJwks(patch);
     const before = new Set((await keyCredentialsByClient(tx, id)).get(id)?.map((key) => key.thumbprint ?? '') ?? []);
     // The same keys, only their descriptions or expiries changed: the client itself is not.
@@ -250,7 +250,7 @@ const clients: ConfigKindHandler = {
       });
       secret = updated.clientSecret;
     }
-    if (details !== undefined) await applyKeyDetails(tx, id, details, before, context);
+    if (details !== undefined) await applyKeyDetails(tx, id, details, context);
     return secret;
   },
   remove: (tx, id, { actor }) => deleteClient(tx, id, actor),

@@ -1,10 +1,11 @@
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, type JsonWebKey, X509Certificate } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { exportJWK, generateKeyPair } from 'jose';
 import t, { type Test } from 'tap';
 import { checksum, generateSelfIdentifyingSecret, newCredentialId } from '../../src/clients/secrets.js';
 import type { Config } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
+import { expectInvalid, expectProblem } from '../expect.js';
 import { addService, basicAuth, buildWithAdmin, eventually, openBudgets, postToken, runCli } from '../helpers.js';
 import { selfSignedCertificate } from '../pki.js';
 
@@ -284,6 +285,93 @@ t.test('maximum lifetime: CREDENTIAL_MAX_LIFETIME_DAYS and a service’s credent
     'a regenerated secret too',
   );
   t.equal(regenerated.statusCode, 200);
+});
+
+t.test('maximum lifetime: keys a jwks PATCH adds, and the secret of a switch to client_secret, end within it too', async (t) => {
+  const { admin, list } = await setUp(t, { credentialMaxLifetimeDays: 90 });
+  t.equal((await admin('PATCH', '/admin/services/events', { credential_max_lifetime_days: 30 })).statusCode, 200);
+  const key = async (kid: string) => ({ ...(await exportJWK((await generateKeyPair('ES256', { extractable: true })).publicKey)), kid });
+  const [first, second] = [await key('k1'), await key('k2')];
+  const created = await admin('POST', '/admin/clients', {
+    client_id: 'signer',
+    name: 'S',
+    owner: 'o',
+    auth_method: 'private_key_jwt',
+    jwks: { keys: [first] },
+  });
+  t.equal(created.statusCode, 201);
+  const [kept] = await list('signer');
+  const latest = (days: number) => Date.now() + days * 86_400_000;
+  t.ok(Date.parse(String(kept?.expires_at)) <= latest(90), 'the first key: within CREDENTIAL_MAX_LIFETIME_DAYS');
+
+  // The grant to events (30 days) comes with the PATCH: the new key's end follows it.
+  const patched = await admin('PATCH', '/admin/clients/signer', {
+    jwks: { keys: [first, second] },
+    grants: [{ service: 'events', scopes: ['events:read'] }],
+  });
+  t.equal(patched.statusCode, 200, patched.body);
+  const keys = await list('signer');
+  t.equal(keys.length, 2);
+  t.same(keys[0], { ...kept, over_policy: true }, 'the key given again keeps its credential and its end (now beyond the 30 days)');
+  const added = keys[1];
+  t.equal(added?.kid, 'k2');
+  t.ok(added?.expires_at !== null, 'the added key has an end');
+  t.ok(Date.parse(String(added?.expires_at)) <= latest(30), `within the 30 days of its new grant (${added?.expires_at})`);
+  t.ok(Date.parse(String(added?.expires_at)) > latest(29), 'the limit itself, none being asked for');
+  t.equal(added?.over_policy, false);
+
+  const switched = await admin('PATCH', '/admin/clients/signer', { auth_method: 'client_secret' });
+  t.equal(switched.statusCode, 200, switched.body);
+  t.type(switched.json().client_secret, 'string', 'a new secret, shown this once');
+  const [secret, ...others] = await list('signer');
+  t.same(others, [], 'the keys are gone');
+  t.equal(secret?.kind, 'secret');
+  t.ok(secret?.expires_at !== null, 'the new secret has an end');
+  t.ok(Date.parse(String(secret?.expires_at)) <= latest(30), `within the maximum lifetime (${secret?.expires_at})`);
+});
+
+t.test('a key the client has already: POST .../credentials is 409 naming it; one jwks with a key twice is 400', async (t) => {
+  const { admin, list } = await setUp(t);
+  const { publicKey } = await generateKeyPair('ES256', { extractable: true });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1' };
+  const created = await admin('POST', '/admin/clients', {
+    client_id: 'signer',
+    name: 'S',
+    owner: 'o',
+    auth_method: 'private_key_jwt',
+    jwks: { keys: [jwk] },
+  });
+  t.equal(created.statusCode, 201);
+  const [registered] = await list('signer');
+  const add = (body: Record<string, unknown>) => admin('POST', '/admin/clients/signer/credentials', { kind: 'public_key', ...body });
+
+  const again = expectProblem(t, await add({ jwk: { ...jwk, kid: 'another kid', alg: 'ES256' } }), 409, 'the same key under another kid');
+  t.match(again.detail, new RegExp(`already, as credential ${registered?.id} \\(the same JWK thumbprint\\)`), 'naming the credential');
+  const asPem = await add({ pem: createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) });
+  expectProblem(t, asPem, 409, 'the same key as a PEM');
+  t.equal((await list('signer')).length, 1, 'no second credential of it');
+
+  t.equal((await admin('DELETE', `/admin/clients/signer/credentials/${registered?.id}`)).statusCode, 204);
+  const readded = await add({ jwk });
+  t.equal(readded.statusCode, 201, 'a removed key may be registered again');
+
+  const other = { ...(await exportJWK((await generateKeyPair('ES256', { extractable: true })).publicKey)), kid: 'k2' };
+  const twice = { keys: [jwk, other, { ...jwk, kid: 'k3' }] };
+  const patched = expectInvalid(t, await admin('PATCH', '/admin/clients/signer', { jwks: twice }), ['/jwks/keys/2'], 'a jwks PATCH');
+  t.match(patched.errors, [{ path: '/jwks/keys/2', message: 'is the key of /jwks/keys/0 again (the same JWK thumbprint)' }]);
+  const twiceAtCreate = await admin('POST', '/admin/clients', {
+    client_id: 'twice',
+    name: 'T',
+    owner: 'o',
+    auth_method: 'private_key_jwt',
+    jwks: twice,
+  });
+  expectInvalid(t, twiceAtCreate, ['/jwks/keys/2'], 'a new client');
+  t.same(
+    (await list('signer')).map((credential) => credential.kid),
+    ['k1'],
+    'nothing of the refused PATCH stored',
+  );
 });
 
 t.test('POST /admin/credentials/revoke-leaked: exactly the matching credentials, audited, the tokens never echoed', async (t) => {

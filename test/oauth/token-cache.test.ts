@@ -16,6 +16,8 @@ type Response = Awaited<ReturnType<typeof postToken>>;
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 const BILLING = { id: 'billing', audience: 'https://billing.example', scopes: ['billing:read'] };
+/** The credential settings the plain functions take (MAX_CREDENTIALS_PER_CLIENT, SECRET_PREFIX as configured by default). */
+const CREDENTIALS = { maxPerClient: 5, secretPrefix: 'portier' };
 
 async function setup(t: Test) {
   const server = await build(t);
@@ -46,7 +48,14 @@ t.test('regenerated secret without grace: the old one is refused on the very nex
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200);
 
-  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR, Date.now());
+  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(
+    db,
+    client.clientId,
+    0,
+    CLI_ACTOR,
+    Date.now(),
+    CREDENTIALS,
+  );
   changed(server);
   t.equal(previousSecretExpiresAt, null);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'old secret');
@@ -59,7 +68,14 @@ t.test('regenerated secret with a grace period: both work until the grace ends (
   const { server, db, client } = await setup(t);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200);
 
-  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 3600, CLI_ACTOR, Date.now());
+  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(
+    db,
+    client.clientId,
+    3600,
+    CLI_ACTOR,
+    Date.now(),
+    CREDENTIALS,
+  );
   changed(server);
   t.type(previousSecretExpiresAt, 'string');
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'old secret works during the grace');
@@ -78,7 +94,14 @@ t.test('regenerated secret with a grace period: both work until the grace ends (
 
 t.test('regenerated secret with a short grace period: the old one is refused once it runs out', async (t) => {
   const { server, db, client } = await setup(t);
-  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(db, client.clientId, 2, CLI_ACTOR, Date.now());
+  const { clientSecret: fresh, previousSecretExpiresAt } = await regenerateSecret(
+    db,
+    client.clientId,
+    2,
+    CLI_ACTOR,
+    Date.now(),
+    CREDENTIALS,
+  );
   changed(server);
   // Within the grace the old secret verifies, and that verification is remembered.
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'old secret works during the grace');
@@ -246,7 +269,7 @@ t.test('a change made through another instance is in force within one poll', asy
 
   t.test('new secret', async (t) => {
     t.equal((await ask(server2, client.clientId, client.clientSecret)).statusCode, 200, 'warm');
-    const { clientSecret: fresh } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR, Date.now());
+    const { clientSecret: fresh } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR, Date.now(), CREDENTIALS);
     const response = await eventually(
       () => ask(server2, client.clientId, client.clientSecret),
       (r) => r.statusCode !== 200,

@@ -2,6 +2,7 @@
 import '../clients/bootstrap.test.js';
 import '../clients/concurrency.test.js';
 import '../clients/directory.test.js';
+import '../clients/public-keys.test.js';
 import '../federation/identities.test.js';
 import '../clients/rules.test.js';
 import '../clients/secret-shape.test.js';

@@ -330,7 +330,7 @@ async function checkCertificate(
     throw client === undefined ? error : error.concerns({ clientId: client.clientId });
   };
   const { presented, requestedClientId } = credentials;
-  const shows = await certificateShows(presented.certificate);
+  const shows = certificateShows(presented.certificate);
   if (shows === undefined) return reject('the client certificate cannot be read');
   let client: ClientRecord | undefined;
   if (requestedClientId !== undefined) {
