@@ -24,7 +24,9 @@ export interface TokenParameters {
   resource: string[];
 }
 
-const SINGLE_VALUED = [
+type SingleValued = Exclude<keyof TokenParameters, 'resource'>;
+
+const SINGLE_VALUED: ReadonlySet<string> = new Set<SingleValued>([
   'grant_type',
   'client_id',
   'client_secret',
@@ -40,23 +42,30 @@ const SINGLE_VALUED = [
   'actor_token_type',
   'requested_token_type',
   'assertion',
-] as const;
+]);
+
+function isSingleValued(name: string): name is SingleValued {
+  return SINGLE_VALUED.has(name);
+}
 
 /**
  * Reads the parsed form body. A parameter sent twice is an invalid_request (RFC 6749 §3.2),
- * except `resource`, which RFC 8707 allows to repeat.
+ * except `resource`, which RFC 8707 allows to repeat. Walks the parameters sent (three or
+ * four in a token request) rather than looking up each of the fifteen Portier knows.
  */
 export function readTokenParameters(body: unknown): TokenParameters {
-  const form = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const params: TokenParameters = { resource: [] };
-  for (const name of SINGLE_VALUED) {
+  if (typeof body !== 'object' || body === null) return params;
+  const form = body as Record<string, unknown>;
+  for (const name of Object.keys(form)) {
     const value = form[name];
-    if (value === undefined) continue;
-    if (typeof value !== 'string') throw new InvalidRequest(`parameter ${name} must not be repeated`);
-    params[name] = value;
+    if (name === 'resource') {
+      if (typeof value === 'string') params.resource = [value];
+      else if (Array.isArray(value)) params.resource = value.map(String);
+    } else if (isSingleValued(name) && value !== undefined) {
+      if (typeof value !== 'string') throw new InvalidRequest(`parameter ${name} must not be repeated`);
+      params[name] = value;
+    }
   }
-  const resource = form.resource;
-  if (typeof resource === 'string') params.resource = [resource];
-  else if (Array.isArray(resource)) params.resource = resource.map(String);
   return params;
 }

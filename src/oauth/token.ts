@@ -306,12 +306,28 @@ export function readRequestedAudiences(params: TokenParameters): string[] {
     throw new InvalidRequest('send either resource or audience, not both');
   }
   if (params.audience !== undefined) return params.audience === '' ? [] : [params.audience];
-  for (const resource of params.resource) {
-    if (!isAbsoluteUriWithoutFragment(resource)) {
-      throw new InvalidTarget('resource must be an absolute URI without a fragment (RFC 8707)');
-    }
+  const { resource } = params;
+  for (const value of resource) {
+    if (!isValidResource(value)) throw new InvalidTarget('resource must be an absolute URI without a fragment (RFC 8707)');
   }
-  return [...new Set(params.resource)];
+  // One resource, as nearly every request sends: nothing to deduplicate.
+  return resource.length < 2 ? resource : [...new Set(resource)];
+}
+
+/**
+ * Resources already found valid: the check parses a URL (`new URL`), and a client asks for
+ * the same few audiences again and again. Bounded, and emptied when full, so that a caller
+ * sending a new resource each time cannot make it grow; a miss only costs the check again.
+ */
+const validResources = new Set<string>();
+const VALID_RESOURCES_MAX = 1024;
+
+function isValidResource(value: string): boolean {
+  if (validResources.has(value)) return true;
+  if (!isAbsoluteUriWithoutFragment(value)) return false;
+  if (validResources.size >= VALID_RESOURCES_MAX) validResources.clear();
+  validResources.add(value);
+  return true;
 }
 
 /** The requested scopes, or undefined when `scope` was omitted or empty. */
@@ -321,5 +337,5 @@ export function readRequestedScopes(params: TokenParameters): string[] | undefin
   for (const scope of scopes) {
     if (!isValidScopeToken(scope)) throw new InvalidScope('scope contains characters RFC 6749 §3.3 does not allow');
   }
-  return [...new Set(scopes)];
+  return scopes.length < 2 ? scopes : [...new Set(scopes)];
 }

@@ -120,8 +120,12 @@ export class FailureBudgets {
     this.pairs.spend(pairKey(clientId, from));
   }
 
-  /** A successful authentication makes the pair's budget whole again (not the address's). */
+  /**
+   * A successful authentication makes the pair's budget whole again (not the address's).
+   * With no pair in debt, as nearly always, there is nothing to clear, and no key to build.
+   */
   succeeded(clientId: string, address: string): void {
+    if (this.pairs.size === 0) return;
     this.pairs.clear(pairKey(clientId, addressKey(address)));
   }
 }
@@ -132,7 +136,8 @@ export class FailureBudgets {
  * An IPv4-mapped IPv6 address counts as the IPv4 address it is.
  */
 export function addressKey(address: string): string {
-  if (!isIPv6(address)) return address;
+  // Every IPv6 address has a colon: an IPv4 caller, the usual one, is known without isIPv6's pattern.
+  if (!address.includes(':') || !isIPv6(address)) return address;
   try {
     const parsed = ipaddr.IPv6.parse(address);
     if (parsed.isIPv4MappedAddress()) return parsed.toIPv4Address().toString();
