@@ -158,8 +158,24 @@ export interface CertificateShows {
   thumbprint: string;
 }
 
+/**
+ * What each certificate object shows, read once: tls/client-certificate.ts hands the same
+ * object to every request of a TLS connection (or of a proxy's repeated header), and the
+ * names and the key's thumbprint cost more than the rest of such a request. Shared, so read-only.
+ */
+const shown = new WeakMap<X509Certificate, Promise<CertificateShows | undefined>>();
+
 /** Reads what a certificate shows; undefined when its DER does not read as X.509 should. */
-export async function certificateShows(certificate: X509Certificate): Promise<CertificateShows | undefined> {
+export function certificateShows(certificate: X509Certificate): Promise<CertificateShows | undefined> {
+  let shows = shown.get(certificate);
+  if (shows === undefined) {
+    shows = readShows(certificate);
+    shown.set(certificate, shows);
+  }
+  return shows;
+}
+
+async function readShows(certificate: X509Certificate): Promise<CertificateShows | undefined> {
   let names: ReturnType<typeof certificateNames>;
   try {
     names = certificateNames(certificate);

@@ -1,7 +1,7 @@
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CertificateFormatError, certificateNames } from '../lib/x509.js';
-import { type ReloadedAnchors, TlsFileError } from './termination.js';
+import { pemCertificates, type ReloadedAnchors, TlsFileError } from './termination.js';
 
 /**
  * SPIFFE trust bundles (SPIFFE_TRUST_BUNDLES): a bundle of CA certificates per trust domain,
@@ -47,17 +47,13 @@ export function parseTrustBundles(value: string): TrustBundleFile[] {
   return entries;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
 /** The certificates of a PEM text, in order; throws CertificateFormatError for one that does not parse. */
-export function pemCertificates(text: string): X509Certificate[] {
-  return (text.match(PEM_CERTIFICATE) ?? []).map((block) => {
-    try {
-      return new X509Certificate(block);
-    } catch {
-      throw new CertificateFormatError('a certificate that does not parse');
-    }
-  });
+function bundleCertificates(text: string): X509Certificate[] {
+  try {
+    return pemCertificates(text);
+  } catch {
+    throw new CertificateFormatError('a certificate that does not parse');
+  }
 }
 
 /** Reads the bundles; throws TlsFileError (variable SPIFFE_TRUST_BUNDLES) naming the file at fault. */
@@ -72,7 +68,7 @@ export function readTrustBundles(files: readonly TrustBundleFile[]): TrustBundle
     }
     let cas: X509Certificate[];
     try {
-      cas = pemCertificates(pem);
+      cas = bundleCertificates(pem);
     } catch {
       throw new TlsFileError('SPIFFE_TRUST_BUNDLES', file, `holds ${trustDomain}'s bundle with a certificate that does not parse`);
     }
