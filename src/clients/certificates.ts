@@ -161,8 +161,22 @@ export interface CertificateShows {
   thumbprint: string;
 }
 
+/**
+ * What each certificate object shows, read once: tls/client-certificate.ts hands the same
+ * object to every request of a TLS connection (or of a proxy's repeated header), and the
+ * names and the key's thumbprint cost more than the rest of such a request. Shared, so read-only.
+ */
+const shown = new WeakMap<X509Certificate, CertificateShows | undefined>();
+
 /** Reads what a certificate shows; undefined when its DER does not read as X.509 should. */
 export function certificateShows(certificate: X509Certificate): CertificateShows | undefined {
+  if (shown.has(certificate)) return shown.get(certificate);
+  const shows = readShows(certificate);
+  shown.set(certificate, shows);
+  return shows;
+}
+
+function readShows(certificate: X509Certificate): CertificateShows | undefined {
   let names: ReturnType<typeof certificateNames>;
   try {
     names = certificateNames(certificate);

@@ -1,7 +1,9 @@
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { chainProblem } from './spiffe.js';
+import { clientCaEpoch, handshakeGeneration } from './termination.js';
 
 /**
  * The certificate a client presented, wherever it came from: the TLS handshake with Portier
@@ -71,29 +73,101 @@ export function readPresentedCertificate(source: CertificateSource): Certificate
   if (headerValue !== undefined && headerValue !== '') {
     if (!source.fromTrustedProxy) return { presented: fromSocket(source.socket), untrustedHeader: true };
     if (Array.isArray(headerValue)) throw new MalformedCertificateHeader(`${source.header} sent more than once`);
-    const [certificate, ...intermediates] =
-      source.header === XFCC_HEADER ? certificatesFromXfcc(headerValue) : certificatesFromEscapedPem(headerValue);
-    return {
-      presented: {
-        certificate: certificate as X509Certificate,
-        intermediates,
-        chainVerified: true,
-        chainError: undefined,
-        source: 'header',
-      },
-      untrustedHeader: false,
-    };
+    return { presented: fromHeader(source.header as string, headerValue), untrustedHeader: false };
   }
   return { presented: fromSocket(source.socket), untrustedHeader: false };
 }
 
+/**
+ * What a connection's handshake showed, read once per connection rather than per request
+ * (the peer chain and its X.509 objects cost more than the rest of a keep-alive token
+ * request): the same socket always shows the same certificate, until it renegotiates (then
+ * the entry is dropped), the client CAs are reloaded (then it is read and checked again), or
+ * a certificate of its chain expires (`until`). Keyed by the socket itself: never shared
+ * between connections, and gone with the connection.
+ */
+interface SocketReading {
+  presented: PresentedCertificate | undefined;
+  /** The reload generation of the server's client CAs it was read in (tls/termination.ts). */
+  generation: number;
+  /** The earliest notAfter of the certificate and its chain (ms): past it, the chain no longer vouches. */
+  until: number;
+}
+
+const socketReadings = new WeakMap<TLSSocket, SocketReading>();
+
 function fromSocket(socket: Socket): PresentedCertificate | undefined {
   if (!('encrypted' in socket)) return undefined;
   const tls = socket as TLSSocket;
+  const now = Date.now();
+  // Node sets `server` on the sockets an HTTPS server accepts; its type does not say so.
+  const epoch = clientCaEpoch((tls as TLSSocket & { server?: object }).server);
+  const generation = epoch?.generation ?? 0;
+  const cached = socketReadings.get(tls);
+  if (cached !== undefined && cached.generation === generation && now <= cached.until) return cached.presented;
+  // A renegotiation may show another certificate; the `secure` it ends with drops the entry.
+  if (cached === undefined) tls.once('secure', () => socketReadings.delete(tls));
+  let presented = readSocket(tls);
+  let until = Number.POSITIVE_INFINITY;
+  if (presented !== undefined) {
+    for (const certificate of [presented.certificate, ...presented.intermediates]) until = Math.min(until, Date.parse(certificate.validTo));
+    // The handshake's verdict stands for its own CAs and its own moment: a connection older
+    // than the last reload must chain to the CAs now in use, and an expired chain vouches for nothing.
+    const stale = handshakeGeneration(tls) !== generation ? staleProblem(presented, epoch?.cas, now) : undefined;
+    const expired = now > until ? 'CERT_HAS_EXPIRED' : undefined;
+    const problem = expired ?? stale;
+    if (presented.chainVerified && problem !== undefined) presented = { ...presented, chainVerified: false, chainError: problem };
+  }
+  // An expired chain stays expired: kept until a reload or renegotiation, not read again per request.
+  socketReadings.set(tls, { presented, generation, until: now > until ? Number.POSITIVE_INFINITY : until });
+  return presented;
+}
+
+/** Why a chain verified by an older handshake does not chain to the client CAs now in use; undefined when it does. */
+function staleProblem(presented: PresentedCertificate, cas: readonly X509Certificate[] | undefined, now: number): string | undefined {
+  if (cas === undefined) return 'TLS_CLIENT_CA_FILE was reloaded without client CAs';
+  const problem = chainProblem(presented.certificate, presented.intermediates, cas, now);
+  return problem === undefined ? undefined : `after TLS_CLIENT_CA_FILE was reloaded: ${problem}`;
+}
+
+function readSocket(tls: TLSSocket): PresentedCertificate | undefined {
   const certificate = tls.getPeerX509Certificate();
   if (certificate === undefined) return undefined;
   const chainError = tls.authorized ? undefined : String(tls.authorizationError ?? 'not verified');
   return { certificate, intermediates: peerChain(tls), chainVerified: tls.authorized, chainError, source: 'tls' };
+}
+
+/** Certificate headers read lately, by a hash of the header's name and value: a proxy sends the same few again and again. */
+const headerReadings = new Map<string, PresentedCertificate>();
+/** Distinct headers remembered: the least recently read is forgotten first. */
+const MAX_HEADER_READINGS = 256;
+
+/**
+ * The certificate of a trusted proxy's header, parsed once per distinct header: what the
+ * proxy passes on it verified, so the same bytes always read as the same certificate, and
+ * its validity is still checked per request by whoever uses it (clients/certificates.ts,
+ * oauth/client-auth). A header that cannot be read throws, and is not remembered.
+ */
+function fromHeader(header: string, value: string): PresentedCertificate {
+  const key = createHash('sha256').update(header).update('\0').update(value).digest('base64');
+  const cached = headerReadings.get(key);
+  if (cached !== undefined) {
+    // Most recently used last: Map keeps insertion order.
+    headerReadings.delete(key);
+    headerReadings.set(key, cached);
+    return cached;
+  }
+  const [certificate, ...intermediates] = header === XFCC_HEADER ? certificatesFromXfcc(value) : certificatesFromEscapedPem(value);
+  const presented: PresentedCertificate = {
+    certificate: certificate as X509Certificate,
+    intermediates,
+    chainVerified: true,
+    chainError: undefined,
+    source: 'header',
+  };
+  headerReadings.set(key, presented);
+  if (headerReadings.size > MAX_HEADER_READINGS) headerReadings.delete(headerReadings.keys().next().value as string);
+  return presented;
 }
 
 /** The certificates after the peer's own in the handshake (Node links them by issuerCertificate; the last one links to itself). */

@@ -1,7 +1,7 @@
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CertificateFormatError, certificateNames } from '../lib/x509.js';
-import { type ReloadedAnchors, TlsFileError } from './termination.js';
+import { pemCertificates, type ReloadedAnchors, TlsFileError } from './termination.js';
 
 /**
  * SPIFFE trust bundles (SPIFFE_TRUST_BUNDLES): a bundle of CA certificates per trust domain,
@@ -47,17 +47,13 @@ export function parseTrustBundles(value: string): TrustBundleFile[] {
   return entries;
 }
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
-
 /** The certificates of a PEM text, in order; throws CertificateFormatError for one that does not parse. */
-export function pemCertificates(text: string): X509Certificate[] {
-  return (text.match(PEM_CERTIFICATE) ?? []).map((block) => {
-    try {
-      return new X509Certificate(block);
-    } catch {
-      throw new CertificateFormatError('a certificate that does not parse');
-    }
-  });
+function bundleCertificates(text: string): X509Certificate[] {
+  try {
+    return pemCertificates(text);
+  } catch {
+    throw new CertificateFormatError('a certificate that does not parse');
+  }
 }
 
 /** Reads the bundles; throws TlsFileError (variable SPIFFE_TRUST_BUNDLES) naming the file at fault. */
@@ -72,7 +68,7 @@ export function readTrustBundles(files: readonly TrustBundleFile[]): TrustBundle
     }
     let cas: X509Certificate[];
     try {
-      cas = pemCertificates(pem);
+      cas = bundleCertificates(pem);
     } catch {
       throw new TlsFileError('SPIFFE_TRUST_BUNDLES', file, `holds ${trustDomain}'s bundle with a certificate that does not parse`);
     }
@@ -214,26 +210,73 @@ export interface ChainEvidence {
 }
 
 /**
+ * A verdict of certificateChainProblem, remembered per presented certificate (one object per
+ * TLS connection, or per distinct proxy header: tls/client-certificate.ts) while the anchors
+ * it was reached with are the ones in use (a reload replaces them, and so the verdict), and
+ * only for the span of time in which every certificate it could have looked at is valid:
+ * within it, nothing the check reads changes.
+ */
+interface ChainVerdict {
+  bundles: TrustBundleSet;
+  clientCas: readonly X509Certificate[] | undefined;
+  from: number;
+  until: number;
+  problem: string | undefined;
+}
+
+const verdicts = new WeakMap<ChainEvidence, ChainVerdict>();
+
+/** The span of time in which all of `certificates` are valid (empty when from > until). */
+function commonValidity(certificates: Iterable<X509Certificate>): { from: number; until: number } {
+  let from = Number.NEGATIVE_INFINITY;
+  let until = Number.POSITIVE_INFINITY;
+  for (const certificate of certificates) {
+    from = Math.max(from, Date.parse(certificate.validFrom));
+    until = Math.min(until, Date.parse(certificate.validTo));
+  }
+  return { from, until };
+}
+
+/**
  * Why a tls_client_auth certificate is not vouched for, or undefined when it is. Without
  * bundles: it chains to TLS_CLIENT_CA_FILE (the handshake's verdict) or came from the
  * trusted proxy. With bundles: an SVID of a domain with a bundle must chain to that bundle
  * (from the handshake or the proxy's header alike); any other certificate must, over TLS
  * with Portier, chain to TLS_CLIENT_CA_FILE itself (the handshake accepts the bundles' CAs
  * too, and they vouch only for their own domain's SVIDs), or come from the trusted proxy.
+ * The signatures are checked once per presented certificate (see ChainVerdict).
  */
 export function certificateChainProblem(presented: ChainEvidence, trust: TrustBundles | undefined, now: number): string | undefined {
-  const notToClientCa = (reason: string): string => `the client certificate does not chain to TLS_CLIENT_CA_FILE (${reason})`;
   if (trust === undefined) return presented.chainVerified ? undefined : notToClientCa(presented.chainError ?? 'not verified');
+  const { bundles, clientCas } = trust;
+  const cached = verdicts.get(presented);
+  if (cached?.bundles === bundles && cached.clientCas === clientCas && cached.from <= now && now <= cached.until) return cached.problem;
+  const problem = bundleChainProblem(presented, bundles, clientCas, now);
+  const anchors = [...bundles.values()].flatMap((bundle) => bundle.cas);
+  const { from, until } = commonValidity([presented.certificate, ...presented.intermediates, ...anchors, ...(clientCas ?? [])]);
+  if (from <= now && now <= until) verdicts.set(presented, { bundles, clientCas, from, until, problem });
+  return problem;
+}
+
+function notToClientCa(reason: string): string {
+  return `the client certificate does not chain to TLS_CLIENT_CA_FILE (${reason})`;
+}
+
+function bundleChainProblem(
+  presented: ChainEvidence,
+  bundles: TrustBundleSet,
+  clientCas: readonly X509Certificate[] | undefined,
+  now: number,
+): string | undefined {
   const spiffe = readSpiffeId(presented.certificate);
   if (spiffe.svid === 'malformed') return `not a valid X.509-SVID: ${spiffe.problem}`;
   if (spiffe.svid) {
-    const checked = svidBundleCheck(spiffe, presented.certificate, presented.intermediates, trust.bundles, now);
+    const checked = svidBundleCheck(spiffe, presented.certificate, presented.intermediates, bundles, now);
     if (checked !== undefined) return checked.problem;
   }
   if (presented.source === 'header') return undefined;
   if (!presented.chainVerified) return notToClientCa(presented.chainError ?? 'not verified');
-  const cas = trust.clientCas;
-  if (cas === undefined) return notToClientCa('unset; the SPIFFE bundles vouch only for their own trust domain');
-  const problem = chainProblem(presented.certificate, presented.intermediates, cas, now);
+  if (clientCas === undefined) return notToClientCa('unset; the SPIFFE bundles vouch only for their own trust domain');
+  const problem = chainProblem(presented.certificate, presented.intermediates, clientCas, now);
   return problem === undefined ? undefined : notToClientCa(problem);
 }

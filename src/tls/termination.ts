@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
 import type { Server as HttpsServer, ServerOptions as HttpsServerOptions } from 'node:https';
 import { createSecureContext } from 'node:tls';
@@ -136,6 +137,48 @@ export interface ReloadedAnchors<T> {
   use(read: T, clientCaPem: string | undefined): void;
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g;
+
+/** The certificates of a PEM text, in order; throws (an Error of node:crypto) for one that does not parse. */
+export function pemCertificates(text: string): X509Certificate[] {
+  return (text.match(PEM_CERTIFICATE) ?? []).map((block) => new X509Certificate(block));
+}
+
+/**
+ * The client CAs of an HTTPS server since its last reload: `generation` counts the reloads,
+ * `cas` are TLS_CLIENT_CA_FILE's certificates as now read. A connection keeps the context of
+ * its handshake, so its `authorized` was decided by the CAs of the generation it was stamped
+ * with; tls/client-certificate.ts checks an older connection's chain again against these.
+ */
+export interface ClientCaEpoch {
+  readonly generation: number;
+  readonly cas: readonly X509Certificate[] | undefined;
+}
+
+/** Per HTTPS server, once a TlsReloader watches it; none: no reload has happened (generation 0). */
+const epochs = new WeakMap<object, ClientCaEpoch>();
+/** Per TLS connection: the generation of the context its handshake used (0 when none was stamped). */
+const handshakeGenerations = new WeakMap<object, number>();
+
+/** The client CAs of the server a connection came to; undefined: never reloaded. */
+export function clientCaEpoch(server: object | undefined): ClientCaEpoch | undefined {
+  return server === undefined ? undefined : epochs.get(server);
+}
+
+/** The generation of the client CAs a connection's handshake was verified against. */
+export function handshakeGeneration(socket: object): number {
+  return handshakeGenerations.get(socket) ?? 0;
+}
+
+/** TLS_CLIENT_CA_FILE's certificates, for the chains of connections older than a reload; throws TlsFileError. */
+function clientCas(pem: string, file: string): X509Certificate[] {
+  try {
+    return pemCertificates(pem);
+  } catch {
+    throw new TlsFileError('TLS_CLIENT_CA_FILE', file, 'holds a certificate that does not parse');
+  }
+}
+
 /** What a reload reports: to the log, by the caller. */
 export type ReloadOutcome = { reloaded: true } | { reloaded: false; error: TlsFileError };
 
@@ -153,7 +196,14 @@ export class TlsReloader<T = unknown> {
     private readonly files: TlsFiles | undefined,
     private readonly anchors: ReloadedAnchors<T> | undefined,
     private readonly onReload: (outcome: ReloadOutcome) => void,
-  ) {}
+  ) {
+    // Each connection stamped with the generation its handshake was verified in: one WeakMap
+    // entry per connection, next to a handshake's cost nothing.
+    server?.on('secureConnection', (socket: object) => {
+      const epoch = epochs.get(server);
+      if (epoch !== undefined) handshakeGenerations.set(socket, epoch.generation);
+    });
+  }
 
   reload(): ReloadOutcome {
     let outcome: ReloadOutcome;
@@ -162,7 +212,12 @@ export class TlsReloader<T = unknown> {
       const anchors = this.anchors?.read();
       const material = this.files === undefined ? undefined : readTlsMaterial(this.files);
       const pems = anchors === undefined || this.anchors === undefined ? [] : this.anchors.pems(anchors);
-      if (material !== undefined) this.server?.setSecureContext(secureContextOptions(material, pems));
+      const cas = material?.ca === undefined ? undefined : clientCas(material.ca, this.files?.clientCaFile ?? '');
+      if (material !== undefined && this.server !== undefined) {
+        this.server.setSecureContext(secureContextOptions(material, pems));
+        const generation = (epochs.get(this.server)?.generation ?? 0) + 1;
+        epochs.set(this.server, { generation, cas });
+      }
       if (anchors !== undefined) this.anchors?.use(anchors, material?.ca);
       outcome = { reloaded: true };
     } catch (error) {

@@ -1,4 +1,6 @@
 import { register } from 'node:module';
+import type { Span } from '@opentelemetry/api';
+import type { FastifyRequest } from 'fastify';
 import type { TracingSettings } from './settings.js';
 
 /**
@@ -28,6 +30,19 @@ const SECRET_PARAMETERS = [
 function pathOf(url: string): string {
   const query = url.indexOf('?');
   return query === -1 ? url : url.slice(0, query);
+}
+
+/**
+ * The server span as the HTTP semantic conventions name it (`POST /oauth/token`), with the
+ * path alone as `url.path` (@fastify/otel puts the URL as sent, query string included: a
+ * client that puts client_secret in the query is refused, not recorded). Nothing for a span
+ * that is not recorded, as 99 of 100 are at 1 % sampling.
+ */
+function describeServerSpan(span: Span, request: FastifyRequest): void {
+  if (!span.isRecording()) return;
+  const route = request.routeOptions.url;
+  span.updateName(route === undefined ? request.method : `${request.method} ${route}`);
+  span.setAttributes({ 'url.path': pathOf(request.url), 'url.scheme': request.protocol, 'client.address': request.ip });
 }
 
 export interface Tracing {
@@ -76,18 +91,21 @@ export async function startTracing(settings: TracingSettings): Promise<Tracing> 
   registerInstrumentations({
     tracerProvider: provider,
     instrumentations: [
-      new HttpInstrumentation({ redactedQueryParams: SECRET_PARAMETERS, redactedQueryParamsServer: SECRET_PARAMETERS }),
+      // Outgoing node:http calls only: the server span is Fastify's (below), which costs an
+      // unsampled request less than this instrumentation's (its attributes built before the
+      // sampler decides, the request's and response's event emitters bound to the context).
+      new HttpInstrumentation({ disableIncomingRequestInstrumentation: true, redactedQueryParams: SECRET_PARAMETERS }),
       new UndiciInstrumentation(),
-      // Statements as drizzle wrote them, with $1 placeholders: values (a secret's hash, a jti) never go in.
-      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      // Statements as drizzle wrote them, with $1 placeholders: values (a secret's hash, a jti)
+      // never go in. Only inside a request's trace: the background batches (usage, last use)
+      // would each start a trace of their own; no span for taking a pooled connection.
+      new PgInstrumentation({ enhancedDatabaseReporting: false, requireParentSpan: true, ignoreConnectSpans: true }),
       // Log lines written inside a span carry its trace_id and span_id; the lines still go to stdout only.
       new PinoInstrumentation({ disableLogSending: true }),
-      // Its request span's url.path is the URL as sent, query string included: the path alone
-      // instead (a client that puts client_secret in the query is refused, not recorded).
-      new FastifyOtelInstrumentation({
-        registerOnInitialization: true,
-        requestHook: (span, request) => span.setAttribute('url.path', pathOf(request.url)),
-      }),
+      // The server span (the caller's traceparent continued) and one span for the route's
+      // handler, which the token path's spans hang under; not one per hook, which cost every
+      // request, sampled or not, a span, a context switch and a promise each.
+      new FastifyOtelInstrumentation({ registerOnInitialization: true, instrumentHooks: false, requestHook: describeServerSpan }),
     ],
   });
   (await import('./token-path.js')).traceTokenPath();

@@ -9,6 +9,7 @@ import { decodeJwt } from 'jose';
 import t from 'tap';
 import { type Config, loadConfig } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
+import { certificateChainProblem, TrustBundles } from '../../src/tls/spiffe.js';
 import { addClient, addService, build, captureLogs, eventually, ISSUER, type TestLike, type TestServer } from '../helpers.js';
 import { type Certificate, issueCertificate, makeCa, serverCertificate } from '../pki.js';
 
@@ -286,4 +287,26 @@ t.test('SPIFFE_TRUST_BUNDLES: checked at start with a clear error', async (t) =>
     /tls\.crt: holds a certificate that is not a CA/,
   );
   t.throws(() => loadConfig({ ISSUER, SPIFFE_TRUST_BUNDLES: `a.example=${bundleA}` }), /neither TLS_CERT_FILE nor CLIENT_CERT_HEADER/);
+});
+
+t.test('a verdict is remembered per presented certificate, not past a reload or its validity', async (t) => {
+  const reloadDir = mkdtempSync(join(tmpdir(), 'portier-spiffe-verdict-'));
+  t.teardown(() => rmSync(reloadDir, { recursive: true, force: true }));
+  const file = join(reloadDir, 'a.pem');
+  writeFileSync(file, caA.cert);
+  const trust = new TrustBundles([{ trustDomain: 'a.example', file }], undefined);
+  const leaf = svid(caA, 'spiffe://a.example/ns/prod/sa/worker');
+  const presented = { certificate: leaf.x509, intermediates: [], chainVerified: true, chainError: undefined, source: 'tls' as const };
+  const now = Date.now();
+  t.equal(certificateChainProblem(presented, trust, now), undefined, 'chains to its bundle');
+  t.equal(certificateChainProblem(presented, trust, now), undefined, 'and again');
+  t.match(
+    certificateChainProblem(presented, trust, Date.parse(leaf.x509.validTo) + 1000),
+    /not valid now/,
+    'past its notAfter: not the remembered verdict',
+  );
+  const renewedCa = makeCa('a.example renewed CA');
+  writeFileSync(file, renewedCa.cert);
+  trust.use(trust.read(), undefined);
+  t.match(certificateChainProblem(presented, trust, now), /does not chain to a\.example's bundle/, 'after a reload: checked again');
 });

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { CONFIG_VARIABLES } from '../../src/config.js';
@@ -83,12 +86,23 @@ function childEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 export async function startPortier(
   t: Test,
   env: Record<string, string>,
-): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  options: { recordLoads?: boolean } = {},
+): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null>; loaded: () => string[] }> {
+  // With recordLoads, every module the process resolves is listed in a file (record-loads.ts).
+  const loads = options.recordLoads === true ? join(mkdtempSync(join(tmpdir(), 'portier-loads-')), 'loads.txt') : undefined;
+  if (loads !== undefined) t.teardown(() => rmSync(dirname(loads), { recursive: true, force: true }));
+  const preload = loads === undefined ? [] : ['--import', './test/tracing/record-loads.ts'];
+  const child = spawn(process.execPath, ['--import', 'tsx', ...preload, 'src/main.ts'], {
     cwd: ROOT,
-    env: childEnv(env),
+    env: childEnv({ ...env, ...(loads !== undefined && { PORTIER_TEST_LOADS: loads }) }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const loaded = () =>
+    loads === undefined || !existsSync(loads)
+      ? []
+      : readFileSync(loads, 'utf8')
+          .split('\n')
+          .filter((line) => line !== '');
   let output = '';
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   t.teardown(() => {
@@ -103,7 +117,7 @@ export async function startPortier(
     child.stderr?.setEncoding('utf8').on('data', onData);
     void exited.then((code) => reject(new Error(`portier exited (${code}) before it was ready: ${output}`)));
   });
-  return { child, output: () => output, exited };
+  return { child, output: () => output, exited, loaded };
 }
 
 export const text = (span: OtlpSpan, key: string): string | number | boolean | undefined => {

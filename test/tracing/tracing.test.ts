@@ -41,6 +41,43 @@ t.test('tracing settings: off unless an endpoint is named; gRPC and other export
   );
 });
 
+t.test('tracing off: the process loads no OpenTelemetry module', async (t) => {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const storage: Record<string, string> = ON_POSTGRES
+    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
+    : { DATA_DIR: await seededDataDir(t) };
+  const portier = await startPortier(
+    t,
+    { ...storage, PORT: String(port), HOST: '127.0.0.1', ISSUER: origin, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
+    { recordLoads: true },
+  );
+  t.equal((await fetch(`${origin}/healthz`)).status, 200, 'serving');
+  portier.child.kill('SIGTERM');
+  t.equal(await portier.exited, 0, 'stopped cleanly');
+  const loaded = portier.loaded();
+  t.ok(
+    loaded.some((url) => url.includes('/node_modules/fastify/')),
+    'the record of loaded modules works',
+  );
+  // The API alone is loaded (prom-client's process metrics require it, for exemplars): a
+  // facade that does nothing without an SDK. The SDK, the instrumentations, the exporters and
+  // the loader hooks are not.
+  t.same(
+    loaded.filter(
+      (url) =>
+        /\/node_modules\/(?:@opentelemetry\/|@fastify\/otel\/|import-in-the-middle\/|require-in-the-middle\/)/.test(url) &&
+        !url.includes('/node_modules/@opentelemetry/api/'),
+    ),
+    [],
+    'none of the OpenTelemetry SDK, its instrumentations, exporters or loader hooks',
+  );
+  t.notOk(
+    loaded.some((url) => url.includes('/src/tracing/start.')),
+    'nor tracing/start.ts',
+  );
+});
+
 t.test('a token request is traced: the caller’s trace continued, its steps as child spans, no secret anywhere', async (t) => {
   const receiver = await startReceiver(t);
   const port = await freePort();
@@ -96,6 +133,18 @@ t.test('a token request is traced: the caller’s trace continued, its steps as 
     body: `grant_type=client_credentials&client_id=ops-admin&client_secret=${querySecret}`,
   });
   t.equal(inQuery.status, 400, 'a secret in the query string is refused');
+  // A caller's trace that is not sampled (flags 00): followed, so nothing of it is recorded.
+  const unsampledTraceId = randomBytes(16).toString('hex');
+  const unsampled = await fetch(`${origin}/oauth/token`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: basic,
+      traceparent: `00-${unsampledTraceId}-${randomBytes(8).toString('hex')}-00`,
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource: `${origin}/admin`, scope: 'admin:read' }).toString(),
+  });
+  t.equal(unsampled.status, 200, 'a token for an unsampled caller');
 
   // SIGTERM exports what is still queued before the process exits.
   portier.child.kill('SIGTERM');
@@ -123,6 +172,14 @@ t.test('a token request is traced: the caller’s trace continued, its steps as 
     server === undefined ? undefined : (text(server, 'http.request.method') ?? text(server, 'http.method')),
     'POST',
     'the server span has the method',
+  );
+  t.equal(server?.name, 'POST /oauth/token', 'the server span is named by method and route');
+  t.equal(server && text(server, 'http.route'), '/oauth/token', 'and has the route');
+  t.equal(server && text(server, 'url.path'), '/oauth/token', 'and the path');
+  t.same(
+    spans.filter((span) => span.traceId === unsampledTraceId).map((span) => span.name),
+    [],
+    'nothing of an unsampled caller’s trace is exported',
   );
   const named = (name: string) => ours.filter((span) => span.name === name);
   for (const name of ['portier.client_authentication', 'portier.argon2.verify', 'portier.token.sign']) {
