@@ -8,8 +8,8 @@ import { cpus } from 'node:os';
 import { decodeJwt } from 'jose';
 import { type DriveResult, drive, medianRun } from './drive.js';
 import type { LoadSettings } from './load.js';
-import { fixed, integer, Table } from './report.js';
-import { AUDIENCE, basicAuthorization, type Credentials } from './targets.js';
+import { fixed, integer, RunTable, Table, verdict } from './report.js';
+import { AUDIENCE, adminApi, type Credentials } from './targets.js';
 
 const LEDGER = { id: 'bench-ledger', audience: 'https://ledger.bench.example', scopes: ['read'] };
 type RowName = 'client_credentials' | 'token_exchange';
@@ -17,27 +17,6 @@ type RowName = 'client_credentials' | 'token_exchange';
 /** Portier's CPU per token in the measured window, in ms: what a token costs the server whatever else the machine does. */
 function serverMsPerToken(r: DriveResult): number {
   return r.tokensPerSecond > 0 ? (r.serverCores * 1000) / r.tokensPerSecond : Number.NaN;
-}
-
-/** The admin API at `baseUrl`, with a token of the bench's admin client: POSTs that answer 201 with JSON. */
-export async function adminApi(baseUrl: string, issuer: string, admin: Credentials) {
-  const response = await fetch(`${baseUrl}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: basicAuthorization(admin), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin:write', resource: `${issuer}/admin` }),
-  });
-  if (response.status !== 200) throw new Error(`admin token: ${response.status} ${await response.text()}`);
-  const { access_token: token } = (await response.json()) as { access_token: string };
-  // POST expects 201 (created), PATCH 200.
-  return async (path: string, body: unknown, method: 'POST' | 'PATCH' = 'POST'): Promise<Record<string, unknown>> => {
-    const answer = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (answer.status !== (method === 'POST' ? 201 : 200)) throw new Error(`${method} ${path}: ${answer.status} ${await answer.text()}`);
-    return (await answer.json()) as Record<string, unknown>;
-  };
 }
 
 /**
@@ -111,7 +90,7 @@ export async function exchangeTable(options: {
     ),
   ]);
   table.fit(['client_credentials', 'median']);
-  const cells = (name: string, round: string, r: DriveResult) => [
+  const cells = (name: RowName, round: string, r: DriveResult) => [
     name,
     round,
     integer(r.tokensPerSecond),
@@ -127,30 +106,28 @@ export async function exchangeTable(options: {
     `token exchange table: portier-pg, ${settings.connections} keep-alive connections from 127.0.0.1 (this process), ${settings.warmupSeconds} s warm-up + ` +
       `${settings.durationSeconds} s measured; the same client (client_secret_post) in both rows; token_exchange: the vendor's token exchanged for the ledger`,
   );
-  log(table.header());
-  const rows = new Map<RowName, Array<DriveResult>>();
+  const runs = new RunTable<RowName, DriveResult>(table, cells, log);
+  runs.header();
   for (let round = 1; round <= rounds; round += 1) {
     for (const name of ['client_credentials', 'token_exchange'] as const) {
       const body = bodies[name];
-      const result = await drive({ tokenUrl, nextBody: () => body, settings, serverPid: options.serverPid });
-      rows.set(name, [...(rows.get(name) ?? []), result]);
-      log(table.row(cells(name, String(round), result)));
+      runs.record(name, round, await drive({ tokenUrl, nextBody: () => body, settings, serverPid: options.serverPid }));
     }
   }
-  const medians = new Map<RowName, DriveResult>();
-  for (const [name, results] of rows) {
-    const row = medianRun(results);
-    if (row === undefined) continue;
-    medians.set(name, row);
-    log(table.row(cells(name, 'median', row)));
-  }
+  const medians = runs.medians(medianRun);
   const exchanged = medians.get('token_exchange');
   const plain = medians.get('client_credentials');
   if (exchanged !== undefined && plain !== undefined) {
     const ratio = exchanged.tokensPerSecond / plain.tokensPerSecond;
-    const pass = ratio >= 0.8 && exchanged.non2xx + exchanged.errors === 0;
     log(
-      `verdict: ${pass ? 'PASS' : 'MISS'} token exchange ${fixed(ratio, 2)} × client credentials tokens/s ≥ 0.80; ${cpus().length} cores`,
+      verdict({
+        what: 'token exchange',
+        ratio,
+        unit: '× client credentials tokens/s',
+        bar: 0.8,
+        pass: ratio >= 0.8 && exchanged.non2xx + exchanged.errors === 0,
+        note: `; ${cpus().length} cores`,
+      }),
     );
     // On a busy machine the server is rarely saturated and tokens/s follow the other jobs;
     // its CPU per token does not, and is the ratio a saturated server would show.

@@ -8,8 +8,8 @@ import { cpus } from 'node:os';
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { type DriveResult, drive, medianRun } from './drive.js';
 import type { LoadSettings } from './load.js';
-import { fixed, integer, Table } from './report.js';
-import { AUDIENCE, basicAuthorization, type Credentials } from './targets.js';
+import { fixed, integer, RunTable, Table, verdict } from './report.js';
+import { AUDIENCE, adminApi, type Credentials } from './targets.js';
 
 const CLIENT_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** The platform of the bench: its keys given inline, so the issuer's key is cached from the first request on. */
@@ -24,25 +24,6 @@ type RowName = 'private_key_jwt' | 'federated';
 interface RowResult extends DriveResult {
   /** private_key_jwt: the run used up the assertions signed for it (its figures are then too low). */
   exhausted: boolean;
-}
-
-/** The admin API at `baseUrl`, with a token of the bench's admin client. */
-async function adminApi(baseUrl: string, issuer: string, admin: Credentials) {
-  const response = await fetch(`${baseUrl}/oauth/token`, {
-    method: 'POST',
-    headers: { authorization: basicAuthorization(admin), 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin:write', resource: `${issuer}/admin` }),
-  });
-  if (response.status !== 200) throw new Error(`admin token: ${response.status} ${await response.text()}`);
-  const { access_token: token } = (await response.json()) as { access_token: string };
-  return async (path: string, body: unknown) => {
-    const answer = await fetch(`${baseUrl}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (answer.status !== 201) throw new Error(`POST ${path}: ${answer.status} ${await answer.text()}`);
-  };
 }
 
 const tokenBody = (assertion: string) =>
@@ -142,7 +123,7 @@ export async function federationTable(options: {
     ...['round', 'tokens/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'server cores', 'generator cores'].map((title) => ({ title })),
   ]);
   table.fit(['private_key_jwt', 'median']);
-  const cells = (name: string, round: string, r: RowResult) => [
+  const cells = (name: RowName, round: string, r: RowResult) => [
     name,
     round,
     integer(r.tokensPerSecond),
@@ -158,9 +139,9 @@ export async function federationTable(options: {
       `${settings.durationSeconds} s measured; ${ASSERTION_ALG} for both; private_key_jwt: a fresh assertion per request (signed ahead), ` +
       'federated: one Kubernetes-shaped platform token presented again and again, its issuer key cached',
   );
-  log(table.header());
+  const runs = new RunTable<RowName, RowResult>(table, cells, log);
+  runs.header();
   const problems: string[] = [];
-  const rows = new Map<RowName, RowResult[]>();
   for (let round = 1; round <= rounds; round += 1) {
     for (const name of ['private_key_jwt', 'federated'] as const) {
       let exhausted = false;
@@ -179,25 +160,23 @@ export async function federationTable(options: {
       }
       const result = { ...(await drive({ tokenUrl, nextBody: next, settings, serverPid: options.serverPid })), exhausted };
       if (exhausted) problems.push(`federation: round ${round} used up its ${name} assertions; raise ASSERTIONS_PER_SECOND`);
-      rows.set(name, [...(rows.get(name) ?? []), result]);
-      log(table.row(cells(name, String(round), result)));
+      runs.record(name, round, result);
     }
   }
-  const medians = new Map<RowName, RowResult>();
-  for (const [name, results] of rows) {
-    const row = medianRun(results);
-    if (row === undefined) continue;
-    medians.set(name, row);
-    log(table.row(cells(name, 'median', row)));
-  }
+  const medians = runs.medians(medianRun);
   const federated = medians.get('federated');
   const keyJwt = medians.get('private_key_jwt');
   if (federated !== undefined && keyJwt !== undefined) {
     const ratio = federated.tokensPerSecond / keyJwt.tokensPerSecond;
-    const pass = ratio >= 1 && federated.non2xx + federated.errors === 0;
     log(
-      `verdict: ${pass ? 'PASS' : 'MISS'} federated ${fixed(ratio, 2)} × private_key_jwt tokens/s ≥ 1.00 (a cached issuer key costs no more than an assertion)` +
-        `; ${cpus().length} cores`,
+      verdict({
+        what: 'federated',
+        ratio,
+        unit: '× private_key_jwt tokens/s',
+        bar: 1,
+        pass: ratio >= 1 && federated.non2xx + federated.errors === 0,
+        note: ` (a cached issuer key costs no more than an assertion); ${cpus().length} cores`,
+      }),
     );
   }
   return problems;

@@ -6,24 +6,19 @@
 // argon2 work; verdict ≥ 0.95 of its rate alone). And the events' cost: with an admin
 // changing a client 20 times a second, tokens with three webhooks subscribed to every event
 // and a receiver on loopback against none (verdict ≥ 0.95), every event delivered to each.
-// Returns the rows and the verdicts.
+// Prints the rows and the verdicts; returns the problems.
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 import { ATTACKER_ADDRESS } from './attack.js';
 import { type DriveResult, drive, medianRun } from './drive.js';
-import { adminApi } from './exchange.js';
 import type { LoadSettings } from './load.js';
-import { fixed, integer, Table } from './report.js';
-import { AUDIENCE, type Credentials } from './targets.js';
+import { sleep } from './processes.js';
+import { fixed, integer, RunTable, Table, verdict } from './report.js';
+import { AUDIENCE, adminApi, type Credentials } from './targets.js';
 
 type RowName = 'one secret' | 'five secrets' | 'alone' | 'beside a bad-checksum flood' | 'no webhooks' | 'three webhooks';
-
-export interface LifecycleRow {
-  name: RowName;
-  result: DriveResult;
-}
 
 /** A secret of the self-identifying shape whose checksum is wrong: refused before any lookup. */
 function badChecksumSecret(good: string): string {
@@ -56,7 +51,7 @@ async function withAdminWrites<T>(
     while (running) {
       await patch(`bench write ${writes}`);
       writes += 1;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
   })();
   try {
@@ -75,7 +70,7 @@ export async function lifecycleTable(options: {
   settings: LoadSettings;
   rounds: number;
   log: (line?: string) => void;
-}): Promise<{ rows: LifecycleRow[]; problems: string[] }> {
+}): Promise<string[]> {
   const { baseUrl, issuer, settings, rounds, log } = options;
   const tokenUrl = `${baseUrl}/oauth/token`;
   const post = await adminApi(baseUrl, issuer, options.admin);
@@ -111,8 +106,7 @@ export async function lifecycleTable(options: {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: request,
     });
-    if (answer.status !== 200)
-      return { rows: [], problems: [`lifecycle: the ${name}-secret client's token request answered ${answer.status}`] };
+    if (answer.status !== 200) return [`lifecycle: the ${name}-secret client's token request answered ${answer.status}`];
   }
 
   const table = new Table([
@@ -120,7 +114,7 @@ export async function lifecycleTable(options: {
     ...['round', 'tokens/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'server cores'].map((title) => ({ title })),
   ]);
   table.fit(['beside a bad-checksum flood', 'median']);
-  const cells = (name: string, round: string, r: DriveResult) => [
+  const cells = (name: RowName, round: string, r: DriveResult) => [
     name,
     round,
     integer(r.tokensPerSecond),
@@ -134,12 +128,8 @@ export async function lifecycleTable(options: {
     `credentials table: portier-pg, ${settings.connections} keep-alive connections from 127.0.0.1; ${settings.warmupSeconds} s warm-up + ${settings.durationSeconds} s measured; ` +
       'one vs five live secrets (the newest used); the one-secret client alone, then beside as many connections from 127.0.0.2 flooding another client with wrong-checksum secrets',
   );
-  log(table.header());
-  const runs = new Map<RowName, DriveResult[]>();
-  const record = (name: RowName, round: number, result: DriveResult) => {
-    runs.set(name, [...(runs.get(name) ?? []), result]);
-    log(table.row(cells(name, String(round), result)));
-  };
+  const runs = new RunTable<RowName, DriveResult>(table, cells, log);
+  runs.header();
   const run = (request: string, localAddresses?: string[]) =>
     drive({
       tokenUrl,
@@ -149,13 +139,13 @@ export async function lifecycleTable(options: {
       ...(localAddresses !== undefined && { localAddresses }),
     });
   for (let round = 1; round <= rounds; round += 1) {
-    record('one secret', round, await run(bodies.one));
-    record('five secrets', round, await run(bodies.five));
-    record('alone', round, await run(bodies.one));
+    runs.record('one secret', round, await run(bodies.one));
+    runs.record('five secrets', round, await run(bodies.five));
+    runs.record('alone', round, await run(bodies.one));
     // The flood comes from another address, at another client, as an attacker's would (the
     // failure budgets of the legitimate client's own address and client are not its target).
     const [legit] = await Promise.all([run(bodies.one), run(bodies.bad, [ATTACKER_ADDRESS])]);
-    record('beside a bad-checksum flood', round, legit);
+    runs.record('beside a bad-checksum flood', round, legit);
   }
   // The events' cost: the same admin writes with no webhook, then with three.
   const receiver = await startReceiver();
@@ -171,7 +161,7 @@ export async function lifecycleTable(options: {
     return measured;
   };
   try {
-    for (let round = 1; round <= rounds; round += 1) record('no webhooks', round, (await timed('none')).result);
+    for (let round = 1; round <= rounds; round += 1) runs.record('no webhooks', round, (await timed('none')).result);
     const hooks: string[] = [];
     for (let i = 0; i < 3; i += 1)
       hooks.push(String((await post('/admin/webhooks', { url: `${receiver.url}/hook-${i}`, types: ['*'] })).id));
@@ -180,33 +170,37 @@ export async function lifecycleTable(options: {
     for (let round = 1; round <= rounds; round += 1) {
       const measured = await timed('three');
       writes += measured.writes;
-      record('three webhooks', round, measured.result);
+      runs.record('three webhooks', round, measured.result);
     }
     // Each write is one event, delivered to each of the three (allow the outbox a few seconds).
     const deadline = Date.now() + 15_000;
-    while (receiver.received() - before < writes * 3 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+    while (receiver.received() - before < writes * 3 && Date.now() < deadline) await sleep(200);
     delivered = `${receiver.received() - before} deliveries for ${writes} writes × 3 webhooks`;
     for (const id of hooks) await post(`/admin/webhooks/${id}`, { enabled: false }, 'PATCH');
   } finally {
     receiver.server.close();
   }
-  const rows: LifecycleRow[] = [];
-  for (const [name, results] of runs) {
-    const result = medianRun(results);
-    if (result === undefined) continue;
-    rows.push({ name, result });
-    log(table.row(cells(name, 'median', result)));
-  }
-  const rate = (name: RowName) => rows.find((row) => row.name === name)?.result.tokensPerSecond ?? 0;
-  const verdict = (what: string, ratio: number, bar: number) =>
-    log(`verdict: ${ratio >= bar ? 'PASS' : 'MISS'} ${what} ${fixed(ratio, 2)} ≥ ${fixed(bar, 2)}`);
-  verdict('five secrets / one secret tokens/s', rate('five secrets') / rate('one secret'), 0.97);
-  verdict('legitimate client beside the flood / alone tokens/s', rate('beside a bad-checksum flood') / rate('alone'), 0.95);
-  verdict('three webhooks / no webhooks tokens/s (admin writes 20/s)', rate('three webhooks') / rate('no webhooks'), 0.95);
+  const medians = runs.medians(medianRun);
+  const rate = (name: RowName) => medians.get(name)?.tokensPerSecond ?? 0;
+  log(verdict({ what: 'five secrets / one secret tokens/s', ratio: rate('five secrets') / rate('one secret'), bar: 0.97 }));
+  log(
+    verdict({
+      what: 'legitimate client beside the flood / alone tokens/s',
+      ratio: rate('beside a bad-checksum flood') / rate('alone'),
+      bar: 0.95,
+    }),
+  );
+  log(
+    verdict({
+      what: 'three webhooks / no webhooks tokens/s (admin writes 20/s)',
+      ratio: rate('three webhooks') / rate('no webhooks'),
+      bar: 0.95,
+    }),
+  );
   const perSecond = (side: keyof typeof writeRate) => writeRate[side].writes / Math.max(writeRate[side].seconds, 1e-9);
   log(
     `admin writes/s: ${fixed(perSecond('three'), 1)} with three webhooks, ${fixed(perSecond('none'), 1)} with none (${fixed(perSecond('three') / perSecond('none'), 2)})`,
   );
   log(`events: ${delivered}`);
-  return { rows, problems: [] };
+  return [];
 }

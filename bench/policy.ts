@@ -11,7 +11,7 @@ import { connectDatabase } from '../src/db/connect.js';
 import { type FloodReport, startFlood } from './attack.js';
 import { type LoadResult, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
 import { LOOPBACK, onCleanup } from './processes.js';
-import { fixed, integer, median, Table } from './report.js';
+import { fixed, integer, medianFields, Table } from './report.js';
 import { basicAuthorization, type Credentials, checkToken, portierSpec, requestToken } from './targets.js';
 
 const BENCH_ACTOR: Actor = { clientId: 'bench', sub: null };
@@ -190,15 +190,7 @@ export async function policyTable(ctx: PolicyContext): Promise<string[]> {
   }
   log();
   log(`median per scenario over ${ctx.rounds} round(s)`);
-  const medianOf = (name: string): LoadResult | undefined => {
-    const mine = runs.get(name) ?? [];
-    if (mine.length === 0) return undefined;
-    const first = mine[0]?.load;
-    if (first === undefined) return undefined;
-    const result = { ...first };
-    for (const key of Object.keys(result) as (keyof LoadResult)[]) result[key] = median(mine.map((run) => run.load[key]));
-    return result;
-  };
+  const medianOf = (name: string) => medianFields((runs.get(name) ?? []).map((run) => run.load));
   const none = medianOf('no policy');
   const verdicts: string[] = [];
   for (const scenario of scenarios) {

@@ -6,22 +6,44 @@
 // each hands out a valid token, drives them in turn (A B C D A B C D) with
 // ../shared/bench/load.mjs, prints the table, the ratios and the verdict; then the attack
 // table (attack.ts). Everything it starts or creates is removed at the end or on Ctrl-C.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { generateOpaqueSecret, hashSecret, verifySecret } from '../src/clients/secrets.js';
-import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S, selectedAttacks } from './attack.js';
+import { ATTACKER_ADDRESS, attackTable, FLOOD_CONNECTIONS, NEW_CLIENT_DEADLINE_S } from './attack.js';
 import { connectionPatternTable } from './connections.js';
 import { exchangeTable } from './exchange.js';
 import { federationTable } from './federation.js';
 import { lifecycleTable } from './lifecycle.js';
-import { busyCores, type LoadResult, type LoadSettings, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
+import { busyCores, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
+import { mainTable, medianMainRow, printTargets } from './main-table.js';
 import { mtlsRows } from './mtls.js';
 import { policyTable, setUpPolicyClients } from './policy.js';
-import { assertLoopback, cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
+import { cleanupAll, freePort, removeDirOnCleanup, runCommand } from './processes.js';
 import { fixed, integer, median, Table } from './report.js';
+import {
+  alg,
+  attack,
+  attacks,
+  cpuProfileDir,
+  DEADLINE_SECONDS,
+  exchange,
+  federation,
+  gitDescription,
+  lifecycle,
+  mtls,
+  patterns,
+  pgServerUrl,
+  policy,
+  ROOT,
+  rounds,
+  settings,
+  sharedDir,
+  skipBuild,
+  type TargetName,
+  targetNames,
+  tracing,
+} from './settings.js';
 import {
   type Credentials,
   checkToken,
@@ -38,78 +60,6 @@ import {
   type TokenSpec,
 } from './targets.js';
 import { tracingTable } from './tracing.js';
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-
-// ---- settings --------------------------------------------------------------------------
-
-function numberVar(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || value > max)
-    throw new Error(`${name} must be a number between ${min} and ${max}, got "${raw}"`);
-  return value;
-}
-
-const ALL_TARGETS = ['portier-pg', 'peer', 'ceiling', 'portier-pglite'] as const;
-type TargetName = (typeof ALL_TARGETS)[number];
-
-const alg = process.env.BENCH_ALG?.trim() || 'ES256';
-const rounds = numberVar('BENCH_ROUNDS', 2, 1, 5);
-const settings: LoadSettings = {
-  warmupSeconds: numberVar('BENCH_WARMUP', 3, 0, 15),
-  durationSeconds: numberVar('BENCH_DURATION', 10, 1, 15),
-  connections: numberVar('BENCH_CONNECTIONS', 50, 1, 200),
-};
-const targetNames = (process.env.BENCH_TARGETS?.trim() || ALL_TARGETS.join(','))
-  .split(',')
-  .map((name) => name.trim())
-  .filter((name) => name !== '') as TargetName[];
-for (const name of targetNames) {
-  if (!ALL_TARGETS.includes(name)) throw new Error(`BENCH_TARGETS: unknown target "${name}" (known: ${ALL_TARGETS.join(', ')})`);
-}
-const attack = process.env.BENCH_ATTACK?.trim() !== '0' && targetNames.includes('portier-pg');
-/** The federation table (federation.ts): a federated client next to a private_key_jwt one, on portier-pg. */
-const federation = process.env.BENCH_FEDERATION?.trim() !== '0' && targetNames.includes('portier-pg');
-/** The token exchange table (exchange.ts): token exchange next to client credentials, on portier-pg. */
-const exchange = process.env.BENCH_EXCHANGE?.trim() !== '0' && targetNames.includes('portier-pg');
-/** The mutual TLS rows (mtls.ts): a certificate client next to a secret client over HTTPS, in this process. */
-const mtls = process.env.BENCH_MTLS?.trim() !== '0';
-/** The credentials table (lifecycle.ts): five secrets vs one, a wrong-checksum flood, on portier-pg. */
-const lifecycle = process.env.BENCH_LIFECYCLE?.trim() !== '0' && targetNames.includes('portier-pg');
-const attacks = selectedAttacks(process.env.BENCH_ATTACKS);
-const policy = process.env.BENCH_POLICY?.trim() !== '0' && targetNames.includes('portier-pg');
-/** The tracing table (tracing.ts): portier-pg with tracing off, 1 % and 100 % sampled. */
-const tracing = process.env.BENCH_TRACING?.trim() !== '0' && targetNames.includes('portier-pg');
-/** The connection-pattern table (connections.ts): new connections, HTTPS, on the running targets but portier-pglite. */
-const patterns = process.env.BENCH_PATTERNS?.trim() !== '0';
-const pgServerUrl = process.env.BENCH_PG_URL?.trim() || 'postgres://postgres@127.0.0.1:5432/postgres';
-const sharedDir = resolve(process.env.BENCH_SHARED_DIR?.trim() || join(ROOT, '..', 'shared', 'bench'));
-const cpuProfileDir = process.env.BENCH_CPU_PROF?.trim() ? resolve(process.env.BENCH_CPU_PROF.trim()) : undefined;
-const skipBuild = process.env.BENCH_SKIP_BUILD === '1';
-
-/** The whole run, set-up included; past it everything is stopped and removed. */
-const DEADLINE_SECONDS = 900;
-/** The most load time a run may plan: every table at its defaults fits (2 rounds, 494 s). */
-const MAX_LOAD_SECONDS = 520;
-const loadSeconds = settings.warmupSeconds + settings.durationSeconds;
-const plannedLoadSeconds =
-  rounds *
-    (targetNames.length +
-      (attack ? attacks.length : 0) +
-      (federation ? 2 : 0) +
-      (exchange ? 2 : 0) +
-      (policy ? 4 : 0) +
-      (lifecycle ? 6 : 0) +
-      (tracing ? 3 : 0)) *
-    loadSeconds +
-  (mtls ? 4 : 0) * loadSeconds;
-if (plannedLoadSeconds > MAX_LOAD_SECONDS)
-  throw new Error(
-    `planned load time ${plannedLoadSeconds} s is over ${MAX_LOAD_SECONDS} s: lower BENCH_ROUNDS, BENCH_DURATION or BENCH_TARGETS, or skip a table`,
-  );
-assertLoopback(pgServerUrl);
 
 // ---- interruption and the deadline -------------------------------------------------------
 
@@ -158,44 +108,12 @@ async function checkIdle(before: string): Promise<void> {
   log();
 }
 
-function gitDescription(): string {
-  try {
-    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'drizzle'], { cwd: ROOT, encoding: 'utf8' }).trim() !== '';
-    return `${commit}${dirty ? ' + uncommitted changes in src/' : ''}`;
-  } catch {
-    return 'unknown';
-  }
-}
-
 // ---- main ----------------------------------------------------------------------------------
 
 interface Target extends Server {
   name: TargetName;
   spec: TokenSpec;
 }
-
-type Row = LoadResult & { peakRssMb: number };
-
-const titles = [
-  'round',
-  'tokens/s',
-  'p50 ms',
-  'p99 ms',
-  'non-2xx',
-  'errors',
-  'peak RSS MB',
-  'server cores',
-  'loadgen cores',
-  'other cores',
-  'steal cores',
-];
-const table = new Table([{ title: 'target', align: 'left' }, ...titles.map((title) => ({ title }))]);
-table.fit(['portier-pglite', 'median']);
-const cells = (target: string, round: string, r: Row) => [
-  ...[target, round, integer(r.tokensPerSecond), fixed(r.p50, 1), fixed(r.p99, 1), integer(r.non2xx), integer(r.errors)],
-  ...[fixed(r.peakRssMb, 1), fixed(r.serverCores, 2), fixed(r.loadgenCores, 2), fixed(r.otherCores, 2), fixed(r.stealCores, 2)],
-];
 
 async function main(): Promise<number> {
   const startedAt = Date.now();
@@ -275,8 +193,8 @@ async function main(): Promise<number> {
 
   await checkIdle('the first run');
 
-  log(table.header());
-  const rows = new Map<TargetName, Row[]>();
+  const runs = mainTable(log);
+  runs.header();
   for (let round = 1; round <= rounds; round += 1) {
     for (const target of targets) {
       if (target.child.hasExited()) {
@@ -284,48 +202,16 @@ async function main(): Promise<number> {
         continue;
       }
       const result = await runLoad(shared.dir, jsonDir, `${target.name}-${round}`, target.spec, target.child.pid, settings);
-      const row = { ...result, peakRssMb: peakRssMb(target.child.pid) };
-      rows.set(target.name, [...(rows.get(target.name) ?? []), row]);
-      log(table.row(cells(target.name, String(round), row)));
+      runs.record(target.name, round, { ...result, peakRssMb: peakRssMb(target.child.pid) });
     }
   }
 
   log();
   log('median per target (peak RSS: the highest of the process so far, start-up included)');
-  log(table.header());
-  const medians = new Map<TargetName, Row>();
-  for (const [name, mine] of rows) {
-    const [first] = mine;
-    if (first === undefined) continue;
-    const row = { ...first };
-    for (const key of Object.keys(row) as (keyof Row)[]) row[key] = median(mine.map((r) => r[key]));
-    row.peakRssMb = Math.max(...mine.map((r) => r.peakRssMb));
-    medians.set(name, row);
-    log(table.row(cells(name, 'median', row)));
-  }
+  runs.header();
+  const medians = runs.medians(medianMainRow);
   log();
-
-  // The targets (ES256, PostgreSQL, this 2-core machine), on the medians of this run.
-  const pg = medians.get('portier-pg');
-  const peer = medians.get('peer');
-  const ceiling = medians.get('ceiling');
-  const ratio = (other: Row | undefined) =>
-    pg === undefined || other === undefined ? Number.NaN : pg.tokensPerSecond / other.tokensPerSecond;
-  log(`ratio portier-pg/peer: ${fixed(ratio(peer), 2)}; portier-pg/ceiling: ${fixed(ratio(ceiling), 2)} (median tokens/s of this run)`);
-  if (pg !== undefined) {
-    const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
-    const vs = (other: Row | undefined, least: number, what: string) =>
-      other === undefined
-        ? `n/a ≥ ${fixed(least, 2)} × ${what} (not measured)`
-        : `${mark(ratio(other) >= least)} ${fixed(ratio(other), 2)} × ${what} ≥ ${fixed(least, 2)}`;
-    const checks = [
-      vs(peer, 2, 'the peer'),
-      vs(ceiling, 0.75, 'the ceiling'),
-      `${mark(pg.p99 < 30)} p99 ${fixed(pg.p99, 1)} ms < 30`,
-      `${mark(pg.peakRssMb < 200)} peak RSS ${fixed(pg.peakRssMb, 1)} MB < 200`,
-    ];
-    log(`targets, portier-pg${alg === 'ES256' ? '' : ` (measured with ${alg}: the targets are for ES256)`}: ${checks.join('; ')}`);
-  }
+  printTargets(medians, alg, log);
   for (const target of targets) {
     const last = target.child.tail().at(-1);
     if (target.name.startsWith('portier') && last !== undefined) log(`${target.name} printed, last: ${last.slice(0, 200)}`);
@@ -371,10 +257,11 @@ async function main(): Promise<number> {
   if (lifecycle && pgTarget !== undefined && !pgTarget.child.hasExited()) {
     await checkIdle('the credentials table');
     const { baseUrl, child } = pgTarget;
-    const table = await lifecycleTable({ baseUrl, issuer: baseUrl, serverPid: child.pid, admin, settings, rounds, log }).catch(
-      (error: unknown) => ({ rows: [], problems: [`lifecycle: ${errorText(error)}`] }),
+    problems.push(
+      ...(await lifecycleTable({ baseUrl, issuer: baseUrl, serverPid: child.pid, admin, settings, rounds, log }).catch((error: unknown) => [
+        `lifecycle: ${errorText(error)}`,
+      ])),
     );
-    problems.push(...table.problems);
     log();
   }
 

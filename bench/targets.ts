@@ -304,3 +304,24 @@ export async function checkToken(spec: TokenSpec): Promise<void> {
   const { payload } = await jwtVerify(body.access_token, createLocalJWKSet(jwks), { audience: AUDIENCE });
   if (typeof payload.exp !== 'number') throw new Error('token has no exp');
 }
+
+/** The admin API at `baseUrl`, with a token of the bench's admin client: POSTs (201) and PATCHes (200) that answer JSON. */
+export async function adminApi(baseUrl: string, issuer: string, admin: Credentials) {
+  const response = await fetch(`${baseUrl}/oauth/token`, {
+    method: 'POST',
+    headers: { authorization: basicAuthorization(admin), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'admin:write', resource: `${issuer}/admin` }),
+  });
+  if (response.status !== 200) throw new Error(`admin token: ${response.status} ${await response.text()}`);
+  const { access_token: token } = (await response.json()) as { access_token: string };
+  // POST expects 201 (created), PATCH 200.
+  return async (path: string, body: unknown, method: 'POST' | 'PATCH' = 'POST'): Promise<Record<string, unknown>> => {
+    const answer = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (answer.status !== (method === 'POST' ? 201 : 200)) throw new Error(`${method} ${path}: ${answer.status} ${await answer.text()}`);
+    return (await answer.json()) as Record<string, unknown>;
+  };
+}
