@@ -7,7 +7,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type LoadResult, peakRssMb, runLoad, type ScenarioTableContext } from './load.js';
-import { fixed, integer, median, Table } from './report.js';
+import { fixed, integer, medianFields, Table } from './report.js';
 import { checkToken, portierSpec } from './targets.js';
 
 interface Scenario {
@@ -121,14 +121,7 @@ export async function tracingTable(ctx: ScenarioTableContext): Promise<string[]>
     }
     log();
     log(`median per scenario over ${ctx.rounds} round(s)`);
-    const medianOf = (name: string): LoadResult | undefined => {
-      const mine = (runs.get(name) ?? []).map((run) => run.load);
-      const [first] = mine;
-      if (first === undefined) return undefined;
-      const result = { ...first };
-      for (const key of Object.keys(result) as (keyof LoadResult)[]) result[key] = median(mine.map((load) => load[key]));
-      return result;
-    };
+    const medianOf = (name: string): LoadResult | undefined => medianFields((runs.get(name) ?? []).map((run) => run.load));
     const off = medianOf('tracing off');
     const verdicts: string[] = [];
     for (const scenario of SCENARIOS) {
