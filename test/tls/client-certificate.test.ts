@@ -1,5 +1,6 @@
+import type { X509Certificate } from 'node:crypto';
 import t from 'tap';
-import { certificateFromEscapedPem, certificateFromXfcc, MalformedCertificateHeader } from '../../src/tls/client-certificate.js';
+import { certificateFromEscapedPem, certificatesFromXfcc, MalformedCertificateHeader } from '../../src/tls/client-certificate.js';
 import { issueCertificate, makeCa } from '../pki.js';
 
 /** The certificate headers of proxies that terminate TLS: Envoy's XFCC, nginx's escaped PEM, Traefik's and HAProxy's forms. */
@@ -9,6 +10,12 @@ const client = issueCertificate({ subject: [['CN', 'header client']], issuer: ca
 const escaped = encodeURIComponent(client.cert);
 
 t.test('Envoy XFCC: the Cert field of the one element', async (t) => {
+  // What src/tls reads: the Cert field alone, when the proxy sent no Chain.
+  const certificateFromXfcc = (value: string) => {
+    const certificates = certificatesFromXfcc(value);
+    t.equal(certificates.length, 1, 'no Chain: the Cert alone');
+    return certificates[0] as X509Certificate;
+  };
   const xfcc = `By=spiffe://example.org/portier;Hash=abc;Cert="${escaped}";Subject="CN=header client,O=\\"Acme, Inc.\\"";URI=;DNS=client.example`;
   t.equal(certificateFromXfcc(xfcc).fingerprint256, client.x509.fingerprint256);
   t.equal(certificateFromXfcc(`Cert=${escaped}`).fingerprint256, client.x509.fingerprint256, 'unquoted');
