@@ -5,3 +5,6 @@ import '../deploy/read-only-root.test.js';
 import '../serve.test.js';
 import '../tracing/tracing.test.js';
 import '../tracing/protobuf.test.js';
+import '../docs/configuration-page.test.js';
+import '../docs/links.test.js';
+import '../docs/quick-start.test.js';
