@@ -77,25 +77,96 @@ export async function createTestDatabase(
     t.teardown(() => recycle(client));
     return { database: pgliteDatabase(client), databaseUrl: undefined };
   }
-  const name = `portier_test_${randomBytes(6).toString('hex')}`;
-  // `migrated`: a copy of a database migrated once (about a third of migrating each one).
-  const template = options.migrated === true ? await migratedPostgresTemplate(serverUrl) : undefined;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(template === undefined ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const databaseUrl = url.toString();
+  const migrated = options.migrated === true;
+  // `migrated`: an emptied database a test of this process is done with, or a copy of a
+  // database migrated once (about a third of migrating each one).
+  const name = (migrated ? idlePostgres.pop() : undefined) ?? (await newPostgresDatabase(serverUrl, migrated));
+  const databaseUrl = postgresUrl(serverUrl, name);
   const database = await connectDatabase({ databaseUrl });
   t.teardown(async () => {
     await database.close().catch(() => {});
-    const dropper = new pg.Client({ connectionString: serverUrl });
-    await dropper.connect();
-    await dropper.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await dropper.end();
+    if (migrated && (await recyclePostgres(databaseUrl))) idlePostgres.push(name);
+    else await dropPostgresDatabase(serverUrl, name);
   });
   return { database, databaseUrl };
+}
+
+/**
+ * On PostgreSQL, migrated databases a finished test left, emptied, for the next test of this
+ * process, as PGlite instances are: DROP DATABASE forces a checkpoint of the whole server
+ * (PostgreSQL 15), which costs more than most tests, and stalls every other test of the
+ * server while it runs. The process drops them when its last test is done.
+ */
+const idlePostgres: string[] = [];
+tap.teardown(async () => {
+  const serverUrl = process.env.DATABASE_URL;
+  if (serverUrl === undefined || serverUrl === '') return;
+  for (const name of idlePostgres.splice(0)) await dropPostgresDatabase(serverUrl, name).catch(() => {});
+});
+
+/** The schema of a migrated database before any test: read off the first one this process makes. */
+let pristinePostgresSchema: Promise<string> | undefined;
+
+async function newPostgresDatabase(serverUrl: string, migrated: boolean): Promise<string> {
+  const name = `portier_test_${randomBytes(6).toString('hex')}`;
+  const template = migrated ? await migratedPostgresTemplate(serverUrl) : undefined;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(template === undefined ? `CREATE DATABASE ${name}` : `CREATE DATABASE ${name} TEMPLATE ${template}`);
+    // A commit need not wait for its WAL to reach the disk: a test database outlives no crash
+    // of the server, and tests commit often. For every connection, PgBouncer's too.
+    await admin.query(`ALTER DATABASE ${name} SET synchronous_commit = off`);
+  } finally {
+    await admin.end();
+  }
+  if (migrated) pristinePostgresSchema ??= withPostgres(postgresUrl(serverUrl, name), (client) => schemaSignature(client));
+  await pristinePostgresSchema;
+  return name;
+}
+
+function postgresUrl(serverUrl: string, name: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function withPostgres<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function dropPostgresDatabase(serverUrl: string, name: string): Promise<void> {
+  await withPostgres(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+/**
+ * Empties a PostgreSQL test database for the next test, as `recycle` does a PGlite: what is
+ * still connected (a process the test started and killed) is disconnected, as DROP … WITH
+ * (FORCE) would, every table truncated. False when that fails or the test changed the schema:
+ * the database is dropped instead.
+ */
+async function recyclePostgres(url: string): Promise<boolean> {
+  try {
+    return await withPostgres(url, async (client) => {
+      await client.query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+      );
+      await client.query("SET lock_timeout = '5s'");
+      const { rows } = await client.query<{ name: string }>(
+        "SELECT quote_ident(tablename) AS name FROM pg_tables WHERE schemaname = 'public'",
+      );
+      await client.query(`TRUNCATE ${rows.map((row) => row.name).join(', ')} RESTART IDENTITY CASCADE`);
+      return (await schemaSignature(client)) === (await pristinePostgresSchema);
+    });
+  } catch {
+    return false;
+  }
 }
 
 /** PGlite instances a finished test left, emptied, for the next test of this process. */
@@ -116,8 +187,11 @@ async function newPglite(): Promise<PGlite> {
   return client;
 }
 
-/** A digest of the tables, columns, constraints and indexes of the schema `public`. */
-async function schemaSignature(client: PGlite): Promise<string> {
+/**
+ * A digest of the tables, columns, constraints, indexes, triggers and privileges of the
+ * schema `public`: a test that changed any of them leaves a database no other test gets.
+ */
+async function schemaSignature(client: { query<Row extends object>(text: string): Promise<{ rows: Row[] }> }): Promise<string> {
   const { rows } = await client.query<{ signature: string }>(`
     SELECT md5(string_agg(item, ',' ORDER BY item)) AS signature FROM (
       SELECT conrelid::regclass::text || ':' || conname || ':' || pg_get_constraintdef(oid) AS item
@@ -125,6 +199,10 @@ async function schemaSignature(client: PGlite): Promise<string> {
       UNION ALL SELECT table_name || '.' || column_name || ':' || data_type
         FROM information_schema.columns WHERE table_schema = 'public'
       UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'
+      UNION ALL SELECT tgrelid::regclass::text || ':' || tgname || ':' || tgenabled::text
+        FROM pg_trigger WHERE NOT tgisinternal
+      UNION ALL SELECT relname || ':' || coalesce(relacl::text, '')
+        FROM pg_class WHERE relnamespace = 'public'::regnamespace
     ) AS schema`);
   return rows[0]?.signature ?? '';
 }

@@ -184,19 +184,13 @@ function peerChain(tls: TLSSocket): X509Certificate[] {
 }
 
 /**
- * The `Cert` of an XFCC header (Envoy: the URL-encoded PEM of the client's certificate).
+ * The `Cert` of an XFCC header (Envoy: the URL-encoded PEM of the client's certificate),
+ * then the certificates after the first of its `Chain` (Envoy's
+ * `set_current_client_cert_details: { chain: true }`: the URL-encoded PEM of the client's
+ * chain, its certificate first), if there is one.
  * Exactly one element: an edge proxy that appends to an XFCC header the client sent
  * (`forward_client_cert_details: APPEND_FORWARD`) would let the client put a certificate
  * of its choosing in front; the edge must sanitise (`SANITIZE_SET`).
- */
-export function certificateFromXfcc(value: string): X509Certificate {
-  return certificatesFromXfcc(value)[0] as X509Certificate;
-}
-
-/**
- * The `Cert` of an XFCC header, then the certificates after the first of its `Chain` (Envoy's
- * `set_current_client_cert_details: { chain: true }`: the URL-encoded PEM of the client's
- * chain, its certificate first), if there is one.
  */
 export function certificatesFromXfcc(value: string): X509Certificate[] {
   if (value.length > MAX_HEADER_LENGTH) throw new MalformedCertificateHeader('x-forwarded-client-cert is too long');

@@ -1,5 +1,4 @@
 // `npm test` runs the test files in a few processes, this one of them: see test/README.md.
-import '../oauth/federated.test.js';
 import '../policy/claims.test.js';
 import '../policy/hook.test.js';
 import '../policy/lifetimes-claims.test.js';

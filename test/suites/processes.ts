@@ -6,3 +6,6 @@ import '../serve.test.js';
 import '../tracing/tracing.test.js';
 import '../tracing/protobuf.test.js';
 import '../events/webhook-tracing.test.js';
+import '../docs/configuration-page.test.js';
+import '../docs/links.test.js';
+import '../docs/quick-start.test.js';

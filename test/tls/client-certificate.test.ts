@@ -1,3 +1,4 @@
+import type { X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, Socket } from 'node:net';
@@ -7,7 +8,7 @@ import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import t, { type Test } from 'tap';
 import {
   certificateFromEscapedPem,
-  certificateFromXfcc,
+  certificatesFromXfcc,
   MalformedCertificateHeader,
   readPresentedCertificate,
 } from '../../src/tls/client-certificate.js';
@@ -21,6 +22,12 @@ const client = issueCertificate({ subject: [['CN', 'header client']], issuer: ca
 const escaped = encodeURIComponent(client.cert);
 
 t.test('Envoy XFCC: the Cert field of the one element', async (t) => {
+  // What src/tls reads: the Cert field alone, when the proxy sent no Chain.
+  const certificateFromXfcc = (value: string) => {
+    const certificates = certificatesFromXfcc(value);
+    t.equal(certificates.length, 1, 'no Chain: the Cert alone');
+    return certificates[0] as X509Certificate;
+  };
   const xfcc = `By=spiffe://example.org/portier;Hash=abc;Cert="${escaped}";Subject="CN=header client,O=\\"Acme, Inc.\\"";URI=;DNS=client.example`;
   t.equal(certificateFromXfcc(xfcc).fingerprint256, client.x509.fingerprint256);
   t.equal(certificateFromXfcc(`Cert=${escaped}`).fingerprint256, client.x509.fingerprint256, 'unquoted');

@@ -1,17 +1,15 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { and, eq } from 'drizzle-orm';
 import { decodeJwt } from 'jose';
 import t from 'tap';
-import { type Config, loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { auditEvents } from '../../src/db/schema.js';
 import { certificateChainProblem, TrustBundles } from '../../src/tls/spiffe.js';
-import { addClient, addService, build, captureLogs, eventually, ISSUER, type TestLike, type TestServer } from '../helpers.js';
-import { type Certificate, issueCertificate, makeCa, serverCertificate } from '../pki.js';
+import { addClient, eventually, ISSUER } from '../helpers.js';
+import { type Certificate, issueCertificate, makeCa } from '../pki.js';
+import { type Answer, grants, type Listening, type RequestOptions, tlsSetup } from './harness.js';
 
 /**
  * SPIFFE trust bundles (SPIFFE_TRUST_BUNDLES, tls/spiffe.ts) over real TLS sockets and the
@@ -20,20 +18,9 @@ import { type Certificate, issueCertificate, makeCa, serverCertificate } from '.
  * TLS files; the single TLS_CLIENT_CA_FILE setup is unchanged.
  */
 
-const AUDIENCE = 'https://orders.example';
-const grants = [{ service: 'orders', scopes: ['orders:read'] }];
-const serverCa = makeCa('SPIFFE test server CA');
-const clientCa = makeCa('SPIFFE test client CA');
+const { clientCa, dir, tlsFiles, listening, post } = tlsSetup(t, 'SPIFFE');
 const caA = makeCa('a.example bundle CA');
 const caB = makeCa('b.example bundle CA');
-const server = serverCertificate(serverCa);
-
-const dir = mkdtempSync(join(tmpdir(), 'portier-spiffe-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-const tlsFiles = { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), clientCaFile: join(dir, 'client-ca.crt') };
-writeFileSync(tlsFiles.certFile, server.cert);
-writeFileSync(tlsFiles.keyFile, server.key);
-writeFileSync(tlsFiles.clientCaFile, clientCa.cert);
 const bundleA = join(dir, 'a.pem');
 const bundleB = join(dir, 'b.pem');
 writeFileSync(bundleA, caA.cert);
@@ -45,59 +32,9 @@ const spiffeTrustBundles = [
 
 const svid = (issuer: Certificate, ...uri: string[]): Certificate => issueCertificate({ subject: [['O', 'SPIRE']], issuer, sans: { uri } });
 
-interface Listening extends TestServer {
-  port: number;
-}
-
-async function listening(t: TestLike, config: Partial<Config>): Promise<Listening> {
-  const built = await build(t, { config, logger: captureLogs('info').logger });
-  await addService(built.database, { id: 'orders', audience: AUDIENCE, scopes: ['orders:read'] });
-  await built.app.listen({ port: 0, host: '127.0.0.1' });
-  return { ...built, port: (built.app.server.address() as AddressInfo).port };
-}
-
-interface Answer {
-  status: number;
-  json: Record<string, unknown>;
-}
-
 /** A client-credentials request over HTTPS with a certificate (and the chain after it), or over HTTP with headers. */
-function token(
-  port: number,
-  form: Record<string, string>,
-  options: { cert?: Certificate; chain?: Certificate[]; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const body = new URLSearchParams({ grant_type: 'client_credentials', ...form }).toString();
-  const tls = options.headers === undefined;
-  const send = tls ? httpsRequest : httpRequest;
-  return new Promise((resolve, reject) => {
-    const req = send(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/oauth/token',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', ...options.headers },
-        ...(tls && { ca: serverCa.cert, servername: 'localhost', agent: false }),
-        ...(options.cert !== undefined && {
-          cert: [options.cert.cert, ...(options.chain ?? []).map((c) => c.cert)].join(''),
-          key: options.cert.key,
-        }),
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-        });
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) }),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
-}
+const token = (port: number, form: Record<string, string>, options: Omit<RequestOptions, 'tls'> = {}): Promise<Answer> =>
+  post(port, { grant_type: 'client_credentials', ...form }, { ...options, tls: options.headers === undefined });
 
 /** The reason the audit trail has for a refusal of `clientId`. */
 async function auditedReason(portier: Listening, clientId: string, pattern: RegExp): Promise<string | undefined> {
@@ -288,7 +225,6 @@ t.test('SPIFFE_TRUST_BUNDLES: checked at start with a clear error', async (t) =>
   );
   t.throws(() => loadConfig({ ISSUER, SPIFFE_TRUST_BUNDLES: `a.example=${bundleA}` }), /neither TLS_CERT_FILE nor CLIENT_CERT_HEADER/);
 });
-
 t.test('a verdict is remembered per presented certificate, not past a reload or its validity', async (t) => {
   const reloadDir = mkdtempSync(join(tmpdir(), 'portier-spiffe-verdict-'));
   t.teardown(() => rmSync(reloadDir, { recursive: true, force: true }));
