@@ -51,11 +51,15 @@ export function printTargets(medians: Map<TargetName, MainRow>, alg: string, log
   const mark = (ok: boolean) => (ok ? 'PASS' : 'MISS');
   const vs = (other: MainRow | undefined, bar: number, what: string) =>
     other === undefined ? `n/a ≥ ${fixed(bar, 2)} × ${what} (not measured)` : check({ ratio: ratio(other), unit: `× ${what}`, bar });
+  // p99 within 2 ms of the ceiling's: the database and the features may cost throughput, not latency.
+  const p99Bar = ceiling === undefined ? Number.NaN : ceiling.p99 + 2;
   const checks = [
-    vs(peer, 2, 'the peer'),
-    vs(ceiling, 0.75, 'the ceiling'),
-    `${mark(pg.p99 < 30)} p99 ${fixed(pg.p99, 1)} ms < 30`,
-    `${mark(pg.peakRssMb < 200)} peak RSS ${fixed(pg.peakRssMb, 1)} MB < 200`,
+    vs(peer, 2.5, 'the peer'),
+    vs(ceiling, 0.95, 'the ceiling'),
+    ceiling === undefined
+      ? 'n/a p99 ≤ the ceiling’s + 2 ms (not measured)'
+      : `${mark(pg.p99 <= p99Bar)} p99 ${fixed(pg.p99, 1)} ms ≤ ${fixed(p99Bar, 1)} (the ceiling’s + 2)`,
+    `${mark(pg.peakRssMb <= 200)} peak RSS ${fixed(pg.peakRssMb, 1)} MB ≤ 200`,
   ];
   log(`targets, portier-pg${alg === 'ES256' ? '' : ` (measured with ${alg}: the targets are for ES256)`}: ${checks.join('; ')}`);
 }
