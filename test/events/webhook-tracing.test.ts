@@ -3,8 +3,8 @@ import { eq } from 'drizzle-orm';
 import t from 'tap';
 import { auditEvents } from '../../src/db/schema.js';
 import { webhookDeliveries } from '../../src/db/schema-events.js';
-import { basicAuth, buildWithAdmin, createTestDatabase, eventually, freePort, seededDataDir } from '../helpers.js';
-import { ancestorsIn, spansOf, startReceiver as startOtlpReceiver, startPortier, text } from '../tracing/harness.js';
+import { basicAuth, buildWithAdmin, eventually } from '../helpers.js';
+import { ancestorsIn, spansOf, startReceiver as startOtlpReceiver, startPortierOnOwnDatabase, text } from '../tracing/harness.js';
 import { startReceiver } from './receiver.js';
 
 // Webhooks carry the trace of the change onwards: an event keeps the traceparent of the span
@@ -12,31 +12,19 @@ import { startReceiver } from './receiver.js';
 // end with the real process exporting to an OTLP receiver and a real webhook receiver; and
 // without tracing, a stored traceparent is sent as it is, and none is invented.
 
-const ON_POSTGRES = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 t.test("a traced admin request's webhook delivery carries its trace", async (t) => {
   const otlp = await startOtlpReceiver(t);
   const hooks = await startReceiver(t);
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
-  const storage: Record<string, string> = ON_POSTGRES
-    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
-    : { DATA_DIR: await seededDataDir(t) };
-  const portier = await startPortier(t, {
-    ...storage,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: origin,
-    BOOTSTRAP_ADMIN_CLIENT_ID: 'ops-admin',
-    BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
+  const portier = await startPortierOnOwnDatabase(t, {
     WEBHOOK_ALLOW_PRIVATE: 'true',
     LOG_LEVEL: 'info',
     OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     OTEL_TRACES_SAMPLER: 'parentbased_always_on',
   });
+  const { origin, adminSecret } = portier;
   const issued = await fetch(`${origin}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basicAuth('ops-admin', adminSecret) },

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -8,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Test } from 'tap';
 import { CONFIG_VARIABLES } from '../../src/config.js';
+import { basicAuth, createTestDatabase, freePort, seededDataDir } from '../helpers.js';
 
 /** What the tracing tests share: an OTLP/HTTP receiver and the real process started against it. */
 
@@ -205,4 +207,37 @@ export function ancestorsIn(spans: OtlpSpan[]): (span: OtlpSpan) => OtlpSpan[] {
     return parent === undefined ? [] : [parent, ...ancestors(parent)];
   };
   return ancestors;
+}
+
+const ON_POSTGRES = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
+
+/**
+ * Portier on a port of its own and a database of its own (a fresh PostgreSQL database when
+ * the suite runs on one, else a seeded DATA_DIR), with a bootstrap admin client `ops-admin`
+ * and a KEY_ENCRYPTION_KEY; `env` adds to or overrides that. The secrets are returned so
+ * that a test can look for them in what was exported.
+ */
+export async function startPortierOnOwnDatabase(t: Test, env: Record<string, string>, options: { recordLoads?: boolean } = {}) {
+  const port = await freePort();
+  const origin = `http://127.0.0.1:${port}`;
+  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
+  const keyEncryptionKey = randomBytes(32).toString('base64');
+  const storage: Record<string, string> = ON_POSTGRES
+    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
+    : { DATA_DIR: await seededDataDir(t) };
+  const portier = await startPortier(
+    t,
+    {
+      ...storage,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ISSUER: origin,
+      KEY_ENCRYPTION_KEY: keyEncryptionKey,
+      BOOTSTRAP_ADMIN_CLIENT_ID: 'ops-admin',
+      BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
+      ...env,
+    },
+    options,
+  );
+  return { ...portier, origin, adminSecret, keyEncryptionKey, adminBasic: basicAuth('ops-admin', adminSecret) };
 }

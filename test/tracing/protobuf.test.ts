@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import { basicAuth, createTestDatabase, freePort, seededDataDir } from '../helpers.js';
-import { ancestorsIn, decodeProtobuf, spansOf, startPortier, startReceiver, text } from './harness.js';
+import { basicAuth } from '../helpers.js';
+import { ancestorsIn, decodeProtobuf, spansOf, startPortierOnOwnDatabase, startReceiver, text } from './harness.js';
 
 /**
  * The default protocol, OTLP/HTTP protobuf, decoded with the OpenTelemetry protobuf
@@ -11,8 +11,6 @@ import { ancestorsIn, decodeProtobuf, spansOf, startPortier, startReceiver, text
  * is one trace, the caller's, whose spans have the right names, parents and attributes; the
  * hook server is called inside that trace (traceparent); nothing exported holds a secret.
  */
-
-const ON_POSTGRES = process.env.DATABASE_URL !== undefined && process.env.DATABASE_URL !== '';
 
 /** An issuance hook that allows every token and keeps the traceparent of each call. */
 async function startHook(t: Test): Promise<{ url: string; traceparents: Array<string | undefined> }> {
@@ -31,27 +29,14 @@ async function startHook(t: Test): Promise<{ url: string; traceparents: Array<st
 t.test('protobuf: the quota and the hook are spans of the caller’s trace, the hook gets its traceparent, no secret', async (t) => {
   const receiver = await startReceiver(t);
   const hook = await startHook(t);
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
   const hookSecret = randomBytes(32).toString('base64url');
-  const keyEncryptionKey = randomBytes(32).toString('base64');
-  const storage: Record<string, string> = ON_POSTGRES
-    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
-    : { DATA_DIR: await seededDataDir(t) };
-  const portier = await startPortier(t, {
-    ...storage,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: origin,
-    KEY_ENCRYPTION_KEY: keyEncryptionKey,
-    BOOTSTRAP_ADMIN_CLIENT_ID: 'ops-admin',
-    BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
+  const portier = await startPortierOnOwnDatabase(t, {
     TOKEN_HOOK_URL: hook.url,
     TOKEN_HOOK_SECRET: hookSecret,
     TOKEN_QUOTA_PER_HOUR: '1000',
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
   });
+  const { origin, adminSecret, keyEncryptionKey } = portier;
   const traceId = randomBytes(16).toString('hex');
   const callerSpanId = randomBytes(8).toString('hex');
   const basic = basicAuth('ops-admin', adminSecret);

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { TracingSettingError, tracingSettings } from '../../src/tracing/settings.js';
-import { basicAuth, createTestDatabase, freePort, seededDataDir } from '../helpers.js';
-import { type OtlpSpan, startPortier, startReceiver, text } from './harness.js';
+import { basicAuth } from '../helpers.js';
+import { type OtlpSpan, startPortierOnOwnDatabase, startReceiver, text } from './harness.js';
 
 /**
  * OpenTelemetry tracing, end to end: the real process (`node --import tsx src/main.ts`) with
@@ -42,16 +42,8 @@ t.test('tracing settings: off unless an endpoint is named; gRPC and other export
 });
 
 t.test('tracing off: the process loads no OpenTelemetry module', async (t) => {
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const storage: Record<string, string> = ON_POSTGRES
-    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
-    : { DATA_DIR: await seededDataDir(t) };
-  const portier = await startPortier(
-    t,
-    { ...storage, PORT: String(port), HOST: '127.0.0.1', ISSUER: origin, KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64') },
-    { recordLoads: true },
-  );
+  const portier = await startPortierOnOwnDatabase(t, {}, { recordLoads: true });
+  const { origin } = portier;
   t.equal((await fetch(`${origin}/healthz`)).status, 200, 'serving');
   portier.child.kill('SIGTERM');
   t.equal(await portier.exited, 0, 'stopped cleanly');
@@ -80,21 +72,7 @@ t.test('tracing off: the process loads no OpenTelemetry module', async (t) => {
 
 t.test('a token request is traced: the caller’s trace continued, its steps as child spans, no secret anywhere', async (t) => {
   const receiver = await startReceiver(t);
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const adminSecret = `adm_${randomBytes(24).toString('base64url')}`;
-  const storage: Record<string, string> = ON_POSTGRES
-    ? { DATABASE_URL: (await createTestDatabase(t)).databaseUrl ?? '' }
-    : { DATA_DIR: await seededDataDir(t) };
-  const keyEncryptionKey = randomBytes(32).toString('base64');
-  const portier = await startPortier(t, {
-    ...storage,
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    ISSUER: origin,
-    KEY_ENCRYPTION_KEY: keyEncryptionKey,
-    BOOTSTRAP_ADMIN_CLIENT_ID: 'ops-admin',
-    BOOTSTRAP_ADMIN_CLIENT_SECRET: adminSecret,
+  const portier = await startPortierOnOwnDatabase(t, {
     LOG_LEVEL: 'debug',
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
@@ -102,6 +80,7 @@ t.test('a token request is traced: the caller’s trace continued, its steps as 
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
     OTEL_TRACES_SAMPLER: 'parentbased_always_on',
   });
+  const { origin, adminSecret, keyEncryptionKey } = portier;
 
   // The caller's trace: W3C traceparent, sampled.
   const callerTraceId = randomBytes(16).toString('hex');
