@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { createClient, getClient, withClientSecret } from '../clients/clients.js';
+import { createClient, getClient } from '../clients/clients.js';
 import { deleteClient, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
+import { withClientSecret } from '../clients/resource.js';
 import { NotFoundError } from '../lib/errors.js';
 import { clientVisibilityOf } from '../people/scope.js';
 import * as clients from '../schemas/clients.js';

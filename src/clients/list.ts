@@ -25,7 +25,7 @@ import { parseTimestamp } from '../lib/time.js';
 import type { ClientFilters, ClientPage, ClientResource } from '../schemas/clients.js';
 import { MAX_PAGE_SIZE } from '../schemas/common.js';
 import { CLIENT_SORT_FIELDS, type ClientSortField } from '../schemas/enums.js';
-import { CLIENT_RESOURCE_RELATIONS, toClientResource } from './clients.js';
+import { CLIENT_RESOURCE_RELATIONS, toClientResource } from './resource.js';
 import { isValidClientId } from './rules.js';
 
 export const DEFAULT_PAGE_SIZE = 50;
