@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { listDeliveries, redeliver, sendTestEvent } from '../events/deliveries.js';
+import { listDeliveries, redeliver, sendTestEvent } from '../events/delivery-admin.js';
 import {
   createWebhook,
   deleteWebhook,
