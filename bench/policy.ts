@@ -138,7 +138,7 @@ export async function policyTable(ctx: PolicyContext): Promise<string[]> {
       least: 0.95,
     },
   ];
-  const titles = ['tokens/s', 'p99 ms', 'vs no policy', 'non-2xx+err', 'server cores', 'peak RSS MB'];
+  const titles = ['tokens/s', 'p99 ms', 'vs no policy', 'non-2xx+err', 'server cores', 'loadgen', 'other', 'steal', 'peak RSS MB'];
   const table = new Table([
     { title: 'scenario', align: 'left' },
     { title: 'round' },
@@ -157,6 +157,9 @@ export async function policyTable(ctx: PolicyContext): Promise<string[]> {
     fixed(load.tokensPerSecond / base, 3),
     integer(load.non2xx + load.errors),
     fixed(load.serverCores, 2),
+    fixed(load.loadgenCores, 2),
+    fixed(load.otherCores, 2),
+    fixed(load.stealCores, 2),
     fixed(rss, 1),
     flood,
   ];

@@ -231,7 +231,8 @@ async function callIssuanceHook(
   ip: string,
 ): Promise<void> {
   const outcome = await hook.call({
-    client: {
+    source: client,
+    client: () => ({
       client_id: client.clientId,
       name: client.name,
       owner: client.owner,
@@ -239,8 +240,8 @@ async function callIssuanceHook(
       last_name: client.lastName,
       roles: client.roles,
       claims: client.claims,
-    },
-    services: services.map((service) => ({ id: service.serviceId, audience: service.audience })),
+    }),
+    services,
     scope: draft.scope,
     ip,
     claims: draft.claims,

@@ -57,6 +57,24 @@ export interface HookRequest {
   claims: Claims;
 }
 
+/**
+ * The token the hook is asked about, as the token endpoint has it. The request itself is
+ * built only when the hook is called: an answer reused (`cache_for`) costs a lookup.
+ */
+export interface HookQuestion {
+  /**
+   * Where `client` comes from: the same object for as long as the client is unchanged (a
+   * changed client is loaded as a new one), so its part of the reuse key is worked out
+   * once per object.
+   */
+  source: object;
+  client: () => HookRequest['client'];
+  services: ReadonlyArray<{ serviceId: string; audience: string }>;
+  scope: string;
+  ip: string;
+  claims: Claims;
+}
+
 export type HookFailureReason = 'timeout' | 'connection' | 'status' | 'too_large' | 'not_json' | 'invalid_answer';
 
 export type HookOutcome =
@@ -94,6 +112,8 @@ export class IssuanceHook {
    * not change from one token to the next (see reuseKey). Insertion order is age order.
    */
   private readonly reusable = new Map<string, ReusableAnswer>();
+  /** The client's part of the reuse key, by the object it was told from (HookQuestion.source). */
+  private readonly clientKeys = new WeakMap<object, string>();
 
   constructor(
     readonly config: TokenHookConfig,
@@ -115,8 +135,8 @@ export class IssuanceHook {
    * The hook's answer about this token: one it allowed to be reused for the same client,
    * services and scope while that lasts, else a call. Never throws (a failure is an outcome).
    */
-  async call(input: HookRequest): Promise<HookOutcome> {
-    const key = reuseKey(input);
+  async call(question: HookQuestion): Promise<HookOutcome> {
+    const key = this.reuseKey(question);
     const kept = this.reusable.get(key);
     if (kept !== undefined) {
       if (kept.until > this.clock()) {
@@ -125,9 +145,31 @@ export class IssuanceHook {
       }
       this.reusable.delete(key);
     }
-    const outcome = await this.ask(input);
+    const outcome = await this.ask({
+      client: question.client(),
+      services: question.services.map((service) => ({ id: service.serviceId, audience: service.audience })),
+      scope: question.scope,
+      ip: question.ip,
+      claims: question.claims,
+    });
     if (outcome.kind !== 'failure' && outcome.cacheForSeconds > 0) this.keep(key, outcome);
     return outcome;
+  }
+
+  /**
+   * What may be reused for another token: the same client (as it is now: a changed client
+   * gives another key), services and scope. The caller's address and the drafted claims
+   * (iat, exp, jti) are left out: a hook whose answer depends on them answers `cache_for: 0`.
+   * The client's part is JSON (no raw line break), so the line break cannot be forged.
+   */
+  private reuseKey(question: HookQuestion): string {
+    let clientKey = this.clientKeys.get(question.source);
+    if (clientKey === undefined) {
+      clientKey = JSON.stringify(question.client());
+      this.clientKeys.set(question.source, clientKey);
+    }
+    const services = question.services.map((service) => [service.serviceId, service.audience]);
+    return `${clientKey}\n${JSON.stringify([services, question.scope])}`;
   }
 
   /** Forgets every reused answer (TOKEN_HOOK settings changed, or tests). */
@@ -192,15 +234,6 @@ export class IssuanceHook {
     }
     return interpret(parsed);
   }
-}
-
-/**
- * What may be reused for another token: the same client (as it is now: a changed record
- * gives another key), services and scope. The caller's address and the drafted claims
- * (iat, exp, jti) are left out: a hook whose answer depends on them answers `cache_for: 0`.
- */
-function reuseKey(input: HookRequest): string {
-  return JSON.stringify([input.client, input.services, input.scope]);
 }
 
 /**
