@@ -30,6 +30,9 @@ export const ISSUER = 'http://portier.test';
 /** Who the audit trail names for changes a test makes through the plain functions. */
 export const CLI_ACTOR: Actor = { clientId: 'cli', sub: null };
 
+/** Credential settings for tests that call the client functions directly (as a configuration with no lifetime limit gives). */
+export const CREDENTIAL_SETTINGS = { maxPerClient: 5, secretPrefix: 'portier' } as const;
+
 /** A Config as loadConfig would return it, with test-friendly defaults and overrides. */
 export function testConfig(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig({ ISSUER, LOG_LEVEL: 'silent' }), ...overrides };

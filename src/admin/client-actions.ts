@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { credentialSettings } from '../clients/credentials.js';
 import { bulkSetEnabled, regenerateSecret, setClientEnabled } from '../clients/lifecycle.js';
 import { clientVisibilityOf } from '../people/scope.js';
 import { readUsage } from '../policy/usage.js';
@@ -74,11 +75,7 @@ export const clientActionRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.body?.previous_secret_valid_for ?? 0,
         actor(request),
         portier.clock(),
-        {
-          maxPerClient: portier.config.maxCredentialsPerClient,
-          secretPrefix: portier.config.secretPrefix,
-          maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
-        },
+        credentialSettings(portier.config),
         clientVisibilityOf(request.principal),
       );
       return { client_id: request.params.client_id, client_secret: clientSecret, previous_secret_expires_at: previousSecretExpiresAt };

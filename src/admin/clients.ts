@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { createClient, getClient } from '../clients/clients.js';
+import { credentialSettings } from '../clients/credentials.js';
 import { deleteClient, updateClient } from '../clients/lifecycle.js';
 import { listClients } from '../clients/list.js';
 import { withClientSecret } from '../clients/resource.js';
@@ -90,11 +91,15 @@ export const clientRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const scope = clientVisibilityOf(request.principal);
       return withClientSecret(
-        await updateClient(db, request.params.client_id, request.body, actor(request), portier.clock(), scope, {
-          secretPrefix: portier.config.secretPrefix,
-          maxPerClient: portier.config.maxCredentialsPerClient,
-          maxLifetimeDays: portier.config.credentialMaxLifetimeDays,
-        }),
+        await updateClient(
+          db,
+          request.params.client_id,
+          request.body,
+          actor(request),
+          portier.clock(),
+          scope,
+          credentialSettings(portier.config),
+        ),
       );
     },
   );

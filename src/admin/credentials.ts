@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { addCredential, listCredentials, removeCredential, revokeLeaked } from '../clients/credentials.js';
+import { addCredential, credentialSettings, listCredentials, removeCredential, revokeLeaked } from '../clients/credentials.js';
 import { clientVisibilityOf } from '../people/scope.js';
 import * as clients from '../schemas/clients.js';
 import * as credentials from '../schemas/credentials.js';
@@ -13,11 +13,7 @@ import { ADMIN_BODY_LIMIT, actor, inArea, noContent, problems, secured } from '.
 export const credentialRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { portier } = app;
   const { db, config } = portier;
-  const settings = {
-    maxPerClient: config.maxCredentialsPerClient,
-    secretPrefix: config.secretPrefix,
-    maxLifetimeDays: config.credentialMaxLifetimeDays,
-  };
+  const settings = credentialSettings(config);
   inArea(app, 'clients');
 
   app.get(

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import { DrizzleQueryError } from 'drizzle-orm';
 import type { Actor } from '../audit/events.js';
+import { credentialSettings } from '../clients/credentials.js';
 import { type Config, ConfigError, loadConfig } from '../config.js';
 import { connectDatabase, type Database } from '../db/connect.js';
 import { databaseErrorKind, isConstraintViolation, isDatabaseUnavailable } from '../db/errors.js';
@@ -100,11 +101,7 @@ export async function main(argv: string[], context: CliContext = processContext(
     database,
     actor: cliActor(),
     clock: systemClock,
-    credentials: {
-      maxPerClient: config.maxCredentialsPerClient,
-      secretPrefix: config.secretPrefix,
-      maxLifetimeDays: config.credentialMaxLifetimeDays,
-    },
+    credentials: credentialSettings(config),
     failed: false,
   };
   try {

@@ -3,6 +3,7 @@ import { and, asc, eq, gt, isNull, ne, or, sql } from 'drizzle-orm';
 import type { JWK } from 'jose';
 import { ALL_CLIENTS, type ClientVisibility as ClientScope, reaches } from '../access/visibility.js';
 import { type Actor, recordChange } from '../audit/events.js';
+import type { Config } from '../config.js';
 import type { Db, DbOrTx } from '../db/connect.js';
 import { clientCredentials, clients } from '../db/schema.js';
 import { ConflictError, type FieldError, NotFoundError, ValidationError } from '../lib/errors.js';
@@ -28,6 +29,17 @@ export interface CredentialSettings {
   secretPrefix: string;
   /** CREDENTIAL_MAX_LIFETIME_DAYS; undefined: no limit but the services'. */
   maxLifetimeDays?: number | undefined;
+}
+
+/** The credential settings of a configuration: the one place that names the variables behind them. */
+export function credentialSettings(
+  config: Pick<Config, 'maxCredentialsPerClient' | 'secretPrefix' | 'credentialMaxLifetimeDays'>,
+): CredentialSettings {
+  return {
+    maxPerClient: config.maxCredentialsPerClient,
+    secretPrefix: config.secretPrefix,
+    maxLifetimeDays: config.credentialMaxLifetimeDays,
+  };
 }
 
 /** Whether a credential lives longer than the limit now set (made before it): still working, reported. */

@@ -60,7 +60,9 @@ export async function updateClient(
    * the most keys a `jwks` given whole may have; CREDENTIAL_MAX_LIFETIME_DAYS, where the keys
    * the change adds and the secret it makes end (as POST .../credentials gives them).
    */
-  settings: Partial<CredentialSettings> = {},
+  // Required, so that no caller leaves the limits out unseen; partial for configuration as
+  // code, whose apply may run without them (its defaults are the API's).
+  settings: Partial<CredentialSettings>,
 ): Promise<{ client: ClientResource; clientSecret: string | undefined }> {
   const { secretPrefix } = settings;
   const errors: FieldError[] = [];

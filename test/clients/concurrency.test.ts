@@ -4,7 +4,7 @@ import { createClient, getClient } from '../../src/clients/clients.js';
 import { updateClient } from '../../src/clients/lifecycle.js';
 import { clientGrants, services } from '../../src/db/schema.js';
 import { ValidationError } from '../../src/lib/errors.js';
-import { addService, buildWithAdmin, CLI_ACTOR, sleep } from '../helpers.js';
+import { addService, buildWithAdmin, CLI_ACTOR, CREDENTIAL_SETTINGS, sleep } from '../helpers.js';
 
 // Changes that race. Each test holds a transaction open in which a service is changed (as
 // a concurrent DELETE or PATCH of the service would), starts the competing change, and
@@ -74,7 +74,16 @@ t.test('a scope removed while a client is being granted it: 400, not a grant of 
         .update(services)
         .set({ scopes: ['events:read'] })
         .where(eq(services.id, 'events')),
-    () => updateClient(db, 'holder', { grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }] }, CLI_ACTOR, Date.now()),
+    () =>
+      updateClient(
+        db,
+        'holder',
+        { grants: [{ service: 'events', scopes: ['events:read', 'events:write'] }] },
+        CLI_ACTOR,
+        Date.now(),
+        undefined,
+        CREDENTIAL_SETTINGS,
+      ),
   );
   t.equal(result.status, 'rejected');
   if (result.status === 'rejected') {

@@ -20,7 +20,7 @@ import { clientCredentials, clients } from '../../src/db/schema.js';
 import { prepareDatabase } from '../../src/prepare.js';
 import { Admission } from '../../src/protection/admission.js';
 import { rejection } from '../expect.js';
-import { CLI_ACTOR, createTestDatabase, testConfig } from '../helpers.js';
+import { CLI_ACTOR, CREDENTIAL_SETTINGS, createTestDatabase, testConfig } from '../helpers.js';
 
 /** Whether the directory finds `presented` to be a live secret of the client. */
 const verifies = (directory: ClientDirectory, record: ClientRecord, presented: string, now: number) =>
@@ -50,8 +50,7 @@ async function addOpaqueSecret(db: Db, options: { slot?: 0 | 1 | null; expiresAt
 /** What a presented secret that matches nothing costs: one verification (see SecretVerifier). */
 const WRONG = 1;
 
-/** What the plain functions that make credentials take (MAX_CREDENTIALS_PER_CLIENT, SECRET_PREFIX). */
-const CREDENTIALS = { maxPerClient: 5, secretPrefix: 'portier' };
+/** What the plain functions that make credentials take (MAX_CREDENTIAL_SETTINGS_PER_CLIENT, SECRET_PREFIX). */
 
 async function setup(t: Test) {
   const { database } = await createTestDatabase(t);
@@ -111,7 +110,7 @@ t.test('a wrong secret costs one verification with one live secret, five, opaque
   await costs('one live secret', async (presented) => verifies(directory, await record(), presented, Date.now()));
   const added: string[] = [];
   for (let i = 0; i < 4; i++) {
-    const { secret: another } = await addCredential(db, 'vendor-a', { kind: 'secret' }, CLI_ACTOR, Date.now(), CREDENTIALS);
+    const { secret: another } = await addCredential(db, 'vendor-a', { kind: 'secret' }, CLI_ACTOR, Date.now(), CREDENTIAL_SETTINGS);
     added.push(another ?? '');
   }
   directory.invalidate();
@@ -150,7 +149,7 @@ t.test('a rotation from an opaque secret of unknown slot: both secrets verify du
   const { db, directory, record } = await setup(t);
   await db.delete(clientCredentials);
   const secret = await addOpaqueSecret(db, { slot: null });
-  const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now(), CREDENTIALS);
+  const { clientSecret } = await regenerateSecret(db, 'vendor-a', 3600, CLI_ACTOR, Date.now(), CREDENTIAL_SETTINGS);
   directory.invalidate();
   t.equal(await verifies(directory, await record(), clientSecret, Date.now()), true, 'the new secret');
   t.equal(await verifies(directory, await record(), secret, Date.now()), true, 'the previous one');
@@ -159,7 +158,7 @@ t.test('a rotation from an opaque secret of unknown slot: both secrets verify du
 t.test('a regenerated secret: the old one is refused at once, the new one starts unverified', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
   await verifies(directory, await record(), secret, Date.now());
-  const { clientSecret: newSecret } = await regenerateSecret(db, 'vendor-a', 0, CLI_ACTOR, Date.now(), CREDENTIALS);
+  const { clientSecret: newSecret } = await regenerateSecret(db, 'vendor-a', 0, CLI_ACTOR, Date.now(), CREDENTIAL_SETTINGS);
   directory.invalidate();
   t.equal(await verifies(directory, await record(), secret, Date.now()), false, 'the old secret is refused');
   t.equal(argon2.calls, 1 + WRONG, 'checked against the new row with argon2id, not waved through');
@@ -187,7 +186,7 @@ t.test('a remembered secret is bound to the hash it verified against', async (t)
 t.test('a grace-period secret is refused once it expires, remembered or not', async (t) => {
   const { db, directory, record, secret, argon2 } = await setup(t);
   await verifies(directory, await record(), secret, Date.now());
-  const { previousSecretExpiresAt } = await regenerateSecret(db, 'vendor-a', 60, CLI_ACTOR, Date.now(), CREDENTIALS);
+  const { previousSecretExpiresAt } = await regenerateSecret(db, 'vendor-a', 60, CLI_ACTOR, Date.now(), CREDENTIAL_SETTINGS);
   directory.invalidate();
   const expiry = Date.parse(previousSecretExpiresAt ?? '');
   t.equal(await verifies(directory, await record(), secret, expiry - 1000), true, 'within the grace period');

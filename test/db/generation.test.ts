@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { updateClient } from '../../src/clients/lifecycle.js';
 import { cacheChanges } from '../../src/db/schema.js';
 import { updateService } from '../../src/services/services.js';
-import { addClient, addService, basicAuth, build, CLI_ACTOR, postToken, type TestServer } from '../helpers.js';
+import { addClient, addService, basicAuth, build, CLI_ACTOR, CREDENTIAL_SETTINGS, postToken, type TestServer } from '../helpers.js';
 
 // A change drops from the caches only what it made stale (db/generation.ts): the client it
 // changed, the clients granted a service it changed, and nothing of the others, so that
@@ -38,7 +38,7 @@ t.test('a client changed: its record is loaded again in the new state, the other
   const { server, clients } = await setUp(t);
   const [changed, other, onBilling] = clients;
   if (changed === undefined || other === undefined || onBilling === undefined) throw new Error('three clients expected');
-  await updateClient(server.database.db, changed.clientId, { roles: ['reader'] }, CLI_ACTOR, Date.now());
+  await updateClient(server.database.db, changed.clientId, { roles: ['reader'] }, CLI_ACTOR, Date.now(), undefined, CREDENTIAL_SETTINGS);
   await server.app.portier.generation.catchUp();
   t.ok(await cached(server, other.clientId), 'another client granted the same service is still cached');
   t.ok(await cached(server, onBilling.clientId), 'a client of another service is still cached');
@@ -67,7 +67,7 @@ t.test('a change whose entries are gone (pruned while an instance was cut off) d
   const { server, clients } = await setUp(t);
   const [changed, other] = clients;
   if (changed === undefined || other === undefined) throw new Error('two clients expected');
-  await updateClient(server.database.db, changed.clientId, { roles: ['reader'] }, CLI_ACTOR, Date.now());
+  await updateClient(server.database.db, changed.clientId, { roles: ['reader'] }, CLI_ACTOR, Date.now(), undefined, CREDENTIAL_SETTINGS);
   await server.database.db.delete(cacheChanges).where(sql`true`);
   await server.app.portier.generation.catchUp();
   t.notOk(await cached(server, other.clientId), 'another client is no longer cached: nothing tells what changed');

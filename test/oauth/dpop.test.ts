@@ -9,6 +9,7 @@ import {
   build,
   buildWithAdmin,
   CLI_ACTOR,
+  CREDENTIAL_SETTINGS,
   captureLogs,
   createTestDatabase,
   ISSUER,
@@ -212,7 +213,7 @@ function protection() {
 t.test('a dpop_bound client must send a proof', async (t) => {
   const { server, request } = await setup(t);
   const { updateClient } = await import('../../src/clients/lifecycle.js');
-  await updateClient(server.database.db, 'dpop-client', { dpop_bound: true }, CLI_ACTOR, Date.now());
+  await updateClient(server.database.db, 'dpop-client', { dpop_bound: true }, CLI_ACTOR, Date.now(), undefined, CREDENTIAL_SETTINGS);
   server.app.portier.generation.changed();
   // RFC 9449 §5.2 names no code for a missing proof; RFC 6749's invalid_request it is.
   expectRefused(t, await request(), 'invalid_request', 'no proof', /DPoP proof/);

@@ -2,7 +2,17 @@ import { and, eq, isNotNull, sql } from 'drizzle-orm';
 import t, { type Test } from 'tap';
 import { deleteClient, regenerateSecret, setClientEnabled, updateClient } from '../../src/clients/lifecycle.js';
 import { clientCredentials } from '../../src/db/schema.js';
-import { addClient, addService, basicAuth, build, CLI_ACTOR, eventually, postToken, type TestServer } from '../helpers.js';
+import {
+  addClient,
+  addService,
+  basicAuth,
+  build,
+  CLI_ACTOR,
+  CREDENTIAL_SETTINGS,
+  eventually,
+  postToken,
+  type TestServer,
+} from '../helpers.js';
 
 // The token endpoint caches clients and remembers verified secrets. These tests check,
 // through real token requests, that every change that matters is in force on the next
@@ -16,8 +26,7 @@ type Response = Awaited<ReturnType<typeof postToken>>;
 
 const EVENTS = { id: 'events', audience: 'https://events.example', scopes: ['events:read', 'events:write'] };
 const BILLING = { id: 'billing', audience: 'https://billing.example', scopes: ['billing:read'] };
-/** The credential settings the plain functions take (MAX_CREDENTIALS_PER_CLIENT, SECRET_PREFIX as configured by default). */
-const CREDENTIALS = { maxPerClient: 5, secretPrefix: 'portier' };
+/** The credential settings the plain functions take (MAX_CREDENTIAL_SETTINGS_PER_CLIENT, SECRET_PREFIX as configured by default). */
 
 async function setup(t: Test) {
   const server = await build(t);
@@ -54,7 +63,7 @@ t.test('regenerated secret without grace: the old one is refused on the very nex
     0,
     CLI_ACTOR,
     Date.now(),
-    CREDENTIALS,
+    CREDENTIAL_SETTINGS,
   );
   changed(server);
   t.equal(previousSecretExpiresAt, null);
@@ -74,7 +83,7 @@ t.test('regenerated secret with a grace period: both work until the grace ends (
     3600,
     CLI_ACTOR,
     Date.now(),
-    CREDENTIALS,
+    CREDENTIAL_SETTINGS,
   );
   changed(server);
   t.type(previousSecretExpiresAt, 'string');
@@ -100,7 +109,7 @@ t.test('regenerated secret with a short grace period: the old one is refused onc
     2,
     CLI_ACTOR,
     Date.now(),
-    CREDENTIALS,
+    CREDENTIAL_SETTINGS,
   );
   changed(server);
   // Within the grace the old secret verifies, and that verification is remembered.
@@ -162,11 +171,19 @@ t.test('ip_ranges changed to exclude the caller', async (t) => {
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'cached');
 
   // inject() calls from 127.0.0.1.
-  await updateClient(db, client.clientId, { ip_ranges: ['192.0.2.0/24'] }, CLI_ACTOR, Date.now());
+  await updateClient(db, client.clientId, { ip_ranges: ['192.0.2.0/24'] }, CLI_ACTOR, Date.now(), undefined, CREDENTIAL_SETTINGS);
   changed(server);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_client', 'outside the ranges');
 
-  await updateClient(db, client.clientId, { ip_ranges: ['192.0.2.0/24', '127.0.0.1'] }, CLI_ACTOR, Date.now());
+  await updateClient(
+    db,
+    client.clientId,
+    { ip_ranges: ['192.0.2.0/24', '127.0.0.1'] },
+    CLI_ACTOR,
+    Date.now(),
+    undefined,
+    CREDENTIAL_SETTINGS,
+  );
   changed(server);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'inside again');
 });
@@ -176,7 +193,7 @@ t.test('a caller outside the ranges is refused before its secret is looked at', 
   // checked after the secret, an outsider holding the right secret would get its 401
   // sooner than one with a wrong secret, and so learn that the secret is good.
   const { server, db, client } = await setup(t);
-  await updateClient(db, client.clientId, { ip_ranges: ['127.0.0.1/32'] }, CLI_ACTOR, Date.now());
+  await updateClient(db, client.clientId, { ip_ranges: ['127.0.0.1/32'] }, CLI_ACTOR, Date.now(), undefined, CREDENTIAL_SETTINGS);
   changed(server);
   t.equal((await ask(server, client.clientId, client.clientSecret)).statusCode, 200, 'from inside: the secret is now remembered');
 
@@ -213,7 +230,15 @@ t.test('grants changed', async (t) => {
   t.equal((await ask(server, client.clientId, client.clientSecret, { scope: 'events:read' })).statusCode, 200, 'cached');
 
   // The events grant is replaced by a billing one.
-  await updateClient(db, client.clientId, { grants: [{ service: 'billing', scopes: ['billing:read'] }] }, CLI_ACTOR, Date.now());
+  await updateClient(
+    db,
+    client.clientId,
+    { grants: [{ service: 'billing', scopes: ['billing:read'] }] },
+    CLI_ACTOR,
+    Date.now(),
+    undefined,
+    CREDENTIAL_SETTINGS,
+  );
   changed(server);
   expectRefused(
     t,
@@ -227,7 +252,15 @@ t.test('grants changed', async (t) => {
   t.equal(billing.json().scope, 'billing:read', 'the new grant is in force');
 
   // A scope taken out of a grant.
-  await updateClient(db, client.clientId, { grants: [{ service: 'events', scopes: ['events:write'] }] }, CLI_ACTOR, Date.now());
+  await updateClient(
+    db,
+    client.clientId,
+    { grants: [{ service: 'events', scopes: ['events:write'] }] },
+    CLI_ACTOR,
+    Date.now(),
+    undefined,
+    CREDENTIAL_SETTINGS,
+  );
   changed(server);
   expectRefused(
     t,
@@ -237,7 +270,7 @@ t.test('grants changed', async (t) => {
   );
 
   // Every grant removed.
-  await updateClient(db, client.clientId, { grants: [] }, CLI_ACTOR, Date.now());
+  await updateClient(db, client.clientId, { grants: [] }, CLI_ACTOR, Date.now(), undefined, CREDENTIAL_SETTINGS);
   changed(server);
   expectRefused(t, await ask(server, client.clientId, client.clientSecret), 'invalid_target', 'no grants left');
 });
@@ -269,7 +302,7 @@ t.test('a change made through another instance is in force within one poll', asy
 
   t.test('new secret', async (t) => {
     t.equal((await ask(server2, client.clientId, client.clientSecret)).statusCode, 200, 'warm');
-    const { clientSecret: fresh } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR, Date.now(), CREDENTIALS);
+    const { clientSecret: fresh } = await regenerateSecret(db, client.clientId, 0, CLI_ACTOR, Date.now(), CREDENTIAL_SETTINGS);
     const response = await eventually(
       () => ask(server2, client.clientId, client.clientSecret),
       (r) => r.statusCode !== 200,

@@ -8,6 +8,7 @@ import {
   addService,
   basicAuth,
   buildWithAdmin,
+  CREDENTIAL_SETTINGS,
   eventually,
   ISSUER,
   postToken,
@@ -477,7 +478,7 @@ t.test('an operator keeps the exchange an admin set, and cannot give one', async
   const operator = { kind: 'owner', owner: 'user-1' } as const;
   const db = server.database.db;
   const keep = [{ service: 'ledger', scopes: ['ledger:read'], exchange: { subjects: ['vendor-eaglebe'] } }];
-  const kept = await updateClient(db, 'orders-svc', { grants: keep }, CLI_ACTOR, Date.now(), operator);
+  const kept = await updateClient(db, 'orders-svc', { grants: keep }, CLI_ACTOR, Date.now(), operator, CREDENTIAL_SETTINGS);
   t.same(kept.client.grants[0]?.exchange, { subjects: ['vendor-eaglebe'] }, 'the same exchange (narrower scopes): allowed');
   const widened = await updateClient(
     db,
@@ -486,6 +487,7 @@ t.test('an operator keeps the exchange an admin set, and cannot give one', async
     CLI_ACTOR,
     Date.now(),
     operator,
+    CREDENTIAL_SETTINGS,
   ).catch((error: unknown) => error);
   t.ok(widened instanceof ValidationError, 'another exchange: refused');
   t.match((widened as InstanceType<typeof ValidationError>).errors, [{ path: '/grants/0/exchange' }]);
@@ -496,6 +498,7 @@ t.test('an operator keeps the exchange an admin set, and cannot give one', async
     CLI_ACTOR,
     Date.now(),
     operator,
+    CREDENTIAL_SETTINGS,
   ).catch((error: unknown) => error);
   t.ok(given instanceof ValidationError, 'an exchange where there was none: refused');
 });

@@ -7,7 +7,18 @@ import { updateClient } from '../../src/clients/lifecycle.js';
 import type { TokenHookConfig } from '../../src/config.js';
 import type { auditEvents } from '../../src/db/schema.js';
 import { expectOAuthError } from '../expect.js';
-import { addClient, addService, basicAuth, build, CLI_ACTOR, captureLogs, eventually, postToken, type TestServer } from '../helpers.js';
+import {
+  addClient,
+  addService,
+  basicAuth,
+  build,
+  CLI_ACTOR,
+  CREDENTIAL_SETTINGS,
+  captureLogs,
+  eventually,
+  postToken,
+  type TestServer,
+} from '../helpers.js';
 
 // The issuance hook against a real HTTP server on the loopback, started here: what it is
 // sent (and that its signature verifies with the secret), what its answers do to the
@@ -224,7 +235,15 @@ t.test('cache_for: an answer reused for the same client, services and scope whil
 
   hook.json(200, { claims: { plan: 'bronze' }, cache_for: 3600 });
   t.equal(await plans(), 'bronze');
-  await updateClient(server.database.db, client.clientId, { roles: ['sync', 'audit'] }, CLI_ACTOR, server.clock.now());
+  await updateClient(
+    server.database.db,
+    client.clientId,
+    { roles: ['sync', 'audit'] },
+    CLI_ACTOR,
+    server.clock.now(),
+    undefined,
+    CREDENTIAL_SETTINGS,
+  );
   hook.json(200, { claims: { plan: 'platinum' } });
   t.equal(
     await eventually(
