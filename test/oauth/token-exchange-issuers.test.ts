@@ -180,7 +180,8 @@ t.test("the JWT bearer grant's refusals say which rule the assertion failed; the
 
   const rows = await eventually(
     () => server.database.db.select().from(auditEvents),
-    (all) => all.some((row) => row.clientId === 'alice-fenced'),
+    // The refusal's row, not the client's creation: denials are written a moment later.
+    (all) => all.some((row) => row.action === 'token.denied' && row.clientId === 'alice-fenced'),
   );
   const denied = (clientId: string) => rows.filter((row) => row.action === 'token.denied' && row.clientId === clientId);
   t.ok(denied('orders-svc').length > 0, 'a client it does not match is named');
