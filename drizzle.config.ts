@@ -4,6 +4,6 @@ import { defineConfig } from 'drizzle-kit';
 // The same files are applied by both drivers (pg and PGlite) at start-up.
 export default defineConfig({
   dialect: 'postgresql',
-  schema: ['./src/db/schema.ts', './src/db/schema-state.ts', './src/db/schema-events.ts'],
+  schema: ['./src/db/schema.ts', './src/db/schema-state.ts', './src/db/schema-events.ts', './src/db/schema-usage.ts'],
   out: './drizzle',
 });

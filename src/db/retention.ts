@@ -2,16 +2,8 @@ import { getTableName, sql } from 'drizzle-orm';
 import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { USAGE_DAYS } from '../schemas/limits.js';
 import type { Database } from './connect.js';
-import {
-  auditEvents,
-  cacheChanges,
-  clientCredentials,
-  clientUsage,
-  consoleSessions,
-  quotaCounts,
-  revokedTokens,
-  usedJwtIds,
-} from './schema.js';
+import { auditEvents, cacheChanges, clientCredentials, consoleSessions, quotaCounts, revokedTokens, usedJwtIds } from './schema.js';
+import { clientUsage } from './schema-usage.js';
 
 /**
  * Retention: rows that have served their purpose are deleted, so that no table grows

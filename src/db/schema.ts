@@ -1,6 +1,5 @@
 import { relations, sql } from 'drizzle-orm';
 import {
-  bigint,
   bigserial,
   boolean,
   check,
@@ -350,25 +349,6 @@ export const auditEvents = pgTable(
       .on(t.clientId, sql`(${t.details}->>'window')`, sql`(${t.details}->>'window_start')`)
       .where(sql`${t.action} = 'client.quota_exceeded'`),
   ],
-);
-
-/**
- * Tokens issued and requests refused per client and UTC hour: the usage the admin API
- * shows (GET /admin/clients/{id}/usage). Each instance sums its counts in memory and adds
- * them here about once a minute (policy/usage.ts); rows older than the longest window
- * shown (90 days) are pruned.
- */
-export const clientUsage = pgTable(
-  'client_usage',
-  {
-    clientUuid: uuid('client_uuid')
-      .notNull()
-      .references(() => clients.id, { onDelete: 'cascade' }),
-    hourStart: timestamp('hour_start', { withTimezone: true }).notNull(),
-    tokens: bigint('tokens', { mode: 'number' }).notNull().default(0),
-    refusals: bigint('refusals', { mode: 'number' }).notNull().default(0),
-  },
-  (t) => [primaryKey({ columns: [t.clientUuid, t.hourStart] }), index('client_usage_hour_idx').on(t.hourStart)],
 );
 
 // Relations, so that the token endpoint loads a client with its secrets, grants (with

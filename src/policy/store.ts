@@ -1,6 +1,7 @@
 import { eq, gte, sql } from 'drizzle-orm';
 import type { Db, DbOrTx } from '../db/connect.js';
-import { clients, clientUsage } from '../db/schema.js';
+import { clients } from '../db/schema.js';
+import { clientUsage } from '../db/schema-usage.js';
 
 /**
  * The token policy's tables, and the only module of policy/ that queries them: the shared

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
 import t, { type Test } from 'tap';
 import { pruneExpired } from '../../src/db/retention.js';
-import { clientUsage } from '../../src/db/schema.js';
+import { clientUsage } from '../../src/db/schema-usage.js';
 import { UsageCounters } from '../../src/policy/usage.js';
 import { DAY_MS, dayStart, HOUR_MS, hourStart } from '../../src/policy/windows.js';
 import { expectInvalid, expectProblem } from '../expect.js';
